@@ -1,0 +1,45 @@
+using System.Buffers;
+using System.Text.Unicode;
+
+namespace IoTHub.Mqtt;
+
+/// <summary>The rules for UTF-8 Encoded Strings (MQTT 5.0 §1.5.4, 3.1.1 §1.5.3).</summary>
+public static class MqttUtf8
+{
+    private const int StackCopyLimit = 512;
+
+    /// <summary>
+    /// True when the bytes are well-formed UTF-8 [MQTT-1.5.4-1] (which also excludes the surrogates
+    /// U+D800..U+DFFF) and hold no U+0000 [MQTT-1.5.4-2].
+    /// </summary>
+    public static bool IsValid(ReadOnlySpan<byte> utf8) => utf8.IndexOf((byte)0) < 0 && Utf8.IsValid(utf8);
+
+    /// <inheritdoc cref="IsValid(ReadOnlySpan{byte})"/>
+    public static bool IsValid(in ReadOnlySequence<byte> utf8)
+    {
+        if (utf8.IsSingleSegment)
+        {
+            return IsValid(utf8.FirstSpan);
+        }
+
+        // A code point may straddle segments, so validate a contiguous copy.
+        var length = (int)utf8.Length;
+        if (length <= StackCopyLimit)
+        {
+            Span<byte> copy = stackalloc byte[length];
+            utf8.CopyTo(copy);
+            return IsValid(copy);
+        }
+
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            utf8.CopyTo(rented);
+            return IsValid(rented.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+}
