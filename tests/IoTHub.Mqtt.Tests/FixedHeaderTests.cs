@@ -32,6 +32,16 @@ public sealed class FixedHeaderTests
         Assert.Equal(ReasonCode.MalformedPacket, error.ReasonCode);
     }
 
+    // [MQTT-1.5.5-1]: the remaining length uses the fewest bytes that hold it.
+    [Theory]
+    [InlineData(V311)]
+    [InlineData(V5)]
+    public void Remaining_length_not_in_its_minimal_form_is_malformed(MqttProtocolVersion version)
+    {
+        Assert.Equal(ReasonCode.MalformedPacket, DecodeMalformed([0xC0, 0x80, 0x00], version).ReasonCode);
+        Assert.Equal(ReasonCode.MalformedPacket, DecodeMalformed([0x30, 0x81, 0x80, 0x00], version).ReasonCode);
+    }
+
     [Theory]
     [InlineData(0u)]
     [InlineData(127u)]

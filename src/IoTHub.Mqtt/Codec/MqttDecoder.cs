@@ -99,6 +99,13 @@ public static class MqttDecoder
             value |= (b & 0x7F) << (7 * (i - 1));
             if ((b & 0x80) == 0)
             {
+                if (b == 0 && i > 1)
+                {
+                    // [MQTT-1.5.5-1]: the minimum number of bytes (3.1.1 §2.2.3 defines the same encoding).
+                    error = new DecodeError(ReasonCode.MalformedPacket, "remaining length not in its minimal encoding");
+                    return DecodeStatus.Malformed;
+                }
+
                 headerLength = i + 1;
                 remainingLength = value;
                 return DecodeStatus.Packet;

@@ -21,6 +21,8 @@ internal ref struct PacketReader
 
     public readonly bool End => _reader.End;
 
+    public readonly long Consumed => _reader.Consumed;
+
     public byte ReadByte()
     {
         if (!_reader.TryRead(out var value))
