@@ -1,0 +1,61 @@
+namespace IoTHub.Broker;
+
+/// <summary>What happens when a session's queue of undelivered messages is full.</summary>
+public enum QueueOverflowPolicy
+{
+    /// <summary>Drop the oldest queued QoS 0 message to make room; when none is queued, drop the new message.</summary>
+    DropOldestQoS0,
+
+    /// <summary>Keep the queue as it is and drop the new message.</summary>
+    DropNewest,
+}
+
+/// <summary>The limits and behaviour of one broker. Every limit is enforced with a reason code and a log line.</summary>
+public sealed class BrokerOptions
+{
+    /// <summary>The largest packet accepted, fixed header included; advertised to MQTT 5.0 clients.</summary>
+    public int MaximumPacketSize { get; set; } = 1_048_576;
+
+    /// <summary>A connection that sends no CONNECT within this time is closed.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The most simultaneous client connections; more are refused with Server Busy / Server Unavailable.</summary>
+    public int MaximumConnections { get; set; } = 100_000;
+
+    /// <summary>QoS 1 and 2 messages sent to a client and not yet acknowledged (capped by a 5.0 client's Receive Maximum).</summary>
+    public int MaximumInflightMessages { get; set; } = 32;
+
+    /// <summary>QoS 2 messages received from a client and not yet released; advertised as the Receive Maximum.</summary>
+    public int MaximumIncomingInflightMessages { get; set; } = 64;
+
+    /// <summary>Messages waiting for a session beyond its in-flight window, online or offline.</summary>
+    public int MaximumQueuedMessages { get; set; } = 1_000;
+
+    /// <summary>The bytes those waiting messages may hold.</summary>
+    public long MaximumQueuedBytes { get; set; } = 16 * 1024 * 1024;
+
+    public QueueOverflowPolicy QueueOverflowPolicy { get; set; } = QueueOverflowPolicy.DropOldestQoS0;
+
+    /// <summary>Whether QoS 0 messages are queued for persistent sessions while their client is offline.</summary>
+    public bool QueueQoS0WhileOffline { get; set; }
+
+    /// <summary>
+    /// How long an MQTT 3.1/3.1.1 persistent session (Clean Session 0) is kept while its client is
+    /// offline. The 3.1.1 specification sets no limit; without one such sessions would leak.
+    /// </summary>
+    public TimeSpan PersistentSessionLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The longest topic name or filter, in UTF-8 bytes.</summary>
+    public int MaximumTopicLength { get; set; } = 65_535;
+
+    /// <summary>The most levels a topic name or filter may have.</summary>
+    public int MaximumTopicLevels { get; set; } = 128;
+
+    public int MaximumSubscriptionsPerClient { get; set; } = 1_000;
+
+    /// <summary>A client that accepts no data for this long while the broker has data for it is disconnected.</summary>
+    public TimeSpan StuckClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often keep-alive, connect timeouts, stuck clients and session expiry are checked.</summary>
+    public TimeSpan MonitorInterval { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,271 @@
+using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+using IoTHub.Broker.Sessions;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Connections;
+
+/// <summary>CONNECT, PUBLISH, SUBSCRIBE and UNSUBSCRIBE handling.</summary>
+internal sealed partial class MqttConnection
+{
+    /// <summary>MQTT 3.1 limits client ids to 23 characters (3.1 §3.1, Client Identifier).</summary>
+    private const int Mqtt31MaximumClientIdLength = 23;
+
+    private void HandleConnect(ConnectPacket connect)
+    {
+        _version = connect.ProtocolVersion;
+        var clientId = connect.ClientId;
+        var assigned = false;
+        if (clientId.Length == 0)
+        {
+            // 3.1.1 [MQTT-3.1.3-8]: an empty id needs Clean Session 1; 5.0 [MQTT-3.1.3-6] always assigns one.
+            // MQTT 3.1 has no empty client id at all.
+            if (_version == MqttProtocolVersion.V310 || (_version == MqttProtocolVersion.V311 && !connect.CleanStart))
+            {
+                RefuseConnect(ReasonCode.ClientIdentifierNotValid, "empty client id without a clean session", clientId, connect.UserName);
+                return;
+            }
+
+            clientId = _broker.NewClientId();
+            assigned = true;
+        }
+        else if (_version == MqttProtocolVersion.V310 && clientId.Length > Mqtt31MaximumClientIdLength)
+        {
+            RefuseConnect(ReasonCode.ClientIdentifierNotValid, "MQTT 3.1 client id longer than 23 characters", clientId, connect.UserName);
+            return;
+        }
+
+        if (_broker.ConnectionCount > Options.MaximumConnections)
+        {
+            RefuseConnect(V5 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "connection limit reached", clientId, connect.UserName);
+            return;
+        }
+
+        var properties = connect.Properties;
+        _keepAlive = connect.KeepAlive;
+        _window = Math.Min(Options.MaximumInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
+        _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
+        ClientId = clientId;
+
+        // 3.1.1 Clean Session 0 keeps the session for a configured lifetime; 5.0 says how long itself.
+        var expiry = V5
+            ? properties?.SessionExpiryInterval ?? 0
+            : connect.CleanStart ? 0 : (uint)Math.Min(uint.MaxValue - 1, Options.PersistentSessionLifetime.TotalSeconds);
+
+        var (session, sessionPresent) = _broker.AttachSession(this, clientId, connect.CleanStart, expiry);
+        _session = session;
+        _redeliver = sessionPresent;
+
+        var connAck = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
+        if (V5)
+        {
+            connAck.Properties = new MqttProperties
+            {
+                AssignedClientIdentifier = assigned ? clientId : null,
+                MaximumPacketSize = (uint)Options.MaximumPacketSize,
+                ReceiveMaximum = (ushort)Math.Min(ushort.MaxValue, Options.MaximumIncomingInflightMessages),
+                RetainAvailable = true,
+                WildcardSubscriptionAvailable = true,
+                SubscriptionIdentifierAvailable = false,
+                SharedSubscriptionAvailable = false,
+            };
+        }
+
+        EnqueueControl(Outbound.Packet(connAck));
+        EnsureWriteLoop();
+        BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
+    }
+
+    /// <summary>Answers CONNECT with a refusal (3.1.1 return codes are mapped from the reason) and closes.</summary>
+    private void RefuseConnect(ReasonCode reasonCode, string reason, string clientId, string? userName)
+    {
+        _broker.Statistics.ConnectionRefused();
+        _broker.LogConnectRefused(Endpoint, clientId, userName, reasonCode, reason);
+        if (_version == MqttProtocolVersion.Unknown)
+        {
+            // The CONNECT did not say which version it speaks: answer in 3.1.1 form, which every client reads.
+            _version = MqttProtocolVersion.V311;
+        }
+
+        EnqueueControl(Outbound.Packet(new ConnAckPacket { ReasonCode = reasonCode }));
+        Close(reasonCode, reason, sendDisconnect: false);
+    }
+
+    private void HandlePublish(in PublishPacket publish)
+    {
+        if (V5 && publish.Summary.TopicAlias != 0)
+        {
+            // [MQTT-3.3.2-9]: this broker announces Topic Alias Maximum 0, so any alias is out of range.
+            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, "Topic Alias above the Topic Alias Maximum of 0");
+        }
+
+        if (V5 && publish.Summary.HasSubscriptionIdentifiers)
+        {
+            // [MQTT-3.3.4-6]
+            throw new MqttProtocolException(ReasonCode.ProtocolError, "PUBLISH from a client with a Subscription Identifier");
+        }
+
+        var session = _session!;
+        var qos = publish.QualityOfService;
+        var topic = publish.TopicString();
+        var refusal = CheckPublishTopic(topic);
+        if (refusal is not null)
+        {
+            BrokerLog.PublishRefused(Logger, ClientId, topic, refusal);
+
+            // 3.1.1 has no negative acknowledgement: acknowledge and drop ([MQTT-3.3.5-2]); 5.0 says why.
+            AcknowledgePublish(qos, publish.PacketId, V5 ? ReasonCode.TopicNameInvalid : ReasonCode.Success);
+            return;
+        }
+
+        if (qos == QualityOfService.ExactlyOnce && !session.TryReceiveQos2(publish.PacketId, Options.MaximumIncomingInflightMessages, out var overLimit))
+        {
+            if (overLimit)
+            {
+                // 5.0 §4.9: more unreleased QoS 2 messages than the Receive Maximum we announced.
+                throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL");
+            }
+
+            // [MQTT-4.3.3-10] a resent PUBLISH before PUBREL is not delivered again; PUBREC is repeated.
+            AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success);
+            return;
+        }
+
+        _broker.Statistics.MessageReceived();
+        var message = MqttMessage.FromPublish(publish, topic, ClientId);
+        if (publish.Retain)
+        {
+            _broker.Retained.Set(message);
+        }
+
+        _broker.Route(message);
+        AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success);
+    }
+
+    private void AcknowledgePublish(QualityOfService qos, ushort packetId, ReasonCode reasonCode)
+    {
+        if (qos != QualityOfService.AtMostOnce)
+        {
+            EnqueueControl(Outbound.Ack(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, packetId, reasonCode));
+        }
+    }
+
+    /// <summary>Null when clients may publish to the topic; otherwise why not.</summary>
+    private string? CheckPublishTopic(string topic)
+    {
+        if (topic.StartsWith('$'))
+        {
+            return "topics starting with '$' are reserved for the server";
+        }
+
+        return CheckTopicLimits(topic);
+    }
+
+    private string? CheckTopicLimits(string topic)
+    {
+        if (topic.Length > Options.MaximumTopicLength && System.Text.Encoding.UTF8.GetByteCount(topic) > Options.MaximumTopicLength)
+        {
+            return "topic longer than the maximum topic length";
+        }
+
+        if (topic.AsSpan().Count('/') + 1 > Options.MaximumTopicLevels)
+        {
+            return "topic has more levels than allowed";
+        }
+
+        return null;
+    }
+
+    private void HandleSubscribe(SubscribePacket subscribe)
+    {
+        if (V5 && subscribe.Properties?.SubscriptionIdentifiers is not null)
+        {
+            // 5.0 §3.8.2.1.2: Subscription Identifier Available is 0, so using one is refused with 0xA1.
+            throw new MqttProtocolException(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not supported");
+        }
+
+        var session = _session!;
+        var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
+        var retained = new List<Delivery>();
+        foreach (var (filter, options) in subscribe.Subscriptions)
+        {
+            var refusal = CheckFilter(filter, session);
+            if (refusal is { } code)
+            {
+                codes.Add(code);
+                continue;
+            }
+
+            // [MQTT-3.8.4-6] (3.1.1 [MQTT-3.8.4-6]): the granted QoS may be lower than requested; this broker grants up to 2.
+            var subscription = new Subscription(session, filter, options, SubscriptionId: 0);
+            var isNew = session.PutSubscription(subscription);
+            _broker.Subscriptions.Add(subscription);
+            codes.Add((ReasonCode)options.QualityOfService);
+            CollectRetained(subscription, isNew, retained);
+        }
+
+        // SUBACK goes out before the retained messages it triggers.
+        EnqueueControl(Outbound.Packet(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes }));
+        foreach (var delivery in retained)
+        {
+            _broker.Deliver(session, delivery);
+        }
+    }
+
+    private ReasonCode? CheckFilter(string filter, Session session)
+    {
+        if (!TopicRules.IsValidTopicFilter(filter) || CheckTopicLimits(filter) is not null)
+        {
+            return V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError;
+        }
+
+        if (filter.StartsWith(TopicRules.SharePrefix, StringComparison.Ordinal))
+        {
+            return V5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError;
+        }
+
+        if (session.SubscriptionCount >= Options.MaximumSubscriptionsPerClient && !session.HasSubscription(filter))
+        {
+            return V5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Retained messages matching a new subscription, with RETAIN set [MQTT-3.3.1-8]. 3.1.1 sends them on
+    /// every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
+    /// </summary>
+    private void CollectRetained(Subscription subscription, bool isNew, List<Delivery> into)
+    {
+        var handling = V5 ? subscription.Options.RetainHandling : RetainHandling.SendAtSubscribe;
+        if (handling == RetainHandling.DoNotSend || (handling == RetainHandling.SendAtSubscribeIfNew && !isNew))
+        {
+            return;
+        }
+
+        var messages = new List<MqttMessage>();
+        _broker.Retained.Match(subscription.TopicFilter, messages);
+        foreach (var message in messages)
+        {
+            var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)subscription.Options.QualityOfService);
+            into.Add(new Delivery(message, qos, Retain: true));
+        }
+    }
+
+    private void HandleUnsubscribe(UnsubscribePacket unsubscribe)
+    {
+        var session = _session!;
+        var codes = new List<ReasonCode>(unsubscribe.TopicFilters.Count);
+        foreach (var filter in unsubscribe.TopicFilters)
+        {
+            // Messages already in flight finish their QoS 1/2 flow: they belong to the session, not the subscription.
+            var removed = session.RemoveSubscription(filter) && _broker.Subscriptions.Remove(session, filter);
+            codes.Add(removed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+        }
+
+        // [MQTT-3.10.4-4] (3.1.1 [MQTT-3.10.4-4]): UNSUBACK even when nothing matched; 3.1.1 carries no codes.
+        EnqueueControl(Outbound.Packet(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = V5 ? codes : [] }));
+    }
+}

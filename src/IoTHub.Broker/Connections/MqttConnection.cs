@@ -1,0 +1,454 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Sessions;
+using IoTHub.Mqtt;
+using Microsoft.Extensions.Logging;
+
+namespace IoTHub.Broker.Connections;
+
+/// <summary>
+/// One client connection: a read loop that decodes and handles packets without ever awaiting another
+/// client, and one write loop that drains control packets first, then the session's messages, into
+/// the pipe, flushing once per batch (DESIGN §2).
+/// </summary>
+internal sealed partial class MqttConnection
+{
+    private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly MqttBroker _broker;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly Lock _controlLock = new();
+    private readonly Queue<Outbound> _control = new();
+    private readonly Channel<byte> _writeSignal = Channel.CreateBounded<byte>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    private readonly List<Outbound> _batch = [];
+    private Task? _writeLoop;
+    private Session? _session;
+    private MqttProtocolVersion _version;
+    private ushort _keepAlive;
+    private int _window;
+    private long _clientMaximumPacketSize = long.MaxValue;
+    private bool _redeliver;
+    private volatile bool _closing;
+    private string _closeReason = "connection closed by the client";
+    private long _lastPacketAt;
+    private long _flushStartedAt;
+
+    public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint)
+    {
+        _broker = broker;
+        _input = transport.Input;
+        _output = transport.Output;
+        Endpoint = endpoint;
+        AcceptedAt = broker.Time.GetTimestamp();
+        _lastPacketAt = AcceptedAt;
+    }
+
+    public string Endpoint { get; }
+
+    public string ClientId { get; private set; } = string.Empty;
+
+    public long AcceptedAt { get; }
+
+    public bool IsConnected => _session is not null;
+
+    public MqttProtocolVersion Version => _version;
+
+    private BrokerOptions Options => _broker.Options;
+
+    private ILogger Logger => _broker.Logger;
+
+    private bool V5 => _version == MqttProtocolVersion.V500;
+
+    public async Task RunAsync()
+    {
+        try
+        {
+            await ReadLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            _closeReason = "network connection lost";
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ConnectionFailed(Logger, ex, ClientId);
+            _closeReason = "internal error";
+        }
+        finally
+        {
+            _closing = true;
+            SignalWrite();
+            await StopWriteLoopAsync().ConfigureAwait(false);
+            _broker.OnConnectionClosed(this, _session);
+            if (_session is not null)
+            {
+                BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
+            }
+
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Wakes the write loop; cheap and safe from any thread.</summary>
+    public void SignalWrite() => _writeSignal.Writer.TryWrite(0);
+
+    /// <summary>
+    /// Closes the connection from the server side. MQTT 5.0 clients first get a DISCONNECT with the
+    /// reason code (§3.14) when <paramref name="sendDisconnect"/> is set.
+    /// </summary>
+    public void Close(ReasonCode reasonCode, string reason, bool sendDisconnect = true)
+    {
+        if (_closing)
+        {
+            return;
+        }
+
+        _closeReason = reason;
+        if (sendDisconnect && V5 && IsConnected)
+        {
+            EnqueueControl(Outbound.Packet(new DisconnectPacket { ReasonCode = reasonCode }));
+        }
+
+        _closing = true;
+        SignalWrite();
+        _input.CancelPendingRead();
+        EnsureWriteLoop();
+    }
+
+    /// <summary>Called by the broker's monitor; closes the connection when one of its timers ran out.</summary>
+    public void CheckTimers(long now)
+    {
+        var time = _broker.Time;
+        if (_session is null)
+        {
+            if (time.GetElapsedTime(AcceptedAt, now) > Options.ConnectTimeout)
+            {
+                BrokerLog.ConnectTimeout(Logger, Endpoint, Options.ConnectTimeout);
+                Close(ReasonCode.MaximumConnectTime, "no CONNECT in time", sendDisconnect: false);
+            }
+
+            return;
+        }
+
+        // [MQTT-3.1.2-24] (5.0) / [MQTT-3.1.2-24] (3.1.1): 1.5 times the keep-alive without a packet.
+        if (_keepAlive > 0 && time.GetElapsedTime(Volatile.Read(ref _lastPacketAt), now).TotalMilliseconds > _keepAlive * 1500.0)
+        {
+            BrokerLog.KeepAliveTimeout(Logger, ClientId, _keepAlive);
+            Close(ReasonCode.KeepAliveTimeout, "keep-alive timeout");
+            return;
+        }
+
+        var flushStartedAt = Volatile.Read(ref _flushStartedAt);
+        if (flushStartedAt != 0 && time.GetElapsedTime(flushStartedAt, now) > Options.StuckClientTimeout)
+        {
+            BrokerLog.StuckClient(Logger, ClientId, Options.StuckClientTimeout);
+            _broker.Statistics.StuckClientDisconnected();
+            Close(ReasonCode.ServerBusy, "stuck: accepted no data", sendDisconnect: false);
+            _output.CancelPendingFlush();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        while (!_closing)
+        {
+            var result = await _input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            try
+            {
+                while (!_closing)
+                {
+                    var status = MqttDecoder.TryDecode(ref buffer, _version, Options.MaximumPacketSize, out var packet, out var error);
+                    if (status == DecodeStatus.NeedMoreData)
+                    {
+                        break;
+                    }
+
+                    if (status == DecodeStatus.Malformed)
+                    {
+                        RefuseBadPacket(error.ReasonCode, error.Message);
+                        break;
+                    }
+
+                    Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
+                    Handle(packet);
+                }
+            }
+            catch (MqttProtocolException ex)
+            {
+                RefuseBadPacket(ex.ReasonCode, ex.Message);
+            }
+            finally
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A malformed packet or protocol error. Before CONNECT is accepted it is answered with CONNACK
+    /// and the reason (5.0; 3.1.1 return code 0x01 for an unsupported version); after, 5.0 clients get
+    /// DISCONNECT with the reason and 3.1.1 clients are simply closed (§4.13).
+    /// </summary>
+    private void RefuseBadPacket(ReasonCode reasonCode, string reason)
+    {
+        if (_session is null)
+        {
+            if (reasonCode == ReasonCode.UnsupportedProtocolVersion || _version == MqttProtocolVersion.V500)
+            {
+                RefuseConnect(reasonCode, reason, clientId: string.Empty, userName: null);
+                return;
+            }
+
+            _broker.LogConnectRefused(Endpoint, string.Empty, null, reasonCode, reason);
+            Close(reasonCode, reason, sendDisconnect: false);
+            return;
+        }
+
+        BrokerLog.ProtocolViolation(Logger, ClientId, Endpoint, reasonCode, reason);
+        Close(reasonCode, reason);
+    }
+
+    private void Handle(in DecodedPacket packet)
+    {
+        if (_session is null)
+        {
+            // The decoder accepts only CONNECT before the version is known [MQTT-3.1.0-1].
+            HandleConnect((ConnectPacket)packet.Control!);
+            return;
+        }
+
+        switch (packet.Type)
+        {
+            case PacketType.Publish:
+                HandlePublish(packet.Publish);
+                break;
+            case PacketType.PubAck:
+                CompleteOutgoing(packet.Ack.PacketId, QualityOfService.AtLeastOnce);
+                break;
+            case PacketType.PubRec:
+                HandlePubRec(packet.Ack);
+                break;
+            case PacketType.PubRel:
+                HandlePubRel(packet.Ack.PacketId);
+                break;
+            case PacketType.PubComp:
+                CompleteOutgoing(packet.Ack.PacketId, QualityOfService.ExactlyOnce);
+                break;
+            case PacketType.Subscribe:
+                HandleSubscribe((SubscribePacket)packet.Control!);
+                break;
+            case PacketType.Unsubscribe:
+                HandleUnsubscribe((UnsubscribePacket)packet.Control!);
+                break;
+            case PacketType.PingReq:
+                EnqueueControl(Outbound.Packet(PingRespPacket.Instance));
+                break;
+            case PacketType.Disconnect:
+                _closeReason = "DISCONNECT";
+                _closing = true;
+                break;
+            case PacketType.Connect:
+                // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "second CONNECT on one connection");
+            default:
+                // CONNACK, SUBACK, UNSUBACK and PINGRESP only flow from server to client; AUTH needs an
+                // authentication method, which this broker does not offer yet.
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "packet a client may not send");
+        }
+    }
+
+    private void CompleteOutgoing(ushort packetId, QualityOfService qos)
+    {
+        if (_session!.Complete(packetId, qos))
+        {
+            SignalWrite();
+        }
+    }
+
+    private void HandlePubRec(in AckPacket ack)
+    {
+        var session = _session!;
+        if (ack.ReasonCode >= ReasonCode.UnspecifiedError)
+        {
+            // 5.0 §4.3.3: a PUBREC with an error ends the flow; no PUBREL follows.
+            CompleteOutgoing(ack.PacketId, QualityOfService.ExactlyOnce);
+            return;
+        }
+
+        var known = session.Release(ack.PacketId);
+        EnqueueControl(Outbound.Ack(PacketType.PubRel, ack.PacketId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
+    }
+
+    private void HandlePubRel(ushort packetId)
+    {
+        var known = _session!.ReleaseReceivedQos2(packetId);
+
+        // [MQTT-4.3.3-9] (3.1.1 [MQTT-4.3.3-2]): PUBCOMP answers every PUBREL.
+        EnqueueControl(Outbound.Ack(PacketType.PubComp, packetId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
+    }
+
+    private void EnqueueControl(in Outbound item)
+    {
+        lock (_controlLock)
+        {
+            _control.Enqueue(item);
+        }
+
+        SignalWrite();
+    }
+
+    private void EnsureWriteLoop() => _writeLoop ??= Task.Run(WriteLoopAsync);
+
+    private async Task StopWriteLoopAsync()
+    {
+        if (_writeLoop is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _writeLoop.WaitAsync(CloseFlushTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _output.CancelPendingFlush();
+            await _writeLoop.ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                _writeSignal.Reader.TryRead(out _);
+                var closing = _closing;
+                CollectBatch(closing);
+                if (_batch.Count == 0)
+                {
+                    if (closing)
+                    {
+                        return;
+                    }
+
+                    await _writeSignal.Reader.WaitToReadAsync().ConfigureAwait(false);
+                    continue;
+                }
+
+                WriteBatch();
+                Volatile.Write(ref _flushStartedAt, _broker.Time.GetTimestamp());
+                var flush = await _output.FlushAsync().ConfigureAwait(false);
+                Volatile.Write(ref _flushStartedAt, 0);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
+        {
+            // The transport is gone; the read loop ends the connection.
+            _closing = true;
+            _input.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Control packets first, in arrival order; then redeliveries; then queued messages within the window.</summary>
+    private void CollectBatch(bool closing)
+    {
+        lock (_controlLock)
+        {
+            while (_control.TryDequeue(out var item))
+            {
+                _batch.Add(item);
+            }
+        }
+
+        if (closing || _session is not { } session)
+        {
+            return;
+        }
+
+        if (_redeliver)
+        {
+            _redeliver = false;
+            session.CollectRedeliveries(_batch);
+        }
+
+        session.CollectSendable(_batch, _window);
+    }
+
+    private void WriteBatch()
+    {
+        var delivered = 0;
+        foreach (var item in _batch)
+        {
+            switch (item.Type)
+            {
+                case PacketType.Publish:
+                    if (WritePublish(item))
+                    {
+                        delivered++;
+                    }
+
+                    break;
+                case PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp:
+                    MqttEncoder.WriteAck(_output, new AckPacket(item.Type, item.PacketId, item.ReasonCode), _version);
+                    break;
+                default:
+                    MqttEncoder.Write(_output, item.Control!, _version);
+                    break;
+            }
+        }
+
+        _batch.Clear();
+        _broker.Statistics.MessagesDeliveredAdd(delivered);
+    }
+
+    private bool WritePublish(in Outbound item)
+    {
+        var delivery = item.Delivery;
+        var message = delivery.Message;
+        var publish = new PublishPacket(
+            new ReadOnlySequence<byte>(message.TopicBytes),
+            new ReadOnlySequence<byte>(message.Payload),
+            delivery.QualityOfService,
+            delivery.Retain,
+            item.Duplicate,
+            item.PacketId,
+            V5 ? new ReadOnlySequence<byte>(message.Properties) : default);
+
+        if (_clientMaximumPacketSize != long.MaxValue)
+        {
+            var size = MqttEncoder.MeasurePublish(publish, _version);
+            if (size > _clientMaximumPacketSize)
+            {
+                // [MQTT-3.1.2-25]: discard it and behave as if it had been sent.
+                BrokerLog.PacketTooLargeForClient(Logger, ClientId, message.Topic, size);
+                if (item.PacketId != 0)
+                {
+                    _session!.Complete(item.PacketId, delivery.QualityOfService);
+                }
+
+                return false;
+            }
+        }
+
+        MqttEncoder.WritePublish(_output, publish, _version);
+        return true;
+    }
+}

@@ -1,0 +1,361 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using IoTHub.Broker.Connections;
+using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Retained;
+using IoTHub.Broker.Routing;
+using IoTHub.Broker.Sessions;
+using IoTHub.Mqtt;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IoTHub.Broker;
+
+/// <summary>
+/// One isolated broker: its sessions, topic tree and retained messages. Transports hand it
+/// connections as duplex pipes through <see cref="HandleConnectionAsync"/>, the one seam between
+/// the network and the engine.
+/// </summary>
+public sealed class MqttBroker : IAsyncDisposable
+{
+    [ThreadStatic]
+    private static List<Subscription>? t_matches;
+
+    [ThreadStatic]
+    private static Dictionary<Session, int>? t_bySession;
+
+    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
+    private readonly Lock _sessionsLock = new();
+    private readonly LogRateLimiter _refusedConnectLog;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _monitor;
+    private long _assignedIds;
+
+    public MqttBroker(BrokerOptions options, ILogger<MqttBroker>? logger = null, TimeProvider? time = null)
+    {
+        Options = options;
+        Logger = logger ?? NullLogger<MqttBroker>.Instance;
+        Time = time ?? TimeProvider.System;
+        _refusedConnectLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
+    }
+
+    public BrokerOptions Options { get; }
+
+    public SubscriptionTree Subscriptions { get; } = new();
+
+    public RetainedStore Retained { get; } = new();
+
+    public BrokerStatistics Statistics { get; } = new();
+
+    public int ConnectionCount => _connections.Count;
+
+    public int SessionCount => _sessions.Count;
+
+    internal ILogger Logger { get; }
+
+    internal TimeProvider Time { get; }
+
+    /// <summary>Starts the monitor that enforces keep-alive, connect timeouts, stuck clients and session expiry.</summary>
+    public void Start() => _monitor ??= MonitorAsync(_stopping.Token);
+
+    /// <summary>Serves one client connection until it ends.</summary>
+    public async Task HandleConnectionAsync(IDuplexPipe transport, string remoteEndpoint)
+    {
+        var connection = new MqttConnection(this, transport, remoteEndpoint);
+        _connections.TryAdd(connection, 0);
+        try
+        {
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _connections.TryRemove(connection, out _);
+        }
+    }
+
+    public Session? FindSession(string clientId) => _sessions.GetValueOrDefault(clientId);
+
+    /// <summary>Publishes a message made by the server (or the admin API) as if a client had sent it.</summary>
+    public int Publish(MqttMessage message)
+    {
+        if (message.Retain)
+        {
+            Retained.Set(message);
+        }
+
+        return Route(message);
+    }
+
+    /// <summary>
+    /// Hands the message to every session with a matching subscription: one copy per session at the
+    /// highest QoS of its matching subscriptions, never above the published QoS ([MQTT-3.3.4-2] and
+    /// 3.1.1 §3.3.5). Never waits on a subscriber. Returns the number of sessions reached.
+    /// </summary>
+    internal int Route(MqttMessage message)
+    {
+        var matches = t_matches ??= [];
+        Subscriptions.Match(message.Topic, matches);
+        try
+        {
+            if (matches.Count <= 1)
+            {
+                return matches.Count == 1 && Deliver(matches[0], message, matches[0].Options) ? 1 : 0;
+            }
+
+            return RouteToEachSessionOnce(message, matches);
+        }
+        finally
+        {
+            matches.Clear();
+        }
+    }
+
+    private int RouteToEachSessionOnce(MqttMessage message, List<Subscription> matches)
+    {
+        var bySession = t_bySession ??= new Dictionary<Session, int>(ReferenceEqualityComparer.Instance);
+        try
+        {
+            // Keep, per session, the first match with the best options; '+' and '#' may match one topic twice.
+            var best = 0;
+            for (var i = 0; i < matches.Count; i++)
+            {
+                var match = matches[i];
+                if (match.Options.NoLocal && match.Session.ClientId == message.PublisherId)
+                {
+                    continue;
+                }
+
+                if (bySession.TryGetValue(match.Session, out var index))
+                {
+                    var kept = matches[index];
+                    var qos = (QualityOfService)Math.Max((int)kept.Options.QualityOfService, (int)match.Options.QualityOfService);
+                    var options = kept.Options with
+                    {
+                        QualityOfService = qos,
+                        RetainAsPublished = kept.Options.RetainAsPublished || match.Options.RetainAsPublished,
+                    };
+                    matches[index] = kept with { Options = options };
+                }
+                else
+                {
+                    bySession[match.Session] = best;
+                    matches[best++] = match;
+                }
+            }
+
+            var delivered = 0;
+            for (var i = 0; i < best; i++)
+            {
+                if (Deliver(matches[i], message, matches[i].Options))
+                {
+                    delivered++;
+                }
+            }
+
+            return delivered;
+        }
+        finally
+        {
+            bySession.Clear();
+        }
+    }
+
+    private bool Deliver(Subscription subscription, MqttMessage message, SubscriptionOptions options)
+    {
+        if (options.NoLocal && subscription.Session.ClientId == message.PublisherId)
+        {
+            // [MQTT-3.8.3-3]
+            return false;
+        }
+
+        var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)options.QualityOfService);
+
+        // [MQTT-3.3.1-12] (3.1.1 [MQTT-3.3.1-9]): RETAIN is 0 on live delivery unless Retain As Published.
+        var retain = options.RetainAsPublished && message.Retain;
+        return Deliver(subscription.Session, new Delivery(message, qos, retain));
+    }
+
+    internal bool Deliver(Session session, in Delivery delivery)
+    {
+        switch (session.Enqueue(delivery, Options))
+        {
+            case EnqueueResult.Queued:
+                return true;
+            case EnqueueResult.DroppedOldest:
+                Statistics.MessageDropped();
+                return true;
+            case EnqueueResult.DroppedNew:
+                Statistics.MessageDropped();
+                if (session.MarkQueueFull())
+                {
+                    BrokerLog.QueueFull(Logger, session.ClientId, Options.QueueOverflowPolicy);
+                }
+
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Binds a connection to the session of its client id. An existing connection with that id is
+    /// closed (5.0: DISCONNECT 0x8E) and the session continues, unless Clean Start asks for a new one.
+    /// </summary>
+    internal (Session Session, bool Present) AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval)
+    {
+        MqttConnection? previous;
+        Session session;
+        bool present;
+        lock (_sessionsLock)
+        {
+            var existing = _sessions.GetValueOrDefault(clientId);
+            previous = existing?.Connection;
+            if (existing is not null && previous is not null)
+            {
+                existing.Detach(previous, Time.GetTimestamp());
+            }
+
+            if (existing is null || cleanStart)
+            {
+                if (existing is not null)
+                {
+                    DiscardSession(existing);
+                }
+
+                session = new Session(clientId);
+                _sessions[clientId] = session;
+                present = false;
+            }
+            else
+            {
+                session = existing;
+                present = true;
+            }
+
+            session.ExpiryInterval = expiryInterval;
+            session.Attach(connection);
+        }
+
+        if (previous is not null)
+        {
+            BrokerLog.SessionTakenOver(Logger, clientId, connection.Endpoint);
+            previous.Close(ReasonCode.SessionTakenOver, "session taken over by another connection");
+        }
+
+        Statistics.ConnectionAccepted();
+        return (session, present);
+    }
+
+    /// <summary>Detaches the connection; a session with expiry 0 ends with it.</summary>
+    internal void OnConnectionClosed(MqttConnection connection, Session? session)
+    {
+        if (session is null)
+        {
+            return;
+        }
+
+        lock (_sessionsLock)
+        {
+            if (session.Detach(connection, Time.GetTimestamp()) && session.ExpiryInterval == 0)
+            {
+                RemoveSession(session);
+            }
+        }
+    }
+
+    internal string NewClientId() => $"iothub-{Guid.NewGuid():N}-{Interlocked.Increment(ref _assignedIds)}";
+
+    internal void LogConnectRefused(string endpoint, string clientId, string? userName, ReasonCode reasonCode, string reason)
+    {
+        if (_refusedConnectLog.TryAcquire(out var suppressed))
+        {
+            if (suppressed > 0)
+            {
+                BrokerLog.ConnectRefusalsSuppressed(Logger, suppressed);
+            }
+
+            BrokerLog.ConnectRefused(Logger, endpoint, clientId, userName, reasonCode, reason);
+        }
+    }
+
+    private void RemoveSession(Session session)
+    {
+        if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
+        {
+            _sessions.TryRemove(session.ClientId, out _);
+        }
+
+        DiscardSession(session);
+    }
+
+    private void DiscardSession(Session session)
+    {
+        foreach (var subscription in session.Discard())
+        {
+            Subscriptions.Remove(session, subscription.TopicFilter);
+        }
+    }
+
+    private async Task MonitorAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(Options.MonitorInterval, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                var now = Time.GetTimestamp();
+                foreach (var connection in _connections.Keys)
+                {
+                    connection.CheckTimers(now);
+                }
+
+                ExpireSessions(now);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private void ExpireSessions(long now)
+    {
+        foreach (var session in _sessions.Values)
+        {
+            var disconnectedAt = session.DisconnectedAt;
+            if (disconnectedAt == 0 || session.ExpiryInterval == uint.MaxValue
+                || Time.GetElapsedTime(disconnectedAt, now).TotalSeconds < session.ExpiryInterval)
+            {
+                continue;
+            }
+
+            lock (_sessionsLock)
+            {
+                // Re-check under the lock: the client may have come back meanwhile.
+                if (session.Connection is null && session.DisconnectedAt == disconnectedAt && !session.Discarded)
+                {
+                    RemoveSession(session);
+                    BrokerLog.SessionExpired(Logger, session.ClientId);
+                }
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Close(ReasonCode.ServerShuttingDown, "server shutting down");
+        }
+
+        if (_monitor is not null)
+        {
+            await _monitor.ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+
+namespace IoTHub.Broker.Routing;
+
+/// <summary>
+/// The topic tree shared by all sessions of one broker. Matching walks one path per topic level
+/// (plus the '+' and '#' branches), so its cost depends on the topic's depth, not on how many
+/// subscriptions exist; it takes no lock and allocates nothing. Changes are serialised by one lock,
+/// touch only the nodes on the filter's path, and prune nodes left empty.
+/// </summary>
+public sealed class SubscriptionTree
+{
+    private readonly Node _root = new(parent: null, level: string.Empty);
+    private readonly Lock _writeLock = new();
+    private int _count;
+
+    /// <summary>The number of subscriptions in the tree.</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Adds or replaces the session's subscription to the filter; true when it replaced one.</summary>
+    public bool Add(Subscription subscription)
+    {
+        lock (_writeLock)
+        {
+            var node = _root;
+            foreach (var range in subscription.TopicFilter.AsSpan().Split('/'))
+            {
+                node = node.GetOrAddChild(subscription.TopicFilter[range]);
+            }
+
+            var replaced = node.Put(subscription);
+            if (!replaced)
+            {
+                _count++;
+            }
+
+            return replaced;
+        }
+    }
+
+    /// <summary>Removes the session's subscription to the filter; false when there was none.</summary>
+    public bool Remove(Sessions.Session session, string topicFilter)
+    {
+        lock (_writeLock)
+        {
+            var node = _root;
+            foreach (var range in topicFilter.AsSpan().Split('/'))
+            {
+                node = node.FindChild(topicFilter.AsSpan(range));
+                if (node is null)
+                {
+                    return false;
+                }
+            }
+
+            if (!node.Delete(session))
+            {
+                return false;
+            }
+
+            _count--;
+            node.PruneUpwards();
+            return true;
+        }
+    }
+
+    /// <summary>True when no node but the root is left (every empty node was pruned).</summary>
+    public bool IsEmpty => _root.IsEmpty;
+
+    /// <summary>
+    /// Adds every subscription whose filter matches <paramref name="topic"/> to <paramref name="matches"/>.
+    /// A topic starting with '$' is not matched by a leading '+' or '#' [MQTT-4.7.2-1].
+    /// </summary>
+    public void Match(string topic, List<Subscription> matches)
+    {
+        var dollar = topic.Length > 0 && topic[0] == '$';
+        MatchLevel(_root, topic, firstLevel: true, dollar, matches);
+    }
+
+    private static void MatchLevel(Node node, ReadOnlySpan<char> remaining, bool firstLevel, bool dollar, List<Subscription> matches)
+    {
+        var slash = remaining.IndexOf('/');
+        var level = slash < 0 ? remaining : remaining[..slash];
+        var rest = slash < 0 ? ReadOnlySpan<char>.Empty : remaining[(slash + 1)..];
+        var last = slash < 0;
+
+        if (!(firstLevel && dollar))
+        {
+            // '#' matches this level and everything below it [MQTT-4.7.1-2].
+            node.MultiLevel?.AddSubscriptionsTo(matches);
+            if (node.SingleLevel is { } plus)
+            {
+                Descend(plus, rest, last, dollar, matches);
+            }
+        }
+
+        if (node.FindChild(level) is { } child)
+        {
+            Descend(child, rest, last, dollar, matches);
+        }
+    }
+
+    private static void Descend(Node child, ReadOnlySpan<char> rest, bool last, bool dollar, List<Subscription> matches)
+    {
+        if (last)
+        {
+            child.AddSubscriptionsTo(matches);
+
+            // "sport/#" also matches "sport": '#' includes the parent level.
+            child.MultiLevel?.AddSubscriptionsTo(matches);
+        }
+        else
+        {
+            MatchLevel(child, rest, firstLevel: false, dollar, matches);
+        }
+    }
+
+    private sealed class Node
+    {
+        private readonly Node? _parent;
+        private readonly string _level;
+        private ConcurrentDictionary<string, Node>? _children;
+        private ConcurrentDictionary<string, Node>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+        private Subscription[] _subscriptions = [];
+
+        public Node(Node? parent, string level)
+        {
+            _parent = parent;
+            _level = level;
+        }
+
+        public Node? SingleLevel { get; private set; }
+
+        public Node? MultiLevel { get; private set; }
+
+        public bool IsEmpty => _subscriptions.Length == 0 && SingleLevel is null && MultiLevel is null && (_children is null || _children.IsEmpty);
+
+        public Node? FindChild(ReadOnlySpan<char> level)
+        {
+            if (level is "+")
+            {
+                return SingleLevel;
+            }
+
+            if (level is "#")
+            {
+                return MultiLevel;
+            }
+
+            return _children is not null && _lookup.TryGetValue(level, out var child) ? child : null;
+        }
+
+        public Node GetOrAddChild(string level)
+        {
+            switch (level)
+            {
+                case "+":
+                    return SingleLevel ??= new Node(this, level);
+                case "#":
+                    return MultiLevel ??= new Node(this, level);
+            }
+
+            if (_children is null)
+            {
+                var children = new ConcurrentDictionary<string, Node>(StringComparer.Ordinal);
+                _lookup = children.GetAlternateLookup<ReadOnlySpan<char>>();
+                _children = children;
+            }
+
+            return _children.GetOrAdd(level, static (key, parent) => new Node(parent, key), this);
+        }
+
+        /// <summary>Publishes a new array so that lock-free readers see either the old or the new set.</summary>
+        public bool Put(Subscription subscription)
+        {
+            var current = _subscriptions;
+            for (var i = 0; i < current.Length; i++)
+            {
+                if (ReferenceEquals(current[i].Session, subscription.Session))
+                {
+                    var copy = (Subscription[])current.Clone();
+                    copy[i] = subscription;
+                    Volatile.Write(ref _subscriptions, copy);
+                    return true;
+                }
+            }
+
+            Volatile.Write(ref _subscriptions, [.. current, subscription]);
+            return false;
+        }
+
+        public bool Delete(Sessions.Session session)
+        {
+            var current = _subscriptions;
+            var index = Array.FindIndex(current, s => ReferenceEquals(s.Session, session));
+            if (index < 0)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _subscriptions, [.. current.AsSpan(0, index), .. current.AsSpan(index + 1)]);
+            return true;
+        }
+
+        public void AddSubscriptionsTo(List<Subscription> matches) => matches.AddRange(Volatile.Read(ref _subscriptions));
+
+        public void PruneUpwards()
+        {
+            var node = this;
+            while (node._parent is { } parent && node.IsEmpty)
+            {
+                parent.RemoveChild(node);
+                node = parent;
+            }
+        }
+
+        private void RemoveChild(Node child)
+        {
+            if (ReferenceEquals(SingleLevel, child))
+            {
+                SingleLevel = null;
+            }
+            else if (ReferenceEquals(MultiLevel, child))
+            {
+                MultiLevel = null;
+            }
+            else
+            {
+                _children?.TryRemove(child._level, out _);
+            }
+        }
+    }
+}

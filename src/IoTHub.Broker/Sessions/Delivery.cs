@@ -1,0 +1,42 @@
+using IoTHub.Broker.Messages;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Sessions;
+
+/// <summary>A message on its way to one session, at the QoS and RETAIN flag that session gets.</summary>
+internal readonly record struct Delivery(MqttMessage Message, QualityOfService QualityOfService, bool Retain);
+
+/// <summary>One item for a connection's write loop: a PUBLISH, or a control packet.</summary>
+internal readonly struct Outbound
+{
+    private Outbound(PacketType type, in Delivery delivery, ushort packetId, bool duplicate, ReasonCode reasonCode, ControlPacket? control)
+    {
+        Type = type;
+        Delivery = delivery;
+        PacketId = packetId;
+        Duplicate = duplicate;
+        ReasonCode = reasonCode;
+        Control = control;
+    }
+
+    public PacketType Type { get; }
+
+    public Delivery Delivery { get; }
+
+    public ushort PacketId { get; }
+
+    public bool Duplicate { get; }
+
+    public ReasonCode ReasonCode { get; }
+
+    public ControlPacket? Control { get; }
+
+    public static Outbound Publish(in Delivery delivery, ushort packetId, bool duplicate) =>
+        new(PacketType.Publish, delivery, packetId, duplicate, ReasonCode.Success, null);
+
+    public static Outbound Ack(PacketType type, ushort packetId, ReasonCode reasonCode) =>
+        new(type, default, packetId, false, reasonCode, null);
+
+    public static Outbound Packet(ControlPacket control) =>
+        new(control.Type, default, 0, false, ReasonCode.Success, control);
+}

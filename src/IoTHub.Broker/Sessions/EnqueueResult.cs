@@ -1,0 +1,15 @@
+namespace IoTHub.Broker.Sessions;
+
+internal enum EnqueueResult
+{
+    Queued,
+
+    /// <summary>A QoS 0 message for an offline client, not queued by configuration.</summary>
+    SkippedOffline,
+
+    /// <summary>The queue was full and the new message was dropped.</summary>
+    DroppedNew,
+
+    /// <summary>The queue was full; an older QoS 0 message was dropped to queue the new one.</summary>
+    DroppedOldest,
+}

@@ -1,0 +1,347 @@
+using IoTHub.Broker.Connections;
+using IoTHub.Broker.Routing;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Sessions;
+
+/// <summary>
+/// The state that belongs to a client id and may outlive its connection: subscriptions, messages
+/// waiting to be sent, QoS 1/2 messages in flight in both directions. All of it is guarded by
+/// <see cref="Sync"/>; the attached connection's write loop is the only one that sends.
+/// </summary>
+public sealed class Session
+{
+    private readonly Queue<Delivery> _pending = new();
+    private readonly Dictionary<ushort, LinkedListNode<Inflight>> _inflightById = [];
+    private readonly LinkedList<Inflight> _inflightOrder = new();
+    private readonly HashSet<ushort> _receivedQos2 = [];
+    private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private long _pendingBytes;
+    private ushort _lastPacketId;
+    private bool _queueFullLogged;
+
+    internal Session(string clientId)
+    {
+        ClientId = clientId;
+    }
+
+    public string ClientId { get; }
+
+    /// <summary>Seconds the session is kept after its connection ends: 0 ends it with the connection.</summary>
+    public uint ExpiryInterval { get; internal set; }
+
+    internal Lock Sync { get; } = new();
+
+    internal MqttConnection? Connection { get; private set; }
+
+    /// <summary>When the client went offline (a <see cref="TimeProvider"/> timestamp); 0 while connected.</summary>
+    internal long DisconnectedAt { get; private set; }
+
+    internal bool Discarded { get; private set; }
+
+    public bool IsConnected
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return Connection is not null;
+            }
+        }
+    }
+
+    public int QueuedMessages
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    public int InflightMessages
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _inflightById.Count;
+            }
+        }
+    }
+
+    /// <summary>Attaches a connection; messages in flight are resent first, with DUP, on its write loop.</summary>
+    internal void Attach(MqttConnection connection)
+    {
+        lock (Sync)
+        {
+            Connection = connection;
+            DisconnectedAt = 0;
+        }
+    }
+
+    /// <summary>Detaches <paramref name="connection"/> if it is still the attached one.</summary>
+    internal bool Detach(MqttConnection connection, long now)
+    {
+        lock (Sync)
+        {
+            if (!ReferenceEquals(Connection, connection))
+            {
+                return false;
+            }
+
+            Connection = null;
+            DisconnectedAt = now;
+            return true;
+        }
+    }
+
+    /// <summary>Marks the session as ended; its messages are dropped.</summary>
+    internal IReadOnlyCollection<Subscription> Discard()
+    {
+        lock (Sync)
+        {
+            Discarded = true;
+            _pending.Clear();
+            _pendingBytes = 0;
+            _inflightById.Clear();
+            _inflightOrder.Clear();
+            _receivedQos2.Clear();
+            var subscriptions = _subscriptions.Values.ToArray();
+            _subscriptions.Clear();
+            return subscriptions;
+        }
+    }
+
+    internal EnqueueResult Enqueue(in Delivery delivery, BrokerOptions options)
+    {
+        MqttConnection? connection;
+        var result = EnqueueResult.Queued;
+        lock (Sync)
+        {
+            connection = Connection;
+            if (Discarded || (connection is null && delivery.QualityOfService == QualityOfService.AtMostOnce && !options.QueueQoS0WhileOffline))
+            {
+                return EnqueueResult.SkippedOffline;
+            }
+
+            var size = delivery.Message.Size;
+            if (_pending.Count >= options.MaximumQueuedMessages || _pendingBytes + size > options.MaximumQueuedBytes)
+            {
+                if (options.QueueOverflowPolicy == QueueOverflowPolicy.DropNewest || !TryDropOldestQoS0())
+                {
+                    return EnqueueResult.DroppedNew;
+                }
+
+                result = EnqueueResult.DroppedOldest;
+            }
+
+            _pending.Enqueue(delivery);
+            _pendingBytes += size;
+            if (result == EnqueueResult.Queued)
+            {
+                _queueFullLogged = false;
+            }
+        }
+
+        connection?.SignalWrite();
+        return result;
+    }
+
+    /// <summary>True the first time the queue overflows since it last accepted a message, so the log says it once.</summary>
+    internal bool MarkQueueFull()
+    {
+        lock (Sync)
+        {
+            var first = !_queueFullLogged;
+            _queueFullLogged = true;
+            return first;
+        }
+    }
+
+    private bool TryDropOldestQoS0()
+    {
+        var count = _pending.Count;
+        var dropped = false;
+        for (var i = 0; i < count; i++)
+        {
+            var item = _pending.Dequeue();
+            if (!dropped && item.QualityOfService == QualityOfService.AtMostOnce)
+            {
+                dropped = true;
+                _pendingBytes -= item.Message.Size;
+                continue;
+            }
+
+            _pending.Enqueue(item);
+        }
+
+        return dropped;
+    }
+
+    /// <summary>
+    /// Everything in flight, in the order it was first sent: PUBLISH again with DUP, or PUBREL where
+    /// PUBREC already came (MQTT 5.0 §4.4, 3.1.1 §4.4). Called once when a connection attaches.
+    /// </summary>
+    internal void CollectRedeliveries(List<Outbound> batch)
+    {
+        lock (Sync)
+        {
+            foreach (var inflight in _inflightOrder)
+            {
+                batch.Add(inflight.Released
+                    ? Outbound.Ack(PacketType.PubRel, inflight.PacketId, ReasonCode.Success)
+                    : Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: true));
+            }
+        }
+    }
+
+    /// <summary>Moves queued messages to the batch while the in-flight window has room.</summary>
+    internal void CollectSendable(List<Outbound> batch, int window)
+    {
+        lock (Sync)
+        {
+            while (_pending.TryPeek(out var delivery))
+            {
+                ushort packetId = 0;
+                if (delivery.QualityOfService != QualityOfService.AtMostOnce)
+                {
+                    if (_inflightById.Count >= window)
+                    {
+                        return;
+                    }
+
+                    packetId = NextPacketId();
+                    _inflightById.Add(packetId, _inflightOrder.AddLast(new Inflight(packetId, delivery)));
+                }
+
+                _pending.Dequeue();
+                _pendingBytes -= delivery.Message.Size;
+                batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
+            }
+        }
+    }
+
+    /// <summary>PUBACK, or PUBCOMP: the flow ends. False when the id was not in flight.</summary>
+    internal bool Complete(ushort packetId, QualityOfService expected)
+    {
+        lock (Sync)
+        {
+            if (!_inflightById.TryGetValue(packetId, out var node) || node.Value.Delivery.QualityOfService != expected)
+            {
+                return false;
+            }
+
+            _inflightById.Remove(packetId);
+            _inflightOrder.Remove(node);
+            return true;
+        }
+    }
+
+    /// <summary>PUBREC: from now on PUBREL is what gets resent. False when the id was not in flight.</summary>
+    internal bool Release(ushort packetId)
+    {
+        lock (Sync)
+        {
+            if (!_inflightById.TryGetValue(packetId, out var node) || node.Value.Delivery.QualityOfService != QualityOfService.ExactlyOnce)
+            {
+                return false;
+            }
+
+            node.Value.Released = true;
+            return true;
+        }
+    }
+
+    /// <summary>Records an incoming QoS 2 packet id; false when it is already recorded (a duplicate before PUBREL).</summary>
+    internal bool TryReceiveQos2(ushort packetId, int limit, out bool overLimit)
+    {
+        lock (Sync)
+        {
+            overLimit = false;
+            if (_receivedQos2.Contains(packetId))
+            {
+                return false;
+            }
+
+            if (_receivedQos2.Count >= limit)
+            {
+                overLimit = true;
+                return false;
+            }
+
+            _receivedQos2.Add(packetId);
+            return true;
+        }
+    }
+
+    /// <summary>PUBREL from the client: forgets the packet id. False when it was not recorded.</summary>
+    internal bool ReleaseReceivedQos2(ushort packetId)
+    {
+        lock (Sync)
+        {
+            return _receivedQos2.Remove(packetId);
+        }
+    }
+
+    internal int SubscriptionCount
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _subscriptions.Count;
+            }
+        }
+    }
+
+    /// <summary>Adds or replaces a subscription; true when the filter was not subscribed before.</summary>
+    internal bool PutSubscription(Subscription subscription)
+    {
+        lock (Sync)
+        {
+            var isNew = !_subscriptions.ContainsKey(subscription.TopicFilter);
+            _subscriptions[subscription.TopicFilter] = subscription;
+            return isNew;
+        }
+    }
+
+    internal bool HasSubscription(string topicFilter)
+    {
+        lock (Sync)
+        {
+            return _subscriptions.ContainsKey(topicFilter);
+        }
+    }
+
+    internal bool RemoveSubscription(string topicFilter)
+    {
+        lock (Sync)
+        {
+            return _subscriptions.Remove(topicFilter);
+        }
+    }
+
+    private ushort NextPacketId()
+    {
+        // Ids in use are skipped; the window is far smaller than 65 535, so a free one is always near.
+        do
+        {
+            _lastPacketId = _lastPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketId + 1);
+        }
+        while (_inflightById.ContainsKey(_lastPacketId));
+
+        return _lastPacketId;
+    }
+
+    private sealed class Inflight(ushort packetId, Delivery delivery)
+    {
+        public ushort PacketId { get; } = packetId;
+
+        public Delivery Delivery { get; } = delivery;
+
+        public bool Released { get; set; }
+    }
+}

@@ -1,0 +1,171 @@
+using IoTHub.Broker.Tests.Support;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Tests;
+
+/// <summary>CONNECT and CONNACK (3.1.1 §3.1-3.2, 5.0 §3.1-3.2).</summary>
+public sealed class ConnectTests : IAsyncLifetime
+{
+    private readonly MqttBroker _broker = TestBroker.Start(o => o.ConnectTimeout = TimeSpan.FromMilliseconds(300));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _broker.DisposeAsync();
+
+    [Theory]
+    [InlineData(MqttProtocolVersion.V310)]
+    [InlineData(MqttProtocolVersion.V311)]
+    [InlineData(MqttProtocolVersion.V500)]
+    public async Task Every_version_connects_on_the_same_broker(MqttProtocolVersion version)
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "client-" + version, version);
+
+        Assert.False(client.LastConnAck!.SessionPresent);
+        Assert.True(_broker.FindSession("client-" + version)!.IsConnected);
+    }
+
+    // 3.1.1 [MQTT-3.1.3-8]: an empty client id with Clean Session 0 is refused with 0x02.
+    [Fact]
+    public async Task Empty_client_id_without_clean_session_is_rejected_in_311()
+    {
+        await using var client = PipeClient.Open(_broker);
+        var connAck = await client.ConnectRawAsync(new ConnectPacket { ClientId = "", CleanStart = false });
+
+        Assert.Equal(ConnectReturnCode.IdentifierRejected, ConnectReturnCodes.FromReasonCode(connAck.ReasonCode));
+        await client.ExpectClosedAsync();
+    }
+
+    // 3.1.1 [MQTT-3.1.3-6] [MQTT-3.1.3-7]: an empty id with Clean Session 1 gets a unique id.
+    [Fact]
+    public async Task Empty_client_id_with_clean_session_is_accepted_in_311()
+    {
+        await using var client = PipeClient.Open(_broker);
+        var connAck = await client.ConnectRawAsync(new ConnectPacket { ClientId = "", CleanStart = true });
+
+        Assert.Equal(ReasonCode.Success, connAck.ReasonCode);
+        Assert.Equal(1, _broker.SessionCount);
+    }
+
+    // 5.0 [MQTT-3.1.3-6] [MQTT-3.2.2-16]: an assigned client id is returned in CONNACK.
+    [Fact]
+    public async Task Empty_client_id_is_assigned_and_returned_in_5()
+    {
+        await using var client = PipeClient.Open(_broker, MqttProtocolVersion.V500);
+        var connAck = await client.ConnectRawAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V500, ClientId = "", CleanStart = false });
+
+        Assert.Equal(ReasonCode.Success, connAck.ReasonCode);
+        var assigned = connAck.Properties!.AssignedClientIdentifier;
+        Assert.False(string.IsNullOrEmpty(assigned));
+        Assert.NotNull(_broker.FindSession(assigned));
+    }
+
+    [Fact]
+    public async Task Mqtt31_refuses_empty_and_over_long_client_ids()
+    {
+        await using var empty = PipeClient.Open(_broker, MqttProtocolVersion.V310);
+        var refusedEmpty = await empty.ConnectRawAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V310, ClientId = "" });
+        Assert.Equal(ReasonCode.ClientIdentifierNotValid, refusedEmpty.ReasonCode);
+
+        await using var tooLong = PipeClient.Open(_broker, MqttProtocolVersion.V310);
+        var refusedLong = await tooLong.ConnectRawAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V310, ClientId = new string('a', 24) });
+        Assert.Equal(ReasonCode.ClientIdentifierNotValid, refusedLong.ReasonCode);
+    }
+
+    // 3.1.1 [MQTT-3.1.2-2]: an unsupported protocol level gets CONNACK 0x01 and the connection is closed.
+    [Fact]
+    public async Task Unsupported_protocol_level_gets_return_code_1()
+    {
+        await using var client = PipeClient.Open(_broker);
+        await client.SendRawAsync([0x10, 12, 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 9, 2, 0, 60, 0, 0]);
+
+        var connAck = await client.ExpectAsync<ConnAckPacket>();
+        Assert.Equal(ConnectReturnCode.UnacceptableProtocolVersion, ConnectReturnCodes.FromReasonCode(connAck.ReasonCode));
+        await client.ExpectClosedAsync();
+    }
+
+    // [MQTT-3.1.0-1]: a first packet other than CONNECT closes the connection, without CONNACK.
+    [Fact]
+    public async Task First_packet_other_than_connect_closes_the_connection()
+    {
+        await using var client = PipeClient.Open(_broker);
+        await client.SendRawAsync([0xC0, 0]);
+
+        Assert.Empty(await client.DrainUntilClosedAsync());
+    }
+
+    [Fact]
+    public async Task Connection_without_connect_is_closed_after_the_connect_timeout()
+    {
+        await using var client = PipeClient.Open(_broker);
+
+        Assert.Empty(await client.DrainUntilClosedAsync());
+    }
+
+    // [MQTT-3.1.0-2]: a second CONNECT is a protocol violation; 5.0 says so with DISCONNECT 0x82.
+    [Fact]
+    public async Task Second_connect_is_a_protocol_error()
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "twice", MqttProtocolVersion.V500);
+        await client.SendAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V500, ClientId = "twice" });
+
+        var disconnect = await client.ExpectAsync<DisconnectPacket>();
+        Assert.Equal(ReasonCode.ProtocolError, disconnect.ReasonCode);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Connack_of_5_announces_the_broker_limits()
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "limits", MqttProtocolVersion.V500);
+        var properties = client.LastConnAck!.Properties!;
+
+        Assert.Equal((uint)_broker.Options.MaximumPacketSize, properties.MaximumPacketSize);
+        Assert.Equal((ushort)_broker.Options.MaximumIncomingInflightMessages, properties.ReceiveMaximum);
+        Assert.True(properties.RetainAvailable);
+        Assert.False(properties.SharedSubscriptionAvailable);
+        Assert.False(properties.SubscriptionIdentifierAvailable);
+    }
+
+    // 5.0 §3.1.2.11.4 [MQTT-3.2.2-15] / §4.13: a packet over the maximum size gets DISCONNECT 0x95.
+    [Fact]
+    public async Task Packet_over_the_maximum_size_is_refused_with_0x95()
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "big", MqttProtocolVersion.V500);
+        await client.PublishAsync("t", new string('x', _broker.Options.MaximumPacketSize));
+
+        var disconnect = await client.ExpectAsync<DisconnectPacket>();
+        Assert.Equal(ReasonCode.PacketTooLarge, disconnect.ReasonCode);
+        await client.ExpectClosedAsync();
+    }
+
+    [Fact]
+    public async Task Malformed_packet_closes_a_311_connection_without_a_reply()
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "bad");
+        await client.SendRawAsync([0x36, 3, 0, 1, (byte)'t']);
+
+        Assert.Empty(await client.DrainUntilClosedAsync());
+        Assert.Null(_broker.FindSession("bad"));
+    }
+
+    // 3.1.1 [MQTT-3.1.4-2] / 5.0 [MQTT-3.1.4-3]: a second connection with the same id takes the session over.
+    [Fact]
+    public async Task A_second_connection_with_the_same_id_takes_over()
+    {
+        await using var first = await PipeClient.ConnectAsync(_broker, "same", MqttProtocolVersion.V500, cleanStart: false,
+            properties: new MqttProperties { SessionExpiryInterval = 60 });
+        await first.SubscribeAsync("kept/topic", QualityOfService.AtLeastOnce);
+
+        await using var second = await PipeClient.ConnectAsync(_broker, "same", MqttProtocolVersion.V500, cleanStart: false,
+            properties: new MqttProperties { SessionExpiryInterval = 60 });
+
+        var disconnect = await first.ExpectAsync<DisconnectPacket>();
+        Assert.Equal(ReasonCode.SessionTakenOver, disconnect.ReasonCode);
+        await first.ExpectClosedAsync();
+        Assert.True(second.LastConnAck!.SessionPresent);
+
+        await using var publisher = await PipeClient.ConnectAsync(_broker, "publisher");
+        await publisher.PublishAndWaitAsync("kept/topic", "still subscribed");
+        Assert.Equal("still subscribed", (await second.ExpectPublishAsync()).PayloadText);
+    }
+}

@@ -1,0 +1,141 @@
+using IoTHub.Broker.Routing;
+using IoTHub.Broker.Sessions;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Tests;
+
+/// <summary>The topic tree: wildcard semantics of 5.0 §4.7 / 3.1.1 §4.7, de-duplication and pruning.</summary>
+public sealed class SubscriptionTreeTests
+{
+    private readonly SubscriptionTree _tree = new();
+
+    [Theory]
+    [InlineData("sport/tennis/player1", "sport/tennis/player1", true)]
+    [InlineData("sport/tennis/player1/#", "sport/tennis/player1", true)] // '#' includes the parent level
+    [InlineData("sport/tennis/player1/#", "sport/tennis/player1/ranking", true)]
+    [InlineData("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true)]
+    [InlineData("sport/#", "sport", true)]
+    [InlineData("#", "sport/tennis", true)]
+    [InlineData("sport/tennis/+", "sport/tennis/player1", true)]
+    [InlineData("sport/tennis/+", "sport/tennis/player1/ranking", false)]
+    [InlineData("sport/+", "sport", false)]
+    [InlineData("sport/+", "sport/", true)] // '+' matches an empty level
+    [InlineData("+/+", "/finance", true)]
+    [InlineData("/+", "/finance", true)]
+    [InlineData("+", "/finance", false)]
+    [InlineData("+/tennis/#", "sport/tennis/x", true)]
+    [InlineData("a/b", "a/b/c", false)]
+    [InlineData("a/b/c", "a/b", false)]
+    [InlineData("A/b", "a/b", false)] // case sensitive
+    [InlineData("#", "$SYS/broker", false)] // [MQTT-4.7.2-1]
+    [InlineData("+/monitor/Clients", "$SYS/monitor/Clients", false)] // [MQTT-4.7.2-1]
+    [InlineData("$SYS/#", "$SYS/monitor/Clients", true)]
+    [InlineData("$SYS/monitor/+", "$SYS/monitor/Clients", true)]
+    public void Filters_match_topics_as_the_specification_says(string filter, string topic, bool expected)
+    {
+        var session = new Session("s");
+        _tree.Add(new Subscription(session, filter, new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+
+        var matches = new List<Subscription>();
+        _tree.Match(topic, matches);
+
+        Assert.Equal(expected, matches.Count == 1);
+        Assert.Equal(expected, TopicFilter.Matches(filter, topic));
+    }
+
+    [Fact]
+    public void Every_matching_subscription_is_found_once()
+    {
+        var a = new Session("a");
+        var b = new Session("b");
+        foreach (var filter in new[] { "x/y/z", "x/+/z", "x/#", "#", "+/y/+", "x/y/z/#" })
+        {
+            _tree.Add(new Subscription(a, filter, new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+        }
+
+        _tree.Add(new Subscription(b, "x/y/q", new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+
+        var matches = new List<Subscription>();
+        _tree.Match("x/y/z", matches);
+
+        Assert.Equal(6, matches.Count);
+        Assert.All(matches, m => Assert.Same(a, m.Session));
+        Assert.Equal(6, matches.Select(m => m.TopicFilter).Distinct().Count());
+    }
+
+    [Fact]
+    public void Subscribing_again_replaces_the_options()
+    {
+        var session = new Session("s");
+        Assert.False(_tree.Add(new Subscription(session, "a/b", new SubscriptionOptions(QualityOfService.AtMostOnce), 0)));
+        Assert.True(_tree.Add(new Subscription(session, "a/b", new SubscriptionOptions(QualityOfService.ExactlyOnce), 0)));
+
+        var matches = new List<Subscription>();
+        _tree.Match("a/b", matches);
+
+        Assert.Equal(QualityOfService.ExactlyOnce, Assert.Single(matches).Options.QualityOfService);
+        Assert.Equal(1, _tree.Count);
+    }
+
+    [Fact]
+    public void Empty_nodes_are_pruned_when_the_last_subscription_goes()
+    {
+        var a = new Session("a");
+        var b = new Session("b");
+        string[] filters = ["a/b/c/d", "a/+/c", "a/#", "+/x", "#", "a/b"];
+        foreach (var filter in filters)
+        {
+            _tree.Add(new Subscription(a, filter, new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+            _tree.Add(new Subscription(b, filter, new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+        }
+
+        foreach (var filter in filters)
+        {
+            Assert.True(_tree.Remove(a, filter));
+            Assert.False(_tree.IsEmpty);
+            Assert.True(_tree.Remove(b, filter));
+        }
+
+        Assert.True(_tree.IsEmpty);
+        Assert.Equal(0, _tree.Count);
+        Assert.False(_tree.Remove(a, "a/b"));
+    }
+
+    [Fact]
+    public void One_device_topic_among_many_reaches_only_its_subscriber()
+    {
+        var sessions = Enumerable.Range(0, 10_000).Select(i => new Session("device-" + i)).ToArray();
+        foreach (var session in sessions)
+        {
+            _tree.Add(new Subscription(session, $"devices/{session.ClientId}/commands", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        }
+
+        var matches = new List<Subscription>();
+        _tree.Match("devices/device-4242/commands", matches);
+
+        Assert.Same(sessions[4242], Assert.Single(matches).Session);
+    }
+
+    [Fact]
+    public void Matching_allocates_nothing()
+    {
+        var session = new Session("s");
+        foreach (var filter in new[] { "a/b/c", "a/+/c", "a/#", "#" })
+        {
+            _tree.Add(new Subscription(session, filter, new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+        }
+
+        var matches = new List<Subscription>(16);
+        _tree.Match("a/b/c", matches);
+        matches.Clear();
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            _tree.Match("a/b/c", matches);
+            matches.Clear();
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
