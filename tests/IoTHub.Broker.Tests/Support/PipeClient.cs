@@ -29,12 +29,12 @@ internal sealed class PipeClient : IAsyncDisposable
     private readonly Task _readLoop;
     private ushort _nextPacketId;
 
-    private PipeClient(MqttBroker broker, MqttProtocolVersion version, PipeOptions? fromBrokerOptions)
+    private PipeClient(MqttBroker broker, MqttProtocolVersion version, PipeOptions? fromBrokerOptions, bool reads)
     {
         Version = version;
         _fromBroker = new Pipe(fromBrokerOptions ?? PipeOptions.Default);
         BrokerTask = broker.HandleConnectionAsync(new DuplexPipe(_toBroker.Reader, _fromBroker.Writer), "pipe");
-        _readLoop = ReadLoopAsync();
+        _readLoop = reads ? ReadLoopAsync() : BrokerTask;
     }
 
     public MqttProtocolVersion Version { get; private set; }
@@ -47,7 +47,11 @@ internal sealed class PipeClient : IAsyncDisposable
 
     /// <summary>Opens the pipe without sending anything, for tests of the first packet.</summary>
     public static PipeClient Open(MqttBroker broker, MqttProtocolVersion version = MqttProtocolVersion.V311, PipeOptions? fromBrokerOptions = null) =>
-        new(broker, version, fromBrokerOptions);
+        new(broker, version, fromBrokerOptions, reads: true);
+
+    /// <summary>A client that never reads what the broker sends: its pipe fills up like a stuck socket.</summary>
+    public static PipeClient OpenWithoutReading(MqttBroker broker, PipeOptions fromBrokerOptions) =>
+        new(broker, MqttProtocolVersion.V311, fromBrokerOptions, reads: false);
 
     /// <summary>Connects and returns the client once CONNACK accepted it.</summary>
     public static async Task<PipeClient> ConnectAsync(MqttBroker broker, string clientId, MqttProtocolVersion version = MqttProtocolVersion.V311,
