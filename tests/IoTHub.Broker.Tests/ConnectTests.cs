@@ -6,7 +6,7 @@ namespace IoTHub.Broker.Tests;
 /// <summary>CONNECT and CONNACK (3.1.1 §3.1-3.2, 5.0 §3.1-3.2).</summary>
 public sealed class ConnectTests : IAsyncLifetime
 {
-    private readonly MqttBroker _broker = TestBroker.Start(o => o.ConnectTimeout = TimeSpan.FromMilliseconds(300));
+    private readonly MqttBroker _broker = TestBroker.Start(o => o.ConnectTimeout = TimeSpan.FromSeconds(1));
 
     public Task InitializeAsync() => Task.CompletedTask;
 
