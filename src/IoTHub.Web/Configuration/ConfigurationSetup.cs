@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Configuration;
+
+internal static class ConfigurationSetup
+{
+    /// <summary>Adds the short switches and the options of our own sections, validated at start.</summary>
+    public static WebApplicationBuilder AddIoTHubConfiguration(this WebApplicationBuilder builder, string[] args)
+    {
+        // Added last, so a switch wins over appsettings.json and environment variables like any other argument.
+        builder.Configuration.AddCommandLine(args, new Dictionary<string, string>(CommandLineSwitches.Mappings));
+
+        builder.Services.AddSection<HttpOptions>(builder.Configuration, HttpOptions.SectionName, static (reader, options) => options.Read(reader));
+        builder.Services.AddSection<MqttOptions>(builder.Configuration, MqttOptions.SectionName, static (reader, options) => options.Read(reader));
+        builder.Services.AddSection<StorageOptions>(builder.Configuration, StorageOptions.SectionName, static (reader, options) => options.Read(reader));
+        return builder;
+    }
+
+    private static void AddSection<TOptions>(this IServiceCollection services, IConfiguration configuration, string sectionName, Action<SectionReader, TOptions> read)
+        where TOptions : class, new()
+    {
+        var binding = new SectionBinding<TOptions>(configuration, sectionName, read);
+        services.AddSingleton(binding);
+        services.AddSingleton<IConfigureOptions<TOptions>>(binding);
+        services.AddSingleton<IValidateOptions<TOptions>>(binding);
+        services.AddOptions<TOptions>().ValidateOnStart();
+    }
+}

@@ -1,0 +1,72 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+
+namespace IoTHub.Web.Configuration;
+
+/// <summary>
+/// Reads the keys of one configuration section by hand, collecting a message for every value it
+/// cannot use instead of stopping at the first one (the stock binder throws on the first bad value).
+/// </summary>
+internal sealed class SectionReader(IConfigurationSection section)
+{
+    private static readonly string PortProblem = $"is not a port number (0 to {IPEndPoint.MaxPort}).";
+
+    private readonly HashSet<string> _knownKeys = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<string> _errors = [];
+
+    private delegate bool Parser<T>(string raw, [MaybeNullWhen(false)] out T value);
+
+    public IReadOnlyList<string> Errors => _errors;
+
+    /// <summary>A TCP port: 0 (any free port) to 65535.</summary>
+    public int Port(string key, int fallback) => Read(key, fallback, TryParsePort, PortProblem);
+
+    /// <summary>A literal IPv4 or IPv6 address (0.0.0.0 or :: for every interface).</summary>
+    public IPAddress Address(string key, IPAddress fallback) => Read(key, fallback, TryParseAddress, "is not an IP address.");
+
+    public string NonEmptyText(string key, string fallback) => Read(key, fallback, TryParseNonEmpty, "must not be empty.");
+
+    /// <summary>Reports every key of the section that no read asked for: most likely a typo.</summary>
+    public void RejectUnknownKeys()
+    {
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            if (!_knownKeys.Contains(child.Key))
+            {
+                Fail(child.Key, $"is not a known setting (known: {string.Join(", ", _knownKeys)}).");
+            }
+        }
+    }
+
+    private static bool TryParsePort(string raw, out int port) =>
+        int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort;
+
+    private static bool TryParseAddress(string raw, [MaybeNullWhen(false)] out IPAddress address) => IPAddress.TryParse(raw, out address);
+
+    private static bool TryParseNonEmpty(string raw, out string text)
+    {
+        text = raw;
+        return !string.IsNullOrWhiteSpace(raw);
+    }
+
+    /// <summary>The parsed value; the fallback when the key is absent or its value is bad (which is recorded).</summary>
+    private T Read<T>(string key, T fallback, Parser<T> parse, string problem)
+    {
+        _knownKeys.Add(key);
+        if (section[key] is not { } raw)
+        {
+            return fallback;
+        }
+
+        if (parse(raw, out T? value))
+        {
+            return value;
+        }
+
+        Fail(key, $"'{raw}' {problem}");
+        return fallback;
+    }
+
+    private void Fail(string key, string problem) => _errors.Add($"{section.Path}:{key} {problem}");
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Hosting;
+
+/// <summary>Turns the failures an operator can fix (bad settings, a port in use) into one plain message.</summary>
+internal static class StartupFailure
+{
+    public static bool TryDescribe(Exception exception, out string message)
+    {
+        var problems = new List<string>();
+        if (Collect(exception, problems))
+        {
+            message = "IoTHub cannot start:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(static p => "  - " + p));
+            return true;
+        }
+
+        message = string.Empty;
+        return false;
+    }
+
+    private static bool Collect(Exception exception, List<string> problems)
+    {
+        switch (exception)
+        {
+            case OptionsValidationException validation:
+                problems.AddRange(validation.Failures);
+                return true;
+            case AggregateException aggregate:
+                return aggregate.InnerExceptions.All(inner => Collect(inner, problems));
+            case IOException io:
+                // Kestrel's "Failed to bind to address ...: address already in use."
+                problems.Add(io.Message);
+                return true;
+            default:
+                return false;
+        }
+    }
+}

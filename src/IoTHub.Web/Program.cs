@@ -1,0 +1,35 @@
+using IoTHub.Web.Configuration;
+using IoTHub.Web.Health;
+using IoTHub.Web.Hosting;
+using IoTHub.Web.Storage;
+using Microsoft.Extensions.Options;
+
+WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
+    .UseBuildOutputCopiesWhenMissing()
+    .AddIoTHubConfiguration(args);
+
+builder.Services
+    .AddHttpListener()
+    .AddDataDirectory()
+    .AddHealth();
+
+WebApplication app = builder.Build();
+app.UseStaticFiles();
+app.MapHealthEndpoints();
+
+try
+{
+    // The host validates again as it starts; checking first keeps bad settings to our one plain
+    // message instead of the host's "Hosting failed to start" log with its stack trace.
+    app.Services.GetRequiredService<IStartupValidator>().Validate();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (StartupFailure.TryDescribe(e, out string message))
+{
+    await Console.Error.WriteLineAsync(message);
+    return 1;
+}
+
+/// <summary>Public so that tests can start the host with WebApplicationFactory&lt;Program&gt;.</summary>
+public partial class Program;
