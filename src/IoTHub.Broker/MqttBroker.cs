@@ -32,6 +32,7 @@ public sealed class MqttBroker : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task? _monitor;
     private long _assignedIds;
+    private int _disposed;
 
     public MqttBroker(BrokerOptions options, ILogger<MqttBroker>? logger = null, TimeProvider? time = null)
     {
@@ -345,6 +346,11 @@ public sealed class MqttBroker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         foreach (var connection in _connections.Keys)
         {

@@ -1,6 +1,7 @@
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Health;
 using IoTHub.Web.Hosting;
+using IoTHub.Web.Mqtt;
 using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
@@ -10,6 +11,7 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
 
 builder.Services
     .AddHttpListener()
+    .AddMqttListener()
     .AddDataDirectory()
     .AddHealth();
 

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
+using System.Net;
+using IoTHub.Web.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -22,17 +21,22 @@ public sealed class KestrelHost : IDisposable
         DataDirectory = Path.Combine(_temp.Path, "data");
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
             .UseSetting("Http:Port", "0")
+            .UseSetting("Mqtt:Port", "0")
             .UseSetting("Storage:DataDirectory", DataDirectory));
         _factory.UseKestrel();
         _factory.StartServer();
 
-        string address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        Client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
+        var listeners = Services.GetRequiredService<BoundListeners>();
+        MqttEndpoint = listeners.Mqtt.Single();
+        Client = new HttpClient { BaseAddress = new Uri($"http://{listeners.Http.Single()}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public string DataDirectory { get; }
 
     public HttpClient Client { get; }
+
+    /// <summary>Where the MQTT listener really bound.</summary>
+    public IPEndPoint MqttEndpoint { get; }
 
     public IServiceProvider Services => _factory.Services;
 

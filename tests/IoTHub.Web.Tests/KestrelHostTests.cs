@@ -27,7 +27,7 @@ public sealed class KestrelHostTests(KestrelHost host) : IClassFixture<KestrelHo
 
         Assert.Equal("IoTHub.Web", new DirectoryInfo(environment.ContentRootPath).Name);
         // Only appsettings.json sets this key; the options' own defaults never reach IConfiguration.
-        Assert.Equal("1883", configuration["Mqtt:Port"]);
+        Assert.Equal("Warning", configuration["Logging:LogLevel:Microsoft.AspNetCore"]);
     }
 
     [Fact]

@@ -43,6 +43,57 @@ public sealed class SettingsTests
         Assert.Equal("/x", configuration["Storage:DataDirectory"]);
     }
 
+    [Fact]
+    public void BrokerLimitsAreReadFromTheMqttSection()
+    {
+        var options = new MqttOptions();
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mqtt:MaximumPacketSize"] = "2048",
+            ["Mqtt:ConnectTimeout"] = "00:00:03",
+            ["Mqtt:QueueOverflowPolicy"] = "DropNewest",
+            ["Mqtt:QueueQoS0WhileOffline"] = "true",
+            ["Mqtt:PersistentSessionLifetime"] = "2.00:00:00",
+        }).Build();
+        var reader = new SectionReader(configuration.GetSection("Mqtt"));
+
+        options.Read(reader);
+        options.ReadBroker(reader);
+        reader.RejectUnknownKeys();
+
+        Assert.Empty(reader.Errors);
+        Assert.Equal(2048, options.Broker.MaximumPacketSize);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.Broker.ConnectTimeout);
+        Assert.Equal(IoTHub.Broker.QueueOverflowPolicy.DropNewest, options.Broker.QueueOverflowPolicy);
+        Assert.True(options.Broker.QueueQoS0WhileOffline);
+        Assert.Equal(TimeSpan.FromDays(2), options.Broker.PersistentSessionLifetime);
+    }
+
+    [Fact]
+    public void BadBrokerLimitsAreAllReported()
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Mqtt:MaximumPacketSize"] = "10",
+            ["Mqtt:ConnectTimeout"] = "soon",
+            ["Mqtt:QueueOverflowPolicy"] = "DropEverything",
+            ["Mqtt:QueueQoS0WhileOffline"] = "maybe",
+            ["Mqtt:MaximumInflightMessages"] = "0",
+        }).Build();
+        var reader = new SectionReader(configuration.GetSection("Mqtt"));
+        var options = new MqttOptions();
+
+        options.Read(reader);
+        options.ReadBroker(reader);
+
+        Assert.Equal(5, reader.Errors.Count);
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:MaximumPacketSize '10'", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:ConnectTimeout 'soon'", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:QueueOverflowPolicy 'DropEverything' is not one of DropOldestQoS0, DropNewest", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:QueueQoS0WhileOffline 'maybe'", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:MaximumInflightMessages '0'", StringComparison.Ordinal));
+    }
+
     private static SectionReader Read(string section, Dictionary<string, string?> values, HttpOptions? options = null)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();

@@ -27,6 +27,26 @@ internal sealed class SectionReader(IConfigurationSection section)
 
     public string NonEmptyText(string key, string fallback) => Read(key, fallback, TryParseNonEmpty, "must not be empty.");
 
+    /// <summary>A whole number from <paramref name="minimum"/> to <paramref name="maximum"/>.</summary>
+    public long Number(string key, long fallback, long minimum, long maximum) =>
+        Read(key, fallback, (string raw, out long value) =>
+            long.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= minimum && value <= maximum,
+            $"is not a whole number from {minimum} to {maximum}.");
+
+    /// <summary>A positive duration written as [d.]hh:mm:ss[.fff], e.g. 00:00:10.</summary>
+    public TimeSpan Duration(string key, TimeSpan fallback) =>
+        Read(key, fallback, static (string raw, out TimeSpan value) =>
+            TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out value) && value > TimeSpan.Zero,
+            "is not a positive duration such as 00:00:10 (hh:mm:ss) or 7.00:00:00 (days).");
+
+    public bool Flag(string key, bool fallback) => Read(key, fallback, bool.TryParse, "is not true or false.");
+
+    /// <summary>One of the names of <typeparamref name="TEnum"/>.</summary>
+    public TEnum Choice<TEnum>(string key, TEnum fallback)
+        where TEnum : struct, Enum =>
+        Read(key, fallback, static (string raw, out TEnum value) => Enum.TryParse(raw, ignoreCase: true, out value) && Enum.IsDefined(value),
+            $"is not one of {string.Join(", ", Enum.GetNames<TEnum>())}.");
+
     /// <summary>Reports every key of the section that no read asked for: most likely a typo.</summary>
     public void RejectUnknownKeys()
     {

@@ -1,7 +1,4 @@
 using IoTHub.Web.Configuration;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace IoTHub.Web.Hosting;
@@ -11,24 +8,30 @@ internal static class HttpListener
 {
     public static IServiceCollection AddHttpListener(this IServiceCollection services)
     {
+        services.AddSingleton<BoundListeners>();
         services.AddOptions<KestrelServerOptions>()
-            .Configure<SectionBinding<HttpOptions>>(static (kestrel, binding) =>
+            .Configure<SectionBinding<HttpOptions>, BoundListeners>(static (kestrel, binding, listeners) =>
             {
                 HttpOptions http = binding.ReadUnvalidated();
-                kestrel.Listen(http.Address, http.Port);
+                kestrel.Listen(http.Address, http.Port, listeners.AddHttp);
             });
         services.AddHostedService<ListeningAddressLogger>();
         return services;
     }
 
-    private sealed class ListeningAddressLogger(IServer server, ILogger<ListeningAddressLogger> logger) : IHostedLifecycleService
+    private sealed class ListeningAddressLogger(BoundListeners listeners, ILogger<ListeningAddressLogger> logger) : IHostedLifecycleService
     {
         // Runs once every hosted service, the web server included, has started.
         public Task StartedAsync(CancellationToken cancellationToken)
         {
-            foreach (string address in server.Features.GetRequiredFeature<IServerAddressesFeature>().Addresses)
+            foreach (var endpoint in listeners.Http)
             {
-                HostLog.HttpListening(logger, address);
+                HostLog.HttpListening(logger, endpoint);
+            }
+
+            foreach (var endpoint in listeners.Mqtt)
+            {
+                HostLog.MqttListening(logger, endpoint);
             }
 
             return Task.CompletedTask;

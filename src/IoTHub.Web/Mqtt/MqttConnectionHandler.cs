@@ -1,0 +1,14 @@
+using IoTHub.Broker;
+using Microsoft.AspNetCore.Connections;
+
+namespace IoTHub.Web.Mqtt;
+
+/// <summary>
+/// Hands each connection of an MQTT listener to the broker that listener serves. It is registered
+/// with the listener as a delegate carrying its broker (DESIGN §4), not by type.
+/// </summary>
+internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandler
+{
+    public override Task OnConnectedAsync(ConnectionContext connection) =>
+        broker.HandleConnectionAsync(connection.Transport, connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId);
+}
