@@ -185,18 +185,22 @@ public sealed class MqttBroker : IAsyncDisposable
             case EnqueueResult.Queued:
                 return true;
             case EnqueueResult.DroppedOldest:
-                Statistics.MessageDropped();
+                CountDrop(session);
                 return true;
             case EnqueueResult.DroppedNew:
-                Statistics.MessageDropped();
-                if (session.MarkQueueFull())
-                {
-                    BrokerLog.QueueFull(Logger, session.ClientId, Options.QueueOverflowPolicy);
-                }
-
+                CountDrop(session);
                 return false;
             default:
                 return false;
+        }
+    }
+
+    private void CountDrop(Session session)
+    {
+        Statistics.MessageDropped();
+        if (session.MarkQueueFull())
+        {
+            BrokerLog.QueueFull(Logger, session.ClientId, Options.QueueOverflowPolicy);
         }
     }
 
@@ -291,13 +295,7 @@ public sealed class MqttBroker : IAsyncDisposable
         DiscardSession(session);
     }
 
-    private void DiscardSession(Session session)
-    {
-        foreach (var subscription in session.Discard())
-        {
-            Subscriptions.Remove(session, subscription.TopicFilter);
-        }
-    }
+    private void DiscardSession(Session session) => session.Discard(Subscriptions);
 
     private async Task MonitorAsync(CancellationToken stopping)
     {

@@ -410,6 +410,44 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         Assert.Null(_broker.FindSession("stuck"));
     }
 
+    // A takeover continues the session: nothing in flight or queued is lost [MQTT-3.1.4-3] (3.1.1 [MQTT-3.1.4-2]).
+    [Fact]
+    public async Task Takeover_keeps_every_message_in_flight_or_queued()
+    {
+        var first = await PersistentAsync("device", MqttProtocolVersion.V500);
+        await first.SubscribeAsync("stream", QualityOfService.AtLeastOnce);
+        await using var publisher = await PipeClient.ConnectAsync(_broker, "pub");
+        for (var i = 0; i < 50; i++)
+        {
+            await publisher.PublishAndWaitAsync("stream", "m" + i);
+        }
+
+        // The first connection received some but acknowledged none; more arrive during the takeover.
+        await first.ExpectPublishAsync();
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 50; i < 100; i++)
+            {
+                await publisher.PublishAndWaitAsync("stream", "m" + i);
+            }
+        });
+        await using var second = await PersistentAsync("device", MqttProtocolVersion.V500);
+        await first.ExpectClosedAsync();
+        await publishing.WaitAsync(PipeClient.Timeout);
+
+        var seen = new HashSet<string>();
+        while (seen.Count < 100)
+        {
+            var message = await second.ExpectPublishAsync();
+            seen.Add(message.PayloadText);
+            await second.SendAsync(new AckPacket(PacketType.PubAck, message.PacketId));
+        }
+
+        await WaitUntilAsync(() => _broker.FindSession("device") is { InflightMessages: 0, QueuedMessages: 0 });
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => "m" + i).ToHashSet(), seen);
+        await first.DisposeAsync();
+    }
+
     private static async Task PublishExactlyOnceAsync(PipeClient publisher, string topic, string payload)
     {
         var id = await publisher.PublishAsync(topic, payload, QualityOfService.ExactlyOnce);

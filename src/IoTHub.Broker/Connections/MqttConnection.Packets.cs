@@ -199,8 +199,12 @@ internal sealed partial class MqttConnection
 
             // [MQTT-3.8.4-6] (3.1.1 [MQTT-3.8.4-6]): the granted QoS may be lower than requested; this broker grants up to 2.
             var subscription = new Subscription(session, filter, options, SubscriptionId: 0);
-            var isNew = session.PutSubscription(subscription);
-            _broker.Subscriptions.Add(subscription);
+            if (session.Subscribe(subscription, _broker.Subscriptions) is not { } isNew)
+            {
+                // The session was taken over with a clean start meanwhile: this connection is closing.
+                return;
+            }
+
             codes.Add((ReasonCode)options.QualityOfService);
             CollectRetained(subscription, isNew, retained);
         }
@@ -261,7 +265,7 @@ internal sealed partial class MqttConnection
         foreach (var filter in unsubscribe.TopicFilters)
         {
             // Messages already in flight finish their QoS 1/2 flow: they belong to the session, not the subscription.
-            var removed = session.RemoveSubscription(filter) && _broker.Subscriptions.Remove(session, filter);
+            var removed = session.Unsubscribe(filter, _broker.Subscriptions);
             codes.Add(removed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
         }
 

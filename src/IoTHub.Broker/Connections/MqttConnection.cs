@@ -309,7 +309,14 @@ internal sealed partial class MqttConnection
         SignalWrite();
     }
 
-    private void EnsureWriteLoop() => _writeLoop ??= Task.Run(WriteLoopAsync);
+    private void EnsureWriteLoop()
+    {
+        // Started by CONNECT on the read loop, or by a close from another thread: exactly once.
+        lock (_controlLock)
+        {
+            _writeLoop ??= Task.Run(WriteLoopAsync);
+        }
+    }
 
     private async Task StopWriteLoopAsync()
     {
@@ -386,10 +393,10 @@ internal sealed partial class MqttConnection
         if (_redeliver)
         {
             _redeliver = false;
-            session.CollectRedeliveries(_batch);
+            session.CollectRedeliveries(this, _batch);
         }
 
-        session.CollectSendable(_batch, _window);
+        session.CollectSendable(this, _batch, _window);
     }
 
     private void WriteBatch()

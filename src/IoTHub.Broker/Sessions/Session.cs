@@ -98,8 +98,8 @@ public sealed class Session
         }
     }
 
-    /// <summary>Marks the session as ended; its messages are dropped.</summary>
-    internal IReadOnlyCollection<Subscription> Discard()
+    /// <summary>Marks the session as ended: its messages are dropped and its subscriptions leave the tree.</summary>
+    internal void Discard(SubscriptionTree tree)
     {
         lock (Sync)
         {
@@ -109,9 +109,12 @@ public sealed class Session
             _inflightById.Clear();
             _inflightOrder.Clear();
             _receivedQos2.Clear();
-            var subscriptions = _subscriptions.Values.ToArray();
+            foreach (var filter in _subscriptions.Keys)
+            {
+                tree.Remove(this, filter);
+            }
+
             _subscriptions.Clear();
-            return subscriptions;
         }
     }
 
@@ -183,12 +186,18 @@ public sealed class Session
 
     /// <summary>
     /// Everything in flight, in the order it was first sent: PUBLISH again with DUP, or PUBREL where
-    /// PUBREC already came (MQTT 5.0 §4.4, 3.1.1 §4.4). Called once when a connection attaches.
+    /// PUBREC already came (MQTT 5.0 §4.4, 3.1.1 §4.4). Called once when a connection attaches; a
+    /// connection that was taken over gets nothing.
     /// </summary>
-    internal void CollectRedeliveries(List<Outbound> batch)
+    internal void CollectRedeliveries(MqttConnection connection, List<Outbound> batch)
     {
         lock (Sync)
         {
+            if (!ReferenceEquals(Connection, connection))
+            {
+                return;
+            }
+
             foreach (var inflight in _inflightOrder)
             {
                 batch.Add(inflight.Released
@@ -198,11 +207,16 @@ public sealed class Session
         }
     }
 
-    /// <summary>Moves queued messages to the batch while the in-flight window has room.</summary>
-    internal void CollectSendable(List<Outbound> batch, int window)
+    /// <summary>Moves queued messages to the batch while the in-flight window has room, for the attached connection only.</summary>
+    internal void CollectSendable(MqttConnection connection, List<Outbound> batch, int window)
     {
         lock (Sync)
         {
+            if (!ReferenceEquals(Connection, connection))
+            {
+                return;
+            }
+
             while (_pending.TryPeek(out var delivery))
             {
                 ushort packetId = 0;
@@ -297,13 +311,23 @@ public sealed class Session
         }
     }
 
-    /// <summary>Adds or replaces a subscription; true when the filter was not subscribed before.</summary>
-    internal bool PutSubscription(Subscription subscription)
+    /// <summary>
+    /// Adds or replaces a subscription, here and in the tree, under the session's lock so that a
+    /// concurrent discard cannot leave it behind in the tree. Null when the session has ended;
+    /// otherwise true when the filter was not subscribed before.
+    /// </summary>
+    internal bool? Subscribe(Subscription subscription, SubscriptionTree tree)
     {
         lock (Sync)
         {
+            if (Discarded)
+            {
+                return null;
+            }
+
             var isNew = !_subscriptions.ContainsKey(subscription.TopicFilter);
             _subscriptions[subscription.TopicFilter] = subscription;
+            tree.Add(subscription);
             return isNew;
         }
     }
@@ -316,11 +340,11 @@ public sealed class Session
         }
     }
 
-    internal bool RemoveSubscription(string topicFilter)
+    internal bool Unsubscribe(string topicFilter, SubscriptionTree tree)
     {
         lock (Sync)
         {
-            return _subscriptions.Remove(topicFilter);
+            return _subscriptions.Remove(topicFilter) && tree.Remove(this, topicFilter);
         }
     }
 
