@@ -56,6 +56,15 @@ public sealed class BrokerOptions
     /// <summary>A client that accepts no data for this long while the broker has data for it is disconnected.</summary>
     public TimeSpan StuckClientTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// At shutdown (or when this broker is stopped), how long queued messages and QoS 1/2 flows may take to
+    /// complete before the connections are closed. Keep it below the host's shutdown timeout.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the $SYS topics are published.</summary>
+    public TimeSpan SysInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often keep-alive, connect timeouts, stuck clients and session expiry are checked.</summary>
     public TimeSpan MonitorInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

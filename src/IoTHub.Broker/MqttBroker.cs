@@ -6,6 +6,7 @@ using IoTHub.Broker.Messages;
 using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Wills;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -19,6 +20,9 @@ namespace IoTHub.Broker;
 /// </summary>
 public sealed class MqttBroker : IAsyncDisposable
 {
+    private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(3);
+
     [ThreadStatic]
     private static List<Subscription>? t_matches;
 
@@ -31,8 +35,11 @@ public sealed class MqttBroker : IAsyncDisposable
     private readonly LogRateLimiter _refusedConnectLog;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _monitor;
+    private readonly PendingWills _wills = new();
+    private readonly SysTopics _sysTopics;
     private long _assignedIds;
     private int _disposed;
+    private int _state;
 
     public MqttBroker(BrokerOptions options, ILogger<MqttBroker>? logger = null, TimeProvider? time = null)
     {
@@ -40,7 +47,14 @@ public sealed class MqttBroker : IAsyncDisposable
         Logger = logger ?? NullLogger<MqttBroker>.Instance;
         Time = time ?? TimeProvider.System;
         _refusedConnectLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
+        _sysTopics = new SysTopics(this);
+        StartedAt = Time.GetTimestamp();
     }
+
+    public BrokerState State => (BrokerState)Volatile.Read(ref _state);
+
+    /// <summary>Delayed wills not yet published.</summary>
+    public int PendingWillCount => _wills.Count;
 
     public BrokerOptions Options { get; }
 
@@ -53,6 +67,11 @@ public sealed class MqttBroker : IAsyncDisposable
     public int ConnectionCount => _connections.Count;
 
     public int SessionCount => _sessions.Count;
+
+    /// <summary>When the broker was created, for $SYS uptime.</summary>
+    internal long StartedAt { get; }
+
+    internal IEnumerable<Session> Sessions => _sessions.Values;
 
     internal ILogger Logger { get; }
 
@@ -211,12 +230,18 @@ public sealed class MqttBroker : IAsyncDisposable
     internal (Session Session, bool Present) AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval)
     {
         MqttConnection? previous;
+        MqttMessage? endedSessionWill = null;
         Session session;
         bool present;
         lock (_sessionsLock)
         {
             var existing = _sessions.GetValueOrDefault(clientId);
             previous = existing?.Connection;
+
+            // [MQTT-3.1.3-9]: a reconnect before the Will Delay ends cancels the will; a clean start ends
+            // the old session, and with it the delay.
+            var pendingWill = existing is null ? null : _wills.Take(existing);
+            endedSessionWill = cleanStart ? pendingWill : null;
             if (existing is not null && previous is not null)
             {
                 existing.Detach(previous, Time.GetTimestamp());
@@ -249,25 +274,103 @@ public sealed class MqttBroker : IAsyncDisposable
             previous.Close(ReasonCode.SessionTakenOver, "session taken over by another connection");
         }
 
+        if (endedSessionWill is not null)
+        {
+            Publish(endedSessionWill);
+        }
+
         Statistics.ConnectionAccepted();
         return (session, present);
     }
 
-    /// <summary>Detaches the connection; a session with expiry 0 ends with it.</summary>
-    internal void OnConnectionClosed(MqttConnection connection, Session? session)
+    /// <summary>
+    /// Detaches the connection; a session with expiry 0 ends with it. The will, unless a normal
+    /// DISCONNECT removed it, is published now or after its delay (5.0 §3.1.3.2.2): on a takeover it is
+    /// published unless the session continues and the delay is above zero.
+    /// </summary>
+    internal void OnConnectionClosed(MqttConnection connection, Session? session, MqttMessage? will, uint willDelay)
     {
         if (session is null)
         {
             return;
         }
 
+        var publishNow = false;
         lock (_sessionsLock)
         {
-            if (session.Detach(connection, Time.GetTimestamp()) && session.ExpiryInterval == 0)
+            var now = Time.GetTimestamp();
+            if (session.Detach(connection, now))
             {
-                RemoveSession(session);
+                if (session.ExpiryInterval == 0)
+                {
+                    RemoveSession(session);
+                    publishNow = will is not null;
+                }
+                else if (will is not null && willDelay == 0)
+                {
+                    publishNow = true;
+                }
+                else if (will is not null)
+                {
+                    var delay = Math.Min(willDelay, session.ExpiryInterval);
+                    _wills.Add(session, will, now + (long)(delay * (double)Time.TimestampFrequency));
+                }
+            }
+            else
+            {
+                // Taken over: by a clean start (the old session was discarded) or by a resumed session.
+                publishNow = will is not null && (willDelay == 0 || session.Discarded);
             }
         }
+
+        if (publishNow)
+        {
+            Publish(will!);
+        }
+    }
+
+    /// <summary>
+    /// Stops this broker on its own: refuses new CONNECTs, stops routing, lets queued messages and
+    /// QoS 1/2 flows finish for up to <paramref name="drainTimeout"/>, then closes every connection
+    /// (5.0 clients get DISCONNECT 0x8B as the last packet [MQTT-3.14.4-1]). Wills do not fire.
+    /// </summary>
+    public async Task StopAsync(TimeSpan drainTimeout)
+    {
+        if (Interlocked.CompareExchange(ref _state, (int)BrokerState.Draining, (int)BrokerState.Running) != (int)BrokerState.Running)
+        {
+            return;
+        }
+
+        var started = Time.GetTimestamp();
+        while (Time.GetElapsedTime(started) < drainTimeout && HasUndelivered())
+        {
+            await Task.Delay(DrainPollInterval, Time).ConfigureAwait(false);
+        }
+
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Close(ReasonCode.ServerShuttingDown, "server shutting down");
+        }
+
+        while (Time.GetElapsedTime(started) < drainTimeout + CloseTimeout && !_connections.IsEmpty)
+        {
+            await Task.Delay(DrainPollInterval, Time).ConfigureAwait(false);
+        }
+
+        Volatile.Write(ref _state, (int)BrokerState.Stopped);
+    }
+
+    private bool HasUndelivered()
+    {
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.HasUndelivered)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     internal string NewClientId() => $"iothub-{Guid.NewGuid():N}-{Interlocked.Increment(ref _assignedIds)}";
@@ -295,6 +398,16 @@ public sealed class MqttBroker : IAsyncDisposable
         DiscardSession(session);
     }
 
+    private void PublishDueWills(long now)
+    {
+        var due = new List<MqttMessage>();
+        _wills.TakeDue(now, due);
+        foreach (var will in due)
+        {
+            Publish(will);
+        }
+    }
+
     private void DiscardSession(Session session) => session.Discard(Subscriptions);
 
     private async Task MonitorAsync(CancellationToken stopping)
@@ -311,6 +424,8 @@ public sealed class MqttBroker : IAsyncDisposable
                 }
 
                 ExpireSessions(now);
+                PublishDueWills(now);
+                _sysTopics.PublishIfDue(now);
             }
         }
         catch (OperationCanceledException)
@@ -337,11 +452,18 @@ public sealed class MqttBroker : IAsyncDisposable
                 {
                     RemoveSession(session);
                     BrokerLog.SessionExpired(Logger, session.ClientId);
+
+                    // The session ended before the will's delay: the will goes now [MQTT-3.1.3-9].
+                    if (_wills.Take(session) is { } will)
+                    {
+                        Publish(will);
+                    }
                 }
             }
         }
     }
 
+    /// <summary>Stops without draining (see <see cref="StopAsync"/>) and ends the monitor.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -349,11 +471,8 @@ public sealed class MqttBroker : IAsyncDisposable
             return;
         }
 
+        await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var connection in _connections.Keys)
-        {
-            connection.Close(ReasonCode.ServerShuttingDown, "server shutting down");
-        }
 
         if (_monitor is not null)
         {

@@ -17,7 +17,7 @@ public sealed class LimitsTests : IAsyncLifetime
     private async Task UseBrokerAsync(Action<BrokerOptions> configure, ILogger<MqttBroker>? logger = null)
     {
         await _broker.DisposeAsync();
-        var options = new BrokerOptions { MonitorInterval = TimeSpan.FromMilliseconds(50) };
+        var options = new BrokerOptions { MonitorInterval = TimeSpan.FromMilliseconds(50), SysInterval = TimeSpan.FromMilliseconds(200) };
         configure(options);
         _broker = new MqttBroker(options, logger);
         _broker.Start();

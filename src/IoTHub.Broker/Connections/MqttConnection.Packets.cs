@@ -36,9 +36,20 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        if (_broker.State != BrokerState.Running)
+        {
+            RefuseConnect(ReasonCode.ServerUnavailable, "the broker is stopping", clientId, connect.UserName);
+            return;
+        }
+
         if (_broker.ConnectionCount > Options.MaximumConnections)
         {
             RefuseConnect(V5 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "connection limit reached", clientId, connect.UserName);
+            return;
+        }
+
+        if (connect.Will is { } will && !TryAcceptWill(will, clientId, connect.UserName))
+        {
             return;
         }
 
@@ -77,6 +88,29 @@ internal sealed partial class MqttConnection
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
     }
 
+    /// <summary>
+    /// Keeps the will as a ready message ([MQTT-3.1.2-8]: published when the connection ends without a
+    /// normal DISCONNECT). Its delay is not a message property, so it is taken out.
+    /// </summary>
+    private bool TryAcceptWill(WillMessage will, string clientId, string? userName)
+    {
+        if (CheckPublishTopic(will.Topic) is { } refusal)
+        {
+            RefuseConnect(V5 ? ReasonCode.TopicNameInvalid : ReasonCode.NotAuthorized, "will topic refused: " + refusal, clientId, userName);
+            return false;
+        }
+
+        var properties = will.Properties;
+        _willDelay = properties?.WillDelayInterval ?? 0;
+        if (properties is not null)
+        {
+            properties.WillDelayInterval = null;
+        }
+
+        _will = MqttMessage.Create(will.Topic, will.Payload, will.QualityOfService, will.Retain, properties?.ToBytes() ?? [], clientId);
+        return true;
+    }
+
     /// <summary>Answers CONNECT with a refusal (3.1.1 return codes are mapped from the reason) and closes.</summary>
     private void RefuseConnect(ReasonCode reasonCode, string reason, string clientId, string? userName)
     {
@@ -108,6 +142,12 @@ internal sealed partial class MqttConnection
 
         var session = _session!;
         var qos = publish.QualityOfService;
+        if (_broker.State != BrokerState.Running)
+        {
+            // Draining: nothing new is routed or acknowledged, so the publisher keeps the message and resends it.
+            return;
+        }
+
         var topic = publish.TopicString();
         var refusal = CheckPublishTopic(topic);
         if (refusal is not null)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Messages;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -37,6 +38,8 @@ internal sealed partial class MqttConnection
     private string _closeReason = "connection closed by the client";
     private long _lastPacketAt;
     private long _flushStartedAt;
+    private MqttMessage? _will;
+    private uint _willDelay;
 
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint)
     {
@@ -57,6 +60,9 @@ internal sealed partial class MqttConnection
     public bool IsConnected => _session is not null;
 
     public MqttProtocolVersion Version => _version;
+
+    /// <summary>True while the session has messages queued or QoS 1/2 flows open on this connection.</summary>
+    public bool HasUndelivered => _session is { } session && !_closing && (session.QueuedMessages > 0 || session.InflightMessages > 0);
 
     private BrokerOptions Options => _broker.Options;
 
@@ -84,7 +90,7 @@ internal sealed partial class MqttConnection
             _closing = true;
             SignalWrite();
             await StopWriteLoopAsync().ConfigureAwait(false);
-            _broker.OnConnectionClosed(this, _session);
+            _broker.OnConnectionClosed(this, _session, _will, _willDelay);
             if (_session is not null)
             {
                 BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
@@ -110,6 +116,12 @@ internal sealed partial class MqttConnection
         }
 
         _closeReason = reason;
+        if (reasonCode == ReasonCode.ServerShuttingDown)
+        {
+            // Wills do not fire when the server shuts down: the client did not vanish, the server did.
+            _will = null;
+        }
+
         if (sendDisconnect && V5 && IsConnected)
         {
             EnqueueControl(Outbound.Packet(new DisconnectPacket { ReasonCode = reasonCode }));
@@ -160,6 +172,7 @@ internal sealed partial class MqttConnection
         {
             var result = await _input.ReadAsync().ConfigureAwait(false);
             var buffer = result.Buffer;
+            var packets = 0;
             try
             {
                 while (!_closing)
@@ -177,6 +190,7 @@ internal sealed partial class MqttConnection
                     }
 
                     Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
+                    packets++;
                     Handle(packet);
                 }
             }
@@ -186,6 +200,7 @@ internal sealed partial class MqttConnection
             }
             finally
             {
+                _broker.Statistics.Received(packets, result.Buffer.Length - buffer.Length);
                 _input.AdvanceTo(buffer.Start, buffer.End);
             }
 
@@ -256,8 +271,7 @@ internal sealed partial class MqttConnection
                 EnqueueControl(Outbound.Packet(PingRespPacket.Instance));
                 break;
             case PacketType.Disconnect:
-                _closeReason = "DISCONNECT";
-                _closing = true;
+                HandleDisconnect((DisconnectPacket)packet.Control!);
                 break;
             case PacketType.Connect:
                 // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
@@ -267,6 +281,31 @@ internal sealed partial class MqttConnection
                 // authentication method, which this broker does not offer yet.
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "packet a client may not send");
         }
+    }
+
+    /// <summary>
+    /// A normal DISCONNECT deletes the will (3.1.1 [MQTT-3.1.2-10], 5.0 [MQTT-3.14.4-3]) unless 5.0's
+    /// reason 0x04 asks for it. 5.0 may change the Session Expiry Interval, but not from 0 [MQTT-3.14.2-2].
+    /// </summary>
+    private void HandleDisconnect(DisconnectPacket disconnect)
+    {
+        if (disconnect.Properties?.SessionExpiryInterval is { } expiry)
+        {
+            if (_session!.ExpiryInterval == 0 && expiry != 0)
+            {
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "DISCONNECT sets a Session Expiry Interval after CONNECT set 0");
+            }
+
+            _session.ExpiryInterval = expiry;
+        }
+
+        if (disconnect.ReasonCode != ReasonCode.DisconnectWithWillMessage)
+        {
+            _will = null;
+        }
+
+        _closeReason = disconnect.ReasonCode == ReasonCode.Success ? "DISCONNECT" : $"DISCONNECT ({disconnect.ReasonCode})";
+        _closing = true;
     }
 
     private void CompleteOutgoing(ushort packetId, QualityOfService qos)
@@ -402,31 +441,32 @@ internal sealed partial class MqttConnection
     private void WriteBatch()
     {
         var delivered = 0;
+        long bytes = 0;
         foreach (var item in _batch)
         {
             switch (item.Type)
             {
                 case PacketType.Publish:
-                    if (WritePublish(item))
-                    {
-                        delivered++;
-                    }
-
+                    var written = WritePublish(item);
+                    bytes += written;
+                    delivered += written > 0 ? 1 : 0;
                     break;
                 case PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp:
-                    MqttEncoder.WriteAck(_output, new AckPacket(item.Type, item.PacketId, item.ReasonCode), _version);
+                    bytes += MqttEncoder.WriteAck(_output, new AckPacket(item.Type, item.PacketId, item.ReasonCode), _version);
                     break;
                 default:
-                    MqttEncoder.Write(_output, item.Control!, _version);
+                    bytes += MqttEncoder.Write(_output, item.Control!, _version);
                     break;
             }
         }
 
+        _broker.Statistics.Sent(_batch.Count, bytes);
         _batch.Clear();
         _broker.Statistics.MessagesDeliveredAdd(delivered);
     }
 
-    private bool WritePublish(in Outbound item)
+    /// <summary>Writes one PUBLISH; returns its size, or 0 when it was too large for the client and skipped.</summary>
+    private int WritePublish(in Outbound item)
     {
         var delivery = item.Delivery;
         var message = delivery.Message;
@@ -451,11 +491,10 @@ internal sealed partial class MqttConnection
                     _session!.Complete(item.PacketId, delivery.QualityOfService);
                 }
 
-                return false;
+                return 0;
             }
         }
 
-        MqttEncoder.WritePublish(_output, publish, _version);
-        return true;
+        return MqttEncoder.WritePublish(_output, publish, _version);
     }
 }

@@ -9,6 +9,10 @@ public sealed class BrokerStatistics
     private long _messagesDelivered;
     private long _messagesDropped;
     private long _stuckClientsDisconnected;
+    private long _packetsReceived;
+    private long _packetsSent;
+    private long _bytesReceived;
+    private long _bytesSent;
 
     public long ConnectionsAccepted => Volatile.Read(ref _connectionsAccepted);
 
@@ -22,6 +26,29 @@ public sealed class BrokerStatistics
     public long MessagesDropped => Volatile.Read(ref _messagesDropped);
 
     public long StuckClientsDisconnected => Volatile.Read(ref _stuckClientsDisconnected);
+
+    /// <summary>MQTT packets of every type received.</summary>
+    public long PacketsReceived => Volatile.Read(ref _packetsReceived);
+
+    public long PacketsSent => Volatile.Read(ref _packetsSent);
+
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    public long BytesSent => Volatile.Read(ref _bytesSent);
+
+    /// <summary>Counted once per read, not per packet, to keep shared counters off the hot path.</summary>
+    internal void Received(int packets, long bytes)
+    {
+        Interlocked.Add(ref _packetsReceived, packets);
+        Interlocked.Add(ref _bytesReceived, bytes);
+    }
+
+    /// <summary>Counted once per written batch.</summary>
+    internal void Sent(int packets, long bytes)
+    {
+        Interlocked.Add(ref _packetsSent, packets);
+        Interlocked.Add(ref _bytesSent, bytes);
+    }
 
     internal void ConnectionAccepted() => Interlocked.Increment(ref _connectionsAccepted);
 

@@ -66,14 +66,15 @@ public sealed class MqttMessage
         return new MqttMessage(topic, buffer, topicLength, propertiesLength, publish.QualityOfService, publish.Retain, publisherId);
     }
 
-    /// <summary>A message made by the server or the admin API.</summary>
-    public static MqttMessage Create(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, ReadOnlySpan<byte> properties = default)
+    /// <summary>A message made by the server, the admin API, or from a client's will.</summary>
+    public static MqttMessage Create(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, ReadOnlySpan<byte> properties = default,
+        string? publisherId = null)
     {
         var topicLength = Encoding.UTF8.GetByteCount(topic);
         var buffer = new byte[topicLength + properties.Length + payload.Length];
         Encoding.UTF8.GetBytes(topic, buffer);
         properties.CopyTo(buffer.AsSpan(topicLength));
         payload.CopyTo(buffer.AsSpan(topicLength + properties.Length));
-        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId: null);
+        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId);
     }
 }

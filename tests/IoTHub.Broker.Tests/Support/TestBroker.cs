@@ -5,7 +5,7 @@ internal static class TestBroker
 {
     public static MqttBroker Start(Action<BrokerOptions>? configure = null)
     {
-        var options = new BrokerOptions { MonitorInterval = TimeSpan.FromMilliseconds(50) };
+        var options = new BrokerOptions { MonitorInterval = TimeSpan.FromMilliseconds(50), SysInterval = TimeSpan.FromMilliseconds(200) };
         configure?.Invoke(options);
         var broker = new MqttBroker(options);
         broker.Start();
