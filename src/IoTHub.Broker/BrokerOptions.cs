@@ -67,4 +67,7 @@ public sealed class BrokerOptions
 
     /// <summary>How often keep-alive, connect timeouts, stuck clients and session expiry are checked.</summary>
     public TimeSpan MonitorInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A copy, for a broker whose settings start from another's.</summary>
+    public BrokerOptions Clone() => (BrokerOptions)MemberwiseClone();
 }

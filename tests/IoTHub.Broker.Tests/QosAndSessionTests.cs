@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Broker.Tests;
 
@@ -19,7 +20,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         _broker = TestBroker.Start(configure);
     }
 
-    private Task<PipeClient> PersistentAsync(string clientId, MqttProtocolVersion version = MqttProtocolVersion.V311) =>
+    private Task<MqttTestClient> PersistentAsync(string clientId, MqttProtocolVersion version = MqttProtocolVersion.V311) =>
         PipeClient.ConnectAsync(_broker, clientId, version, cleanStart: false,
             properties: version == MqttProtocolVersion.V500 ? new MqttProperties { SessionExpiryInterval = 300 } : null);
 
@@ -404,7 +405,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
             }
         }
 
-        await stuck.BrokerTask.WaitAsync(PipeClient.Timeout);
+        await stuck.ServerTask.WaitAsync(PipeClient.Timeout);
         Assert.True(_broker.Statistics.MessagesDropped > 0);
         Assert.Equal(1, _broker.Statistics.StuckClientsDisconnected);
         Assert.Null(_broker.FindSession("stuck"));
@@ -448,7 +449,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await first.DisposeAsync();
     }
 
-    private static async Task PublishExactlyOnceAsync(PipeClient publisher, string topic, string payload)
+    private static async Task PublishExactlyOnceAsync(MqttTestClient publisher, string topic, string payload)
     {
         var id = await publisher.PublishAsync(topic, payload, QualityOfService.ExactlyOnce);
         Assert.Equal(id, (await publisher.ExpectAckAsync(PacketType.PubRec)).PacketId);

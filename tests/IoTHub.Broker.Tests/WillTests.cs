@@ -1,5 +1,6 @@
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Broker.Tests;
 
@@ -7,7 +8,7 @@ namespace IoTHub.Broker.Tests;
 public sealed class WillTests : IAsyncLifetime
 {
     private readonly MqttBroker _broker = TestBroker.Start();
-    private PipeClient? _watcher;
+    private MqttTestClient? _watcher;
 
     public async Task InitializeAsync()
     {
@@ -22,13 +23,13 @@ public sealed class WillTests : IAsyncLifetime
         await _broker.DisposeAsync();
     }
 
-    private Task<PipeClient> WithWillAsync(string clientId, MqttProtocolVersion version = MqttProtocolVersion.V311, uint? delay = null,
+    private Task<MqttTestClient> WithWillAsync(string clientId, MqttProtocolVersion version = MqttProtocolVersion.V311, uint? delay = null,
         uint? sessionExpiry = null, bool cleanStart = true, ushort keepAlive = 0, QualityOfService qos = QualityOfService.AtLeastOnce, bool retain = false)
     {
         var client = PipeClient.Open(_broker, version);
         return ConnectAsync();
 
-        async Task<PipeClient> ConnectAsync()
+        async Task<MqttTestClient> ConnectAsync()
         {
             var connAck = await client.ConnectRawAsync(new ConnectPacket
             {
@@ -194,7 +195,7 @@ public sealed class WillTests : IAsyncLifetime
         await using var successor = await PipeClient.ConnectAsync(_broker, "taken", version, cleanStart: newCleanStart,
             properties: v5 ? new MqttProperties { SessionExpiryInterval = 60 } : null);
         await old.ExpectClosedAsync();
-        await old.BrokerTask.WaitAsync(PipeClient.Timeout);
+        await old.ServerTask.WaitAsync(PipeClient.Timeout);
 
         var wills = await WillsBeforeMarkerAsync();
         Assert.Equal(published ? 1 : 0, wills.Count);

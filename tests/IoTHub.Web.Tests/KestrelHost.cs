@@ -11,23 +11,36 @@ namespace IoTHub.Web.Tests;
 /// directory. Program binds its own listener, so the port comes through settings (the factory's
 /// UseKestrel(port) would be ignored) and the client's address from the server's real addresses.
 /// </summary>
-public sealed class KestrelHost : IDisposable
+public class KestrelHost : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly WebApplicationFactory<Program> _factory;
 
     public KestrelHost()
+        : this(new Dictionary<string, string>())
+    {
+    }
+
+    /// <param name="settings">More configuration keys, e.g. more brokers.</param>
+    protected KestrelHost(IReadOnlyDictionary<string, string> settings)
     {
         DataDirectory = Path.Combine(_temp.Path, "data");
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
-            .UseSetting("Http:Port", "0")
-            .UseSetting("Mqtt:Port", "0")
-            .UseSetting("Storage:DataDirectory", DataDirectory));
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Http:Port", "0")
+                .UseSetting("Mqtt:Port", "0")
+                .UseSetting("Storage:DataDirectory", DataDirectory);
+            foreach (var (key, value) in settings)
+            {
+                web.UseSetting(key, value);
+            }
+        });
         _factory.UseKestrel();
         _factory.StartServer();
 
         var listeners = Services.GetRequiredService<BoundListeners>();
-        MqttEndpoint = listeners.Mqtt.Single();
+        MqttEndpoints = listeners.Mqtt.ToDictionary(static m => m.Broker, static m => m.Endpoint);
+        MqttEndpoint = MqttEndpoints["default"];
         Client = new HttpClient { BaseAddress = new Uri($"http://{listeners.Http.Single()}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -35,15 +48,27 @@ public sealed class KestrelHost : IDisposable
 
     public HttpClient Client { get; }
 
-    /// <summary>Where the MQTT listener really bound.</summary>
+    /// <summary>Where the default broker's MQTT listener really bound.</summary>
     public IPEndPoint MqttEndpoint { get; }
+
+    /// <summary>Every broker's listener, by broker name.</summary>
+    public IReadOnlyDictionary<string, IPEndPoint> MqttEndpoints { get; }
 
     public IServiceProvider Services => _factory.Services;
 
     public void Dispose()
     {
-        Client.Dispose();
-        _factory.Dispose();
-        _temp.Dispose();
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Client.Dispose();
+            _factory.Dispose();
+            _temp.Dispose();
+        }
     }
 }

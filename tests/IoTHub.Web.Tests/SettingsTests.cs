@@ -57,8 +57,7 @@ public sealed class SettingsTests
         }).Build();
         var reader = new SectionReader(configuration.GetSection("Mqtt"));
 
-        options.Read(reader);
-        options.ReadBroker(reader);
+        options.ReadAll(reader);
         reader.RejectUnknownKeys();
 
         Assert.Empty(reader.Errors);
@@ -83,8 +82,7 @@ public sealed class SettingsTests
         var reader = new SectionReader(configuration.GetSection("Mqtt"));
         var options = new MqttOptions();
 
-        options.Read(reader);
-        options.ReadBroker(reader);
+        options.ReadAll(reader);
 
         Assert.Equal(5, reader.Errors.Count);
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:MaximumPacketSize '10'", StringComparison.Ordinal));
@@ -92,6 +90,52 @@ public sealed class SettingsTests
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:QueueOverflowPolicy 'DropEverything' is not one of DropOldestQoS0, DropNewest", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:QueueQoS0WhileOffline 'maybe'", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:MaximumInflightMessages '0'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void NamedBrokersStartFromTheDefaultBrokersSettings()
+    {
+        var options = new MqttOptions();
+        SectionReader reader = ReadMqtt(new()
+        {
+            ["Mqtt:MaximumQueuedMessages"] = "42",
+            ["Mqtt:Brokers:lab:Port"] = "1884",
+            ["Mqtt:Brokers:lab:MaximumPacketSize"] = "4096",
+        }, options);
+
+        Assert.Empty(reader.Errors);
+        MqttOptions lab = Assert.Single(options.AdditionalBrokers);
+        Assert.Equal("lab", lab.Name);
+        Assert.Equal(1884, lab.Port);
+        Assert.Equal(4096, lab.Broker.MaximumPacketSize);
+        Assert.Equal(42, lab.Broker.MaximumQueuedMessages);
+        Assert.Equal(1_048_576, options.Broker.MaximumPacketSize);
+    }
+
+    [Fact]
+    public void NamedBrokerMistakesAreAllReported()
+    {
+        SectionReader reader = ReadMqtt(new()
+        {
+            ["Mqtt:Port"] = "1883",
+            ["Mqtt:Brokers:noport:MaximumPacketSize"] = "4096",
+            ["Mqtt:Brokers:clash:Port"] = "1883",
+            ["Mqtt:Brokers:typo:Port"] = "1885",
+            ["Mqtt:Brokers:typo:MaximumPaketSize"] = "1",
+        }, new MqttOptions());
+
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Brokers:noport:Port must be set", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Brokers:clash:Port 1883 is already the port of another broker", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Brokers:typo:MaximumPaketSize is not a known setting", StringComparison.Ordinal));
+    }
+
+    private static SectionReader ReadMqtt(Dictionary<string, string?> values, MqttOptions options)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var reader = new SectionReader(configuration.GetSection("Mqtt"));
+        options.ReadAll(reader);
+        reader.RejectUnknownKeys();
+        return reader;
     }
 
     private static SectionReader Read(string section, Dictionary<string, string?> values, HttpOptions? options = null)

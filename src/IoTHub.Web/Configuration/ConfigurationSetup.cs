@@ -11,11 +11,7 @@ internal static class ConfigurationSetup
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>(CommandLineSwitches.Mappings));
 
         builder.Services.AddSection<HttpOptions>(builder.Configuration, HttpOptions.SectionName, static (reader, options) => options.Read(reader));
-        builder.Services.AddSection<MqttOptions>(builder.Configuration, MqttOptions.SectionName, static (reader, options) =>
-        {
-            options.Read(reader);
-            options.ReadBroker(reader);
-        });
+        builder.Services.AddSection<MqttOptions>(builder.Configuration, MqttOptions.SectionName, static (reader, options) => options.ReadAll(reader));
         builder.Services.AddSection<StorageOptions>(builder.Configuration, StorageOptions.SectionName, static (reader, options) => options.Read(reader));
         return builder;
     }

@@ -27,18 +27,52 @@ internal sealed class HttpOptions : ListenerOptions
 }
 
 /// <summary>
-/// Section "Mqtt": the MQTT TCP listener, loopback by default until clients must authenticate, and
-/// the broker's limits.
+/// Section "Mqtt": the default broker, its TCP listener (loopback by default until clients must
+/// authenticate) and its limits. More isolated brokers go under "Mqtt:Brokers:{name}", each with its
+/// own port; their other keys default to the values of the "Mqtt" section.
 /// </summary>
 internal sealed class MqttOptions : ListenerOptions
 {
     public const string SectionName = "Mqtt";
+    public const string DefaultBrokerName = "default";
+
+    public string Name { get; private init; } = DefaultBrokerName;
 
     public override int Port { get; set; } = 1883;
 
-    public BrokerOptions Broker { get; } = new();
+    public BrokerOptions Broker { get; private init; } = new();
 
-    public void ReadBroker(SectionReader reader)
+    /// <summary>The brokers of "Mqtt:Brokers", after this one in <see cref="AllBrokers"/>.</summary>
+    public List<MqttOptions> AdditionalBrokers { get; } = [];
+
+    public IEnumerable<MqttOptions> AllBrokers => [this, .. AdditionalBrokers];
+
+    /// <summary>Reads the default broker, then every named one, and checks that no two share a port.</summary>
+    public void ReadAll(SectionReader reader)
+    {
+        Read(reader);
+        ReadBroker(reader);
+        foreach (SectionReader child in reader.Children("Brokers"))
+        {
+            var named = new MqttOptions { Name = child.Name, Address = Address, Broker = Broker.Clone() };
+            child.Require(nameof(Port));
+            named.Read(child);
+            named.ReadBroker(child);
+            child.RejectUnknownKeys();
+            if (named.Name.Equals(DefaultBrokerName, StringComparison.OrdinalIgnoreCase))
+            {
+                child.Fail(nameof(Port), $"belongs to a broker named '{DefaultBrokerName}', the name of the broker configured by the \"Mqtt\" section itself.");
+            }
+            else if (named.Port != 0 && AllBrokers.Any(other => other.Port == named.Port))
+            {
+                child.Fail(nameof(Port), $"{named.Port} is already the port of another broker.");
+            }
+
+            AdditionalBrokers.Add(named);
+        }
+    }
+
+    private void ReadBroker(SectionReader reader)
     {
         var b = Broker;
         b.MaximumPacketSize = (int)reader.Number(nameof(b.MaximumPacketSize), b.MaximumPacketSize, 64, VariableByteInteger.MaxValue + 5);
@@ -55,5 +89,7 @@ internal sealed class MqttOptions : ListenerOptions
         b.MaximumTopicLevels = (int)reader.Number(nameof(b.MaximumTopicLevels), b.MaximumTopicLevels, 1, TopicRules.MaxLength);
         b.MaximumSubscriptionsPerClient = (int)reader.Number(nameof(b.MaximumSubscriptionsPerClient), b.MaximumSubscriptionsPerClient, 1, int.MaxValue);
         b.StuckClientTimeout = reader.Duration(nameof(b.StuckClientTimeout), b.StuckClientTimeout);
+        b.DrainTimeout = reader.Duration(nameof(b.DrainTimeout), b.DrainTimeout);
+        b.SysInterval = reader.Duration(nameof(b.SysInterval), b.SysInterval);
     }
 }

@@ -8,12 +8,12 @@ namespace IoTHub.Web.Configuration;
 /// Reads the keys of one configuration section by hand, collecting a message for every value it
 /// cannot use instead of stopping at the first one (the stock binder throws on the first bad value).
 /// </summary>
-internal sealed class SectionReader(IConfigurationSection section)
+internal sealed class SectionReader(IConfigurationSection section, List<string>? errors = null)
 {
     private static readonly string PortProblem = $"is not a port number (0 to {IPEndPoint.MaxPort}).";
 
     private readonly HashSet<string> _knownKeys = new(StringComparer.OrdinalIgnoreCase);
-    private readonly List<string> _errors = [];
+    private readonly List<string> _errors = errors ?? [];
 
     private delegate bool Parser<T>(string raw, [MaybeNullWhen(false)] out T value);
 
@@ -46,6 +46,28 @@ internal sealed class SectionReader(IConfigurationSection section)
         where TEnum : struct, Enum =>
         Read(key, fallback, static (string raw, out TEnum value) => Enum.TryParse(raw, ignoreCase: true, out value) && Enum.IsDefined(value),
             $"is not one of {string.Join(", ", Enum.GetNames<TEnum>())}.");
+
+    /// <summary>The name of the section (its last path segment).</summary>
+    public string Name => section.Key;
+
+    /// <summary>One reader per child of <paramref name="key"/> (e.g. each named broker), reporting into the same error list.</summary>
+    public IEnumerable<SectionReader> Children(string key)
+    {
+        _knownKeys.Add(key);
+        return section.GetSection(key).GetChildren().Select(child => new SectionReader(child, _errors)).ToList();
+    }
+
+    /// <summary>Records an error unless <paramref name="key"/> is set.</summary>
+    public void Require(string key)
+    {
+        if (section[key] is null)
+        {
+            Fail(key, "must be set.");
+        }
+    }
+
+    /// <summary>Records a problem that concerns more than one key.</summary>
+    public void Fail(string key, string problem) => _errors.Add($"{section.Path}:{key} {problem}");
 
     /// <summary>Reports every key of the section that no read asked for: most likely a typo.</summary>
     public void RejectUnknownKeys()
@@ -87,6 +109,4 @@ internal sealed class SectionReader(IConfigurationSection section)
         Fail(key, $"'{raw}' {problem}");
         return fallback;
     }
-
-    private void Fail(string key, string problem) => _errors.Add($"{section.Path}:{key} {problem}");
 }

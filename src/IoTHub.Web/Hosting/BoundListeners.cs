@@ -10,13 +10,14 @@ namespace IoTHub.Web.Hosting;
 internal sealed class BoundListeners
 {
     private readonly List<ListenOptions> _http = [];
-    private readonly List<ListenOptions> _mqtt = [];
+    private readonly List<(string Broker, ListenOptions Listen)> _mqtt = [];
 
     public IEnumerable<IPEndPoint> Http => _http.Select(static listen => listen.IPEndPoint!);
 
-    public IEnumerable<IPEndPoint> Mqtt => _mqtt.Select(static listen => listen.IPEndPoint!);
+    /// <summary>Every MQTT listener with the name of the broker it serves.</summary>
+    public IEnumerable<(string Broker, IPEndPoint Endpoint)> Mqtt => _mqtt.Select(static m => (m.Broker, m.Listen.IPEndPoint!));
 
     public void AddHttp(ListenOptions listen) => _http.Add(listen);
 
-    public void AddMqtt(ListenOptions listen) => _mqtt.Add(listen);
+    public void AddMqtt(string broker, ListenOptions listen) => _mqtt.Add((broker, listen));
 }

@@ -6,6 +6,6 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "HTTP listening on http://{Endpoint}")]
     public static partial void HttpListening(ILogger logger, System.Net.IPEndPoint endpoint);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Endpoint}")]
-    public static partial void MqttListening(ILogger logger, System.Net.IPEndPoint endpoint);
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Endpoint} (broker '{Broker}')")]
+    public static partial void MqttListening(ILogger logger, System.Net.IPEndPoint endpoint, string broker);
 }

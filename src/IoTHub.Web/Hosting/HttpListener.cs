@@ -29,9 +29,9 @@ internal static class HttpListener
                 HostLog.HttpListening(logger, endpoint);
             }
 
-            foreach (var endpoint in listeners.Mqtt)
+            foreach (var (broker, endpoint) in listeners.Mqtt)
             {
-                HostLog.MqttListening(logger, endpoint);
+                HostLog.MqttListening(logger, endpoint, broker);
             }
 
             return Task.CompletedTask;

@@ -3,43 +3,63 @@ using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Mqtt;
 
-/// <summary>The broker and its TCP listener on Kestrel, configured by the "Mqtt" section.</summary>
+/// <summary>The brokers and their TCP listeners on Kestrel, configured by the "Mqtt" section.</summary>
 internal static class MqttListener
 {
+    /// <summary>Time the host gets beyond the longest drain to close connections and stop the web server.</summary>
+    private static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(10);
+
     public static IServiceCollection AddMqttListener(this IServiceCollection services)
     {
-        services.AddSingleton(static provider => new MqttBroker(
-            provider.GetRequiredService<IOptions<MqttOptions>>().Value.Broker,
-            provider.GetRequiredService<ILogger<MqttBroker>>()));
+        services.AddSingleton<BrokerRegistry>();
+        services.AddSingleton(static provider => provider.GetRequiredService<BrokerRegistry>().Default);
         services.AddOptions<KestrelServerOptions>()
             .Configure<SectionBinding<MqttOptions>, BoundListeners, IServiceProvider>(static (kestrel, binding, listeners, provider) =>
             {
-                MqttOptions mqtt = binding.ReadUnvalidated();
-                kestrel.Listen(mqtt.Address, mqtt.Port, listen =>
+                foreach (MqttOptions mqtt in binding.ReadUnvalidated().AllBrokers)
                 {
-                    // The broker is resolved with the first connection: by then start-up validation has passed.
-                    listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<MqttBroker>()).OnConnectedAsync(connection));
-                    listeners.AddMqtt(listen);
-                });
+                    string name = mqtt.Name;
+                    kestrel.Listen(mqtt.Address, mqtt.Port, listen =>
+                    {
+                        // Each listener carries its broker's name; the broker is resolved with the first
+                        // connection, when start-up validation has passed.
+                        listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name]).OnConnectedAsync(connection));
+                        listeners.AddMqtt(name, listen);
+                    });
+                }
+            });
+        services.AddOptions<HostOptions>()
+            .Configure<SectionBinding<MqttOptions>>(static (host, binding) =>
+            {
+                // Read before validation (the host's lifetime needs it at build); bad values stop the host at start anyway.
+                TimeSpan longestDrain = binding.ReadUnvalidated().AllBrokers.Max(static broker => broker.Broker.DrainTimeout);
+                host.ShutdownTimeout = longestDrain + ShutdownMargin;
             });
         services.AddHostedService<BrokerService>();
         return services;
     }
 
-    /// <summary>Starts the broker's monitor with the host and closes every connection when the host stops.</summary>
-    private sealed class BrokerService(MqttBroker broker) : IHostedLifecycleService
+    /// <summary>
+    /// Starts the brokers with the host. At shutdown, before the web server stops, each broker drains
+    /// its queues for up to its drain timeout and closes its connections (5.0 clients get 0x8B).
+    /// </summary>
+    private sealed class BrokerService(BrokerRegistry registry) : IHostedLifecycleService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            broker.Start();
+            foreach (MqttBroker broker in registry.Brokers.Values)
+            {
+                broker.Start();
+            }
+
             return Task.CompletedTask;
         }
 
-        public async Task StoppingAsync(CancellationToken cancellationToken) => await broker.DisposeAsync();
+        public Task StoppingAsync(CancellationToken cancellationToken) =>
+            Task.WhenAll(registry.Brokers.Values.Select(static broker => broker.StopAsync(broker.Options.DrainTimeout)));
 
         public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

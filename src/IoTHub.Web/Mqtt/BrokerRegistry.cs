@@ -1,0 +1,33 @@
+using IoTHub.Broker;
+using IoTHub.Web.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Mqtt;
+
+/// <summary>The isolated brokers of this server by name, each with its own sessions, topics and retained messages.</summary>
+internal sealed class BrokerRegistry : IAsyncDisposable
+{
+    private readonly Dictionary<string, MqttBroker> _brokers = new(StringComparer.OrdinalIgnoreCase);
+
+    public BrokerRegistry(IOptions<MqttOptions> options, ILoggerFactory loggerFactory)
+    {
+        foreach (MqttOptions broker in options.Value.AllBrokers)
+        {
+            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>());
+        }
+    }
+
+    public IReadOnlyDictionary<string, MqttBroker> Brokers => _brokers;
+
+    public MqttBroker Default => _brokers[MqttOptions.DefaultBrokerName];
+
+    public MqttBroker this[string name] => _brokers[name];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (MqttBroker broker in _brokers.Values)
+        {
+            await broker.DisposeAsync();
+        }
+    }
+}
