@@ -1,5 +1,6 @@
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Broker.Tests;
 
@@ -167,5 +168,31 @@ public sealed class ConnectTests : IAsyncLifetime
         await using var publisher = await PipeClient.ConnectAsync(_broker, "publisher");
         await publisher.PublishAndWaitAsync("kept/topic", "still subscribed");
         Assert.Equal("still subscribed", (await second.ExpectPublishAsync()).PayloadText);
+    }
+
+    // Two (here fifty) clients racing with one client id end with exactly one connected.
+    [Fact]
+    public async Task Fifty_connects_racing_with_one_client_id_leave_one_survivor()
+    {
+        var clients = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() =>
+            PipeClient.ConnectAsync(_broker, "contested", MqttProtocolVersion.V500, cleanStart: false,
+                properties: new MqttProperties { SessionExpiryInterval = 60 }))));
+        try
+        {
+            // Every loser is closed by the broker; the survivor stays.
+            await Poll.UntilAsync(() => clients.Count(c => !c.Closed.IsCompleted) == 1);
+            var survivor = clients.Single(c => !c.Closed.IsCompleted);
+            await survivor.SendAsync(PingReqPacket.Instance);
+            await survivor.ExpectAsync<PingRespPacket>();
+            Assert.True(_broker.FindSession("contested")!.IsConnected);
+            Assert.Equal(1, _broker.SessionCount);
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
     }
 }

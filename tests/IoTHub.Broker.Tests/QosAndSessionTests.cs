@@ -225,7 +225,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await client.DisconnectAsync();
         Assert.NotNull(_broker.FindSession("brief"));
 
-        await WaitUntilAsync(() => _broker.FindSession("brief") is null);
+        await Poll.UntilAsync(() => _broker.FindSession("brief") is null);
         Assert.True(_broker.Subscriptions.IsEmpty);
     }
 
@@ -237,7 +237,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await client.DisconnectAsync();
         Assert.NotNull(_broker.FindSession("old"));
 
-        await WaitUntilAsync(() => _broker.FindSession("old") is null);
+        await Poll.UntilAsync(() => _broker.FindSession("old") is null);
     }
 
     [Theory]
@@ -291,7 +291,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await subscriber.UnsubscribeAsync("f");
         await subscriber.SendAsync(new AckPacket(PacketType.PubAck, message.PacketId));
 
-        await WaitUntilAsync(() => _broker.FindSession("sub")!.InflightMessages == 0);
+        await Poll.UntilAsync(() => _broker.FindSession("sub")!.InflightMessages == 0);
     }
 
     [Fact]
@@ -366,7 +366,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         var message = await subscriber.ExpectPublishAsync();
         Assert.Equal("fits", message.PayloadText);
         await subscriber.SendAsync(new AckPacket(PacketType.PubAck, message.PacketId));
-        await WaitUntilAsync(() => _broker.FindSession("small")!.InflightMessages == 0);
+        await Poll.UntilAsync(() => _broker.FindSession("small")!.InflightMessages == 0);
     }
 
     // A subscriber that stops reading fills its own queue and is disconnected; a fast one gets everything.
@@ -444,7 +444,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
             await second.SendAsync(new AckPacket(PacketType.PubAck, message.PacketId));
         }
 
-        await WaitUntilAsync(() => _broker.FindSession("device") is { InflightMessages: 0, QueuedMessages: 0 });
+        await Poll.UntilAsync(() => _broker.FindSession("device") is { InflightMessages: 0, QueuedMessages: 0 });
         Assert.Equal(Enumerable.Range(0, 100).Select(i => "m" + i).ToHashSet(), seen);
         await first.DisposeAsync();
     }
@@ -455,15 +455,5 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         Assert.Equal(id, (await publisher.ExpectAckAsync(PacketType.PubRec)).PacketId);
         await publisher.SendAsync(new AckPacket(PacketType.PubRel, id));
         Assert.Equal(id, (await publisher.ExpectAckAsync(PacketType.PubComp)).PacketId);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + PipeClient.Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not reached in time");
-            await Task.Delay(20);
-        }
     }
 }
