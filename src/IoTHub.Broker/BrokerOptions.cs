@@ -62,6 +62,9 @@ public sealed class BrokerOptions
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Topic aliases an MQTT 5.0 client may set up towards the broker; announced in CONNACK (0 turns them off).</summary>
+    public int TopicAliasMaximum { get; set; } = 64;
+
     /// <summary>How often the $SYS topics are published.</summary>
     public TimeSpan SysInterval { get; set; } = TimeSpan.FromSeconds(10);
 

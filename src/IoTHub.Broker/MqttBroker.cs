@@ -29,6 +29,9 @@ public sealed class MqttBroker : IAsyncDisposable
     [ThreadStatic]
     private static Dictionary<Session, int>? t_bySession;
 
+    [ThreadStatic]
+    private static List<uint[]?>? t_subscriptionIds;
+
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
     private readonly Lock _sessionsLock = new();
@@ -121,7 +124,7 @@ public sealed class MqttBroker : IAsyncDisposable
         {
             if (matches.Count <= 1)
             {
-                return matches.Count == 1 && Deliver(matches[0], message, matches[0].Options) ? 1 : 0;
+                return matches.Count == 1 && Deliver(matches[0], message, matches[0].SubscriptionId == 0 ? null : [matches[0].SubscriptionId]) ? 1 : 0;
             }
 
             return RouteToEachSessionOnce(message, matches);
@@ -135,10 +138,12 @@ public sealed class MqttBroker : IAsyncDisposable
     private int RouteToEachSessionOnce(MqttMessage message, List<Subscription> matches)
     {
         var bySession = t_bySession ??= new Dictionary<Session, int>(ReferenceEqualityComparer.Instance);
+        var ids = t_subscriptionIds ??= [];
         try
         {
-            // Keep, per session, the first match with the best options; '+' and '#' may match one topic twice.
-            var best = 0;
+            // One entry per session: the highest QoS of its matching subscriptions, Retain As Published if
+            // any asks for it, and every subscription identifier [MQTT-3.3.4-3] (5.0 sends one copy with all).
+            var sessions = 0;
             for (var i = 0; i < matches.Count; i++)
             {
                 var match = matches[i];
@@ -157,18 +162,21 @@ public sealed class MqttBroker : IAsyncDisposable
                         RetainAsPublished = kept.Options.RetainAsPublished || match.Options.RetainAsPublished,
                     };
                     matches[index] = kept with { Options = options };
+                    ids[index] = match.SubscriptionId == 0 ? ids[index] : [.. ids[index] ?? [], match.SubscriptionId];
                 }
                 else
                 {
-                    bySession[match.Session] = best;
-                    matches[best++] = match;
+                    bySession[match.Session] = sessions;
+                    matches[sessions] = match;
+                    ids.Add(match.SubscriptionId == 0 ? null : [match.SubscriptionId]);
+                    sessions++;
                 }
             }
 
             var delivered = 0;
-            for (var i = 0; i < best; i++)
+            for (var i = 0; i < sessions; i++)
             {
-                if (Deliver(matches[i], message, matches[i].Options))
+                if (Deliver(matches[i], message, ids[i]))
                 {
                     delivered++;
                 }
@@ -179,11 +187,13 @@ public sealed class MqttBroker : IAsyncDisposable
         finally
         {
             bySession.Clear();
+            ids.Clear();
         }
     }
 
-    private bool Deliver(Subscription subscription, MqttMessage message, SubscriptionOptions options)
+    private bool Deliver(Subscription subscription, MqttMessage message, uint[]? subscriptionIds)
     {
+        var options = subscription.Options;
         if (options.NoLocal && subscription.Session.ClientId == message.PublisherId)
         {
             // [MQTT-3.8.3-3]
@@ -194,7 +204,7 @@ public sealed class MqttBroker : IAsyncDisposable
 
         // [MQTT-3.3.1-12] (3.1.1 [MQTT-3.3.1-9]): RETAIN is 0 on live delivery unless Retain As Published.
         var retain = options.RetainAsPublished && message.Retain;
-        return Deliver(subscription.Session, new Delivery(message, qos, retain));
+        return Deliver(subscription.Session, new Delivery(message, qos, retain, subscriptionIds));
     }
 
     internal bool Deliver(Session session, in Delivery delivery)
@@ -230,7 +240,7 @@ public sealed class MqttBroker : IAsyncDisposable
     internal (Session Session, bool Present) AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval)
     {
         MqttConnection? previous;
-        MqttMessage? endedSessionWill = null;
+        Will? endedSessionWill = null;
         Session session;
         bool present;
         lock (_sessionsLock)
@@ -276,7 +286,7 @@ public sealed class MqttBroker : IAsyncDisposable
 
         if (endedSessionWill is not null)
         {
-            Publish(endedSessionWill);
+            Publish(endedSessionWill.ToMessage(Time));
         }
 
         Statistics.ConnectionAccepted();
@@ -288,7 +298,7 @@ public sealed class MqttBroker : IAsyncDisposable
     /// DISCONNECT removed it, is published now or after its delay (5.0 §3.1.3.2.2): on a takeover it is
     /// published unless the session continues and the delay is above zero.
     /// </summary>
-    internal void OnConnectionClosed(MqttConnection connection, Session? session, MqttMessage? will, uint willDelay)
+    internal void OnConnectionClosed(MqttConnection connection, Session? session, Will? will)
     {
         if (session is null)
         {
@@ -306,26 +316,26 @@ public sealed class MqttBroker : IAsyncDisposable
                     RemoveSession(session);
                     publishNow = will is not null;
                 }
-                else if (will is not null && willDelay == 0)
+                else if (will is not null && will.Delay == 0)
                 {
                     publishNow = true;
                 }
                 else if (will is not null)
                 {
-                    var delay = Math.Min(willDelay, session.ExpiryInterval);
+                    var delay = Math.Min(will.Delay, session.ExpiryInterval);
                     _wills.Add(session, will, now + (long)(delay * (double)Time.TimestampFrequency));
                 }
             }
             else
             {
                 // Taken over: by a clean start (the old session was discarded) or by a resumed session.
-                publishNow = will is not null && (willDelay == 0 || session.Discarded);
+                publishNow = will is not null && (will.Delay == 0 || session.Discarded);
             }
         }
 
         if (publishNow)
         {
-            Publish(will!);
+            Publish(will!.ToMessage(Time));
         }
     }
 
@@ -400,11 +410,11 @@ public sealed class MqttBroker : IAsyncDisposable
 
     private void PublishDueWills(long now)
     {
-        var due = new List<MqttMessage>();
+        var due = new List<Will>();
         _wills.TakeDue(now, due);
         foreach (var will in due)
         {
-            Publish(will);
+            Publish(will.ToMessage(Time));
         }
     }
 
@@ -425,6 +435,7 @@ public sealed class MqttBroker : IAsyncDisposable
 
                 ExpireSessions(now);
                 PublishDueWills(now);
+                Retained.RemoveExpired(now);
                 _sysTopics.PublishIfDue(now);
             }
         }
@@ -456,7 +467,7 @@ public sealed class MqttBroker : IAsyncDisposable
                     // The session ended before the will's delay: the will goes now [MQTT-3.1.3-9].
                     if (_wills.Take(session) is { } will)
                     {
-                        Publish(will);
+                        Publish(will.ToMessage(Time));
                     }
                 }
             }

@@ -124,7 +124,8 @@ public sealed class ConnectTests : IAsyncLifetime
         Assert.Equal((ushort)_broker.Options.MaximumIncomingInflightMessages, properties.ReceiveMaximum);
         Assert.True(properties.RetainAvailable);
         Assert.False(properties.SharedSubscriptionAvailable);
-        Assert.False(properties.SubscriptionIdentifierAvailable);
+        Assert.True(properties.SubscriptionIdentifierAvailable);
+        Assert.Equal((ushort)_broker.Options.TopicAliasMaximum, properties.TopicAliasMaximum);
     }
 
     // 5.0 §3.1.2.11.4 [MQTT-3.2.2-15] / §4.13: a packet over the maximum size gets DISCONNECT 0x95.

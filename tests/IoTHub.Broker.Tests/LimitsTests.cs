@@ -102,12 +102,15 @@ public sealed class LimitsTests : IAsyncLifetime
         await client.ExpectClosedAsync();
     }
 
-    // 5.0 [MQTT-3.3.2-9]: this broker announces no topic aliases, so using one is refused with 0x94.
+    // 5.0 [MQTT-3.3.2-9]: an alias above the announced Topic Alias Maximum is refused with 0x94.
     [Fact]
-    public async Task Topic_alias_is_refused_while_none_is_announced()
+    public async Task Topic_alias_above_the_maximum_is_refused()
     {
+        await UseBrokerAsync(o => o.TopicAliasMaximum = 4);
         await using var client = await PipeClient.ConnectAsync(_broker, "c", MqttProtocolVersion.V500);
-        await client.PublishAsync("t", "x", properties: new MqttProperties { TopicAlias = 1 });
+        Assert.Equal((ushort)4, client.LastConnAck!.Properties!.TopicAliasMaximum);
+
+        await client.PublishAsync("t", "x", properties: new MqttProperties { TopicAlias = 5 });
 
         Assert.Equal(ReasonCode.TopicAliasInvalid, (await client.ExpectAsync<DisconnectPacket>()).ReasonCode);
     }

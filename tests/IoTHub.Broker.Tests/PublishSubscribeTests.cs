@@ -97,11 +97,11 @@ public sealed class PublishSubscribeTests : IAsyncLifetime
     public async Task Clients_may_not_publish_to_dollar_topics(MqttProtocolVersion version, ReasonCode expectedAck)
     {
         await using var subscriber = await PipeClient.ConnectAsync(_broker, "sub");
-        await subscriber.SubscribeAsync("$SYS/#");
+        await subscriber.SubscribeAsync("$fake/#");
         await subscriber.SubscribeAsync("marker");
 
         await using var publisher = await PipeClient.ConnectAsync(_broker, "pub", version);
-        await publisher.PublishAsync("$SYS/fake", "nope", QualityOfService.AtLeastOnce);
+        await publisher.PublishAsync("$fake/topic", "nope", QualityOfService.AtLeastOnce);
         Assert.Equal(expectedAck, (await publisher.ExpectAckAsync(PacketType.PubAck)).ReasonCode);
         await publisher.PublishAsync("marker", "end");
 
@@ -169,7 +169,7 @@ public sealed class PublishSubscribeTests : IAsyncLifetime
         await publisher.PublishAndWaitAsync("status/door", "", retain: true);
         Assert.Equal("", (await subscriber.ExpectPublishAsync()).PayloadText);
         Assert.Null(_broker.Retained.Get("status/door"));
-        Assert.Equal(1, _broker.Retained.Count);
+        Assert.NotNull(_broker.Retained.Get("status/window"));
     }
 
     // 3.1.1 [MQTT-3.8.4-3]: a repeated SUBSCRIBE resends the retained messages.

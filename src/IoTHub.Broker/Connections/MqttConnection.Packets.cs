@@ -2,6 +2,7 @@ using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Wills;
 using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Connections;
@@ -57,6 +58,7 @@ internal sealed partial class MqttConnection
         _keepAlive = connect.KeepAlive;
         _window = Math.Min(Options.MaximumInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
+        _outgoingAliases = new TopicAliases(properties?.TopicAliasMaximum ?? 0);
         ClientId = clientId;
 
         // 3.1.1 Clean Session 0 keeps the session for a configured lifetime; 5.0 says how long itself.
@@ -78,7 +80,8 @@ internal sealed partial class MqttConnection
                 ReceiveMaximum = (ushort)Math.Min(ushort.MaxValue, Options.MaximumIncomingInflightMessages),
                 RetainAvailable = true,
                 WildcardSubscriptionAvailable = true,
-                SubscriptionIdentifierAvailable = false,
+                SubscriptionIdentifierAvailable = true,
+                TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? (ushort)Math.Min(ushort.MaxValue, Options.TopicAliasMaximum) : null,
                 SharedSubscriptionAvailable = false,
             };
         }
@@ -88,10 +91,7 @@ internal sealed partial class MqttConnection
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
     }
 
-    /// <summary>
-    /// Keeps the will as a ready message ([MQTT-3.1.2-8]: published when the connection ends without a
-    /// normal DISCONNECT). Its delay is not a message property, so it is taken out.
-    /// </summary>
+    /// <summary>Keeps the will ([MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT).</summary>
     private bool TryAcceptWill(WillMessage will, string clientId, string? userName)
     {
         if (CheckPublishTopic(will.Topic) is { } refusal)
@@ -100,14 +100,7 @@ internal sealed partial class MqttConnection
             return false;
         }
 
-        var properties = will.Properties;
-        _willDelay = properties?.WillDelayInterval ?? 0;
-        if (properties is not null)
-        {
-            properties.WillDelayInterval = null;
-        }
-
-        _will = MqttMessage.Create(will.Topic, will.Payload, will.QualityOfService, will.Retain, properties?.ToBytes() ?? [], clientId);
+        _will = new Will(will, clientId);
         return true;
     }
 
@@ -128,12 +121,6 @@ internal sealed partial class MqttConnection
 
     private void HandlePublish(in PublishPacket publish)
     {
-        if (V5 && publish.Summary.TopicAlias != 0)
-        {
-            // [MQTT-3.3.2-9]: this broker announces Topic Alias Maximum 0, so any alias is out of range.
-            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, "Topic Alias above the Topic Alias Maximum of 0");
-        }
-
         if (V5 && publish.Summary.HasSubscriptionIdentifiers)
         {
             // [MQTT-3.3.4-6]
@@ -148,7 +135,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        var topic = publish.TopicString();
+        var topic = ResolveTopic(publish);
         var refusal = CheckPublishTopic(topic);
         if (refusal is not null)
         {
@@ -173,7 +160,7 @@ internal sealed partial class MqttConnection
         }
 
         _broker.Statistics.MessageReceived();
-        var message = MqttMessage.FromPublish(publish, topic, ClientId);
+        var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
         if (publish.Retain)
         {
             _broker.Retained.Set(message);
@@ -181,6 +168,33 @@ internal sealed partial class MqttConnection
 
         _broker.Route(message);
         AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success);
+    }
+
+    /// <summary>
+    /// The PUBLISH's topic, through its Topic Alias when it has one (5.0 §3.3.2.3.4): a topic with an
+    /// alias sets the alias; an empty topic uses it. An alias of 0 or above the announced maximum is
+    /// refused with 0x94 [MQTT-3.3.2-9]; an unknown one is a protocol error.
+    /// </summary>
+    private string ResolveTopic(in PublishPacket publish)
+    {
+        var alias = publish.Summary.TopicAlias;
+        if (alias == 0)
+        {
+            return publish.TopicString();
+        }
+
+        if (alias > Options.TopicAliasMaximum)
+        {
+            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, "Topic Alias above the Topic Alias Maximum");
+        }
+
+        _incomingAliases ??= new string?[Options.TopicAliasMaximum + 1];
+        if (!publish.Topic.IsEmpty)
+        {
+            return _incomingAliases[alias] = publish.TopicString();
+        }
+
+        return _incomingAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, "Topic Alias not set up before use");
     }
 
     private void AcknowledgePublish(QualityOfService qos, ushort packetId, ReasonCode reasonCode)
@@ -219,12 +233,8 @@ internal sealed partial class MqttConnection
 
     private void HandleSubscribe(SubscribePacket subscribe)
     {
-        if (V5 && subscribe.Properties?.SubscriptionIdentifiers is not null)
-        {
-            // 5.0 §3.8.2.1.2: Subscription Identifier Available is 0, so using one is refused with 0xA1.
-            throw new MqttProtocolException(ReasonCode.SubscriptionIdentifiersNotSupported, "subscription identifiers are not supported");
-        }
-
+        // 5.0 §3.8.2.1.2: one identifier for every filter of this SUBSCRIBE (the decoder refuses two).
+        var subscriptionId = V5 && subscribe.Properties?.SubscriptionIdentifiers is [var id] ? id : 0;
         var session = _session!;
         var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
         var retained = new List<Delivery>();
@@ -238,7 +248,7 @@ internal sealed partial class MqttConnection
             }
 
             // [MQTT-3.8.4-6] (3.1.1 [MQTT-3.8.4-6]): the granted QoS may be lower than requested; this broker grants up to 2.
-            var subscription = new Subscription(session, filter, options, SubscriptionId: 0);
+            var subscription = new Subscription(session, filter, options, subscriptionId);
             if (session.Subscribe(subscription, _broker.Subscriptions) is not { } isNew)
             {
                 // The session was taken over with a clean start meanwhile: this connection is closing.
@@ -290,11 +300,12 @@ internal sealed partial class MqttConnection
         }
 
         var messages = new List<MqttMessage>();
-        _broker.Retained.Match(subscription.TopicFilter, messages);
+        _broker.Retained.Match(subscription.TopicFilter, messages, _broker.Time.GetTimestamp());
+        uint[]? ids = subscription.SubscriptionId == 0 ? null : [subscription.SubscriptionId];
         foreach (var message in messages)
         {
             var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)subscription.Options.QualityOfService);
-            into.Add(new Delivery(message, qos, Retain: true));
+            into.Add(new Delivery(message, qos, Retain: true, ids));
         }
     }
 

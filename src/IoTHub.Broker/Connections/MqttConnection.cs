@@ -1,8 +1,10 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Wills;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -38,8 +40,10 @@ internal sealed partial class MqttConnection
     private string _closeReason = "connection closed by the client";
     private long _lastPacketAt;
     private long _flushStartedAt;
-    private MqttMessage? _will;
-    private uint _willDelay;
+    private Will? _will;
+    private string?[]? _incomingAliases;
+    private TopicAliases _outgoingAliases = new(0);
+    private byte[] _propertyScratch = new byte[256];
 
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint)
     {
@@ -90,7 +94,7 @@ internal sealed partial class MqttConnection
             _closing = true;
             SignalWrite();
             await StopWriteLoopAsync().ConfigureAwait(false);
-            _broker.OnConnectionClosed(this, _session, _will, _willDelay);
+            _broker.OnConnectionClosed(this, _session, _will);
             if (_session is not null)
             {
                 BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
@@ -435,7 +439,7 @@ internal sealed partial class MqttConnection
             session.CollectRedeliveries(this, _batch);
         }
 
-        session.CollectSendable(this, _batch, _window);
+        session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
     }
 
     private void WriteBatch()
@@ -470,14 +474,22 @@ internal sealed partial class MqttConnection
     {
         var delivery = item.Delivery;
         var message = delivery.Message;
-        var publish = new PublishPacket(
-            new ReadOnlySequence<byte>(message.TopicBytes),
-            new ReadOnlySequence<byte>(message.Payload),
-            delivery.QualityOfService,
-            delivery.Retain,
-            item.Duplicate,
-            item.PacketId,
-            V5 ? new ReadOnlySequence<byte>(message.Properties) : default);
+        var topic = new ReadOnlySequence<byte>(message.TopicBytes);
+        var properties = default(ReadOnlySequence<byte>);
+        var known = false;
+        if (V5)
+        {
+            var alias = _outgoingAliases.Choose(message.Topic, out known);
+            if (known)
+            {
+                topic = ReadOnlySequence<byte>.Empty;
+            }
+
+            properties = DeliveryProperties(delivery, alias);
+        }
+
+        var publish = new PublishPacket(topic, new ReadOnlySequence<byte>(message.Payload), delivery.QualityOfService, delivery.Retain,
+            item.Duplicate, item.PacketId, properties);
 
         if (_clientMaximumPacketSize != long.MaxValue)
         {
@@ -486,6 +498,11 @@ internal sealed partial class MqttConnection
             {
                 // [MQTT-3.1.2-25]: discard it and behave as if it had been sent.
                 BrokerLog.PacketTooLargeForClient(Logger, ClientId, message.Topic, size);
+                if (!known)
+                {
+                    _outgoingAliases.Forget(message.Topic);
+                }
+
                 if (item.PacketId != 0)
                 {
                     _session!.Complete(item.PacketId, delivery.QualityOfService);
@@ -496,5 +513,52 @@ internal sealed partial class MqttConnection
         }
 
         return MqttEncoder.WritePublish(_output, publish, _version);
+    }
+
+    /// <summary>
+    /// The message's own properties plus what belongs to this delivery: the remaining Message Expiry
+    /// Interval [MQTT-3.3.2-6], the Topic Alias, and the Subscription Identifiers [MQTT-3.3.4-3]. Without
+    /// any of those the message's block is used as it is, without a copy.
+    /// </summary>
+    private ReadOnlySequence<byte> DeliveryProperties(in Delivery delivery, ushort alias)
+    {
+        var message = delivery.Message;
+        var ids = delivery.SubscriptionIds;
+        if (message.ExpiresAt == 0 && alias == 0 && ids is null)
+        {
+            return new ReadOnlySequence<byte>(message.Properties);
+        }
+
+        var needed = 5 + 3 + ((ids?.Length ?? 0) * 5) + message.Properties.Length;
+        if (_propertyScratch.Length < needed)
+        {
+            _propertyScratch = new byte[Math.Max(needed, _propertyScratch.Length * 2)];
+        }
+
+        var span = _propertyScratch.AsSpan();
+        var length = 0;
+        if (message.ExpiresAt != 0)
+        {
+            span[length++] = (byte)PropertyId.MessageExpiryInterval;
+            BinaryPrimitives.WriteUInt32BigEndian(span[length..], message.RemainingSeconds(_broker.Time.GetTimestamp(), _broker.Time.TimestampFrequency));
+            length += 4;
+        }
+
+        if (alias != 0)
+        {
+            span[length++] = (byte)PropertyId.TopicAlias;
+            BinaryPrimitives.WriteUInt16BigEndian(span[length..], alias);
+            length += 2;
+        }
+
+        foreach (var id in ids ?? [])
+        {
+            span[length++] = (byte)PropertyId.SubscriptionIdentifier;
+            length += VariableByteInteger.Write(span[length..], id);
+        }
+
+        message.Properties.Span.CopyTo(span[length..]);
+        length += message.Properties.Length;
+        return new ReadOnlySequence<byte>(_propertyScratch, 0, length);
     }
 }

@@ -59,5 +59,5 @@ internal sealed class SysTopics(MqttBroker broker)
     private void Set(string name, long value) => Set(name, value.ToString(CultureInfo.InvariantCulture));
 
     private void Set(string name, string value) =>
-        broker.Publish(MqttMessage.Create("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), QualityOfService.AtMostOnce, retain: true));
+        broker.Publish(MqttMessage.Create("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), QualityOfService.AtMostOnce, retain: true, time: broker.Time));
 }

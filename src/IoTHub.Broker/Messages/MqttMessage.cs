@@ -10,14 +10,16 @@ namespace IoTHub.Broker.Messages;
 /// </summary>
 public sealed class MqttMessage
 {
-    // Topic Alias and Subscription Identifier belong to one network hop, never to the message (MQTT 5.0 §3.3.2.3.4, §3.3.4).
-    private static readonly ulong HopProperties = PropertyBlock.Mask(PropertyId.TopicAlias) | PropertyBlock.Mask(PropertyId.SubscriptionIdentifier);
+    // Topic Alias, Subscription Identifier and Message Expiry Interval are written afresh for each
+    // delivery (MQTT 5.0 §3.3.2.3.3, §3.3.2.3.4, §3.3.4); every other property is forwarded untouched.
+    private static readonly ulong PerDeliveryProperties = PropertyBlock.Mask(PropertyId.TopicAlias)
+        | PropertyBlock.Mask(PropertyId.SubscriptionIdentifier) | PropertyBlock.Mask(PropertyId.MessageExpiryInterval);
 
     private readonly byte[] _buffer;
     private readonly int _topicLength;
     private readonly int _propertiesLength;
 
-    private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId)
+    private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId, long expiresAt)
     {
         Topic = topic;
         _buffer = buffer;
@@ -26,13 +28,14 @@ public sealed class MqttMessage
         QualityOfService = qos;
         Retain = retain;
         PublisherId = publisherId;
+        ExpiresAt = expiresAt;
     }
 
     public string Topic { get; }
 
     public ReadOnlyMemory<byte> TopicBytes => _buffer.AsMemory(0, _topicLength);
 
-    /// <summary>MQTT 5.0 properties forwarded to subscribers (Topic Alias removed), without length prefix.</summary>
+    /// <summary>MQTT 5.0 properties forwarded to subscribers, without length prefix (per-delivery ones removed).</summary>
     public ReadOnlyMemory<byte> Properties => _buffer.AsMemory(_topicLength, _propertiesLength);
 
     public ReadOnlyMemory<byte> Payload => _buffer.AsMemory(_topicLength + _propertiesLength);
@@ -46,35 +49,55 @@ public sealed class MqttMessage
     /// <summary>The client id of the publisher; null for messages the server made itself.</summary>
     public string? PublisherId { get; }
 
+    /// <summary>When the message expires, as a <see cref="TimeProvider"/> timestamp; 0 when it never does.</summary>
+    public long ExpiresAt { get; }
+
     /// <summary>The bytes this message holds, for queue limits.</summary>
     public int Size => _buffer.Length;
 
+    public bool IsExpired(long now) => ExpiresAt != 0 && now >= ExpiresAt;
+
+    /// <summary>Whole seconds left, rounded up, for the Message Expiry Interval of a delivery [MQTT-3.3.2-6].</summary>
+    public uint RemainingSeconds(long now, long frequency) =>
+        (uint)Math.Clamp((ExpiresAt - now + frequency - 1) / frequency, 0, uint.MaxValue);
+
     /// <summary>Copies a decoded PUBLISH whose topic is <paramref name="topic"/> (already resolved from an alias).</summary>
-    public static MqttMessage FromPublish(in PublishPacket publish, string topic, string? publisherId)
+    public static MqttMessage FromPublish(in PublishPacket publish, string topic, string? publisherId, TimeProvider time)
     {
         var topicLength = Encoding.UTF8.GetByteCount(topic);
         var properties = publish.Properties;
-        var propertiesLength = properties.IsEmpty ? 0 : PropertyBlock.MeasureWithout(properties, HopProperties);
+        var propertiesLength = properties.IsEmpty ? 0 : PropertyBlock.MeasureWithout(properties, PerDeliveryProperties);
         var buffer = new byte[topicLength + propertiesLength + publish.Payload.Length];
         Encoding.UTF8.GetBytes(topic, buffer);
         if (propertiesLength > 0)
         {
-            PropertyBlock.CopyWithout(properties, HopProperties, buffer.AsSpan(topicLength));
+            PropertyBlock.CopyWithout(properties, PerDeliveryProperties, buffer.AsSpan(topicLength));
         }
 
         publish.Payload.CopyTo(buffer.AsSpan(topicLength + propertiesLength));
-        return new MqttMessage(topic, buffer, topicLength, propertiesLength, publish.QualityOfService, publish.Retain, publisherId);
+        return new MqttMessage(topic, buffer, topicLength, propertiesLength, publish.QualityOfService, publish.Retain, publisherId,
+            ExpiryOf(publish.Summary.MessageExpiryInterval, time));
     }
 
-    /// <summary>A message made by the server, the admin API, or from a client's will.</summary>
-    public static MqttMessage Create(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, ReadOnlySpan<byte> properties = default,
-        string? publisherId = null)
+    /// <summary>A message made by the server, the admin API, or from a client's will; its expiry starts now.</summary>
+    public static MqttMessage Create(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, MqttProperties? properties = null,
+        string? publisherId = null, TimeProvider? time = null)
     {
+        var block = properties is null ? [] : properties.ToBytes();
+        var propertiesLength = block.Length == 0 ? 0 : PropertyBlock.MeasureWithout(new ReadOnlySequence<byte>(block), PerDeliveryProperties);
         var topicLength = Encoding.UTF8.GetByteCount(topic);
-        var buffer = new byte[topicLength + properties.Length + payload.Length];
+        var buffer = new byte[topicLength + propertiesLength + payload.Length];
         Encoding.UTF8.GetBytes(topic, buffer);
-        properties.CopyTo(buffer.AsSpan(topicLength));
-        payload.CopyTo(buffer.AsSpan(topicLength + properties.Length));
-        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId);
+        if (propertiesLength > 0)
+        {
+            PropertyBlock.CopyWithout(new ReadOnlySequence<byte>(block), PerDeliveryProperties, buffer.AsSpan(topicLength));
+        }
+
+        payload.CopyTo(buffer.AsSpan(topicLength + propertiesLength));
+        return new MqttMessage(topic, buffer, topicLength, propertiesLength, qos, retain, publisherId,
+            ExpiryOf(properties?.MessageExpiryInterval, time ?? TimeProvider.System));
     }
+
+    private static long ExpiryOf(uint? seconds, TimeProvider time) =>
+        seconds is { } s ? time.GetTimestamp() + (s * time.TimestampFrequency) : 0;
 }

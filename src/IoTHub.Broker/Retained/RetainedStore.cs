@@ -26,14 +26,17 @@ public sealed class RetainedStore
 
     public MqttMessage? Get(string topic) => _messages.GetValueOrDefault(topic);
 
-    /// <summary>Adds the retained messages whose topic matches <paramref name="topicFilter"/>.</summary>
-    public void Match(string topicFilter, List<MqttMessage> matches)
+    /// <summary>
+    /// Adds the retained messages whose topic matches <paramref name="topicFilter"/>; expired ones are
+    /// removed instead (5.0 §3.3.2.3.3).
+    /// </summary>
+    public void Match(string topicFilter, List<MqttMessage> matches, long now)
     {
         if (!topicFilter.Contains('+', StringComparison.Ordinal) && !topicFilter.Contains('#', StringComparison.Ordinal))
         {
             if (_messages.TryGetValue(topicFilter, out var exact))
             {
-                matches.Add(exact);
+                AddUnlessExpired(exact, matches, now);
             }
 
             return;
@@ -43,8 +46,32 @@ public sealed class RetainedStore
         {
             if (TopicFilter.Matches(topicFilter, topic))
             {
-                matches.Add(message);
+                AddUnlessExpired(message, matches, now);
             }
+        }
+    }
+
+    /// <summary>Removes every expired retained message.</summary>
+    public void RemoveExpired(long now)
+    {
+        foreach (var (topic, message) in _messages)
+        {
+            if (message.IsExpired(now))
+            {
+                _messages.TryRemove(new KeyValuePair<string, MqttMessage>(topic, message));
+            }
+        }
+    }
+
+    private void AddUnlessExpired(MqttMessage message, List<MqttMessage> matches, long now)
+    {
+        if (message.IsExpired(now))
+        {
+            _messages.TryRemove(new KeyValuePair<string, MqttMessage>(message.Topic, message));
+        }
+        else
+        {
+            matches.Add(message);
         }
     }
 }

@@ -3,8 +3,11 @@ using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Sessions;
 
-/// <summary>A message on its way to one session, at the QoS and RETAIN flag that session gets.</summary>
-internal readonly record struct Delivery(MqttMessage Message, QualityOfService QualityOfService, bool Retain);
+/// <summary>
+/// A message on its way to one session, at the QoS and RETAIN flag that session gets, with the
+/// identifiers of the subscriptions it matched (MQTT 5.0 §3.3.4; null when none had one).
+/// </summary>
+internal readonly record struct Delivery(MqttMessage Message, QualityOfService QualityOfService, bool Retain, uint[]? SubscriptionIds = null);
 
 /// <summary>One item for a connection's write loop: a PUBLISH, or a control packet.</summary>
 internal readonly struct Outbound

@@ -207,8 +207,11 @@ public sealed class Session
         }
     }
 
-    /// <summary>Moves queued messages to the batch while the in-flight window has room, for the attached connection only.</summary>
-    internal void CollectSendable(MqttConnection connection, List<Outbound> batch, int window)
+    /// <summary>
+    /// Moves queued messages to the batch while the in-flight window has room, for the attached
+    /// connection only. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3).
+    /// </summary>
+    internal void CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now)
     {
         lock (Sync)
         {
@@ -219,6 +222,13 @@ public sealed class Session
 
             while (_pending.TryPeek(out var delivery))
             {
+                if (delivery.Message.IsExpired(now))
+                {
+                    _pending.Dequeue();
+                    _pendingBytes -= delivery.Message.Size;
+                    continue;
+                }
+
                 ushort packetId = 0;
                 if (delivery.QualityOfService != QualityOfService.AtMostOnce)
                 {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using IoTHub.Broker.Messages;
 using IoTHub.Broker.Sessions;
 
 namespace IoTHub.Broker.Wills;
@@ -10,21 +9,21 @@ namespace IoTHub.Broker.Wills;
 /// </summary>
 internal sealed class PendingWills
 {
-    private readonly ConcurrentDictionary<Session, (MqttMessage Will, long DueAt)> _wills = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<Session, (Will Will, long DueAt)> _wills = new(ReferenceEqualityComparer.Instance);
 
     public int Count => _wills.Count;
 
-    public void Add(Session session, MqttMessage will, long dueAt) => _wills[session] = (will, dueAt);
+    public void Add(Session session, Will will, long dueAt) => _wills[session] = (will, dueAt);
 
     /// <summary>Takes the session's pending will out, if any.</summary>
-    public MqttMessage? Take(Session session) => _wills.TryRemove(session, out var entry) ? entry.Will : null;
+    public Will? Take(Session session) => _wills.TryRemove(session, out var entry) ? entry.Will : null;
 
     /// <summary>Takes out every will whose time has come.</summary>
-    public void TakeDue(long now, List<MqttMessage> due)
+    public void TakeDue(long now, List<Will> due)
     {
         foreach (var (session, entry) in _wills)
         {
-            if (entry.DueAt <= now && _wills.TryRemove(new KeyValuePair<Session, (MqttMessage, long)>(session, entry)))
+            if (entry.DueAt <= now && _wills.TryRemove(new KeyValuePair<Session, (Will, long)>(session, entry)))
             {
                 due.Add(entry.Will);
             }
