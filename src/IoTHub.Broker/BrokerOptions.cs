@@ -1,3 +1,5 @@
+using IoTHub.Mqtt;
+
 namespace IoTHub.Broker;
 
 /// <summary>What happens when a session's queue of undelivered messages is full.</summary>
@@ -8,6 +10,18 @@ public enum QueueOverflowPolicy
 
     /// <summary>Keep the queue as it is and drop the new message.</summary>
     DropNewest,
+}
+
+/// <summary>Whether CONNECTs are sent to another server (MQTT 5.0 §4.11).</summary>
+public enum ServerRedirect
+{
+    None,
+
+    /// <summary>CONNACK 0x9C Use another server, for now.</summary>
+    UseAnotherServer,
+
+    /// <summary>CONNACK 0x9D Server moved, for good.</summary>
+    ServerMoved,
 }
 
 /// <summary>The limits and behaviour of one broker. Every limit is enforced with a reason code and a log line.</summary>
@@ -64,6 +78,27 @@ public sealed class BrokerOptions
 
     /// <summary>Topic aliases an MQTT 5.0 client may set up towards the broker; announced in CONNACK (0 turns them off).</summary>
     public int TopicAliasMaximum { get; set; } = 64;
+
+    /// <summary>When above 0, the keep-alive every MQTT 5.0 client must use, sent as Server Keep Alive [MQTT-3.2.2-21].</summary>
+    public int ServerKeepAlive { get; set; }
+
+    /// <summary>The highest QoS accepted from and granted to clients; announced to 5.0 clients when below 2.</summary>
+    public QualityOfService MaximumQoS { get; set; } = QualityOfService.ExactlyOnce;
+
+    /// <summary>Whether retained messages are supported; announced to 5.0 clients when not.</summary>
+    public bool RetainAvailable { get; set; } = true;
+
+    /// <summary>
+    /// Returned as Response Information to 5.0 clients that request it (§3.1.2.11.7), with <c>{clientId}</c>
+    /// replaced; none when empty.
+    /// </summary>
+    public string ResponseInformation { get; set; } = string.Empty;
+
+    /// <summary>Send every CONNECT elsewhere (5.0: 0x9C or 0x9D with <see cref="ServerReference"/>; 3.1.1: 0x03).</summary>
+    public ServerRedirect Redirect { get; set; }
+
+    /// <summary>Where <see cref="Redirect"/> sends clients, e.g. "other-host:1883".</summary>
+    public string ServerReference { get; set; } = string.Empty;
 
     /// <summary>How often the $SYS topics are published.</summary>
     public TimeSpan SysInterval { get; set; } = TimeSpan.FromSeconds(10);

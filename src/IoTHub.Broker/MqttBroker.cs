@@ -237,7 +237,7 @@ public sealed class MqttBroker : IAsyncDisposable
     /// Binds a connection to the session of its client id. An existing connection with that id is
     /// closed (5.0: DISCONNECT 0x8E) and the session continues, unless Clean Start asks for a new one.
     /// </summary>
-    internal (Session Session, bool Present) AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval)
+    internal bool AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)
     {
         MqttConnection? previous;
         Will? endedSessionWill = null;
@@ -276,6 +276,7 @@ public sealed class MqttBroker : IAsyncDisposable
 
             session.ExpiryInterval = expiryInterval;
             session.Attach(connection);
+            connection.Attached(session, present, connAck);
         }
 
         if (previous is not null)
@@ -290,7 +291,7 @@ public sealed class MqttBroker : IAsyncDisposable
         }
 
         Statistics.ConnectionAccepted();
-        return (session, present);
+        return present;
     }
 
     /// <summary>

@@ -376,7 +376,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await UseBrokerAsync(o =>
         {
             o.MaximumQueuedMessages = 200;
-            o.StuckClientTimeout = TimeSpan.FromMilliseconds(500);
+            o.StuckClientTimeout = TimeSpan.FromSeconds(2);
         });
 
         // The stuck client's pipe holds at most 4 KB and nobody reads it.
@@ -407,8 +407,9 @@ public sealed class QosAndSessionTests : IAsyncLifetime
 
         await stuck.ServerTask.WaitAsync(PipeClient.Timeout);
         Assert.True(_broker.Statistics.MessagesDropped > 0);
-        Assert.Equal(1, _broker.Statistics.StuckClientsDisconnected);
+        Assert.True(_broker.Statistics.StuckClientsDisconnected >= 1);
         Assert.Null(_broker.FindSession("stuck"));
+        Assert.True(_broker.FindSession("fast")!.IsConnected);
     }
 
     // A takeover continues the session: nothing in flight or queued is lost [MQTT-3.1.4-3] (3.1.1 [MQTT-3.1.4-2]).

@@ -49,13 +49,30 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        if (V5 && connect.Properties?.AuthenticationMethod is not null)
+        {
+            // 5.0 §4.12: no enhanced authentication method is offered (yet), so any is refused.
+            RefuseConnect(ReasonCode.BadAuthenticationMethod, "no authentication method is supported", clientId, connect.UserName);
+            return;
+        }
+
+        if (Options.Redirect != ServerRedirect.None)
+        {
+            var redirect = Options.Redirect == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
+            RefuseConnect(V5 ? redirect : ReasonCode.ServerUnavailable, "redirected to " + Options.ServerReference, clientId, connect.UserName,
+                V5 ? new MqttProperties { ServerReference = Options.ServerReference } : null);
+            return;
+        }
+
         if (connect.Will is { } will && !TryAcceptWill(will, clientId, connect.UserName))
         {
             return;
         }
 
         var properties = connect.Properties;
-        _keepAlive = connect.KeepAlive;
+
+        // [MQTT-3.2.2-21]: with Server Keep Alive the client uses the server's value.
+        _keepAlive = V5 && Options.ServerKeepAlive > 0 ? (ushort)Options.ServerKeepAlive : connect.KeepAlive;
         _window = Math.Min(Options.MaximumInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
         _outgoingAliases = new TopicAliases(properties?.TopicAliasMaximum ?? 0);
@@ -66,11 +83,7 @@ internal sealed partial class MqttConnection
             ? properties?.SessionExpiryInterval ?? 0
             : connect.CleanStart ? 0 : (uint)Math.Min(uint.MaxValue - 1, Options.PersistentSessionLifetime.TotalSeconds);
 
-        var (session, sessionPresent) = _broker.AttachSession(this, clientId, connect.CleanStart, expiry);
-        _session = session;
-        _redeliver = sessionPresent;
-
-        var connAck = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
+        var connAck = new ConnAckPacket { ReasonCode = ReasonCode.Success };
         if (V5)
         {
             connAck.Properties = new MqttProperties
@@ -78,22 +91,54 @@ internal sealed partial class MqttConnection
                 AssignedClientIdentifier = assigned ? clientId : null,
                 MaximumPacketSize = (uint)Options.MaximumPacketSize,
                 ReceiveMaximum = (ushort)Math.Min(ushort.MaxValue, Options.MaximumIncomingInflightMessages),
-                RetainAvailable = true,
+                RetainAvailable = Options.RetainAvailable,
                 WildcardSubscriptionAvailable = true,
                 SubscriptionIdentifierAvailable = true,
+                ServerKeepAlive = Options.ServerKeepAlive > 0 ? (ushort)Options.ServerKeepAlive : null,
+                MaximumQoS = Options.MaximumQoS < QualityOfService.ExactlyOnce ? (byte)Options.MaximumQoS : null,
+                ResponseInformation = properties?.RequestResponseInformation == true && Options.ResponseInformation.Length > 0
+                    ? Options.ResponseInformation.Replace("{clientId}", clientId, StringComparison.Ordinal)
+                    : null,
                 TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? (ushort)Math.Min(ushort.MaxValue, Options.TopicAliasMaximum) : null,
                 SharedSubscriptionAvailable = false,
             };
         }
 
-        EnqueueControl(Outbound.Packet(connAck));
+        var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, expiry, connAck);
         EnsureWriteLoop();
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
+    }
+
+    /// <summary>
+    /// Called by the broker while it binds this connection to its session, under the lock that also
+    /// serialises takeovers: CONNACK is queued before anyone can take the session over, so a
+    /// taken-over client always sees CONNACK first, then DISCONNECT.
+    /// </summary>
+    internal void Attached(Session session, bool sessionPresent, ConnAckPacket connAck)
+    {
+        _session = session;
+        _redeliver = sessionPresent;
+        connAck.SessionPresent = sessionPresent;
+        EnqueueControl(Outbound.Packet(connAck));
     }
 
     /// <summary>Keeps the will ([MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT).</summary>
     private bool TryAcceptWill(WillMessage will, string clientId, string? userName)
     {
+        if (V5 && will.QualityOfService > Options.MaximumQoS)
+        {
+            // [MQTT-3.2.2-12]
+            RefuseConnect(ReasonCode.QoSNotSupported, "will QoS above the Maximum QoS", clientId, userName);
+            return false;
+        }
+
+        if (V5 && will.Retain && !Options.RetainAvailable)
+        {
+            // [MQTT-3.2.2-13]
+            RefuseConnect(ReasonCode.RetainNotSupported, "retained will while Retain Available is 0", clientId, userName);
+            return false;
+        }
+
         if (CheckPublishTopic(will.Topic) is { } refusal)
         {
             RefuseConnect(V5 ? ReasonCode.TopicNameInvalid : ReasonCode.NotAuthorized, "will topic refused: " + refusal, clientId, userName);
@@ -104,8 +149,11 @@ internal sealed partial class MqttConnection
         return true;
     }
 
-    /// <summary>Answers CONNECT with a refusal (3.1.1 return codes are mapped from the reason) and closes.</summary>
-    private void RefuseConnect(ReasonCode reasonCode, string reason, string clientId, string? userName)
+    /// <summary>
+    /// Answers CONNECT with a refusal (3.1.1 return codes are mapped from the reason) and closes. 5.0
+    /// clients get the reason as a Reason String, which CONNACK may always carry (§3.2.2.3.7).
+    /// </summary>
+    private void RefuseConnect(ReasonCode reasonCode, string reason, string clientId, string? userName, MqttProperties? properties = null)
     {
         _broker.Statistics.ConnectionRefused();
         _broker.LogConnectRefused(Endpoint, clientId, userName, reasonCode, reason);
@@ -115,7 +163,13 @@ internal sealed partial class MqttConnection
             _version = MqttProtocolVersion.V311;
         }
 
-        EnqueueControl(Outbound.Packet(new ConnAckPacket { ReasonCode = reasonCode }));
+        if (V5)
+        {
+            properties ??= new MqttProperties();
+            properties.ReasonString = reason;
+        }
+
+        EnqueueControl(Outbound.Packet(new ConnAckPacket { ReasonCode = reasonCode, Properties = properties }));
         Close(reasonCode, reason, sendDisconnect: false);
     }
 
@@ -125,6 +179,18 @@ internal sealed partial class MqttConnection
         {
             // [MQTT-3.3.4-6]
             throw new MqttProtocolException(ReasonCode.ProtocolError, "PUBLISH from a client with a Subscription Identifier");
+        }
+
+        if (V5 && publish.QualityOfService > Options.MaximumQoS)
+        {
+            // [MQTT-3.2.2-11]
+            throw new MqttProtocolException(ReasonCode.QoSNotSupported, "PUBLISH above the Maximum QoS");
+        }
+
+        if (V5 && publish.Retain && !Options.RetainAvailable)
+        {
+            // [MQTT-3.2.2-14]
+            throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained PUBLISH while Retain Available is 0");
         }
 
         var session = _session!;
@@ -161,7 +227,7 @@ internal sealed partial class MqttConnection
 
         _broker.Statistics.MessageReceived();
         var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
-        if (publish.Retain)
+        if (publish.Retain && Options.RetainAvailable)
         {
             _broker.Retained.Set(message);
         }
@@ -247,15 +313,16 @@ internal sealed partial class MqttConnection
                 continue;
             }
 
-            // [MQTT-3.8.4-6] (3.1.1 [MQTT-3.8.4-6]): the granted QoS may be lower than requested; this broker grants up to 2.
-            var subscription = new Subscription(session, filter, options, subscriptionId);
+            // [MQTT-3.8.4-6] (3.1.1 [MQTT-3.8.4-6]): the granted QoS may be lower than requested.
+            var granted = options with { QualityOfService = (QualityOfService)Math.Min((int)options.QualityOfService, (int)Options.MaximumQoS) };
+            var subscription = new Subscription(session, filter, granted, subscriptionId);
             if (session.Subscribe(subscription, _broker.Subscriptions) is not { } isNew)
             {
                 // The session was taken over with a clean start meanwhile: this connection is closing.
                 return;
             }
 
-            codes.Add((ReasonCode)options.QualityOfService);
+            codes.Add((ReasonCode)granted.QualityOfService);
             CollectRetained(subscription, isNew, retained);
         }
 

@@ -128,7 +128,8 @@ internal sealed partial class MqttConnection
 
         if (sendDisconnect && V5 && IsConnected)
         {
-            EnqueueControl(Outbound.Packet(new DisconnectPacket { ReasonCode = reasonCode }));
+            // A server DISCONNECT may always carry a Reason String (§3.14.2.2.3).
+            EnqueueControl(Outbound.Packet(new DisconnectPacket { ReasonCode = reasonCode, Properties = new MqttProperties { ReasonString = reason } }));
         }
 
         _closing = true;
