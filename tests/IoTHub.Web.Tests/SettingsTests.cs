@@ -129,6 +129,27 @@ public sealed class SettingsTests
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Brokers:typo:MaximumPaketSize is not a known setting", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Mqtt5CapabilitiesAreReadAndRedirectNeedsAReference()
+    {
+        var options = new MqttOptions();
+        SectionReader reader = ReadMqtt(new()
+        {
+            ["Mqtt:TopicAliasMaximum"] = "0",
+            ["Mqtt:ServerKeepAlive"] = "30",
+            ["Mqtt:MaximumQoS"] = "1",
+            ["Mqtt:RetainAvailable"] = "false",
+            ["Mqtt:Redirect"] = "ServerMoved",
+        }, options);
+
+        Assert.Equal(0, options.Broker.TopicAliasMaximum);
+        Assert.Equal(30, options.Broker.ServerKeepAlive);
+        Assert.Equal(IoTHub.Mqtt.QualityOfService.AtLeastOnce, options.Broker.MaximumQoS);
+        Assert.False(options.Broker.RetainAvailable);
+        Assert.Equal(IoTHub.Broker.ServerRedirect.ServerMoved, options.Broker.Redirect);
+        Assert.StartsWith("Mqtt:ServerReference must be set when Redirect is ServerMoved", Assert.Single(reader.Errors), StringComparison.Ordinal);
+    }
+
     private static SectionReader ReadMqtt(Dictionary<string, string?> values, MqttOptions options)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();

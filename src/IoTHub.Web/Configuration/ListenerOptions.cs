@@ -91,5 +91,16 @@ internal sealed class MqttOptions : ListenerOptions
         b.StuckClientTimeout = reader.Duration(nameof(b.StuckClientTimeout), b.StuckClientTimeout);
         b.DrainTimeout = reader.Duration(nameof(b.DrainTimeout), b.DrainTimeout);
         b.SysInterval = reader.Duration(nameof(b.SysInterval), b.SysInterval);
+        b.TopicAliasMaximum = (int)reader.Number(nameof(b.TopicAliasMaximum), b.TopicAliasMaximum, 0, ushort.MaxValue);
+        b.ServerKeepAlive = (int)reader.Number(nameof(b.ServerKeepAlive), b.ServerKeepAlive, 0, ushort.MaxValue);
+        b.MaximumQoS = (QualityOfService)reader.Number(nameof(b.MaximumQoS), (long)b.MaximumQoS, 0, 2);
+        b.RetainAvailable = reader.Flag(nameof(b.RetainAvailable), b.RetainAvailable);
+        b.ResponseInformation = reader.Text(nameof(b.ResponseInformation), b.ResponseInformation);
+        b.Redirect = reader.Choice(nameof(b.Redirect), b.Redirect);
+        b.ServerReference = reader.Text(nameof(b.ServerReference), b.ServerReference);
+        if (b.Redirect != ServerRedirect.None && b.ServerReference.Length == 0)
+        {
+            reader.Fail(nameof(b.ServerReference), $"must be set when Redirect is {b.Redirect}.");
+        }
     }
 }

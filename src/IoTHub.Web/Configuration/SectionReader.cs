@@ -27,6 +27,9 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
 
     public string NonEmptyText(string key, string fallback) => Read(key, fallback, TryParseNonEmpty, "must not be empty.");
 
+    /// <summary>Any text, empty included.</summary>
+    public string Text(string key, string fallback) => Read(key, fallback, TryParseText, "is not text.");
+
     /// <summary>A whole number from <paramref name="minimum"/> to <paramref name="maximum"/>.</summary>
     public long Number(string key, long fallback, long minimum, long maximum) =>
         Read(key, fallback, (string raw, out long value) =>
@@ -85,6 +88,12 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
         int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port <= IPEndPoint.MaxPort;
 
     private static bool TryParseAddress(string raw, [MaybeNullWhen(false)] out IPAddress address) => IPAddress.TryParse(raw, out address);
+
+    private static bool TryParseText(string raw, out string text)
+    {
+        text = raw;
+        return true;
+    }
 
     private static bool TryParseNonEmpty(string raw, out string text)
     {

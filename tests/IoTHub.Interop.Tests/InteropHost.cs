@@ -1,0 +1,63 @@
+using System.Net;
+using IoTHub.Broker;
+using IoTHub.Testing;
+using IoTHub.Web.Hosting;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IoTHub.Interop.Tests;
+
+/// <summary>
+/// The real host (Program) under WebApplicationFactory with real Kestrel: MQTT on a loopback port the
+/// system picks, read back from the bound listener. One per test class (a class fixture), with its own
+/// data directory. Other settings (broker limits in the "Mqtt" section) come from the constructor.
+/// </summary>
+public sealed class InteropHost : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("iothub-interop-").FullName;
+    private readonly WebApplicationFactory<Program> _factory;
+
+    public InteropHost()
+        : this(new Dictionary<string, string>())
+    {
+    }
+
+    internal InteropHost(IReadOnlyDictionary<string, string> settings)
+    {
+        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Http:Port", "0")
+                .UseSetting("Mqtt:Port", "0")
+                .UseSetting("Storage:DataDirectory", Path.Combine(_root, "data"))
+                .UseSetting("Mqtt:DrainTimeout", "00:00:02") // a test's leftovers must not hold up the host's shutdown
+                .UseSetting("Logging:LogLevel:Default", "Warning");
+            foreach (var (key, value) in settings)
+            {
+                web.UseSetting(key, value);
+            }
+        });
+        _factory.UseKestrel();
+        _factory.StartServer();
+        Endpoint = _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener.Broker == "default").Endpoint;
+    }
+
+    /// <summary>Where the MQTT listener really bound (loopback).</summary>
+    public IPEndPoint Endpoint { get; }
+
+    public string Host => Endpoint.Address.ToString();
+
+    public int Port => Endpoint.Port;
+
+    public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
+
+    /// <summary>Polls the broker's view of a client until it is offline (its connection closed); fails after the timeout.</summary>
+    public Task WaitUntilOfflineAsync(string clientId, TimeSpan timeout) =>
+        Poll.UntilAsync(() => Broker.FindSession(clientId) is not { IsConnected: true }, timeout);
+
+    public void Dispose()
+    {
+        _factory.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+}

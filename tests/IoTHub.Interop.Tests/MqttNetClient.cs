@@ -1,0 +1,149 @@
+using System.Buffers;
+using System.Text;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace IoTHub.Interop.Tests;
+
+/// <summary>
+/// An MQTTnet client connected to the host, with every application message it receives kept in order
+/// (payload copied out of MQTTnet's buffers) and waits on them signalled, bounded by a timeout.
+/// </summary>
+internal sealed class MqttNetClient : IAsyncDisposable
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly Lock _lock = new();
+    private readonly List<MqttApplicationMessage> _messages = [];
+    private TaskCompletionSource _changed = NewSignal();
+
+    private MqttNetClient(IMqttClient client)
+    {
+        Client = client;
+        Client.ApplicationMessageReceivedAsync += OnMessageAsync;
+    }
+
+    public IMqttClient Client { get; }
+
+    public MqttClientConnectResult ConnectResult { get; private set; } = null!;
+
+    public IReadOnlyList<MqttApplicationMessage> ApplicationMessages
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _messages];
+            }
+        }
+    }
+
+    public List<Received> Messages =>
+        [.. ApplicationMessages.Select(m => new Received(m.Topic, Encoding.UTF8.GetString(m.Payload), (int)m.QualityOfServiceLevel, m.Retain, m.Dup))];
+
+    /// <summary>
+    /// Connects with Clean Session / Clean Start as asked; for 5.0 a Session Expiry Interval above 0 keeps the
+    /// session after the connection ends ([MQTT-3.1.2-23]).
+    /// </summary>
+    public static async Task<MqttNetClient> ConnectAsync(InteropHost host, Protocol protocol, string clientId, bool clean = true, uint sessionExpiry = 0)
+    {
+        var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(host.Host, host.Port)
+            .WithProtocolVersion(protocol == Protocol.V500 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311)
+            .WithClientId(clientId)
+            .WithTimeout(Timeout);
+        options = protocol == Protocol.V500
+            ? options.WithCleanStart(clean).WithSessionExpiryInterval(sessionExpiry)
+            : options.WithCleanSession(clean);
+        try
+        {
+            client.ConnectResult = await client.Client.ConnectAsync(options.Build());
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+
+        Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult.ResultCode);
+        return client;
+    }
+
+    public async Task SubscribeAsync(string filter, int qos)
+    {
+        var result = await Client.SubscribeAsync(filter, (MqttQualityOfServiceLevel)qos);
+        Assert.Equal(qos, (int)result.Items.Single().ResultCode); // granted QoS: this broker grants what is asked
+    }
+
+    public async Task PublishAsync(string topic, string payload, int qos, bool retain = false)
+    {
+        var result = await Client.PublishStringAsync(topic, payload, (MqttQualityOfServiceLevel)qos, retain);
+        Assert.True(result.IsSuccess, $"publish to {topic}: {result.ReasonCode} {result.ReasonString}");
+    }
+
+    /// <summary>Waits until <paramref name="count"/> messages in all have arrived and returns them.</summary>
+    public async Task<List<Received>> WaitForMessagesAsync(int count, TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? Timeout);
+        while (true)
+        {
+            Task changed;
+            lock (_lock)
+            {
+                if (_messages.Count >= count)
+                {
+                    break;
+                }
+
+                changed = _changed.Task;
+            }
+
+            try
+            {
+                await changed.WaitAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{Client.Options.ClientId}: {_messages.Count} of {count} messages within {timeout ?? Timeout}: "
+                    + string.Join(", ", Messages.Select(m => m.Summary)));
+            }
+        }
+
+        return Messages;
+    }
+
+    /// <summary>Ends the connection with DISCONNECT, leaving a persistent session behind.</summary>
+    public Task DisconnectAsync() => Client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build());
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Client.IsConnected)
+        {
+            await Client.TryDisconnectAsync();
+        }
+
+        Client.Dispose();
+    }
+
+    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+
+        // MQTTnet may reuse the payload's buffer once the handler returns.
+        message.Payload = new ReadOnlySequence<byte>(message.Payload.ToArray());
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
+            _messages.Add(message);
+            changed = _changed;
+            _changed = NewSignal();
+        }
+
+        changed.TrySetResult();
+        return Task.CompletedTask;
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

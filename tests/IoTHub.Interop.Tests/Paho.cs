@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace IoTHub.Interop.Tests;
+
+/// <summary>
+/// paho-mqtt (Debian python3-paho-mqtt 1.6) clients: small scripts copied next to the tests and run by
+/// Debian's /usr/bin/python3, the only Python that imports paho (the first python3 on PATH may be another).
+/// They print one JSON object per line: connack, suback, message, published, done (or timeout, connection_lost).
+/// </summary>
+internal static class Paho
+{
+    private const string Python = "/usr/bin/python3";
+
+    /// <summary>
+    /// Starts a subscriber that subscribes to each "filter:qos" and exits after <paramref name="count"/>
+    /// messages (0: right after SUBACK, leaving a persistent session with its subscriptions).
+    /// </summary>
+    public static ChildProcess Subscribe(InteropHost host, Protocol protocol, string clientId, int count, IEnumerable<string> subscriptions,
+        bool clean = true, uint sessionExpiry = 0)
+    {
+        List<string> arguments = [.. Common(host, protocol, clientId, clean, sessionExpiry), "--count", Number(count)];
+        foreach (var subscription in subscriptions)
+        {
+            arguments.AddRange(["--sub", subscription]);
+        }
+
+        return Run("paho_sub.py", arguments);
+    }
+
+    public static Task WaitUntilSubscribedAsync(ChildProcess subscriber) => subscriber.WaitForLineAsync(line => Event(line) == "suback");
+
+    /// <summary>Publishes the messages in order (null: a zero-byte payload, last) and waits until every flow is complete.</summary>
+    public static async Task PublishAsync(InteropHost host, Protocol protocol, string topic, int qos, bool retain, params string?[] messages)
+    {
+        List<string> arguments = [.. Common(host, protocol, "", clean: true, 0), "--topic", topic, "--qos", Number(qos)];
+        if (retain)
+        {
+            arguments.Add("--retain");
+        }
+
+        foreach (var message in messages)
+        {
+            arguments.AddRange(message is null ? ["--empty"] : ["--message", message]);
+        }
+
+        using var publisher = Run("paho_pub.py", arguments);
+        await publisher.WaitForSuccessAsync();
+        Assert.Contains(publisher.Lines, line => Event(line) == "published");
+    }
+
+    /// <summary>The CONNACK's Session Present flag the script reported.</summary>
+    public static bool SessionPresent(ChildProcess client)
+    {
+        var line = client.Lines.First(line => Event(line) == "connack");
+        using var json = JsonDocument.Parse(line);
+        return json.RootElement.GetProperty("session_present").GetInt32() == 1;
+    }
+
+    /// <summary>The messages the script's application received, in order.</summary>
+    public static List<Received> Messages(ChildProcess subscriber) => [.. MessagesWithProperties(subscriber).Select(m => m.Message)];
+
+    public static List<(Received Message, string? ContentType, List<(string Name, string Value)> UserProperties)> MessagesWithProperties(ChildProcess subscriber)
+    {
+        List<(Received, string?, List<(string, string)>)> messages = [];
+        foreach (var line in subscriber.Lines.Where(line => Event(line) == "message"))
+        {
+            using var json = JsonDocument.Parse(line);
+            var root = json.RootElement;
+            var message = new Received(
+                root.GetProperty("topic").GetString()!,
+                Encoding.UTF8.GetString(Convert.FromHexString(root.GetProperty("payload_hex").GetString()!)),
+                root.GetProperty("qos").GetInt32(),
+                root.GetProperty("retain").GetInt32() == 1,
+                root.GetProperty("dup").GetInt32() == 1);
+            var contentType = root.GetProperty("content_type").GetString();
+            List<(string, string)> userProperties = [.. root.GetProperty("user_properties").EnumerateArray()
+                .Select(pair => (pair[0].GetString()!, pair[1].GetString()!))];
+            messages.Add((message, contentType, userProperties));
+        }
+
+        return messages;
+    }
+
+    /// <summary>Waits until the subscriber's application has received <paramref name="count"/> messages in all.</summary>
+    public static Task WaitForMessagesAsync(ChildProcess subscriber, int count) =>
+        subscriber.WaitForLinesAsync(line => Event(line) == "message", count);
+
+    private static string? Event(string line)
+    {
+        if (!line.StartsWith('{'))
+        {
+            return null;
+        }
+
+        using var json = JsonDocument.Parse(line);
+        return json.RootElement.TryGetProperty("event", out var name) ? name.GetString() : null;
+    }
+
+    private static List<string> Common(InteropHost host, Protocol protocol, string clientId, bool clean, uint sessionExpiry) =>
+    [
+        "--host", host.Host, "--port", Number(host.Port), "--protocol", protocol == Protocol.V500 ? "5" : "311",
+        "--client-id", clientId, "--clean", clean ? "1" : "0", "--session-expiry", sessionExpiry.ToString(CultureInfo.InvariantCulture),
+    ];
+
+    private static ChildProcess Run(string script, List<string> arguments) =>
+        ChildProcess.Start(Python, ["-u", Path.Combine(AppContext.BaseDirectory, "Python", script), .. arguments]);
+
+    private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
