@@ -24,6 +24,22 @@ public enum ServerRedirect
     ServerMoved,
 }
 
+/// <summary>How a message for a shared subscription picks one member of the group (MQTT 5.0 §4.8.2).</summary>
+public enum SharedSubscriptionStrategy
+{
+    /// <summary>Each member in turn.</summary>
+    RoundRobin,
+
+    /// <summary>A member at random.</summary>
+    Random,
+
+    /// <summary>The same member until it leaves.</summary>
+    Sticky,
+
+    /// <summary>A member chosen by a hash of the publisher's client id: one publisher's messages go to one member.</summary>
+    HashClientId,
+}
+
 /// <summary>The limits and behaviour of one broker. Every limit is enforced with a reason code and a log line.</summary>
 public sealed class BrokerOptions
 {
@@ -99,6 +115,8 @@ public sealed class BrokerOptions
 
     /// <summary>Where <see cref="Redirect"/> sends clients, e.g. "other-host:1883".</summary>
     public string ServerReference { get; set; } = string.Empty;
+
+    public SharedSubscriptionStrategy SharedSubscriptionStrategy { get; set; } = SharedSubscriptionStrategy.RoundRobin;
 
     /// <summary>How often the $SYS topics are published.</summary>
     public TimeSpan SysInterval { get; set; } = TimeSpan.FromSeconds(10);

@@ -32,6 +32,12 @@ public sealed class MqttBroker : IAsyncDisposable
     [ThreadStatic]
     private static List<uint[]?>? t_subscriptionIds;
 
+    [ThreadStatic]
+    private static List<Subscription>? t_shared;
+
+    [ThreadStatic]
+    private static List<Subscription>? t_members;
+
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
     private readonly Lock _sessionsLock = new();
@@ -39,6 +45,7 @@ public sealed class MqttBroker : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task? _monitor;
     private readonly PendingWills _wills = new();
+    private readonly SharedGroups _sharedGroups;
     private readonly SysTopics _sysTopics;
     private long _assignedIds;
     private int _disposed;
@@ -51,6 +58,7 @@ public sealed class MqttBroker : IAsyncDisposable
         Time = time ?? TimeProvider.System;
         _refusedConnectLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
         _sysTopics = new SysTopics(this);
+        _sharedGroups = new SharedGroups(options.SharedSubscriptionStrategy);
         StartedAt = Time.GetTimestamp();
     }
 
@@ -122,16 +130,104 @@ public sealed class MqttBroker : IAsyncDisposable
         Subscriptions.Match(message.Topic, matches);
         try
         {
+            var delivered = TakeShared(matches) ? RouteToSharedGroups(message) : 0;
             if (matches.Count <= 1)
             {
-                return matches.Count == 1 && Deliver(matches[0], message, matches[0].SubscriptionId == 0 ? null : [matches[0].SubscriptionId]) ? 1 : 0;
+                return delivered + (matches.Count == 1 && Deliver(matches[0], message, matches[0].SubscriptionId == 0 ? null : [matches[0].SubscriptionId]) ? 1 : 0);
             }
 
-            return RouteToEachSessionOnce(message, matches);
+            return delivered + RouteToEachSessionOnce(message, matches);
         }
         finally
         {
             matches.Clear();
+        }
+    }
+
+    /// <summary>Moves the shared subscriptions out of <paramref name="matches"/> into the thread's shared list.</summary>
+    private static bool TakeShared(List<Subscription> matches)
+    {
+        var shared = t_shared ??= [];
+        var kept = 0;
+        for (var i = 0; i < matches.Count; i++)
+        {
+            if (matches[i].ShareGroup is null)
+            {
+                matches[kept++] = matches[i];
+            }
+            else
+            {
+                shared.Add(matches[i]);
+            }
+        }
+
+        matches.RemoveRange(kept, matches.Count - kept);
+        return shared.Count > 0;
+    }
+
+    /// <summary>One member of each matching shared subscription gets the message (5.0 §4.8.2); never retained-as-published.</summary>
+    private int RouteToSharedGroups(MqttMessage message, Session? exclude = null)
+    {
+        var shared = t_shared!;
+        var members = t_members ??= [];
+        var delivered = 0;
+        try
+        {
+            while (shared.Count > 0)
+            {
+                // Gather the members of the first group left, then pick one.
+                var group = shared[^1];
+                for (var i = shared.Count - 1; i >= 0; i--)
+                {
+                    var candidate = shared[i];
+                    if (candidate.ShareGroup == group.ShareGroup && candidate.MatchFilter == group.MatchFilter)
+                    {
+                        if (!ReferenceEquals(candidate.Session, exclude))
+                        {
+                            members.Add(candidate);
+                        }
+
+                        shared.RemoveAt(i);
+                    }
+                }
+
+                if (members.Count > 0)
+                {
+                    var chosen = _sharedGroups.Choose(group.TopicFilter, members, message.PublisherId);
+                    var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)chosen.Options.QualityOfService);
+                    var ids = chosen.SubscriptionId == 0 ? null : new[] { chosen.SubscriptionId };
+                    delivered += Deliver(chosen.Session, new Delivery(message, qos, Retain: false, ids, chosen)) ? 1 : 0;
+                    members.Clear();
+                }
+            }
+
+            return delivered;
+        }
+        finally
+        {
+            shared.Clear();
+            members.Clear();
+        }
+    }
+
+    /// <summary>Gives the messages a departing member got through shared subscriptions to the other members.</summary>
+    private void HandOverSharedDeliveries(List<Delivery> orphans, Session session)
+    {
+        foreach (var delivery in orphans)
+        {
+            var matches = t_matches ??= [];
+            Subscriptions.Match(delivery.Message.Topic, matches);
+            var shared = t_shared ??= [];
+            foreach (var match in matches)
+            {
+                if (match.ShareGroup == delivery.Shared!.ShareGroup && match.MatchFilter == delivery.Shared.MatchFilter)
+                {
+                    shared.Add(match);
+                }
+            }
+
+            matches.Clear();
+            RouteToSharedGroups(delivery.Message, exclude: session);
         }
     }
 
@@ -307,11 +403,14 @@ public sealed class MqttBroker : IAsyncDisposable
         }
 
         var publishNow = false;
+        List<Delivery>? orphans = null;
         lock (_sessionsLock)
         {
             var now = Time.GetTimestamp();
             if (session.Detach(connection, now))
             {
+                // Taken before the session may end below: they go to the other members of their groups.
+                orphans = session.TakeSharedDeliveries();
                 if (session.ExpiryInterval == 0)
                 {
                     RemoveSession(session);
@@ -332,6 +431,11 @@ public sealed class MqttBroker : IAsyncDisposable
                 // Taken over: by a clean start (the old session was discarded) or by a resumed session.
                 publishNow = will is not null && (will.Delay == 0 || session.Discarded);
             }
+        }
+
+        if (orphans is not null)
+        {
+            HandOverSharedDeliveries(orphans, session);
         }
 
         if (publishNow)

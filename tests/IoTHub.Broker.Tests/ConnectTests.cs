@@ -123,7 +123,7 @@ public sealed class ConnectTests : IAsyncLifetime
         Assert.Equal((uint)_broker.Options.MaximumPacketSize, properties.MaximumPacketSize);
         Assert.Equal((ushort)_broker.Options.MaximumIncomingInflightMessages, properties.ReceiveMaximum);
         Assert.True(properties.RetainAvailable);
-        Assert.False(properties.SharedSubscriptionAvailable);
+        Assert.True(properties.SharedSubscriptionAvailable);
         Assert.True(properties.SubscriptionIdentifierAvailable);
         Assert.Equal((ushort)_broker.Options.TopicAliasMaximum, properties.TopicAliasMaximum);
     }

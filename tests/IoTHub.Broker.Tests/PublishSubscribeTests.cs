@@ -115,10 +115,10 @@ public sealed class PublishSubscribeTests : IAsyncLifetime
         await v5.SendAsync(new SubscribePacket
         {
             PacketId = 1,
-            Subscriptions = [new("a/#/b", new(QualityOfService.AtMostOnce)), new("ok/+", new(QualityOfService.AtLeastOnce)), new("$share/g/x", new(QualityOfService.AtMostOnce))],
+            Subscriptions = [new("a/#/b", new(QualityOfService.AtMostOnce)), new("ok/+", new(QualityOfService.AtLeastOnce)), new("$share/g/x/#/y", new(QualityOfService.AtMostOnce))],
         });
         var subAck = await v5.ExpectAsync<SubAckPacket>();
-        Assert.Equal([ReasonCode.TopicFilterInvalid, ReasonCode.GrantedQoS1, ReasonCode.SharedSubscriptionsNotSupported], subAck.ReasonCodes);
+        Assert.Equal([ReasonCode.TopicFilterInvalid, ReasonCode.GrantedQoS1, ReasonCode.TopicFilterInvalid], subAck.ReasonCodes);
 
         await using var v3 = await PipeClient.ConnectAsync(_broker, "v3");
         Assert.Equal([ReasonCode.UnspecifiedError], (await v3.SubscribeAsync("a+")).ReasonCodes);

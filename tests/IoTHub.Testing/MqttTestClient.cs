@@ -215,6 +215,9 @@ public sealed class MqttTestClient : IAsyncDisposable
 
     public bool TryReceive(out Received? packet) => _received.Reader.TryRead(out packet);
 
+    /// <summary>True when a packet is waiting to be received.</summary>
+    public bool TryPeek() => _received.Reader.TryPeek(out _);
+
     public async Task DisconnectAsync()
     {
         await SendAsync(new DisconnectPacket());

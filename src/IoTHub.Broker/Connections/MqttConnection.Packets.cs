@@ -100,7 +100,7 @@ internal sealed partial class MqttConnection
                     ? Options.ResponseInformation.Replace("{clientId}", clientId, StringComparison.Ordinal)
                     : null,
                 TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? (ushort)Math.Min(ushort.MaxValue, Options.TopicAliasMaximum) : null,
-                SharedSubscriptionAvailable = false,
+                SharedSubscriptionAvailable = true,
             };
         }
 
@@ -336,14 +336,11 @@ internal sealed partial class MqttConnection
 
     private ReasonCode? CheckFilter(string filter, Session session)
     {
-        if (!TopicRules.IsValidTopicFilter(filter) || CheckTopicLimits(filter) is not null)
+        // A shared subscription ($share/{group}/{filter}, [MQTT-4.8.2-1] [MQTT-4.8.2-2], or $queue/{filter}) is checked by its filter.
+        var matchFilter = Subscription.Parse(filter).Filter;
+        if (!TopicRules.IsValidTopicFilter(filter) || !TopicRules.IsValidTopicFilter(matchFilter) || CheckTopicLimits(matchFilter) is not null)
         {
             return V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError;
-        }
-
-        if (filter.StartsWith(TopicRules.SharePrefix, StringComparison.Ordinal))
-        {
-            return V5 ? ReasonCode.SharedSubscriptionsNotSupported : ReasonCode.UnspecifiedError;
         }
 
         if (session.SubscriptionCount >= Options.MaximumSubscriptionsPerClient && !session.HasSubscription(filter))
@@ -360,14 +357,15 @@ internal sealed partial class MqttConnection
     /// </summary>
     private void CollectRetained(Subscription subscription, bool isNew, List<Delivery> into)
     {
+        // Retained messages go to non-shared subscriptions only (5.0 §3.3.1.3, §4.8.2).
         var handling = V5 ? subscription.Options.RetainHandling : RetainHandling.SendAtSubscribe;
-        if (handling == RetainHandling.DoNotSend || (handling == RetainHandling.SendAtSubscribeIfNew && !isNew))
+        if (subscription.ShareGroup is not null || handling == RetainHandling.DoNotSend || (handling == RetainHandling.SendAtSubscribeIfNew && !isNew))
         {
             return;
         }
 
         var messages = new List<MqttMessage>();
-        _broker.Retained.Match(subscription.TopicFilter, messages, _broker.Time.GetTimestamp());
+        _broker.Retained.Match(subscription.MatchFilter, messages, _broker.Time.GetTimestamp());
         uint[]? ids = subscription.SubscriptionId == 0 ? null : [subscription.SubscriptionId];
         foreach (var message in messages)
         {

@@ -3,5 +3,34 @@ using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Routing;
 
-/// <summary>One session's subscription to one topic filter.</summary>
-public sealed record Subscription(Session Session, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
+/// <summary>
+/// One session's subscription to one topic filter. A shared subscription (<c>$share/{group}/{filter}</c>,
+/// or <c>$queue/{filter}</c>) has its group in <see cref="ShareGroup"/> and matches through
+/// <see cref="MatchFilter"/>, the filter after the group.
+/// </summary>
+public sealed record Subscription(Session Session, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId)
+{
+    /// <summary>The prefix EMQX uses for a shared subscription with one implicit group.</summary>
+    public const string QueuePrefix = "$queue/";
+
+    private readonly (string? Group, string Filter) _parts = Parse(TopicFilter);
+
+    /// <summary>The share group; null for an ordinary subscription.</summary>
+    public string? ShareGroup => _parts.Group;
+
+    /// <summary>The filter topics are matched against.</summary>
+    public string MatchFilter => _parts.Filter;
+
+    /// <summary>Splits a filter into its share group (null when not shared) and the filter matched against topics.</summary>
+    public static (string? Group, string Filter) Parse(string topicFilter)
+    {
+        if (TopicRules.TryParseShared(topicFilter, out var group, out var filter))
+        {
+            return (topicFilter[group], topicFilter[filter]);
+        }
+
+        return topicFilter.StartsWith(QueuePrefix, StringComparison.Ordinal)
+            ? ("$queue", topicFilter[QueuePrefix.Length..])
+            : (null, topicFilter);
+    }
+}

@@ -23,9 +23,10 @@ public sealed class SubscriptionTree
         lock (_writeLock)
         {
             var node = _root;
-            foreach (var range in subscription.TopicFilter.AsSpan().Split('/'))
+            var filter = subscription.MatchFilter;
+            foreach (var range in filter.AsSpan().Split('/'))
             {
-                node = node.GetOrAddChild(subscription.TopicFilter[range]);
+                node = node.GetOrAddChild(filter[range]);
             }
 
             var replaced = node.Put(subscription);
@@ -38,22 +39,23 @@ public sealed class SubscriptionTree
         }
     }
 
-    /// <summary>Removes the session's subscription to the filter; false when there was none.</summary>
+    /// <summary>Removes the session's subscription to the filter (shared ones by their full filter); false when there was none.</summary>
     public bool Remove(Sessions.Session session, string topicFilter)
     {
+        var (group, filter) = Subscription.Parse(topicFilter);
         lock (_writeLock)
         {
             var node = _root;
-            foreach (var range in topicFilter.AsSpan().Split('/'))
+            foreach (var range in filter.AsSpan().Split('/'))
             {
-                node = node.FindChild(topicFilter.AsSpan(range));
+                node = node.FindChild(filter.AsSpan(range));
                 if (node is null)
                 {
                     return false;
                 }
             }
 
-            if (!node.Delete(session))
+            if (!node.Delete(session, group))
             {
                 return false;
             }
@@ -176,7 +178,7 @@ public sealed class SubscriptionTree
             var current = _subscriptions;
             for (var i = 0; i < current.Length; i++)
             {
-                if (ReferenceEquals(current[i].Session, subscription.Session))
+                if (ReferenceEquals(current[i].Session, subscription.Session) && current[i].ShareGroup == subscription.ShareGroup)
                 {
                     var copy = (Subscription[])current.Clone();
                     copy[i] = subscription;
@@ -189,10 +191,15 @@ public sealed class SubscriptionTree
             return false;
         }
 
-        public bool Delete(Sessions.Session session)
+        public bool Delete(Sessions.Session session, string? group)
         {
             var current = _subscriptions;
-            var index = Array.FindIndex(current, s => ReferenceEquals(s.Session, session));
+            var index = -1;
+            for (var i = 0; i < current.Length && index < 0; i++)
+            {
+                index = ReferenceEquals(current[i].Session, session) && current[i].ShareGroup == group ? i : -1;
+            }
+
             if (index < 0)
             {
                 return false;

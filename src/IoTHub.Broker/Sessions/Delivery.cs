@@ -1,13 +1,17 @@
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
 using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Sessions;
 
 /// <summary>
 /// A message on its way to one session, at the QoS and RETAIN flag that session gets, with the
-/// identifiers of the subscriptions it matched (MQTT 5.0 §3.3.4; null when none had one).
+/// identifiers of the subscriptions it matched (MQTT 5.0 §3.3.4; null when none had one), and the
+/// shared subscription it was given to this session by (null when none), so that it can go to
+/// another member if this one leaves.
 /// </summary>
-internal readonly record struct Delivery(MqttMessage Message, QualityOfService QualityOfService, bool Retain, uint[]? SubscriptionIds = null);
+internal readonly record struct Delivery(MqttMessage Message, QualityOfService QualityOfService, bool Retain, uint[]? SubscriptionIds = null,
+    Subscription? Shared = null);
 
 /// <summary>One item for a connection's write loop: a PUBLISH, or a control packet.</summary>
 internal readonly struct Outbound

@@ -248,6 +248,46 @@ public sealed class Session
         }
     }
 
+    /// <summary>
+    /// Takes out every message this session got through a shared subscription and has not yet
+    /// acknowledged (queued, or in flight before PUBREC), so that another member can have it (5.0 §4.8.2).
+    /// </summary>
+    internal List<Delivery> TakeSharedDeliveries()
+    {
+        var taken = new List<Delivery>();
+        lock (Sync)
+        {
+            for (var node = _inflightOrder.First; node is not null;)
+            {
+                var next = node.Next;
+                if (node.Value.Delivery.Shared is not null && !node.Value.Released)
+                {
+                    taken.Add(node.Value.Delivery);
+                    _inflightById.Remove(node.Value.PacketId);
+                    _inflightOrder.Remove(node);
+                }
+
+                node = next;
+            }
+
+            var count = _pending.Count;
+            for (var i = 0; i < count; i++)
+            {
+                var delivery = _pending.Dequeue();
+                if (delivery.Shared is null)
+                {
+                    _pending.Enqueue(delivery);
+                    continue;
+                }
+
+                _pendingBytes -= delivery.Message.Size;
+                taken.Add(delivery);
+            }
+        }
+
+        return taken;
+    }
+
     /// <summary>PUBACK, or PUBCOMP: the flow ends. False when the id was not in flight.</summary>
     internal bool Complete(ushort packetId, QualityOfService expected)
     {

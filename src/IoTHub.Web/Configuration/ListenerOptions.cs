@@ -97,6 +97,7 @@ internal sealed class MqttOptions : ListenerOptions
         b.RetainAvailable = reader.Flag(nameof(b.RetainAvailable), b.RetainAvailable);
         b.ResponseInformation = reader.Text(nameof(b.ResponseInformation), b.ResponseInformation);
         b.Redirect = reader.Choice(nameof(b.Redirect), b.Redirect);
+        b.SharedSubscriptionStrategy = reader.Choice(nameof(b.SharedSubscriptionStrategy), b.SharedSubscriptionStrategy);
         b.ServerReference = reader.Text(nameof(b.ServerReference), b.ServerReference);
         if (b.Redirect != ServerRedirect.None && b.ServerReference.Length == 0)
         {
