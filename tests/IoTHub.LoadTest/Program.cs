@@ -22,9 +22,10 @@ if (settings is null)
           --scenarios a,b      some scenarios (names below)
           --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-*)
           --duration s         measured seconds per scenario and broker (default 5)
-          --warmup s           seconds before measuring (default 1)
+          --warmup s           seconds before measuring (default 3)
           --window n           messages a publisher may be ahead of delivery (default 100)
           --idle n             idle connections (default 10000)
+          --hold s             keep the idle connections open s seconds after measuring (to profile)
           --connects n         connects for connect-rate (default 5000, at most 20000)
           --docs | --no-docs   write (or not) the table to docs/benchmarks.md
           --no-pin             do not pin brokers to CPU 0 and the tool to CPU 1
@@ -61,7 +62,9 @@ var brokerCpu = "0";
 if (settings.Pin)
 {
     // Every thread of the tool on CPU 1 (threads made later inherit it); brokers on CPU 0.
-    using var pin = Process.Start("taskset", ["-a", "-cp", "1", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
+    var start = new ProcessStartInfo("taskset", ["-a", "-cp", "1", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]) { RedirectStandardOutput = true };
+    using var pin = Process.Start(start)!;
+    await pin.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
     await pin.WaitForExitAsync().ConfigureAwait(false);
 }
 else

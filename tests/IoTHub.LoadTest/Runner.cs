@@ -233,6 +233,7 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
             var cpu = broker.CpuSeconds() - cpuBefore;
             await Task.Delay(2000).ConfigureAwait(false);
             var after = broker.RssBytes();
+            await Task.Delay(TimeSpan.FromSeconds(settings.HoldSeconds)).ConfigureAwait(false);
             return new Result(scenario, broker.Kind)
             {
                 Rate = count / elapsed,
