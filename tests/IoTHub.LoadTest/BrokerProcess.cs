@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace IoTHub.LoadTest;
+
+/// <summary>The brokers the tool can measure. Kestrel is the bare-Kestrel baseline, only for idle connections.</summary>
+internal enum BrokerKind
+{
+    IoTHub,
+    Mosquitto,
+    MqttNet,
+    Kestrel,
+}
+
+/// <summary>
+/// One broker process, pinned to CPU 0 with taskset, on a free loopback port. Its CPU time and RSS are
+/// read from /proc, so they do not depend on the load tool.
+/// </summary>
+internal sealed partial class BrokerProcess : IAsyncDisposable
+{
+    private static readonly double TicksPerSecond = ReadClockTicks();
+    private static readonly List<BrokerProcess> Running = [];
+
+    private readonly Process _process;
+    private readonly string _tempDirectory;
+
+    private BrokerProcess(BrokerKind kind, int port, Process process, string tempDirectory)
+    {
+        Kind = kind;
+        Port = port;
+        _process = process;
+        _tempDirectory = tempDirectory;
+    }
+
+    public BrokerKind Kind { get; }
+
+    public int Port { get; }
+
+    public int Pid => _process.Id;
+
+    public static string Name(BrokerKind kind) => kind switch
+    {
+        BrokerKind.IoTHub => "IoTHub",
+        BrokerKind.Mosquitto => "Mosquitto",
+        BrokerKind.MqttNet => "MQTTnet",
+        _ => "Kestrel (bare)",
+    };
+
+    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu)
+    {
+        var port = FreePort();
+        var temp = Directory.CreateTempSubdirectory("iothub-load-").FullName;
+        var arguments = new List<string> { "-c", cpu };
+        switch (kind)
+        {
+            case BrokerKind.IoTHub:
+                arguments.AddRange([
+                    "dotnet", paths.IoTHubDll, "--mqtt-port", port.ToString(CultureInfo.InvariantCulture), "--http-port", "0",
+                    "--data-dir", temp, "--Logging:LogLevel:Default=Warning",
+                ]);
+                break;
+            case BrokerKind.Mosquitto:
+                var config = Path.Combine(temp, "mosquitto.conf");
+                // Defaults except: loopback port, no persistence, no log (as IoTHub logs warnings only), a queue
+                // large enough for the closed loop, and TCP_NODELAY as IoTHub (Kestrel) and MQTTnet set it.
+                await File.WriteAllTextAsync(config, $"""
+                    listener {port} 127.0.0.1
+                    allow_anonymous true
+                    persistence false
+                    max_queued_messages 100000
+                    set_tcp_nodelay true
+                    log_dest none
+
+                    """).ConfigureAwait(false);
+                arguments.AddRange(["/usr/sbin/mosquitto", "-c", config]);
+                break;
+            case BrokerKind.MqttNet:
+                arguments.AddRange(["dotnet", paths.MqttNetServerDll, port.ToString(CultureInfo.InvariantCulture)]);
+                break;
+            default:
+                arguments.AddRange(["dotnet", paths.KestrelServerDll, port.ToString(CultureInfo.InvariantCulture)]);
+                break;
+        }
+
+        var start = new ProcessStartInfo("taskset")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["DOTNET_gcServer"] = "0";
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + kind);
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (!string.IsNullOrEmpty(e.Data))
+            {
+                Console.Error.WriteLine($"  [{Name(kind)}] {e.Data}");
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var broker = new BrokerProcess(kind, port, process, temp);
+        lock (Running)
+        {
+            Running.Add(broker);
+        }
+
+        await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        return broker;
+    }
+
+    /// <summary>Kills whatever is still running (Ctrl+C, a crash of the tool).</summary>
+    public static void KillAll()
+    {
+        lock (Running)
+        {
+            foreach (var broker in Running)
+            {
+                try
+                {
+                    broker._process.Kill(entireProcessTree: true);
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>User + system CPU time of the broker so far, in seconds (/proc/PID/stat fields 14 and 15).</summary>
+    public double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // fields[0] is field 3 (state): utime is field 14, stime field 15.
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks / TicksPerSecond;
+    }
+
+    /// <summary>Resident set size in bytes (VmRSS of /proc/PID/status).</summary>
+    public long RssBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, 15); // SIGTERM: a clean shutdown
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync().ConfigureAwait(false);
+            }
+        }
+
+        lock (Running)
+        {
+            Running.Remove(this);
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_tempDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static double ReadClockTicks()
+    {
+        try
+        {
+            using var getconf = Process.Start(new ProcessStartInfo("getconf", "CLK_TCK") { RedirectStandardOutput = true })!;
+            var text = getconf.StandardOutput.ReadToEnd().Trim();
+            getconf.WaitForExit();
+            return double.Parse(text, CultureInfo.InvariantCulture);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return 100;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    private async Task WaitUntilListeningAsync(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name(Kind)} exited with {_process.ExitCode} before listening");
+            }
+
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port)).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+        }
+
+        throw new TimeoutException($"{Name(Kind)} did not listen on port {Port} within {timeout}");
+    }
+}
+
+/// <summary>Where the repository and the programs the tool starts are.</summary>
+internal sealed record Paths(string Root, string IoTHubDll, string MqttNetServerDll, string KestrelServerDll)
+{
+    public static Paths Find()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "IoTHub.Web.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        if (directory is null)
+        {
+            throw new InvalidOperationException("run the tool from inside the repository (IoTHub.Web.sln not found above " + AppContext.BaseDirectory + ")");
+        }
+
+        var root = directory.FullName;
+        var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
+        string Dll(string folder, string name) => Path.Combine(root, folder, name, "bin", configuration, "net10.0", name + ".dll");
+        return new Paths(
+            root,
+            Dll("src", "IoTHub.Web"),
+            Dll("tests", "IoTHub.LoadTest.MqttNetServer"),
+            Dll("tests", "IoTHub.LoadTest.KestrelServer"));
+    }
+}

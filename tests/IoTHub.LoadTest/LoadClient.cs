@@ -1,0 +1,358 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using IoTHub.Mqtt;
+
+namespace IoTHub.LoadTest;
+
+/// <summary>
+/// A minimal MQTT 3.1.1 client over a socket and System.IO.Pipelines, using the IoTHub.Mqtt codec
+/// (PUBLISH is decoded in place, without allocating), so that the tool costs less than the brokers.
+/// Payloads carry the send timestamp (8 bytes) and the publishing flow's index (4 bytes).
+/// </summary>
+internal sealed class LoadClient : IAsyncDisposable
+{
+    public const int PayloadHeader = 12;
+    public const int InflightLimit = 32;
+    private const MqttProtocolVersion Version = MqttProtocolVersion.V311;
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    // QoS 1/2 PUBLISH sent and not yet acknowledged (PUBACK/PUBCOMP), as any real client caps them:
+    // 3.1.1 announces no Receive Maximum, and IoTHub closes a client over its 64 (Mqtt:MaximumIncomingInflightMessages).
+    private readonly SemaphoreSlim _inflight = new(InflightLimit);
+    private readonly TaskCompletionSource<ReasonCode> _connAck = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Flow[] _flows;
+    private TaskCompletionSource? _subAcks;
+    private int _subAcksExpected;
+    private Task? _receiving;
+    private ushort _nextPacketId;
+
+    private LoadClient(Socket socket, Flow[] flows)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
+        _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536));
+        _flows = flows;
+    }
+
+    /// <summary>Messages received; written by the receive loop only.</summary>
+    public long Received;
+
+    /// <summary>Set to record the latency of received messages into <see cref="Latency"/>.</summary>
+    public static volatile bool Recording;
+
+    public LatencyHistogram Latency { get; } = new();
+
+    public Task Completion => _receiving ?? Task.CompletedTask;
+
+    /// <summary>Connects (TCP + CONNECT); waits for CONNACK unless <paramref name="waitForConnAck"/> is false.</summary>
+    public static async Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, bool waitForConnAck = true, CancellationToken cancellation = default)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var client = new LoadClient(socket, flows);
+        client._receiving = client.ReceiveAsync();
+        await client.SendAsync(new ConnectPacket { ClientId = clientId, CleanStart = true, KeepAlive = 0 }).ConfigureAwait(false);
+        if (waitForConnAck)
+        {
+            var code = await client._connAck.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+            if (code != ReasonCode.Success)
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+                throw new InvalidOperationException("CONNACK refused: " + code);
+            }
+        }
+
+        return client;
+    }
+
+    /// <summary>Subscribes to the filters, many per SUBSCRIBE packet, and waits for every SUBACK.</summary>
+    public async Task SubscribeAsync(IReadOnlyList<string> filters, QualityOfService qos, TimeSpan timeout)
+    {
+        const int PerPacket = 100;
+        var packets = (filters.Count + PerPacket - 1) / PerPacket;
+        _subAcks = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _subAcksExpected, packets);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            for (var start = 0; start < filters.Count; start += PerPacket)
+            {
+                var packet = new SubscribePacket { PacketId = NextPacketId() };
+                for (var i = start; i < Math.Min(filters.Count, start + PerPacket); i++)
+                {
+                    packet.Subscriptions.Add(new TopicSubscription(filters[i], new SubscriptionOptions(qos)));
+                }
+
+                MqttEncoder.Write(_writer, packet, Version);
+                if (_writer.UnflushedBytes > 65536)
+                {
+                    await _writer.FlushAsync().ConfigureAwait(false);
+                }
+            }
+
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        await _subAcks.Task.WaitAsync(timeout).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes up to <paramref name="count"/> PUBLISH packets (each stamped with the current time and
+    /// <paramref name="flowIndex"/>) and flushes once. <paramref name="topics"/>[pick()] chooses each topic.
+    /// </summary>
+    public async ValueTask PublishAsync(byte[][] topics, Random? random, byte[] payload, int flowIndex, QualityOfService qos, int count)
+    {
+        if (qos != QualityOfService.AtMostOnce)
+        {
+            // Outside the write lock: the receive loop needs it to answer PUBREC before PUBCOMP frees a slot.
+            for (var i = 0; i < count; i++)
+            {
+                await _inflight.WaitAsync().ConfigureAwait(false);
+            }
+        }
+
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(8), flowIndex);
+            var payloadSequence = new ReadOnlySequence<byte>(payload);
+            for (var i = 0; i < count; i++)
+            {
+                var topic = topics.Length == 1 ? topics[0] : topics[random!.Next(topics.Length)];
+                BinaryPrimitives.WriteInt64LittleEndian(payload, Stopwatch.GetTimestamp());
+                var packetId = qos == QualityOfService.AtMostOnce ? (ushort)0 : NextPacketId();
+                MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, packetId: packetId), Version);
+            }
+
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async Task SendAsync(ControlPacket packet)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            MqttEncoder.Write(_writer, packet, Version);
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Sends DISCONNECT and closes.</summary>
+    public async Task DisconnectAsync()
+    {
+        try
+        {
+            await SendAsync(new DisconnectPacket()).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        if (_receiving is not null)
+        {
+            try
+            {
+                await _receiving.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or OperationCanceledException or InvalidOperationException)
+            {
+            }
+        }
+
+        _writeLock.Dispose();
+        _inflight.Dispose();
+    }
+
+    private ushort NextPacketId()
+    {
+        var id = ++_nextPacketId;
+        if (id == 0)
+        {
+            id = _nextPacketId = 1;
+        }
+
+        return id;
+    }
+
+    private async Task ReceiveAsync()
+    {
+        await Task.Yield();
+        var acks = new List<AckPacket>();
+        try
+        {
+            while (true)
+            {
+                ReadResult result;
+                try
+                {
+                    result = await _reader.ReadAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+                {
+                    break;
+                }
+
+                var buffer = result.Buffer;
+                Handle(ref buffer, acks);
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+                if (acks.Count > 0)
+                {
+                    await SendAcksAsync(acks).ConfigureAwait(false);
+                }
+
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            _connAck.TrySetResult(ReasonCode.UnspecifiedError);
+            _subAcks?.TrySetException(new IOException("connection closed before SUBACK"));
+            await _reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Handle(ref ReadOnlySequence<byte> buffer, List<AckPacket> acks)
+    {
+        Span<byte> header = stackalloc byte[PayloadHeader];
+        while (true)
+        {
+            var status = MqttDecoder.TryDecode(ref buffer, Version, int.MaxValue, out var packet, out var error);
+            if (status == DecodeStatus.NeedMoreData)
+            {
+                return;
+            }
+
+            if (status == DecodeStatus.Malformed)
+            {
+                throw new InvalidOperationException("malformed packet from the broker: " + error.Message);
+            }
+
+            switch (packet.Type)
+            {
+                case PacketType.Publish:
+                    var publish = packet.Publish;
+                    if (publish.Payload.Length >= PayloadHeader)
+                    {
+                        publish.Payload.Slice(0, PayloadHeader).CopyTo(header);
+                        if (Recording)
+                        {
+                            var sent = BinaryPrimitives.ReadInt64LittleEndian(header);
+                            Latency.Record((long)Stopwatch.GetElapsedTime(sent).TotalNanoseconds);
+                        }
+
+                        var flow = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
+                        if ((uint)flow < (uint)_flows.Length)
+                        {
+                            _flows[flow].OnDelivered();
+                        }
+                    }
+
+                    Volatile.Write(ref Received, Received + 1);
+                    if (publish.QualityOfService == QualityOfService.AtLeastOnce)
+                    {
+                        acks.Add(new AckPacket(PacketType.PubAck, publish.PacketId));
+                    }
+                    else if (publish.QualityOfService == QualityOfService.ExactlyOnce)
+                    {
+                        acks.Add(new AckPacket(PacketType.PubRec, publish.PacketId));
+                    }
+
+                    break;
+                case PacketType.PubAck:
+                case PacketType.PubComp:
+                    _inflight.Release();
+                    break;
+                case PacketType.PubRec:
+                    acks.Add(new AckPacket(PacketType.PubRel, packet.Ack.PacketId));
+                    break;
+                case PacketType.PubRel:
+                    acks.Add(new AckPacket(PacketType.PubComp, packet.Ack.PacketId));
+                    break;
+                case PacketType.ConnAck:
+                    _connAck.TrySetResult(((ConnAckPacket)packet.Control!).ReasonCode);
+                    break;
+                case PacketType.SubAck:
+                    if (Interlocked.Decrement(ref _subAcksExpected) == 0)
+                    {
+                        _subAcks?.TrySetResult();
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private async Task SendAcksAsync(List<AckPacket> acks)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            foreach (var ack in acks)
+            {
+                MqttEncoder.WriteAck(_writer, ack, Version);
+            }
+
+            acks.Clear();
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+}

@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text;
+
+namespace IoTHub.LoadTest;
+
+/// <summary>The results table, the issue's targets checked against it, and the docs/benchmarks.md section.</summary>
+internal sealed class Report(Settings settings, string[] args)
+{
+    public const string Heading = "## Load test: IoTHub vs Mosquitto vs MQTTnet server";
+
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+    private readonly List<Result> _results = [];
+    private readonly DateTime _started = DateTime.UtcNow;
+    private readonly string _loadBefore = LoadAverage();
+    private DateTime _finished;
+    private string _loadAfter = "";
+
+    public void Add(Result result) => _results.Add(result);
+
+    public void Finish()
+    {
+        _finished = DateTime.UtcNow;
+        _loadAfter = LoadAverage();
+    }
+
+    public static string LoadAverage()
+    {
+        var parts = File.ReadAllText("/proc/loadavg").Split(' ');
+        return $"{parts[0]} {parts[1]} {parts[2]}";
+    }
+
+    public static string OneLine(Result r) => r.Error is not null
+        ? "FAILED " + r.Error
+        : string.Create(Invariant, $"{Rate(r),12}/s  cpu {Cpu(r),8} µs  rss {Mb(r.RssBytes),8} MB  p50 {Us(r, 0.5)}  p99 {Us(r, 0.99)}  {Extra(r)}");
+
+    public string Markdown()
+    {
+        var table = new StringBuilder();
+        table.AppendLine("| Scenario | Broker | msgs/s | vs Mosquitto | CPU µs/msg | vs Mosquitto | RSS MB | p50 µs | p99 µs | p99.9 µs | max µs | notes |");
+        table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        foreach (var r in _results)
+        {
+            var mosquitto = _results.Find(m => m.Scenario.Name == r.Scenario.Name && m.Broker == BrokerKind.Mosquitto && m.Error is null);
+            if (r.Error is not null)
+            {
+                table.AppendLine(Invariant, $"| {r.Scenario.Name} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | {r.Error.Replace('|', '/')} |");
+                continue;
+            }
+
+            var rateRatio = mosquitto is null || r.Scenario.Kind == ScenarioKind.Idle ? "" : Ratio(r.Rate, mosquitto.Rate);
+            var cpuRatio = mosquitto is null ? "" : Ratio(r.CpuMicroseconds, mosquitto.CpuMicroseconds);
+            table.AppendLine(Invariant,
+                $"| {r.Scenario.Name} | {BrokerProcess.Name(r.Broker)} | {Rate(r)} | {rateRatio} | {Cpu(r)} | {cpuRatio} | {Mb(r.RssBytes)} | {Us(r, 0.5)} | {Us(r, 0.99)} | {Us(r, 0.999)} | {Max(r)} | {Extra(r)} |");
+        }
+
+        return table.ToString();
+    }
+
+    /// <summary>The issue's targets, each with the figures it was judged on.</summary>
+    public string Targets()
+    {
+        var lines = new StringBuilder();
+        Result? Find(string prefix, BrokerKind kind) => _results.Find(r => r.Scenario.Name.StartsWith(prefix, StringComparison.Ordinal) && r.Broker == kind && r.Error is null);
+        void Line(string target, bool? holds, string evidence) =>
+            lines.AppendLine(Invariant, $"| {target} | {(holds is null ? "not measured" : holds.Value ? "**holds**" : "**does not hold**")} | {evidence} |");
+
+        lines.AppendLine("| Target | Verdict | Figures |");
+        lines.AppendLine("| --- | --- | --- |");
+        var (iot, mosq) = (Find("p2p-qos0", BrokerKind.IoTHub), Find("p2p-qos0", BrokerKind.Mosquitto));
+        Line("point-to-point QoS 0 4→4: ≥ 2x Mosquitto msgs/s and ≤ 0.5x its CPU/msg",
+            iot is null || mosq is null ? null : iot.Rate >= 2 * mosq.Rate && iot.CpuMicroseconds <= 0.5 * mosq.CpuMicroseconds,
+            iot is null || mosq is null ? "" : $"{Ratio(iot.Rate, mosq.Rate)} msgs/s, {Ratio(iot.CpuMicroseconds, mosq.CpuMicroseconds)} CPU/msg");
+        (iot, mosq) = (Find("p2p-qos1", BrokerKind.IoTHub), Find("p2p-qos1", BrokerKind.Mosquitto));
+        Line("point-to-point QoS 1: ≥ 2x Mosquitto msgs/s",
+            iot is null || mosq is null ? null : iot.Rate >= 2 * mosq.Rate,
+            iot is null || mosq is null ? "" : $"{Ratio(iot.Rate, mosq.Rate)} msgs/s");
+        (iot, mosq) = (Find("fanout-", BrokerKind.IoTHub), Find("fanout-", BrokerKind.Mosquitto));
+        Line("fan-out 1→1000 QoS 0: ≥ 100 000 deliveries/s and ≥ 2x Mosquitto",
+            iot is null || mosq is null ? null : iot.Rate >= 100_000 && iot.Rate >= 2 * mosq.Rate,
+            iot is null || mosq is null ? "" : $"{Rate(iot)}/s, {Ratio(iot.Rate, mosq.Rate)} Mosquitto");
+        iot = Find("latency-", BrokerKind.IoTHub);
+        Line("latency at 10 000 msgs/s: p99 < 1 ms",
+            iot?.Latency is null ? null : iot.Latency.Percentile(0.99) < 1_000_000,
+            iot is null ? "" : $"p99 {Us(iot, 0.99)} µs");
+        (iot, var kestrel) = (Find("idle-", BrokerKind.IoTHub), Find("idle-", BrokerKind.Kestrel));
+        Line("idle connections: RSS/conn ≤ bare Kestrel + 1.5 KB (roadmap: < 1 KB)",
+            iot is null || kestrel is null ? null : iot.RssPerConnection <= kestrel.RssPerConnection + 1536,
+            iot is null || kestrel is null ? "" : $"IoTHub {Kb(iot.RssPerConnection)} KB, Kestrel {Kb(kestrel.RssPerConnection)} KB");
+        var (small, large) = (Find("devices-1k", BrokerKind.IoTHub), Find("devices-100k", BrokerKind.IoTHub));
+        Line("100 000 device subscriptions: publish cost (CPU/msg) within 20 % of 1 000",
+            small is null || large is null ? null : large.CpuMicroseconds <= 1.2 * small.CpuMicroseconds,
+            small is null || large is null ? "" : $"{Cpu(large)} vs {Cpu(small)} µs/msg ({Ratio(large.CpuMicroseconds, small.CpuMicroseconds)}); {Rate(large)} vs {Rate(small)} msgs/s");
+        iot = Find("connect-rate", BrokerKind.IoTHub);
+        Line("connection rate ≥ 5 000/s", iot is null ? null : iot.Rate >= 5_000, iot is null ? "" : $"{Rate(iot)}/s");
+        return lines.ToString();
+    }
+
+    /// <summary>Replaces (or appends) the load-test section of docs/benchmarks.md.</summary>
+    public void WriteDocs(string path)
+    {
+        var section = new StringBuilder();
+        section.AppendLine(Heading);
+        section.AppendLine();
+        section.AppendLine("Written by the load tool in `tests/IoTHub.LoadTest` (its README says what each scenario does and how");
+        section.AppendLine("it is measured). Each broker runs alone, pinned to CPU 0 (`taskset -c 0`), the tool on CPU 1. msgs/s");
+        section.AppendLine("counts deliveries to subscribers (connects for `connect-rate`, connections opened for `idle-*`); CPU");
+        section.AppendLine("is the broker's utime + stime from `/proc/PID/stat` per delivery; RSS is `VmRSS` at the end of the");
+        section.AppendLine("measured window; latencies are publish-to-delivery as the tool sees them (closed loop, so in the");
+        section.AppendLine("throughput rows they include queueing; `latency-10k` is open loop at a fixed rate). Ratios are vs Mosquitto.");
+        section.AppendLine();
+        section.AppendLine("### Run");
+        section.AppendLine();
+        section.AppendLine(Invariant, $"- **Date:** {_started:yyyy-MM-dd}, {_started:HH:mm} to {_finished:HH:mm} UTC.");
+        section.AppendLine(Invariant, $"- **Machine:** {Environment.ProcessorCount} cores, {MemTotal()}, CPU \"{CpuModel()}\", {Environment.OSVersion.VersionString}, .NET {Environment.Version}.");
+        section.AppendLine(Invariant, $"- **Load average** (1, 5, 15 min): {_loadBefore} at the start, {_loadAfter} at the end.{(LoadHigh() ? " Other work shared the machine: the figures are noisy." : "")}");
+        section.AppendLine(Invariant, $"- **Settings:** {settings.DurationSeconds} s measured after {settings.WarmupSeconds} s warm-up per scenario and broker, window {settings.Window} messages per publisher, a fresh broker process per scenario.");
+        section.AppendLine("- **Command**, from the repository root:");
+        section.AppendLine();
+        section.AppendLine("  ```sh");
+        section.AppendLine("  ulimit -n 20000");
+        section.AppendLine("  dotnet build IoTHub.Web.sln -c Release");
+        section.AppendLine("  dotnet run -c Release --project tests/IoTHub.LoadTest -- " + string.Join(' ', args));
+        section.AppendLine("  ```");
+        section.AppendLine();
+        section.AppendLine("### Results");
+        section.AppendLine();
+        section.Append(Markdown());
+        section.AppendLine();
+        section.AppendLine("### Targets (issue 7)");
+        section.AppendLine();
+        section.Append(Targets());
+
+        var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
+        var start = text.IndexOf(Heading, StringComparison.Ordinal);
+        if (start < 0)
+        {
+            text = text.TrimEnd() + "\n\n" + section;
+        }
+        else
+        {
+            var end = text.IndexOf("\n## ", start + Heading.Length, StringComparison.Ordinal);
+            text = text[..start] + section + (end < 0 ? "" : "\n" + text[(end + 1)..]);
+        }
+
+        File.WriteAllText(path, text);
+    }
+
+    private bool LoadHigh() =>
+        double.Parse(_loadBefore.Split(' ')[0], Invariant) > 2.5 || double.Parse(_loadAfter.Split(' ')[0], Invariant) > 2.5;
+
+    private static string MemTotal()
+    {
+        var line = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        var kb = long.Parse(line[9..].Trim().Split(' ')[0], Invariant);
+        return string.Create(Invariant, $"{kb / 1048576.0:F1} GiB memory");
+    }
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
+
+    private static string Ratio(double value, double baseline) =>
+        baseline > 0 && !double.IsNaN(value) ? string.Create(Invariant, $"{value / baseline:F2}x") : "";
+
+    private static string Rate(Result r) => r.Scenario.Kind == ScenarioKind.Idle ? "" : r.Rate.ToString("N0", Invariant);
+
+    private static string Cpu(Result r) => double.IsNaN(r.CpuMicroseconds) ? "" : r.CpuMicroseconds.ToString(r.CpuMicroseconds < 100 ? "F2" : "N0", Invariant);
+
+    private static string Mb(long bytes) => (bytes / 1048576.0).ToString("F1", Invariant);
+
+    private static string Kb(double bytes) => (bytes / 1024).ToString("F2", Invariant);
+
+    private static string Us(Result r, double fraction) =>
+        r.Latency is null || r.Latency.Count == 0 ? "" : (r.Latency.Percentile(fraction) / 1000.0).ToString("N0", Invariant);
+
+    private static string Max(Result r) =>
+        r.Latency is null || r.Latency.Count == 0 ? "" : (r.Latency.Max / 1000.0).ToString("N0", Invariant);
+
+    private static string Extra(Result r) => r.Scenario.Kind switch
+    {
+        ScenarioKind.Idle => string.Create(Invariant, $"{Kb(r.RssPerConnection)} KB RSS/conn; {r.Rate:N0} conn/s opened"),
+        ScenarioKind.ConnectRate => "connects/s; CPU per connect",
+        _ => string.Create(Invariant, $"broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core{(r.Stalls > 0 ? $"; {r.Stalls} stalls (lost/stuck messages)" : "")}"),
+    };
+}

@@ -1,0 +1,349 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using IoTHub.Mqtt;
+
+namespace IoTHub.LoadTest;
+
+/// <summary>Runs one scenario against one running broker. Every phase is bounded in count and time.</summary>
+internal sealed class Runner(BrokerProcess broker, Settings settings)
+{
+    private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan CreditTimeout = TimeSpan.FromSeconds(1);
+
+    public Task<Result> RunAsync(Scenario scenario) => scenario.Kind switch
+    {
+        ScenarioKind.Throughput => ThroughputAsync(scenario),
+        ScenarioKind.Latency => LatencyAsync(scenario),
+        ScenarioKind.Idle => IdleAsync(scenario),
+        _ => ConnectRateAsync(scenario),
+    };
+
+    private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
+
+    private static string Id(string prefix, int i) => prefix + i.ToString(CultureInfo.InvariantCulture);
+
+    private async Task<Result> ThroughputAsync(Scenario scenario)
+    {
+        var fanout = scenario.Topology == Topology.FanOut ? scenario.Subscribers : 1;
+        var flows = new Flow[scenario.Publishers];
+        for (var i = 0; i < flows.Length; i++)
+        {
+            flows[i] = new Flow(settings.Window, fanout);
+        }
+
+        // Filters per subscriber and topics per publisher.
+        var filters = new List<string>[scenario.Subscribers];
+        var topics = new byte[scenario.Publishers][][];
+        switch (scenario.Topology)
+        {
+            case Topology.PointToPoint:
+                for (var i = 0; i < scenario.Subscribers; i++)
+                {
+                    filters[i] = [Id("load/p2p/", i)];
+                    topics[i] = [Utf8(Id("load/p2p/", i))];
+                }
+
+                break;
+            case Topology.FanOut:
+                for (var i = 0; i < scenario.Subscribers; i++)
+                {
+                    filters[i] = ["load/fanout"];
+                }
+
+                topics[0] = [Utf8("load/fanout")];
+                break;
+            case Topology.FanIn:
+                filters[0] = ["load/fanin"];
+                for (var i = 0; i < scenario.Publishers; i++)
+                {
+                    topics[i] = [Utf8("load/fanin")];
+                }
+
+                break;
+            default:
+                var devices = new byte[scenario.Devices][];
+                for (var i = 0; i < scenario.Subscribers; i++)
+                {
+                    filters[i] = [];
+                }
+
+                for (var d = 0; d < scenario.Devices; d++)
+                {
+                    var topic = "devices/" + d.ToString("D6", CultureInfo.InvariantCulture) + "/cmd";
+                    devices[d] = Utf8(topic);
+                    filters[d % scenario.Subscribers].Add(topic);
+                }
+
+                for (var i = 0; i < scenario.Publishers; i++)
+                {
+                    topics[i] = devices;
+                }
+
+                break;
+        }
+
+        var subscribers = new LoadClient[scenario.Subscribers];
+        var publishers = new LoadClient[scenario.Publishers];
+        try
+        {
+            await ForEachAsync(scenario.Subscribers, 50, async i =>
+            {
+                subscribers[i] = await LoadClient.ConnectAsync(broker.Port, Id("sub-", i), flows).ConfigureAwait(false);
+                await subscribers[i].SubscribeAsync(filters[i], scenario.Qos, SetupTimeout).ConfigureAwait(false);
+            }).WaitAsync(SetupTimeout).ConfigureAwait(false);
+            await ForEachAsync(scenario.Publishers, 50, async i =>
+                publishers[i] = await LoadClient.ConnectAsync(broker.Port, Id("pub-", i), []).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+
+            using var stop = new CancellationTokenSource();
+            var loops = new Task[scenario.Publishers];
+            for (var i = 0; i < loops.Length; i++)
+            {
+                var index = i;
+                loops[i] = Task.Run(() => PublishLoopAsync(publishers[index], flows[index], index, topics[index], scenario, stop.Token));
+            }
+
+            var measured = await MeasureAsync(subscribers).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            long stalls = 0;
+            foreach (var flow in flows)
+            {
+                stalls += flow.Stalls;
+            }
+
+            return measured with { Scenario = scenario, Stalls = stalls };
+        }
+        finally
+        {
+            await CloseAllAsync(publishers).ConfigureAwait(false);
+            await CloseAllAsync(subscribers).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task PublishLoopAsync(LoadClient client, Flow flow, int index, byte[][] topics, Scenario scenario, CancellationToken stop)
+    {
+        const int Batch = 32;
+        var payload = new byte[Math.Max(scenario.PayloadSize, LoadClient.PayloadHeader)];
+        var random = topics.Length > 1 ? new Random(index) : null;
+        while (!stop.IsCancellationRequested)
+        {
+            var count = 0;
+            while (count < Batch && flow.TryTake())
+            {
+                count++;
+            }
+
+            if (count == 0)
+            {
+                if (!await flow.WaitAsync(CreditTimeout).ConfigureAwait(false))
+                {
+                    if (stop.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    // A message was lost (or is stuck): go on without its credit rather than stop.
+                    Interlocked.Increment(ref flow.Stalls);
+                }
+
+                count = 1;
+            }
+
+            try
+            {
+                await client.PublishAsync(topics, random, payload, index, scenario.Qos, count).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<Result> LatencyAsync(Scenario scenario)
+    {
+        var flows = new[] { new Flow(int.MaxValue / 2, 1) };
+        LoadClient? subscriber = null;
+        LoadClient? publisher = null;
+        try
+        {
+            subscriber = await LoadClient.ConnectAsync(broker.Port, "lat-sub", flows).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(["load/latency"], scenario.Qos, SetupTimeout).ConfigureAwait(false);
+            publisher = await LoadClient.ConnectAsync(broker.Port, "lat-pub", []).ConfigureAwait(false);
+            var stop = false;
+            var pub = publisher;
+            var pacer = new Thread(() =>
+            {
+                // Open loop at a fixed rate: every millisecond, send what is due since the start.
+                var topics = new[] { Utf8("load/latency") };
+                var payload = new byte[scenario.PayloadSize];
+                var clock = Stopwatch.StartNew();
+                long sent = 0;
+                while (!Volatile.Read(ref stop))
+                {
+                    Thread.Sleep(1);
+                    var due = (long)(clock.Elapsed.TotalSeconds * scenario.Rate) - sent;
+                    if (due <= 0)
+                    {
+                        continue;
+                    }
+
+                    due = Math.Min(due, 1000);
+                    try
+                    {
+                        pub.PublishAsync(topics, null, payload, 0, scenario.Qos, (int)due).AsTask().GetAwaiter().GetResult();
+                    }
+                    catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+                    {
+                        return;
+                    }
+
+                    sent += due;
+                }
+            })
+            { IsBackground = true, Name = "latency pacer" };
+            pacer.Start();
+            var measured = await MeasureAsync([subscriber]).ConfigureAwait(false);
+            Volatile.Write(ref stop, true);
+            pacer.Join(TimeSpan.FromSeconds(10));
+            return measured with { Scenario = scenario };
+        }
+        finally
+        {
+            await CloseAllAsync([publisher, subscriber]).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<Result> IdleAsync(Scenario scenario)
+    {
+        var count = settings.IdleConnections;
+        var clients = new LoadClient[count];
+        try
+        {
+            await Task.Delay(1000).ConfigureAwait(false);
+            var before = broker.RssBytes();
+            var cpuBefore = broker.CpuSeconds();
+            var clock = Stopwatch.StartNew();
+            // The bare Kestrel app does not speak MQTT: it gets the CONNECT bytes and answers nothing.
+            var waitForConnAck = broker.Kind != BrokerKind.Kestrel;
+            await ForEachAsync(count, 64, async i =>
+                clients[i] = await LoadClient.ConnectAsync(broker.Port, Id("idle-", i), [], waitForConnAck).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+            var elapsed = clock.Elapsed.TotalSeconds;
+            var cpu = broker.CpuSeconds() - cpuBefore;
+            await Task.Delay(2000).ConfigureAwait(false);
+            var after = broker.RssBytes();
+            await Task.Delay(TimeSpan.FromSeconds(settings.HoldSeconds)).ConfigureAwait(false);
+            return new Result(scenario, broker.Kind)
+            {
+                Rate = count / elapsed,
+                CpuMicroseconds = cpu * 1e6 / count,
+                RssBytes = after,
+                RssPerConnection = (after - before) / (double)count,
+            };
+        }
+        finally
+        {
+            await CloseAllAsync(clients).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<Result> ConnectRateAsync(Scenario scenario)
+    {
+        var total = settings.Connects;
+        var next = -1;
+        var cpuBefore = broker.CpuSeconds();
+        var clock = Stopwatch.StartNew();
+        await ForEachAsync(16, 16, async worker =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < total)
+            {
+                var client = await LoadClient.ConnectAsync(broker.Port, Id("rate-", i), []).ConfigureAwait(false);
+                await client.DisconnectAsync().ConfigureAwait(false);
+            }
+        }).WaitAsync(SetupTimeout).ConfigureAwait(false);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var cpu = broker.CpuSeconds() - cpuBefore;
+        return new Result(scenario, broker.Kind)
+        {
+            Rate = total / elapsed,
+            CpuMicroseconds = cpu * 1e6 / total,
+            RssBytes = broker.RssBytes(),
+        };
+    }
+
+    /// <summary>Warms up, then counts deliveries, broker CPU and latency over the measured window.</summary>
+    private async Task<Result> MeasureAsync(LoadClient[] receivers)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(settings.WarmupSeconds)).ConfigureAwait(false);
+        LoadClient.Recording = true;
+        var receivedBefore = Sum(receivers);
+        var toolBefore = Environment.CpuUsage.TotalTime;
+        var cpuBefore = broker.CpuSeconds();
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(settings.DurationSeconds)).ConfigureAwait(false);
+        var received = Sum(receivers) - receivedBefore;
+        var cpu = broker.CpuSeconds() - cpuBefore;
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var tool = (Environment.CpuUsage.TotalTime - toolBefore).TotalSeconds;
+        LoadClient.Recording = false;
+        var rss = broker.RssBytes();
+        var latency = new LatencyHistogram();
+        foreach (var receiver in receivers)
+        {
+            latency.Add(receiver.Latency);
+        }
+
+        return new Result(null!, broker.Kind)
+        {
+            Rate = received / elapsed,
+            CpuMicroseconds = received == 0 ? double.NaN : cpu * 1e6 / received,
+            RssBytes = rss,
+            Latency = latency,
+            ToolCpu = tool / elapsed,
+            BrokerCpu = cpu / elapsed,
+        };
+    }
+
+    private static long Sum(LoadClient[] clients)
+    {
+        long sum = 0;
+        foreach (var client in clients)
+        {
+            sum += Volatile.Read(ref client.Received);
+        }
+
+        return sum;
+    }
+
+    private static async Task ForEachAsync(int count, int concurrency, Func<int, Task> body)
+    {
+        var next = -1;
+        var workers = new Task[Math.Min(count, concurrency)];
+        for (var w = 0; w < workers.Length; w++)
+        {
+            workers[w] = Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < count)
+                {
+                    await body(i).ConfigureAwait(false);
+                }
+            });
+        }
+
+        await Task.WhenAll(workers).ConfigureAwait(false);
+    }
+
+    private static async Task CloseAllAsync(LoadClient?[] clients)
+    {
+        await ForEachAsync(clients.Length, 64, async i =>
+        {
+            if (clients[i] is { } client)
+            {
+                await client.DisposeAsync().ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,92 @@
+using IoTHub.Mqtt;
+
+namespace IoTHub.LoadTest;
+
+internal enum ScenarioKind
+{
+    /// <summary>Closed loop: each publisher at most a window of messages ahead of delivery.</summary>
+    Throughput,
+
+    /// <summary>One publisher at a fixed rate, one subscriber.</summary>
+    Latency,
+
+    /// <summary>Connections that only CONNECT and then stay idle: broker RSS per connection.</summary>
+    Idle,
+
+    /// <summary>CONNECT/CONNACK/DISCONNECT as fast as a few concurrent clients can go.</summary>
+    ConnectRate,
+}
+
+internal enum Topology
+{
+    /// <summary>Publisher i to subscriber i, each pair its own topic.</summary>
+    PointToPoint,
+
+    /// <summary>One publisher, every subscriber on its topic.</summary>
+    FanOut,
+
+    /// <summary>Every publisher to one subscriber's topic.</summary>
+    FanIn,
+
+    /// <summary>Subscribers hold one subscription per device; publishers pick a device at random.</summary>
+    Devices,
+}
+
+/// <summary>One measured situation. Counts are fixed here; durations come from the settings.</summary>
+internal sealed record Scenario(
+    string Name,
+    string Description,
+    ScenarioKind Kind,
+    Topology Topology = Topology.PointToPoint,
+    int Publishers = 4,
+    int Subscribers = 4,
+    QualityOfService Qos = QualityOfService.AtMostOnce,
+    int PayloadSize = 64,
+    int Devices = 0,
+    int Rate = 0)
+{
+    public static IReadOnlyList<Scenario> All(Settings settings) =>
+    [
+        new("p2p-qos0", "point-to-point 4→4, QoS 0, 64 B", ScenarioKind.Throughput),
+        new("p2p-qos1", "point-to-point 4→4, QoS 1, 64 B", ScenarioKind.Throughput, Qos: QualityOfService.AtLeastOnce),
+        new("p2p-qos2", "point-to-point 4→4, QoS 2, 64 B", ScenarioKind.Throughput, Qos: QualityOfService.ExactlyOnce),
+        new("p2p-qos0-16B", "point-to-point 4→4, QoS 0, 16 B", ScenarioKind.Throughput, PayloadSize: 16),
+        new("p2p-qos0-1KB", "point-to-point 4→4, QoS 0, 1 KB", ScenarioKind.Throughput, PayloadSize: 1024),
+        new("p2p-qos0-64KB", "point-to-point 4→4, QoS 0, 64 KB", ScenarioKind.Throughput, PayloadSize: 65536),
+        new("fanout-1000", "fan-out 1→1000, QoS 0, 64 B", ScenarioKind.Throughput, Topology.FanOut, 1, 1000),
+        new("fanin-16", "fan-in 16→1, QoS 0, 64 B", ScenarioKind.Throughput, Topology.FanIn, 16, 1),
+        new("latency-10k", "1→1 at 10 000 msgs/s, QoS 0, 64 B", ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 10_000),
+        new("devices-1k", "1 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000),
+        new("devices-100k", "100 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000),
+        new($"idle-{settings.IdleConnections}", $"{settings.IdleConnections:N0} idle connections", ScenarioKind.Idle),
+        new("connect-rate", $"{settings.Connects:N0} CONNECT/CONNACK/DISCONNECT, 16 at a time", ScenarioKind.ConnectRate),
+    ];
+}
+
+/// <summary>What one broker did in one scenario.</summary>
+internal sealed record Result(Scenario Scenario, BrokerKind Broker)
+{
+    /// <summary>Deliveries per second (connects per second for the connection rate).</summary>
+    public double Rate { get; init; }
+
+    /// <summary>Broker CPU time per delivery (per connection for the connection rate), in microseconds.</summary>
+    public double CpuMicroseconds { get; init; }
+
+    public long RssBytes { get; init; }
+
+    /// <summary>RSS growth per idle connection, in bytes.</summary>
+    public double RssPerConnection { get; init; }
+
+    public LatencyHistogram? Latency { get; init; }
+
+    /// <summary>Times a publisher waited a whole second for delivery (messages lost or stuck).</summary>
+    public long Stalls { get; init; }
+
+    public string? Error { get; init; }
+
+    /// <summary>Share of one core the load tool used while measuring: near 1.0 means the tool may be the limit.</summary>
+    public double ToolCpu { get; init; }
+
+    /// <summary>Share of one core the broker used while measuring.</summary>
+    public double BrokerCpu { get; init; }
+}
