@@ -163,12 +163,12 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     }
 
     private static void MessageColumns<T>(EntityTypeBuilder<T> e)
-        where T : class
+        where T : MessageRow
     {
-        e.Property<string>("Topic").HasColumnName("topic");
-        e.Property<short>("MessageQualityOfService").HasColumnName("message_qos");
-        e.Property<bool>("MessageRetain").HasColumnName("message_retain");
-        e.Property<byte[]>("Properties").HasColumnName("properties");
-        e.Property<byte[]>("Payload").HasColumnName("payload");
+        e.Property(x => x.Topic).HasColumnName("topic");
+        e.Property(x => x.MessageQualityOfService).HasColumnName("message_qos");
+        e.Property(x => x.MessageRetain).HasColumnName("message_retain");
+        e.Property(x => x.Properties).HasColumnName("properties");
+        e.Property(x => x.Payload).HasColumnName("payload");
     }
 }

@@ -3,6 +3,22 @@ namespace IoTHub.Data.Entities;
 // Rows of the broker's state. Unsigned MQTT numbers are kept in wider signed columns (PostgreSQL
 // has no unsigned types), times as Unix milliseconds (one meaning in every database).
 
+/// <summary>The columns of a stored message (not a table of its own).</summary>
+public abstract class MessageRow
+{
+    public required string Topic { get; set; }
+
+    /// <summary>The QoS it was published with.</summary>
+    public short MessageQualityOfService { get; set; }
+
+    /// <summary>The RETAIN flag it was published with.</summary>
+    public bool MessageRetain { get; set; }
+
+    public required byte[] Properties { get; set; }
+
+    public required byte[] Payload { get; set; }
+}
+
 /// <summary>A retained message, one per topic.</summary>
 public sealed class RetainedMessageEntity
 {
@@ -47,7 +63,7 @@ public sealed class SubscriptionEntity
 }
 
 /// <summary>A message waiting for a session; <see cref="Sequence"/> orders the queue.</summary>
-public sealed class QueuedMessageEntity
+public sealed class QueuedMessageEntity : MessageRow
 {
     public required string ClientId { get; set; }
 
@@ -58,21 +74,10 @@ public sealed class QueuedMessageEntity
 
     /// <summary>The RETAIN flag the session gets it with.</summary>
     public bool Retain { get; set; }
-
-    public required string Topic { get; set; }
-
-    /// <summary>The QoS it was published with.</summary>
-    public short MessageQualityOfService { get; set; }
-
-    public bool MessageRetain { get; set; }
-
-    public required byte[] Properties { get; set; }
-
-    public required byte[] Payload { get; set; }
 }
 
 /// <summary>An outgoing QoS 1/2 message sent and not yet completed, by packet id.</summary>
-public sealed class OutgoingInflightEntity
+public sealed class OutgoingInflightEntity : MessageRow
 {
     public required string ClientId { get; set; }
 
@@ -87,16 +92,6 @@ public sealed class OutgoingInflightEntity
 
     /// <summary>QoS 2: PUBREL sent.</summary>
     public bool Released { get; set; }
-
-    public required string Topic { get; set; }
-
-    public short MessageQualityOfService { get; set; }
-
-    public bool MessageRetain { get; set; }
-
-    public required byte[] Properties { get; set; }
-
-    public required byte[] Payload { get; set; }
 }
 
 /// <summary>An incoming QoS 2 packet id received and not yet released.</summary>
@@ -108,7 +103,7 @@ public sealed class IncomingQos2Entity
 }
 
 /// <summary>A will waiting for its delay.</summary>
-public sealed class PendingWillEntity
+public sealed class PendingWillEntity : MessageRow
 {
     public required string ClientId { get; set; }
 
@@ -116,14 +111,4 @@ public sealed class PendingWillEntity
 
     /// <summary>Unix milliseconds when it is published.</summary>
     public long DueAt { get; set; }
-
-    public required string Topic { get; set; }
-
-    public short MessageQualityOfService { get; set; }
-
-    public bool MessageRetain { get; set; }
-
-    public required byte[] Properties { get; set; }
-
-    public required byte[] Payload { get; set; }
 }

@@ -44,8 +44,7 @@ public sealed class RelationalBrokerStore : IBrokerStore
 
         foreach (var row in await _context.PendingWills.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            var message = MqttMessage.Create(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
-            state.Wills.Add(new StoredWill(row.ClientId, message, (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt)));
+            state.Wills.Add(new StoredWill(row.ClientId, ToMessage(row), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt)));
         }
 
         var sessions = new Dictionary<string, StoredSession>(StringComparer.Ordinal);
@@ -66,15 +65,13 @@ public sealed class RelationalBrokerStore : IBrokerStore
         var queued = _context.QueuedMessages.AsNoTracking().OrderBy(x => x.Sequence);
         foreach (var row in await queued.ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            var message = MqttMessage.Create(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
-            sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, message, (QualityOfService)row.QualityOfService, row.Retain));
+            sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, ToMessage(row), (QualityOfService)row.QualityOfService, row.Retain));
         }
 
         var outgoing = _context.OutgoingInflight.AsNoTracking().OrderBy(x => x.Sequence);
         foreach (var row in await outgoing.ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            var message = MqttMessage.Create(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
-            sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, message,
+            sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, ToMessage(row),
                 (QualityOfService)row.QualityOfService, row.Retain, row.Released));
         }
 
@@ -250,6 +247,9 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown storage operation.");
         }
     }
+
+    private static MqttMessage ToMessage(MessageRow row) =>
+        MqttMessage.Create(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
 
     private void Add(string sql, params DbParameter[] parameters)
     {
