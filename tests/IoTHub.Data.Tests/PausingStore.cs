@@ -3,7 +3,7 @@ using IoTHub.Broker.Storage;
 namespace IoTHub.Data.Tests;
 
 /// <summary>
-/// A real store whose next commit can be held at its start, so a test can see what a writer does
+/// A real store whose next commit can be held at its start or failed, so a test can see what a writer does
 /// while a transaction is in progress. Everything else goes straight to the store underneath.
 /// </summary>
 internal sealed class PausingStore(IBrokerStore inner) : IBrokerStore
@@ -11,6 +11,7 @@ internal sealed class PausingStore(IBrokerStore inner) : IBrokerStore
     private TaskCompletionSource? _release;
     private TaskCompletionSource? _entered;
     private TaskCompletionSource? _held;
+    private Exception? _failure;
 
     /// <summary>Holds the next commit; the returned task completes when that commit has started.</summary>
     public Task PauseNextCommit()
@@ -23,6 +24,9 @@ internal sealed class PausingStore(IBrokerStore inner) : IBrokerStore
 
     public void Release() => _held?.TrySetResult();
 
+    /// <summary>Fails the next commit with <paramref name="failure"/> before anything of it is stored (a full disk, a lost server).</summary>
+    public void FailNextCommit(Exception failure) => Volatile.Write(ref _failure, failure);
+
     public Task<StoredState> LoadAsync(CancellationToken cancellationToken = default) => inner.LoadAsync(cancellationToken);
 
     public async Task CommitAsync(ReadOnlyMemory<StorageOperation> batch, CancellationToken cancellationToken = default)
@@ -31,6 +35,11 @@ internal sealed class PausingStore(IBrokerStore inner) : IBrokerStore
         {
             _entered!.TrySetResult();
             await release.Task;
+        }
+
+        if (Interlocked.Exchange(ref _failure, null) is { } failure)
+        {
+            throw failure;
         }
 
         await inner.CommitAsync(batch, cancellationToken);

@@ -289,6 +289,26 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Strict_writes_of_a_failed_batch_fault_and_the_writer_goes_on()
+    {
+        var pausing = new PausingStore(Store);
+        var writer = new StorageWriter(pausing, StorageDurability.Strict);
+        await using (writer)
+        {
+            pausing.FailNextCommit(new IOException("No space left on device"));
+            var failed = writer.WriteAsync(StorageOperation.SetRetained(Message("lost", "x"))).AsTask();
+
+            var error = await Assert.ThrowsAsync<IOException>(() => failed.WaitAsync(Timeout));
+            Assert.Equal("No space left on device", error.Message);
+            Assert.Equal(1, writer.FailedBatches);
+            Assert.Same(error, writer.LastFailure);
+
+            await writer.WriteAsync(StorageOperation.SetRetained(Message("kept", "y"))).AsTask().WaitAsync(Timeout);
+            Assert.Equal(["kept"], (await LoadIndependentlyAsync()).Retained.Select(m => m.Topic));
+        }
+    }
+
+    [Fact]
     public async Task Relaxed_writer_completes_writes_at_once_and_commits_them_behind()
     {
         var pausing = new PausingStore(Store);
