@@ -334,6 +334,28 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Relaxed_writes_wait_for_their_batch_once_too_many_are_pending()
+    {
+        var pausing = new PausingStore(Store);
+        var writer = new StorageWriter(pausing, StorageDurability.Relaxed, maxPendingOperations: 10);
+        await using (writer)
+        {
+            var held = pausing.PauseNextCommit();
+            var first = writer.WriteAsync(StorageOperation.SetRetained(Message("r/0", "0")));
+            Assert.True(first.IsCompletedSuccessfully);
+            await held.WaitAsync(Timeout);
+            var writes = Enumerable.Range(1, 12).Select(i => writer.WriteAsync(StorageOperation.SetRetained(Message("r/" + i, "x"))).AsTask()).ToList();
+
+            Assert.All(writes.Take(9), write => Assert.True(write.IsCompletedSuccessfully));
+            Assert.All(writes.Skip(9), write => Assert.False(write.IsCompleted));
+
+            pausing.Release();
+            await Task.WhenAll(writes).WaitAsync(Timeout);
+            Assert.Equal(13, (await LoadIndependentlyAsync()).Retained.Count);
+        }
+    }
+
+    [Fact]
     public async Task Everything_written_survives_disposing_the_writer_and_reopening_the_store()
     {
         var writer = new StorageWriter(Store, StorageDurability.Relaxed);

@@ -10,7 +10,9 @@ namespace IoTHub.Broker.Storage;
 /// one transaction, and completes every operation of it together. In <see cref="StorageDurability.Strict"/>
 /// mode a write's task completes only after its batch committed (so a PUBACK can wait for it); in
 /// <see cref="StorageDurability.Relaxed"/> mode it completes at once and the batch is written behind.
-/// Appending allocates nothing per operation: one task per batch, arrays reused.
+/// Appending allocates nothing per operation: one task per batch, arrays reused. When the store
+/// falls behind by <c>maxPendingOperations</c>, relaxed writes wait for their batch like strict
+/// ones, so memory stays bounded and the callers slow down instead.
 /// </summary>
 public sealed partial class StorageWriter : IAsyncDisposable
 {
@@ -23,6 +25,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     private readonly Task _loop;
+    private readonly int _maxPending;
     private StorageOperation[] _open = new StorageOperation[256];
     private StorageOperation[] _spare = new StorageOperation[256];
     private int _openCount;
@@ -33,9 +36,14 @@ public sealed partial class StorageWriter : IAsyncDisposable
     private long _operations;
     private long _failedBatches;
 
-    public StorageWriter(IBrokerStore store, StorageDurability durability, ILogger<StorageWriter>? logger = null)
+    public const int DefaultMaxPendingOperations = 100_000;
+
+    public StorageWriter(IBrokerStore store, StorageDurability durability, ILogger<StorageWriter>? logger = null,
+        int maxPendingOperations = DefaultMaxPendingOperations)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPendingOperations);
         _store = store;
+        _maxPending = maxPendingOperations;
         Durability = durability;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _loop = Task.Run(RunAsync);
@@ -57,11 +65,13 @@ public sealed partial class StorageWriter : IAsyncDisposable
 
     /// <summary>
     /// Appends <paramref name="operation"/> to the open batch. Strict: completes when the batch is
-    /// committed, faults when its commit failed. Relaxed: already completed.
+    /// committed, faults when its commit failed. Relaxed: already completed, unless the open batch
+    /// holds the most operations allowed; then it completes when that batch is committed.
     /// </summary>
     public ValueTask WriteAsync(in StorageOperation operation)
     {
         Task committed;
+        bool behind;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
@@ -72,10 +82,11 @@ public sealed partial class StorageWriter : IAsyncDisposable
 
             _open[_openCount++] = operation;
             committed = _openCommitted.Task;
+            behind = _openCount >= _maxPending;
         }
 
         _doorbell.Writer.TryWrite(true);
-        return Durability == StorageDurability.Strict ? new ValueTask(committed) : default;
+        return Durability == StorageDurability.Strict || behind ? new ValueTask(committed) : default;
     }
 
     /// <summary>Completes when everything written before the call is committed (in either mode).</summary>
