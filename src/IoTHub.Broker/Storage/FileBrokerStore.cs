@@ -9,7 +9,7 @@ namespace IoTHub.Broker.Storage;
 /// (<c>log-{generation}.bin</c>) of the batches committed since. Each log record is one batch:
 /// <c>[payload length u32][CRC-32 of payload u32][payload]</c>; on open the log is replayed over the
 /// snapshot, and a torn or corrupt last record (a crash mid-write) is dropped and cut off. Once the
-/// log passes a size, the state is written as a new snapshot (temp file, fsync, rename) with the next
+/// log passes a size, the state is written as a new snapshot (temp file, fsync, rename, fsync of the folder) with the next
 /// generation and a new, empty log starts; a log whose generation is not the snapshot's is stale.
 /// Strict durability fsyncs every batch; relaxed leaves the flush to the operating system.
 /// </summary>
@@ -52,6 +52,9 @@ public sealed class FileBrokerStore : IBrokerStore
         }
 
         _log.Position = image.ValidLogLength;
+
+        // The log may have just been created: its name must be durable before any record in it is.
+        DirectorySync.Flush(directory);
         foreach (var stale in Directory.EnumerateFiles(directory, "log-*.bin"))
         {
             if (!string.Equals(Path.GetFullPath(stale), Path.GetFullPath(_log.Name), StringComparison.Ordinal))
@@ -202,6 +205,9 @@ public sealed class FileBrokerStore : IBrokerStore
 
             File.Move(temporary, snapshot, overwrite: true);
             var log = new FileStream(LogPath(_directory, generation), FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0);
+
+            // The new snapshot and log must be durable before the old log goes.
+            DirectorySync.Flush(_directory);
             var old = _log;
             _log = log;
             _generation = generation;
