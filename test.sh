@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests need. Later issues add theirs here (e.g. mosquitto-clients).
-DEBIAN_PACKAGES=()
+DEBIAN_PACKAGES=(postgresql) # the storage tests start their own PostgreSQL server from its binaries
 
 RESULTS=TestResults
 COVERAGE=false

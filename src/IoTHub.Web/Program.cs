@@ -13,6 +13,7 @@ builder.Services
     .AddHttpListener()
     .AddMqttListener()
     .AddDataDirectory()
+    .AddBrokerStorage()
     .AddHealth();
 
 WebApplication app = builder.Build();

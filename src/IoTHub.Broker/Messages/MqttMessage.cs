@@ -98,6 +98,21 @@ public sealed class MqttMessage
             ExpiryOf(properties?.MessageExpiryInterval, time ?? TimeProvider.System));
     }
 
+    /// <summary>
+    /// A message read back from storage: <paramref name="properties"/> is the forwarded block as
+    /// <see cref="Properties"/> gave it. Expiry is not stored yet (it comes with the storage integration).
+    /// </summary>
+    public static MqttMessage Restore(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, ReadOnlySpan<byte> properties,
+        string? publisherId = null)
+    {
+        var topicLength = Encoding.UTF8.GetByteCount(topic);
+        var buffer = new byte[topicLength + properties.Length + payload.Length];
+        Encoding.UTF8.GetBytes(topic, buffer);
+        properties.CopyTo(buffer.AsSpan(topicLength));
+        payload.CopyTo(buffer.AsSpan(topicLength + properties.Length));
+        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId, expiresAt: 0);
+    }
+
     private static long ExpiryOf(uint? seconds, TimeProvider time) =>
         seconds is { } s ? time.GetTimestamp() + (s * time.TimestampFrequency) : 0;
 }

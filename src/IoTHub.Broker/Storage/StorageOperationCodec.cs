@@ -1,0 +1,160 @@
+using IoTHub.Broker.Messages;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Storage;
+
+/// <summary>The file store's binary form of operations (little-endian, strings as UTF-8 with a 7-bit length).</summary>
+internal static class StorageOperationCodec
+{
+    public static void Write(BinaryWriter writer, in StorageOperation operation)
+    {
+        writer.Write((byte)operation.Kind);
+        writer.Write(operation.ClientId);
+        switch (operation.Kind)
+        {
+            case StorageOperationKind.SetRetained:
+                WriteMessage(writer, operation.Message!);
+                break;
+            case StorageOperationKind.DeleteRetained:
+            case StorageOperationKind.RemoveSubscription:
+                writer.Write(operation.Topic!);
+                break;
+            case StorageOperationKind.UpsertSession:
+                writer.Write(operation.Number);
+                WriteTime(writer, operation.Time);
+                break;
+            case StorageOperationKind.AddSubscription:
+                writer.Write(operation.Topic!);
+                writer.Write((byte)operation.Options.QualityOfService);
+                writer.Write(operation.Options.NoLocal);
+                writer.Write(operation.Options.RetainAsPublished);
+                writer.Write((byte)operation.Options.RetainHandling);
+                writer.Write(operation.Number);
+                break;
+            case StorageOperationKind.EnqueueMessage:
+                writer.Write(operation.Sequence);
+                writer.Write((byte)operation.QualityOfService);
+                writer.Write(operation.Retain);
+                WriteMessage(writer, operation.Message!);
+                break;
+            case StorageOperationKind.RemoveQueuedMessage:
+                writer.Write(operation.Sequence);
+                break;
+            case StorageOperationKind.SetOutgoingInflight:
+                writer.Write(operation.PacketId);
+                writer.Write(operation.Sequence);
+                writer.Write((byte)operation.QualityOfService);
+                writer.Write(operation.Retain);
+                writer.Write(operation.Released);
+                WriteMessage(writer, operation.Message!);
+                break;
+            case StorageOperationKind.RemoveOutgoingInflight:
+            case StorageOperationKind.AddIncomingQos2:
+            case StorageOperationKind.RemoveIncomingQos2:
+                writer.Write(operation.PacketId);
+                break;
+            case StorageOperationKind.SetWill:
+                writer.Write(operation.Number);
+                WriteTime(writer, operation.Time);
+                WriteMessage(writer, operation.Message!);
+                break;
+            case StorageOperationKind.DeleteSession:
+            case StorageOperationKind.DeleteWill:
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown storage operation.");
+        }
+    }
+
+    /// <summary>Reads one operation; throws <see cref="InvalidDataException"/> or <see cref="EndOfStreamException"/> on bad data.</summary>
+    public static StorageOperation Read(BinaryReader reader)
+    {
+        var kind = (StorageOperationKind)reader.ReadByte();
+        var clientId = reader.ReadString();
+        switch (kind)
+        {
+            case StorageOperationKind.SetRetained:
+                return StorageOperation.SetRetained(ReadMessage(reader));
+            case StorageOperationKind.DeleteRetained:
+                return StorageOperation.DeleteRetained(reader.ReadString());
+            case StorageOperationKind.RemoveSubscription:
+                return StorageOperation.RemoveSubscription(clientId, reader.ReadString());
+            case StorageOperationKind.UpsertSession:
+                return StorageOperation.UpsertSession(clientId, reader.ReadUInt32(), ReadTime(reader));
+            case StorageOperationKind.AddSubscription:
+                var filter = reader.ReadString();
+                var options = new SubscriptionOptions((QualityOfService)reader.ReadByte(), reader.ReadBoolean(), reader.ReadBoolean(), (RetainHandling)reader.ReadByte());
+                return StorageOperation.AddSubscription(clientId, filter, options, reader.ReadUInt32());
+            case StorageOperationKind.EnqueueMessage:
+                var sequence = reader.ReadInt64();
+                var qos = (QualityOfService)reader.ReadByte();
+                var retain = reader.ReadBoolean();
+                return StorageOperation.EnqueueMessage(clientId, sequence, ReadMessage(reader), qos, retain);
+            case StorageOperationKind.RemoveQueuedMessage:
+                return StorageOperation.RemoveQueuedMessage(clientId, reader.ReadInt64());
+            case StorageOperationKind.SetOutgoingInflight:
+                var packetId = reader.ReadUInt16();
+                var inflightSequence = reader.ReadInt64();
+                var inflightQos = (QualityOfService)reader.ReadByte();
+                var inflightRetain = reader.ReadBoolean();
+                var released = reader.ReadBoolean();
+                return StorageOperation.SetOutgoingInflight(clientId, packetId, inflightSequence, ReadMessage(reader), inflightQos, inflightRetain, released);
+            case StorageOperationKind.RemoveOutgoingInflight:
+                return StorageOperation.RemoveOutgoingInflight(clientId, reader.ReadUInt16());
+            case StorageOperationKind.AddIncomingQos2:
+                return StorageOperation.AddIncomingQos2(clientId, reader.ReadUInt16());
+            case StorageOperationKind.RemoveIncomingQos2:
+                return StorageOperation.RemoveIncomingQos2(clientId, reader.ReadUInt16());
+            case StorageOperationKind.SetWill:
+                var delay = reader.ReadUInt32();
+                var dueAt = ReadTime(reader).GetValueOrDefault();
+                return StorageOperation.SetWill(clientId, ReadMessage(reader), delay, dueAt);
+            case StorageOperationKind.DeleteSession:
+                return StorageOperation.DeleteSession(clientId);
+            case StorageOperationKind.DeleteWill:
+                return StorageOperation.DeleteWill(clientId);
+            default:
+                throw new InvalidDataException($"Unknown storage operation {(byte)kind}.");
+        }
+    }
+
+    private static void WriteMessage(BinaryWriter writer, MqttMessage message)
+    {
+        writer.Write(message.Topic);
+        writer.Write((byte)message.QualityOfService);
+        writer.Write(message.Retain);
+        writer.Write7BitEncodedInt(message.Properties.Length);
+        writer.Write(message.Properties.Span);
+        writer.Write7BitEncodedInt(message.Payload.Length);
+        writer.Write(message.Payload.Span);
+    }
+
+    private static MqttMessage ReadMessage(BinaryReader reader)
+    {
+        var topic = reader.ReadString();
+        var qos = (QualityOfService)reader.ReadByte();
+        var retain = reader.ReadBoolean();
+        var properties = ReadBytes(reader);
+        var payload = ReadBytes(reader);
+        return MqttMessage.Restore(topic, payload, qos, retain, properties);
+    }
+
+    private static byte[] ReadBytes(BinaryReader reader)
+    {
+        var length = reader.Read7BitEncodedInt();
+        var bytes = reader.ReadBytes(length);
+        return bytes.Length == length ? bytes : throw new EndOfStreamException();
+    }
+
+    private static void WriteTime(BinaryWriter writer, DateTimeOffset? time)
+    {
+        writer.Write(time.HasValue);
+        if (time.HasValue)
+        {
+            writer.Write(time.Value.UtcTicks);
+        }
+    }
+
+    private static DateTimeOffset? ReadTime(BinaryReader reader) =>
+        reader.ReadBoolean() ? new DateTimeOffset(reader.ReadInt64(), TimeSpan.Zero) : null;
+}

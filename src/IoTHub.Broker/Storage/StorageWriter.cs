@@ -1,0 +1,191 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IoTHub.Broker.Storage;
+
+/// <summary>
+/// The one background writer in front of an <see cref="IBrokerStore"/> (group commit). Callers
+/// append operations to an open batch; a single loop takes the whole open batch, commits it in
+/// one transaction, and completes every operation of it together. In <see cref="StorageDurability.Strict"/>
+/// mode a write's task completes only after its batch committed (so a PUBACK can wait for it); in
+/// <see cref="StorageDurability.Relaxed"/> mode it completes at once and the batch is written behind.
+/// Appending allocates nothing per operation: one task per batch, arrays reused. When the store
+/// falls behind by <c>maxPendingOperations</c>, relaxed writes wait for their batch like strict
+/// ones, so memory stays bounded and the callers slow down instead.
+/// </summary>
+public sealed partial class StorageWriter : IAsyncDisposable
+{
+    private readonly IBrokerStore _store;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+
+    // Capacity 1, extra rings dropped: it only says "there is something to take".
+    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    private readonly Task _loop;
+    private readonly int _maxPending;
+    private StorageOperation[] _open = new StorageOperation[256];
+    private StorageOperation[] _spare = new StorageOperation[256];
+    private int _openCount;
+    private TaskCompletionSource _openCommitted = NewCompletion();
+    private Task? _committing;
+    private bool _closed;
+    private long _batches;
+    private long _operations;
+    private long _failedBatches;
+
+    public const int DefaultMaxPendingOperations = 100_000;
+
+    public StorageWriter(IBrokerStore store, StorageDurability durability, ILogger<StorageWriter>? logger = null,
+        int maxPendingOperations = DefaultMaxPendingOperations)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPendingOperations);
+        _store = store;
+        _maxPending = maxPendingOperations;
+        Durability = durability;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public StorageDurability Durability { get; }
+
+    /// <summary>Transactions committed so far.</summary>
+    public long CommittedBatches => Interlocked.Read(ref _batches);
+
+    /// <summary>Operations committed so far.</summary>
+    public long CommittedOperations => Interlocked.Read(ref _operations);
+
+    /// <summary>Batches whose commit failed (their operations were not stored).</summary>
+    public long FailedBatches => Interlocked.Read(ref _failedBatches);
+
+    /// <summary>Why the last failed batch failed; null when none has.</summary>
+    public Exception? LastFailure { get; private set; }
+
+    /// <summary>
+    /// Appends <paramref name="operation"/> to the open batch. Strict: completes when the batch is
+    /// committed, faults when its commit failed. Relaxed: already completed, unless the open batch
+    /// holds the most operations allowed; then it completes when that batch is committed.
+    /// </summary>
+    public ValueTask WriteAsync(in StorageOperation operation)
+    {
+        Task committed;
+        bool behind;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_openCount == _open.Length)
+            {
+                Array.Resize(ref _open, _open.Length * 2);
+            }
+
+            _open[_openCount++] = operation;
+            committed = _openCommitted.Task;
+            behind = _openCount >= _maxPending;
+        }
+
+        _doorbell.Writer.TryWrite(true);
+        return Durability == StorageDurability.Strict || behind ? new ValueTask(committed) : default;
+    }
+
+    /// <summary>Completes when everything written before the call is committed (in either mode).</summary>
+    public Task FlushAsync()
+    {
+        lock (_gate)
+        {
+            return _openCount > 0 ? _openCommitted.Task : _committing ?? Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Commits what is still open, then stops. The store is not disposed: its owner does that.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+        }
+
+        _doorbell.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async Task RunAsync()
+    {
+        while (await _doorbell.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            _doorbell.Reader.TryRead(out _);
+            await CommitOpenBatchAsync().ConfigureAwait(false);
+        }
+
+        // Closed: a ring dropped while the channel was full is covered by this last look.
+        await CommitOpenBatchAsync().ConfigureAwait(false);
+    }
+
+    private async Task CommitOpenBatchAsync()
+    {
+        StorageOperation[] batch;
+        int count;
+        TaskCompletionSource committed;
+        lock (_gate)
+        {
+            if (_openCount == 0)
+            {
+                return;
+            }
+
+            batch = _open;
+            count = _openCount;
+            committed = _openCommitted;
+            _open = _spare;
+            _spare = batch;
+            _openCount = 0;
+            _openCommitted = NewCompletion();
+            _committing = committed.Task;
+        }
+
+        try
+        {
+            await _store.CommitAsync(batch.AsMemory(0, count)).ConfigureAwait(false);
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _operations, count);
+            committed.TrySetResult();
+        }
+#pragma warning disable CA1031 // Any failure of the store fails the batch's writers; the loop goes on.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LastFailure = e;
+            Interlocked.Increment(ref _failedBatches);
+            LogCommitFailed(_logger, count, e);
+            committed.TrySetException(e);
+            if (Durability == StorageDurability.Relaxed)
+            {
+                // Nobody awaits a relaxed batch except FlushAsync; observe it so it is not reported as unobserved.
+                _ = committed.Task.Exception;
+            }
+        }
+        finally
+        {
+            // Drop the message references; the array is reused.
+            Array.Clear(batch, 0, count);
+            lock (_gate)
+            {
+                if (ReferenceEquals(_committing, committed.Task))
+                {
+                    _committing = null;
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(1200, LogLevel.Error, "Storage commit of {Count} operations failed; they are not stored")]
+    private static partial void LogCommitFailed(ILogger logger, int count, Exception exception);
+}

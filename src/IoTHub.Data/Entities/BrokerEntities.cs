@@ -1,0 +1,114 @@
+namespace IoTHub.Data.Entities;
+
+// Rows of the broker's state. Unsigned MQTT numbers are kept in wider signed columns (PostgreSQL
+// has no unsigned types), times as Unix milliseconds (one meaning in every database).
+
+/// <summary>The columns of a stored message (not a table of its own).</summary>
+public abstract class MessageRow
+{
+    public required string Topic { get; set; }
+
+    /// <summary>The QoS it was published with.</summary>
+    public short MessageQualityOfService { get; set; }
+
+    /// <summary>The RETAIN flag it was published with.</summary>
+    public bool MessageRetain { get; set; }
+
+    public required byte[] Properties { get; set; }
+
+    public required byte[] Payload { get; set; }
+}
+
+/// <summary>A retained message, one per topic.</summary>
+public sealed class RetainedMessageEntity
+{
+    public required string Topic { get; set; }
+
+    public short QualityOfService { get; set; }
+
+    public bool Retain { get; set; }
+
+    public required byte[] Properties { get; set; }
+
+    public required byte[] Payload { get; set; }
+}
+
+/// <summary>A persistent session.</summary>
+public sealed class SessionEntity
+{
+    public required string ClientId { get; set; }
+
+    /// <summary>Session Expiry Interval in seconds.</summary>
+    public long ExpiryInterval { get; set; }
+
+    /// <summary>Unix milliseconds when the client went offline; null while connected.</summary>
+    public long? DisconnectedAt { get; set; }
+}
+
+public sealed class SubscriptionEntity
+{
+    public required string ClientId { get; set; }
+
+    public required string TopicFilter { get; set; }
+
+    public short QualityOfService { get; set; }
+
+    public bool NoLocal { get; set; }
+
+    public bool RetainAsPublished { get; set; }
+
+    public short RetainHandling { get; set; }
+
+    public long SubscriptionId { get; set; }
+}
+
+/// <summary>A message waiting for a session; <see cref="Sequence"/> orders the queue.</summary>
+public sealed class QueuedMessageEntity : MessageRow
+{
+    public required string ClientId { get; set; }
+
+    public long Sequence { get; set; }
+
+    /// <summary>The QoS the session gets it at.</summary>
+    public short QualityOfService { get; set; }
+
+    /// <summary>The RETAIN flag the session gets it with.</summary>
+    public bool Retain { get; set; }
+}
+
+/// <summary>An outgoing QoS 1/2 message sent and not yet completed, by packet id.</summary>
+public sealed class OutgoingInflightEntity : MessageRow
+{
+    public required string ClientId { get; set; }
+
+    public int PacketId { get; set; }
+
+    /// <summary>Send order.</summary>
+    public long Sequence { get; set; }
+
+    public short QualityOfService { get; set; }
+
+    public bool Retain { get; set; }
+
+    /// <summary>QoS 2: PUBREL sent.</summary>
+    public bool Released { get; set; }
+}
+
+/// <summary>An incoming QoS 2 packet id received and not yet released.</summary>
+public sealed class IncomingQos2Entity
+{
+    public required string ClientId { get; set; }
+
+    public int PacketId { get; set; }
+}
+
+/// <summary>A will waiting for its delay.</summary>
+public sealed class PendingWillEntity : MessageRow
+{
+    public required string ClientId { get; set; }
+
+    public long DelayInterval { get; set; }
+
+    /// <summary>Unix milliseconds when it is published.</summary>
+    public long DueAt { get; set; }
+}

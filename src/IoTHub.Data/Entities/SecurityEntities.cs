@@ -1,0 +1,61 @@
+namespace IoTHub.Data.Entities;
+
+// Tables for the security work (authentication against database users, ACLs); not used yet.
+
+public sealed class UserEntity
+{
+    public int Id { get; set; }
+
+    public required string UserName { get; set; }
+
+    /// <summary>A PBKDF2 (or stronger) hash with its parameters; never the password.</summary>
+    public required string PasswordHash { get; set; }
+
+    public bool Enabled { get; set; } = true;
+}
+
+public sealed class RoleEntity
+{
+    public int Id { get; set; }
+
+    public required string Name { get; set; }
+}
+
+public sealed class UserRoleEntity
+{
+    public int UserId { get; set; }
+
+    public int RoleId { get; set; }
+}
+
+/// <summary>What an ACL rule governs.</summary>
+[Flags]
+public enum AclAction : short
+{
+    None = 0,
+    Publish = 1,
+    Subscribe = 2,
+}
+
+/// <summary>
+/// One ACL rule: for a user, a role, a client id, or everyone (all null); the topic filter may use
+/// %u (user name) and %c (client id). Higher priority wins.
+/// </summary>
+public sealed class AclRuleEntity
+{
+    public int Id { get; set; }
+
+    public int? UserId { get; set; }
+
+    public int? RoleId { get; set; }
+
+    public string? ClientId { get; set; }
+
+    public required string TopicFilter { get; set; }
+
+    public AclAction Action { get; set; }
+
+    public bool Allow { get; set; }
+
+    public int Priority { get; set; }
+}

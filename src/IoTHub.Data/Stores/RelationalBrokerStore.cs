@@ -1,0 +1,287 @@
+using System.Data;
+using System.Data.Common;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Storage;
+using IoTHub.Data.Entities;
+using IoTHub.Mqtt;
+using Microsoft.EntityFrameworkCore;
+
+namespace IoTHub.Data.Stores;
+
+/// <summary>
+/// A store in a relational database through EF Core: EF owns the schema (migrations), the
+/// connection and the loading queries; a batch is written as one transaction of parameterised
+/// upserts and deletes (<c>INSERT ... ON CONFLICT</c>, which SQLite and PostgreSQL both speak), sent
+/// in one round trip where the driver supports <see cref="DbBatch"/>. One connection stays open for
+/// the store's life; only the storage writer uses it, one batch at a time.
+/// </summary>
+public sealed class RelationalBrokerStore : IBrokerStore
+{
+    private const string MessageColumns = "topic, message_qos, message_retain, properties, payload";
+    private const string IfSessionExists = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0)";
+
+    private readonly BrokerDbContext _context;
+    private readonly string _connectionSetup;
+    private readonly List<Statement> _statements = [];
+    private DbProviderFactory? _factory;
+
+    /// <param name="context">A context this store owns.</param>
+    /// <param name="connectionSetup">SQL run on every new connection (durability settings).</param>
+    internal RelationalBrokerStore(BrokerDbContext context, string connectionSetup)
+    {
+        _context = context;
+        _connectionSetup = connectionSetup;
+    }
+
+    public async Task<StoredState> LoadAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
+        var state = new StoredState();
+        foreach (var row in await _context.RetainedMessages.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties));
+        }
+
+        foreach (var row in await _context.PendingWills.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            state.Wills.Add(new StoredWill(row.ClientId, ToMessage(row), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt)));
+        }
+
+        var sessions = new Dictionary<string, StoredSession>(StringComparer.Ordinal);
+        foreach (var row in await _context.Sessions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            DateTimeOffset? disconnectedAt = row.DisconnectedAt is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+            var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, disconnectedAt);
+            sessions.Add(row.ClientId, session);
+            state.Sessions.Add(session);
+        }
+
+        foreach (var row in await _context.Subscriptions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var options = new SubscriptionOptions((QualityOfService)row.QualityOfService, row.NoLocal, row.RetainAsPublished, (RetainHandling)row.RetainHandling);
+            sessions[row.ClientId].Subscriptions.Add(new StoredSubscription(row.TopicFilter, options, (uint)row.SubscriptionId));
+        }
+
+        var queued = _context.QueuedMessages.AsNoTracking().OrderBy(x => x.Sequence);
+        foreach (var row in await queued.ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, ToMessage(row), (QualityOfService)row.QualityOfService, row.Retain));
+        }
+
+        var outgoing = _context.OutgoingInflight.AsNoTracking().OrderBy(x => x.Sequence);
+        foreach (var row in await outgoing.ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, ToMessage(row),
+                (QualityOfService)row.QualityOfService, row.Retain, row.Released));
+        }
+
+        foreach (var row in await _context.IncomingQos2.AsNoTracking().OrderBy(x => x.PacketId).ToListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            sessions[row.ClientId].IncomingQos2.Add((ushort)row.PacketId);
+        }
+
+        return state;
+    }
+
+    public async Task CommitAsync(ReadOnlyMemory<StorageOperation> batch, CancellationToken cancellationToken = default)
+    {
+        var connection = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
+        _statements.Clear();
+        foreach (ref readonly var operation in batch.Span)
+        {
+            Describe(operation);
+        }
+
+        try
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            // The connection may be gone (server restarted, disk full): start the next batch on a new one.
+            await _context.Database.CloseConnectionAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            _statements.Clear();
+        }
+    }
+
+    public ValueTask DisposeAsync() => _context.DisposeAsync();
+
+    private async Task<DbConnection> EnsureOpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = _context.Database.GetDbConnection();
+        if (connection.State != ConnectionState.Open)
+        {
+            await _context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var setup = connection.CreateCommand();
+#pragma warning disable CA2100 // Fixed text chosen by the provider's factory, no input in it.
+            setup.CommandText = _connectionSetup;
+#pragma warning restore CA2100
+            await setup.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            _factory = DbProviderFactories.GetFactory(connection) ?? throw new InvalidOperationException("The database driver has no provider factory.");
+        }
+
+        return connection;
+    }
+
+    private async Task ExecuteAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (connection.CanCreateBatch)
+        {
+            await using var dbBatch = connection.CreateBatch();
+            dbBatch.Transaction = transaction;
+            foreach (var statement in _statements)
+            {
+                var command = dbBatch.CreateBatchCommand();
+                command.CommandText = statement.Sql;
+                command.Parameters.AddRange(statement.Parameters);
+                dbBatch.BatchCommands.Add(command);
+            }
+
+            await dbBatch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await using var single = connection.CreateCommand();
+        single.Transaction = transaction;
+        foreach (var statement in _statements)
+        {
+#pragma warning disable CA2100 // Constant SQL; values travel as parameters.
+            single.CommandText = statement.Sql;
+#pragma warning restore CA2100
+            single.Parameters.Clear();
+            single.Parameters.AddRange(statement.Parameters);
+            await single.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The statements of one operation. Parameter @p0 is always the client id (or the retained topic).</summary>
+    private void Describe(in StorageOperation operation)
+    {
+        var clientId = Text(operation.ClientId);
+        switch (operation.Kind)
+        {
+            case StorageOperationKind.SetRetained:
+                var retained = operation.Message!;
+                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload) VALUES (@p0, @p1, @p2, @p3, @p4) " +
+                    "ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, properties = excluded.properties, payload = excluded.payload",
+                    Text(retained.Topic), Small((short)retained.QualityOfService), Flag(retained.Retain), Bytes(retained.Properties), Bytes(retained.Payload));
+                break;
+            case StorageOperationKind.DeleteRetained:
+                Add("DELETE FROM retained_messages WHERE topic = @p0", Text(operation.Topic!));
+                break;
+            case StorageOperationKind.UpsertSession:
+                Add("INSERT INTO sessions (client_id, expiry_interval, disconnected_at) VALUES (@p0, @p1, @p2) " +
+                    "ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at",
+                    clientId, Number(operation.Number), Time(operation.Time));
+                break;
+            case StorageOperationKind.DeleteSession:
+                Add("DELETE FROM subscriptions WHERE client_id = @p0", clientId);
+                Add("DELETE FROM queued_messages WHERE client_id = @p0", Text(operation.ClientId));
+                Add("DELETE FROM outgoing_inflight WHERE client_id = @p0", Text(operation.ClientId));
+                Add("DELETE FROM incoming_qos2 WHERE client_id = @p0", Text(operation.ClientId));
+                Add("DELETE FROM sessions WHERE client_id = @p0", Text(operation.ClientId));
+                break;
+            case StorageOperationKind.AddSubscription:
+                var options = operation.Options;
+                Add("INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, retain_handling, subscription_id) " +
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6" + IfSessionExists +
+                    " ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local, " +
+                    "retain_as_published = excluded.retain_as_published, retain_handling = excluded.retain_handling, subscription_id = excluded.subscription_id",
+                    clientId, Text(operation.Topic!), Small((short)options.QualityOfService), Flag(options.NoLocal), Flag(options.RetainAsPublished),
+                    Small((short)options.RetainHandling), Number(operation.Number));
+                break;
+            case StorageOperationKind.RemoveSubscription:
+                Add("DELETE FROM subscriptions WHERE client_id = @p0 AND topic_filter = @p1", clientId, Text(operation.Topic!));
+                break;
+            case StorageOperationKind.EnqueueMessage:
+                var queued = operation.Message!;
+                Add("INSERT INTO queued_messages (client_id, sequence, qos, retain, " + MessageColumns + ") " +
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8" + IfSessionExists +
+                    " ON CONFLICT (client_id, sequence) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, topic = excluded.topic, " +
+                    "message_qos = excluded.message_qos, message_retain = excluded.message_retain, properties = excluded.properties, payload = excluded.payload",
+                    clientId, Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain),
+                    Text(queued.Topic), Small((short)queued.QualityOfService), Flag(queued.Retain), Bytes(queued.Properties), Bytes(queued.Payload));
+                break;
+            case StorageOperationKind.RemoveQueuedMessage:
+                Add("DELETE FROM queued_messages WHERE client_id = @p0 AND sequence = @p1", clientId, Number(operation.Sequence));
+                break;
+            case StorageOperationKind.SetOutgoingInflight:
+                var inflight = operation.Message!;
+                Add("INSERT INTO outgoing_inflight (client_id, packet_id, sequence, qos, retain, released, " + MessageColumns + ") " +
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10" + IfSessionExists +
+                    " ON CONFLICT (client_id, packet_id) DO UPDATE SET sequence = excluded.sequence, qos = excluded.qos, retain = excluded.retain, " +
+                    "released = excluded.released, topic = excluded.topic, message_qos = excluded.message_qos, message_retain = excluded.message_retain, " +
+                    "properties = excluded.properties, payload = excluded.payload",
+                    clientId, PacketId(operation.PacketId), Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain),
+                    Flag(operation.Released), Text(inflight.Topic), Small((short)inflight.QualityOfService), Flag(inflight.Retain),
+                    Bytes(inflight.Properties), Bytes(inflight.Payload));
+                break;
+            case StorageOperationKind.RemoveOutgoingInflight:
+                Add("DELETE FROM outgoing_inflight WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
+                break;
+            case StorageOperationKind.AddIncomingQos2:
+                Add("INSERT INTO incoming_qos2 (client_id, packet_id) SELECT @p0, @p1" + IfSessionExists + " ON CONFLICT (client_id, packet_id) DO NOTHING",
+                    clientId, PacketId(operation.PacketId));
+                break;
+            case StorageOperationKind.RemoveIncomingQos2:
+                Add("DELETE FROM incoming_qos2 WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
+                break;
+            case StorageOperationKind.SetWill:
+                var will = operation.Message!;
+                Add("INSERT INTO pending_wills (client_id, delay_interval, due_at, " + MessageColumns + ") VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
+                    "ON CONFLICT (client_id) DO UPDATE SET delay_interval = excluded.delay_interval, due_at = excluded.due_at, topic = excluded.topic, " +
+                    "message_qos = excluded.message_qos, message_retain = excluded.message_retain, properties = excluded.properties, payload = excluded.payload",
+                    clientId, Number(operation.Number), Time(operation.Time), Text(will.Topic), Small((short)will.QualityOfService), Flag(will.Retain),
+                    Bytes(will.Properties), Bytes(will.Payload));
+                break;
+            case StorageOperationKind.DeleteWill:
+                Add("DELETE FROM pending_wills WHERE client_id = @p0", clientId);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown storage operation.");
+        }
+    }
+
+    private static MqttMessage ToMessage(MessageRow row) =>
+        MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
+
+    private void Add(string sql, params DbParameter[] parameters)
+    {
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            parameters[i].ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        _statements.Add(new Statement(sql, parameters));
+    }
+
+    private DbParameter Parameter(object? value, DbType type)
+    {
+        var parameter = _factory!.CreateParameter() ?? throw new InvalidOperationException("The database driver cannot create parameters.");
+        parameter.DbType = type;
+        parameter.Value = value ?? DBNull.Value;
+        return parameter;
+    }
+
+    private DbParameter Text(string value) => Parameter(value, DbType.String);
+
+    private DbParameter Small(short value) => Parameter(value, DbType.Int16);
+
+    private DbParameter Number(long value) => Parameter(value, DbType.Int64);
+
+    private DbParameter PacketId(ushort value) => Parameter((int)value, DbType.Int32);
+
+    private DbParameter Flag(bool value) => Parameter(value, DbType.Boolean);
+
+    private DbParameter Bytes(ReadOnlyMemory<byte> value) => Parameter(value.ToArray(), DbType.Binary);
+
+    private DbParameter Time(DateTimeOffset? value) => Parameter(value?.ToUnixTimeMilliseconds(), DbType.Int64);
+
+    private sealed record Statement(string Sql, DbParameter[] Parameters);
+}
