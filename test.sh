@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests need. Later issues add theirs here (e.g. mosquitto-clients).
+# Debian packages the tests need. Later issues add theirs here.
 # postgresql: the storage tests start their own server from its binaries; mosquitto-clients and
 # python3-paho-mqtt: the interop tests drive the broker with clients written by others.
 DEBIAN_PACKAGES=(postgresql mosquitto-clients python3-paho-mqtt)

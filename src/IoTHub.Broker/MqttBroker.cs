@@ -18,7 +18,7 @@ namespace IoTHub.Broker;
 /// connections as duplex pipes through <see cref="HandleConnectionAsync"/>, the one seam between
 /// the network and the engine.
 /// </summary>
-public sealed class MqttBroker : IAsyncDisposable
+public sealed partial class MqttBroker : IAsyncDisposable
 {
     private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(3);

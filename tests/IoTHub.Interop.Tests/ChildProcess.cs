@@ -31,8 +31,6 @@ internal sealed partial class ChildProcess : IDisposable
         _command = command;
     }
 
-    public int Id => _process.Id;
-
     /// <summary>The stdout lines so far.</summary>
     public IReadOnlyList<string> Lines
     {

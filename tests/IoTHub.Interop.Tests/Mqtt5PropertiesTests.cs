@@ -8,7 +8,8 @@ namespace IoTHub.Interop.Tests;
 /// <summary>
 /// MQTT 5.0 message properties travel through the broker unaltered: User Properties in their order, names
 /// repeated included ([MQTT-3.3.2-17], [MQTT-3.3.2-18]), Content Type ([MQTT-3.3.2-20]), Response Topic
-/// ([MQTT-3.3.2-15]), Correlation Data ([MQTT-3.3.2-16]) and the Payload Format Indicator ([MQTT-3.3.2-4]).
+/// ([MQTT-3.3.2-15]), Correlation Data ([MQTT-3.3.2-16]) and the Payload Format Indicator ([MQTT-3.3.2-4]);
+/// the Message Expiry Interval goes out as what is left of it ([MQTT-3.3.2-6]).
 /// </summary>
 public sealed class Mqtt5PropertiesTests(InteropHost host) : IClassFixture<InteropHost>
 {
@@ -29,6 +30,7 @@ public sealed class Mqtt5PropertiesTests(InteropHost host) : IClassFixture<Inter
                 .WithPayloadFormatIndicator(MqttPayloadFormatIndicator.CharacterData)
                 .WithResponseTopic("v5/properties/replies")
                 .WithCorrelationData([0xCA, 0xFE, 0x00, 0x01])
+                .WithMessageExpiryInterval(3600)
                 .WithUserProperty("site", Utf8("north"))
                 .WithUserProperty("unit", Utf8("°C"))
                 .WithUserProperty("site", Utf8("south"))
@@ -44,6 +46,7 @@ public sealed class Mqtt5PropertiesTests(InteropHost host) : IClassFixture<Inter
         Assert.Equal(MqttPayloadFormatIndicator.CharacterData, received.PayloadFormatIndicator);
         Assert.Equal("v5/properties/replies", received.ResponseTopic);
         Assert.Equal([0xCA, 0xFE, 0x00, 0x01], received.CorrelationData);
+        Assert.InRange(received.MessageExpiryInterval, 3590u, 3600u); // the time it waited in the broker taken off
         Assert.Equal([("site", "north"), ("unit", "°C"), ("site", "south")], Pairs(received.UserProperties));
     }
 

@@ -16,6 +16,7 @@ internal sealed class MqttNetClient : IAsyncDisposable
 
     private readonly Lock _lock = new();
     private readonly List<MqttApplicationMessage> _messages = [];
+    private readonly List<ushort> _packetIds = [];
     private TaskCompletionSource _changed = NewSignal();
 
     private MqttNetClient(IMqttClient client)
@@ -25,6 +26,21 @@ internal sealed class MqttNetClient : IAsyncDisposable
     }
 
     public IMqttClient Client { get; }
+
+    /// <summary>False: received QoS 1 and 2 messages are not acknowledged (no PUBACK / PUBREC), as if the application crashed first.</summary>
+    public bool Acknowledge { get; set; } = true;
+
+    /// <summary>The packet identifier of each received message, in order (0 at QoS 0).</summary>
+    public IReadOnlyList<ushort> PacketIds
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _packetIds];
+            }
+        }
+    }
 
     public MqttClientConnectResult ConnectResult { get; private set; } = null!;
 
@@ -130,6 +146,7 @@ internal sealed class MqttNetClient : IAsyncDisposable
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         var message = e.ApplicationMessage;
+        e.AutoAcknowledge = Acknowledge;
 
         // MQTTnet may reuse the payload's buffer once the handler returns.
         message.Payload = new ReadOnlySequence<byte>(message.Payload.ToArray());
@@ -137,6 +154,7 @@ internal sealed class MqttNetClient : IAsyncDisposable
         lock (_lock)
         {
             _messages.Add(message);
+            _packetIds.Add(e.PacketIdentifier);
             changed = _changed;
             _changed = NewSignal();
         }

@@ -113,4 +113,62 @@ public sealed class PersistentSessionTests(InteropHost host) : IClassFixture<Int
         await back.WaitForSuccessAsync();
         Assert.Equal([new Received(topic, "queued 1", 1, false), new Received(topic, "queued 2", 1, false)], Mosquitto.Messages(back));
     }
+
+    /// <summary>
+    /// A QoS 1 message MQTTnet received but never acknowledged is sent again after the reconnect, with the same
+    /// packet identifier ([MQTT-4.4.0-1], both versions) and DUP set (3.1.1 [MQTT-3.3.1-1]).
+    /// </summary>
+    [Theory]
+    [InlineData(Protocol.V311)]
+    [InlineData(Protocol.V500)]
+    public async Task QoS1_message_MQTTnet_did_not_acknowledge_is_sent_again_with_DUP_after_reconnecting(Protocol protocol)
+    {
+        var clientId = $"mqttnet-unacked-{protocol}";
+        var topic = $"session/unacked/{protocol}";
+        ushort packetId;
+        await using (var first = await MqttNetClient.ConnectAsync(host, protocol, clientId, clean: false, sessionExpiry: 300))
+        {
+            first.Acknowledge = false;
+            await first.SubscribeAsync(topic, 1);
+            await Mosquitto.PublishAsync(host, protocol, topic, qos: 1, retain: false, "not acknowledged");
+            Assert.Equal([new Received(topic, "not acknowledged", 1, false)], await first.WaitForMessagesAsync(1));
+            packetId = first.PacketIds[0];
+            await first.DisconnectAsync();
+        }
+
+        await using var back = await MqttNetClient.ConnectAsync(host, protocol, clientId, clean: false, sessionExpiry: 300);
+        Assert.True(back.ConnectResult.IsSessionPresent);
+        Assert.Equal([new Received(topic, "not acknowledged", 1, false, Duplicate: true)], await back.WaitForMessagesAsync(1));
+        Assert.Equal([packetId], back.PacketIds);
+    }
+
+    /// <summary>
+    /// 3.1.1 [MQTT-3.1.2-6]: a Clean Session 1 session "lasts as long as the Network Connection. State data
+    /// associated with this Session MUST NOT be reused in any subsequent Session". Here a Clean Session 0
+    /// connection with the same client id takes over while the clean one is still open (3.1.1
+    /// [MQTT-3.1.4-2] closes the old one): it must start without that state, so Session Present is 0
+    /// (3.1.1 [MQTT-3.2.2-2]) and neither the clean session's subscription nor its unacknowledged message
+    /// comes along.
+    /// </summary>
+    [Fact]
+    public async Task Clean_session_state_is_not_reused_by_a_clean_session_0_connection_that_takes_over()
+    {
+        const string clientId = "takeover-of-a-clean-session";
+        const string topic = "session/takeover/clean";
+        await using var clean = await MqttNetClient.ConnectAsync(host, Protocol.V311, clientId, clean: true);
+        clean.Acknowledge = false;
+        await clean.SubscribeAsync(topic, 1);
+        await Mosquitto.PublishAsync(host, Protocol.V311, topic, qos: 1, retain: false, "for the clean session only");
+        await clean.WaitForMessagesAsync(1); // in flight: never acknowledged
+
+        // paho takes the client id over with clean_session=False, subscribes to a probe topic and waits for one message.
+        using var persistent = Paho.Subscribe(host, Protocol.V311, clientId, count: 1, [topic + "/probe:1"], clean: false);
+        await Paho.WaitUntilSubscribedAsync(persistent);
+        await Mosquitto.PublishAsync(host, Protocol.V311, topic, qos: 1, retain: false, "after the takeover");
+        await Mosquitto.PublishAsync(host, Protocol.V311, topic + "/probe", qos: 1, retain: false, "probe");
+        await persistent.WaitForSuccessAsync();
+
+        Assert.False(Paho.SessionPresent(persistent), "Session Present 1: the clean session's state was resumed. " + persistent.Describe());
+        Assert.Equal([new Received(topic + "/probe", "probe", 1, false)], Paho.Messages(persistent));
+    }
 }

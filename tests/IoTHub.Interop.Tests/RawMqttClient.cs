@@ -29,7 +29,7 @@ internal sealed class RawMqttClient : IDisposable
     public int Level { get; }
 
     /// <summary>Opens the TCP connection; a receive buffer size, when given, is set before connecting (it caps the TCP window).</summary>
-    public static async Task<RawMqttClient> OpenAsync(IPEndPoint endpoint, Protocol protocol, int? receiveBufferSize = null)
+    private static async Task<RawMqttClient> OpenAsync(IPEndPoint endpoint, Protocol protocol, int? receiveBufferSize = null)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferSize is { } size)
@@ -106,7 +106,7 @@ internal sealed class RawMqttClient : IDisposable
         return Packet(0x10, body);
     }
 
-    public byte[] Publish(string topic, string payload, int qos, ushort packetId = 0, bool duplicate = false, bool retain = false)
+    public byte[] Publish(string topic, string payload, int qos, ushort packetId = 0, bool duplicate = false)
     {
         var body = new List<byte>();
         AddString(body, topic);
@@ -117,7 +117,7 @@ internal sealed class RawMqttClient : IDisposable
 
         AddProperties(body);
         body.AddRange(Encoding.UTF8.GetBytes(payload));
-        var header = 0x30 | (duplicate ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
+        var header = 0x30 | (duplicate ? 0x08 : 0) | (qos << 1);
         return Packet((byte)header, body);
     }
 
@@ -127,10 +127,6 @@ internal sealed class RawMqttClient : IDisposable
         var header = (byte)((int)type << 4 | (type == PacketType.PubRel ? 0x02 : 0)); // PUBREL's fixed-header flags are 0010
         return [header, 2, (byte)(packetId >> 8), (byte)packetId];
     }
-
-    public static byte[] PingReq() => [0xC0, 0];
-
-    public static byte[] Disconnect() => [0xE0, 0];
 
     /// <summary>Reads the next packet; fails when the connection closes first or nothing comes in time.</summary>
     public async Task<RawPacket> ReadAsync(TimeSpan? timeout = null) =>
@@ -290,8 +286,6 @@ internal readonly record struct RawPacket(byte Header, byte[] Body, int Level)
     public int QoS => (Header >> 1) & 3;
 
     public bool Duplicate => (Header & 0x08) != 0;
-
-    public bool Retain => (Header & 0x01) != 0;
 
     public string Topic => Encoding.UTF8.GetString(Body, 2, BinaryPrimitives.ReadUInt16BigEndian(Body));
 

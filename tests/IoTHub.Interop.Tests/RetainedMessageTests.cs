@@ -1,3 +1,6 @@
+using MQTTnet;
+using MQTTnet.Protocol;
+
 namespace IoTHub.Interop.Tests;
 
 /// <summary>
@@ -49,7 +52,7 @@ public sealed class RetainedMessageTests(InteropHost host) : IClassFixture<Inter
 
         await Paho.PublishAsync(host, protocol, $"{root}/gone", qos: 1, retain: true, messages: [null]);
 
-        // [MQTT-3.3.1-10]: the empty message itself still reaches the subscriber that is there.
+        // 3.1.1 [MQTT-3.3.1-10]: the empty message itself still reaches the subscriber that is there.
         await live.WaitForSuccessAsync();
         Assert.Equal(new Received($"{root}/gone", "", 1, false), Mosquitto.Messages(live)[2]);
 
@@ -59,5 +62,45 @@ public sealed class RetainedMessageTests(InteropHost host) : IClassFixture<Inter
         await Paho.PublishAsync(host, protocol, $"{root}/gone", qos: 1, retain: false, "marker");
         await late.WaitForSuccessAsync();
         Assert.Equal([new Received($"{root}/kept", "still here", 1, true), new Received($"{root}/gone", "marker", 1, false)], Mosquitto.Messages(late));
+    }
+
+    /// <summary>
+    /// 5.0 subscription options with MQTTnet (5.0 numbering): Retain Handling 1 sends retained messages only
+    /// for a new subscription ([MQTT-3.3.1-10]), 2 never ([MQTT-3.3.1-11]); with Retain As Published live
+    /// delivery keeps RETAIN ([MQTT-3.3.1-13]), without it RETAIN is 0 ([MQTT-3.3.1-12]).
+    /// </summary>
+    [Fact]
+    public async Task MQTTnet_v5_retain_handling_and_retain_as_published()
+    {
+        const string plain = "retained/v5/plain";
+        const string asPublished = "retained/v5/as-published";
+        await using (var setter = await MqttNetClient.ConnectAsync(host, Protocol.V500, "retained-v5-setter"))
+        {
+            await setter.PublishAsync(plain, "stored", qos: 1, retain: true);
+            await setter.PublishAsync(asPublished, "stored", qos: 1, retain: true);
+        }
+
+        await using var client = await MqttNetClient.ConnectAsync(host, Protocol.V500, "retained-v5-options");
+        var ifNew = new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(plain, MqttQualityOfServiceLevel.AtLeastOnce, retainHandling: MqttRetainHandling.SendAtSubscribeIfNewSubscriptionOnly)
+            .Build();
+        await client.Client.SubscribeAsync(ifNew);
+        Assert.Equal([new Received(plain, "stored", 1, true)], await client.WaitForMessagesAsync(1));
+
+        // The same filter again is not new: no retained message. Retain Handling 2: none either.
+        await client.Client.SubscribeAsync(ifNew);
+        await client.Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+            .WithTopicFilter(asPublished, MqttQualityOfServiceLevel.AtLeastOnce, retainAsPublished: true,
+                retainHandling: MqttRetainHandling.DoNotSendOnSubscribe)
+            .Build());
+        await using (var setter = await MqttNetClient.ConnectAsync(host, Protocol.V500, "retained-v5-setter2"))
+        {
+            await setter.PublishAsync(plain, "live", qos: 1, retain: true);
+            await setter.PublishAsync(asPublished, "live", qos: 1, retain: true);
+        }
+
+        Assert.Equal(
+            [new Received(plain, "stored", 1, true), new Received(plain, "live", 1, false), new Received(asPublished, "live", 1, true)],
+            await client.WaitForMessagesAsync(3));
     }
 }
