@@ -6,6 +6,7 @@ using IoTHub.Broker.Messages;
 using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Storage;
 using IoTHub.Broker.Wills;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -44,7 +45,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly LogRateLimiter _refusedConnectLog;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _monitor;
-    private readonly PendingWills _wills = new();
+    private readonly PendingWills _wills;
+    private Persistence _persistence = Persistence.None;
     private readonly SharedGroups _sharedGroups;
     private readonly SysTopics _sysTopics;
     private long _assignedIds;
@@ -58,6 +60,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Time = time ?? TimeProvider.System;
         _refusedConnectLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
         _sysTopics = new SysTopics(this);
+        _wills = new PendingWills(Time);
         _sharedGroups = new SharedGroups(options.SharedSubscriptionStrategy);
         StartedAt = Time.GetTimestamp();
     }
@@ -88,6 +91,49 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal TimeProvider Time { get; }
 
+    /// <summary>
+    /// Makes this broker keep its state in storage: rebuilds what <paramref name="state"/> holds
+    /// (retained messages, persistent sessions with their queues and in-flight messages, delayed
+    /// wills) and from now on writes every change through <paramref name="writer"/>. Call before
+    /// <see cref="Start"/>. Times stored as wall-clock times continue from now.
+    /// </summary>
+    public void AttachStorage(StorageWriter writer, StoredState state)
+    {
+        var now = Time.GetTimestamp();
+        var utcNow = Time.GetUtcNow();
+        foreach (var message in state.Retained)
+        {
+            Retained.Set(message);
+        }
+
+        foreach (var stored in state.Sessions)
+        {
+            var offlineFor = utcNow - (stored.DisconnectedAt ?? utcNow);
+            var session = new Session(stored.ClientId, new Persistence(writer));
+            session.Restore(stored, now - (long)(Math.Max(0, offlineFor.TotalSeconds) * Time.TimestampFrequency), Subscriptions);
+            _sessions[stored.ClientId] = session;
+        }
+
+        foreach (var will in state.Wills)
+        {
+            if (_sessions.TryGetValue(will.ClientId, out var session))
+            {
+                var dueIn = Math.Max(0, (will.DueAt - utcNow).TotalSeconds);
+                _wills.Add(session, new Will(will.Message, will.ClientId, will.DelayInterval), now + (long)(dueIn * Time.TimestampFrequency));
+            }
+        }
+
+        _persistence = new Persistence(writer);
+        _wills.Persistence = _persistence;
+    }
+
+    /// <summary>Stores, replaces or (empty payload) deletes a retained message, in memory and in storage.</summary>
+    internal void SetRetained(MqttMessage message)
+    {
+        Retained.Set(message);
+        _persistence.Write(message.Payload.IsEmpty ? StorageOperation.DeleteRetained(message.Topic) : StorageOperation.SetRetained(message));
+    }
+
     /// <summary>Starts the monitor that enforces keep-alive, connect timeouts, stuck clients and session expiry.</summary>
     public void Start() => _monitor ??= MonitorAsync(_stopping.Token);
 
@@ -113,7 +159,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     {
         if (message.Retain)
         {
-            Retained.Set(message);
+            SetRetained(message);
         }
 
         return Route(message);
@@ -360,7 +406,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
                     DiscardSession(existing);
                 }
 
-                session = new Session(clientId);
+                session = new Session(clientId, _persistence);
                 _sessions[clientId] = session;
                 present = false;
             }

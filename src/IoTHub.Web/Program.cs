@@ -11,9 +11,9 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
 
 builder.Services
     .AddHttpListener()
-    .AddMqttListener()
     .AddDataDirectory()
     .AddBrokerStorage()
+    .AddMqttListener()
     .AddHealth();
 
 WebApplication app = builder.Build();

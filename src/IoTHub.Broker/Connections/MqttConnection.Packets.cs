@@ -2,6 +2,7 @@ using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Storage;
 using IoTHub.Broker.Wills;
 using IoTHub.Mqtt;
 
@@ -212,6 +213,9 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        // Everything this PUBLISH makes the broker store (its QoS 2 id, queued copies for offline
+        // sessions, a retained message) is committed before its PUBACK/PUBREC goes out.
+        Persistence.BeginPacket();
         if (qos == QualityOfService.ExactlyOnce && !session.TryReceiveQos2(publish.PacketId, Options.MaximumIncomingInflightMessages, out var overLimit))
         {
             if (overLimit)
@@ -229,11 +233,11 @@ internal sealed partial class MqttConnection
         var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
         if (publish.Retain && Options.RetainAvailable)
         {
-            _broker.Retained.Set(message);
+            _broker.SetRetained(message);
         }
 
         _broker.Route(message);
-        AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success);
+        AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success, Persistence.EndPacket());
     }
 
     /// <summary>
@@ -263,11 +267,11 @@ internal sealed partial class MqttConnection
         return _incomingAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, "Topic Alias not set up before use");
     }
 
-    private void AcknowledgePublish(QualityOfService qos, ushort packetId, ReasonCode reasonCode)
+    private void AcknowledgePublish(QualityOfService qos, ushort packetId, ReasonCode reasonCode, Task? commit = null)
     {
         if (qos != QualityOfService.AtMostOnce)
         {
-            EnqueueControl(Outbound.Ack(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, packetId, reasonCode));
+            EnqueueControl(Outbound.Ack(qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec, packetId, reasonCode, commit));
         }
     }
 

@@ -6,6 +6,7 @@ using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Wills;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
 
@@ -337,10 +338,13 @@ internal sealed partial class MqttConnection
 
     private void HandlePubRel(ushort packetId)
     {
+        // The id is forgotten in storage before PUBCOMP lets the client reuse it.
+        Persistence.BeginPacket();
         var known = _session!.ReleaseReceivedQos2(packetId);
 
         // [MQTT-4.3.3-9] (3.1.1 [MQTT-4.3.3-2]): PUBCOMP answers every PUBREL.
-        EnqueueControl(Outbound.Ack(PacketType.PubComp, packetId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
+        EnqueueControl(Outbound.Ack(PacketType.PubComp, packetId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            Persistence.EndPacket()));
     }
 
     private void EnqueueControl(in Outbound item)
@@ -400,14 +404,31 @@ internal sealed partial class MqttConnection
                     continue;
                 }
 
-                WriteBatch();
-                Volatile.Write(ref _flushStartedAt, _broker.Time.GetTimestamp());
-                var flush = await _output.FlushAsync().ConfigureAwait(false);
-                Volatile.Write(ref _flushStartedAt, 0);
-                if (flush.IsCompleted || flush.IsCanceled)
+                // An acknowledgement of something stored waits for its commit; what comes before it is flushed meanwhile.
+                var written = 0;
+                while (true)
                 {
-                    return;
+                    written = WriteBatch(written);
+                    Volatile.Write(ref _flushStartedAt, _broker.Time.GetTimestamp());
+                    var flush = await _output.FlushAsync().ConfigureAwait(false);
+                    Volatile.Write(ref _flushStartedAt, 0);
+                    if (flush.IsCompleted || flush.IsCanceled)
+                    {
+                        return;
+                    }
+
+                    if (written == _batch.Count)
+                    {
+                        break;
+                    }
+
+                    if (!await IsStoredAsync(_batch[written].Commit!).ConfigureAwait(false))
+                    {
+                        return;
+                    }
                 }
+
+                _batch.Clear();
             }
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
@@ -443,12 +464,23 @@ internal sealed partial class MqttConnection
         session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
     }
 
-    private void WriteBatch()
+    /// <summary>
+    /// Writes the batch from <paramref name="start"/> up to the first acknowledgement whose commit is
+    /// not done; returns where it stopped (the batch's length when everything is written).
+    /// </summary>
+    private int WriteBatch(int start)
     {
         var delivered = 0;
         long bytes = 0;
-        foreach (var item in _batch)
+        var i = start;
+        for (; i < _batch.Count; i++)
         {
+            var item = _batch[i];
+            if (item.Commit is { IsCompletedSuccessfully: false })
+            {
+                break;
+            }
+
             switch (item.Type)
             {
                 case PacketType.Publish:
@@ -465,9 +497,29 @@ internal sealed partial class MqttConnection
             }
         }
 
-        _broker.Statistics.Sent(_batch.Count, bytes);
-        _batch.Clear();
+        _broker.Statistics.Sent(i - start, bytes);
         _broker.Statistics.MessagesDeliveredAdd(delivered);
+        return i;
+    }
+
+    /// <summary>
+    /// Waits for a storage commit an acknowledgement depends on. When it failed, nothing is
+    /// acknowledged: the connection closes, and the client sends the packet again later.
+    /// </summary>
+    private async Task<bool> IsStoredAsync(Task commit)
+    {
+        try
+        {
+            await commit.ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            BrokerLog.StorageFailed(Logger, ex, ClientId);
+            _batch.Clear();
+            Close(ReasonCode.UnspecifiedError, "storage unavailable: the message could not be stored");
+            return false;
+        }
     }
 
     /// <summary>Writes one PUBLISH; returns its size, or 0 when it was too large for the client and skipped.</summary>

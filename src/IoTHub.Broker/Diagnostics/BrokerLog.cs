@@ -45,6 +45,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1012, LogLevel.Debug, "Client {ClientId}: message to '{Topic}' of {Size} bytes exceeds the client's maximum packet size; not sent")]
     public static partial void PacketTooLargeForClient(ILogger logger, string clientId, string topic, int size);
 
+    [LoggerMessage(1014, LogLevel.Error, "Storage failed while client '{ClientId}' waited for an acknowledgement; closing its connection without acknowledging")]
+    public static partial void StorageFailed(ILogger logger, Exception exception, string clientId);
+
     [LoggerMessage(1013, LogLevel.Error, "Connection of client '{ClientId}' failed")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, string clientId);
 }

@@ -11,13 +11,18 @@ namespace IoTHub.Broker.Sessions;
 /// another member if this one leaves.
 /// </summary>
 internal readonly record struct Delivery(MqttMessage Message, QualityOfService QualityOfService, bool Retain, uint[]? SubscriptionIds = null,
-    Subscription? Shared = null);
+    Subscription? Shared = null)
+{
+    /// <summary>Its place in a stored session's queue; 0 when it is not stored.</summary>
+    public long Sequence { get; init; }
+}
 
 /// <summary>One item for a connection's write loop: a PUBLISH, or a control packet.</summary>
 internal readonly struct Outbound
 {
-    private Outbound(PacketType type, in Delivery delivery, ushort packetId, bool duplicate, ReasonCode reasonCode, ControlPacket? control)
+    private Outbound(PacketType type, in Delivery delivery, ushort packetId, bool duplicate, ReasonCode reasonCode, ControlPacket? control, Task? commit = null)
     {
+        Commit = commit;
         Type = type;
         Delivery = delivery;
         PacketId = packetId;
@@ -38,11 +43,14 @@ internal readonly struct Outbound
 
     public ControlPacket? Control { get; }
 
+    /// <summary>The storage commit this acknowledgement must wait for (strict durability); null when none.</summary>
+    public Task? Commit { get; }
+
     public static Outbound Publish(in Delivery delivery, ushort packetId, bool duplicate) =>
         new(PacketType.Publish, delivery, packetId, duplicate, ReasonCode.Success, null);
 
-    public static Outbound Ack(PacketType type, ushort packetId, ReasonCode reasonCode) =>
-        new(type, default, packetId, false, reasonCode, null);
+    public static Outbound Ack(PacketType type, ushort packetId, ReasonCode reasonCode, Task? commit = null) =>
+        new(type, default, packetId, false, reasonCode, null, commit);
 
     public static Outbound Packet(ControlPacket control) =>
         new(control.Type, default, 0, false, ReasonCode.Success, control);

@@ -1,5 +1,6 @@
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Routing;
+using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Sessions;
@@ -20,10 +21,18 @@ public sealed class Session
     private ushort _lastPacketId;
     private bool _queueFullLogged;
 
-    internal Session(string clientId)
+    private readonly Persistence _persistence;
+    private long _lastSequence;
+    private bool _wasStored;
+
+    internal Session(string clientId, Persistence? persistence = null)
     {
         ClientId = clientId;
+        _persistence = persistence ?? Persistence.None;
     }
+
+    /// <summary>A session outliving its connection is stored (when the broker has storage).</summary>
+    private bool Stored => ExpiryInterval > 0 && _persistence.Enabled;
 
     public string ClientId { get; }
 
@@ -72,6 +81,42 @@ public sealed class Session
         }
     }
 
+    /// <summary>Rebuilds a stored session at start, offline since <paramref name="disconnectedAt"/>; writes nothing back.</summary>
+    internal void Restore(StoredSession stored, long disconnectedAt, SubscriptionTree tree)
+    {
+        lock (Sync)
+        {
+            ExpiryInterval = stored.ExpiryInterval;
+            DisconnectedAt = disconnectedAt;
+            _wasStored = true;
+            foreach (var subscription in stored.Subscriptions)
+            {
+                var restored = new Subscription(this, subscription.TopicFilter, subscription.Options, subscription.SubscriptionId);
+                _subscriptions[subscription.TopicFilter] = restored;
+                tree.Add(restored);
+            }
+
+            foreach (var inflight in stored.Outgoing)
+            {
+                var delivery = new Delivery(inflight.Message, inflight.QualityOfService, inflight.Retain) { Sequence = inflight.Sequence };
+                _inflightById[inflight.PacketId] = _inflightOrder.AddLast(new Inflight(inflight.PacketId, delivery) { Released = inflight.Released });
+                _lastSequence = Math.Max(_lastSequence, inflight.Sequence);
+            }
+
+            foreach (var queued in stored.Queued)
+            {
+                _pending.Enqueue(new Delivery(queued.Message, queued.QualityOfService, queued.Retain) { Sequence = queued.Sequence });
+                _pendingBytes += queued.Message.Size;
+                _lastSequence = Math.Max(_lastSequence, queued.Sequence);
+            }
+
+            foreach (var packetId in stored.IncomingQos2)
+            {
+                _receivedQos2.Add(packetId);
+            }
+        }
+    }
+
     /// <summary>Attaches a connection; messages in flight are resent first, with DUP, on its write loop.</summary>
     internal void Attach(MqttConnection connection)
     {
@@ -79,6 +124,11 @@ public sealed class Session
         {
             Connection = connection;
             DisconnectedAt = 0;
+            if (Stored)
+            {
+                _wasStored = true;
+                _persistence.Write(StorageOperation.UpsertSession(ClientId, ExpiryInterval, disconnectedAt: null));
+            }
         }
     }
 
@@ -94,6 +144,11 @@ public sealed class Session
 
             Connection = null;
             DisconnectedAt = now;
+            if (Stored)
+            {
+                _persistence.Write(StorageOperation.UpsertSession(ClientId, ExpiryInterval, DateTimeOffset.UtcNow));
+            }
+
             return true;
         }
     }
@@ -103,6 +158,11 @@ public sealed class Session
     {
         lock (Sync)
         {
+            if (_wasStored)
+            {
+                _persistence.Write(StorageOperation.DeleteSession(ClientId));
+            }
+
             Discarded = true;
             _pending.Clear();
             _pendingBytes = 0;
@@ -141,7 +201,14 @@ public sealed class Session
                 result = EnqueueResult.DroppedOldest;
             }
 
-            _pending.Enqueue(delivery);
+            var queued = delivery;
+            if (Stored && delivery.QualityOfService != QualityOfService.AtMostOnce)
+            {
+                queued = delivery with { Sequence = ++_lastSequence };
+                _persistence.Write(StorageOperation.EnqueueMessage(ClientId, queued.Sequence, delivery.Message, delivery.QualityOfService, delivery.Retain));
+            }
+
+            _pending.Enqueue(queued);
             _pendingBytes += size;
             if (result == EnqueueResult.Queued)
             {
@@ -161,6 +228,14 @@ public sealed class Session
             var first = !_queueFullLogged;
             _queueFullLogged = true;
             return first;
+        }
+    }
+
+    private void ForgetQueued(in Delivery delivery)
+    {
+        if (delivery.Sequence != 0)
+        {
+            _persistence.Write(StorageOperation.RemoveQueuedMessage(ClientId, delivery.Sequence));
         }
     }
 
@@ -226,6 +301,7 @@ public sealed class Session
                 {
                     _pending.Dequeue();
                     _pendingBytes -= delivery.Message.Size;
+                    ForgetQueued(delivery);
                     continue;
                 }
 
@@ -239,6 +315,12 @@ public sealed class Session
 
                     packetId = NextPacketId();
                     _inflightById.Add(packetId, _inflightOrder.AddLast(new Inflight(packetId, delivery)));
+                    if (Stored)
+                    {
+                        _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
+                            delivery.QualityOfService, delivery.Retain, released: false));
+                        ForgetQueued(delivery);
+                    }
                 }
 
                 _pending.Dequeue();
@@ -265,6 +347,10 @@ public sealed class Session
                     taken.Add(node.Value.Delivery);
                     _inflightById.Remove(node.Value.PacketId);
                     _inflightOrder.Remove(node);
+                    if (Stored)
+                    {
+                        _persistence.Write(StorageOperation.RemoveOutgoingInflight(ClientId, node.Value.PacketId));
+                    }
                 }
 
                 node = next;
@@ -281,6 +367,7 @@ public sealed class Session
                 }
 
                 _pendingBytes -= delivery.Message.Size;
+                ForgetQueued(delivery);
                 taken.Add(delivery);
             }
         }
@@ -300,6 +387,11 @@ public sealed class Session
 
             _inflightById.Remove(packetId);
             _inflightOrder.Remove(node);
+            if (Stored)
+            {
+                _persistence.Write(StorageOperation.RemoveOutgoingInflight(ClientId, packetId));
+            }
+
             return true;
         }
     }
@@ -315,6 +407,13 @@ public sealed class Session
             }
 
             node.Value.Released = true;
+            if (Stored)
+            {
+                var delivery = node.Value.Delivery;
+                _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
+                    delivery.QualityOfService, delivery.Retain, released: true));
+            }
+
             return true;
         }
     }
@@ -337,6 +436,12 @@ public sealed class Session
             }
 
             _receivedQos2.Add(packetId);
+            if (Stored)
+            {
+                // Stored before PUBREC goes out: exactly once holds across a restart.
+                _persistence.Write(StorageOperation.AddIncomingQos2(ClientId, packetId));
+            }
+
             return true;
         }
     }
@@ -346,7 +451,13 @@ public sealed class Session
     {
         lock (Sync)
         {
-            return _receivedQos2.Remove(packetId);
+            var removed = _receivedQos2.Remove(packetId);
+            if (removed && Stored)
+            {
+                _persistence.Write(StorageOperation.RemoveIncomingQos2(ClientId, packetId));
+            }
+
+            return removed;
         }
     }
 
@@ -378,6 +489,11 @@ public sealed class Session
             var isNew = !_subscriptions.ContainsKey(subscription.TopicFilter);
             _subscriptions[subscription.TopicFilter] = subscription;
             tree.Add(subscription);
+            if (Stored)
+            {
+                _persistence.Write(StorageOperation.AddSubscription(ClientId, subscription.TopicFilter, subscription.Options, subscription.SubscriptionId));
+            }
+
             return isNew;
         }
     }
@@ -394,7 +510,13 @@ public sealed class Session
     {
         lock (Sync)
         {
-            return _subscriptions.Remove(topicFilter) && tree.Remove(this, topicFilter);
+            var removed = _subscriptions.Remove(topicFilter) && tree.Remove(this, topicFilter);
+            if (removed && Stored)
+            {
+                _persistence.Write(StorageOperation.RemoveSubscription(ClientId, topicFilter));
+            }
+
+            return removed;
         }
     }
 

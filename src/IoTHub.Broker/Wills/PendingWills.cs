@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Storage;
 
 namespace IoTHub.Broker.Wills;
 
@@ -7,16 +8,33 @@ namespace IoTHub.Broker.Wills;
 /// Wills waiting out their MQTT 5.0 Will Delay Interval (§3.1.3.2.2): published when the delay or the
 /// session ends, whichever comes first, and dropped if the client reconnects to the session before.
 /// </summary>
-internal sealed class PendingWills
+internal sealed class PendingWills(TimeProvider time)
 {
     private readonly ConcurrentDictionary<Session, (Will Will, long DueAt)> _wills = new(ReferenceEqualityComparer.Instance);
 
     public int Count => _wills.Count;
 
-    public void Add(Session session, Will will, long dueAt) => _wills[session] = (will, dueAt);
+    /// <summary>Where pending wills are stored, so that they survive a restart.</summary>
+    public Persistence Persistence { get; set; } = Persistence.None;
+
+    public void Add(Session session, Will will, long dueAt)
+    {
+        _wills[session] = (will, dueAt);
+        var dueIn = time.GetElapsedTime(time.GetTimestamp(), dueAt);
+        Persistence.Write(StorageOperation.SetWill(session.ClientId, will.ToMessage(time), will.Delay, time.GetUtcNow() + dueIn));
+    }
 
     /// <summary>Takes the session's pending will out, if any.</summary>
-    public Will? Take(Session session) => _wills.TryRemove(session, out var entry) ? entry.Will : null;
+    public Will? Take(Session session)
+    {
+        if (!_wills.TryRemove(session, out var entry))
+        {
+            return null;
+        }
+
+        Persistence.Write(StorageOperation.DeleteWill(session.ClientId));
+        return entry.Will;
+    }
 
     /// <summary>Takes out every will whose time has come.</summary>
     public void TakeDue(long now, List<Will> due)
@@ -25,6 +43,7 @@ internal sealed class PendingWills
         {
             if (entry.DueAt <= now && _wills.TryRemove(new KeyValuePair<Session, (Will, long)>(session, entry)))
             {
+                Persistence.Write(StorageOperation.DeleteWill(session.ClientId));
                 due.Add(entry.Will);
             }
         }

@@ -1,4 +1,5 @@
 using IoTHub.Broker;
+using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -46,16 +47,21 @@ internal static class MqttListener
     /// Starts the brokers with the host. At shutdown, before the web server stops, each broker drains
     /// its queues for up to its drain timeout and closes its connections (5.0 clients get 0x8B).
     /// </summary>
-    private sealed class BrokerService(BrokerRegistry registry) : IHostedLifecycleService
+    private sealed class BrokerService(BrokerRegistry registry, IServiceProvider services) : IHostedLifecycleService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
+        /// <summary>
+        /// The default broker keeps its state in the configured store (opened before this service starts);
+        /// named brokers live in memory.
+        /// </summary>
+        public async Task StartAsync(CancellationToken cancellationToken)
         {
+            // Resolved now, not in the constructor: the store is opened by the storage service's own start.
+            var store = services.GetRequiredService<IBrokerStore>();
+            registry.Default.AttachStorage(services.GetRequiredService<StorageWriter>(), await store.LoadAsync(cancellationToken));
             foreach (MqttBroker broker in registry.Brokers.Values)
             {
                 broker.Start();
             }
-
-            return Task.CompletedTask;
         }
 
         public Task StoppingAsync(CancellationToken cancellationToken) =>
