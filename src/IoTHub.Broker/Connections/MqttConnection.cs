@@ -424,7 +424,8 @@ internal sealed partial class MqttConnection
 
                     if (!await IsStoredAsync(_batch[written].Commit!).ConfigureAwait(false))
                     {
-                        return;
+                        // Closing: the next round writes only the DISCONNECT.
+                        break;
                     }
                 }
 
@@ -516,7 +517,6 @@ internal sealed partial class MqttConnection
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             BrokerLog.StorageFailed(Logger, ex, ClientId);
-            _batch.Clear();
             Close(ReasonCode.UnspecifiedError, "storage unavailable: the message could not be stored");
             return false;
         }
