@@ -393,13 +393,15 @@ public sealed partial class MqttBroker : IAsyncDisposable
             // [MQTT-3.1.3-9]: a reconnect before the Will Delay ends cancels the will; a clean start ends
             // the old session, and with it the delay.
             var pendingWill = existing is null ? null : _wills.Take(existing);
-            endedSessionWill = cleanStart ? pendingWill : null;
+            endedSessionWill = cleanStart || existing?.ExpiryInterval == 0 ? pendingWill : null;
             if (existing is not null && previous is not null)
             {
                 existing.Detach(previous, Time.GetTimestamp());
             }
 
-            if (existing is null || cleanStart)
+            // A session with expiry 0 ends with its connection: a new connection never resumes it, even
+            // when it takes over before that connection has closed (3.1.1 [MQTT-3.1.2-6], 5.0 §3.1.2.11.2).
+            if (existing is null || cleanStart || existing.ExpiryInterval == 0)
             {
                 if (existing is not null)
                 {

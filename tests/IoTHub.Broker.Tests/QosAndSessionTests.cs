@@ -450,6 +450,27 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await first.DisposeAsync();
     }
 
+    // 3.1.1 [MQTT-3.1.2-6]: a clean session's state is never reused, even by a connection that takes it over.
+    [Theory]
+    [InlineData(MqttProtocolVersion.V311)]
+    [InlineData(MqttProtocolVersion.V500)]
+    public async Task A_clean_session_taken_over_is_not_resumed(MqttProtocolVersion version)
+    {
+        await using var clean = await PipeClient.ConnectAsync(_broker, "device", version, cleanStart: true);
+        await clean.SubscribeAsync("t", QualityOfService.AtLeastOnce);
+        await using var publisher = await PipeClient.ConnectAsync(_broker, "pub");
+        await publisher.PublishAndWaitAsync("t", "unacknowledged");
+        await clean.ExpectPublishAsync();
+
+        await using var successor = await PipeClient.ConnectAsync(_broker, "device", version, cleanStart: false,
+            properties: version == MqttProtocolVersion.V500 ? new MqttProperties { SessionExpiryInterval = 60 } : null);
+
+        Assert.False(successor.LastConnAck!.SessionPresent);
+        await successor.SubscribeAsync("marker");
+        await publisher.PublishAndWaitAsync("marker", "end");
+        Assert.Equal("marker", (await successor.ExpectPublishAsync()).Topic);
+    }
+
     private static async Task PublishExactlyOnceAsync(MqttTestClient publisher, string topic, string payload)
     {
         var id = await publisher.PublishAsync(topic, payload, QualityOfService.ExactlyOnce);

@@ -116,6 +116,13 @@ internal sealed class HostProcess : IDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
+    /// <summary>SIGKILL: the process dies at once, as in a crash or a power loss of the process.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await WaitForExitAsync();
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)
