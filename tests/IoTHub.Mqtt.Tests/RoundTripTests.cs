@@ -252,6 +252,17 @@ public sealed class RoundTripTests
     }
 
     [Fact]
+    public void A_publish_with_trusted_properties_encodes_like_a_checked_one()
+    {
+        var properties = new ReadOnlySequence<byte>(SamplePackets.PublishProperties().ToBytes());
+        var checkedPacket = new PublishPacket(Codec.Bytes("a/b"), Codec.Bytes("x"), QualityOfService.AtLeastOnce, true, false, 3, properties);
+        var trusted = PublishPacket.WithTrustedProperties(Codec.Bytes("a/b"), Codec.Bytes("x"), QualityOfService.AtLeastOnce, true, false, 3, properties);
+
+        Assert.Equal(Codec.Encode(new DecodedPacket(checkedPacket), MqttProtocolVersion.V500), Codec.Encode(new DecodedPacket(trusted), MqttProtocolVersion.V500));
+        Assert.Equal(default, trusted.Summary);
+    }
+
+    [Fact]
     public void Invalid_publish_properties_are_refused_when_building_a_packet()
     {
         var wrong = new ReadOnlySequence<byte>(new MqttProperties { SessionExpiryInterval = 1 }.ToBytes());

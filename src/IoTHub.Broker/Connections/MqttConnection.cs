@@ -541,7 +541,8 @@ internal sealed partial class MqttConnection
             properties = DeliveryProperties(delivery, alias);
         }
 
-        var publish = new PublishPacket(topic, new ReadOnlySequence<byte>(message.Payload), delivery.QualityOfService, delivery.Retain,
+        // The block is the message's validated properties plus ones written here: no need to walk it again.
+        var publish = PublishPacket.WithTrustedProperties(topic, new ReadOnlySequence<byte>(message.Payload), delivery.QualityOfService, delivery.Retain,
             item.Duplicate, item.PacketId, properties);
 
         if (_clientMaximumPacketSize != long.MaxValue)

@@ -25,6 +25,21 @@ public readonly struct PublishPacket
     {
     }
 
+    /// <summary>
+    /// Builds a PUBLISH to encode whose property block is known to be valid already (forwarded from a
+    /// decoded packet, or composed by the caller), skipping the validation walk of the public
+    /// constructor. <see cref="Summary"/> is left empty: it describes decoded packets only.
+    /// </summary>
+    public static PublishPacket WithTrustedProperties(
+        ReadOnlySequence<byte> topic,
+        ReadOnlySequence<byte> payload,
+        QualityOfService qualityOfService,
+        bool retain,
+        bool duplicate,
+        ushort packetId,
+        ReadOnlySequence<byte> properties) =>
+        new(topic, payload, qualityOfService, retain, duplicate, packetId, properties, default(PublishPropertySummary));
+
     internal PublishPacket(
         ReadOnlySequence<byte> topic,
         ReadOnlySequence<byte> payload,
