@@ -580,16 +580,24 @@ public sealed partial class MqttBroker : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                var now = Time.GetTimestamp();
-                foreach (var connection in _connections.Keys)
+                try
                 {
-                    connection.CheckTimers(now);
-                }
+                    var now = Time.GetTimestamp();
+                    foreach (var connection in _connections.Keys)
+                    {
+                        connection.CheckTimers(now);
+                    }
 
-                ExpireSessions(now);
-                PublishDueWills(now);
-                Retained.RemoveExpired(now);
-                _sysTopics.PublishIfDue(now);
+                    ExpireSessions(now);
+                    PublishDueWills(now);
+                    Retained.RemoveExpired(now);
+                    _sysTopics.PublishIfDue(now);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // One bad round (storage closing under it, say) must not end the monitor.
+                    BrokerLog.MonitorFailed(Logger, ex);
+                }
             }
         }
         catch (OperationCanceledException)

@@ -100,7 +100,8 @@ public sealed partial class CrashTests : IDisposable
         }
 
         restarted.Terminate();
-        Assert.Equal(0, await restarted.WaitForExitAsync());
+        var exitCode = await restarted.WaitForExitAsync();
+        Assert.True(exitCode == 0, $"exit code {exitCode}. Output:\n{restarted.Output}");
     }
 
     /// <summary>Publishes numbered messages one at a time and records each acknowledged one, until the broker dies.</summary>

@@ -48,6 +48,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1014, LogLevel.Error, "Storage failed while client '{ClientId}' waited for an acknowledgement; closing its connection without acknowledging")]
     public static partial void StorageFailed(ILogger logger, Exception exception, string clientId);
 
+    [LoggerMessage(1015, LogLevel.Error, "A round of the broker's monitor failed")]
+    public static partial void MonitorFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(1013, LogLevel.Error, "Connection of client '{ClientId}' failed")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, string clientId);
 }

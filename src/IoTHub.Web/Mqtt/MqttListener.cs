@@ -71,7 +71,14 @@ internal static class MqttListener
 
         public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        /// <summary>After the drain, the brokers stop for good (monitors included) before storage, stopped after this service, closes.</summary>
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            foreach (MqttBroker broker in registry.Brokers.Values)
+            {
+                await broker.DisposeAsync();
+            }
+        }
 
         public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
