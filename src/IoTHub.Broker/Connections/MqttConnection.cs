@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Wills;
@@ -26,8 +25,7 @@ internal sealed partial class MqttConnection
     private readonly PipeWriter _output;
     private readonly Lock _controlLock = new();
     private readonly Queue<Outbound> _control = new();
-    private readonly Channel<byte> _writeSignal = Channel.CreateBounded<byte>(
-        new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly WriteSignal _writeSignal = new();
 
     private readonly List<Outbound> _batch = [];
     private Task? _writeLoop;
@@ -107,7 +105,7 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>Wakes the write loop; cheap and safe from any thread.</summary>
-    public void SignalWrite() => _writeSignal.Writer.TryWrite(0);
+    public void SignalWrite() => _writeSignal.Set();
 
     /// <summary>
     /// Closes the connection from the server side. MQTT 5.0 clients first get a DISCONNECT with the
@@ -390,7 +388,6 @@ internal sealed partial class MqttConnection
         {
             while (true)
             {
-                _writeSignal.Reader.TryRead(out _);
                 var closing = _closing;
                 CollectBatch(closing);
                 if (_batch.Count == 0)
@@ -400,7 +397,7 @@ internal sealed partial class MqttConnection
                         return;
                     }
 
-                    await _writeSignal.Reader.WaitToReadAsync().ConfigureAwait(false);
+                    await _writeSignal.WaitAsync().ConfigureAwait(false);
                     continue;
                 }
 
