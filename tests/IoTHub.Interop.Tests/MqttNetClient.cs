@@ -42,6 +42,18 @@ internal sealed class MqttNetClient : IAsyncDisposable
         }
     }
 
+    /// <summary>How many application messages have arrived so far.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _messages.Count;
+            }
+        }
+    }
+
     public MqttClientConnectResult ConnectResult { get; private set; } = null!;
 
     public IReadOnlyList<MqttApplicationMessage> ApplicationMessages

@@ -29,6 +29,23 @@ internal static class Paho
         return Run("paho_sub.py", arguments);
     }
 
+    /// <summary>
+    /// Starts paho_will.py: connects with a will (5.0: with a Will Delay Interval when above 0), then, by
+    /// <paramref name="then"/>, "loop" (stays connected, pinging), "silent" (sends nothing more, no PINGREQ)
+    /// or "disconnect" (normal DISCONNECT and exit). Wait for its CONNACK with <see cref="WaitUntilConnectedAsync"/>.
+    /// </summary>
+    public static ChildProcess StartWithWill(InteropHost host, Protocol protocol, string clientId, string willTopic, string willPayload,
+        int willQos, string then, int keepAlive = 60, uint willDelay = 0, bool clean = true, uint sessionExpiry = 0)
+    {
+        List<string> arguments = [.. Common(host, protocol, clientId, clean, sessionExpiry), "--keepalive", Number(keepAlive),
+            "--will-topic", willTopic, "--will-payload", willPayload, "--will-qos", Number(willQos),
+            "--will-delay", willDelay.ToString(CultureInfo.InvariantCulture), "--then", then];
+        return Run("paho_will.py", arguments);
+    }
+
+    /// <summary>Waits for a successful CONNACK (the scripts exit when it is a refusal).</summary>
+    public static Task WaitUntilConnectedAsync(ChildProcess client) => client.WaitForLineAsync(line => Event(line) == "connack");
+
     public static Task WaitUntilSubscribedAsync(ChildProcess subscriber) => subscriber.WaitForLineAsync(line => Event(line) == "suback");
 
     /// <summary>Publishes the messages in order (null: a zero-byte payload, last) and waits until every flow is complete.</summary>

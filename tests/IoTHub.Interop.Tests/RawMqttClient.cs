@@ -44,12 +44,12 @@ internal sealed class RawMqttClient : IDisposable
     /// <summary>Opens a connection and sends CONNECT; returns once the CONNACK was successful, with its Session Present flag.</summary>
     public static async Task<(RawMqttClient Client, bool SessionPresent)> ConnectAsync(
         IPEndPoint endpoint, Protocol protocol, string clientId, bool clean = true, ushort keepAlive = 0, uint sessionExpiry = 0,
-        int? receiveBufferSize = null)
+        int? receiveBufferSize = null, ushort receiveMaximum = 0, ushort topicAliasMaximum = 0)
     {
         var client = await OpenAsync(endpoint, protocol, receiveBufferSize);
         try
         {
-            await client.SendAsync(client.Connect(clientId, clean, keepAlive, sessionExpiry));
+            await client.SendAsync(client.Connect(clientId, clean, keepAlive, sessionExpiry, receiveMaximum, topicAliasMaximum));
             var connAck = await client.ReadAsync();
             Assert.Equal(PacketType.ConnAck, connAck.Type);
             Assert.Equal(0, connAck.Body[1]); // return code / reason code: accepted
@@ -80,7 +80,8 @@ internal sealed class RawMqttClient : IDisposable
         Assert.Equal(qos, subAck.Body[^1]);
     }
 
-    public byte[] Connect(string clientId, bool clean, ushort keepAlive, uint sessionExpiry)
+    /// <summary>CONNECT; for 5.0, Receive Maximum and Topic Alias Maximum are sent when above 0.</summary>
+    public byte[] Connect(string clientId, bool clean, ushort keepAlive, uint sessionExpiry, ushort receiveMaximum = 0, ushort topicAliasMaximum = 0)
     {
         var body = new List<byte>();
         AddString(body, "MQTT");
@@ -96,6 +97,18 @@ internal sealed class RawMqttClient : IDisposable
                 var value = new byte[4];
                 BinaryPrimitives.WriteUInt32BigEndian(value, sessionExpiry);
                 properties.AddRange(value);
+            }
+
+            if (receiveMaximum > 0)
+            {
+                properties.Add(0x21); // Receive Maximum
+                AddUInt16(properties, receiveMaximum);
+            }
+
+            if (topicAliasMaximum > 0)
+            {
+                properties.Add(0x22); // Topic Alias Maximum
+                AddUInt16(properties, topicAliasMaximum);
             }
 
             AddVariableByteInteger(body, properties.Count);

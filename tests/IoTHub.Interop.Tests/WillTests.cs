@@ -1,0 +1,165 @@
+using System.Diagnostics;
+
+namespace IoTHub.Interop.Tests;
+
+/// <summary>
+/// Wills over real sockets, from real client processes: a client killed with SIGKILL (its kernel closes
+/// the socket, no DISCONNECT) has its will published ([MQTT-3.1.2-8]); a normal DISCONNECT deletes it
+/// ([MQTT-3.1.2-10], [MQTT-3.14.4-3]); a client that goes silent past 1.5 × its keep-alive is cut off as
+/// if the network had failed ([MQTT-3.1.2-24], 5.0 [MQTT-3.1.2-22]), will included; a 5.0 Will Delay
+/// Interval holds the will back, and a reconnect to the session within it cancels it ([MQTT-3.1.3-9]).
+/// The watcher is an MQTTnet 5.0 client. Each test uses its own topic subtree.
+/// </summary>
+public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
+{
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(5);
+
+    public enum Killed
+    {
+        MosquittoSub311,
+        Paho5,
+    }
+
+    [Theory]
+    [InlineData(Killed.MosquittoSub311)]
+    [InlineData(Killed.Paho5)]
+    public async Task Will_of_a_client_process_killed_with_SIGKILL_reaches_an_MQTTnet_subscriber(Killed kind)
+    {
+        var willTopic = $"wills/killed/{kind}";
+        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, $"will-watcher-{kind}");
+        await watcher.SubscribeAsync("wills/killed/#", 1);
+
+        var clientId = $"will-killed-{kind}";
+        var client = kind == Killed.MosquittoSub311
+            ? Mosquitto.SubscribeWith(host, Protocol.V311, "-i", clientId, "-q", "1", "-t", "wills/killed/unused",
+                "--will-topic", willTopic, "--will-payload", "gone", "--will-qos", "1")
+            : Paho.StartWithWill(host, Protocol.V500, clientId, willTopic, "gone", willQos: 1, then: "loop");
+        try
+        {
+            if (kind == Killed.MosquittoSub311)
+            {
+                await Mosquitto.WaitUntilSubscribedAsync(client);
+            }
+            else
+            {
+                await Paho.WaitUntilConnectedAsync(client);
+            }
+
+            Assert.True(host.Broker.FindSession(clientId)?.IsConnected, "the client is not connected");
+            Assert.Empty(watcher.Messages); // nothing yet: the will waits for the connection to end
+        }
+        finally
+        {
+            client.Dispose(); // Process.Kill: SIGKILL, as kill -9
+        }
+
+        await watcher.WaitForMessagesAsync(1);
+        Assert.Equal([new Received(willTopic, "gone", 1, false)], watcher.Messages);
+    }
+
+    [Fact]
+    public async Task Mosquitto_pub_exiting_with_a_normal_DISCONNECT_has_its_will_deleted()
+    {
+        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-normal");
+        await watcher.SubscribeAsync("wills/normal/#", 1);
+
+        // mosquitto_pub with a will publishes, sends DISCONNECT (0x00) and exits.
+        await Mosquitto.PublishWithAsync(host, Protocol.V311, "-i", "will-normal-pub", "-t", "wills/normal/data", "-q", "1", "-m", "hello",
+            "--will-topic", "wills/normal/pub-will", "--will-payload", "should not come", "--will-qos", "1");
+        await host.WaitUntilOfflineAsync("will-normal-pub", Slack);
+
+        // A control, started after mosquitto_pub's connection is gone: killed, its will comes. Had the DISCONNECT
+        // not deleted mosquitto_pub's will, that will would have been published when its connection closed, before.
+        using (var control = Paho.StartWithWill(host, Protocol.V311, "will-normal-control", "wills/normal/control-will", "control", willQos: 1, then: "loop"))
+        {
+            await Paho.WaitUntilConnectedAsync(control);
+        }
+
+        await watcher.WaitForMessagesAsync(2);
+        Assert.Equal(
+            [new Received("wills/normal/data", "hello", 1, false), new Received("wills/normal/control-will", "control", 1, false)],
+            watcher.Messages);
+    }
+
+    [Fact]
+    public async Task Paho_client_that_stops_sending_is_cut_off_after_one_and_a_half_keep_alive_and_its_will_published()
+    {
+        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-keepalive");
+        await watcher.SubscribeAsync("wills/keepalive/#", 1);
+
+        // Keep-alive 1 s; after CONNACK the script neither reads nor writes (no PINGREQ) but keeps its socket open.
+        using var silent = Paho.StartWithWill(host, Protocol.V311, "will-keepalive", "wills/keepalive/silent", "timed out", willQos: 1,
+            then: "silent", keepAlive: 1);
+        await silent.WaitForLineAsync(line => line.Contains("\"silent\"", StringComparison.Ordinal));
+        var clock = Stopwatch.StartNew();
+
+        await watcher.WaitForMessagesAsync(1, TimeSpan.FromSeconds(1.5) + Slack);
+        var elapsed = clock.Elapsed;
+        Assert.Equal([new Received("wills/keepalive/silent", "timed out", 1, false)], watcher.Messages);
+
+        // The process still runs with its socket open: only the keep-alive can have ended the connection,
+        // 1.5 s after the CONNECT, which was sent just before the clock started.
+        Assert.True(host.Broker.FindSession("will-keepalive") is not { IsConnected: true });
+        Assert.InRange(elapsed, TimeSpan.FromSeconds(1.0), TimeSpan.FromSeconds(1.5) + Slack);
+    }
+
+    /// <summary>
+    /// Two paho 5.0 clients with Will Delay Interval 2 s and Session Expiry 60 s are killed. One reconnects
+    /// to its session (Clean Start 0) within the delay: its will is never sent ([MQTT-3.1.3-9]). The other
+    /// does not: its will comes once the delay has passed, not before (5.0 §3.1.3.2.2).
+    /// </summary>
+    [Fact]
+    public async Task Will_delay_is_cancelled_by_a_reconnect_within_it_and_otherwise_the_will_comes_after_the_delay()
+    {
+        const uint delay = 2;
+        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-delay");
+        await watcher.SubscribeAsync("wills/delay/#", 1);
+
+        ChildProcess? resumed = null;
+        var reconnecting = Paho.StartWithWill(host, Protocol.V500, "will-delay-resumed", "wills/delay/resumed", "resumed client gone", willQos: 1,
+            then: "loop", willDelay: delay, sessionExpiry: 60);
+        var leaving = Paho.StartWithWill(host, Protocol.V500, "will-delay-left", "wills/delay/left", "left client gone", willQos: 1,
+            then: "loop", willDelay: delay, sessionExpiry: 60);
+        try
+        {
+            await Paho.WaitUntilConnectedAsync(reconnecting);
+            await Paho.WaitUntilConnectedAsync(leaving);
+
+            // The one to reconnect is killed first, so its delay ends first: had it not been cancelled, its will
+            // would be out before the other's.
+            reconnecting.Dispose();
+            leaving.Dispose();
+            var killed = Stopwatch.StartNew();
+            await host.WaitUntilOfflineAsync("will-delay-resumed", Slack);
+            await host.WaitUntilOfflineAsync("will-delay-left", Slack);
+
+            resumed = Paho.StartWithWill(host, Protocol.V500, "will-delay-resumed", "wills/delay/resumed", "resumed client gone", willQos: 1,
+                then: "loop", willDelay: delay, clean: false, sessionExpiry: 60);
+            await Paho.WaitUntilConnectedAsync(resumed);
+            var reconnectedAfter = killed.Elapsed;
+            Assert.True(reconnectedAfter < TimeSpan.FromSeconds(delay), $"the reconnect took {reconnectedAfter}, past the will delay: the test proves nothing");
+            Assert.True(Paho.SessionPresent(resumed), "the session was not resumed");
+
+            await watcher.WaitForMessagesAsync(1, TimeSpan.FromSeconds(delay) + Slack);
+            var willAfter = killed.Elapsed;
+            Assert.True(willAfter >= TimeSpan.FromSeconds(delay - 0.1), $"the will came {willAfter} after the kill, before its {delay} s delay");
+
+            // A marker through the broker: any will published before it is in the watcher's queue ahead of it.
+            await using (var marker = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-delay-marker"))
+            {
+                await marker.PublishAsync("wills/delay/marker", "end", 1);
+            }
+
+            await watcher.WaitForMessagesAsync(2);
+            Assert.Equal(
+                [new Received("wills/delay/left", "left client gone", 1, false), new Received("wills/delay/marker", "end", 1, false)],
+                watcher.Messages);
+        }
+        finally
+        {
+            reconnecting.Dispose();
+            leaving.Dispose();
+            resumed?.Dispose();
+        }
+    }
+}
