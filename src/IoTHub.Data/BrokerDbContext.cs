@@ -32,6 +32,8 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<AclRuleEntity> AclRules => Set<AclRuleEntity>();
 
+    public DbSet<AdminAccountEntity> AdminAccounts => Set<AdminAccountEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -152,6 +154,17 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.Priority).HasColumnName("priority");
             e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<RoleEntity>().WithMany().HasForeignKey(x => x.RoleId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<AdminAccountEntity>(e =>
+        {
+            e.ToTable("admin_accounts");
+            e.Property(x => x.Id).HasColumnName("id");
+            e.Property(x => x.UserName).HasColumnName("user_name").HasMaxLength(256);
+            e.Property(x => x.PasswordHash).HasColumnName("password_hash");
+            e.Property(x => x.Role).HasColumnName("role").HasMaxLength(32);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.HasIndex(x => x.UserName).IsUnique();
         });
     }
 

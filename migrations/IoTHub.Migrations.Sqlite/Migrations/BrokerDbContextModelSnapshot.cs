@@ -61,6 +61,42 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.ToTable("acl_rules", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.AdminAccountEntity", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("PasswordHash")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("password_hash");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("role");
+
+                    b.Property<string>("UserName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_name");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserName")
+                        .IsUnique();
+
+                    b.ToTable("admin_accounts", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")
