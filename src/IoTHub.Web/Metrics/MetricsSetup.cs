@@ -10,6 +10,8 @@ internal static class MetricsSetup
     public static IServiceCollection AddBrokerMetrics(this IServiceCollection services)
     {
         services.AddSingleton<BrokerMetrics>();
+        // The observable instruments are created with the meter service, once settings are valid.
+        services.AddHostedService<InstrumentsCreator>();
         services.AddOpenTelemetry().WithMetrics(static metrics => metrics
             .AddMeter(BrokerMetrics.MeterName)
             .AddAspNetCoreInstrumentation()
@@ -20,9 +22,18 @@ internal static class MetricsSetup
 
     public static IEndpointRouteBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
     {
-        // The observable instruments are created with the meter service; resolving it registers them.
-        endpoints.ServiceProvider.GetRequiredService<BrokerMetrics>();
         endpoints.MapPrometheusScrapingEndpoint(Path).AllowAnonymous();
         return endpoints;
+    }
+
+    private sealed class InstrumentsCreator(BrokerMetrics metrics) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            GC.KeepAlive(metrics);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
