@@ -50,4 +50,25 @@ internal static class BrokerLookup
         brokers = [];
         return false;
     }
+
+    /// <summary>
+    /// One page of a list over the selected brokers: 400 when the paging or <paramref name="errors"/>
+    /// (the caller's own checks) has problems, 404 for an unknown broker.
+    /// </summary>
+    /// <param name="registry">The brokers.</param>
+    /// <param name="broker">The broker to list, or null for all.</param>
+    /// <param name="paging">The page asked for.</param>
+    /// <param name="errors">What the caller found wrong with its own parameters.</param>
+    /// <param name="query">Filters and orders the items of the selected brokers.</param>
+    public static Results<Ok<ResultPage<T>>, ValidationProblem, ProblemHttpResult> PageAcross<T>(this BrokerRegistry registry, string? broker, PageQuery paging,
+        ValidationErrors errors, Func<IEnumerable<KeyValuePair<string, MqttBroker>>, IEnumerable<T>> query)
+    {
+        paging.Validate(errors);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        return registry.TrySelect(broker, out var brokers, out var problem) ? TypedResults.Ok(paging.Apply(query(brokers))) : problem;
+    }
 }

@@ -46,23 +46,11 @@ internal static class ClientsApi
         [Description("Only clients whose id contains this text (case-sensitive).")] string? clientId = null,
         [Description("Only clients connected from this IP address (or whose address starts with this text).")] string? ip = null)
     {
-        var errors = new ValidationErrors();
-        paging.Validate(errors);
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
-
-        if (!registry.TrySelect(broker, out var brokers, out var problem))
-        {
-            return problem;
-        }
-
-        return TypedResults.Ok(paging.Apply(brokers
+        return registry.PageAcross(broker, paging, new ValidationErrors(), brokers => brokers
             .SelectMany(static b => b.Value.GetSessions().Where(static s => s.IsConnected).Select(s => Summary(b.Key, s)))
             .Where(c => (clientId is null || c.ClientId.Contains(clientId, StringComparison.Ordinal))
                 && (ip is null || (c.Endpoint is { } endpoint && HostOf(endpoint).StartsWith(ip, StringComparison.OrdinalIgnoreCase))))
-            .OrderBy(static c => c.Broker, StringComparer.Ordinal).ThenBy(static c => c.ClientId, StringComparer.Ordinal)));
+            .OrderBy(static c => c.Broker, StringComparer.Ordinal).ThenBy(static c => c.ClientId, StringComparer.Ordinal));
     }
 
     private static Results<Ok<ClientDetails>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,

@@ -40,26 +40,15 @@ internal static class RetainedApi
         [Description("MQTT topic filter, wildcards allowed (default #: every topic not starting with $).")] string? topicFilter = null)
     {
         var errors = new ValidationErrors();
-        paging.Validate(errors);
         var filter = topicFilter ?? "#";
         if (!TopicRules.IsValidTopicFilter(filter))
         {
             errors.Add("topicFilter", "is not a valid MQTT topic filter.");
         }
 
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
-
-        if (!registry.TrySelect(broker, out var brokers, out var problem))
-        {
-            return problem;
-        }
-
-        return TypedResults.Ok(paging.Apply(brokers
+        return registry.PageAcross(broker, paging, errors, brokers => brokers
             .SelectMany(b => b.Value.GetRetained(filter).Select(m => RetainedMessageInfo.From(b.Key, m)))
-            .OrderBy(static m => m.Broker, StringComparer.Ordinal).ThenBy(static m => m.Topic, StringComparer.Ordinal)));
+            .OrderBy(static m => m.Broker, StringComparer.Ordinal).ThenBy(static m => m.Topic, StringComparer.Ordinal));
     }
 
     private static Results<Ok<RetainedMessageInfo>, ProblemHttpResult> Get(BrokerRegistry registry, string topic,

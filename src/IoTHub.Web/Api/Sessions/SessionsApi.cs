@@ -48,27 +48,16 @@ internal static class SessionsApi
         [Description("Only sessions with at least this many queued messages.")] int? minQueued = null)
     {
         var errors = new ValidationErrors();
-        paging.Validate(errors);
         if (minQueued is < 0)
         {
             errors.Add("minQueued", "must be 0 or more.");
         }
 
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
-
-        if (!registry.TrySelect(broker, out var brokers, out var problem))
-        {
-            return problem;
-        }
-
-        return TypedResults.Ok(paging.Apply(brokers
+        return registry.PageAcross(broker, paging, errors, brokers => brokers
             .SelectMany(static b => b.Value.GetSessions().Select(s => SessionInfo.From(b.Key, s)))
             .Where(s => (clientId is null || s.ClientId.Contains(clientId, StringComparison.Ordinal))
                 && (connected is null || s.Connected == connected) && (minQueued is null || s.QueuedMessages >= minQueued))
-            .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal)));
+            .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal));
     }
 
     private static Results<Ok<SessionInfo>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,

@@ -59,23 +59,11 @@ internal static class SubscriptionsApi
         [Description("Only this client's subscriptions (exact client id).")] string? clientId = null,
         [Description("Only subscriptions with exactly this topic filter.")] string? topicFilter = null)
     {
-        var errors = new ValidationErrors();
-        paging.Validate(errors);
-        if (errors.Any)
-        {
-            return errors.ToResult();
-        }
-
-        if (!registry.TrySelect(broker, out var brokers, out var problem))
-        {
-            return problem;
-        }
-
-        return TypedResults.Ok(paging.Apply(brokers
+        return registry.PageAcross(broker, paging, new ValidationErrors(), brokers => brokers
             .SelectMany(b => (b.Value.GetSubscriptions(clientId) ?? []).Select(s => SubscriptionInfo.From(b.Key, s)))
             .Where(s => topicFilter is null || s.TopicFilter == topicFilter)
             .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal)
-            .ThenBy(static s => s.TopicFilter, StringComparer.Ordinal)));
+            .ThenBy(static s => s.TopicFilter, StringComparer.Ordinal));
     }
 
     private static Results<Created<SubscriptionInfo>, ValidationProblem, ProblemHttpResult> Add(BrokerRegistry registry, AddSubscriptionRequest request)
