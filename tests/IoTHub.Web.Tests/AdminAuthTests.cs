@@ -169,3 +169,21 @@ public sealed class MemoryAccountsTests(MemoryAccountsHost host) : IClassFixture
         Assert.False(File.Exists(Path.Combine(host.DataDirectory, "iothub.db")));
     }
 }
+
+/// <summary>Deleting an account ends its tokens at once.</summary>
+public sealed class AccountDeletionTests(AdminApiHost host) : IClassFixture<AdminApiHost>
+{
+    [Fact]
+    public async Task A_deleted_accounts_token_is_refused()
+    {
+        var admin = await host.AdminAsync();
+        var created = await admin.PostAsJsonAsync("/api/v1/accounts", new { userName = "short-lived", password = "short-lived-password", role = "viewer" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var client = host.WithToken(await host.LoginAsync("short-lived", "short-lived-password"));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/brokers")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync("/api/v1/accounts/short-lived")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/brokers")).StatusCode);
+    }
+}

@@ -30,6 +30,8 @@ internal sealed class AdminAccounts
     /// <summary>True when accounts are kept in the database (sqlite, postgres); false when in memory.</summary>
     public bool IsPersistent => _store is RelationalAdminAccountStore;
 
+    public Task<AdminAccount?> FindAsync(string userName, CancellationToken cancellationToken) => _store.FindAsync(userName, cancellationToken);
+
     public Task<IReadOnlyList<AdminAccount>> ListAsync(CancellationToken cancellationToken) => _store.ListAsync(cancellationToken);
 
     /// <summary>The account when the password is right; null otherwise.</summary>

@@ -39,11 +39,29 @@ internal static class AdminAuthentication
                     RoleClaimType = RoleClaim,
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
+                jwt.Events = new JwtBearerEvents { OnTokenValidated = EnsureAccountStillExistsAsync };
             });
 
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
             .AddPolicy(AdminRoles.ChangePolicy, static policy => policy.RequireRole(AdminRoles.Admin));
         return services;
+    }
+
+    /// <summary>
+    /// A token stops working as soon as its account is deleted or changes role, not only when it
+    /// expires: the account is looked up on every request (one indexed read).
+    /// </summary>
+    private static async Task EnsureAccountStillExistsAsync(TokenValidatedContext context)
+    {
+        var principal = context.Principal;
+        var name = principal?.FindFirst(NameClaim)?.Value;
+        var role = principal?.FindFirst(RoleClaim)?.Value;
+        var accounts = context.HttpContext.RequestServices.GetRequiredService<AdminAccounts>();
+        var account = name is null ? null : await accounts.FindAsync(name, context.HttpContext.RequestAborted);
+        if (account is null || account.Role != role)
+        {
+            context.Fail("The token's account no longer exists or has another role.");
+        }
     }
 }
