@@ -78,7 +78,7 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         [
             "/api/v1/auth/login", "/api/v1/accounts", "/api/v1/brokers", "/api/v1/brokers/{name}", "/api/v1/listeners", "/api/v1/clients",
             "/api/v1/clients/{clientId}", "/api/v1/clients/{clientId}/disconnect", "/api/v1/sessions", "/api/v1/sessions/{clientId}",
-            "/api/v1/subscriptions", "/api/v1/retained", "/api/v1/retained/{topic}", "/api/v1/publish", "/api/v1/statistics",
+            "/api/v1/subscriptions", "/api/v1/retained", "/api/v1/retained/{topic}", "/api/v1/publish", "/api/v1/statistics", "/api/v1/api-keys", "/api/v1/api-keys/{id}", "/api/v1/audit",
         ];
         foreach (var path in expected)
         {
@@ -86,6 +86,7 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         }
 
         Assert.True(document.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("Bearer", out _));
+        Assert.True(document.GetProperty("components").GetProperty("securitySchemes").TryGetProperty("ApiKey", out _));
         var publish = paths.GetProperty("/api/v1/publish").GetProperty("post");
         Assert.True(publish.TryGetProperty("security", out _));
         Assert.True(publish.GetProperty("responses").TryGetProperty("403", out _));

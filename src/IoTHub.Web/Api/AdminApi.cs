@@ -1,4 +1,6 @@
 using IoTHub.Web.Api.Accounts;
+using IoTHub.Web.Api.ApiKeys;
+using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
@@ -7,6 +9,7 @@ using IoTHub.Web.Api.Retained;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Statistics;
 using IoTHub.Web.Api.Subscriptions;
+using IoTHub.Web.Audit;
 
 namespace IoTHub.Web.Api;
 
@@ -17,10 +20,12 @@ internal static class AdminApi
 
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
-        // Every endpoint needs a token (the fallback policy says so too); login opts out, changes need the admin role.
-        var api = endpoints.MapGroup(Prefix).RequireAuthorization();
+        // Every change is written to the audit log. Every endpoint needs a token (the fallback policy says so too); login opts out, changes need the admin role.
+        var api = endpoints.MapGroup(Prefix).RequireAuthorization().AddAudit();
         api.MapAuthApi()
             .MapAccountsApi()
+            .MapApiKeysApi()
+            .MapAuditApi()
             .MapBrokersApi()
             .MapClientsApi()
             .MapSessionsApi()

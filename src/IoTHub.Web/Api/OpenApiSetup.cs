@@ -14,6 +14,7 @@ internal static class OpenApiSetup
 {
     public const string DocumentName = "v1";
     public const string SecuritySchemeName = "Bearer";
+    public const string ApiKeySchemeName = "ApiKey";
 
     public static IServiceCollection AddAdminOpenApi(this IServiceCollection services)
     {
@@ -27,7 +28,8 @@ internal static class OpenApiSetup
                 Version = DocumentName,
                 Description = "Administration of the IoTHub MQTT broker: brokers and listeners, clients, sessions, subscriptions, " +
                     "retained messages, publishing and statistics. Get a token from POST /api/v1/auth/login and send it as " +
-                    "`Authorization: Bearer <token>`. Viewers may read; changes need the admin role (403 otherwise). " +
+                    "`Authorization: Bearer <token>`, or send an API key (POST /api/v1/api-keys) as `X-Api-Key`. " +
+                    "Viewers may read; changes need the admin role (403 otherwise) and are audited (GET /api/v1/audit). " +
                     "Errors are RFC 9457 problem details; invalid input answers 400 with the errors by field.",
             });
             swagger.AddSecurityDefinition(SecuritySchemeName, new OpenApiSecurityScheme
@@ -36,6 +38,13 @@ internal static class OpenApiSetup
                 Scheme = "bearer",
                 BearerFormat = "JWT",
                 Description = "A token from POST /api/v1/auth/login.",
+            });
+            swagger.AddSecurityDefinition(ApiKeySchemeName, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = AdminApiKeys.Header,
+                Description = "An API key from POST /api/v1/api-keys.",
             });
             swagger.OperationFilter<SecurityRequirementFilter>();
             swagger.OperationFilter<ParameterDescriptionFilter>();
@@ -73,9 +82,14 @@ internal static class OpenApiSetup
                 return;
             }
 
-            operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SecuritySchemeName, context.Document)] = [] }];
+            // Either a bearer token or an API key.
+            operation.Security =
+            [
+                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SecuritySchemeName, context.Document)] = [] },
+                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeySchemeName, context.Document)] = [] },
+            ];
             operation.Responses ??= [];
-            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "No valid bearer token." });
+            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "No valid bearer token or API key." });
             if (metadata.OfType<IAuthorizeData>().Any(static a => a.Policy == AdminRoles.ChangePolicy))
             {
                 operation.Responses.TryAdd("403", new OpenApiResponse { Description = "The account is a viewer; changes need the admin role." });

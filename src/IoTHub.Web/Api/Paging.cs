@@ -30,15 +30,18 @@ internal sealed class PageQuery
         }
     }
 
+    /// <summary>How many items come before this page.</summary>
+    public int Skip => (int)Math.Min(int.MaxValue, ((long)(Page ?? 1) - 1) * Size);
+
+    /// <summary>The page size asked for, or the default.</summary>
+    public int Size => PageSize ?? DefaultPageSize;
+
     /// <summary>The requested page of <paramref name="items"/>, which are already filtered and in order.</summary>
     public ResultPage<T> Apply<T>(IEnumerable<T> items)
     {
         var all = items as IReadOnlyList<T> ?? [.. items];
-        var page = Page ?? 1;
-        var size = PageSize ?? DefaultPageSize;
-        var skip = (long)(page - 1) * size;
-        IReadOnlyList<T> slice = skip >= all.Count ? [] : [.. all.Skip((int)skip).Take(size)];
-        return new ResultPage<T>(slice, page, size, all.Count);
+        IReadOnlyList<T> slice = Skip >= all.Count ? [] : [.. all.Skip(Skip).Take(Size)];
+        return new ResultPage<T>(slice, Page ?? 1, Size, all.Count);
     }
 }
 

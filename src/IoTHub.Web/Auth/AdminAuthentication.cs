@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -15,6 +16,9 @@ internal static class AdminAuthentication
     public const string NameClaim = "name";
     public const string RoleClaim = "role";
 
+    /// <summary>The default scheme: forwards to JWT bearer or to the API key handler.</summary>
+    public const string SchemeName = "Admin";
+
     public static IServiceCollection AddAdminAuthentication(this IServiceCollection services)
     {
         services.AddSingleton<SigningKey>();
@@ -24,7 +28,15 @@ internal static class AdminAuthentication
         services.AddSingleton(TimeProvider.System);
         services.AddHostedService<FirstAdmin>();
 
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddSingleton<AdminApiKeys>();
+        services.AddSingleton<Audit.AuditLog>();
+
+        // One scheme for the API: a request with X-Api-Key is checked as an API key, any other as a bearer token.
+        services.AddAuthentication(SchemeName)
+            .AddPolicyScheme(SchemeName, "Bearer token or API key", static scheme => scheme.ForwardDefaultSelector = static context =>
+                context.Request.Headers.ContainsKey(AdminApiKeys.Header) ? ApiKeyAuthenticationHandler.SchemeName : JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<SigningKey>(static (jwt, key) =>
             {
