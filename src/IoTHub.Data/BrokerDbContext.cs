@@ -32,6 +32,12 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<AclRuleEntity> AclRules => Set<AclRuleEntity>();
 
+    public DbSet<AdminAccountEntity> AdminAccounts => Set<AdminAccountEntity>();
+
+    public DbSet<AdminApiKeyEntity> AdminApiKeys => Set<AdminApiKeyEntity>();
+
+    public DbSet<AuditEntryEntity> AuditLog => Set<AuditEntryEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -152,6 +158,41 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.Priority).HasColumnName("priority");
             e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<RoleEntity>().WithMany().HasForeignKey(x => x.RoleId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<AdminAccountEntity>(e =>
+        {
+            e.ToTable("admin_accounts");
+            e.Property(x => x.Id).HasColumnName("id");
+            e.Property(x => x.UserName).HasColumnName("user_name").HasMaxLength(256);
+            e.Property(x => x.PasswordHash).HasColumnName("password_hash");
+            e.Property(x => x.Role).HasColumnName("role").HasMaxLength(32);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.HasIndex(x => x.UserName).IsUnique();
+        });
+
+        modelBuilder.Entity<AdminApiKeyEntity>(e =>
+        {
+            e.ToTable("admin_api_keys");
+            e.Property(x => x.Id).HasColumnName("id");
+            e.Property(x => x.Name).HasColumnName("name").HasMaxLength(256);
+            e.Property(x => x.KeyHash).HasColumnName("key_hash").HasMaxLength(64);
+            e.Property(x => x.Role).HasColumnName("role").HasMaxLength(32);
+            e.Property(x => x.CreatedBy).HasColumnName("created_by").HasMaxLength(256);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.HasIndex(x => x.KeyHash).IsUnique();
+        });
+
+        modelBuilder.Entity<AuditEntryEntity>(e =>
+        {
+            e.ToTable("audit_log");
+            e.Property(x => x.Id).HasColumnName("id");
+            e.Property(x => x.At).HasColumnName("at");
+            e.Property(x => x.Actor).HasColumnName("actor").HasMaxLength(256);
+            e.Property(x => x.Action).HasColumnName("action");
+            e.Property(x => x.Status).HasColumnName("status");
+            e.Property(x => x.RemoteAddress).HasColumnName("remote_address").HasMaxLength(64);
+            e.HasIndex(x => x.At);
         });
     }
 

@@ -1,6 +1,9 @@
+using IoTHub.Web.Api;
+using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Health;
 using IoTHub.Web.Hosting;
+using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
@@ -14,11 +17,21 @@ builder.Services
     .AddDataDirectory()
     .AddBrokerStorage()
     .AddMqttListener()
+    .AddAdminAuthentication()
+    .AddBrokerMetrics()
+    .AddAdminOpenApi()
+    .AddBadRequestProblems()
     .AddHealth();
 
 WebApplication app = builder.Build();
+app.UseBadRequestProblems();
 app.UseStaticFiles();
+app.UseAdminOpenApi();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapHealthEndpoints();
+app.MapMetricsEndpoint();
+app.MapAdminApi();
 
 try
 {

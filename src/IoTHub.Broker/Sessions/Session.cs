@@ -498,6 +498,15 @@ public sealed class Session
         }
     }
 
+    /// <summary>A copy of the session's subscriptions.</summary>
+    internal Subscription[] GetSubscriptions()
+    {
+        lock (Sync)
+        {
+            return [.. _subscriptions.Values];
+        }
+    }
+
     internal bool HasSubscription(string topicFilter)
     {
         lock (Sync)

@@ -13,6 +13,7 @@ internal static class ConfigurationSetup
         builder.Services.AddSection<HttpOptions>(builder.Configuration, HttpOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<MqttOptions>(builder.Configuration, MqttOptions.SectionName, static (reader, options) => options.ReadAll(reader));
         builder.Services.AddSection<StorageOptions>(builder.Configuration, StorageOptions.SectionName, static (reader, options) => options.Read(reader));
+        builder.Services.AddSection<AdminOptions>(builder.Configuration, AdminOptions.SectionName, static (reader, options) => options.Read(reader));
         return builder;
     }
 

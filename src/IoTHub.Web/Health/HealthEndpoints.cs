@@ -4,16 +4,25 @@ namespace IoTHub.Web.Health;
 
 internal static class HealthEndpoints
 {
+    private const string ReadyTag = "ready";
+
     public static IServiceCollection AddHealth(this IServiceCollection services)
     {
-        services.AddHealthChecks();
+        services.AddHealthChecks()
+            .AddCheck<ListenersBoundCheck>("listeners", tags: [ReadyTag])
+            .AddCheck<StorageReachableCheck>("storage", tags: [ReadyTag]);
         return services;
     }
 
-    /// <summary>GET /health/live answers "Healthy" while the process serves requests; it runs no checks.</summary>
+    /// <summary>
+    /// GET /health/live answers "Healthy" while the process serves requests; it runs no checks.
+    /// GET /health/ready runs the readiness checks (listeners bound, storage reachable): 200 or 503.
+    /// Both are open to anonymous callers (probes carry no token).
+    /// </summary>
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = static _ => false });
+        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = static _ => false }).AllowAnonymous();
+        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = static check => check.Tags.Contains(ReadyTag) }).AllowAnonymous();
         return endpoints;
     }
 }

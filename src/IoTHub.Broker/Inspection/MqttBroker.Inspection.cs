@@ -1,0 +1,155 @@
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+using IoTHub.Broker.Sessions;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker;
+
+/// <summary>One session as the admin API sees it, copied at the moment it was read.</summary>
+/// <param name="Endpoint">The remote endpoint of the attached connection; null while offline.</param>
+/// <param name="ProtocolVersion">The protocol version of the attached connection; null while offline.</param>
+public sealed record SessionSnapshot(
+    string ClientId,
+    bool IsConnected,
+    string? Endpoint,
+    MqttProtocolVersion? ProtocolVersion,
+    uint ExpiryInterval,
+    int QueuedMessages,
+    int InflightMessages,
+    int SubscriptionCount);
+
+/// <summary>One subscription of a session, copied at the moment it was read.</summary>
+public sealed record SubscriptionSnapshot(string ClientId, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
+
+/// <summary>What an administrative subscribe did.</summary>
+public enum AdminSubscribeResult
+{
+    Subscribed,
+    NoSuchSession,
+    InvalidFilter,
+    QuotaExceeded,
+}
+
+/// <summary>
+/// Read-only queries and administrative actions for the admin API and dashboard, built on the
+/// engine's own operations so they behave like the equivalent client action.
+/// </summary>
+public sealed partial class MqttBroker
+{
+    /// <summary>Every session, connected or not.</summary>
+    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. _sessions.Values.Select(Snapshot)];
+
+    public SessionSnapshot? GetSession(string clientId) => _sessions.TryGetValue(clientId, out var session) ? Snapshot(session) : null;
+
+    /// <summary>The subscriptions of one session (null when there is no such session), or of all sessions.</summary>
+    public IReadOnlyList<SubscriptionSnapshot>? GetSubscriptions(string? clientId = null)
+    {
+        if (clientId is not null)
+        {
+            return _sessions.TryGetValue(clientId, out var session) ? SubscriptionsOf(session) : null;
+        }
+
+        return [.. _sessions.Values.SelectMany(SubscriptionsOf)];
+    }
+
+    /// <summary>Closes the client's connection (5.0 clients get DISCONNECT 0x98); false when it is not connected.</summary>
+    public bool Disconnect(string clientId, string reason = "disconnected by an administrator")
+    {
+        if (!_sessions.TryGetValue(clientId, out var session) || session.Connection is not { } connection)
+        {
+            return false;
+        }
+
+        connection.Close(ReasonCode.AdministrativeAction, reason);
+        return true;
+    }
+
+    /// <summary>Ends the session: its connection, if any, is closed, and its queue and subscriptions are dropped.</summary>
+    public bool DeleteSession(string clientId)
+    {
+        Connections.MqttConnection? connection;
+        lock (_sessionsLock)
+        {
+            if (!_sessions.TryGetValue(clientId, out var session))
+            {
+                return false;
+            }
+
+            connection = session.Connection;
+            RemoveSession(session);
+        }
+
+        connection?.Close(ReasonCode.AdministrativeAction, "session deleted by an administrator");
+        return true;
+    }
+
+    /// <summary>
+    /// Subscribes an existing session as if its client had sent SUBSCRIBE with these options (QoS
+    /// capped at the broker's maximum); matching retained messages are delivered like on a SUBSCRIBE.
+    /// </summary>
+    public AdminSubscribeResult Subscribe(string clientId, string topicFilter, SubscriptionOptions options)
+    {
+        if (!_sessions.TryGetValue(clientId, out var session))
+        {
+            return AdminSubscribeResult.NoSuchSession;
+        }
+
+        var matchFilter = Subscription.Parse(topicFilter).Filter;
+        if (!TopicRules.IsValidTopicFilter(topicFilter) || !TopicRules.IsValidTopicFilter(matchFilter)
+            || matchFilter.Length > Options.MaximumTopicLength || matchFilter.Count(static c => c == '/') + 1 > Options.MaximumTopicLevels)
+        {
+            return AdminSubscribeResult.InvalidFilter;
+        }
+
+        if (session.SubscriptionCount >= Options.MaximumSubscriptionsPerClient && !session.HasSubscription(topicFilter))
+        {
+            return AdminSubscribeResult.QuotaExceeded;
+        }
+
+        var granted = options with { QualityOfService = (QualityOfService)Math.Min((int)options.QualityOfService, (int)Options.MaximumQoS) };
+        var subscription = new Subscription(session, topicFilter, granted, SubscriptionId: 0);
+        if (session.Subscribe(subscription, Subscriptions) is not { } isNew)
+        {
+            return AdminSubscribeResult.NoSuchSession;
+        }
+
+        if (subscription.ShareGroup is null && granted.RetainHandling != RetainHandling.DoNotSend
+            && (granted.RetainHandling != RetainHandling.SendAtSubscribeIfNew || isNew))
+        {
+            var messages = new List<MqttMessage>();
+            Retained.Match(matchFilter, messages, Time.GetTimestamp());
+            foreach (var message in messages)
+            {
+                var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)granted.QualityOfService);
+                Deliver(session, new Delivery(message, qos, Retain: true, null));
+            }
+        }
+
+        return AdminSubscribeResult.Subscribed;
+    }
+
+    /// <summary>Removes a subscription as if the client had sent UNSUBSCRIBE; false when it had none.</summary>
+    public bool Unsubscribe(string clientId, string topicFilter) =>
+        _sessions.TryGetValue(clientId, out var session) && session.Unsubscribe(topicFilter, Subscriptions);
+
+    /// <summary>The retained messages whose topic matches <paramref name="topicFilter"/>, expired ones left out.</summary>
+    public IReadOnlyList<MqttMessage> GetRetained(string topicFilter)
+    {
+        var messages = new List<MqttMessage>();
+        Retained.Match(topicFilter, messages, Time.GetTimestamp());
+        return messages;
+    }
+
+    private static SessionSnapshot Snapshot(Session session)
+    {
+        lock (session.Sync)
+        {
+            var connection = session.Connection;
+            return new SessionSnapshot(session.ClientId, connection is not null, connection?.Endpoint, connection?.Version,
+                session.ExpiryInterval, session.QueuedMessages, session.InflightMessages, session.SubscriptionCount);
+        }
+    }
+
+    private static List<SubscriptionSnapshot> SubscriptionsOf(Session session) =>
+        [.. session.GetSubscriptions().Select(s => new SubscriptionSnapshot(session.ClientId, s.TopicFilter, s.Options, s.SubscriptionId))];
+}

@@ -1,0 +1,38 @@
+using IoTHub.Web.Api.Accounts;
+using IoTHub.Web.Api.ApiKeys;
+using IoTHub.Web.Api.Audit;
+using IoTHub.Web.Api.Auth;
+using IoTHub.Web.Api.Brokers;
+using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Publish;
+using IoTHub.Web.Api.Retained;
+using IoTHub.Web.Api.Sessions;
+using IoTHub.Web.Api.Statistics;
+using IoTHub.Web.Api.Subscriptions;
+using IoTHub.Web.Audit;
+
+namespace IoTHub.Web.Api;
+
+/// <summary>The REST admin API under /api/v1, one group per feature.</summary>
+internal static class AdminApi
+{
+    public const string Prefix = "/api/v1";
+
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
+    {
+        // Every change is written to the audit log. Every endpoint needs a token (the fallback policy says so too); login opts out, changes need the admin role.
+        var api = endpoints.MapGroup(Prefix).RequireAuthorization().AddAudit();
+        api.MapAuthApi()
+            .MapAccountsApi()
+            .MapApiKeysApi()
+            .MapAuditApi()
+            .MapBrokersApi()
+            .MapClientsApi()
+            .MapSessionsApi()
+            .MapSubscriptionsApi()
+            .MapRetainedApi()
+            .MapPublishApi()
+            .MapStatisticsApi();
+        return endpoints;
+    }
+}

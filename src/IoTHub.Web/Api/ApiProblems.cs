@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace IoTHub.Web.Api;
+
+/// <summary>The validation errors of one request, by field; answered as a 400 ProblemDetails.</summary>
+internal sealed class ValidationErrors
+{
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+
+    public bool Any => _errors.Count > 0;
+
+    public void Add(string field, string message)
+    {
+        if (!_errors.TryGetValue(field, out var messages))
+        {
+            _errors[field] = messages = [];
+        }
+
+        messages.Add(message);
+    }
+
+    public ValidationProblem ToResult() =>
+        TypedResults.ValidationProblem(_errors.ToDictionary(static e => e.Key, static e => e.Value.ToArray()),
+            title: "The request is not valid.", detail: string.Join(" ", _errors.SelectMany(static e => e.Value.Select(m => $"{e.Key} {m}"))));
+}
+
+/// <summary>ProblemDetails answers other than validation.</summary>
+internal static class ApiProblems
+{
+    public static ProblemHttpResult NotFound(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found.");
+
+    public static ProblemHttpResult Conflict(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict.");
+}

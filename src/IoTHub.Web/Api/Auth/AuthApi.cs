@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Net;
+using IoTHub.Web.Auth;
+using IoTHub.Web.Metrics;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace IoTHub.Web.Api.Auth;
+
+/// <summary>An admin account's credentials.</summary>
+internal sealed record LoginRequest(string? UserName, string? Password);
+
+/// <summary>A token for the Authorization header: <c>Bearer {accessToken}</c>.</summary>
+/// <param name="AccessToken">The JWT.</param>
+/// <param name="TokenType">Always "Bearer".</param>
+/// <param name="ExpiresAt">When it stops being accepted.</param>
+/// <param name="ExpiresIn">Seconds until then.</param>
+/// <param name="UserName">The account it was issued to.</param>
+/// <param name="Role">admin or viewer.</param>
+internal sealed record LoginResponse(string AccessToken, string TokenType, DateTimeOffset ExpiresAt, long ExpiresIn, string UserName, string Role);
+
+/// <summary>POST /api/v1/auth/login, the one API endpoint open to anonymous callers.</summary>
+internal static class AuthApi
+{
+    public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder api)
+    {
+        api.MapPost("/auth/login", Login).WithTags("Authentication").WithName("Login")
+            .WithSummary("Exchanges an admin account's user name and password for a bearer token.")
+            .WithDescription("Failed logins are limited per client address (Admin:FailedLoginLimit per Admin:FailedLoginWindow); beyond that the answer is 429 with Retry-After.")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .AllowAnonymous();
+        return api;
+    }
+
+    private static async Task<Results<Ok<LoginResponse>, ValidationProblem, ProblemHttpResult>> Login(LoginRequest request, HttpContext context,
+        AdminAccounts accounts, TokenIssuer tokens, LoginThrottle throttle, BrokerMetrics metrics, TimeProvider time)
+    {
+        var errors = new ValidationErrors();
+        if (string.IsNullOrEmpty(request.UserName))
+        {
+            errors.Add("userName", "is required.");
+        }
+
+        if (string.IsNullOrEmpty(request.Password))
+        {
+            errors.Add("password", "is required.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
+        if (!throttle.MayTry(address, out var retryAfter))
+        {
+            context.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem("Too many failed logins from this address; try again later.", statusCode: StatusCodes.Status429TooManyRequests,
+                title: "Too many requests.");
+        }
+
+        var account = await accounts.VerifyAsync(request.UserName!, request.Password!, context.RequestAborted);
+        if (account is null)
+        {
+            throttle.Failed(address);
+            metrics.AdminLoginFailed();
+            return TypedResults.Problem("The user name or password is wrong.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.");
+        }
+
+        var (token, expiresAt) = tokens.Issue(account);
+        var expiresIn = (long)Math.Round((expiresAt - time.GetUtcNow()).TotalSeconds);
+        return TypedResults.Ok(new LoginResponse(token, "Bearer", expiresAt, expiresIn, account.UserName, account.Role));
+    }
+}

@@ -1,0 +1,94 @@
+using System.ComponentModel;
+using IoTHub.Broker;
+using IoTHub.Web.Hosting;
+using IoTHub.Web.Mqtt;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace IoTHub.Web.Api.Brokers;
+
+/// <summary>One listener of the server.</summary>
+/// <param name="Protocol">"http" (admin API, dashboard, health, metrics) or "mqtt".</param>
+/// <param name="Broker">The broker an MQTT listener serves; null for HTTP.</param>
+/// <param name="Address">The IP address it binds.</param>
+/// <param name="Port">The port it holds (the real one when configured as 0); 0 while not bound.</param>
+/// <param name="Bound">Whether it holds its port.</param>
+internal sealed record ListenerInfo(string Protocol, string? Broker, string Address, int Port, bool Bound);
+
+/// <summary>One isolated broker with its state.</summary>
+/// <param name="Name">The name used by the other endpoints' <c>broker</c> parameter.</param>
+/// <param name="State">Running, Draining or Stopped.</param>
+/// <param name="Listeners">Its MQTT listeners.</param>
+/// <param name="Connections">Open connections that completed CONNECT.</param>
+/// <param name="Sessions">Sessions, connected or not.</param>
+/// <param name="Subscriptions">Subscriptions in its topic tree.</param>
+/// <param name="RetainedMessages">Retained messages.</param>
+internal sealed record BrokerInfo(string Name, BrokerState State, IReadOnlyList<ListenerInfo> Listeners, int Connections, int Sessions,
+    int Subscriptions, int RetainedMessages);
+
+/// <summary>GET /api/v1/brokers, /api/v1/brokers/{name} and /api/v1/listeners.</summary>
+internal static class BrokersApi
+{
+    public static IEndpointRouteBuilder MapBrokersApi(this IEndpointRouteBuilder api)
+    {
+        var brokers = api.MapGroup("/brokers").WithTags("Brokers");
+        brokers.MapGet("/", List).WithName("ListBrokers").WithSummary("Lists the brokers with their state and listeners.");
+        brokers.MapGet("/{name}", Get).WithName("GetBroker").WithSummary("One broker with its state and listeners.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/listeners", ListListeners).WithTags("Brokers").WithName("ListListeners")
+            .WithSummary("Lists the HTTP and MQTT listeners and whether each holds its port.");
+        return api;
+    }
+
+    private static Results<Ok<ResultPage<BrokerInfo>>, ValidationProblem> List(BrokerRegistry registry, BoundListeners listeners, [AsParameters] PageQuery paging,
+        [Description("Only brokers whose name contains this text (case-insensitive).")] string? name = null)
+    {
+        var errors = new ValidationErrors();
+        paging.Validate(errors);
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var all = AllListeners(listeners);
+        return TypedResults.Ok(paging.Apply(registry.Brokers
+            .Where(b => name is null || b.Key.Contains(name, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(static b => b.Key, StringComparer.Ordinal)
+            .Select(b => Describe(b.Key, b.Value, all))));
+    }
+
+    private static Results<Ok<BrokerInfo>, ProblemHttpResult> Get(BrokerRegistry registry, BoundListeners listeners, string name) =>
+        registry.TryFind(name, out var resolved, out var broker, out var problem)
+            ? TypedResults.Ok(Describe(resolved, broker, AllListeners(listeners)))
+            : problem;
+
+    private static Results<Ok<ResultPage<ListenerInfo>>, ValidationProblem> ListListeners(BoundListeners listeners, [AsParameters] PageQuery paging,
+        [Description("Only listeners of this protocol: http or mqtt.")] string? protocol = null,
+        [Description("Only the MQTT listeners of this broker.")] string? broker = null)
+    {
+        var errors = new ValidationErrors();
+        paging.Validate(errors);
+        if (protocol is not (null or "http" or "mqtt"))
+        {
+            errors.Add("protocol", "must be http or mqtt.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        return TypedResults.Ok(paging.Apply(AllListeners(listeners)
+            .Where(l => (protocol is null || l.Protocol == protocol) && (broker is null || string.Equals(l.Broker, broker, StringComparison.OrdinalIgnoreCase)))));
+    }
+
+    private static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
+    [
+        .. listeners.Http.Select(static e => new ListenerInfo("http", null, e.Address.ToString(), e.Port, e.Port != 0)),
+        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0)),
+    ];
+
+    private static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
+        new(name, broker.State, [.. listeners.Where(l => l.Broker == name)], broker.GetSessions().Count(static s => s.IsConnected),
+            broker.SessionCount, broker.Subscriptions.Count, broker.Retained.Count);
+}

@@ -1,0 +1,86 @@
+using System.ComponentModel;
+using IoTHub.Broker;
+using IoTHub.Web.Auth;
+using IoTHub.Web.Mqtt;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace IoTHub.Web.Api.Sessions;
+
+/// <summary>A session, connected or not.</summary>
+/// <param name="Broker">The broker that holds it.</param>
+/// <param name="ClientId">The client identifier it belongs to.</param>
+/// <param name="Connected">Whether its client is connected now.</param>
+/// <param name="Endpoint">The connected client's address and port; null while offline.</param>
+/// <param name="ProtocolVersion">The connected client's protocol version; null while offline.</param>
+/// <param name="ExpiryInterval">Seconds it outlives its connection (0: it ends with it; 4294967295: never expires).</param>
+/// <param name="QueuedMessages">Queue depth: messages waiting beyond the in-flight window.</param>
+/// <param name="InflightMessages">QoS 1/2 messages sent and not yet acknowledged.</param>
+/// <param name="Subscriptions">How many subscriptions it has.</param>
+internal sealed record SessionInfo(string Broker, string ClientId, bool Connected, string? Endpoint, string? ProtocolVersion, uint ExpiryInterval,
+    int QueuedMessages, int InflightMessages, int Subscriptions)
+{
+    public static SessionInfo From(string broker, SessionSnapshot s) =>
+        new(broker, s.ClientId, s.IsConnected, s.Endpoint, ProtocolVersions.Name(s.ProtocolVersion), s.ExpiryInterval, s.QueuedMessages,
+            s.InflightMessages, s.SubscriptionCount);
+}
+
+/// <summary>/api/v1/sessions: list, inspect, delete.</summary>
+internal static class SessionsApi
+{
+    public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder api)
+    {
+        var sessions = api.MapGroup("/sessions").WithTags("Sessions");
+        sessions.MapGet("/", List).WithName("ListSessions").WithSummary("Lists sessions with their queue depth and in-flight messages.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        sessions.MapGet("/{clientId}", Get).WithName("GetSession").WithSummary("One session.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        sessions.MapDelete("/{clientId}", Delete).WithName("DeleteSession")
+            .WithSummary("Ends a session: its connection, if any, is closed; its queued messages and subscriptions are dropped.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(AdminRoles.ChangePolicy);
+        return api;
+    }
+
+    private static Results<Ok<ResultPage<SessionInfo>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
+        [Description(BrokerLookup.ListDescription)] string? broker = null,
+        [Description("Only sessions whose client id contains this text (case-sensitive).")] string? clientId = null,
+        [Description("Only connected (true) or offline (false) sessions.")] bool? connected = null,
+        [Description("Only sessions with at least this many queued messages.")] int? minQueued = null)
+    {
+        var errors = new ValidationErrors();
+        if (minQueued is < 0)
+        {
+            errors.Add("minQueued", "must be 0 or more.");
+        }
+
+        return registry.PageAcross(broker, paging, errors, brokers => brokers
+            .SelectMany(static b => b.Value.GetSessions().Select(s => SessionInfo.From(b.Key, s)))
+            .Where(s => (clientId is null || s.ClientId.Contains(clientId, StringComparison.Ordinal))
+                && (connected is null || s.Connected == connected) && (minQueued is null || s.QueuedMessages >= minQueued))
+            .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal));
+    }
+
+    private static Results<Ok<SessionInfo>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,
+        [Description(BrokerLookup.Description)] string? broker = null)
+    {
+        if (!registry.TryFind(broker, out var name, out var found, out var problem))
+        {
+            return problem;
+        }
+
+        return found.GetSession(clientId) is { } session
+            ? TypedResults.Ok(SessionInfo.From(name, session))
+            : ApiProblems.NotFound($"Broker '{name}' has no session for client '{clientId}'.");
+    }
+
+    private static Results<NoContent, ProblemHttpResult> Delete(BrokerRegistry registry, string clientId,
+        [Description(BrokerLookup.Description)] string? broker = null)
+    {
+        if (!registry.TryFind(broker, out var name, out var found, out var problem))
+        {
+            return problem;
+        }
+
+        return found.DeleteSession(clientId) ? TypedResults.NoContent() : ApiProblems.NotFound($"Broker '{name}' has no session for client '{clientId}'.");
+    }
+}

@@ -1,0 +1,58 @@
+using System.Security.Cryptography;
+using IoTHub.Web.Configuration;
+using IoTHub.Web.Storage;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Auth;
+
+/// <summary>
+/// The admin accounts: passwords hashed with ASP.NET Core Identity's PasswordHasher (PBKDF2 with
+/// HMAC-SHA512, 100 000 iterations, random salt), verified in the same time whether the account
+/// exists or not. Passwords are never logged.
+/// </summary>
+internal sealed class AdminAccounts
+{
+    private readonly PasswordHasher<AdminAccount> _hasher = new();
+    private readonly IAdminAccountStore _store;
+    private readonly TimeProvider _time;
+
+    // Verified against when the account does not exist, so that the answer takes as long either way.
+    private readonly Lazy<string> _decoyHash;
+
+    public AdminAccounts(IOptions<StorageOptions> storage, IHostEnvironment environment, TimeProvider time)
+    {
+        _time = time;
+        _store = CreateStore(storage.Value, environment);
+        _decoyHash = new(() => _hasher.HashPassword(null!, RandomNumberGenerator.GetHexString(32)));
+    }
+
+    /// <summary>True when accounts are kept in the database (sqlite, postgres); false when in memory.</summary>
+    public bool IsPersistent => _store is RelationalAdminAccountStore;
+
+    public Task<AdminAccount?> FindAsync(string userName, CancellationToken cancellationToken) => _store.FindAsync(userName, cancellationToken);
+
+    public Task<IReadOnlyList<AdminAccount>> ListAsync(CancellationToken cancellationToken) => _store.ListAsync(cancellationToken);
+
+    /// <summary>The account when the password is right; null otherwise.</summary>
+    public async Task<AdminAccount?> VerifyAsync(string userName, string password, CancellationToken cancellationToken)
+    {
+        var account = await _store.FindAsync(userName, cancellationToken);
+        var result = _hasher.VerifyHashedPassword(account!, account?.PasswordHash ?? _decoyHash.Value, password);
+        return account is not null && result != PasswordVerificationResult.Failed ? account : null;
+    }
+
+    /// <summary>False when an account of that name exists.</summary>
+    public Task<bool> CreateAsync(string userName, string password, string role, CancellationToken cancellationToken)
+    {
+        var account = new AdminAccount(userName, string.Empty, role, _time.GetUtcNow());
+        return _store.AddAsync(account with { PasswordHash = _hasher.HashPassword(account, password) }, cancellationToken);
+    }
+
+    public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => _store.DeleteAsync(userName, cancellationToken);
+
+    private static IAdminAccountStore CreateStore(StorageOptions storage, IHostEnvironment environment) =>
+        BrokerStorage.RelationalContextOptions(storage, environment) is { } database
+            ? new RelationalAdminAccountStore(database)
+            : new MemoryAdminAccountStore();
+}

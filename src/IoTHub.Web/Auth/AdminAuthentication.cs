@@ -1,0 +1,79 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace IoTHub.Web.Auth;
+
+/// <summary>
+/// JWT bearer authentication for the admin API. Every endpoint requires an authenticated account
+/// unless it allows anonymous access (login, health, metrics); changes require the admin role.
+/// </summary>
+internal static class AdminAuthentication
+{
+    public const string Issuer = "IoTHub";
+    public const string Audience = "IoTHub.Admin";
+    public const string NameClaim = "name";
+    public const string RoleClaim = "role";
+
+    /// <summary>The default scheme: forwards to JWT bearer or to the API key handler.</summary>
+    public const string SchemeName = "Admin";
+
+    public static IServiceCollection AddAdminAuthentication(this IServiceCollection services)
+    {
+        services.AddSingleton<SigningKey>();
+        services.AddSingleton<AdminAccounts>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<TokenIssuer>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddHostedService<FirstAdmin>();
+
+        services.AddSingleton<AdminApiKeys>();
+        services.AddSingleton<Audit.AuditLog>();
+
+        // One scheme for the API: a request with X-Api-Key is checked as an API key, any other as a bearer token.
+        services.AddAuthentication(SchemeName)
+            .AddPolicyScheme(SchemeName, "Bearer token or API key", static scheme => scheme.ForwardDefaultSelector = static context =>
+                context.Request.Headers.ContainsKey(AdminApiKeys.Header) ? ApiKeyAuthenticationHandler.SchemeName : JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<SigningKey>(static (jwt, key) =>
+            {
+                jwt.MapInboundClaims = false;
+                jwt.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = Issuer,
+                    ValidAudience = Audience,
+                    IssuerSigningKey = key.Key,
+                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                    NameClaimType = NameClaim,
+                    RoleClaimType = RoleClaim,
+                    ClockSkew = TimeSpan.FromSeconds(30),
+                };
+                jwt.Events = new JwtBearerEvents { OnTokenValidated = EnsureAccountStillExistsAsync };
+            });
+
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(AdminRoles.ChangePolicy, static policy => policy.RequireRole(AdminRoles.Admin));
+        return services;
+    }
+
+    /// <summary>
+    /// A token stops working as soon as its account is deleted or changes role, not only when it
+    /// expires: the account is looked up on every request (one indexed read).
+    /// </summary>
+    private static async Task EnsureAccountStillExistsAsync(TokenValidatedContext context)
+    {
+        var principal = context.Principal;
+        var name = principal?.FindFirst(NameClaim)?.Value;
+        var role = principal?.FindFirst(RoleClaim)?.Value;
+        var accounts = context.HttpContext.RequestServices.GetRequiredService<AdminAccounts>();
+        var account = name is null ? null : await accounts.FindAsync(name, context.HttpContext.RequestAborted);
+        if (account is null || account.Role != role)
+        {
+            context.Fail("The token's account no longer exists or has another role.");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using IoTHub.Broker.Storage;
+using IoTHub.Data;
+using IoTHub.Web.Configuration;
+using IoTHub.Web.Hosting;
+using IoTHub.Web.Storage;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Health;
+
+/// <summary>Ready once the server has started and every HTTP and MQTT listener holds its port.</summary>
+internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplicationLifetime lifetime) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!lifetime.ApplicationStarted.IsCancellationRequested)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("the server has not started yet"));
+        }
+
+        var mqtt = listeners.Mqtt.ToList();
+        var unbound = listeners.Http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint.Port == 0);
+        var data = new Dictionary<string, object>
+        {
+            ["http"] = string.Join(", ", listeners.Http),
+            ["mqtt"] = string.Join(", ", mqtt.Select(static m => $"{m.Broker}={m.Endpoint}")),
+        };
+        return Task.FromResult(unbound == 0
+            ? HealthCheckResult.Healthy("every listener is bound", data)
+            : HealthCheckResult.Unhealthy($"{unbound} listener(s) not bound", data: data));
+    }
+}
+
+/// <summary>Ready when the store is open and, for a database, a connection to it succeeds now.</summary>
+internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<StorageOptions> storage, IHostEnvironment environment) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var provider = storage.Value.Provider.ToString().ToLowerInvariant();
+        try
+        {
+            // Throws until the store has been opened at start.
+            services.GetRequiredService<IBrokerStore>();
+        }
+        catch (InvalidOperationException e)
+        {
+            return HealthCheckResult.Unhealthy($"{provider}: {e.Message}");
+        }
+
+        if (BrokerStorage.RelationalContextOptions(storage.Value, environment) is { } options)
+        {
+            await using var database = new BrokerDbContext(options);
+            if (!await database.Database.CanConnectAsync(cancellationToken))
+            {
+                return HealthCheckResult.Unhealthy($"{provider}: the database cannot be reached");
+            }
+        }
+
+        return HealthCheckResult.Healthy($"{provider} is reachable");
+    }
+}

@@ -1,0 +1,39 @@
+using OpenTelemetry.Metrics;
+
+namespace IoTHub.Web.Metrics;
+
+/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime.</summary>
+internal static class MetricsSetup
+{
+    public const string Path = "/metrics";
+
+    public static IServiceCollection AddBrokerMetrics(this IServiceCollection services)
+    {
+        services.AddSingleton<BrokerMetrics>();
+        // The observable instruments are created with the meter service, once settings are valid.
+        services.AddHostedService<InstrumentsCreator>();
+        services.AddOpenTelemetry().WithMetrics(static metrics => metrics
+            .AddMeter(BrokerMetrics.MeterName)
+            .AddAspNetCoreInstrumentation()
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter(static prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPrometheusScrapingEndpoint(Path).AllowAnonymous();
+        return endpoints;
+    }
+
+    private sealed class InstrumentsCreator(BrokerMetrics metrics) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            GC.KeepAlive(metrics);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
