@@ -95,8 +95,9 @@ public sealed class AdminAuthTests(AdminApiHost host) : IClassFixture<AdminApiHo
         var created = await admin.PostAsJsonAsync("/api/v1/accounts", new { userName = "hashed", password = "hashed-password-1", role = "viewer" });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
 
-        var database = await File.ReadAllBytesAsync(Path.Combine(host.DataDirectory, "iothub.db"));
-        var text = System.Text.Encoding.UTF8.GetString(database);
+        // In WAL mode a fresh row may still be in the write-ahead log: read the database and its log.
+        var files = new[] { "iothub.db", "iothub.db-wal" }.Select(name => Path.Combine(host.DataDirectory, name)).Where(File.Exists);
+        var text = string.Concat(await Task.WhenAll(files.Select(async file => System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(file)))));
         Assert.Contains("hashed", text, StringComparison.Ordinal);
         Assert.DoesNotContain("hashed-password-1", text, StringComparison.Ordinal);
         Assert.DoesNotContain(AdminApiHost.AdminPassword, text, StringComparison.Ordinal);
