@@ -1,0 +1,52 @@
+using IoTHub.Broker.Storage;
+using IoTHub.Data.Stores;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+namespace IoTHub.Data.Tests;
+
+/// <summary>A database made by an older version is upgraded by the migrations it lacks, never dropped.</summary>
+public sealed class MigrationUpgradeTests : IDisposable
+{
+    private readonly TempDirectory _folder = new();
+
+    private string DatabasePath => Path.Combine(_folder.Path, SqliteStorage.DefaultFileName);
+
+    [Fact]
+    public async Task A_database_of_the_first_migration_is_upgraded_with_its_data()
+    {
+        string first;
+        await using (var context = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath)))
+        {
+            var migrations = context.Database.GetMigrations().ToList();
+            Assert.True(migrations.Count > 1, "there is only one migration to upgrade from");
+            first = migrations[0];
+            await context.GetService<IMigrator>().MigrateAsync(first);
+        }
+
+        // Data as the first version wrote it, in that version's schema.
+        await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO retained_messages (topic, qos, retain, properties, payload) VALUES ('old/topic', 1, 1, x'', x'6B657074');" +
+                "INSERT INTO sessions (client_id, expiry_interval, disconnected_at) VALUES ('old-client', 3600, NULL);";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var store = await SqliteStorage.OpenAsync(DatabasePath, StorageDurability.Strict);
+        var state = await store.LoadAsync();
+
+        var retained = Assert.Single(state.Retained);
+        Assert.Equal("old/topic", retained.Topic);
+        Assert.Equal("kept"u8.ToArray(), retained.Payload.ToArray());
+        Assert.Equal("old-client", Assert.Single(state.Sessions).ClientId);
+        await using var check = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath));
+        Assert.Empty(await check.Database.GetPendingMigrationsAsync());
+        Assert.Contains(first, await check.Database.GetAppliedMigrationsAsync());
+    }
+
+    public void Dispose() => _folder.Dispose();
+}
