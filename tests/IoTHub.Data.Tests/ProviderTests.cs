@@ -1,6 +1,7 @@
 using IoTHub.Broker.Storage;
 using IoTHub.Data;
 using IoTHub.Data.Stores;
+using IoTHub.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 

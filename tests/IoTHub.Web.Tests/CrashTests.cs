@@ -12,7 +12,8 @@ namespace IoTHub.Web.Tests;
 /// offline. After a restart every message a publisher got an acknowledgement for arrives: at least once
 /// for QoS 1, exactly once for QoS 2.
 /// </summary>
-public sealed partial class CrashTests : IDisposable
+[Collection(PostgresServerGroup.Name)]
+public sealed partial class CrashTests(PostgresServer postgres) : IDisposable
 {
     private const int Target = 150;
 
@@ -21,15 +22,21 @@ public sealed partial class CrashTests : IDisposable
     [Theory]
     [InlineData("sqlite")]
     [InlineData("file")]
+    [InlineData("postgres")]
     public async Task Acknowledged_messages_survive_sigkill(string provider)
     {
         string dataDirectory = Path.Combine(_workingDirectory.Path, "data");
-        string[] arguments = ["--http-port", "0", "--mqtt-port", "0", "--data-dir", dataDirectory, "--Storage:Provider=" + provider,
+        List<string> arguments = ["--http-port", "0", "--mqtt-port", "0", "--data-dir", dataDirectory, "--Storage:Provider=" + provider,
             "--Logging:LogLevel:IoTHub.Broker=Warning"];
+        if (provider == "postgres")
+        {
+            arguments.Add("--Storage:ConnectionString=" + await postgres.CreateDatabaseAsync());
+            arguments.Add("--Storage:MigrateOnStart=true");
+        }
 
         var acknowledgedQos1 = new ConcurrentDictionary<string, byte>();
         var acknowledgedQos2 = new ConcurrentDictionary<string, byte>();
-        using (var host = HostProcess.Start(_workingDirectory.Path, arguments))
+        using (var host = HostProcess.Start(_workingDirectory.Path, [.. arguments]))
         {
             var endpoint = await MqttEndpointAsync(host);
             var subscriber = await MqttTestClient.ConnectTcpAsync(endpoint, "subscriber", cleanStart: false);
@@ -50,7 +57,7 @@ public sealed partial class CrashTests : IDisposable
             await Task.WhenAll(qos1, qos2).WaitAsync(MqttTestClient.Timeout);
         }
 
-        using var restarted = HostProcess.Start(_workingDirectory.Path, arguments);
+        using var restarted = HostProcess.Start(_workingDirectory.Path, [.. arguments]);
         var again = await MqttTestClient.ConnectTcpAsync(await MqttEndpointAsync(restarted), "subscriber", cleanStart: false);
         await using (again)
         {

@@ -4,7 +4,9 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace IoTHub.Data.Tests;
+using Xunit;
+
+namespace IoTHub.Testing;
 
 /// <summary>
 /// A real PostgreSQL server for the tests, from Debian's `postgresql` binaries (test.sh installs
@@ -136,10 +138,4 @@ public sealed class PostgresServer : IAsyncLifetime
             stop.WaitForExit(TimeSpan.FromSeconds(10));
         }
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class PostgresServerGroup : ICollectionFixture<PostgresServer>
-{
-    public const string Name = "PostgreSQL server";
 }
