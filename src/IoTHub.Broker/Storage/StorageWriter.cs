@@ -63,6 +63,9 @@ public sealed partial class StorageWriter : IAsyncDisposable
     /// <summary>Why the last failed batch failed; null when none has.</summary>
     public Exception? LastFailure { get; private set; }
 
+    /// <summary>True while the most recent batch failed (storage down, disk full); false again after a batch commits.</summary>
+    public bool Failing { get; private set; }
+
     /// <summary>
     /// Appends <paramref name="operation"/> to the open batch. Strict: completes when the batch is
     /// committed, faults when its commit failed. Relaxed: already completed, unless the open batch
@@ -156,6 +159,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
             await _store.CommitAsync(batch.AsMemory(0, count)).ConfigureAwait(false);
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _operations, count);
+            Failing = false;
             committed.TrySetResult();
         }
 #pragma warning disable CA1031 // Any failure of the store fails the batch's writers; the loop goes on.
@@ -163,6 +167,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
 #pragma warning restore CA1031
         {
             LastFailure = e;
+            Failing = true;
             Interlocked.Increment(ref _failedBatches);
             LogCommitFailed(_logger, count, e);
             committed.TrySetException(e);

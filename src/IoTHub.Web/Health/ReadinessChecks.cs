@@ -31,7 +31,10 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
     }
 }
 
-/// <summary>Ready when the store is open and, for a database, a connection to it succeeds now.</summary>
+/// <summary>
+/// Ready when the store is open, its last write did not fail (a full disk, a lost database), and, for
+/// a database, a connection to it succeeds now.
+/// </summary>
 internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<StorageOptions> storage, IHostEnvironment environment) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -45,6 +48,11 @@ internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<
         catch (InvalidOperationException e)
         {
             return HealthCheckResult.Unhealthy($"{provider}: {e.Message}");
+        }
+
+        if (services.GetRequiredService<StorageWriter>() is { Failing: true } writer)
+        {
+            return HealthCheckResult.Unhealthy($"{provider}: the last write failed: {writer.LastFailure?.Message}");
         }
 
         if (BrokerStorage.RelationalContextOptions(storage.Value, environment) is { } options)
