@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# QoS 1 throughput into an offline persistent session, per storage provider, next to Mosquitto with
+# QoS 1 throughput into an offline persistent session, per storage provider (PostgreSQL on a server
+# the script starts from Debian's binaries, as root), next to Mosquitto with
 # `persistence true`: the cost of "a PUBACK means stored". One mosquitto_pub sends N messages read
 # from stdin at QoS 1 (it keeps up to 20 in flight); the time until it exits is measured.
 # Brokers are pinned to core 0, the client to core 1. Loopback only; every broker is stopped at the end.
@@ -12,7 +13,15 @@ HOST_DLL=src/IoTHub.Web/bin/Release/net10.0/IoTHub.Web.dll
 [ -f "$HOST_DLL" ] || dotnet build src/IoTHub.Web -c Release --nologo -v q
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# PostgreSQL from Debian's binaries (apt-get install postgresql), in a folder of its own owned by postgres.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)
+PGDIR=$(mktemp -d)
+chown postgres:postgres "$PGDIR"
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop > /dev/null 2>&1 || true
+  rm -rf "$WORK" "$PGDIR"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -31,11 +40,18 @@ run_case() { # name port
 
 echo "| broker and storage | messages | time | QoS 1 msgs/s into an offline persistent session |"
 echo "| --- | ---: | ---: | ---: |"
-for store in memory:Strict file:Strict file:Relaxed sqlite:Strict sqlite:Relaxed; do
+pgport=$(free_port)
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust --no-sync > /dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -o "-k $PGDIR -h 127.0.0.1 -p $pgport" start > /dev/null
+
+for store in memory:Strict file:Strict file:Relaxed sqlite:Strict sqlite:Relaxed postgres:Strict postgres:Relaxed; do
   provider=${store%%:*} durability=${store##*:}
   port=$(free_port)
+  database=bench_$(echo "$durability" | tr 'A-Z' 'a-z')
+  [ "$provider" = postgres ] && runuser -u postgres -- "$PGBIN/createdb" -h 127.0.0.1 -p "$pgport" "$database"
   taskset -c 0 dotnet "$HOST_DLL" --mqtt-port "$port" --http-port 0 --data-dir "$WORK/$provider-$durability" \
     --Storage:Provider=$provider --Storage:Durability=$durability --Logging:LogLevel:Default=Warning \
+    --Storage:ConnectionString="Host=127.0.0.1;Port=$pgport;Username=postgres;Database=$database" --Storage:MigrateOnStart=true \
     --Mqtt:MaximumQueuedMessages=1000000 --Mqtt:MaximumQueuedBytes=1000000000 > "$WORK/$provider.log" 2>&1 &
   PIDS+=($!)
   wait_port "$port"
