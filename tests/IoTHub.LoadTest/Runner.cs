@@ -221,6 +221,8 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
         var clients = new LoadClient[count];
         try
         {
+            // A benchmark, not a test: the broker's memory is given a moment to settle before and after
+            // the connections, as there is no event that says "RSS is final".
             await Task.Delay(1000).ConfigureAwait(false);
             var before = broker.RssBytes();
             var cpuBefore = broker.CpuSeconds();
