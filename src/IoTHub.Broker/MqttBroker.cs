@@ -512,7 +512,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         foreach (var connection in _connections.Keys)
         {
-            connection.Close(ReasonCode.ServerShuttingDown, "server shutting down");
+            connection.CloseForShutdown();
         }
 
         while (Time.GetElapsedTime(started) < drainTimeout + CloseTimeout && !_connections.IsEmpty)

@@ -119,12 +119,6 @@ internal sealed partial class MqttConnection
         }
 
         _closeReason = reason;
-        if (reasonCode == ReasonCode.ServerShuttingDown)
-        {
-            // Wills do not fire when the server shuts down: the client did not vanish, the server did.
-            _will = null;
-        }
-
         if (sendDisconnect && V5 && IsConnected)
         {
             // A server DISCONNECT may always carry a Reason String (§3.14.2.2.3).
@@ -135,6 +129,16 @@ internal sealed partial class MqttConnection
         SignalWrite();
         _input.CancelPendingRead();
         EnsureWriteLoop();
+    }
+
+    /// <summary>
+    /// Closes the connection because the broker stops (5.0: DISCONNECT 0x8B). The will does not fire:
+    /// the client did not vanish, the server did.
+    /// </summary>
+    public void CloseForShutdown()
+    {
+        _will = null;
+        Close(ReasonCode.ServerShuttingDown, "server shutting down");
     }
 
     /// <summary>Called by the broker's monitor; closes the connection when one of its timers ran out.</summary>

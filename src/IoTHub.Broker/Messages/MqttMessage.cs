@@ -64,11 +64,20 @@ public sealed class MqttMessage
     /// <summary>Copies a decoded PUBLISH whose topic is <paramref name="topic"/> (already resolved from an alias).</summary>
     public static MqttMessage FromPublish(in PublishPacket publish, string topic, string? publisherId, TimeProvider time)
     {
-        var topicLength = Encoding.UTF8.GetByteCount(topic);
+        // The topic's bytes are copied as they came; only a topic that arrived as an alias is encoded again.
+        var topicLength = publish.Topic.IsEmpty ? Encoding.UTF8.GetByteCount(topic) : (int)publish.Topic.Length;
         var properties = publish.Properties;
         var propertiesLength = properties.IsEmpty ? 0 : PropertyBlock.MeasureWithout(properties, PerDeliveryProperties);
         var buffer = new byte[topicLength + propertiesLength + publish.Payload.Length];
-        Encoding.UTF8.GetBytes(topic, buffer);
+        if (publish.Topic.IsEmpty)
+        {
+            Encoding.UTF8.GetBytes(topic, buffer);
+        }
+        else
+        {
+            publish.Topic.CopyTo(buffer);
+        }
+
         if (propertiesLength > 0)
         {
             PropertyBlock.CopyWithout(properties, PerDeliveryProperties, buffer.AsSpan(topicLength));

@@ -231,6 +231,10 @@ public sealed class Session
         }
     }
 
+    private void StoreInflight(ushort packetId, in Delivery delivery, bool released) =>
+        _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
+            delivery.QualityOfService, delivery.Retain, released));
+
     private void ForgetQueued(in Delivery delivery)
     {
         if (delivery.Sequence != 0)
@@ -317,8 +321,7 @@ public sealed class Session
                     _inflightById.Add(packetId, _inflightOrder.AddLast(new Inflight(packetId, delivery)));
                     if (Stored)
                     {
-                        _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
-                            delivery.QualityOfService, delivery.Retain, released: false));
+                        StoreInflight(packetId, delivery, released: false);
                         ForgetQueued(delivery);
                     }
                 }
@@ -409,9 +412,7 @@ public sealed class Session
             node.Value.Released = true;
             if (Stored)
             {
-                var delivery = node.Value.Delivery;
-                _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
-                    delivery.QualityOfService, delivery.Retain, released: true));
+                StoreInflight(packetId, node.Value.Delivery, released: true);
             }
 
             return true;
