@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Text.RegularExpressions;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
 
@@ -13,7 +12,7 @@ namespace IoTHub.Web.Tests;
 /// for QoS 1, exactly once for QoS 2.
 /// </summary>
 [Collection(PostgresServerGroup.Name)]
-public sealed partial class CrashTests(PostgresServer postgres) : IDisposable
+public sealed class CrashTests(PostgresServer postgres) : IDisposable
 {
     private const int Target = 150;
 
@@ -38,7 +37,7 @@ public sealed partial class CrashTests(PostgresServer postgres) : IDisposable
         var acknowledgedQos2 = new ConcurrentDictionary<string, byte>();
         using (var host = HostProcess.Start(_workingDirectory.Path, [.. arguments]))
         {
-            var endpoint = await MqttEndpointAsync(host);
+            var endpoint = await host.WaitForMqttEndpointAsync();
             var subscriber = await MqttTestClient.ConnectTcpAsync(endpoint, "subscriber", cleanStart: false);
             await subscriber.SendAsync(new SubscribePacket
             {
@@ -58,7 +57,7 @@ public sealed partial class CrashTests(PostgresServer postgres) : IDisposable
         }
 
         using var restarted = HostProcess.Start(_workingDirectory.Path, [.. arguments]);
-        var again = await MqttTestClient.ConnectTcpAsync(await MqttEndpointAsync(restarted), "subscriber", cleanStart: false);
+        var again = await MqttTestClient.ConnectTcpAsync(await restarted.WaitForMqttEndpointAsync(), "subscriber", cleanStart: false);
         await using (again)
         {
             Assert.True(again.LastConnAck!.SessionPresent);
@@ -96,7 +95,7 @@ public sealed partial class CrashTests(PostgresServer postgres) : IDisposable
             }
 
             // Anything still queued comes before this marker: no QoS 2 message may come twice.
-            await using var marker = await MqttTestClient.ConnectTcpAsync(await MqttEndpointAsync(restarted), "marker");
+            await using var marker = await MqttTestClient.ConnectTcpAsync(await restarted.WaitForMqttEndpointAsync(), "marker");
             await marker.PublishAndWaitAsync("crash/q1", "marker");
             while (!markerSeen)
             {
@@ -139,11 +138,6 @@ public sealed partial class CrashTests(PostgresServer postgres) : IDisposable
         }
     }
 
-    private static async Task<IPEndPoint> MqttEndpointAsync(HostProcess host) =>
-        IPEndPoint.Parse(MqttListening().Match(await host.WaitForLineAsync("MQTT listening on ")).Groups[1].Value);
-
-    [GeneratedRegex(@"MQTT listening on (\S+)")]
-    private static partial Regex MqttListening();
 
     public void Dispose() => _workingDirectory.Dispose();
 }

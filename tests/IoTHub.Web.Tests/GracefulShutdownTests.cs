@@ -1,14 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Text.RegularExpressions;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
 
 namespace IoTHub.Web.Tests;
 
 /// <summary>SIGTERM with a thousand clients and messages in flight: drain, DISCONNECT 0x8B last, exit 0.</summary>
-public sealed partial class GracefulShutdownTests : IDisposable
+public sealed class GracefulShutdownTests : IDisposable
 {
     private const int Clients = 1_000;
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
@@ -21,7 +19,7 @@ public sealed partial class GracefulShutdownTests : IDisposable
         using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0",
             "--data-dir", Path.Combine(_workingDirectory.Path, "data"), "--Mqtt:DrainTimeout=00:00:05",
             "--Logging:LogLevel:IoTHub.Broker=Warning");
-        var endpoint = IPEndPoint.Parse(MqttListening().Match(await host.WaitForLineAsync("MQTT listening on ")).Groups[1].Value);
+        var endpoint = await host.WaitForMqttEndpointAsync();
 
         var devices = new List<MqttTestClient>(Clients);
         try
@@ -72,8 +70,6 @@ public sealed partial class GracefulShutdownTests : IDisposable
         return message.PayloadText;
     }
 
-    [GeneratedRegex(@"MQTT listening on (\S+)")]
-    private static partial Regex MqttListening();
 
     public void Dispose() => _workingDirectory.Dispose();
 }

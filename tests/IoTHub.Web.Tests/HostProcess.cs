@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace IoTHub.Web.Tests;
 
@@ -9,7 +11,7 @@ namespace IoTHub.Web.Tests;
 /// its stdout and stderr collected. Waits are signalled by output or exit and bounded by a timeout.
 /// Dispose kills it if a test left it running.
 /// </summary>
-internal sealed class HostProcess : IDisposable
+internal sealed partial class HostProcess : IDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
@@ -116,6 +118,10 @@ internal sealed class HostProcess : IDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
+    /// <summary>Waits for the `MQTT listening on` line of the default broker and returns the endpoint it names.</summary>
+    public async Task<IPEndPoint> WaitForMqttEndpointAsync() =>
+        IPEndPoint.Parse(MqttListening().Match(await WaitForLineAsync("MQTT listening on ")).Groups[1].Value);
+
     /// <summary>SIGKILL: the process dies at once, as in a crash or a power loss of the process.</summary>
     public async Task KillAsync()
     {
@@ -166,4 +172,7 @@ internal sealed class HostProcess : IDisposable
 
         changed.TrySetResult();
     }
+
+    [GeneratedRegex(@"MQTT listening on (\S+)")]
+    private static partial Regex MqttListening();
 }
