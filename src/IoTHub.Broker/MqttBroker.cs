@@ -435,6 +435,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
 
         Statistics.ConnectionAccepted();
+        RaiseClientConnectionChanged(clientId, connection.Endpoint, connected: true);
         return present;
     }
 
@@ -451,12 +452,14 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
 
         var publishNow = false;
+        var detached = false;
         List<Delivery>? orphans = null;
         lock (_sessionsLock)
         {
             var now = Time.GetTimestamp();
             if (session.Detach(connection, now))
             {
+                detached = true;
                 // Taken before the session may end below: they go to the other members of their groups.
                 orphans = session.TakeSharedDeliveries();
                 if (session.ExpiryInterval == 0)
@@ -489,6 +492,11 @@ public sealed partial class MqttBroker : IAsyncDisposable
         if (publishNow)
         {
             Publish(will!.ToMessage(Time));
+        }
+
+        if (detached)
+        {
+            RaiseClientConnectionChanged(session.ClientId, connection.Endpoint, connected: false);
         }
     }
 

@@ -53,4 +53,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(1013, LogLevel.Error, "Connection of client '{ClientId}' failed")]
     public static partial void ConnectionFailed(ILogger logger, Exception exception, string clientId);
+
+    [LoggerMessage(1016, LogLevel.Error, "A handler of the client connection event failed for client '{ClientId}'")]
+    public static partial void ClientEventHandlerFailed(ILogger logger, Exception exception, string clientId);
 }
