@@ -19,9 +19,12 @@ internal sealed class ValidationErrors
         messages.Add(message);
     }
 
+    /// <summary>Every error in one sentence per error, e.g. "topic is required.".</summary>
+    public string Summary => string.Join(" ", _errors.SelectMany(static e => e.Value.Select(m => $"{e.Key} {m}")));
+
     public ValidationProblem ToResult() =>
         TypedResults.ValidationProblem(_errors.ToDictionary(static e => e.Key, static e => e.Value.ToArray()),
-            title: "The request is not valid.", detail: string.Join(" ", _errors.SelectMany(static e => e.Value.Select(m => $"{e.Key} {m}"))));
+            title: "The request is not valid.", detail: Summary);
 }
 
 /// <summary>ProblemDetails answers other than validation.</summary>

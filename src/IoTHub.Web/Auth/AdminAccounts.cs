@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Security.Cryptography;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Storage;
@@ -40,6 +41,18 @@ internal sealed class AdminAccounts
         var account = await _store.FindAsync(userName, cancellationToken);
         var result = _hasher.VerifyHashedPassword(account!, account?.PasswordHash ?? _decoyHash.Value, password);
         return account is not null && result != PasswordVerificationResult.Failed ? account : null;
+    }
+
+    /// <summary>
+    /// Whether a login (token or cookie) still stands for an existing account with the same role: a
+    /// login stops working as soon as its account is deleted or changes role (one indexed read).
+    /// </summary>
+    public async Task<bool> IsCurrentAsync(ClaimsPrincipal? principal, CancellationToken cancellationToken)
+    {
+        var name = principal?.FindFirst(AdminAuthentication.NameClaim)?.Value;
+        var role = principal?.FindFirst(AdminAuthentication.RoleClaim)?.Value;
+        var account = name is null ? null : await _store.FindAsync(name, cancellationToken);
+        return account is not null && account.Role == role;
     }
 
     /// <summary>False when an account of that name exists.</summary>

@@ -24,6 +24,7 @@ internal static class AdminAuthentication
         services.AddSingleton<SigningKey>();
         services.AddSingleton<AdminAccounts>();
         services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<AdminLogin>();
         services.AddSingleton<TokenIssuer>();
         services.AddSingleton(TimeProvider.System);
         services.AddHostedService<FirstAdmin>();
@@ -60,18 +61,11 @@ internal static class AdminAuthentication
         return services;
     }
 
-    /// <summary>
-    /// A token stops working as soon as its account is deleted or changes role, not only when it
-    /// expires: the account is looked up on every request (one indexed read).
-    /// </summary>
+    /// <summary>A token stops working as soon as its account is deleted or changes role, not only when it expires.</summary>
     private static async Task EnsureAccountStillExistsAsync(TokenValidatedContext context)
     {
-        var principal = context.Principal;
-        var name = principal?.FindFirst(NameClaim)?.Value;
-        var role = principal?.FindFirst(RoleClaim)?.Value;
         var accounts = context.HttpContext.RequestServices.GetRequiredService<AdminAccounts>();
-        var account = name is null ? null : await accounts.FindAsync(name, context.HttpContext.RequestAborted);
-        if (account is null || account.Role != role)
+        if (!await accounts.IsCurrentAsync(context.Principal, context.HttpContext.RequestAborted))
         {
             context.Fail("The token's account no longer exists or has another role.");
         }

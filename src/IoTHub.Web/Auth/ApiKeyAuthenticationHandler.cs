@@ -23,9 +23,7 @@ internal sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<Authentication
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
-        var identity = new ClaimsIdentity(
-            [new Claim(AdminAuthentication.NameClaim, "apikey:" + key.Name), new Claim(AdminAuthentication.RoleClaim, key.Role)],
-            SchemeName, AdminAuthentication.NameClaim, AdminAuthentication.RoleClaim);
+        var identity = AdminLogin.Identity("apikey:" + key.Name, key.Role, SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 }

@@ -1,4 +1,4 @@
-using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using IoTHub.Web.Configuration;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -19,7 +19,7 @@ internal sealed class TokenIssuer(SigningKey key, IOptions<AdminOptions> options
         {
             Issuer = AdminAuthentication.Issuer,
             Audience = AdminAuthentication.Audience,
-            Subject = new ClaimsIdentity([new Claim(AdminAuthentication.NameClaim, account.UserName), new Claim(AdminAuthentication.RoleClaim, account.Role)]),
+            Subject = AdminLogin.Identity(account.UserName, account.Role, JwtBearerDefaults.AuthenticationScheme),
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,

@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Net;
 using IoTHub.Web.Auth;
-using IoTHub.Web.Metrics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace IoTHub.Web.Api.Auth;
@@ -33,7 +31,7 @@ internal static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ValidationProblem, ProblemHttpResult>> Login(LoginRequest request, HttpContext context,
-        AdminAccounts accounts, TokenIssuer tokens, LoginThrottle throttle, BrokerMetrics metrics, TimeProvider time)
+        AdminLogin login, TokenIssuer tokens, TimeProvider time)
     {
         var errors = new ValidationErrors();
         if (string.IsNullOrEmpty(request.UserName))
@@ -51,20 +49,16 @@ internal static class AuthApi
             return errors.ToResult();
         }
 
-        var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        if (!throttle.MayTry(address, out var retryAfter))
+        var attempt = await login.TryAsync(request.UserName!, request.Password!, context.Connection.RemoteIpAddress, context.RequestAborted);
+        if (attempt.Outcome == LoginOutcome.Throttled)
         {
-            context.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem("Too many failed logins from this address; try again later.", statusCode: StatusCodes.Status429TooManyRequests,
-                title: "Too many requests.");
+            context.Response.Headers.RetryAfter = Math.Ceiling(attempt.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return TypedResults.Problem(AdminLogin.ThrottledMessage, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.");
         }
 
-        var account = await accounts.VerifyAsync(request.UserName!, request.Password!, context.RequestAborted);
-        if (account is null)
+        if (attempt.Account is not { } account)
         {
-            throttle.Failed(address);
-            metrics.AdminLoginFailed();
-            return TypedResults.Problem("The user name or password is wrong.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.");
+            return TypedResults.Problem(AdminLogin.WrongCredentialsMessage, statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.");
         }
 
         var (token, expiresAt) = tokens.Issue(account);

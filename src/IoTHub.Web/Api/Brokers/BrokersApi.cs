@@ -82,13 +82,13 @@ internal static class BrokersApi
             .Where(l => (protocol is null || l.Protocol == protocol) && (broker is null || string.Equals(l.Broker, broker, StringComparison.OrdinalIgnoreCase)))));
     }
 
-    private static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
+    internal static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
     [
         .. listeners.Http.Select(static e => new ListenerInfo("http", null, e.Address.ToString(), e.Port, e.Port != 0)),
         .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0)),
     ];
 
-    private static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
+    internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
         new(name, broker.State, [.. listeners.Where(l => l.Broker == name)], broker.GetSessions().Count(static s => s.IsConnected),
             broker.SessionCount, broker.Subscriptions.Count, broker.Retained.Count);
 }

@@ -87,6 +87,18 @@ internal static class MessageContent
         }
     }
 
+    /// <summary>The message a publish request asks for, or null with the reasons in <paramref name="errors"/>.</summary>
+    public static MqttMessage? BuildPublish(PublishRequest request, MqttBroker broker, ValidationErrors errors)
+    {
+        ValidateTopic(request.Topic, broker, errors);
+        if (request.Retain && !broker.Options.RetainAvailable)
+        {
+            errors.Add("retain", "is not available on this broker (Mqtt:RetainAvailable is false).");
+        }
+
+        return Build(request.Topic ?? string.Empty, request.Payload, request.Encoding, request.Qos, request.Retain, request.Properties, broker, errors);
+    }
+
     /// <summary>The message, or null with the reasons in <paramref name="errors"/>.</summary>
     public static MqttMessage? Build(string topic, string? payload, PayloadEncoding encoding, int qos, bool retain, MessageProperties? properties,
         MqttBroker broker, ValidationErrors errors)

@@ -41,14 +41,7 @@ internal static class PublishApi
         }
 
         var errors = new ValidationErrors();
-        MessageContent.ValidateTopic(request.Topic, broker, errors);
-        if (request.Retain && !broker.Options.RetainAvailable)
-        {
-            errors.Add("retain", "is not available on this broker (Mqtt:RetainAvailable is false).");
-        }
-
-        var message = MessageContent.Build(request.Topic ?? string.Empty, request.Payload, request.Encoding, request.Qos, request.Retain,
-            request.Properties, broker, errors);
+        var message = MessageContent.BuildPublish(request, broker, errors);
         if (message is null)
         {
             return errors.ToResult();
