@@ -1,6 +1,7 @@
 using IoTHub.Web.Api;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Dashboard;
 using IoTHub.Web.Health;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Metrics;
@@ -21,17 +22,23 @@ builder.Services
     .AddBrokerMetrics()
     .AddAdminOpenApi()
     .AddBadRequestProblems()
-    .AddHealth();
+    .AddHealth()
+    .AddDashboard();
 
 WebApplication app = builder.Build();
 app.UseBadRequestProblems();
 app.UseStaticFiles();
+// Routing after the static files: the framework's static assets add a catch-all fallback endpoint for
+// files, which would otherwise take the web root's files away from UseStaticFiles (and behind login).
+app.UseRouting();
 app.UseAdminOpenApi();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseAntiforgery();
 app.MapHealthEndpoints();
 app.MapMetricsEndpoint();
 app.MapAdminApi();
+app.MapDashboard();
 
 try
 {

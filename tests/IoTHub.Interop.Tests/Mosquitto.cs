@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using IoTHub.Testing;
 
 namespace IoTHub.Interop.Tests;
 

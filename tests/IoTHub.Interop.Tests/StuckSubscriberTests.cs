@@ -1,8 +1,9 @@
-using System.Buffers;
 using System.Buffers.Binary;
+using System.Buffers;
 using System.Diagnostics;
-using MQTTnet;
+using IoTHub.Testing;
 using MQTTnet.Protocol;
+using MQTTnet;
 using Xunit.Abstractions;
 
 namespace IoTHub.Interop.Tests;

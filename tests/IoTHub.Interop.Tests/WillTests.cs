@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IoTHub.Testing;
 
 namespace IoTHub.Interop.Tests;
 

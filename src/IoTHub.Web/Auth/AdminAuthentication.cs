@@ -1,3 +1,4 @@
+using IoTHub.Web.Dashboard.Auth;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
@@ -6,8 +7,9 @@ using Microsoft.IdentityModel.Tokens;
 namespace IoTHub.Web.Auth;
 
 /// <summary>
-/// JWT bearer authentication for the admin API. Every endpoint requires an authenticated account
-/// unless it allows anonymous access (login, health, metrics); changes require the admin role.
+/// Authentication of admin accounts: JWT bearer tokens and API keys for the admin API, a cookie for
+/// the dashboard. Every endpoint requires an authenticated account unless it allows anonymous access
+/// (logins, health, metrics, static files); changes require the admin role.
 /// </summary>
 internal static class AdminAuthentication
 {
@@ -16,7 +18,7 @@ internal static class AdminAuthentication
     public const string NameClaim = "name";
     public const string RoleClaim = "role";
 
-    /// <summary>The default scheme: forwards to JWT bearer or to the API key handler.</summary>
+    /// <summary>The default scheme: forwards to JWT bearer, the API key handler or the dashboard's cookie.</summary>
     public const string SchemeName = "Admin";
 
     public static IServiceCollection AddAdminAuthentication(this IServiceCollection services)
@@ -32,12 +34,17 @@ internal static class AdminAuthentication
         services.AddSingleton<AdminApiKeys>();
         services.AddSingleton<Audit.AuditLog>();
 
-        // One scheme for the API: a request with X-Api-Key is checked as an API key, any other as a bearer token.
+        // One scheme for all: a request with X-Api-Key is checked as an API key, an API request or one with an
+        // Authorization header as a bearer token (so the API answers 401, never a redirect), any other by
+        // the dashboard's cookie (whose challenge redirects to the login page).
         services.AddAuthentication(SchemeName)
-            .AddPolicyScheme(SchemeName, "Bearer token or API key", static scheme => scheme.ForwardDefaultSelector = static context =>
-                context.Request.Headers.ContainsKey(AdminApiKeys.Header) ? ApiKeyAuthenticationHandler.SchemeName : JwtBearerDefaults.AuthenticationScheme)
+            .AddPolicyScheme(SchemeName, "Bearer token, API key or dashboard cookie", static scheme => scheme.ForwardDefaultSelector = static context =>
+                context.Request.Headers.ContainsKey(AdminApiKeys.Header) ? ApiKeyAuthenticationHandler.SchemeName
+                : DashboardAuthentication.Handles(context.Request) ? DashboardAuthentication.SchemeName
+                : JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer()
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddDashboardCookie();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<SigningKey>(static (jwt, key) =>
             {

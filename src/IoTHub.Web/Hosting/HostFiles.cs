@@ -29,6 +29,10 @@ internal static class HostFiles
             builder.Environment.WebRootFileProvider = new PhysicalFileProvider(builtWebRoot);
         }
 
+        // The framework's static web assets (_framework/blazor.web.js) are found through the runtime manifest
+        // next to the assembly; only Development does this by itself. Without that manifest (a publish, where
+        // the files are copied into the web root) this changes nothing.
+        builder.WebHost.UseStaticWebAssets();
         return builder;
     }
 

@@ -1,15 +1,16 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Xunit;
 
-namespace IoTHub.Interop.Tests;
+namespace IoTHub.Testing;
 
 /// <summary>
 /// A client program (mosquitto_sub, a paho script...) running as a child process. Its stdout lines are
 /// collected; waits are signalled by a new line or the exit and bounded by a timeout. Dispose kills it
 /// (and its children) if it still runs, stopped or not, so no test leaves a process behind.
 /// </summary>
-internal sealed partial class ChildProcess : IDisposable
+public sealed partial class ChildProcess : IDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 

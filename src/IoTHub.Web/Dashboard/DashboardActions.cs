@@ -1,0 +1,75 @@
+using IoTHub.Web.Api;
+using IoTHub.Web.Api.Publish;
+using IoTHub.Web.Audit;
+using IoTHub.Web.Auth;
+using IoTHub.Web.Mqtt;
+using Microsoft.AspNetCore.Components.Authorization;
+
+namespace IoTHub.Web.Dashboard;
+
+/// <summary>What a dashboard action did, in words for the page.</summary>
+public sealed record ActionOutcome(bool Succeeded, string Message);
+
+/// <summary>The client's address as the dashboard's circuit saw it at the start (a circuit has no request of its own).</summary>
+internal sealed class DashboardCircuit
+{
+    public string RemoteAddress { get; set; } = "(unknown)";
+}
+
+/// <summary>
+/// The changes the dashboard can make, for one circuit. Each is refused unless the signed-in account
+/// still exists with the admin role (whatever the page showed), does what the API's endpoint does,
+/// and is written to the API's audit log with the account, the action, the outcome and the address.
+/// </summary>
+internal sealed class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, AuditLog audit, BrokerRegistry registry,
+    DashboardCircuit circuit, TimeProvider time)
+{
+    public const string ViewerRefusal = "Viewers cannot change anything; ask an admin.";
+
+    public async Task<ActionOutcome> DisconnectAsync(string broker, string clientId)
+    {
+        var action = $"dashboard: disconnect client '{clientId}' of broker '{broker}'";
+        return await RunAsAdminAsync(action, () =>
+        {
+            if (!registry.TryFind(broker, out var name, out var found, out var problem))
+            {
+                return (StatusCodes.Status404NotFound, new ActionOutcome(false, problem.ProblemDetails.Detail!));
+            }
+
+            return found.Disconnect(clientId)
+                ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Disconnected '{clientId}'."))
+                : (StatusCodes.Status404NotFound, new ActionOutcome(false, $"No client '{clientId}' is connected to broker '{name}'."));
+        });
+    }
+
+    public async Task<ActionOutcome> PublishAsync(PublishRequest request)
+    {
+        var action = $"dashboard: publish to '{request.Topic}' of broker '{request.Broker}' (QoS {request.Qos}{(request.Retain ? ", retained" : string.Empty)})";
+        return await RunAsAdminAsync(action, () =>
+        {
+            if (!registry.TryFind(request.Broker, out var name, out var broker, out var problem))
+            {
+                return (StatusCodes.Status404NotFound, new ActionOutcome(false, problem.ProblemDetails.Detail!));
+            }
+
+            var errors = new ValidationErrors();
+            if (MessageContent.BuildPublish(request, broker, errors) is not { } message)
+            {
+                return (StatusCodes.Status400BadRequest, new ActionOutcome(false, errors.Summary));
+            }
+
+            var reached = broker.Publish(message);
+            return (StatusCodes.Status200OK, new ActionOutcome(true, $"Published to '{message.Topic}' on broker '{name}': {reached} subscriber(s) reached."));
+        });
+    }
+
+    private async Task<ActionOutcome> RunAsAdminAsync(string action, Func<(int Status, ActionOutcome Outcome)> change)
+    {
+        var user = (await authentication.GetAuthenticationStateAsync()).User;
+        var (status, outcome) = user.IsInRole(AdminRoles.Admin) && await accounts.IsCurrentAsync(user, CancellationToken.None)
+            ? change()
+            : (StatusCodes.Status403Forbidden, new ActionOutcome(false, ViewerRefusal));
+        await audit.WriteAsync(new AuditEntry(time.GetUtcNow(), user.Identity?.Name ?? "(unknown)", action, status, circuit.RemoteAddress), CancellationToken.None);
+        return outcome;
+    }
+}

@@ -1,0 +1,29 @@
+using IoTHub.Web.Dashboard.Auth;
+using IoTHub.Web.Dashboard.Layout;
+using IoTHub.Web.Dashboard.Live;
+
+namespace IoTHub.Web.Dashboard;
+
+/// <summary>The Blazor dashboard at /: interactive server rendering, live over the circuit.</summary>
+internal static class DashboardSetup
+{
+    public static IServiceCollection AddDashboard(this IServiceCollection services)
+    {
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddCascadingAuthenticationState();
+        services.AddSingleton<DashboardFeed>();
+        services.AddHostedService(static s => s.GetRequiredService<DashboardFeed>());
+        services.AddScoped<DashboardCircuit>();
+        services.AddScoped<DashboardActions>();
+        return services;
+    }
+
+    public static WebApplication MapDashboard(this WebApplication app)
+    {
+        // The framework's own files (_framework/blazor.web.js); the dashboard's css comes from the web root.
+        app.MapStaticAssets().AllowAnonymous();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapDashboardLogout();
+        return app;
+    }
+}

@@ -1,0 +1,134 @@
+using System.Net;
+using System.Text.Json;
+using IoTHub.Testing;
+using IoTHub.Web.Auth;
+using IoTHub.Web.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using static IoTHub.Dashboard.Tests.DashboardPage;
+using static Microsoft.Playwright.Assertions;
+
+namespace IoTHub.Dashboard.Tests;
+
+/// <summary>The dashboard end to end: real Kestrel, real chromium, real mosquitto clients.</summary>
+public sealed class DashboardTests(DashboardHost host, Chromium chromium) : IClassFixture<DashboardHost>, IClassFixture<Chromium>
+{
+    [Fact]
+    public async Task A_wrong_password_shows_an_error_and_stays_on_the_login_page()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await page.GotoAsync("/");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2F$"));
+
+        await page.Locator("#userName").FillAsync(FirstAdmin.UserName);
+        await page.Locator("#password").FillAsync("not-the-password");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+
+        await Expect(page.GetByTestId("login-error")).ToHaveTextAsync(AdminLogin.WrongCredentialsMessage);
+        Assert.Contains("/login", page.Url, StringComparison.Ordinal);
+        await page.GotoAsync("/clients");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fclients$"));
+    }
+
+    [Fact]
+    public async Task A_client_appears_live_and_is_disconnected_from_the_dashboard()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Clients", "Clients");
+        var row = ClientRow(page, "dash-live");
+        await Expect(row).ToHaveCountAsync(0);
+
+        // Connects after the page is live: the row can only come over the circuit.
+        using var subscriber = await SubscribeAsync(host, "dash-live", "dash/live/#");
+        await Expect(row).ToBeVisibleAsync();
+        await Expect(row).ToContainTextAsync("5.0");
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Disconnect" }).ClickAsync();
+
+        // MQTT 5.0 mosquitto_sub ends when the server sends DISCONNECT (0x98 Administrative action).
+        await subscriber.WaitForExitAsync(Chromium.Timeout);
+        Assert.Contains(subscriber.Lines, static line => line.Contains("Received DISCONNECT (152)", StringComparison.Ordinal));
+        await Expect(row).ToHaveCountAsync(0);
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("Disconnected 'dash-live'.");
+
+        // The same audit log as the API's: who, what, the outcome, from where.
+        var entry = await AuditEntryAsync("dashboard: disconnect client 'dash-live' of broker 'default'");
+        Assert.Equal(FirstAdmin.UserName, entry.GetProperty("actor").GetString());
+        Assert.Equal(204, entry.GetProperty("status").GetInt32());
+        Assert.Equal("127.0.0.1", entry.GetProperty("remoteAddress").GetString());
+    }
+
+    [Fact]
+    public async Task A_retained_message_published_from_the_form_is_in_the_topic_browser()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        using var subscriber = await SubscribeAsync(host, "dash-kitchen", "dash/kitchen/#");
+
+        await NavigateAsync(page, "Publish", "Publish a message");
+        await page.Locator("#topic").FillAsync("dash/kitchen/temperature");
+        await page.Locator("#payload").FillAsync("21.5");
+        await page.Locator("#qos").SelectOptionAsync("1");
+        await page.Locator("#retain").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Publish" }).ClickAsync();
+
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("Published to 'dash/kitchen/temperature' on broker 'default': 1 subscriber(s) reached.");
+        await subscriber.WaitForLineAsync(static line => line == "21.5", Chromium.Timeout);
+
+        await NavigateAsync(page, "Topics", "Topics");
+        var retained = page.Locator("[data-testid=retained][data-topic=\"dash/kitchen/temperature\"]");
+        await Expect(retained).ToBeVisibleAsync();
+        await Expect(retained).ToContainTextAsync("21.5");
+        await Expect(retained).ToContainTextAsync("QoS 1");
+
+        await AuditEntryAsync("dashboard: publish to 'dash/kitchen/temperature' of broker 'default' (QoS 1, retained)");
+    }
+
+    [Fact]
+    public async Task A_viewer_sees_clients_but_cannot_disconnect_them_even_past_the_disabled_button()
+    {
+        await host.ViewerAsync();
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, AdminApiHost.ViewerName, AdminApiHost.ViewerPassword);
+        await Expect(page.GetByTestId("role")).ToHaveTextAsync(AdminRoles.Viewer);
+        using var subscriber = await SubscribeAsync(host, "dash-watched", "dash/watched/#");
+
+        await NavigateAsync(page, "Clients", "Clients");
+        var button = ClientRow(page, "dash-watched").GetByRole(AriaRole.Button, new() { Name = "Disconnect" });
+        await Expect(button).ToBeDisabledAsync();
+
+        // The server refuses too: a click forced through the disabled button changes nothing.
+        await button.EvaluateAsync("button => { button.disabled = false; button.click(); }");
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync(Web.Dashboard.DashboardActions.ViewerRefusal);
+        Assert.True(host.Services.GetRequiredService<Web.Mqtt.BrokerRegistry>().Default.FindSession("dash-watched")!.IsConnected);
+        var refused = await AuditEntryAsync("dashboard: disconnect client 'dash-watched' of broker 'default'");
+        Assert.Equal(403, refused.GetProperty("status").GetInt32());
+        Assert.Equal(AdminApiHost.ViewerName, refused.GetProperty("actor").GetString());
+
+        await NavigateAsync(page, "Publish", "Publish a message");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Publish" })).ToBeDisabledAsync();
+    }
+
+    [Fact]
+    public async Task Logging_out_ends_the_cookie()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log out" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Log in" })).ToBeVisibleAsync();
+        await page.GotoAsync("/status");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fstatus$"));
+    }
+
+    /// <summary>The newest audit log entry for <paramref name="action"/>, read through the API.</summary>
+    private async Task<JsonElement> AuditEntryAsync(string action)
+    {
+        var admin = await host.AdminAsync();
+        var response = await admin.GetAsync("/api/v1/audit?pageSize=500");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return body.GetProperty("items").EnumerateArray().First(e => e.GetProperty("action").GetString() == action);
+    }
+}
