@@ -3,10 +3,16 @@ using IoTHub.Web.Tests;
 namespace IoTHub.Dashboard.Tests;
 
 /// <summary>The real host on real Kestrel (the API tests' host: a known admin password, a viewer on demand).</summary>
-public sealed class DashboardHost : AdminApiHost
+public class DashboardHost : AdminApiHost
 {
     public DashboardHost()
-        : base(new Dictionary<string, string>
+        : this(new Dictionary<string, string>())
+    {
+    }
+
+    /// <param name="settings">More configuration keys.</param>
+    protected DashboardHost(IReadOnlyDictionary<string, string> settings)
+        : base(new Dictionary<string, string>(settings)
         {
             ["Mqtt:DrainTimeout"] = "00:00:02", // a test's leftover clients must not hold up the host's shutdown
             ["Logging:LogLevel:Default"] = "Warning",

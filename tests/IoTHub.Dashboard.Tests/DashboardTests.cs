@@ -83,6 +83,24 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(retained).ToContainTextAsync("QoS 1");
 
         await AuditEntryAsync("dashboard: publish to 'dash/kitchen/temperature' of broker 'default' (QoS 1, retained)");
+
+        await NavigateAsync(page, "Sessions", "Sessions and subscriptions");
+        await page.GetByRole(AriaRole.Searchbox, new() { Name = "Filter sessions" }).FillAsync("dash-kitchen");
+        await Expect(page.GetByTestId("sessions").Locator("tbody tr")).ToHaveCountAsync(1);
+        await Expect(page.GetByTestId("subscriptions").Locator("tbody tr")).ToContainTextAsync("dash/kitchen/#");
+    }
+
+    [Fact]
+    public async Task The_status_page_shows_the_brokers_and_the_listeners_with_their_ports()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        await NavigateAsync(page, "Status", "Brokers and listeners");
+        await Expect(page.GetByTestId("brokers")).ToContainTextAsync("Running");
+        var mqtt = page.GetByTestId("listeners").Locator("tbody tr", new() { HasText = "mqtt" });
+        await Expect(mqtt).ToContainTextAsync(host.MqttEndpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await Expect(mqtt).ToContainTextAsync("yes");
     }
 
     [Fact]
