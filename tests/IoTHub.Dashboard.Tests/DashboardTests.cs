@@ -1,7 +1,9 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
+using IoTHub.Web.Dashboard.Auth;
 using IoTHub.Web.Tests;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -126,6 +128,23 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
 
         await NavigateAsync(page, "Publish", "Publish a message");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Publish" })).ToBeDisabledAsync();
+    }
+
+    [Fact]
+    public async Task An_open_page_of_a_deleted_account_goes_back_to_the_login_page_by_itself()
+    {
+        var admin = await host.AdminAsync();
+        var created = await admin.PostAsJsonAsync("/api/v1/accounts", new { userName = "leaver", password = "leaver-password", role = AdminRoles.Viewer });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, "leaver", "leaver-password");
+
+        var deleted = await admin.DeleteAsync("/api/v1/accounts/leaver");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+
+        // No click: the circuit checks the account again within its revalidation interval.
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Log in" }))
+            .ToBeVisibleAsync(new() { Timeout = (float)(AccountRevalidation.Interval + Chromium.Timeout).TotalMilliseconds });
     }
 
     [Fact]

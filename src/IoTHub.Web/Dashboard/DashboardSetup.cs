@@ -11,6 +11,7 @@ internal static class DashboardSetup
     {
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddCascadingAuthenticationState();
+        services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, AccountRevalidation>();
         services.AddSingleton<DashboardFeed>();
         services.AddHostedService(static s => s.GetRequiredService<DashboardFeed>());
         services.AddScoped<DashboardCircuit>();
