@@ -138,19 +138,16 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public void Start() => _monitor ??= MonitorAsync(_stopping.Token);
 
     /// <summary>Serves one client connection until it ends.</summary>
-    public async Task HandleConnectionAsync(IDuplexPipe transport, string remoteEndpoint)
+    public Task HandleConnectionAsync(IDuplexPipe transport, string remoteEndpoint)
     {
+        // Not an async method: one fewer state machine kept per connection. The connection removes itself when it ends.
         var connection = new MqttConnection(this, transport, remoteEndpoint);
         _connections.TryAdd(connection, 0);
-        try
-        {
-            await connection.RunAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _connections.TryRemove(connection, out _);
-        }
+        return connection.RunAsync();
     }
+
+    /// <summary>Called by a connection as the last step of its end.</summary>
+    internal void RemoveConnection(MqttConnection connection) => _connections.TryRemove(connection, out _);
 
     public Session? FindSession(string clientId) => _sessions.GetValueOrDefault(clientId);
 

@@ -76,7 +76,7 @@ internal sealed partial class MqttConnection
         _keepAlive = V5 && Options.ServerKeepAlive > 0 ? (ushort)Options.ServerKeepAlive : connect.KeepAlive;
         _window = Math.Min(Options.MaximumInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
-        _outgoingAliases = new TopicAliases(properties?.TopicAliasMaximum ?? 0);
+        _outgoingAliases = properties?.TopicAliasMaximum is > 0 and var aliasMaximum ? new TopicAliases(aliasMaximum) : TopicAliases.None;
         ClientId = clientId;
 
         // 3.1.1 Clean Session 0 keeps the session for a configured lifetime; 5.0 says how long itself.

@@ -24,10 +24,13 @@ internal sealed partial class MqttConnection
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly Lock _controlLock = new();
-    private readonly Queue<Outbound> _control = new();
+
+    // Both start with room for one item: an idle client only ever gets CONNACK and PINGRESP, and the
+    // default first growth (4 items of 64 B each) would stay allocated on every idle connection.
+    private readonly Queue<Outbound> _control = new(1);
     private readonly WriteSignal _writeSignal = new();
 
-    private readonly List<Outbound> _batch = [];
+    private readonly List<Outbound> _batch = new(1);
     private Task? _writeLoop;
     private Session? _session;
     private MqttProtocolVersion _version;
@@ -41,8 +44,10 @@ internal sealed partial class MqttConnection
     private long _flushStartedAt;
     private Will? _will;
     private string?[]? _incomingAliases;
-    private TopicAliases _outgoingAliases = new(0);
-    private byte[] _propertyScratch = new byte[256];
+    private TopicAliases _outgoingAliases = TopicAliases.None;
+
+    // Only 5.0 deliveries that add properties use it, so it is made on first use, not per connection.
+    private byte[] _propertyScratch = [];
 
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint)
     {
@@ -73,11 +78,23 @@ internal sealed partial class MqttConnection
 
     private bool V5 => _version == MqttProtocolVersion.V500;
 
+    /// <summary>
+    /// Serves the connection until it ends: the read loop runs in this method itself, not in an awaited
+    /// one, as each pending async method keeps a state-machine box alive on every idle connection.
+    /// </summary>
     public async Task RunAsync()
     {
         try
         {
-            await ReadLoopAsync().ConfigureAwait(false);
+            while (!_closing)
+            {
+                var result = await _input.ReadAsync().ConfigureAwait(false);
+                HandleRead(result.Buffer);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
@@ -99,8 +116,15 @@ internal sealed partial class MqttConnection
                 BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
             }
 
-            await _input.CompleteAsync().ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                await _input.CompleteAsync().ConfigureAwait(false);
+                await _output.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _broker.RemoveConnection(this);
+            }
         }
     }
 
@@ -174,48 +198,40 @@ internal sealed partial class MqttConnection
         }
     }
 
-    private async Task ReadLoopAsync()
+    /// <summary>Decodes and handles every complete packet of one read, then advances the pipe once.</summary>
+    private void HandleRead(ReadOnlySequence<byte> buffer)
     {
-        while (!_closing)
+        var received = buffer.Length;
+        var packets = 0;
+        try
         {
-            var result = await _input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var packets = 0;
-            try
+            while (!_closing)
             {
-                while (!_closing)
+                var status = MqttDecoder.TryDecode(ref buffer, _version, Options.MaximumPacketSize, out var packet, out var error);
+                if (status == DecodeStatus.NeedMoreData)
                 {
-                    var status = MqttDecoder.TryDecode(ref buffer, _version, Options.MaximumPacketSize, out var packet, out var error);
-                    if (status == DecodeStatus.NeedMoreData)
-                    {
-                        break;
-                    }
-
-                    if (status == DecodeStatus.Malformed)
-                    {
-                        RefuseBadPacket(error.ReasonCode, error.Message);
-                        break;
-                    }
-
-                    Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
-                    packets++;
-                    Handle(packet);
+                    break;
                 }
-            }
-            catch (MqttProtocolException ex)
-            {
-                RefuseBadPacket(ex.ReasonCode, ex.Message);
-            }
-            finally
-            {
-                _broker.Statistics.Received(packets, result.Buffer.Length - buffer.Length);
-                _input.AdvanceTo(buffer.Start, buffer.End);
-            }
 
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                return;
+                if (status == DecodeStatus.Malformed)
+                {
+                    RefuseBadPacket(error.ReasonCode, error.Message);
+                    break;
+                }
+
+                Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
+                packets++;
+                Handle(packet);
             }
+        }
+        catch (MqttProtocolException ex)
+        {
+            RefuseBadPacket(ex.ReasonCode, ex.Message);
+        }
+        finally
+        {
+            _broker.Statistics.Received(packets, received - buffer.Length);
+            _input.AdvanceTo(buffer.Start, buffer.End);
         }
     }
 
@@ -364,7 +380,7 @@ internal sealed partial class MqttConnection
         // Started by CONNECT on the read loop, or by a close from another thread: exactly once.
         lock (_controlLock)
         {
-            _writeLoop ??= Task.Run(WriteLoopAsync);
+            _writeLoop ??= WriteLoopAsync();
         }
     }
 
@@ -388,6 +404,9 @@ internal sealed partial class MqttConnection
 
     private async Task WriteLoopAsync()
     {
+        // Continues on the thread pool, as Task.Run would, without its delegate, task and unwrap promise
+        // staying alive for the connection's lifetime.
+        await Task.Yield();
         try
         {
             while (true)
@@ -587,7 +606,7 @@ internal sealed partial class MqttConnection
         var needed = 5 + 3 + ((ids?.Length ?? 0) * 5) + message.Properties.Length;
         if (_propertyScratch.Length < needed)
         {
-            _propertyScratch = new byte[Math.Max(needed, _propertyScratch.Length * 2)];
+            _propertyScratch = new byte[Math.Max(Math.Max(needed, 256), _propertyScratch.Length * 2)];
         }
 
         var span = _propertyScratch.AsSpan();

@@ -8,6 +8,9 @@ namespace IoTHub.Broker.Connections;
 /// </summary>
 internal sealed class TopicAliases(ushort maximum)
 {
+    /// <summary>No aliases (maximum 0): it never changes its state, so all such connections share it.</summary>
+    public static readonly TopicAliases None = new(0);
+
     private readonly Dictionary<string, ushort> _byTopic = new(StringComparer.Ordinal);
     private readonly string?[] _topics = new string?[maximum + 1];
     private ushort _next;
@@ -44,7 +47,7 @@ internal sealed class TopicAliases(ushort maximum)
     /// <summary>Undoes a mapping whose PUBLISH was not sent after all.</summary>
     public void Forget(string topic)
     {
-        if (_byTopic.Remove(topic, out var alias))
+        if (maximum > 0 && _byTopic.Remove(topic, out var alias))
         {
             _topics[alias] = null;
         }
