@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
@@ -43,18 +44,24 @@ internal sealed partial class MqttConnection
     private string?[]? _incomingAliases;
     private TopicAliases _outgoingAliases = new(0);
     private byte[] _propertyScratch = new byte[256];
+    private QosTally _publishesReceived;
+    private long _packetSize;
 
-    public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint)
+    public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint, string listener)
     {
         _broker = broker;
         _input = transport.Input;
         _output = transport.Output;
         Endpoint = endpoint;
+        Listener = listener;
         AcceptedAt = broker.Time.GetTimestamp();
         _lastPacketAt = AcceptedAt;
     }
 
     public string Endpoint { get; }
+
+    /// <summary>The listener that accepted the connection.</summary>
+    public string Listener { get; }
 
     public string ClientId { get; private set; } = string.Empty;
 
@@ -185,6 +192,7 @@ internal sealed partial class MqttConnection
             {
                 while (!_closing)
                 {
+                    var unread = buffer.Length;
                     var status = MqttDecoder.TryDecode(ref buffer, _version, Options.MaximumPacketSize, out var packet, out var error);
                     if (status == DecodeStatus.NeedMoreData)
                     {
@@ -198,6 +206,7 @@ internal sealed partial class MqttConnection
                     }
 
                     Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
+                    _packetSize = unread - buffer.Length;
                     packets++;
                     Handle(packet);
                 }
@@ -208,7 +217,7 @@ internal sealed partial class MqttConnection
             }
             finally
             {
-                _broker.Statistics.Received(packets, result.Buffer.Length - buffer.Length);
+                _broker.Statistics.Received(packets, result.Buffer.Length - buffer.Length, ref _publishesReceived);
                 _input.AdvanceTo(buffer.Start, buffer.End);
             }
 
@@ -463,7 +472,8 @@ internal sealed partial class MqttConnection
             session.CollectRedeliveries(this, _batch);
         }
 
-        session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
+        var expired = session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
+        _broker.Statistics.MessagesDroppedAdd(DropReason.Expired, expired);
     }
 
     /// <summary>
@@ -472,7 +482,11 @@ internal sealed partial class MqttConnection
     /// </summary>
     private int WriteBatch(int start)
     {
-        var delivered = 0;
+        var statistics = _broker.Statistics;
+        var delivered = default(QosTally);
+
+        // One timestamp for the batch: encoding it takes microseconds.
+        var writtenAt = statistics.DeliveryLatencyEnabled ? Stopwatch.GetTimestamp() : 0;
         long bytes = 0;
         var i = start;
         for (; i < _batch.Count; i++)
@@ -487,8 +501,20 @@ internal sealed partial class MqttConnection
             {
                 case PacketType.Publish:
                     var written = WritePublish(item);
+                    if (written == 0)
+                    {
+                        break;
+                    }
+
                     bytes += written;
-                    delivered += written > 0 ? 1 : 0;
+                    delivered.Add(item.Delivery.QualityOfService, written);
+
+                    // Live deliveries only: not a resend, nor a retained message sent for a new subscription.
+                    if (writtenAt != 0 && item.Delivery.Message.ReceivedAt != 0 && !item.Duplicate && !item.Delivery.AtSubscribe)
+                    {
+                        statistics.DeliveryWritten(item.Delivery.Message.ReceivedAt, writtenAt);
+                    }
+
                     break;
                 case PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp:
                     bytes += MqttEncoder.WriteAck(_output, new AckPacket(item.Type, item.PacketId, item.ReasonCode), _version);
@@ -499,8 +525,7 @@ internal sealed partial class MqttConnection
             }
         }
 
-        _broker.Statistics.Sent(i - start, bytes);
-        _broker.Statistics.MessagesDeliveredAdd(delivered);
+        statistics.Sent(i - start, bytes, ref delivered);
         return i;
     }
 
@@ -553,6 +578,7 @@ internal sealed partial class MqttConnection
             {
                 // [MQTT-3.1.2-25]: discard it and behave as if it had been sent.
                 BrokerLog.PacketTooLargeForClient(Logger, ClientId, message.Topic, size);
+                _broker.Statistics.MessagesDroppedAdd(DropReason.TooLarge);
                 if (!known)
                 {
                     _outgoingAliases.Forget(message.Topic);

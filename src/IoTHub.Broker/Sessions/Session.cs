@@ -153,11 +153,21 @@ public sealed class Session
         }
     }
 
-    /// <summary>Marks the session as ended: its messages are dropped and its subscriptions leave the tree.</summary>
-    internal void Discard(SubscriptionTree tree)
+    /// <summary>
+    /// Marks the session as ended: its messages are dropped and its subscriptions leave the tree. Returns
+    /// how many messages it threw away: queued, and in flight before the client acknowledged them (a
+    /// QoS 2 message past PUBREC has arrived).
+    /// </summary>
+    internal int Discard(SubscriptionTree tree)
     {
         lock (Sync)
         {
+            var dropped = _pending.Count;
+            foreach (var inflight in _inflightOrder)
+            {
+                dropped += inflight.Released ? 0 : 1;
+            }
+
             if (_wasStored)
             {
                 _persistence.Write(StorageOperation.DeleteSession(ClientId));
@@ -175,6 +185,7 @@ public sealed class Session
             }
 
             _subscriptions.Clear();
+            return dropped;
         }
     }
 
@@ -185,7 +196,12 @@ public sealed class Session
         lock (Sync)
         {
             connection = Connection;
-            if (Discarded || (connection is null && delivery.QualityOfService == QualityOfService.AtMostOnce && !options.QueueQoS0WhileOffline))
+            if (Discarded)
+            {
+                return EnqueueResult.SessionEnded;
+            }
+
+            if (connection is null && delivery.QualityOfService == QualityOfService.AtMostOnce && !options.QueueQoS0WhileOffline)
             {
                 return EnqueueResult.SkippedOffline;
             }
@@ -288,15 +304,17 @@ public sealed class Session
 
     /// <summary>
     /// Moves queued messages to the batch while the in-flight window has room, for the attached
-    /// connection only. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3).
+    /// connection only. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3);
+    /// returns how many.
     /// </summary>
-    internal void CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now)
+    internal int CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now)
     {
+        var expired = 0;
         lock (Sync)
         {
             if (!ReferenceEquals(Connection, connection))
             {
-                return;
+                return 0;
             }
 
             while (_pending.TryPeek(out var delivery))
@@ -306,6 +324,7 @@ public sealed class Session
                     _pending.Dequeue();
                     _pendingBytes -= delivery.Message.Size;
                     ForgetQueued(delivery);
+                    expired++;
                     continue;
                 }
 
@@ -314,7 +333,7 @@ public sealed class Session
                 {
                     if (_inflightById.Count >= window)
                     {
-                        return;
+                        return expired;
                     }
 
                     packetId = NextPacketId();
@@ -331,6 +350,8 @@ public sealed class Session
                 batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
             }
         }
+
+        return expired;
     }
 
     /// <summary>
