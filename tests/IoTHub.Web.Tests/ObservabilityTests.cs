@@ -203,6 +203,72 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         Assert.False(string.IsNullOrEmpty(topic.GetProperty("description").GetString()));
     }
 
+    /// <summary>What a client generator needs: ids, typed successes and errors, security, and examples.</summary>
+    [Fact]
+    public async Task Every_operation_has_an_id_typed_responses_problem_details_for_errors_security_and_examples()
+    {
+        var document = await host.Client.GetFromJsonAsync<JsonElement>("/swagger/v1/swagger.json");
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var operationIds = new HashSet<string>(StringComparer.Ordinal);
+        var operations = 0;
+        foreach (var path in document.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                operations++;
+                var name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                var op = operation.Value;
+                Assert.True(op.TryGetProperty("operationId", out var id) && operationIds.Add(id.GetString()!), $"{name}: no unique operationId");
+                if (op.TryGetProperty("requestBody", out var body))
+                {
+                    AssertExample(schemas, body.GetProperty("content").GetProperty("application/json").GetProperty("schema"), name + " request");
+                }
+
+                var anonymous = path.Name == "/api/v1/auth/login";
+                Assert.Equal(!anonymous, op.TryGetProperty("security", out var security));
+                if (!anonymous)
+                {
+                    var schemes = security.EnumerateArray().SelectMany(static r => r.EnumerateObject().Select(static p => p.Name)).Order().ToArray();
+                    Assert.Equal(["ApiKey", "Bearer"], schemes);
+                    Assert.True(op.GetProperty("responses").TryGetProperty("401", out _), $"{name}: no 401");
+                }
+
+                foreach (var response in op.GetProperty("responses").EnumerateObject())
+                {
+                    var status = int.Parse(response.Name, CultureInfo.InvariantCulture);
+                    var hasContent = response.Value.TryGetProperty("content", out var content);
+                    if (status is 204)
+                    {
+                        Assert.False(hasContent, $"{name} {status}: 204 has no body");
+                    }
+                    else if (status < 300)
+                    {
+                        AssertExample(schemas, content.GetProperty("application/json").GetProperty("schema"), $"{name} {status}");
+                    }
+                    else
+                    {
+                        var problem = content.GetProperty("application/problem+json").GetProperty("schema").GetProperty("$ref").GetString();
+                        Assert.True(problem is "#/components/schemas/ProblemDetails" or "#/components/schemas/HttpValidationProblemDetails", $"{name} {status}: {problem}");
+                        AssertExample(schemas, content.GetProperty("application/problem+json").GetProperty("schema"), $"{name} {status}");
+                    }
+                }
+            }
+        }
+
+        Assert.True(operations >= 26);
+    }
+
+    private static void AssertExample(JsonElement schemas, JsonElement schema, string where)
+    {
+        var reference = schema.GetProperty("$ref").GetString()!;
+        var target = schemas.GetProperty(reference["#/components/schemas/".Length..]);
+        Assert.True(target.TryGetProperty("example", out var example) && example.ValueKind == JsonValueKind.Object, $"{where}: {reference} has no example");
+        foreach (var property in example.EnumerateObject())
+        {
+            Assert.True(target.GetProperty("properties").TryGetProperty(property.Name, out _), $"{where}: example property {property.Name} is not in {reference}");
+        }
+    }
+
     [Fact]
     public async Task The_swagger_ui_is_served()
     {
