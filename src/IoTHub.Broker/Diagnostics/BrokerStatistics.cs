@@ -68,9 +68,10 @@ public sealed class BrokerStatistics
     public long Dropped(DropReason reason) => Volatile.Read(ref _dropped[(int)reason]);
 
     /// <summary>
-    /// Makes the write loops record each delivery's latency in <paramref name="histogram"/> with
-    /// <paramref name="tag"/>: seconds from the decoded PUBLISH to the outgoing PUBLISH handed to the
-    /// transport. Nothing is measured while the instrument has no listener.
+    /// Makes the write loops record delivery latencies in <paramref name="histogram"/> with <paramref name="tag"/>:
+    /// seconds from a decoded PUBLISH to the outgoing PUBLISH handed to the transport, one per written
+    /// batch (its oldest live delivery; a lone message is a batch of its own). Nothing is measured while
+    /// the instrument has no listener.
     /// </summary>
     public void RecordDeliveryLatencyIn(Histogram<double> histogram, KeyValuePair<string, object?> tag)
     {
@@ -81,8 +82,8 @@ public sealed class BrokerStatistics
     /// <summary>True when delivery latencies are wanted; a write loop then takes one timestamp per batch.</summary>
     internal bool DeliveryLatencyEnabled => _deliveryLatency is { Enabled: true };
 
-    /// <summary>One delivery of a message received at <paramref name="receivedAt"/>, written at <paramref name="writtenAt"/> (<see cref="Stopwatch"/> timestamps).</summary>
-    internal void DeliveryWritten(long receivedAt, long writtenAt) =>
+    /// <summary>A batch whose oldest live delivery was received at <paramref name="receivedAt"/>, written at <paramref name="writtenAt"/> (<see cref="Stopwatch"/> timestamps).</summary>
+    internal void BatchWritten(long receivedAt, long writtenAt) =>
         _deliveryLatency?.Record(Stopwatch.GetElapsedTime(receivedAt, writtenAt).TotalSeconds, _deliveryLatencyTag);
 
     /// <summary>Counted once per read, not per packet, to keep shared counters off the hot path.</summary>

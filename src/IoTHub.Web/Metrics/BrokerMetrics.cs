@@ -64,7 +64,7 @@ internal sealed class BrokerMetrics
             "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
 
         var latency = meter.CreateHistogram("iothub.delivery.latency", "s",
-            "Seconds from a PUBLISH decoded to each live delivery of it handed to a subscriber's transport (not resends, not retained messages sent at SUBSCRIBE).",
+            "Seconds from a PUBLISH decoded to its delivery handed to a subscriber's transport, one per written batch: its oldest live delivery (not resends, not retained messages sent at SUBSCRIBE).",
             tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         foreach (var (name, broker) in brokers)
         {
