@@ -138,10 +138,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public void Start() => _monitor ??= MonitorAsync(_stopping.Token);
 
     /// <summary>Serves one client connection until it ends.</summary>
-    public Task HandleConnectionAsync(IDuplexPipe transport, string remoteEndpoint)
+    /// <param name="transport">The connection's byte streams.</param>
+    /// <param name="remoteEndpoint">The client's address, for logs and the admin API.</param>
+    /// <param name="listener">The name of the listener that accepted it (e.g. <c>tcp://127.0.0.1:1883</c>), for metrics.</param>
+    public Task HandleConnectionAsync(IDuplexPipe transport, string remoteEndpoint, string listener)
     {
         // Not an async method: one fewer state machine kept per connection. The connection removes itself when it ends.
-        var connection = new MqttConnection(this, transport, remoteEndpoint);
+        var connection = new MqttConnection(this, transport, remoteEndpoint, listener);
         _connections.TryAdd(connection, 0);
         return connection.RunAsync();
     }
@@ -173,6 +176,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Subscriptions.Match(message.Topic, matches);
         try
         {
+            if (matches.Count == 0 && !message.Retain)
+            {
+                // A retained message is kept; any other goes nowhere.
+                Statistics.MessagesDroppedAdd(DropReason.NoSubscribers);
+                return 0;
+            }
+
             var delivered = TakeShared(matches) ? RouteToSharedGroups(message) : 0;
             if (matches.Count <= 1)
             {
@@ -234,7 +244,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
                     }
                 }
 
-                if (members.Count > 0)
+                if (members.Count == 0)
+                {
+                    // Only when handing over: the departing member was the group's last.
+                    Statistics.MessagesDroppedAdd(DropReason.NoSubscribers);
+                }
+                else
                 {
                     var chosen = _sharedGroups.Choose(group.TopicFilter, members, message.PublisherId);
                     var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)chosen.Options.QualityOfService);
@@ -270,6 +285,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
             }
 
             matches.Clear();
+            if (shared.Count == 0)
+            {
+                Statistics.MessagesDroppedAdd(DropReason.NoSubscribers);
+                continue;
+            }
+
             RouteToSharedGroups(delivery.Message, exclude: session);
         }
     }
@@ -358,14 +379,18 @@ public sealed partial class MqttBroker : IAsyncDisposable
             case EnqueueResult.DroppedNew:
                 CountDrop(session);
                 return false;
+            case EnqueueResult.SkippedOffline:
+                Statistics.MessagesDroppedAdd(DropReason.OfflineQoS0);
+                return false;
             default:
+                Statistics.MessagesDroppedAdd(DropReason.SessionEnded);
                 return false;
         }
     }
 
     private void CountDrop(Session session)
     {
-        Statistics.MessageDropped();
+        Statistics.MessagesDroppedAdd(DropReason.QueueFull);
         if (session.MarkQueueFull())
         {
             BrokerLog.QueueFull(Logger, session.ClientId, Options.QueueOverflowPolicy);
@@ -576,7 +601,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
-    private void DiscardSession(Session session) => session.Discard(Subscriptions);
+    private void DiscardSession(Session session) => Statistics.MessagesDroppedAdd(DropReason.SessionEnded, session.Discard(Subscriptions));
 
     private async Task MonitorAsync(CancellationToken stopping)
     {

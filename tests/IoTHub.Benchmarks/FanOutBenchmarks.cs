@@ -41,7 +41,7 @@ public class FanOutBenchmarks
             var toBroker = new Pipe();
             var fromBroker = new Pipe();
             _pipes.Add(toBroker);
-            _tasks.Add(_broker.HandleConnectionAsync(new Duplex(toBroker.Reader, fromBroker.Writer), "pipe"));
+            _tasks.Add(_broker.HandleConnectionAsync(new Duplex(toBroker.Reader, fromBroker.Writer), "pipe", "pipe"));
             var writer = toBroker.Writer;
             MqttEncoder.Write(writer, new ConnectPacket { ClientId = "sub-" + i, KeepAlive = 0 }, MqttProtocolVersion.V311);
             var subscribe = new SubscribePacket { PacketId = 1 };

@@ -1,5 +1,7 @@
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Broker.Tests;
 
@@ -87,6 +89,7 @@ public sealed class ShutdownTests : IAsyncLifetime
                 new("$SYS/broker/clients/connected", new(QualityOfService.AtMostOnce)),
                 new("$SYS/broker/publish/messages/received", new(QualityOfService.AtMostOnce)),
                 new("$SYS/broker/version", new(QualityOfService.AtMostOnce)),
+                new("$SYS/broker/publish/messages/dropped", new(QualityOfService.AtMostOnce)),
             ],
         });
         await watcher.ExpectAsync<SubAckPacket>();
@@ -106,5 +109,17 @@ public sealed class ShutdownTests : IAsyncLifetime
         }
 
         Assert.StartsWith("IoTHub ", seen["$SYS/broker/version"], StringComparison.Ordinal);
+
+        // "dropped" keeps Mosquitto's meaning, messages dropped by queue limits: the three messages that
+        // matched no subscriber are counted under no_subscribers (metrics), not here.
+        Assert.Equal(3, _broker.Statistics.Dropped(DropReason.NoSubscribers));
+        ReceivedPublish dropped;
+        do
+        {
+            dropped = await watcher.ExpectPublishAsync();
+        }
+        while (dropped.Topic != "$SYS/broker/publish/messages/dropped");
+
+        Assert.Equal("0", dropped.PayloadText);
     }
 }

@@ -2,8 +2,10 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using IoTHub.Broker;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IoTHub.Web.Tests;
 
@@ -19,14 +21,22 @@ public sealed class MetricsRunAlone;
 [Collection(nameof(MetricsRunAlone))]
 public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminApiHost>
 {
+    private const string Default = "{broker=\"default\"}";
+
+    private MqttBroker Broker => host.Services.GetRequiredService<MqttBroker>();
+
+    private static string Qos(int qos) => $"{{broker=\"default\",qos=\"{qos}\"}}";
+
+    private static string Dropped(string reason) => $"iothub_messages_dropped_total{{broker=\"default\",reason=\"{reason}\"}}";
+
+    private string Connections(string protocol) => $"iothub_connections{{broker=\"default\",listener=\"tcp://{host.MqttEndpoint}\",protocol=\"{protocol}\"}}";
+
     [Fact]
     public async Task Metrics_follow_real_mqtt_traffic()
     {
         var before = await ScrapeAsync();
         Assert.Contains(before.Keys, static k => k.StartsWith("process_runtime_dotnet_gc_collections_count_total", StringComparison.Ordinal)
             || k.StartsWith("dotnet_gc_collections_total", StringComparison.Ordinal));
-        const string Default = "{broker=\"default\"}";
-        var received = before.GetValueOrDefault("iothub_messages_received_total" + Default);
         var bytesIn = before.GetValueOrDefault("iothub_network_received_bytes_total" + Default);
 
         await using var subscriber = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "metrics-subscriber", MqttProtocolVersion.V500);
@@ -39,14 +49,109 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         }
 
         var after = await ScrapeAsync();
-        Assert.True(after["iothub_messages_received_total" + Default] >= received + 3);
+        double Delta(string series) => after[series] - before.GetValueOrDefault(series);
+
+        // Published at QoS 1 by a 3.1.1 client (2 + 2 + 13 + 2 + 9 bytes each), delivered at QoS 0 to a 5.0 one (2 + 2 + 13 + 1 + 9).
+        Assert.Equal(3, Delta("iothub_messages_received_total" + Qos(1)));
+        Assert.Equal(0, Delta("iothub_messages_received_total" + Qos(0)));
+        Assert.Equal(3 * 28, Delta("iothub_publish_received_bytes_total" + Qos(1)));
+        Assert.Equal(3, Delta("iothub_messages_delivered_total" + Qos(0)));
+        Assert.Equal(3 * 27, Delta("iothub_publish_sent_bytes_total" + Qos(0)));
+        Assert.Equal(0, Delta("iothub_messages_delivered_total" + Qos(2)));
         Assert.True(after["iothub_network_received_bytes_total" + Default] > bytesIn);
-        Assert.True(after["iothub_messages_delivered_total" + Default] >= 3);
-        Assert.True(after["iothub_connections{broker=\"default\",protocol=\"5.0\"}"] >= 1);
-        Assert.True(after["iothub_connections{broker=\"default\",protocol=\"3.1.1\"}"] >= 1);
+        Assert.Equal(1, after[Connections("5.0")]);
+        Assert.Equal(1, after[Connections("3.1.1")]);
+        Assert.Equal(0, after[Connections("3.1")]);
         Assert.True(after["iothub_subscriptions" + Default] >= 1);
         Assert.True(after["iothub_retained_messages" + Default] >= 1);
-        Assert.Contains("iothub_messages_dropped_total{broker=\"default\",reason=\"queue_full\"}", after.Keys);
+
+        // Each message went alone, so each delivery was a written batch of its own: three observations, all within the last bucket (5 s).
+        Assert.Equal(3, Delta("iothub_delivery_latency_seconds_count" + Default));
+        Assert.Equal(3, Delta("iothub_delivery_latency_seconds_bucket{broker=\"default\",le=\"5\"}"));
+        Assert.True(Delta("iothub_delivery_latency_seconds_sum" + Default) > 0);
+        Assert.Contains("iothub_delivery_latency_seconds_bucket{broker=\"default\",le=\"5E-05\"}", after.Keys);
+        foreach (var reason in new[] { "queue_full", "expired", "too_large", "offline_qos0", "session_ended", "publish_refused", "no_subscribers", "broker_stopping" })
+        {
+            Assert.Contains(Dropped(reason), after.Keys);
+        }
+    }
+
+    [Fact]
+    public async Task Dropped_messages_are_counted_by_reason_after_real_traffic()
+    {
+        var before = await ScrapeAsync();
+        await using var publisher = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "drops-publisher", MqttProtocolVersion.V500);
+
+        // too_large: a 5.0 subscriber that takes packets of 64 bytes at most. The small message after the big one shows the big one was handled.
+        await using (var small = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "drops-small", MqttProtocolVersion.V500,
+            properties: new MqttProperties { MaximumPacketSize = 64 }))
+        {
+            await small.SubscribeAsync("drops/size/#");
+            await publisher.PublishAndWaitAsync("drops/size/big", new string('b', 200));
+            await publisher.PublishAndWaitAsync("drops/size/small", "fits");
+            Assert.Equal("fits", (await small.ExpectPublishAsync()).PayloadText);
+        }
+
+        // expired and offline_qos0: a persistent session offline while a message with a 1 s expiry and a QoS 0 message come.
+        var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
+        await using (var offline = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "drops-offline", MqttProtocolVersion.V500, cleanStart: false, sessionExpiry))
+        {
+            await offline.SubscribeAsync("drops/offline", QualityOfService.AtLeastOnce);
+            await offline.DisconnectAsync();
+        }
+
+        await Poll.UntilAsync(() => Broker.FindSession("drops-offline") is { IsConnected: false });
+        await publisher.PublishAsync("drops/offline", "expires", QualityOfService.AtLeastOnce, properties: new MqttProperties { MessageExpiryInterval = 1 });
+        await publisher.ExpectAckAsync(PacketType.PubAck);
+        await publisher.PublishAsync("drops/offline", "qos 0 for an offline session");
+        var expiredAt = DateTime.UtcNow.AddSeconds(1.2);
+        await Poll.UntilAsync(() => DateTime.UtcNow > expiredAt);
+        await using (var back = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "drops-offline", MqttProtocolVersion.V500, cleanStart: false, sessionExpiry))
+        {
+            await publisher.PublishAndWaitAsync("drops/offline", "after the expired one");
+            var delivered = await back.ExpectPublishAsync();
+            Assert.Equal("after the expired one", delivered.PayloadText);
+            await back.SendAsync(new AckPacket(PacketType.PubAck, delivered.PacketId));
+            await back.DisconnectAsync();
+        }
+
+        // session_ended: the session, offline with one queued message, is ended by a clean start.
+        await Poll.UntilAsync(() => Broker.FindSession("drops-offline") is { IsConnected: false });
+        await publisher.PublishAndWaitAsync("drops/offline", "queued, then thrown away");
+        await using (var clean = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "drops-offline", MqttProtocolVersion.V500, cleanStart: true))
+        {
+            await clean.DisconnectAsync();
+        }
+
+        // no_subscribers and publish_refused.
+        await publisher.PublishAndWaitAsync("drops/nobody", "goes nowhere");
+        await using (var v3 = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "drops-v3"))
+        {
+            await v3.PublishAndWaitAsync("$reserved/topic", "refused, acknowledged all the same in 3.1.1");
+        }
+
+        // An MQTT authentication failure: a method no provider offers.
+        await using (var auth = await MqttTestClient.OpenTcpAsync(host.MqttEndpoint, MqttProtocolVersion.V500))
+        {
+            var refused = await auth.ConnectRawAsync(new ConnectPacket
+            {
+                ProtocolVersion = MqttProtocolVersion.V500,
+                ClientId = "drops-auth",
+                Properties = new MqttProperties { AuthenticationMethod = "SCRAM-SHA-256" },
+            });
+            Assert.Equal(ReasonCode.BadAuthenticationMethod, refused.ReasonCode);
+        }
+
+        var after = await ScrapeAsync();
+        double Delta(string series) => after[series] - before.GetValueOrDefault(series);
+        Assert.Equal(1, Delta(Dropped("too_large")));
+        Assert.Equal(1, Delta(Dropped("expired")));
+        Assert.Equal(1, Delta(Dropped("offline_qos0")));
+        Assert.Equal(1, Delta(Dropped("session_ended")));
+        Assert.Equal(1, Delta(Dropped("no_subscribers")));
+        Assert.Equal(1, Delta(Dropped("publish_refused")));
+        Assert.Equal(0, Delta(Dropped("queue_full")));
+        Assert.Equal(1, Delta("iothub_auth_failures_total{broker=\"default\",kind=\"mqtt_connect\"}"));
     }
 
     [Fact]
@@ -96,6 +201,72 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         Assert.True(schemas.TryGetProperty("ClientSummaryPage", out _));
         var topic = schemas.GetProperty("PublishRequest").GetProperty("properties").GetProperty("topic");
         Assert.False(string.IsNullOrEmpty(topic.GetProperty("description").GetString()));
+    }
+
+    /// <summary>What a client generator needs: ids, typed successes and errors, security, and examples.</summary>
+    [Fact]
+    public async Task Every_operation_has_an_id_typed_responses_problem_details_for_errors_security_and_examples()
+    {
+        var document = await host.Client.GetFromJsonAsync<JsonElement>("/swagger/v1/swagger.json");
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var operationIds = new HashSet<string>(StringComparer.Ordinal);
+        var operations = 0;
+        foreach (var path in document.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                operations++;
+                var name = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                var op = operation.Value;
+                Assert.True(op.TryGetProperty("operationId", out var id) && operationIds.Add(id.GetString()!), $"{name}: no unique operationId");
+                if (op.TryGetProperty("requestBody", out var body))
+                {
+                    AssertExample(schemas, body.GetProperty("content").GetProperty("application/json").GetProperty("schema"), name + " request");
+                }
+
+                var anonymous = path.Name == "/api/v1/auth/login";
+                Assert.Equal(!anonymous, op.TryGetProperty("security", out var security));
+                if (!anonymous)
+                {
+                    var schemes = security.EnumerateArray().SelectMany(static r => r.EnumerateObject().Select(static p => p.Name)).Order().ToArray();
+                    Assert.Equal(["ApiKey", "Bearer"], schemes);
+                    Assert.True(op.GetProperty("responses").TryGetProperty("401", out _), $"{name}: no 401");
+                }
+
+                foreach (var response in op.GetProperty("responses").EnumerateObject())
+                {
+                    var status = int.Parse(response.Name, CultureInfo.InvariantCulture);
+                    var hasContent = response.Value.TryGetProperty("content", out var content);
+                    if (status is 204)
+                    {
+                        Assert.False(hasContent, $"{name} {status}: 204 has no body");
+                    }
+                    else if (status < 300)
+                    {
+                        AssertExample(schemas, content.GetProperty("application/json").GetProperty("schema"), $"{name} {status}");
+                    }
+                    else
+                    {
+                        var problem = content.GetProperty("application/problem+json").GetProperty("schema").GetProperty("$ref").GetString();
+                        Assert.True(problem is "#/components/schemas/ProblemDetails" or "#/components/schemas/HttpValidationProblemDetails", $"{name} {status}: {problem}");
+                        AssertExample(schemas, content.GetProperty("application/problem+json").GetProperty("schema"), $"{name} {status}");
+                    }
+                }
+            }
+        }
+
+        Assert.True(operations >= 26);
+    }
+
+    private static void AssertExample(JsonElement schemas, JsonElement schema, string where)
+    {
+        var reference = schema.GetProperty("$ref").GetString()!;
+        var target = schemas.GetProperty(reference["#/components/schemas/".Length..]);
+        Assert.True(target.TryGetProperty("example", out var example) && example.ValueKind == JsonValueKind.Object, $"{where}: {reference} has no example");
+        foreach (var property in example.EnumerateObject())
+        {
+            Assert.True(target.GetProperty("properties").TryGetProperty(property.Name, out _), $"{where}: example property {property.Name} is not in {reference}");
+        }
     }
 
     [Fact]

@@ -53,7 +53,7 @@ internal sealed partial class MqttConnection
         if (V5 && connect.Properties?.AuthenticationMethod is not null)
         {
             // 5.0 §4.12: no enhanced authentication method is offered (yet), so any is refused.
-            RefuseConnect(ReasonCode.BadAuthenticationMethod, "no authentication method is supported", clientId, connect.UserName);
+            RefuseAuthentication(ReasonCode.BadAuthenticationMethod, "no authentication method is supported", clientId, connect.UserName);
             return;
         }
 
@@ -151,6 +151,16 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>
+    /// A CONNECT refused for its credentials or authentication method: counted as an authentication
+    /// failure. Authentication providers refuse through here (0x86, 0x87, 0x8C).
+    /// </summary>
+    private void RefuseAuthentication(ReasonCode reasonCode, string reason, string clientId, string? userName)
+    {
+        _broker.Statistics.AuthenticationFailed();
+        RefuseConnect(reasonCode, reason, clientId, userName);
+    }
+
+    /// <summary>
     /// Answers CONNECT with a refusal (3.1.1 return codes are mapped from the reason) and closes. 5.0
     /// clients get the reason as a Reason String, which CONNACK may always carry (§3.2.2.3.7).
     /// </summary>
@@ -198,7 +208,13 @@ internal sealed partial class MqttConnection
         var qos = publish.QualityOfService;
         if (_broker.State != BrokerState.Running)
         {
-            // Draining: nothing new is routed or acknowledged, so the publisher keeps the message and resends it.
+            // Draining: nothing new is routed or acknowledged, so the publisher keeps the message and resends it;
+            // a QoS 0 message is lost.
+            if (qos == QualityOfService.AtMostOnce)
+            {
+                _broker.Statistics.MessagesDroppedAdd(DropReason.BrokerStopping);
+            }
+
             return;
         }
 
@@ -207,6 +223,7 @@ internal sealed partial class MqttConnection
         if (refusal is not null)
         {
             BrokerLog.PublishRefused(Logger, ClientId, topic, refusal);
+            _broker.Statistics.MessagesDroppedAdd(DropReason.PublishRefused);
 
             // 3.1.1 has no negative acknowledgement: acknowledge and drop ([MQTT-3.3.5-2]); 5.0 says why.
             AcknowledgePublish(qos, publish.PacketId, V5 ? ReasonCode.TopicNameInvalid : ReasonCode.Success);
@@ -229,7 +246,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        _broker.Statistics.MessageReceived();
+        _publishesReceived.Add(qos, _packetSize);
         var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
         if (publish.Retain && Options.RetainAvailable)
         {
@@ -374,7 +391,7 @@ internal sealed partial class MqttConnection
         foreach (var message in messages)
         {
             var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)subscription.Options.QualityOfService);
-            into.Add(new Delivery(message, qos, Retain: true, ids));
+            into.Add(new Delivery(message, qos, Retain: true, ids) { AtSubscribe = true });
         }
     }
 

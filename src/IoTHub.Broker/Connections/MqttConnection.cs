@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
@@ -48,18 +49,24 @@ internal sealed partial class MqttConnection
 
     // Only 5.0 deliveries that add properties use it, so it is made on first use, not per connection.
     private byte[] _propertyScratch = [];
+    private QosTally _publishesReceived;
+    private long _packetSize;
 
-    public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint)
+    public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint, string listener)
     {
         _broker = broker;
         _input = transport.Input;
         _output = transport.Output;
         Endpoint = endpoint;
+        Listener = listener;
         AcceptedAt = broker.Time.GetTimestamp();
         _lastPacketAt = AcceptedAt;
     }
 
     public string Endpoint { get; }
+
+    /// <summary>The listener that accepted the connection.</summary>
+    public string Listener { get; }
 
     public string ClientId { get; private set; } = string.Empty;
 
@@ -207,6 +214,7 @@ internal sealed partial class MqttConnection
         {
             while (!_closing)
             {
+                var unread = buffer.Length;
                 var status = MqttDecoder.TryDecode(ref buffer, _version, Options.MaximumPacketSize, out var packet, out var error);
                 if (status == DecodeStatus.NeedMoreData)
                 {
@@ -220,6 +228,7 @@ internal sealed partial class MqttConnection
                 }
 
                 Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
+                _packetSize = unread - buffer.Length;
                 packets++;
                 Handle(packet);
             }
@@ -230,7 +239,7 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            _broker.Statistics.Received(packets, received - buffer.Length);
+            _broker.Statistics.Received(packets, received - buffer.Length, ref _publishesReceived);
             _input.AdvanceTo(buffer.Start, buffer.End);
         }
     }
@@ -482,7 +491,8 @@ internal sealed partial class MqttConnection
             session.CollectRedeliveries(this, _batch);
         }
 
-        session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
+        var expired = session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
+        _broker.Statistics.MessagesDroppedAdd(DropReason.Expired, expired);
     }
 
     /// <summary>
@@ -491,7 +501,13 @@ internal sealed partial class MqttConnection
     /// </summary>
     private int WriteBatch(int start)
     {
-        var delivered = 0;
+        var statistics = _broker.Statistics;
+        var delivered = default(QosTally);
+
+        // One timestamp and one latency for the batch: its oldest live delivery, the batch's worst. A latency
+        // per delivery cost more than the rest of the statistics together (the histogram takes a lock per record).
+        var writtenAt = statistics.DeliveryLatencyEnabled ? Stopwatch.GetTimestamp() : 0;
+        var oldest = long.MaxValue;
         long bytes = 0;
         var i = start;
         for (; i < _batch.Count; i++)
@@ -506,8 +522,20 @@ internal sealed partial class MqttConnection
             {
                 case PacketType.Publish:
                     var written = WritePublish(item);
+                    if (written == 0)
+                    {
+                        break;
+                    }
+
                     bytes += written;
-                    delivered += written > 0 ? 1 : 0;
+                    delivered.Add(item.Delivery.QualityOfService, written);
+
+                    // Live deliveries only: not a resend, nor a retained message sent for a new subscription.
+                    if (writtenAt != 0 && item.Delivery.Message.ReceivedAt != 0 && !item.Duplicate && !item.Delivery.AtSubscribe)
+                    {
+                        oldest = Math.Min(oldest, item.Delivery.Message.ReceivedAt);
+                    }
+
                     break;
                 case PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp:
                     bytes += MqttEncoder.WriteAck(_output, new AckPacket(item.Type, item.PacketId, item.ReasonCode), _version);
@@ -518,8 +546,12 @@ internal sealed partial class MqttConnection
             }
         }
 
-        _broker.Statistics.Sent(i - start, bytes);
-        _broker.Statistics.MessagesDeliveredAdd(delivered);
+        if (oldest != long.MaxValue)
+        {
+            statistics.BatchWritten(oldest, writtenAt);
+        }
+
+        statistics.Sent(i - start, bytes, ref delivered);
         return i;
     }
 
@@ -572,6 +604,7 @@ internal sealed partial class MqttConnection
             {
                 // [MQTT-3.1.2-25]: discard it and behave as if it had been sent.
                 BrokerLog.PacketTooLargeForClient(Logger, ClientId, message.Topic, size);
+                _broker.Statistics.MessagesDroppedAdd(DropReason.TooLarge);
                 if (!known)
                 {
                     _outgoingAliases.Forget(message.Topic);

@@ -49,7 +49,7 @@ internal sealed class SysTopics(MqttBroker broker)
         Set("messages/sent", statistics.PacketsSent);
         Set("publish/messages/received", statistics.MessagesReceived);
         Set("publish/messages/sent", statistics.MessagesDelivered);
-        Set("publish/messages/dropped", statistics.MessagesDropped);
+        Set("publish/messages/dropped", statistics.Dropped(DropReason.QueueFull));
         Set("bytes/received", statistics.BytesReceived);
         Set("bytes/sent", statistics.BytesSent);
         Set("subscriptions/count", broker.Subscriptions.Count);

@@ -39,6 +39,22 @@ public sealed partial class MqttBroker
     /// <summary>Every session, connected or not.</summary>
     public IReadOnlyList<SessionSnapshot> GetSessions() => [.. _sessions.Values.Select(Snapshot)];
 
+    /// <summary>Open connections that completed CONNECT, counted by the listener that accepted them and their protocol version.</summary>
+    public Dictionary<(string Listener, MqttProtocolVersion Version), int> CountConnections()
+    {
+        var counts = new Dictionary<(string Listener, MqttProtocolVersion Version), int>();
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.IsConnected)
+            {
+                var key = (connection.Listener, connection.Version);
+                counts[key] = counts.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        return counts;
+    }
+
     public SessionSnapshot? GetSession(string clientId) => _sessions.TryGetValue(clientId, out var session) ? Snapshot(session) : null;
 
     /// <summary>The subscriptions of one session (null when there is no such session), or of all sessions.</summary>
@@ -121,7 +137,7 @@ public sealed partial class MqttBroker
             foreach (var message in messages)
             {
                 var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)granted.QualityOfService);
-                Deliver(session, new Delivery(message, qos, Retain: true, null));
+                Deliver(session, new Delivery(message, qos, Retain: true, null) { AtSubscribe = true });
             }
         }
 

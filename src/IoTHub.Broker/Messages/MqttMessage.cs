@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text;
 using IoTHub.Mqtt;
 
@@ -19,7 +20,8 @@ public sealed class MqttMessage
     private readonly int _topicLength;
     private readonly int _propertiesLength;
 
-    private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId, long expiresAt)
+    private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId, long expiresAt,
+        long receivedAt = 0)
     {
         Topic = topic;
         _buffer = buffer;
@@ -29,6 +31,7 @@ public sealed class MqttMessage
         Retain = retain;
         PublisherId = publisherId;
         ExpiresAt = expiresAt;
+        ReceivedAt = receivedAt;
     }
 
     public string Topic { get; }
@@ -51,6 +54,12 @@ public sealed class MqttMessage
 
     /// <summary>When the message expires, as a <see cref="TimeProvider"/> timestamp; 0 when it never does.</summary>
     public long ExpiresAt { get; }
+
+    /// <summary>
+    /// When the broker decoded the client's PUBLISH, as a <see cref="Stopwatch"/> timestamp (real time, whatever the
+    /// broker's <see cref="TimeProvider"/>), for the delivery latency; 0 for messages the server made or read from storage.
+    /// </summary>
+    public long ReceivedAt { get; }
 
     /// <summary>The bytes this message holds, for queue limits.</summary>
     public int Size => _buffer.Length;
@@ -85,7 +94,7 @@ public sealed class MqttMessage
 
         publish.Payload.CopyTo(buffer.AsSpan(topicLength + propertiesLength));
         return new MqttMessage(topic, buffer, topicLength, propertiesLength, publish.QualityOfService, publish.Retain, publisherId,
-            ExpiryOf(publish.Summary.MessageExpiryInterval, time));
+            ExpiryOf(publish.Summary.MessageExpiryInterval, time), Stopwatch.GetTimestamp());
     }
 
     /// <summary>A message made by the server, the admin API, or from a client's will; its expiry starts now.</summary>

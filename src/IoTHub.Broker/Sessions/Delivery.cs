@@ -15,6 +15,9 @@ internal readonly record struct Delivery(MqttMessage Message, QualityOfService Q
 {
     /// <summary>Its place in a stored session's queue; 0 when it is not stored.</summary>
     public long Sequence { get; init; }
+
+    /// <summary>A retained message sent because of a new subscription, not a routed one: it has no delivery latency.</summary>
+    public bool AtSubscribe { get; init; }
 }
 
 /// <summary>One item for a connection's write loop: a PUBLISH, or a control packet.</summary>

@@ -156,11 +156,24 @@ public sealed class Session
         }
     }
 
-    /// <summary>Marks the session as ended: its messages are dropped and its subscriptions leave the tree.</summary>
-    internal void Discard(SubscriptionTree tree)
+    /// <summary>
+    /// Marks the session as ended: its messages are dropped and its subscriptions leave the tree. Returns
+    /// how many messages it threw away: queued, and in flight before the client acknowledged them (a
+    /// QoS 2 message past PUBREC has arrived).
+    /// </summary>
+    internal int Discard(SubscriptionTree tree)
     {
         lock (Sync)
         {
+            var dropped = _pending.Count;
+            if (_inflightOrder is not null)
+            {
+                foreach (var inflight in _inflightOrder)
+                {
+                    dropped += inflight.Released ? 0 : 1;
+                }
+            }
+
             if (_wasStored)
             {
                 _persistence.Write(StorageOperation.DeleteSession(ClientId));
@@ -178,6 +191,7 @@ public sealed class Session
             }
 
             _subscriptions.Clear();
+            return dropped;
         }
     }
 
@@ -188,7 +202,12 @@ public sealed class Session
         lock (Sync)
         {
             connection = Connection;
-            if (Discarded || (connection is null && delivery.QualityOfService == QualityOfService.AtMostOnce && !options.QueueQoS0WhileOffline))
+            if (Discarded)
+            {
+                return EnqueueResult.SessionEnded;
+            }
+
+            if (connection is null && delivery.QualityOfService == QualityOfService.AtMostOnce && !options.QueueQoS0WhileOffline)
             {
                 return EnqueueResult.SkippedOffline;
             }
@@ -291,15 +310,17 @@ public sealed class Session
 
     /// <summary>
     /// Moves queued messages to the batch while the in-flight window has room, for the attached
-    /// connection only. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3).
+    /// connection only. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3);
+    /// returns how many.
     /// </summary>
-    internal void CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now)
+    internal int CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now)
     {
+        var expired = 0;
         lock (Sync)
         {
             if (!ReferenceEquals(Connection, connection))
             {
-                return;
+                return 0;
             }
 
             while (_pending.TryPeek(out var delivery))
@@ -309,6 +330,7 @@ public sealed class Session
                     _pending.Dequeue();
                     _pendingBytes -= delivery.Message.Size;
                     ForgetQueued(delivery);
+                    expired++;
                     continue;
                 }
 
@@ -317,7 +339,7 @@ public sealed class Session
                 {
                     if (InflightCount >= window)
                     {
-                        return;
+                        return expired;
                     }
 
                     packetId = NextPacketId();
@@ -334,6 +356,8 @@ public sealed class Session
                 batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
             }
         }
+
+        return expired;
     }
 
     /// <summary>

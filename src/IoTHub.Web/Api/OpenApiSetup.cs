@@ -47,6 +47,7 @@ internal static class OpenApiSetup
                 Description = "An API key from POST /api/v1/api-keys.",
             });
             swagger.OperationFilter<SecurityRequirementFilter>();
+            swagger.SchemaFilter<OpenApiExamples>();
             swagger.OperationFilter<ParameterDescriptionFilter>();
 
             // The <param> docs of the request and response records describe their properties.
@@ -71,7 +72,7 @@ internal static class OpenApiSetup
         return app;
     }
 
-    /// <summary>Marks the operations that need a token, and documents their 401 (and 403 for changes).</summary>
+    /// <summary>Marks the operations that need a token, and documents their 401 (and 403 for changes), answered as problem details.</summary>
     private sealed class SecurityRequirementFilter : IOperationFilter
     {
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
@@ -89,12 +90,19 @@ internal static class OpenApiSetup
                 new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeySchemeName, context.Document)] = [] },
             ];
             operation.Responses ??= [];
-            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "No valid bearer token or API key." });
+            var problem = context.SchemaGenerator.GenerateSchema(typeof(ProblemDetails), context.SchemaRepository);
+            operation.Responses.TryAdd("401", Problem("No valid bearer token or API key.", problem));
             if (metadata.OfType<IAuthorizeData>().Any(static a => a.Policy == AdminRoles.ChangePolicy))
             {
-                operation.Responses.TryAdd("403", new OpenApiResponse { Description = "The account is a viewer; changes need the admin role." });
+                operation.Responses.TryAdd("403", Problem("The account is a viewer; changes need the admin role.", problem));
             }
         }
+
+        private static OpenApiResponse Problem(string description, IOpenApiSchema schema) => new()
+        {
+            Description = description,
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = schema } },
+        };
     }
 
     /// <summary>Query parameters get the text of their [Description] (on the handler's parameter, or on a property of an [AsParameters] type).</summary>

@@ -17,6 +17,9 @@ internal sealed class BoundListeners
     /// <summary>Every MQTT listener with the name of the broker it serves.</summary>
     public IEnumerable<(string Broker, IPEndPoint Endpoint)> Mqtt => _mqtt.Select(static m => (m.Broker, m.Listen.IPEndPoint!));
 
+    /// <summary>The name of an MQTT listener in metrics: its transport and the endpoint it holds, e.g. <c>tcp://127.0.0.1:1883</c>.</summary>
+    public static string MqttName(IPEndPoint endpoint) => "tcp://" + endpoint;
+
     public void AddHttp(ListenOptions listen) => _http.Add(listen);
 
     public void AddMqtt(string broker, ListenOptions listen) => _mqtt.Add((broker, listen));

@@ -1,7 +1,9 @@
 using System.Diagnostics.Metrics;
 using IoTHub.Broker;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Mqtt;
 using IoTHub.Web.Api;
+using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
 
 namespace IoTHub.Web.Metrics;
@@ -9,23 +11,29 @@ namespace IoTHub.Web.Metrics;
 /// <summary>
 /// The meter "IoTHub.Broker": observable instruments that read each broker's statistics and state
 /// when metrics are collected (nothing is counted twice on the hot path), tagged with the broker's
-/// name; and the admin login failures, counted as they happen.
+/// name; the delivery latency histogram, recorded by the brokers' write loops; and the admin login
+/// failures. Every series of a label set is reported, zeros included, so none vanishes.
 /// </summary>
 internal sealed class BrokerMetrics
 {
     public const string MeterName = "IoTHub.Broker";
 
+    /// <summary>Seconds, from 50 µs (routing on one machine) to 5 s (a subscriber's queue that waited).</summary>
+    public static readonly double[] LatencyBuckets =
+        [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
     private static readonly MqttProtocolVersion[] ReportedVersions = [MqttProtocolVersion.V310, MqttProtocolVersion.V311, MqttProtocolVersion.V500];
+    private static readonly QualityOfService[] Levels = [QualityOfService.AtMostOnce, QualityOfService.AtLeastOnce, QualityOfService.ExactlyOnce];
 
-    private readonly Counter<long> _loginFailures;
+    private long _adminLoginFailures;
 
-    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry)
+    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
 
-        meter.CreateObservableUpDownCounter("iothub.connections", () => ConnectionsByVersion(brokers), "{connection}",
-            "Open MQTT connections that completed CONNECT, by broker and protocol version.");
+        meter.CreateObservableUpDownCounter("iothub.connections", () => ConnectionsByListener(brokers, listeners), "{connection}",
+            "Open MQTT connections that completed CONNECT, by broker, listener and protocol version.");
         meter.CreateObservableUpDownCounter("iothub.sessions", () => PerBroker(brokers, static b => b.SessionCount), "{session}",
             "Sessions, connected or not.");
         meter.CreateObservableUpDownCounter("iothub.subscriptions", () => PerBroker(brokers, static b => b.Subscriptions.Count), "{subscription}",
@@ -34,12 +42,16 @@ internal sealed class BrokerMetrics
             "Retained messages.");
         meter.CreateObservableUpDownCounter("iothub.queued.messages", () => PerBroker(brokers, QueueDepth), "{message}",
             "Messages waiting in session queues, beyond the in-flight windows.");
-        meter.CreateObservableCounter("iothub.messages.received", () => PerBroker(brokers, static b => b.Statistics.MessagesReceived), "{message}",
-            "PUBLISH messages received from clients.");
-        meter.CreateObservableCounter("iothub.messages.delivered", () => PerBroker(brokers, static b => b.Statistics.MessagesDelivered), "{message}",
-            "Messages handed to subscribers' sessions.");
-        meter.CreateObservableCounter("iothub.messages.dropped", () => PerBroker(brokers, static b => b.Statistics.MessagesDropped, "queue_full"), "{message}",
-            "Messages dropped, by reason.");
+        meter.CreateObservableCounter("iothub.messages.received", () => PerQos(brokers, static (s, q) => s.MessagesReceivedAt(q)), "{message}",
+            "PUBLISH messages accepted from clients, by the QoS they were published with.");
+        meter.CreateObservableCounter("iothub.messages.delivered", () => PerQos(brokers, static (s, q) => s.MessagesDeliveredAt(q)), "{message}",
+            "PUBLISH packets written to subscribers, by the QoS of the delivery.");
+        meter.CreateObservableCounter("iothub.publish.received", () => PerQos(brokers, static (s, q) => s.PublishBytesReceivedAt(q)), "By",
+            "Bytes of the PUBLISH packets accepted from clients, by QoS.");
+        meter.CreateObservableCounter("iothub.publish.sent", () => PerQos(brokers, static (s, q) => s.PublishBytesSentAt(q)), "By",
+            "Bytes of the PUBLISH packets written to subscribers, by QoS.");
+        meter.CreateObservableCounter("iothub.messages.dropped", () => DroppedByReason(brokers), "{message}",
+            "Messages thrown away, by reason: " + string.Join(", ", DropReasons.All.Select(static r => r.Label())) + ".");
         meter.CreateObservableCounter("iothub.network.received", () => PerBroker(brokers, static b => b.Statistics.BytesReceived), "By",
             "Bytes received on MQTT connections.");
         meter.CreateObservableCounter("iothub.network.sent", () => PerBroker(brokers, static b => b.Statistics.BytesSent), "By",
@@ -48,33 +60,81 @@ internal sealed class BrokerMetrics
             "CONNECTs accepted.");
         meter.CreateObservableCounter("iothub.connections.refused", () => PerBroker(brokers, static b => b.Statistics.ConnectionsRefused), "{connection}",
             "CONNECTs refused.");
-        _loginFailures = meter.CreateCounter<long>("iothub.auth.failures", "{attempt}", "Failed authentications, by kind (admin_login).");
-    }
+        meter.CreateObservableCounter("iothub.auth.failures", () => AuthenticationFailures(brokers), "{attempt}",
+            "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
 
-    public void AdminLoginFailed() => _loginFailures.Add(1, new KeyValuePair<string, object?>("kind", "admin_login"));
-
-    private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
-
-    private static IEnumerable<Measurement<long>> PerBroker(IReadOnlyDictionary<string, MqttBroker> brokers, Func<MqttBroker, long> read, string? reason = null)
-    {
+        var latency = meter.CreateHistogram("iothub.delivery.latency", "s",
+            "Seconds from a PUBLISH decoded to its delivery handed to a subscriber's transport, one per written batch: its oldest live delivery (not resends, not retained messages sent at SUBSCRIBE).",
+            tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         foreach (var (name, broker) in brokers)
         {
-            yield return reason is null
-                ? new Measurement<long>(read(broker), new KeyValuePair<string, object?>("broker", name))
-                : new Measurement<long>(read(broker), new KeyValuePair<string, object?>("broker", name), new KeyValuePair<string, object?>("reason", reason));
+            broker.Statistics.RecordDeliveryLatencyIn(latency, new KeyValuePair<string, object?>("broker", name));
         }
     }
 
-    private static IEnumerable<Measurement<long>> ConnectionsByVersion(IReadOnlyDictionary<string, MqttBroker> brokers)
+    public void AdminLoginFailed() => Interlocked.Increment(ref _adminLoginFailures);
+
+    private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
+
+    private static KeyValuePair<string, object?> Broker(string name) => new("broker", name);
+
+    private static IEnumerable<Measurement<long>> PerBroker(IReadOnlyDictionary<string, MqttBroker> brokers, Func<MqttBroker, long> read)
     {
         foreach (var (name, broker) in brokers)
         {
-            // Every version is reported, zeros included, so that a series does not vanish when its last client leaves.
-            var connected = broker.GetSessions().Where(static s => s.IsConnected).ToList();
-            foreach (var version in ReportedVersions)
+            yield return new Measurement<long>(read(broker), Broker(name));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> PerQos(IReadOnlyDictionary<string, MqttBroker> brokers, Func<BrokerStatistics, QualityOfService, long> read)
+    {
+        foreach (var (name, broker) in brokers)
+        {
+            foreach (var qos in Levels)
             {
-                yield return new Measurement<long>(connected.Count(s => s.ProtocolVersion == version), new KeyValuePair<string, object?>("broker", name),
-                    new KeyValuePair<string, object?>("protocol", ProtocolVersions.Name(version)));
+                yield return new Measurement<long>(read(broker.Statistics, qos), Broker(name), new KeyValuePair<string, object?>("qos", (int)qos));
+            }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> DroppedByReason(IReadOnlyDictionary<string, MqttBroker> brokers)
+    {
+        foreach (var (name, broker) in brokers)
+        {
+            foreach (var reason in DropReasons.All)
+            {
+                yield return new Measurement<long>(broker.Statistics.Dropped(reason), Broker(name), new KeyValuePair<string, object?>("reason", reason.Label()));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> AuthenticationFailures(IReadOnlyDictionary<string, MqttBroker> brokers)
+    {
+        yield return new Measurement<long>(Volatile.Read(ref _adminLoginFailures), new KeyValuePair<string, object?>("kind", "admin_login"));
+        foreach (var (name, broker) in brokers)
+        {
+            yield return new Measurement<long>(broker.Statistics.AuthenticationFailures, Broker(name), new KeyValuePair<string, object?>("kind", "mqtt_connect"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ConnectionsByListener(IReadOnlyDictionary<string, MqttBroker> brokers, BoundListeners listeners)
+    {
+        foreach (var (name, broker) in brokers)
+        {
+            var counts = broker.CountConnections();
+            foreach (var (listenerBroker, endpoint) in listeners.Mqtt)
+            {
+                if (!string.Equals(listenerBroker, name, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var listener = BoundListeners.MqttName(endpoint);
+                foreach (var version in ReportedVersions)
+                {
+                    yield return new Measurement<long>(counts.GetValueOrDefault((listener, version)), Broker(name),
+                        new KeyValuePair<string, object?>("listener", listener), new KeyValuePair<string, object?>("protocol", ProtocolVersions.Name(version)));
+                }
             }
         }
     }

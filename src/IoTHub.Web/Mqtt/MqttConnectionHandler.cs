@@ -5,10 +5,10 @@ namespace IoTHub.Web.Mqtt;
 
 /// <summary>
 /// Hands each connection of an MQTT listener to the broker that listener serves. It is registered
-/// with the listener as a delegate carrying its broker (DESIGN §4), not by type.
+/// with the listener as a delegate carrying its broker (DESIGN §4), not by type, and the listener's name for metrics.
 /// </summary>
-internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandler
+internal sealed class MqttConnectionHandler(MqttBroker broker, string listener) : ConnectionHandler
 {
     public override Task OnConnectedAsync(ConnectionContext connection) =>
-        broker.HandleConnectionAsync(connection.Transport, connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId);
+        broker.HandleConnectionAsync(connection.Transport, connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId, listener);
 }

@@ -27,7 +27,10 @@ internal static class MqttListener
                     {
                         // Each listener carries its broker's name; the broker is resolved with the first
                         // connection, when start-up validation has passed.
-                        listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name]).OnConnectedAsync(connection));
+                        // Named when the first connection comes: by then a port 0 is the real one.
+                        string? listenerName = null;
+                        listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
+                            listenerName ??= BoundListeners.MqttName(listen.IPEndPoint!)).OnConnectedAsync(connection));
                         listeners.AddMqtt(name, listen);
                     });
                 }

@@ -37,7 +37,7 @@ internal static class PipeClient
     {
         var toBroker = new Pipe();
         var fromBroker = new Pipe(fromBrokerOptions ?? PipeOptions.Default);
-        var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), "pipe");
+        var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), "pipe", "pipe");
         return new MqttTestClient(toBroker.Writer, fromBroker.Reader, version, brokerTask, reads);
     }
 

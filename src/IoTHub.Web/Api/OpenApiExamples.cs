@@ -1,0 +1,105 @@
+using System.Text.Json;
+using IoTHub.Broker;
+using IoTHub.Mqtt;
+using IoTHub.Web.Api.Accounts;
+using IoTHub.Web.Api.ApiKeys;
+using IoTHub.Web.Api.Auth;
+using IoTHub.Web.Api.Brokers;
+using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Publish;
+using IoTHub.Web.Api.Retained;
+using IoTHub.Web.Api.Sessions;
+using IoTHub.Web.Api.Statistics;
+using IoTHub.Web.Api.Subscriptions;
+using IoTHub.Web.Audit;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
+
+namespace IoTHub.Web.Api;
+
+/// <summary>
+/// An example for every request and response schema of the API, written as the records themselves
+/// and serialized with the API's own JSON options, so an example cannot disagree with its schema.
+/// Pages get one item of their item type's example.
+/// </summary>
+internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilter
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 27, 9, 30, 0, TimeSpan.Zero);
+    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "5.0", 0, 1, 2);
+    private static readonly SubscriptionInfo Subscription = new("default", "sensor-17", "sensors/+/temp", 1, false, false, RetainHandling.SendAtSubscribe, 0);
+    private static readonly MessageProperties Properties = new(ContentType: "text/plain", MessageExpiryInterval: 3600,
+        UserProperties: [new UserPropertyItem("unit", "celsius")]);
+    private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true);
+    private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 3, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
+    private static readonly ApiKeyInfo ApiKey = new(3, "backup", "viewer", "admin", At);
+
+    private static readonly Dictionary<Type, object> Examples = new()
+    {
+        [typeof(LoginRequest)] = new LoginRequest("admin", "choose-a-long-one"),
+        [typeof(LoginResponse)] = new LoginResponse("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl", "Bearer", At.AddHours(1), 3600, "admin", "admin"),
+        [typeof(CreateAccountRequest)] = new CreateAccountRequest("operator", "another-long-password", "viewer"),
+        [typeof(AccountInfo)] = new AccountInfo("operator", "viewer", At),
+        [typeof(CreateApiKeyRequest)] = new CreateApiKeyRequest("backup", "viewer"),
+        [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
+        [typeof(ApiKeyInfo)] = ApiKey,
+        [typeof(AuditEntry)] = new AuditEntry(At, "admin", "POST /api/v1/clients/sensor-17/disconnect", 204, "192.0.2.20"),
+        [typeof(ListenerInfo)] = Listener,
+        [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
+        [typeof(ClientSummary)] = Client,
+        [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription]),
+        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2),
+        [typeof(SubscriptionInfo)] = Subscription,
+        [typeof(AddSubscriptionRequest)] = new AddSubscriptionRequest("sensor-17", "commands/sensor-17/#", 1),
+        [typeof(MessageProperties)] = Properties,
+        [typeof(UserPropertyItem)] = new UserPropertyItem("unit", "celsius"),
+        [typeof(PublishRequest)] = new PublishRequest("sensors/kitchen/temp", "21.5", PayloadEncoding.Text, 1, true, Properties),
+        [typeof(PublishResult)] = new PublishResult("default", "sensors/kitchen/temp", 3),
+        [typeof(SetRetainedRequest)] = new SetRetainedRequest("21.5", PayloadEncoding.Text, 1, Properties),
+        [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties),
+        [typeof(BrokerCounters)] = Counters,
+        [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),
+        [typeof(ProblemDetails)] = new ProblemDetails
+        {
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+            Title = "Not found.",
+            Status = StatusCodes.Status404NotFound,
+            Detail = "No connected client 'sensor-99' on broker 'default'.",
+        },
+        [typeof(HttpValidationProblemDetails)] = new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["topic"] = ["must not contain wildcards."] })
+        {
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+            Title = "The request is not valid.",
+            Status = StatusCodes.Status400BadRequest,
+            Detail = "topic must not contain wildcards.",
+        },
+    };
+
+    public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
+    {
+        if (schema is OpenApiSchema concrete && Example(context.Type) is { } example)
+        {
+            concrete.Examples = [JsonSerializer.SerializeToNode(example, context.Type, json.Value.SerializerOptions)!];
+        }
+    }
+
+    /// <summary>The example of a type, or a page holding one example item; null for types without one (enums, primitives).</summary>
+    private static object? Example(Type type)
+    {
+        if (Examples.TryGetValue(type, out var example))
+        {
+            return example;
+        }
+
+        if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(ResultPage<>) || !Examples.TryGetValue(type.GetGenericArguments()[0], out var item))
+        {
+            return null;
+        }
+
+        var items = Array.CreateInstance(item.GetType(), 1);
+        items.SetValue(item, 0);
+        return Activator.CreateInstance(type, items, 1, 20, 1);
+    }
+}
