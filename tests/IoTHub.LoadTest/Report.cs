@@ -179,6 +179,13 @@ internal sealed class Report(Settings settings, string[] args)
     {
         ScenarioKind.Idle => string.Create(Invariant, $"{Kb(r.RssPerConnection)} KB RSS/conn; {r.Rate:N0} conn/s opened"),
         ScenarioKind.ConnectRate => "connects/s; CPU per connect",
-        _ => string.Create(Invariant, $"broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core{(r.Stalls > 0 ? $"; {r.Stalls} stalls (lost/stuck messages)" : "")}"),
+        _ => string.Create(Invariant, $"broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core; {WarmupNote(r.Warmup)}{(r.Stalls > 0 ? $"; {r.Stalls} stalls (lost/stuck messages)" : "")}"),
+    };
+
+    private static string WarmupNote(Warmup? warmup) => warmup switch
+    {
+        null => "",
+        { Settled: true } => string.Create(Invariant, $"settled after {warmup.Seconds:N0} s"),
+        _ => string.Create(Invariant, $"not settled after {warmup.Seconds:N0} s"),
     };
 }

@@ -79,6 +79,9 @@ internal sealed record Result(Scenario Scenario, BrokerKind Broker)
 
     public LatencyHistogram? Latency { get; init; }
 
+    /// <summary>How long the load ran before measuring (throughput and latency scenarios).</summary>
+    public Warmup? Warmup { get; init; }
+
     /// <summary>Times a publisher waited a whole second for delivery (messages lost or stuck).</summary>
     public long Stalls { get; init; }
 
@@ -90,3 +93,6 @@ internal sealed record Result(Scenario Scenario, BrokerKind Broker)
     /// <summary>Share of one core the broker used while measuring.</summary>
     public double BrokerCpu { get; init; }
 }
+
+/// <summary>How long a scenario warmed up, and whether the broker's CPU per delivery settled in that time.</summary>
+internal sealed record Warmup(double Seconds, bool Settled);
