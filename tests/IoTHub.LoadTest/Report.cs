@@ -113,7 +113,7 @@ internal sealed class Report(Settings settings, string[] args)
         section.AppendLine(Invariant, $"- **Date:** {_started:yyyy-MM-dd}, {_started:HH:mm} to {_finished:HH:mm} UTC.");
         section.AppendLine(Invariant, $"- **Machine:** {Environment.ProcessorCount} cores, {MemTotal()}, CPU \"{CpuModel()}\", {Environment.OSVersion.VersionString}, .NET {Environment.Version}.");
         section.AppendLine(Invariant, $"- **Load average** (1, 5, 15 min): {_loadBefore} at the start, {_loadAfter} at the end.{(LoadHigh() ? " Other work shared the machine: the figures are noisy." : "")}");
-        section.AppendLine(Invariant, $"- **Settings:** {settings.DurationSeconds} s measured after {settings.WarmupSeconds} s warm-up per scenario and broker, window {settings.Window} messages per publisher, a fresh broker process per scenario.");
+        section.AppendLine(Invariant, $"- **Settings:** {settings.DurationSeconds} s measured after a warm-up of at least {settings.WarmupSeconds} s and until the broker's CPU per delivery settled (at most {settings.MaxWarmupSeconds} s; the notes give each one) per scenario and broker, window {settings.Window} messages per publisher, a fresh broker process per scenario.");
         section.AppendLine("- **Command**, from the repository root:");
         section.AppendLine();
         section.AppendLine("  ```sh");
