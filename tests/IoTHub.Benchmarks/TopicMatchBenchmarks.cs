@@ -27,7 +27,7 @@ public class TopicMatchBenchmarks
         var sessions = new Session[1_000];
         for (var i = 0; i < sessions.Length; i++)
         {
-            sessions[i] = BenchmarkSessions.Create("client-" + i);
+            sessions[i] = new Session("client-" + i);
         }
 
         _tree = new SubscriptionTree();
