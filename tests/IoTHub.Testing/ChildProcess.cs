@@ -24,7 +24,7 @@ public sealed partial class ChildProcess : IDisposable
     private readonly StringBuilder _errors = new();
     private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _errorsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource _changed = NewSignal();
+    private readonly ChangeSignal _changed = new();
 
     private ChildProcess(Process process, string command)
     {
@@ -63,7 +63,7 @@ public sealed partial class ChildProcess : IDisposable
         var child = new ChildProcess(process, fileName + " " + string.Join(' ', start.ArgumentList));
         process.OutputDataReceived += (_, e) => child.OnOutput(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnError(e.Data);
-        process.Exited += (_, _) => child.Signal();
+        process.Exited += (_, _) => child._changed.Raise();
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -82,15 +82,13 @@ public sealed partial class ChildProcess : IDisposable
         using var cancel = new CancellationTokenSource(timeout ?? Timeout);
         while (true)
         {
-            Task changed;
+            var changed = _changed.Next;
             lock (_lock)
             {
                 if (_lines.Count(match) >= count)
                 {
                     return;
                 }
-
-                changed = _changed.Task;
             }
 
             if (_process.HasExited && _outputClosed.Task.IsCompleted)
@@ -192,7 +190,7 @@ public sealed partial class ChildProcess : IDisposable
             }
         }
 
-        Signal();
+        _changed.Raise();
     }
 
     private void OnError(string? line)
@@ -209,19 +207,7 @@ public sealed partial class ChildProcess : IDisposable
         }
     }
 
-    private void Signal()
-    {
-        TaskCompletionSource changed;
-        lock (_lock)
-        {
-            changed = _changed;
-            _changed = NewSignal();
-        }
 
-        changed.TrySetResult();
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SysKill(int pid, int signal);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using IoTHub.Testing;
 
 namespace IoTHub.Web.Tests;
 
@@ -18,7 +19,7 @@ internal sealed partial class HostProcess : IDisposable
     private readonly Process _process;
     private readonly Lock _lock = new();
     private readonly StringBuilder _output = new();
-    private TaskCompletionSource _changed = NewSignal();
+    private readonly ChangeSignal _changed = new();
 
     private HostProcess(Process process) => _process = process;
 
@@ -53,7 +54,7 @@ internal sealed partial class HostProcess : IDisposable
         var host = new HostProcess(process);
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
-        process.Exited += (_, _) => host.Signal();
+        process.Exited += (_, _) => host._changed.Raise();
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -66,7 +67,7 @@ internal sealed partial class HostProcess : IDisposable
         using var timeout = new CancellationTokenSource(Timeout);
         while (true)
         {
-            Task changed;
+            var changed = _changed.Next;
             lock (_lock)
             {
                 string? line = _output.ToString().Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
@@ -74,8 +75,6 @@ internal sealed partial class HostProcess : IDisposable
                 {
                     return line.TrimEnd('\r');
                 }
-
-                changed = _changed.Task;
             }
 
             if (_process.HasExited)
@@ -144,7 +143,6 @@ internal sealed partial class HostProcess : IDisposable
     private static string DotnetHost() =>
         Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void Append(string? line)
     {
@@ -158,20 +156,9 @@ internal sealed partial class HostProcess : IDisposable
             _output.Append(line).Append('\n');
         }
 
-        Signal();
+        _changed.Raise();
     }
 
-    private void Signal()
-    {
-        TaskCompletionSource changed;
-        lock (_lock)
-        {
-            changed = _changed;
-            _changed = NewSignal();
-        }
-
-        changed.TrySetResult();
-    }
 
     [GeneratedRegex(@"MQTT listening on (\S+)")]
     private static partial Regex MqttListening();
