@@ -41,10 +41,13 @@ internal static class DashboardPage
     public static async Task<ChildProcess> SubscribeAsync(DashboardHost host, string clientId, string topic)
     {
         var subscriber = ChildProcess.Start(LineBuffered, ["-oL", Sub, "-d", "-h", host.MqttEndpoint.Address.ToString(),
-            "-p", host.MqttEndpoint.Port.ToString(CultureInfo.InvariantCulture), "-V", "mqttv5", "-i", clientId, "-t", topic]);
+            "-p", host.MqttEndpoint.Port.ToString(CultureInfo.InvariantCulture), "-V", "mqttv5", "-i", clientId, "-u", UserOf(clientId), "-t", topic]);
         await subscriber.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
         return subscriber;
     }
+
+    /// <summary>The user name <see cref="SubscribeAsync"/> connects with.</summary>
+    public static string UserOf(string clientId) => "user-" + clientId;
 
     /// <summary>The row of a client in the clients table.</summary>
     public static ILocator ClientRow(IPage page, string clientId) => page.Locator($"tr[data-client-id=\"{clientId}\"]");

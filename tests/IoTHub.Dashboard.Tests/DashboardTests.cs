@@ -45,6 +45,16 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         using var subscriber = await SubscribeAsync(host, "dash-live", "dash/live/#");
         await Expect(row).ToBeVisibleAsync();
         await Expect(row).ToContainTextAsync("5.0");
+        await Expect(row).ToContainTextAsync(UserOf("dash-live"));
+
+        // The search finds it by its user name ("user-dash-live" is not part of its id or address).
+        var search = page.GetByLabel("Search clients");
+        await search.FillAsync(UserOf("dash-live"));
+        await Expect(row).ToBeVisibleAsync();
+        await search.FillAsync("no-such-user");
+        await Expect(row).ToHaveCountAsync(0);
+        await search.FillAsync(string.Empty);
+        await Expect(row).ToBeVisibleAsync();
 
         await row.GetByRole(AriaRole.Button, new() { Name = "Disconnect" }).ClickAsync();
 

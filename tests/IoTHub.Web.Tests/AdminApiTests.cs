@@ -93,6 +93,17 @@ public sealed class AdminApiTests(AdminApiHost host) : IClassFixture<AdminApiHos
             Assert.Equal(5, byIp.GetProperty("totalCount").GetInt32());
             var otherIp = await admin.GetFromJsonAsync<JsonElement>("/api/v1/clients?clientId=paged-&ip=10.");
             Assert.Equal(0, otherIp.GetProperty("totalCount").GetInt32());
+
+            // By the user name sent in CONNECT: exact and case-sensitive.
+            var named = await MqttTestClient.OpenTcpAsync(host.MqttEndpoint);
+            clients.Add(named);
+            await named.ConnectAcceptedAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V311, ClientId = "named-user", CleanStart = true, UserName = "field-unit" });
+            var byUser = await admin.GetFromJsonAsync<JsonElement>("/api/v1/clients?user=field-unit");
+            var listed = Assert.Single(byUser.GetProperty("items").EnumerateArray());
+            Assert.Equal("named-user", listed.GetProperty("clientId").GetString());
+            Assert.Equal("field-unit", listed.GetProperty("userName").GetString());
+            Assert.Equal(0, (await admin.GetFromJsonAsync<JsonElement>("/api/v1/clients?user=field")).GetProperty("totalCount").GetInt32());
+            Assert.Equal(0, (await admin.GetFromJsonAsync<JsonElement>("/api/v1/clients?user=Field-Unit")).GetProperty("totalCount").GetInt32());
         }
         finally
         {

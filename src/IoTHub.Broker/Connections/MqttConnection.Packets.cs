@@ -78,6 +78,7 @@ internal sealed partial class MqttConnection
         _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
         _outgoingAliases = properties?.TopicAliasMaximum is > 0 and var aliasMaximum ? new TopicAliases(aliasMaximum) : TopicAliases.None;
         ClientId = clientId;
+        UserName = connect.UserName;
 
         // 3.1.1 Clean Session 0 keeps the session for a configured lifetime; 5.0 says how long itself.
         var expiry = V5

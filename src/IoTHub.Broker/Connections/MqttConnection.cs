@@ -70,6 +70,9 @@ internal sealed partial class MqttConnection
 
     public string ClientId { get; private set; } = string.Empty;
 
+    /// <summary>The user name the client sent in CONNECT, if any (not yet authenticated: for the admin API's filter).</summary>
+    public string? UserName { get; private set; }
+
     public long AcceptedAt { get; }
 
     public bool IsConnected => _session is not null;

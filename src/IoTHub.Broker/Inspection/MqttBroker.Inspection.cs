@@ -8,10 +8,12 @@ namespace IoTHub.Broker;
 /// <summary>One session as the admin API sees it, copied at the moment it was read.</summary>
 /// <param name="Endpoint">The remote endpoint of the attached connection; null while offline.</param>
 /// <param name="ProtocolVersion">The protocol version of the attached connection; null while offline.</param>
+/// <param name="UserName">The user name the attached connection sent in CONNECT; null while offline or when it sent none.</param>
 public sealed record SessionSnapshot(
     string ClientId,
     bool IsConnected,
     string? Endpoint,
+    string? UserName,
     MqttProtocolVersion? ProtocolVersion,
     uint ExpiryInterval,
     int QueuedMessages,
@@ -161,7 +163,7 @@ public sealed partial class MqttBroker
         lock (session.Sync)
         {
             var connection = session.Connection;
-            return new SessionSnapshot(session.ClientId, connection is not null, connection?.Endpoint, connection?.Version,
+            return new SessionSnapshot(session.ClientId, connection is not null, connection?.Endpoint, connection?.UserName, connection?.Version,
                 session.ExpiryInterval, session.QueuedMessages, session.InflightMessages, session.SubscriptionCount);
         }
     }

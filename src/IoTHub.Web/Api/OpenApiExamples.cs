@@ -28,7 +28,7 @@ namespace IoTHub.Web.Api;
 internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilter
 {
     private static readonly DateTimeOffset At = new(2026, 11, 27, 9, 30, 0, TimeSpan.Zero);
-    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "5.0", 0, 1, 2);
+    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "field-unit-3", "5.0", 0, 1, 2);
     private static readonly SubscriptionInfo Subscription = new("default", "sensor-17", "sensors/+/temp", 1, false, false, RetainHandling.SendAtSubscribe, 0);
     private static readonly MessageProperties Properties = new(ContentType: "text/plain", MessageExpiryInterval: 3600,
         UserProperties: [new UserPropertyItem("unit", "celsius")]);

@@ -11,11 +11,12 @@ namespace IoTHub.Web.Api.Clients;
 /// <param name="Broker">The broker it is connected to.</param>
 /// <param name="ClientId">Its client identifier.</param>
 /// <param name="Endpoint">Its remote address and port, e.g. 127.0.0.1:50312.</param>
+/// <param name="UserName">The user name it sent in CONNECT, if any.</param>
 /// <param name="ProtocolVersion">"3.1", "3.1.1" or "5.0".</param>
 /// <param name="QueuedMessages">Messages waiting to be sent to it.</param>
 /// <param name="InflightMessages">QoS 1/2 messages sent and not yet acknowledged.</param>
 /// <param name="Subscriptions">How many subscriptions its session has.</param>
-internal sealed record ClientSummary(string Broker, string ClientId, string? Endpoint, string? ProtocolVersion, int QueuedMessages,
+internal sealed record ClientSummary(string Broker, string ClientId, string? Endpoint, string? UserName, string? ProtocolVersion, int QueuedMessages,
     int InflightMessages, int Subscriptions);
 
 /// <summary>A connected client with its session and subscriptions.</summary>
@@ -30,7 +31,7 @@ internal static class ClientsApi
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder api)
     {
         var clients = api.MapGroup("/clients").WithTags("Clients");
-        clients.MapGet("/", List).WithName("ListClients").WithSummary("Lists connected clients, filtered by client id, IP address or broker.")
+        clients.MapGet("/", List).WithName("ListClients").WithSummary("Lists connected clients, filtered by client id, user name, IP address or broker.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         clients.MapGet("/{clientId}", Get).WithName("GetClient").WithSummary("One connected client with its subscriptions.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -44,12 +45,14 @@ internal static class ClientsApi
     private static Results<Ok<ResultPage<ClientSummary>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
         [Description(BrokerLookup.ListDescription)] string? broker = null,
         [Description("Only clients whose id contains this text (case-sensitive).")] string? clientId = null,
-        [Description("Only clients connected from this IP address (or whose address starts with this text).")] string? ip = null)
+        [Description("Only clients connected from this IP address (or whose address starts with this text).")] string? ip = null,
+        [Description("Only clients that sent exactly this user name in CONNECT (case-sensitive).")] string? user = null)
     {
         return registry.PageAcross(broker, paging, new ValidationErrors(), brokers => brokers
             .SelectMany(static b => b.Value.GetSessions().Where(static s => s.IsConnected).Select(s => Summary(b.Key, s)))
             .Where(c => (clientId is null || c.ClientId.Contains(clientId, StringComparison.Ordinal))
-                && (ip is null || (c.Endpoint is { } endpoint && HostOf(endpoint).StartsWith(ip, StringComparison.OrdinalIgnoreCase))))
+                && (ip is null || (c.Endpoint is { } endpoint && HostOf(endpoint).StartsWith(ip, StringComparison.OrdinalIgnoreCase)))
+                && (user is null || string.Equals(c.UserName, user, StringComparison.Ordinal)))
             .OrderBy(static c => c.Broker, StringComparer.Ordinal).ThenBy(static c => c.ClientId, StringComparer.Ordinal));
     }
 
@@ -82,7 +85,7 @@ internal static class ClientsApi
     }
 
     internal static ClientSummary Summary(string broker, SessionSnapshot s) =>
-        new(broker, s.ClientId, s.Endpoint, ProtocolVersions.Name(s.ProtocolVersion), s.QueuedMessages, s.InflightMessages, s.SubscriptionCount);
+        new(broker, s.ClientId, s.Endpoint, s.UserName, ProtocolVersions.Name(s.ProtocolVersion), s.QueuedMessages, s.InflightMessages, s.SubscriptionCount);
 
     /// <summary>The address part of "address:port" (IPv6 addresses are written "[::1]:port").</summary>
     private static string HostOf(string endpoint)
