@@ -102,6 +102,49 @@ public sealed class SubscriptionTreeTests
     }
 
     [Fact]
+    public void A_level_keeps_its_children_as_it_grows_from_one_to_many_and_back()
+    {
+        // A node holds its first named child in a field and moves to a map with the second: every step of
+        // that change, and of pruning back, must keep each remaining filter matching.
+        var session = new Session("s");
+        string[] filters = ["home/kitchen", "home/hall", "home/attic", "home/kitchen/light"];
+        var matches = new List<Subscription>();
+        int Matching(string topic)
+        {
+            matches.Clear();
+            _tree.Match(topic, matches);
+            return matches.Count;
+        }
+
+        for (var added = 0; added < filters.Length; added++)
+        {
+            _tree.Add(new Subscription(session, filters[added], new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+            for (var i = 0; i < filters.Length; i++)
+            {
+                Assert.Equal(i <= added ? 1 : 0, Matching(filters[i]));
+            }
+
+            Assert.Equal(0, Matching("home/cellar"));
+        }
+
+        for (var removed = 0; removed < filters.Length; removed++)
+        {
+            Assert.True(_tree.Remove(session, filters[removed]));
+            for (var i = 0; i < filters.Length; i++)
+            {
+                Assert.Equal(i > removed ? 1 : 0, Matching(filters[i]));
+            }
+        }
+
+        Assert.True(_tree.IsEmpty);
+
+        // A single child again after the map emptied, under another name.
+        _tree.Add(new Subscription(session, "home/garden", new SubscriptionOptions(QualityOfService.AtMostOnce), 0));
+        Assert.Equal(1, Matching("home/garden"));
+        Assert.Equal(0, Matching("home/kitchen"));
+    }
+
+    [Fact]
     public void One_device_topic_among_many_reaches_only_its_subscriber()
     {
         var sessions = Enumerable.Range(0, 10_000).Select(i => new Session("device-" + i)).ToArray();
