@@ -23,7 +23,9 @@ public sealed class InteropHost : IDisposable
     {
     }
 
-    internal InteropHost(IReadOnlyDictionary<string, string> settings)
+    /// <param name="settings">Settings on top of the defaults.</param>
+    /// <param name="time">The clock of the host's brokers, for tests that move time instead of waiting for it.</param>
+    internal InteropHost(IReadOnlyDictionary<string, string> settings, TimeProvider? time = null)
     {
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -35,6 +37,11 @@ public sealed class InteropHost : IDisposable
             foreach (var (key, value) in settings)
             {
                 web.UseSetting(key, value);
+            }
+
+            if (time is not null)
+            {
+                web.ConfigureServices(services => services.AddSingleton(time));
             }
         });
         _factory.UseKestrel();
