@@ -185,7 +185,7 @@ internal sealed partial class MqttConnection
         Close(reasonCode, reason, sendDisconnect: false);
     }
 
-    private void HandlePublish(in PublishPacket publish)
+    private void HandlePublish(in PublishPacket publish, long size)
     {
         if (V5 && publish.Summary.HasSubscriptionIdentifiers)
         {
@@ -247,7 +247,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        _publishesReceived.Add(qos, _packetSize);
+        _publishesReceived.Add(qos, size);
         var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
         if (publish.Retain && Options.RetainAvailable)
         {

@@ -50,7 +50,6 @@ internal sealed partial class MqttConnection
     // Only 5.0 deliveries that add properties use it, so it is made on first use, not per connection.
     private byte[] _propertyScratch = [];
     private QosTally _publishesReceived;
-    private long _packetSize;
 
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint, string listener)
     {
@@ -231,9 +230,8 @@ internal sealed partial class MqttConnection
                 }
 
                 Volatile.Write(ref _lastPacketAt, _broker.Time.GetTimestamp());
-                _packetSize = unread - buffer.Length;
                 packets++;
-                Handle(packet);
+                Handle(packet, unread - buffer.Length);
             }
         }
         catch (MqttProtocolException ex)
@@ -271,7 +269,9 @@ internal sealed partial class MqttConnection
         Close(reasonCode, reason);
     }
 
-    private void Handle(in DecodedPacket packet)
+    /// <param name="packet">The decoded packet.</param>
+    /// <param name="size">Its size on the wire, for the statistics.</param>
+    private void Handle(in DecodedPacket packet, long size)
     {
         if (_session is null)
         {
@@ -283,7 +283,7 @@ internal sealed partial class MqttConnection
         switch (packet.Type)
         {
             case PacketType.Publish:
-                HandlePublish(packet.Publish);
+                HandlePublish(packet.Publish, size);
                 break;
             case PacketType.PubAck:
                 CompleteOutgoing(packet.Ack.PacketId, QualityOfService.AtLeastOnce);
