@@ -23,9 +23,7 @@ public sealed class InteropHost : IDisposable
     {
     }
 
-    /// <param name="settings">Settings on top of the defaults.</param>
-    /// <param name="time">The clock of the host's brokers, for tests that move time instead of waiting for it.</param>
-    internal InteropHost(IReadOnlyDictionary<string, string> settings, TimeProvider? time = null)
+    internal InteropHost(IReadOnlyDictionary<string, string> settings)
     {
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -37,11 +35,6 @@ public sealed class InteropHost : IDisposable
             foreach (var (key, value) in settings)
             {
                 web.UseSetting(key, value);
-            }
-
-            if (time is not null)
-            {
-                web.ConfigureServices(services => services.AddSingleton(time));
             }
         });
         _factory.UseKestrel();

@@ -1,6 +1,6 @@
+using System.Diagnostics;
 using System.Text;
 using IoTHub.Mqtt;
-using Microsoft.Extensions.Time.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -182,18 +182,15 @@ public sealed class Mqtt5FeatureTests(InteropHost host) : IClassFixture<InteropH
     public async Task Message_expired_while_queued_for_an_offline_session_is_not_delivered_and_the_other_carries_its_remaining_interval()
     {
         const string clientId = "expiry-sub";
-
-        // The passing of time is what is under test: this host's brokers run on a clock the test moves.
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        using var timedHost = new InteropHost(new Dictionary<string, string>(), time);
-        await using (var first = await MqttNetClient.ConnectAsync(timedHost, Protocol.V500, clientId, clean: true, sessionExpiry: 60))
+        await using (var first = await MqttNetClient.ConnectAsync(host, Protocol.V500, clientId, clean: true, sessionExpiry: 60))
         {
             await first.SubscribeAsync("expiry/#", 1);
             await first.DisconnectAsync();
         }
 
-        await timedHost.WaitUntilOfflineAsync(clientId, TimeSpan.FromSeconds(5));
-        await using (var publisher = await MqttNetClient.ConnectAsync(timedHost, Protocol.V500, "expiry-pub"))
+        await host.WaitUntilOfflineAsync(clientId, TimeSpan.FromSeconds(5));
+        var published = new Stopwatch();
+        await using (var publisher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "expiry-pub"))
         {
             foreach (var (payload, expiry) in new[] { ("short", 1u), ("long", 100u) })
             {
@@ -204,15 +201,21 @@ public sealed class Mqtt5FeatureTests(InteropHost host) : IClassFixture<InteropH
                     .WithMessageExpiryInterval(expiry)
                     .Build());
                 Assert.True(result.IsSuccess, result.ReasonCode.ToString());
+                published.Restart(); // the broker had the message before its PUBACK: it has waited at least this long
             }
         }
 
-        // 2.5 s after both were queued the first message (1 s) is long expired and the second has 97.5 s left.
-        time.Advance(TimeSpan.FromSeconds(2.5));
+        // The passing of time is what is under test here: there is no event to wait for. 2.5 s after the
+        // second PUBACK, the first message (1 s) is long expired and the second has under 97.5 s left.
+        var wait = TimeSpan.FromSeconds(2.5) - published.Elapsed;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
 
-        await using var resumed = await MqttNetClient.ConnectAsync(timedHost, Protocol.V500, clientId, clean: false, sessionExpiry: 60);
+        await using var resumed = await MqttNetClient.ConnectAsync(host, Protocol.V500, clientId, clean: false, sessionExpiry: 60);
         Assert.True(resumed.ConnectResult.IsSessionPresent);
-        await using (var marker = await MqttNetClient.ConnectAsync(timedHost, Protocol.V500, "expiry-marker"))
+        await using (var marker = await MqttNetClient.ConnectAsync(host, Protocol.V500, "expiry-marker"))
         {
             await marker.PublishAsync("expiry/marker", "end", 1);
         }

@@ -9,11 +9,11 @@ internal sealed class BrokerRegistry : IAsyncDisposable
 {
     private readonly Dictionary<string, MqttBroker> _brokers = new(StringComparer.OrdinalIgnoreCase);
 
-    public BrokerRegistry(IOptions<MqttOptions> options, ILoggerFactory loggerFactory, TimeProvider time)
+    public BrokerRegistry(IOptions<MqttOptions> options, ILoggerFactory loggerFactory)
     {
         foreach (MqttOptions broker in options.Value.AllBrokers)
         {
-            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>(), time);
+            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>());
         }
     }
 
