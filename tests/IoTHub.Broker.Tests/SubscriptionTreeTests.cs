@@ -145,6 +145,102 @@ public sealed class SubscriptionTreeTests
     }
 
     [Fact]
+    public void A_level_with_many_children_grows_reuses_removed_slots_and_shrinks_without_losing_one()
+    {
+        // From the second child on, a node keeps its children in an open-addressing table that grows,
+        // marks removed slots and shrinks. Random adds and removes against a plain set: after every step
+        // the changed id and a sample of others match exactly as the set says.
+        var session = new Session("s");
+        var options = new SubscriptionOptions(QualityOfService.AtMostOnce);
+        var random = new Random(7);
+        var expected = new HashSet<int>();
+        var matches = new List<Subscription>();
+        int Matches(int id)
+        {
+            matches.Clear();
+            _tree.Match($"fleet/{id}/cmd", matches);
+            return matches.Count;
+        }
+
+        for (var step = 0; step < 20_000; step++)
+        {
+            var id = random.Next(step < 10_000 ? 3_000 : 300);
+            if (expected.Add(id))
+            {
+                _tree.Add(new Subscription(session, $"fleet/{id}/cmd", options, 0));
+            }
+            else
+            {
+                Assert.True(_tree.Remove(session, $"fleet/{id}/cmd"));
+                expected.Remove(id);
+            }
+
+            Assert.Equal(expected.Contains(id) ? 1 : 0, Matches(id));
+            var other = random.Next(3_000);
+            Assert.Equal(expected.Contains(other) ? 1 : 0, Matches(other));
+        }
+
+        for (var id = 0; id < 3_000; id++)
+        {
+            Assert.Equal(expected.Contains(id) ? 1 : 0, Matches(id));
+        }
+
+        foreach (var id in expected)
+        {
+            Assert.True(_tree.Remove(session, $"fleet/{id}/cmd"));
+        }
+
+        Assert.True(_tree.IsEmpty);
+        Assert.Equal(0, _tree.Count);
+    }
+
+    [Fact]
+    public async Task A_reader_keeps_finding_a_child_while_its_siblings_come_and_go()
+    {
+        // Readers take no lock: while a writer adds and removes thousands of siblings (tables grow, are
+        // rebuilt and shrink), a match of a child that stays must find it every time.
+        var stays = new Session("stays");
+        var others = new Session("others");
+        var options = new SubscriptionOptions(QualityOfService.AtMostOnce);
+        _tree.Add(new Subscription(stays, "fleet/kept/cmd", options, 0));
+        using var stop = new CancellationTokenSource();
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reader = Task.Run(() =>
+        {
+            var matches = new List<Subscription>();
+            var rounds = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                matches.Clear();
+                _tree.Match("fleet/kept/cmd", matches);
+                Assert.Same(stays, Assert.Single(matches).Session);
+                rounds++;
+                reading.TrySetResult();
+            }
+
+            return rounds;
+        });
+
+        await reading.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var round = 0; round < 20 && !reader.IsCompleted; round++)
+        {
+            for (var id = 0; id < 2_000; id++)
+            {
+                _tree.Add(new Subscription(others, $"fleet/{id}/cmd", options, 0));
+            }
+
+            for (var id = 0; id < 2_000; id++)
+            {
+                Assert.True(_tree.Remove(others, $"fleet/{id}/cmd"));
+            }
+        }
+
+        await stop.CancelAsync();
+        Assert.True(await reader.WaitAsync(TimeSpan.FromSeconds(10)) > 0);
+        Assert.Equal(1, _tree.Count);
+    }
+
+    [Fact]
     public void One_device_topic_among_many_reaches_only_its_subscriber()
     {
         var sessions = Enumerable.Range(0, 10_000).Select(i => new Session("device-" + i)).ToArray();
