@@ -86,10 +86,15 @@ internal sealed class Report(Settings settings, string[] args)
         Line("idle connections: RSS/conn ≤ bare Kestrel + 1.5 KB (roadmap: < 1 KB)",
             iot is null || kestrel is null ? null : iot.RssPerConnection <= kestrel.RssPerConnection + 1536,
             iot is null || kestrel is null ? "" : $"IoTHub {Kb(iot.RssPerConnection)} KB, Kestrel {Kb(kestrel.RssPerConnection)} KB");
-        var (small, large) = (Find("devices-1k", BrokerKind.IoTHub), Find("devices-100k", BrokerKind.IoTHub));
-        Line("100 000 device subscriptions: publish cost (CPU/msg) within 20 % of 1 000",
+        // Judged at the fixed rate, where both rows carry the same load; the saturated pair is shown beside it.
+        Result? Named(string name) => _results.Find(r => r.Scenario.Name == name && r.Broker == BrokerKind.IoTHub && r.Error is null);
+        var (small, large) = (Named("devices-1k-paced"), Named("devices-100k-paced"));
+        var (smallSaturated, largeSaturated) = (Named("devices-1k"), Named("devices-100k"));
+        var saturated = smallSaturated is null || largeSaturated is null ? ""
+            : $"; saturated: {Cpu(largeSaturated)} vs {Cpu(smallSaturated)} µs/msg ({Ratio(largeSaturated.CpuMicroseconds, smallSaturated.CpuMicroseconds)}), {Rate(largeSaturated)} vs {Rate(smallSaturated)} msgs/s";
+        Line("100 000 device subscriptions: publish cost (CPU/msg) within 20 % of 1 000, at the same fixed rate",
             small is null || large is null ? null : large.CpuMicroseconds <= 1.2 * small.CpuMicroseconds,
-            small is null || large is null ? "" : $"{Cpu(large)} vs {Cpu(small)} µs/msg ({Ratio(large.CpuMicroseconds, small.CpuMicroseconds)}); {Rate(large)} vs {Rate(small)} msgs/s");
+            (small is null || large is null ? "" : $"{Cpu(large)} vs {Cpu(small)} µs/msg ({Ratio(large.CpuMicroseconds, small.CpuMicroseconds)}) at {Rate(large)} vs {Rate(small)} msgs/s") + saturated);
         iot = Find("connect-rate", BrokerKind.IoTHub);
         Line("connection rate ≥ 5 000/s", iot is null ? null : iot.Rate >= 5_000, iot is null ? "" : $"{Rate(iot)}/s");
         return lines.ToString();

@@ -96,11 +96,12 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
                 publishers[i] = await LoadClient.ConnectAsync(broker.Port, Id("pub-", i), []).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
 
             using var stop = new CancellationTokenSource();
+            var pace = scenario.Rate > 0 ? new Pace(scenario.Rate) : null;
             var loops = new Task[scenario.Publishers];
             for (var i = 0; i < loops.Length; i++)
             {
                 var index = i;
-                loops[i] = Task.Run(() => PublishLoopAsync(publishers[index], flows[index], index, topics[index], scenario, stop.Token));
+                loops[i] = Task.Run(() => PublishLoopAsync(publishers[index], flows[index], pace, index, topics[index], scenario, stop.Token));
             }
 
             var measured = await MeasureAsync(subscribers).ConfigureAwait(false);
@@ -121,15 +122,31 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
         }
     }
 
-    private static async Task PublishLoopAsync(LoadClient client, Flow flow, int index, byte[][] topics, Scenario scenario, CancellationToken stop)
+    /// <summary>
+    /// Publishes in batches as credits come back; with a <paramref name="pace"/>, also no faster than the
+    /// scenario's fixed rate (the credits still bound how far ahead of delivery it may run).
+    /// </summary>
+    private static async Task PublishLoopAsync(LoadClient client, Flow flow, Pace? pace, int index, byte[][] topics, Scenario scenario, CancellationToken stop)
     {
         const int Batch = 32;
         var payload = new byte[Math.Max(scenario.PayloadSize, LoadClient.PayloadHeader)];
         var random = topics.Length > 1 ? new Random(index) : null;
+        using var ticks = pace is null ? null : new PeriodicTimer(Pace.Tick);
         while (!stop.IsCancellationRequested)
         {
+            var allowed = pace?.Take(Batch) ?? Batch;
+            if (allowed == 0)
+            {
+                if (!await NextTickAsync(ticks!, stop).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
             var count = 0;
-            while (count < Batch && flow.TryTake())
+            while (count < allowed && flow.TryTake())
             {
                 count++;
             }
@@ -150,6 +167,7 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
                 count = 1;
             }
 
+            pace?.Return(allowed - count);
             try
             {
                 await client.PublishAsync(topics, random, payload, index, scenario.Qos, count).ConfigureAwait(false);
@@ -158,6 +176,18 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
             {
                 return;
             }
+        }
+    }
+
+    private static async Task<bool> NextTickAsync(PeriodicTimer ticks, CancellationToken stop)
+    {
+        try
+        {
+            return await ticks.WaitForNextTickAsync(stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
@@ -178,28 +208,24 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
                 // Open loop at a fixed rate: every millisecond, send what is due since the start.
                 var topics = new[] { Utf8("load/latency") };
                 var payload = new byte[scenario.PayloadSize];
-                var clock = Stopwatch.StartNew();
-                long sent = 0;
+                var pace = new Pace(scenario.Rate);
                 while (!Volatile.Read(ref stop))
                 {
-                    Thread.Sleep(1);
-                    var due = (long)(clock.Elapsed.TotalSeconds * scenario.Rate) - sent;
-                    if (due <= 0)
+                    Thread.Sleep(Pace.Tick);
+                    var due = pace.Take(1000);
+                    if (due == 0)
                     {
                         continue;
                     }
 
-                    due = Math.Min(due, 1000);
                     try
                     {
-                        pub.PublishAsync(topics, null, payload, 0, scenario.Qos, (int)due).AsTask().GetAwaiter().GetResult();
+                        pub.PublishAsync(topics, null, payload, 0, scenario.Qos, due).AsTask().GetAwaiter().GetResult();
                     }
                     catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
                     {
                         return;
                     }
-
-                    sent += due;
                 }
             })
             { IsBackground = true, Name = "latency pacer" };
