@@ -15,6 +15,7 @@ WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
 
 builder.Services
     .AddHttpListener()
+    .AddTransportMemoryPool()
     .AddDataDirectory()
     .AddBrokerStorage()
     .AddMqttListener()

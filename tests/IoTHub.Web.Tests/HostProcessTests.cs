@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
+using IoTHub.Testing;
 
 namespace IoTHub.Web.Tests;
 
@@ -42,7 +44,43 @@ public sealed partial class HostProcessTests : IDisposable
         Assert.Equal(0, await host.WaitForExitAsync());
     }
 
+    /// <summary>
+    /// The real host's transport reads into 64 KB blocks (TransportMemoryPool): a packet larger than a
+    /// block, one of exactly a block's size and a small one arrive whole and in order through it
+    /// (3.1.1 [MQTT-4.6.0-6]), between two clients written by others.
+    /// </summary>
+    [Fact]
+    public async Task PacketsLargerThanATransportBlockArriveWholeAndInOrder()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"));
+        string port = (await host.WaitForMqttEndpointAsync()).Port.ToString(CultureInfo.InvariantCulture);
+        var random = new Random(5);
+        string[] payloads = [Letters(random, 300_000), Letters(random, 65_536), "small"];
+
+        using var subscriber = ChildProcess.Start("stdbuf", ["-oL", "mosquitto_sub", "-d", "-h", "127.0.0.1", "-p", port, "-i", "large-sub", "-q", "1", "-t", "large", "-C", "3", "-W", "30"]);
+        await subscriber.WaitForLineAsync("Subscribed (mid: "); // stdbuf -oL: mosquitto_sub's lines as they come
+        for (var i = 0; i < payloads.Length; i++)
+        {
+            string file = Path.Combine(_workingDirectory.Path, $"payload-{i}");
+            await File.WriteAllTextAsync(file, payloads[i]);
+            using var publisher = ChildProcess.Start("mosquitto_pub", ["-h", "127.0.0.1", "-p", port, "-i", "large-pub", "-q", "1", "-t", "large", "-f", file]);
+            await publisher.WaitForSuccessAsync();
+        }
+
+        await subscriber.WaitForSuccessAsync();
+        // With -d, mosquitto_sub's own lines start "Client " or "Subscribed"; the payloads are letters only.
+        Assert.Equal(payloads, subscriber.Lines.Where(static line => line.Length > 0 && line.All(char.IsAsciiLetterLower)));
+    }
+
     public void Dispose() => _workingDirectory.Dispose();
+
+    private static string Letters(Random random, int length) => string.Create(length, random, static (span, r) =>
+    {
+        for (var i = 0; i < span.Length; i++)
+        {
+            span[i] = (char)('a' + r.Next(26));
+        }
+    });
 
     [GeneratedRegex(@"HTTP listening on (http://\S+)")]
     private static partial Regex ListeningAddress();
