@@ -49,7 +49,30 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         _ => "Kestrel (bare)",
     };
 
+    /// <summary>
+    /// Starts a broker and waits until it listens. The free port is found by binding port 0 and letting
+    /// it go, so another socket can take it before the broker binds it ("address already in use"): a
+    /// broker that exits before listening gets a new port, up to three tries in all.
+    /// </summary>
     public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu)
+    {
+        const int Tries = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            var broker = await StartOnceAsync(kind, paths, cpu).ConfigureAwait(false);
+            try
+            {
+                await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+                return broker;
+            }
+            catch (InvalidOperationException) when (attempt < Tries && broker._process.HasExited)
+            {
+                await broker.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu)
     {
         var port = FreePort();
         var temp = Directory.CreateTempSubdirectory("iothub-load-").FullName;
@@ -115,7 +138,6 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
             Running.Add(broker);
         }
 
-        await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         return broker;
     }
 
