@@ -85,6 +85,11 @@ foreach (var scenario in scenarios)
             continue;
         }
 
+        if (scenario.Kind is ScenarioKind.Idle or ScenarioKind.ConnectRate)
+        {
+            await TimeWait.WaitUntilFewAsync().ConfigureAwait(false);
+        }
+
         Console.Write($"{scenario.Name,-14} {BrokerProcess.Name(kind),-14} ");
         Result result;
         try
