@@ -26,6 +26,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly string _tempDirectory;
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private BrokerProcess(BrokerKind kind, int port, Process process, string tempDirectory)
     {
@@ -65,7 +66,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
                 return broker;
             }
-            catch (InvalidOperationException) when (attempt < Tries && broker._process.HasExited)
+            catch (InvalidOperationException) when (attempt < Tries && broker.HasExited)
             {
                 await broker.DisposeAsync().ConfigureAwait(false);
             }
@@ -83,22 +84,27 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 arguments.AddRange([
                     "dotnet", paths.IoTHubDll, "--mqtt-port", port.ToString(CultureInfo.InvariantCulture), "--http-port", "0",
                     "--data-dir", temp, "--Logging:LogLevel:Default=Warning",
+                    // Its "MQTT listening on" line says it is ready; the rest stays at warnings.
+                    "--Logging:LogLevel:IoTHub.Web.Hosting=Information",
                 ]);
                 break;
             case BrokerKind.Mosquitto:
                 var config = Path.Combine(temp, "mosquitto.conf");
-                // Defaults except: loopback port, no persistence, no log (as IoTHub logs warnings only), a queue
-                // large enough for the closed loop, and TCP_NODELAY as IoTHub (Kestrel) and MQTTnet set it.
+                // Defaults except: loopback port, no persistence, a queue large enough for the closed loop, and
+                // TCP_NODELAY as IoTHub (Kestrel) and MQTTnet set it. The log keeps only the "information" type:
+                // the start and stop lines ("... running" says it listens), not the per-connection notices, as
+                // IoTHub logs warnings only. stdbuf makes its stdout line-buffered, so the line comes at once.
                 await File.WriteAllTextAsync(config, $"""
                     listener {port} 127.0.0.1
                     allow_anonymous true
                     persistence false
                     max_queued_messages 100000
                     set_tcp_nodelay true
-                    log_dest none
+                    log_dest stdout
+                    log_type information
 
                     """).ConfigureAwait(false);
-                arguments.AddRange(["/usr/sbin/mosquitto", "-c", config]);
+                arguments.AddRange(["stdbuf", "-oL", "/usr/sbin/mosquitto", "-c", config]);
                 break;
             case BrokerKind.MqttNet:
                 arguments.AddRange(["dotnet", paths.MqttNetServerDll, port.ToString(CultureInfo.InvariantCulture)]);
@@ -122,7 +128,14 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
 
         start.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + kind);
-        process.OutputDataReceived += (_, _) => { };
+        var broker = new BrokerProcess(kind, port, process, temp);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line && line.Contains(ReadyLine(kind), StringComparison.Ordinal))
+            {
+                broker._listening.TrySetResult();
+            }
+        };
         process.ErrorDataReceived += (_, e) =>
         {
             if (!string.IsNullOrEmpty(e.Data))
@@ -132,7 +145,6 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var broker = new BrokerProcess(kind, port, process, temp);
         lock (Running)
         {
             Running.Add(broker);
@@ -167,6 +179,33 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         // fields[0] is field 3 (state): utime is field 14, stime field 15.
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return ticks / TicksPerSecond;
+    }
+
+    /// <summary>
+    /// The RSS once it stops moving: no event says it is final, so it is sampled every 50 ms until the last
+    /// ten samples lie within 64 KB of each other (at most 10 s).
+    /// </summary>
+    public async Task<long> SteadyRssAsync()
+    {
+        const int Samples = 10;
+        const long Tolerance = 64 * 1024;
+        var recent = new Queue<long>(Samples);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (recent.Count == Samples)
+            {
+                recent.Dequeue();
+            }
+
+            recent.Enqueue(RssBytes());
+            if ((recent.Count == Samples && recent.Max() - recent.Min() <= Tolerance) || clock.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                return recent.Last();
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Resident set size in bytes (VmRSS of /proc/PID/status).</summary>
@@ -242,29 +281,32 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
+    /// <summary>What each broker prints on stdout once it listens.</summary>
+    private static string ReadyLine(BrokerKind kind) => kind switch
+    {
+        BrokerKind.IoTHub => "MQTT listening on ",
+        BrokerKind.Mosquitto => " running",
+        BrokerKind.MqttNet => "MQTTnet server listening on ",
+        _ => "Kestrel listening on ",
+    };
+
     private async Task WaitUntilListeningAsync(TimeSpan timeout)
     {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < timeout)
+        var exited = _process.WaitForExitAsync();
+        Task first;
+        try
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"{Name(Kind)} exited with {_process.ExitCode} before listening");
-            }
-
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port)).ConfigureAwait(false);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100).ConfigureAwait(false);
-            }
+            first = await Task.WhenAny(_listening.Task, exited).WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{Name(Kind)} did not say it listens on port {Port} within {timeout}");
         }
 
-        throw new TimeoutException($"{Name(Kind)} did not listen on port {Port} within {timeout}");
+        if (first == exited && !_listening.Task.IsCompleted)
+        {
+            throw new InvalidOperationException($"{Name(Kind)} exited with {_process.ExitCode} before listening");
+        }
     }
 }
 

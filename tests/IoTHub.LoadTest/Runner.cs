@@ -247,10 +247,7 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
         var clients = new LoadClient[count];
         try
         {
-            // A benchmark, not a test: the broker's memory is given a moment to settle before and after
-            // the connections, as there is no event that says "RSS is final".
-            await Task.Delay(1000).ConfigureAwait(false);
-            var before = broker.RssBytes();
+            var before = await broker.SteadyRssAsync().ConfigureAwait(false);
             var cpuBefore = broker.CpuSeconds();
             var clock = Stopwatch.StartNew();
             // The bare Kestrel app does not speak MQTT: it gets the CONNECT bytes and answers nothing.
@@ -259,8 +256,7 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
                 clients[i] = await LoadClient.ConnectAsync(broker.Port, Id("idle-", i), [], waitForConnAck).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
             var elapsed = clock.Elapsed.TotalSeconds;
             var cpu = broker.CpuSeconds() - cpuBefore;
-            await Task.Delay(2000).ConfigureAwait(false);
-            var after = broker.RssBytes();
+            var after = await broker.SteadyRssAsync().ConfigureAwait(false);
             await Task.Delay(TimeSpan.FromSeconds(settings.HoldSeconds)).ConfigureAwait(false);
             return new Result(scenario, broker.Kind)
             {

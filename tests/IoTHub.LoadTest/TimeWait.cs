@@ -14,7 +14,7 @@ internal static class TimeWait
 {
     private const int Limit = 5_000;
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(75);
-    private static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Waits until fewer than <see cref="Limit"/> sockets are in TIME_WAIT, at most 75 s (they last 60 s).</summary>
     public static async Task WaitUntilFewAsync()
