@@ -24,6 +24,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private static readonly TimeSpan DrainPollInterval = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(3);
 
+    /// <summary>Seconds between two log lines about one session whose queue stays full.</summary>
+    private const long QueueFullLogPeriod = 60;
+
     [ThreadStatic]
     private static List<Subscription>? t_matches;
 
@@ -369,15 +372,15 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal bool Deliver(Session session, in Delivery delivery)
     {
-        switch (session.Enqueue(delivery, Options))
+        switch (session.Enqueue(delivery, Options, out var dropped))
         {
             case EnqueueResult.Queued:
                 return true;
             case EnqueueResult.DroppedOldest:
-                CountDrop(session);
+                CountQueueFullDrops(session, dropped);
                 return true;
             case EnqueueResult.DroppedNew:
-                CountDrop(session);
+                CountQueueFullDrops(session, dropped);
                 return false;
             case EnqueueResult.SkippedOffline:
                 Statistics.MessagesDroppedAdd(DropReason.OfflineQoS0);
@@ -388,12 +391,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
-    private void CountDrop(Session session)
+    private void CountQueueFullDrops(Session session, int dropped)
     {
-        Statistics.MessagesDroppedAdd(DropReason.QueueFull);
-        if (session.MarkQueueFull())
+        Statistics.MessagesDroppedAdd(DropReason.QueueFull, dropped);
+        var now = Time.GetTimestamp();
+        if (session.ShouldLogQueueFull(now, QueueFullLogPeriod * Time.TimestampFrequency))
         {
-            BrokerLog.QueueFull(Logger, session.ClientId, Options.QueueOverflowPolicy);
+            BrokerLog.QueueFull(Logger, session.ClientId, Options.QueueOverflowPolicy, session.QueueFullDrops);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -17,10 +16,7 @@ public sealed class LimitsTests : IAsyncLifetime
     private async Task UseBrokerAsync(Action<BrokerOptions> configure, ILogger<MqttBroker>? logger = null)
     {
         await _broker.DisposeAsync();
-        var options = new BrokerOptions { MonitorInterval = TimeSpan.FromMilliseconds(50), SysInterval = TimeSpan.FromMilliseconds(200) };
-        configure(options);
-        _broker = new MqttBroker(options, logger);
-        _broker.Start();
+        _broker = TestBroker.Start(configure, logger: logger);
     }
 
     [Theory]
@@ -132,20 +128,5 @@ public sealed class LimitsTests : IAsyncLifetime
         Assert.Equal(20, refusals.Count);
         Assert.Contains("client id ''", refusals[0], StringComparison.Ordinal);
         Assert.Equal(60, _broker.Statistics.ConnectionsRefused);
-    }
-
-    private sealed class CapturingLogger : ILogger<MqttBroker>
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public IEnumerable<string> Lines => _lines;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _lines.Enqueue(formatter(state, exception));
     }
 }

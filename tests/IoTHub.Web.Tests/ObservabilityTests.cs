@@ -279,6 +279,44 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
     }
 
     /// <summary>The samples of /metrics by series (name with labels, without the scope label), parsed from the text format.</summary>
+    // Issue 26: an offline device whose queue (1 000 by default) is full shows in iothub_sessions_full and in the
+    // sessions API, and its drops are counted; taking it out of the broker takes it out of the gauge.
+    [Fact]
+    public async Task A_session_whose_queue_is_full_is_shown_by_the_metrics_and_the_api()
+    {
+        var before = await ScrapeAsync();
+        await using (var device = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "full-device", cleanStart: false))
+        {
+            await device.SubscribeAsync("full/cmd", QualityOfService.AtLeastOnce);
+            await device.DisconnectAsync();
+        }
+
+        await Poll.UntilAsync(() => Broker.FindSession("full-device") is { IsConnected: false });
+        var limit = Broker.Options.MaximumQueuedMessages;
+        await using (var publisher = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "full-publisher"))
+        {
+            for (var i = 0; i < limit + 3; i++)
+            {
+                await publisher.PublishAndWaitAsync("full/cmd", "c");
+            }
+        }
+
+        var after = await ScrapeAsync();
+        Assert.Equal(1, after["iothub_sessions_full" + Default] - before.GetValueOrDefault("iothub_sessions_full" + Default));
+        Assert.Equal(3, after[Dropped("queue_full")] - before.GetValueOrDefault(Dropped("queue_full")));
+
+        var admin = await host.AdminAsync();
+        var full = await admin.GetFromJsonAsync<JsonElement>("/api/v1/sessions?queueFull=true");
+        var session = Assert.Single(full.GetProperty("items").EnumerateArray(), static s => s.GetProperty("clientId").GetString() == "full-device");
+        Assert.Equal(limit, session.GetProperty("queuedMessages").GetInt32());
+        Assert.Equal(3, session.GetProperty("queueFullDrops").GetInt64());
+        var notFull = await admin.GetFromJsonAsync<JsonElement>("/api/v1/sessions?queueFull=false");
+        Assert.DoesNotContain(notFull.GetProperty("items").EnumerateArray(), static s => s.GetProperty("clientId").GetString() == "full-device");
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync("/api/v1/sessions/full-device")).StatusCode);
+        Assert.Equal(before.GetValueOrDefault("iothub_sessions_full" + Default), (await ScrapeAsync())["iothub_sessions_full" + Default]);
+    }
+
     private async Task<Dictionary<string, double>> ScrapeAsync()
     {
         var text = await host.Client.GetStringAsync("/metrics");

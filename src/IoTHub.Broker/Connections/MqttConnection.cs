@@ -21,6 +21,12 @@ internal sealed partial class MqttConnection
 {
     private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>Queued messages taken from the session per turn of its lock.</summary>
+    private const int CollectTurn = 64;
+
+    /// <summary>Queued messages written per batch (one flush) at most; more wait for the next round.</summary>
+    private const int MaximumBatch = 1024;
+
     private readonly MqttBroker _broker;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
@@ -494,7 +500,20 @@ internal sealed partial class MqttConnection
             session.CollectRedeliveries(this, _batch);
         }
 
-        var expired = session.CollectSendable(this, _batch, _window, _broker.Time.GetTimestamp());
+        // In short turns of the session's lock, so that routing threads queueing for this client never wait
+        // behind a whole queue being moved; up to a bound per written batch.
+        var now = _broker.Time.GetTimestamp();
+        var expired = 0;
+        int turn;
+        do
+        {
+            var before = _batch.Count;
+            var expiredInTurn = session.CollectSendable(this, _batch, _window, now, CollectTurn);
+            expired += expiredInTurn;
+            turn = _batch.Count - before + expiredInTurn;
+        }
+        while (turn == CollectTurn && _batch.Count < MaximumBatch);
+
         _broker.Statistics.MessagesDroppedAdd(DropReason.Expired, expired);
     }
 

@@ -33,8 +33,8 @@ internal static partial class BrokerLog
     [LoggerMessage(1008, LogLevel.Warning, "Client {ClientId} accepted no data for {Timeout} while messages waited; disconnecting it as stuck")]
     public static partial void StuckClient(ILogger logger, string clientId, TimeSpan timeout);
 
-    [LoggerMessage(1009, LogLevel.Warning, "Queue of client {ClientId} is full ({Policy}); dropping messages")]
-    public static partial void QueueFull(ILogger logger, string clientId, QueueOverflowPolicy policy);
+    [LoggerMessage(1009, LogLevel.Warning, "Queue of client {ClientId} is full ({Policy}); dropping messages, {Dropped} so far for this session (said at most once a minute)")]
+    public static partial void QueueFull(ILogger logger, string clientId, QueueOverflowPolicy policy, long dropped);
 
     [LoggerMessage(1010, LogLevel.Warning, "Client {ClientId} may not publish to '{Topic}': {Reason}")]
     public static partial void PublishRefused(ILogger logger, string clientId, string topic, string reason);

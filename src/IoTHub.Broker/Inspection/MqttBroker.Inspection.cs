@@ -9,6 +9,8 @@ namespace IoTHub.Broker;
 /// <param name="Endpoint">The remote endpoint of the attached connection; null while offline.</param>
 /// <param name="ProtocolVersion">The protocol version of the attached connection; null while offline.</param>
 /// <param name="UserName">The user name the attached connection sent in CONNECT; null while offline or when it sent none.</param>
+/// <param name="QueueFull">Whether its queue is at its limit now: new messages drop per the overflow policy.</param>
+/// <param name="QueueFullDrops">Messages it lost to its full queue since it began.</param>
 public sealed record SessionSnapshot(
     string ClientId,
     bool IsConnected,
@@ -18,7 +20,9 @@ public sealed record SessionSnapshot(
     uint ExpiryInterval,
     int QueuedMessages,
     int InflightMessages,
-    int SubscriptionCount);
+    int SubscriptionCount,
+    bool QueueFull,
+    long QueueFullDrops);
 
 /// <summary>One subscription of a session, copied at the moment it was read.</summary>
 public sealed record SubscriptionSnapshot(string ClientId, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
@@ -164,7 +168,8 @@ public sealed partial class MqttBroker
         {
             var connection = session.Connection;
             return new SessionSnapshot(session.ClientId, connection is not null, connection?.Endpoint, connection?.UserName, connection?.Version,
-                session.ExpiryInterval, session.QueuedMessages, session.InflightMessages, session.SubscriptionCount);
+                session.ExpiryInterval, session.QueuedMessages, session.InflightMessages, session.SubscriptionCount, session.IsQueueFull,
+                session.QueueFullDrops);
         }
     }
 

@@ -13,16 +13,17 @@ namespace IoTHub.Broker.Sessions;
 /// </summary>
 public sealed class Session
 {
-    private readonly Queue<Delivery> _pending = new();
+    private readonly SessionQueue _pending = new();
     // The QoS 1/2 state is made with the first QoS 1/2 message: most idle clients never have any, and
     // the three empty collections would cost every connection 184 B.
     private Dictionary<ushort, LinkedListNode<Inflight>>? _inflightById;
     private LinkedList<Inflight>? _inflightOrder;
     private HashSet<ushort>? _receivedQos2;
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
-    private long _pendingBytes;
     private ushort _lastPacketId;
-    private bool _queueFullLogged;
+    private bool _queueFull;
+    private long _queueFullDrops;
+    private long _queueFullLoggedAt;
 
     private readonly Persistence _persistence;
     private long _lastSequence;
@@ -73,6 +74,36 @@ public sealed class Session
         }
     }
 
+    /// <summary>
+    /// True from a message that found the queue at its limit (and was dropped, or made an older QoS 0 one
+    /// go) until the queue next takes a message without dropping or the client takes one out of it.
+    /// </summary>
+    public bool IsQueueFull => Volatile.Read(ref _queueFull);
+
+    /// <summary>Messages this session lost to its full queue: the new ones refused and the old QoS 0 ones dropped for them.</summary>
+    public long QueueFullDrops
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _queueFullDrops;
+            }
+        }
+    }
+
+    /// <summary>Entries the queue has read or written so far: what its operations cost, counted (see <see cref="SessionQueue.EntriesTouched"/>).</summary>
+    internal long QueueEntriesTouched
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _pending.EntriesTouched;
+            }
+        }
+    }
+
     public int InflightMessages
     {
         get
@@ -109,7 +140,6 @@ public sealed class Session
             foreach (var queued in stored.Queued)
             {
                 _pending.Enqueue(new Delivery(queued.Message, queued.QualityOfService, queued.Retain) { Sequence = queued.Sequence });
-                _pendingBytes += queued.Message.Size;
                 _lastSequence = Math.Max(_lastSequence, queued.Sequence);
             }
 
@@ -181,7 +211,7 @@ public sealed class Session
 
             Discarded = true;
             _pending.Clear();
-            _pendingBytes = 0;
+            Volatile.Write(ref _queueFull, false);
             _inflightById = null;
             _inflightOrder = null;
             _receivedQos2 = null;
@@ -195,10 +225,17 @@ public sealed class Session
         }
     }
 
-    internal EnqueueResult Enqueue(in Delivery delivery, BrokerOptions options)
+    /// <summary>
+    /// Queues a message for the client. A full queue (by count or bytes) drops per the overflow policy
+    /// without walking the queue: the new message, or the oldest QoS 0 ones as long as dropping them makes
+    /// room; a queue of QoS 1/2 messages refuses the new one at once. <paramref name="dropped"/> says how
+    /// many messages this call threw away.
+    /// </summary>
+    internal EnqueueResult Enqueue(in Delivery delivery, BrokerOptions options, out int dropped)
     {
         MqttConnection? connection;
         var result = EnqueueResult.Queued;
+        dropped = 0;
         lock (Sync)
         {
             connection = Connection;
@@ -213,14 +250,23 @@ public sealed class Session
             }
 
             var size = delivery.Message.Size;
-            if (_pending.Count >= options.MaximumQueuedMessages || _pendingBytes + size > options.MaximumQueuedBytes)
+            if (_pending.Count >= options.MaximumQueuedMessages || _pending.Bytes + size > options.MaximumQueuedBytes)
             {
-                if (options.QueueOverflowPolicy == QueueOverflowPolicy.DropNewest || !TryDropOldestQoS0())
+                Volatile.Write(ref _queueFull, true);
+                if (options.QueueOverflowPolicy == QueueOverflowPolicy.DropNewest
+                    || !_pending.TryMakeRoom(size, options.MaximumQueuedMessages, options.MaximumQueuedBytes, out dropped))
                 {
+                    dropped = 1;
+                    _queueFullDrops++;
                     return EnqueueResult.DroppedNew;
                 }
 
+                _queueFullDrops += dropped;
                 result = EnqueueResult.DroppedOldest;
+            }
+            else
+            {
+                Volatile.Write(ref _queueFull, false);
             }
 
             var queued = delivery;
@@ -231,26 +277,20 @@ public sealed class Session
             }
 
             _pending.Enqueue(queued);
-            _pendingBytes += size;
-            if (result == EnqueueResult.Queued)
-            {
-                _queueFullLogged = false;
-            }
         }
 
         connection?.SignalWrite();
         return result;
     }
 
-    /// <summary>True the first time the queue overflows since it last accepted a message, so the log says it once.</summary>
-    internal bool MarkQueueFull()
+    /// <summary>
+    /// True when a full queue should be logged now: at most once per <paramref name="period"/> (timestamps)
+    /// per session, decided without the session's lock so that a full queue costs its publishers nothing more.
+    /// </summary>
+    internal bool ShouldLogQueueFull(long now, long period)
     {
-        lock (Sync)
-        {
-            var first = !_queueFullLogged;
-            _queueFullLogged = true;
-            return first;
-        }
+        var last = Volatile.Read(ref _queueFullLoggedAt);
+        return (last == 0 || now - last >= period) && Interlocked.CompareExchange(ref _queueFullLoggedAt, now, last) == last;
     }
 
     private void StoreInflight(ushort packetId, in Delivery delivery, bool released) =>
@@ -263,26 +303,6 @@ public sealed class Session
         {
             _persistence.Write(StorageOperation.RemoveQueuedMessage(ClientId, delivery.Sequence));
         }
-    }
-
-    private bool TryDropOldestQoS0()
-    {
-        var count = _pending.Count;
-        var dropped = false;
-        for (var i = 0; i < count; i++)
-        {
-            var item = _pending.Dequeue();
-            if (!dropped && item.QualityOfService == QualityOfService.AtMostOnce)
-            {
-                dropped = true;
-                _pendingBytes -= item.Message.Size;
-                continue;
-            }
-
-            _pending.Enqueue(item);
-        }
-
-        return dropped;
     }
 
     /// <summary>
@@ -309,11 +329,11 @@ public sealed class Session
     }
 
     /// <summary>
-    /// Moves queued messages to the batch while the in-flight window has room, for the attached
-    /// connection only. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3);
-    /// returns how many.
+    /// Moves up to <paramref name="limit"/> queued messages to the batch while the in-flight window has
+    /// room, for the attached connection only; the limit keeps the lock short, as routing threads wait
+    /// for it. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3); returns how many.
     /// </summary>
-    internal int CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now)
+    internal int CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now, int limit)
     {
         var expired = 0;
         lock (Sync)
@@ -323,12 +343,12 @@ public sealed class Session
                 return 0;
             }
 
-            while (_pending.TryPeek(out var delivery))
+            var taken = 0;
+            for (; taken < limit && _pending.TryPeek(out var delivery); taken++)
             {
                 if (delivery.Message.IsExpired(now))
                 {
-                    _pending.Dequeue();
-                    _pendingBytes -= delivery.Message.Size;
+                    _pending.RemoveOldest();
                     ForgetQueued(delivery);
                     expired++;
                     continue;
@@ -339,7 +359,7 @@ public sealed class Session
                 {
                     if (InflightCount >= window)
                     {
-                        return expired;
+                        break;
                     }
 
                     packetId = NextPacketId();
@@ -351,9 +371,14 @@ public sealed class Session
                     }
                 }
 
-                _pending.Dequeue();
-                _pendingBytes -= delivery.Message.Size;
+                _pending.RemoveOldest();
                 batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
+            }
+
+            if (taken > 0)
+            {
+                // The client takes from the queue: it is no longer at its limit.
+                Volatile.Write(ref _queueFull, false);
             }
         }
 
@@ -386,19 +411,11 @@ public sealed class Session
                 node = next;
             }
 
-            var count = _pending.Count;
-            for (var i = 0; i < count; i++)
+            var fromInflight = taken.Count;
+            _pending.TakeWhere(static delivery => delivery.Shared is not null, taken);
+            for (var i = fromInflight; i < taken.Count; i++)
             {
-                var delivery = _pending.Dequeue();
-                if (delivery.Shared is null)
-                {
-                    _pending.Enqueue(delivery);
-                    continue;
-                }
-
-                _pendingBytes -= delivery.Message.Size;
-                ForgetQueued(delivery);
-                taken.Add(delivery);
+                ForgetQueued(taken[i]);
             }
         }
 

@@ -50,7 +50,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
         [typeof(ClientSummary)] = Client,
         [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription]),
-        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2),
+        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2, false, 0),
         [typeof(SubscriptionInfo)] = Subscription,
         [typeof(AddSubscriptionRequest)] = new AddSubscriptionRequest("sensor-17", "commands/sensor-17/#", 1),
         [typeof(MessageProperties)] = Properties,

@@ -42,6 +42,8 @@ internal sealed class BrokerMetrics
             "Retained messages.");
         meter.CreateObservableUpDownCounter("iothub.queued.messages", () => PerBroker(brokers, QueueDepth), "{message}",
             "Messages waiting in session queues, beyond the in-flight windows.");
+        meter.CreateObservableUpDownCounter("iothub.sessions.full", () => PerBroker(brokers, FullSessions), "{session}",
+            "Sessions whose queue is at its limit: new messages for them are dropped per the overflow policy.");
         meter.CreateObservableCounter("iothub.messages.received", () => PerQos(brokers, static (s, q) => s.MessagesReceivedAt(q)), "{message}",
             "PUBLISH messages accepted from clients, by the QoS they were published with.");
         meter.CreateObservableCounter("iothub.messages.delivered", () => PerQos(brokers, static (s, q) => s.MessagesDeliveredAt(q)), "{message}",
@@ -75,6 +77,8 @@ internal sealed class BrokerMetrics
     public void AdminLoginFailed() => Interlocked.Increment(ref _adminLoginFailures);
 
     private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
+
+    private static long FullSessions(MqttBroker broker) => broker.GetSessions().Count(static s => s.QueueFull);
 
     private static KeyValuePair<string, object?> Broker(string name) => new("broker", name);
 

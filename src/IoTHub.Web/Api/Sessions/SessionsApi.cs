@@ -16,12 +16,14 @@ namespace IoTHub.Web.Api.Sessions;
 /// <param name="QueuedMessages">Queue depth: messages waiting beyond the in-flight window.</param>
 /// <param name="InflightMessages">QoS 1/2 messages sent and not yet acknowledged.</param>
 /// <param name="Subscriptions">How many subscriptions it has.</param>
+/// <param name="QueueFull">Whether its queue is at its limit (Mqtt:MaximumQueuedMessages or MaximumQueuedBytes): new messages are dropped per Mqtt:QueueOverflowPolicy until the client takes some.</param>
+/// <param name="QueueFullDrops">Messages it lost to its full queue since the session began (in this broker process).</param>
 internal sealed record SessionInfo(string Broker, string ClientId, bool Connected, string? Endpoint, string? ProtocolVersion, uint ExpiryInterval,
-    int QueuedMessages, int InflightMessages, int Subscriptions)
+    int QueuedMessages, int InflightMessages, int Subscriptions, bool QueueFull, long QueueFullDrops)
 {
     public static SessionInfo From(string broker, SessionSnapshot s) =>
         new(broker, s.ClientId, s.IsConnected, s.Endpoint, ProtocolVersions.Name(s.ProtocolVersion), s.ExpiryInterval, s.QueuedMessages,
-            s.InflightMessages, s.SubscriptionCount);
+            s.InflightMessages, s.SubscriptionCount, s.QueueFull, s.QueueFullDrops);
 }
 
 /// <summary>/api/v1/sessions: list, inspect, delete.</summary>
@@ -45,7 +47,8 @@ internal static class SessionsApi
         [Description(BrokerLookup.ListDescription)] string? broker = null,
         [Description("Only sessions whose client id contains this text (case-sensitive).")] string? clientId = null,
         [Description("Only connected (true) or offline (false) sessions.")] bool? connected = null,
-        [Description("Only sessions with at least this many queued messages.")] int? minQueued = null)
+        [Description("Only sessions with at least this many queued messages.")] int? minQueued = null,
+        [Description("Only sessions whose queue is full (true) or not (false).")] bool? queueFull = null)
     {
         var errors = new ValidationErrors();
         if (minQueued is < 0)
@@ -56,7 +59,8 @@ internal static class SessionsApi
         return registry.PageAcross(broker, paging, errors, brokers => brokers
             .SelectMany(static b => b.Value.GetSessions().Select(s => SessionInfo.From(b.Key, s)))
             .Where(s => (clientId is null || s.ClientId.Contains(clientId, StringComparison.Ordinal))
-                && (connected is null || s.Connected == connected) && (minQueued is null || s.QueuedMessages >= minQueued))
+                && (connected is null || s.Connected == connected) && (minQueued is null || s.QueuedMessages >= minQueued)
+                && (queueFull is null || s.QueueFull == queueFull))
             .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal));
     }
 
