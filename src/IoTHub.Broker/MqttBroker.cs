@@ -130,11 +130,18 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _wills.Persistence = _persistence;
     }
 
-    /// <summary>Stores, replaces or (empty payload) deletes a retained message, in memory and in storage.</summary>
-    internal void SetRetained(MqttMessage message)
+    /// <summary>Stores, replaces or (empty payload) deletes a retained message, in memory and in storage, without delivering it.</summary>
+    public void SetRetained(MqttMessage message)
     {
         Retained.Set(message);
         _persistence.Write(message.Payload.IsEmpty ? StorageOperation.DeleteRetained(message.Topic) : StorageOperation.SetRetained(message));
+    }
+
+    /// <summary>Publishes a <c>$SYS</c> message of the broker's own: retained in memory only, never stored, then routed.</summary>
+    internal void PublishStatus(MqttMessage message)
+    {
+        Retained.Set(message);
+        Route(message);
     }
 
     /// <summary>Starts the monitor that enforces keep-alive, connect timeouts, stuck clients and session expiry.</summary>

@@ -8,7 +8,8 @@ namespace IoTHub.Broker.Diagnostics;
 
 /// <summary>
 /// Publishes the broker's counters as retained messages under <c>$SYS/broker/</c>, with the topic
-/// names Mosquitto uses so that existing dashboards and tools read them.
+/// names Mosquitto uses so that existing dashboards and tools read them. They are retained in memory
+/// only: recomputed from the start, they would be stale when read back from storage.
 /// </summary>
 internal sealed class SysTopics(MqttBroker broker)
 {
@@ -59,5 +60,5 @@ internal sealed class SysTopics(MqttBroker broker)
     private void Set(string name, long value) => Set(name, value.ToString(CultureInfo.InvariantCulture));
 
     private void Set(string name, string value) =>
-        broker.Publish(MqttMessage.Create("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), QualityOfService.AtMostOnce, retain: true, time: broker.Time));
+        broker.PublishStatus(MqttMessage.Create("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), QualityOfService.AtMostOnce, retain: true, time: broker.Time));
 }

@@ -90,7 +90,8 @@ internal static class RetainedApi
             return errors.ToResult();
         }
 
-        found.Retained.Set(message);
+        // Kept the way a retained PUBLISH from a client is kept, storage included (not delivered: see the summary).
+        found.SetRetained(message);
         return TypedResults.Ok(RetainedMessageInfo.From(name, message));
     }
 
@@ -107,8 +108,8 @@ internal static class RetainedApi
             return ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
         }
 
-        // An empty retained message deletes the topic's one [MQTT-3.3.1-10].
-        found.Retained.Set(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
+        // An empty retained message deletes the topic's one [MQTT-3.3.1-10], in storage too, as from a client.
+        found.SetRetained(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
         return TypedResults.NoContent();
     }
 }
