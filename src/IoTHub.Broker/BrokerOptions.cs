@@ -98,6 +98,13 @@ public sealed class BrokerOptions
     /// <summary>When above 0, the keep-alive every MQTT 5.0 client must use, sent as Server Keep Alive [MQTT-3.2.2-21].</summary>
     public int ServerKeepAlive { get; set; }
 
+    /// <summary>
+    /// The largest keep-alive (seconds) accepted, as Mosquitto's <c>max_keepalive</c>: a 5.0 client asking for more
+    /// gets this as Server Keep Alive, a 3.1/3.1.1 client is refused (return code 0x02). Below 65 535, a keep-alive of
+    /// 0 (none) counts as more.
+    /// </summary>
+    public int MaximumKeepAlive { get; set; } = ushort.MaxValue;
+
     /// <summary>The highest QoS accepted from and granted to clients; announced to 5.0 clients when below 2.</summary>
     public QualityOfService MaximumQoS { get; set; } = QualityOfService.ExactlyOnce;
 

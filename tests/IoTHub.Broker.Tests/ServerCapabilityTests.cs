@@ -32,6 +32,49 @@ public sealed class ServerCapabilityTests : IAsyncLifetime
         Assert.Equal(ReasonCode.KeepAliveTimeout, Assert.IsType<DisconnectPacket>(Assert.Single(packets).Control).ReasonCode);
     }
 
+    // Mqtt:MaximumKeepAlive, as Mosquitto's max_keepalive and the Paho 5.0 test test_server_keep_alive (maximum 60):
+    // a 5.0 client asking for more, or for none, is given the maximum as Server Keep Alive [MQTT-3.2.2-21].
+    [Theory]
+    [InlineData(120, 60)]
+    [InlineData(0, 60)]
+    [InlineData(60, null)]
+    [InlineData(30, null)]
+    public async Task A_v5_keep_alive_above_the_maximum_is_lowered_to_it(int requested, int? announced)
+    {
+        await UseBrokerAsync(o => o.MaximumKeepAlive = 60);
+        await using var client = await PipeClient.ConnectAsync(_broker, "c", V5, keepAlive: (ushort)requested);
+        Assert.Equal(announced, client.LastConnAck!.Properties!.ServerKeepAlive);
+    }
+
+    // 3.1.1 cannot announce another keep-alive: a client asking for more than the maximum is refused with 0x02, as Mosquitto does.
+    [Theory]
+    [InlineData(MqttProtocolVersion.V311, 61)]
+    [InlineData(MqttProtocolVersion.V311, 0)]
+    [InlineData(MqttProtocolVersion.V310, 3600)]
+    public async Task A_v3_keep_alive_above_the_maximum_is_refused(MqttProtocolVersion version, int requested)
+    {
+        await UseBrokerAsync(o => o.MaximumKeepAlive = 60);
+        await using var refused = PipeClient.Open(_broker, version);
+        var connAck = await refused.ConnectRawAsync(new ConnectPacket { ProtocolVersion = version, ClientId = "c", KeepAlive = (ushort)requested });
+        Assert.Equal(ReasonCode.ClientIdentifierNotValid, connAck.ReasonCode);
+        await refused.ExpectClosedAsync();
+
+        await using var accepted = await PipeClient.ConnectAsync(_broker, "d", version, keepAlive: 60);
+        Assert.Equal(ReasonCode.Success, accepted.LastConnAck!.ReasonCode);
+    }
+
+    // By default (65 535) nothing changes: keep-alive 0 means none, for every version.
+    [Theory]
+    [InlineData(MqttProtocolVersion.V311)]
+    [InlineData(MqttProtocolVersion.V500)]
+    public async Task By_default_every_keep_alive_is_accepted(MqttProtocolVersion version)
+    {
+        await using var none = await PipeClient.ConnectAsync(_broker, "none", version, keepAlive: 0);
+        await using var longest = await PipeClient.ConnectAsync(_broker, "longest", version, keepAlive: ushort.MaxValue);
+        Assert.Equal(ReasonCode.Success, none.LastConnAck!.ReasonCode);
+        Assert.Null(longest.LastConnAck!.Properties?.ServerKeepAlive);
+    }
+
     // [MQTT-3.2.2-11] [MQTT-3.2.2-12]: above the Maximum QoS, PUBLISH gets 0x9B, a will is refused with 0x9B; SUBSCRIBE is downgraded.
     [Fact]
     public async Task Maximum_qos_is_announced_and_enforced()

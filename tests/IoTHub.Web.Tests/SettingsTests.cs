@@ -137,6 +137,7 @@ public sealed class SettingsTests
         {
             ["Mqtt:TopicAliasMaximum"] = "0",
             ["Mqtt:ServerKeepAlive"] = "30",
+            ["Mqtt:MaximumKeepAlive"] = "60",
             ["Mqtt:MaximumQoS"] = "1",
             ["Mqtt:RetainAvailable"] = "false",
             ["Mqtt:Redirect"] = "ServerMoved",
@@ -144,6 +145,7 @@ public sealed class SettingsTests
 
         Assert.Equal(0, options.Broker.TopicAliasMaximum);
         Assert.Equal(30, options.Broker.ServerKeepAlive);
+        Assert.Equal(60, options.Broker.MaximumKeepAlive);
         Assert.Equal(IoTHub.Mqtt.QualityOfService.AtLeastOnce, options.Broker.MaximumQoS);
         Assert.False(options.Broker.RetainAvailable);
         Assert.Equal(IoTHub.Broker.ServerRedirect.ServerMoved, options.Broker.Redirect);

@@ -65,6 +65,16 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        // Keep-alive 0 means none, which is more than any maximum set below 65 535.
+        var keepAliveTooLong = connect.KeepAlive > Options.MaximumKeepAlive
+            || (connect.KeepAlive == 0 && Options.MaximumKeepAlive < ushort.MaxValue);
+        if (keepAliveTooLong && !V5)
+        {
+            // 3.1.1 cannot tell the client another value: refused as Mosquitto's max_keepalive does.
+            RefuseConnect(ReasonCode.ClientIdentifierNotValid, "keep-alive above Mqtt:MaximumKeepAlive", clientId, connect.UserName);
+            return;
+        }
+
         if (connect.Will is { } will && !TryAcceptWill(will, clientId, connect.UserName))
         {
             return;
@@ -72,8 +82,10 @@ internal sealed partial class MqttConnection
 
         var properties = connect.Properties;
 
-        // [MQTT-3.2.2-21]: with Server Keep Alive the client uses the server's value.
-        _keepAlive = V5 && Options.ServerKeepAlive > 0 ? (ushort)Options.ServerKeepAlive : connect.KeepAlive;
+        // [MQTT-3.2.2-21]: with Server Keep Alive the client uses the server's value: the configured one, or the
+        // maximum for a client that asked for more.
+        var serverKeepAlive = V5 && Options.ServerKeepAlive > 0 ? Options.ServerKeepAlive : V5 && keepAliveTooLong ? Options.MaximumKeepAlive : 0;
+        _keepAlive = serverKeepAlive > 0 ? (ushort)serverKeepAlive : connect.KeepAlive;
         _window = Math.Min(Options.MaximumInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
         _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
         _outgoingAliases = properties?.TopicAliasMaximum is > 0 and var aliasMaximum ? new TopicAliases(aliasMaximum) : TopicAliases.None;
@@ -96,7 +108,7 @@ internal sealed partial class MqttConnection
                 RetainAvailable = Options.RetainAvailable,
                 WildcardSubscriptionAvailable = true,
                 SubscriptionIdentifierAvailable = true,
-                ServerKeepAlive = Options.ServerKeepAlive > 0 ? (ushort)Options.ServerKeepAlive : null,
+                ServerKeepAlive = serverKeepAlive > 0 ? (ushort)serverKeepAlive : null,
                 MaximumQoS = Options.MaximumQoS < QualityOfService.ExactlyOnce ? (byte)Options.MaximumQoS : null,
                 ResponseInformation = properties?.RequestResponseInformation == true && Options.ResponseInformation.Length > 0
                     ? Options.ResponseInformation.Replace("{clientId}", clientId, StringComparison.Ordinal)

@@ -93,6 +93,7 @@ internal sealed class MqttOptions : ListenerOptions
         b.SysInterval = reader.Duration(nameof(b.SysInterval), b.SysInterval);
         b.TopicAliasMaximum = (int)reader.Number(nameof(b.TopicAliasMaximum), b.TopicAliasMaximum, 0, ushort.MaxValue);
         b.ServerKeepAlive = (int)reader.Number(nameof(b.ServerKeepAlive), b.ServerKeepAlive, 0, ushort.MaxValue);
+        b.MaximumKeepAlive = (int)reader.Number(nameof(b.MaximumKeepAlive), b.MaximumKeepAlive, 1, ushort.MaxValue);
         b.MaximumQoS = (QualityOfService)reader.Number(nameof(b.MaximumQoS), (long)b.MaximumQoS, 0, 2);
         b.RetainAvailable = reader.Flag(nameof(b.RetainAvailable), b.RetainAvailable);
         b.ResponseInformation = reader.Text(nameof(b.ResponseInformation), b.ResponseInformation);
