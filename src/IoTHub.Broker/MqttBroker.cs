@@ -46,6 +46,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
     private readonly Lock _sessionsLock = new();
     private readonly LogRateLimiter _refusedConnectLog;
+    private readonly LogRateLimiter _refusedPublishLog;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _monitor;
     private readonly PendingWills _wills;
@@ -62,9 +63,11 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Logger = logger ?? NullLogger<MqttBroker>.Instance;
         Time = time ?? TimeProvider.System;
         _refusedConnectLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
+        _refusedPublishLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
         _sysTopics = new SysTopics(this);
         _wills = new PendingWills(Time);
         _sharedGroups = new SharedGroups(options.SharedSubscriptionStrategy);
+        Subscriptions = new SubscriptionTree { SharedSubscriptionEmptied = _sharedGroups.Forget };
         StartedAt = Time.GetTimestamp();
     }
 
@@ -75,7 +78,10 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public BrokerOptions Options { get; }
 
-    public SubscriptionTree Subscriptions { get; } = new();
+    public SubscriptionTree Subscriptions { get; }
+
+    /// <summary>Shared subscriptions whose member choice keeps state (round robin, sticky): pruned when a group empties.</summary>
+    internal int SharedSubscriptionStates => _sharedGroups.Count;
 
     public RetainedStore Retained { get; } = new();
 
@@ -429,7 +435,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
             endedSessionWill = cleanStart || existing?.ExpiryInterval == 0 ? pendingWill : null;
             if (existing is not null && previous is not null)
             {
-                existing.Detach(previous, Time.GetTimestamp());
+                existing.Detach(previous, Time.GetTimestamp(), Time.GetUtcNow());
             }
 
             // A session with expiry 0 ends with its connection: a new connection never resumes it, even
@@ -490,7 +496,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         lock (_sessionsLock)
         {
             var now = Time.GetTimestamp();
-            if (session.Detach(connection, now))
+            if (session.Detach(connection, now, Time.GetUtcNow()))
             {
                 detached = true;
                 // Taken before the session may end below: they go to the other members of their groups.
@@ -592,6 +598,20 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>Logs a refused PUBLISH, at most 20 lines every 10 s for all clients together: one noisy client cannot fill the log.</summary>
+    internal void LogPublishRefused(string clientId, string topic, string reason)
+    {
+        if (_refusedPublishLog.TryAcquire(out var suppressed))
+        {
+            if (suppressed > 0)
+            {
+                BrokerLog.PublishRefusalsSuppressed(Logger, suppressed);
+            }
+
+            BrokerLog.PublishRefused(Logger, clientId, topic, reason);
+        }
+    }
+
     private void RemoveSession(Session session)
     {
         if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
@@ -658,6 +678,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
                 continue;
             }
 
+            Will? will = null;
             lock (_sessionsLock)
             {
                 // Re-check under the lock: the client may have come back meanwhile.
@@ -666,12 +687,15 @@ public sealed partial class MqttBroker : IAsyncDisposable
                     RemoveSession(session);
                     BrokerLog.SessionExpired(Logger, session.ClientId);
 
-                    // The session ended before the will's delay: the will goes now [MQTT-3.1.3-9].
-                    if (_wills.Take(session) is { } will)
-                    {
-                        Publish(will.ToMessage(Time));
-                    }
+                    // The session ended before the will's delay: the will goes now [MQTT-3.1.3-9], once the lock is
+                    // released, as every publish is: connects and takeovers never wait for its routing.
+                    will = _wills.Take(session);
                 }
+            }
+
+            if (will is not null)
+            {
+                Publish(will.ToMessage(Time));
             }
         }
     }

@@ -129,4 +129,24 @@ public sealed class LimitsTests : IAsyncLifetime
         Assert.Contains("client id ''", refusals[0], StringComparison.Ordinal);
         Assert.Equal(60, _broker.Statistics.ConnectionsRefused);
     }
+
+    // Issue 14, defect 7: one client publishing to a refused topic in a loop does not fill the log.
+    [Fact]
+    public async Task A_flood_of_refused_publishes_is_logged_rate_limited()
+    {
+        var log = new CapturingLogger();
+        await UseBrokerAsync(o => { }, log);
+        await using var client = await PipeClient.ConnectAsync(_broker, "noisy");
+
+        for (var i = 0; i < 60; i++)
+        {
+            // 3.1.1 acknowledges a refused PUBLISH and drops it [MQTT-3.3.5-2].
+            await client.PublishAndWaitAsync("$reserved/" + i, "refused");
+        }
+
+        var refusals = log.Lines.Where(l => l.Contains("may not publish", StringComparison.Ordinal)).ToList();
+        Assert.Equal(20, refusals.Count);
+        Assert.Contains("'$reserved/0'", refusals[0], StringComparison.Ordinal);
+        Assert.Equal(60, _broker.Statistics.Dropped(Diagnostics.DropReason.PublishRefused));
+    }
 }

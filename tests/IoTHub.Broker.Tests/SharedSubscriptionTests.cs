@@ -213,4 +213,53 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
             await client.DisposeAsync();
         }
     }
+
+    // Issue 14, defect 6: the round-robin state of a shared subscription goes when its last member leaves (by
+    // UNSUBSCRIBE or with its session), so that groups coming and going do not grow the broker.
+    [Fact]
+    public async Task The_state_of_a_shared_subscription_goes_with_its_last_member()
+    {
+        await using var publisher = await PipeClient.ConnectAsync(_broker, "publisher");
+        var members = new List<MqttTestClient>();
+        for (var group = 0; group < 20; group++)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var member = await PipeClient.ConnectAsync(_broker, $"g{group}-m{i}", MqttProtocolVersion.V500);
+                await member.SubscribeAsync($"$share/g{group}/jobs/{group}");
+                members.Add(member);
+            }
+
+            await publisher.PublishAndWaitAsync($"jobs/{group}", "work");
+        }
+
+        Assert.Equal(20, _broker.SharedSubscriptionStates);
+
+        // A group keeps its state while one member is left. One of the two got the work before: it may come first.
+        static async Task UnsubscribeAsync(MqttTestClient member)
+        {
+            await member.SendAsync(new UnsubscribePacket { PacketId = member.NextPacketId(), TopicFilters = ["$share/g0/jobs/0"] });
+            while ((await member.ReceiveAsync()).Type != PacketType.UnsubAck)
+            {
+            }
+        }
+
+        await UnsubscribeAsync(members[0]);
+        Assert.Equal(20, _broker.SharedSubscriptionStates);
+        await UnsubscribeAsync(members[1]);
+        Assert.Equal(19, _broker.SharedSubscriptionStates);
+
+        // The other groups lose their members with their sessions (expiry 0: they end with the connection).
+        foreach (var member in members)
+        {
+            await member.DisconnectAsync();
+        }
+
+        await Poll.UntilAsync(() => _broker.Subscriptions.Count == 0);
+        Assert.Equal(0, _broker.SharedSubscriptionStates);
+        foreach (var member in members)
+        {
+            await member.DisposeAsync();
+        }
+    }
 }

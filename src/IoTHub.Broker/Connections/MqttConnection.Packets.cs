@@ -235,7 +235,7 @@ internal sealed partial class MqttConnection
         var refusal = CheckPublishTopic(topic);
         if (refusal is not null)
         {
-            BrokerLog.PublishRefused(Logger, ClientId, topic, refusal);
+            _broker.LogPublishRefused(ClientId, topic, refusal);
             _broker.Statistics.MessagesDroppedAdd(DropReason.PublishRefused);
 
             // 3.1.1 has no negative acknowledgement: acknowledge and drop ([MQTT-3.3.5-2]); 5.0 says why.

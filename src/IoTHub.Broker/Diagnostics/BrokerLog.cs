@@ -39,6 +39,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1010, LogLevel.Warning, "Client {ClientId} may not publish to '{Topic}': {Reason}")]
     public static partial void PublishRefused(ILogger logger, string clientId, string topic, string reason);
 
+    [LoggerMessage(1021, LogLevel.Warning, "{Count} more refused PUBLISHes were not logged in the last period")]
+    public static partial void PublishRefusalsSuppressed(ILogger logger, long count);
+
     [LoggerMessage(1011, LogLevel.Information, "Session {ClientId} expired after being offline")]
     public static partial void SessionExpired(ILogger logger, string clientId);
 

@@ -53,6 +53,12 @@ internal sealed class SharedGroups(SharedSubscriptionStrategy strategy)
         }
     }
 
+    /// <summary>Shared subscriptions with state kept.</summary>
+    public int Count => _states.Count;
+
+    /// <summary>Drops the state of a shared subscription whose last member left.</summary>
+    public void Forget(string sharedFilter) => _states.TryRemove(sharedFilter, out _);
+
     private sealed class State
     {
         public int Turn;

@@ -17,6 +17,9 @@ public sealed class SubscriptionTree
     /// <summary>The number of subscriptions in the tree.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Called with a shared subscription's full filter (<c>$share/{group}/{filter}</c>) when its last member leaves.</summary>
+    internal Action<string>? SharedSubscriptionEmptied { get; init; }
+
     /// <summary>Adds or replaces the session's subscription to the filter; true when it replaced one.</summary>
     public bool Add(Subscription subscription)
     {
@@ -61,6 +64,11 @@ public sealed class SubscriptionTree
             }
 
             _count--;
+            if (group is not null && !node.HasShareGroup(group))
+            {
+                SharedSubscriptionEmptied?.Invoke(topicFilter);
+            }
+
             node.PruneUpwards();
             return true;
         }
@@ -328,6 +336,19 @@ public sealed class SubscriptionTree
 
             Volatile.Write(ref _subscriptions, [.. current.AsSpan(0, index), .. current.AsSpan(index + 1)]);
             return true;
+        }
+
+        public bool HasShareGroup(string group)
+        {
+            foreach (var subscription in _subscriptions)
+            {
+                if (subscription.ShareGroup == group)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         public void AddSubscriptionsTo(List<Subscription> matches) => matches.AddRange(Volatile.Read(ref _subscriptions));

@@ -166,7 +166,9 @@ public sealed class Session
     }
 
     /// <summary>Detaches <paramref name="connection"/> if it is still the attached one.</summary>
-    internal bool Detach(MqttConnection connection, long now)
+    /// <param name="now">The broker's timestamp, for expiry.</param>
+    /// <param name="utcNow">The broker's clock, stored as the time the client went offline.</param>
+    internal bool Detach(MqttConnection connection, long now, DateTimeOffset utcNow)
     {
         lock (Sync)
         {
@@ -179,7 +181,7 @@ public sealed class Session
             DisconnectedAt = now;
             if (Stored)
             {
-                _persistence.Write(StorageOperation.UpsertSession(ClientId, ExpiryInterval, DateTimeOffset.UtcNow));
+                _persistence.Write(StorageOperation.UpsertSession(ClientId, ExpiryInterval, utcNow));
             }
 
             return true;

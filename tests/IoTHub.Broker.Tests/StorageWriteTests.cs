@@ -1,14 +1,16 @@
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace IoTHub.Broker.Tests;
 
 /// <summary>
-/// <c>$SYS</c> messages are recomputed from the start: they are retained in memory and delivered, never written
+/// What the engine writes to storage, and what it does not. <c>$SYS</c> messages are recomputed from the start: they are retained in memory and delivered, never written
 /// to storage, where every tick would cost a commit and a restart would read back stale figures (issue 14, defect 5).
 /// </summary>
-public sealed class SysTopicStorageTests
+public sealed class StorageWriteTests
 {
     [Fact]
     public async Task Sys_messages_are_retained_and_delivered_but_never_stored()
@@ -37,5 +39,28 @@ public sealed class SysTopicStorageTests
 
         var stored = await store.LoadAsync();
         Assert.Equal("state", Assert.Single(stored.Retained).Topic);
+    }
+
+    // Issue 14, defect 6: the time a client went offline is the broker's clock, not the machine's, in storage too
+    // (it decides when a restored session expires).
+    [Fact]
+    public async Task The_time_a_client_went_offline_is_stored_from_the_brokers_clock()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2031, 2, 3, 4, 5, 6, TimeSpan.Zero));
+        var store = new MemoryBrokerStore();
+        await using var writer = new StorageWriter(store, StorageDurability.Strict);
+        await using (var broker = new MqttBroker(new BrokerOptions(), time: time))
+        {
+            broker.AttachStorage(writer, new StoredState());
+            broker.Start();
+            var device = await PipeClient.ConnectAsync(broker, "device", cleanStart: false);
+            await device.SubscribeAsync("cmd", QualityOfService.AtLeastOnce);
+            await device.DisconnectAsync();
+            await Poll.UntilAsync(() => broker.FindSession("device") is { IsConnected: false });
+        }
+
+        // Closing the writer commits what it still holds.
+        await writer.DisposeAsync();
+        Assert.Equal(time.GetUtcNow(), Assert.Single((await store.LoadAsync()).Sessions).DisconnectedAt);
     }
 }
