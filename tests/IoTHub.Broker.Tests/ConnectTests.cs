@@ -84,6 +84,19 @@ public sealed class ConnectTests : IAsyncLifetime
         await client.ExpectClosedAsync();
     }
 
+    // 5.0 and 3.1.1 [MQTT-3.1.2-1]: a CONNECT whose protocol name is not MQTT's is closed without CONNACK (5.0 §3.1.2.1).
+    [Theory]
+    [InlineData("MQTs", 5)]
+    [InlineData("MQTs", 4)]
+    public async Task A_wrong_protocol_name_closes_the_connection(string name, byte level)
+    {
+        await using var client = PipeClient.Open(_broker);
+        byte[] properties = level == 5 ? [0] : [];
+        await client.SendRawAsync([0x10, (byte)(12 + properties.Length), 0, 4, .. System.Text.Encoding.ASCII.GetBytes(name), level, 2, 0, 60, .. properties, 0, 0]);
+
+        Assert.Empty(await client.DrainUntilClosedAsync());
+    }
+
     // [MQTT-3.1.0-1]: a first packet other than CONNECT closes the connection, without CONNACK.
     [Fact]
     public async Task First_packet_other_than_connect_closes_the_connection()

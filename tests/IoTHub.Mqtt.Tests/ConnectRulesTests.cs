@@ -25,17 +25,25 @@ public sealed class ConnectRulesTests
         Assert.Equal(expected, Decode(Connect(name, level, 0b10)).ProtocolVersion);
     }
 
-    // 5.0 [MQTT-3.1.2-1] [MQTT-3.1.2-2], 3.1.1 [MQTT-3.1.2-1] [MQTT-3.1.2-2]: unknown name or level is refused (CONNACK 0x84 / 0x01).
+    // 5.0 [MQTT-3.1.2-2], 3.1.1 [MQTT-3.1.2-2]: an unknown level of a known name is refused (CONNACK 0x84 / 0x01).
     [Theory]
     [InlineData("MQTT", 3)]
     [InlineData("MQTT", 6)]
     [InlineData("MQIsdp", 4)]
-    [InlineData("mqtt", 4)]
-    [InlineData("MQTTX", 4)]
-    [InlineData("", 4)]
-    public void Unknown_protocol_name_or_level_is_unsupported(string name, byte level)
+    public void Unknown_protocol_level_is_unsupported(string name, byte level)
     {
         Assert.Equal(ReasonCode.UnsupportedProtocolVersion, Refused(Connect(name, level, 0b10)));
+    }
+
+    // 5.0 [MQTT-3.1.2-1], 3.1.1 [MQTT-3.1.2-1]: an unknown protocol name is not MQTT: a protocol error (closed, no CONNACK).
+    [Theory]
+    [InlineData("mqtt", 4)]
+    [InlineData("MQTs", 5)]
+    [InlineData("MQTTX", 4)]
+    [InlineData("", 5)]
+    public void Unknown_protocol_name_is_a_protocol_error(string name, byte level)
+    {
+        Assert.Equal(ReasonCode.ProtocolError, Refused(Connect(name, level, 0b10)));
     }
 
     // [MQTT-3.1.2-3]: the reserved flag is zero.

@@ -21,6 +21,16 @@ public sealed class SubscribeAndAckRulesTests
         Assert.Equal(ReasonCode.ProtocolError, Refused(V5, 0xA2, 0, 1, 0));
     }
 
+    // [MQTT-4.7.3-1] (both versions): a topic filter is at least one character long; an empty one is malformed.
+    [Fact]
+    public void Subscribe_and_unsubscribe_with_an_empty_filter_are_malformed()
+    {
+        Assert.Equal(ReasonCode.MalformedPacket, Refused(V311, 0x82, [0, 1, .. Str(""), 0]));
+        Assert.Equal(ReasonCode.MalformedPacket, Refused(V5, 0x82, [0, 1, 0, .. Str("a"), 0, .. Str(""), 0]));
+        Assert.Equal(ReasonCode.MalformedPacket, Refused(V311, 0xA2, [0, 1, .. Str("a"), .. Str("")]));
+        Assert.Equal(ReasonCode.MalformedPacket, Refused(V5, 0xA2, [0, 1, 0, .. Str("")]));
+    }
+
     // 3.1.1 [MQTT-3-8.3-4]: reserved option bits or QoS 3 are malformed.
     [Theory]
     [InlineData(0b0000_0011)]

@@ -30,6 +30,9 @@ public sealed class MqttTestClient : IAsyncDisposable
     private readonly PipeReader _fromServer;
     private readonly IAsyncDisposable? _transport;
     private readonly Channel<Received> _received = Channel.CreateUnbounded<Received>();
+
+    // Deliveries that came while an acknowledgement was awaited: the server may send them in either order.
+    private readonly Queue<Received> _heldBack = new();
     private readonly Task _readLoop;
     private ushort _nextPacketId;
 
@@ -159,7 +162,9 @@ public sealed class MqttTestClient : IAsyncDisposable
         return unsubAck;
     }
 
-    public async Task<Received> ReceiveAsync()
+    public async Task<Received> ReceiveAsync() => _heldBack.TryDequeue(out var held) ? held : await ReceiveFromServerAsync();
+
+    private async Task<Received> ReceiveFromServerAsync()
     {
         try
         {
@@ -179,11 +184,24 @@ public sealed class MqttTestClient : IAsyncDisposable
         return received.Publish!;
     }
 
+    /// <summary>
+    /// The next acknowledgement, which must be of <paramref name="type"/>. Deliveries that come first are kept for
+    /// <see cref="ReceiveAsync"/>: the server may deliver a message before or after it acknowledges another.
+    /// </summary>
     public async Task<AckPacket> ExpectAckAsync(PacketType type)
     {
-        var received = await ReceiveAsync();
-        Assert.True(received.Type == type, $"expected {type}, got {received.Type}");
-        return received.Ack;
+        while (true)
+        {
+            var received = await ReceiveFromServerAsync();
+            if (received.Type == PacketType.Publish)
+            {
+                _heldBack.Enqueue(received);
+                continue;
+            }
+
+            Assert.True(received.Type == type, $"expected {type}, got {received.Type}");
+            return received.Ack;
+        }
     }
 
     public async Task<T> ExpectAsync<T>()
@@ -204,7 +222,8 @@ public sealed class MqttTestClient : IAsyncDisposable
     public async Task<List<Received>> DrainUntilClosedAsync()
     {
         await Closed.WaitAsync(Timeout);
-        var packets = new List<Received>();
+        var packets = new List<Received>(_heldBack);
+        _heldBack.Clear();
         while (_received.Reader.TryRead(out var packet))
         {
             packets.Add(packet);
@@ -213,10 +232,10 @@ public sealed class MqttTestClient : IAsyncDisposable
         return packets;
     }
 
-    public bool TryReceive(out Received? packet) => _received.Reader.TryRead(out packet);
+    public bool TryReceive(out Received? packet) => _heldBack.TryDequeue(out packet) || _received.Reader.TryRead(out packet);
 
     /// <summary>True when a packet is waiting to be received.</summary>
-    public bool TryPeek() => _received.Reader.TryPeek(out _);
+    public bool TryPeek() => _heldBack.Count > 0 || _received.Reader.TryPeek(out _);
 
     public async Task DisconnectAsync()
     {

@@ -355,6 +355,22 @@ internal sealed partial class MqttConnection
         if (_session!.Complete(packetId, qos))
         {
             SignalWrite();
+            return;
+        }
+
+        RefuseWrongAcknowledgement(packetId, qos);
+    }
+
+    /// <summary>
+    /// An acknowledgement of the other QoS flow for a message in flight (PUBACK for a QoS 2 message, PUBREC or
+    /// PUBCOMP for a QoS 1 one) is a protocol error (5.0 §4.13.1: DISCONNECT 0x82; 3.1.1 §4.8: closed). An id that
+    /// is not in flight at all is ignored: it may be an acknowledgement the session no longer waits for.
+    /// </summary>
+    private void RefuseWrongAcknowledgement(ushort packetId, QualityOfService acknowledged)
+    {
+        if (_session!.InflightQualityOfService(packetId) is { } inFlight && inFlight != acknowledged)
+        {
+            throw new MqttProtocolException(ReasonCode.ProtocolError, $"acknowledgement of a QoS {(int)acknowledged} flow for a QoS {(int)inFlight} message");
         }
     }
 
@@ -369,6 +385,11 @@ internal sealed partial class MqttConnection
         }
 
         var known = session.Release(ack.PacketId);
+        if (!known)
+        {
+            RefuseWrongAcknowledgement(ack.PacketId, QualityOfService.ExactlyOnce);
+        }
+
         EnqueueControl(Outbound.Ack(PacketType.PubRel, ack.PacketId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
     }
 

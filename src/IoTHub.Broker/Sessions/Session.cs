@@ -445,6 +445,15 @@ public sealed class Session
         }
     }
 
+    /// <summary>The QoS of the outgoing message in flight under <paramref name="packetId"/>; null when none is.</summary>
+    internal QualityOfService? InflightQualityOfService(ushort packetId)
+    {
+        lock (Sync)
+        {
+            return TryGetInflight(packetId, out var node) ? node.Value.Delivery.QualityOfService : null;
+        }
+    }
+
     /// <summary>PUBREC: from now on PUBREL is what gets resent. False when the id was not in flight.</summary>
     internal bool Release(ushort packetId)
     {

@@ -90,8 +90,9 @@ internal static class ConnectDecoder
     }
 
     /// <summary>
-    /// "MQTT" level 4 is 3.1.1, level 5 is 5.0; "MQIsdp" level 3 is 3.1. Anything else is refused with
-    /// Unsupported Protocol Version ([MQTT-3.1.2-1], [MQTT-3.1.2-2]).
+    /// "MQTT" level 4 is 3.1.1, level 5 is 5.0; "MQIsdp" level 3 is 3.1. Another level of a known name is
+    /// refused with Unsupported Protocol Version [MQTT-3.1.2-2]; an unknown name is a protocol error, which
+    /// closes the connection without CONNACK: the client speaks some other protocol [MQTT-3.1.2-1].
     /// </summary>
     private static MqttProtocolVersion DetectVersion(in ReadOnlySequence<byte> name, byte level)
     {
@@ -109,9 +110,14 @@ internal static class ConnectDecoder
             {
                 return MqttProtocolVersion.V310;
             }
+
+            if (text.SequenceEqual("MQTT"u8) || text.SequenceEqual("MQIsdp"u8))
+            {
+                MqttProtocolException.Throw(ReasonCode.UnsupportedProtocolVersion, "unsupported protocol level");
+            }
         }
 
-        MqttProtocolException.Throw(ReasonCode.UnsupportedProtocolVersion, "unsupported protocol name or level");
+        MqttProtocolException.ProtocolError("unknown protocol name");
         return MqttProtocolVersion.Unknown;
     }
 }

@@ -70,7 +70,7 @@ internal static class ControlDecoder
 
         while (!reader.End)
         {
-            var filter = reader.ReadString();
+            var filter = ReadTopicFilter(ref reader);
             var options = reader.ReadByte();
             var qos = options & 0b11;
             var reservedMask = v5 ? 0b1100_0000 : 0b1111_1100;
@@ -129,10 +129,22 @@ internal static class ControlDecoder
 
         while (!reader.End)
         {
-            packet.TopicFilters.Add(reader.ReadString());
+            packet.TopicFilters.Add(ReadTopicFilter(ref reader));
         }
 
         return packet;
+    }
+
+    /// <summary>A topic filter of SUBSCRIBE or UNSUBSCRIBE: an empty one is malformed ([MQTT-4.7.3-1], 3.1.1 [MQTT-4.7.3-1]).</summary>
+    private static string ReadTopicFilter(ref PacketReader reader)
+    {
+        var filter = reader.ReadString();
+        if (filter.Length == 0)
+        {
+            MqttProtocolException.Malformed("empty topic filter");
+        }
+
+        return filter;
     }
 
     private static UnsubAckPacket DecodeUnsubAck(ref PacketReader reader, bool v5)

@@ -127,7 +127,8 @@ public static class MqttEncoder
                 WriteConnectBody(ref writer, connect);
                 break;
             case ConnAckPacket connAck:
-                writer.WriteByte(connAck.SessionPresent ? (byte)1 : (byte)0);
+                // MQTT 3.1 has no Session Present: the byte is reserved and 0.
+                writer.WriteByte(connAck.SessionPresent && version != MqttProtocolVersion.V310 ? (byte)1 : (byte)0);
                 writer.WriteByte(v5 ? (byte)connAck.ReasonCode : (byte)ConnectReturnCodes.FromReasonCode(connAck.ReasonCode));
                 WritePropertiesIf(ref writer, v5, connAck.Properties);
                 break;
