@@ -35,7 +35,7 @@ if (settings is null)
         """);
     foreach (var s in Scenario.All(new Settings()))
     {
-        Console.WriteLine($"  {s.Name,-14} {s.Description}");
+        Console.WriteLine($"  {s.Name,-18} {s.Description}");
     }
 
     return 2;
@@ -90,11 +90,13 @@ foreach (var scenario in scenarios)
             await TimeWait.WaitUntilFewAsync().ConfigureAwait(false);
         }
 
-        Console.Write($"{scenario.Name,-14} {BrokerProcess.Name(kind),-14} ");
+        Console.Write($"{scenario.Name,-16} {BrokerProcess.Name(kind),-14} ");
         Result result;
         try
         {
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu).ConfigureAwait(false);
+            // The open-loop scenarios compare the brokers at one queue limit per session (OpenLoopPlan).
+            var queueLimit = scenario.Plan is null ? (int?)null : OpenLoopPlan.QueueLimit;
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit).ConfigureAwait(false);
             result = await new Runner(broker, settings).RunAsync(scenario).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -110,6 +112,11 @@ foreach (var scenario in scenarios)
 report.Finish();
 Console.WriteLine();
 Console.WriteLine(report.Markdown());
+if (scenarios.Any(s => s.Kind == ScenarioKind.OpenLoop))
+{
+    Console.WriteLine(report.OpenLoopMarkdown());
+    Console.WriteLine(report.OpenLoopTargets());
+}
 if (settings.WriteDocs)
 {
     report.WriteDocs(Path.Combine(paths.Root, "docs", "benchmarks.md"));
