@@ -30,6 +30,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly SemaphoreSlim _inflight;
     private readonly int _inflightLimit;
     private readonly TaskCompletionSource<ReasonCode> _connAck = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _disposing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Flow[] _flows;
     private readonly bool _stopReadingAfterSubAck;
     private LatencyHistogram _latency = new();
@@ -44,6 +45,7 @@ internal sealed class LoadClient : IAsyncDisposable
         _inflightLimit = options.InflightLimit;
         _inflight = new SemaphoreSlim(options.InflightLimit);
         _stopReadingAfterSubAck = options.StopReadingAfterSubAck;
+        LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
         _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536));
@@ -67,7 +69,7 @@ internal sealed class LoadClient : IAsyncDisposable
     public Task Completion => _receiving ?? Task.CompletedTask;
 
     /// <summary>The client's own port, by which the broker's end of the connection is found in <see cref="TcpTable"/>.</summary>
-    public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+    public int LocalPort { get; }
 
     /// <summary>Connects (TCP + CONNECT); waits for CONNACK unless <paramref name="waitForConnAck"/> is false.</summary>
     public static Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, bool waitForConnAck = true, CancellationToken cancellation = default) =>
@@ -226,6 +228,7 @@ internal sealed class LoadClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposing.TrySetResult();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -290,7 +293,15 @@ internal sealed class LoadClient : IAsyncDisposable
                     await SendAcksAsync(acks).ConfigureAwait(false);
                 }
 
-                if (result.IsCompleted || (subscribed && _stopReadingAfterSubAck))
+                if (subscribed && _stopReadingAfterSubAck)
+                {
+                    // Stuck, not gone: the connection stays open (completing the reader would close the
+                    // socket) and nothing reads it until the client is disposed.
+                    await _disposing.Task.ConfigureAwait(false);
+                    break;
+                }
+
+                if (result.IsCompleted)
                 {
                     break;
                 }
