@@ -21,9 +21,9 @@ if (settings is null)
           --all                every scenario on every broker, and write docs/benchmarks.md
           --scenarios a,b      some scenarios (names below)
           --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-*)
-          --duration s         measured seconds per scenario and broker (default 5)
+          --duration s         measured seconds per scenario and broker, and per open-loop step (default 5)
           --warmup s           at least s seconds of load before measuring, until the broker's CPU per
-                               message has settled (default 20)
+                               message has settled (default 20; open-loop scenarios have their own)
           --max-warmup s       at most s seconds of warm-up (default 60)
           --window n           messages a publisher may be ahead of delivery (default 100)
           --idle n             idle connections (default 10000)
