@@ -55,7 +55,7 @@ internal sealed class LoadClient : IAsyncDisposable
     /// <summary>Messages received; written by the receive loop only.</summary>
     public long Received;
 
-    /// <summary>PUBLISH packets written to the socket (flushed or being flushed); written under the write lock.</summary>
+    /// <summary>PUBLISH packets the socket has taken (flushed); written under the write lock.</summary>
     public long Published;
 
     /// <summary>Set to record the latency of received messages into <see cref="Latency"/>.</summary>
@@ -174,8 +174,10 @@ internal sealed class LoadClient : IAsyncDisposable
                 MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, packetId: packetId), Version);
             }
 
-            Volatile.Write(ref Published, Published + count);
             await _writer.FlushAsync(cancellation).ConfigureAwait(false);
+
+            // Counted once the socket took them: a flush cancelled while the broker held it up sent nothing to count.
+            Volatile.Write(ref Published, Published + count);
         }
         finally
         {
