@@ -54,13 +54,15 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// Starts a broker and waits until it listens. The free port is found by binding port 0 and letting
     /// it go, so another socket can take it before the broker binds it ("address already in use"): a
     /// broker that exits before listening gets a new port, up to three tries in all.
+    /// <paramref name="queueLimit"/>: the messages each session may queue, set explicitly on every broker
+    /// (null: each broker's own setting as in the throughput rows).
     /// </summary>
-    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu)
+    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, queueLimit).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -73,24 +75,32 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu)
+    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit)
     {
         var port = FreePort();
+        var portText = port.ToString(CultureInfo.InvariantCulture);
+        var queueText = queueLimit?.ToString(CultureInfo.InvariantCulture);
         var temp = Directory.CreateTempSubdirectory("iothub-load-").FullName;
         var arguments = new List<string> { "-c", cpu };
         switch (kind)
         {
             case BrokerKind.IoTHub:
                 arguments.AddRange([
-                    "dotnet", paths.IoTHubDll, "--mqtt-port", port.ToString(CultureInfo.InvariantCulture), "--http-port", "0",
+                    "dotnet", paths.IoTHubDll, "--mqtt-port", portText, "--http-port", "0",
                     "--data-dir", temp, "--Logging:LogLevel:Default=Warning",
                     // Its "MQTT listening on" line says it is ready; the rest stays at warnings.
                     "--Logging:LogLevel:IoTHub.Web.Hosting=Information",
                 ]);
+                if (queueText is not null)
+                {
+                    arguments.Add("--Mqtt:MaximumQueuedMessages=" + queueText);
+                }
+
                 break;
             case BrokerKind.Mosquitto:
                 var config = Path.Combine(temp, "mosquitto.conf");
-                // Defaults except: loopback port, no persistence, a queue large enough for the closed loop, and
+                // Defaults except: loopback port, no persistence, a queue large enough for the closed loop (unless
+                // the scenario sets one), and
                 // TCP_NODELAY as IoTHub (Kestrel) and MQTTnet set it. The log keeps only the "information" type:
                 // the start and stop lines ("... running" says it listens), not the per-connection notices, as
                 // IoTHub logs warnings only. stdbuf makes its stdout line-buffered, so the line comes at once.
@@ -98,7 +108,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     listener {port} 127.0.0.1
                     allow_anonymous true
                     persistence false
-                    max_queued_messages 100000
+                    max_queued_messages {queueText ?? "100000"}
                     set_tcp_nodelay true
                     log_dest stdout
                     log_type information
@@ -107,10 +117,15 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 arguments.AddRange(["stdbuf", "-oL", "/usr/sbin/mosquitto", "-c", config]);
                 break;
             case BrokerKind.MqttNet:
-                arguments.AddRange(["dotnet", paths.MqttNetServerDll, port.ToString(CultureInfo.InvariantCulture)]);
+                arguments.AddRange(["dotnet", paths.MqttNetServerDll, portText]);
+                if (queueText is not null)
+                {
+                    arguments.Add(queueText);
+                }
+
                 break;
             default:
-                arguments.AddRange(["dotnet", paths.KestrelServerDll, port.ToString(CultureInfo.InvariantCulture)]);
+                arguments.AddRange(["dotnet", paths.KestrelServerDll, portText]);
                 break;
         }
 

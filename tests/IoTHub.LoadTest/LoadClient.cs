@@ -27,17 +27,25 @@ internal sealed class LoadClient : IAsyncDisposable
 
     // QoS 1/2 PUBLISH sent and not yet acknowledged (PUBACK/PUBCOMP), as any real client caps them:
     // 3.1.1 announces no Receive Maximum, and IoTHub closes a client over its 64 (Mqtt:MaximumIncomingInflightMessages).
-    private readonly SemaphoreSlim _inflight = new(InflightLimit);
+    private readonly SemaphoreSlim _inflight;
+    private readonly int _inflightLimit;
     private readonly TaskCompletionSource<ReasonCode> _connAck = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _disposing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Flow[] _flows;
+    private readonly bool _stopReadingAfterSubAck;
+    private LatencyHistogram _latency = new();
     private TaskCompletionSource? _subAcks;
     private int _subAcksExpected;
     private Task? _receiving;
     private ushort _nextPacketId;
 
-    private LoadClient(Socket socket, Flow[] flows)
+    private LoadClient(Socket socket, Flow[] flows, ClientOptions options)
     {
         _socket = socket;
+        _inflightLimit = options.InflightLimit;
+        _inflight = new SemaphoreSlim(options.InflightLimit);
+        _stopReadingAfterSubAck = options.StopReadingAfterSubAck;
+        LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
         _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536));
@@ -47,17 +55,36 @@ internal sealed class LoadClient : IAsyncDisposable
     /// <summary>Messages received; written by the receive loop only.</summary>
     public long Received;
 
+    /// <summary>PUBLISH packets the socket has taken (flushed); written under the write lock.</summary>
+    public long Published;
+
     /// <summary>Set to record the latency of received messages into <see cref="Latency"/>.</summary>
     public static volatile bool Recording;
 
-    public LatencyHistogram Latency { get; } = new();
+    public LatencyHistogram Latency => Volatile.Read(ref _latency);
+
+    /// <summary>The latencies recorded so far; recording goes on into a new histogram (one per open-loop step).</summary>
+    public LatencyHistogram TakeLatency() => Interlocked.Exchange(ref _latency, new LatencyHistogram());
 
     public Task Completion => _receiving ?? Task.CompletedTask;
 
+    /// <summary>The client's own port, by which the broker's end of the connection is found in <see cref="TcpTable"/>.</summary>
+    public int LocalPort { get; }
+
     /// <summary>Connects (TCP + CONNECT); waits for CONNACK unless <paramref name="waitForConnAck"/> is false.</summary>
-    public static async Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, bool waitForConnAck = true, CancellationToken cancellation = default)
+    public static Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, bool waitForConnAck = true, CancellationToken cancellation = default) =>
+        ConnectAsync(port, clientId, flows, ClientOptions.Default, waitForConnAck, cancellation);
+
+    /// <summary>Connects with <paramref name="options"/> other than the defaults.</summary>
+    public static async Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, ClientOptions options, bool waitForConnAck = true, CancellationToken cancellation = default)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (options.ReceiveBufferSize > 0)
+        {
+            // Before connect: the window scale is agreed in the handshake, so a later change would not shrink it.
+            socket.ReceiveBufferSize = options.ReceiveBufferSize;
+        }
+
         try
         {
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellation).ConfigureAwait(false);
@@ -68,9 +95,9 @@ internal sealed class LoadClient : IAsyncDisposable
             throw;
         }
 
-        var client = new LoadClient(socket, flows);
+        var client = new LoadClient(socket, flows, options);
         client._receiving = client.ReceiveAsync();
-        await client.SendAsync(new ConnectPacket { ClientId = clientId, CleanStart = true, KeepAlive = 0 }).ConfigureAwait(false);
+        await client.SendAsync(new ConnectPacket { ClientId = clientId, CleanStart = options.CleanSession, KeepAlive = 0 }).ConfigureAwait(false);
         if (waitForConnAck)
         {
             var code = await client._connAck.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
@@ -123,18 +150,18 @@ internal sealed class LoadClient : IAsyncDisposable
     /// Writes up to <paramref name="count"/> PUBLISH packets (each stamped with the current time and
     /// <paramref name="flowIndex"/>) and flushes once. <paramref name="topics"/>[pick()] chooses each topic.
     /// </summary>
-    public async ValueTask PublishAsync(byte[][] topics, Random? random, byte[] payload, int flowIndex, QualityOfService qos, int count)
+    public async ValueTask PublishAsync(byte[][] topics, Random? random, byte[] payload, int flowIndex, QualityOfService qos, int count, CancellationToken cancellation = default)
     {
         if (qos != QualityOfService.AtMostOnce)
         {
             // Outside the write lock: the receive loop needs it to answer PUBREC before PUBCOMP frees a slot.
             for (var i = 0; i < count; i++)
             {
-                await _inflight.WaitAsync().ConfigureAwait(false);
+                await _inflight.WaitAsync(cancellation).ConfigureAwait(false);
             }
         }
 
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        await _writeLock.WaitAsync(cancellation).ConfigureAwait(false);
         try
         {
             BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(8), flowIndex);
@@ -147,12 +174,27 @@ internal sealed class LoadClient : IAsyncDisposable
                 MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, packetId: packetId), Version);
             }
 
-            await _writer.FlushAsync().ConfigureAwait(false);
+            await _writer.FlushAsync(cancellation).ConfigureAwait(false);
+
+            // Counted once the socket took them: a flush cancelled while the broker held it up sent nothing to count.
+            Volatile.Write(ref Published, Published + count);
         }
         finally
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>Waits until every QoS 1/2 PUBLISH sent so far is acknowledged.</summary>
+    public async Task WaitUntilAcknowledgedAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        for (var i = 0; i < _inflightLimit; i++)
+        {
+            await _inflight.WaitAsync(cancel.Token).ConfigureAwait(false);
+        }
+
+        _inflight.Release(_inflightLimit);
     }
 
     public async Task SendAsync(ControlPacket packet)
@@ -188,6 +230,7 @@ internal sealed class LoadClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _disposing.TrySetResult();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -245,11 +288,19 @@ internal sealed class LoadClient : IAsyncDisposable
                 }
 
                 var buffer = result.Buffer;
-                Handle(ref buffer, acks);
+                var subscribed = Handle(ref buffer, acks);
                 _reader.AdvanceTo(buffer.Start, buffer.End);
                 if (acks.Count > 0)
                 {
                     await SendAcksAsync(acks).ConfigureAwait(false);
+                }
+
+                if (subscribed && _stopReadingAfterSubAck)
+                {
+                    // Stuck, not gone: the connection stays open (completing the reader would close the
+                    // socket) and nothing reads it until the client is disposed.
+                    await _disposing.Task.ConfigureAwait(false);
+                    break;
                 }
 
                 if (result.IsCompleted)
@@ -266,15 +317,17 @@ internal sealed class LoadClient : IAsyncDisposable
         }
     }
 
-    private void Handle(ref ReadOnlySequence<byte> buffer, List<AckPacket> acks)
+    /// <summary>Handles every complete packet in <paramref name="buffer"/>; true when the last SUBACK awaited was among them.</summary>
+    private bool Handle(ref ReadOnlySequence<byte> buffer, List<AckPacket> acks)
     {
+        var subscribed = false;
         Span<byte> header = stackalloc byte[PayloadHeader];
         while (true)
         {
             var status = MqttDecoder.TryDecode(ref buffer, Version, int.MaxValue, out var packet, out var error);
             if (status == DecodeStatus.NeedMoreData)
             {
-                return;
+                return subscribed;
             }
 
             if (status == DecodeStatus.Malformed)
@@ -292,7 +345,7 @@ internal sealed class LoadClient : IAsyncDisposable
                         if (Recording)
                         {
                             var sent = BinaryPrimitives.ReadInt64LittleEndian(header);
-                            Latency.Record((long)Stopwatch.GetElapsedTime(sent).TotalNanoseconds);
+                            _latency.Record((long)Stopwatch.GetElapsedTime(sent).TotalNanoseconds);
                         }
 
                         var flow = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
@@ -330,6 +383,7 @@ internal sealed class LoadClient : IAsyncDisposable
                     if (Interlocked.Decrement(ref _subAcksExpected) == 0)
                     {
                         _subAcks?.TrySetResult();
+                        subscribed = true;
                     }
 
                     break;
@@ -355,4 +409,18 @@ internal sealed class LoadClient : IAsyncDisposable
             _writeLock.Release();
         }
     }
+}
+
+/// <summary>How a <see cref="LoadClient"/> connects and behaves, where it differs from a plain clean-session client.</summary>
+/// <param name="CleanSession">false: an MQTT 3.1.1 persistent session (Clean Session 0), kept by the broker while offline.</param>
+/// <param name="InflightLimit">QoS 1/2 PUBLISH packets that may wait for their acknowledgement before publishing waits.</param>
+/// <param name="ReceiveBufferSize">SO_RCVBUF set before connecting (0: the system's), to make a stopped reader stop the broker soon.</param>
+/// <param name="StopReadingAfterSubAck">Stop reading the socket for good once subscribed: a subscriber that is stuck, not slow.</param>
+internal sealed record ClientOptions(
+    bool CleanSession = true,
+    int InflightLimit = LoadClient.InflightLimit,
+    int ReceiveBufferSize = 0,
+    bool StopReadingAfterSubAck = false)
+{
+    public static readonly ClientOptions Default = new();
 }

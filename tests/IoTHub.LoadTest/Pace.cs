@@ -7,12 +7,19 @@ namespace IoTHub.LoadTest;
 /// messages that are due since the start, so the offered load does not depend on how fast the broker
 /// or the tool runs, and the average stays exact whatever the timer's jitter.
 /// </summary>
-internal sealed class Pace(int rate)
+/// <param name="rate">Messages per second.</param>
+/// <param name="maxLag">
+/// With a value, a publisher held up longer than this (TCP back-pressure, unacknowledged QoS 1) does not
+/// catch up on what fell due meanwhile beyond this much: those messages are never sent, so the
+/// rate it did publish shows the hold-up, and no backlog from one open-loop step spills into the next.
+/// </param>
+internal sealed class Pace(int rate, TimeSpan? maxLag = null)
 {
     /// <summary>How often a publisher with nothing due looks again.</summary>
     public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(1);
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly long _maxDue = maxLag is { } lag ? Math.Max(1, (long)(lag.TotalSeconds * rate)) : long.MaxValue;
     private long _taken;
 
     /// <summary>Takes up to <paramref name="max"/> of the messages due now; 0 when none is.</summary>
@@ -27,8 +34,9 @@ internal sealed class Pace(int rate)
                 return 0;
             }
 
-            var count = (int)Math.Min(due, max);
-            if (Interlocked.CompareExchange(ref _taken, taken + count, taken) == taken)
+            var skip = Math.Max(0, due - _maxDue);
+            var count = (int)Math.Min(due - skip, max);
+            if (Interlocked.CompareExchange(ref _taken, taken + skip + count, taken) == taken)
             {
                 return count;
             }

@@ -21,9 +21,9 @@ if (settings is null)
           --all                every scenario on every broker, and write docs/benchmarks.md
           --scenarios a,b      some scenarios (names below)
           --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-*)
-          --duration s         measured seconds per scenario and broker (default 5)
+          --duration s         measured seconds per scenario and broker, and per open-loop step (default 5)
           --warmup s           at least s seconds of load before measuring, until the broker's CPU per
-                               message has settled (default 20)
+                               message has settled (default 20; open-loop scenarios have their own)
           --max-warmup s       at most s seconds of warm-up (default 60)
           --window n           messages a publisher may be ahead of delivery (default 100)
           --idle n             idle connections (default 10000)
@@ -35,7 +35,7 @@ if (settings is null)
         """);
     foreach (var s in Scenario.All(new Settings()))
     {
-        Console.WriteLine($"  {s.Name,-14} {s.Description}");
+        Console.WriteLine($"  {s.Name,-18} {s.Description}");
     }
 
     return 2;
@@ -90,11 +90,13 @@ foreach (var scenario in scenarios)
             await TimeWait.WaitUntilFewAsync().ConfigureAwait(false);
         }
 
-        Console.Write($"{scenario.Name,-14} {BrokerProcess.Name(kind),-14} ");
+        Console.Write($"{scenario.Name,-16} {BrokerProcess.Name(kind),-14} ");
         Result result;
         try
         {
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu).ConfigureAwait(false);
+            // The open-loop scenarios compare the brokers at one queue limit per session (OpenLoopPlan).
+            var queueLimit = scenario.Plan is null ? (int?)null : OpenLoopPlan.QueueLimit;
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit).ConfigureAwait(false);
             result = await new Runner(broker, settings).RunAsync(scenario).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -110,6 +112,11 @@ foreach (var scenario in scenarios)
 report.Finish();
 Console.WriteLine();
 Console.WriteLine(report.Markdown());
+if (scenarios.Any(s => s.Kind == ScenarioKind.OpenLoop))
+{
+    Console.WriteLine(report.OpenLoopMarkdown());
+    Console.WriteLine(report.OpenLoopTargets());
+}
 if (settings.WriteDocs)
 {
     report.WriteDocs(Path.Combine(paths.Root, "docs", "benchmarks.md"));

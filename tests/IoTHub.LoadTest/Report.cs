@@ -31,14 +31,19 @@ internal sealed class Report(Settings settings, string[] args)
 
     public static string OneLine(Result r) => r.Error is not null
         ? "FAILED " + r.Error
+        : r.Scenario.Kind == ScenarioKind.OpenLoop
+        ? string.Join(Environment.NewLine + new string(' ', 32), r.Steps.Select(StepLine).Append(string.Join("; ", r.Notes)))
         : string.Create(Invariant, $"{Rate(r),12}/s  cpu {Cpu(r),8} µs  rss {Mb(r.RssBytes),8} MB  p50 {Us(r, 0.5)}  p99 {Us(r, 0.99)}  {Extra(r)}");
+
+    private static string StepLine(RateStep s) => string.Create(Invariant,
+        $"offered {s.Offered,9:N0}/s  published {s.Published,9:N0}/s  delivered {s.Delivered,9:N0}/s ({s.Delivered / s.Offered,4:P0})  broker {s.BrokerCpu,4:P0} / tool {s.ToolCpu,4:P0} of a core  p50 {Us(s.Latency, 0.5)}  p99 {Us(s.Latency, 0.99)} µs");
 
     public string Markdown()
     {
         var table = new StringBuilder();
         table.AppendLine("| Scenario | Broker | msgs/s | vs Mosquitto | CPU µs/msg | vs Mosquitto | RSS MB | p50 µs | p99 µs | p99.9 µs | max µs | notes |");
         table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
-        foreach (var r in _results)
+        foreach (var r in _results.Where(r => r.Scenario.Kind != ScenarioKind.OpenLoop))
         {
             var mosquitto = _results.Find(m => m.Scenario.Name == r.Scenario.Name && m.Broker == BrokerKind.Mosquitto && m.Error is null);
             if (r.Error is not null)
@@ -55,6 +60,77 @@ internal sealed class Report(Settings settings, string[] args)
 
         return table.ToString();
     }
+
+    /// <summary>
+    /// The open-loop rows, one per step: offered, published (less when TCP back-pressure held the publishers
+    /// up) and delivered rates, and the broker's share of a core, next to Mosquitto's and the scenario's baseline.
+    /// </summary>
+    public string OpenLoopMarkdown()
+    {
+        var table = new StringBuilder();
+        table.AppendLine("| Scenario | Broker | offered msgs/s | published msgs/s | delivered msgs/s | delivered/offered | vs Mosquitto | broker CPU | vs baseline | CPU µs/msg | p50 µs | p99 µs | tool CPU | notes |");
+        table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        foreach (var r in _results.Where(r => r.Scenario.Kind == ScenarioKind.OpenLoop))
+        {
+            if (r.Error is not null)
+            {
+                table.AppendLine(Invariant, $"| {r.Scenario.Name} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | | | {r.Error.Replace('|', '/')} |");
+                continue;
+            }
+
+            var mosquitto = Find(r.Scenario.Name, BrokerKind.Mosquitto);
+            var baseline = r.Scenario.Plan?.Baseline is { } name ? Find(name, r.Broker) : null;
+            for (var i = 0; i < r.Steps.Count; i++)
+            {
+                var s = r.Steps[i];
+                var label = r.Steps.Count == 1 ? r.Scenario.Name : string.Create(Invariant, $"{r.Scenario.Name} {i + 1}/{r.Steps.Count}");
+                var vsMosquitto = mosquitto is null || mosquitto.Steps.Count <= i ? "" : Ratio(s.Delivered, mosquitto.Steps[i].Delivered);
+                var vsBaseline = baseline is null || baseline.Steps.Count <= i ? "" : Ratio(s.BrokerCpu, baseline.Steps[i].BrokerCpu);
+                var notes = i == 0 ? string.Join("; ", r.Notes).Replace('|', '/') : "";
+                table.AppendLine(Invariant,
+                    $"| {label} | {BrokerProcess.Name(r.Broker)} | {s.Offered:N0} | {s.Published:N0} | {s.Delivered:N0} | {s.Delivered / s.Offered:P0} | {vsMosquitto} | {s.BrokerCpu:P0} | {vsBaseline} | {Micro(s.CpuMicroseconds)} | {Us(s.Latency, 0.5)} | {Us(s.Latency, 0.99)} | {s.ToolCpu:P0} | {notes} |");
+            }
+        }
+
+        return table.ToString();
+    }
+
+    /// <summary>Issue 26's targets, judged on IoTHub's open-loop rows.</summary>
+    public string OpenLoopTargets()
+    {
+        var lines = new StringBuilder();
+        void Line(string target, bool? holds, string evidence) =>
+            lines.AppendLine(Invariant, $"| {target} | {(holds is null ? "not measured" : holds.Value ? "**holds**" : "**does not hold**")} | {evidence} |");
+
+        lines.AppendLine("| Target | Verdict | Figures |");
+        lines.AppendLine("| --- | --- | --- |");
+        foreach (var (name, target) in new[]
+        {
+            ("offline-full", "offline sessions with full queues (offline-full): the live pair gets ≥ 95 % of the offered rate, broker CPU ≤ 2x offline-none"),
+            ("stuck-subscriber", "a stuck subscriber (stuck-subscriber): the live pair gets ≥ 95 % of the offered rate, broker CPU ≤ 2x stuck-none"),
+        })
+        {
+            var run = Find(name, BrokerKind.IoTHub);
+            var baseline = run?.Scenario.Plan?.Baseline is { } baselineName ? Find(baselineName, BrokerKind.IoTHub) : null;
+            var step = run?.Steps is [var first, ..] ? first : null;
+            var baseStep = baseline?.Steps is [var baseFirst, ..] ? baseFirst : null;
+            Line(target,
+                step is null || baseStep is null ? null : step.Delivered >= 0.95 * step.Offered && step.BrokerCpu <= 2 * baseStep.BrokerCpu,
+                step is null || baseStep is null ? "" : string.Create(Invariant, $"{step.Delivered:N0} msgs/s ({step.Delivered / step.Offered:P0}), CPU {step.BrokerCpu:P0} vs {baseStep.BrokerCpu:P0} of a core ({Ratio(step.BrokerCpu, baseStep.BrokerCpu)})"));
+        }
+
+        // No collapse: after the peak, each rate delivers at least 90 % of what the same rate delivered before it.
+        var overload = Find("overload", BrokerKind.IoTHub);
+        var after = overload?.Steps.SkipWhile(s => s.Offered < overload.Steps.Max(m => m.Offered)).Skip(1).ToList() ?? [];
+        var pairs = after.Select(a => (After: a, Before: overload!.Steps.First(b => b.Offered == a.Offered))).ToList();
+        Line("overload: no collapse, each rate offered after the peak delivers ≥ 90 % of what it delivered before it",
+            pairs.Count == 0 ? null : pairs.All(p => p.After.Delivered >= 0.9 * p.Before.Delivered),
+            string.Join(", ", pairs.Select(p => string.Create(Invariant, $"{p.After.Offered / 1000:N0}k: {p.Before.Delivered:N0} before, {p.After.Delivered:N0} after"))));
+        return lines.ToString();
+    }
+
+    private Result? Find(string scenario, BrokerKind kind) =>
+        _results.Find(r => r.Scenario.Name == scenario && r.Broker == kind && r.Error is null);
 
     /// <summary>The issue's targets, each with the figures it was judged on.</summary>
     public string Targets()
@@ -134,6 +210,17 @@ internal sealed class Report(Settings settings, string[] args)
         section.AppendLine("### Targets (issue 7)");
         section.AppendLine();
         section.Append(Targets());
+        if (_results.Any(r => r.Scenario.Kind == ScenarioKind.OpenLoop))
+        {
+            section.AppendLine();
+            section.AppendLine("### Open loop: full queues and overload (issue 26)");
+            section.AppendLine();
+            section.AppendLine(Invariant, $"Every broker with a queue limit of {OpenLoopPlan.QueueLimit:N0} messages per session; each step {settings.DurationSeconds} s. CPU is the broker's share of one core; \"vs baseline\" compares it with the same run without the offline sessions or the stuck subscriber.");
+            section.AppendLine();
+            section.Append(OpenLoopMarkdown());
+            section.AppendLine();
+            section.Append(OpenLoopTargets());
+        }
 
         var text = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
         var start = text.IndexOf(Heading, StringComparison.Ordinal);
@@ -168,14 +255,18 @@ internal sealed class Report(Settings settings, string[] args)
 
     private static string Rate(Result r) => r.Scenario.Kind == ScenarioKind.Idle ? "" : r.Rate.ToString("N0", Invariant);
 
-    private static string Cpu(Result r) => double.IsNaN(r.CpuMicroseconds) ? "" : r.CpuMicroseconds.ToString(r.CpuMicroseconds < 100 ? "F2" : "N0", Invariant);
+    private static string Cpu(Result r) => Micro(r.CpuMicroseconds);
+
+    private static string Micro(double microseconds) => double.IsNaN(microseconds) ? "" : microseconds.ToString(microseconds < 100 ? "F2" : "N0", Invariant);
 
     private static string Mb(long bytes) => (bytes / 1048576.0).ToString("F1", Invariant);
 
     private static string Kb(double bytes) => (bytes / 1024).ToString("F2", Invariant);
 
-    private static string Us(Result r, double fraction) =>
-        r.Latency is null || r.Latency.Count == 0 ? "" : (r.Latency.Percentile(fraction) / 1000.0).ToString("N0", Invariant);
+    private static string Us(Result r, double fraction) => Us(r.Latency, fraction);
+
+    private static string Us(LatencyHistogram? latency, double fraction) =>
+        latency is null || latency.Count == 0 ? "" : (latency.Percentile(fraction) / 1000.0).ToString("N0", Invariant);
 
     private static string Max(Result r) =>
         r.Latency is null || r.Latency.Count == 0 ? "" : (r.Latency.Max / 1000.0).ToString("N0", Invariant);

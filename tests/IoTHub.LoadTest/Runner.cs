@@ -6,7 +6,7 @@ using IoTHub.Mqtt;
 namespace IoTHub.LoadTest;
 
 /// <summary>Runs one scenario against one running broker. Every phase is bounded in count and time.</summary>
-internal sealed class Runner(BrokerProcess broker, Settings settings)
+internal sealed partial class Runner(BrokerProcess broker, Settings settings)
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan CreditTimeout = TimeSpan.FromSeconds(1);
@@ -16,6 +16,7 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
         ScenarioKind.Throughput => ThroughputAsync(scenario),
         ScenarioKind.Latency => LatencyAsync(scenario),
         ScenarioKind.Idle => IdleAsync(scenario),
+        ScenarioKind.OpenLoop => OpenLoopAsync(scenario),
         _ => ConnectRateAsync(scenario),
     };
 
@@ -170,7 +171,8 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
             pace?.Return(allowed - count);
             try
             {
-                await client.PublishAsync(topics, random, payload, index, scenario.Qos, count).ConfigureAwait(false);
+                // Not cancelled by the stop: the closed loop ends after the batch it is writing.
+                await client.PublishAsync(topics, random, payload, index, scenario.Qos, count, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
             {
@@ -381,12 +383,14 @@ internal sealed class Runner(BrokerProcess broker, Settings settings)
         }
     }
 
-    private static long Sum(LoadClient[] clients)
+    private static long Sum(LoadClient[] clients) => Sum(clients, client => Volatile.Read(ref client.Received));
+
+    private static long Sum(LoadClient[] clients, Func<LoadClient, long> count)
     {
         long sum = 0;
         foreach (var client in clients)
         {
-            sum += Volatile.Read(ref client.Received);
+            sum += count(client);
         }
 
         return sum;

@@ -15,6 +15,13 @@ internal enum ScenarioKind
 
     /// <summary>CONNECT/CONNACK/DISCONNECT as fast as a few concurrent clients can go.</summary>
     ConnectRate,
+
+    /// <summary>
+    /// Open loop: publishers offer fixed rates (<see cref="OpenLoopPlan"/>) whatever is delivered, and the
+    /// deliveries are counted, so an overloaded broker shows as delivered &lt; offered instead of slowing the
+    /// publishers down as the closed loop's credits would.
+    /// </summary>
+    OpenLoop,
 }
 
 internal enum Topology
@@ -43,7 +50,8 @@ internal sealed record Scenario(
     QualityOfService Qos = QualityOfService.AtMostOnce,
     int PayloadSize = 64,
     int Devices = 0,
-    int Rate = 0)
+    int Rate = 0,
+    OpenLoopPlan? Plan = null)
 {
     /// <summary>
     /// The device pair again at one offered load, below IoTHub's, Mosquitto's and the tool's limits here
@@ -70,7 +78,65 @@ internal sealed record Scenario(
         new("devices-100k-paced", "devices-100k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000, Rate: DevicesPacedRate),
         new($"idle-{settings.IdleConnections}", $"{settings.IdleConnections:N0} idle connections", ScenarioKind.Idle),
         new("connect-rate", $"{settings.Connects:N0} CONNECT/CONNACK/DISCONNECT, 16 at a time", ScenarioKind.ConnectRate),
+        .. OpenLoopPlan.Scenarios,
     ];
+}
+
+/// <summary>
+/// What an open-loop scenario offers (issue 26): the total rate of each step, each step as long as
+/// --duration; a fixed warm-up at the first rate before the first step (none for a fresh broker); and
+/// what else hangs on the topics: offline persistent sessions with full queues, or a subscriber that
+/// has stopped reading. Every broker runs with the same queue limit per session.
+/// </summary>
+internal sealed record OpenLoopPlan(
+    IReadOnlyList<int> Rates,
+    double WarmupSeconds,
+    int OfflineSessions = 0,
+    bool StuckSubscriber = false,
+    string? Baseline = null)
+{
+    /// <summary>Mosquitto's and IoTHub's default queue limit per session, set on all three brokers here.</summary>
+    public const int QueueLimit = 1_000;
+
+    /// <summary>
+    /// QoS 1 PUBLISH packets an open-loop publisher may have unacknowledged: it does not wait for each
+    /// PUBACK, but a broker that acknowledges nothing cannot make it buffer without bound.
+    /// </summary>
+    public const int InflightLimit = 1_000;
+
+    /// <summary>Messages published into the offline sessions before the load, past the queue limit so every queue is full.</summary>
+    public const int FillMessages = QueueLimit + 100;
+
+    /// <summary>
+    /// The issue's measurements: 20 offline sessions on bench/# with full queues beside one live QoS 1 pair
+    /// at 20 000 msgs/s; a stuck subscriber on bench/# beside a live QoS 0 pair at 100 000 msgs/s; and a
+    /// fresh broker offered 100k, 200k, 400k, 800k, then 200k and 100k msgs/s again, 4→4 QoS 0.
+    /// The baselines are the same runs without the offline sessions or the stuck subscriber.
+    /// </summary>
+    public static IEnumerable<Scenario> Scenarios =>
+    [
+        new("offline-none", "live QoS 1 pair on bench/0 at 20 000 msgs/s (baseline of offline-full)", ScenarioKind.OpenLoop,
+            Publishers: 1, Subscribers: 1, Qos: QualityOfService.AtLeastOnce, Plan: new([20_000], 10)),
+        new("offline-full", "offline-none beside 20 offline persistent sessions on bench/# with full queues", ScenarioKind.OpenLoop,
+            Publishers: 1, Subscribers: 1, Qos: QualityOfService.AtLeastOnce, Plan: new([20_000], 10, OfflineSessions: 20, Baseline: "offline-none")),
+        new("stuck-none", "live QoS 0 pair on bench/0 at 100 000 msgs/s (baseline of stuck-subscriber)", ScenarioKind.OpenLoop,
+            Publishers: 1, Subscribers: 1, Plan: new([100_000], 5)),
+        new("stuck-subscriber", "stuck-none beside a subscriber on bench/# that never reads", ScenarioKind.OpenLoop,
+            Publishers: 1, Subscribers: 1, Plan: new([100_000], 5, StuckSubscriber: true, Baseline: "stuck-none")),
+        new("overload", "fresh broker, 4→4 QoS 0 offered 100k, 200k, 400k, 800k, 200k, 100k msgs/s", ScenarioKind.OpenLoop,
+            Plan: new([100_000, 200_000, 400_000, 800_000, 200_000, 100_000], 0)),
+    ];
+}
+
+/// <summary>One open-loop step: what was offered, published and delivered, and what it cost the broker.</summary>
+/// <param name="Offered">Messages per second the publishers were told to send, in all.</param>
+/// <param name="Published">Messages per second they did write (less when the broker's TCP back-pressure held them up).</param>
+/// <param name="Delivered">Messages per second the measured subscribers received.</param>
+/// <param name="BrokerCpu">Share of one core the broker used.</param>
+/// <param name="ToolCpu">Share of one core the tool used: near 1.0 means the tool may be the limit.</param>
+internal sealed record RateStep(int Offered, double Published, double Delivered, double BrokerCpu, double ToolCpu, LatencyHistogram Latency)
+{
+    public double CpuMicroseconds => Delivered > 0 ? BrokerCpu * 1e6 / Delivered : double.NaN;
 }
 
 /// <summary>What one broker did in one scenario.</summary>
@@ -102,6 +168,12 @@ internal sealed record Result(Scenario Scenario, BrokerKind Broker)
 
     /// <summary>Share of one core the broker used while measuring.</summary>
     public double BrokerCpu { get; init; }
+
+    /// <summary>The open-loop steps, in order.</summary>
+    public IReadOnlyList<RateStep> Steps { get; init; } = [];
+
+    /// <summary>What the open-loop run observed besides the rates (loss on the live pair, the stuck subscriber's state).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
 }
 
 /// <summary>How long a scenario warmed up, and whether the broker's CPU per delivery settled in that time.</summary>

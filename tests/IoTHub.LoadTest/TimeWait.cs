@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace IoTHub.LoadTest;
 
@@ -26,26 +25,5 @@ internal static class TimeWait
         }
     }
 
-    private static int Count() => Count("/proc/net/tcp") + Count("/proc/net/tcp6");
-
-    private static int Count(string table)
-    {
-        if (!File.Exists(table))
-        {
-            return 0;
-        }
-
-        // Each line after the header: "sl local_address rem_address st ..."; st 06 is TIME_WAIT.
-        var count = 0;
-        foreach (var line in File.ReadLines(table).Skip(1))
-        {
-            var fields = line.Split(' ', 5, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length > 3 && int.Parse(fields[3], NumberStyles.HexNumber, CultureInfo.InvariantCulture) == 6)
-            {
-                count++;
-            }
-        }
-
-        return count;
-    }
+    private static int Count() => TcpTable.Sockets().Count(s => s.State == TcpTable.TimeWait);
 }
