@@ -49,6 +49,12 @@ public sealed class BrokerOptions
     /// <summary>A connection that sends no CONNECT within this time is closed.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a CONNECT may wait for the authenticator's decision; past it the client is refused (5.0: 0x88 Server
+    /// unavailable; 3.1.1: 0x03) and the connection closed.
+    /// </summary>
+    public TimeSpan AuthenticationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The most simultaneous client connections; more are refused with Server Busy / Server Unavailable.</summary>
     public int MaximumConnections { get; set; } = 100_000;
 

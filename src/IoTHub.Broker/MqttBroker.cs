@@ -5,6 +5,7 @@ using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
+using IoTHub.Broker.Security;
 using IoTHub.Broker.Sessions;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Wills;
@@ -69,6 +70,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _sharedGroups = new SharedGroups(options.SharedSubscriptionStrategy);
         Subscriptions = new SubscriptionTree { SharedSubscriptionEmptied = _sharedGroups.Forget };
         StartedAt = Time.GetTimestamp();
+        Stopping = _stopping.Token;
     }
 
     public BrokerState State => (BrokerState)Volatile.Read(ref _state);
@@ -153,16 +155,21 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <summary>Starts the monitor that enforces keep-alive, connect timeouts, stuck clients and session expiry.</summary>
     public void Start() => _monitor ??= MonitorAsync(_stopping.Token);
 
+    /// <summary>Decides on every CONNECT; every client is accepted until one is set (before <see cref="Start"/>).</summary>
+    public IConnectAuthenticator Authenticator { get; init; } = AnyClient.Instance;
+
+    /// <summary>Cancelled when the broker is disposed: what authenticators still working on a CONNECT observe.</summary>
+    internal CancellationToken Stopping { get; }
+
     /// <summary>Serves one client connection until it ends.</summary>
     /// <param name="transport">The connection's byte streams.</param>
-    /// <param name="remoteEndpoint">The client's address, for logs and the admin API.</param>
-    /// <param name="listener">The name of the listener that accepted it (e.g. <c>tcp://127.0.0.1:1883</c>), for metrics.</param>
-    public Task HandleConnectionAsync(IDuplexPipe transport, string remoteEndpoint, string listener)
+    /// <param name="connection">How the client came in: listener, transport, endpoints, client certificate.</param>
+    public Task HandleConnectionAsync(IDuplexPipe transport, ConnectionInfo connection)
     {
-        // Not an async method: one fewer state machine kept per connection. The connection removes itself when it ends.
-        var connection = new MqttConnection(this, transport, remoteEndpoint, listener);
-        _connections.TryAdd(connection, 0);
-        return connection.RunAsync();
+        // Not an async method: one fewer state machine kept per connection. The client removes itself when it ends.
+        var client = new MqttConnection(this, transport, connection);
+        _connections.TryAdd(client, 0);
+        return client.RunAsync();
     }
 
     /// <summary>Called by a connection as the last step of its end.</summary>

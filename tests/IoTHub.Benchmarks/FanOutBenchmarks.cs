@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using IoTHub.Broker.Messages;
 using IoTHub.Mqtt;
 
@@ -41,7 +42,7 @@ public class FanOutBenchmarks
             var toBroker = new Pipe();
             var fromBroker = new Pipe();
             _pipes.Add(toBroker);
-            _tasks.Add(_broker.HandleConnectionAsync(new Duplex(toBroker.Reader, fromBroker.Writer), "pipe", "pipe"));
+            _tasks.Add(_broker.HandleConnectionAsync(new Duplex(toBroker.Reader, fromBroker.Writer), new ConnectionInfo("pipe", TransportKind.Tcp, null, null)));
             var writer = toBroker.Writer;
             MqttEncoder.Write(writer, new ConnectPacket { ClientId = "sub-" + i, KeepAlive = 0 }, MqttProtocolVersion.V311);
             var subscribe = new SubscribePacket { PacketId = 1 };

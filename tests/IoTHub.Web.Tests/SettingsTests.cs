@@ -51,6 +51,7 @@ public sealed class SettingsTests
         {
             ["Mqtt:MaximumPacketSize"] = "2048",
             ["Mqtt:ConnectTimeout"] = "00:00:03",
+            ["Mqtt:AuthenticationTimeout"] = "00:00:02",
             ["Mqtt:QueueOverflowPolicy"] = "DropNewest",
             ["Mqtt:QueueQoS0WhileOffline"] = "true",
             ["Mqtt:PersistentSessionLifetime"] = "2.00:00:00",
@@ -63,6 +64,7 @@ public sealed class SettingsTests
         Assert.Empty(reader.Errors);
         Assert.Equal(2048, options.Broker.MaximumPacketSize);
         Assert.Equal(TimeSpan.FromSeconds(3), options.Broker.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.Broker.AuthenticationTimeout);
         Assert.Equal(IoTHub.Broker.QueueOverflowPolicy.DropNewest, options.Broker.QueueOverflowPolicy);
         Assert.True(options.Broker.QueueQoS0WhileOffline);
         Assert.Equal(TimeSpan.FromDays(2), options.Broker.PersistentSessionLifetime);

@@ -1,6 +1,7 @@
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
+using IoTHub.Broker.Security;
 using IoTHub.Broker.Sessions;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Wills;
@@ -77,6 +78,78 @@ internal sealed partial class MqttConnection
 
         if (connect.Will is { } will && !TryAcceptWill(will, clientId, connect.UserName))
         {
+            return;
+        }
+
+        // The authenticator's answer: at once (the common case), or later, when the read loop awaits it before it reads on.
+        var request = new ConnectRequest(clientId, connect.UserName, connect.Password, _version, Info);
+        ValueTask<ConnectDecision> decision;
+        try
+        {
+            decision = _broker.Authenticator.AuthenticateAsync(request, _broker.Stopping);
+        }
+        catch (Exception ex)
+        {
+            decision = ValueTask.FromException<ConnectDecision>(ex);
+        }
+
+        if (decision.IsCompletedSuccessfully)
+        {
+            FinishConnect(connect, request, assigned, keepAliveTooLong, decision.Result);
+            return;
+        }
+
+        _pendingConnect = new PendingConnect(connect, request, assigned, keepAliveTooLong, decision.AsTask());
+    }
+
+    /// <summary>Waits for the authenticator's answer to a CONNECT, within <see cref="BrokerOptions.AuthenticationTimeout"/>.</summary>
+    private async Task FinishPendingConnectAsync()
+    {
+        var pending = _pendingConnect!;
+        _pendingConnect = null;
+        ConnectDecision decision;
+        try
+        {
+            decision = await pending.Decision.WaitAsync(Options.AuthenticationTimeout, _broker.Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            decision = ConnectDecision.Refuse(ReasonCode.ServerUnavailable, "no authentication decision within Mqtt:AuthenticationTimeout");
+        }
+        catch (Exception ex)
+        {
+            // Said in the (rate-limited) refusal line, without a stack trace: a backend that is down fails every CONNECT.
+            decision = ConnectDecision.Refuse(ReasonCode.ServerUnavailable, "the authenticator failed: " + ex.Message);
+        }
+
+        if (!_closing)
+        {
+            FinishConnect(pending.Connect, pending.Request, pending.Assigned, pending.KeepAliveTooLong, decision);
+        }
+    }
+
+    private void FinishConnect(ConnectPacket connect, ConnectRequest request, bool assigned, bool keepAliveTooLong, ConnectDecision decision)
+    {
+        var clientId = request.ClientId;
+        if (!decision.Accepted)
+        {
+            var reason = decision.Reason ?? "refused by the authenticator";
+            if (decision.ReasonCode == ReasonCode.ServerUnavailable)
+            {
+                RefuseConnect(decision.ReasonCode, reason, clientId, connect.UserName);
+            }
+            else
+            {
+                RefuseAuthentication(decision.ReasonCode, reason, clientId, connect.UserName);
+            }
+
+            return;
+        }
+
+        if (_broker.State != BrokerState.Running)
+        {
+            // It stopped while the authenticator was deciding.
+            RefuseConnect(ReasonCode.ServerUnavailable, "the broker is stopping", clientId, connect.UserName);
             return;
         }
 
@@ -423,3 +496,6 @@ internal sealed partial class MqttConnection
         EnqueueControl(Outbound.Packet(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = V5 ? codes : [] }));
     }
 }
+
+/// <summary>A CONNECT whose authentication decision is still to come, with what its handling needs afterwards.</summary>
+internal sealed record PendingConnect(ConnectPacket Connect, ConnectRequest Request, bool Assigned, bool KeepAliveTooLong, Task<ConnectDecision> Decision);

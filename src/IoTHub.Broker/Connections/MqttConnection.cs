@@ -59,6 +59,7 @@ internal sealed partial class MqttConnection
     private long _lastPacketAt;
     private long _flushStartedAt;
     private Will? _will;
+    private PendingConnect? _pendingConnect;
     private string?[]? _incomingAliases;
     private TopicAliases _outgoingAliases = TopicAliases.None;
 
@@ -66,21 +67,23 @@ internal sealed partial class MqttConnection
     private byte[] _propertyScratch = [];
     private QosTally _publishesReceived;
 
-    public MqttConnection(MqttBroker broker, IDuplexPipe transport, string endpoint, string listener)
+    public MqttConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info)
     {
         _broker = broker;
         _input = transport.Input;
         _output = transport.Output;
-        Endpoint = endpoint;
-        Listener = listener;
+        Info = info;
         AcceptedAt = broker.Time.GetTimestamp();
         _lastPacketAt = AcceptedAt;
     }
 
-    public string Endpoint { get; }
+    /// <summary>How the client came in.</summary>
+    public ConnectionInfo Info { get; }
+
+    public string Endpoint => Info.Endpoint;
 
     /// <summary>The listener that accepted the connection.</summary>
-    public string Listener { get; }
+    public string Listener => Info.Listener;
 
     public string ClientId { get; private set; } = string.Empty;
 
@@ -122,6 +125,11 @@ internal sealed partial class MqttConnection
 
                 var result = await reading.ConfigureAwait(false);
                 HandleRead(result.Buffer);
+                if (_pendingConnect is not null)
+                {
+                    // Nothing after CONNECT is read before its decision: later packets stay in the pipe.
+                    await FinishPendingConnectAsync().ConfigureAwait(false);
+                }
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -240,7 +248,7 @@ internal sealed partial class MqttConnection
         {
             while (!_closing)
             {
-                if (packets == PacketsPerTurn)
+                if (packets == PacketsPerTurn || _pendingConnect is not null)
                 {
                     turnEnded = true;
                     break;

@@ -77,6 +77,7 @@ internal sealed class MqttOptions : ListenerOptions
         var b = Broker;
         b.MaximumPacketSize = (int)reader.Number(nameof(b.MaximumPacketSize), b.MaximumPacketSize, 64, VariableByteInteger.MaxValue + 5);
         b.ConnectTimeout = reader.Duration(nameof(b.ConnectTimeout), b.ConnectTimeout);
+        b.AuthenticationTimeout = reader.Duration(nameof(b.AuthenticationTimeout), b.AuthenticationTimeout);
         b.MaximumConnections = (int)reader.Number(nameof(b.MaximumConnections), b.MaximumConnections, 1, int.MaxValue);
         b.MaximumInflightMessages = (int)reader.Number(nameof(b.MaximumInflightMessages), b.MaximumInflightMessages, 1, ushort.MaxValue);
         b.MaximumIncomingInflightMessages = (int)reader.Number(nameof(b.MaximumIncomingInflightMessages), b.MaximumIncomingInflightMessages, 1, ushort.MaxValue);

@@ -1,4 +1,5 @@
 using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using Microsoft.AspNetCore.Connections;
 
 namespace IoTHub.Web.Mqtt;
@@ -10,5 +11,6 @@ namespace IoTHub.Web.Mqtt;
 internal sealed class MqttConnectionHandler(MqttBroker broker, string listener) : ConnectionHandler
 {
     public override Task OnConnectedAsync(ConnectionContext connection) =>
-        broker.HandleConnectionAsync(connection.Transport, connection.RemoteEndPoint?.ToString() ?? connection.ConnectionId, listener);
+        broker.HandleConnectionAsync(connection.Transport,
+            new Broker.Connections.ConnectionInfo(listener, TransportKind.Tcp, connection.LocalEndPoint, connection.RemoteEndPoint));
 }

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using IoTHub.Broker.Connections;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
 
@@ -8,6 +9,9 @@ namespace IoTHub.Broker.Tests.Support;
 internal static class PipeClient
 {
     public static readonly TimeSpan Timeout = MqttTestClient.Timeout;
+
+    /// <summary>What the engine is told of an in-memory connection: listener "pipe", no addresses.</summary>
+    public static readonly ConnectionInfo Connection = new("pipe", TransportKind.Tcp, LocalEndPoint: null, RemoteEndPoint: null);
 
     /// <summary>Opens the pipe without sending anything, for tests of the first packet.</summary>
     public static MqttTestClient Open(MqttBroker broker, MqttProtocolVersion version = MqttProtocolVersion.V311, PipeOptions? fromBrokerOptions = null) =>
@@ -37,7 +41,7 @@ internal static class PipeClient
     {
         var toBroker = new Pipe();
         var fromBroker = new Pipe(fromBrokerOptions ?? PipeOptions.Default);
-        var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), "pipe", "pipe");
+        var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), Connection);
         return new MqttTestClient(toBroker.Writer, fromBroker.Reader, version, brokerTask, reads);
     }
 

@@ -1,0 +1,30 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+
+namespace IoTHub.Broker.Connections;
+
+/// <summary>How a connection reached the broker.</summary>
+public enum TransportKind
+{
+    Tcp,
+    Tls,
+    WebSocket,
+    SecureWebSocket,
+    Unix,
+}
+
+/// <summary>
+/// How a client came in, handed to the engine with its connection by the transport: the listener that accepted it
+/// (its URL, e.g. <c>tcp://127.0.0.1:1883</c>), the transport, both ends, and the TLS client certificate when the
+/// client presented one. Authentication and the admin API read it; the engine itself only names the connection by it.
+/// </summary>
+public sealed record ConnectionInfo(
+    string Listener,
+    TransportKind Transport,
+    EndPoint? LocalEndPoint,
+    EndPoint? RemoteEndPoint,
+    X509Certificate2? ClientCertificate = null)
+{
+    /// <summary>The client's address as logs and the admin API show it.</summary>
+    public string Endpoint { get; } = RemoteEndPoint?.ToString() ?? "unknown";
+}

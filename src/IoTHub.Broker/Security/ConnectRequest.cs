@@ -1,0 +1,14 @@
+using IoTHub.Broker.Connections;
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Security;
+
+/// <summary>What a client presented in CONNECT, and how it came in: what an authenticator decides on.</summary>
+/// <param name="ClientId">The client id, or the one the broker assigned when the client sent none.</param>
+/// <param name="Password">Null when CONNECT carried no password (not the same as an empty one).</param>
+public sealed record ConnectRequest(
+    string ClientId,
+    string? UserName,
+    byte[]? Password,
+    MqttProtocolVersion ProtocolVersion,
+    ConnectionInfo Connection);
