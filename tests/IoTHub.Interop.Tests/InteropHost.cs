@@ -39,7 +39,7 @@ public sealed class InteropHost : IDisposable
         });
         _factory.UseKestrel();
         _factory.StartServer();
-        Endpoint = _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener.Broker == "default").Endpoint;
+        Endpoint = _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener is { Broker: "default", Name: "default" }).Endpoint;
     }
 
     /// <summary>Where the MQTT listener really bound (loopback).</summary>

@@ -39,7 +39,8 @@ public class KestrelHost : IDisposable
         _factory.StartServer();
 
         var listeners = Services.GetRequiredService<BoundListeners>();
-        MqttEndpoints = listeners.Mqtt.ToDictionary(static m => m.Broker, static m => m.Endpoint);
+        MqttEndpoints = listeners.Mqtt.Where(static m => m.Name == "default").ToDictionary(static m => m.Broker, static m => m.Endpoint);
+        MqttListeners = listeners.Mqtt.ToList();
         MqttEndpoint = MqttEndpoints["default"];
         Client = new HttpClient { BaseAddress = new Uri($"http://{listeners.Http.Single()}"), Timeout = TimeSpan.FromSeconds(30) };
     }
@@ -51,8 +52,11 @@ public class KestrelHost : IDisposable
     /// <summary>Where the default broker's MQTT listener really bound.</summary>
     public IPEndPoint MqttEndpoint { get; }
 
-    /// <summary>Every broker's listener, by broker name.</summary>
+    /// <summary>Every broker's default listener (Mqtt:Address and Mqtt:Port), by broker name.</summary>
     public IReadOnlyDictionary<string, IPEndPoint> MqttEndpoints { get; }
+
+    /// <summary>Every MQTT listener, named ones included.</summary>
+    internal IReadOnlyList<BoundMqttListener> MqttListeners { get; }
 
     public IServiceProvider Services => _factory.Services;
 

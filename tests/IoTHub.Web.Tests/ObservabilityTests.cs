@@ -317,27 +317,5 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         Assert.Equal(before.GetValueOrDefault("iothub_sessions_full" + Default), (await ScrapeAsync())["iothub_sessions_full" + Default]);
     }
 
-    private async Task<Dictionary<string, double>> ScrapeAsync()
-    {
-        var text = await host.Client.GetStringAsync("/metrics");
-        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var space = line.LastIndexOf(' ');
-            var series = line[..space];
-            // OpenTelemetry adds otel_scope_* labels; leave them out so the tests name series as Prometheus users do.
-            series = System.Text.RegularExpressions.Regex.Replace(series, "otel_scope_[a-z_]+=\"[^\"]*\",?", string.Empty).Replace("{}", string.Empty, StringComparison.Ordinal);
-            if (double.TryParse(line[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                samples[series] = value;
-            }
-        }
-
-        return samples;
-    }
+    private Task<Dictionary<string, double>> ScrapeAsync() => MetricsScrape.ReadAsync(host.Client);
 }

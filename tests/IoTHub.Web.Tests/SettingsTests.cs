@@ -132,6 +132,58 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void ListenersAreReadAsUrlsForEveryBroker()
+    {
+        var options = new MqttOptions();
+        SectionReader reader = ReadMqtt(new()
+        {
+            ["Mqtt:Port"] = "1883",
+            ["Mqtt:Listeners:lan:Url"] = "tcp://0.0.0.0:1884",
+            ["Mqtt:Listeners:v6:Url"] = "tcp://[::1]:1885",
+            ["Mqtt:Brokers:lab:Port"] = "1886",
+            ["Mqtt:Brokers:lab:Listeners:extra:Url"] = "tcp://127.0.0.1:1887",
+        }, options);
+
+        Assert.Empty(reader.Errors);
+        Assert.Equal(
+            ["default 127.0.0.1:1883", "lan 0.0.0.0:1884", "v6 [::1]:1885"],
+            options.AllListeners.Select(static l => $"{l.Name} {new System.Net.IPEndPoint(l.Address, l.Port)}"));
+        Assert.Equal(["default", "extra"], options.AdditionalBrokers.Single().AllListeners.Select(static l => l.Name));
+        Assert.Equal(1887, options.AdditionalBrokers.Single().Listeners.Single().Port);
+    }
+
+    [Theory]
+    [InlineData("tls://127.0.0.1:8883", "is not an MQTT listener URL")]
+    [InlineData("tcp://broker.example:1884", "is not an MQTT listener URL")]
+    [InlineData("tcp://127.0.0.1", "is not an MQTT listener URL")]
+    [InlineData("tcp://127.0.0.1:1884/mqtt", "is not an MQTT listener URL")]
+    [InlineData("1884", "is not an MQTT listener URL")]
+    [InlineData("tcp://127.0.0.1:1883", "port 1883 is already taken by another MQTT listener")]
+    public void BadListenerUrlsAreReportedByKey(string url, string problem)
+    {
+        SectionReader reader = ReadMqtt(new() { ["Mqtt:Port"] = "1883", ["Mqtt:Listeners:second:Url"] = url }, new MqttOptions());
+        Assert.Contains(problem, Assert.Single(reader.Errors, e => e.StartsWith("Mqtt:Listeners:second:Url", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ListenerMistakesAreAllReported()
+    {
+        SectionReader reader = ReadMqtt(new()
+        {
+            ["Mqtt:Port"] = "1883",
+            ["Mqtt:Listeners:nourl:Address"] = "0.0.0.0",
+            ["Mqtt:Listeners:default:Url"] = "tcp://127.0.0.1:1890",
+            ["Mqtt:Listeners:one:Url"] = "tcp://127.0.0.1:1891",
+            ["Mqtt:Brokers:lab:Port"] = "1891",
+        }, new MqttOptions());
+
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:nourl:Url must be set", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:nourl:Address is not a known setting", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:default:Url belongs to a listener named 'default'", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Brokers:lab:Port 1891 is already the port of another broker", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Mqtt5CapabilitiesAreReadAndRedirectNeedsAReference()
     {
         var options = new MqttOptions();

@@ -32,7 +32,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
     private static readonly SubscriptionInfo Subscription = new("default", "sensor-17", "sensors/+/temp", 1, false, false, RetainHandling.SendAtSubscribe, 0);
     private static readonly MessageProperties Properties = new(ContentType: "text/plain", MessageExpiryInterval: 3600,
         UserProperties: [new UserPropertyItem("unit", "celsius")]);
-    private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true);
+    private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true, "default", "tcp://127.0.0.1:1883");
     private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 3, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
     private static readonly ApiKeyInfo ApiKey = new(3, "backup", "viewer", "admin", At);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
@@ -47,30 +48,71 @@ internal sealed class MqttOptions : ListenerOptions
 
     public IEnumerable<MqttOptions> AllBrokers => [this, .. AdditionalBrokers];
 
-    /// <summary>Reads the default broker, then every named one, and checks that no two share a port.</summary>
+    /// <summary>The listeners of "Listeners:{name}:Url", beyond the default one at Address and Port.</summary>
+    public List<MqttListenerUrl> Listeners { get; } = [];
+
+    /// <summary>Every listener of this broker, the default one (Address and Port) first.</summary>
+    public IEnumerable<MqttListenerUrl> AllListeners => [new(MqttListenerUrl.DefaultName, Address, Port), .. Listeners];
+
+    /// <summary>Reads the default broker, then every named one, and checks that no two listeners share a port.</summary>
     public void ReadAll(SectionReader reader)
     {
         Read(reader);
         ReadBroker(reader);
+        ReadListeners(reader);
         foreach (SectionReader child in reader.Children("Brokers"))
         {
             var named = new MqttOptions { Name = child.Name, Address = Address, Broker = Broker.Clone() };
             child.Require(nameof(Port));
             named.Read(child);
             named.ReadBroker(child);
-            child.RejectUnknownKeys();
             if (named.Name.Equals(DefaultBrokerName, StringComparison.OrdinalIgnoreCase))
             {
                 child.Fail(nameof(Port), $"belongs to a broker named '{DefaultBrokerName}', the name of the broker configured by the \"Mqtt\" section itself.");
             }
-            else if (named.Port != 0 && AllBrokers.Any(other => other.Port == named.Port))
+            else if (PortTaken(named.Port))
             {
                 child.Fail(nameof(Port), $"{named.Port} is already the port of another broker.");
             }
 
             AdditionalBrokers.Add(named);
+            named.ReadListeners(child, this);
+            child.RejectUnknownKeys();
         }
     }
+
+    /// <summary>Reads "Listeners:{name}:Url" of one broker's section; ports are checked against every listener read so far.</summary>
+    private void ReadListeners(SectionReader reader, MqttOptions? all = null)
+    {
+        all ??= this;
+        foreach (SectionReader child in reader.Children(nameof(Listeners)))
+        {
+            const string Key = "Url";
+            child.Require(Key);
+            var name = child.Name;
+            var listener = child.Read(Key, (MqttListenerUrl?)null,
+                (string raw, [MaybeNullWhen(false)] out MqttListenerUrl? value) => MqttListenerUrl.TryParse(name, raw, out value), MqttListenerUrl.Problem);
+            child.RejectUnknownKeys();
+            if (listener is null)
+            {
+                continue;
+            }
+
+            if (name.Equals(MqttListenerUrl.DefaultName, StringComparison.OrdinalIgnoreCase))
+            {
+                child.Fail(Key, $"belongs to a listener named '{MqttListenerUrl.DefaultName}', the name of the one at Address and Port.");
+            }
+            else if (all.PortTaken(listener.Port))
+            {
+                child.Fail(Key, $"port {listener.Port} is already taken by another MQTT listener.");
+            }
+
+            Listeners.Add(listener);
+        }
+    }
+
+    /// <summary>Whether a fixed port is held by a listener of any broker read so far (0, any free port, never is).</summary>
+    private bool PortTaken(int port) => port != 0 && AllBrokers.Any(broker => broker.AllListeners.Any(listener => listener.Port == port));
 
     private void ReadBroker(SectionReader reader)
     {

@@ -15,7 +15,7 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
     private readonly HashSet<string> _knownKeys = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<string> _errors = errors ?? [];
 
-    private delegate bool Parser<T>(string raw, [MaybeNullWhen(false)] out T value);
+    public delegate bool Parser<T>(string raw, [MaybeNullWhen(false)] out T value);
 
     public IReadOnlyList<string> Errors => _errors;
 
@@ -102,7 +102,7 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
     }
 
     /// <summary>The parsed value; the fallback when the key is absent or its value is bad (which is recorded).</summary>
-    private T Read<T>(string key, T fallback, Parser<T> parse, string problem)
+    public T Read<T>(string key, T fallback, Parser<T> parse, string problem)
     {
         _knownKeys.Add(key);
         if (section[key] is not { } raw)

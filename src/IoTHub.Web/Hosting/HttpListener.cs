@@ -29,9 +29,9 @@ internal static class HttpListener
                 HostLog.HttpListening(logger, endpoint);
             }
 
-            foreach (var (broker, endpoint) in listeners.Mqtt)
+            foreach (var listener in listeners.Mqtt)
             {
-                HostLog.MqttListening(logger, endpoint, broker);
+                HostLog.MqttListening(logger, listener.Endpoint, listener.Broker);
             }
 
             return Task.CompletedTask;

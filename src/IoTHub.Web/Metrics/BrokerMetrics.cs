@@ -126,14 +126,14 @@ internal sealed class BrokerMetrics
         foreach (var (name, broker) in brokers)
         {
             var counts = broker.CountConnections();
-            foreach (var (listenerBroker, endpoint) in listeners.Mqtt)
+            foreach (var bound in listeners.Mqtt)
             {
-                if (!string.Equals(listenerBroker, name, StringComparison.OrdinalIgnoreCase))
+                if (!string.Equals(bound.Broker, name, StringComparison.OrdinalIgnoreCase))
                 {
                     continue;
                 }
 
-                var listener = BoundListeners.MqttName(endpoint);
+                var listener = bound.Url;
                 foreach (var version in ReportedVersions)
                 {
                     yield return new Measurement<long>(counts.GetValueOrDefault((listener, version)), Broker(name),

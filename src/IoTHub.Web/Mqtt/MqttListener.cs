@@ -23,16 +23,19 @@ internal static class MqttListener
                 foreach (MqttOptions mqtt in binding.ReadUnvalidated().AllBrokers)
                 {
                     string name = mqtt.Name;
-                    kestrel.Listen(mqtt.Address, mqtt.Port, listen =>
+                    foreach (MqttListenerUrl listener in mqtt.AllListeners)
                     {
-                        // Each listener carries its broker's name; the broker is resolved with the first
-                        // connection, when start-up validation has passed.
-                        // Named when the first connection comes: by then a port 0 is the real one.
-                        string? listenerName = null;
-                        listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
-                            listenerName ??= BoundListeners.MqttName(listen.IPEndPoint!)).OnConnectedAsync(connection));
-                        listeners.AddMqtt(name, listen);
-                    });
+                        kestrel.Listen(listener.Address, listener.Port, listen =>
+                        {
+                            // Each listener carries its broker's name; the broker is resolved with the first
+                            // connection, when start-up validation has passed.
+                            // Named when the first connection comes: by then a port 0 is the real one.
+                            string? url = null;
+                            listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
+                                url ??= BoundListeners.MqttName(listen.IPEndPoint!)).OnConnectedAsync(connection));
+                            listeners.AddMqtt(name, listener.Name, listen);
+                        });
+                    }
                 }
             });
         services.AddOptions<HostOptions>()

@@ -13,7 +13,10 @@ namespace IoTHub.Web.Api.Brokers;
 /// <param name="Address">The IP address it binds.</param>
 /// <param name="Port">The port it holds (the real one when configured as 0); 0 while not bound.</param>
 /// <param name="Bound">Whether it holds its port.</param>
-internal sealed record ListenerInfo(string Protocol, string? Broker, string Address, int Port, bool Bound);
+/// <param name="Name">An MQTT listener's name in the configuration: "default" for Mqtt:Address and Mqtt:Port, the key of
+/// Mqtt:Listeners:{name}:Url otherwise; "http" for the HTTP listener.</param>
+/// <param name="Url">Where it listens, as metrics name it: tcp://127.0.0.1:1883 (http://... for HTTP), with the real port.</param>
+internal sealed record ListenerInfo(string Protocol, string? Broker, string Address, int Port, bool Bound, string Name, string Url);
 
 /// <summary>One isolated broker with its state.</summary>
 /// <param name="Name">The name used by the other endpoints' <c>broker</c> parameter.</param>
@@ -84,8 +87,8 @@ internal static class BrokersApi
 
     internal static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
     [
-        .. listeners.Http.Select(static e => new ListenerInfo("http", null, e.Address.ToString(), e.Port, e.Port != 0)),
-        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0)),
+        .. listeners.Http.Select(static e => new ListenerInfo("http", null, e.Address.ToString(), e.Port, e.Port != 0, "http", "http://" + e)),
+        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0, m.Name, m.Url)),
     ];
 
     internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
