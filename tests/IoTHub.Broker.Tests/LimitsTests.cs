@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -118,7 +117,7 @@ public sealed class LimitsTests : IAsyncLifetime
     [Fact]
     public async Task A_flood_of_refused_connects_is_logged_rate_limited()
     {
-        var log = new CapturingLogger();
+        var log = new CapturingLogger<MqttBroker>();
         await UseBrokerAsync(o => { }, log);
 
         for (var i = 0; i < 60; i++)
@@ -132,20 +131,5 @@ public sealed class LimitsTests : IAsyncLifetime
         Assert.Equal(20, refusals.Count);
         Assert.Contains("client id ''", refusals[0], StringComparison.Ordinal);
         Assert.Equal(60, _broker.Statistics.ConnectionsRefused);
-    }
-
-    private sealed class CapturingLogger : ILogger<MqttBroker>
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public IEnumerable<string> Lines => _lines;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _lines.Enqueue(formatter(state, exception));
     }
 }

@@ -279,9 +279,12 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
     }
 
     /// <summary>The samples of /metrics by series (name with labels, without the scope label), parsed from the text format.</summary>
-    private async Task<Dictionary<string, double>> ScrapeAsync()
+    private Task<Dictionary<string, double>> ScrapeAsync() => ScrapeAsync(host.Client);
+
+    /// <summary>The samples of /metrics by series (name and labels, as Prometheus users write them).</summary>
+    internal static async Task<Dictionary<string, double>> ScrapeAsync(HttpClient client)
     {
-        var text = await host.Client.GetStringAsync("/metrics");
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
         {

@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using IoTHub.Broker.Storage;
 using IoTHub.Data.Stores;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Storage;
@@ -35,7 +37,8 @@ internal static partial class BrokerStorage
                 : ValidateOptionsResult.Success;
     }
 
-    private sealed class OpenStore(IOptions<StorageOptions> options, IHostEnvironment environment, ILoggerFactory loggers, ILogger<OpenStore> logger)
+    private sealed class OpenStore(IOptions<StorageOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory meters,
+        ILogger<OpenStore> logger)
         : IHostedService, IAsyncDisposable
     {
         private IBrokerStore? _store;
@@ -80,6 +83,7 @@ internal static partial class BrokerStorage
             }
 
             _writer = new StorageWriter(_store, settings.Durability, loggers.CreateLogger<StorageWriter>());
+            BrokerMetrics.AddStorage(meters, _writer, settings.Provider);
             LogStorageOpened(logger, settings.Provider, settings.Durability, location);
         }
 
