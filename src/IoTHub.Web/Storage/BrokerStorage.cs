@@ -27,6 +27,10 @@ internal static partial class BrokerStorage
     [LoggerMessage(EventId = 1110, Level = LogLevel.Information, Message = "Storage {Provider} ({Durability}) at {Location}")]
     private static partial void LogStorageOpened(ILogger logger, StorageProvider provider, StorageDurability durability, string location);
 
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning,
+        Message = "Storage file: dropped the last {Bytes} bytes of the log in {Location}, a record torn by a crash or a full disk (in strict mode never acknowledged)")]
+    private static partial void LogTornRecordDropped(ILogger logger, long bytes, string location);
+
     /// <summary>The checks that involve more than one key.</summary>
     private sealed class ProviderSettingsValidator : IValidateOptions<StorageOptions>
     {
@@ -63,7 +67,13 @@ internal static partial class BrokerStorage
                         break;
                     case StorageProvider.File:
                         location = Path.Combine(folder, "store");
-                        _store = FileBrokerStore.Open(location, settings.Durability);
+                        var files = FileBrokerStore.Open(location, settings.Durability);
+                        _store = files;
+                        if (files.DroppedLogBytes > 0)
+                        {
+                            LogTornRecordDropped(logger, files.DroppedLogBytes, location);
+                        }
+
                         break;
                     case StorageProvider.Sqlite:
                         location = Path.Combine(folder, SqliteStorage.DefaultFileName);
