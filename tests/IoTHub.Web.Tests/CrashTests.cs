@@ -54,6 +54,42 @@ public sealed class CrashTests(PostgresServer postgres, ITestOutputHelper output
         Assert.True(exitCode == 0, $"exit code {exitCode}. Output:\n{restarted.Output}");
     }
 
+    /// <summary>
+    /// PostgreSQL restarted (`pg_ctl restart -m fast`) while a publisher streams QoS 1 messages with 32 in
+    /// flight to an offline persistent subscriber: the commits in flight fail, the publisher is disconnected
+    /// and sends again what was not acknowledged, and once all are acknowledged the broker is killed and
+    /// restarted: every one of them is there.
+    /// </summary>
+    [Fact]
+    public async Task Acknowledged_messages_survive_a_postgres_restart_mid_stream()
+    {
+        const int Messages = 20_000;
+        string[] arguments = ["--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"), "--Storage:Provider=postgres",
+            "--Storage:ConnectionString=" + await postgres.CreateDatabaseAsync(), "--Storage:MigrateOnStart=true",
+            "--Mqtt:MaximumQueuedMessages=100000", "--Logging:LogLevel:IoTHub.Broker=Warning"];
+        var acknowledged = new AcknowledgedMessages();
+        int closed;
+        using (var host = HostProcess.Start(_workingDirectory.Path, arguments))
+        {
+            var endpoint = await host.WaitForMqttEndpointAsync();
+            await SubscribeOfflineAsync(endpoint, "subscriber", ("restart/q1", QualityOfService.AtLeastOnce));
+
+            var publishing = acknowledged.PublishAsync(endpoint, "publisher", "restart/q1", QualityOfService.AtLeastOnce, window: 32,
+                connections: 10_000, messages: Messages);
+            await Poll.UntilAsync(() => acknowledged.Qos1.Count >= Messages / 4, TimeSpan.FromSeconds(30));
+            await postgres.RestartAsync();
+            closed = await publishing.WaitAsync(TimeSpan.FromSeconds(40));
+            Assert.True(closed > 0, "the restart closed no connection: it did not happen mid-stream");
+            Assert.Equal(Messages, acknowledged.Qos1.Count);
+
+            await host.KillAsync();
+        }
+
+        using var restarted = HostProcess.Start(_workingDirectory.Path, arguments);
+        output.WriteLine($"postgres restart: {closed} connections closed; " +
+            await acknowledged.AssertStoredAsync(await restarted.WaitForMqttEndpointAsync(), "subscriber", "restart/q1"));
+    }
+
     /// <summary>Subscribes a persistent session to <paramref name="filters"/> and disconnects it.</summary>
     internal static async Task SubscribeOfflineAsync(IPEndPoint endpoint, string clientId, params (string Filter, QualityOfService Qos)[] filters)
     {
