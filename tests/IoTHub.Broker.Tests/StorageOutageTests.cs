@@ -64,8 +64,28 @@ public sealed class StorageOutageTests
         Assert.All(log.Entries, entry => Assert.Null(entry.Exception));
         Assert.Equal(7, writer.FailedBatches);
 
-        // The next outage is a new one, logged again.
+        // A disk that flaps (a small write fits between failures) within a minute of the end: readiness follows
+        // each commit, the log only counts the failures.
+        for (var i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            await FailAsync();
+            Assert.True(writer.Failing);
+            await writer.WriteAsync(Write).AsTask().WaitAsync(Timeout);
+            Assert.False(writer.Failing);
+        }
+
+        Assert.Equal(3, log.Entries.Count());
+        time.Advance(TimeSpan.FromSeconds(20));
+        await FailAsync();
+        Assert.Equal(4, log.Entries.Count());
+        Assert.Contains("4 more failed in the last 00:01:05", log.Entries.Last().Message, StringComparison.Ordinal);
+
+        // An outage a minute after the last one ended is a new one, logged again.
+        await writer.WriteAsync(Write).AsTask().WaitAsync(Timeout);
+        time.Advance(TimeSpan.FromMinutes(1));
         await FailAsync();
         Assert.Equal(1200, log.Entries.Last().EventId);
+        Assert.Equal(5, log.Entries.Count());
     }
 }

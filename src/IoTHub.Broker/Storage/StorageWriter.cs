@@ -38,10 +38,14 @@ public sealed partial class StorageWriter : IAsyncDisposable
     private long _failedBatches;
 
     // The outage in progress (batches failing in a row): when it started, and the failures since the last report.
+    // One that starts within a report interval of the last one's end (small writes still fit on a full disk,
+    // deletes free room) goes on that one in the log: counted, not announced again.
     private long _outageStartedAt;
     private long _reportedAt;
     private long _unreportedFailures;
     private long _outageFailures;
+    private long _outageEndedAt;
+    private bool _outageLogged;
 
     public const int DefaultMaxPendingOperations = 100_000;
 
@@ -204,7 +208,8 @@ public sealed partial class StorageWriter : IAsyncDisposable
     /// <summary>
     /// A failed batch: the first of an outage is logged with its cause, the next ones are counted and
     /// the count logged once per <see cref="OutageReportInterval"/> (a batch fails per reconnecting
-    /// publisher, which must not flood the log). No stack trace: the cause is a state of the storage.
+    /// publisher, which must not flood the log), also those of outages that followed the last logged one
+    /// within an interval. No stack trace: the cause is a state of the storage.
     /// </summary>
     private void CountFailure(Exception failure)
     {
@@ -212,11 +217,16 @@ public sealed partial class StorageWriter : IAsyncDisposable
         _outageFailures++;
         if (_outageStartedAt == 0)
         {
-            _reportedAt = now;
-            _unreportedFailures = 0;
             Volatile.Write(ref _outageStartedAt, now);
-            LogOutageStarted(_logger, failure.GetType().Name, failure.Message);
-            return;
+            _outageLogged = _outageEndedAt == 0 || _time.GetElapsedTime(_outageEndedAt, now) >= OutageReportInterval;
+            if (_outageLogged)
+            {
+                _reportedAt = now;
+                _unreportedFailures = 0;
+                _outageFailures = 1;
+                LogOutageStarted(_logger, failure.GetType().Name, failure.Message);
+                return;
+            }
         }
 
         _unreportedFailures++;
@@ -235,8 +245,12 @@ public sealed partial class StorageWriter : IAsyncDisposable
             return;
         }
 
-        LogOutageEnded(_logger, _time.GetElapsedTime(_outageStartedAt), _outageFailures);
-        _outageFailures = 0;
+        _outageEndedAt = _time.GetTimestamp();
+        if (_outageLogged)
+        {
+            LogOutageEnded(_logger, _time.GetElapsedTime(_outageStartedAt, _outageEndedAt), _outageFailures);
+        }
+
         Volatile.Write(ref _outageStartedAt, 0);
     }
 
