@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Broker.Tests;
 
@@ -9,26 +9,13 @@ namespace IoTHub.Broker.Tests;
 /// A real full disk: the file store on a 256 KB tmpfs (the test suite runs as root, as CI does). What
 /// was acknowledged is stored; what could not be stored is never acknowledged; the broker keeps serving.
 /// </summary>
-public sealed class DiskFullTests : IAsyncLifetime
+public sealed class DiskFullTests
 {
-    private readonly string _mount = Path.Combine(Path.GetTempPath(), "iothub-full-" + Guid.NewGuid().ToString("N"));
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_mount);
-        Assert.Equal(0, await RunAsync("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", _mount));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await RunAsync("umount", _mount);
-        Directory.Delete(_mount, recursive: true);
-    }
-
-    [Fact]
+    [TmpfsFact]
     public async Task When_the_disk_fills_nothing_unstored_is_acknowledged_and_the_broker_keeps_serving()
     {
-        var directory = Path.Combine(_mount, "store");
+        using var disk = Tmpfs.Mount("256k");
+        var directory = Path.Combine(disk.Path, "store");
         var acknowledged = new List<string>();
         await using (var store = FileBrokerStore.Open(directory, StorageDurability.Strict))
         await using (var writer = new StorageWriter(store, StorageDurability.Strict))
@@ -73,12 +60,5 @@ public sealed class DiskFullTests : IAsyncLifetime
         var state = FileBrokerStore.Read(directory);
         var queued = state.Sessions.Single(s => s.ClientId == "offline").Queued.Select(q => System.Text.Encoding.UTF8.GetString(q.Message.Payload.Span)).ToList();
         Assert.Equal(acknowledged, queued.Take(acknowledged.Count));
-    }
-
-    private static async Task<int> RunAsync(string command, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(command, arguments) { RedirectStandardError = true })!;
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        return process.ExitCode;
     }
 }

@@ -17,7 +17,7 @@ public sealed class FullQueueTests : IAsyncLifetime
 {
     private const int QueueLimit = 50;
 
-    private readonly CapturingLogger _log = new();
+    private readonly CapturingLogger<MqttBroker> _log = new();
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private MqttBroker _broker = null!;
 

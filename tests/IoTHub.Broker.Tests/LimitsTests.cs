@@ -114,7 +114,7 @@ public sealed class LimitsTests : IAsyncLifetime
     [Fact]
     public async Task A_flood_of_refused_connects_is_logged_rate_limited()
     {
-        var log = new CapturingLogger();
+        var log = new CapturingLogger<MqttBroker>();
         await UseBrokerAsync(o => { }, log);
 
         for (var i = 0; i < 60; i++)
@@ -134,7 +134,7 @@ public sealed class LimitsTests : IAsyncLifetime
     [Fact]
     public async Task A_flood_of_refused_publishes_is_logged_rate_limited()
     {
-        var log = new CapturingLogger();
+        var log = new CapturingLogger<MqttBroker>();
         await UseBrokerAsync(o => { }, log);
         await using var client = await PipeClient.ConnectAsync(_broker, "noisy");
 

@@ -61,6 +61,51 @@ public sealed class FileStoreTests : StoreContract
     }
 
     [Fact]
+    public async Task A_tail_of_zeros_left_by_a_crash_is_dropped()
+    {
+        await CommitAsync(StorageOperation.SetRetained(Message("a", "first")));
+        await Store.DisposeAsync();
+
+        // A crash after the file grew and before its new blocks were written: they read as zeros.
+        await using (var file = new FileStream(SingleLog(), FileMode.Append))
+        {
+            await file.WriteAsync(new byte[4096]);
+        }
+
+        Assert.Equal(["a"], (await OpenAndLoadAsync()).Retained.Select(m => m.Topic));
+        Assert.Equal(4096, FileStore.DroppedLogBytes);
+    }
+
+    [Fact]
+    public async Task A_broken_record_with_good_ones_after_it_is_reported_and_the_log_is_left_as_it_is()
+    {
+        await CommitAsync(StorageOperation.SetRetained(Message("a", "first")));
+        var afterFirst = FileStore.LogLength;
+        await CommitAsync(StorageOperation.SetRetained(Message("b", "second")));
+        await CommitAsync(StorageOperation.SetRetained(Message("c", "third")));
+        await Store.DisposeAsync();
+
+        var log = SingleLog();
+        var bytes = await File.ReadAllBytesAsync(log);
+        bytes[afterFirst + 10] ^= 0xFF; // damage in the middle record's payload
+        await File.WriteAllBytesAsync(log, bytes);
+
+        var error = Assert.Throws<InvalidDataException>(() => FileBrokerStore.Open(_folder.Path, StorageDurability.Strict));
+        Assert.Contains($"damaged at byte {afterFirst} of {bytes.Length}", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"truncate -s {afterFirst} '{log}'", error.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidDataException>(() => FileBrokerStore.Read(_folder.Path));
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(log));
+
+        // The operator's choice, as the message says: cut the log at the damage; the state before it opens.
+        await using (var file = new FileStream(log, FileMode.Open))
+        {
+            file.SetLength(afterFirst);
+        }
+
+        Assert.Equal(["a"], (await OpenAndLoadAsync()).Retained.Select(m => m.Topic));
+    }
+
+    [Fact]
     public async Task A_long_log_becomes_a_snapshot_and_a_new_log()
     {
         await Store.DisposeAsync();

@@ -1,6 +1,7 @@
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Data.Tests;
 

@@ -255,7 +255,15 @@ public sealed class MqttTestClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _toServer.CompleteAsync();
+        try
+        {
+            await _toServer.CompleteAsync();
+        }
+        catch (IOException)
+        {
+            // The server closed the connection first (broken pipe, reset): nothing left to send.
+        }
+
         await _fromServer.CompleteAsync();
         await ServerTask.WaitAsync(Timeout);
         if (_transport is not null)
@@ -276,8 +284,9 @@ public sealed class MqttTestClient : IAsyncDisposable
                 {
                     result = await reader.ReadAsync();
                 }
-                catch (IOException)
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException)
                 {
+                    // Reset by the server, or disposed by a writer completed after a broken pipe.
                     return;
                 }
 

@@ -56,6 +56,14 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Restarts the server as an operator does (`pg_ctl restart -m fast`): open connections are ended,
+    /// transactions in progress rolled back. Returns once it accepts connections again.
+    /// </summary>
+    public Task RestartAsync() =>
+        RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries!, "pg_ctl"), "-D", DataFolder, "-l", Path.Combine(_folder!, "server.log"),
+            "-m", "fast", "-w", "-t", "60", "restart");
+
     /// <summary>A connection string for a new, empty database of its own.</summary>
     public async Task<string> CreateDatabaseAsync()
     {

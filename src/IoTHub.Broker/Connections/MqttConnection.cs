@@ -645,7 +645,7 @@ internal sealed partial class MqttConnection
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            BrokerLog.StorageFailed(Logger, ex, ClientId);
+            BrokerLog.StorageFailed(Logger, ClientId, ex.Message);
             Close(ReasonCode.UnspecifiedError, "storage unavailable: the message could not be stored");
             return false;
         }

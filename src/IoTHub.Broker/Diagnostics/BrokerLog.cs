@@ -48,8 +48,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1012, LogLevel.Debug, "Client {ClientId}: message to '{Topic}' of {Size} bytes exceeds the client's maximum packet size; not sent")]
     public static partial void PacketTooLargeForClient(ILogger logger, string clientId, string topic, int size);
 
-    [LoggerMessage(1014, LogLevel.Error, "Storage failed while client '{ClientId}' waited for an acknowledgement; closing its connection without acknowledging")]
-    public static partial void StorageFailed(ILogger logger, Exception exception, string clientId);
+    // Debug and without the exception: the storage writer logs the outage once, with its cause.
+    [LoggerMessage(1014, LogLevel.Debug, "Storage failed while client '{ClientId}' waited for an acknowledgement ({Reason}); closing its connection without acknowledging")]
+    public static partial void StorageFailed(ILogger logger, string clientId, string reason);
 
     [LoggerMessage(1015, LogLevel.Error, "A round of the broker's monitor failed")]
     public static partial void MonitorFailed(ILogger logger, Exception exception);

@@ -8,7 +8,9 @@ namespace IoTHub.Broker.Storage;
 /// Stores everything in one folder: a snapshot (<c>snapshot.bin</c>) plus an append-only log
 /// (<c>log-{generation}.bin</c>) of the batches committed since. Each log record is one batch:
 /// <c>[payload length u32][CRC-32 of payload u32][payload]</c>; on open the log is replayed over the
-/// snapshot, and a torn or corrupt last record (a crash mid-write) is dropped and cut off. Once the
+/// snapshot, and a torn or corrupt last record (a crash mid-write) is dropped and cut off; a broken
+/// record with good ones after it is damage, and the store refuses to open. A record that a failed write
+/// tore is cut off at once; if that fails too, nothing more is appended. Once the
 /// log passes a size, the state is written as a new snapshot (temp file, fsync, rename, fsync of the folder) with the next
 /// generation and a new, empty log starts; a log whose generation is not the snapshot's is stale.
 /// Strict durability fsyncs every batch; relaxed leaves the flush to the operating system.
@@ -265,7 +267,32 @@ public sealed class FileBrokerStore : IBrokerStore
             valid += RecordHeaderSize + payload.Length;
         }
 
+        if (FindRecordAfter(log, (int)valid) is { } next)
+        {
+            // Records are appended whole and a torn one is cut off before the next append (or nothing is
+            // appended after it), so a broken record with good ones behind it is damage from outside. Cutting
+            // the log there would throw away writes that were acknowledged: leave the choice to the operator.
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"The storage log '{logPath}' is damaged at byte {valid} of {log.Length}: the record there is broken, and a good one follows at byte {next}. " +
+                $"The store is not opened, so that nothing stored after the damage is thrown away. To start from the state before the damage " +
+                $"and lose what follows it, keep a copy of the folder and cut the log: truncate -s {valid} '{logPath}'"));
+        }
+
         return new Image(model, generation, log.Length, valid);
+    }
+
+    /// <summary>Where a good record starts after the broken one at <paramref name="broken"/>; null when none does (a torn tail).</summary>
+    private static int? FindRecordAfter(byte[] log, int broken)
+    {
+        for (var start = broken + 1; start + RecordHeaderSize <= log.Length; start++)
+        {
+            if (TryReadRecord(log.AsSpan(start), out _))
+            {
+                return start;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A complete record with a matching CRC; false at the end or at a torn or corrupt record.</summary>
@@ -277,8 +304,9 @@ public sealed class FileBrokerStore : IBrokerStore
             return false;
         }
 
+        // A payload holds at least its operation count: a header of zeros (blocks of a file grown by a crash) is no record.
         var length = BinaryPrimitives.ReadUInt32LittleEndian(rest);
-        if (length > rest.Length - RecordHeaderSize)
+        if (length < sizeof(int) || length > rest.Length - RecordHeaderSize)
         {
             return false;
         }

@@ -3,15 +3,22 @@ namespace IoTHub.Broker.Storage;
 /// <summary>
 /// The engine's side of storage: every change that must survive a restart goes through
 /// <see cref="Write"/> to the group-commit writer. Without a writer (an in-memory broker) it does
-/// nothing. The commit of the last write made by the current thread is kept, so that the packet
-/// being handled (a PUBLISH, a QoS 2 PUBLISH) can be acknowledged only once it is stored.
+/// nothing. The commits of the writes made by the current thread are kept, so that the packet
+/// being handled (a PUBLISH, a QoS 2 PUBLISH) can be acknowledged only once all of it is stored.
 /// </summary>
 internal sealed class Persistence(StorageWriter? writer)
 {
     public static readonly Persistence None = new(null);
 
+    // The batch of the packet's last write, and an earlier batch of it that did not commit (yet) when the
+    // writer took a batch between two of its writes. A later batch says nothing of an earlier one: that
+    // one may have failed (a full disk) while the later, smaller one committed. The writer commits one
+    // batch at a time, so of the batches before the last one only the one before it can still be pending.
     [ThreadStatic]
     private static Task? t_lastCommit;
+
+    [ThreadStatic]
+    private static Task? t_earlierCommit;
 
     public bool Enabled => writer is not null;
 
@@ -23,21 +30,41 @@ internal sealed class Persistence(StorageWriter? writer)
         }
 
         var commit = writer.WriteAsync(operation);
-        if (!commit.IsCompleted)
+        if (commit.IsCompletedSuccessfully)
         {
-            // Strict mode: the batch's task. Batches commit in order, so the last one covers the earlier ones.
-            t_lastCommit = commit.AsTask();
+            // Relaxed mode: nothing to wait for.
+            return;
         }
+
+        // Strict mode: the batch's task, kept even when it already failed.
+        var batch = commit.AsTask();
+        if (t_lastCommit is { } last && !ReferenceEquals(last, batch) && t_earlierCommit is not { IsFaulted: true } && !last.IsCompletedSuccessfully)
+        {
+            // A failed earlier batch already holds the acknowledgement back; otherwise the last one now may.
+            t_earlierCommit = last;
+        }
+
+        t_lastCommit = batch;
     }
 
-    /// <summary>Starts collecting the commit the packet being handled must wait for.</summary>
-    public static void BeginPacket() => t_lastCommit = null;
+    /// <summary>Starts collecting the commits the packet being handled must wait for.</summary>
+    public static void BeginPacket()
+    {
+        t_lastCommit = null;
+        t_earlierCommit = null;
+    }
 
-    /// <summary>The commit the packet being handled must wait for; null when nothing is pending.</summary>
+    /// <summary>What the packet being handled must wait for: all of its commits; null when they all succeeded.</summary>
     public static Task? EndPacket()
     {
         var commit = t_lastCommit;
-        t_lastCommit = null;
-        return commit is { IsCompleted: false } ? commit : null;
+        var earlier = t_earlierCommit;
+        BeginPacket();
+        if (earlier is { IsCompletedSuccessfully: false })
+        {
+            return earlier.IsFaulted ? earlier : Task.WhenAll(earlier, commit!);
+        }
+
+        return commit is { IsCompletedSuccessfully: false } ? commit : null;
     }
 }

@@ -18,6 +18,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
 {
     private readonly IBrokerStore _store;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Lock _gate = new();
 
     // Capacity 1, extra rings dropped: it only says "there is something to take".
@@ -36,16 +37,30 @@ public sealed partial class StorageWriter : IAsyncDisposable
     private long _operations;
     private long _failedBatches;
 
+    // The outage in progress (batches failing in a row): when it started, and the failures since the last report.
+    // One that starts within a report interval of the last one's end (small writes still fit on a full disk,
+    // deletes free room) goes on that one in the log: counted, not announced again.
+    private long _outageStartedAt;
+    private long _reportedAt;
+    private long _unreportedFailures;
+    private long _outageFailures;
+    private long _outageEndedAt;
+    private bool _outageLogged;
+
     public const int DefaultMaxPendingOperations = 100_000;
 
+    /// <summary>How often an outage that goes on is reported, with the count of failed commits.</summary>
+    public static readonly TimeSpan OutageReportInterval = TimeSpan.FromMinutes(1);
+
     public StorageWriter(IBrokerStore store, StorageDurability durability, ILogger<StorageWriter>? logger = null,
-        int maxPendingOperations = DefaultMaxPendingOperations)
+        int maxPendingOperations = DefaultMaxPendingOperations, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPendingOperations);
         _store = store;
         _maxPending = maxPendingOperations;
         Durability = durability;
         _logger = logger ?? (ILogger)NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
         _loop = Task.Run(RunAsync);
     }
 
@@ -64,7 +79,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
     public Exception? LastFailure { get; private set; }
 
     /// <summary>True while the most recent batch failed (storage down, disk full); false again after a batch commits.</summary>
-    public bool Failing { get; private set; }
+    public bool Failing => Volatile.Read(ref _outageStartedAt) != 0;
 
     /// <summary>
     /// Appends <paramref name="operation"/> to the open batch. Strict: completes when the batch is
@@ -159,7 +174,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
             await _store.CommitAsync(batch.AsMemory(0, count)).ConfigureAwait(false);
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _operations, count);
-            Failing = false;
+            EndOutage();
             committed.TrySetResult();
         }
 #pragma warning disable CA1031 // Any failure of the store fails the batch's writers; the loop goes on.
@@ -167,9 +182,8 @@ public sealed partial class StorageWriter : IAsyncDisposable
 #pragma warning restore CA1031
         {
             LastFailure = e;
-            Failing = true;
             Interlocked.Increment(ref _failedBatches);
-            LogCommitFailed(_logger, count, e);
+            CountFailure(e);
             committed.TrySetException(e);
             if (Durability == StorageDurability.Relaxed)
             {
@@ -191,6 +205,62 @@ public sealed partial class StorageWriter : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(1200, LogLevel.Error, "Storage commit of {Count} operations failed; they are not stored")]
-    private static partial void LogCommitFailed(ILogger logger, int count, Exception exception);
+    /// <summary>
+    /// A failed batch: the first of an outage is logged with its cause, the next ones are counted and
+    /// the count logged once per <see cref="OutageReportInterval"/> (a batch fails per reconnecting
+    /// publisher, which must not flood the log), also those of outages that followed the last logged one
+    /// within an interval. No stack trace: the cause is a state of the storage.
+    /// </summary>
+    private void CountFailure(Exception failure)
+    {
+        var now = _time.GetTimestamp();
+        _outageFailures++;
+        if (_outageStartedAt == 0)
+        {
+            Volatile.Write(ref _outageStartedAt, now);
+            _outageLogged = _outageEndedAt == 0 || _time.GetElapsedTime(_outageEndedAt, now) >= OutageReportInterval;
+            if (_outageLogged)
+            {
+                _reportedAt = now;
+                _unreportedFailures = 0;
+                _outageFailures = 1;
+                LogOutageStarted(_logger, failure.GetType().Name, failure.Message);
+                return;
+            }
+        }
+
+        _unreportedFailures++;
+        if (_time.GetElapsedTime(_reportedAt, now) >= OutageReportInterval)
+        {
+            LogOutageContinues(_logger, _unreportedFailures, _time.GetElapsedTime(_reportedAt, now), failure.Message);
+            _reportedAt = now;
+            _unreportedFailures = 0;
+        }
+    }
+
+    private void EndOutage()
+    {
+        if (_outageStartedAt == 0)
+        {
+            return;
+        }
+
+        _outageEndedAt = _time.GetTimestamp();
+        if (_outageLogged)
+        {
+            LogOutageEnded(_logger, _time.GetElapsedTime(_outageStartedAt, _outageEndedAt), _outageFailures);
+        }
+
+        Volatile.Write(ref _outageStartedAt, 0);
+    }
+
+    [LoggerMessage(1200, LogLevel.Error,
+        "Storage commits fail: {Cause}: {Reason}. Nothing of a failed commit is stored or acknowledged; its publishers are disconnected and send again")]
+    private static partial void LogOutageStarted(ILogger logger, string cause, string reason);
+
+    [LoggerMessage(1201, LogLevel.Error, "Storage commits still fail: {Count} more failed in the last {Period} ({Reason})")]
+    private static partial void LogOutageContinues(ILogger logger, long count, TimeSpan period, string reason);
+
+    [LoggerMessage(1202, LogLevel.Information, "Storage commits succeed again after {Duration} and {Count} failed commits")]
+    private static partial void LogOutageEnded(ILogger logger, TimeSpan duration, long count);
 }

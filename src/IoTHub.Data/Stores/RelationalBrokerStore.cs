@@ -85,22 +85,23 @@ public sealed class RelationalBrokerStore : IBrokerStore
 
     public async Task CommitAsync(ReadOnlyMemory<StorageOperation> batch, CancellationToken cancellationToken = default)
     {
-        var connection = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
-        _statements.Clear();
-        foreach (ref readonly var operation in batch.Span)
-        {
-            Describe(operation);
-        }
-
         try
         {
+            // Opened here, so that a connection whose setup failed is closed below and set up again next time.
+            var connection = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
+            _statements.Clear();
+            foreach (ref readonly var operation in batch.Span)
+            {
+                Describe(operation);
+            }
+
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (DbException)
+        catch
         {
-            // The connection may be gone (server restarted, disk full): start the next batch on a new one.
+            // The connection may be gone or unusable (server restarted, disk full): start the next batch on a new one.
             await _context.Database.CloseConnectionAsync().ConfigureAwait(false);
             throw;
         }

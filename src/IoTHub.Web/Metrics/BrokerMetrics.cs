@@ -1,8 +1,10 @@
 using System.Diagnostics.Metrics;
 using IoTHub.Broker;
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 using IoTHub.Web.Api;
+using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
 
@@ -11,8 +13,9 @@ namespace IoTHub.Web.Metrics;
 /// <summary>
 /// The meter "IoTHub.Broker": observable instruments that read each broker's statistics and state
 /// when metrics are collected (nothing is counted twice on the hot path), tagged with the broker's
-/// name; the delivery latency histogram, recorded by the brokers' write loops; and the admin login
-/// failures. Every series of a label set is reported, zeros included, so none vanishes.
+/// name; the delivery latency histogram, recorded by the brokers' write loops; the admin login
+/// failures; and the failed commits of the storage. Every series of a label set is reported, zeros
+/// included, so none vanishes.
 /// </summary>
 internal sealed class BrokerMetrics
 {
@@ -75,6 +78,14 @@ internal sealed class BrokerMetrics
     }
 
     public void AdminLoginFailed() => Interlocked.Increment(ref _adminLoginFailures);
+
+    /// <summary>The instruments of the default broker's storage, added once it is opened at start.</summary>
+    public static void AddStorage(IMeterFactory meters, StorageWriter writer, StorageProvider provider)
+    {
+        var label = new KeyValuePair<string, object?>("provider", provider.ToString().ToLowerInvariant());
+        meters.Create(MeterName).CreateObservableCounter("iothub.storage.commit.failures", () => new Measurement<long>(writer.FailedBatches, label), "{commit}",
+            "Storage commits (batches of writes) that failed, by provider: their writes were neither stored nor acknowledged.");
+    }
 
     private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
 

@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using IoTHub.Broker.Storage;
 using IoTHub.Data.Stores;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Storage;
@@ -25,6 +27,10 @@ internal static partial class BrokerStorage
     [LoggerMessage(EventId = 1110, Level = LogLevel.Information, Message = "Storage {Provider} ({Durability}) at {Location}")]
     private static partial void LogStorageOpened(ILogger logger, StorageProvider provider, StorageDurability durability, string location);
 
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning,
+        Message = "Storage file: dropped the last {Bytes} bytes of the log in {Location}, a record torn by a crash or a full disk (in strict mode never acknowledged)")]
+    private static partial void LogTornRecordDropped(ILogger logger, long bytes, string location);
+
     /// <summary>The checks that involve more than one key.</summary>
     private sealed class ProviderSettingsValidator : IValidateOptions<StorageOptions>
     {
@@ -35,7 +41,8 @@ internal static partial class BrokerStorage
                 : ValidateOptionsResult.Success;
     }
 
-    private sealed class OpenStore(IOptions<StorageOptions> options, IHostEnvironment environment, ILoggerFactory loggers, ILogger<OpenStore> logger)
+    private sealed class OpenStore(IOptions<StorageOptions> options, IHostEnvironment environment, ILoggerFactory loggers, IMeterFactory meters,
+        ILogger<OpenStore> logger)
         : IHostedService, IAsyncDisposable
     {
         private IBrokerStore? _store;
@@ -60,7 +67,13 @@ internal static partial class BrokerStorage
                         break;
                     case StorageProvider.File:
                         location = Path.Combine(folder, "store");
-                        _store = FileBrokerStore.Open(location, settings.Durability);
+                        var files = FileBrokerStore.Open(location, settings.Durability);
+                        _store = files;
+                        if (files.DroppedLogBytes > 0)
+                        {
+                            LogTornRecordDropped(logger, files.DroppedLogBytes, location);
+                        }
+
                         break;
                     case StorageProvider.Sqlite:
                         location = Path.Combine(folder, SqliteStorage.DefaultFileName);
@@ -80,6 +93,7 @@ internal static partial class BrokerStorage
             }
 
             _writer = new StorageWriter(_store, settings.Durability, loggers.CreateLogger<StorageWriter>());
+            BrokerMetrics.AddStorage(meters, _writer, settings.Provider);
             LogStorageOpened(logger, settings.Provider, settings.Durability, location);
         }
 

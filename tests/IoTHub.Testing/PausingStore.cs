@@ -1,12 +1,12 @@
 using IoTHub.Broker.Storage;
 
-namespace IoTHub.Data.Tests;
+namespace IoTHub.Testing;
 
 /// <summary>
 /// A real store whose next commit can be held at its start or failed, so a test can see what a writer does
 /// while a transaction is in progress. Everything else goes straight to the store underneath.
 /// </summary>
-internal sealed class PausingStore(IBrokerStore inner) : IBrokerStore
+public sealed class PausingStore(IBrokerStore inner) : IBrokerStore
 {
     private TaskCompletionSource? _release;
     private TaskCompletionSource? _entered;
