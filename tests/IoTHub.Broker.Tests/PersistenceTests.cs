@@ -168,6 +168,42 @@ public sealed class StorageFailureTests
         Assert.Equal(ReasonCode.UnspecifiedError, Assert.IsType<DisconnectPacket>(Assert.Single(packets).Control).ReasonCode);
     }
 
+    // A persistent QoS 2 publisher whose PUBLISH could not be stored sends it again after reconnecting: it is routed and
+    // stored then, and its PUBREC waits for that commit; it was not taken for a duplicate of a message that is on disk.
+    [Fact]
+    public async Task A_qos2_publish_that_could_not_be_stored_is_stored_when_sent_again()
+    {
+        var store = new FailingStore();
+        await using var writer = new StorageWriter(store, StorageDurability.Strict);
+        await using var broker = new MqttBroker(new BrokerOptions());
+        broker.AttachStorage(writer, new StoredState());
+        broker.Start();
+        await using (var offline = await PipeClient.ConnectAsync(broker, "offline", cleanStart: false))
+        {
+            await offline.SubscribeAsync("t", QualityOfService.ExactlyOnce);
+        }
+
+        store.Fail = true;
+        await using (var publisher = await PipeClient.ConnectAsync(broker, "pub", cleanStart: false))
+        {
+            await publisher.PublishAsync("t", "exactly", QualityOfService.ExactlyOnce, packetId: 9);
+            Assert.DoesNotContain(await publisher.DrainUntilClosedAsync(), p => p.Type == PacketType.PubRec);
+        }
+
+        store.Fail = false;
+        await using (var again = await PipeClient.ConnectAsync(broker, "pub", cleanStart: false))
+        {
+            await again.PublishAsync("t", "exactly", QualityOfService.ExactlyOnce, packetId: 9, duplicate: true);
+            Assert.Equal(9, (await again.ExpectAckAsync(PacketType.PubRec)).PacketId);
+        }
+
+        // On disk once: the copy routed by the failed attempt was never stored.
+        var stored = await store.LoadAsync();
+        var queued = Assert.Single(Assert.Single(stored.Sessions, static s => s.ClientId == "offline").Queued);
+        Assert.Equal("exactly", System.Text.Encoding.UTF8.GetString(queued.Message.Payload.Span));
+        Assert.Contains((ushort)9, Assert.Single(stored.Sessions, static s => s.ClientId == "pub").IncomingQos2);
+    }
+
     /// <summary>A real (in-memory) store whose commits can be made to fail, as a full disk would.</summary>
     private sealed class FailingStore : IBrokerStore
     {

@@ -517,6 +517,8 @@ internal sealed partial class MqttConnection
 
                     if (!await IsStoredAsync(_batch[written].Commit!).ConfigureAwait(false))
                     {
+                        ForgetUnstoredQos2(written);
+
                         // Closing: the next round writes only the DISCONNECT.
                         break;
                     }
@@ -630,6 +632,23 @@ internal sealed partial class MqttConnection
 
         statistics.Sent(i - start, bytes, ref delivered);
         return i;
+    }
+
+    /// <summary>
+    /// A QoS 2 PUBLISH whose PUBREC is withheld because its storage failed is forgotten (its packet id, in memory and
+    /// in storage): the client sends it again, and it is routed and stored again rather than answered as a duplicate
+    /// with a PUBREC for a message that is not on disk [MQTT-4.3.3-10] only holds for what was stored.
+    /// </summary>
+    private void ForgetUnstoredQos2(int from)
+    {
+        for (var i = from; i < _batch.Count; i++)
+        {
+            var item = _batch[i];
+            if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true })
+            {
+                _session!.ReleaseReceivedQos2(item.PacketId);
+            }
+        }
     }
 
     /// <summary>
