@@ -80,12 +80,18 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public BrokerOptions Options { get; }
 
-    public SubscriptionTree Subscriptions { get; }
+    internal SubscriptionTree Subscriptions { get; }
 
     /// <summary>Shared subscriptions whose member choice keeps state (round robin, sticky): pruned when a group empties.</summary>
     internal int SharedSubscriptionStates => _sharedGroups.Count;
 
-    public RetainedStore Retained { get; } = new();
+    internal RetainedStore Retained { get; } = new();
+
+    /// <summary>Subscriptions in the topic tree, every session's.</summary>
+    public int SubscriptionCount => Subscriptions.Count;
+
+    /// <summary>Retained messages kept (expired ones until the monitor removes them).</summary>
+    public int RetainedCount => Retained.Count;
 
     public BrokerStatistics Statistics { get; } = new();
 
@@ -175,7 +181,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <summary>Called by a connection as the last step of its end.</summary>
     internal void RemoveConnection(MqttConnection connection) => _connections.TryRemove(connection, out _);
 
-    public Session? FindSession(string clientId) => _sessions.GetValueOrDefault(clientId);
+    internal Session? FindSession(string clientId) => _sessions.GetValueOrDefault(clientId);
 
     /// <summary>Publishes a message made by the server (or the admin API) as if a client had sent it.</summary>
     public int Publish(MqttMessage message)

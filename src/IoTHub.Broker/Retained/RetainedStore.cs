@@ -5,7 +5,7 @@ using IoTHub.Broker.Routing;
 namespace IoTHub.Broker.Retained;
 
 /// <summary>The last retained message of each topic (MQTT 5.0 §3.3.1.3, 3.1.1 §3.3.1.3).</summary>
-public sealed class RetainedStore
+internal sealed class RetainedStore
 {
     private readonly ConcurrentDictionary<string, MqttMessage> _messages = new(StringComparer.Ordinal);
 

@@ -8,7 +8,7 @@ namespace IoTHub.Broker.Routing;
 /// or <c>$queue/{filter}</c>) has its group in <see cref="ShareGroup"/> and matches through
 /// <see cref="MatchFilter"/>, the filter after the group.
 /// </summary>
-public sealed record Subscription(Session Session, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId)
+internal sealed record Subscription(Session Session, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId)
 {
     /// <summary>The prefix EMQX uses for a shared subscription with one implicit group.</summary>
     public const string QueuePrefix = "$queue/";

@@ -8,7 +8,7 @@ namespace IoTHub.Broker.Routing;
 /// subscriptions exist; it takes no lock and allocates nothing. Changes are serialised by one lock,
 /// touch only the nodes on the filter's path, and prune nodes left empty.
 /// </summary>
-public sealed class SubscriptionTree
+internal sealed class SubscriptionTree
 {
     private readonly Node _root = new(parent: null, level: string.Empty);
     private readonly Lock _writeLock = new();

@@ -11,7 +11,7 @@ namespace IoTHub.Broker.Sessions;
 /// waiting to be sent, QoS 1/2 messages in flight in both directions. All of it is guarded by
 /// <see cref="Sync"/>; the attached connection's write loop is the only one that sends.
 /// </summary>
-public sealed class Session
+internal sealed class Session
 {
     private readonly SessionQueue _pending = new();
     // The QoS 1/2 state is made with the first QoS 1/2 message: most idle clients never have any, and

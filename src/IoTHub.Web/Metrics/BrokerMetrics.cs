@@ -39,9 +39,9 @@ internal sealed class BrokerMetrics
             "Open MQTT connections that completed CONNECT, by broker, listener and protocol version.");
         meter.CreateObservableUpDownCounter("iothub.sessions", () => PerBroker(brokers, static b => b.SessionCount), "{session}",
             "Sessions, connected or not.");
-        meter.CreateObservableUpDownCounter("iothub.subscriptions", () => PerBroker(brokers, static b => b.Subscriptions.Count), "{subscription}",
+        meter.CreateObservableUpDownCounter("iothub.subscriptions", () => PerBroker(brokers, static b => b.SubscriptionCount), "{subscription}",
             "Subscriptions in the topic tree.");
-        meter.CreateObservableUpDownCounter("iothub.retained.messages", () => PerBroker(brokers, static b => b.Retained.Count), "{message}",
+        meter.CreateObservableUpDownCounter("iothub.retained.messages", () => PerBroker(brokers, static b => b.RetainedCount), "{message}",
             "Retained messages.");
         meter.CreateObservableUpDownCounter("iothub.queued.messages", () => PerBroker(brokers, QueueDepth), "{message}",
             "Messages waiting in session queues, beyond the in-flight windows.");

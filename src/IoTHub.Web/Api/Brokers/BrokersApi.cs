@@ -93,5 +93,5 @@ internal static class BrokersApi
 
     internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
         new(name, broker.State, [.. listeners.Where(l => l.Broker == name)], broker.GetSessions().Count(static s => s.IsConnected),
-            broker.SessionCount, broker.Subscriptions.Count, broker.Retained.Count);
+            broker.SessionCount, broker.SubscriptionCount, broker.RetainedCount);
 }

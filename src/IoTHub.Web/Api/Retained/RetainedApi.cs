@@ -103,7 +103,7 @@ internal static class RetainedApi
             return problem;
         }
 
-        if (found.Retained.Get(topic) is null)
+        if (!TopicRules.IsValidTopicName(topic) || found.GetRetained(topic) is [])
         {
             return ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
         }

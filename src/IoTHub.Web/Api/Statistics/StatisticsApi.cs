@@ -53,7 +53,7 @@ internal static class StatisticsApi
     {
         var sessions = broker.GetSessions();
         var s = broker.Statistics;
-        return new BrokerCounters(name, sessions.Count(static x => x.IsConnected), sessions.Count, broker.Subscriptions.Count, broker.Retained.Count,
+        return new BrokerCounters(name, sessions.Count(static x => x.IsConnected), sessions.Count, broker.SubscriptionCount, broker.RetainedCount,
             sessions.Sum(static x => (long)x.QueuedMessages), s.ConnectionsAccepted, s.ConnectionsRefused, s.MessagesReceived, s.MessagesDelivered,
             s.MessagesDropped, s.StuckClientsDisconnected, s.PacketsReceived, s.PacketsSent, s.BytesReceived, s.BytesSent);
     }
