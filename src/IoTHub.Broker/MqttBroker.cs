@@ -69,6 +69,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _wills = new PendingWills(Time);
         _sharedGroups = new SharedGroups(options.SharedSubscriptionStrategy);
         Subscriptions = new SubscriptionTree { SharedSubscriptionEmptied = _sharedGroups.Forget };
+        Topics = new TopicPolicy(options);
         StartedAt = Time.GetTimestamp();
         Stopping = _stopping.Token;
     }
@@ -149,6 +150,66 @@ public sealed partial class MqttBroker : IAsyncDisposable
     {
         Retained.Set(message);
         _persistence.Write(message.Payload.IsEmpty ? StorageOperation.DeleteRetained(message.Topic) : StorageOperation.SetRetained(message));
+    }
+
+    /// <summary>The rules for topic names and filters, shared by connections and the admin API.</summary>
+    internal TopicPolicy Topics { get; }
+
+    /// <summary>
+    /// Null when the admin API may publish to <paramref name="topic"/> (or keep a retained message for it); otherwise
+    /// why not: the rules and limits of a client's PUBLISH, but for the server's own <c>$</c> topics.
+    /// </summary>
+    public string? CheckTopicName(string topic) => Topics.RefuseTopicName(topic, fromClient: false);
+
+    /// <summary>
+    /// Subscribes <paramref name="session"/> to <paramref name="filter"/> as its client's SUBSCRIBE would, for MQTT and
+    /// the admin API alike: checks the filter and the quota, grants at most the broker's Maximum QoS ([MQTT-3.8.4-6]),
+    /// stores the subscription, and adds to <paramref name="retained"/> what its Retain Handling asks to send now.
+    /// </summary>
+    internal SubscribeOutcome Subscribe(Session session, string filter, SubscriptionOptions requested, uint subscriptionId, List<Delivery> retained,
+        out QualityOfService granted)
+    {
+        granted = (QualityOfService)Math.Min((int)requested.QualityOfService, (int)Options.MaximumQoS);
+        if (!Topics.IsAcceptableFilter(filter))
+        {
+            return SubscribeOutcome.InvalidFilter;
+        }
+
+        if (session.SubscriptionCount >= Options.MaximumSubscriptionsPerClient && !session.HasSubscription(filter))
+        {
+            return SubscribeOutcome.QuotaExceeded;
+        }
+
+        var subscription = new Subscription(session, filter, requested with { QualityOfService = granted }, subscriptionId);
+        if (session.Subscribe(subscription, Subscriptions) is not { } isNew)
+        {
+            return SubscribeOutcome.SessionEnded;
+        }
+
+        CollectRetained(subscription, isNew, retained);
+        return SubscribeOutcome.Subscribed;
+    }
+
+    /// <summary>
+    /// Retained messages matching a new subscription, with RETAIN set [MQTT-3.3.1-8], as its Retain Handling asks
+    /// (§3.8.3.1); none for a shared subscription (5.0 §3.3.1.3, §4.8.2).
+    /// </summary>
+    private void CollectRetained(Subscription subscription, bool isNew, List<Delivery> into)
+    {
+        var handling = subscription.Options.RetainHandling;
+        if (subscription.ShareGroup is not null || handling == RetainHandling.DoNotSend || (handling == RetainHandling.SendAtSubscribeIfNew && !isNew))
+        {
+            return;
+        }
+
+        var messages = new List<MqttMessage>();
+        Retained.Match(subscription.MatchFilter, messages, Time.GetTimestamp());
+        uint[]? ids = subscription.SubscriptionId == 0 ? null : [subscription.SubscriptionId];
+        foreach (var message in messages)
+        {
+            var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)subscription.Options.QualityOfService);
+            into.Add(new Delivery(message, qos, Retain: true, ids) { AtSubscribe = true });
+        }
     }
 
     /// <summary>Publishes a <c>$SYS</c> message of the broker's own: retained in memory only, never stored, then routed.</summary>

@@ -379,30 +379,7 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>Null when clients may publish to the topic; otherwise why not.</summary>
-    private string? CheckPublishTopic(string topic)
-    {
-        if (topic.StartsWith('$'))
-        {
-            return "topics starting with '$' are reserved for the server";
-        }
-
-        return CheckTopicLimits(topic);
-    }
-
-    private string? CheckTopicLimits(string topic)
-    {
-        if (topic.Length > Options.MaximumTopicLength && System.Text.Encoding.UTF8.GetByteCount(topic) > Options.MaximumTopicLength)
-        {
-            return "topic longer than the maximum topic length";
-        }
-
-        if (topic.AsSpan().Count('/') + 1 > Options.MaximumTopicLevels)
-        {
-            return "topic has more levels than allowed";
-        }
-
-        return null;
-    }
+    private string? CheckPublishTopic(string topic) => _broker.Topics.RefuseTopicName(topic, fromClient: true);
 
     private void HandleSubscribe(SubscribePacket subscribe)
     {
@@ -413,24 +390,23 @@ internal sealed partial class MqttConnection
         var retained = new List<Delivery>();
         foreach (var (filter, options) in subscribe.Subscriptions)
         {
-            var refusal = CheckFilter(filter, session);
-            if (refusal is { } code)
+            // 3.1.1 sends retained messages on every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
+            var requested = V5 ? options : options with { RetainHandling = RetainHandling.SendAtSubscribe };
+            switch (_broker.Subscribe(session, filter, requested, subscriptionId, retained, out var granted))
             {
-                codes.Add(code);
-                continue;
+                case SubscribeOutcome.InvalidFilter:
+                    codes.Add(V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
+                    break;
+                case SubscribeOutcome.QuotaExceeded:
+                    codes.Add(V5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError);
+                    break;
+                case SubscribeOutcome.SessionEnded:
+                    // The session was taken over with a clean start meanwhile: this connection is closing.
+                    return;
+                default:
+                    codes.Add((ReasonCode)granted);
+                    break;
             }
-
-            // [MQTT-3.8.4-6] (3.1.1 [MQTT-3.8.4-6]): the granted QoS may be lower than requested.
-            var granted = options with { QualityOfService = (QualityOfService)Math.Min((int)options.QualityOfService, (int)Options.MaximumQoS) };
-            var subscription = new Subscription(session, filter, granted, subscriptionId);
-            if (session.Subscribe(subscription, _broker.Subscriptions) is not { } isNew)
-            {
-                // The session was taken over with a clean start meanwhile: this connection is closing.
-                return;
-            }
-
-            codes.Add((ReasonCode)granted.QualityOfService);
-            CollectRetained(subscription, isNew, retained);
         }
 
         // SUBACK goes out before the retained messages it triggers.
@@ -438,46 +414,6 @@ internal sealed partial class MqttConnection
         foreach (var delivery in retained)
         {
             _broker.Deliver(session, delivery);
-        }
-    }
-
-    private ReasonCode? CheckFilter(string filter, Session session)
-    {
-        // A shared subscription ($share/{group}/{filter}, [MQTT-4.8.2-1] [MQTT-4.8.2-2], or $queue/{filter}) is checked by its filter.
-        var matchFilter = Subscription.Parse(filter).Filter;
-        if (!TopicRules.IsValidTopicFilter(filter) || !TopicRules.IsValidTopicFilter(matchFilter) || CheckTopicLimits(matchFilter) is not null)
-        {
-            return V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError;
-        }
-
-        if (session.SubscriptionCount >= Options.MaximumSubscriptionsPerClient && !session.HasSubscription(filter))
-        {
-            return V5 ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError;
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// Retained messages matching a new subscription, with RETAIN set [MQTT-3.3.1-8]. 3.1.1 sends them on
-    /// every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
-    /// </summary>
-    private void CollectRetained(Subscription subscription, bool isNew, List<Delivery> into)
-    {
-        // Retained messages go to non-shared subscriptions only (5.0 §3.3.1.3, §4.8.2).
-        var handling = V5 ? subscription.Options.RetainHandling : RetainHandling.SendAtSubscribe;
-        if (subscription.ShareGroup is not null || handling == RetainHandling.DoNotSend || (handling == RetainHandling.SendAtSubscribeIfNew && !isNew))
-        {
-            return;
-        }
-
-        var messages = new List<MqttMessage>();
-        _broker.Retained.Match(subscription.MatchFilter, messages, _broker.Time.GetTimestamp());
-        uint[]? ids = subscription.SubscriptionId == 0 ? null : [subscription.SubscriptionId];
-        foreach (var message in messages)
-        {
-            var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)subscription.Options.QualityOfService);
-            into.Add(new Delivery(message, qos, Retain: true, ids) { AtSubscribe = true });
         }
     }
 

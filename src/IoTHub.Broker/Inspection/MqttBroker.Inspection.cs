@@ -116,35 +116,20 @@ public sealed partial class MqttBroker
             return AdminSubscribeResult.NoSuchSession;
         }
 
-        var matchFilter = Subscription.Parse(topicFilter).Filter;
-        if (!TopicRules.IsValidTopicFilter(topicFilter) || !TopicRules.IsValidTopicFilter(matchFilter)
-            || matchFilter.Length > Options.MaximumTopicLength || matchFilter.Count(static c => c == '/') + 1 > Options.MaximumTopicLevels)
+        var retained = new List<Delivery>();
+        switch (Subscribe(session, topicFilter, options, subscriptionId: 0, retained, out _))
         {
-            return AdminSubscribeResult.InvalidFilter;
+            case SubscribeOutcome.InvalidFilter:
+                return AdminSubscribeResult.InvalidFilter;
+            case SubscribeOutcome.QuotaExceeded:
+                return AdminSubscribeResult.QuotaExceeded;
+            case SubscribeOutcome.SessionEnded:
+                return AdminSubscribeResult.NoSuchSession;
         }
 
-        if (session.SubscriptionCount >= Options.MaximumSubscriptionsPerClient && !session.HasSubscription(topicFilter))
+        foreach (var delivery in retained)
         {
-            return AdminSubscribeResult.QuotaExceeded;
-        }
-
-        var granted = options with { QualityOfService = (QualityOfService)Math.Min((int)options.QualityOfService, (int)Options.MaximumQoS) };
-        var subscription = new Subscription(session, topicFilter, granted, SubscriptionId: 0);
-        if (session.Subscribe(subscription, Subscriptions) is not { } isNew)
-        {
-            return AdminSubscribeResult.NoSuchSession;
-        }
-
-        if (subscription.ShareGroup is null && granted.RetainHandling != RetainHandling.DoNotSend
-            && (granted.RetainHandling != RetainHandling.SendAtSubscribeIfNew || isNew))
-        {
-            var messages = new List<MqttMessage>();
-            Retained.Match(matchFilter, messages, Time.GetTimestamp());
-            foreach (var message in messages)
-            {
-                var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)granted.QualityOfService);
-                Deliver(session, new Delivery(message, qos, Retain: true, null) { AtSubscribe = true });
-            }
+            Deliver(session, delivery);
         }
 
         return AdminSubscribeResult.Subscribed;

@@ -77,13 +77,9 @@ internal static class MessageContent
         {
             errors.Add("topic", "is required.");
         }
-        else if (!TopicRules.IsValidTopicName(topic) || topic.Contains('\0', StringComparison.Ordinal))
+        else if (broker.CheckTopicName(topic) is { } problem)
         {
-            errors.Add("topic", "must not contain the wildcards + or # (or U+0000).");
-        }
-        else if (Encoding.UTF8.GetByteCount(topic) > broker.Options.MaximumTopicLength || topic.Count(static c => c == '/') + 1 > broker.Options.MaximumTopicLevels)
-        {
-            errors.Add("topic", $"is longer than this broker allows ({broker.Options.MaximumTopicLength} bytes, {broker.Options.MaximumTopicLevels} levels).");
+            errors.Add("topic", $"is refused: {problem}.");
         }
     }
 
