@@ -267,6 +267,7 @@ internal sealed partial class MqttConnection
         }
 
         EnqueueControl(Outbound.Packet(new ConnAckPacket { ReasonCode = reasonCode, Properties = properties }));
+        _lingerOnClose = true;
         Close(reasonCode, reason, sendDisconnect: false);
     }
 

@@ -21,6 +21,12 @@ internal sealed partial class MqttConnection
 {
     private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a closing connection that told the client why keeps reading while the client goes on sending.</summary>
+    private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(2);
+
+    /// <summary>A closing connection stops lingering once the client has sent nothing for this long.</summary>
+    private static readonly TimeSpan LingerQuietTime = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// Packets handled per read before the loop gives its thread to other work. Unbounded, one read of a flooding
     /// client held up to Kestrel's 1 MB buffer (12 000 small publishes), routed in one go into subscriber queues of
@@ -55,6 +61,7 @@ internal sealed partial class MqttConnection
     private long _clientMaximumPacketSize = long.MaxValue;
     private bool _redeliver;
     private volatile bool _closing;
+    private bool _lingerOnClose;
     private string _closeReason = "connection closed by the client";
     private long _lastPacketAt;
     private long _flushStartedAt;
@@ -158,6 +165,11 @@ internal sealed partial class MqttConnection
 
             try
             {
+                if (_lingerOnClose)
+                {
+                    await DiscardInputAsync().ConfigureAwait(false);
+                }
+
                 await _input.CompleteAsync().ConfigureAwait(false);
                 await _output.CompleteAsync().ConfigureAwait(false);
             }
@@ -165,6 +177,35 @@ internal sealed partial class MqttConnection
             {
                 _broker.RemoveConnection(this);
             }
+        }
+    }
+
+    /// <summary>
+    /// Reads and throws away what the client still sends after the broker told it why it closes (DISCONNECT with a
+    /// reason, or a refusing CONNACK), until the client closes, falls quiet, or <see cref="LingerLimit"/> passes.
+    /// Closed with unread input, the socket answers the client's next packets with a reset, and a client still
+    /// sending may fail on it (broken pipe) before it ever reads the reason.
+    /// </summary>
+    private async Task DiscardInputAsync()
+    {
+        var until = Environment.TickCount64 + (long)LingerLimit.TotalMilliseconds;
+        using var quiet = new CancellationTokenSource();
+        try
+        {
+            while (Environment.TickCount64 < until)
+            {
+                quiet.CancelAfter(LingerQuietTime);
+                var result = await _input.ReadAsync(quiet.Token).ConfigureAwait(false);
+                _input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Quiet, or the transport is gone: either way, nothing more to wait for.
         }
     }
 
@@ -185,6 +226,8 @@ internal sealed partial class MqttConnection
         _closeReason = reason;
         if (sendDisconnect && V5 && IsConnected)
         {
+            _lingerOnClose = true;
+
             // A server DISCONNECT may always carry a Reason String (§3.14.2.2.3).
             EnqueueControl(Outbound.Packet(new DisconnectPacket { ReasonCode = reasonCode, Properties = new MqttProperties { ReasonString = reason } }));
         }
