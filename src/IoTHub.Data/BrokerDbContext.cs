@@ -51,6 +51,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.Retain).HasColumnName("retain");
             e.Property(x => x.Properties).HasColumnName("properties");
             e.Property(x => x.Payload).HasColumnName("payload");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
         });
 
         modelBuilder.Entity<SessionEntity>(e =>
@@ -211,5 +212,6 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         e.Property(x => x.MessageRetain).HasColumnName("message_retain");
         e.Property(x => x.Properties).HasColumnName("properties");
         e.Property(x => x.Payload).HasColumnName("payload");
+        e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
     }
 }

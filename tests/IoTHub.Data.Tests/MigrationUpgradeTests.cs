@@ -42,6 +42,7 @@ public sealed class MigrationUpgradeTests : IDisposable
         var retained = Assert.Single(state.Retained);
         Assert.Equal("old/topic", retained.Topic);
         Assert.Equal("kept"u8.ToArray(), retained.Payload.ToArray());
+        Assert.Null(retained.ExpiresAtUtc); // written before messages kept their expiry: it never expires, as then
         Assert.Equal("old-client", Assert.Single(state.Sessions).ClientId);
         await using var check = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath));
         Assert.Empty(await check.Database.GetPendingMigrationsAsync());

@@ -6,9 +6,13 @@ namespace IoTHub.Broker.Storage;
 /// <summary>The file store's binary form of operations (little-endian, strings as UTF-8 with a 7-bit length).</summary>
 internal static class StorageOperationCodec
 {
+    // Set in the kind's byte when the operation's message expires: its expiry time (UTC ticks) follows its payload.
+    // Logs and snapshots written before messages kept their expiry never set it, and read as before.
+    private const byte ExpiryFlag = 0x80;
+
     public static void Write(BinaryWriter writer, in StorageOperation operation)
     {
-        writer.Write((byte)operation.Kind);
+        writer.Write((byte)((byte)operation.Kind | (operation.Message?.ExpiresAtUtc is null ? 0 : ExpiryFlag)));
         writer.Write(operation.ClientId);
         switch (operation.Kind)
         {
@@ -69,12 +73,14 @@ internal static class StorageOperationCodec
     /// <summary>Reads one operation; throws <see cref="InvalidDataException"/> or <see cref="EndOfStreamException"/> on bad data.</summary>
     public static StorageOperation Read(BinaryReader reader)
     {
-        var kind = (StorageOperationKind)reader.ReadByte();
+        var first = reader.ReadByte();
+        var kind = (StorageOperationKind)(first & ~ExpiryFlag);
+        var expires = (first & ExpiryFlag) != 0;
         var clientId = reader.ReadString();
         switch (kind)
         {
             case StorageOperationKind.SetRetained:
-                return StorageOperation.SetRetained(ReadMessage(reader));
+                return StorageOperation.SetRetained(ReadMessage(reader, expires));
             case StorageOperationKind.DeleteRetained:
                 return StorageOperation.DeleteRetained(reader.ReadString());
             case StorageOperationKind.RemoveSubscription:
@@ -89,7 +95,7 @@ internal static class StorageOperationCodec
                 var sequence = reader.ReadInt64();
                 var qos = (QualityOfService)reader.ReadByte();
                 var retain = reader.ReadBoolean();
-                return StorageOperation.EnqueueMessage(clientId, sequence, ReadMessage(reader), qos, retain);
+                return StorageOperation.EnqueueMessage(clientId, sequence, ReadMessage(reader, expires), qos, retain);
             case StorageOperationKind.RemoveQueuedMessage:
                 return StorageOperation.RemoveQueuedMessage(clientId, reader.ReadInt64());
             case StorageOperationKind.SetOutgoingInflight:
@@ -98,7 +104,7 @@ internal static class StorageOperationCodec
                 var inflightQos = (QualityOfService)reader.ReadByte();
                 var inflightRetain = reader.ReadBoolean();
                 var released = reader.ReadBoolean();
-                return StorageOperation.SetOutgoingInflight(clientId, packetId, inflightSequence, ReadMessage(reader), inflightQos, inflightRetain, released);
+                return StorageOperation.SetOutgoingInflight(clientId, packetId, inflightSequence, ReadMessage(reader, expires), inflightQos, inflightRetain, released);
             case StorageOperationKind.RemoveOutgoingInflight:
                 return StorageOperation.RemoveOutgoingInflight(clientId, reader.ReadUInt16());
             case StorageOperationKind.AddIncomingQos2:
@@ -108,7 +114,7 @@ internal static class StorageOperationCodec
             case StorageOperationKind.SetWill:
                 var delay = reader.ReadUInt32();
                 var dueAt = ReadTime(reader).GetValueOrDefault();
-                return StorageOperation.SetWill(clientId, ReadMessage(reader), delay, dueAt);
+                return StorageOperation.SetWill(clientId, ReadMessage(reader, expires), delay, dueAt);
             case StorageOperationKind.DeleteSession:
                 return StorageOperation.DeleteSession(clientId);
             case StorageOperationKind.DeleteWill:
@@ -127,16 +133,21 @@ internal static class StorageOperationCodec
         writer.Write(message.Properties.Span);
         writer.Write7BitEncodedInt(message.Payload.Length);
         writer.Write(message.Payload.Span);
+        if (message.ExpiresAtUtc is { } expiresAt)
+        {
+            writer.Write(expiresAt.UtcTicks);
+        }
     }
 
-    private static MqttMessage ReadMessage(BinaryReader reader)
+    private static MqttMessage ReadMessage(BinaryReader reader, bool expires)
     {
         var topic = reader.ReadString();
         var qos = (QualityOfService)reader.ReadByte();
         var retain = reader.ReadBoolean();
         var properties = ReadBytes(reader);
         var payload = ReadBytes(reader);
-        return MqttMessage.Restore(topic, payload, qos, retain, properties);
+        DateTimeOffset? expiresAt = expires ? new DateTimeOffset(reader.ReadInt64(), TimeSpan.Zero) : null;
+        return MqttMessage.Restore(topic, payload, qos, retain, properties, expiresAt);
     }
 
     private static byte[] ReadBytes(BinaryReader reader)

@@ -17,6 +17,9 @@ public abstract class MessageRow
     public required byte[] Properties { get; set; }
 
     public required byte[] Payload { get; set; }
+
+    /// <summary>Unix milliseconds when the message expires (MQTT 5.0 Message Expiry Interval); null when it never does.</summary>
+    public long? ExpiresAt { get; set; }
 }
 
 /// <summary>A retained message, one per topic.</summary>
@@ -31,6 +34,9 @@ public sealed class RetainedMessageEntity
     public required byte[] Properties { get; set; }
 
     public required byte[] Payload { get; set; }
+
+    /// <summary>Unix milliseconds when the message expires (MQTT 5.0 Message Expiry Interval); null when it never does.</summary>
+    public long? ExpiresAt { get; set; }
 }
 
 /// <summary>A persistent session.</summary>

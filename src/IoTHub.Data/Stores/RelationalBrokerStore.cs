@@ -17,7 +17,10 @@ namespace IoTHub.Data.Stores;
 /// </summary>
 public sealed class RelationalBrokerStore : IBrokerStore
 {
-    private const string MessageColumns = "topic, message_qos, message_retain, properties, payload";
+    private const string MessageColumns = "topic, message_qos, message_retain, properties, payload, expires_at";
+    private const string UpdateMessageColumns = "topic = excluded.topic, message_qos = excluded.message_qos, message_retain = excluded.message_retain, " +
+        "properties = excluded.properties, payload = excluded.payload, expires_at = excluded.expires_at";
+
     private const string IfSessionExists = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0)";
 
     private readonly BrokerDbContext _context;
@@ -39,7 +42,7 @@ public sealed class RelationalBrokerStore : IBrokerStore
         var state = new StoredState();
         foreach (var row in await _context.RetainedMessages.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties));
+            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties, ToTime(row.ExpiresAt)));
         }
 
         foreach (var row in await _context.PendingWills.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
@@ -50,8 +53,7 @@ public sealed class RelationalBrokerStore : IBrokerStore
         var sessions = new Dictionary<string, StoredSession>(StringComparer.Ordinal);
         foreach (var row in await _context.Sessions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            DateTimeOffset? disconnectedAt = row.DisconnectedAt is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
-            var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, disconnectedAt);
+            var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, ToTime(row.DisconnectedAt));
             sessions.Add(row.ClientId, session);
             state.Sessions.Add(session);
         }
@@ -169,9 +171,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
         {
             case StorageOperationKind.SetRetained:
                 var retained = operation.Message!;
-                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload) VALUES (@p0, @p1, @p2, @p3, @p4) " +
-                    "ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, properties = excluded.properties, payload = excluded.payload",
-                    Text(retained.Topic), Small((short)retained.QualityOfService), Flag(retained.Retain), Bytes(retained.Properties), Bytes(retained.Payload));
+                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload, expires_at) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
+                    "ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, properties = excluded.properties, payload = excluded.payload, " +
+                    "expires_at = excluded.expires_at",
+                    Text(retained.Topic), Small((short)retained.QualityOfService), Flag(retained.Retain), Bytes(retained.Properties), Bytes(retained.Payload),
+                    Time(retained.ExpiresAtUtc));
                 break;
             case StorageOperationKind.DeleteRetained:
                 Add("DELETE FROM retained_messages WHERE topic = @p0", Text(operation.Topic!));
@@ -203,11 +207,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
             case StorageOperationKind.EnqueueMessage:
                 var queued = operation.Message!;
                 Add("INSERT INTO queued_messages (client_id, sequence, qos, retain, " + MessageColumns + ") " +
-                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8" + IfSessionExists +
-                    " ON CONFLICT (client_id, sequence) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, topic = excluded.topic, " +
-                    "message_qos = excluded.message_qos, message_retain = excluded.message_retain, properties = excluded.properties, payload = excluded.payload",
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9" + IfSessionExists +
+                    " ON CONFLICT (client_id, sequence) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, " + UpdateMessageColumns,
                     clientId, Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain),
-                    Text(queued.Topic), Small((short)queued.QualityOfService), Flag(queued.Retain), Bytes(queued.Properties), Bytes(queued.Payload));
+                    Text(queued.Topic), Small((short)queued.QualityOfService), Flag(queued.Retain), Bytes(queued.Properties), Bytes(queued.Payload),
+                    Time(queued.ExpiresAtUtc));
                 break;
             case StorageOperationKind.RemoveQueuedMessage:
                 Add("DELETE FROM queued_messages WHERE client_id = @p0 AND sequence = @p1", clientId, Number(operation.Sequence));
@@ -215,13 +219,12 @@ public sealed class RelationalBrokerStore : IBrokerStore
             case StorageOperationKind.SetOutgoingInflight:
                 var inflight = operation.Message!;
                 Add("INSERT INTO outgoing_inflight (client_id, packet_id, sequence, qos, retain, released, " + MessageColumns + ") " +
-                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10" + IfSessionExists +
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11" + IfSessionExists +
                     " ON CONFLICT (client_id, packet_id) DO UPDATE SET sequence = excluded.sequence, qos = excluded.qos, retain = excluded.retain, " +
-                    "released = excluded.released, topic = excluded.topic, message_qos = excluded.message_qos, message_retain = excluded.message_retain, " +
-                    "properties = excluded.properties, payload = excluded.payload",
+                    "released = excluded.released, " + UpdateMessageColumns,
                     clientId, PacketId(operation.PacketId), Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain),
                     Flag(operation.Released), Text(inflight.Topic), Small((short)inflight.QualityOfService), Flag(inflight.Retain),
-                    Bytes(inflight.Properties), Bytes(inflight.Payload));
+                    Bytes(inflight.Properties), Bytes(inflight.Payload), Time(inflight.ExpiresAtUtc));
                 break;
             case StorageOperationKind.RemoveOutgoingInflight:
                 Add("DELETE FROM outgoing_inflight WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
@@ -235,11 +238,10 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 break;
             case StorageOperationKind.SetWill:
                 var will = operation.Message!;
-                Add("INSERT INTO pending_wills (client_id, delay_interval, due_at, " + MessageColumns + ") VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
-                    "ON CONFLICT (client_id) DO UPDATE SET delay_interval = excluded.delay_interval, due_at = excluded.due_at, topic = excluded.topic, " +
-                    "message_qos = excluded.message_qos, message_retain = excluded.message_retain, properties = excluded.properties, payload = excluded.payload",
+                Add("INSERT INTO pending_wills (client_id, delay_interval, due_at, " + MessageColumns + ") VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8) " +
+                    "ON CONFLICT (client_id) DO UPDATE SET delay_interval = excluded.delay_interval, due_at = excluded.due_at, " + UpdateMessageColumns,
                     clientId, Number(operation.Number), Time(operation.Time), Text(will.Topic), Small((short)will.QualityOfService), Flag(will.Retain),
-                    Bytes(will.Properties), Bytes(will.Payload));
+                    Bytes(will.Properties), Bytes(will.Payload), Time(will.ExpiresAtUtc));
                 break;
             case StorageOperationKind.DeleteWill:
                 Add("DELETE FROM pending_wills WHERE client_id = @p0", clientId);
@@ -250,7 +252,10 @@ public sealed class RelationalBrokerStore : IBrokerStore
     }
 
     private static MqttMessage ToMessage(MessageRow row) =>
-        MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
+        MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties, ToTime(row.ExpiresAt));
+
+    private static DateTimeOffset? ToTime(long? unixMilliseconds) =>
+        unixMilliseconds is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     private void Add(string sql, params DbParameter[] parameters)
     {
