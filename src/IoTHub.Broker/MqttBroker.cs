@@ -143,7 +143,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
             if (_sessions.TryGetValue(will.ClientId, out var session))
             {
                 var dueIn = Math.Max(0, (will.DueAt - utcNow).TotalSeconds);
-                _wills.Add(session, new Will(will.Message.OnClock(Time, now, utcNow), will.ClientId, will.DelayInterval), now + (long)(dueIn * Time.TimestampFrequency));
+                _wills.Add(session, new Will(will.Message, will.ClientId, will.DelayInterval, will.ExpiryInterval), now + (long)(dueIn * Time.TimestampFrequency));
             }
         }
 

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace IoTHub.Broker.Tests;
 
 /// <summary>
-/// The Message Expiry Interval of stored messages (queued, in flight, retained) goes on counting across a restart of the
-/// broker, also the time it was down: on a fake clock that the test moves while the broker is stopped.
+/// The Message Expiry Interval of stored messages (queued, in flight, retained, delayed wills) goes on counting across a
+/// restart of the broker, also the time it was down: on a fake clock that the test moves while the broker is stopped.
 /// </summary>
 public sealed class ExpiryPersistenceTests : IAsyncLifetime
 {
@@ -92,18 +92,69 @@ public sealed class ExpiryPersistenceTests : IAsyncLifetime
         Assert.Equal("state/long", Assert.Single(state.Retained).Topic);
     }
 
+    // 5.0 §3.1.3.2.3: a will's Message Expiry Interval starts when the will is published, not when it was set aside for its
+    // delay [MQTT-3.3.2-6]; this holds across a restart too, down time included.
+    [Theory]
+    [InlineData("file")]
+    [InlineData("memory")]
+    [InlineData(null)]
+    public async Task A_delayed_wills_expiry_starts_when_it_is_published(string? provider)
+    {
+        await StartAsync(provider);
+        var watcher = await PipeClient.ConnectAsync(_broker!, "watcher", V5, cleanStart: false, properties: Persistent);
+        await watcher.SubscribeAsync("wills/#", QualityOfService.AtLeastOnce);
+        await watcher.DisconnectAsync();
+        var dying = PipeClient.Open(_broker!, V5);
+        await dying.ConnectAcceptedAsync(new ConnectPacket
+        {
+            ProtocolVersion = V5,
+            ClientId = "dying",
+            CleanStart = false,
+            Properties = Persistent,
+            Will = new WillMessage
+            {
+                Topic = "wills/dying",
+                Payload = "gone"u8.ToArray(),
+                QualityOfService = QualityOfService.AtLeastOnce,
+                Properties = new MqttProperties { WillDelayInterval = 30, MessageExpiryInterval = 100 },
+            },
+        });
+        await dying.DropAsync();
+        Assert.Equal(1, _broker!.PendingWillCount);
+
+        if (provider is not null)
+        {
+            await StopAsync();
+            _time.Advance(TimeSpan.FromSeconds(40));
+            await StartAsync(provider);
+        }
+
+        // Past its delay: the monitor's next round publishes it.
+        _time.Advance(TimeSpan.FromSeconds(provider is null ? 40 : 1));
+        await Poll.UntilAsync(() => _broker!.PendingWillCount == 0);
+
+        await using var again = await PipeClient.ConnectAsync(_broker!, "watcher", V5, cleanStart: false, properties: Persistent);
+        var will = await again.ExpectPublishAsync();
+        Assert.Equal(("wills/dying", 100u), (will.Topic, will.Properties.MessageExpiryInterval));
+    }
+
     private static async Task PublishAsync(MqttTestClient publisher, string topic, uint? expiry, bool retain = false)
     {
         await publisher.PublishAsync(topic, topic, QualityOfService.AtLeastOnce, retain, properties: new MqttProperties { MessageExpiryInterval = expiry });
         await publisher.ExpectAckAsync(PacketType.PubAck);
     }
 
-    private async Task StartAsync(string provider)
+    /// <summary>Starts the broker on <paramref name="provider"/>'s store; without storage when it is null.</summary>
+    private async Task StartAsync(string? provider)
     {
-        _store = OpenStore(provider);
-        _writer = new StorageWriter(_store, StorageDurability.Strict);
         _broker = new MqttBroker(new BrokerOptions(), time: _time);
-        _broker.AttachStorage(_writer, await _store.LoadAsync());
+        if (provider is not null)
+        {
+            _store = OpenStore(provider);
+            _writer = new StorageWriter(_store, StorageDurability.Strict);
+            _broker.AttachStorage(_writer, await _store.LoadAsync());
+        }
+
         _broker.Start();
     }
 
@@ -118,8 +169,12 @@ public sealed class ExpiryPersistenceTests : IAsyncLifetime
         }
 
         await _broker.DisposeAsync();
-        await _writer!.DisposeAsync();
-        await _store!.DisposeAsync();
         _broker = null;
+        if (_store is not null)
+        {
+            await _writer!.DisposeAsync();
+            await _store.DisposeAsync();
+            _store = null;
+        }
     }
 }

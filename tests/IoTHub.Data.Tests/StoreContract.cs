@@ -149,7 +149,7 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     // What lets a message expire across a restart [MQTT-3.3.2-5] [MQTT-3.3.2-6]: each stored message keeps its expiry time, and a
-    // message stored again with another (or none) replaces it.
+    // message stored again with another (or none) replaces it; a will keeps its Message Expiry Interval.
     [Fact]
     public async Task Stored_messages_keep_their_expiry_time()
     {
@@ -162,7 +162,9 @@ public abstract class StoreContract : IAsyncLifetime
             StorageOperation.EnqueueMessage("c", 2, Message("q/2", "2", QualityOfService.AtLeastOnce), QualityOfService.AtLeastOnce, false),
             StorageOperation.SetOutgoingInflight("c", 1, 0, Message("o/1", "1", QualityOfService.ExactlyOnce, expiresAt: Noon.AddDays(1)), QualityOfService.ExactlyOnce, false, false),
             StorageOperation.SetOutgoingInflight("c", 2, 0, Message("o/2", "2", QualityOfService.ExactlyOnce, expiresAt: Noon), QualityOfService.ExactlyOnce, false, false),
-            StorageOperation.SetWill("w", Message("w/1", "will", expiresAt: Noon.AddSeconds(90)), 60, Noon.AddSeconds(60)));
+            StorageOperation.SetWill("w", Message("w/1", "will"), 60, Noon.AddSeconds(60), expiryInterval: 90),
+            StorageOperation.SetWill("x", Message("x/1", "will"), 60, Noon.AddSeconds(60), expiryInterval: 0),
+            StorageOperation.SetWill("y", Message("y/1", "will"), 60, Noon.AddSeconds(60), expiryInterval: null));
         await CommitAsync(
             StorageOperation.SetRetained(Message("r/2", "kept", expiresAt: null)),
             StorageOperation.SetOutgoingInflight("c", 2, 0, Message("o/2", "2", QualityOfService.ExactlyOnce, expiresAt: Noon.AddSeconds(1)), QualityOfService.ExactlyOnce, false, true));
@@ -174,7 +176,10 @@ public abstract class StoreContract : IAsyncLifetime
         var session = Assert.Single(state.Sessions);
         Assert.Equal([Noon.AddHours(1), null], session.Queued.Select(q => q.Message.ExpiresAtUtc));
         Assert.Equal([Noon.AddDays(1), Noon.AddSeconds(1)], session.Outgoing.OrderBy(o => o.PacketId).Select(o => o.Message.ExpiresAtUtc));
-        Assert.Equal(Noon.AddSeconds(90), Assert.Single(state.Wills).Message.ExpiresAtUtc);
+        // A will keeps its interval instead: its expiry starts when it is published (5.0 §3.1.3.2.3).
+        var wills = state.Wills.OrderBy(w => w.ClientId, StringComparer.Ordinal).ToList();
+        Assert.Equal([90u, 0u, null], wills.Select(w => w.ExpiryInterval));
+        Assert.All(wills, w => Assert.Null(w.Message.ExpiresAtUtc));
     }
 
     [Fact]
@@ -196,10 +201,10 @@ public abstract class StoreContract : IAsyncLifetime
     public async Task Pending_wills_are_stored_replaced_and_deleted()
     {
         await CommitAsync(
-            StorageOperation.SetWill("a", Message("wills/a", "old"), 10, Noon),
-            StorageOperation.SetWill("b", Message("wills/b", "b"), 20, Noon.AddSeconds(20)));
+            StorageOperation.SetWill("a", Message("wills/a", "old"), 10, Noon, null),
+            StorageOperation.SetWill("b", Message("wills/b", "b"), 20, Noon.AddSeconds(20), null));
         await CommitAsync(
-            StorageOperation.SetWill("a", Message("wills/a", "gone offline", QualityOfService.AtLeastOnce, retain: true, properties: [0x01, 0x01]), 30, Noon.AddSeconds(30)),
+            StorageOperation.SetWill("a", Message("wills/a", "gone offline", QualityOfService.AtLeastOnce, retain: true, properties: [0x01, 0x01]), 30, Noon.AddSeconds(30), null),
             StorageOperation.DeleteWill("b"));
 
         var state = await ReopenAsync();
@@ -217,7 +222,7 @@ public abstract class StoreContract : IAsyncLifetime
         await CommitAsync(
             StorageOperation.UpsertSession("doomed", 100, null),
             StorageOperation.UpsertSession("kept", 100, null),
-            StorageOperation.SetWill("doomed", Message("w", "w"), 5, Noon));
+            StorageOperation.SetWill("doomed", Message("w", "w"), 5, Noon, null));
         foreach (var clientId in new[] { "doomed", "kept" })
         {
             await CommitAsync(

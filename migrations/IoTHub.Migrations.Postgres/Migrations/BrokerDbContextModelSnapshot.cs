@@ -279,9 +279,9 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("due_at");
 
-                    b.Property<long?>("ExpiresAt")
+                    b.Property<long?>("ExpiryInterval")
                         .HasColumnType("bigint")
-                        .HasColumnName("expires_at");
+                        .HasColumnName("expiry_interval");
 
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("smallint")

@@ -266,9 +266,9 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("due_at");
 
-                    b.Property<long?>("ExpiresAt")
+                    b.Property<long?>("ExpiryInterval")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("expires_at");
+                        .HasColumnName("expiry_interval");
 
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("INTEGER")

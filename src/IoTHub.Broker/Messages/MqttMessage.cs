@@ -160,6 +160,10 @@ public sealed class MqttMessage
         return new MqttMessage(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, (expiresAt, _expiresAtUtcTicks));
     }
 
+    /// <summary>This message (sharing its bytes) expiring <paramref name="seconds"/> from now: a will's at its publication.</summary>
+    internal MqttMessage ExpiringIn(uint seconds, TimeProvider time) =>
+        new(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, ExpiryOf(seconds, time));
+
     private static (long At, long AtUtcTicks) ExpiryOf(uint? seconds, TimeProvider time) =>
         seconds is { } s ? (time.GetTimestamp() + (s * time.TimestampFrequency), time.GetUtcNow().UtcTicks + (s * TimeSpan.TicksPerSecond)) : (0, 0);
 }

@@ -6,18 +6,20 @@ namespace IoTHub.Broker.Storage;
 /// <summary>The file store's binary form of operations (little-endian, strings as UTF-8 with a 7-bit length).</summary>
 internal static class StorageOperationCodec
 {
-    // Set in the kind's byte when the operation's message expires: its expiry time (UTC ticks) follows its payload.
-    // Logs and snapshots written before messages kept their expiry never set it, and read as before.
+    // Set in the kind's byte when the operation's message expires: its expiry time (UTC ticks) follows its payload; for a
+    // will, its Message Expiry Interval (seconds) does. Logs and snapshots written before messages kept their expiry never
+    // set it, and read as before.
     private const byte ExpiryFlag = 0x80;
 
     public static void Write(BinaryWriter writer, in StorageOperation operation)
     {
-        writer.Write((byte)((byte)operation.Kind | (operation.Message?.ExpiresAtUtc is null ? 0 : ExpiryFlag)));
+        var expires = operation.Kind == StorageOperationKind.SetWill ? operation.WillExpiryInterval is not null : operation.Message?.ExpiresAtUtc is not null;
+        writer.Write((byte)((byte)operation.Kind | (expires ? ExpiryFlag : 0)));
         writer.Write(operation.ClientId);
         switch (operation.Kind)
         {
             case StorageOperationKind.SetRetained:
-                WriteMessage(writer, operation.Message!);
+                WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
                 break;
             case StorageOperationKind.DeleteRetained:
             case StorageOperationKind.RemoveSubscription:
@@ -39,7 +41,7 @@ internal static class StorageOperationCodec
                 writer.Write(operation.Sequence);
                 writer.Write((byte)operation.QualityOfService);
                 writer.Write(operation.Retain);
-                WriteMessage(writer, operation.Message!);
+                WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
                 break;
             case StorageOperationKind.RemoveQueuedMessage:
                 writer.Write(operation.Sequence);
@@ -50,7 +52,7 @@ internal static class StorageOperationCodec
                 writer.Write((byte)operation.QualityOfService);
                 writer.Write(operation.Retain);
                 writer.Write(operation.Released);
-                WriteMessage(writer, operation.Message!);
+                WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
                 break;
             case StorageOperationKind.RemoveOutgoingInflight:
             case StorageOperationKind.AddIncomingQos2:
@@ -60,7 +62,13 @@ internal static class StorageOperationCodec
             case StorageOperationKind.SetWill:
                 writer.Write(operation.Number);
                 WriteTime(writer, operation.Time);
-                WriteMessage(writer, operation.Message!);
+                // A will's message gets its expiry when published: its interval is kept instead.
+                WriteMessage(writer, operation.Message!, expiresAt: null);
+                if (operation.WillExpiryInterval is { } willExpiry)
+                {
+                    writer.Write(willExpiry);
+                }
+
                 break;
             case StorageOperationKind.DeleteSession:
             case StorageOperationKind.DeleteWill:
@@ -114,7 +122,8 @@ internal static class StorageOperationCodec
             case StorageOperationKind.SetWill:
                 var delay = reader.ReadUInt32();
                 var dueAt = ReadTime(reader).GetValueOrDefault();
-                return StorageOperation.SetWill(clientId, ReadMessage(reader, expires), delay, dueAt);
+                var will = ReadMessage(reader, expires: false);
+                return StorageOperation.SetWill(clientId, will, delay, dueAt, expires ? reader.ReadUInt32() : null);
             case StorageOperationKind.DeleteSession:
                 return StorageOperation.DeleteSession(clientId);
             case StorageOperationKind.DeleteWill:
@@ -124,7 +133,7 @@ internal static class StorageOperationCodec
         }
     }
 
-    private static void WriteMessage(BinaryWriter writer, MqttMessage message)
+    private static void WriteMessage(BinaryWriter writer, MqttMessage message, DateTimeOffset? expiresAt)
     {
         writer.Write(message.Topic);
         writer.Write((byte)message.QualityOfService);
@@ -133,9 +142,9 @@ internal static class StorageOperationCodec
         writer.Write(message.Properties.Span);
         writer.Write7BitEncodedInt(message.Payload.Length);
         writer.Write(message.Payload.Span);
-        if (message.ExpiresAtUtc is { } expiresAt)
+        if (expiresAt is { } time)
         {
-            writer.Write(expiresAt.UtcTicks);
+            writer.Write(time.UtcTicks);
         }
     }
 

@@ -10,7 +10,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace IoTHub.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(BrokerDbContext))]
-    [Migration("20261206052621_MessageExpiry")]
+    [Migration("20261206053719_MessageExpiry")]
     partial class MessageExpiry
     {
         /// <inheritdoc />
@@ -269,9 +269,9 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("due_at");
 
-                    b.Property<long?>("ExpiresAt")
+                    b.Property<long?>("ExpiryInterval")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("expires_at");
+                        .HasColumnName("expiry_interval");
 
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("INTEGER")

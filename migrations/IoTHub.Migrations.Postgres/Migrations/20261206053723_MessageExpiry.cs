@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace IoTHub.Migrations.Sqlite.Migrations
+namespace IoTHub.Migrations.Postgres.Migrations
 {
     /// <inheritdoc />
     public partial class MessageExpiry : Migration
@@ -13,25 +13,25 @@ namespace IoTHub.Migrations.Sqlite.Migrations
             migrationBuilder.AddColumn<long>(
                 name: "expires_at",
                 table: "retained_messages",
-                type: "INTEGER",
+                type: "bigint",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
                 name: "expires_at",
                 table: "queued_messages",
-                type: "INTEGER",
+                type: "bigint",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
-                name: "expires_at",
+                name: "expiry_interval",
                 table: "pending_wills",
-                type: "INTEGER",
+                type: "bigint",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
                 name: "expires_at",
                 table: "outgoing_inflight",
-                type: "INTEGER",
+                type: "bigint",
                 nullable: true);
         }
 
@@ -47,7 +47,7 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                 table: "queued_messages");
 
             migrationBuilder.DropColumn(
-                name: "expires_at",
+                name: "expiry_interval",
                 table: "pending_wills");
 
             migrationBuilder.DropColumn(

@@ -11,7 +11,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace IoTHub.Migrations.Postgres.Migrations
 {
     [DbContext(typeof(BrokerDbContext))]
-    [Migration("20261206052624_MessageExpiry")]
+    [Migration("20261206053723_MessageExpiry")]
     partial class MessageExpiry
     {
         /// <inheritdoc />
@@ -282,9 +282,9 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("due_at");
 
-                    b.Property<long?>("ExpiresAt")
+                    b.Property<long?>("ExpiryInterval")
                         .HasColumnType("bigint")
-                        .HasColumnName("expires_at");
+                        .HasColumnName("expiry_interval");
 
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("smallint")

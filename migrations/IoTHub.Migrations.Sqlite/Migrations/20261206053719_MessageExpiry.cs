@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace IoTHub.Migrations.Postgres.Migrations
+namespace IoTHub.Migrations.Sqlite.Migrations
 {
     /// <inheritdoc />
     public partial class MessageExpiry : Migration
@@ -13,25 +13,25 @@ namespace IoTHub.Migrations.Postgres.Migrations
             migrationBuilder.AddColumn<long>(
                 name: "expires_at",
                 table: "retained_messages",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
                 name: "expires_at",
                 table: "queued_messages",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
-                name: "expires_at",
+                name: "expiry_interval",
                 table: "pending_wills",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.AddColumn<long>(
                 name: "expires_at",
                 table: "outgoing_inflight",
-                type: "bigint",
+                type: "INTEGER",
                 nullable: true);
         }
 
@@ -47,7 +47,7 @@ namespace IoTHub.Migrations.Postgres.Migrations
                 table: "queued_messages");
 
             migrationBuilder.DropColumn(
-                name: "expires_at",
+                name: "expiry_interval",
                 table: "pending_wills");
 
             migrationBuilder.DropColumn(
