@@ -113,22 +113,35 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// Makes this broker keep its state in storage: rebuilds what <paramref name="state"/> holds
     /// (retained messages, persistent sessions with their queues and in-flight messages, delayed
     /// wills) and from now on writes every change through <paramref name="writer"/>. Call before
-    /// <see cref="Start"/>. Times stored as wall-clock times continue from now.
+    /// <see cref="Start"/>. Times stored as wall-clock times continue from now. A queued or retained message whose expiry
+    /// passed while the broker was down is deleted instead [MQTT-3.3.2-5]: a queued one counts as dropped for expiry, a
+    /// retained one is not counted (as when it expires while the broker runs).
     /// </summary>
     public void AttachStorage(StorageWriter writer, StoredState state)
     {
+        _persistence = new Persistence(writer);
         var now = Time.GetTimestamp();
         var utcNow = Time.GetUtcNow();
-        foreach (var message in state.Retained)
+        foreach (var stored in state.Retained)
         {
-            Retained.Set(message);
+            var message = stored.OnClock(Time, now, utcNow);
+            if (message.IsExpired(now))
+            {
+                _persistence.Write(StorageOperation.DeleteRetained(message.Topic));
+            }
+            else
+            {
+                Retained.Set(message);
+            }
         }
 
         foreach (var stored in state.Sessions)
         {
             var offlineFor = utcNow - (stored.DisconnectedAt ?? utcNow);
             var session = new Session(stored.ClientId, new Persistence(writer));
-            session.Restore(stored, now - (long)(Math.Max(0, offlineFor.TotalSeconds) * Time.TimestampFrequency), Subscriptions);
+            var expired = session.Restore(stored, now - (long)(Math.Max(0, offlineFor.TotalSeconds) * Time.TimestampFrequency), Subscriptions,
+                Time, now, utcNow);
+            Statistics.MessagesDroppedAdd(DropReason.Expired, expired);
             _sessions[stored.ClientId] = session;
         }
 
@@ -137,11 +150,10 @@ public sealed partial class MqttBroker : IAsyncDisposable
             if (_sessions.TryGetValue(will.ClientId, out var session))
             {
                 var dueIn = Math.Max(0, (will.DueAt - utcNow).TotalSeconds);
-                _wills.Add(session, new Will(will.Message, will.ClientId, will.DelayInterval), now + (long)(dueIn * Time.TimestampFrequency));
+                _wills.Add(session, new Will(will.Message, will.ClientId, will.DelayInterval, will.ExpiryInterval), now + (long)(dueIn * Time.TimestampFrequency));
             }
         }
 
-        _persistence = new Persistence(writer);
         _wills.Persistence = _persistence;
     }
 

@@ -51,6 +51,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.Retain).HasColumnName("retain");
             e.Property(x => x.Properties).HasColumnName("properties");
             e.Property(x => x.Payload).HasColumnName("payload");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
         });
 
         modelBuilder.Entity<SessionEntity>(e =>
@@ -83,6 +84,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.Sequence).HasColumnName("sequence").ValueGeneratedNever();
             e.Property(x => x.QualityOfService).HasColumnName("qos");
             e.Property(x => x.Retain).HasColumnName("retain");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
             MessageColumns(e);
         });
 
@@ -96,6 +98,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.QualityOfService).HasColumnName("qos");
             e.Property(x => x.Retain).HasColumnName("retain");
             e.Property(x => x.Released).HasColumnName("released");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
             MessageColumns(e);
         });
 
@@ -114,6 +117,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
             e.Property(x => x.ClientId).HasColumnName("client_id");
             e.Property(x => x.DelayInterval).HasColumnName("delay_interval");
             e.Property(x => x.DueAt).HasColumnName("due_at");
+            e.Property(x => x.ExpiryInterval).HasColumnName("expiry_interval");
             MessageColumns(e);
         });
 

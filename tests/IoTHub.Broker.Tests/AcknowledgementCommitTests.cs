@@ -83,7 +83,7 @@ public sealed class AcknowledgementCommitTests
         Assert.Equal(2, writer.CommittedBatches);
     }
 
-    private static MqttMessage Retained(string topic) => MqttMessage.Restore(topic, "v"u8, QualityOfService.AtLeastOnce, retain: true, default);
+    private static MqttMessage Retained(string topic) => MqttMessage.Restore(topic, "v"u8, QualityOfService.AtLeastOnce, retain: true, default, expiresAtUtc: null);
 
     /// <summary>Blocks until <paramref name="task"/> is done, failed or not, within the timeout.</summary>
     private static void WaitDone(Task task) => Assert.True(((IAsyncResult)task).AsyncWaitHandle.WaitOne(Timeout), "the commit did not complete");

@@ -17,7 +17,7 @@ namespace IoTHub.Broker.Tests;
 public sealed class StorageOutageTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private static readonly StorageOperation Write = StorageOperation.SetRetained(MqttMessage.Restore("t", "v"u8, QualityOfService.AtLeastOnce, true, default));
+    private static readonly StorageOperation Write = StorageOperation.SetRetained(MqttMessage.Restore("t", "v"u8, QualityOfService.AtLeastOnce, true, default, expiresAtUtc: null));
 
     [Fact]
     public async Task An_outage_is_logged_when_it_starts_counted_each_minute_and_logged_when_it_ends()

@@ -32,7 +32,11 @@ public sealed class MigrationUpgradeTests : IDisposable
             await connection.OpenAsync();
             await using var command = connection.CreateCommand();
             command.CommandText = "INSERT INTO retained_messages (topic, qos, retain, properties, payload) VALUES ('old/topic', 1, 1, x'', x'6B657074');" +
-                "INSERT INTO sessions (client_id, expiry_interval, disconnected_at) VALUES ('old-client', 3600, NULL);";
+                "INSERT INTO sessions (client_id, expiry_interval, disconnected_at) VALUES ('old-client', 3600, NULL);" +
+                "INSERT INTO queued_messages (client_id, sequence, qos, retain, topic, message_qos, message_retain, properties, payload) " +
+                "VALUES ('old-client', 1, 1, 0, 'old/queued', 1, 0, x'', x'71');" +
+                "INSERT INTO pending_wills (client_id, delay_interval, due_at, topic, message_qos, message_retain, properties, payload) " +
+                "VALUES ('old-client', 30, 0, 'old/will', 1, 0, x'', x'77');";
             await command.ExecuteNonQueryAsync();
         }
 
@@ -42,7 +46,12 @@ public sealed class MigrationUpgradeTests : IDisposable
         var retained = Assert.Single(state.Retained);
         Assert.Equal("old/topic", retained.Topic);
         Assert.Equal("kept"u8.ToArray(), retained.Payload.ToArray());
-        Assert.Equal("old-client", Assert.Single(state.Sessions).ClientId);
+        // Written before messages kept their expiry (migration MessageExpiry): they never expire, as then.
+        Assert.Null(retained.ExpiresAtUtc);
+        var session = Assert.Single(state.Sessions);
+        Assert.Equal("old-client", session.ClientId);
+        Assert.Null(Assert.Single(session.Queued).Message.ExpiresAtUtc);
+        Assert.Null(Assert.Single(state.Wills).ExpiryInterval);
         await using var check = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath));
         Assert.Empty(await check.Database.GetPendingMigrationsAsync());
         Assert.Contains(first, await check.Database.GetAppliedMigrationsAsync());

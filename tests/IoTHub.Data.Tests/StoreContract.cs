@@ -148,6 +148,40 @@ public abstract class StoreContract : IAsyncLifetime
         AssertMessage(Message("x/2", "2", QualityOfService.ExactlyOnce, properties: [0x23, 0x00, 0x05]), outgoing[1].Message);
     }
 
+    // What lets a message expire across a restart [MQTT-3.3.2-5] [MQTT-3.3.2-6]: each stored message keeps its expiry time, and a
+    // message stored again with another (or none) replaces it; a will keeps its Message Expiry Interval.
+    [Fact]
+    public async Task Stored_messages_keep_their_expiry_time()
+    {
+        await CommitAsync(
+            StorageOperation.UpsertSession("c", 100, null),
+            StorageOperation.SetRetained(Message("r/1", "expires", expiresAt: Noon.AddSeconds(5))),
+            StorageOperation.SetRetained(Message("r/2", "expired once", expiresAt: Noon)),
+            StorageOperation.SetRetained(Message("r/3", "never")),
+            StorageOperation.EnqueueMessage("c", 1, Message("q/1", "1", QualityOfService.AtLeastOnce, expiresAt: Noon.AddHours(1)), QualityOfService.AtLeastOnce, false),
+            StorageOperation.EnqueueMessage("c", 2, Message("q/2", "2", QualityOfService.AtLeastOnce), QualityOfService.AtLeastOnce, false),
+            StorageOperation.SetOutgoingInflight("c", 1, 0, Message("o/1", "1", QualityOfService.ExactlyOnce, expiresAt: Noon.AddDays(1)), QualityOfService.ExactlyOnce, false, false),
+            StorageOperation.SetOutgoingInflight("c", 2, 0, Message("o/2", "2", QualityOfService.ExactlyOnce, expiresAt: Noon), QualityOfService.ExactlyOnce, false, false),
+            StorageOperation.SetWill("w", Message("w/1", "will"), 60, Noon.AddSeconds(60), expiryInterval: 90),
+            StorageOperation.SetWill("x", Message("x/1", "will"), 60, Noon.AddSeconds(60), expiryInterval: 0),
+            StorageOperation.SetWill("y", Message("y/1", "will"), 60, Noon.AddSeconds(60), expiryInterval: null));
+        await CommitAsync(
+            StorageOperation.SetRetained(Message("r/2", "kept", expiresAt: null)),
+            StorageOperation.SetOutgoingInflight("c", 2, 0, Message("o/2", "2", QualityOfService.ExactlyOnce, expiresAt: Noon.AddSeconds(1)), QualityOfService.ExactlyOnce, false, true));
+
+        var state = await ReopenAsync();
+
+        var retained = state.Retained.OrderBy(m => m.Topic, StringComparer.Ordinal).ToList();
+        Assert.Equal([Noon.AddSeconds(5), null, null], retained.Select(m => m.ExpiresAtUtc));
+        var session = Assert.Single(state.Sessions);
+        Assert.Equal([Noon.AddHours(1), null], session.Queued.Select(q => q.Message.ExpiresAtUtc));
+        Assert.Equal([Noon.AddDays(1), Noon.AddSeconds(1)], session.Outgoing.OrderBy(o => o.PacketId).Select(o => o.Message.ExpiresAtUtc));
+        // A will keeps its interval instead: its expiry starts when it is published (5.0 §3.1.3.2.3).
+        var wills = state.Wills.OrderBy(w => w.ClientId, StringComparer.Ordinal).ToList();
+        Assert.Equal([90u, 0u, null], wills.Select(w => w.ExpiryInterval));
+        Assert.All(wills, w => Assert.Null(w.Message.ExpiresAtUtc));
+    }
+
     [Fact]
     public async Task Incoming_qos2_packet_ids_are_kept_until_removed()
     {
@@ -167,10 +201,10 @@ public abstract class StoreContract : IAsyncLifetime
     public async Task Pending_wills_are_stored_replaced_and_deleted()
     {
         await CommitAsync(
-            StorageOperation.SetWill("a", Message("wills/a", "old"), 10, Noon),
-            StorageOperation.SetWill("b", Message("wills/b", "b"), 20, Noon.AddSeconds(20)));
+            StorageOperation.SetWill("a", Message("wills/a", "old"), 10, Noon, null),
+            StorageOperation.SetWill("b", Message("wills/b", "b"), 20, Noon.AddSeconds(20), null));
         await CommitAsync(
-            StorageOperation.SetWill("a", Message("wills/a", "gone offline", QualityOfService.AtLeastOnce, retain: true, properties: [0x01, 0x01]), 30, Noon.AddSeconds(30)),
+            StorageOperation.SetWill("a", Message("wills/a", "gone offline", QualityOfService.AtLeastOnce, retain: true, properties: [0x01, 0x01]), 30, Noon.AddSeconds(30), null),
             StorageOperation.DeleteWill("b"));
 
         var state = await ReopenAsync();
@@ -188,7 +222,7 @@ public abstract class StoreContract : IAsyncLifetime
         await CommitAsync(
             StorageOperation.UpsertSession("doomed", 100, null),
             StorageOperation.UpsertSession("kept", 100, null),
-            StorageOperation.SetWill("doomed", Message("w", "w"), 5, Noon));
+            StorageOperation.SetWill("doomed", Message("w", "w"), 5, Noon, null));
         foreach (var clientId in new[] { "doomed", "kept" })
         {
             await CommitAsync(
@@ -388,8 +422,9 @@ public abstract class StoreContract : IAsyncLifetime
 
     protected Task CommitAsync(params StorageOperation[] operations) => Store.CommitAsync(operations);
 
-    protected static MqttMessage Message(string topic, string payload, QualityOfService qos = QualityOfService.AtMostOnce, bool retain = false, byte[]? properties = null) =>
-        MqttMessage.Restore(topic, System.Text.Encoding.UTF8.GetBytes(payload), qos, retain, properties);
+    protected static MqttMessage Message(string topic, string payload, QualityOfService qos = QualityOfService.AtMostOnce, bool retain = false, byte[]? properties = null,
+        DateTimeOffset? expiresAt = null) =>
+        MqttMessage.Restore(topic, System.Text.Encoding.UTF8.GetBytes(payload), qos, retain, properties, expiresAt);
 
     protected static void AssertMessage(MqttMessage expected, MqttMessage actual)
     {
@@ -398,6 +433,7 @@ public abstract class StoreContract : IAsyncLifetime
         Assert.Equal(expected.Retain, actual.Retain);
         Assert.Equal(expected.Properties.ToArray(), actual.Properties.ToArray());
         Assert.Equal(expected.Payload.ToArray(), actual.Payload.ToArray());
+        Assert.Equal(expected.ExpiresAtUtc, actual.ExpiresAtUtc);
         Assert.Equal(expected.TopicBytes.ToArray(), actual.TopicBytes.ToArray());
     }
 }

@@ -23,16 +23,7 @@ public sealed class RetainedRestartTests(PostgresServer postgres) : IDisposable
     [InlineData("postgres")]
     public async Task Retained_messages_changed_through_the_api_survive_a_restart(string provider)
     {
-        var settings = new Dictionary<string, string>
-        {
-            ["Storage:Provider"] = provider,
-            ["Storage:DataDirectory"] = _data.Path,
-        };
-        if (provider == "postgres")
-        {
-            settings["Storage:ConnectionString"] = await postgres.CreateDatabaseAsync();
-            settings["Storage:MigrateOnStart"] = "true";
-        }
+        var settings = await StorageHost.SettingsAsync(provider, _data.Path, postgres);
 
         using (var host = new StorageHost(settings))
         {
@@ -64,7 +55,4 @@ public sealed class RetainedRestartTests(PostgresServer postgres) : IDisposable
             Assert.Equal("api/marker", (await subscriber.ExpectPublishAsync()).Topic);
         }
     }
-
-    /// <summary>A host on a data folder (or database) that outlives it, so that a second host finds what the first stored.</summary>
-    private sealed class StorageHost(IReadOnlyDictionary<string, string> settings) : AdminApiHost(settings);
 }

@@ -217,6 +217,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("packet_id");
 
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
+
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("smallint")
                         .HasColumnName("message_qos");
@@ -275,6 +279,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("due_at");
 
+                    b.Property<long?>("ExpiryInterval")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expiry_interval");
+
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("smallint")
                         .HasColumnName("message_qos");
@@ -312,6 +320,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.Property<long>("Sequence")
                         .HasColumnType("bigint")
                         .HasColumnName("sequence");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
 
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("smallint")
@@ -354,6 +366,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.Property<string>("Topic")
                         .HasColumnType("text")
                         .HasColumnName("topic");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expires_at");
 
                     b.Property<byte[]>("Payload")
                         .IsRequired()

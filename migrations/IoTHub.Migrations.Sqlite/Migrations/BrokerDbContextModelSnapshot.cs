@@ -204,6 +204,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("packet_id");
 
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("INTEGER")
                         .HasColumnName("message_qos");
@@ -262,6 +266,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("due_at");
 
+                    b.Property<long?>("ExpiryInterval")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expiry_interval");
+
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("INTEGER")
                         .HasColumnName("message_qos");
@@ -299,6 +307,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.Property<long>("Sequence")
                         .HasColumnType("INTEGER")
                         .HasColumnName("sequence");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
 
                     b.Property<short>("MessageQualityOfService")
                         .HasColumnType("INTEGER")
@@ -341,6 +353,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.Property<string>("Topic")
                         .HasColumnType("TEXT")
                         .HasColumnName("topic");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
 
                     b.Property<byte[]>("Payload")
                         .IsRequired()

@@ -20,8 +20,11 @@ public sealed class MqttMessage
     private readonly int _topicLength;
     private readonly int _propertiesLength;
 
-    private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId, long expiresAt,
-        long receivedAt = 0)
+    // The same moment as ExpiresAt on the wall clock (UTC ticks, 0 when it never expires), for storage.
+    private readonly long _expiresAtUtcTicks;
+
+    private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId,
+        (long At, long AtUtcTicks) expiry, long receivedAt = 0)
     {
         Topic = topic;
         _buffer = buffer;
@@ -30,7 +33,8 @@ public sealed class MqttMessage
         QualityOfService = qos;
         Retain = retain;
         PublisherId = publisherId;
-        ExpiresAt = expiresAt;
+        ExpiresAt = expiry.At;
+        _expiresAtUtcTicks = expiry.AtUtcTicks;
         ReceivedAt = receivedAt;
     }
 
@@ -54,6 +58,12 @@ public sealed class MqttMessage
 
     /// <summary>When the message expires, as a <see cref="TimeProvider"/> timestamp; 0 when it never does.</summary>
     public long ExpiresAt { get; }
+
+    /// <summary>
+    /// When the message expires as a wall-clock UTC time, which is what storage keeps [MQTT-3.3.2-5]; null when it never does.
+    /// A message read back from storage has only this until <see cref="OnClock"/> puts it on the broker's clock.
+    /// </summary>
+    public DateTimeOffset? ExpiresAtUtc => _expiresAtUtcTicks == 0 ? null : new DateTimeOffset(_expiresAtUtcTicks, TimeSpan.Zero);
 
     /// <summary>
     /// When the broker decoded the client's PUBLISH, as a <see cref="Stopwatch"/> timestamp (real time, whatever the
@@ -118,19 +128,42 @@ public sealed class MqttMessage
 
     /// <summary>
     /// A message read back from storage: <paramref name="properties"/> is the forwarded block as
-    /// <see cref="Properties"/> gave it. Expiry is not stored yet (it comes with the storage integration).
+    /// <see cref="Properties"/> gave it, <paramref name="expiresAtUtc"/> what <see cref="ExpiresAtUtc"/> gave (null: never expires).
+    /// It does not expire on the broker's clock before <see cref="OnClock"/>.
     /// </summary>
     public static MqttMessage Restore(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, ReadOnlySpan<byte> properties,
-        string? publisherId = null)
+        DateTimeOffset? expiresAtUtc, string? publisherId = null)
     {
         var topicLength = Encoding.UTF8.GetByteCount(topic);
         var buffer = new byte[topicLength + properties.Length + payload.Length];
         Encoding.UTF8.GetBytes(topic, buffer);
         properties.CopyTo(buffer.AsSpan(topicLength));
         payload.CopyTo(buffer.AsSpan(topicLength + properties.Length));
-        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId, expiresAt: 0);
+        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId, (0, expiresAtUtc?.UtcTicks ?? 0));
     }
 
-    private static long ExpiryOf(uint? seconds, TimeProvider time) =>
-        seconds is { } s ? time.GetTimestamp() + (s * time.TimestampFrequency) : 0;
+    /// <summary>
+    /// This message (sharing its bytes) expiring at <see cref="ExpiresAtUtc"/> as a timestamp of <paramref name="time"/>, taken
+    /// when the broker has read <paramref name="utcNow"/> and <paramref name="now"/>; itself when it never expires. An expiry
+    /// that passed while the broker was down gives a timestamp at or before <paramref name="now"/>: already expired.
+    /// </summary>
+    public MqttMessage OnClock(TimeProvider time, long now, DateTimeOffset utcNow)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        if (_expiresAtUtcTicks == 0)
+        {
+            return this;
+        }
+
+        var left = _expiresAtUtcTicks - utcNow.UtcTicks;
+        var expiresAt = Math.Max(1, now + (long)(left * (double)time.TimestampFrequency / TimeSpan.TicksPerSecond));
+        return new MqttMessage(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, (expiresAt, _expiresAtUtcTicks));
+    }
+
+    /// <summary>This message (sharing its bytes) expiring <paramref name="seconds"/> from now: a will's at its publication.</summary>
+    internal MqttMessage ExpiringIn(uint seconds, TimeProvider time) =>
+        new(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, ExpiryOf(seconds, time));
+
+    private static (long At, long AtUtcTicks) ExpiryOf(uint? seconds, TimeProvider time) =>
+        seconds is { } s ? (time.GetTimestamp() + (s * time.TimestampFrequency), time.GetUtcNow().UtcTicks + (s * TimeSpan.TicksPerSecond)) : (0, 0);
 }

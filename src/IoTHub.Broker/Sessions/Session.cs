@@ -115,9 +115,15 @@ internal sealed class Session
         }
     }
 
-    /// <summary>Rebuilds a stored session at start, offline since <paramref name="disconnectedAt"/>; writes nothing back.</summary>
-    internal void Restore(StoredSession stored, long disconnectedAt, SubscriptionTree tree)
+    /// <summary>
+    /// Rebuilds a stored session at start, offline since <paramref name="disconnectedAt"/>, its messages expiring on the broker's
+    /// clock (read at <paramref name="now"/> and <paramref name="utcNow"/>). Writes nothing back but the deletion of the
+    /// queued messages whose expiry passed while the broker was down, never delivered [MQTT-3.3.2-5]; returns how many. Messages in
+    /// flight are kept whatever their expiry: their delivery had started.
+    /// </summary>
+    internal int Restore(StoredSession stored, long disconnectedAt, SubscriptionTree tree, TimeProvider time, long now, DateTimeOffset utcNow)
     {
+        var expired = 0;
         lock (Sync)
         {
             ExpiryInterval = stored.ExpiryInterval;
@@ -132,15 +138,24 @@ internal sealed class Session
 
             foreach (var inflight in stored.Outgoing)
             {
-                var delivery = new Delivery(inflight.Message, inflight.QualityOfService, inflight.Retain) { Sequence = inflight.Sequence };
+                var delivery = new Delivery(inflight.Message.OnClock(time, now, utcNow), inflight.QualityOfService, inflight.Retain) { Sequence = inflight.Sequence };
                 AddInflight(new Inflight(inflight.PacketId, delivery) { Released = inflight.Released });
                 _lastSequence = Math.Max(_lastSequence, inflight.Sequence);
             }
 
             foreach (var queued in stored.Queued)
             {
-                _pending.Enqueue(new Delivery(queued.Message, queued.QualityOfService, queued.Retain) { Sequence = queued.Sequence });
+                var delivery = new Delivery(queued.Message.OnClock(time, now, utcNow), queued.QualityOfService, queued.Retain) { Sequence = queued.Sequence };
                 _lastSequence = Math.Max(_lastSequence, queued.Sequence);
+                if (delivery.Message.IsExpired(now))
+                {
+                    ForgetQueued(delivery);
+                    expired++;
+                }
+                else
+                {
+                    _pending.Enqueue(delivery);
+                }
             }
 
             foreach (var packetId in stored.IncomingQos2)
@@ -148,6 +163,8 @@ internal sealed class Session
                 (_receivedQos2 ??= []).Add(packetId);
             }
         }
+
+        return expired;
     }
 
     /// <summary>Attaches a connection; messages in flight are resent first, with DUP, on its write loop.</summary>

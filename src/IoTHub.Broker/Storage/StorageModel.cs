@@ -39,7 +39,8 @@ public sealed class StorageModel
                 _sessions.Remove(operation.ClientId);
                 break;
             case StorageOperationKind.SetWill:
-                _wills[operation.ClientId] = new StoredWill(operation.ClientId, operation.Message!, operation.Number, operation.Time.GetValueOrDefault());
+                _wills[operation.ClientId] = new StoredWill(operation.ClientId, operation.Message!, operation.Number, operation.Time.GetValueOrDefault(),
+                    operation.WillExpiryInterval);
                 break;
             case StorageOperationKind.DeleteWill:
                 _wills.Remove(operation.ClientId);
@@ -109,7 +110,7 @@ public sealed class StorageModel
 
         foreach (var will in _wills.Values)
         {
-            yield return StorageOperation.SetWill(will.ClientId, will.Message, will.DelayInterval, will.DueAt);
+            yield return StorageOperation.SetWill(will.ClientId, will.Message, will.DelayInterval, will.DueAt, will.ExpiryInterval);
         }
     }
 

@@ -41,7 +41,7 @@ public readonly record struct StorageOperation
 
     public MqttMessage? Message { get; private init; }
 
-    /// <summary>Queue and send order.</summary>
+    /// <summary>Queue and send order. Will: its Message Expiry Interval (s), -1 when it has none.</summary>
     public long Sequence { get; private init; }
 
     public ushort PacketId { get; private init; }
@@ -108,9 +108,19 @@ public readonly record struct StorageOperation
     public static StorageOperation RemoveIncomingQos2(string clientId, ushort packetId) =>
         new() { Kind = StorageOperationKind.RemoveIncomingQos2, ClientId = clientId, PacketId = packetId };
 
-    /// <summary>Stores a delayed will, replacing the client's previous one.</summary>
-    public static StorageOperation SetWill(string clientId, MqttMessage message, uint delayInterval, DateTimeOffset dueAt) =>
-        new() { Kind = StorageOperationKind.SetWill, ClientId = clientId, Message = message, Number = delayInterval, Time = dueAt };
+    /// <summary>
+    /// Stores a delayed will, replacing the client's previous one: its message without expiry, and the Message Expiry Interval
+    /// (null: none) that starts when it is published.
+    /// </summary>
+    public static StorageOperation SetWill(string clientId, MqttMessage message, uint delayInterval, DateTimeOffset dueAt, uint? expiryInterval) =>
+        new()
+        {
+            Kind = StorageOperationKind.SetWill, ClientId = clientId, Message = message, Number = delayInterval, Time = dueAt,
+            Sequence = expiryInterval ?? -1L,
+        };
+
+    /// <summary>Will: its Message Expiry Interval in seconds; null when it has none.</summary>
+    public uint? WillExpiryInterval => Sequence >= 0 ? (uint)Sequence : null;
 
     public static StorageOperation DeleteWill(string clientId) =>
         new() { Kind = StorageOperationKind.DeleteWill, ClientId = clientId };

@@ -6,14 +6,20 @@ namespace IoTHub.Broker.Storage;
 /// <summary>The file store's binary form of operations (little-endian, strings as UTF-8 with a 7-bit length).</summary>
 internal static class StorageOperationCodec
 {
+    // Set in the kind's byte when the operation's message expires: its expiry time (UTC ticks) follows its payload; for a
+    // will, its Message Expiry Interval (seconds) does. Logs and snapshots written before messages kept their expiry never
+    // set it, and read as before.
+    private const byte ExpiryFlag = 0x80;
+
     public static void Write(BinaryWriter writer, in StorageOperation operation)
     {
-        writer.Write((byte)operation.Kind);
+        var expires = operation.Kind == StorageOperationKind.SetWill ? operation.WillExpiryInterval is not null : operation.Message?.ExpiresAtUtc is not null;
+        writer.Write((byte)((byte)operation.Kind | (expires ? ExpiryFlag : 0)));
         writer.Write(operation.ClientId);
         switch (operation.Kind)
         {
             case StorageOperationKind.SetRetained:
-                WriteMessage(writer, operation.Message!);
+                WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
                 break;
             case StorageOperationKind.DeleteRetained:
             case StorageOperationKind.RemoveSubscription:
@@ -35,7 +41,7 @@ internal static class StorageOperationCodec
                 writer.Write(operation.Sequence);
                 writer.Write((byte)operation.QualityOfService);
                 writer.Write(operation.Retain);
-                WriteMessage(writer, operation.Message!);
+                WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
                 break;
             case StorageOperationKind.RemoveQueuedMessage:
                 writer.Write(operation.Sequence);
@@ -46,7 +52,7 @@ internal static class StorageOperationCodec
                 writer.Write((byte)operation.QualityOfService);
                 writer.Write(operation.Retain);
                 writer.Write(operation.Released);
-                WriteMessage(writer, operation.Message!);
+                WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
                 break;
             case StorageOperationKind.RemoveOutgoingInflight:
             case StorageOperationKind.AddIncomingQos2:
@@ -56,7 +62,13 @@ internal static class StorageOperationCodec
             case StorageOperationKind.SetWill:
                 writer.Write(operation.Number);
                 WriteTime(writer, operation.Time);
-                WriteMessage(writer, operation.Message!);
+                // A will's message gets its expiry when published: its interval is kept instead.
+                WriteMessage(writer, operation.Message!, expiresAt: null);
+                if (operation.WillExpiryInterval is { } willExpiry)
+                {
+                    writer.Write(willExpiry);
+                }
+
                 break;
             case StorageOperationKind.DeleteSession:
             case StorageOperationKind.DeleteWill:
@@ -69,12 +81,14 @@ internal static class StorageOperationCodec
     /// <summary>Reads one operation; throws <see cref="InvalidDataException"/> or <see cref="EndOfStreamException"/> on bad data.</summary>
     public static StorageOperation Read(BinaryReader reader)
     {
-        var kind = (StorageOperationKind)reader.ReadByte();
+        var first = reader.ReadByte();
+        var kind = (StorageOperationKind)(first & ~ExpiryFlag);
+        var expires = (first & ExpiryFlag) != 0;
         var clientId = reader.ReadString();
         switch (kind)
         {
             case StorageOperationKind.SetRetained:
-                return StorageOperation.SetRetained(ReadMessage(reader));
+                return StorageOperation.SetRetained(ReadMessage(reader, expires));
             case StorageOperationKind.DeleteRetained:
                 return StorageOperation.DeleteRetained(reader.ReadString());
             case StorageOperationKind.RemoveSubscription:
@@ -89,7 +103,7 @@ internal static class StorageOperationCodec
                 var sequence = reader.ReadInt64();
                 var qos = (QualityOfService)reader.ReadByte();
                 var retain = reader.ReadBoolean();
-                return StorageOperation.EnqueueMessage(clientId, sequence, ReadMessage(reader), qos, retain);
+                return StorageOperation.EnqueueMessage(clientId, sequence, ReadMessage(reader, expires), qos, retain);
             case StorageOperationKind.RemoveQueuedMessage:
                 return StorageOperation.RemoveQueuedMessage(clientId, reader.ReadInt64());
             case StorageOperationKind.SetOutgoingInflight:
@@ -98,7 +112,7 @@ internal static class StorageOperationCodec
                 var inflightQos = (QualityOfService)reader.ReadByte();
                 var inflightRetain = reader.ReadBoolean();
                 var released = reader.ReadBoolean();
-                return StorageOperation.SetOutgoingInflight(clientId, packetId, inflightSequence, ReadMessage(reader), inflightQos, inflightRetain, released);
+                return StorageOperation.SetOutgoingInflight(clientId, packetId, inflightSequence, ReadMessage(reader, expires), inflightQos, inflightRetain, released);
             case StorageOperationKind.RemoveOutgoingInflight:
                 return StorageOperation.RemoveOutgoingInflight(clientId, reader.ReadUInt16());
             case StorageOperationKind.AddIncomingQos2:
@@ -108,7 +122,8 @@ internal static class StorageOperationCodec
             case StorageOperationKind.SetWill:
                 var delay = reader.ReadUInt32();
                 var dueAt = ReadTime(reader).GetValueOrDefault();
-                return StorageOperation.SetWill(clientId, ReadMessage(reader), delay, dueAt);
+                var will = ReadMessage(reader, expires: false);
+                return StorageOperation.SetWill(clientId, will, delay, dueAt, expires ? reader.ReadUInt32() : null);
             case StorageOperationKind.DeleteSession:
                 return StorageOperation.DeleteSession(clientId);
             case StorageOperationKind.DeleteWill:
@@ -118,7 +133,7 @@ internal static class StorageOperationCodec
         }
     }
 
-    private static void WriteMessage(BinaryWriter writer, MqttMessage message)
+    private static void WriteMessage(BinaryWriter writer, MqttMessage message, DateTimeOffset? expiresAt)
     {
         writer.Write(message.Topic);
         writer.Write((byte)message.QualityOfService);
@@ -127,16 +142,21 @@ internal static class StorageOperationCodec
         writer.Write(message.Properties.Span);
         writer.Write7BitEncodedInt(message.Payload.Length);
         writer.Write(message.Payload.Span);
+        if (expiresAt is { } time)
+        {
+            writer.Write(time.UtcTicks);
+        }
     }
 
-    private static MqttMessage ReadMessage(BinaryReader reader)
+    private static MqttMessage ReadMessage(BinaryReader reader, bool expires)
     {
         var topic = reader.ReadString();
         var qos = (QualityOfService)reader.ReadByte();
         var retain = reader.ReadBoolean();
         var properties = ReadBytes(reader);
         var payload = ReadBytes(reader);
-        return MqttMessage.Restore(topic, payload, qos, retain, properties);
+        DateTimeOffset? expiresAt = expires ? new DateTimeOffset(reader.ReadInt64(), TimeSpan.Zero) : null;
+        return MqttMessage.Restore(topic, payload, qos, retain, properties, expiresAt);
     }
 
     private static byte[] ReadBytes(BinaryReader reader)

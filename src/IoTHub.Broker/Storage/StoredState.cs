@@ -46,5 +46,8 @@ public readonly record struct StoredDelivery(long Sequence, MqttMessage Message,
 /// <summary>An outgoing QoS 1/2 message by packet id; <paramref name="Released"/> once PUBREL was sent (QoS 2).</summary>
 public readonly record struct StoredInflight(ushort PacketId, long Sequence, MqttMessage Message, QualityOfService QualityOfService, bool Retain, bool Released);
 
-/// <summary>A will waiting for its delay: published at <paramref name="DueAt"/> unless the client comes back.</summary>
-public readonly record struct StoredWill(string ClientId, MqttMessage Message, uint DelayInterval, DateTimeOffset DueAt);
+/// <summary>
+/// A will waiting for its delay: published at <paramref name="DueAt"/> unless the client comes back. <paramref name="Message"/> has no
+/// expiry: it gets <paramref name="ExpiryInterval"/> (seconds, null for none) when it is published (5.0 §3.1.3.2.3).
+/// </summary>
+public readonly record struct StoredWill(string ClientId, MqttMessage Message, uint DelayInterval, DateTimeOffset DueAt, uint? ExpiryInterval);

@@ -21,7 +21,7 @@ internal sealed class PendingWills(TimeProvider time)
     {
         _wills[session] = (will, dueAt);
         var dueIn = time.GetElapsedTime(time.GetTimestamp(), dueAt);
-        Persistence.Write(StorageOperation.SetWill(session.ClientId, will.ToMessage(time), will.Delay, time.GetUtcNow() + dueIn));
+        Persistence.Write(StorageOperation.SetWill(session.ClientId, will.Unpublished(time), will.Delay, time.GetUtcNow() + dueIn, will.ExpiryInterval));
     }
 
     /// <summary>Takes the session's pending will out, if any.</summary>

@@ -4,42 +4,53 @@ using IoTHub.Mqtt;
 namespace IoTHub.Broker.Wills;
 
 /// <summary>
-/// A client's will as CONNECT carried it. It becomes a message only when published, so that its
-/// Message Expiry Interval counts from the publication (5.0 §3.1.3.2.3).
+/// A client's will as CONNECT carried it. Its message gets its expiry only when published, so that its
+/// Message Expiry Interval counts from the publication (5.0 §3.1.3.2.3), also after a delay and a restart.
 /// </summary>
 internal sealed class Will
 {
     private readonly WillMessage? _will;
     private readonly string _clientId;
-    private MqttMessage? _message;
+    private MqttMessage? _unpublished;
 
     public Will(WillMessage will, string clientId)
     {
         _will = will;
         _clientId = clientId;
         Delay = will.Properties?.WillDelayInterval ?? 0;
+        ExpiryInterval = will.Properties?.MessageExpiryInterval;
     }
 
-    /// <summary>A delayed will read back from storage.</summary>
-    public Will(MqttMessage stored, string clientId, uint delay)
+    /// <summary>A delayed will read back from storage: <paramref name="unpublished"/> is what <see cref="Unpublished"/> gave.</summary>
+    public Will(MqttMessage unpublished, string clientId, uint delay, uint? expiryInterval)
     {
-        _message = stored;
+        _unpublished = unpublished;
         _clientId = clientId;
         Delay = delay;
+        ExpiryInterval = expiryInterval;
     }
 
     /// <summary>The Will Delay Interval in seconds (5.0 §3.1.3.2.2); 0 in 3.1.1.</summary>
     public uint Delay { get; }
 
-    public MqttMessage ToMessage(TimeProvider time)
+    /// <summary>The will's Message Expiry Interval in seconds (5.0 §3.1.3.2.3); null when it never expires.</summary>
+    public uint? ExpiryInterval { get; }
+
+    /// <summary>The will's message as stored while it waits: without an expiry, which starts at its publication.</summary>
+    public MqttMessage Unpublished(TimeProvider time)
     {
-        if (_message is null)
+        if (_unpublished is null)
         {
-            // The delay belongs to the will, not to the message.
+            // The delay belongs to the will, not to the message; the expiry is given at publication.
             _will!.Properties?.WillDelayInterval = null;
-            _message = MqttMessage.Create(_will.Topic, _will.Payload, _will.QualityOfService, _will.Retain, _will.Properties, _clientId, time);
+            _will.Properties?.MessageExpiryInterval = null;
+            _unpublished = MqttMessage.Create(_will.Topic, _will.Payload, _will.QualityOfService, _will.Retain, _will.Properties, _clientId, time);
         }
 
-        return _message;
+        return _unpublished;
     }
+
+    /// <summary>The message to publish now, its expiry counting from now.</summary>
+    public MqttMessage ToMessage(TimeProvider time) =>
+        ExpiryInterval is { } seconds ? Unpublished(time).ExpiringIn(seconds, time) : Unpublished(time);
 }

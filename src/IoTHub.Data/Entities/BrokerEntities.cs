@@ -31,6 +31,9 @@ public sealed class RetainedMessageEntity
     public required byte[] Properties { get; set; }
 
     public required byte[] Payload { get; set; }
+
+    /// <summary>Unix milliseconds when the message expires (MQTT 5.0 Message Expiry Interval); null when it never does.</summary>
+    public long? ExpiresAt { get; set; }
 }
 
 /// <summary>A persistent session.</summary>
@@ -74,6 +77,9 @@ public sealed class QueuedMessageEntity : MessageRow
 
     /// <summary>The RETAIN flag the session gets it with.</summary>
     public bool Retain { get; set; }
+
+    /// <summary>Unix milliseconds when the message expires (MQTT 5.0 Message Expiry Interval); null when it never does.</summary>
+    public long? ExpiresAt { get; set; }
 }
 
 /// <summary>An outgoing QoS 1/2 message sent and not yet completed, by packet id.</summary>
@@ -92,6 +98,9 @@ public sealed class OutgoingInflightEntity : MessageRow
 
     /// <summary>QoS 2: PUBREL sent.</summary>
     public bool Released { get; set; }
+
+    /// <summary>Unix milliseconds when the message expires (MQTT 5.0 Message Expiry Interval); null when it never does.</summary>
+    public long? ExpiresAt { get; set; }
 }
 
 /// <summary>An incoming QoS 2 packet id received and not yet released.</summary>
@@ -111,4 +120,7 @@ public sealed class PendingWillEntity : MessageRow
 
     /// <summary>Unix milliseconds when it is published.</summary>
     public long DueAt { get; set; }
+
+    /// <summary>The will's Message Expiry Interval in seconds, which starts when it is published; null when it has none.</summary>
+    public long? ExpiryInterval { get; set; }
 }

@@ -18,6 +18,9 @@ namespace IoTHub.Data.Stores;
 public sealed class RelationalBrokerStore : IBrokerStore
 {
     private const string MessageColumns = "topic, message_qos, message_retain, properties, payload";
+    private const string UpdateMessageColumns = "topic = excluded.topic, message_qos = excluded.message_qos, message_retain = excluded.message_retain, " +
+        "properties = excluded.properties, payload = excluded.payload";
+
     private const string IfSessionExists = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0)";
 
     private readonly BrokerDbContext _context;
@@ -39,19 +42,19 @@ public sealed class RelationalBrokerStore : IBrokerStore
         var state = new StoredState();
         foreach (var row in await _context.RetainedMessages.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties));
+            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties, ToTime(row.ExpiresAt)));
         }
 
         foreach (var row in await _context.PendingWills.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            state.Wills.Add(new StoredWill(row.ClientId, ToMessage(row), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt)));
+            state.Wills.Add(new StoredWill(row.ClientId, ToMessage(row, expiresAt: null), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt),
+                (uint?)row.ExpiryInterval));
         }
 
         var sessions = new Dictionary<string, StoredSession>(StringComparer.Ordinal);
         foreach (var row in await _context.Sessions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            DateTimeOffset? disconnectedAt = row.DisconnectedAt is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
-            var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, disconnectedAt);
+            var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, ToTime(row.DisconnectedAt));
             sessions.Add(row.ClientId, session);
             state.Sessions.Add(session);
         }
@@ -65,13 +68,13 @@ public sealed class RelationalBrokerStore : IBrokerStore
         var queued = _context.QueuedMessages.AsNoTracking().OrderBy(x => x.Sequence);
         foreach (var row in await queued.ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, ToMessage(row), (QualityOfService)row.QualityOfService, row.Retain));
+            sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, ToMessage(row, row.ExpiresAt), (QualityOfService)row.QualityOfService, row.Retain));
         }
 
         var outgoing = _context.OutgoingInflight.AsNoTracking().OrderBy(x => x.Sequence);
         foreach (var row in await outgoing.ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, ToMessage(row),
+            sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, ToMessage(row, row.ExpiresAt),
                 (QualityOfService)row.QualityOfService, row.Retain, row.Released));
         }
 
@@ -169,9 +172,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
         {
             case StorageOperationKind.SetRetained:
                 var retained = operation.Message!;
-                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload) VALUES (@p0, @p1, @p2, @p3, @p4) " +
-                    "ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, properties = excluded.properties, payload = excluded.payload",
-                    Text(retained.Topic), Small((short)retained.QualityOfService), Flag(retained.Retain), Bytes(retained.Properties), Bytes(retained.Payload));
+                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload, expires_at) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
+                    "ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, properties = excluded.properties, payload = excluded.payload, " +
+                    "expires_at = excluded.expires_at",
+                    Text(retained.Topic), Small((short)retained.QualityOfService), Flag(retained.Retain), Bytes(retained.Properties), Bytes(retained.Payload),
+                    Time(retained.ExpiresAtUtc));
                 break;
             case StorageOperationKind.DeleteRetained:
                 Add("DELETE FROM retained_messages WHERE topic = @p0", Text(operation.Topic!));
@@ -202,11 +207,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 break;
             case StorageOperationKind.EnqueueMessage:
                 var queued = operation.Message!;
-                Add("INSERT INTO queued_messages (client_id, sequence, qos, retain, " + MessageColumns + ") " +
-                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8" + IfSessionExists +
-                    " ON CONFLICT (client_id, sequence) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, topic = excluded.topic, " +
-                    "message_qos = excluded.message_qos, message_retain = excluded.message_retain, properties = excluded.properties, payload = excluded.payload",
-                    clientId, Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain),
+                Add("INSERT INTO queued_messages (client_id, sequence, qos, retain, expires_at, " + MessageColumns + ") " +
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9" + IfSessionExists +
+                    " ON CONFLICT (client_id, sequence) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, expires_at = excluded.expires_at, " +
+                    UpdateMessageColumns,
+                    clientId, Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain), Time(queued.ExpiresAtUtc),
                     Text(queued.Topic), Small((short)queued.QualityOfService), Flag(queued.Retain), Bytes(queued.Properties), Bytes(queued.Payload));
                 break;
             case StorageOperationKind.RemoveQueuedMessage:
@@ -214,13 +219,12 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 break;
             case StorageOperationKind.SetOutgoingInflight:
                 var inflight = operation.Message!;
-                Add("INSERT INTO outgoing_inflight (client_id, packet_id, sequence, qos, retain, released, " + MessageColumns + ") " +
-                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10" + IfSessionExists +
+                Add("INSERT INTO outgoing_inflight (client_id, packet_id, sequence, qos, retain, released, expires_at, " + MessageColumns + ") " +
+                    "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11" + IfSessionExists +
                     " ON CONFLICT (client_id, packet_id) DO UPDATE SET sequence = excluded.sequence, qos = excluded.qos, retain = excluded.retain, " +
-                    "released = excluded.released, topic = excluded.topic, message_qos = excluded.message_qos, message_retain = excluded.message_retain, " +
-                    "properties = excluded.properties, payload = excluded.payload",
+                    "released = excluded.released, expires_at = excluded.expires_at, " + UpdateMessageColumns,
                     clientId, PacketId(operation.PacketId), Number(operation.Sequence), Small((short)operation.QualityOfService), Flag(operation.Retain),
-                    Flag(operation.Released), Text(inflight.Topic), Small((short)inflight.QualityOfService), Flag(inflight.Retain),
+                    Flag(operation.Released), Time(inflight.ExpiresAtUtc), Text(inflight.Topic), Small((short)inflight.QualityOfService), Flag(inflight.Retain),
                     Bytes(inflight.Properties), Bytes(inflight.Payload));
                 break;
             case StorageOperationKind.RemoveOutgoingInflight:
@@ -235,11 +239,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 break;
             case StorageOperationKind.SetWill:
                 var will = operation.Message!;
-                Add("INSERT INTO pending_wills (client_id, delay_interval, due_at, " + MessageColumns + ") VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7) " +
-                    "ON CONFLICT (client_id) DO UPDATE SET delay_interval = excluded.delay_interval, due_at = excluded.due_at, topic = excluded.topic, " +
-                    "message_qos = excluded.message_qos, message_retain = excluded.message_retain, properties = excluded.properties, payload = excluded.payload",
-                    clientId, Number(operation.Number), Time(operation.Time), Text(will.Topic), Small((short)will.QualityOfService), Flag(will.Retain),
-                    Bytes(will.Properties), Bytes(will.Payload));
+                Add("INSERT INTO pending_wills (client_id, delay_interval, due_at, expiry_interval, " + MessageColumns + ") " +
+                    "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8) ON CONFLICT (client_id) DO UPDATE SET delay_interval = excluded.delay_interval, " +
+                    "due_at = excluded.due_at, expiry_interval = excluded.expiry_interval, " + UpdateMessageColumns,
+                    clientId, Number(operation.Number), Time(operation.Time), Parameter((long?)operation.WillExpiryInterval, DbType.Int64), Text(will.Topic),
+                    Small((short)will.QualityOfService), Flag(will.Retain), Bytes(will.Properties), Bytes(will.Payload));
                 break;
             case StorageOperationKind.DeleteWill:
                 Add("DELETE FROM pending_wills WHERE client_id = @p0", clientId);
@@ -249,8 +253,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
         }
     }
 
-    private static MqttMessage ToMessage(MessageRow row) =>
-        MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties);
+    private static MqttMessage ToMessage(MessageRow row, long? expiresAt) =>
+        MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties, ToTime(expiresAt));
+
+    private static DateTimeOffset? ToTime(long? unixMilliseconds) =>
+        unixMilliseconds is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     private void Add(string sql, params DbParameter[] parameters)
     {
