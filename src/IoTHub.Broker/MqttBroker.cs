@@ -157,8 +157,19 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _wills.Persistence = _persistence;
     }
 
+    /// <summary>
+    /// <see cref="SetRetained"/> for the admin API: completes once the change is stored (strict durability; at once when
+    /// relaxed or in memory), faults when its commit failed, as a client's PUBACK would not come.
+    /// </summary>
+    public Task SetRetainedAsync(MqttMessage message)
+    {
+        Persistence.BeginPacket();
+        SetRetained(message);
+        return Persistence.EndPacket() ?? Task.CompletedTask;
+    }
+
     /// <summary>Stores, replaces or (empty payload) deletes a retained message, in memory and in storage, without delivering it.</summary>
-    public void SetRetained(MqttMessage message)
+    internal void SetRetained(MqttMessage message)
     {
         Retained.Set(message);
         _persistence.Write(message.Payload.IsEmpty ? StorageOperation.DeleteRetained(message.Topic) : StorageOperation.SetRetained(message));

@@ -28,9 +28,11 @@ internal static class RetainedApi
         retained.MapPut("/{**topic}", Set).WithName("SetRetained")
             .WithSummary("Stores or replaces a topic's retained message; it is not delivered to current subscribers (use POST /api/v1/publish with retain for that).")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .RequireAuthorization(AdminRoles.ChangePolicy);
         retained.MapDelete("/{**topic}", Delete).WithName("DeleteRetained").WithSummary("Removes a topic's retained message.")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .RequireAuthorization(AdminRoles.ChangePolicy);
         return api;
     }
@@ -64,8 +66,8 @@ internal static class RetainedApi
             : ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
     }
 
-    private static Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult> Set(BrokerRegistry registry, string topic, SetRetainedRequest request,
-        [Description(BrokerLookup.Description)] string? broker = null)
+    private static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, string topic,
+        SetRetainedRequest request, [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
         {
@@ -90,12 +92,11 @@ internal static class RetainedApi
             return errors.ToResult();
         }
 
-        // Kept the way a retained PUBLISH from a client is kept, storage included (not delivered: see the summary).
-        found.SetRetained(message);
-        return TypedResults.Ok(RetainedMessageInfo.From(name, message));
+        // Kept the way a retained PUBLISH from a client is kept, storage included (not delivered: see the summary); answered once stored.
+        return await StoredAsync(found.SetRetainedAsync(message)) is { } failure ? failure : TypedResults.Ok(RetainedMessageInfo.From(name, message));
     }
 
-    private static Results<NoContent, ProblemHttpResult> Delete(BrokerRegistry registry, string topic,
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(BrokerRegistry registry, string topic,
         [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -109,7 +110,22 @@ internal static class RetainedApi
         }
 
         // An empty retained message deletes the topic's one [MQTT-3.3.1-10], in storage too, as from a client.
-        found.SetRetained(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
-        return TypedResults.NoContent();
+        var deleted = found.SetRetainedAsync(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
+        return await StoredAsync(deleted) is { } failure ? failure : TypedResults.NoContent();
+    }
+
+    /// <summary>Null once the change is stored; a 503 problem when storage failed (the change holds in memory until a restart).</summary>
+    private static async Task<ProblemHttpResult?> StoredAsync(Task commit)
+    {
+        try
+        {
+            await commit;
+            return null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return TypedResults.Problem($"The change could not be stored ({ex.Message}); it holds until the broker restarts.",
+                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable.");
+        }
     }
 }
