@@ -100,6 +100,21 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public int SessionCount => _sessions.Count;
 
+    /// <summary>Sessions whose queue is at its limit now (see <see cref="SessionSnapshot.QueueFull"/>); read without locks.</summary>
+    public int FullSessionCount
+    {
+        get
+        {
+            var full = 0;
+            foreach (var session in _sessions.Values)
+            {
+                full += session.IsQueueFull ? 1 : 0;
+            }
+
+            return full;
+        }
+    }
+
     /// <summary>When the broker was created, for $SYS uptime.</summary>
     internal long StartedAt { get; }
 
@@ -138,7 +153,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         foreach (var stored in state.Sessions)
         {
             var offlineFor = utcNow - (stored.DisconnectedAt ?? utcNow);
-            var session = new Session(stored.ClientId, new Persistence(writer));
+            var session = new Session(stored.ClientId, _persistence);
             var expired = session.Restore(stored, now - (long)(Math.Max(0, offlineFor.TotalSeconds) * Time.TimestampFrequency), Subscriptions,
                 Time, now, utcNow);
             Statistics.MessagesDroppedAdd(DropReason.Expired, expired);

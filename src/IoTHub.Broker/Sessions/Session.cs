@@ -283,7 +283,7 @@ internal sealed class Session
                 _queueFullDrops += dropped;
                 result = EnqueueResult.DroppedOldest;
             }
-            else
+            else if (_queueFull)
             {
                 Volatile.Write(ref _queueFull, false);
             }
@@ -394,7 +394,7 @@ internal sealed class Session
                 batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
             }
 
-            if (taken > 0)
+            if (taken > 0 && _queueFull)
             {
                 // The client takes from the queue: it is no longer at its limit.
                 Volatile.Write(ref _queueFull, false);

@@ -45,7 +45,7 @@ internal sealed class BrokerMetrics
             "Retained messages.");
         meter.CreateObservableUpDownCounter("iothub.queued.messages", () => PerBroker(brokers, QueueDepth), "{message}",
             "Messages waiting in session queues, beyond the in-flight windows.");
-        meter.CreateObservableUpDownCounter("iothub.sessions.full", () => PerBroker(brokers, FullSessions), "{session}",
+        meter.CreateObservableUpDownCounter("iothub.sessions.full", () => PerBroker(brokers, static b => b.FullSessionCount), "{session}",
             "Sessions whose queue is at its limit: new messages for them are dropped per the overflow policy.");
         meter.CreateObservableCounter("iothub.messages.received", () => PerQos(brokers, static (s, q) => s.MessagesReceivedAt(q)), "{message}",
             "PUBLISH messages accepted from clients, by the QoS they were published with.");
@@ -88,8 +88,6 @@ internal sealed class BrokerMetrics
     }
 
     private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
-
-    private static long FullSessions(MqttBroker broker) => broker.GetSessions().Count(static s => s.QueueFull);
 
     private static KeyValuePair<string, object?> Broker(string name) => new("broker", name);
 
