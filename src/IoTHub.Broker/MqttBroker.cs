@@ -379,10 +379,26 @@ public sealed partial class MqttBroker : IAsyncDisposable
                 }
                 else
                 {
-                    var chosen = _sharedGroups.Choose(group.TopicFilter, members, message.PublisherId);
-                    var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)chosen.Options.QualityOfService);
-                    var ids = chosen.SubscriptionId == 0 ? null : new[] { chosen.SubscriptionId };
-                    delivered += Deliver(chosen.Session, new Delivery(message, qos, Retain: false, ids, chosen)) ? 1 : 0;
+                    while (true)
+                    {
+                        var chosen = _sharedGroups.Choose(group.TopicFilter, members, message.PublisherId);
+                        var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)chosen.Options.QualityOfService);
+                        var ids = chosen.SubscriptionId == 0 ? null : new[] { chosen.SubscriptionId };
+                        if (TryDeliver(chosen.Session, new Delivery(message, qos, Retain: false, ids, chosen), out var sessionEnded))
+                        {
+                            delivered++;
+                            break;
+                        }
+
+                        // Its session ended after it was chosen (the member just left): another member has it (5.0 §4.8.2).
+                        members.Remove(chosen);
+                        if (!sessionEnded || members.Count == 0)
+                        {
+                            Statistics.MessagesDroppedAdd(DropReason.SessionEnded, sessionEnded ? 1 : 0);
+                            break;
+                        }
+                    }
+
                     members.Clear();
                 }
             }
@@ -497,6 +513,22 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal bool Deliver(Session session, in Delivery delivery)
     {
+        if (TryDeliver(session, delivery, out var sessionEnded))
+        {
+            return true;
+        }
+
+        Statistics.MessagesDroppedAdd(DropReason.SessionEnded, sessionEnded ? 1 : 0);
+        return false;
+    }
+
+    /// <summary>
+    /// <see cref="Deliver(Session, in Delivery)"/>, except that a session that has ended is only reported in
+    /// <paramref name="sessionEnded"/>, not counted: the caller may give the message to another session.
+    /// </summary>
+    private bool TryDeliver(Session session, in Delivery delivery, out bool sessionEnded)
+    {
+        sessionEnded = false;
         switch (session.Enqueue(delivery, Options, out var dropped))
         {
             case EnqueueResult.Queued:
@@ -511,7 +543,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
                 Statistics.MessagesDroppedAdd(DropReason.OfflineQoS0);
                 return false;
             default:
-                Statistics.MessagesDroppedAdd(DropReason.SessionEnded);
+                sessionEnded = true;
                 return false;
         }
     }
@@ -611,21 +643,27 @@ public sealed partial class MqttBroker : IAsyncDisposable
             if (session.Detach(connection, now, Time.GetUtcNow()))
             {
                 detached = true;
-                // Taken before the session may end below: they go to the other members of their groups.
-                orphans = session.TakeSharedDeliveries();
+
+                // What it got through shared subscriptions goes to the other members of their groups; a session that
+                // ends gives it up in the same turn of its lock as it ends.
                 if (session.ExpiryInterval == 0)
                 {
-                    RemoveSession(session);
+                    orphans = [];
+                    RemoveSession(session, orphans);
                     publishNow = will is not null;
                 }
-                else if (will is not null && will.Delay == 0)
+                else
                 {
-                    publishNow = true;
-                }
-                else if (will is not null)
-                {
-                    var delay = Math.Min(will.Delay, session.ExpiryInterval);
-                    _wills.Add(session, will, now + (long)(delay * (double)Time.TimestampFrequency));
+                    orphans = session.TakeSharedDeliveries();
+                    if (will is not null && will.Delay == 0)
+                    {
+                        publishNow = true;
+                    }
+                    else if (will is not null)
+                    {
+                        var delay = Math.Min(will.Delay, session.ExpiryInterval);
+                        _wills.Add(session, will, now + (long)(delay * (double)Time.TimestampFrequency));
+                    }
                 }
             }
             else
@@ -724,14 +762,14 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
-    private void RemoveSession(Session session)
+    private void RemoveSession(Session session, List<Delivery>? sharedOrphans = null)
     {
         if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
         {
             _sessions.TryRemove(session.ClientId, out _);
         }
 
-        DiscardSession(session);
+        DiscardSession(session, sharedOrphans);
     }
 
     private void PublishDueWills(long now)
@@ -744,7 +782,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
-    private void DiscardSession(Session session) => Statistics.MessagesDroppedAdd(DropReason.SessionEnded, session.Discard(Subscriptions));
+    private void DiscardSession(Session session, List<Delivery>? sharedOrphans = null) =>
+        Statistics.MessagesDroppedAdd(DropReason.SessionEnded, session.Discard(Subscriptions, sharedOrphans));
 
     private async Task MonitorAsync(CancellationToken stopping)
     {

@@ -210,10 +210,15 @@ internal sealed class Session
     /// how many messages it threw away: queued, and in flight before the client acknowledged them (a
     /// QoS 2 message past PUBREC has arrived).
     /// </summary>
-    internal int Discard(SubscriptionTree tree)
+    /// <param name="sharedOrphans">
+    /// When given, receives what the session got through shared subscriptions and has not acknowledged, taken in the
+    /// same turn of the lock that ends the session: nothing routed to it in between is lost to its group.
+    /// </param>
+    internal int Discard(SubscriptionTree tree, List<Delivery>? sharedOrphans = null)
     {
         lock (Sync)
         {
+            sharedOrphans?.AddRange(TakeSharedDeliveries());
             var dropped = _pending.Count;
             if (_inflightOrder is not null)
             {
