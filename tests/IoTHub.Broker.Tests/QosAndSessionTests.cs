@@ -385,6 +385,10 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await stuck.SendAsync(new ConnectPacket { ClientId = "stuck", CleanStart = true });
         await stuck.SendAsync(new SubscribePacket { PacketId = 1, Subscriptions = [new("load/#", new(QualityOfService.AtMostOnce))] });
 
+        // It cannot read its SUBACK: wait until the broker has handled the SUBSCRIBE, or under load all the
+        // publishing below may happen before it.
+        await Poll.UntilAsync(() => _broker.FindSession("stuck")?.SubscriptionCount == 1);
+
         await using var fast = await PipeClient.ConnectAsync(_broker, "fast");
         await fast.SubscribeAsync("load/#");
         await using var publisher = await PipeClient.ConnectAsync(_broker, "pub");
