@@ -340,7 +340,7 @@ internal sealed partial class MqttConnection
             _broker.SetRetained(message);
         }
 
-        _broker.Route(message);
+        _broker.Router.Route(message);
         AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success, Persistence.EndPacket());
     }
 
@@ -393,7 +393,7 @@ internal sealed partial class MqttConnection
         {
             // 3.1.1 sends retained messages on every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
             var requested = V5 ? options : options with { RetainHandling = RetainHandling.SendAtSubscribe };
-            switch (_broker.Subscribe(session, filter, requested, subscriptionId, retained, out var granted))
+            switch (_broker.Router.Subscribe(session, filter, requested, subscriptionId, retained, out var granted))
             {
                 case SubscribeOutcome.InvalidFilter:
                     codes.Add(V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
@@ -414,7 +414,7 @@ internal sealed partial class MqttConnection
         EnqueueControl(Outbound.Packet(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes }));
         foreach (var delivery in retained)
         {
-            _broker.Deliver(session, delivery);
+            _broker.Router.Deliver(session, delivery);
         }
     }
 
@@ -425,7 +425,7 @@ internal sealed partial class MqttConnection
         foreach (var filter in unsubscribe.TopicFilters)
         {
             // Messages already in flight finish their QoS 1/2 flow: they belong to the session, not the subscription.
-            var removed = session.Unsubscribe(filter, _broker.Subscriptions);
+            var removed = _broker.Router.Unsubscribe(session, filter);
             codes.Add(removed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
         }
 

@@ -101,6 +101,9 @@ internal sealed partial class MqttConnection
 
     public bool IsConnected => _session is not null;
 
+    /// <summary>True once the connection is ending (closed by either side); it takes no more packets.</summary>
+    public bool IsClosing => _closing;
+
     public MqttProtocolVersion Version => _version;
 
     /// <summary>True while the session has messages queued or QoS 1/2 flows open on this connection.</summary>

@@ -34,7 +34,7 @@ internal sealed class SysTopics(MqttBroker broker)
         var statistics = broker.Statistics;
         var connected = 0;
         var total = 0;
-        foreach (var session in broker.Sessions)
+        foreach (var session in broker.Registry.All)
         {
             total++;
             connected += session.IsConnected ? 1 : 0;

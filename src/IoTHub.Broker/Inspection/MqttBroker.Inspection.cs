@@ -43,7 +43,7 @@ public enum AdminSubscribeResult
 public sealed partial class MqttBroker
 {
     /// <summary>Every session, connected or not.</summary>
-    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. _sessions.Values.Select(Snapshot)];
+    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. Registry.All.Select(Snapshot)];
 
     /// <summary>Open connections that completed CONNECT, counted by the listener that accepted them and their protocol version.</summary>
     public Dictionary<(string Listener, MqttProtocolVersion Version), int> CountConnections()
@@ -61,23 +61,23 @@ public sealed partial class MqttBroker
         return counts;
     }
 
-    public SessionSnapshot? GetSession(string clientId) => _sessions.TryGetValue(clientId, out var session) ? Snapshot(session) : null;
+    public SessionSnapshot? GetSession(string clientId) => Registry.Find(clientId) is { } session ? Snapshot(session) : null;
 
     /// <summary>The subscriptions of one session (null when there is no such session), or of all sessions.</summary>
     public IReadOnlyList<SubscriptionSnapshot>? GetSubscriptions(string? clientId = null)
     {
         if (clientId is not null)
         {
-            return _sessions.TryGetValue(clientId, out var session) ? SubscriptionsOf(session) : null;
+            return Registry.Find(clientId) is { } session ? SubscriptionsOf(session) : null;
         }
 
-        return [.. _sessions.Values.SelectMany(SubscriptionsOf)];
+        return [.. Registry.All.SelectMany(SubscriptionsOf)];
     }
 
     /// <summary>Closes the client's connection (5.0 clients get DISCONNECT 0x98); false when it is not connected.</summary>
     public bool Disconnect(string clientId, string reason = "disconnected by an administrator")
     {
-        if (!_sessions.TryGetValue(clientId, out var session) || session.Connection is not { } connection)
+        if (Registry.Find(clientId)?.Connection is not { } connection)
         {
             return false;
         }
@@ -89,16 +89,9 @@ public sealed partial class MqttBroker
     /// <summary>Ends the session: its connection, if any, is closed, and its queue and subscriptions are dropped.</summary>
     public bool DeleteSession(string clientId)
     {
-        Connections.MqttConnection? connection;
-        lock (_sessionsLock)
+        if (!Registry.Delete(clientId, out var connection))
         {
-            if (!_sessions.TryGetValue(clientId, out var session))
-            {
-                return false;
-            }
-
-            connection = session.Connection;
-            RemoveSession(session);
+            return false;
         }
 
         connection?.Close(ReasonCode.AdministrativeAction, "session deleted by an administrator");
@@ -111,13 +104,13 @@ public sealed partial class MqttBroker
     /// </summary>
     public AdminSubscribeResult Subscribe(string clientId, string topicFilter, SubscriptionOptions options)
     {
-        if (!_sessions.TryGetValue(clientId, out var session))
+        if (Registry.Find(clientId) is not { } session)
         {
             return AdminSubscribeResult.NoSuchSession;
         }
 
         var retained = new List<Delivery>();
-        switch (Subscribe(session, topicFilter, options, subscriptionId: 0, retained, out _))
+        switch (Router.Subscribe(session, topicFilter, options, subscriptionId: 0, retained, out _))
         {
             case SubscribeOutcome.InvalidFilter:
                 return AdminSubscribeResult.InvalidFilter;
@@ -129,7 +122,7 @@ public sealed partial class MqttBroker
 
         foreach (var delivery in retained)
         {
-            Deliver(session, delivery);
+            Router.Deliver(session, delivery);
         }
 
         return AdminSubscribeResult.Subscribed;
@@ -137,7 +130,7 @@ public sealed partial class MqttBroker
 
     /// <summary>Removes a subscription as if the client had sent UNSUBSCRIBE; false when it had none.</summary>
     public bool Unsubscribe(string clientId, string topicFilter) =>
-        _sessions.TryGetValue(clientId, out var session) && session.Unsubscribe(topicFilter, Subscriptions);
+        Registry.Find(clientId) is { } session && Router.Unsubscribe(session, topicFilter);
 
     /// <summary>The retained messages whose topic matches <paramref name="topicFilter"/>, expired ones left out.</summary>
     public IReadOnlyList<MqttMessage> GetRetained(string topicFilter)

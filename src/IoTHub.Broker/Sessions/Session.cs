@@ -74,6 +74,15 @@ internal sealed class Session
         }
     }
 
+    /// <summary>The messages waiting to be sent, oldest first (a copy).</summary>
+    internal List<Delivery> GetQueued()
+    {
+        lock (Sync)
+        {
+            return _pending.ToList();
+        }
+    }
+
     /// <summary>
     /// True from a message that found the queue at its limit (and was dropped, or made an older QoS 0 one
     /// go) until the queue next takes a message without dropping or the client takes one out of it.

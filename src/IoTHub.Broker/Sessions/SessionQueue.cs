@@ -53,6 +53,16 @@ internal sealed class SessionQueue
         return found;
     }
 
+    /// <summary>Every queued message, oldest first: what the client would be sent, in that order.</summary>
+    public List<Delivery> ToList()
+    {
+        var all = new List<Entry>(Count);
+        all.AddRange(_atMostOnce ?? []);
+        all.AddRange(_reliable ?? []);
+        all.Sort((a, b) => a.Arrival.CompareTo(b.Arrival));
+        return all.ConvertAll(entry => entry.Delivery);
+    }
+
     /// <summary>Takes the message <see cref="TryPeek"/> returns.</summary>
     public void RemoveOldest()
     {

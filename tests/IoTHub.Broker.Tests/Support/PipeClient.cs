@@ -45,7 +45,8 @@ internal static class PipeClient
         return new MqttTestClient(toBroker.Writer, fromBroker.Reader, version, brokerTask, reads);
     }
 
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    /// <summary>Two pipe ends as the transport a broker connection reads from and writes to.</summary>
+    internal sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
     {
         public PipeReader Input { get; } = input;
 

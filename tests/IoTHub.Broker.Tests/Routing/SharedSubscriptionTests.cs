@@ -233,7 +233,7 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
             await publisher.PublishAndWaitAsync($"jobs/{group}", "work");
         }
 
-        Assert.Equal(20, _broker.SharedSubscriptionStates);
+        Assert.Equal(20, _broker.Router.SharedSubscriptionStates);
 
         // A group keeps its state while one member is left. One of the two got the work before: it may come first.
         static async Task UnsubscribeAsync(MqttTestClient member)
@@ -245,9 +245,9 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         }
 
         await UnsubscribeAsync(members[0]);
-        Assert.Equal(20, _broker.SharedSubscriptionStates);
+        Assert.Equal(20, _broker.Router.SharedSubscriptionStates);
         await UnsubscribeAsync(members[1]);
-        Assert.Equal(19, _broker.SharedSubscriptionStates);
+        Assert.Equal(19, _broker.Router.SharedSubscriptionStates);
 
         // The other groups lose their members with their sessions (expiry 0: they end with the connection).
         foreach (var member in members)
@@ -256,7 +256,7 @@ public sealed class SharedSubscriptionTests : IAsyncLifetime
         }
 
         await Poll.UntilAsync(() => _broker.Subscriptions.Count == 0);
-        Assert.Equal(0, _broker.SharedSubscriptionStates);
+        Assert.Equal(0, _broker.Router.SharedSubscriptionStates);
         foreach (var member in members)
         {
             await member.DisposeAsync();

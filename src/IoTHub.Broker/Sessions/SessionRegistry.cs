@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using IoTHub.Broker.Connections;
+using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Routing;
+using IoTHub.Broker.Storage;
+using IoTHub.Broker.Wills;
+using IoTHub.Mqtt;
+using Microsoft.Extensions.Logging;
+
+namespace IoTHub.Broker.Sessions;
+
+/// <summary>
+/// The one owner of client id -> session: binds connections to sessions (a takeover closes the previous
+/// connection), ends sessions when their connection ends or their expiry passes, and hands the wills of those
+/// ends to the <see cref="WillScheduler"/>. Takeovers, ends and expiry of one client id are serialised by one
+/// lock, never held while a message is routed. This is the seam a cluster replaces with a distributed registry.
+/// </summary>
+internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills, BrokerStatistics statistics, TimeProvider time, ILogger logger)
+{
+    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    /// <summary>Where new sessions keep their state.</summary>
+    public Persistence Persistence { get; set; } = Persistence.None;
+
+    public int Count => _sessions.Count;
+
+    /// <summary>Every session, connected or not; a live view, safe to enumerate while it changes.</summary>
+    public IEnumerable<Session> All => _sessions.Values;
+
+    /// <summary>Sessions whose queue is at its limit now; read without locks.</summary>
+    public int FullCount
+    {
+        get
+        {
+            var full = 0;
+            foreach (var session in _sessions.Values)
+            {
+                full += session.IsQueueFull ? 1 : 0;
+            }
+
+            return full;
+        }
+    }
+
+    public Session? Find(string clientId) => _sessions.GetValueOrDefault(clientId);
+
+    /// <summary>Takes back a session read from storage at start (before any connection).</summary>
+    public void Restore(Session session) => _sessions[session.ClientId] = session;
+
+    /// <summary>
+    /// Binds a connection to the session of its client id and returns whether the session was present. An existing
+    /// connection with that id is closed (5.0: DISCONNECT 0x8E) and the session continues, unless Clean Start (or an
+    /// expiry of 0) asks for a new one. The connection learns its session (and queues CONNACK) under the lock, so
+    /// that a client taken over at once still sees its CONNACK before its DISCONNECT.
+    /// </summary>
+    public bool Attach(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)
+    {
+        MqttConnection? previous;
+        Will? endedSessionWill;
+        bool present;
+        lock (_lock)
+        {
+            var existing = _sessions.GetValueOrDefault(clientId);
+            previous = existing?.Connection;
+
+            // [MQTT-3.1.3-9]: a reconnect before the Will Delay ends cancels the will; a clean start ends
+            // the old session, and with it the delay.
+            var heldWill = existing is null ? null : wills.Take(existing);
+            endedSessionWill = cleanStart || existing?.ExpiryInterval == 0 ? heldWill : null;
+            if (existing is not null && previous is not null)
+            {
+                existing.Detach(previous, time.GetTimestamp(), time.GetUtcNow());
+            }
+
+            // A session with expiry 0 ends with its connection: a new connection never resumes it, even
+            // when it takes over before that connection has closed (3.1.1 [MQTT-3.1.2-6], 5.0 §3.1.2.11.2).
+            Session session;
+            if (existing is null || cleanStart || existing.ExpiryInterval == 0)
+            {
+                if (existing is not null)
+                {
+                    Discard(existing);
+                }
+
+                session = new Session(clientId, Persistence);
+                _sessions[clientId] = session;
+                present = false;
+            }
+            else
+            {
+                session = existing;
+                present = true;
+            }
+
+            session.ExpiryInterval = expiryInterval;
+            session.Attach(connection);
+            connection.Attached(session, present, connAck);
+        }
+
+        if (previous is not null)
+        {
+            BrokerLog.SessionTakenOver(logger, clientId, connection.Endpoint);
+            previous.Close(ReasonCode.SessionTakenOver, "session taken over by another connection");
+        }
+
+        if (endedSessionWill is not null)
+        {
+            wills.PublishNow(endedSessionWill);
+        }
+
+        return present;
+    }
+
+    /// <summary>
+    /// Detaches an ending connection from its session; a session with expiry 0 ends with it. The will, unless a
+    /// normal DISCONNECT removed it, is published now or after its delay (5.0 §3.1.3.2.2): on a takeover it is
+    /// published unless the session continues and the delay is above zero. Returns false when the connection had
+    /// been taken over already (its session belongs to another connection, or ended).
+    /// </summary>
+    public bool Detach(MqttConnection connection, Session session, Will? will)
+    {
+        var publishNow = false;
+        var detached = false;
+        List<Delivery>? orphans = null;
+        lock (_lock)
+        {
+            var now = time.GetTimestamp();
+            if (session.Detach(connection, now, time.GetUtcNow()))
+            {
+                detached = true;
+
+                // What it got through shared subscriptions goes to the other members of their groups; a session that
+                // ends gives it up in the same turn of its lock as it ends.
+                if (session.ExpiryInterval == 0)
+                {
+                    orphans = [];
+                    Remove(session, orphans);
+                    publishNow = will is not null;
+                }
+                else
+                {
+                    orphans = session.TakeSharedDeliveries();
+                    if (will is not null && will.Delay == 0)
+                    {
+                        publishNow = true;
+                    }
+                    else if (will is not null)
+                    {
+                        wills.HoldForDelay(session, will, now);
+                    }
+                }
+            }
+            else
+            {
+                // Taken over: by a clean start (the old session was discarded) or by a resumed session.
+                publishNow = will is not null && (will.Delay == 0 || session.Discarded);
+            }
+        }
+
+        if (orphans is not null)
+        {
+            router.HandOverSharedDeliveries(orphans, session);
+        }
+
+        if (publishNow)
+        {
+            wills.PublishNow(will!);
+        }
+
+        return detached;
+    }
+
+    /// <summary>
+    /// Ends the session of <paramref name="clientId"/> (the admin API's delete): its queue and subscriptions are
+    /// dropped, a held will is published as its session ended [MQTT-3.1.3-9]. Returns the connection to close, and
+    /// false when there is no such session.
+    /// </summary>
+    public bool Delete(string clientId, out MqttConnection? connection)
+    {
+        Will? will;
+        lock (_lock)
+        {
+            if (!_sessions.TryGetValue(clientId, out var session))
+            {
+                connection = null;
+                return false;
+            }
+
+            connection = session.Connection;
+            Remove(session);
+            will = wills.Take(session);
+        }
+
+        if (will is not null)
+        {
+            wills.PublishNow(will);
+        }
+
+        return true;
+    }
+
+    /// <summary>Ends every offline session whose Session Expiry Interval has passed; a held will goes now.</summary>
+    public void Expire(long now)
+    {
+        foreach (var session in _sessions.Values)
+        {
+            var disconnectedAt = session.DisconnectedAt;
+            if (disconnectedAt == 0 || session.ExpiryInterval == uint.MaxValue
+                || time.GetElapsedTime(disconnectedAt, now).TotalSeconds < session.ExpiryInterval)
+            {
+                continue;
+            }
+
+            Will? will = null;
+            lock (_lock)
+            {
+                // Re-check under the lock: the client may have come back meanwhile.
+                if (session.Connection is null && session.DisconnectedAt == disconnectedAt && !session.Discarded)
+                {
+                    Remove(session);
+                    BrokerLog.SessionExpired(logger, session.ClientId);
+
+                    // The session ended before the will's delay: the will goes now [MQTT-3.1.3-9], once the lock is
+                    // released, as every publish is: connects and takeovers never wait for its routing.
+                    will = wills.Take(session);
+                }
+            }
+
+            if (will is not null)
+            {
+                wills.PublishNow(will);
+            }
+        }
+    }
+
+    private void Remove(Session session, List<Delivery>? sharedOrphans = null)
+    {
+        if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
+        {
+            _sessions.TryRemove(session.ClientId, out _);
+        }
+
+        Discard(session, sharedOrphans);
+    }
+
+    private void Discard(Session session, List<Delivery>? sharedOrphans = null) =>
+        statistics.MessagesDroppedAdd(DropReason.SessionEnded, session.Discard(router.Subscriptions, sharedOrphans));
+}
