@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using IoTHub.Broker.Connect;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
@@ -48,6 +49,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Router = new MessageRouter(options, Statistics, Time, Logger);
         _wills = new WillScheduler(Time, message => Publish(message));
         Registry = new SessionRegistry(Router, _wills, Statistics, Time, Logger);
+        Admission = new ConnectAdmission(this);
         StartedAt = Time.GetTimestamp();
         Stopping = _stopping.Token;
     }
@@ -64,6 +66,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// <summary>Client id -> session, takeover and expiry.</summary>
     internal SessionRegistry Registry { get; }
+
+    /// <summary>What is decided about a CONNECT before the authenticator is asked.</summary>
+    internal ConnectAdmission Admission { get; }
 
     internal SubscriptionTree Subscriptions => Router.Subscriptions;
 

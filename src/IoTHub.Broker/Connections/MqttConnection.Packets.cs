@@ -1,3 +1,4 @@
+using IoTHub.Broker.Connect;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
@@ -9,80 +10,22 @@ using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Connections;
 
-/// <summary>CONNECT, PUBLISH, SUBSCRIBE and UNSUBSCRIBE handling.</summary>
+/// <summary>CONNECT (its admission and terms are decided in <c>Connect</c>), PUBLISH, SUBSCRIBE and UNSUBSCRIBE handling.</summary>
 internal sealed partial class MqttConnection
 {
-    /// <summary>MQTT 3.1 limits client ids to 23 characters (3.1 §3.1, Client Identifier).</summary>
-    private const int Mqtt31MaximumClientIdLength = 23;
-
     private void HandleConnect(ConnectPacket connect)
     {
         _version = connect.ProtocolVersion;
-        var clientId = connect.ClientId;
-        var assigned = false;
-        if (clientId.Length == 0)
+        if (_broker.Admission.Check(connect, out var admitted) is { } refusal)
         {
-            // 3.1.1 [MQTT-3.1.3-8]: an empty id needs Clean Session 1; 5.0 [MQTT-3.1.3-6] always assigns one.
-            // MQTT 3.1 has no empty client id at all.
-            if (_version == MqttProtocolVersion.V310 || (_version == MqttProtocolVersion.V311 && !connect.CleanStart))
-            {
-                RefuseConnect(ReasonCode.ClientIdentifierNotValid, "empty client id without a clean session", clientId, connect.UserName);
-                return;
-            }
-
-            clientId = _broker.NewClientId();
-            assigned = true;
-        }
-        else if (_version == MqttProtocolVersion.V310 && clientId.Length > Mqtt31MaximumClientIdLength)
-        {
-            RefuseConnect(ReasonCode.ClientIdentifierNotValid, "MQTT 3.1 client id longer than 23 characters", clientId, connect.UserName);
+            RefuseConnect(refusal, admitted.ClientId, connect.UserName);
             return;
         }
 
-        if (_broker.State != BrokerState.Running)
-        {
-            RefuseConnect(ReasonCode.ServerUnavailable, "the broker is stopping", clientId, connect.UserName);
-            return;
-        }
-
-        if (_broker.ConnectionCount > Options.MaximumConnections)
-        {
-            RefuseConnect(V5 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "connection limit reached", clientId, connect.UserName);
-            return;
-        }
-
-        if (V5 && connect.Properties?.AuthenticationMethod is not null)
-        {
-            // 5.0 §4.12: no enhanced authentication method is offered (yet), so any is refused.
-            RefuseAuthentication(ReasonCode.BadAuthenticationMethod, "no authentication method is supported", clientId, connect.UserName);
-            return;
-        }
-
-        if (Options.Redirect != ServerRedirect.None)
-        {
-            var redirect = Options.Redirect == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
-            RefuseConnect(V5 ? redirect : ReasonCode.ServerUnavailable, "redirected to " + Options.ServerReference, clientId, connect.UserName,
-                V5 ? new MqttProperties { ServerReference = Options.ServerReference } : null);
-            return;
-        }
-
-        // Keep-alive 0 means none, which is more than any maximum set below 65 535.
-        var keepAliveTooLong = connect.KeepAlive > Options.MaximumKeepAlive
-            || (connect.KeepAlive == 0 && Options.MaximumKeepAlive < ushort.MaxValue);
-        if (keepAliveTooLong && !V5)
-        {
-            // 3.1.1 cannot tell the client another value: refused as Mosquitto's max_keepalive does.
-            RefuseConnect(ReasonCode.ClientIdentifierNotValid, "keep-alive above Mqtt:MaximumKeepAlive", clientId, connect.UserName);
-            return;
-        }
-
-        if (connect.Will is { } will && !TryAcceptWill(will, clientId, connect.UserName))
-        {
-            return;
-        }
+        _will = admitted.Will;
 
         // The authenticator's answer: at once (the common case), or later, when the read loop awaits it before it reads on.
-        var request = new ConnectRequest(clientId, connect.UserName, connect.Password, _version, Info);
+        var request = new ConnectRequest(admitted.ClientId, connect.UserName, connect.Password, _version, Info);
         ValueTask<ConnectDecision> decision;
         try
         {
@@ -95,11 +38,11 @@ internal sealed partial class MqttConnection
 
         if (decision.IsCompletedSuccessfully)
         {
-            FinishConnect(connect, request, assigned, keepAliveTooLong, decision.Result);
+            FinishConnect(connect, admitted, decision.Result);
             return;
         }
 
-        _pendingConnect = new PendingConnect(connect, request, assigned, keepAliveTooLong, decision.AsTask());
+        _pendingConnect = new PendingConnect(connect, admitted, decision.AsTask());
     }
 
     /// <summary>Waits for the authenticator's answer to a CONNECT, within <see cref="BrokerOptions.AuthenticationTimeout"/>.</summary>
@@ -124,74 +67,38 @@ internal sealed partial class MqttConnection
 
         if (!_closing)
         {
-            FinishConnect(pending.Connect, pending.Request, pending.Assigned, pending.KeepAliveTooLong, decision);
+            FinishConnect(pending.Connect, pending.Admitted, decision);
         }
     }
 
-    private void FinishConnect(ConnectPacket connect, ConnectRequest request, bool assigned, bool keepAliveTooLong, ConnectDecision decision)
+    private void FinishConnect(ConnectPacket connect, in AdmittedConnect admitted, ConnectDecision decision)
     {
-        var clientId = request.ClientId;
+        var clientId = admitted.ClientId;
         if (!decision.Accepted)
         {
+            // A backend that cannot decide is the server's trouble, not the client's credentials.
             var reason = decision.Reason ?? "refused by the authenticator";
-            if (decision.ReasonCode == ReasonCode.ServerUnavailable)
-            {
-                RefuseConnect(decision.ReasonCode, reason, clientId, connect.UserName);
-            }
-            else
-            {
-                RefuseAuthentication(decision.ReasonCode, reason, clientId, connect.UserName);
-            }
-
+            RefuseConnect(new ConnectRefusal(decision.ReasonCode, reason, Authentication: decision.ReasonCode != ReasonCode.ServerUnavailable),
+                clientId, connect.UserName);
             return;
         }
 
         if (_broker.State != BrokerState.Running)
         {
             // It stopped while the authenticator was deciding.
-            RefuseConnect(ReasonCode.ServerUnavailable, "the broker is stopping", clientId, connect.UserName);
+            RefuseConnect(ConnectRefusal.Stopping, clientId, connect.UserName);
             return;
         }
 
-        var properties = connect.Properties;
-
-        // [MQTT-3.2.2-21]: with Server Keep Alive the client uses the server's value: the configured one, or the
-        // maximum for a client that asked for more.
-        var serverKeepAlive = V5 && Options.ServerKeepAlive > 0 ? Options.ServerKeepAlive : V5 && keepAliveTooLong ? Options.MaximumKeepAlive : 0;
-        _keepAlive = serverKeepAlive > 0 ? (ushort)serverKeepAlive : connect.KeepAlive;
-        _window = Math.Min(Options.MaximumInflightMessages, properties?.ReceiveMaximum ?? ushort.MaxValue);
-        _clientMaximumPacketSize = properties?.MaximumPacketSize ?? long.MaxValue;
-        _outgoingAliases = properties?.TopicAliasMaximum is > 0 and var aliasMaximum ? new TopicAliases(aliasMaximum) : TopicAliases.None;
+        var terms = ConnectTerms.Negotiate(Options, connect, admitted);
+        _keepAlive = terms.KeepAlive;
+        _window = terms.Window;
+        _clientMaximumPacketSize = terms.ClientMaximumPacketSize;
+        _outgoingAliases = terms.TopicAliasMaximum > 0 ? new TopicAliases(terms.TopicAliasMaximum) : TopicAliases.None;
         ClientId = clientId;
         UserName = connect.UserName;
 
-        // 3.1.1 Clean Session 0 keeps the session for a configured lifetime; 5.0 says how long itself.
-        var expiry = V5
-            ? properties?.SessionExpiryInterval ?? 0
-            : connect.CleanStart ? 0 : (uint)Math.Min(uint.MaxValue - 1, Options.PersistentSessionLifetime.TotalSeconds);
-
-        var connAck = new ConnAckPacket { ReasonCode = ReasonCode.Success };
-        if (V5)
-        {
-            connAck.Properties = new MqttProperties
-            {
-                AssignedClientIdentifier = assigned ? clientId : null,
-                MaximumPacketSize = (uint)Options.MaximumPacketSize,
-                ReceiveMaximum = (ushort)Math.Min(ushort.MaxValue, Options.MaximumIncomingInflightMessages),
-                RetainAvailable = Options.RetainAvailable,
-                WildcardSubscriptionAvailable = true,
-                SubscriptionIdentifierAvailable = true,
-                ServerKeepAlive = serverKeepAlive > 0 ? (ushort)serverKeepAlive : null,
-                MaximumQoS = Options.MaximumQoS < QualityOfService.ExactlyOnce ? (byte)Options.MaximumQoS : null,
-                ResponseInformation = properties?.RequestResponseInformation == true && Options.ResponseInformation.Length > 0
-                    ? Options.ResponseInformation.Replace("{clientId}", clientId, StringComparison.Ordinal)
-                    : null,
-                TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? (ushort)Math.Min(ushort.MaxValue, Options.TopicAliasMaximum) : null,
-                SharedSubscriptionAvailable = true,
-            };
-        }
-
-        var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, expiry, connAck);
+        var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck);
         EnsureWriteLoop();
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
     }
@@ -209,49 +116,19 @@ internal sealed partial class MqttConnection
         EnqueueControl(Outbound.Packet(connAck));
     }
 
-    /// <summary>Keeps the will ([MQTT-3.1.2-8]: published when the connection ends without a normal DISCONNECT).</summary>
-    private bool TryAcceptWill(WillMessage will, string clientId, string? userName)
-    {
-        if (V5 && will.QualityOfService > Options.MaximumQoS)
-        {
-            // [MQTT-3.2.2-12]
-            RefuseConnect(ReasonCode.QoSNotSupported, "will QoS above the Maximum QoS", clientId, userName);
-            return false;
-        }
-
-        if (V5 && will.Retain && !Options.RetainAvailable)
-        {
-            // [MQTT-3.2.2-13]
-            RefuseConnect(ReasonCode.RetainNotSupported, "retained will while Retain Available is 0", clientId, userName);
-            return false;
-        }
-
-        if (CheckPublishTopic(will.Topic) is { } refusal)
-        {
-            RefuseConnect(V5 ? ReasonCode.TopicNameInvalid : ReasonCode.NotAuthorized, "will topic refused: " + refusal, clientId, userName);
-            return false;
-        }
-
-        _will = new Will(will, clientId);
-        return true;
-    }
-
-    /// <summary>
-    /// A CONNECT refused for its credentials or authentication method: counted as an authentication
-    /// failure. Authentication providers refuse through here (0x86, 0x87, 0x8C).
-    /// </summary>
-    private void RefuseAuthentication(ReasonCode reasonCode, string reason, string clientId, string? userName)
-    {
-        _broker.Statistics.AuthenticationFailed();
-        RefuseConnect(reasonCode, reason, clientId, userName);
-    }
-
     /// <summary>
     /// Answers CONNECT with a refusal (3.1.1 return codes are mapped from the reason) and closes. 5.0
     /// clients get the reason as a Reason String, which CONNACK may always carry (§3.2.2.3.7).
     /// </summary>
-    private void RefuseConnect(ReasonCode reasonCode, string reason, string clientId, string? userName, MqttProperties? properties = null)
+    private void RefuseConnect(ConnectRefusal refusal, string clientId, string? userName)
     {
+        if (refusal.Authentication)
+        {
+            // Authentication providers refuse through here (0x86, 0x87, 0x8C).
+            _broker.Statistics.AuthenticationFailed();
+        }
+
+        var (reasonCode, reason) = (refusal.ReasonCode, refusal.Reason);
         _broker.Statistics.ConnectionRefused();
         _broker.LogConnectRefused(Endpoint, clientId, userName, reasonCode, reason);
         if (_version == MqttProtocolVersion.Unknown)
@@ -260,6 +137,7 @@ internal sealed partial class MqttConnection
             _version = MqttProtocolVersion.V311;
         }
 
+        var properties = refusal.Properties;
         if (V5)
         {
             properties ??= new MqttProperties();
@@ -434,5 +312,5 @@ internal sealed partial class MqttConnection
     }
 }
 
-/// <summary>A CONNECT whose authentication decision is still to come, with what its handling needs afterwards.</summary>
-internal sealed record PendingConnect(ConnectPacket Connect, ConnectRequest Request, bool Assigned, bool KeepAliveTooLong, Task<ConnectDecision> Decision);
+/// <summary>A CONNECT whose authentication decision is still to come, with what admission settled about it.</summary>
+internal sealed record PendingConnect(ConnectPacket Connect, AdmittedConnect Admitted, Task<ConnectDecision> Decision);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using IoTHub.Broker.Connect;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Wills;
@@ -342,7 +343,7 @@ internal sealed partial class MqttConnection
         {
             if (reasonCode == ReasonCode.UnsupportedProtocolVersion || _version == MqttProtocolVersion.V500)
             {
-                RefuseConnect(reasonCode, reason, clientId: string.Empty, userName: null);
+                RefuseConnect(new ConnectRefusal(reasonCode, reason), clientId: string.Empty, userName: null);
                 return;
             }
 
