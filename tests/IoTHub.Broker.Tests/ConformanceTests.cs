@@ -88,6 +88,90 @@ public sealed class ConformanceTests : IAsyncLifetime
         Assert.Equal(["size/small", "size/fence"], topics);
     }
 
+    // 5.0 §3.4.2.1 / §3.5.2.1: a PUBLISH that no session takes is acknowledged with 0x10 (No matching subscribers), as
+    // Mosquitto does; a retained one is stored all the same. The publisher's own no-local subscription takes nothing.
+    [Theory]
+    [InlineData(QualityOfService.AtLeastOnce)]
+    [InlineData(QualityOfService.ExactlyOnce)]
+    public async Task A_v5_publish_that_no_session_takes_is_acknowledged_with_no_matching_subscribers(QualityOfService qos)
+    {
+        var ackType = qos == QualityOfService.AtLeastOnce ? PacketType.PubAck : PacketType.PubRec;
+        await using var client = await PipeClient.ConnectAsync(_broker, "lonely", MqttProtocolVersion.V500);
+        await client.SubscribeAsync("echo/#", options: new SubscriptionOptions(QualityOfService.AtLeastOnce, NoLocal: true));
+
+        async Task<ReasonCode> PublishAsync(string topic, bool retain = false)
+        {
+            var id = await client.PublishAsync(topic, "m", qos, retain);
+            var ack = await client.ExpectAckAsync(ackType);
+            Assert.Equal(id, ack.PacketId);
+            if (qos == QualityOfService.ExactlyOnce)
+            {
+                await client.SendAsync(new AckPacket(PacketType.PubRel, id));
+                Assert.Equal(id, (await client.ExpectAckAsync(PacketType.PubComp)).PacketId);
+            }
+
+            return ack.ReasonCode;
+        }
+
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync("nobody/here"));
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync("echo/own"));
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync("nobody/kept", retain: true));
+        Assert.NotNull(_broker.Retained.Get("nobody/kept"));
+
+        await using var listener = await PipeClient.ConnectAsync(_broker, "listener", MqttProtocolVersion.V500);
+        await listener.SubscribeAsync("nobody/#");
+        Assert.Equal(ReasonCode.Success, await PublishAsync("nobody/here"));
+    }
+
+    // 3.1.1 has no reason codes in acknowledgements: a PUBLISH nobody takes gets a plain PUBACK.
+    [Fact]
+    public async Task A_v311_publish_that_no_session_takes_gets_a_plain_acknowledgement()
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "lonely311");
+        var id = await client.PublishAsync("nobody/here", "m", QualityOfService.AtLeastOnce);
+        var ack = await client.ExpectAckAsync(PacketType.PubAck);
+        Assert.Equal((id, ReasonCode.Success), (ack.PacketId, ack.ReasonCode));
+    }
+
+    // 5.0 §1.5.4 (3.1.1 §1.5.3): strings SHOULD NOT hold the control characters U+0001..U+001F and U+007F..U+009F, and a
+    // receiver MAY refuse them. A client id holding one is refused (5.0 0x85, 3.1.1 0x02); U+0000 is malformed already
+    // [MQTT-1.5.4-2]; U+00A0 and a space are no control characters.
+    [Theory]
+    [InlineData(MqttProtocolVersion.V500, '\u0001', ReasonCode.ClientIdentifierNotValid)]
+    [InlineData(MqttProtocolVersion.V500, '\u001F', ReasonCode.ClientIdentifierNotValid)]
+    [InlineData(MqttProtocolVersion.V500, '\u007F', ReasonCode.ClientIdentifierNotValid)]
+    [InlineData(MqttProtocolVersion.V500, '\u009F', ReasonCode.ClientIdentifierNotValid)]
+    [InlineData(MqttProtocolVersion.V311, '\n', ReasonCode.ClientIdentifierNotValid)]
+    [InlineData(MqttProtocolVersion.V311, '\u0085', ReasonCode.ClientIdentifierNotValid)]
+    [InlineData(MqttProtocolVersion.V500, '\u00A0', ReasonCode.Success)]
+    [InlineData(MqttProtocolVersion.V311, ' ', ReasonCode.Success)]
+    public async Task A_client_id_with_a_control_character_is_refused(MqttProtocolVersion version, char character, ReasonCode expected)
+    {
+        await using var client = PipeClient.Open(_broker, version);
+        var connAck = await client.ConnectRawAsync(new ConnectPacket { ProtocolVersion = version, ClientId = $"id{character}x", CleanStart = true });
+        Assert.Equal(expected, connAck.ReasonCode);
+    }
+
+    // 5.0 §1.5.4: a will topic holding a control character is refused like any other will topic the broker refuses
+    // (5.0 0x90 Topic Name invalid; 3.1.1, which has no such code, 0x05).
+    [Theory]
+    [InlineData(MqttProtocolVersion.V500, ReasonCode.TopicNameInvalid)]
+    [InlineData(MqttProtocolVersion.V311, ReasonCode.NotAuthorized)]
+    public async Task A_will_topic_with_a_control_character_is_refused(MqttProtocolVersion version, ReasonCode expected)
+    {
+        await using var client = PipeClient.Open(_broker, version);
+        var connAck = await client.ConnectRawAsync(new ConnectPacket
+        {
+            ProtocolVersion = version,
+            ClientId = "will-control",
+            CleanStart = true,
+            Will = new WillMessage { Topic = "wills/\u001Bgone", Payload = [1] },
+        });
+
+        Assert.Equal(expected, connAck.ReasonCode);
+        Assert.Null(_broker.FindSession("will-control"));
+    }
+
     // An acknowledgement of the other QoS flow is a protocol error: 5.0 DISCONNECT 0x82 (§4.13.1), 3.1.1 closed (§4.8).
     [Theory]
     [InlineData(MqttProtocolVersion.V500, QualityOfService.AtLeastOnce, PacketType.PubRec)]

@@ -63,6 +63,21 @@ public sealed class DataRepresentationTests
         Assert.False(MqttUtf8.IsValid(Sequences.OneBytePerSegment(bytes)));
     }
 
+    // §1.5.4: U+0001..U+001F and U+007F..U+009F are the control characters strings SHOULD NOT hold; the ends of both
+    // ranges count, their neighbours (U+0000 is malformed anyway, U+0020, U+007E, U+00A0) do not.
+    [Theory]
+    [InlineData("\u0001", true)]
+    [InlineData("a\u001Fb", true)]
+    [InlineData("\u007F", true)]
+    [InlineData("x\u009F", true)]
+    [InlineData("\t", true)]
+    [InlineData(" ~\u00A0Grüße", false)]
+    [InlineData("", false)]
+    public void Control_characters_are_found(string text, bool expected)
+    {
+        Assert.Equal(expected, MqttUtf8.ContainsControlCharacter(text));
+    }
+
     [Fact]
     public void Long_multi_segment_strings_are_validated_whole()
     {

@@ -39,6 +39,11 @@ internal sealed class ConnectAdmission(MqttBroker broker)
         {
             return new ConnectRefusal(ReasonCode.ClientIdentifierNotValid, "MQTT 3.1 client id longer than 23 characters");
         }
+        else if (MqttUtf8.ContainsControlCharacter(clientId))
+        {
+            // 5.0 §1.5.4 / 3.1.1 §1.5.3 allow refusing them; in a client id they only hide one client from another in logs.
+            return new ConnectRefusal(ReasonCode.ClientIdentifierNotValid, "client id with a control character");
+        }
 
         if (broker.State != BrokerState.Running)
         {
@@ -101,7 +106,8 @@ internal sealed class ConnectAdmission(MqttBroker broker)
             return new ConnectRefusal(ReasonCode.RetainNotSupported, "retained will while Retain Available is 0");
         }
 
-        return broker.Topics.RefuseTopicName(will.Topic, fromClient: true) is { } refusal
+        var refusal = MqttUtf8.ContainsControlCharacter(will.Topic) ? "a control character (§1.5.4)" : broker.Topics.RefuseTopicName(will.Topic, fromClient: true);
+        return refusal is not null
             ? new ConnectRefusal(v5 ? ReasonCode.TopicNameInvalid : ReasonCode.NotAuthorized, "will topic refused: " + refusal)
             : null;
     }

@@ -218,8 +218,9 @@ internal sealed partial class MqttConnection
             _broker.SetRetained(message);
         }
 
-        _broker.Router.Route(message);
-        AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success, Persistence.EndPacket());
+        // 5.0 §3.4.2.1: 0x10 when no session took the message (a retained one is kept all the same); 3.1.1 has no such code.
+        var reached = _broker.Router.Route(message);
+        AcknowledgePublish(qos, publish.PacketId, reached == 0 && V5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success, Persistence.EndPacket());
     }
 
     /// <summary>

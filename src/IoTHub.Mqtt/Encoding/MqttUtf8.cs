@@ -14,6 +14,13 @@ public static class MqttUtf8
     /// </summary>
     public static bool IsValid(ReadOnlySpan<byte> utf8) => utf8.IndexOf((byte)0) < 0 && Utf8.IsValid(utf8);
 
+    /// <summary>
+    /// True when the text holds a control character, U+0001..U+001F or U+007F..U+009F: 5.0 §1.5.4 says the data
+    /// SHOULD NOT include them and a receiver MAY treat them as malformed (no statement id; 3.1.1 §1.5.3 alike).
+    /// </summary>
+    public static bool ContainsControlCharacter(ReadOnlySpan<char> text) =>
+        text.IndexOfAnyInRange('\u0001', '\u001F') >= 0 || text.IndexOfAnyInRange('\u007F', '\u009F') >= 0;
+
     /// <inheritdoc cref="IsValid(ReadOnlySpan{byte})"/>
     public static bool IsValid(in ReadOnlySequence<byte> utf8)
     {

@@ -170,6 +170,23 @@ public sealed class WillTests : IAsyncLifetime
         Assert.Empty(await WillsBeforeMarkerAsync());
     }
 
+    // 5.0 §3.1.2.4 [MQTT-3.1.2-4], §3.1.3.2.2: a reconnect with Clean Start 1 is no connection to the old session but
+    // ends it, and a will waits for its delay or the end of its session, whichever is first: it goes at once, not
+    // after its 300 s ([MQTT-3.1.3-9] spares only a connection to the same session).
+    [Fact]
+    public async Task Reconnecting_with_a_clean_start_before_the_delay_publishes_the_will_at_once()
+    {
+        var client = await WithWillAsync("fresh", MqttProtocolVersion.V500, delay: 300, sessionExpiry: 600, cleanStart: false);
+        await client.DropAsync();
+        Assert.Equal(1, _broker.PendingWillCount);
+
+        await using var again = await PipeClient.ConnectAsync(_broker, "fresh", MqttProtocolVersion.V500, cleanStart: true,
+            properties: new MqttProperties { SessionExpiryInterval = 600 });
+
+        Assert.Equal(0, _broker.PendingWillCount);
+        Assert.Equal("wills/fresh", Assert.Single(await WillsBeforeMarkerAsync()).Topic);
+    }
+
     // 5.0 [MQTT-3.1.3-9]: the will goes when the session ends, if that comes before the delay.
     [Fact]
     public async Task Session_ending_before_the_delay_publishes_the_will()
