@@ -68,6 +68,64 @@ internal static class Paho
         Assert.Contains(publisher.Lines, line => Event(line) == "published");
     }
 
+    /// <summary>
+    /// Runs paho_no_local.py: <paramref name="trials"/> replays of the Paho suite's no-local check by clients
+    /// "{clientIdPrefix}-a" and "-b", B waiting for its SUBACK before A publishes or not; returns per trial how often B
+    /// got A's "first" and "second" message and how many A got back of its own.
+    /// </summary>
+    public static async Task<List<(int BFirst, int BSecond, int AOwn)>> NoLocalTrialsAsync(InteropHost host, string clientIdPrefix, string topic,
+        int trials, bool waitForSubAck, bool leftovers)
+    {
+        List<string> arguments = [.. Common(host, Protocol.V500, clientIdPrefix, clean: true, 0), "--topic", topic, "--trials", Number(trials),
+            "--wait-suback", waitForSubAck ? "1" : "0"];
+        if (leftovers)
+        {
+            arguments.Add("--leftovers");
+        }
+
+        using var script = Run("paho_no_local.py", arguments);
+        await script.WaitForSuccessAsync();
+        List<(int, int, int)> results = [];
+        foreach (var line in script.Lines.Where(line => Event(line) == "trial"))
+        {
+            using var json = JsonDocument.Parse(line);
+            var root = json.RootElement;
+            results.Add((root.GetProperty("b_first").GetInt32(), root.GetProperty("b_second").GetInt32(), root.GetProperty("a_own").GetInt32()));
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Runs paho_max_packet.py: a 5.0 client with Maximum Packet Size <paramref name="maximumPacketSize"/> subscribed
+    /// to <paramref name="filter"/> publishes each "topic:qos:size" in turn. Returns the packet ids it sent and those
+    /// whose flow completed, and the topics delivered to it.
+    /// </summary>
+    public static async Task<(List<int> Sent, List<int> Acknowledged, List<string> Delivered)> PublishToOwnSubscriptionAsync(InteropHost host,
+        string clientId, int maximumPacketSize, string filter, params string[] messages)
+    {
+        List<string> arguments = [.. Common(host, Protocol.V500, clientId, clean: true, 0), "--maximum-packet-size", Number(maximumPacketSize),
+            "--filter", filter];
+        foreach (var message in messages)
+        {
+            arguments.AddRange(["--message", message]);
+        }
+
+        using var script = Run("paho_max_packet.py", arguments);
+        await script.WaitForSuccessAsync();
+        using var published = JsonDocument.Parse(script.Lines.Single(line => Event(line) == "published"));
+        var root = published.RootElement;
+        List<string> delivered = [];
+        foreach (var line in script.Lines.Where(line => Event(line) == "message"))
+        {
+            using var json = JsonDocument.Parse(line);
+            delivered.Add(json.RootElement.GetProperty("topic").GetString()!);
+        }
+
+        return ([.. root.GetProperty("sent").EnumerateArray().Select(id => id.GetInt32())],
+            [.. root.GetProperty("acknowledged").EnumerateArray().Select(id => id.GetInt32())], delivered);
+    }
+
     /// <summary>The CONNACK's Session Present flag the script reported.</summary>
     public static bool SessionPresent(ChildProcess client)
     {

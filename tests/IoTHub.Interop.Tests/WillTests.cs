@@ -163,4 +163,44 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
             resumed?.Dispose();
         }
     }
+
+    /// <summary>
+    /// A paho 5.0 client killed with a 30 s Will Delay Interval comes back within it with Clean Start 1 (what paho's
+    /// default, <c>MQTT_CLEAN_START_FIRST_ONLY</c>, sends from a new process): that is no connection to its session but
+    /// the end of it ([MQTT-3.1.2-4]), and a delayed will goes when its session ends if that comes first
+    /// (5.0 §3.1.3.2.2), so the will arrives now, not after 30 s; [MQTT-3.1.3-9] spares only a resumed session.
+    /// </summary>
+    [Fact]
+    public async Task Will_delay_ends_with_the_session_when_a_paho_client_comes_back_with_clean_start()
+    {
+        const uint delay = 30;
+        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-clean");
+        await watcher.SubscribeAsync("wills/clean/#", 1);
+
+        ChildProcess? fresh = null;
+        var killed = Paho.StartWithWill(host, Protocol.V500, "will-clean", "wills/clean/gone", "gone", willQos: 1,
+            then: "loop", willDelay: delay, sessionExpiry: 300);
+        try
+        {
+            await Paho.WaitUntilConnectedAsync(killed);
+            killed.Dispose();
+            await host.WaitUntilOfflineAsync("will-clean", Slack);
+            Assert.Empty(watcher.Messages); // the will waits for its delay
+
+            var back = Stopwatch.StartNew();
+            fresh = Paho.StartWithWill(host, Protocol.V500, "will-clean", "wills/clean/again", "again", willQos: 1,
+                then: "loop", willDelay: delay, clean: true, sessionExpiry: 300);
+            await Paho.WaitUntilConnectedAsync(fresh);
+            Assert.False(Paho.SessionPresent(fresh));
+
+            await watcher.WaitForMessagesAsync(1, Slack);
+            Assert.True(back.Elapsed < TimeSpan.FromSeconds(delay), $"the will came {back.Elapsed} after the reconnect");
+            Assert.Equal([new Received("wills/clean/gone", "gone", 1, false)], watcher.Messages);
+        }
+        finally
+        {
+            killed.Dispose();
+            fresh?.Dispose();
+        }
+    }
 }

@@ -53,11 +53,14 @@ class Session:
     def _on_disconnect(self, client, userdata, rc, properties=None):
         self.disconnected = True
 
-    def connect(self):
+    def connect(self, **connect_properties):
+        """Connects and waits for CONNACK; 5.0 CONNECT properties may be given by name (MaximumPacketSize=64)."""
         if self.v5:
             properties = Properties(PacketTypes.CONNECT)
             if self.args.session_expiry:
                 properties.SessionExpiryInterval = self.args.session_expiry
+            for name, value in connect_properties.items():
+                setattr(properties, name, value)
             self.client.connect(self.args.host, self.args.port, self.args.keepalive,
                                 clean_start=bool(self.args.clean), properties=properties)
         else:
