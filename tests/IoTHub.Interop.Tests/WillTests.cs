@@ -27,8 +27,7 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
     public async Task Will_of_a_client_process_killed_with_SIGKILL_reaches_an_MQTTnet_subscriber(Killed kind)
     {
         var willTopic = $"wills/killed/{kind}";
-        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, $"will-watcher-{kind}");
-        await watcher.SubscribeAsync("wills/killed/#", 1);
+        await using var watcher = await WatchAsync($"will-watcher-{kind}", "wills/killed/#");
 
         var clientId = $"will-killed-{kind}";
         var client = kind == Killed.MosquittoSub311
@@ -61,8 +60,7 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
     [Fact]
     public async Task Mosquitto_pub_exiting_with_a_normal_DISCONNECT_has_its_will_deleted()
     {
-        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-normal");
-        await watcher.SubscribeAsync("wills/normal/#", 1);
+        await using var watcher = await WatchAsync("will-watcher-normal", "wills/normal/#");
 
         // mosquitto_pub with a will publishes, sends DISCONNECT (0x00) and exits.
         await Mosquitto.PublishWithAsync(host, Protocol.V311, "-i", "will-normal-pub", "-t", "wills/normal/data", "-q", "1", "-m", "hello",
@@ -85,8 +83,7 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
     [Fact]
     public async Task Paho_client_that_stops_sending_is_cut_off_after_one_and_a_half_keep_alive_and_its_will_published()
     {
-        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-keepalive");
-        await watcher.SubscribeAsync("wills/keepalive/#", 1);
+        await using var watcher = await WatchAsync("will-watcher-keepalive", "wills/keepalive/#");
 
         // Keep-alive 1 s; after CONNACK the script neither reads nor writes (no PINGREQ) but keeps its socket open.
         using var silent = Paho.StartWithWill(host, Protocol.V311, "will-keepalive", "wills/keepalive/silent", "timed out", willQos: 1,
@@ -113,14 +110,11 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
     public async Task Will_delay_is_cancelled_by_a_reconnect_within_it_and_otherwise_the_will_comes_after_the_delay()
     {
         const uint delay = 2;
-        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-delay");
-        await watcher.SubscribeAsync("wills/delay/#", 1);
+        await using var watcher = await WatchAsync("will-watcher-delay", "wills/delay/#");
 
         ChildProcess? resumed = null;
-        var reconnecting = Paho.StartWithWill(host, Protocol.V500, "will-delay-resumed", "wills/delay/resumed", "resumed client gone", willQos: 1,
-            then: "loop", willDelay: delay, sessionExpiry: 60);
-        var leaving = Paho.StartWithWill(host, Protocol.V500, "will-delay-left", "wills/delay/left", "left client gone", willQos: 1,
-            then: "loop", willDelay: delay, sessionExpiry: 60);
+        var reconnecting = StartWithDelayedWill("will-delay-resumed", "wills/delay/resumed", "resumed client gone", delay, clean: true);
+        var leaving = StartWithDelayedWill("will-delay-left", "wills/delay/left", "left client gone", delay, clean: true);
         try
         {
             await Paho.WaitUntilConnectedAsync(reconnecting);
@@ -134,8 +128,7 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
             await host.WaitUntilOfflineAsync("will-delay-resumed", Slack);
             await host.WaitUntilOfflineAsync("will-delay-left", Slack);
 
-            resumed = Paho.StartWithWill(host, Protocol.V500, "will-delay-resumed", "wills/delay/resumed", "resumed client gone", willQos: 1,
-                then: "loop", willDelay: delay, clean: false, sessionExpiry: 60);
+            resumed = StartWithDelayedWill("will-delay-resumed", "wills/delay/resumed", "resumed client gone", delay, clean: false);
             await Paho.WaitUntilConnectedAsync(resumed);
             var reconnectedAfter = killed.Elapsed;
             Assert.True(reconnectedAfter < TimeSpan.FromSeconds(delay), $"the reconnect took {reconnectedAfter}, past the will delay: the test proves nothing");
@@ -174,12 +167,10 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
     public async Task Will_delay_ends_with_the_session_when_a_paho_client_comes_back_with_clean_start()
     {
         const uint delay = 30;
-        await using var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, "will-watcher-clean");
-        await watcher.SubscribeAsync("wills/clean/#", 1);
+        await using var watcher = await WatchAsync("will-watcher-clean", "wills/clean/#");
 
         ChildProcess? fresh = null;
-        var killed = Paho.StartWithWill(host, Protocol.V500, "will-clean", "wills/clean/gone", "gone", willQos: 1,
-            then: "loop", willDelay: delay, sessionExpiry: 300);
+        var killed = StartWithDelayedWill("will-clean", "wills/clean/gone", "gone", delay, clean: true);
         try
         {
             await Paho.WaitUntilConnectedAsync(killed);
@@ -188,8 +179,7 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
             Assert.Empty(watcher.Messages); // the will waits for its delay
 
             var back = Stopwatch.StartNew();
-            fresh = Paho.StartWithWill(host, Protocol.V500, "will-clean", "wills/clean/again", "again", willQos: 1,
-                then: "loop", willDelay: delay, clean: true, sessionExpiry: 300);
+            fresh = StartWithDelayedWill("will-clean", "wills/clean/again", "again", delay, clean: true);
             await Paho.WaitUntilConnectedAsync(fresh);
             Assert.False(Paho.SessionPresent(fresh));
 
@@ -203,4 +193,15 @@ public sealed class WillTests(InteropHost host) : IClassFixture<InteropHost>
             fresh?.Dispose();
         }
     }
+
+    private async Task<MqttNetClient> WatchAsync(string clientId, string filter)
+    {
+        var watcher = await MqttNetClient.ConnectAsync(host, Protocol.V500, clientId);
+        await watcher.SubscribeAsync(filter, 1);
+        return watcher;
+    }
+
+    /// <summary>A paho 5.0 client with a QoS 1 will delayed by <paramref name="delay"/> and Session Expiry 60 s, staying connected.</summary>
+    private ChildProcess StartWithDelayedWill(string clientId, string willTopic, string willPayload, uint delay, bool clean) =>
+        Paho.StartWithWill(host, Protocol.V500, clientId, willTopic, willPayload, willQos: 1, then: "loop", willDelay: delay, clean: clean, sessionExpiry: 60);
 }
