@@ -1,9 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
-using IoTHub.Web.Configuration;
-using IoTHub.Web.Storage;
+using IoTHub.Data.Admin.Accounts;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Auth;
 
@@ -21,15 +19,12 @@ internal sealed class AdminAccounts
     // Verified against when the account does not exist, so that the answer takes as long either way.
     private readonly Lazy<string> _decoyHash;
 
-    public AdminAccounts(IOptions<StorageOptions> storage, IHostEnvironment environment, TimeProvider time)
+    public AdminAccounts(IAdminAccountStore store, TimeProvider time)
     {
+        _store = store;
         _time = time;
-        _store = CreateStore(storage.Value, environment);
         _decoyHash = new(() => _hasher.HashPassword(null!, RandomNumberGenerator.GetHexString(32)));
     }
-
-    /// <summary>True when accounts are kept in the database (sqlite, postgres); false when in memory.</summary>
-    public bool IsPersistent => _store is RelationalAdminAccountStore;
 
     public Task<AdminAccount?> FindAsync(string userName, CancellationToken cancellationToken) => _store.FindAsync(userName, cancellationToken);
 
@@ -63,9 +58,4 @@ internal sealed class AdminAccounts
     }
 
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => _store.DeleteAsync(userName, cancellationToken);
-
-    private static IAdminAccountStore CreateStore(StorageOptions storage, IHostEnvironment environment) =>
-        BrokerStorage.RelationalContextOptions(storage, environment) is { } database
-            ? new RelationalAdminAccountStore(database)
-            : new MemoryAdminAccountStore();
 }

@@ -1,4 +1,6 @@
+using IoTHub.Data.Admin;
 using IoTHub.Web.Dashboard.Auth;
+using IoTHub.Web.Storage;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
@@ -31,8 +33,12 @@ internal static class AdminAuthentication
         services.AddSingleton(TimeProvider.System);
         services.AddHostedService<FirstAdmin>();
 
+        // Accounts, API keys and the audit log: in the database when storage has one, else in memory.
+        services.AddSingleton(static provider => AdminStores.Create(provider.GetRequiredService<BrokerDatabase>().Contexts));
+        services.AddSingleton(static provider => provider.GetRequiredService<AdminStores>().Accounts);
+        services.AddSingleton(static provider => provider.GetRequiredService<AdminStores>().ApiKeys);
+        services.AddSingleton(static provider => provider.GetRequiredService<AdminStores>().AuditLog);
         services.AddSingleton<AdminApiKeys>();
-        services.AddSingleton<Audit.AuditLog>();
 
         // One scheme for all: a request with X-Api-Key is checked as an API key, an API request or one with an
         // Authorization header as a bearer token (so the API answers 401, never a redirect), any other by

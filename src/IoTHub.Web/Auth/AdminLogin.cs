@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Claims;
+using IoTHub.Data.Admin.Accounts;
 using IoTHub.Web.Metrics;
 
 namespace IoTHub.Web.Auth;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using IoTHub.Data.Admin;
 
 namespace IoTHub.Web.Auth;
 
@@ -7,7 +8,7 @@ namespace IoTHub.Web.Auth;
 /// IOTHUB_ADMIN_PASSWORD, or a random one written once to the console (directly: never to the log).
 /// Runs after storage has opened (and migrated) the database.
 /// </summary>
-internal sealed partial class FirstAdmin(AdminAccounts accounts, ILogger<FirstAdmin> logger) : IHostedService
+internal sealed partial class FirstAdmin(AdminAccounts accounts, AdminStores stores, ILogger<FirstAdmin> logger) : IHostedService
 {
     public const string UserName = "admin";
     public const string PasswordVariable = "IOTHUB_ADMIN_PASSWORD";
@@ -31,7 +32,7 @@ internal sealed partial class FirstAdmin(AdminAccounts accounts, ILogger<FirstAd
             return;
         }
 
-        LogAdminCreated(logger, UserName, accounts.IsPersistent ? "in the database" : "in memory, until the host stops");
+        LogAdminCreated(logger, UserName, stores.InDatabase ? "in the database" : "in memory, until the host stops");
         if (string.IsNullOrEmpty(fromEnvironment))
         {
             Console.WriteLine($"Admin account '{UserName}' created with the password: {password}");

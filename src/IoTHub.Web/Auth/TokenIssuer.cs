@@ -1,3 +1,4 @@
+using IoTHub.Data.Admin.Accounts;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using IoTHub.Web.Configuration;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,6 @@
+using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Publish;
-using IoTHub.Web.Audit;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Mqtt;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -21,7 +21,7 @@ internal sealed class DashboardCircuit
 /// still exists with the admin role (whatever the page showed), does what the API's endpoint does,
 /// and is written to the API's audit log with the account, the action, the outcome and the address.
 /// </summary>
-internal sealed class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, AuditLog audit, BrokerRegistry registry,
+internal sealed class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
     DashboardCircuit circuit, TimeProvider time)
 {
     public const string ViewerRefusal = "Viewers cannot change anything; ask an admin.";
@@ -69,7 +69,7 @@ internal sealed class DashboardActions(AuthenticationStateProvider authenticatio
         var (status, outcome) = user.IsInRole(AdminRoles.Admin) && await accounts.IsCurrentAsync(user, CancellationToken.None)
             ? change()
             : (StatusCodes.Status403Forbidden, new ActionOutcome(false, ViewerRefusal));
-        await audit.WriteAsync(new AuditEntry(time.GetUtcNow(), user.Identity?.Name ?? "(unknown)", action, status, circuit.RemoteAddress), CancellationToken.None);
+        await audit.WriteAsync(new AuditRecord(time.GetUtcNow(), user.Identity?.Name ?? "(unknown)", action, status, circuit.RemoteAddress), CancellationToken.None);
         return outcome;
     }
 }

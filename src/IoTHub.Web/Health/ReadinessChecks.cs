@@ -1,5 +1,4 @@
 using IoTHub.Broker.Storage;
-using IoTHub.Data;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Storage;
@@ -35,7 +34,7 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
 /// Ready when the store is open, its last write did not fail (a full disk, a lost database), and, for
 /// a database, a connection to it succeeds now.
 /// </summary>
-internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<StorageOptions> storage, IHostEnvironment environment) : IHealthCheck
+internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<StorageOptions> storage, BrokerDatabase database) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -55,10 +54,10 @@ internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<
             return HealthCheckResult.Unhealthy($"{provider}: the last write failed: {writer.LastFailure?.Message}");
         }
 
-        if (BrokerStorage.RelationalContextOptions(storage.Value, environment) is { } options)
+        if (database.Contexts is { } contexts)
         {
-            await using var database = new BrokerDbContext(options);
-            if (!await database.Database.CanConnectAsync(cancellationToken))
+            await using var dbContext = await contexts.CreateDbContextAsync(cancellationToken);
+            if (!await dbContext.Database.CanConnectAsync(cancellationToken))
             {
                 return HealthCheckResult.Unhealthy($"{provider}: the database cannot be reached");
             }

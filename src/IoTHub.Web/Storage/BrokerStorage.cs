@@ -17,6 +17,7 @@ internal static partial class BrokerStorage
     public static IServiceCollection AddBrokerStorage(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<StorageOptions>, ProviderSettingsValidator>();
+        services.AddSingleton<BrokerDatabase>();
         services.AddSingleton<OpenStore>();
         services.AddHostedService(static provider => provider.GetRequiredService<OpenStore>());
         services.AddSingleton(static provider => provider.GetRequiredService<OpenStore>().Store);

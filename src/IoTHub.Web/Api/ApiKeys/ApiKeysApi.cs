@@ -1,3 +1,4 @@
+using IoTHub.Data.Admin.ApiKeys;
 using IoTHub.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,7 +12,7 @@ namespace IoTHub.Web.Api.ApiKeys;
 /// <param name="CreatedAt">When it was created.</param>
 internal sealed record ApiKeyInfo(int Id, string Name, string Role, string CreatedBy, DateTimeOffset CreatedAt)
 {
-    public static ApiKeyInfo From(ApiKey key) => new(key.Id, key.Name, key.Role, key.CreatedBy, key.CreatedAt);
+    public static ApiKeyInfo From(AdminApiKey key) => new(key.Id, key.Name, key.Role, key.CreatedBy, key.CreatedAt);
 }
 
 /// <summary>A new API key.</summary>

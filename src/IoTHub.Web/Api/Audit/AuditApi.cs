@@ -1,9 +1,20 @@
 using System.ComponentModel;
-using IoTHub.Web.Audit;
+using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace IoTHub.Web.Api.Audit;
+
+/// <summary>One change made through the admin API.</summary>
+/// <param name="At">When.</param>
+/// <param name="Actor">The account, or "apikey:{name}", that made it.</param>
+/// <param name="Action">Method, path and query, e.g. "POST /api/v1/clients/c1/disconnect"; never the body.</param>
+/// <param name="Status">The HTTP status it was answered with.</param>
+/// <param name="RemoteAddress">The client's IP address.</param>
+internal sealed record AuditEntry(DateTimeOffset At, string Actor, string Action, int Status, string RemoteAddress)
+{
+    public static AuditEntry From(AuditRecord record) => new(record.At, record.Actor, record.Action, record.Status, record.RemoteAddress);
+}
 
 /// <summary>GET /api/v1/audit: the changes made through the API, newest first; admins only.</summary>
 internal static class AuditApi
@@ -16,7 +27,7 @@ internal static class AuditApi
         return api;
     }
 
-    private static async Task<Results<Ok<ResultPage<AuditEntry>>, ValidationProblem>> List(AuditLog log, [AsParameters] PageQuery paging,
+    private static async Task<Results<Ok<ResultPage<AuditEntry>>, ValidationProblem>> List(IAuditLog log, [AsParameters] PageQuery paging,
         [Description("Only the changes of this actor (an account name, or apikey:{name}).")] string? actor, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -26,7 +37,7 @@ internal static class AuditApi
             return errors.ToResult();
         }
 
-        var (entries, total) = await log.ReadAsync(actor, paging.Skip, paging.Size, cancellationToken);
-        return TypedResults.Ok(new ResultPage<AuditEntry>(entries, paging.Page ?? 1, paging.Size, total));
+        var (records, total) = await log.ReadAsync(actor, paging.Skip, paging.Size, cancellationToken);
+        return TypedResults.Ok(new ResultPage<AuditEntry>([.. records.Select(AuditEntry.From)], paging.Page ?? 1, paging.Size, total));
     }
 }

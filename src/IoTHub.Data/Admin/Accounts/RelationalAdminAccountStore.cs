@@ -1,0 +1,47 @@
+using IoTHub.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace IoTHub.Data.Admin.Accounts;
+
+/// <summary>The admin_accounts table.</summary>
+internal sealed class RelationalAdminAccountStore(IDbContextFactory<BrokerDbContext> contexts) : IAdminAccountStore
+{
+    public Task<AdminAccount?> FindAsync(string userName, CancellationToken cancellationToken) =>
+        contexts.FindAsync(static c => c.AdminAccounts, a => a.UserName == userName, ToAccount, cancellationToken);
+
+    public Task<IReadOnlyList<AdminAccount>> ListAsync(CancellationToken cancellationToken) =>
+        contexts.ListAsync(static c => c.AdminAccounts, static a => a.UserName, ToAccount, cancellationToken);
+
+    public Task<bool> AddAsync(AdminAccount account, CancellationToken cancellationToken) =>
+        contexts.RunAsync(async context =>
+        {
+            if (await context.AdminAccounts.AnyAsync(a => a.UserName == account.UserName, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            context.AdminAccounts.Add(new AdminAccountEntity
+            {
+                UserName = account.UserName,
+                PasswordHash = account.PasswordHash,
+                Role = account.Role,
+                CreatedAt = account.CreatedAt.ToUnixTimeMilliseconds(),
+            });
+            try
+            {
+                await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (DbUpdateException)
+            {
+                // Added by someone else between the check and the insert (the unique index refused it).
+                return false;
+            }
+        });
+
+    public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) =>
+        contexts.DeleteAsync(static c => c.AdminAccounts, a => a.UserName == userName, cancellationToken);
+
+    private static AdminAccount ToAccount(AdminAccountEntity e) =>
+        new(e.UserName, e.PasswordHash, e.Role, DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt));
+}
