@@ -19,7 +19,7 @@ builder.Services
     .AddTransportMemoryPool()
     .AddDataDirectory()
     .AddBrokerStorage()
-    .AddMqttAuthentication() // before the listener: its chain is built at start, before the brokers that use it
+    .AddMqttAuthentication()
     .AddMqttListener()
     .AddAdminAuthentication()
     .AddBrokerMetrics()

@@ -33,7 +33,8 @@ internal sealed class SecurityOptions
             return value is not null;
         }, "is not true or false.");
         CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
-        foreach (SectionReader child in reader.Children(nameof(Authenticators)))
+        var listed = reader.Children(nameof(Authenticators));
+        foreach (SectionReader child in listed)
         {
             child.Require(nameof(AuthenticatorOptions.Type));
             var type = child.Read(nameof(AuthenticatorOptions.Type), (AuthenticatorType?)null, TryParseType,
@@ -49,7 +50,7 @@ internal sealed class SecurityOptions
 
         const string Shortcut = nameof(AuthenticatorType.PasswordFile);
         var passwordFile = reader.NonEmptyText(Shortcut, string.Empty);
-        if (passwordFile.Length > 0 && Authenticators.Count > 0)
+        if (passwordFile.Length > 0 && listed.Any())
         {
             reader.Fail(Shortcut, $"is a shortcut for one authenticator and cannot be combined with {SectionName}:{nameof(Authenticators)}; list the file there.");
         }

@@ -16,9 +16,7 @@ internal static partial class MqttAuthentication
     public static IServiceCollection AddMqttAuthentication(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, SecureDefault>();
-        services.AddSingleton<Chain>();
-        services.AddHostedService(static provider => provider.GetRequiredService<Chain>());
-        services.AddSingleton(static provider => provider.GetRequiredService<Chain>().Authenticator);
+        services.AddSingleton(Build);
         return services;
     }
 
@@ -67,51 +65,46 @@ internal static partial class MqttAuthentication
         }
     }
 
-    /// <summary>Opens the password files at start and owns the chain the brokers share.</summary>
-    private sealed class Chain(IOptions<SecurityOptions> security, SectionBinding<MqttOptions> mqtt, IHostEnvironment environment, ILoggerFactory loggers)
-        : IHostedService, IDisposable
+    /// <summary>
+    /// The chain the brokers share, built when the first broker is made (at start, after the settings were validated):
+    /// opens the password files and says how clients authenticate.
+    /// </summary>
+    private static AuthenticationChain Build(IServiceProvider services)
     {
-        private AuthenticationChain? _chain;
-
-        public AuthenticationChain Authenticator => _chain ?? throw new InvalidOperationException("The authentication chain is built when the host starts.");
-
-        public async Task StartAsync(CancellationToken cancellationToken)
+        var options = services.GetRequiredService<IOptions<SecurityOptions>>().Value;
+        var environment = services.GetRequiredService<IHostEnvironment>();
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var logger = loggers.CreateLogger(typeof(MqttAuthentication));
+        List<PasswordFileAuthenticator> files = [];
+        try
         {
-            var options = security.Value;
-            var logger = loggers.CreateLogger(typeof(MqttAuthentication));
-            List<IAuthenticator> authenticators = [];
-            try
+            foreach (var authenticator in options.Authenticators)
             {
-                foreach (var authenticator in options.Authenticators)
-                {
-                    authenticators.Add(await PasswordFileAuthenticator.OpenAsync(FullPath(environment, authenticator.Path),
-                        loggers.CreateLogger<PasswordFileAuthenticator>(), cancellationToken: cancellationToken));
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                authenticators.ForEach(static a => ((IDisposable)a).Dispose());
-                throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
-            }
-
-            var allowAnonymous = options.AllowAnonymous ?? authenticators.Count == 0;
-            _chain = new AuthenticationChain(authenticators, allowAnonymous, options.CacheDuration);
-            foreach (var file in authenticators.OfType<PasswordFileAuthenticator>())
-            {
-                file.Reloaded += _chain.ForgetAll;
-            }
-
-            LogChain(logger, authenticators.Count == 0 ? "none" : string.Join(", ", authenticators.Select(static a => a.Method)),
-                allowAnonymous ? "accepted" : "refused");
-            var open = OpenListeners(mqtt.ReadUnvalidated());
-            if (options.AllowAnonymous == true && open.Count > 0)
-            {
-                LogAnonymousOnNetwork(logger, string.Join("; ", open));
+                files.Add(PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
             }
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Checked at validation; this is a file that went away since, or one the host may not read.
+            files.ForEach(static file => file.Dispose());
+            throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
+        }
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        var allowAnonymous = options.AllowAnonymous ?? files.Count == 0;
+        var chain = new AuthenticationChain(files, allowAnonymous, options.CacheDuration);
+        foreach (var file in files)
+        {
+            file.Reloaded += chain.ForgetAll;
+        }
 
-        public void Dispose() => _chain?.Dispose();
+        LogChain(logger, files.Count == 0 ? "none" : string.Join(", ", files.Select(static file => $"{file.Method} {file.Path}")),
+            allowAnonymous ? "accepted" : "refused");
+        var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated());
+        if (options.AllowAnonymous == true && open.Count > 0)
+        {
+            LogAnonymousOnNetwork(logger, string.Join("; ", open));
+        }
+
+        return chain;
     }
 }

@@ -34,7 +34,7 @@ public sealed class PasswordFileTests : IDisposable
         await RunPasswdAsync("-c", "-b", FilePath, "alice", "alice-secret"); // $7$: 12-byte salt, 101 iterations (Mosquitto 2.0)
         await RunPasswdAsync("-H", "sha512", "-b", FilePath, "bob", "bob secret with spaces"); // the older $6$
         Assert.StartsWith("alice:$7$101$", await File.ReadAllTextAsync(FilePath), StringComparison.Ordinal);
-        using var file = await PasswordFileAuthenticator.OpenAsync(FilePath, _log);
+        using var file = PasswordFileAuthenticator.Open(FilePath, _log);
 
         Assert.Equal(2, file.UserCount);
         Assert.Equal(AuthenticationResult.Allow, await AskAsync(file, "alice", "alice-secret"));
@@ -50,7 +50,7 @@ public sealed class PasswordFileTests : IDisposable
     public async Task Any_salt_length_and_iteration_count_is_taken()
     {
         await File.WriteAllTextAsync(FilePath, NewerFormat + "\r\n" + OldFormat + "\r\n");
-        using var file = await PasswordFileAuthenticator.OpenAsync(FilePath, _log);
+        using var file = PasswordFileAuthenticator.Open(FilePath, _log);
 
         Assert.Equal(AuthenticationResult.Allow, await AskAsync(file, "carol", "newer-format"));
         Assert.Equal(AuthenticationResult.Deny, await AskAsync(file, "carol", "newer-formaT"));
@@ -76,7 +76,7 @@ public sealed class PasswordFileTests : IDisposable
             "carol:$6$AQID$" + new string('A', 88),   // 11: carol again
         ];
         await File.WriteAllLinesAsync(FilePath, lines);
-        using var file = await PasswordFileAuthenticator.OpenAsync(FilePath, _log);
+        using var file = PasswordFileAuthenticator.Open(FilePath, _log);
 
         Assert.Equal(2, file.UserCount);
         Assert.Equal(AuthenticationResult.Allow, await AskAsync(file, "carol", "newer-format")); // the first carol is kept
@@ -98,16 +98,16 @@ public sealed class PasswordFileTests : IDisposable
     }
 
     [Fact]
-    public async Task A_missing_file_cannot_be_opened()
+    public void A_missing_file_cannot_be_opened()
     {
-        await Assert.ThrowsAsync<FileNotFoundException>(() => PasswordFileAuthenticator.OpenAsync(FilePath, _log));
+        Assert.Throws<FileNotFoundException>(() => PasswordFileAuthenticator.Open(FilePath, _log));
     }
 
     [Fact]
     public async Task A_user_added_with_mosquitto_passwd_is_let_in_without_a_restart_and_the_chain_forgets_what_it_cached()
     {
         await RunPasswdAsync("-c", "-b", FilePath, "alice", "alice-secret");
-        using var file = await PasswordFileAuthenticator.OpenAsync(FilePath, _log);
+        using var file = PasswordFileAuthenticator.Open(FilePath, _log);
         var chain = new AuthenticationChain([file], allowAnonymous: false, TimeSpan.FromMinutes(10));
         file.Reloaded += chain.ForgetAll;
         var reloads = 0;
@@ -131,7 +131,7 @@ public sealed class PasswordFileTests : IDisposable
     public async Task The_file_is_loaded_again_only_when_its_content_changed()
     {
         await File.WriteAllTextAsync(FilePath, OldFormat + "\n");
-        using var file = await PasswordFileAuthenticator.OpenAsync(FilePath, _log);
+        using var file = PasswordFileAuthenticator.Open(FilePath, _log);
         var reloads = 0;
         file.Reloaded += () => Interlocked.Increment(ref reloads);
 

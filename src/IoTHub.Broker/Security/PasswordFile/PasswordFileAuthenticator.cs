@@ -55,11 +55,14 @@ public sealed partial class PasswordFileAuthenticator : IAuthenticator, IDisposa
     /// <summary>Raised after the file was read again with a new content.</summary>
     public event Action? Reloaded;
 
-    /// <summary>Reads the file (a missing one throws <see cref="FileNotFoundException"/>) and watches it from then on.</summary>
-    public static async Task<PasswordFileAuthenticator> OpenAsync(string path, ILogger logger, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Reads the file (a missing one throws <see cref="FileNotFoundException"/>) and watches it from then on. Called at
+    /// start, where reading synchronously holds up nothing; reloads read asynchronously.
+    /// </summary>
+    public static PasswordFileAuthenticator Open(string path, ILogger logger, TimeProvider? time = null)
     {
         path = System.IO.Path.GetFullPath(path);
-        var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        var bytes = File.ReadAllBytes(path);
         var authenticator = new PasswordFileAuthenticator(path, bytes, logger, time ?? TimeProvider.System);
         LogLoaded(logger, path, authenticator.UserCount);
         return authenticator;
