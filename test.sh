@@ -13,9 +13,10 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests need. Later issues add theirs here.
 # postgresql: the storage tests start their own server from its binaries; mosquitto-clients and
-# python3-paho-mqtt: the interop tests drive the broker with clients written by others; chromium: the
+# python3-paho-mqtt: the interop tests drive the broker with clients written by others; mosquitto: its
+# mosquitto_passwd writes the password files the authentication tests read; chromium: the
 # dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser).
-DEBIAN_PACKAGES=(postgresql mosquitto-clients python3-paho-mqtt chromium)
+DEBIAN_PACKAGES=(postgresql mosquitto-clients mosquitto python3-paho-mqtt chromium)
 
 RESULTS=TestResults
 COVERAGE=false

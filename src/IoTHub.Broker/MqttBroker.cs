@@ -28,6 +28,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
     private readonly LogRateLimiter _refusedConnectLog;
+    private readonly PerClientLogLimiter _refusedCredentialsLog;
     private readonly LogRateLimiter _refusedPublishLog;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _monitor;
@@ -44,6 +45,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Logger = logger ?? NullLogger<MqttBroker>.Instance;
         Time = time ?? TimeProvider.System;
         _refusedConnectLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
+        _refusedCredentialsLog = new PerClientLogLimiter(TimeSpan.FromMinutes(1), Time);
         _refusedPublishLog = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), Time);
         _sysTopics = new SysTopics(this);
         Router = new MessageRouter(options, Statistics, Time, Logger);
@@ -279,9 +281,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal string NewClientId() => $"iothub-{Guid.NewGuid():N}-{Interlocked.Increment(ref _assignedIds)}";
 
-    internal void LogConnectRefused(string endpoint, string clientId, string? userName, ReasonCode reasonCode, string reason)
+    /// <summary>
+    /// Logs a refused CONNECT, at most 20 lines every 10 s for all clients together; a refusal for the client's credentials
+    /// (<paramref name="authentication"/>) at most once a minute per client id on top (the user name is said, never the password).
+    /// </summary>
+    internal void LogConnectRefused(string endpoint, string clientId, string? userName, ReasonCode reasonCode, string reason, bool authentication)
     {
-        if (_refusedConnectLog.TryAcquire(out var suppressed))
+        if ((!authentication || _refusedCredentialsLog.TryAcquire(clientId)) && _refusedConnectLog.TryAcquire(out var suppressed))
         {
             if (suppressed > 0)
             {

@@ -6,6 +6,7 @@ using IoTHub.Web.Health;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
+using IoTHub.Web.Security;
 using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
@@ -18,6 +19,7 @@ builder.Services
     .AddTransportMemoryPool()
     .AddDataDirectory()
     .AddBrokerStorage()
+    .AddMqttAuthentication()
     .AddMqttListener()
     .AddAdminAuthentication()
     .AddBrokerMetrics()

@@ -59,11 +59,11 @@ public sealed class ConnAckPropertiesTests
             ["Mqtt:ServerReference"] = "mqtt2.example.net:1883",
         });
 
-        var v5 = await RefusedAsync(Options(host, MqttProtocolVersion.V500, "redirected-5"));
+        var v5 = await MqttNetClient.RefusedAsync(Options(host, MqttProtocolVersion.V500, "redirected-5"));
         Assert.Equal(MqttClientConnectResultCode.ServerMoved, v5.ResultCode);
         Assert.Equal("mqtt2.example.net:1883", v5.ServerReference);
 
-        var v311 = await RefusedAsync(Options(host, MqttProtocolVersion.V311, "redirected-311"));
+        var v311 = await MqttNetClient.RefusedAsync(Options(host, MqttProtocolVersion.V311, "redirected-311"));
         Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, v311.ResultCode);
     }
 
@@ -75,7 +75,7 @@ public sealed class ConnAckPropertiesTests
     public async Task Unknown_authentication_method_is_refused_with_bad_authentication_method()
     {
         using var host = new InteropHost();
-        var result = await RefusedAsync(Options(host, MqttProtocolVersion.V500, "auth-unknown")
+        var result = await MqttNetClient.RefusedAsync(Options(host, MqttProtocolVersion.V500, "auth-unknown")
             .WithEnhancedAuthentication("SCRAM-SHA-512", [0x6E, 0x2C, 0x2C]));
         Assert.Equal(MqttClientConnectResultCode.BadAuthenticationMethod, result.ResultCode);
         Assert.Null(host.Broker.FindSession("auth-unknown"));
@@ -87,31 +87,4 @@ public sealed class ConnAckPropertiesTests
             .WithProtocolVersion(version)
             .WithClientId(clientId)
             .WithTimeout(MqttNetClient.Timeout);
-
-    /// <summary>
-    /// Connects, expecting a refusal, and returns the CONNACK as MQTTnet read it: MQTTnet 5 either returns it
-    /// or throws, and then hands it to the Disconnected event.
-    /// </summary>
-    private static async Task<MqttClientConnectResult> RefusedAsync(MqttClientOptionsBuilder options)
-    {
-        using var client = new MqttClientFactory().CreateMqttClient();
-        MqttClientConnectResult? seen = null;
-        client.DisconnectedAsync += e =>
-        {
-            seen ??= e.ConnectResult;
-            return Task.CompletedTask;
-        };
-        try
-        {
-            seen = await client.ConnectAsync(options.Build());
-        }
-        catch (MqttConnectingFailedException)
-        {
-            // The CONNACK came with the Disconnected event.
-        }
-
-        Assert.False(client.IsConnected);
-        Assert.NotNull(seen);
-        return seen;
-    }
 }

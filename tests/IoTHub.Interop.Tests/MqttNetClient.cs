@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using MQTTnet;
+using MQTTnet.Adapter;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 
@@ -74,14 +75,11 @@ internal sealed class MqttNetClient : IAsyncDisposable
     /// Connects with Clean Session / Clean Start as asked; for 5.0 a Session Expiry Interval above 0 keeps the
     /// session after the connection ends ([MQTT-3.1.2-23]).
     /// </summary>
-    public static async Task<MqttNetClient> ConnectAsync(InteropHost host, Protocol protocol, string clientId, bool clean = true, uint sessionExpiry = 0)
+    public static async Task<MqttNetClient> ConnectAsync(InteropHost host, Protocol protocol, string clientId, bool clean = true, uint sessionExpiry = 0,
+        string? userName = null, string? password = null)
     {
         var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
-        var options = new MqttClientOptionsBuilder()
-            .WithTcpServer(host.Host, host.Port)
-            .WithProtocolVersion(protocol == Protocol.V500 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311)
-            .WithClientId(clientId)
-            .WithTimeout(Timeout);
+        var options = Options(host, protocol, clientId, userName, password);
         options = protocol == Protocol.V500
             ? options.WithCleanStart(clean).WithSessionExpiryInterval(sessionExpiry)
             : options.WithCleanSession(clean);
@@ -97,6 +95,56 @@ internal sealed class MqttNetClient : IAsyncDisposable
 
         Assert.Equal(MqttClientConnectResultCode.Success, client.ConnectResult.ResultCode);
         return client;
+    }
+
+    /// <summary>The options of a TCP connection to the host, with a user name and password when given.</summary>
+    public static MqttClientOptionsBuilder Options(InteropHost host, Protocol protocol, string clientId, string? userName = null, string? password = null)
+    {
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(host.Host, host.Port)
+            .WithProtocolVersion(protocol == Protocol.V500 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311)
+            .WithClientId(clientId)
+            .WithTimeout(Timeout);
+        return userName is null ? options : options.WithCredentials(userName, password);
+    }
+
+    /// <summary>Connects, expecting a refusal, and returns the CONNACK as MQTTnet read it.</summary>
+    public static async Task<MqttClientConnectResult> RefusedAsync(MqttClientOptionsBuilder options)
+    {
+        var result = await AnswerAsync(options);
+        Assert.NotEqual(MqttClientConnectResultCode.Success, result.ResultCode);
+        return result;
+    }
+
+    /// <summary>
+    /// Connects and returns the CONNACK as MQTTnet read it, disconnecting again when accepted. A refused connect MQTTnet 5
+    /// either returns or throws, and then hands the CONNACK to the Disconnected event.
+    /// </summary>
+    public static async Task<MqttClientConnectResult> AnswerAsync(MqttClientOptionsBuilder options)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        MqttClientConnectResult? seen = null;
+        client.DisconnectedAsync += e =>
+        {
+            seen ??= e.ConnectResult;
+            return Task.CompletedTask;
+        };
+        try
+        {
+            seen = await client.ConnectAsync(options.Build());
+        }
+        catch (MqttConnectingFailedException)
+        {
+            // The CONNACK came with the Disconnected event.
+        }
+
+        Assert.NotNull(seen);
+        if (client.IsConnected)
+        {
+            await client.DisconnectAsync();
+        }
+
+        return seen;
     }
 
     public async Task SubscribeAsync(string filter, int qos)

@@ -69,6 +69,29 @@ internal static class Paho
     }
 
     /// <summary>
+    /// Connects once with paho_pub.py (no message, then DISCONNECT) and returns the CONNACK's code: the 3.1.1 return code
+    /// or the 5.0 reason code, 0 when accepted.
+    /// </summary>
+    public static async Task<int> ConnectOnceAsync(InteropHost host, Protocol protocol, string clientId, string? userName, string? password)
+    {
+        List<string> arguments = [.. Common(host, protocol, clientId, clean: true, 0), "--topic", "auth/check"];
+        if (userName is not null)
+        {
+            arguments.AddRange(["--username", userName]);
+        }
+
+        if (password is not null)
+        {
+            arguments.AddRange(["--password", password]);
+        }
+
+        using var script = Run("paho_pub.py", arguments);
+        await script.WaitForExitAsync();
+        using var connAck = JsonDocument.Parse(script.Lines.First(line => Event(line) == "connack"));
+        return connAck.RootElement.GetProperty("rc").GetInt32();
+    }
+
+    /// <summary>
     /// Runs paho_no_local.py: <paramref name="trials"/> replays of the Paho suite's no-local check by clients
     /// "{clientIdPrefix}-a" and "-b", B waiting for its SUBACK before A publishes or not; returns per trial how often B
     /// got A's "first" and "second" message and how many A got back of its own.

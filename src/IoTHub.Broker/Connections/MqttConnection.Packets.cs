@@ -130,7 +130,7 @@ internal sealed partial class MqttConnection
 
         var (reasonCode, reason) = (refusal.ReasonCode, refusal.Reason);
         _broker.Statistics.ConnectionRefused();
-        _broker.LogConnectRefused(Endpoint, clientId, userName, reasonCode, reason);
+        _broker.LogConnectRefused(Endpoint, clientId, userName, reasonCode, reason, refusal.Authentication);
         if (_version == MqttProtocolVersion.Unknown)
         {
             // The CONNECT did not say which version it speaks: answer in 3.1.1 form, which every client reads.

@@ -347,7 +347,7 @@ internal sealed partial class MqttConnection
                 return;
             }
 
-            _broker.LogConnectRefused(Endpoint, string.Empty, null, reasonCode, reason);
+            _broker.LogConnectRefused(Endpoint, string.Empty, null, reasonCode, reason, authentication: false);
             Close(reasonCode, reason, sendDisconnect: false);
             return;
         }

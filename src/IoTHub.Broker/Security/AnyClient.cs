@@ -1,6 +1,6 @@
 namespace IoTHub.Broker.Security;
 
-/// <summary>Accepts every CONNECT: the broker's authenticator until one is configured (the host binds to loopback then).</summary>
+/// <summary>Accepts every CONNECT: the engine's default for a broker made without an authenticator (the host always sets its <see cref="AuthenticationChain"/>).</summary>
 public sealed class AnyClient : IConnectAuthenticator
 {
     public static readonly AnyClient Instance = new();

@@ -14,6 +14,7 @@ internal static class ConfigurationSetup
         builder.Services.AddSection<MqttOptions>(builder.Configuration, MqttOptions.SectionName, static (reader, options) => options.ReadAll(reader));
         builder.Services.AddSection<StorageOptions>(builder.Configuration, StorageOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<AdminOptions>(builder.Configuration, AdminOptions.SectionName, static (reader, options) => options.Read(reader));
+        builder.Services.AddSection<SecurityOptions>(builder.Configuration, SecurityOptions.SectionName, static (reader, options) => options.Read(reader));
         return builder;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using IoTHub.Broker;
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Security;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 using IoTHub.Web.Api;
@@ -30,7 +31,7 @@ internal sealed class BrokerMetrics
 
     private long _adminLoginFailures;
 
-    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners)
+    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
@@ -67,6 +68,8 @@ internal sealed class BrokerMetrics
             "CONNECTs refused.");
         meter.CreateObservableCounter("iothub.auth.failures", () => AuthenticationFailures(brokers), "{attempt}",
             "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
+        meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
+            "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
 
         var latency = meter.CreateHistogram("iothub.delivery.latency", "s",
             "Seconds from a PUBLISH decoded to its delivery handed to a subscriber's transport, one per written batch: its oldest live delivery (not resends, not retained messages sent at SUBSCRIBE).",
@@ -127,6 +130,14 @@ internal sealed class BrokerMetrics
         foreach (var (name, broker) in brokers)
         {
             yield return new Measurement<long>(broker.Statistics.AuthenticationFailures, Broker(name), new KeyValuePair<string, object?>("kind", "mqtt_connect"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> AuthenticationDecisions(AuthenticationChain authentication)
+    {
+        foreach (var (method, result, count) in authentication.Decisions())
+        {
+            yield return new Measurement<long>(count, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("method", method));
         }
     }
 

@@ -1,4 +1,5 @@
 using IoTHub.Broker;
+using IoTHub.Broker.Security;
 using IoTHub.Web.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -9,11 +10,12 @@ internal sealed class BrokerRegistry : IAsyncDisposable
 {
     private readonly Dictionary<string, MqttBroker> _brokers = new(StringComparer.OrdinalIgnoreCase);
 
-    public BrokerRegistry(IOptions<MqttOptions> options, ILoggerFactory loggerFactory)
+    /// <summary>Every broker of the server shares one authentication chain: one set of users.</summary>
+    public BrokerRegistry(IOptions<MqttOptions> options, AuthenticationChain authenticator, ILoggerFactory loggerFactory)
     {
         foreach (MqttOptions broker in options.Value.AllBrokers)
         {
-            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>());
+            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>()) { Authenticator = authenticator };
         }
     }
 

@@ -25,6 +25,8 @@ def arguments(description):
                         help="Clean Session (3.1.1) or Clean Start (5.0)")
     parser.add_argument("--session-expiry", type=int, default=0, help="5.0 Session Expiry Interval, seconds")
     parser.add_argument("--keepalive", type=int, default=60)
+    parser.add_argument("--username", help="user name for CONNECT (none: anonymous)")
+    parser.add_argument("--password", help="password for CONNECT")
     parser.add_argument("--timeout", type=float, default=30, help="give up (exit 2) after this many seconds")
     return parser
 
@@ -43,6 +45,8 @@ class Session:
         else:
             self.client = mqtt.Client(client_id=args.client_id, clean_session=bool(args.clean),
                                       protocol=mqtt.MQTTv311)
+        if args.username is not None:
+            self.client.username_pw_set(args.username, args.password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
 

@@ -1,0 +1,138 @@
+using IoTHub.Mqtt;
+
+namespace IoTHub.Broker.Security;
+
+/// <summary>
+/// Asks its authenticators in order until one allows or denies a CONNECT; when none knows the client, a client without
+/// a user name is anonymous (accepted only with <c>allowAnonymous</c>, else 0x87 Not authorized) and one with a user
+/// name has bad credentials (0x86). 3.1.1 clients get these as 0x05 and 0x04. Decisions on a user name are cached
+/// (see <see cref="AuthenticationCache"/>), so a cache hit answers synchronously; every decision is counted by method.
+/// Without authenticators every client is accepted or refused by <c>allowAnonymous</c> alone.
+/// </summary>
+public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
+{
+    /// <summary>The method of decisions no authenticator made.</summary>
+    public const string AnonymousMethod = "anonymous";
+
+    private static readonly string[] Results = ["allow", "deny"];
+
+    // 5.0 §3.2.2.2: 0x86 for credentials that are wrong, 0x87 for a client that may not connect (here: without credentials).
+    private static readonly ConnectDecision BadCredentials = ConnectDecision.Refuse(ReasonCode.BadUserNameOrPassword, "bad user name or password");
+
+    private static readonly ConnectDecision AnonymousRefused = ConnectDecision.Refuse(ReasonCode.NotAuthorized, "anonymous clients are not allowed");
+
+    private readonly IAuthenticator[] _authenticators;
+    private readonly bool _allowAnonymous;
+    private readonly AuthenticationCache _cache;
+    private readonly string[] _methods;
+
+    /// <summary>Decisions per method index (an authenticator's, or <see cref="AnonymousMethod"/> last) and result.</summary>
+    private readonly long[] _decisions;
+
+    public AuthenticationChain(IReadOnlyList<IAuthenticator> authenticators, bool allowAnonymous, TimeSpan cacheDuration, TimeProvider? time = null)
+    {
+        _authenticators = [.. authenticators];
+        _allowAnonymous = allowAnonymous;
+        _cache = new AuthenticationCache(cacheDuration, time ?? TimeProvider.System);
+        _methods = [.. _authenticators.Select(static a => a.Method), AnonymousMethod];
+        _decisions = new long[_methods.Length * Results.Length];
+    }
+
+    public bool AllowAnonymous => _allowAnonymous;
+
+    /// <summary>Cached decisions (for tests and diagnostics).</summary>
+    internal AuthenticationCache Cache => _cache;
+
+    /// <summary>Every (method, result) pair with its count, zeros included, for <c>iothub_authentication_total</c>.</summary>
+    public IEnumerable<(string Method, string Result, long Count)> Decisions()
+    {
+        for (var i = 0; i < _decisions.Length; i++)
+        {
+            yield return (_methods[i / Results.Length], Results[i % Results.Length], Volatile.Read(ref _decisions[i]));
+        }
+    }
+
+    /// <summary>Drops the cached decisions of <paramref name="userName"/>: its password or rights changed.</summary>
+    public void Forget(string userName) => _cache.Forget(userName);
+
+    /// <summary>Drops every cached decision (a password file was reloaded).</summary>
+    public void ForgetAll() => _cache.Clear();
+
+    public ValueTask<ConnectDecision> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
+    {
+        if (_authenticators.Length == 0)
+        {
+            return ValueTask.FromResult(Decide(request, AuthenticationResult.NotMine, _authenticators.Length, cacheGeneration: null));
+        }
+
+        if (request.UserName is { } userName && _cache.TryGet(userName, request.Password, request.ClientId, out var cached))
+        {
+            Count(cached.MethodIndex, cached.Decision.Accepted);
+            return ValueTask.FromResult(cached.Decision);
+        }
+
+        var generation = _cache.Generation;
+        for (var index = 0; ; index++)
+        {
+            var pending = _authenticators[index].AuthenticateAsync(request, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return ContinueAsync(request, index, pending, generation, cancellationToken);
+            }
+
+            var result = pending.Result;
+            if (result != AuthenticationResult.NotMine || index + 1 == _authenticators.Length)
+            {
+                return ValueTask.FromResult(Decide(request, result, result == AuthenticationResult.NotMine ? index + 1 : index, generation));
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var authenticator in _authenticators)
+        {
+            (authenticator as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The slow path: an authenticator answers later (a database, a directory).</summary>
+    private async ValueTask<ConnectDecision> ContinueAsync(ConnectRequest request, int index, ValueTask<AuthenticationResult> pending, long generation,
+        CancellationToken cancellationToken)
+    {
+        var result = await pending.ConfigureAwait(false);
+        while (result == AuthenticationResult.NotMine && ++index < _authenticators.Length)
+        {
+            result = await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
+        return Decide(request, result, index, generation);
+    }
+
+    /// <param name="methodIndex">The authenticator that decided; <c>_authenticators.Length</c> when none did.</param>
+    /// <param name="cacheGeneration">The cache's generation when the authenticators were asked; null: not cached.</param>
+    private ConnectDecision Decide(ConnectRequest request, AuthenticationResult result, int methodIndex, long? cacheGeneration)
+    {
+        var decision = result switch
+        {
+            AuthenticationResult.Allow => ConnectDecision.Accept,
+            AuthenticationResult.Deny => BadCredentials,
+            _ when request.UserName is null || _authenticators.Length == 0 => _allowAnonymous ? ConnectDecision.Accept
+                : request.UserName is null ? AnonymousRefused : BadCredentials,
+            _ => BadCredentials,
+        };
+
+        if (cacheGeneration is { } generation && request.UserName is { } userName)
+        {
+            _cache.Store(userName, request.Password, request.ClientId, new CachedDecision(decision, methodIndex), generation);
+        }
+
+        Count(methodIndex, decision.Accepted);
+        return decision;
+    }
+
+    private void Count(int methodIndex, bool accepted) => Interlocked.Increment(ref _decisions[(methodIndex * Results.Length) + (accepted ? 0 : 1)]);
+}
+
+/// <summary>A decision kept in the cache, with the index of the method that made it (for counting cache hits).</summary>
+internal readonly record struct CachedDecision(ConnectDecision Decision, int MethodIndex);

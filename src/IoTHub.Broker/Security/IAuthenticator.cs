@@ -1,0 +1,26 @@
+namespace IoTHub.Broker.Security;
+
+/// <summary>What one authenticator of the <see cref="AuthenticationChain"/> says about a CONNECT.</summary>
+public enum AuthenticationResult
+{
+    /// <summary>Not a client this authenticator knows (e.g. a user name it does not hold): the next one is asked.</summary>
+    NotMine,
+
+    /// <summary>The credentials are right.</summary>
+    Allow,
+
+    /// <summary>A client it knows, with wrong credentials: refused, no other authenticator is asked.</summary>
+    Deny,
+}
+
+/// <summary>
+/// One link of the <see cref="AuthenticationChain"/>: a password file, database users, later client certificates.
+/// Answer with a completed <see cref="ValueTask{TResult}"/> when the answer is at hand.
+/// </summary>
+public interface IAuthenticator
+{
+    /// <summary>The <c>method</c> label of <c>iothub_authentication_total</c>, e.g. <c>password_file</c>.</summary>
+    string Method { get; }
+
+    ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken);
+}

@@ -1,0 +1,68 @@
+namespace IoTHub.Web.Configuration;
+
+/// <summary>The kinds of authenticator the chain can hold (docs/security.md).</summary>
+internal enum AuthenticatorType
+{
+    PasswordFile,
+}
+
+/// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
+internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path);
+
+/// <summary>Section "Security": how MQTT clients authenticate.</summary>
+internal sealed class SecurityOptions
+{
+    public const string SectionName = "Security";
+
+    /// <summary>
+    /// Whether clients without a user name are accepted; null (not set): only while no authenticator is configured,
+    /// and then only while every MQTT listener is on loopback (checked at start).
+    /// </summary>
+    public bool? AllowAnonymous { get; set; }
+
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>"Security:Authenticators:{n}", or the one "Security:PasswordFile" stands for.</summary>
+    public List<AuthenticatorOptions> Authenticators { get; } = [];
+
+    public void Read(SectionReader reader)
+    {
+        AllowAnonymous = reader.Read(nameof(AllowAnonymous), AllowAnonymous, static (string raw, out bool? value) =>
+        {
+            value = bool.TryParse(raw, out var flag) ? flag : null;
+            return value is not null;
+        }, "is not true or false.");
+        CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
+        var listed = reader.Children(nameof(Authenticators));
+        foreach (SectionReader child in listed)
+        {
+            child.Require(nameof(AuthenticatorOptions.Type));
+            var type = child.Read(nameof(AuthenticatorOptions.Type), (AuthenticatorType?)null, TryParseType,
+                $"is not an available authenticator type (available: {string.Join(", ", Enum.GetNames<AuthenticatorType>())}).");
+            child.Require(nameof(AuthenticatorOptions.Path));
+            var path = child.NonEmptyText(nameof(AuthenticatorOptions.Path), string.Empty);
+            child.RejectUnknownKeys();
+            if (type is { } known && path.Length > 0)
+            {
+                Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{nameof(Authenticators)}:{child.Name}:{nameof(AuthenticatorOptions.Path)}", known, path));
+            }
+        }
+
+        const string Shortcut = nameof(AuthenticatorType.PasswordFile);
+        var passwordFile = reader.NonEmptyText(Shortcut, string.Empty);
+        if (passwordFile.Length > 0 && listed.Any())
+        {
+            reader.Fail(Shortcut, $"is a shortcut for one authenticator and cannot be combined with {SectionName}:{nameof(Authenticators)}; list the file there.");
+        }
+        else if (passwordFile.Length > 0)
+        {
+            Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{Shortcut}", AuthenticatorType.PasswordFile, passwordFile));
+        }
+    }
+
+    private static bool TryParseType(string raw, out AuthenticatorType? type)
+    {
+        type = Enum.TryParse(raw, ignoreCase: true, out AuthenticatorType value) && Enum.IsDefined(value) ? value : null;
+        return type is not null;
+    }
+}

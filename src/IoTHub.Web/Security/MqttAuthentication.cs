@@ -1,0 +1,110 @@
+using System.Net;
+using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Web.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Security;
+
+/// <summary>
+/// The authentication chain of the MQTT brokers, built from the "Security" section, and the secure default: with an
+/// MQTT listener off loopback and no authenticator, the host does not start unless anonymous clients are allowed
+/// explicitly (docs/security.md).
+/// </summary>
+internal static partial class MqttAuthentication
+{
+    public static IServiceCollection AddMqttAuthentication(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidateOptions<SecurityOptions>, SecureDefault>();
+        services.AddSingleton(Build);
+        return services;
+    }
+
+    /// <summary>The MQTT listeners of every broker that are not on loopback, as "broker 'b', listener 'l' (address:port)".</summary>
+    private static List<string> OpenListeners(MqttOptions mqtt) =>
+    [
+        .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
+            .Where(static listener => !IPAddress.IsLoopback(listener.Address))
+            .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
+    ];
+
+    private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
+
+    [LoggerMessage(EventId = 1150, Level = LogLevel.Warning,
+        Message = "Security:AllowAnonymous is true while MQTT listeners are open beyond loopback ({Listeners}): anyone who reaches them connects without credentials")]
+    private static partial void LogAnonymousOnNetwork(ILogger logger, string listeners);
+
+    [LoggerMessage(EventId = 1151, Level = LogLevel.Information, Message = "MQTT authentication: {Authenticators}; anonymous clients {Anonymous}")]
+    private static partial void LogChain(ILogger logger, string authenticators, string anonymous);
+
+    /// <summary>Checks that need more than one key: the password files exist, and the secure default.</summary>
+    private sealed class SecureDefault(SectionBinding<MqttOptions> mqtt, IHostEnvironment environment) : IValidateOptions<SecurityOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, SecurityOptions options)
+        {
+            List<string> failures = [];
+            foreach (var authenticator in options.Authenticators)
+            {
+                var path = FullPath(environment, authenticator.Path);
+                if (!File.Exists(path))
+                {
+                    failures.Add($"{authenticator.Key} '{path}' does not exist. Create it with `mosquitto_passwd -c {path} <user>`.");
+                }
+            }
+
+            var open = OpenListeners(mqtt.ReadUnvalidated());
+            if (options.Authenticators.Count == 0 && options.AllowAnonymous is null && open.Count > 0)
+            {
+                failures.Add($"{SecurityOptions.SectionName}: MQTT listeners are open beyond loopback ({string.Join("; ", open)}) and no authenticator is " +
+                    "configured, so anyone who reaches them could connect. Add users to a password file (`mosquitto_passwd -c <file> <user>`) " +
+                    $"and start with --{SecurityOptions.SectionName}:{nameof(AuthenticatorType.PasswordFile)}=<file>, or accept clients without " +
+                    $"credentials deliberately with --{SecurityOptions.SectionName}:{nameof(SecurityOptions.AllowAnonymous)}=true.");
+            }
+
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
+    }
+
+    /// <summary>
+    /// The chain the brokers share, built when the first broker is made (at start, after the settings were validated):
+    /// opens the password files and says how clients authenticate.
+    /// </summary>
+    private static AuthenticationChain Build(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<SecurityOptions>>().Value;
+        var environment = services.GetRequiredService<IHostEnvironment>();
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        var logger = loggers.CreateLogger(typeof(MqttAuthentication));
+        List<PasswordFileAuthenticator> files = [];
+        try
+        {
+            foreach (var authenticator in options.Authenticators)
+            {
+                files.Add(PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Checked at validation; this is a file that went away since, or one the host may not read.
+            files.ForEach(static file => file.Dispose());
+            throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
+        }
+
+        var allowAnonymous = options.AllowAnonymous ?? files.Count == 0;
+        var chain = new AuthenticationChain(files, allowAnonymous, options.CacheDuration);
+        foreach (var file in files)
+        {
+            file.Reloaded += chain.ForgetAll;
+        }
+
+        LogChain(logger, files.Count == 0 ? "none" : string.Join(", ", files.Select(static file => $"{file.Method} {file.Path}")),
+            allowAnonymous ? "accepted" : "refused");
+        var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated());
+        if (options.AllowAnonymous == true && open.Count > 0)
+        {
+            LogAnonymousOnNetwork(logger, string.Join("; ", open));
+        }
+
+        return chain;
+    }
+}

@@ -1,0 +1,130 @@
+using IoTHub.Testing;
+using IoTHub.Web.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace IoTHub.Web.Tests.Security;
+
+/// <summary>
+/// The "Security" section (issue 15): its keys, every bad one reported, and the secure default checked with the real
+/// host process: an MQTT listener beyond loopback without an authenticator stops the host unless anonymous clients are
+/// allowed explicitly, which is then warned about at every start.
+/// </summary>
+public sealed class SecuritySettingsTests : IDisposable
+{
+    private readonly TempDirectory _workingDirectory = new();
+
+    [Fact]
+    public void The_authenticators_are_read_in_order_and_PasswordFile_stands_for_one()
+    {
+        var listed = Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "PasswordFile",
+            ["Security:Authenticators:0:Path"] = "first",
+            ["Security:Authenticators:1:Type"] = "passwordfile",
+            ["Security:Authenticators:1:Path"] = "second",
+            ["Security:AllowAnonymous"] = "false",
+            ["Security:CacheDuration"] = "00:00:05",
+        }, out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(["first", "second"], listed.Authenticators.Select(static a => a.Path));
+        Assert.False(listed.AllowAnonymous);
+        Assert.Equal(TimeSpan.FromSeconds(5), listed.CacheDuration);
+
+        var shortcut = Read(new() { ["Security:PasswordFile"] = "/etc/mosquitto/passwd" }, out errors);
+        Assert.Empty(errors);
+        Assert.Equal((AuthenticatorType.PasswordFile, "/etc/mosquitto/passwd"), (shortcut.Authenticators.Single().Type, shortcut.Authenticators.Single().Path));
+        Assert.Null(shortcut.AllowAnonymous); // not set: decided from the authenticators and listeners
+        Assert.Equal(TimeSpan.FromSeconds(60), shortcut.CacheDuration);
+    }
+
+    [Fact]
+    public void Every_bad_key_is_reported()
+    {
+        Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Database", // comes with database users, not yet
+            ["Security:Authenticators:0:Path"] = "x",
+            ["Security:Authenticators:1:Type"] = "Ldap",
+            ["Security:Authenticators:2:Path"] = "no-type",
+            ["Security:Authenticators:3:Type"] = "PasswordFile",
+            ["Security:Authenticators:3:File"] = "typo",
+            ["Security:PasswordFile"] = "also",
+            ["Security:AllowAnonymous"] = "yes",
+            ["Security:CacheDuration"] = "forever",
+            ["Security:AllowAnonymus"] = "true",
+        }, out var errors);
+
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Type 'Database' is not an available authenticator type (available: PasswordFile)", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Path must be set", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:2:Type must be set", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:AllowAnonymous 'yes' is not true or false", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:CacheDuration 'forever'", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:AllowAnonymus is not a known setting", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:PasswordFile is a shortcut for one authenticator and cannot be combined", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("--Mqtt:Address=0.0.0.0")]
+    [InlineData("--Mqtt:Listeners:lan:Url=tcp://0.0.0.0:0")]
+    [InlineData("--Mqtt:Brokers:lab:Port=0", "--Mqtt:Brokers:lab:Address=::")]
+    public async Task A_listener_beyond_loopback_without_an_authenticator_stops_the_host_and_says_how_to_add_users(params string[] listener)
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory, .. listener]);
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains("IoTHub cannot start:", host.Output, StringComparison.Ordinal);
+        Assert.Contains("MQTT listeners are open beyond loopback", host.Output, StringComparison.Ordinal);
+        Assert.Contains("mosquitto_passwd -c <file> <user>", host.Output, StringComparison.Ordinal);
+        Assert.Contains("--Security:PasswordFile=<file>", host.Output, StringComparison.Ordinal);
+        Assert.Contains("--Security:AllowAnonymous=true", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
+    }
+
+    [Fact]
+    public async Task A_missing_password_file_stops_the_host()
+    {
+        var missing = Path.Combine(_workingDirectory.Path, "missing-passwords");
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Security:PasswordFile=missing-passwords"); // relative: taken from the content root (the working directory)
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains($"Security:PasswordFile '{missing}' does not exist. Create it with `mosquitto_passwd -c {missing} <user>`.", host.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AllowAnonymous_set_explicitly_opens_a_network_listener_with_a_warning()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Mqtt:Address=0.0.0.0", "--Security:AllowAnonymous=true");
+
+        var warning = await host.WaitForLineAsync("Security:AllowAnonymous is true while MQTT listeners are open beyond loopback");
+        Assert.Contains("broker 'default', listener 'default' (0.0.0.0:0)", warning, StringComparison.Ordinal);
+        var endpoint = await host.WaitForMqttEndpointAsync();
+        using (var client = ChildProcess.Start("mosquitto_pub", ["-h", "127.0.0.1", "-p", endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-t", "t", "-m", "anonymous"]))
+        {
+            await client.WaitForSuccessAsync();
+        }
+
+        host.Terminate();
+        Assert.Equal(0, await host.WaitForExitAsync());
+    }
+
+    public void Dispose() => _workingDirectory.Dispose();
+
+    private string DataDirectory => Path.Combine(_workingDirectory.Path, "data");
+
+    private static SecurityOptions Read(Dictionary<string, string?> values, out IReadOnlyList<string> errors)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var reader = new SectionReader(configuration.GetSection(SecurityOptions.SectionName));
+        var options = new SecurityOptions();
+        options.Read(reader);
+        reader.RejectUnknownKeys();
+        errors = reader.Errors;
+        return options;
+    }
+}
