@@ -111,6 +111,28 @@ public sealed class AuthenticationStageTests : IAsyncLifetime
         Assert.Equal(0, _broker.Statistics.AuthenticationFailures);
     }
 
+    // A stopping broker closes a connection whose decision is still to come at once: it does not wait out the timeout.
+    [Fact]
+    public async Task A_stopping_broker_does_not_wait_for_a_pending_decision()
+    {
+        _authenticator.Defer("waiting");
+        await using var client = PipeClient.Open(_broker, MqttProtocolVersion.V500);
+        await client.SendAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V500, ClientId = "waiting" });
+        await _authenticator.Asked("waiting").WaitAsync(PipeClient.Timeout);
+
+        var stopping = _broker.StopAsync(TimeSpan.Zero);
+
+        await client.ExpectClosedAsync();
+
+        // The stop polls on the broker's clock, which only the test moves.
+        await Poll.UntilAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(20));
+            return stopping.IsCompleted;
+        });
+        Assert.Equal(0, _broker.ConnectionCount);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -42,18 +42,42 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        _pendingConnect = new PendingConnect(connect, admitted, decision.AsTask());
+        _pendingConnect = new PendingConnect(connect, admitted, decision.AsTask(), _broker.Time.GetTimestamp());
     }
 
-    /// <summary>Waits for the authenticator's answer to a CONNECT, within <see cref="BrokerOptions.AuthenticationTimeout"/>.</summary>
+    /// <summary>
+    /// Waits for the authenticator's answer to a CONNECT, within <see cref="BrokerOptions.AuthenticationTimeout"/> from
+    /// the CONNECT's arrival; a close of the connection (takeover, shutdown, stuck) ends the wait at once.
+    /// </summary>
     private async Task FinishPendingConnectAsync()
     {
         var pending = _pendingConnect!;
         _pendingConnect = null;
+        TaskCompletionSource closed;
+        lock (_controlLock)
+        {
+            if (_closing)
+            {
+                return;
+            }
+
+            closed = _connectClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
         ConnectDecision decision;
         try
         {
-            decision = await pending.Decision.WaitAsync(Options.AuthenticationTimeout, _broker.Time).ConfigureAwait(false);
+            var left = Options.AuthenticationTimeout - _broker.Time.GetElapsedTime(pending.ReceivedAt);
+            var answer = pending.Decision.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _broker.Time);
+            if (await Task.WhenAny(answer, closed.Task).ConfigureAwait(false) != answer)
+            {
+                // Closed while waiting: nothing to answer. A late failure of the answer is observed, not thrown.
+                _ = answer.ContinueWith(static task => task.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return;
+            }
+
+            decision = await answer.ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -63,6 +87,13 @@ internal sealed partial class MqttConnection
         {
             // Said in the (rate-limited) refusal line, without a stack trace: a backend that is down fails every CONNECT.
             decision = ConnectDecision.Refuse(ReasonCode.ServerUnavailable, "the authenticator failed: " + ex.Message);
+        }
+        finally
+        {
+            lock (_controlLock)
+            {
+                _connectClosed = null;
+            }
         }
 
         if (!_closing)
@@ -314,4 +345,4 @@ internal sealed partial class MqttConnection
 }
 
 /// <summary>A CONNECT whose authentication decision is still to come, with what admission settled about it.</summary>
-internal sealed record PendingConnect(ConnectPacket Connect, AdmittedConnect Admitted, Task<ConnectDecision> Decision);
+internal sealed record PendingConnect(ConnectPacket Connect, AdmittedConnect Admitted, Task<ConnectDecision> Decision, long ReceivedAt);

@@ -68,6 +68,7 @@ internal sealed partial class MqttConnection
     private long _flushStartedAt;
     private Will? _will;
     private PendingConnect? _pendingConnect;
+    private TaskCompletionSource? _connectClosed;
     private string?[]? _incomingAliases;
     private TopicAliases _outgoingAliases = TopicAliases.None;
 
@@ -239,6 +240,12 @@ internal sealed partial class MqttConnection
         _closing = true;
         SignalWrite();
         _input.CancelPendingRead();
+        lock (_controlLock)
+        {
+            // A read loop waiting for an authentication decision stops waiting (its continuation runs elsewhere).
+            _connectClosed?.TrySetResult();
+        }
+
         EnsureWriteLoop();
     }
 
