@@ -15,7 +15,7 @@ public sealed class MonitorTests
     [Fact]
     public async Task A_round_over_idle_connections_allocates_nothing_per_connection()
     {
-        const int Connections = 1_000;
+        const int Connections = 500;
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
 
         // Not started: the test runs the rounds on its own thread, so it can count what they allocate.
@@ -40,7 +40,7 @@ public sealed class MonitorTests
                 fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
             }
 
-            // A few enumerators, whatever the number of connections (the snapshots were 16 KB here).
+            // A few enumerators, whatever the number of connections (the snapshots were 8 KB here).
             Assert.InRange(fewest, 0, 512);
             Assert.Equal(Connections, broker.ConnectionCount);
         }
