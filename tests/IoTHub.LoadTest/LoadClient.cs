@@ -97,7 +97,7 @@ internal sealed class LoadClient : IAsyncDisposable
 
         var client = new LoadClient(socket, flows, options);
         client._receiving = client.ReceiveAsync();
-        await client.SendAsync(new ConnectPacket { ClientId = clientId, CleanStart = options.CleanSession, KeepAlive = 0 }).ConfigureAwait(false);
+        await client.SendAsync(new ConnectPacket { ClientId = clientId, CleanStart = options.CleanSession, KeepAlive = options.KeepAlive }).ConfigureAwait(false);
         if (waitForConnAck)
         {
             var code = await client._connAck.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
@@ -416,11 +416,13 @@ internal sealed class LoadClient : IAsyncDisposable
 /// <param name="InflightLimit">QoS 1/2 PUBLISH packets that may wait for their acknowledgement before publishing waits.</param>
 /// <param name="ReceiveBufferSize">SO_RCVBUF set before connecting (0: the system's), to make a stopped reader stop the broker soon.</param>
 /// <param name="StopReadingAfterSubAck">Stop reading the socket for good once subscribed: a subscriber that is stuck, not slow.</param>
+/// <param name="KeepAlive">The CONNECT's keep-alive in seconds (0: none); the client sends no PINGREQ, so keep it above the run.</param>
 internal sealed record ClientOptions(
     bool CleanSession = true,
     int InflightLimit = LoadClient.InflightLimit,
     int ReceiveBufferSize = 0,
-    bool StopReadingAfterSubAck = false)
+    bool StopReadingAfterSubAck = false,
+    ushort KeepAlive = 0)
 {
     public static readonly ClientOptions Default = new();
 }

@@ -28,6 +28,7 @@ if (settings is null)
           --window n           messages a publisher may be ahead of delivery (default 100)
           --idle n             idle connections (default 10000)
           --hold s             keep the idle connections open s seconds after measuring (to profile)
+          --idle-samples a,b   read RSS per idle connection again a, b, ... seconds after the last connect
           --connects n         connects for connect-rate (default 5000, at most 20000)
           --docs | --no-docs   write (or not) the table to docs/benchmarks.md
           --no-pin             do not pin brokers to CPU 0 and the tool to CPU 1

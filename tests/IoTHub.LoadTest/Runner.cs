@@ -9,6 +9,9 @@ namespace IoTHub.LoadTest;
 internal sealed partial class Runner(BrokerProcess broker, Settings settings)
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>Idle clients ask for a keep-alive of 600 s, as devices do (issue 14, defect 8), so the broker's keep-alive check runs for them.</summary>
+    private static readonly ClientOptions IdleClient = new(KeepAlive: 600);
     private static readonly TimeSpan CreditTimeout = TimeSpan.FromSeconds(1);
 
     public Task<Result> RunAsync(Scenario scenario) => scenario.Kind switch
@@ -255,10 +258,24 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings)
             // The bare Kestrel app does not speak MQTT: it gets the CONNECT bytes and answers nothing.
             var waitForConnAck = broker.Kind != BrokerKind.Kestrel;
             await ForEachAsync(count, 64, async i =>
-                clients[i] = await LoadClient.ConnectAsync(broker.Port, Id("idle-", i), [], waitForConnAck).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+                clients[i] = await LoadClient.ConnectAsync(broker.Port, Id("idle-", i), [], IdleClient, waitForConnAck).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
             var elapsed = clock.Elapsed.TotalSeconds;
             var cpu = broker.CpuSeconds() - cpuBefore;
             var after = await broker.SteadyRssAsync().ConfigureAwait(false);
+            var notes = new List<string>();
+            foreach (var at in settings.IdleSamples)
+            {
+                var wait = TimeSpan.FromSeconds(at) - clock.Elapsed + TimeSpan.FromSeconds(elapsed);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait).ConfigureAwait(false);
+                }
+
+                var rss = broker.RssBytes();
+                notes.Add(string.Create(CultureInfo.InvariantCulture, $"{(rss - before) / 1024.0 / count:F2} KB at {at:N0} s"));
+                Console.WriteLine($"    {broker.Kind} {count} idle, {at:N0} s after the last connect: {notes[^1]}, RSS {rss / 1048576.0:F1} MB");
+            }
+
             await Task.Delay(TimeSpan.FromSeconds(settings.HoldSeconds)).ConfigureAwait(false);
             return new Result(scenario, broker.Kind)
             {
@@ -266,6 +283,7 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings)
                 CpuMicroseconds = cpu * 1e6 / count,
                 RssBytes = after,
                 RssPerConnection = (after - before) / (double)count,
+                Notes = notes,
             };
         }
         finally

@@ -28,6 +28,9 @@ internal sealed class Settings
 
     public int IdleConnections { get; set; } = 10_000;
 
+    /// <summary>Seconds after the last idle connect at which RSS per connection is read again (issue 14, defect 8: it grew for two minutes).</summary>
+    public List<double> IdleSamples { get; } = [];
+
     public int Connects { get; set; } = 5_000;
 
     public bool WriteDocs { get; set; }
@@ -83,6 +86,10 @@ internal sealed class Settings
                     break;
                 case "--idle":
                     settings.IdleConnections = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--idle-samples":
+                    settings.IdleSamples.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(x => double.Parse(x, CultureInfo.InvariantCulture)).Order());
                     break;
                 case "--connects":
                     settings.Connects = Math.Min(20_000, int.Parse(Next(), CultureInfo.InvariantCulture));

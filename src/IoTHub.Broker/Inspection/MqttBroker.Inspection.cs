@@ -49,7 +49,7 @@ public sealed partial class MqttBroker
     public Dictionary<(string Listener, MqttProtocolVersion Version), int> CountConnections()
     {
         var counts = new Dictionary<(string Listener, MqttProtocolVersion Version), int>();
-        foreach (var connection in _connections.Keys)
+        foreach (var (connection, _) in _connections)
         {
             if (connection.IsConnected)
             {

@@ -26,7 +26,17 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     public int Count => _sessions.Count;
 
     /// <summary>Every session, connected or not; a live view, safe to enumerate while it changes.</summary>
-    public IEnumerable<Session> All => _sessions.Values;
+    public IEnumerable<Session> All
+    {
+        get
+        {
+            // Not Values: that takes every lock of the map and copies it into a new list (issue 14, defect 8).
+            foreach (var (_, session) in _sessions)
+            {
+                yield return session;
+            }
+        }
+    }
 
     /// <summary>Sessions whose queue is at its limit now; read without locks.</summary>
     public int FullCount
@@ -34,7 +44,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         get
         {
             var full = 0;
-            foreach (var session in _sessions.Values)
+            foreach (var (_, session) in _sessions)
             {
                 full += session.IsQueueFull ? 1 : 0;
             }
@@ -203,7 +213,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     /// <summary>Ends every offline session whose Session Expiry Interval has passed; a held will goes now.</summary>
     public void Expire(long now)
     {
-        foreach (var session in _sessions.Values)
+        foreach (var (_, session) in _sessions)
         {
             var disconnectedAt = session.DisconnectedAt;
             if (disconnectedAt == 0 || session.ExpiryInterval == uint.MaxValue
