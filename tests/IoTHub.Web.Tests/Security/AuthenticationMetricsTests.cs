@@ -32,7 +32,11 @@ public sealed class PasswordFileKestrelHost : KestrelHost
     }
 }
 
-/// <summary>Every authentication decision is counted in iothub_authentication_total{result,method} (issue 15), cache hits included.</summary>
+/// <summary>
+/// Every authentication decision is counted in iothub_authentication_total{result,method} (issue 15), cache hits included.
+/// Runs alone (see <see cref="MetricsRunAlone"/>): with other hosts in the process, a scrape may read their counters.
+/// </summary>
+[Collection(nameof(MetricsRunAlone))]
 public sealed class AuthenticationMetricsTests(PasswordFileKestrelHost host) : IClassFixture<PasswordFileKestrelHost>
 {
     [Fact]
