@@ -7,6 +7,7 @@ using IoTHub.Web.Hosting;
 using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using IoTHub.Web.Storage;
+using IoTHub.Web.Transports.WebSockets;
 using Microsoft.Extensions.Options;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
@@ -27,6 +28,7 @@ builder.Services
     .AddDashboard();
 
 WebApplication app = builder.Build();
+app.UseMqttWebSockets();
 app.UseBadRequestProblems();
 app.UseStaticFiles();
 // Routing after the static files: the framework's static assets add a catch-all fallback endpoint for
