@@ -42,7 +42,11 @@ internal sealed class WebSocketPipe : IDuplexPipe
         var sending = pipe.SendAsync();
         await serve(pipe);
         await sending;
-        if (await Task.WhenAny(receiving, Task.Delay(CloseTimeout)) != receiving)
+        try
+        {
+            await receiving.WaitAsync(CloseTimeout);
+        }
+        catch (TimeoutException)
         {
             socket.Abort();
             await receiving;
