@@ -8,6 +8,7 @@ using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using IoTHub.Web.Security;
 using IoTHub.Web.Storage;
+using IoTHub.Web.Transports.WebSockets;
 using Microsoft.Extensions.Options;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
@@ -29,6 +30,7 @@ builder.Services
     .AddDashboard();
 
 WebApplication app = builder.Build();
+app.UseMqttWebSockets();
 app.UseBadRequestProblems();
 app.UseStaticFiles();
 // Routing after the static files: the framework's static assets add a catch-all fallback endpoint for

@@ -49,6 +49,13 @@ public sealed class InteropHost : IDisposable
 
     public int Port => Endpoint.Port;
 
+    /// <summary>Where the default broker's listener "Mqtt:Listeners:{name}" really bound.</summary>
+    public IPEndPoint Listener(string name) =>
+        _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(listener => listener.Broker == "default" && listener.Name == name).Endpoint;
+
+    /// <summary>Where the HTTP endpoint (dashboard, API, and MQTT over WebSocket at /mqtt) really bound.</summary>
+    public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single();
+
     public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
 
     /// <summary>Polls the broker's view of a client until it is offline (its connection closed); fails after the timeout.</summary>

@@ -73,13 +73,24 @@ internal sealed class MqttNetClient : IAsyncDisposable
 
     /// <summary>
     /// Connects with Clean Session / Clean Start as asked; for 5.0 a Session Expiry Interval above 0 keeps the
-    /// session after the connection ends ([MQTT-3.1.2-23]).
+    /// session after the connection ends ([MQTT-3.1.2-23]). <paramref name="transport"/> sets where and how to connect
+    /// (TLS, WebSocket); the host's plain TCP listener when null.
     /// </summary>
     public static async Task<MqttNetClient> ConnectAsync(InteropHost host, Protocol protocol, string clientId, bool clean = true, uint sessionExpiry = 0,
+<<<<<<< HEAD
         string? userName = null, string? password = null)
     {
         var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
         var options = Options(host, protocol, clientId, userName, password);
+=======
+        Func<MqttClientOptionsBuilder, MqttClientOptionsBuilder>? transport = null)
+    {
+        var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
+        var options = (transport ?? (builder => builder.WithTcpServer(host.Host, host.Port)))(new MqttClientOptionsBuilder())
+            .WithProtocolVersion(protocol == Protocol.V500 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311)
+            .WithClientId(clientId)
+            .WithTimeout(Timeout);
+>>>>>>> transports-m1
         options = protocol == Protocol.V500
             ? options.WithCleanStart(clean).WithSessionExpiryInterval(sessionExpiry)
             : options.WithCleanSession(clean);

@@ -16,12 +16,13 @@ internal static class Paho
 
     /// <summary>
     /// Starts a subscriber that subscribes to each "filter:qos" and exits after <paramref name="count"/>
-    /// messages (0: right after SUBACK, leaving a persistent session with its subscriptions).
+    /// messages (0: right after SUBACK, leaving a persistent session with its subscriptions). <paramref name="transport"/>
+    /// holds connection options for another listener (as for <see cref="PublishAsync(InteropHost, IReadOnlyList{string}, Protocol, string, int, bool, string?[])"/>).
     /// </summary>
     public static ChildProcess Subscribe(InteropHost host, Protocol protocol, string clientId, int count, IEnumerable<string> subscriptions,
-        bool clean = true, uint sessionExpiry = 0)
+        bool clean = true, uint sessionExpiry = 0, IReadOnlyList<string>? transport = null)
     {
-        List<string> arguments = [.. Common(host, protocol, clientId, clean, sessionExpiry), "--count", Number(count)];
+        List<string> arguments = [.. Common(host, protocol, clientId, clean, sessionExpiry), .. transport ?? [], "--count", Number(count)];
         foreach (var subscription in subscriptions)
         {
             arguments.AddRange(["--sub", subscription]);
@@ -50,9 +51,17 @@ internal static class Paho
     public static Task WaitUntilSubscribedAsync(ChildProcess subscriber) => subscriber.WaitForLineAsync(line => Event(line) == "suback");
 
     /// <summary>Publishes the messages in order (null: a zero-byte payload, last) and waits until every flow is complete.</summary>
-    public static async Task PublishAsync(InteropHost host, Protocol protocol, string topic, int qos, bool retain, params string?[] messages)
+    public static Task PublishAsync(InteropHost host, Protocol protocol, string topic, int qos, bool retain, params string?[] messages) =>
+        PublishAsync(host, [], protocol, topic, qos, retain, messages);
+
+    /// <summary>
+    /// As above over another listener: <paramref name="transport"/> holds the script's connection options, e.g.
+    /// <c>--port 8083 --transport websockets --path /mqtt --cafile ca.pem</c>.
+    /// </summary>
+    public static async Task PublishAsync(InteropHost host, IReadOnlyList<string> transport, Protocol protocol, string topic, int qos, bool retain,
+        params string?[] messages)
     {
-        List<string> arguments = [.. Common(host, protocol, "", clean: true, 0), "--topic", topic, "--qos", Number(qos)];
+        List<string> arguments = [.. Common(host, protocol, "", clean: true, 0), .. transport, "--topic", topic, "--qos", Number(qos)];
         if (retain)
         {
             arguments.Add("--retain");

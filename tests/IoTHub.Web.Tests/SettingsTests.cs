@@ -153,7 +153,9 @@ public sealed class SettingsTests
     }
 
     [Theory]
-    [InlineData("tls://127.0.0.1:8883", "is not an MQTT listener URL")]
+    [InlineData("udp://127.0.0.1:8883", "is not an MQTT listener URL")]
+    [InlineData("ws://127.0.0.1:8083/mqtt?x=1", "is not an MQTT listener URL")]
+    [InlineData("tls://127.0.0.1:8883/mqtt", "is not an MQTT listener URL")]
     [InlineData("tcp://broker.example:1884", "is not an MQTT listener URL")]
     [InlineData("tcp://127.0.0.1", "is not an MQTT listener URL")]
     [InlineData("tcp://127.0.0.1:1884/mqtt", "is not an MQTT listener URL")]
@@ -206,7 +208,7 @@ public sealed class SettingsTests
         Assert.StartsWith("Mqtt:ServerReference must be set when Redirect is ServerMoved", Assert.Single(reader.Errors), StringComparison.Ordinal);
     }
 
-    private static SectionReader ReadMqtt(Dictionary<string, string?> values, MqttOptions options)
+    internal static SectionReader ReadMqtt(Dictionary<string, string?> values, MqttOptions options)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var reader = new SectionReader(configuration.GetSection("Mqtt"));
@@ -215,7 +217,7 @@ public sealed class SettingsTests
         return reader;
     }
 
-    private static SectionReader Read(string section, Dictionary<string, string?> values, HttpOptions? options = null)
+    internal static SectionReader Read(string section, Dictionary<string, string?> values, HttpOptions? options = null)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var reader = new SectionReader(configuration.GetSection(section));

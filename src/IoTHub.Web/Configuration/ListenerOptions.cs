@@ -2,6 +2,8 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
+using IoTHub.Web.Transports.Tls;
+using IoTHub.Web.Transports.WebSockets;
 
 namespace IoTHub.Web.Configuration;
 
@@ -12,7 +14,7 @@ internal abstract class ListenerOptions
 
     public abstract int Port { get; set; }
 
-    public void Read(SectionReader reader)
+    public virtual void Read(SectionReader reader)
     {
         Address = reader.Address(nameof(Address), Address);
         Port = reader.Port(nameof(Port), Port);
@@ -25,6 +27,19 @@ internal sealed class HttpOptions : ListenerOptions
     public const string SectionName = "Http";
 
     public override int Port { get; set; } = 8080;
+
+    /// <summary>Where this endpoint also serves MQTT over WebSocket for the default broker; empty: nowhere.</summary>
+    public string MqttPath { get; set; } = MqttListenerUrl.DefaultWebSocketPath;
+
+    public override void Read(SectionReader reader)
+    {
+        base.Read(reader);
+        MqttPath = reader.Read(nameof(MqttPath), MqttPath, static (string raw, [MaybeNullWhen(false)] out string path) =>
+        {
+            path = raw;
+            return raw.Length == 0 || (raw.StartsWith('/') && Uri.IsWellFormedUriString(raw, UriKind.Relative) && !raw.Contains('?', StringComparison.Ordinal));
+        }, "is not a path such as /mqtt (or empty, for none).");
+    }
 }
 
 /// <summary>
@@ -48,6 +63,9 @@ internal sealed class MqttOptions : ListenerOptions
 
     public IEnumerable<MqttOptions> AllBrokers => [this, .. AdditionalBrokers];
 
+    /// <summary>"TrustedProxies": whose X-Forwarded-For WebSocket listeners believe, unless a listener names its own.</summary>
+    public List<IPNetwork> TrustedProxies { get; private set; } = [];
+
     /// <summary>The listeners of "Listeners:{name}:Url", beyond the default one at Address and Port.</summary>
     public List<MqttListenerUrl> Listeners { get; } = [];
 
@@ -59,6 +77,7 @@ internal sealed class MqttOptions : ListenerOptions
     {
         Read(reader);
         ReadBroker(reader);
+        TrustedProxies = reader.Items<IPNetwork>(WebSocketSettings.TrustedProxiesKey, WebSocketSettings.TryParseNetwork, WebSocketSettings.ProxyProblem);
         ReadListeners(reader);
         foreach (SectionReader child in reader.Children("Brokers"))
         {
@@ -92,6 +111,7 @@ internal sealed class MqttOptions : ListenerOptions
             var name = child.Name;
             var listener = child.Read(Key, (MqttListenerUrl?)null,
                 (string raw, [MaybeNullWhen(false)] out MqttListenerUrl? value) => MqttListenerUrl.TryParse(name, raw, out value), MqttListenerUrl.Problem);
+            listener = ReadTransport(child, listener, all.TrustedProxies);
             child.RejectUnknownKeys();
             if (listener is null)
             {
@@ -109,6 +129,24 @@ internal sealed class MqttOptions : ListenerOptions
 
             Listeners.Add(listener);
         }
+    }
+
+    /// <summary>The keys of a listener's scheme (certificates for tls/wss, origins and proxies for ws/wss); null when its TLS cannot start.</summary>
+    private static MqttListenerUrl? ReadTransport(SectionReader reader, MqttListenerUrl? listener, List<IPNetwork> trustedProxies)
+    {
+        if (listener is null)
+        {
+            return null;
+        }
+
+        if (listener.IsWebSocket)
+        {
+            listener = listener with { WebSocket = WebSocketSettings.Read(reader, trustedProxies) };
+        }
+
+        return !listener.IsSecure ? listener
+            : TlsSettings.Read(reader, DateTimeOffset.UtcNow) is { } tls ? listener with { Tls = tls }
+            : null;
     }
 
     /// <summary>Whether a fixed port is held by a listener of any broker read so far (0, any free port, never is).</summary>

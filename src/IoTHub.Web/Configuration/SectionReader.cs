@@ -50,6 +50,33 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
         Read(key, fallback, static (string raw, out TEnum value) => Enum.TryParse(raw, ignoreCase: true, out value) && Enum.IsDefined(value),
             $"is not one of {string.Join(", ", Enum.GetNames<TEnum>())}.");
 
+    /// <summary>
+    /// A list, written either as one comma-separated value (<c>--Mqtt:TrustedProxies=10.0.0.1,10.1.0.0/16</c>) or as
+    /// a JSON array (children 0, 1, ...); each item parsed, each bad one recorded.
+    /// </summary>
+    public List<T> Items<T>(string key, Parser<T> parse, string problem)
+    {
+        _knownKeys.Add(key);
+        IConfigurationSection list = section.GetSection(key);
+        IEnumerable<string> raw = list.Value is { } joined
+            ? joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : list.GetChildren().Select(static child => child.Value ?? string.Empty);
+        List<T> items = [];
+        foreach (var item in raw)
+        {
+            if (parse(item, out T? value))
+            {
+                items.Add(value);
+            }
+            else
+            {
+                Fail(key, $"'{item}' {problem}");
+            }
+        }
+
+        return items;
+    }
+
     /// <summary>The name of the section (its last path segment).</summary>
     public string Name => section.Key;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using IoTHub.Web.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace IoTHub.Web.Hosting;
@@ -10,23 +11,37 @@ namespace IoTHub.Web.Hosting;
 internal sealed class BoundListeners
 {
     private readonly List<ListenOptions> _http = [];
-    private readonly List<(string Broker, string Name, ListenOptions Listen)> _mqtt = [];
+    private readonly List<(string Broker, MqttListenerUrl Listener, ListenOptions Listen)> _mqtt = [];
 
     public IEnumerable<IPEndPoint> Http => _http.Select(static listen => listen.IPEndPoint!);
 
-    /// <summary>Every MQTT listener, with the broker it serves and its name in the configuration.</summary>
-    public IEnumerable<BoundMqttListener> Mqtt => _mqtt.Select(static m => new BoundMqttListener(m.Broker, m.Name, m.Listen.IPEndPoint!));
-
-    /// <summary>The name of an MQTT listener in metrics and the API: its URL, e.g. <c>tcp://127.0.0.1:1883</c>, with the port it really holds.</summary>
-    public static string MqttName(IPEndPoint endpoint) => "tcp://" + endpoint;
+    /// <summary>Every MQTT listener, with the broker it serves and its settings.</summary>
+    public IEnumerable<BoundMqttListener> Mqtt => _mqtt.Select(static m => new BoundMqttListener(m.Broker, m.Listener, m.Listen.IPEndPoint!));
 
     public void AddHttp(ListenOptions listen) => _http.Add(listen);
 
-    public void AddMqtt(string broker, string name, ListenOptions listen) => _mqtt.Add((broker, name, listen));
+    public void AddMqtt(string broker, MqttListenerUrl listener, ListenOptions listen) => _mqtt.Add((broker, listener, listen));
+
+    /// <summary>The ws:// or wss:// listener bound to <paramref name="port"/>, if any (no two listeners share a port).</summary>
+    public BoundMqttListener? WebSocketAt(int port)
+    {
+        foreach (var (broker, listener, listen) in _mqtt)
+        {
+            if (listener.IsWebSocket && listen.IPEndPoint!.Port == port)
+            {
+                return new BoundMqttListener(broker, listener, listen.IPEndPoint);
+            }
+        }
+
+        return null;
+    }
 }
 
-/// <summary>An MQTT listener as bound: the broker it serves, its configured name ("default" for Address and Port), where it listens.</summary>
-internal sealed record BoundMqttListener(string Broker, string Name, IPEndPoint Endpoint)
+/// <summary>An MQTT listener as bound: the broker it serves, its configuration (name "default" for Address and Port), where it listens.</summary>
+internal sealed record BoundMqttListener(string Broker, MqttListenerUrl Listener, IPEndPoint Endpoint)
 {
-    public string Url => BoundListeners.MqttName(Endpoint);
+    public string Name => Listener.Name;
+
+    /// <summary>Its name in metrics and the API: its URL, e.g. <c>tcp://127.0.0.1:1883</c>, with the port it really holds.</summary>
+    public string Url => Listener.Format(Endpoint);
 }

@@ -1,13 +1,16 @@
+using System.Net.Security;
 using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
+using IoTHub.Web.Transports.Tls;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace IoTHub.Web.Mqtt;
 
-/// <summary>The brokers and their TCP listeners on Kestrel, configured by the "Mqtt" section.</summary>
+/// <summary>The brokers and their listeners (tcp, tls, ws, wss) on Kestrel, configured by the "Mqtt" section.</summary>
 internal static class MqttListener
 {
     /// <summary>Time the host gets beyond the longest drain to close connections and stop the web server.</summary>
@@ -27,13 +30,31 @@ internal static class MqttListener
                     {
                         kestrel.Listen(listener.Address, listener.Port, listen =>
                         {
-                            // Each listener carries its broker's name; the broker is resolved with the first
-                            // connection, when start-up validation has passed.
-                            // Named when the first connection comes: by then a port 0 is the real one.
-                            string? url = null;
-                            listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
-                                url ??= BoundListeners.MqttName(listen.IPEndPoint!)).OnConnectedAsync(connection));
-                            listeners.AddMqtt(name, listener.Name, listen);
+                            if (listener.Tls is { } tls)
+                            {
+                                // wss speaks HTTP/1.1 inside TLS: say so in ALPN. tls carries MQTT itself, which has no ALPN name.
+                                List<SslApplicationProtocol>? alpn = listener.IsWebSocket ? [SslApplicationProtocol.Http11] : null;
+                                listen.UseMqttTls(new ServerCertificates(tls, alpn, provider.GetRequiredService<TimeProvider>(),
+                                    provider.GetRequiredService<ILogger<ServerCertificates>>()), mqtt.Broker.ConnectTimeout);
+                            }
+
+                            if (listener.IsWebSocket)
+                            {
+                                // An HTTP/1.1 listener: the WebSocket middleware serves it (UseMqttWebSockets).
+                                listen.Protocols = HttpProtocols.Http1;
+                            }
+                            else
+                            {
+                                // Each listener carries its broker's name; the broker is resolved with the first
+                                // connection, when start-up validation has passed.
+                                // Named when the first connection comes: by then a port 0 is the real one.
+                                string? url = null;
+                                var transport = listener.IsSecure ? TransportKind.Tls : TransportKind.Tcp;
+                                listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
+                                    url ??= listener.Format(listen.IPEndPoint!), transport).OnConnectedAsync(connection));
+                            }
+
+                            listeners.AddMqtt(name, listener, listen);
                         });
                     }
                 }

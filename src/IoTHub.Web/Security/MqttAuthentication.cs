@@ -20,13 +20,25 @@ internal static partial class MqttAuthentication
         return services;
     }
 
-    /// <summary>The MQTT listeners of every broker that are not on loopback, as "broker 'b', listener 'l' (address:port)".</summary>
-    private static List<string> OpenListeners(MqttOptions mqtt) =>
-    [
-        .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
-            .Where(static listener => !IPAddress.IsLoopback(listener.Address))
-            .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
-    ];
+    /// <summary>
+    /// The MQTT listeners of every broker that are not on loopback, as "broker 'b', listener 'l' (address:port)", and the
+    /// HTTP endpoint when it serves MQTT over WebSocket (<c>Http:MqttPath</c>) beyond loopback.
+    /// </summary>
+    private static List<string> OpenListeners(MqttOptions mqtt, HttpOptions http)
+    {
+        List<string> open =
+        [
+            .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
+                .Where(static listener => !listener.IsLoopback)
+                .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
+        ];
+        if (http.MqttPath.Length > 0 && !MqttListenerUrl.IsLoopbackAddress(http.Address))
+        {
+            open.Add($"the HTTP endpoint's MQTT over WebSocket ({new IPEndPoint(http.Address, http.Port)}{http.MqttPath}; {HttpOptions.SectionName}:{nameof(HttpOptions.MqttPath)}= turns it off)");
+        }
+
+        return open;
+    }
 
     private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
 
@@ -38,7 +50,8 @@ internal static partial class MqttAuthentication
     private static partial void LogChain(ILogger logger, string authenticators, string anonymous);
 
     /// <summary>Checks that need more than one key: the password files exist, and the secure default.</summary>
-    private sealed class SecureDefault(SectionBinding<MqttOptions> mqtt, IHostEnvironment environment) : IValidateOptions<SecurityOptions>
+    private sealed class SecureDefault(SectionBinding<MqttOptions> mqtt, SectionBinding<HttpOptions> http, IHostEnvironment environment)
+        : IValidateOptions<SecurityOptions>
     {
         public ValidateOptionsResult Validate(string? name, SecurityOptions options)
         {
@@ -52,7 +65,7 @@ internal static partial class MqttAuthentication
                 }
             }
 
-            var open = OpenListeners(mqtt.ReadUnvalidated());
+            var open = OpenListeners(mqtt.ReadUnvalidated(), http.ReadUnvalidated());
             if (options.Authenticators.Count == 0 && options.AllowAnonymous is null && open.Count > 0)
             {
                 failures.Add($"{SecurityOptions.SectionName}: MQTT listeners are open beyond loopback ({string.Join("; ", open)}) and no authenticator is " +
@@ -99,7 +112,8 @@ internal static partial class MqttAuthentication
 
         LogChain(logger, files.Count == 0 ? "none" : string.Join(", ", files.Select(static file => $"{file.Method} {file.Path}")),
             allowAnonymous ? "accepted" : "refused");
-        var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated());
+        var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated(),
+            services.GetRequiredService<SectionBinding<HttpOptions>>().ReadUnvalidated());
         if (options.AllowAnonymous == true && open.Count > 0)
         {
             LogAnonymousOnNetwork(logger, string.Join("; ", open));

@@ -28,6 +28,9 @@ def arguments(description):
     parser.add_argument("--username", help="user name for CONNECT (none: anonymous)")
     parser.add_argument("--password", help="password for CONNECT")
     parser.add_argument("--timeout", type=float, default=30, help="give up (exit 2) after this many seconds")
+    parser.add_argument("--transport", choices=["tcp", "websockets"], default="tcp")
+    parser.add_argument("--path", default="/mqtt", help="the WebSocket path")
+    parser.add_argument("--cafile", help="TLS: the certificate authority of the server's certificate")
     return parser
 
 
@@ -41,10 +44,14 @@ class Session:
         self.connack = None
         self.disconnected = False
         if self.v5:
-            self.client = mqtt.Client(client_id=args.client_id, protocol=mqtt.MQTTv5)
+            self.client = mqtt.Client(client_id=args.client_id, protocol=mqtt.MQTTv5, transport=args.transport)
         else:
             self.client = mqtt.Client(client_id=args.client_id, clean_session=bool(args.clean),
-                                      protocol=mqtt.MQTTv311)
+                                      protocol=mqtt.MQTTv311, transport=args.transport)
+        if args.transport == "websockets":
+            self.client.ws_set_options(path=args.path)
+        if args.cafile:
+            self.client.tls_set(ca_certs=args.cafile)
         if args.username is not None:
             self.client.username_pw_set(args.username, args.password)
         self.client.on_connect = self._on_connect

@@ -70,6 +70,8 @@ public sealed class SecuritySettingsTests : IDisposable
     [InlineData("--Mqtt:Address=0.0.0.0")]
     [InlineData("--Mqtt:Listeners:lan:Url=tcp://0.0.0.0:0")]
     [InlineData("--Mqtt:Brokers:lab:Port=0", "--Mqtt:Brokers:lab:Address=::")]
+    [InlineData("--Mqtt:Listeners:web:Url=ws://0.0.0.0:0/mqtt")]
+    [InlineData("--Http:Address=0.0.0.0")] // the dashboard's port serves MQTT over WebSocket at Http:MqttPath
     public async Task A_listener_beyond_loopback_without_an_authenticator_stops_the_host_and_says_how_to_add_users(params string[] listener)
     {
         using var host = HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory, .. listener]);

@@ -1,0 +1,139 @@
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using IoTHub.Web.Configuration;
+
+namespace IoTHub.Web.Transports.Tls;
+
+/// <summary>Whether a TLS listener asks clients for a certificate (mutual TLS).</summary>
+internal enum ClientCertificateRequirement
+{
+    /// <summary>No certificate is asked for.</summary>
+    None,
+
+    /// <summary>One is asked for; a client without one is accepted, one with a certificate that does not chain to the authority is refused.</summary>
+    Optional,
+
+    /// <summary>A client without a certificate that chains to the authority is refused in the handshake.</summary>
+    Required,
+}
+
+/// <summary>
+/// The TLS keys of a tls:// or wss:// listener ("Mqtt:Listeners:{name}:..."), read and checked at start: every
+/// certificate file is loaded then, so a missing, expired or mismatched one is listed with the other bad settings.
+/// </summary>
+internal sealed record TlsSettings(
+    IReadOnlyList<ServerCertificate> Certificates,
+    SslProtocols Protocols,
+    ClientCertificateRequirement ClientCertificates,
+    X509Certificate2Collection ClientCertificateAuthority)
+{
+    /// <summary>TLS 1.2 and 1.3; both ends agree on 1.3 when both offer it.</summary>
+    public const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    private const string CertificateKey = "Certificate";
+    private const string KeyKey = "CertificateKey";
+    private const string PasswordKey = "CertificatePassword";
+
+    /// <summary>Reads the TLS keys of one listener; null (with the problems recorded) when a certificate cannot be used.</summary>
+    public static TlsSettings? Read(SectionReader reader, DateTimeOffset now)
+    {
+        var problems = reader.Errors.Count;
+        List<ServerCertificate> certificates = [];
+        if (reader.Text(CertificateKey, string.Empty) is { Length: > 0 })
+        {
+            ReadCertificate(reader, now, certificates);
+        }
+        else
+        {
+            // Only read to mark the keys as known: without Certificate they mean nothing.
+            reader.Text(KeyKey, string.Empty);
+            reader.Text(PasswordKey, string.Empty);
+        }
+
+        foreach (var child in reader.Children("Certificates"))
+        {
+            child.Require(CertificateKey);
+            ReadCertificate(child, now, certificates);
+            child.RejectUnknownKeys();
+        }
+
+        if (certificates.Count == 0 && reader.Errors.Count == problems)
+        {
+            reader.Fail(CertificateKey, "must be set for a tls:// or wss:// listener (a PEM or PFX file; Certificates:{n}:Certificate for several).");
+        }
+
+        var protocols = reader.Items<SslProtocols>("TlsProtocols", TryParseProtocol, "is not Tls12 or Tls13.").Aggregate(SslProtocols.None, static (all, p) => all | p);
+        var clients = reader.Choice("ClientCertificates", ClientCertificateRequirement.None);
+        var authority = ReadAuthority(reader, clients);
+        return reader.Errors.Count > problems
+            ? null
+            : new TlsSettings(certificates, protocols == SslProtocols.None ? DefaultProtocols : protocols, clients, authority);
+    }
+
+    private static void ReadCertificate(SectionReader reader, DateTimeOffset now, List<ServerCertificate> certificates)
+    {
+        var path = reader.Text(CertificateKey, string.Empty);
+        var key = reader.Text(KeyKey, string.Empty);
+        var password = reader.Text(PasswordKey, string.Empty);
+        if (path.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            certificates.Add(ServerCertificate.Load(new CertificateFiles(Path.GetFullPath(path), key.Length == 0 ? null : Path.GetFullPath(key),
+                password.Length == 0 ? null : password), now));
+        }
+        catch (CertificateProblemException e)
+        {
+            reader.Fail(CertificateKey, e.Message);
+        }
+    }
+
+    /// <summary>The PEM bundle client certificates must chain to; required when clients are asked for a certificate.</summary>
+    private static X509Certificate2Collection ReadAuthority(SectionReader reader, ClientCertificateRequirement clients)
+    {
+        const string Key = "ClientCertificateAuthority";
+        var authority = new X509Certificate2Collection();
+        var path = reader.Text(Key, string.Empty);
+        if (path.Length == 0)
+        {
+            if (clients != ClientCertificateRequirement.None)
+            {
+                reader.Fail(Key, $"must be set when ClientCertificates is {clients} (a PEM file of the certificate authorities that client certificates must chain to).");
+            }
+
+            return authority;
+        }
+
+        try
+        {
+            authority.ImportFromPemFile(Path.GetFullPath(path));
+        }
+        catch (Exception e) when (e is IOException or CryptographicException or UnauthorizedAccessException)
+        {
+            reader.Fail(Key, $"'{path}' cannot be read: {e.Message}");
+            return authority;
+        }
+
+        if (authority.Count == 0)
+        {
+            reader.Fail(Key, $"'{path}' holds no PEM certificate.");
+        }
+
+        return authority;
+    }
+
+    private static bool TryParseProtocol(string raw, out SslProtocols protocol)
+    {
+        protocol = raw.ToUpperInvariant() switch
+        {
+            "TLS12" => SslProtocols.Tls12,
+            "TLS13" => SslProtocols.Tls13,
+            _ => SslProtocols.None,
+        };
+        return protocol != SslProtocols.None;
+    }
+}

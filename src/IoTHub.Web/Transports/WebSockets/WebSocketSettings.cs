@@ -1,0 +1,123 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using IoTHub.Web.Configuration;
+
+namespace IoTHub.Web.Transports.WebSockets;
+
+/// <summary>
+/// The keys of a ws:// or wss:// listener: which browser pages may connect (AllowedOrigins) and whose
+/// X-Forwarded-For header is believed (TrustedProxies, by default "Mqtt:TrustedProxies").
+/// </summary>
+internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, IReadOnlyList<IPNetwork> TrustedProxies)
+{
+    public const string TrustedProxiesKey = "TrustedProxies";
+
+    public const string ProxyProblem = "is not an IP address or network (10.0.0.1, 10.1.0.0/16, fd00::/8).";
+
+    private const string AnyOrigin = "*";
+
+    public static WebSocketSettings Read(SectionReader reader, IReadOnlyList<IPNetwork> defaultProxies)
+    {
+        var origins = reader.Items<string>("AllowedOrigins", TryParseOrigin, "is not an origin such as https://app.example.com, or *.");
+        var proxies = reader.Items<IPNetwork>(TrustedProxiesKey, TryParseNetwork, ProxyProblem);
+        return new WebSocketSettings(origins, proxies.Count > 0 ? proxies : defaultProxies);
+    }
+
+    /// <summary>An IP address (a network of one) or a network in CIDR notation.</summary>
+    public static bool TryParseNetwork(string raw, out IPNetwork network)
+    {
+        if (IPAddress.TryParse(raw, out var address))
+        {
+            network = new IPNetwork(address, address.GetAddressBytes().Length * 8);
+            return true;
+        }
+
+        return IPNetwork.TryParse(raw, out network);
+    }
+
+    /// <summary>
+    /// A request without Origin comes from a program, not from a browser page, and is allowed. A browser page is
+    /// allowed when it comes from the host and port it connects to (the dashboard's pages on the HTTP endpoint; the
+    /// scheme is not compared, as paho-mqtt always sends https) or its origin is in the list; "*" allows every page.
+    /// </summary>
+    public bool AllowsOrigin(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            return true;
+        }
+
+        if (!TryParseOrigin(origin, out var normalised))
+        {
+            return false;
+        }
+
+        foreach (var allowed in AllowedOrigins)
+        {
+            if (allowed == AnyOrigin || allowed.Equals(normalised, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        var page = new Uri(normalised);
+        return page.Host.Equals(request.Host.Host, StringComparison.OrdinalIgnoreCase)
+            && page.Port == (request.Host.Port ?? (request.IsHttps ? 443 : 80));
+    }
+
+    /// <summary>
+    /// The client's end: the peer's, or, when the peer is a trusted proxy, the last address of X-Forwarded-For
+    /// that no trusted proxy added (read from the right, each trusted hop vouching for the one before it), with port 0.
+    /// </summary>
+    public IPEndPoint ClientEndPoint(HttpContext context)
+    {
+        var peer = Unmapped(context.Connection.RemoteIpAddress ?? IPAddress.None);
+        if (TrustedProxies.Count == 0 || !IsTrusted(peer))
+        {
+            return new IPEndPoint(peer, context.Connection.RemotePort);
+        }
+
+        var client = peer;
+
+        var hops = context.Request.Headers["X-Forwarded-For"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        for (var i = hops.Length - 1; i >= 0 && IsTrusted(client); i--)
+        {
+            if (!IPAddress.TryParse(hops[i], out var hop))
+            {
+                break;
+            }
+
+            client = Unmapped(hop);
+        }
+
+        return new IPEndPoint(client, 0);
+    }
+
+    private bool IsTrusted(IPAddress address)
+    {
+        foreach (var network in TrustedProxies)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    private static bool TryParseOrigin(string raw, [MaybeNullWhen(false)] out string origin)
+    {
+        origin = raw == AnyOrigin ? raw : Normalise(raw);
+        return origin is not null;
+    }
+
+    /// <summary>scheme://host[:port] with the scheme's default port left out, or null when <paramref name="raw"/> is not an origin.</summary>
+    private static string? Normalise(string raw) =>
+        Uri.TryCreate(raw, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" && uri.Query.Length == 0
+            ? uri.GetLeftPart(UriPartial.Authority)
+            : null;
+}

@@ -1,0 +1,136 @@
+using System.Net;
+using System.Security.Authentication;
+using IoTHub.Testing;
+using IoTHub.Web.Configuration;
+using IoTHub.Web.Transports.Tls;
+
+namespace IoTHub.Web.Tests;
+
+/// <summary>The keys of tls://, ws:// and wss:// listeners (docs/transports.md): parsed, checked at start, every bad one listed.</summary>
+public sealed class TransportSettingsTests : IDisposable
+{
+    private readonly TestCertificates _certificates = new();
+    private readonly TempDirectory _workingDirectory = new();
+
+    [Theory]
+    [InlineData("tls://0.0.0.0:8883", "tls", "", false)]
+    [InlineData("ws://127.0.0.1:8083", "ws", "/mqtt", true)]
+    [InlineData("ws://127.0.0.1:8083/", "ws", "/", true)]
+    [InlineData("wss://[::1]:8084/broker/mqtt", "wss", "/broker/mqtt", true)]
+    [InlineData("tcp://[::ffff:127.0.0.1]:1884", "tcp", "", true)]
+    [InlineData("ws://192.168.1.20:8083/mqtt", "ws", "/mqtt", false)]
+    public void Listener_urls_give_their_scheme_path_and_whether_only_this_machine_reaches_them(string url, string scheme, string path, bool loopback)
+    {
+        Assert.True(MqttListenerUrl.TryParse("l", url, out var listener));
+
+        Assert.Equal((scheme, path, loopback), (listener.Scheme.ToString().ToLowerInvariant(), listener.Path, listener.IsLoopback));
+    }
+
+    [Fact]
+    public void Tls_and_websocket_keys_are_read_per_listener()
+    {
+        var server = _certificates.Server("server");
+        var options = new MqttOptions();
+        SectionReader reader = SettingsTests.ReadMqtt(new()
+        {
+            ["Mqtt:TrustedProxies"] = "10.0.0.1, 10.1.0.0/16",
+            ["Mqtt:Listeners:secure:Url"] = "wss://0.0.0.0:8084/mqtt",
+            ["Mqtt:Listeners:secure:Certificate"] = server.Certificate,
+            ["Mqtt:Listeners:secure:CertificateKey"] = server.Key,
+            ["Mqtt:Listeners:secure:TlsProtocols"] = "Tls13",
+            ["Mqtt:Listeners:secure:ClientCertificates"] = "Optional",
+            ["Mqtt:Listeners:secure:ClientCertificateAuthority"] = _certificates.Authority,
+            ["Mqtt:Listeners:secure:AllowedOrigins:0"] = "https://app.example.com/",
+            ["Mqtt:Listeners:plain:Url"] = "ws://127.0.0.1:8083",
+            ["Mqtt:Listeners:plain:TrustedProxies"] = "::1",
+        }, options);
+
+        Assert.Empty(reader.Errors);
+        var secure = options.Listeners.Single(static l => l.Name == "secure");
+        Assert.Equal((SslProtocols.Tls13, ClientCertificateRequirement.Optional, 1), (secure.Tls!.Protocols, secure.Tls.ClientCertificates, secure.Tls.ClientCertificateAuthority.Count));
+        Assert.Equal(["https://app.example.com"], secure.WebSocket!.AllowedOrigins);
+        Assert.Equal([IPNetwork.Parse("10.0.0.1/32"), IPNetwork.Parse("10.1.0.0/16")], secure.WebSocket.TrustedProxies);
+        var plain = options.Listeners.Single(static l => l.Name == "plain");
+        Assert.Equal((TlsSettings?)null, plain.Tls);
+        Assert.Equal([IPNetwork.Parse("::1/128")], plain.WebSocket!.TrustedProxies);
+    }
+
+    [Fact]
+    public void Bad_transport_keys_are_all_reported()
+    {
+        SectionReader reader = SettingsTests.ReadMqtt(new()
+        {
+            ["Mqtt:TrustedProxies"] = "proxy.example",
+            ["Mqtt:Listeners:secure:Url"] = "tls://127.0.0.1:8883",
+            ["Mqtt:Listeners:secure:TlsProtocols"] = "Tls11",
+            ["Mqtt:Listeners:secure:ClientCertificates"] = "Always",
+            ["Mqtt:Listeners:mutual:Url"] = "tls://127.0.0.1:8884",
+            ["Mqtt:Listeners:mutual:Certificate"] = _certificates.Server("mutual").Certificate,
+            ["Mqtt:Listeners:mutual:CertificateKey"] = _certificates.Server("mutual").Key,
+            ["Mqtt:Listeners:mutual:ClientCertificates"] = "Required",
+            ["Mqtt:Listeners:web:Url"] = "ws://127.0.0.1:8083",
+            ["Mqtt:Listeners:web:AllowedOrigins"] = "app.example.com",
+            ["Mqtt:Listeners:plain:Url"] = "tcp://127.0.0.1:1884",
+            ["Mqtt:Listeners:plain:Certificate"] = "/etc/ssl/server.pem",
+        }, new MqttOptions());
+
+        string[] expected =
+        [
+            "Mqtt:Listeners:mutual:ClientCertificateAuthority must be set when ClientCertificates is Required",
+            "Mqtt:Listeners:plain:Certificate is not a known setting",
+            "Mqtt:Listeners:secure:Certificate must be set for a tls:// or wss:// listener",
+            "Mqtt:Listeners:secure:ClientCertificates 'Always' is not one of None, Optional, Required.",
+            "Mqtt:Listeners:secure:TlsProtocols 'Tls11' is not Tls12 or Tls13.",
+            "Mqtt:Listeners:web:AllowedOrigins 'app.example.com' is not an origin",
+            "Mqtt:TrustedProxies 'proxy.example' is not an IP address or network",
+        ];
+        Assert.Equal(expected.Length, reader.Errors.Count);
+        Assert.All(expected, start => Assert.Contains(reader.Errors, e => e.StartsWith(start, StringComparison.Ordinal)));
+    }
+
+    [Theory]
+    [InlineData("/mqtt", true)]
+    [InlineData("", true)]
+    [InlineData("mqtt", false)]
+    [InlineData("/mqtt?x", false)]
+    public void Http_MqttPath_is_a_path_or_empty(string path, bool valid)
+    {
+        var options = new HttpOptions();
+
+        SectionReader reader = SettingsTests.Read("Http", new() { ["Http:MqttPath"] = path }, options);
+
+        Assert.Equal(valid, reader.Errors.Count == 0);
+        Assert.Equal(valid ? path : "/mqtt", options.MqttPath);
+    }
+
+    /// <summary>A missing, an expired and a mismatched certificate are listed with every other bad key, and the host exits 1.</summary>
+    [Fact]
+    public async Task Unusable_certificates_stop_the_host_with_every_problem_listed()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var expired = _certificates.Server("expired", notBefore: now.AddDays(-2), notAfter: now.AddDays(-1));
+        var one = _certificates.Server("one");
+        var other = _certificates.Server("other");
+        var missing = Path.Combine(_certificates.Folder, "missing.pem");
+
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"),
+            "--Mqtt:Listeners:gone:Url=tls://127.0.0.1:0", $"--Mqtt:Listeners:gone:Certificate={missing}",
+            "--Mqtt:Listeners:old:Url=wss://127.0.0.1:0/mqtt", $"--Mqtt:Listeners:old:Certificate={expired.Certificate}", $"--Mqtt:Listeners:old:CertificateKey={expired.Key}",
+            "--Mqtt:Listeners:mixed:Url=tls://127.0.0.1:0", $"--Mqtt:Listeners:mixed:Certificate={one.Certificate}", $"--Mqtt:Listeners:mixed:CertificateKey={other.Key}",
+            "--Mqtt:MaximumPacketSize=1");
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains("IoTHub cannot start:", host.Output, StringComparison.Ordinal);
+        Assert.Contains($"Mqtt:Listeners:gone:Certificate '{missing}' does not exist.", host.Output, StringComparison.Ordinal);
+        Assert.Contains($"Mqtt:Listeners:old:Certificate '{expired.Certificate}' expired on ", host.Output, StringComparison.Ordinal);
+        Assert.Contains($"Mqtt:Listeners:mixed:Certificate '{one.Certificate}' with the key '{other.Key}' cannot be used", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Mqtt:MaximumPacketSize '1'", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        _certificates.Dispose();
+        _workingDirectory.Dispose();
+    }
+}
