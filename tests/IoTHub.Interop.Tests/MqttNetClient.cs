@@ -77,20 +77,10 @@ internal sealed class MqttNetClient : IAsyncDisposable
     /// (TLS, WebSocket); the host's plain TCP listener when null.
     /// </summary>
     public static async Task<MqttNetClient> ConnectAsync(InteropHost host, Protocol protocol, string clientId, bool clean = true, uint sessionExpiry = 0,
-<<<<<<< HEAD
-        string? userName = null, string? password = null)
+        string? userName = null, string? password = null, Func<MqttClientOptionsBuilder, MqttClientOptionsBuilder>? transport = null)
     {
         var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
-        var options = Options(host, protocol, clientId, userName, password);
-=======
-        Func<MqttClientOptionsBuilder, MqttClientOptionsBuilder>? transport = null)
-    {
-        var client = new MqttNetClient(new MqttClientFactory().CreateMqttClient());
-        var options = (transport ?? (builder => builder.WithTcpServer(host.Host, host.Port)))(new MqttClientOptionsBuilder())
-            .WithProtocolVersion(protocol == Protocol.V500 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311)
-            .WithClientId(clientId)
-            .WithTimeout(Timeout);
->>>>>>> transports-m1
+        var options = Options(host, protocol, clientId, userName, password, transport);
         options = protocol == Protocol.V500
             ? options.WithCleanStart(clean).WithSessionExpiryInterval(sessionExpiry)
             : options.WithCleanSession(clean);
@@ -108,11 +98,14 @@ internal sealed class MqttNetClient : IAsyncDisposable
         return client;
     }
 
-    /// <summary>The options of a TCP connection to the host, with a user name and password when given.</summary>
-    public static MqttClientOptionsBuilder Options(InteropHost host, Protocol protocol, string clientId, string? userName = null, string? password = null)
+    /// <summary>
+    /// The options of a connection to the host, with a user name and password when given: over <paramref name="transport"/>
+    /// (TLS, WebSocket), or to the host's plain TCP listener when null.
+    /// </summary>
+    public static MqttClientOptionsBuilder Options(InteropHost host, Protocol protocol, string clientId, string? userName = null, string? password = null,
+        Func<MqttClientOptionsBuilder, MqttClientOptionsBuilder>? transport = null)
     {
-        var options = new MqttClientOptionsBuilder()
-            .WithTcpServer(host.Host, host.Port)
+        var options = (transport ?? (builder => builder.WithTcpServer(host.Host, host.Port)))(new MqttClientOptionsBuilder())
             .WithProtocolVersion(protocol == Protocol.V500 ? MqttProtocolVersion.V500 : MqttProtocolVersion.V311)
             .WithClientId(clientId)
             .WithTimeout(Timeout);
