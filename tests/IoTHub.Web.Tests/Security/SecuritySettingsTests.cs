@@ -86,6 +86,21 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
     }
 
+    // Issue 24: a misspelt section (here the security one) stops the start like a misspelt key, instead of starting a
+    // broker without the setting; a plain unknown value on the command line too.
+    [Fact]
+    public async Task An_unknown_section_stops_the_host()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Securty:PasswordFile=passwords", "--Sekurity=on");
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains("Securty is not a known section (known: Http, Mqtt, Storage, Admin, Security); check its spelling.", host.Output,
+            StringComparison.Ordinal);
+        Assert.Contains("Sekurity is not a known section", host.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
+    }
+
     [Fact]
     public async Task A_missing_password_file_stops_the_host()
     {
