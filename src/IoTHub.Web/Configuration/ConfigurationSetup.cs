@@ -24,6 +24,7 @@ internal static class ConfigurationSetup
     {
         var binding = new SectionBinding<TOptions>(configuration, sectionName, read);
         services.AddSingleton(binding);
+        services.AddSingleton<ISectionBinding>(binding);
         services.AddSingleton<IConfigureOptions<TOptions>>(binding);
         services.AddSingleton<IValidateOptions<TOptions>>(binding);
         services.AddOptions<TOptions>().ValidateOnStart();

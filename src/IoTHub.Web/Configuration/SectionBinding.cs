@@ -8,9 +8,11 @@ namespace IoTHub.Web.Configuration;
 /// validation names every bad key. The startup validator joins the failures of all sections.
 /// </summary>
 internal sealed class SectionBinding<TOptions>(IConfiguration configuration, string sectionName, Action<SectionReader, TOptions> read)
-    : IConfigureOptions<TOptions>, IValidateOptions<TOptions>
+    : IConfigureOptions<TOptions>, IValidateOptions<TOptions>, ISectionBinding
     where TOptions : class, new()
 {
+    public string SectionName => sectionName;
+
     public void Configure(TOptions options) => read(new SectionReader(configuration.GetSection(sectionName)), options);
 
     /// <summary>
@@ -31,4 +33,10 @@ internal sealed class SectionBinding<TOptions>(IConfiguration configuration, str
         reader.RejectUnknownKeys();
         return reader.Errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(reader.Errors);
     }
+}
+
+/// <summary>A top-level section the host reads (see <see cref="KnownSections"/>).</summary>
+internal interface ISectionBinding
+{
+    string SectionName { get; }
 }

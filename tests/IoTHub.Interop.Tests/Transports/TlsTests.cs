@@ -113,12 +113,8 @@ public sealed class TlsTests(TransportHost transports) : IClassFixture<Transport
         File.Copy(renewed.Key, transports.Reload.Key, overwrite: true);
         var after = Thumbprint(renewed);
         Assert.NotEqual(before, after);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (await ServedCertificateAsync(transports["reload"], null) != after)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the renewed certificate was not served within 15 s");
-            await Task.Delay(100);
-        }
+        await Poll.UntilAsync(async () => await ServedCertificateAsync(transports["reload"], null) == after, TimeSpan.FromSeconds(15),
+            "the renewed certificate was not served within 15 s");
 
         await using var publisher = await MqttNetClient.ConnectAsync(Host, Protocol.V500, "reload-pub", transport: builder => Tls(builder, "reload", null));
         await publisher.PublishAsync("reload/after", "still here", 1);
