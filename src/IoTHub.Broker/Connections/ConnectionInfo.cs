@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using IoTHub.Broker.Security.Certificates;
 
 namespace IoTHub.Broker.Connections;
 
@@ -27,4 +28,10 @@ public sealed record ConnectionInfo(
 {
     /// <summary>The client's address as logs and the admin API show it.</summary>
     public string Endpoint { get; } = RemoteEndPoint?.ToString() ?? "unknown";
+
+    /// <summary>Whether the listener takes user names from client certificates instead of CONNECT (docs/security.md).</summary>
+    public CertificateIdentity CertificateIdentity { get; init; }
+
+    /// <summary>The user name the client goes by: the identity of its certificate where the listener says so (null without one), else the one it sent.</summary>
+    public string? UserName(string? sent) => CertificateIdentity == CertificateIdentity.None ? sent : CertificateIdentities.Read(ClientCertificate, CertificateIdentity);
 }

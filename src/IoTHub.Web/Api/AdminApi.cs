@@ -2,6 +2,7 @@ using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
+using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
 using IoTHub.Web.Api.Publish;
@@ -32,7 +33,8 @@ internal static class AdminApi
             .MapSubscriptionsApi()
             .MapRetainedApi()
             .MapPublishApi()
-            .MapStatisticsApi();
+            .MapStatisticsApi()
+            .MapBansApi();
         return endpoints;
     }
 }

@@ -5,6 +5,7 @@ using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
+using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
 using IoTHub.Web.Api.Publish;
@@ -46,6 +47,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
         [typeof(ApiKeyInfo)] = ApiKey,
         [typeof(AuditEntry)] = new AuditEntry(At, "admin", "POST /api/v1/clients/sensor-17/disconnect", 204, "192.0.2.20"),
+        [typeof(BanInfo)] = new BanInfo("address", "192.0.2.66", 10, At.AddMinutes(5)),
         [typeof(ListenerInfo)] = Listener,
         [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
         [typeof(ClientSummary)] = Client,

@@ -1,3 +1,5 @@
+using IoTHub.Broker.Security.Bans;
+
 namespace IoTHub.Web.Configuration;
 
 /// <summary>The kinds of authenticator the chain can hold (docs/security.md).</summary>
@@ -22,6 +24,9 @@ internal sealed class SecurityOptions
 
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>"Security:Bans": brute-force protection.</summary>
+    public BanOptions Bans { get; } = new();
+
     /// <summary>"Security:Authenticators:{n}", or the one "Security:PasswordFile" stands for.</summary>
     public List<AuthenticatorOptions> Authenticators { get; } = [];
 
@@ -33,6 +38,7 @@ internal sealed class SecurityOptions
             return value is not null;
         }, "is not true or false.");
         CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
+        ReadBans(reader.Section(nameof(Bans)));
         var listed = reader.Children(nameof(Authenticators));
         foreach (SectionReader child in listed)
         {
@@ -58,6 +64,16 @@ internal sealed class SecurityOptions
         {
             Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{Shortcut}", AuthenticatorType.PasswordFile, passwordFile));
         }
+    }
+
+    private void ReadBans(SectionReader reader)
+    {
+        Bans.Enabled = reader.Flag(nameof(Bans.Enabled), Bans.Enabled);
+        Bans.MaxFailures = (int)reader.Number(nameof(Bans.MaxFailures), Bans.MaxFailures, 1, 1_000_000);
+        Bans.Window = reader.Duration(nameof(Bans.Window), Bans.Window);
+        Bans.Duration = reader.Duration(nameof(Bans.Duration), Bans.Duration);
+        Bans.Capacity = (int)reader.Number(nameof(Bans.Capacity), Bans.Capacity, 100, 10_000_000);
+        reader.RejectUnknownKeys();
     }
 
     private static bool TryParseType(string raw, out AuthenticatorType? type)

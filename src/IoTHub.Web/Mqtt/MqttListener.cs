@@ -1,6 +1,7 @@
 using System.Net.Security;
 using IoTHub.Broker;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
@@ -50,8 +51,9 @@ internal static class MqttListener
                                 // Named when the first connection comes: by then a port 0 is the real one.
                                 string? url = null;
                                 var transport = listener.IsSecure ? TransportKind.Tls : TransportKind.Tcp;
+                                var identity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None;
                                 listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
-                                    url ??= listener.Format(listen.IPEndPoint!), transport).OnConnectedAsync(connection));
+                                    url ??= listener.Format(listen.IPEndPoint!), transport, identity).OnConnectedAsync(connection));
                             }
 
                             listeners.AddMqtt(name, listener, listen);

@@ -1,5 +1,7 @@
 using System.Net;
 using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Bans;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Web.Configuration;
 using Microsoft.Extensions.Options;
@@ -17,19 +19,31 @@ internal static partial class MqttAuthentication
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, SecureDefault>();
         services.AddSingleton(Build);
+        services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
+
+        // What the brokers ask: bans first (a banned client costs no password hash), then the certificate of a listener
+        // that takes user names from certificates, else the chain.
+        services.AddSingleton<IConnectAuthenticator>(static services =>
+        {
+            var bans = services.GetRequiredService<BanList>();
+            var login = new CertificateLogin(services.GetRequiredService<AuthenticationChain>());
+            return bans.Enabled ? new BanGuard(bans, login) : login;
+        });
         return services;
     }
 
     /// <summary>
-    /// The MQTT listeners of every broker that are not on loopback, as "broker 'b', listener 'l' (address:port)", and the
-    /// HTTP endpoint when it serves MQTT over WebSocket (<c>Http:MqttPath</c>) beyond loopback.
+    /// The MQTT listeners of every broker that are not on loopback and do not take user names from client certificates,
+    /// as "broker 'b', listener 'l' (address:port)", and the HTTP endpoint when it serves MQTT over WebSocket
+    /// (<c>Http:MqttPath</c>) beyond loopback.
     /// </summary>
     private static List<string> OpenListeners(MqttOptions mqtt, HttpOptions http)
     {
         List<string> open =
         [
             .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
-                .Where(static listener => !listener.IsLoopback)
+                .Where(static listener => !listener.IsLoopback && listener.Tls is not { CertificateIdentity: not CertificateIdentity.None })
                 .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
         ];
         if (http.MqttPath.Length > 0 && !MqttListenerUrl.IsLoopbackAddress(http.Address))

@@ -134,7 +134,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
     private string DataDirectory => Path.Combine(_workingDirectory.Path, "data");
 
-    private static SecurityOptions Read(Dictionary<string, string?> values, out IReadOnlyList<string> errors)
+    internal static SecurityOptions Read(Dictionary<string, string?> values, out IReadOnlyList<string> errors)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var reader = new SectionReader(configuration.GetSection(SecurityOptions.SectionName));

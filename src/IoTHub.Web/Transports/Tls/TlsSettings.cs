@@ -1,6 +1,7 @@
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Web.Configuration;
 
 namespace IoTHub.Web.Transports.Tls;
@@ -26,7 +27,8 @@ internal sealed record TlsSettings(
     IReadOnlyList<ServerCertificate> Certificates,
     SslProtocols Protocols,
     ClientCertificateRequirement ClientCertificates,
-    X509Certificate2Collection ClientCertificateAuthority)
+    X509Certificate2Collection ClientCertificateAuthority,
+    CertificateIdentity CertificateIdentity)
 {
     /// <summary>TLS 1.2 and 1.3; both ends agree on 1.3 when both offer it.</summary>
     public const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
@@ -66,9 +68,15 @@ internal sealed record TlsSettings(
         var protocols = reader.Items<SslProtocols>("TlsProtocols", TryParseProtocol, "is not Tls12 or Tls13.").Aggregate(SslProtocols.None, static (all, p) => all | p);
         var clients = reader.Choice("ClientCertificates", ClientCertificateRequirement.None);
         var authority = ReadAuthority(reader, clients);
+        var identity = reader.Choice(nameof(CertificateIdentity), CertificateIdentity.None);
+        if (identity != CertificateIdentity.None && clients == ClientCertificateRequirement.None)
+        {
+            reader.Fail(nameof(CertificateIdentity), "needs ClientCertificates Optional or Required: without a client certificate there is no identity.");
+        }
+
         return reader.Errors.Count > problems
             ? null
-            : new TlsSettings(certificates, protocols == SslProtocols.None ? DefaultProtocols : protocols, clients, authority);
+            : new TlsSettings(certificates, protocols == SslProtocols.None ? DefaultProtocols : protocols, clients, authority, identity);
     }
 
     private static void ReadCertificate(SectionReader reader, DateTimeOffset now, List<ServerCertificate> certificates)

@@ -1,5 +1,6 @@
 using System.Net;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
@@ -101,7 +102,7 @@ internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListene
             var info = new Broker.Connections.ConnectionInfo(name, context.Request.IsHttps ? TransportKind.SecureWebSocket : TransportKind.WebSocket,
                 new IPEndPoint(connection.LocalIpAddress!, connection.LocalPort),
                 settings.ClientEndPoint(context),
-                connection.ClientCertificate);
+                connection.ClientCertificate) { CertificateIdentity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None };
             using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
             await WebSocketPipe.RunAsync(socket, broker.Options.MaximumPacketSize, pipe => broker.HandleConnectionAsync(pipe, info));
         }
