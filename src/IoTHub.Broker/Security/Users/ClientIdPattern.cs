@@ -8,14 +8,6 @@ namespace IoTHub.Broker.Security.Users;
 /// </summary>
 public static class ClientIdPattern
 {
-    public const int MaximumLength = 256;
-
-    /// <summary>What is wrong with <paramref name="pattern"/> as a pattern, or null when it is one.</summary>
-    public static string? Problem(string pattern) =>
-        pattern.Length is 0 or > MaximumLength || pattern.Any(char.IsControl)
-            ? $"must be 1 to {MaximumLength} characters without control characters."
-            : null;
-
     public static bool Matches(string pattern, string userName, string clientId)
     {
         // Elements: a character (>= 0), AnyRun or AnyOne; %u becomes the user name's characters.
