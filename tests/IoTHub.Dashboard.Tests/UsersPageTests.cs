@@ -17,16 +17,7 @@ public sealed class UsersPageTests(DatabaseUsersDashboardHost host, Chromium chr
     [Fact]
     public async Task A_user_added_in_the_page_connects_with_mosquitto_and_loses_its_connection_when_deleted()
     {
-        var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        await NavigateAsync(page, "Users", "MQTT users");
-
-        await page.Locator("#new-user-name").FillAsync("dash-device");
-        await page.Locator("#new-password").FillAsync("device-password");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
-
-        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("Added user 'dash-device'.");
-        var row = page.Locator("tr[data-user=\"dash-device\"]");
+        var (page, row) = await AddUserAsync("dash-device", "device-password");
         await Expect(row).ToContainTextAsync("enabled");
 
         // A real client logs in with what was typed, and with nothing else.
@@ -53,14 +44,7 @@ public sealed class UsersPageTests(DatabaseUsersDashboardHost host, Chromium chr
     [Fact]
     public async Task A_password_reset_and_a_disable_in_the_page_take_effect_at_once_and_a_viewer_changes_nothing()
     {
-        var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        await NavigateAsync(page, "Users", "MQTT users");
-        await page.Locator("#new-user-name").FillAsync("dash-reset");
-        await page.Locator("#new-password").FillAsync("first-password");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
-        var row = page.Locator("tr[data-user=\"dash-reset\"]");
-        await Expect(row).ToBeVisibleAsync();
+        var (page, row) = await AddUserAsync("dash-reset", "first-password");
 
         await row.GetByRole(AriaRole.Button, new() { Name = "Reset password" }).ClickAsync();
         await row.GetByLabel("New password for dash-reset").FillAsync("second-password");
@@ -80,6 +64,19 @@ public sealed class UsersPageTests(DatabaseUsersDashboardHost host, Chromium chr
         var seen = viewerPage.Locator("tr[data-user=\"dash-reset\"]");
         await Expect(seen.GetByRole(AriaRole.Button, new() { Name = "Enable" })).ToBeDisabledAsync();
         await Expect(viewerPage.GetByRole(AriaRole.Button, new() { Name = "Add user" })).ToBeDisabledAsync();
+    }
+
+    /// <summary>Logs in as the admin, adds a user through the Users page's form; the page and the user's row.</summary>
+    private async Task<(IPage Page, ILocator Row)> AddUserAsync(string userName, string password)
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Users", "MQTT users");
+        await page.Locator("#new-user-name").FillAsync(userName);
+        await page.Locator("#new-password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync($"Added user '{userName}'.");
+        return (page, page.Locator($"tr[data-user=\"{userName}\"]"));
     }
 
     private async Task PublishAsync(string userName, string password, bool expectAccepted)

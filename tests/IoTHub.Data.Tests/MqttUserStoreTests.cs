@@ -1,8 +1,6 @@
 using IoTHub.Broker.Security.Users;
 using IoTHub.Data.MqttUsers;
-using IoTHub.Data.Stores;
 using IoTHub.Testing;
-using Microsoft.EntityFrameworkCore;
 
 namespace IoTHub.Data.Tests;
 
@@ -14,14 +12,29 @@ public abstract class MqttUserStoreContract : IAsyncLifetime
     // Stores keep times to the millisecond.
     private static readonly DateTimeOffset Noon = new(2026, 5, 1, 12, 0, 0, 123, TimeSpan.Zero);
 
+    private MigratedDatabase? _database;
+    private IMqttUserStore? _memory;
+
     protected IMqttUserStore Users { get; private set; } = null!;
 
-    public virtual async Task InitializeAsync() => Users = await OpenAsync();
+    public async Task InitializeAsync()
+    {
+        _database = await CreateDatabaseAsync();
+        Users = await OpenAsync();
+    }
 
-    public virtual Task DisposeAsync() => Task.CompletedTask;
+    public Task DisposeAsync()
+    {
+        _database?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The database this class tests on; null: none (the store is in memory).</summary>
+    protected abstract Task<MigratedDatabase?> CreateDatabaseAsync();
 
     /// <summary>A store on this test's data; every call opens the same data.</summary>
-    protected abstract Task<IMqttUserStore> OpenAsync();
+    private Task<IMqttUserStore> OpenAsync() =>
+        Task.FromResult(_database is { } database ? MqttUserStores.Create(database.Contexts()) : _memory ??= MqttUserStores.Create(database: null));
 
     [Fact]
     public async Task Users_are_added_once_found_by_exact_name_listed_in_order_changed_and_deleted()
@@ -65,55 +78,22 @@ public abstract class MqttUserStoreContract : IAsyncLifetime
 
 public sealed class MemoryMqttUserStoreTests : MqttUserStoreContract
 {
-    private readonly IMqttUserStore _store = MqttUserStores.Create(database: null);
-
     [Fact]
     public void Without_a_database_the_users_are_in_memory()
     {
-        Assert.IsType<MemoryMqttUserStore>(_store);
+        Assert.IsType<MemoryMqttUserStore>(Users);
     }
 
-    protected override Task<IMqttUserStore> OpenAsync() => Task.FromResult(_store);
+    protected override Task<MigratedDatabase?> CreateDatabaseAsync() => Task.FromResult<MigratedDatabase?>(null);
 }
 
 public sealed class SqliteMqttUserStoreTests : MqttUserStoreContract
 {
-    private readonly TempDirectory _folder = new();
-
-    private string DatabasePath => Path.Combine(_folder.Path, SqliteStorage.DefaultFileName);
-
-    public override async Task InitializeAsync()
-    {
-        await using (var context = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath)))
-        {
-            await context.Database.MigrateAsync();
-        }
-
-        await base.InitializeAsync();
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        _folder.Dispose();
-    }
-
-    protected override Task<IMqttUserStore> OpenAsync() =>
-        Task.FromResult(MqttUserStores.Create(new BrokerDbContextFactory(SqliteStorage.CreateOptions(DatabasePath))));
+    protected override async Task<MigratedDatabase?> CreateDatabaseAsync() => await MigratedDatabase.SqliteAsync();
 }
 
 [Collection(PostgresServerGroup.Name)]
 public sealed class PostgresMqttUserStoreTests(PostgresServer server) : MqttUserStoreContract
 {
-    private string _connectionString = null!;
-
-    public override async Task InitializeAsync()
-    {
-        _connectionString = await server.CreateDatabaseAsync();
-        await PostgresStorage.MigrateAsync(_connectionString);
-        await base.InitializeAsync();
-    }
-
-    protected override Task<IMqttUserStore> OpenAsync() =>
-        Task.FromResult(MqttUserStores.Create(new BrokerDbContextFactory(PostgresStorage.CreateOptions(_connectionString))));
+    protected override async Task<MigratedDatabase?> CreateDatabaseAsync() => await MigratedDatabase.PostgresAsync(server);
 }

@@ -44,41 +44,29 @@ public sealed class DatabaseUserTests(DatabaseUsersHost fixture) : IClassFixture
     }
 
     [Theory]
-    [InlineData(Protocol.V311)]
-    [InlineData(Protocol.V500)]
-    public async Task A_deleted_user_is_disconnected_within_a_second(Protocol protocol)
+    [InlineData(Protocol.V311, "delete")]
+    [InlineData(Protocol.V500, "delete")]
+    [InlineData(Protocol.V311, "disable")]
+    [InlineData(Protocol.V500, "disable")]
+    public async Task A_deleted_or_disabled_user_is_disconnected_within_a_second(Protocol protocol, string change)
     {
-        var user = $"db-deleted-{protocol}";
-        await fixture.CreateAsync(user, "deleted-password");
-        await using var client = await MqttNetClient.ConnectAsync(_host, protocol, user, userName: user, password: "deleted-password");
-        var disconnected = Disconnected(client);
+        var user = $"db-{change}-{protocol}";
+        var (client, disconnected) = await ConnectedUserAsync(protocol, user, "user-password");
+        await using var _ = client;
 
-        await fixture.SendAsync(HttpMethod.Delete, "/" + user, null, HttpStatusCode.NoContent);
-
-        var reason = await disconnected.WaitAsync(WithinASecond);
-        AssertNotAuthorized(protocol, reason);
-        var refused = await MqttNetClient.RefusedAsync(MqttNetClient.Options(_host, protocol, user, user, "deleted-password"));
-        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, refused.ResultCode);
-    }
-
-    [Theory]
-    [InlineData(Protocol.V311)]
-    [InlineData(Protocol.V500)]
-    public async Task A_disabled_user_is_disconnected_within_a_second_and_connects_again_once_enabled(Protocol protocol)
-    {
-        var user = $"db-disabled-{protocol}";
-        await fixture.CreateAsync(user, "disabled-password");
-        await using var client = await MqttNetClient.ConnectAsync(_host, protocol, user, userName: user, password: "disabled-password");
-        var disconnected = Disconnected(client);
-
-        await fixture.SendAsync(HttpMethod.Put, "/" + user, new { enabled = false }, HttpStatusCode.OK);
+        var disable = change == "disable";
+        await (disable
+            ? fixture.SendAsync(HttpMethod.Put, "/" + user, new { enabled = false }, HttpStatusCode.OK)
+            : fixture.SendAsync(HttpMethod.Delete, "/" + user, null, HttpStatusCode.NoContent));
 
         AssertNotAuthorized(protocol, await disconnected.WaitAsync(WithinASecond));
-        var options = MqttNetClient.Options(_host, protocol, user, user, "disabled-password");
+        var options = MqttNetClient.Options(_host, protocol, user, user, "user-password");
         Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, (await MqttNetClient.RefusedAsync(options)).ResultCode);
-
-        await fixture.SendAsync(HttpMethod.Put, "/" + user, new { enabled = true }, HttpStatusCode.OK);
-        Assert.Equal(MqttClientConnectResultCode.Success, (await MqttNetClient.AnswerAsync(options)).ResultCode);
+        if (disable)
+        {
+            await fixture.SendAsync(HttpMethod.Put, "/" + user, new { enabled = true }, HttpStatusCode.OK);
+            Assert.Equal(MqttClientConnectResultCode.Success, (await MqttNetClient.AnswerAsync(options)).ResultCode);
+        }
     }
 
     [Fact]
@@ -96,16 +84,21 @@ public sealed class DatabaseUserTests(DatabaseUsersHost fixture) : IClassFixture
         await Mosquitto.PublishWithAsync(_host, Protocol.V311, "-i", "db-changer", "-u", "db-changer", "-P", "new-password", "-t", "db/changed", "-m", "x");
     }
 
-    /// <summary>Completes with the reason of the client's disconnection as MQTTnet reports it.</summary>
-    private static Task<MqttClientDisconnectReason> Disconnected(MqttNetClient client)
+    /// <summary>
+    /// Creates the user through the API and connects an MQTTnet client as it (client id = user name); with a task that
+    /// completes with the reason of the client's disconnection as MQTTnet reports it.
+    /// </summary>
+    private async Task<(MqttNetClient Client, Task<MqttClientDisconnectReason> Disconnected)> ConnectedUserAsync(Protocol protocol, string user, string password)
     {
+        await fixture.CreateAsync(user, password);
+        var client = await MqttNetClient.ConnectAsync(_host, protocol, user, userName: user, password: password);
         var signal = new TaskCompletionSource<MqttClientDisconnectReason>(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Client.DisconnectedAsync += e =>
         {
             signal.TrySetResult(e.Reason);
             return Task.CompletedTask;
         };
-        return signal.Task;
+        return (client, signal.Task);
     }
 
     /// <summary>5.0: the server's DISCONNECT said 0x87; 3.1.1 has no server DISCONNECT, the connection just ends.</summary>
