@@ -129,6 +129,7 @@ internal sealed partial class MqttConnection
         _outgoingAliases = terms.TopicAliasMaximum > 0 ? new TopicAliases(terms.TopicAliasMaximum) : TopicAliases.None;
         ClientId = clientId;
         UserName = admitted.UserName;
+        AuthenticatedBy = decision.Method;
 
         var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck);
         EnsureWriteLoop();

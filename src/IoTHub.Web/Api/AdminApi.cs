@@ -5,6 +5,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
 using IoTHub.Web.Api.Sessions;
@@ -29,6 +30,7 @@ internal static class AdminApi
             .MapAuditApi()
             .MapBrokersApi()
             .MapClientsApi()
+            .MapMqttUsersApi()
             .MapSessionsApi()
             .MapSubscriptionsApi()
             .MapRetainedApi()

@@ -8,6 +8,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
 using IoTHub.Web.Api.Sessions;
@@ -48,6 +49,12 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(ApiKeyInfo)] = ApiKey,
         [typeof(AuditEntry)] = new AuditEntry(At, "admin", "POST /api/v1/clients/sensor-17/disconnect", 204, "192.0.2.20"),
         [typeof(BanInfo)] = new BanInfo("address", "192.0.2.66", 10, At.AddMinutes(5)),
+        [typeof(MqttUserInfo)] = new MqttUserInfo("field-unit-3", true, "%u-*", At, At.AddDays(2)),
+        [typeof(CreateMqttUserRequest)] = new CreateMqttUserRequest("field-unit-3", "a-device-password", true, "%u-*"),
+        [typeof(UpdateMqttUserRequest)] = new UpdateMqttUserRequest("a-new-device-password", null, null),
+        [typeof(ImportMqttUsersRequest)] = new ImportMqttUsersRequest("alice:$7$101$c2FsdHNhbHRzYWx0$...\nbob:$6$c2FsdA==$...\n"),
+        [typeof(ImportMqttUsersResult)] = new ImportMqttUsersResult(["alice"], [new ImportProblem(2, "user 'bob' exists and is kept as it is")]),
+        [typeof(ImportProblem)] = new ImportProblem(2, "user 'bob' exists and is kept as it is"),
         [typeof(ListenerInfo)] = Listener,
         [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
         [typeof(ClientSummary)] = Client,

@@ -6,9 +6,15 @@ namespace IoTHub.Web.Configuration;
 internal enum AuthenticatorType
 {
     PasswordFile,
+
+    /// <summary>The built-in users of the broker's store (mqtt_users), managed through the API and dashboard.</summary>
+    Database,
 }
 
 /// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
+/// <param name="Key">The setting it came from, for messages.</param>
+/// <param name="Type">What kind it is.</param>
+/// <param name="Path">The file of a password file; empty for <see cref="AuthenticatorType.Database"/>.</param>
 internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path);
 
 /// <summary>Section "Security": how MQTT clients authenticate.</summary>
@@ -45,12 +51,26 @@ internal sealed class SecurityOptions
             child.Require(nameof(AuthenticatorOptions.Type));
             var type = child.Read(nameof(AuthenticatorOptions.Type), (AuthenticatorType?)null, TryParseType,
                 $"is not an available authenticator type (available: {string.Join(", ", Enum.GetNames<AuthenticatorType>())}).");
+            var key = $"{SectionName}:{nameof(Authenticators)}:{child.Name}";
+            if (type == AuthenticatorType.Database)
+            {
+                // The store is the broker's: a Database entry has no other key, and one is enough.
+                child.RejectUnknownKeys();
+                if (Authenticators.Any(static a => a.Type == AuthenticatorType.Database))
+                {
+                    child.Fail(nameof(AuthenticatorOptions.Type), "Database is listed more than once.");
+                }
+
+                Authenticators.Add(new AuthenticatorOptions($"{key}:{nameof(AuthenticatorOptions.Type)}", AuthenticatorType.Database, string.Empty));
+                continue;
+            }
+
             child.Require(nameof(AuthenticatorOptions.Path));
             var path = child.NonEmptyText(nameof(AuthenticatorOptions.Path), string.Empty);
             child.RejectUnknownKeys();
             if (type is { } known && path.Length > 0)
             {
-                Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{nameof(Authenticators)}:{child.Name}:{nameof(AuthenticatorOptions.Path)}", known, path));
+                Authenticators.Add(new AuthenticatorOptions($"{key}:{nameof(AuthenticatorOptions.Path)}", known, path));
             }
         }
 

@@ -3,7 +3,11 @@ using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Broker.Security.Users;
+using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Users;
+using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Security;
@@ -18,6 +22,8 @@ internal static partial class MqttAuthentication
     public static IServiceCollection AddMqttAuthentication(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, SecureDefault>();
+        services.AddSingleton(static provider => MqttUserStores.Create(provider.GetRequiredService<BrokerDatabase>().Contexts));
+        services.AddSingleton<MqttUserAccounts>();
         services.AddSingleton(Build);
         services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
@@ -70,7 +76,7 @@ internal static partial class MqttAuthentication
         public ValidateOptionsResult Validate(string? name, SecurityOptions options)
         {
             List<string> failures = [];
-            foreach (var authenticator in options.Authenticators)
+            foreach (var authenticator in options.Authenticators.Where(static a => a.Type == AuthenticatorType.PasswordFile))
             {
                 var path = FullPath(environment, authenticator.Path);
                 if (!File.Exists(path))
@@ -84,7 +90,9 @@ internal static partial class MqttAuthentication
             {
                 failures.Add($"{SecurityOptions.SectionName}: MQTT listeners are open beyond loopback ({string.Join("; ", open)}) and no authenticator is " +
                     "configured, so anyone who reaches them could connect. Add users to a password file (`mosquitto_passwd -c <file> <user>`) " +
-                    $"and start with --{SecurityOptions.SectionName}:{nameof(AuthenticatorType.PasswordFile)}=<file>, or accept clients without " +
+                    $"and start with --{SecurityOptions.SectionName}:{nameof(AuthenticatorType.PasswordFile)}=<file>, or keep users in the database " +
+                    $"with --{SecurityOptions.SectionName}:{nameof(SecurityOptions.Authenticators)}:0:Type={nameof(AuthenticatorType.Database)} and add " +
+                    "them through /api/v1/mqtt-users or the dashboard's Users page, or accept clients without " +
                     $"credentials deliberately with --{SecurityOptions.SectionName}:{nameof(SecurityOptions.AllowAnonymous)}=true.");
             }
 
@@ -102,29 +110,32 @@ internal static partial class MqttAuthentication
         var environment = services.GetRequiredService<IHostEnvironment>();
         var loggers = services.GetRequiredService<ILoggerFactory>();
         var logger = loggers.CreateLogger(typeof(MqttAuthentication));
-        List<PasswordFileAuthenticator> files = [];
+        List<IAuthenticator> authenticators = [];
         try
         {
             foreach (var authenticator in options.Authenticators)
             {
-                files.Add(PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
+                authenticators.Add(authenticator.Type == AuthenticatorType.Database
+                    ? new DatabaseAuthenticator(services.GetRequiredService<IMqttUserStore>())
+                    : PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Checked at validation; this is a file that went away since, or one the host may not read.
-            files.ForEach(static file => file.Dispose());
+            authenticators.ForEach(static authenticator => (authenticator as IDisposable)?.Dispose());
             throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
         }
 
-        var allowAnonymous = options.AllowAnonymous ?? files.Count == 0;
-        var chain = new AuthenticationChain(files, allowAnonymous, options.CacheDuration);
-        foreach (var file in files)
+        var allowAnonymous = options.AllowAnonymous ?? authenticators.Count == 0;
+        var chain = new AuthenticationChain(authenticators, allowAnonymous, options.CacheDuration);
+        foreach (var file in authenticators.OfType<PasswordFileAuthenticator>())
         {
             file.Reloaded += chain.ForgetAll;
         }
 
-        LogChain(logger, files.Count == 0 ? "none" : string.Join(", ", files.Select(static file => $"{file.Method} {file.Path}")),
+        LogChain(logger, authenticators.Count == 0 ? "none"
+                : string.Join(", ", authenticators.Select(static a => a is PasswordFileAuthenticator file ? $"{file.Method} {file.Path}" : a.Method)),
             allowAnonymous ? "accepted" : "refused");
         var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated(),
             services.GetRequiredService<SectionBinding<HttpOptions>>().ReadUnvalidated());
