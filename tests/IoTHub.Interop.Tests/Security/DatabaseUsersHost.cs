@@ -8,7 +8,8 @@ namespace IoTHub.Interop.Tests.Security;
 
 /// <summary>
 /// The host with the Database authenticator (its own SQLite file) and an admin API client logged in as the first admin,
-/// for creating, changing and deleting MQTT users the way an operator does.
+/// for creating, changing and deleting MQTT users the way an operator does. Bans are off: its tests count refusals,
+/// many from one address.
 /// </summary>
 public sealed class DatabaseUsersHost : IDisposable
 {
@@ -18,7 +19,11 @@ public sealed class DatabaseUsersHost : IDisposable
 
     public DatabaseUsersHost()
     {
-        Host = new InteropHost(new Dictionary<string, string> { ["Security:Authenticators:0:Type"] = "Database" });
+        Host = new InteropHost(new Dictionary<string, string>
+        {
+            ["Security:Authenticators:0:Type"] = "Database",
+            ["Security:Bans:Enabled"] = "false",
+        });
         Api = new HttpClient { BaseAddress = new Uri($"http://{Host.HttpEndpoint}"), Timeout = MqttNetClient.Timeout };
     }
 
