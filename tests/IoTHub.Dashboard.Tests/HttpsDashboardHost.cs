@@ -5,8 +5,6 @@ namespace IoTHub.Dashboard.Tests;
 /// <summary>The dashboard host over HTTPS (Http:Certificate and Http:CertificateKey), with a certificate from a test authority.</summary>
 public sealed class HttpsDashboardHost : DashboardHost
 {
-    private readonly TestCertificates _certificates;
-
     public HttpsDashboardHost()
         : this(new TestCertificates())
     {
@@ -15,15 +13,18 @@ public sealed class HttpsDashboardHost : DashboardHost
     private HttpsDashboardHost(TestCertificates certificates)
         : base(Settings(certificates), certificates)
     {
-        _certificates = certificates;
+        Certificates = certificates;
     }
+
+    /// <summary>The authority of the host's certificate.</summary>
+    public TestCertificates Certificates { get; }
 
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
         if (disposing)
         {
-            _certificates.Dispose();
+            Certificates.Dispose();
         }
     }
 

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
 using System.Net;
+using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Tests;
+using Microsoft.Extensions.DependencyInjection;
 using static IoTHub.Dashboard.Tests.DashboardPage;
 using static Microsoft.Playwright.Assertions;
 
@@ -110,5 +113,18 @@ public sealed class HttpsSecurityHeadersTests(HttpsDashboardHost host, Chromium 
 
             Assert.Equal((HttpStatusCode.OK, version), (response.StatusCode, response.Version));
         }
+    }
+
+    [Fact]
+    public async Task Mqtt_at_the_https_endpoint_is_wss_and_takes_websockets_over_http2()
+    {
+        var url = $"wss://127.0.0.1:{Host.BaseAddress.Port}/mqtt";
+        await using var client = await Http2WebSocket.ConnectAsync(new Uri(url), Host.Certificates.Issued);
+
+        Assert.Equal(HttpStatusCode.OK, client.Socket.HttpStatusCode);
+        await client.SendAsync(Http2WebSocket.Connect("h2-dashboard"));
+        Assert.Equal(Http2WebSocket.ConnAck, await client.ReceiveAsync(4));
+        var info = Host.Services.GetRequiredService<MqttBroker>().FindSession("h2-dashboard")!.Connection!.Info;
+        Assert.Equal((TransportKind.SecureWebSocket, url), (info.Transport, info.Listener));
     }
 }
