@@ -4,6 +4,7 @@ using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
 using IoTHub.Web.Api.Sessions;
@@ -27,6 +28,7 @@ internal static class AdminApi
             .MapApiKeysApi()
             .MapAuditApi()
             .MapBrokersApi()
+            .MapListenersApi()
             .MapClientsApi()
             .MapSessionsApi()
             .MapSubscriptionsApi()
