@@ -5,6 +5,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
@@ -29,6 +30,7 @@ internal static class AdminApi
             .MapApiKeysApi()
             .MapAuditApi()
             .MapBrokersApi()
+            .MapListenersApi()
             .MapClientsApi()
             .MapMqttUsersApi()
             .MapSessionsApi()

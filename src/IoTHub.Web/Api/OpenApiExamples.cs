@@ -8,6 +8,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
@@ -57,6 +58,9 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(ImportProblem)] = new ImportProblem(2, "user 'bob' exists and is kept as it is"),
         [typeof(ListenerInfo)] = Listener,
         [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
+        [typeof(BrokerListener)] = new BrokerListener("secure", "tls", "tls://0.0.0.0:8883", "0.0.0.0", 8883, null, true,
+            new ListenerTls("Tls12, Tls13", "None", [new ListenerCertificate("CN=broker.example.com", ["broker.example.com"], At.AddDays(90),
+                "3C9F1A0B7E2D4C6B8A9F0E1D2C3B4A5968778695")]), 12),
         [typeof(ClientSummary)] = Client,
         [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription]),
         [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2, false, 0),

@@ -18,10 +18,11 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
         }
 
         var mqtt = listeners.Mqtt.ToList();
-        var unbound = listeners.Http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint.Port == 0);
+        var http = listeners.Http.Select(static h => h.Endpoint).ToList();
+        var unbound = http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint.Port == 0);
         var data = new Dictionary<string, object>
         {
-            ["http"] = string.Join(", ", listeners.Http),
+            ["http"] = string.Join(", ", http),
             ["mqtt"] = string.Join(", ", mqtt.Select(static m => $"{m.Broker}={m.Endpoint}")),
         };
         return Task.FromResult(unbound == 0

@@ -33,7 +33,8 @@ internal sealed class BrokerMetrics
 
     private long _adminLoginFailures;
 
-    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans)
+    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans,
+        TimeProvider time)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
@@ -70,6 +71,8 @@ internal sealed class BrokerMetrics
             "CONNECTs refused.");
         meter.CreateObservableCounter("iothub.auth.failures", () => AuthenticationFailures(brokers), "{attempt}",
             "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
+        meter.CreateObservableGauge("iothub.listener.certificate.expiry", () => CertificateExpiry(listeners, time), "s",
+            "Seconds until the certificate of a TLS listener expires (negative once expired); with several (SNI), the first to expire. Follows renewals.");
         meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
         meter.CreateObservableCounter("iothub.authentication.bans", () => PerBanKind(bans, static (b, kind) => b.Started(kind)), "{ban}",
@@ -152,6 +155,20 @@ internal sealed class BrokerMetrics
         foreach (var (method, result, count) in authentication.Decisions())
         {
             yield return new Measurement<long>(count, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("method", method));
+        }
+    }
+
+    private static IEnumerable<Measurement<double>> CertificateExpiry(BoundListeners listeners, TimeProvider time)
+    {
+        var now = time.GetUtcNow();
+        foreach (var listener in listeners.Mqtt)
+        {
+            if (listener.Certificates is { } certificates)
+            {
+                var notAfter = certificates.Current.Min(static c => c.Certificate.NotAfter.ToUniversalTime());
+                yield return new Measurement<double>((new DateTimeOffset(notAfter) - now).TotalSeconds, Broker(listener.Broker),
+                    new KeyValuePair<string, object?>("listener", listener.Url));
+            }
         }
     }
 

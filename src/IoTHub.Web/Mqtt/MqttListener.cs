@@ -1,4 +1,3 @@
-using System.Net.Security;
 using IoTHub.Broker;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Security.Certificates;
@@ -31,20 +30,23 @@ internal static class MqttListener
                     {
                         kestrel.Listen(listener.Address, listener.Port, listen =>
                         {
-                            if (listener.Tls is { } tls)
+                            // ws/wss speak HTTP (the WebSocket middleware serves them: UseMqttWebSockets), in the versions
+                            // the listener names; tcp/tls carry MQTT itself.
+                            if (listener.WebSocket is { } webSocket)
                             {
-                                // wss speaks HTTP/1.1 inside TLS: say so in ALPN. tls carries MQTT itself, which has no ALPN name.
-                                List<SslApplicationProtocol>? alpn = listener.IsWebSocket ? [SslApplicationProtocol.Http11] : null;
-                                listen.UseMqttTls(new ServerCertificates(tls, alpn, provider.GetRequiredService<TimeProvider>(),
-                                    provider.GetRequiredService<ILogger<ServerCertificates>>()), mqtt.Broker.ConnectTimeout);
+                                listen.Protocols = webSocket.Protocols;
                             }
 
-                            if (listener.IsWebSocket)
+                            ServerCertificates? certificates = null;
+                            if (listener.Tls is { } tls)
                             {
-                                // An HTTP/1.1 listener: the WebSocket middleware serves it (UseMqttWebSockets).
-                                listen.Protocols = HttpProtocols.Http1;
+                                // MQTT has no ALPN name; wss says which HTTP versions it speaks (h2 for RFC 8441 WebSockets).
+                                certificates = new ServerCertificates(tls, listener.WebSocket is null ? null : TlsTransport.ApplicationProtocols(listen.Protocols),
+                                    provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ServerCertificates>>());
+                                listen.UseTls(certificates, mqtt.Broker.ConnectTimeout);
                             }
-                            else
+
+                            if (!listener.IsWebSocket)
                             {
                                 // Each listener carries its broker's name; the broker is resolved with the first
                                 // connection, when start-up validation has passed.
@@ -56,7 +58,7 @@ internal static class MqttListener
                                     url ??= listener.Format(listen.IPEndPoint!), transport, identity).OnConnectedAsync(connection));
                             }
 
-                            listeners.AddMqtt(name, listener, listen);
+                            listeners.AddMqtt(name, listener, listen, certificates);
                         });
                     }
                 }

@@ -87,7 +87,7 @@ internal static class BrokersApi
 
     internal static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
     [
-        .. listeners.Http.Select(static e => new ListenerInfo("http", null, e.Address.ToString(), e.Port, e.Port != 0, "http", "http://" + e)),
+        .. listeners.Http.Select(static h => new ListenerInfo("http", null, h.Endpoint.Address.ToString(), h.Endpoint.Port, h.Endpoint.Port != 0, "http", h.Url)),
         .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0, m.Name, m.Url)),
     ];
 

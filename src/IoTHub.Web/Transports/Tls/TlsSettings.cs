@@ -20,8 +20,9 @@ internal enum ClientCertificateRequirement
 }
 
 /// <summary>
-/// The TLS keys of a tls:// or wss:// listener ("Mqtt:Listeners:{name}:..."), read and checked at start: every
-/// certificate file is loaded then, so a missing, expired or mismatched one is listed with the other bad settings.
+/// The TLS keys of a tls:// or wss:// listener ("Mqtt:Listeners:{name}:...") or of the HTTP endpoint ("Http:..."), read and
+/// checked at start: every certificate file is loaded then, so a missing, expired or mismatched one is listed with the other
+/// bad settings.
 /// </summary>
 internal sealed record TlsSettings(
     IReadOnlyList<ServerCertificate> Certificates,
@@ -41,6 +42,41 @@ internal sealed record TlsSettings(
     public static TlsSettings? Read(SectionReader reader, DateTimeOffset now)
     {
         var problems = reader.Errors.Count;
+        var certificates = ReadServerCertificates(reader, now);
+        if (certificates.Count == 0 && reader.Errors.Count == problems)
+        {
+            reader.Fail(CertificateKey, "must be set for a tls:// or wss:// listener (a PEM or PFX file; Certificates:{n}:Certificate for several).");
+        }
+
+        var protocols = ReadProtocols(reader);
+        var clients = reader.Choice("ClientCertificates", ClientCertificateRequirement.None);
+        var authority = ReadAuthority(reader, clients);
+        var identity = reader.Choice(nameof(CertificateIdentity), CertificateIdentity.None);
+        if (identity != CertificateIdentity.None && clients == ClientCertificateRequirement.None)
+        {
+            reader.Fail(nameof(CertificateIdentity), "needs ClientCertificates Optional or Required: without a client certificate there is no identity.");
+        }
+
+        return reader.Errors.Count > problems ? null : new TlsSettings(certificates, protocols, clients, authority, identity);
+    }
+
+    /// <summary>
+    /// The TLS keys of the HTTP endpoint: the same certificate keys as a listener's, without client certificates. Null when
+    /// no certificate is set (plain HTTP), or when one cannot be used (recorded).
+    /// </summary>
+    public static TlsSettings? ReadOptional(SectionReader reader, DateTimeOffset now)
+    {
+        var problems = reader.Errors.Count;
+        var certificates = ReadServerCertificates(reader, now);
+        var protocols = ReadProtocols(reader);
+        return certificates.Count == 0 || reader.Errors.Count > problems
+            ? null
+            : new TlsSettings(certificates, protocols, ClientCertificateRequirement.None, [], CertificateIdentity.None);
+    }
+
+    /// <summary>"Certificate" (with its key and password) and "Certificates:{n}:...".</summary>
+    private static List<ServerCertificate> ReadServerCertificates(SectionReader reader, DateTimeOffset now)
+    {
         List<ServerCertificate> certificates = [];
         if (reader.Text(CertificateKey, string.Empty) is { Length: > 0 })
         {
@@ -48,9 +84,13 @@ internal sealed record TlsSettings(
         }
         else
         {
-            // Only read to mark the keys as known: without Certificate they mean nothing.
-            reader.Text(KeyKey, string.Empty);
-            reader.Text(PasswordKey, string.Empty);
+            foreach (var orphan in (ReadOnlySpan<string>)[KeyKey, PasswordKey])
+            {
+                if (reader.Text(orphan, string.Empty).Length > 0)
+                {
+                    reader.Fail(orphan, $"is set without {CertificateKey}.");
+                }
+            }
         }
 
         foreach (var child in reader.Children("Certificates"))
@@ -60,23 +100,13 @@ internal sealed record TlsSettings(
             child.RejectUnknownKeys();
         }
 
-        if (certificates.Count == 0 && reader.Errors.Count == problems)
-        {
-            reader.Fail(CertificateKey, "must be set for a tls:// or wss:// listener (a PEM or PFX file; Certificates:{n}:Certificate for several).");
-        }
+        return certificates;
+    }
 
+    private static SslProtocols ReadProtocols(SectionReader reader)
+    {
         var protocols = reader.Items<SslProtocols>("TlsProtocols", TryParseProtocol, "is not Tls12 or Tls13.").Aggregate(SslProtocols.None, static (all, p) => all | p);
-        var clients = reader.Choice("ClientCertificates", ClientCertificateRequirement.None);
-        var authority = ReadAuthority(reader, clients);
-        var identity = reader.Choice(nameof(CertificateIdentity), CertificateIdentity.None);
-        if (identity != CertificateIdentity.None && clients == ClientCertificateRequirement.None)
-        {
-            reader.Fail(nameof(CertificateIdentity), "needs ClientCertificates Optional or Required: without a client certificate there is no identity.");
-        }
-
-        return reader.Errors.Count > problems
-            ? null
-            : new TlsSettings(certificates, protocols == SslProtocols.None ? DefaultProtocols : protocols, clients, authority, identity);
+        return protocols == SslProtocols.None ? DefaultProtocols : protocols;
     }
 
     private static void ReadCertificate(SectionReader reader, DateTimeOffset now, List<ServerCertificate> certificates)
