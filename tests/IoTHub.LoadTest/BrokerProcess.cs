@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 
 namespace IoTHub.LoadTest;
 
@@ -27,6 +28,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly string _tempDirectory;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<int> _httpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private BrokerProcess(BrokerKind kind, int port, Process process, string tempDirectory)
     {
@@ -58,12 +60,13 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// (null: each broker's own setting as in the throughput rows). <paramref name="passwordFile"/>: a
     /// Mosquitto password file both IoTHub and Mosquitto check every CONNECT against, anonymous clients refused.
     /// </summary>
-    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit = null, string? passwordFile = null)
+    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit = null, string? passwordFile = null,
+        bool databaseUsers = false)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, queueLimit, passwordFile).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -76,7 +79,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit, string? passwordFile)
+    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit, string? passwordFile, bool databaseUsers)
     {
         var port = FreePort();
         var portText = port.ToString(CultureInfo.InvariantCulture);
@@ -100,6 +103,12 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 if (passwordFile is not null)
                 {
                     arguments.Add("--Security:PasswordFile=" + passwordFile);
+                }
+
+                if (databaseUsers)
+                {
+                    // Users created through the admin API (DatabaseUsers), logged in as the first admin.
+                    arguments.Add("--Security:Authenticators:0:Type=Database");
                 }
 
                 break;
@@ -149,13 +158,23 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
 
         start.Environment["DOTNET_gcServer"] = "0";
+        start.Environment[DatabaseUsers.AdminPasswordVariable] = DatabaseUsers.AdminPassword;
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + kind);
         var broker = new BrokerProcess(kind, port, process, temp);
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is { } line && line.Contains(ReadyLine(kind), StringComparison.Ordinal))
+            if (e.Data is not { } line)
+            {
+                return;
+            }
+
+            if (line.Contains(ReadyLine(kind), StringComparison.Ordinal))
             {
                 broker._listening.TrySetResult();
+            }
+            else if (HttpListening().Match(line) is { Success: true } http)
+            {
+                broker._httpPort.TrySetResult(int.Parse(http.Groups[1].ValueSpan, CultureInfo.InvariantCulture));
             }
         };
         process.ErrorDataReceived += (_, e) =>
@@ -304,6 +323,12 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     private static partial int Kill(int pid, int signal);
 
     /// <summary>What each broker prints on stdout once it listens.</summary>
+    /// <summary>IoTHub's HTTP port (its admin API), from its "HTTP listening on" line.</summary>
+    public Task<int> HttpPortAsync() => _httpPort.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+    [GeneratedRegex(@"HTTP listening on http://[^ ]*:(\d+)")]
+    private static partial Regex HttpListening();
+
     private static string ReadyLine(BrokerKind kind) => kind switch
     {
         BrokerKind.IoTHub => "MQTT listening on ",

@@ -436,8 +436,8 @@ internal sealed record ClientOptions(
     public static readonly ClientOptions Default = new();
 }
 
-/// <summary>A user name and password the tool's clients send in CONNECT, and the password file that holds them.</summary>
-internal sealed record Credentials(string UserName, byte[] Password, string PasswordFile)
+/// <summary>A user name and password the tool's clients send in CONNECT, and the password file that holds them (if any).</summary>
+internal sealed record Credentials(string UserName, byte[] Password, string? PasswordFile)
 {
     /// <summary>
     /// Writes a password file with one user through Debian's mosquitto_passwd (PBKDF2-SHA512, as Mosquitto

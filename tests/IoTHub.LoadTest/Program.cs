@@ -76,7 +76,7 @@ else
 }
 
 // The authentication scenarios' password file, written once by mosquitto_passwd for IoTHub and Mosquitto.
-var credentials = scenarios.Any(s => s.Authentication != ConnectAuthentication.None) ? await Credentials.CreateAsync().ConfigureAwait(false) : null;
+var credentials = scenarios.Any(s => s.Authentication == ConnectAuthentication.PasswordFile) ? await Credentials.CreateAsync().ConfigureAwait(false) : null;
 var report = new Report(settings, args);
 Console.WriteLine($"load average at start: {Report.LoadAverage()}");
 foreach (var scenario in scenarios)
@@ -88,8 +88,9 @@ foreach (var scenario in scenarios)
             continue;
         }
 
-        // The MQTTnet server has no password-file authentication of its own to compare.
-        if (kind is BrokerKind.MqttNet or BrokerKind.Kestrel && scenario.Authentication != ConnectAuthentication.None)
+        // The MQTTnet server has no password-file authentication of its own to compare, and only IoTHub keeps users in a database.
+        if (scenario.Authentication == ConnectAuthentication.PasswordFile ? kind is BrokerKind.MqttNet or BrokerKind.Kestrel
+            : scenario.Authentication == ConnectAuthentication.Database && kind != BrokerKind.IoTHub)
         {
             continue;
         }
@@ -105,9 +106,15 @@ foreach (var scenario in scenarios)
         {
             // The open-loop scenarios compare the brokers at one queue limit per session (OpenLoopPlan).
             var queueLimit = scenario.Plan is null ? (int?)null : OpenLoopPlan.QueueLimit;
-            var passwordFile = scenario.Authentication == ConnectAuthentication.None ? null : credentials!.PasswordFile;
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit, passwordFile).ConfigureAwait(false);
-            var runnerCredentials = passwordFile is null ? null : credentials;
+            var passwordFile = scenario.Authentication == ConnectAuthentication.PasswordFile ? credentials!.PasswordFile : null;
+            var databaseUsers = scenario.Authentication == ConnectAuthentication.Database;
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
+            var runnerCredentials = scenario.Authentication switch
+            {
+                ConnectAuthentication.PasswordFile => credentials,
+                ConnectAuthentication.Database => await DatabaseUsers.CreateAsync(broker).ConfigureAwait(false),
+                _ => null,
+            };
             result = await new Runner(broker, settings, runnerCredentials).RunAsync(scenario).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

@@ -297,9 +297,11 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
         // A fifth of the connects again, unmeasured, first: the connect path's code is compiled and tiered
         // up as it would be in a broker that has been running (the throughput scenarios' warm-up, for
         // connects). Warm-up and measured connects together stay within the 20 000 TIME_WAIT budget.
-        var warmup = Math.Min(settings.Connects / 5, 20_000 - settings.Connects);
+        var total = scenario.Authentication == ConnectAuthentication.Database && !scenario.ReuseClientIds
+            ? Math.Min(settings.Connects, Scenario.DatabaseColdConnects)
+            : settings.Connects;
+        var warmup = Math.Min(total / 5, 20_000 - total);
         await ConnectAndDisconnectAsync(scenario, "warm-", warmup).ConfigureAwait(false);
-        var total = settings.Connects;
         var cpuBefore = broker.CpuSeconds();
         var clock = Stopwatch.StartNew();
         await ConnectAndDisconnectAsync(scenario, "rate-", total).ConfigureAwait(false);
