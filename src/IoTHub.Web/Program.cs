@@ -21,6 +21,7 @@ builder.Services
     .AddDataDirectory()
     .AddBrokerStorage()
     .AddMqttAuthentication()
+    .AddMqttAuthorization()
     .AddMqttListener()
     .AddAdminAuthentication()
     .AddBrokerMetrics()

@@ -10,6 +10,7 @@ using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
+using IoTHub.Web.Security;
 
 namespace IoTHub.Web.Metrics;
 
@@ -33,7 +34,8 @@ internal sealed class BrokerMetrics
 
     private long _adminLoginFailures;
 
-    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans)
+    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans,
+        MqttAuthorization authorization)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
@@ -72,6 +74,8 @@ internal sealed class BrokerMetrics
             "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
         meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
+        meter.CreateObservableCounter("iothub.authorization", () => AuthorizationDecisions(authorization), "{decision}",
+            "MQTT access decisions of all brokers (cache hits included) on PUBLISH topics, wills and SUBSCRIBE filters, by action (publish, subscribe) and result (allow, deny).");
         meter.CreateObservableCounter("iothub.authentication.bans", () => PerBanKind(bans, static (b, kind) => b.Started(kind)), "{ban}",
             "Bans of MQTT logins started after too many failures, by kind (address, user).");
         meter.CreateObservableUpDownCounter("iothub.authentication.bans.active", () => PerBanKind(bans, static (b, kind) => b.InForce(kind)), "{ban}",
@@ -152,6 +156,14 @@ internal sealed class BrokerMetrics
         foreach (var (method, result, count) in authentication.Decisions())
         {
             yield return new Measurement<long>(count, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("method", method));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> AuthorizationDecisions(MqttAuthorization authorization)
+    {
+        foreach (var (action, result, count) in authorization.Decisions())
+        {
+            yield return new Measurement<long>(count, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("result", result));
         }
     }
 
