@@ -56,6 +56,12 @@ internal sealed class AclMatcher
     {
         // A rule's '#' covers every continuation, none included ("a/#" matches "a").
         var grants = root.Hash is { } hash && !dollar ? hash.Here : Grants.None;
+        if (isFilter && topic is "#" && root.Plus?.Hash is { } plusHash)
+        {
+            // Every topic has a first level, so "+/#" covers a subscription to "#" (deeper, "a/#" also matches "a" itself).
+            grants |= plusHash.Here;
+        }
+
         return grants | Walk(root, topic, isFilter, identity, dollar);
     }
 
