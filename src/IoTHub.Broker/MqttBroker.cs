@@ -360,6 +360,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
             return;
         }
 
+        DetachAuthorizer();
         await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
 

@@ -22,6 +22,7 @@ builder.Services
     .AddDataDirectory()
     .AddBrokerStorage()
     .AddMqttAuthentication()
+    .AddMqttAuthorization()
     .AddMqttListener()
     .AddAdminAuthentication()
     .AddBrokerMetrics()

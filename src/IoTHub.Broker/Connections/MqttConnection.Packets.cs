@@ -3,6 +3,7 @@ using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Sessions;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Wills;
@@ -13,6 +14,8 @@ namespace IoTHub.Broker.Connections;
 /// <summary>CONNECT (its admission and terms are decided in <c>Connect</c>), PUBLISH, SUBSCRIBE and UNSUBSCRIBE handling.</summary>
 internal sealed partial class MqttConnection
 {
+    private const string NotAuthorizedToPublish = "not authorized to publish to this topic";
+
     private void HandleConnect(ConnectPacket connect)
     {
         _version = connect.ProtocolVersion;
@@ -130,8 +133,15 @@ internal sealed partial class MqttConnection
         ClientId = clientId;
         UserName = admitted.UserName;
         AuthenticatedBy = decision.Method;
+        Access = _broker.AccessFor(admitted.UserName, clientId, Info);
 
         var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck);
+        if (sessionPresent)
+        {
+            // The resumed session's subscriptions were allowed for its last client, maybe under other rules or another user.
+            _broker.RevokeDenied(_session!);
+        }
+
         EnsureWriteLoop();
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
     }
@@ -228,6 +238,12 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        if (Access is { } access && !access.MayPublish(topic))
+        {
+            RefusePublish(qos, publish.PacketId, topic, access);
+            return;
+        }
+
         // Everything this PUBLISH makes the broker store (its QoS 2 id, queued copies for offline
         // sessions, a retained message) is committed before its PUBACK/PUBREC goes out.
         Persistence.BeginPacket();
@@ -291,6 +307,36 @@ internal sealed partial class MqttConnection
         }
     }
 
+    /// <summary>
+    /// A PUBLISH the access rules refuse is dropped. 5.0 clients get PUBACK/PUBREC 0x87 Not authorized (§3.4.2.1), which
+    /// ends a QoS 2 flow; 3.1.1 has no negative acknowledgement, so QoS 1/2 are acknowledged as usual, as Mosquitto does
+    /// ([MQTT-3.3.5-2]: acknowledge or close). Security:DenyAction=Disconnect closes instead (5.0: DISCONNECT 0x87).
+    /// </summary>
+    private void RefusePublish(QualityOfService qos, ushort packetId, string topic, AclClient access)
+    {
+        _broker.LogPublishRefused(ClientId, topic, NotAuthorizedToPublish);
+        _broker.Statistics.MessagesDroppedAdd(DropReason.PublishRefused);
+        if (access.DisconnectOnDeny)
+        {
+            Close(ReasonCode.NotAuthorized, NotAuthorizedToPublish);
+            return;
+        }
+
+        AcknowledgePublish(qos, packetId, V5 ? ReasonCode.NotAuthorized : ReasonCode.Success);
+    }
+
+    /// <summary>The will, unless the access rules in force when the connection ends refuse its topic: a refused will is not published.</summary>
+    private Will? AuthorizedWill()
+    {
+        if (_will is { } will && Access is { } access && !access.MayPublish(will.Topic))
+        {
+            _broker.LogPublishRefused(ClientId, will.Topic, "the will is " + NotAuthorizedToPublish);
+            return null;
+        }
+
+        return _will;
+    }
+
     /// <summary>Null when clients may publish to the topic; otherwise why not.</summary>
     private string? CheckPublishTopic(string topic) => _broker.Topics.RefuseTopicName(topic, fromClient: true);
 
@@ -305,8 +351,15 @@ internal sealed partial class MqttConnection
         {
             // 3.1.1 sends retained messages on every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
             var requested = V5 ? options : options with { RetainHandling = RetainHandling.SendAtSubscribe };
-            switch (_broker.Router.Subscribe(session, filter, requested, subscriptionId, retained, out var granted))
+            switch (_broker.Router.Subscribe(session, filter, requested, subscriptionId, retained, out var granted, Access))
             {
+                case SubscribeOutcome.NotAuthorized when Access!.DisconnectOnDeny:
+                    Close(ReasonCode.NotAuthorized, "not authorized to subscribe to " + filter);
+                    return;
+                case SubscribeOutcome.NotAuthorized:
+                    // 5.0 §3.9.3: 0x87 for this filter alone; 3.1.1 has only 0x80 Failure [MQTT-3.9.3-2] (the others are granted).
+                    codes.Add(V5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
+                    break;
                 case SubscribeOutcome.InvalidFilter:
                     codes.Add(V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);
                     break;

@@ -5,6 +5,7 @@ using System.IO.Pipelines;
 using IoTHub.Broker.Connect;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Wills;
 using IoTHub.Broker.Sessions;
 using IoTHub.Broker.Storage;
@@ -106,6 +107,11 @@ internal sealed partial class MqttConnection
 
     public bool IsConnected => _session is not null;
 
+    internal Session? Session => _session;
+
+    /// <summary>What the client may publish and subscribe to; null when the broker has no authorizer.</summary>
+    internal AclClient? Access { get; private set; }
+
     /// <summary>True once the connection is ending (closed by either side); it takes no more packets.</summary>
     public bool IsClosing => _closing;
 
@@ -165,7 +171,7 @@ internal sealed partial class MqttConnection
             _closing = true;
             SignalWrite();
             await StopWriteLoopAsync().ConfigureAwait(false);
-            _broker.OnConnectionClosed(this, _session, _will);
+            _broker.OnConnectionClosed(this, _session, AuthorizedWill());
             if (_session is not null)
             {
                 BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);

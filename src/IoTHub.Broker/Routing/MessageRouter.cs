@@ -1,6 +1,7 @@
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Retained;
+using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -64,13 +65,19 @@ internal sealed class MessageRouter
     /// the admin API alike: checks the filter and the quota, grants at most the broker's Maximum QoS ([MQTT-3.8.4-6]),
     /// stores the subscription, and adds to <paramref name="retained"/> what its Retain Handling asks to send now.
     /// </summary>
+    /// <param name="access">The subscribing client's access, which must allow the filter (a shared one's by its inner filter); null: not checked (the admin API).</param>
     public SubscribeOutcome Subscribe(Session session, string filter, SubscriptionOptions requested, uint subscriptionId, List<Delivery> retained,
-        out QualityOfService granted)
+        out QualityOfService granted, AclClient? access = null)
     {
         granted = (QualityOfService)Math.Min((int)requested.QualityOfService, (int)_options.MaximumQoS);
         if (!Topics.IsAcceptableFilter(filter))
         {
             return SubscribeOutcome.InvalidFilter;
+        }
+
+        if (access is not null && !access.MaySubscribe(Subscription.Parse(filter).Filter))
+        {
+            return SubscribeOutcome.NotAuthorized;
         }
 
         if (session.SubscriptionCount >= _options.MaximumSubscriptionsPerClient && !session.HasSubscription(filter))
@@ -349,6 +356,11 @@ internal sealed class MessageRouter
     private bool TryDeliver(Session session, in Delivery delivery, out bool sessionEnded)
     {
         sessionEnded = false;
+        if (session.Access is { } access && !access.MayReceive(delivery.Message.Topic))
+        {
+            // A subscription the rules allow may still match topics its client may not read (a deny inside it), retained ones too.
+            return false;
+        }
         switch (session.Enqueue(delivery, _options, out var dropped))
         {
             case EnqueueResult.Queued:

@@ -11,6 +11,9 @@ internal enum SubscribeOutcome
     /// <summary>The session holds Mqtt:MaximumSubscriptionsPerClient already.</summary>
     QuotaExceeded,
 
+    /// <summary>The access rules do not let the client subscribe to the filter.</summary>
+    NotAuthorized,
+
     /// <summary>The session ended meanwhile (a clean start took it over).</summary>
     SessionEnded,
 }

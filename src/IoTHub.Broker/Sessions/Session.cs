@@ -4,6 +4,8 @@ using IoTHub.Broker.Routing;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 
+using IoTHub.Broker.Security.Authorization;
+
 namespace IoTHub.Broker.Sessions;
 
 /// <summary>
@@ -46,6 +48,9 @@ internal sealed class Session
     internal Lock Sync { get; } = new();
 
     internal MqttConnection? Connection { get; private set; }
+
+    /// <summary>What the client of its last connection may read; null without an authorizer (or before a client connected since a restart).</summary>
+    internal AclClient? Access { get; private set; }
 
     /// <summary>When the client went offline (a <see cref="TimeProvider"/> timestamp); 0 while connected.</summary>
     internal long DisconnectedAt { get; private set; }
@@ -182,6 +187,7 @@ internal sealed class Session
         lock (Sync)
         {
             Connection = connection;
+            Access = connection.Access;
             DisconnectedAt = 0;
             if (Stored)
             {

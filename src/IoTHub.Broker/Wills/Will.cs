@@ -30,6 +30,9 @@ internal sealed class Will
         ExpiryInterval = expiryInterval;
     }
 
+    /// <summary>The topic the will is published to.</summary>
+    public string Topic => _unpublished?.Topic ?? _will!.Topic;
+
     /// <summary>The Will Delay Interval in seconds (5.0 §3.1.3.2.2); 0 in 3.1.1.</summary>
     public uint Delay { get; }
 

@@ -17,7 +17,24 @@ internal enum AuthenticatorType
 /// <param name="Path">The file of a password file; empty for <see cref="AuthenticatorType.Database"/>.</param>
 internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path);
 
-/// <summary>Section "Security": how MQTT clients authenticate.</summary>
+/// <summary>What is decided when no access rule speaks about a topic (docs/security.md#access-rules).</summary>
+internal enum AclDefault
+{
+    Allow,
+    Deny,
+}
+
+/// <summary>What a refused PUBLISH or SUBSCRIBE does beyond its refusal.</summary>
+internal enum DenyAction
+{
+    /// <summary>The refusal alone: SUBACK 0x87/0x80, PUBACK/PUBREC 0x87 (3.1.1: dropped); the connection stays.</summary>
+    Ignore,
+
+    /// <summary>The connection is closed (5.0: DISCONNECT 0x87).</summary>
+    Disconnect,
+}
+
+/// <summary>Section "Security": how MQTT clients authenticate, and what they may publish and subscribe to.</summary>
 internal sealed class SecurityOptions
 {
     public const string SectionName = "Security";
@@ -33,6 +50,14 @@ internal sealed class SecurityOptions
     /// <summary>"Security:Bans": brute-force protection.</summary>
     public BanOptions Bans { get; } = new();
 
+    /// <summary>A Mosquitto acl_file; null: none.</summary>
+    public string? AclFile { get; set; }
+
+    /// <summary>Null (not set): deny when an ACL source is configured, else allow (and nothing is checked).</summary>
+    public AclDefault? AclDefault { get; set; }
+
+    public DenyAction DenyAction { get; set; }
+
     /// <summary>"Security:Authenticators:{n}", or the one "Security:PasswordFile" stands for.</summary>
     public List<AuthenticatorOptions> Authenticators { get; } = [];
 
@@ -44,6 +69,14 @@ internal sealed class SecurityOptions
             return value is not null;
         }, "is not true or false.");
         CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
+        var aclFile = reader.NonEmptyText(nameof(AclFile), string.Empty);
+        AclFile = aclFile.Length > 0 ? aclFile : null;
+        AclDefault = reader.Read(nameof(AclDefault), AclDefault, static (string raw, out AclDefault? value) =>
+        {
+            value = Enum.TryParse(raw, ignoreCase: true, out AclDefault parsed) && Enum.IsDefined(parsed) ? parsed : null;
+            return value is not null;
+        }, "is not allow or deny.");
+        DenyAction = reader.Choice(nameof(DenyAction), DenyAction);
         ReadBans(reader.Section(nameof(Bans)));
         var listed = reader.Children(nameof(Authenticators));
         foreach (SectionReader child in listed)

@@ -10,6 +10,7 @@ using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
+using IoTHub.Web.Security;
 
 namespace IoTHub.Web.Metrics;
 
@@ -34,7 +35,7 @@ internal sealed class BrokerMetrics
     private long _adminLoginFailures;
 
     public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans,
-        TimeProvider time)
+        TimeProvider time, MqttAuthorization authorization)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
@@ -75,6 +76,8 @@ internal sealed class BrokerMetrics
             "Seconds until the certificate of a TLS listener expires (negative once expired); with several (SNI), the first to expire. Follows renewals.");
         meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
+        meter.CreateObservableCounter("iothub.authorization", () => AuthorizationDecisions(authorization), "{decision}",
+            "MQTT access decisions of all brokers (cache hits included) on PUBLISH topics, wills and SUBSCRIBE filters, by action (publish, subscribe) and result (allow, deny).");
         meter.CreateObservableCounter("iothub.authentication.bans", () => PerBanKind(bans, static (b, kind) => b.Started(kind)), "{ban}",
             "Bans of MQTT logins started after too many failures, by kind (address, user).");
         meter.CreateObservableUpDownCounter("iothub.authentication.bans.active", () => PerBanKind(bans, static (b, kind) => b.InForce(kind)), "{ban}",
@@ -169,6 +172,14 @@ internal sealed class BrokerMetrics
                 yield return new Measurement<double>((new DateTimeOffset(notAfter) - now).TotalSeconds, Broker(listener.Broker),
                     new KeyValuePair<string, object?>("listener", listener.Url));
             }
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> AuthorizationDecisions(MqttAuthorization authorization)
+    {
+        foreach (var (action, result, count) in authorization.Decisions())
+        {
+            yield return new Measurement<long>(count, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("result", result));
         }
     }
 

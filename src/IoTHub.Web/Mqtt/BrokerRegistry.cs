@@ -1,6 +1,7 @@
 using IoTHub.Broker;
 using IoTHub.Broker.Security;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Mqtt;
@@ -10,12 +11,16 @@ internal sealed class BrokerRegistry : IAsyncDisposable
 {
     private readonly Dictionary<string, MqttBroker> _brokers = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Every broker of the server shares one authentication chain and its bans: one set of users.</summary>
-    public BrokerRegistry(IOptions<MqttOptions> options, IConnectAuthenticator authenticator, ILoggerFactory loggerFactory)
+    /// <summary>Every broker of the server shares one authentication chain and its bans, and one authorizer: one set of users and rules.</summary>
+    public BrokerRegistry(IOptions<MqttOptions> options, IConnectAuthenticator authenticator, MqttAuthorization authorization, ILoggerFactory loggerFactory)
     {
         foreach (MqttOptions broker in options.Value.AllBrokers)
         {
-            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>()) { Authenticator = authenticator };
+            _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>())
+            {
+                Authenticator = authenticator,
+                Authorizer = authorization.Authorizer,
+            };
         }
     }
 

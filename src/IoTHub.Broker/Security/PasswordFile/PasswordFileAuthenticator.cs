@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -7,45 +6,26 @@ namespace IoTHub.Broker.Security.PasswordFile;
 /// <summary>
 /// Authenticates against a Mosquitto password file (<see cref="PasswordFileContent"/>): a user it holds is allowed with
 /// the right password and denied otherwise; any other client is not its own. The file is read again when it changes,
-/// without a restart: a watcher on its folder (editors and <c>mosquitto_passwd</c> replace the file, which a watcher
-/// on the file alone would lose) starts a check shortly after the last event, and the check reloads only when the
-/// content differs from what was loaded. <see cref="Reloaded"/> then fires (the chain drops its cache). A file that
+/// without a restart (<see cref="WatchedFile"/>). <see cref="Reloaded"/> then fires (the chain drops its cache). A file that
 /// vanishes or cannot be read keeps the users loaded before.
 /// </summary>
 public sealed partial class PasswordFileAuthenticator : IAuthenticator, IDisposable
 {
     public const string MethodName = "password_file";
 
-    /// <summary>Events of one write come in bursts: the check waits this long after the last one.</summary>
-    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(100);
-
     private readonly ILogger _logger;
-    private readonly FileSystemWatcher _watcher;
-    private readonly ITimer _settle;
-    private readonly SemaphoreSlim _checking = new(1, 1);
+    private readonly WatchedFile _file;
     private PasswordFileContent _content;
-    private byte[] _contentHash;
 
     private PasswordFileAuthenticator(string path, byte[] bytes, ILogger logger, TimeProvider time)
     {
-        Path = path;
         _logger = logger;
-        (_content, _contentHash) = Load(bytes);
-        _settle = time.CreateTimer(static state => _ = ((PasswordFileAuthenticator)state!).CheckAsync(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _watcher = new FileSystemWatcher(System.IO.Path.GetDirectoryName(path)!)
-        {
-            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
-        };
-        _watcher.Changed += OnFileEvent;
-        _watcher.Created += OnFileEvent;
-        _watcher.Renamed += OnFileEvent;
-        _watcher.Deleted += OnFileEvent;
-        _watcher.Error += (_, _) => _settle.Change(SettleTime, Timeout.InfiniteTimeSpan); // events were lost: check anyway
-        _watcher.EnableRaisingEvents = true;
+        _content = Load(path, bytes);
+        _file = new WatchedFile(path, bytes, Reload, reason => LogUnreadable(_logger, Path, reason), time);
     }
 
     /// <summary>The full path of the file.</summary>
-    public string Path { get; }
+    public string Path => _file.Path;
 
     public string Method => MethodName;
 
@@ -81,62 +61,27 @@ public sealed partial class PasswordFileAuthenticator : IAuthenticator, IDisposa
     }
 
     /// <summary>Reads the file and loads it when its content changed; what the watcher's events start.</summary>
-    internal async Task CheckAsync()
+    internal Task CheckAsync() => _file.CheckAsync();
+
+    public void Dispose() => _file.Dispose();
+
+    private void Reload(byte[] bytes)
     {
-        await _checking.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            byte[] bytes;
-            try
-            {
-                bytes = await File.ReadAllBytesAsync(Path).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                LogUnreadable(_logger, Path, e.Message);
-                return;
-            }
-
-            if (SHA256.HashData(bytes).AsSpan().SequenceEqual(_contentHash))
-            {
-                return;
-            }
-
-            var (content, contentHash) = Load(bytes);
-            Volatile.Write(ref _content, content);
-            _contentHash = contentHash;
-            LogReloaded(_logger, Path, content.UserCount);
-            Reloaded?.Invoke();
-        }
-        finally
-        {
-            _checking.Release();
-        }
+        var content = Load(Path, bytes);
+        Volatile.Write(ref _content, content);
+        LogReloaded(_logger, Path, content.UserCount);
+        Reloaded?.Invoke();
     }
 
-    public void Dispose()
-    {
-        _watcher.Dispose();
-        _settle.Dispose();
-    }
-
-    private (PasswordFileContent Content, byte[] Hash) Load(byte[] bytes)
+    private PasswordFileContent Load(string path, byte[] bytes)
     {
         var content = PasswordFileContent.Parse(Encoding.UTF8.GetString(bytes));
         foreach (var (line, problem) in content.Problems)
         {
-            LogBadLine(_logger, Path, line, problem);
+            LogBadLine(_logger, path, line, problem);
         }
 
-        return (content, SHA256.HashData(bytes));
-    }
-
-    private void OnFileEvent(object sender, FileSystemEventArgs e)
-    {
-        if (string.Equals(e.FullPath, Path, StringComparison.Ordinal) || (e is RenamedEventArgs renamed && string.Equals(renamed.OldFullPath, Path, StringComparison.Ordinal)))
-        {
-            _settle.Change(SettleTime, Timeout.InfiniteTimeSpan);
-        }
+        return content;
     }
 
     [LoggerMessage(1300, LogLevel.Information, "Password file {Path}: {Users} users")]

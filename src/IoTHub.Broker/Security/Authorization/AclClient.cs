@@ -1,0 +1,60 @@
+namespace IoTHub.Broker.Security.Authorization;
+
+/// <summary>
+/// One connection's view of the <see cref="Authorizer"/>: its identity (user name, client id, certificate common name)
+/// and a small cache of decisions by topic. The cache is direct-mapped (a slot per topic hash, a newer topic replaces an
+/// older one), so it stays bounded without bookkeeping; a slot holds an immutable entry, so the connection's read loop
+/// and the routing threads that deliver to it can use it at once without locks. An entry of an older rule version is a
+/// miss. SUBSCRIBE filters are not cached: they are few, and a decision on one is a walk of the trie.
+/// </summary>
+public sealed class AclClient
+{
+    /// <summary>Slots of the cache: a device publishes and receives a handful of topics.</summary>
+    private const int CacheSlots = 64;
+
+    private readonly Authorizer _authorizer;
+    private Entry?[]? _cache;
+
+    internal AclClient(Authorizer authorizer, AclIdentity identity) => (_authorizer, Identity) = (authorizer, identity);
+
+    public AclIdentity Identity { get; }
+
+    /// <summary>Whether a refusal closes the connection (Security:DenyAction=Disconnect).</summary>
+    public bool DisconnectOnDeny => _authorizer.DisconnectOnDeny;
+
+    /// <summary>Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted.</summary>
+    public bool MayPublish(string topic)
+    {
+        var allowed = Cached(AclAction.Publish, topic);
+        _authorizer.Count(AclAction.Publish, allowed);
+        return allowed;
+    }
+
+    /// <summary>Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted: it runs per delivery.</summary>
+    public bool MayReceive(string topic) => Cached(AclAction.Subscribe, topic);
+
+    /// <summary>Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted.</summary>
+    public bool MaySubscribe(string filter)
+    {
+        var allowed = _authorizer.Rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
+        _authorizer.Count(AclAction.Subscribe, allowed);
+        return allowed;
+    }
+
+    private bool Cached(AclAction action, string topic)
+    {
+        var rules = _authorizer.Rules;
+        var cache = _cache ??= new Entry?[CacheSlots];
+        var slot = (topic.GetHashCode() ^ (int)action) & (CacheSlots - 1);
+        if (Volatile.Read(ref cache[slot]) is { } entry && entry.Version == rules.Version && entry.Action == action && string.Equals(entry.Topic, topic, StringComparison.Ordinal))
+        {
+            return entry.Allowed;
+        }
+
+        var allowed = rules.Allows(Identity, action, topic, isFilter: false);
+        Volatile.Write(ref cache[slot], new Entry(topic, action, rules.Version, allowed));
+        return allowed;
+    }
+
+    private sealed record Entry(string Topic, AclAction Action, long Version, bool Allowed);
+}

@@ -1,0 +1,146 @@
+namespace IoTHub.Broker.Security.Authorization;
+
+/// <summary>
+/// The rules of one scope (a user, anonymous clients, everyone) compiled into a topic trie: one node per rule filter
+/// level, with separate <c>+</c>, <c>#</c> and placeholder children, and at each node the grants of the rules whose
+/// filter ends there. A check walks the topic's levels once, following at most the literal child, <c>+</c> and the
+/// placeholder levels at each step, so its cost depends on the topic's depth, not on the number of rules. Immutable
+/// once built; a change of rules builds a new one.
+/// </summary>
+internal sealed class AclMatcher
+{
+    private readonly Node _root = new();
+
+    /// <summary>Grant bits: allow and deny per action.</summary>
+    [Flags]
+    public enum Grants
+    {
+        None = 0,
+        AllowPublish = 1,
+        AllowSubscribe = 2,
+        DenyPublish = 4,
+        DenySubscribe = 8,
+    }
+
+    public int RuleCount { get; private set; }
+
+    public void Add(AclRule rule)
+    {
+        var node = _root;
+        foreach (var level in rule.Filter.Split('/'))
+        {
+            node = level switch
+            {
+                "+" => node.Plus ??= new Node(),
+                "#" => node.Hash ??= new Node(),
+                _ when rule.Pattern && AclTemplate.Parse(level) is { } template => node.TemplateChild(template),
+                _ => node.LiteralChild(level),
+            };
+        }
+
+        var actions = (Grants)rule.Actions;
+        node.Here |= rule.Allow ? actions : (Grants)((int)actions << 2);
+        RuleCount++;
+    }
+
+    /// <summary>
+    /// The grants of every rule whose filter matches <paramref name="topic"/> or, with <paramref name="isFilter"/>, covers
+    /// the topic filter <paramref name="topic"/>: a subscribed <c>+</c> level is covered only by a rule's <c>+</c> or
+    /// <c>#</c>, a subscribed <c>#</c> only by a rule's <c>#</c>. A rule starting with a wildcard does not match topics
+    /// starting with <c>$</c> [MQTT-4.7.2-1].
+    /// </summary>
+    public Grants Match(string topic, bool isFilter, AclIdentity identity) =>
+        Match(_root, topic, isFilter, identity, dollar: topic.Length > 0 && topic[0] == '$');
+
+    private static Grants Match(Node root, ReadOnlySpan<char> topic, bool isFilter, AclIdentity identity, bool dollar)
+    {
+        // A rule's '#' covers every continuation, none included ("a/#" matches "a").
+        var grants = root.Hash is { } hash && !dollar ? hash.Here : Grants.None;
+        if (isFilter && topic is "#" && root.Plus?.Hash is { } plusHash)
+        {
+            // Every topic has a first level, so "+/#" covers a subscription to "#" (deeper, "a/#" also matches "a" itself).
+            grants |= plusHash.Here;
+        }
+
+        return grants | Walk(root, topic, isFilter, identity, dollar);
+    }
+
+    private static Grants Walk(Node node, ReadOnlySpan<char> rest, bool isFilter, AclIdentity identity, bool dollar)
+    {
+        var slash = rest.IndexOf('/');
+        var level = slash < 0 ? rest : rest[..slash];
+        var last = slash < 0;
+        var next = last ? default : rest[(slash + 1)..];
+        var grants = Grants.None;
+        if (isFilter && level is "#")
+        {
+            // Only a rule's '#', counted by the caller, covers a subscribed '#'.
+            return grants;
+        }
+
+        if (node.Literals is { } literals && !(isFilter && level is "+") && literals.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(level, out var literal))
+        {
+            grants |= Step(literal, next, last, isFilter, identity);
+        }
+
+        if (node.Plus is { } plus && !dollar)
+        {
+            grants |= Step(plus, next, last, isFilter, identity);
+        }
+
+        if (node.Templates is { } templates && !(isFilter && level is "+"))
+        {
+            foreach (var (template, child) in templates)
+            {
+                if (template.Matches(level, identity))
+                {
+                    grants |= Step(child, next, last, isFilter, identity);
+                }
+            }
+        }
+
+        return grants;
+    }
+
+    private static Grants Step(Node child, ReadOnlySpan<char> next, bool last, bool isFilter, AclIdentity identity)
+    {
+        var grants = child.Hash is { } hash ? hash.Here : Grants.None;
+        return last ? grants | child.Here : grants | Walk(child, next, isFilter, identity, dollar: false);
+    }
+
+    private sealed class Node
+    {
+        public Dictionary<string, Node>? Literals;
+        public Node? Plus;
+        public Node? Hash;
+        public List<(AclTemplate Template, Node Child)>? Templates;
+        public Grants Here;
+
+        public Node LiteralChild(string level)
+        {
+            Literals ??= new Dictionary<string, Node>(StringComparer.Ordinal);
+            if (!Literals.TryGetValue(level, out var child))
+            {
+                Literals[level] = child = new Node();
+            }
+
+            return child;
+        }
+
+        public Node TemplateChild(AclTemplate template)
+        {
+            Templates ??= [];
+            foreach (var (existing, child) in Templates)
+            {
+                if (existing.Text == template.Text)
+                {
+                    return child;
+                }
+            }
+
+            var node = new Node();
+            Templates.Add((template, node));
+            return node;
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using IoTHub.Broker.Security.Authorization;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IoTHub.Benchmarks;
+
+/// <summary>
+/// One access check (issue 17: under 1 µs with 10 000 rules) among 10, 1 000 and 10 000 rules: per-user rules
+/// (<c>user-N</c> may read and write <c>users/N/#</c> and is denied <c>users/N/secret</c>), a <c>%u</c> pattern for everyone and
+/// a few everyone rules. <c>Uncached</c> walks the compiled rules; <c>Cached</c> is the connection's cache hit (the
+/// common case: a device publishes the same topics again); <c>Subscribe</c> checks that a rule covers a wildcard filter.
+/// </summary>
+[MemoryDiagnoser]
+public class AclCheckBenchmarks
+{
+    private AclRuleSet _rules = null!;
+    private AclClient _client = null!;
+    private AclIdentity _identity = null!;
+    private string _topic = null!;
+
+    [Params(10, 1_000, 10_000)]
+    public int Rules { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rules = new List<AclRule>
+        {
+            new(true, AclAction.Both, "devices/%u/#", AclScope.Everyone, Pattern: true),
+            new(true, AclAction.Subscribe, "broadcast/#", AclScope.Everyone),
+            new(false, AclAction.Both, "broadcast/secret/#", AclScope.Everyone),
+        };
+        for (var i = 0; rules.Count < Rules; i++)
+        {
+            var user = "user-" + i.ToString(CultureInfo.InvariantCulture);
+            rules.Add(new AclRule(true, AclAction.Both, $"users/{i}/#", AclScope.User, user));
+            rules.Add(new AclRule(false, AclAction.Both, $"users/{i}/secret", AclScope.User, user));
+        }
+
+        var user0 = Rules > 10 ? "user-" + (Rules / 4).ToString(CultureInfo.InvariantCulture) : "user-1";
+        _identity = new AclIdentity(user0, "device-1", null);
+        var authorizer = new Authorizer([new FixedRules(rules)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance);
+        _rules = authorizer.Rules;
+        _client = authorizer.ForClient(_identity);
+        _topic = $"devices/{user0}/telemetry/temperature";
+    }
+
+    [Benchmark]
+    public bool Uncached() => _rules.Allows(_identity, AclAction.Publish, _topic, isFilter: false);
+
+    [Benchmark]
+    public bool Cached() => _client.MayReceive(_topic);
+
+    [Benchmark]
+    public bool Subscribe() => _rules.Allows(_identity, AclAction.Subscribe, "broadcast/+/news", isFilter: true);
+
+    private sealed class FixedRules(IReadOnlyList<AclRule> rules) : IAclSource
+    {
+        public IReadOnlyList<AclRule> Rules => rules;
+
+        public event Action? Changed
+        {
+            add { }
+            remove { }
+        }
+    }
+}
