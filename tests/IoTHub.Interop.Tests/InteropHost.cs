@@ -39,7 +39,7 @@ public sealed class InteropHost : IDisposable
         });
         _factory.UseKestrel();
         _factory.StartServer();
-        Endpoint = _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener is { Broker: "default", Name: "default" }).Endpoint;
+        Endpoint = (IPEndPoint)_factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener is { Broker: "default", Name: "default" }).Endpoint;
     }
 
     /// <summary>Where the MQTT listener really bound (loopback).</summary>
@@ -51,7 +51,7 @@ public sealed class InteropHost : IDisposable
 
     /// <summary>Where the default broker's listener "Mqtt:Listeners:{name}" really bound.</summary>
     public IPEndPoint Listener(string name) =>
-        _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(listener => listener.Broker == "default" && listener.Name == name).Endpoint;
+        (IPEndPoint)_factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(listener => listener.Broker == "default" && listener.Name == name).Endpoint;
 
     /// <summary>Where the HTTP endpoint (dashboard, API, and MQTT over WebSocket at /mqtt) really bound.</summary>
     public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single();

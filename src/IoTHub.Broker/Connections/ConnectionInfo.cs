@@ -27,4 +27,10 @@ public sealed record ConnectionInfo(
 {
     /// <summary>The client's address as logs and the admin API show it.</summary>
     public string Endpoint { get; } = RemoteEndPoint?.ToString() ?? "unknown";
+
+    /// <summary>
+    /// The listener's own rule for clients without credentials (as Mosquitto's per_listener_settings), which the
+    /// authentication chain follows instead of its own; null: the chain's.
+    /// </summary>
+    public bool? AllowAnonymous { get; init; }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
@@ -18,7 +19,7 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
         }
 
         var mqtt = listeners.Mqtt.ToList();
-        var unbound = listeners.Http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint.Port == 0);
+        var unbound = listeners.Http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint is IPEndPoint { Port: 0 });
         var data = new Dictionary<string, object>
         {
             ["http"] = string.Join(", ", listeners.Http),

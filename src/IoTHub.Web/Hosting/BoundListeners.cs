@@ -16,20 +16,20 @@ internal sealed class BoundListeners
     public IEnumerable<IPEndPoint> Http => _http.Select(static listen => listen.IPEndPoint!);
 
     /// <summary>Every MQTT listener, with the broker it serves and its settings.</summary>
-    public IEnumerable<BoundMqttListener> Mqtt => _mqtt.Select(static m => new BoundMqttListener(m.Broker, m.Listener, m.Listen.IPEndPoint!));
+    public IEnumerable<BoundMqttListener> Mqtt => _mqtt.Select(static m => new BoundMqttListener(m.Broker, m.Listener, m.Listen.EndPoint));
 
     public void AddHttp(ListenOptions listen) => _http.Add(listen);
 
     public void AddMqtt(string broker, MqttListenerUrl listener, ListenOptions listen) => _mqtt.Add((broker, listener, listen));
 
-    /// <summary>The ws:// or wss:// listener bound to <paramref name="port"/>, if any (no two listeners share a port).</summary>
+    /// <summary>The ws://, wss:// or detect:// listener bound to <paramref name="port"/>, if any (no two listeners share a port).</summary>
     public BoundMqttListener? WebSocketAt(int port)
     {
         foreach (var (broker, listener, listen) in _mqtt)
         {
-            if (listener.IsWebSocket && listen.IPEndPoint!.Port == port)
+            if (listener.TakesWebSocket && listen.IPEndPoint is { } bound && bound.Port == port)
             {
-                return new BoundMqttListener(broker, listener, listen.IPEndPoint);
+                return new BoundMqttListener(broker, listener, bound);
             }
         }
 
@@ -37,8 +37,11 @@ internal sealed class BoundListeners
     }
 }
 
-/// <summary>An MQTT listener as bound: the broker it serves, its configuration (name "default" for Address and Port), where it listens.</summary>
-internal sealed record BoundMqttListener(string Broker, MqttListenerUrl Listener, IPEndPoint Endpoint)
+/// <summary>
+/// An MQTT listener as bound: the broker it serves, its configuration (name "default" for Address and Port), where it
+/// listens (an IP end point, or a Unix socket's path).
+/// </summary>
+internal sealed record BoundMqttListener(string Broker, MqttListenerUrl Listener, EndPoint Endpoint)
 {
     public string Name => Listener.Name;
 

@@ -7,5 +7,5 @@ internal static partial class HostLog
     public static partial void HttpListening(ILogger logger, System.Net.IPEndPoint endpoint);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Endpoint} (broker '{Broker}')")]
-    public static partial void MqttListening(ILogger logger, System.Net.IPEndPoint endpoint, string broker);
+    public static partial void MqttListening(ILogger logger, System.Net.EndPoint endpoint, string broker);
 }

@@ -21,7 +21,8 @@ internal static partial class MqttAuthentication
     }
 
     /// <summary>
-    /// The MQTT listeners of every broker that are not on loopback, as "broker 'b', listener 'l' (address:port)", and the
+    /// The MQTT listeners of every broker that are neither on loopback nor a Unix socket and leave anonymous clients to
+    /// "Security:AllowAnonymous" (none of their own "AllowAnonymous"), as "broker 'b', listener 'l' (address:port)", and the
     /// HTTP endpoint when it serves MQTT over WebSocket (<c>Http:MqttPath</c>) beyond loopback.
     /// </summary>
     private static List<string> OpenListeners(MqttOptions mqtt, HttpOptions http)
@@ -29,7 +30,7 @@ internal static partial class MqttAuthentication
         List<string> open =
         [
             .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
-                .Where(static listener => !listener.IsLoopback)
+                .Where(static listener => !listener.IsLoopback && listener.AllowAnonymous is null)
                 .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
         ];
         if (http.MqttPath.Length > 0 && !MqttListenerUrl.IsLoopbackAddress(http.Address))

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Net;
 using IoTHub.Broker;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
@@ -88,7 +89,8 @@ internal static class BrokersApi
     internal static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
     [
         .. listeners.Http.Select(static e => new ListenerInfo("http", null, e.Address.ToString(), e.Port, e.Port != 0, "http", "http://" + e)),
-        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0, m.Name, m.Url)),
+        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint is IPEndPoint ip ? ip.Address.ToString() : m.Endpoint.ToString() ?? string.Empty,
+            (m.Endpoint as IPEndPoint)?.Port ?? 0, m.Endpoint is not IPEndPoint { Port: 0 }, m.Name, m.Url)),
     ];
 
     internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>

@@ -35,8 +35,11 @@ internal sealed record TlsSettings(
     private const string KeyKey = "CertificateKey";
     private const string PasswordKey = "CertificatePassword";
 
-    /// <summary>Reads the TLS keys of one listener; null (with the problems recorded) when a certificate cannot be used.</summary>
-    public static TlsSettings? Read(SectionReader reader, DateTimeOffset now)
+    /// <summary>
+    /// Reads the TLS keys of one listener; null (with the problems recorded) when a certificate cannot be used, or when
+    /// none is set and TLS is not <paramref name="required"/> (a detect:// listener without TLS).
+    /// </summary>
+    public static TlsSettings? Read(SectionReader reader, DateTimeOffset now, bool required)
     {
         var problems = reader.Errors.Count;
         List<ServerCertificate> certificates = [];
@@ -56,6 +59,11 @@ internal sealed record TlsSettings(
             child.Require(CertificateKey);
             ReadCertificate(child, now, certificates);
             child.RejectUnknownKeys();
+        }
+
+        if (certificates.Count == 0 && reader.Errors.Count == problems && !required)
+        {
+            return null;
         }
 
         if (certificates.Count == 0 && reader.Errors.Count == problems)

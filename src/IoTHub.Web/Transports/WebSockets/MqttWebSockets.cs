@@ -101,7 +101,7 @@ internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListene
             var info = new Broker.Connections.ConnectionInfo(name, context.Request.IsHttps ? TransportKind.SecureWebSocket : TransportKind.WebSocket,
                 new IPEndPoint(connection.LocalIpAddress!, connection.LocalPort),
                 settings.ClientEndPoint(context),
-                connection.ClientCertificate);
+                connection.ClientCertificate) { AllowAnonymous = listener.AllowAnonymous };
             using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
             await WebSocketPipe.RunAsync(socket, broker.Options.MaximumPacketSize, pipe => broker.HandleConnectionAsync(pipe, info));
         }

@@ -10,29 +10,12 @@ namespace IoTHub.Web.Transports.WebSockets;
 /// </summary>
 internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, IReadOnlyList<IPNetwork> TrustedProxies)
 {
-    public const string TrustedProxiesKey = "TrustedProxies";
-
-    public const string ProxyProblem = "is not an IP address or network (10.0.0.1, 10.1.0.0/16, fd00::/8).";
-
     private const string AnyOrigin = "*";
 
     public static WebSocketSettings Read(SectionReader reader, IReadOnlyList<IPNetwork> defaultProxies)
     {
         var origins = reader.Items<string>("AllowedOrigins", TryParseOrigin, "is not an origin such as https://app.example.com, or *.");
-        var proxies = reader.Items<IPNetwork>(TrustedProxiesKey, TryParseNetwork, ProxyProblem);
-        return new WebSocketSettings(origins, proxies.Count > 0 ? proxies : defaultProxies);
-    }
-
-    /// <summary>An IP address (a network of one) or a network in CIDR notation.</summary>
-    public static bool TryParseNetwork(string raw, out IPNetwork network)
-    {
-        if (IPAddress.TryParse(raw, out var address))
-        {
-            network = new IPNetwork(address, address.GetAddressBytes().Length * 8);
-            return true;
-        }
-
-        return IPNetwork.TryParse(raw, out network);
+        return new WebSocketSettings(origins, Transports.TrustedProxies.Read(reader, defaultProxies));
     }
 
     /// <summary>
@@ -72,7 +55,7 @@ internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, I
     /// </summary>
     public IPEndPoint ClientEndPoint(HttpContext context)
     {
-        var peer = Unmapped(context.Connection.RemoteIpAddress ?? IPAddress.None);
+        var peer = Transports.TrustedProxies.Unmapped(context.Connection.RemoteIpAddress ?? IPAddress.None);
         if (TrustedProxies.Count == 0 || !IsTrusted(peer))
         {
             return new IPEndPoint(peer, context.Connection.RemotePort);
@@ -88,26 +71,13 @@ internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, I
                 break;
             }
 
-            client = Unmapped(hop);
+            client = Transports.TrustedProxies.Unmapped(hop);
         }
 
         return new IPEndPoint(client, 0);
     }
 
-    private bool IsTrusted(IPAddress address)
-    {
-        foreach (var network in TrustedProxies)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    private bool IsTrusted(IPAddress address) => Transports.TrustedProxies.Contains(TrustedProxies, address);
 
     private static bool TryParseOrigin(string raw, [MaybeNullWhen(false)] out string origin)
     {
