@@ -52,7 +52,7 @@ public sealed class TransportSettingsTests : IDisposable
 
         Assert.Empty(reader.Errors);
         var secure = options.Listeners.Single(static l => l.Name == "secure");
-        Assert.Equal((SslProtocols.Tls13, ClientCertificateRequirement.Optional, 1), (secure.Tls!.Protocols, secure.Tls.ClientCertificates, secure.Tls.ClientCertificateAuthority.Count));
+        Assert.Equal((SslProtocols.Tls13, ClientCertificateRequirement.Optional, 1), (secure.Tls!.Protocols, secure.Tls.ClientCertificates, secure.Tls.ClientAuthority!.Authorities.Count));
         Assert.Equal(["https://app.example.com"], secure.WebSocket!.AllowedOrigins);
         Assert.Equal([IPNetwork.Parse("10.0.0.1/32"), IPNetwork.Parse("10.1.0.0/16")], secure.WebSocket.TrustedProxies);
         var plain = options.Listeners.Single(static l => l.Name == "plain");
@@ -189,6 +189,34 @@ public sealed class TransportSettingsTests : IDisposable
         ];
         Assert.All(expected, start => Assert.Contains(reader.Errors, e => e.StartsWith(start, StringComparison.Ordinal)));
         Assert.Equal(expected.Length, reader.Errors.Count);
+    }
+
+    /// <summary>A revocation list that is not one, or that no authority of the listener signed (here another authority of the same name), stops the start.</summary>
+    [Fact]
+    public void Unusable_revocation_lists_are_reported()
+    {
+        var server = _certificates.Server("server");
+        using var others = new TestCertificates();
+        var foreign = Path.Combine(_workingDirectory.Path, "foreign.crl");
+        others.RevocationList(foreign, pem: true);
+        var garbage = Path.Combine(_workingDirectory.Path, "garbage.crl");
+        File.WriteAllText(garbage, "not a list");
+        var settings = new Dictionary<string, string?>();
+        foreach (var (name, list) in new[] { ("foreign", foreign), ("garbage", garbage) })
+        {
+            settings[$"Mqtt:Listeners:{name}:Url"] = "tls://127.0.0.1:0";
+            settings[$"Mqtt:Listeners:{name}:Certificate"] = server.Certificate;
+            settings[$"Mqtt:Listeners:{name}:CertificateKey"] = server.Key;
+            settings[$"Mqtt:Listeners:{name}:ClientCertificates"] = "Required";
+            settings[$"Mqtt:Listeners:{name}:ClientCertificateAuthority"] = _certificates.Authority;
+            settings[$"Mqtt:Listeners:{name}:ClientCertificateRevocationList"] = list;
+        }
+
+        SectionReader reader = SettingsTests.ReadMqtt(settings, new MqttOptions());
+
+        Assert.True(reader.Errors.Count == 2, string.Join("\n", reader.Errors));
+        Assert.True(reader.Errors[0].StartsWith($"Mqtt:Listeners:foreign:ClientCertificateRevocationList '{foreign}' is not a certificate revocation list (PEM or DER): no ClientCertificateAuthority certificate named 'CN=IoTHub Test CA' signed it.", StringComparison.Ordinal), reader.Errors[0]);
+        Assert.Contains(reader.Errors, e => e.StartsWith($"Mqtt:Listeners:garbage:ClientCertificateRevocationList '{garbage}' is not a certificate revocation list", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -26,7 +26,7 @@ internal sealed record TlsSettings(
     IReadOnlyList<ServerCertificate> Certificates,
     SslProtocols Protocols,
     ClientCertificateRequirement ClientCertificates,
-    X509Certificate2Collection ClientCertificateAuthority)
+    ClientAuthority? ClientAuthority)
 {
     /// <summary>TLS 1.2 and 1.3; both ends agree on 1.3 when both offer it.</summary>
     public const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
@@ -100,38 +100,34 @@ internal sealed record TlsSettings(
         }
     }
 
-    /// <summary>The PEM bundle client certificates must chain to; required when clients are asked for a certificate.</summary>
-    private static X509Certificate2Collection ReadAuthority(SectionReader reader, ClientCertificateRequirement clients)
+    /// <summary>
+    /// The PEM bundle client certificates must chain to, and the revocation lists of its authorities; required when
+    /// clients are asked for a certificate, and only then loaded (null otherwise).
+    /// </summary>
+    private static ClientAuthority? ReadAuthority(SectionReader reader, ClientCertificateRequirement clients)
     {
-        const string Key = "ClientCertificateAuthority";
-        var authority = new X509Certificate2Collection();
-        var path = reader.Text(Key, string.Empty);
+        var path = reader.Text(ClientAuthority.AuthorityKey, string.Empty);
+        var revocation = reader.Text(ClientAuthority.RevocationListKey, string.Empty);
+        if (clients == ClientCertificateRequirement.None)
+        {
+            return null;
+        }
+
         if (path.Length == 0)
         {
-            if (clients != ClientCertificateRequirement.None)
-            {
-                reader.Fail(Key, $"must be set when ClientCertificates is {clients} (a PEM file of the certificate authorities that client certificates must chain to).");
-            }
-
-            return authority;
+            reader.Fail(ClientAuthority.AuthorityKey, $"must be set when ClientCertificates is {clients} (a PEM file of the certificate authorities that client certificates must chain to).");
+            return null;
         }
 
         try
         {
-            authority.ImportFromPemFile(Path.GetFullPath(path));
+            return ClientAuthority.Load(Path.GetFullPath(path), revocation.Length == 0 ? null : Path.GetFullPath(revocation));
         }
-        catch (Exception e) when (e is IOException or CryptographicException or UnauthorizedAccessException)
+        catch (CertificateProblemException e)
         {
-            reader.Fail(Key, $"'{path}' cannot be read: {e.Message}");
-            return authority;
+            reader.Fail(e.Key ?? ClientAuthority.AuthorityKey, e.Message);
+            return null;
         }
-
-        if (authority.Count == 0)
-        {
-            reader.Fail(Key, $"'{path}' holds no PEM certificate.");
-        }
-
-        return authority;
     }
 
     private static bool TryParseProtocol(string raw, out SslProtocols protocol)
