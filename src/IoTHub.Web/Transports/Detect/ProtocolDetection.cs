@@ -41,29 +41,16 @@ internal sealed class ProtocolDetection(ConnectionDelegate mqtt, bool tls, TimeS
         listen.Protocols = HttpProtocols.Http1;
     }
 
-    private async Task BeforeTlsAsync(ConnectionContext connection, ConnectionDelegate tlsThenInside)
-    {
-        switch (await FirstByteAsync(connection))
-        {
-            case MqttConnect:
-                await mqtt(connection);
-                break;
-            case HttpGet:
-                await _http!(connection);
-                break;
-            case TlsHandshake when tls:
-                await tlsThenInside(connection);
-                break;
-            case TlsHandshake:
-                refused.Log(connection, "it starts a TLS handshake and the listener has no Certificate");
-                break;
-            case { } other:
-                refused.Log(connection, $"its first byte 0x{other:X2} starts neither a TLS handshake, an MQTT CONNECT nor an HTTP request");
-                break;
-        }
-    }
+    private Task BeforeTlsAsync(ConnectionContext connection, ConnectionDelegate tlsThenInside) =>
+        DispatchAsync(connection, _http!, tls ? tlsThenInside : null, insideTls: false);
 
-    private async Task InsideTlsAsync(ConnectionContext connection, ConnectionDelegate http)
+    private Task InsideTlsAsync(ConnectionContext connection, ConnectionDelegate http) => DispatchAsync(connection, http, null, insideTls: true);
+
+    /// <param name="connection">The client's connection, its first byte not read yet.</param>
+    /// <param name="http">Kestrel's HTTP server.</param>
+    /// <param name="tlsThenInside">TLS, then detection inside it; null when there is no TLS to start (none configured, or already inside).</param>
+    /// <param name="insideTls">Whether the connection is inside TLS already (for the log line).</param>
+    private async Task DispatchAsync(ConnectionContext connection, ConnectionDelegate http, ConnectionDelegate? tlsThenInside, bool insideTls)
     {
         switch (await FirstByteAsync(connection))
         {
@@ -73,8 +60,16 @@ internal sealed class ProtocolDetection(ConnectionDelegate mqtt, bool tls, TimeS
             case HttpGet:
                 await http(connection);
                 break;
+            case TlsHandshake when tlsThenInside is not null:
+                await tlsThenInside(connection);
+                break;
+            case TlsHandshake when !insideTls:
+                refused.Log(connection, "it starts a TLS handshake and the listener has no Certificate");
+                break;
             case { } other:
-                refused.Log(connection, $"its first byte inside TLS 0x{other:X2} starts neither an MQTT CONNECT nor an HTTP request");
+                refused.Log(connection, insideTls
+                    ? $"its first byte inside TLS 0x{other:X2} starts neither an MQTT CONNECT nor an HTTP request"
+                    : $"its first byte 0x{other:X2} starts neither a TLS handshake, an MQTT CONNECT nor an HTTP request");
                 break;
         }
     }
