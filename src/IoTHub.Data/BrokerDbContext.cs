@@ -24,7 +24,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<PendingWillEntity> PendingWills => Set<PendingWillEntity>();
 
-    public DbSet<UserEntity> Users => Set<UserEntity>();
+    public DbSet<UserEntity> MqttUsers => Set<UserEntity>();
 
     public DbSet<RoleEntity> Roles => Set<RoleEntity>();
 

@@ -9,6 +9,7 @@ using IoTHub.Web.Mqtt;
 using IoTHub.Web.Security;
 using IoTHub.Web.Storage;
 using IoTHub.Web.Transports.WebSockets;
+using IoTHub.Web.WebSecurity;
 using Microsoft.Extensions.Options;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
@@ -31,6 +32,7 @@ builder.Services
 
 WebApplication app = builder.Build();
 app.UseMqttWebSockets();
+app.UseSecurityHeaders();
 app.UseBadRequestProblems();
 app.UseStaticFiles();
 // Routing after the static files: the framework's static assets add a catch-all fallback endpoint for

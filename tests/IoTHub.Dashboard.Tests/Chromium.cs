@@ -28,13 +28,17 @@ public sealed class Chromium : IAsyncLifetime
         });
     }
 
-    /// <summary>A fresh page (no cookies) of the given size, whose relative addresses go to <paramref name="baseUrl"/>.</summary>
+    /// <summary>
+    /// A fresh page (no cookies) of the given size, whose relative addresses go to <paramref name="baseUrl"/>. Over HTTPS it
+    /// accepts the test authority's certificates, which this browser has no way to trust otherwise.
+    /// </summary>
     public async Task<IPage> NewPageAsync(string baseUrl, int width = 1280, int height = 800)
     {
         var context = await _browser!.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = baseUrl,
             ViewportSize = new ViewportSize { Width = width, Height = height },
+            IgnoreHTTPSErrors = baseUrl.StartsWith("https:", StringComparison.Ordinal),
         });
         context.SetDefaultTimeout((float)Timeout.TotalMilliseconds);
         return await context.NewPageAsync();

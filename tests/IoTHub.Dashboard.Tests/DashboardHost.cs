@@ -1,3 +1,4 @@
+using IoTHub.Testing;
 using IoTHub.Web.Tests;
 
 namespace IoTHub.Dashboard.Tests;
@@ -11,15 +12,16 @@ public class DashboardHost : AdminApiHost
     }
 
     /// <param name="settings">More configuration keys.</param>
-    protected DashboardHost(IReadOnlyDictionary<string, string> settings)
+    /// <param name="authority">Over HTTPS: the authority of the host's certificate.</param>
+    protected DashboardHost(IReadOnlyDictionary<string, string> settings, TestCertificates? authority = null)
         : base(new Dictionary<string, string>(settings)
         {
             ["Mqtt:DrainTimeout"] = "00:00:02", // a test's leftover clients must not hold up the host's shutdown
             ["Logging:LogLevel:Default"] = "Warning",
-        })
+        }, authority)
     {
     }
 
-    /// <summary>http://127.0.0.1:port, without a trailing slash.</summary>
+    /// <summary>http://127.0.0.1:port (https:// over HTTPS), without a trailing slash.</summary>
     public string BaseUrl => Client.BaseAddress!.ToString().TrimEnd('/');
 }

@@ -1,8 +1,6 @@
 using IoTHub.Data.Admin;
 using IoTHub.Data.Admin.Audit;
-using IoTHub.Data.Stores;
 using IoTHub.Testing;
-using Microsoft.EntityFrameworkCore;
 
 namespace IoTHub.Data.Tests;
 
@@ -33,46 +31,37 @@ public sealed class MemoryAdminStoreTests : AdminStoreContract
 
 public sealed class SqliteAdminStoreTests : AdminStoreContract
 {
-    private readonly TempDirectory _folder = new();
+    private MigratedDatabase _database = null!;
 
     protected override bool InDatabase => true;
 
-    private string DatabasePath => Path.Combine(_folder.Path, SqliteStorage.DefaultFileName);
-
     public override async Task InitializeAsync()
     {
-        await using (var context = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath)))
-        {
-            await context.Database.MigrateAsync();
-        }
-
+        _database = await MigratedDatabase.SqliteAsync();
         await base.InitializeAsync();
     }
 
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        _folder.Dispose();
+        _database.Dispose();
     }
 
-    protected override Task<AdminStores> OpenAsync() =>
-        Task.FromResult(AdminStores.Create(new BrokerDbContextFactory(SqliteStorage.CreateOptions(DatabasePath))));
+    protected override Task<AdminStores> OpenAsync() => Task.FromResult(AdminStores.Create(_database.Contexts()));
 }
 
 [Collection(PostgresServerGroup.Name)]
 public sealed class PostgresAdminStoreTests(PostgresServer server) : AdminStoreContract
 {
-    private string _connectionString = null!;
+    private MigratedDatabase _database = null!;
 
     protected override bool InDatabase => true;
 
     public override async Task InitializeAsync()
     {
-        _connectionString = await server.CreateDatabaseAsync();
-        await PostgresStorage.MigrateAsync(_connectionString);
+        _database = await MigratedDatabase.PostgresAsync(server);
         await base.InitializeAsync();
     }
 
-    protected override Task<AdminStores> OpenAsync() =>
-        Task.FromResult(AdminStores.Create(new BrokerDbContextFactory(PostgresStorage.CreateOptions(_connectionString))));
+    protected override Task<AdminStores> OpenAsync() => Task.FromResult(AdminStores.Create(_database.Contexts()));
 }

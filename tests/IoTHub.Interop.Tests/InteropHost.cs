@@ -54,7 +54,7 @@ public sealed class InteropHost : IDisposable
         (IPEndPoint)_factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(listener => listener.Broker == "default" && listener.Name == name).Endpoint;
 
     /// <summary>Where the HTTP endpoint (dashboard, API, and MQTT over WebSocket at /mqtt) really bound.</summary>
-    public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single();
+    public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single().Endpoint;
 
     public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
 

@@ -55,14 +55,15 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// it go, so another socket can take it before the broker binds it ("address already in use"): a
     /// broker that exits before listening gets a new port, up to three tries in all.
     /// <paramref name="queueLimit"/>: the messages each session may queue, set explicitly on every broker
-    /// (null: each broker's own setting as in the throughput rows).
+    /// (null: each broker's own setting as in the throughput rows). <paramref name="passwordFile"/>: a
+    /// Mosquitto password file both IoTHub and Mosquitto check every CONNECT against, anonymous clients refused.
     /// </summary>
-    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit = null)
+    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit = null, string? passwordFile = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, queueLimit).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, queueLimit, passwordFile).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -75,7 +76,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit)
+    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit, string? passwordFile)
     {
         var port = FreePort();
         var portText = port.ToString(CultureInfo.InvariantCulture);
@@ -96,6 +97,11 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     arguments.Add("--Mqtt:MaximumQueuedMessages=" + queueText);
                 }
 
+                if (passwordFile is not null)
+                {
+                    arguments.Add("--Security:PasswordFile=" + passwordFile);
+                }
+
                 break;
             case BrokerKind.Mosquitto:
                 var config = Path.Combine(temp, "mosquitto.conf");
@@ -104,9 +110,10 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 // TCP_NODELAY as IoTHub (Kestrel) and MQTTnet set it. The log keeps only the "information" type:
                 // the start and stop lines ("... running" says it listens), not the per-connection notices, as
                 // IoTHub logs warnings only. stdbuf makes its stdout line-buffered, so the line comes at once.
+                var authentication = passwordFile is null ? "allow_anonymous true" : $"allow_anonymous false\npassword_file {passwordFile}";
                 await File.WriteAllTextAsync(config, $"""
                     listener {port} 127.0.0.1
-                    allow_anonymous true
+                    {authentication}
                     persistence false
                     max_queued_messages {queueText ?? "100000"}
                     set_tcp_nodelay true

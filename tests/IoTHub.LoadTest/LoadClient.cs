@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using IoTHub.Mqtt;
 
 namespace IoTHub.LoadTest;
@@ -97,7 +98,14 @@ internal sealed class LoadClient : IAsyncDisposable
 
         var client = new LoadClient(socket, flows, options);
         client._receiving = client.ReceiveAsync();
-        await client.SendAsync(new ConnectPacket { ClientId = clientId, CleanStart = options.CleanSession, KeepAlive = options.KeepAlive }).ConfigureAwait(false);
+        await client.SendAsync(new ConnectPacket
+        {
+            ClientId = clientId,
+            CleanStart = options.CleanSession,
+            KeepAlive = options.KeepAlive,
+            UserName = options.Credentials?.UserName,
+            Password = options.Credentials?.Password,
+        }).ConfigureAwait(false);
         if (waitForConnAck)
         {
             var code = await client._connAck.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
@@ -422,7 +430,42 @@ internal sealed record ClientOptions(
     int InflightLimit = LoadClient.InflightLimit,
     int ReceiveBufferSize = 0,
     bool StopReadingAfterSubAck = false,
-    ushort KeepAlive = 0)
+    ushort KeepAlive = 0,
+    Credentials? Credentials = null)
 {
     public static readonly ClientOptions Default = new();
+}
+
+/// <summary>A user name and password the tool's clients send in CONNECT, and the password file that holds them.</summary>
+internal sealed record Credentials(string UserName, byte[] Password, string PasswordFile)
+{
+    /// <summary>
+    /// Writes a password file with one user through Debian's mosquitto_passwd (PBKDF2-SHA512, as Mosquitto
+    /// 2.0 writes it), so IoTHub and Mosquitto check the same file.
+    /// </summary>
+    public static async Task<Credentials> CreateAsync()
+    {
+        const string User = "bench";
+        const string Password = "bench-password";
+        var folder = Directory.CreateTempSubdirectory("iothub-load-auth-").FullName;
+        var file = Path.Combine(folder, "passwd");
+        var start = new ProcessStartInfo("mosquitto_passwd", ["-c", "-b", file, User, Password]) { RedirectStandardError = true };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start mosquitto_passwd");
+        var error = await process.StandardError.ReadToEndAsync().ConfigureAwait(false);
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException("mosquitto_passwd failed: " + error);
+        }
+
+        // Mosquitto reads it after dropping root for its own user.
+        if (OperatingSystem.IsWindows())
+        {
+            return new Credentials(User, Encoding.UTF8.GetBytes(Password), file);
+        }
+
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        return new Credentials(User, Encoding.UTF8.GetBytes(Password), file);
+    }
 }

@@ -75,6 +75,8 @@ else
     brokerCpu = "0-" + (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture);
 }
 
+// The authentication scenarios' password file, written once by mosquitto_passwd for IoTHub and Mosquitto.
+var credentials = scenarios.Any(s => s.Authentication != ConnectAuthentication.None) ? await Credentials.CreateAsync().ConfigureAwait(false) : null;
 var report = new Report(settings, args);
 Console.WriteLine($"load average at start: {Report.LoadAverage()}");
 foreach (var scenario in scenarios)
@@ -82,6 +84,12 @@ foreach (var scenario in scenarios)
     foreach (var kind in settings.Brokers)
     {
         if (kind == BrokerKind.Kestrel && scenario.Kind != ScenarioKind.Idle)
+        {
+            continue;
+        }
+
+        // The MQTTnet server has no password-file authentication of its own to compare.
+        if (kind is BrokerKind.MqttNet or BrokerKind.Kestrel && scenario.Authentication != ConnectAuthentication.None)
         {
             continue;
         }
@@ -97,8 +105,10 @@ foreach (var scenario in scenarios)
         {
             // The open-loop scenarios compare the brokers at one queue limit per session (OpenLoopPlan).
             var queueLimit = scenario.Plan is null ? (int?)null : OpenLoopPlan.QueueLimit;
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit).ConfigureAwait(false);
-            result = await new Runner(broker, settings).RunAsync(scenario).ConfigureAwait(false);
+            var passwordFile = scenario.Authentication == ConnectAuthentication.None ? null : credentials!.PasswordFile;
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit, passwordFile).ConfigureAwait(false);
+            var runnerCredentials = passwordFile is null ? null : credentials;
+            result = await new Runner(broker, settings, runnerCredentials).RunAsync(scenario).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

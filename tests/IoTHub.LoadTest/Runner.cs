@@ -6,7 +6,7 @@ using IoTHub.Mqtt;
 namespace IoTHub.LoadTest;
 
 /// <summary>Runs one scenario against one running broker. Every phase is bounded in count and time.</summary>
-internal sealed partial class Runner(BrokerProcess broker, Settings settings)
+internal sealed partial class Runner(BrokerProcess broker, Settings settings, Credentials? credentials = null)
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
 
@@ -298,11 +298,11 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings)
         // up as it would be in a broker that has been running (the throughput scenarios' warm-up, for
         // connects). Warm-up and measured connects together stay within the 20 000 TIME_WAIT budget.
         var warmup = Math.Min(settings.Connects / 5, 20_000 - settings.Connects);
-        await ConnectAndDisconnectAsync("warm-", warmup).ConfigureAwait(false);
+        await ConnectAndDisconnectAsync(scenario, "warm-", warmup).ConfigureAwait(false);
         var total = settings.Connects;
         var cpuBefore = broker.CpuSeconds();
         var clock = Stopwatch.StartNew();
-        await ConnectAndDisconnectAsync("rate-", total).ConfigureAwait(false);
+        await ConnectAndDisconnectAsync(scenario, "rate-", total).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = broker.CpuSeconds() - cpuBefore;
         return new Result(scenario, broker.Kind)
@@ -313,15 +313,17 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings)
         };
     }
 
-    private Task ConnectAndDisconnectAsync(string prefix, int total)
+    private Task ConnectAndDisconnectAsync(Scenario scenario, string prefix, int total)
     {
         var next = -1;
+        var options = ClientOptions.Default with { Credentials = credentials };
         return ForEachAsync(16, 16, async worker =>
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < total)
             {
-                var client = await LoadClient.ConnectAsync(broker.Port, Id(prefix, i), []).ConfigureAwait(false);
+                var id = scenario.ReuseClientIds ? Id("client-", worker) : Id(prefix, i);
+                var client = await LoadClient.ConnectAsync(broker.Port, id, [], options).ConfigureAwait(false);
                 await client.DisconnectAsync().ConfigureAwait(false);
             }
         }).WaitAsync(SetupTimeout);

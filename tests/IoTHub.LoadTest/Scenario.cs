@@ -24,6 +24,16 @@ internal enum ScenarioKind
     OpenLoop,
 }
 
+/// <summary>What the connect scenarios' clients prove in CONNECT (issue 15's benchmark).</summary>
+internal enum ConnectAuthentication
+{
+    /// <summary>Anonymous clients.</summary>
+    None,
+
+    /// <summary>User name and password checked against a password file.</summary>
+    PasswordFile,
+}
+
 internal enum Topology
 {
     /// <summary>Publisher i to subscriber i, each pair its own topic.</summary>
@@ -51,7 +61,9 @@ internal sealed record Scenario(
     int PayloadSize = 64,
     int Devices = 0,
     int Rate = 0,
-    OpenLoopPlan? Plan = null)
+    OpenLoopPlan? Plan = null,
+    ConnectAuthentication Authentication = ConnectAuthentication.None,
+    bool ReuseClientIds = false)
 {
     /// <summary>
     /// The device pair again at one offered load, below IoTHub's, Mosquitto's and the tool's limits here
@@ -78,6 +90,12 @@ internal sealed record Scenario(
         new("devices-100k-paced", "devices-100k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000, Rate: DevicesPacedRate),
         new($"idle-{settings.IdleConnections}", $"{settings.IdleConnections:N0} idle connections", ScenarioKind.Idle),
         new("connect-rate", $"{settings.Connects:N0} CONNECT/CONNACK/DISCONNECT, 16 at a time", ScenarioKind.ConnectRate),
+        new("connect-same-ids", "connect-rate, but each of the 16 clients reconnects with its own client id (baseline of connect-password-file-warm)",
+            ScenarioKind.ConnectRate, ReuseClientIds: true),
+        new("connect-password-file", "connect-rate with a user name and password from a mosquitto_passwd file, a new client id each connect (IoTHub's cache misses)",
+            ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.PasswordFile),
+        new("connect-password-file-warm", "connect-password-file with connect-same-ids's client ids (IoTHub's cache, keyed on user, password and client id, hits)",
+            ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.PasswordFile, ReuseClientIds: true),
         .. OpenLoopPlan.Scenarios,
     ];
 }

@@ -50,10 +50,23 @@ public sealed class TestCertificates : IDisposable
         return Issue(name, "localhost", ServerAuthentication, names.Build(), _authority, _authorityKey, notBefore, notAfter);
     }
 
-    /// <summary>A client certificate signed by the authority, or by the stranger no listener trusts.</summary>
-    public PemFiles Client(string name, bool trusted = true) =>
-        trusted ? Issue(name, name, ClientAuthentication, null, _authority, _authorityKey, null, null)
-            : Issue(name, name, ClientAuthentication, null, _stranger, _strangerKey, null, null);
+    /// <summary>
+    /// A client certificate for the Common Name <paramref name="name"/> signed by the authority, or by the stranger no listener
+    /// trusts; with <paramref name="alternativeNames"/> as DNS names, and valid from an hour ago for a day unless told.
+    /// </summary>
+    public PemFiles Client(string name, bool trusted = true, string[]? alternativeNames = null, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
+    {
+        X509Extension? names = null;
+        if (alternativeNames is not null)
+        {
+            var builder = new SubjectAlternativeNameBuilder();
+            Array.ForEach(alternativeNames, builder.AddDnsName);
+            names = builder.Build();
+        }
+
+        return trusted ? Issue(name, name, ClientAuthentication, names, _authority, _authorityKey, notBefore, notAfter)
+            : Issue(name, name, ClientAuthentication, names, _stranger, _strangerKey, notBefore, notAfter);
+    }
 
     /// <summary>Whether <paramref name="certificate"/> (a server's, as a client sees it) chains to the authority, and only to it.</summary>
     public bool Issued(X509Certificate? certificate)

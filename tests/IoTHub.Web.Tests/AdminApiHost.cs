@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using IoTHub.Testing;
 using IoTHub.Web.Auth;
 
 namespace IoTHub.Web.Tests;
@@ -27,8 +28,8 @@ public class AdminApiHost : KestrelHost
     {
     }
 
-    protected AdminApiHost(IReadOnlyDictionary<string, string> settings)
-        : base(settings)
+    protected AdminApiHost(IReadOnlyDictionary<string, string> settings, TestCertificates? authority = null)
+        : base(settings, authority)
     {
     }
 
@@ -78,7 +79,7 @@ public class AdminApiHost : KestrelHost
 
     public HttpClient WithToken(string token)
     {
-        var client = new HttpClient { BaseAddress = Client.BaseAddress, Timeout = Client.Timeout };
+        var client = NewClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }

@@ -240,9 +240,11 @@ public sealed class AdminApiTests(AdminApiHost host) : IClassFixture<AdminApiHos
         var brokers = await admin.GetFromJsonAsync<JsonElement>("/api/v1/brokers");
         var broker = Assert.Single(brokers.GetProperty("items").EnumerateArray());
         Assert.Equal(("default", "Running"), (broker.GetProperty("name").GetString(), broker.GetProperty("state").GetString()));
-        var listener = Assert.Single(broker.GetProperty("listeners").EnumerateArray());
-        Assert.Equal(host.MqttEndpoint.Port, listener.GetProperty("port").GetInt32());
-        Assert.True(listener.GetProperty("bound").GetBoolean());
+        // Its listener, and MQTT over WebSocket at /mqtt on the HTTP port.
+        Assert.Equal(
+            [("default", host.MqttEndpoint.Port, $"tcp://{host.MqttEndpoint}", true), ("http", host.BaseAddress.Port, $"ws://127.0.0.1:{host.BaseAddress.Port}/mqtt", true)],
+            broker.GetProperty("listeners").EnumerateArray().Select(static l =>
+                (l.GetProperty("name").GetString(), l.GetProperty("port").GetInt32(), l.GetProperty("url").GetString(), l.GetProperty("bound").GetBoolean())));
 
         var listeners = await admin.GetFromJsonAsync<JsonElement>("/api/v1/listeners?protocol=http");
         Assert.Equal(host.Client.BaseAddress!.Port, Assert.Single(listeners.GetProperty("items").EnumerateArray()).GetProperty("port").GetInt32());

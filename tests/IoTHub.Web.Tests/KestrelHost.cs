@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using System.Net;
+using IoTHub.Testing;
 using IoTHub.Web.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,6 +16,7 @@ public class KestrelHost : IDisposable
 {
     private readonly TempDirectory _temp = new();
     private readonly WebApplicationFactory<Program> _factory;
+    private readonly TestCertificates? _authority;
 
     public KestrelHost()
         : this(new Dictionary<string, string>())
@@ -22,8 +24,10 @@ public class KestrelHost : IDisposable
     }
 
     /// <param name="settings">More configuration keys, e.g. more brokers.</param>
-    protected KestrelHost(IReadOnlyDictionary<string, string> settings)
+    /// <param name="authority">Over HTTPS (Http:Certificate among the settings): the authority that issued the certificate, which the clients trust.</param>
+    protected KestrelHost(IReadOnlyDictionary<string, string> settings, TestCertificates? authority = null)
     {
+        _authority = authority;
         DataDirectory = Path.Combine(_temp.Path, "data");
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -42,8 +46,12 @@ public class KestrelHost : IDisposable
         MqttEndpoints = listeners.Mqtt.Where(static m => m.Name == "default").ToDictionary(static m => m.Broker, static m => (IPEndPoint)m.Endpoint);
         MqttListeners = listeners.Mqtt.ToList();
         MqttEndpoint = MqttEndpoints["default"];
-        Client = new HttpClient { BaseAddress = new Uri($"http://{listeners.Http.Single()}"), Timeout = TimeSpan.FromSeconds(30) };
+        BaseAddress = new Uri(listeners.Http.Single().Url);
+        Client = NewClient();
     }
+
+    /// <summary>http://127.0.0.1:port/, or https:// when the host serves HTTPS.</summary>
+    public Uri BaseAddress { get; }
 
     public string DataDirectory { get; }
 
@@ -59,6 +67,18 @@ public class KestrelHost : IDisposable
     internal IReadOnlyList<BoundMqttListener> MqttListeners { get; }
 
     public IServiceProvider Services => _factory.Services;
+
+    /// <summary>A client of the HTTP endpoint; over HTTPS it trusts the authority's certificates (and only those).</summary>
+    public HttpClient NewClient(bool allowAutoRedirect = true, bool useCookies = true) => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = allowAutoRedirect,
+        UseCookies = useCookies,
+        SslOptions = { RemoteCertificateValidationCallback = _authority is null ? null : (_, certificate, _, _) => _authority.Issued(certificate) },
+    })
+    {
+        BaseAddress = BaseAddress,
+        Timeout = TimeSpan.FromSeconds(30),
+    };
 
     public void Dispose()
     {

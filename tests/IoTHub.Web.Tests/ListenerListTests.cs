@@ -27,7 +27,7 @@ public sealed class ListenerListTests(TwoListenerHost host) : IClassFixture<TwoL
         var admin = await host.AdminAsync();
         var listeners = await admin.GetFromJsonAsync<JsonElement>("/api/v1/listeners?protocol=mqtt");
         Assert.Equal(
-            [("default", $"tcp://{host.MqttEndpoint}"), ("second", $"tcp://{second}")],
+            [("default", $"tcp://{host.MqttEndpoint}"), ("http", $"ws://127.0.0.1:{host.BaseAddress.Port}/mqtt"), ("second", $"tcp://{second}")],
             listeners.GetProperty("items").EnumerateArray().Select(static l => (l.GetProperty("name").GetString(), l.GetProperty("url").GetString())).Order());
 
         var metrics = await MetricsScrape.ReadAsync(host.Client);

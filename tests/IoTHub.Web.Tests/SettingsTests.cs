@@ -208,6 +208,13 @@ public sealed class SettingsTests
         Assert.StartsWith("Mqtt:ServerReference must be set when Redirect is ServerMoved", Assert.Single(reader.Errors), StringComparison.Ordinal);
     }
 
+    /// <summary>Asserts that the reader recorded exactly one error starting with each of <paramref name="expected"/>.</summary>
+    internal static void AssertErrors(SectionReader reader, string[] expected)
+    {
+        Assert.Equal(expected.Length, reader.Errors.Count);
+        Assert.All(expected, start => Assert.Contains(reader.Errors, e => e.StartsWith(start, StringComparison.Ordinal)));
+    }
+
     internal static SectionReader ReadMqtt(Dictionary<string, string?> values, MqttOptions options)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();

@@ -89,8 +89,7 @@ public sealed class TransportSettingsTests : IDisposable
             "Mqtt:Listeners:web:AllowedOrigins 'app.example.com' is not an origin",
             "Mqtt:TrustedProxies 'proxy.example' is not an IP address or network",
         ];
-        Assert.Equal(expected.Length, reader.Errors.Count);
-        Assert.All(expected, start => Assert.Contains(reader.Errors, e => e.StartsWith(start, StringComparison.Ordinal)));
+        SettingsTests.AssertErrors(reader, expected);
     }
 
     [Theory]

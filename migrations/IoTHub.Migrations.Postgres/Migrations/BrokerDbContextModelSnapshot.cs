@@ -480,6 +480,19 @@ namespace IoTHub.Migrations.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
 
+                    b.Property<long>("ChangedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("changed_at");
+
+                    b.Property<string>("ClientIdPattern")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("client_id_pattern");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
                     b.Property<bool>("Enabled")
                         .HasColumnType("boolean")
                         .HasColumnName("enabled");
@@ -500,7 +513,7 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.HasIndex("UserName")
                         .IsUnique();
 
-                    b.ToTable("users", (string)null);
+                    b.ToTable("mqtt_users", (string)null);
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.UserRoleEntity", b =>

@@ -113,8 +113,11 @@ internal sealed class ConnectAdmission(MqttBroker broker)
     }
 }
 
-/// <summary>What admission settled about a CONNECT: the client id to use, and the will to keep.</summary>
-internal readonly record struct AdmittedConnect(string ClientId, bool Assigned, bool KeepAliveTooLong, Will? Will);
+/// <summary>
+/// What admission settled about a CONNECT: the client id to use, and the will to keep; then the user name the client
+/// goes by (the CONNECT's, or its certificate's identity: <see cref="Connections.ConnectionInfo.UserName"/>).
+/// </summary>
+internal readonly record struct AdmittedConnect(string ClientId, bool Assigned, bool KeepAliveTooLong, Will? Will, string? UserName = null);
 
 /// <summary>
 /// Why a CONNECT is refused: the reason code (3.1.1 clients get it mapped to a return code), a reason for the log

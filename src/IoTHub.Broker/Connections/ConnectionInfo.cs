@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using IoTHub.Broker.Security.Certificates;
 
 namespace IoTHub.Broker.Connections;
 
@@ -33,4 +34,10 @@ public sealed record ConnectionInfo(
     /// authentication chain follows instead of its own; null: the chain's.
     /// </summary>
     public bool? AllowAnonymous { get; init; }
+
+    /// <summary>Whether the listener takes user names from client certificates instead of CONNECT (docs/security.md).</summary>
+    public CertificateIdentity CertificateIdentity { get; init; }
+
+    /// <summary>The user name the client goes by: the identity of its certificate where the listener says so (null without one), else the one it sent.</summary>
+    public string? UserName(string? sent) => CertificateIdentity == CertificateIdentity.None ? sent : CertificateIdentities.Read(ClientCertificate, CertificateIdentity);
 }

@@ -23,9 +23,10 @@ internal sealed partial class MqttConnection
         }
 
         _will = admitted.Will;
+        admitted = admitted with { UserName = Info.UserName(connect.UserName) };
 
         // The authenticator's answer: at once (the common case), or later, when the read loop awaits it before it reads on.
-        var request = new ConnectRequest(admitted.ClientId, connect.UserName, connect.Password, _version, Info);
+        var request = new ConnectRequest(admitted.ClientId, admitted.UserName, connect.Password, _version, Info);
         ValueTask<ConnectDecision> decision;
         try
         {
@@ -110,14 +111,14 @@ internal sealed partial class MqttConnection
             // A backend that cannot decide is the server's trouble, not the client's credentials.
             var reason = decision.Reason ?? "refused by the authenticator";
             RefuseConnect(new ConnectRefusal(decision.ReasonCode, reason, Authentication: decision.ReasonCode != ReasonCode.ServerUnavailable),
-                clientId, connect.UserName);
+                clientId, admitted.UserName);
             return;
         }
 
         if (_broker.State != BrokerState.Running)
         {
             // It stopped while the authenticator was deciding.
-            RefuseConnect(ConnectRefusal.Stopping, clientId, connect.UserName);
+            RefuseConnect(ConnectRefusal.Stopping, clientId, admitted.UserName);
             return;
         }
 
@@ -127,7 +128,8 @@ internal sealed partial class MqttConnection
         _clientMaximumPacketSize = terms.ClientMaximumPacketSize;
         _outgoingAliases = terms.TopicAliasMaximum > 0 ? new TopicAliases(terms.TopicAliasMaximum) : TopicAliases.None;
         ClientId = clientId;
-        UserName = connect.UserName;
+        UserName = admitted.UserName;
+        AuthenticatedBy = decision.Method;
 
         var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck);
         EnsureWriteLoop();

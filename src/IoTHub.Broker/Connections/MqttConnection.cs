@@ -96,8 +96,11 @@ internal sealed partial class MqttConnection
 
     public string ClientId { get; private set; } = string.Empty;
 
-    /// <summary>The user name the client sent in CONNECT, if any (not yet authenticated: for the admin API's filter).</summary>
+    /// <summary>The user name the client sent in CONNECT, if any; set once CONNECT was accepted.</summary>
     public string? UserName { get; private set; }
+
+    /// <summary>The authenticator that checked <see cref="UserName"/>'s password (its method); null when none did.</summary>
+    public string? AuthenticatedBy { get; private set; }
 
     public long AcceptedAt { get; }
 

@@ -86,6 +86,26 @@ public sealed partial class MqttBroker
         return true;
     }
 
+    /// <summary>
+    /// Closes every connection of <paramref name="userName"/> that the authenticator <paramref name="method"/> let in,
+    /// because that user was deleted or disabled there: 5.0 clients get DISCONNECT 0x87 Not authorized, 3.1.1 clients
+    /// are closed (they have no DISCONNECT from the server). Returns how many were closed.
+    /// </summary>
+    public int DisconnectUser(string userName, string method, string reason)
+    {
+        var closed = 0;
+        foreach (var (connection, _) in _connections)
+        {
+            if (connection.IsConnected && connection.UserName == userName && connection.AuthenticatedBy == method)
+            {
+                connection.Close(ReasonCode.NotAuthorized, reason);
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
     /// <summary>Ends the session: its connection, if any, is closed, and its queue and subscriptions are dropped.</summary>
     public bool DeleteSession(string clientId)
     {

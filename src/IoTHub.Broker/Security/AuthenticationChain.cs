@@ -22,10 +22,15 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
 
     private static readonly ConnectDecision AnonymousRefused = ConnectDecision.Refuse(ReasonCode.NotAuthorized, "anonymous clients are not allowed");
 
+    private static readonly ConnectDecision ClientIdRefused = ConnectDecision.Refuse(ReasonCode.NotAuthorized, "this user may not use this client id");
+
     private readonly IAuthenticator[] _authenticators;
     private readonly bool _allowAnonymous;
     private readonly AuthenticationCache _cache;
     private readonly string[] _methods;
+
+    /// <summary>The accepting decision of each authenticator, made once: it names the method.</summary>
+    private readonly ConnectDecision[] _accepted;
 
     /// <summary>Decisions per method index (an authenticator's, or <see cref="AnonymousMethod"/> last) and result.</summary>
     private readonly long[] _decisions;
@@ -36,6 +41,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
         _allowAnonymous = allowAnonymous;
         _cache = new AuthenticationCache(cacheDuration, time ?? TimeProvider.System);
         _methods = [.. _authenticators.Select(static a => a.Method), AnonymousMethod];
+        _accepted = [.. _authenticators.Select(static a => ConnectDecision.AcceptedBy(a.Method))];
         _decisions = new long[_methods.Length * Results.Length];
     }
 
@@ -116,8 +122,9 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     {
         var decision = result switch
         {
-            AuthenticationResult.Allow => ConnectDecision.Accept,
+            AuthenticationResult.Allow => _accepted[methodIndex],
             AuthenticationResult.Deny => BadCredentials,
+            AuthenticationResult.Forbidden => ClientIdRefused,
             _ when request.UserName is null || _authenticators.Length == 0 => (request.Connection.AllowAnonymous ?? _allowAnonymous) ? ConnectDecision.Accept
                 : request.UserName is null ? AnonymousRefused : BadCredentials,
             _ => BadCredentials,

@@ -10,7 +10,15 @@ public readonly record struct ConnectDecision(ReasonCode ReasonCode, string? Rea
 {
     public bool Accepted => ReasonCode == ReasonCode.Success;
 
+    /// <summary>
+    /// Of an accepted client: the <see cref="IAuthenticator.Method"/> that checked its user name and password; null when
+    /// none did (anonymous, or no authenticator). The connection keeps it, so that changes to that user reach it.
+    /// </summary>
+    public string? Method { get; init; }
+
     public static ConnectDecision Accept => default;
+
+    public static ConnectDecision AcceptedBy(string method) => new(ReasonCode.Success, null) { Method = method };
 
     public static ConnectDecision Refuse(ReasonCode reasonCode, string reason)
     {

@@ -11,6 +11,12 @@ public enum AuthenticationResult
 
     /// <summary>A client it knows, with wrong credentials: refused, no other authenticator is asked.</summary>
     Deny,
+
+    /// <summary>
+    /// Right credentials, but this client may not connect (its client id is not one its user may use): refused with
+    /// 0x87 Not authorized (3.1.1: 5), no other authenticator is asked.
+    /// </summary>
+    Forbidden,
 }
 
 /// <summary>

@@ -224,7 +224,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
                 _reportedAt = now;
                 _unreportedFailures = 0;
                 _outageFailures = 1;
-                LogOutageStarted(_logger, failure.GetType().Name, failure.Message);
+                LogOutageStarted(_logger, failure.GetType().Name, failure.Message.TrimEnd('.'));
                 return;
             }
         }

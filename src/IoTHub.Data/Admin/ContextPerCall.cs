@@ -27,6 +27,34 @@ internal static class ContextPerCall
         contexts.RunAsync<IReadOnlyList<T>>(async context =>
             [.. (await table(context).AsNoTracking().OrderBy(orderBy).ToListAsync(cancellationToken).ConfigureAwait(false)).Select(read)]);
 
+    /// <summary>
+    /// Inserts <paramref name="row"/> unless a row that matches <paramref name="existing"/> is there; false then. Racers that
+    /// both pass the check are told apart by the table's unique index: the loser's insert fails and it gets false.
+    /// </summary>
+    public static Task<bool> AddUniqueAsync<TRow>(this IDbContextFactory<BrokerDbContext> contexts, Func<BrokerDbContext, DbSet<TRow>> table,
+        Expression<Func<TRow, bool>> existing, TRow row, CancellationToken cancellationToken)
+        where TRow : class =>
+        contexts.RunAsync(async context =>
+        {
+            var rows = table(context);
+            if (await rows.AnyAsync(existing, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            rows.Add(row);
+            try
+            {
+                await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (DbUpdateException)
+            {
+                // Added by someone else between the check and the insert (the unique index refused it).
+                return false;
+            }
+        });
+
     /// <summary>Deletes the rows of <paramref name="table"/> that match; false when none did.</summary>
     public static Task<bool> DeleteAsync<TRow>(this IDbContextFactory<BrokerDbContext> contexts, Func<BrokerDbContext, DbSet<TRow>> table,
         Expression<Func<TRow, bool>> match, CancellationToken cancellationToken)

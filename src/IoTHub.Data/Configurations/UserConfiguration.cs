@@ -8,11 +8,14 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<UserEntity>
 {
     public void Configure(EntityTypeBuilder<UserEntity> e)
     {
-        e.ToTable("users");
+        e.ToTable("mqtt_users");
         e.Property(x => x.Id).HasColumnName("id");
         e.Property(x => x.UserName).HasColumnName("user_name").HasMaxLength(256);
         e.Property(x => x.PasswordHash).HasColumnName("password_hash");
         e.Property(x => x.Enabled).HasColumnName("enabled");
+        e.Property(x => x.ClientIdPattern).HasColumnName("client_id_pattern").HasMaxLength(256);
+        e.Property(x => x.CreatedAt).HasColumnName("created_at");
+        e.Property(x => x.ChangedAt).HasColumnName("changed_at");
         e.HasIndex(x => x.UserName).IsUnique();
     }
 }

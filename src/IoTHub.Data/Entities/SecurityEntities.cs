@@ -1,7 +1,8 @@
 namespace IoTHub.Data.Entities;
 
-// Tables for the security work (authentication against database users, ACLs); not used yet.
+// Tables for the security work: the built-in MQTT users (the Database authenticator); roles and ACLs are not used yet.
 
+/// <summary>A built-in MQTT user (table mqtt_users); the admin API's accounts are a table of their own.</summary>
 public sealed class UserEntity
 {
     public int Id { get; set; }
@@ -12,6 +13,15 @@ public sealed class UserEntity
     public required string PasswordHash { get; set; }
 
     public bool Enabled { get; set; } = true;
+
+    /// <summary>The client ids the user may use (* and ? wildcards, %u for the user name); null for any.</summary>
+    public string? ClientIdPattern { get; set; }
+
+    /// <summary>When it was created, in Unix milliseconds.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>When it was last changed, in Unix milliseconds.</summary>
+    public long ChangedAt { get; set; }
 }
 
 public sealed class RoleEntity

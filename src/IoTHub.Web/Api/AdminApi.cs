@@ -2,8 +2,11 @@ using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
+using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Listeners;
+using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
 using IoTHub.Web.Api.Sessions;
@@ -27,12 +30,15 @@ internal static class AdminApi
             .MapApiKeysApi()
             .MapAuditApi()
             .MapBrokersApi()
+            .MapListenersApi()
             .MapClientsApi()
+            .MapMqttUsersApi()
             .MapSessionsApi()
             .MapSubscriptionsApi()
             .MapRetainedApi()
             .MapPublishApi()
-            .MapStatisticsApi();
+            .MapStatisticsApi()
+            .MapBansApi();
         return endpoints;
     }
 }

@@ -19,6 +19,15 @@ internal sealed class ValidationErrors
         messages.Add(message);
     }
 
+    /// <summary>A name (user name, pattern): 1 to 256 characters without control characters.</summary>
+    public void CheckName(string field, string? value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > 256 || value.Any(char.IsControl))
+        {
+            Add(field, "must be 1 to 256 characters without control characters.");
+        }
+    }
+
     /// <summary>Every error in one sentence per error, e.g. "topic is required.".</summary>
     public string Summary => string.Join(" ", _errors.SelectMany(static e => e.Value.Select(m => $"{e.Key} {m}")));
 

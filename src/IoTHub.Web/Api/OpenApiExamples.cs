@@ -5,8 +5,11 @@ using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
+using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Listeners;
+using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
 using IoTHub.Web.Api.Sessions;
@@ -46,8 +49,18 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
         [typeof(ApiKeyInfo)] = ApiKey,
         [typeof(AuditEntry)] = new AuditEntry(At, "admin", "POST /api/v1/clients/sensor-17/disconnect", 204, "192.0.2.20"),
+        [typeof(BanInfo)] = new BanInfo("address", "192.0.2.66", 10, At.AddMinutes(5)),
+        [typeof(MqttUserInfo)] = new MqttUserInfo("field-unit-3", true, "%u-*", At, At.AddDays(2)),
+        [typeof(CreateMqttUserRequest)] = new CreateMqttUserRequest("field-unit-3", "a-device-password", true, "%u-*"),
+        [typeof(UpdateMqttUserRequest)] = new UpdateMqttUserRequest("a-new-device-password", null, null),
+        [typeof(ImportMqttUsersRequest)] = new ImportMqttUsersRequest("alice:$7$101$c2FsdHNhbHRzYWx0$...\nbob:$6$c2FsdA==$...\n"),
+        [typeof(ImportMqttUsersResult)] = new ImportMqttUsersResult(["alice"], [new ImportProblem(2, "user 'bob' exists and is kept as it is")]),
+        [typeof(ImportProblem)] = new ImportProblem(2, "user 'bob' exists and is kept as it is"),
         [typeof(ListenerInfo)] = Listener,
         [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
+        [typeof(BrokerListener)] = new BrokerListener("secure", "tls", "tls://0.0.0.0:8883", "0.0.0.0", 8883, null, true,
+            new ListenerTls("Tls12, Tls13", "None", [new ListenerCertificate("CN=broker.example.com", ["broker.example.com"], At.AddDays(90),
+                "3C9F1A0B7E2D4C6B8A9F0E1D2C3B4A5968778695")]), 12),
         [typeof(ClientSummary)] = Client,
         [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription]),
         [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2, false, 0),

@@ -60,13 +60,16 @@ internal static class OpenApiSetup
         return services;
     }
 
+    /// <summary>Where the Swagger UI is served.</summary>
+    public const string UiPath = "/swagger";
+
     public static WebApplication UseAdminOpenApi(this WebApplication app)
     {
         app.UseSwagger();
         app.UseSwaggerUI(static ui =>
         {
             ui.SwaggerEndpoint($"/swagger/{DocumentName}/swagger.json", "IoTHub admin API v1");
-            ui.RoutePrefix = "swagger";
+            ui.RoutePrefix = UiPath.TrimStart('/');
             ui.DocumentTitle = "IoTHub admin API";
         });
         return app;

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.Net;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
@@ -23,15 +24,26 @@ internal abstract class ListenerOptions
     }
 }
 
-/// <summary>Section "Http": the admin API, dashboard and health endpoints.</summary>
+/// <summary>Section "Http": the admin API, dashboard and health endpoints, over HTTPS when a certificate is set.</summary>
 internal sealed class HttpOptions : ListenerOptions
 {
     public const string SectionName = "Http";
+
+    /// <summary>The name of the MQTT over WebSocket listener at <see cref="MqttPath"/>, as the HTTP endpoint is named in the listeners API.</summary>
+    public const string ListenerName = "http";
 
     public override int Port { get; set; } = 8080;
 
     /// <summary>Where this endpoint also serves MQTT over WebSocket for the default broker; empty: nowhere.</summary>
     public string MqttPath { get; set; } = MqttListenerUrl.DefaultWebSocketPath;
+
+    /// <summary>The certificates of HTTPS ("Certificate", "CertificateKey", ... as a tls:// listener's); null: plain HTTP.</summary>
+    public TlsSettings? Tls { get; private set; }
+
+    /// <summary>The max-age of Strict-Transport-Security over HTTPS; zero sends none.</summary>
+    public TimeSpan HstsMaxAge { get; private set; } = TimeSpan.FromDays(365);
+
+    public string Scheme => Tls is null ? "http" : "https";
 
     public override void Read(SectionReader reader)
     {
@@ -41,7 +53,22 @@ internal sealed class HttpOptions : ListenerOptions
             path = raw;
             return raw.Length == 0 || (raw.StartsWith('/') && Uri.IsWellFormedUriString(raw, UriKind.Relative) && !raw.Contains('?', StringComparison.Ordinal));
         }, "is not a path such as /mqtt (or empty, for none).");
+        Tls = TlsSettings.ReadOptional(reader, DateTimeOffset.UtcNow);
+        HstsMaxAge = reader.Read(nameof(HstsMaxAge), HstsMaxAge, static (string raw, out TimeSpan age) =>
+            TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out age) && age >= TimeSpan.Zero,
+            "is not a duration such as 365.00:00:00 (days), or 00:00:00 for none.");
     }
+
+    /// <summary>MQTT over WebSocket at <see cref="MqttPath"/> as a listener of the default broker (ws, or wss over HTTPS); null when off.</summary>
+    public MqttListenerUrl? MqttListener(IReadOnlyList<IPNetwork> trustedProxies) => MqttPath.Length == 0
+        ? null
+        : new MqttListenerUrl(ListenerName, Address, Port)
+        {
+            Scheme = Tls is null ? ListenerScheme.Ws : ListenerScheme.Wss,
+            Path = MqttPath,
+            Tls = Tls,
+            WebSocket = new WebSocketSettings([], trustedProxies, WebSocketSettings.DefaultProtocols(Tls is not null)),
+        };
 }
 
 /// <summary>
@@ -149,7 +176,7 @@ internal sealed class MqttOptions : ListenerOptions
         listener = listener with
         {
             Unix = listener.Unix?.Read(reader),
-            WebSocket = listener.TakesWebSocket ? WebSocketSettings.Read(reader, trustedProxies) : null,
+            WebSocket = listener.TakesWebSocket ? WebSocketSettings.Read(reader, trustedProxies, listener.Scheme) : null,
             ProxyProtocol = ProxyProtocolSettings.Read(reader, trustedProxies),
             Limits = ConnectionLimits.Read(reader),
             AllowAnonymous = reader.OptionalFlag(nameof(MqttListenerUrl.AllowAnonymous)),

@@ -94,6 +94,13 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
         return section.GetSection(key).GetChildren().Select(child => new SectionReader(child, _errors)).ToList();
     }
 
+    /// <summary>A reader of the sub-section <paramref name="key"/> (e.g. "Security:Bans"), reporting into the same error list.</summary>
+    public SectionReader Section(string key)
+    {
+        _knownKeys.Add(key);
+        return new SectionReader(section.GetSection(key), _errors);
+    }
+
     /// <summary>Records an error unless <paramref name="key"/> is set.</summary>
     public void Require(string key)
     {

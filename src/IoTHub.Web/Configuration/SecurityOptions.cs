@@ -1,12 +1,20 @@
+using IoTHub.Broker.Security.Bans;
+
 namespace IoTHub.Web.Configuration;
 
 /// <summary>The kinds of authenticator the chain can hold (docs/security.md).</summary>
 internal enum AuthenticatorType
 {
     PasswordFile,
+
+    /// <summary>The built-in users of the broker's store (mqtt_users), managed through the API and dashboard.</summary>
+    Database,
 }
 
 /// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
+/// <param name="Key">The setting it came from, for messages.</param>
+/// <param name="Type">What kind it is.</param>
+/// <param name="Path">The file of a password file; empty for <see cref="AuthenticatorType.Database"/>.</param>
 internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path);
 
 /// <summary>Section "Security": how MQTT clients authenticate.</summary>
@@ -22,6 +30,9 @@ internal sealed class SecurityOptions
 
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>"Security:Bans": brute-force protection.</summary>
+    public BanOptions Bans { get; } = new();
+
     /// <summary>"Security:Authenticators:{n}", or the one "Security:PasswordFile" stands for.</summary>
     public List<AuthenticatorOptions> Authenticators { get; } = [];
 
@@ -29,18 +40,33 @@ internal sealed class SecurityOptions
     {
         AllowAnonymous = reader.OptionalFlag(nameof(AllowAnonymous));
         CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
+        ReadBans(reader.Section(nameof(Bans)));
         var listed = reader.Children(nameof(Authenticators));
         foreach (SectionReader child in listed)
         {
             child.Require(nameof(AuthenticatorOptions.Type));
             var type = child.Read(nameof(AuthenticatorOptions.Type), (AuthenticatorType?)null, TryParseType,
                 $"is not an available authenticator type (available: {string.Join(", ", Enum.GetNames<AuthenticatorType>())}).");
+            var key = $"{SectionName}:{nameof(Authenticators)}:{child.Name}";
+            if (type == AuthenticatorType.Database)
+            {
+                // The store is the broker's: a Database entry has no other key, and one is enough.
+                child.RejectUnknownKeys();
+                if (Authenticators.Any(static a => a.Type == AuthenticatorType.Database))
+                {
+                    child.Fail(nameof(AuthenticatorOptions.Type), "Database is listed more than once.");
+                }
+
+                Authenticators.Add(new AuthenticatorOptions($"{key}:{nameof(AuthenticatorOptions.Type)}", AuthenticatorType.Database, string.Empty));
+                continue;
+            }
+
             child.Require(nameof(AuthenticatorOptions.Path));
             var path = child.NonEmptyText(nameof(AuthenticatorOptions.Path), string.Empty);
             child.RejectUnknownKeys();
             if (type is { } known && path.Length > 0)
             {
-                Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{nameof(Authenticators)}:{child.Name}:{nameof(AuthenticatorOptions.Path)}", known, path));
+                Authenticators.Add(new AuthenticatorOptions($"{key}:{nameof(AuthenticatorOptions.Path)}", known, path));
             }
         }
 
@@ -54,6 +80,16 @@ internal sealed class SecurityOptions
         {
             Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{Shortcut}", AuthenticatorType.PasswordFile, passwordFile));
         }
+    }
+
+    private void ReadBans(SectionReader reader)
+    {
+        Bans.Enabled = reader.Flag(nameof(Bans.Enabled), Bans.Enabled);
+        Bans.MaxFailures = (int)reader.Number(nameof(Bans.MaxFailures), Bans.MaxFailures, 1, 1_000_000);
+        Bans.Window = reader.Duration(nameof(Bans.Window), Bans.Window);
+        Bans.Duration = reader.Duration(nameof(Bans.Duration), Bans.Duration);
+        Bans.Capacity = (int)reader.Number(nameof(Bans.Capacity), Bans.Capacity, 100, 10_000_000);
+        reader.RejectUnknownKeys();
     }
 
     private static bool TryParseType(string raw, out AuthenticatorType? type)

@@ -23,7 +23,8 @@ internal static class DashboardSetup
     {
         // The framework's own files (_framework/blazor.web.js); the dashboard's css comes from the web root.
         app.MapStaticAssets().AllowAnonymous();
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        // Blazor would add a second policy with frame-ancestors 'self': the one of SecurityHeaders says 'none' for every answer.
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode(static server => server.ContentSecurityFrameAncestorsPolicy = null);
         app.MapDashboardLogout();
         return app;
     }

@@ -1,4 +1,3 @@
-using System.Net;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
@@ -19,10 +18,11 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
         }
 
         var mqtt = listeners.Mqtt.ToList();
-        var unbound = listeners.Http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint is IPEndPoint { Port: 0 });
+        var http = listeners.Http.Select(static h => h.Endpoint).ToList();
+        var unbound = http.Count(static endpoint => endpoint.Port == 0) + mqtt.Count(static m => !m.IsBound);
         var data = new Dictionary<string, object>
         {
-            ["http"] = string.Join(", ", listeners.Http),
+            ["http"] = string.Join(", ", http),
             ["mqtt"] = string.Join(", ", mqtt.Select(static m => $"{m.Broker}={m.Endpoint}")),
         };
         return Task.FromResult(unbound == 0

@@ -1,19 +1,45 @@
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Transports.Tls;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace IoTHub.Web.Hosting;
 
-/// <summary>Binds Kestrel to the "Http" section and logs the address it really got (port 0 included).</summary>
+/// <summary>
+/// Binds Kestrel to the "Http" section, over HTTPS when it names a certificate, and logs the address it really got (port 0
+/// included). The MQTT over WebSocket path it serves ("Http:MqttPath") is registered as a listener of the default broker.
+/// </summary>
 internal static class HttpListener
 {
+    /// <summary>Kestrel's own default for HTTPS handshakes.</summary>
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     public static IServiceCollection AddHttpListener(this IServiceCollection services)
     {
         services.AddSingleton<BoundListeners>();
         services.AddOptions<KestrelServerOptions>()
-            .Configure<SectionBinding<HttpOptions>, BoundListeners>(static (kestrel, binding, listeners) =>
+            .Configure<SectionBinding<HttpOptions>, SectionBinding<MqttOptions>, BoundListeners, IServiceProvider>(static (kestrel, binding, mqtt, listeners, provider) =>
             {
                 HttpOptions http = binding.ReadUnvalidated();
-                kestrel.Listen(http.Address, http.Port, listeners.AddHttp);
+                kestrel.Listen(http.Address, http.Port, listen =>
+                {
+                    ServerCertificates? certificates = null;
+                    MqttListenerUrl? webSocket = http.MqttListener(mqtt.ReadUnvalidated().TrustedProxies);
+
+                    // Without TLS Kestrel cannot tell HTTP/2 from HTTP/1.1, and browsers speak HTTP/2 only over TLS.
+                    listen.Protocols = http.Tls is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
+                    if (http.Tls is { } tls)
+                    {
+                        certificates = new ServerCertificates(tls, TlsTransport.ApplicationProtocols(listen.Protocols),
+                            provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ServerCertificates>>());
+                        listen.UseTls(certificates, HandshakeTimeout);
+                    }
+
+                    listeners.AddHttp(listen, http.Scheme, certificates);
+                    if (webSocket is not null)
+                    {
+                        listeners.AddMqtt(MqttOptions.DefaultBrokerName, webSocket, listen, certificates, onHttpEndpoint: true);
+                    }
+                });
             });
         services.AddHostedService<ListeningAddressLogger>();
         return services;
@@ -24,12 +50,17 @@ internal static class HttpListener
         // Runs once every hosted service, the web server included, has started.
         public Task StartedAsync(CancellationToken cancellationToken)
         {
-            foreach (var endpoint in listeners.Http)
+            foreach (var http in listeners.Http)
             {
-                HostLog.HttpListening(logger, endpoint);
+                HostLog.HttpListening(logger, http.Url);
+                if (http.Certificates is null && !MqttListenerUrl.IsLoopbackAddress(http.Endpoint.Address))
+                {
+                    HostLog.PlainHttpOnNetwork(logger, http.Url);
+                }
             }
 
-            foreach (var listener in listeners.Mqtt)
+            // The HTTP endpoint's MQTT over WebSocket path is named by the line above.
+            foreach (var listener in listeners.Mqtt.Where(static l => !l.OnHttpEndpoint))
             {
                 HostLog.MqttListening(logger, listener.Endpoint, listener.Broker);
             }

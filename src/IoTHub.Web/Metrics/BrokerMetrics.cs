@@ -2,9 +2,11 @@ using System.Diagnostics.Metrics;
 using IoTHub.Broker;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 using IoTHub.Web.Api;
+using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
@@ -31,7 +33,8 @@ internal sealed class BrokerMetrics
 
     private long _adminLoginFailures;
 
-    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication)
+    public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans,
+        TimeProvider time)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
@@ -68,8 +71,14 @@ internal sealed class BrokerMetrics
             "CONNECTs refused.");
         meter.CreateObservableCounter("iothub.auth.failures", () => AuthenticationFailures(brokers), "{attempt}",
             "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
+        meter.CreateObservableGauge("iothub.listener.certificate.expiry", () => CertificateExpiry(listeners, time), "s",
+            "Seconds until the certificate of a TLS listener expires (negative once expired); with several (SNI), the first to expire. Follows renewals.");
         meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
+        meter.CreateObservableCounter("iothub.authentication.bans", () => PerBanKind(bans, static (b, kind) => b.Started(kind)), "{ban}",
+            "Bans of MQTT logins started after too many failures, by kind (address, user).");
+        meter.CreateObservableUpDownCounter("iothub.authentication.bans.active", () => PerBanKind(bans, static (b, kind) => b.InForce(kind)), "{ban}",
+            "Bans of MQTT logins in force, by kind (address, user).");
 
         var latency = meter.CreateHistogram("iothub.delivery.latency", "s",
             "Seconds from a PUBLISH decoded to its delivery handed to a subscriber's transport, one per written batch: its oldest live delivery (not resends, not retained messages sent at SUBSCRIBE).",
@@ -133,11 +142,33 @@ internal sealed class BrokerMetrics
         }
     }
 
+    private static IEnumerable<Measurement<long>> PerBanKind(BanList bans, Func<BanList, BanKind, long> read)
+    {
+        foreach (var kind in Enum.GetValues<BanKind>())
+        {
+            yield return new Measurement<long>(read(bans, kind), new KeyValuePair<string, object?>("kind", BansApi.KindName(kind)));
+        }
+    }
+
     private static IEnumerable<Measurement<long>> AuthenticationDecisions(AuthenticationChain authentication)
     {
         foreach (var (method, result, count) in authentication.Decisions())
         {
             yield return new Measurement<long>(count, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("method", method));
+        }
+    }
+
+    private static IEnumerable<Measurement<double>> CertificateExpiry(BoundListeners listeners, TimeProvider time)
+    {
+        var now = time.GetUtcNow();
+        foreach (var listener in listeners.Mqtt)
+        {
+            if (listener.Certificates is { } certificates)
+            {
+                var notAfter = certificates.Current.Min(static c => c.Certificate.NotAfter.ToUniversalTime());
+                yield return new Measurement<double>((new DateTimeOffset(notAfter) - now).TotalSeconds, Broker(listener.Broker),
+                    new KeyValuePair<string, object?>("listener", listener.Url));
+            }
         }
     }
 

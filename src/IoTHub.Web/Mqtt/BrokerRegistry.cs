@@ -10,8 +10,8 @@ internal sealed class BrokerRegistry : IAsyncDisposable
 {
     private readonly Dictionary<string, MqttBroker> _brokers = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Every broker of the server shares one authentication chain: one set of users.</summary>
-    public BrokerRegistry(IOptions<MqttOptions> options, AuthenticationChain authenticator, ILoggerFactory loggerFactory)
+    /// <summary>Every broker of the server shares one authentication chain and its bans: one set of users.</summary>
+    public BrokerRegistry(IOptions<MqttOptions> options, IConnectAuthenticator authenticator, ILoggerFactory loggerFactory)
     {
         foreach (MqttOptions broker in options.Value.AllBrokers)
         {

@@ -1,6 +1,6 @@
-using System.Net.Security;
 using IoTHub.Broker;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
@@ -57,7 +57,7 @@ internal static class MqttListener
 
     /// <summary>
     /// One listener's connection middleware, in order: its limits, the PROXY protocol header, then TLS and MQTT (tcp, tls,
-    /// unix), TLS and Kestrel's HTTP/1.1 server for the WebSocket middleware (ws, wss), or detection (detect). Plain
+    /// unix), TLS and Kestrel's HTTP server for the WebSocket middleware (ws, wss), or detection (detect). Plain
     /// listeners get nothing but MQTT.
     /// </summary>
     private static void Configure(ListenOptions listen, MqttOptions mqtt, MqttListenerUrl listener, BoundListeners listeners, IServiceProvider provider)
@@ -77,19 +77,25 @@ internal static class MqttListener
             listen.Use(next => connection => reader.OnConnectionAsync(connection, next));
         }
 
-        // wss speaks HTTP/1.1 inside TLS: say so in ALPN. tls carries MQTT itself, which has no ALPN name; nor does a
-        // detect listener, whose clients may speak either.
+        // ws/wss speak HTTP in the versions the listener names (wss says which in ALPN: h2 for RFC 8441 WebSockets); tls
+        // carries MQTT itself, which has no ALPN name; nor does a detect listener, whose clients may speak either.
+        if (listener.IsWebSocket)
+        {
+            listen.Protocols = listener.WebSocket!.Protocols;
+        }
+
         var certificates = listener.Tls is { } tls
-            ? new ServerCertificates(tls, listener.IsWebSocket ? [SslApplicationProtocol.Http11] : null, provider.GetRequiredService<TimeProvider>(),
-                provider.GetRequiredService<ILogger<ServerCertificates>>())
+            ? new ServerCertificates(tls, listener.IsWebSocket ? TlsTransport.ApplicationProtocols(listen.Protocols) : null,
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ServerCertificates>>())
             : null;
 
         // Each listener carries its broker's name; the broker is resolved with the first connection, when start-up
         // validation has passed. Named when the first connection comes: by then a port 0 is the real one.
         string? url = null;
+        var plain = listener.Unix is null ? TransportKind.Tcp : TransportKind.Unix;
+        var identity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None;
         ConnectionDelegate handler = connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[mqtt.Name],
-            url ??= listener.Format(listen.EndPoint), listener.Unix is null ? TransportKind.Tcp : TransportKind.Unix, listener.AllowAnonymous)
-            .OnConnectedAsync(connection);
+            url ??= listener.Format(listen.EndPoint), plain, listener.AllowAnonymous, identity).OnConnectedAsync(connection);
         if (listener.Scheme == ListenerScheme.Detect)
         {
             ProtocolDetection.Use(listen, handler, certificates, timeout, refused);
@@ -98,21 +104,17 @@ internal static class MqttListener
         {
             if (certificates is not null)
             {
-                listen.UseMqttTls(certificates, timeout);
+                listen.UseTls(certificates, timeout);
             }
 
-            if (listener.IsWebSocket)
+            if (!listener.IsWebSocket)
             {
-                // An HTTP/1.1 listener: the WebSocket middleware serves it (UseMqttWebSockets).
-                listen.Protocols = HttpProtocols.Http1;
-            }
-            else
-            {
+                // The WebSocket middleware serves ws/wss (UseMqttWebSockets).
                 listen.Run(connection => handler(connection));
             }
         }
 
-        listeners.AddMqtt(mqtt.Name, listener, listen);
+        listeners.AddMqtt(mqtt.Name, listener, listen, certificates);
     }
 
     /// <summary>

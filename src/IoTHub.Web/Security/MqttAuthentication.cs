@@ -1,7 +1,13 @@
 using System.Net;
 using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Bans;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Broker.Security.Users;
+using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Users;
+using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Security;
@@ -16,21 +22,37 @@ internal static partial class MqttAuthentication
     public static IServiceCollection AddMqttAuthentication(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, SecureDefault>();
+        services.AddSingleton(static provider => MqttUserStores.Create(provider.GetRequiredService<BrokerDatabase>().Contexts));
+        services.AddSingleton<MqttUserAccounts>();
         services.AddSingleton(Build);
+        services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
+            services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
+
+        // What the brokers ask: bans first (a banned client costs no password hash), then the certificate of a listener
+        // that takes user names from certificates, else the chain.
+        services.AddSingleton<IConnectAuthenticator>(static services =>
+        {
+            var bans = services.GetRequiredService<BanList>();
+            var login = new CertificateLogin(services.GetRequiredService<AuthenticationChain>());
+            return bans.Enabled ? new BanGuard(bans, login) : login;
+        });
         return services;
     }
 
     /// <summary>
-    /// The MQTT listeners of every broker that are neither on loopback nor a Unix socket and leave anonymous clients to
-    /// "Security:AllowAnonymous" (none of their own "AllowAnonymous"), as "broker 'b', listener 'l' (address:port)", and the
-    /// HTTP endpoint when it serves MQTT over WebSocket (<c>Http:MqttPath</c>) beyond loopback.
+    /// The MQTT listeners of every broker that are open to anyone who reaches them: neither on loopback nor a Unix socket,
+    /// leaving anonymous clients to "Security:AllowAnonymous" (none of their own "AllowAnonymous", which says either way
+    /// deliberately), and not taking user names from client certificates (where the certificate is the login); as
+    /// "broker 'b', listener 'l' (address:port)", and the HTTP endpoint when it serves MQTT over WebSocket
+    /// (<c>Http:MqttPath</c>) beyond loopback.
     /// </summary>
     private static List<string> OpenListeners(MqttOptions mqtt, HttpOptions http)
     {
         List<string> open =
         [
             .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
-                .Where(static listener => !listener.IsLoopback && listener.AllowAnonymous is null)
+                .Where(static listener => !listener.IsLoopback && listener.AllowAnonymous is null
+                    && listener.Tls is not { CertificateIdentity: not CertificateIdentity.None })
                 .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
         ];
         if (http.MqttPath.Length > 0 && !MqttListenerUrl.IsLoopbackAddress(http.Address))
@@ -57,7 +79,7 @@ internal static partial class MqttAuthentication
         public ValidateOptionsResult Validate(string? name, SecurityOptions options)
         {
             List<string> failures = [];
-            foreach (var authenticator in options.Authenticators)
+            foreach (var authenticator in options.Authenticators.Where(static a => a.Type == AuthenticatorType.PasswordFile))
             {
                 var path = FullPath(environment, authenticator.Path);
                 if (!File.Exists(path))
@@ -71,7 +93,9 @@ internal static partial class MqttAuthentication
             {
                 failures.Add($"{SecurityOptions.SectionName}: MQTT listeners are open beyond loopback ({string.Join("; ", open)}) and no authenticator is " +
                     "configured, so anyone who reaches them could connect. Add users to a password file (`mosquitto_passwd -c <file> <user>`) " +
-                    $"and start with --{SecurityOptions.SectionName}:{nameof(AuthenticatorType.PasswordFile)}=<file>, or accept clients without " +
+                    $"and start with --{SecurityOptions.SectionName}:{nameof(AuthenticatorType.PasswordFile)}=<file>, or keep users in the database " +
+                    $"with --{SecurityOptions.SectionName}:{nameof(SecurityOptions.Authenticators)}:0:Type={nameof(AuthenticatorType.Database)} and add " +
+                    "them through /api/v1/mqtt-users or the dashboard's Users page, or accept clients without " +
                     $"credentials deliberately with --{SecurityOptions.SectionName}:{nameof(SecurityOptions.AllowAnonymous)}=true.");
             }
 
@@ -89,29 +113,32 @@ internal static partial class MqttAuthentication
         var environment = services.GetRequiredService<IHostEnvironment>();
         var loggers = services.GetRequiredService<ILoggerFactory>();
         var logger = loggers.CreateLogger(typeof(MqttAuthentication));
-        List<PasswordFileAuthenticator> files = [];
+        List<IAuthenticator> authenticators = [];
         try
         {
             foreach (var authenticator in options.Authenticators)
             {
-                files.Add(PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
+                authenticators.Add(authenticator.Type == AuthenticatorType.Database
+                    ? new DatabaseAuthenticator(services.GetRequiredService<IMqttUserStore>())
+                    : PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Checked at validation; this is a file that went away since, or one the host may not read.
-            files.ForEach(static file => file.Dispose());
+            authenticators.ForEach(static authenticator => (authenticator as IDisposable)?.Dispose());
             throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
         }
 
-        var allowAnonymous = options.AllowAnonymous ?? files.Count == 0;
-        var chain = new AuthenticationChain(files, allowAnonymous, options.CacheDuration);
-        foreach (var file in files)
+        var allowAnonymous = options.AllowAnonymous ?? authenticators.Count == 0;
+        var chain = new AuthenticationChain(authenticators, allowAnonymous, options.CacheDuration);
+        foreach (var file in authenticators.OfType<PasswordFileAuthenticator>())
         {
             file.Reloaded += chain.ForgetAll;
         }
 
-        LogChain(logger, files.Count == 0 ? "none" : string.Join(", ", files.Select(static file => $"{file.Method} {file.Path}")),
+        LogChain(logger, authenticators.Count == 0 ? "none"
+                : string.Join(", ", authenticators.Select(static a => a is PasswordFileAuthenticator file ? $"{file.Method} {file.Path}" : a.Method)),
             allowAnonymous ? "accepted" : "refused");
         var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated(),
             services.GetRequiredService<SectionBinding<HttpOptions>>().ReadUnvalidated());

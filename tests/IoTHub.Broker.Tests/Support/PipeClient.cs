@@ -13,9 +13,10 @@ internal static class PipeClient
     /// <summary>What the engine is told of an in-memory connection: listener "pipe", no addresses.</summary>
     public static readonly ConnectionInfo Connection = new("pipe", TransportKind.Tcp, LocalEndPoint: null, RemoteEndPoint: null);
 
-    /// <summary>Opens the pipe without sending anything, for tests of the first packet.</summary>
-    public static MqttTestClient Open(MqttBroker broker, MqttProtocolVersion version = MqttProtocolVersion.V311, PipeOptions? fromBrokerOptions = null) =>
-        Create(broker, version, fromBrokerOptions, reads: true);
+    /// <summary>Opens the pipe without sending anything, for tests of the first packet; <paramref name="connection"/>: how it came in, if not <see cref="Connection"/>.</summary>
+    public static MqttTestClient Open(MqttBroker broker, MqttProtocolVersion version = MqttProtocolVersion.V311, PipeOptions? fromBrokerOptions = null,
+        ConnectionInfo? connection = null) =>
+        Create(broker, version, fromBrokerOptions, reads: true, connection);
 
     /// <summary>A client that never reads what the broker sends: its pipe fills up like a stuck socket.</summary>
     public static MqttTestClient OpenWithoutReading(MqttBroker broker, PipeOptions fromBrokerOptions) =>
@@ -37,11 +38,11 @@ internal static class PipeClient
         return client;
     }
 
-    private static MqttTestClient Create(MqttBroker broker, MqttProtocolVersion version, PipeOptions? fromBrokerOptions, bool reads)
+    private static MqttTestClient Create(MqttBroker broker, MqttProtocolVersion version, PipeOptions? fromBrokerOptions, bool reads, ConnectionInfo? connection = null)
     {
         var toBroker = new Pipe();
         var fromBroker = new Pipe(fromBrokerOptions ?? PipeOptions.Default);
-        var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), Connection);
+        var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), connection ?? Connection);
         return new MqttTestClient(toBroker.Writer, fromBroker.Reader, version, brokerTask, reads);
     }
 

@@ -19,19 +19,26 @@ public class PasswordFileHost : IDisposable
     {
     }
 
-    protected PasswordFileHost(bool? allowAnonymous)
+    /// <param name="allowAnonymous">Security:AllowAnonymous, when set.</param>
+    /// <param name="settings">More settings. Bans are off unless these turn them on: these hosts' tests count refusals, many from one address.</param>
+    protected PasswordFileHost(bool? allowAnonymous, IReadOnlyDictionary<string, string>? settings = null)
     {
         _folder = Directory.CreateTempSubdirectory("iothub-interop-passwords-").FullName;
         PasswordFile = Path.Combine(_folder, "passwords");
         RunPasswd("-c", "-b", PasswordFile, "alice", AlicePassword);
         RunPasswd("-H", "sha512", "-b", PasswordFile, "bob", BobPassword);
-        Dictionary<string, string> settings = new() { ["Security:PasswordFile"] = PasswordFile };
+        Dictionary<string, string> all = new() { ["Security:PasswordFile"] = PasswordFile, ["Security:Bans:Enabled"] = "false" };
         if (allowAnonymous is { } allow)
         {
-            settings["Security:AllowAnonymous"] = allow ? "true" : "false";
+            all["Security:AllowAnonymous"] = allow ? "true" : "false";
         }
 
-        Host = new InteropHost(settings);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
+
+        Host = new InteropHost(all);
     }
 
     public InteropHost Host { get; }

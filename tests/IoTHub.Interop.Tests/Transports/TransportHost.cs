@@ -7,7 +7,7 @@ namespace IoTHub.Interop.Tests.Transports;
 /// <summary>
 /// The host with one listener of each kind for the default broker, all on loopback ports the system picks:
 /// "tls" (TLS 1.2/1.3), "tls13" (TLS 1.3 only), "mtls" (client certificate required), "optional" (client
-/// certificate optional), "reload" (its own certificate files, which a test replaces), "ws", "wss", and "origins"
+/// certificate optional), "reload" (its own certificate files, which a test replaces), "ws", "wss" (HTTP/1.1 and HTTP/2), "h2c" (ws over HTTP/2 only), and "origins"
 /// (ws with an Origin allow-list and its own trusted proxy), "sni" (two certificates, chosen by host name); "Mqtt:TrustedProxies" trusts loopback. Handshakes
 /// and CONNECTs get 2 s (Mqtt:ConnectTimeout); packets and WebSocket messages at most 4 096 bytes.
 /// </summary>
@@ -36,6 +36,8 @@ public sealed class TransportHost : IDisposable
             ["Mqtt:MaximumPacketSize"] = MaximumPacketSize.ToString(CultureInfo.InvariantCulture),
             ["Mqtt:TrustedProxies"] = "127.0.0.1",
             ["Mqtt:Listeners:ws:Url"] = "ws://127.0.0.1:0/mqtt",
+            ["Mqtt:Listeners:h2c:Url"] = "ws://127.0.0.1:0/mqtt",
+            ["Mqtt:Listeners:h2c:HttpProtocols"] = "Http2",
             ["Mqtt:Listeners:origins:Url"] = "ws://127.0.0.1:0",
             ["Mqtt:Listeners:origins:AllowedOrigins"] = "https://app.example.com",
             ["Mqtt:Listeners:origins:TrustedProxies"] = "10.9.9.9",

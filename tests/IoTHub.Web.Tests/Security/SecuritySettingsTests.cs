@@ -31,6 +31,15 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.False(listed.AllowAnonymous);
         Assert.Equal(TimeSpan.FromSeconds(5), listed.CacheDuration);
 
+        var mixed = Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Database",
+            ["Security:Authenticators:1:Type"] = "PasswordFile",
+            ["Security:Authenticators:1:Path"] = "file",
+        }, out errors);
+        Assert.Empty(errors);
+        Assert.Equal([AuthenticatorType.Database, AuthenticatorType.PasswordFile], mixed.Authenticators.Select(static a => a.Type));
+
         var shortcut = Read(new() { ["Security:PasswordFile"] = "/etc/mosquitto/passwd" }, out errors);
         Assert.Empty(errors);
         Assert.Equal((AuthenticatorType.PasswordFile, "/etc/mosquitto/passwd"), (shortcut.Authenticators.Single().Type, shortcut.Authenticators.Single().Path));
@@ -43,8 +52,9 @@ public sealed class SecuritySettingsTests : IDisposable
     {
         Read(new()
         {
-            ["Security:Authenticators:0:Type"] = "Database", // comes with database users, not yet
-            ["Security:Authenticators:0:Path"] = "x",
+            ["Security:Authenticators:0:Type"] = "Database",
+            ["Security:Authenticators:0:Path"] = "x", // the database has no file
+            ["Security:Authenticators:4:Type"] = "database",
             ["Security:Authenticators:1:Type"] = "Ldap",
             ["Security:Authenticators:2:Path"] = "no-type",
             ["Security:Authenticators:3:Type"] = "PasswordFile",
@@ -55,8 +65,9 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:AllowAnonymus"] = "true",
         }, out var errors);
 
-        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Type 'Database' is not an available authenticator type (available: PasswordFile)", StringComparison.Ordinal));
-        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Path is not a known setting", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:4:Type Database is listed more than once", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database)", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Path must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:2:Type must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
@@ -82,6 +93,7 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Contains("mosquitto_passwd -c <file> <user>", host.Output, StringComparison.Ordinal);
         Assert.Contains("--Security:PasswordFile=<file>", host.Output, StringComparison.Ordinal);
         Assert.Contains("--Security:AllowAnonymous=true", host.Output, StringComparison.Ordinal);
+        Assert.Contains("--Security:Authenticators:0:Type=Database", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
     }
@@ -150,7 +162,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
     private string DataDirectory => Path.Combine(_workingDirectory.Path, "data");
 
-    private static SecurityOptions Read(Dictionary<string, string?> values, out IReadOnlyList<string> errors)
+    internal static SecurityOptions Read(Dictionary<string, string?> values, out IReadOnlyList<string> errors)
     {
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var reader = new SectionReader(configuration.GetSection(SecurityOptions.SectionName));

@@ -4,14 +4,17 @@ namespace IoTHub.Broker.Security.PasswordFile;
 /// The users of a Mosquitto password file: one <c>user:hash</c> per line (see <see cref="PasswordHash"/>). Blank lines
 /// and lines starting with <c>#</c> are skipped. A bad line is reported by number and skipped; the rest still loads.
 /// </summary>
-internal sealed class PasswordFileContent
+public sealed class PasswordFileContent
 {
     private readonly Dictionary<string, PasswordHash> _users;
 
-    private PasswordFileContent(Dictionary<string, PasswordHash> users, List<(int Line, string Problem)> problems) =>
-        (_users, Problems) = (users, problems);
+    private PasswordFileContent(Dictionary<string, PasswordHash> users, List<(int Line, string UserName)> lines, List<(int Line, string Problem)> problems) =>
+        (_users, Lines, Problems) = (users, lines, problems);
 
     public int UserCount => _users.Count;
+
+    /// <summary>The good lines in file order: number (from 1) and user name, whose hash <see cref="Find"/> gives.</summary>
+    public IReadOnlyList<(int Line, string UserName)> Lines { get; }
 
     /// <summary>The bad lines: number (from 1) and what is wrong, never the hash.</summary>
     public IReadOnlyList<(int Line, string Problem)> Problems { get; }
@@ -21,6 +24,7 @@ internal sealed class PasswordFileContent
     public static PasswordFileContent Parse(string text)
     {
         var users = new Dictionary<string, PasswordHash>(StringComparer.Ordinal);
+        var good = new List<(int, string)>();
         var problems = new List<(int, string)>();
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length; i++)
@@ -45,6 +49,7 @@ internal sealed class PasswordFileContent
                 if (PasswordHash.Parse(line[(colon + 1)..], out problem) is { } hash)
                 {
                     users.Add(line[..colon], hash);
+                    good.Add((i + 1, line[..colon]));
                     continue;
                 }
 
@@ -54,6 +59,6 @@ internal sealed class PasswordFileContent
             problems.Add((i + 1, problem!));
         }
 
-        return new PasswordFileContent(users, problems);
+        return new PasswordFileContent(users, good, problems);
     }
 }

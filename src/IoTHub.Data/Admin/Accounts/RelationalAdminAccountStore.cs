@@ -13,31 +13,13 @@ internal sealed class RelationalAdminAccountStore(IDbContextFactory<BrokerDbCont
         contexts.ListAsync(static c => c.AdminAccounts, static a => a.UserName, ToAccount, cancellationToken);
 
     public Task<bool> AddAsync(AdminAccount account, CancellationToken cancellationToken) =>
-        contexts.RunAsync(async context =>
+        contexts.AddUniqueAsync(static c => c.AdminAccounts, a => a.UserName == account.UserName, new AdminAccountEntity
         {
-            if (await context.AdminAccounts.AnyAsync(a => a.UserName == account.UserName, cancellationToken).ConfigureAwait(false))
-            {
-                return false;
-            }
-
-            context.AdminAccounts.Add(new AdminAccountEntity
-            {
-                UserName = account.UserName,
-                PasswordHash = account.PasswordHash,
-                Role = account.Role,
-                CreatedAt = account.CreatedAt.ToUnixTimeMilliseconds(),
-            });
-            try
-            {
-                await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-                return true;
-            }
-            catch (DbUpdateException)
-            {
-                // Added by someone else between the check and the insert (the unique index refused it).
-                return false;
-            }
-        });
+            UserName = account.UserName,
+            PasswordHash = account.PasswordHash,
+            Role = account.Role,
+            CreatedAt = account.CreatedAt.ToUnixTimeMilliseconds(),
+        }, cancellationToken);
 
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) =>
         contexts.DeleteAsync(static c => c.AdminAccounts, a => a.UserName == userName, cancellationToken);

@@ -55,10 +55,7 @@ internal static class AccountsApi
         TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        if (string.IsNullOrEmpty(request.UserName) || request.UserName.Length > 256 || request.UserName.Any(char.IsControl))
-        {
-            errors.Add("userName", "must be 1 to 256 characters without control characters.");
-        }
+        errors.CheckName("userName", request.UserName);
 
         if (request.Password is null || request.Password.Length < MinimumPasswordLength)
         {

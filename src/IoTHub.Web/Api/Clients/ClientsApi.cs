@@ -11,7 +11,7 @@ namespace IoTHub.Web.Api.Clients;
 /// <param name="Broker">The broker it is connected to.</param>
 /// <param name="ClientId">Its client identifier.</param>
 /// <param name="Endpoint">Its remote address and port, e.g. 127.0.0.1:50312.</param>
-/// <param name="UserName">The user name it sent in CONNECT, if any.</param>
+/// <param name="UserName">The user name it sent in CONNECT, if any, or the identity of its client certificate on a listener that takes user names from certificates.</param>
 /// <param name="ProtocolVersion">"3.1", "3.1.1" or "5.0".</param>
 /// <param name="QueuedMessages">Messages waiting to be sent to it.</param>
 /// <param name="InflightMessages">QoS 1/2 messages sent and not yet acknowledged.</param>

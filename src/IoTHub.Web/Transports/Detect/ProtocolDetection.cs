@@ -30,7 +30,7 @@ internal sealed class ProtocolDetection(ConnectionDelegate mqtt, bool tls, TimeS
         listen.Use(next => connection => detection.BeforeTlsAsync(connection, next));
         if (certificates is not null)
         {
-            listen.UseMqttTls(certificates, timeout);
+            listen.UseTls(certificates, timeout);
         }
 
         listen.Use(next =>

@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace IoTHub.Web.Transports.Tls;
 
 /// <summary>
-/// The certificates of one TLS listener at run time. Each handshake gets the options of the certificate its SNI
+/// The certificates of one TLS listener (or of the HTTP endpoint over HTTPS) at run time. Each handshake gets the options of the certificate its SNI
 /// host name asks for (the first one when none matches), built once per certificate with a cached
 /// <see cref="SslStreamCertificateContext"/>. At most once a second a handshake also looks at the files: when one
 /// changed (a certbot renewal), that certificate is loaded again and new handshakes use it; established connections
@@ -25,7 +25,7 @@ internal sealed partial class ServerCertificates
     private long _nextCheck;
 
     /// <param name="settings">The listener's certificates and client certificate rule, as read (and loaded) at start.</param>
-    /// <param name="applicationProtocols">The ALPN protocols to agree on (HTTP/1.1 for wss), or null for none (MQTT over TLS).</param>
+    /// <param name="applicationProtocols">The ALPN protocols to agree on (h2 and HTTP/1.1 for wss and https), or null for none (MQTT over TLS).</param>
     /// <param name="time">The clock client certificates are checked against.</param>
     /// <param name="logger">Where reloads are logged.</param>
     public ServerCertificates(TlsSettings settings, List<SslApplicationProtocol>? applicationProtocols, TimeProvider time, ILogger logger)
@@ -44,14 +44,31 @@ internal sealed partial class ServerCertificates
     /// <summary>The options of the handshake of a client asking for <paramref name="serverName"/>.</summary>
     public SslServerAuthenticationOptions Select(string? serverName)
     {
+        CheckFiles();
+        return Find(serverName).Options;
+    }
+
+    /// <summary>
+    /// The certificates new handshakes get, the SNI default first, after the same look at the files a handshake takes: a
+    /// renewal shows here (the admin API, the expiry metric) even while no client connects.
+    /// </summary>
+    public IReadOnlyList<ServerCertificate> Current
+    {
+        get
+        {
+            CheckFiles();
+            return [.. Volatile.Read(ref _entries).Select(static entry => entry.Certificate)];
+        }
+    }
+
+    private void CheckFiles()
+    {
         var now = Environment.TickCount64;
         var next = Volatile.Read(ref _nextCheck);
         if (now >= next && Interlocked.CompareExchange(ref _nextCheck, now + CheckIntervalMilliseconds, next) == next)
         {
             ReloadChanged();
         }
-
-        return Find(serverName).Options;
     }
 
     private Entry Find(string? serverName)

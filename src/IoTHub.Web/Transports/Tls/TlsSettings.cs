@@ -1,6 +1,6 @@
 using System.Security.Authentication;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Web.Configuration;
 
 namespace IoTHub.Web.Transports.Tls;
@@ -19,14 +19,16 @@ internal enum ClientCertificateRequirement
 }
 
 /// <summary>
-/// The TLS keys of a tls:// or wss:// listener ("Mqtt:Listeners:{name}:..."), read and checked at start: every
-/// certificate file is loaded then, so a missing, expired or mismatched one is listed with the other bad settings.
+/// The TLS keys of a tls://, wss:// or detect:// listener ("Mqtt:Listeners:{name}:...") or of the HTTP endpoint ("Http:..."), read and
+/// checked at start: every certificate file is loaded then, so a missing, expired or mismatched one is listed with the other
+/// bad settings.
 /// </summary>
 internal sealed record TlsSettings(
     IReadOnlyList<ServerCertificate> Certificates,
     SslProtocols Protocols,
     ClientCertificateRequirement ClientCertificates,
-    ClientAuthority? ClientAuthority)
+    ClientAuthority? ClientAuthority,
+    CertificateIdentity CertificateIdentity)
 {
     /// <summary>TLS 1.2 and 1.3; both ends agree on 1.3 when both offer it.</summary>
     public const SslProtocols DefaultProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
@@ -42,25 +44,7 @@ internal sealed record TlsSettings(
     public static TlsSettings? Read(SectionReader reader, DateTimeOffset now, bool required)
     {
         var problems = reader.Errors.Count;
-        List<ServerCertificate> certificates = [];
-        if (reader.Text(CertificateKey, string.Empty) is { Length: > 0 })
-        {
-            ReadCertificate(reader, now, certificates);
-        }
-        else
-        {
-            // Only read to mark the keys as known: without Certificate they mean nothing.
-            reader.Text(KeyKey, string.Empty);
-            reader.Text(PasswordKey, string.Empty);
-        }
-
-        foreach (var child in reader.Children("Certificates"))
-        {
-            child.Require(CertificateKey);
-            ReadCertificate(child, now, certificates);
-            child.RejectUnknownKeys();
-        }
-
+        var certificates = ReadServerCertificates(reader, now);
         if (certificates.Count == 0 && reader.Errors.Count == problems && !required)
         {
             return null;
@@ -71,12 +55,65 @@ internal sealed record TlsSettings(
             reader.Fail(CertificateKey, "must be set for a tls:// or wss:// listener (a PEM or PFX file; Certificates:{n}:Certificate for several).");
         }
 
-        var protocols = reader.Items<SslProtocols>("TlsProtocols", TryParseProtocol, "is not Tls12 or Tls13.").Aggregate(SslProtocols.None, static (all, p) => all | p);
+        var protocols = ReadProtocols(reader);
         var clients = reader.Choice("ClientCertificates", ClientCertificateRequirement.None);
         var authority = ReadAuthority(reader, clients);
-        return reader.Errors.Count > problems
+        var identity = reader.Choice(nameof(CertificateIdentity), CertificateIdentity.None);
+        if (identity != CertificateIdentity.None && clients == ClientCertificateRequirement.None)
+        {
+            reader.Fail(nameof(CertificateIdentity), "needs ClientCertificates Optional or Required: without a client certificate there is no identity.");
+        }
+
+        return reader.Errors.Count > problems ? null : new TlsSettings(certificates, protocols, clients, authority, identity);
+    }
+
+    /// <summary>
+    /// The TLS keys of the HTTP endpoint: the same certificate keys as a listener's, without client certificates. Null when
+    /// no certificate is set (plain HTTP), or when one cannot be used (recorded).
+    /// </summary>
+    public static TlsSettings? ReadOptional(SectionReader reader, DateTimeOffset now)
+    {
+        var problems = reader.Errors.Count;
+        var certificates = ReadServerCertificates(reader, now);
+        var protocols = ReadProtocols(reader);
+        return certificates.Count == 0 || reader.Errors.Count > problems
             ? null
-            : new TlsSettings(certificates, protocols == SslProtocols.None ? DefaultProtocols : protocols, clients, authority);
+            : new TlsSettings(certificates, protocols, ClientCertificateRequirement.None, null, CertificateIdentity.None);
+    }
+
+    /// <summary>"Certificate" (with its key and password) and "Certificates:{n}:...".</summary>
+    private static List<ServerCertificate> ReadServerCertificates(SectionReader reader, DateTimeOffset now)
+    {
+        List<ServerCertificate> certificates = [];
+        if (reader.Text(CertificateKey, string.Empty) is { Length: > 0 })
+        {
+            ReadCertificate(reader, now, certificates);
+        }
+        else
+        {
+            foreach (var orphan in (ReadOnlySpan<string>)[KeyKey, PasswordKey])
+            {
+                if (reader.Text(orphan, string.Empty).Length > 0)
+                {
+                    reader.Fail(orphan, $"is set without {CertificateKey}.");
+                }
+            }
+        }
+
+        foreach (var child in reader.Children("Certificates"))
+        {
+            child.Require(CertificateKey);
+            ReadCertificate(child, now, certificates);
+            child.RejectUnknownKeys();
+        }
+
+        return certificates;
+    }
+
+    private static SslProtocols ReadProtocols(SectionReader reader)
+    {
+        var protocols = reader.Items<SslProtocols>("TlsProtocols", TryParseProtocol, "is not Tls12 or Tls13.").Aggregate(SslProtocols.None, static (all, p) => all | p);
+        return protocols == SslProtocols.None ? DefaultProtocols : protocols;
     }
 
     private static void ReadCertificate(SectionReader reader, DateTimeOffset now, List<ServerCertificate> certificates)

@@ -1,9 +1,9 @@
 using System.Net;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Security.Certificates;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
-using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Transports.WebSockets;
 
@@ -43,20 +43,8 @@ internal static class MqttWebSockets
     }
 }
 
-internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListeners listeners, BrokerRegistry brokers, IOptions<HttpOptions> http, IOptions<MqttOptions> mqtt)
+internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListeners listeners, BrokerRegistry brokers)
 {
-    /// <summary>The WebSocket endpoint of the HTTP listener, or null when "Http:MqttPath" is empty.</summary>
-    private readonly MqttListenerUrl? _http = http.Value.MqttPath.Length == 0
-        ? null
-        : new MqttListenerUrl("http", http.Value.Address, http.Value.Port)
-        {
-            Scheme = ListenerScheme.Ws,
-            Path = http.Value.MqttPath,
-            WebSocket = new WebSocketSettings([], mqtt.Value.TrustedProxies),
-        };
-
-    private string? _httpName;
-
     public Task InvokeAsync(HttpContext context)
     {
         if (listeners.WebSocketAt(context.Connection.LocalPort) is { } bound)
@@ -64,9 +52,9 @@ internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListene
             return ServeAsync(context, bound.Broker, bound.Listener, bound.Url);
         }
 
-        if (_http is not null && context.Request.Path.Equals(_http.Path, StringComparison.OrdinalIgnoreCase))
+        if (listeners.OnHttpEndpoint is { } http && context.Request.Path.Equals(http.Listener.Path, StringComparison.OrdinalIgnoreCase))
         {
-            return ServeAsync(context, MqttOptions.DefaultBrokerName, _http, _httpName ??= _http.Format(listeners.Http.First()));
+            return ServeAsync(context, http.Broker, http.Listener, http.Url);
         }
 
         return next(context);
@@ -101,7 +89,11 @@ internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListene
             var info = new Broker.Connections.ConnectionInfo(name, context.Request.IsHttps ? TransportKind.SecureWebSocket : TransportKind.WebSocket,
                 new IPEndPoint(connection.LocalIpAddress!, connection.LocalPort),
                 settings.ClientEndPoint(context),
-                connection.ClientCertificate) { AllowAnonymous = listener.AllowAnonymous };
+                connection.ClientCertificate)
+            {
+                AllowAnonymous = listener.AllowAnonymous,
+                CertificateIdentity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None,
+            };
             using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
             await WebSocketPipe.RunAsync(socket, broker.Options.MaximumPacketSize, pipe => broker.HandleConnectionAsync(pipe, info));
         }

@@ -1,21 +1,50 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using IoTHub.Web.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace IoTHub.Web.Transports.WebSockets;
 
 /// <summary>
-/// The keys of a ws:// or wss:// listener: which browser pages may connect (AllowedOrigins) and whose
-/// X-Forwarded-For header is believed (TrustedProxies, by default "Mqtt:TrustedProxies").
+/// The keys of a ws://, wss:// or detect:// listener: which browser pages may connect (AllowedOrigins), whose
+/// X-Forwarded-For header is believed (TrustedProxies, by default "Mqtt:TrustedProxies"), and the HTTP versions it speaks
+/// (HttpProtocols): WebSockets over HTTP/2 are RFC 8441's extended CONNECT.
 /// </summary>
-internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, IReadOnlyList<IPNetwork> TrustedProxies)
+internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, IReadOnlyList<IPNetwork> TrustedProxies, HttpProtocols Protocols)
 {
     private const string AnyOrigin = "*";
 
-    public static WebSocketSettings Read(SectionReader reader, IReadOnlyList<IPNetwork> defaultProxies)
+    private const string ProtocolsKey = "HttpProtocols";
+
+    /// <summary>
+    /// The HTTP versions a port can speak: wss (and HTTPS) both, agreed per connection by ALPN; a cleartext port one of them,
+    /// since Kestrel cannot tell them apart without TLS (it takes HTTP/1.1 then, and never upgrades to h2c).
+    /// </summary>
+    public static HttpProtocols DefaultProtocols(bool secure) => secure ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
+
+    /// <summary>
+    /// The keys of a ws://, wss:// or detect:// listener. A detect listener speaks HTTP/1.1 only: it tells HTTP from MQTT
+    /// and TLS by the first byte of a GET, and offers no ALPN inside TLS.
+    /// </summary>
+    public static WebSocketSettings Read(SectionReader reader, IReadOnlyList<IPNetwork> defaultProxies, ListenerScheme scheme)
     {
+        var secure = scheme == ListenerScheme.Wss;
         var origins = reader.Items<string>("AllowedOrigins", TryParseOrigin, "is not an origin such as https://app.example.com, or *.");
-        return new WebSocketSettings(origins, Transports.TrustedProxies.Read(reader, defaultProxies));
+        var protocols = reader.Read(ProtocolsKey, DefaultProtocols(secure), static (string raw, out HttpProtocols value) =>
+            Enum.TryParse(raw, ignoreCase: true, out value) && value is HttpProtocols.Http1 or HttpProtocols.Http2 or HttpProtocols.Http1AndHttp2,
+            "is not Http1, Http2 or Http1AndHttp2.");
+        if (scheme == ListenerScheme.Detect && protocols != HttpProtocols.Http1)
+        {
+            reader.Fail(ProtocolsKey, "can only be Http1 on a detect:// listener: it tells HTTP from MQTT and TLS by the first byte of a GET "
+                + "and offers no ALPN inside TLS; use a ws:// or wss:// listener for WebSockets over HTTP/2.");
+        }
+        else if (!secure && protocols == HttpProtocols.Http1AndHttp2)
+        {
+            reader.Fail(ProtocolsKey, "cannot be Http1AndHttp2 on a ws:// listener: without TLS a port speaks one HTTP version (Http2 takes clients "
+                + "that speak HTTP/2 with prior knowledge, h2c); wss:// speaks both.");
+        }
+
+        return new WebSocketSettings(origins, Transports.TrustedProxies.Read(reader, defaultProxies), protocols);
     }
 
     /// <summary>

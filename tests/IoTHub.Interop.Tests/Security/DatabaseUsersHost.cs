@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using IoTHub.Web.Auth;
+
+namespace IoTHub.Interop.Tests.Security;
+
+/// <summary>
+/// The host with the Database authenticator (its own SQLite file) and an admin API client logged in as the first admin,
+/// for creating, changing and deleting MQTT users the way an operator does. Bans are off: its tests count refusals,
+/// many from one address.
+/// </summary>
+public sealed class DatabaseUsersHost : IDisposable
+{
+    private const string AdminPassword = "interop-admin-password";
+
+    static DatabaseUsersHost() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminPassword);
+
+    public DatabaseUsersHost()
+    {
+        Host = new InteropHost(new Dictionary<string, string>
+        {
+            ["Security:Authenticators:0:Type"] = "Database",
+            ["Security:Bans:Enabled"] = "false",
+        });
+        Api = new HttpClient { BaseAddress = new Uri($"http://{Host.HttpEndpoint}"), Timeout = MqttNetClient.Timeout };
+    }
+
+    public InteropHost Host { get; }
+
+    private HttpClient Api { get; }
+
+    /// <summary>Sends a request to /api/v1/mqtt-users[/path] as the admin (logging in the first time) and asserts its status.</summary>
+    public async Task SendAsync(HttpMethod method, string path, object? body, HttpStatusCode expected)
+    {
+        if (Api.DefaultRequestHeaders.Authorization is null)
+        {
+            var login = await Api.PostAsJsonAsync("/api/v1/auth/login", new { userName = FirstAdmin.UserName, password = AdminPassword });
+            var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString();
+            Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        using var request = new HttpRequestMessage(method, "/api/v1/mqtt-users" + path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var response = await Api.SendAsync(request);
+        Assert.True(expected == response.StatusCode, $"{method} {path}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    public Task CreateAsync(string userName, string password, string? clientIdPattern = null) =>
+        SendAsync(HttpMethod.Post, string.Empty, new { userName, password, clientIdPattern }, HttpStatusCode.Created);
+
+    public void Dispose()
+    {
+        Api.Dispose();
+        Host.Dispose();
+    }
+}

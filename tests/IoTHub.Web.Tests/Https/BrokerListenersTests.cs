@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using IoTHub.Testing;
+
+namespace IoTHub.Web.Tests.Https;
+
+/// <summary>A host whose default broker has a tls listener "secure" on certificate files a test may replace.</summary>
+public sealed class TlsListenerHost : AdminApiHost
+{
+    public TlsListenerHost()
+        : this(new TestCertificates())
+    {
+    }
+
+    private TlsListenerHost(TestCertificates certificates)
+        : base(Settings(certificates))
+    {
+        Certificates = certificates;
+    }
+
+    public TestCertificates Certificates { get; }
+
+    /// <summary>The files of the "secure" listener.</summary>
+    public static PemFiles Live(TestCertificates certificates) =>
+        new(Path.Combine(certificates.Folder, "live.pem"), Path.Combine(certificates.Folder, "live.key"));
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            Certificates.Dispose();
+        }
+    }
+
+    private static Dictionary<string, string> Settings(TestCertificates certificates)
+    {
+        var first = certificates.Server("first");
+        var live = Live(certificates);
+        File.Copy(first.Certificate, live.Certificate);
+        File.Copy(first.Key, live.Key);
+        return new()
+        {
+            ["Mqtt:Listeners:secure:Url"] = "tls://127.0.0.1:0",
+            ["Mqtt:Listeners:secure:Certificate"] = live.Certificate,
+            ["Mqtt:Listeners:secure:CertificateKey"] = live.Key,
+        };
+    }
+}
+
+/// <summary>
+/// GET /api/v1/brokers/{name}/listeners and iothub_listener_certificate_expiry_seconds: every listener of a broker, /mqtt on
+/// the HTTP endpoint included, with its certificate as served now. Runs alone: it reads metrics.
+/// </summary>
+[Collection(nameof(MetricsRunAlone))]
+public sealed class BrokerListenersTests(TlsListenerHost host) : IClassFixture<TlsListenerHost>
+{
+    [Fact]
+    public async Task Each_listener_has_its_scheme_tls_certificate_and_connections_and_renewals_show()
+    {
+        var admin = await host.AdminAsync();
+        var secure = host.MqttListeners.Single(static l => l.Name == "secure").Endpoint;
+        var httpMqtt = $"ws://127.0.0.1:{host.BaseAddress.Port}/mqtt";
+        await ProblemAssert.IsProblemAsync(await admin.GetAsync("/api/v1/brokers/nope/listeners"), HttpStatusCode.NotFound);
+
+        await using var tcp = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "listed-tcp");
+        using var webSocket = await ConnectWebSocketAsync(new Uri(httpMqtt));
+
+        var listeners = await ListenersAsync(admin);
+        Assert.Equal(
+            [("default", "tcp", $"tcp://{host.MqttEndpoint}", 1), ("secure", "tls", $"tls://{secure}", 0), ("http", "ws", httpMqtt, 1)],
+            listeners.Select(static l => (l.GetProperty("name").GetString(), l.GetProperty("scheme").GetString(), l.GetProperty("url").GetString(),
+                l.GetProperty("connections").GetInt32())));
+        Assert.Equal("/mqtt", listeners[2].GetProperty("path").GetString());
+        Assert.Equal(JsonValueKind.Null, listeners[0].GetProperty("tls").ValueKind);
+        var tls = listeners[1].GetProperty("tls");
+        Assert.Equal(("Tls12, Tls13", "None"), (tls.GetProperty("protocols").GetString(), tls.GetProperty("clientCertificates").GetString()));
+        var certificate = Assert.Single(tls.GetProperty("certificates").EnumerateArray());
+        var live = TlsListenerHost.Live(host.Certificates);
+        Assert.Equal(("CN=localhost", NotAfter(live)), (certificate.GetProperty("subject").GetString(), certificate.GetProperty("notAfter").GetDateTimeOffset()));
+
+        var series = $"iothub_listener_certificate_expiry_seconds{{broker=\"default\",listener=\"tls://{secure}\"}}";
+        var metrics = await MetricsScrape.ReadAsync(host.Client);
+        Assert.InRange(metrics[series], (NotAfter(live) - DateTimeOffset.UtcNow).TotalSeconds - 60, (NotAfter(live) - DateTimeOffset.UtcNow).TotalSeconds + 1);
+        Assert.Equal(1, metrics[$"iothub_connections{{broker=\"default\",listener=\"{httpMqtt}\",protocol=\"3.1.1\"}}"]);
+
+        // A renewal that lasts a day longer: the API and the metric follow it without a handshake.
+        var renewed = host.Certificates.Server("renewed", notAfter: DateTimeOffset.UtcNow.AddDays(2));
+        File.Copy(renewed.Certificate, live.Certificate, overwrite: true);
+        File.Copy(renewed.Key, live.Key, overwrite: true);
+        await Poll.UntilAsync(async () => (await ListenersAsync(admin))[1].GetProperty("tls").GetProperty("certificates")[0]
+            .GetProperty("notAfter").GetDateTimeOffset() == NotAfter(renewed), TimeSpan.FromSeconds(15), "the renewed certificate was not listed within 15 s");
+        Assert.InRange((await MetricsScrape.ReadAsync(host.Client))[series], TimeSpan.FromDays(1.9).TotalSeconds, TimeSpan.FromDays(2).TotalSeconds);
+    }
+
+    private static async Task<List<JsonElement>> ListenersAsync(HttpClient admin) =>
+        [.. (await admin.GetFromJsonAsync<JsonElement>("/api/v1/brokers/default/listeners")).GetProperty("items").EnumerateArray()];
+
+    private static DateTimeOffset NotAfter(PemFiles files)
+    {
+        var file = new X509Certificate2Collection();
+        file.ImportFromPemFile(files.Certificate);
+        var certificate = file[0];
+        return new DateTimeOffset(certificate.NotAfter.ToUniversalTime()).AddTicks(-(certificate.NotAfter.Ticks % TimeSpan.TicksPerSecond));
+    }
+
+    /// <summary>MQTT over WebSocket (HTTP/1.1) at the HTTP endpoint, connected: CONNECT sent, CONNACK read.</summary>
+    private static async Task<ClientWebSocket> ConnectWebSocketAsync(Uri uri)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.AddSubProtocol("mqtt");
+        using var timeout = new CancellationTokenSource(MqttTestClient.Timeout);
+        await socket.ConnectAsync(uri, timeout.Token);
+        await socket.SendAsync(Http2WebSocket.Connect("listed-ws"), WebSocketMessageType.Binary, endOfMessage: true, timeout.Token);
+        var connAck = new byte[4];
+        var read = await socket.ReceiveAsync(connAck, timeout.Token);
+        Assert.Equal(4, read.Count);
+        Assert.Equal(Http2WebSocket.ConnAck, connAck);
+        return socket;
+    }
+}
