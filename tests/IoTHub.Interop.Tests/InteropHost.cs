@@ -1,5 +1,6 @@
 using System.Net;
 using IoTHub.Broker;
+using IoTHub.Broker.Security.Bans;
 using IoTHub.Testing;
 using IoTHub.Web.Hosting;
 using Microsoft.AspNetCore.Hosting;
@@ -57,6 +58,9 @@ public sealed class InteropHost : IDisposable
     public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single().Endpoint;
 
     public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
+
+    /// <summary>The failed logins counted and the bans in force.</summary>
+    public BanList Bans => _factory.Services.GetRequiredService<BanList>();
 
     /// <summary>Polls the broker's view of a client until it is offline (its connection closed); fails after the timeout.</summary>
     public Task WaitUntilOfflineAsync(string clientId, TimeSpan timeout) =>

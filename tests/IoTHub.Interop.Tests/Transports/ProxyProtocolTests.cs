@@ -3,13 +3,15 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Security.Bans;
 using IoTHub.Testing;
 
 namespace IoTHub.Interop.Tests.Transports;
 
 /// <summary>
 /// The host with a "proxied" listener (ProxyProtocol=true) behind a real HAProxy (Debian's haproxy) that listens on two
-/// loopback ports: one sends PROXY v1 headers (send-proxy), the other v2 (send-proxy-v2). Connect timeout 2 s.
+/// loopback ports: one sends PROXY v1 headers (send-proxy), the other v2 (send-proxy-v2); and a "guarded" PROXY listener
+/// that refuses anonymous clients, where 3 failed logins ban an address. Connect timeout 2 s.
 /// </summary>
 public sealed class ProxiedHost : IDisposable
 {
@@ -28,6 +30,10 @@ public sealed class ProxiedHost : IDisposable
             ["Mqtt:Listeners:strangers:Url"] = "tcp://127.0.0.1:0",
             ["Mqtt:Listeners:strangers:ProxyProtocol"] = "true",
             ["Mqtt:Listeners:strangers:TrustedProxies"] = "10.0.0.1",
+            ["Mqtt:Listeners:guarded:Url"] = "tcp://127.0.0.1:0",
+            ["Mqtt:Listeners:guarded:ProxyProtocol"] = "true",
+            ["Mqtt:Listeners:guarded:AllowAnonymous"] = "false",
+            ["Security:Bans:MaxFailures"] = "3",
         });
         V1 = FreePort();
         V2 = FreePort();
@@ -158,6 +164,23 @@ public sealed class ProxyProtocolTests(ProxiedHost proxied) : IClassFixture<Prox
         Assert.Equal([0x20, 0x02, 0x00, 0x00], await ReadAsync(client, 4));
 
         Assert.Equal(IPEndPoint.Parse("[2001:db8::7]:40000"), Host.Broker.FindSession("proxied-ipv6")!.Connection!.Info.RemoteEndPoint);
+    }
+
+    /// <summary>Failed logins count against the client's address from the header, not the proxy's: its other clients still connect.</summary>
+    [Fact]
+    public async Task Bans_count_the_proxied_clients_address_not_the_proxys()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = await OpenAsync("guarded");
+            await refused.SendAsync((byte[])[.. Encoding.ASCII.GetBytes($"PROXY TCP4 192.0.2.7 127.0.0.1 {40000 + i} 1883\r\n"), .. Connect("guessing")]);
+            Assert.Equal([0x20, 0x02, 0x00, 0x05], await ReadAsync(refused, 4));
+        }
+
+        Assert.Equal([(BanKind.Address, "192.0.2.7")], Host.Bans.Active().Select(static ban => (ban.Kind, ban.Value)));
+        using var neighbour = await OpenAsync("proxied");
+        await neighbour.SendAsync((byte[])[.. Encoding.ASCII.GetBytes("PROXY TCP4 192.0.2.8 127.0.0.1 40000 1883\r\n"), .. Connect("neighbour")]);
+        Assert.Equal([0x20, 0x02, 0x00, 0x00], await ReadAsync(neighbour, 4));
     }
 
     [Theory]
