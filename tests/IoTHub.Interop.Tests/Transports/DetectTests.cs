@@ -9,34 +9,21 @@ namespace IoTHub.Interop.Tests.Transports;
 /// The host with two detect:// listeners on loopback: "detect" with a certificate (tcp, tls, ws and wss on one port) and
 /// "plain" without (tcp and ws). Connect timeout 2 s.
 /// </summary>
-public sealed class DetectHost : IDisposable
+public sealed class DetectHost() : CertificateHost(Settings)
 {
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
 
-    public DetectHost()
+    private static Dictionary<string, string> Settings(TestCertificates certificates)
     {
-        Certificates = new TestCertificates();
-        var server = Certificates.Server("server");
-        Host = new InteropHost(new Dictionary<string, string>
+        var server = certificates.Server("server");
+        return new()
         {
             ["Mqtt:ConnectTimeout"] = ConnectTimeout.ToString("c", CultureInfo.InvariantCulture),
             ["Mqtt:Listeners:detect:Url"] = "detect://127.0.0.1:0",
             ["Mqtt:Listeners:detect:Certificate"] = server.Certificate,
             ["Mqtt:Listeners:detect:CertificateKey"] = server.Key,
             ["Mqtt:Listeners:plain:Url"] = "detect://127.0.0.1:0/broker",
-        });
-    }
-
-    public InteropHost Host { get; }
-
-    public TestCertificates Certificates { get; }
-
-    public string Port(string listener) => Host.Listener(listener).Port.ToString(CultureInfo.InvariantCulture);
-
-    public void Dispose()
-    {
-        Host.Dispose();
-        Certificates.Dispose();
+        };
     }
 }
 
