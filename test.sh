@@ -15,8 +15,9 @@ cd "$(dirname "$0")"
 # postgresql: the storage tests start their own server from its binaries; mosquitto-clients and
 # python3-paho-mqtt: the interop tests drive the broker with clients written by others; mosquitto: its
 # mosquitto_passwd writes the password files the authentication tests read; chromium: the
-# dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser).
-DEBIAN_PACKAGES=(postgresql mosquitto-clients mosquitto python3-paho-mqtt chromium)
+# dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser);
+# haproxy: the PROXY protocol tests put a real HAProxy (send-proxy, send-proxy-v2) in front of the broker.
+DEBIAN_PACKAGES=(postgresql mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
 
 RESULTS=TestResults
 COVERAGE=false

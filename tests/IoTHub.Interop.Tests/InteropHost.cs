@@ -1,5 +1,6 @@
 using System.Net;
 using IoTHub.Broker;
+using IoTHub.Broker.Security.Bans;
 using IoTHub.Testing;
 using IoTHub.Web.Hosting;
 using Microsoft.AspNetCore.Hosting;
@@ -39,7 +40,7 @@ public sealed class InteropHost : IDisposable
         });
         _factory.UseKestrel();
         _factory.StartServer();
-        Endpoint = _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener is { Broker: "default", Name: "default" }).Endpoint;
+        Endpoint = (IPEndPoint)_factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(static listener => listener is { Broker: "default", Name: "default" }).Endpoint;
     }
 
     /// <summary>Where the MQTT listener really bound (loopback).</summary>
@@ -51,12 +52,15 @@ public sealed class InteropHost : IDisposable
 
     /// <summary>Where the default broker's listener "Mqtt:Listeners:{name}" really bound.</summary>
     public IPEndPoint Listener(string name) =>
-        _factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(listener => listener.Broker == "default" && listener.Name == name).Endpoint;
+        (IPEndPoint)_factory.Services.GetRequiredService<BoundListeners>().Mqtt.Single(listener => listener.Broker == "default" && listener.Name == name).Endpoint;
 
     /// <summary>Where the HTTP endpoint (dashboard, API, and MQTT over WebSocket at /mqtt) really bound.</summary>
     public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single().Endpoint;
 
     public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
+
+    /// <summary>The failed logins counted and the bans in force.</summary>
+    public BanList Bans => _factory.Services.GetRequiredService<BanList>();
 
     /// <summary>Polls the broker's view of a client until it is offline (its connection closed); fails after the timeout.</summary>
     public Task WaitUntilOfflineAsync(string clientId, TimeSpan timeout) =>

@@ -78,6 +78,38 @@ public sealed class TestCertificates : IDisposable
         return certificate is X509Certificate2 served && chain.Build(served);
     }
 
+    /// <summary>
+    /// Writes a certificate revocation list of the authority to <paramref name="path"/> (PEM, or DER when told), revoking
+    /// the certificates of <paramref name="revoked"/>; each call has a higher CRL number.
+    /// </summary>
+    public void RevocationList(string path, bool pem, params PemFiles[] revoked)
+    {
+        var builder = new CertificateRevocationListBuilder();
+        foreach (var files in revoked)
+        {
+            using var certificate = X509CertificateLoader.LoadCertificateFromFile(files.Certificate);
+            builder.AddEntry(certificate, DateTimeOffset.UtcNow.AddMinutes(-1));
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var der = builder.Build(_authority.SubjectName, X509SignatureGenerator.CreateForECDsa(_authorityKey), Interlocked.Increment(ref _files), now.AddDays(1),
+            HashAlgorithmName.SHA256, X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_authority, includeKeyIdentifier: false, includeIssuerAndSerial: true),
+            now.AddMinutes(-1));
+
+        // Written to a new file first and moved in place, as a deployment would: a reader never sees half a list.
+        var next = path + ".new";
+        if (pem)
+        {
+            File.WriteAllText(next, new string(PemEncoding.Write("X509 CRL", der)));
+        }
+        else
+        {
+            File.WriteAllBytes(next, der);
+        }
+
+        File.Move(next, path, overwrite: true);
+    }
+
     public void Dispose()
     {
         _authority.Dispose();

@@ -43,7 +43,7 @@ public class KestrelHost : IDisposable
         _factory.StartServer();
 
         var listeners = Services.GetRequiredService<BoundListeners>();
-        MqttEndpoints = listeners.Mqtt.Where(static m => m.Name == "default").ToDictionary(static m => m.Broker, static m => m.Endpoint);
+        MqttEndpoints = listeners.Mqtt.Where(static m => m.Name == "default").ToDictionary(static m => m.Broker, static m => (IPEndPoint)m.Endpoint);
         MqttListeners = listeners.Mqtt.ToList();
         MqttEndpoint = MqttEndpoints["default"];
         BaseAddress = new Uri(listeners.Http.Single().Url);

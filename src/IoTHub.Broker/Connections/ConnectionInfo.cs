@@ -29,6 +29,12 @@ public sealed record ConnectionInfo(
     /// <summary>The client's address as logs and the admin API show it.</summary>
     public string Endpoint { get; } = RemoteEndPoint?.ToString() ?? "unknown";
 
+    /// <summary>
+    /// The listener's own rule for clients without credentials (as Mosquitto's per_listener_settings), which the
+    /// authentication chain follows instead of its own; null: the chain's.
+    /// </summary>
+    public bool? AllowAnonymous { get; init; }
+
     /// <summary>Whether the listener takes user names from client certificates instead of CONNECT (docs/security.md).</summary>
     public CertificateIdentity CertificateIdentity { get; init; }
 

@@ -4,7 +4,7 @@ namespace IoTHub.Broker.Diagnostics;
 /// Lets through at most a fixed number of log lines per period and counts the rest, so that a flood
 /// of bad connects cannot flood the log (DESIGN §2.8).
 /// </summary>
-internal sealed class LogRateLimiter(int linesPerPeriod, TimeSpan period, TimeProvider time)
+public sealed class LogRateLimiter(int linesPerPeriod, TimeSpan period, TimeProvider time)
 {
     private readonly Lock _sync = new();
     private long _periodStart = time.GetTimestamp();

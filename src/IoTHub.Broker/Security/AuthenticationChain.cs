@@ -7,7 +7,8 @@ namespace IoTHub.Broker.Security;
 /// a user name is anonymous (accepted only with <c>allowAnonymous</c>, else 0x87 Not authorized) and one with a user
 /// name has bad credentials (0x86). 3.1.1 clients get these as 0x05 and 0x04. Decisions on a user name are cached
 /// (see <see cref="AuthenticationCache"/>), so a cache hit answers synchronously; every decision is counted by method.
-/// Without authenticators every client is accepted or refused by <c>allowAnonymous</c> alone.
+/// Without authenticators every client is accepted or refused by <c>allowAnonymous</c> alone. A listener may set its own
+/// rule for anonymous clients (<see cref="Connections.ConnectionInfo.AllowAnonymous"/>), which then replaces <c>allowAnonymous</c>.
 /// </summary>
 public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
 {
@@ -124,7 +125,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             AuthenticationResult.Allow => _accepted[methodIndex],
             AuthenticationResult.Deny => BadCredentials,
             AuthenticationResult.Forbidden => ClientIdRefused,
-            _ when request.UserName is null || _authenticators.Length == 0 => _allowAnonymous ? ConnectDecision.Accept
+            _ when request.UserName is null || _authenticators.Length == 0 => (request.Connection.AllowAnonymous ?? _allowAnonymous) ? ConnectDecision.Accept
                 : request.UserName is null ? AnonymousRefused : BadCredentials,
             _ => BadCredentials,
         };

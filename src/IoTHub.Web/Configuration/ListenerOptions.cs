@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
+using IoTHub.Web.Transports.Limits;
+using IoTHub.Web.Transports.Proxy;
 using IoTHub.Web.Transports.Tls;
 using IoTHub.Web.Transports.WebSockets;
 
@@ -104,7 +106,7 @@ internal sealed class MqttOptions : ListenerOptions
     {
         Read(reader);
         ReadBroker(reader);
-        TrustedProxies = reader.Items<IPNetwork>(WebSocketSettings.TrustedProxiesKey, WebSocketSettings.TryParseNetwork, WebSocketSettings.ProxyProblem);
+        TrustedProxies = reader.Items<IPNetwork>(Transports.TrustedProxies.Key, Transports.TrustedProxies.TryParseNetwork, Transports.TrustedProxies.Problem);
         ReadListeners(reader);
         foreach (SectionReader child in reader.Children("Brokers"))
         {
@@ -158,7 +160,11 @@ internal sealed class MqttOptions : ListenerOptions
         }
     }
 
-    /// <summary>The keys of a listener's scheme (certificates for tls/wss, origins and proxies for ws/wss); null when its TLS cannot start.</summary>
+    /// <summary>
+    /// The keys of a listener's scheme (certificates for tls/wss/detect, origins and proxies for ws/wss/detect, the socket
+    /// file's mode and owners for unix) and those every listener takes (PROXY protocol, limits, anonymous clients);
+    /// null when one of them is bad.
+    /// </summary>
     private static MqttListenerUrl? ReadTransport(SectionReader reader, MqttListenerUrl? listener, List<IPNetwork> trustedProxies)
     {
         if (listener is null)
@@ -166,14 +172,17 @@ internal sealed class MqttOptions : ListenerOptions
             return null;
         }
 
-        if (listener.IsWebSocket)
+        var problems = reader.Errors.Count;
+        listener = listener with
         {
-            listener = listener with { WebSocket = WebSocketSettings.Read(reader, trustedProxies, listener.IsSecure) };
-        }
-
-        return !listener.IsSecure ? listener
-            : TlsSettings.Read(reader, DateTimeOffset.UtcNow) is { } tls ? listener with { Tls = tls }
-            : null;
+            Unix = listener.Unix?.Read(reader),
+            WebSocket = listener.TakesWebSocket ? WebSocketSettings.Read(reader, trustedProxies, listener.Scheme) : null,
+            ProxyProtocol = ProxyProtocolSettings.Read(reader, trustedProxies),
+            Limits = ConnectionLimits.Read(reader),
+            AllowAnonymous = reader.OptionalFlag(nameof(MqttListenerUrl.AllowAnonymous)),
+            Tls = listener.TakesTls ? TlsSettings.Read(reader, DateTimeOffset.UtcNow, required: listener.IsSecure) : null,
+        };
+        return reader.Errors.Count > problems ? null : listener;
     }
 
     /// <summary>Whether a fixed port is held by a listener of any broker read so far (0, any free port, never is).</summary>

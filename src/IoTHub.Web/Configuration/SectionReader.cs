@@ -44,6 +44,13 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
 
     public bool Flag(string key, bool fallback) => Read(key, fallback, bool.TryParse, "is not true or false.");
 
+    /// <summary>A flag whose absence means something of its own (null: not set).</summary>
+    public bool? OptionalFlag(string key) => Read(key, (bool?)null, static (string raw, out bool? value) =>
+    {
+        value = bool.TryParse(raw, out var flag) ? flag : null;
+        return value is not null;
+    }, "is not true or false.");
+
     /// <summary>One of the names of <typeparamref name="TEnum"/>.</summary>
     public TEnum Choice<TEnum>(string key, TEnum fallback)
         where TEnum : struct, Enum =>

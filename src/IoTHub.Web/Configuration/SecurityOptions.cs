@@ -63,11 +63,7 @@ internal sealed class SecurityOptions
 
     public void Read(SectionReader reader)
     {
-        AllowAnonymous = reader.Read(nameof(AllowAnonymous), AllowAnonymous, static (string raw, out bool? value) =>
-        {
-            value = bool.TryParse(raw, out var flag) ? flag : null;
-            return value is not null;
-        }, "is not true or false.");
+        AllowAnonymous = reader.OptionalFlag(nameof(AllowAnonymous));
         CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
         var aclFile = reader.NonEmptyText(nameof(AclFile), string.Empty);
         AclFile = aclFile.Length > 0 ? aclFile : null;

@@ -19,7 +19,7 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
 
         var mqtt = listeners.Mqtt.ToList();
         var http = listeners.Http.Select(static h => h.Endpoint).ToList();
-        var unbound = http.Concat(mqtt.Select(static m => m.Endpoint)).Count(static endpoint => endpoint.Port == 0);
+        var unbound = http.Count(static endpoint => endpoint.Port == 0) + mqtt.Count(static m => !m.IsBound);
         var data = new Dictionary<string, object>
         {
             ["http"] = string.Join(", ", http),

@@ -29,12 +29,12 @@ internal sealed class BoundListeners
     /// <summary>The MQTT over WebSocket path of the HTTP endpoint ("Http:MqttPath"), if it serves one.</summary>
     public BoundMqttListener? OnHttpEndpoint => _mqtt.Where(static m => m.OnHttpEndpoint).Select(static m => Bound(m)).FirstOrDefault();
 
-    /// <summary>The ws:// or wss:// listener bound to <paramref name="port"/>, if any (no two listeners share a port).</summary>
+    /// <summary>The ws://, wss:// or detect:// listener bound to <paramref name="port"/>, if any (no two listeners share a port).</summary>
     public BoundMqttListener? WebSocketAt(int port)
     {
         foreach (var entry in _mqtt)
         {
-            if (entry.Listener.IsWebSocket && !entry.OnHttpEndpoint && entry.Listen.IPEndPoint!.Port == port)
+            if (entry.Listener.TakesWebSocket && !entry.OnHttpEndpoint && entry.Listen.IPEndPoint is { } bound && bound.Port == port)
             {
                 return Bound(entry);
             }
@@ -44,7 +44,7 @@ internal sealed class BoundListeners
     }
 
     private static BoundMqttListener Bound((string Broker, MqttListenerUrl Listener, ListenOptions Listen, ServerCertificates? Certificates, bool OnHttpEndpoint) entry) =>
-        new(entry.Broker, entry.Listener, entry.Listen.IPEndPoint!, entry.Certificates, entry.OnHttpEndpoint);
+        new(entry.Broker, entry.Listener, entry.Listen.EndPoint, entry.Certificates, entry.OnHttpEndpoint);
 }
 
 /// <summary>The HTTP endpoint as bound: where it listens, "http" or "https", and its certificates over HTTPS.</summary>
@@ -55,13 +55,26 @@ internal sealed record BoundHttpListener(IPEndPoint Endpoint, string Scheme, Ser
 
 /// <summary>
 /// An MQTT listener as bound: the broker it serves, its configuration (name "default" for Address and Port), where it
-/// listens, for TLS its certificates, and whether it is the MQTT over WebSocket path of the HTTP endpoint.
+/// listens (an IP end point, or a Unix socket's path), for TLS its certificates, and whether it is the MQTT over WebSocket
+/// path of the HTTP endpoint.
 /// </summary>
-internal sealed record BoundMqttListener(string Broker, MqttListenerUrl Listener, IPEndPoint Endpoint, ServerCertificates? Certificates = null,
+internal sealed record BoundMqttListener(string Broker, MqttListenerUrl Listener, EndPoint Endpoint, ServerCertificates? Certificates = null,
     bool OnHttpEndpoint = false)
 {
     public string Name => Listener.Name;
 
-    /// <summary>Its name in metrics and the API: its URL, e.g. <c>tcp://127.0.0.1:1883</c>, with the port it really holds.</summary>
+    /// <summary>
+    /// Its name in metrics and the API: its URL, e.g. <c>tcp://127.0.0.1:1883</c>, with the port it really holds, or
+    /// <c>unix:///run/iothub/mqtt.sock</c>.
+    /// </summary>
     public string Url => Listener.Format(Endpoint);
+
+    /// <summary>The IP address it binds, or a Unix socket's path.</summary>
+    public string Address => Endpoint is IPEndPoint ip ? ip.Address.ToString() : Listener.Unix?.Path ?? Endpoint.ToString() ?? string.Empty;
+
+    /// <summary>The port it holds (0 while not bound); null for a Unix socket, which has none.</summary>
+    public int? Port => (Endpoint as IPEndPoint)?.Port;
+
+    /// <summary>Whether it holds its port; a Unix socket's file is bound with the server.</summary>
+    public bool IsBound => Endpoint is not IPEndPoint { Port: 0 };
 }

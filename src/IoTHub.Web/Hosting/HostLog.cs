@@ -11,5 +11,5 @@ internal static partial class HostLog
     public static partial void PlainHttpOnNetwork(ILogger logger, string url);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Endpoint} (broker '{Broker}')")]
-    public static partial void MqttListening(ILogger logger, System.Net.IPEndPoint endpoint, string broker);
+    public static partial void MqttListening(ILogger logger, System.Net.EndPoint endpoint, string broker);
 }

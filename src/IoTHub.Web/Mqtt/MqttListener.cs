@@ -4,13 +4,18 @@ using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
+using IoTHub.Web.Transports;
+using IoTHub.Web.Transports.Detect;
+using IoTHub.Web.Transports.Limits;
+using IoTHub.Web.Transports.Proxy;
 using IoTHub.Web.Transports.Tls;
+using IoTHub.Web.Transports.Unix;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace IoTHub.Web.Mqtt;
 
-/// <summary>The brokers and their listeners (tcp, tls, ws, wss) on Kestrel, configured by the "Mqtt" section.</summary>
+/// <summary>The brokers and their listeners (tcp, tls, ws, wss, unix, detect) on Kestrel, configured by the "Mqtt" section.</summary>
 internal static class MqttListener
 {
     /// <summary>Time the host gets beyond the longest drain to close connections and stop the web server.</summary>
@@ -25,41 +30,16 @@ internal static class MqttListener
             {
                 foreach (MqttOptions mqtt in binding.ReadUnvalidated().AllBrokers)
                 {
-                    string name = mqtt.Name;
                     foreach (MqttListenerUrl listener in mqtt.AllListeners)
                     {
-                        kestrel.Listen(listener.Address, listener.Port, listen =>
+                        if (listener.Unix is { } unix)
                         {
-                            // ws/wss speak HTTP (the WebSocket middleware serves them: UseMqttWebSockets), in the versions
-                            // the listener names; tcp/tls carry MQTT itself.
-                            if (listener.WebSocket is { } webSocket)
-                            {
-                                listen.Protocols = webSocket.Protocols;
-                            }
-
-                            ServerCertificates? certificates = null;
-                            if (listener.Tls is { } tls)
-                            {
-                                // MQTT has no ALPN name; wss says which HTTP versions it speaks (h2 for RFC 8441 WebSockets).
-                                certificates = new ServerCertificates(tls, listener.WebSocket is null ? null : TlsTransport.ApplicationProtocols(listen.Protocols),
-                                    provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ServerCertificates>>());
-                                listen.UseTls(certificates, mqtt.Broker.ConnectTimeout);
-                            }
-
-                            if (!listener.IsWebSocket)
-                            {
-                                // Each listener carries its broker's name; the broker is resolved with the first
-                                // connection, when start-up validation has passed.
-                                // Named when the first connection comes: by then a port 0 is the real one.
-                                string? url = null;
-                                var transport = listener.IsSecure ? TransportKind.Tls : TransportKind.Tcp;
-                                var identity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None;
-                                listen.Run(connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[name],
-                                    url ??= listener.Format(listen.IPEndPoint!), transport, identity).OnConnectedAsync(connection));
-                            }
-
-                            listeners.AddMqtt(name, listener, listen, certificates);
-                        });
+                            kestrel.ListenUnixSocket(unix.Path, listen => Configure(listen, mqtt, listener, listeners, provider));
+                        }
+                        else
+                        {
+                            kestrel.Listen(listener.Address, listener.Port, listen => Configure(listen, mqtt, listener, listeners, provider));
+                        }
                     }
                 }
             });
@@ -71,7 +51,70 @@ internal static class MqttListener
                 host.ShutdownTimeout = longestDrain + ShutdownMargin;
             });
         services.AddHostedService<BrokerService>();
+        services.AddHostedService<UnixSocketFiles>();
         return services;
+    }
+
+    /// <summary>
+    /// One listener's connection middleware, in order: its limits, the PROXY protocol header, then TLS and MQTT (tcp, tls,
+    /// unix), TLS and Kestrel's HTTP server for the WebSocket middleware (ws, wss), or detection (detect). Plain
+    /// listeners get nothing but MQTT.
+    /// </summary>
+    private static void Configure(ListenOptions listen, MqttOptions mqtt, MqttListenerUrl listener, BoundListeners listeners, IServiceProvider provider)
+    {
+        var timeout = mqtt.Broker.ConnectTimeout;
+        var refused = new RefusedConnections(listener.Name, provider.GetRequiredService<ILoggerFactory>().CreateLogger("IoTHub.Web.Transports"));
+        if (listener.Limits is { } limits)
+        {
+            var limiter = new ConnectionLimiter(limits, refused);
+            provider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(limiter.Dispose);
+            listen.Use(next => connection => limiter.OnConnectionAsync(connection, next));
+        }
+
+        if (listener.ProxyProtocol is { } proxy)
+        {
+            var reader = new ProxyProtocolReader(proxy, timeout, refused);
+            listen.Use(next => connection => reader.OnConnectionAsync(connection, next));
+        }
+
+        // ws/wss speak HTTP in the versions the listener names (wss says which in ALPN: h2 for RFC 8441 WebSockets); tls
+        // carries MQTT itself, which has no ALPN name; nor does a detect listener, whose clients may speak either.
+        if (listener.IsWebSocket)
+        {
+            listen.Protocols = listener.WebSocket!.Protocols;
+        }
+
+        var certificates = listener.Tls is { } tls
+            ? new ServerCertificates(tls, listener.IsWebSocket ? TlsTransport.ApplicationProtocols(listen.Protocols) : null,
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ServerCertificates>>())
+            : null;
+
+        // Each listener carries its broker's name; the broker is resolved with the first connection, when start-up
+        // validation has passed. Named when the first connection comes: by then a port 0 is the real one.
+        string? url = null;
+        var plain = listener.Unix is null ? TransportKind.Tcp : TransportKind.Unix;
+        var identity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None;
+        ConnectionDelegate handler = connection => new MqttConnectionHandler(provider.GetRequiredService<BrokerRegistry>()[mqtt.Name],
+            url ??= listener.Format(listen.EndPoint), plain, listener.AllowAnonymous, identity).OnConnectedAsync(connection);
+        if (listener.Scheme == ListenerScheme.Detect)
+        {
+            ProtocolDetection.Use(listen, handler, certificates, timeout, refused);
+        }
+        else
+        {
+            if (certificates is not null)
+            {
+                listen.UseTls(certificates, timeout);
+            }
+
+            if (!listener.IsWebSocket)
+            {
+                // The WebSocket middleware serves ws/wss (UseMqttWebSockets).
+                listen.Run(connection => handler(connection));
+            }
+        }
+
+        listeners.AddMqtt(mqtt.Name, listener, listen, certificates);
     }
 
     /// <summary>

@@ -40,8 +40,10 @@ internal static partial class MqttAuthentication
     }
 
     /// <summary>
-    /// The MQTT listeners of every broker that are not on loopback and do not take user names from client certificates,
-    /// as "broker 'b', listener 'l' (address:port)", and the HTTP endpoint when it serves MQTT over WebSocket
+    /// The MQTT listeners of every broker that are open to anyone who reaches them: neither on loopback nor a Unix socket,
+    /// leaving anonymous clients to "Security:AllowAnonymous" (none of their own "AllowAnonymous", which says either way
+    /// deliberately), and not taking user names from client certificates (where the certificate is the login); as
+    /// "broker 'b', listener 'l' (address:port)", and the HTTP endpoint when it serves MQTT over WebSocket
     /// (<c>Http:MqttPath</c>) beyond loopback.
     /// </summary>
     private static List<string> OpenListeners(MqttOptions mqtt, HttpOptions http)
@@ -49,7 +51,8 @@ internal static partial class MqttAuthentication
         List<string> open =
         [
             .. mqtt.AllBrokers.SelectMany(static broker => broker.AllListeners
-                .Where(static listener => !listener.IsLoopback && listener.Tls is not { CertificateIdentity: not CertificateIdentity.None })
+                .Where(static listener => !listener.IsLoopback && listener.AllowAnonymous is null
+                    && listener.Tls is not { CertificateIdentity: not CertificateIdentity.None })
                 .Select(listener => $"broker '{broker.Name}', listener '{listener.Name}' ({new IPEndPoint(listener.Address, listener.Port)})")),
         ];
         if (http.MqttPath.Length > 0 && !MqttListenerUrl.IsLoopbackAddress(http.Address))

@@ -62,6 +62,19 @@ public sealed class AuthenticationChainTests
         Assert.Equal(0, open.Cache.Count);
     }
 
+    /// <summary>A listener's own AllowAnonymous (as Mosquitto's per_listener_settings) replaces the chain's, both ways.</summary>
+    [Fact]
+    public async Task A_listeners_AllowAnonymous_replaces_the_chains()
+    {
+        var open = NewChain([], allowAnonymous: true);
+        var closed = NewChain([], allowAnonymous: false);
+        static ConnectRequest Anonymous(bool listener) =>
+            Request(null, null) with { Connection = PipeClient.Connection with { AllowAnonymous = listener } };
+
+        Assert.Equal(ReasonCode.NotAuthorized, (await open.AuthenticateAsync(Anonymous(false), default)).ReasonCode);
+        Assert.True((await closed.AuthenticateAsync(Anonymous(true), default)).Accepted);
+    }
+
     [Fact]
     public async Task A_decision_is_cached_per_user_password_and_client_id_until_it_expires()
     {

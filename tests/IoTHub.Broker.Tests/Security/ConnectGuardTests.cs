@@ -104,6 +104,29 @@ public sealed class ConnectGuardTests : IAsyncLifetime
         Assert.Equal(ReasonCode.Banned, await ConnectAsync(MqttProtocolVersion.V500, "alice", CountingAuthenticator.Password));
     }
 
+    /// <summary>
+    /// A listener's own AllowAnonymous with the guard: on a certificate listener it lets a client without a certificate in
+    /// (the certificate is the credential there), and where it refuses anonymous clients, each refusal counts towards a ban.
+    /// </summary>
+    [Fact]
+    public async Task A_listeners_AllowAnonymous_admits_clients_without_a_certificate_and_its_refusals_count_towards_a_ban()
+    {
+        var certificates = new ConnectionInfo("tls", TransportKind.Tls, null, Attacker) { CertificateIdentity = CertificateIdentity.CommonName, AllowAnonymous = true };
+        await using (var client = PipeClient.Open(_broker, MqttProtocolVersion.V500, connection: certificates))
+        {
+            await client.ConnectAcceptedAsync(new ConnectPacket { ProtocolVersion = MqttProtocolVersion.V500, ClientId = "no-certificate", UserName = "alice" });
+            Assert.Null(_broker.FindSession("no-certificate")!.Connection!.UserName);
+        }
+
+        var closed = new ConnectionInfo("tcp", TransportKind.Tcp, null, Attacker) { AllowAnonymous = false };
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(ReasonCode.NotAuthorized, await ConnectAsync(MqttProtocolVersion.V500, null, null, closed));
+        }
+
+        Assert.Equal(ReasonCode.Banned, await ConnectAsync(MqttProtocolVersion.V500, null, null, closed with { AllowAnonymous = true }));
+    }
+
     [Fact]
     public void The_subject_alternative_name_is_the_first_dns_name_email_or_uri_in_the_certificates_order()
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -12,13 +11,12 @@ namespace IoTHub.Interop.Tests.Security;
 /// and "san" (wss, certificates required) from its first Subject Alternative Name. No authenticator, all on loopback:
 /// anonymous clients are allowed on the default listener.
 /// </summary>
-public sealed class CertificateIdentityHost : IDisposable
+public sealed class CertificateIdentityHost() : CertificateHost(Settings)
 {
-    public CertificateIdentityHost()
+    private static Dictionary<string, string> Settings(TestCertificates certificates)
     {
         AdminClient.ChoosePassword();
-        Certificates = new TestCertificates();
-        var server = Certificates.Server("server");
+        var server = certificates.Server("server");
         var settings = new Dictionary<string, string> { ["Security:Bans:Enabled"] = "false" };
         foreach (var (name, url, clients, identity) in new[]
         {
@@ -30,23 +28,11 @@ public sealed class CertificateIdentityHost : IDisposable
             settings[$"Mqtt:Listeners:{name}:Certificate"] = server.Certificate;
             settings[$"Mqtt:Listeners:{name}:CertificateKey"] = server.Key;
             settings[$"Mqtt:Listeners:{name}:ClientCertificates"] = clients;
-            settings[$"Mqtt:Listeners:{name}:ClientCertificateAuthority"] = Certificates.Authority;
+            settings[$"Mqtt:Listeners:{name}:ClientCertificateAuthority"] = certificates.Authority;
             settings[$"Mqtt:Listeners:{name}:CertificateIdentity"] = identity;
         }
 
-        Host = new InteropHost(settings);
-    }
-
-    public InteropHost Host { get; }
-
-    public TestCertificates Certificates { get; }
-
-    public string Port(string listener) => Host.Listener(listener).Port.ToString(CultureInfo.InvariantCulture);
-
-    public void Dispose()
-    {
-        Host.Dispose();
-        Certificates.Dispose();
+        return settings;
     }
 }
 

@@ -50,6 +50,8 @@ public sealed class HttpsSettingsTests : IDisposable
     [InlineData("ws://127.0.0.1:8083", "Http1AndHttp2", "cannot be Http1AndHttp2 on a ws:// listener")]
     [InlineData("ws://127.0.0.1:8083", "Http3", "'Http3' is not Http1, Http2 or Http1AndHttp2.")]
     [InlineData("wss://127.0.0.1:8084", "Http1", null)]
+    [InlineData("detect://127.0.0.1:8085", "Http1", null)]
+    [InlineData("detect://127.0.0.1:8085", "Http2", "can only be Http1 on a detect:// listener")]
     public void HttpProtocols_of_a_websocket_listener(string url, string? protocols, string? problem)
     {
         var server = _certificates.Server("wss");

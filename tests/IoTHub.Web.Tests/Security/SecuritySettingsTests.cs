@@ -98,6 +98,22 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
     }
 
+    /// <summary>
+    /// A network listener that says itself whether anonymous clients may connect is not left open by accident: the host
+    /// starts without users (here none may connect there), and a Unix socket counts as local like loopback.
+    /// </summary>
+    [Fact]
+    public async Task A_listener_beyond_loopback_with_its_own_AllowAnonymous_and_a_unix_socket_start_without_users()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Mqtt:Listeners:lan:Url=tcp://0.0.0.0:0", "--Mqtt:Listeners:lan:AllowAnonymous=false",
+            $"--Mqtt:Listeners:local:Url=unix://{_workingDirectory.Path}/iothub.sock");
+
+        await host.WaitForMqttEndpointAsync();
+        host.Terminate();
+        Assert.Equal(0, await host.WaitForExitAsync());
+    }
+
     // Issue 24: a misspelt section (here the security one) stops the start like a misspelt key, instead of starting a
     // broker without the setting; a plain unknown value on the command line too.
     [Fact]

@@ -10,13 +10,13 @@ namespace IoTHub.Web.Api.Brokers;
 /// <summary>One listener of the server.</summary>
 /// <param name="Protocol">"http" (admin API, dashboard, health, metrics) or "mqtt".</param>
 /// <param name="Broker">The broker an MQTT listener serves; null for HTTP.</param>
-/// <param name="Address">The IP address it binds.</param>
-/// <param name="Port">The port it holds (the real one when configured as 0); 0 while not bound.</param>
-/// <param name="Bound">Whether it holds its port.</param>
+/// <param name="Address">The IP address it binds, or a Unix socket's path.</param>
+/// <param name="Port">The port it holds (the real one when configured as 0); 0 while not bound; null for a Unix socket, which has none.</param>
+/// <param name="Bound">Whether it holds its port (or its socket file).</param>
 /// <param name="Name">An MQTT listener's name in the configuration: "default" for Mqtt:Address and Mqtt:Port, the key of
 /// Mqtt:Listeners:{name}:Url otherwise; "http" for the HTTP listener.</param>
-/// <param name="Url">Where it listens, as metrics name it: tcp://127.0.0.1:1883 (http://... for HTTP), with the real port.</param>
-internal sealed record ListenerInfo(string Protocol, string? Broker, string Address, int Port, bool Bound, string Name, string Url);
+/// <param name="Url">Where it listens, as metrics name it: tcp://127.0.0.1:1883 or unix:///run/iothub/mqtt.sock (http://... for HTTP), with the real port.</param>
+internal sealed record ListenerInfo(string Protocol, string? Broker, string Address, int? Port, bool Bound, string Name, string Url);
 
 /// <summary>One isolated broker with its state.</summary>
 /// <param name="Name">The name used by the other endpoints' <c>broker</c> parameter.</param>
@@ -88,7 +88,7 @@ internal static class BrokersApi
     internal static List<ListenerInfo> AllListeners(BoundListeners listeners) =>
     [
         .. listeners.Http.Select(static h => new ListenerInfo("http", null, h.Endpoint.Address.ToString(), h.Endpoint.Port, h.Endpoint.Port != 0, "http", h.Url)),
-        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Endpoint.Address.ToString(), m.Endpoint.Port, m.Endpoint.Port != 0, m.Name, m.Url)),
+        .. listeners.Mqtt.Select(static m => new ListenerInfo("mqtt", m.Broker, m.Address, m.Port, m.IsBound, m.Name, m.Url)),
     ];
 
     internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>

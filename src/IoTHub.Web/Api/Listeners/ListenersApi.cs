@@ -21,15 +21,15 @@ internal sealed record ListenerTls(string Protocols, string ClientCertificates, 
 
 /// <summary>One MQTT listener of a broker.</summary>
 /// <param name="Name">Its name: "default" (Mqtt:Address and Mqtt:Port), "http" (MQTT over WebSocket on the HTTP endpoint), or the key of Mqtt:Listeners:{name}.</param>
-/// <param name="Scheme">How it carries MQTT: tcp, tls, ws, wss, ...</param>
-/// <param name="Url">Its URL with the port it really holds, as metrics and the clients API name it.</param>
-/// <param name="Address">The IP address it binds.</param>
-/// <param name="Port">The port it holds (0 while not bound).</param>
-/// <param name="Path">The WebSocket path of ws/wss listeners; null for the others.</param>
-/// <param name="Bound">Whether it holds its port.</param>
-/// <param name="Tls">Its TLS settings and certificates; null without TLS.</param>
+/// <param name="Scheme">How it carries MQTT: tcp, tls, ws, wss, unix or detect.</param>
+/// <param name="Url">Its URL with the port it really holds (a Unix socket's: unix:///path), as metrics and the clients API name it.</param>
+/// <param name="Address">The IP address it binds, or a Unix socket's path.</param>
+/// <param name="Port">The port it holds (0 while not bound); null for a Unix socket, which has none.</param>
+/// <param name="Path">The WebSocket path of ws/wss/detect listeners; null for the others.</param>
+/// <param name="Bound">Whether it holds its port (or its socket file).</param>
+/// <param name="Tls">Its TLS settings and certificates; null without TLS (a detect listener without a certificate too).</param>
 /// <param name="Connections">Its open connections that completed CONNECT.</param>
-internal sealed record BrokerListener(string Name, string Scheme, string Url, string Address, int Port, string? Path, bool Bound, ListenerTls? Tls, int Connections);
+internal sealed record BrokerListener(string Name, string Scheme, string Url, string Address, int? Port, string? Path, bool Bound, ListenerTls? Tls, int Connections);
 
 /// <summary>GET /api/v1/brokers/{name}/listeners: every listener of a broker, described from the bound listeners, whatever their scheme.</summary>
 internal static class ListenersApi
@@ -52,8 +52,8 @@ internal static class ListenersApi
             {
                 var url = l.Url;
                 var connections = counts.Where(c => c.Key.Listener == url).Sum(static c => c.Value);
-                return new BrokerListener(l.Name, l.Listener.Scheme.ToString().ToLowerInvariant(), url, l.Endpoint.Address.ToString(), l.Endpoint.Port,
-                    l.Listener.IsWebSocket ? l.Listener.Path : null, l.Endpoint.Port != 0, Tls(l), connections);
+                return new BrokerListener(l.Name, l.Listener.Scheme.ToString().ToLowerInvariant(), url, l.Address, l.Port,
+                    l.Listener.TakesWebSocket ? l.Listener.Path : null, l.IsBound, Tls(l), connections);
             }),
         ];
     }

@@ -11,20 +11,20 @@ namespace IoTHub.Web.Transports.Tls;
 internal sealed record CertificateFiles(string Certificate, string? Key, string? Password)
 {
     /// <summary>When and how big the files were: a change of either means they were replaced.</summary>
-    public (DateTime, long, DateTime, long) Stamp() => (Written(Certificate), Size(Certificate), Written(Key), Size(Key));
-
-    private static DateTime Written(string? path) => path is not null && File.Exists(path) ? File.GetLastWriteTimeUtc(path) : default;
-
-    private static long Size(string? path) => path is not null && File.Exists(path) ? new FileInfo(path).Length : -1;
+    public (FileStamp, FileStamp) Stamp() => (FileStamp.Of(Certificate), FileStamp.Of(Key));
 }
 
 /// <summary>A problem with certificate files that an operator must fix, worded for the start-up error list and the log.</summary>
-internal sealed class CertificateProblemException(string message) : Exception(message);
+internal sealed class CertificateProblemException(string message) : Exception(message)
+{
+    /// <summary>The listener key of the file at fault, when it is not the one being read.</summary>
+    public string? Key { get; init; }
+}
 
 /// <summary>A server certificate with its private key, loaded from its files, with the intermediates to send and the host names it serves.</summary>
 internal sealed class ServerCertificate
 {
-    private ServerCertificate(CertificateFiles files, (DateTime, long, DateTime, long) stamp, X509Certificate2 certificate, X509Certificate2Collection intermediates)
+    private ServerCertificate(CertificateFiles files, (FileStamp, FileStamp) stamp, X509Certificate2 certificate, X509Certificate2Collection intermediates)
     {
         Files = files;
         Stamp = stamp;
@@ -49,7 +49,7 @@ internal sealed class ServerCertificate
 
     public CertificateFiles Files { get; }
 
-    public (DateTime, long, DateTime, long) Stamp { get; }
+    public (FileStamp, FileStamp) Stamp { get; }
 
     public X509Certificate2 Certificate { get; }
 

@@ -8,7 +8,8 @@ namespace IoTHub.Web.Transports.Tls;
 /// host name asks for (the first one when none matches), built once per certificate with a cached
 /// <see cref="SslStreamCertificateContext"/>. At most once a second a handshake also looks at the files: when one
 /// changed (a certbot renewal), that certificate is loaded again and new handshakes use it; established connections
-/// keep theirs. New files that cannot be used are logged and the loaded certificate stays.
+/// keep theirs. New files that cannot be used are logged and the loaded certificate stays. The client certificate
+/// authority and revocation list are looked at with them.
 /// </summary>
 internal sealed partial class ServerCertificates
 {
@@ -33,9 +34,9 @@ internal sealed partial class ServerCertificates
         _applicationProtocols = applicationProtocols;
         _time = time;
         _logger = logger;
-        _clients = settings.ClientCertificates == ClientCertificateRequirement.None
-            ? null
-            : new ClientCertificateValidator(settings.ClientCertificateAuthority, settings.ClientCertificates, time);
+        _clients = settings.ClientAuthority is { } authority
+            ? new ClientCertificateValidator(authority, settings.ClientCertificates, time, logger)
+            : null;
         _entries = [.. settings.Certificates.Select(Build)];
         _nextCheck = Environment.TickCount64 + CheckIntervalMilliseconds;
     }
@@ -91,6 +92,7 @@ internal sealed partial class ServerCertificates
     {
         lock (_reloading)
         {
+            _clients?.ReloadChanged();
             var entries = _entries;
             Entry[]? changed = null;
             for (var i = 0; i < entries.Length; i++)
@@ -139,5 +141,5 @@ internal sealed partial class ServerCertificates
     [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "TLS certificate {Path} changed but cannot be used, the loaded one stays: {Problem}")]
     private static partial void LogReloadFailed(ILogger logger, string path, string problem);
 
-    private sealed record Entry(ServerCertificate Certificate, (DateTime, long, DateTime, long) Stamp, SslServerAuthenticationOptions Options);
+    private sealed record Entry(ServerCertificate Certificate, (FileStamp, FileStamp) Stamp, SslServerAuthenticationOptions Options);
 }

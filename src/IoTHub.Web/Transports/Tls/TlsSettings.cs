@@ -1,6 +1,5 @@
 using System.Security.Authentication;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Web.Configuration;
 
@@ -20,7 +19,7 @@ internal enum ClientCertificateRequirement
 }
 
 /// <summary>
-/// The TLS keys of a tls:// or wss:// listener ("Mqtt:Listeners:{name}:...") or of the HTTP endpoint ("Http:..."), read and
+/// The TLS keys of a tls://, wss:// or detect:// listener ("Mqtt:Listeners:{name}:...") or of the HTTP endpoint ("Http:..."), read and
 /// checked at start: every certificate file is loaded then, so a missing, expired or mismatched one is listed with the other
 /// bad settings.
 /// </summary>
@@ -28,7 +27,7 @@ internal sealed record TlsSettings(
     IReadOnlyList<ServerCertificate> Certificates,
     SslProtocols Protocols,
     ClientCertificateRequirement ClientCertificates,
-    X509Certificate2Collection ClientCertificateAuthority,
+    ClientAuthority? ClientAuthority,
     CertificateIdentity CertificateIdentity)
 {
     /// <summary>TLS 1.2 and 1.3; both ends agree on 1.3 when both offer it.</summary>
@@ -38,11 +37,19 @@ internal sealed record TlsSettings(
     private const string KeyKey = "CertificateKey";
     private const string PasswordKey = "CertificatePassword";
 
-    /// <summary>Reads the TLS keys of one listener; null (with the problems recorded) when a certificate cannot be used.</summary>
-    public static TlsSettings? Read(SectionReader reader, DateTimeOffset now)
+    /// <summary>
+    /// Reads the TLS keys of one listener; null (with the problems recorded) when a certificate cannot be used, or when
+    /// none is set and TLS is not <paramref name="required"/> (a detect:// listener without TLS).
+    /// </summary>
+    public static TlsSettings? Read(SectionReader reader, DateTimeOffset now, bool required)
     {
         var problems = reader.Errors.Count;
         var certificates = ReadServerCertificates(reader, now);
+        if (certificates.Count == 0 && reader.Errors.Count == problems && !required)
+        {
+            return null;
+        }
+
         if (certificates.Count == 0 && reader.Errors.Count == problems)
         {
             reader.Fail(CertificateKey, "must be set for a tls:// or wss:// listener (a PEM or PFX file; Certificates:{n}:Certificate for several).");
@@ -71,7 +78,7 @@ internal sealed record TlsSettings(
         var protocols = ReadProtocols(reader);
         return certificates.Count == 0 || reader.Errors.Count > problems
             ? null
-            : new TlsSettings(certificates, protocols, ClientCertificateRequirement.None, [], CertificateIdentity.None);
+            : new TlsSettings(certificates, protocols, ClientCertificateRequirement.None, null, CertificateIdentity.None);
     }
 
     /// <summary>"Certificate" (with its key and password) and "Certificates:{n}:...".</summary>
@@ -130,38 +137,34 @@ internal sealed record TlsSettings(
         }
     }
 
-    /// <summary>The PEM bundle client certificates must chain to; required when clients are asked for a certificate.</summary>
-    private static X509Certificate2Collection ReadAuthority(SectionReader reader, ClientCertificateRequirement clients)
+    /// <summary>
+    /// The PEM bundle client certificates must chain to, and the revocation lists of its authorities; required when
+    /// clients are asked for a certificate, and only then loaded (null otherwise).
+    /// </summary>
+    private static ClientAuthority? ReadAuthority(SectionReader reader, ClientCertificateRequirement clients)
     {
-        const string Key = "ClientCertificateAuthority";
-        var authority = new X509Certificate2Collection();
-        var path = reader.Text(Key, string.Empty);
+        var path = reader.Text(ClientAuthority.AuthorityKey, string.Empty);
+        var revocation = reader.Text(ClientAuthority.RevocationListKey, string.Empty);
+        if (clients == ClientCertificateRequirement.None)
+        {
+            return null;
+        }
+
         if (path.Length == 0)
         {
-            if (clients != ClientCertificateRequirement.None)
-            {
-                reader.Fail(Key, $"must be set when ClientCertificates is {clients} (a PEM file of the certificate authorities that client certificates must chain to).");
-            }
-
-            return authority;
+            reader.Fail(ClientAuthority.AuthorityKey, $"must be set when ClientCertificates is {clients} (a PEM file of the certificate authorities that client certificates must chain to).");
+            return null;
         }
 
         try
         {
-            authority.ImportFromPemFile(Path.GetFullPath(path));
+            return ClientAuthority.Load(Path.GetFullPath(path), revocation.Length == 0 ? null : Path.GetFullPath(revocation));
         }
-        catch (Exception e) when (e is IOException or CryptographicException or UnauthorizedAccessException)
+        catch (CertificateProblemException e)
         {
-            reader.Fail(Key, $"'{path}' cannot be read: {e.Message}");
-            return authority;
+            reader.Fail(e.Key ?? ClientAuthority.AuthorityKey, e.Message);
+            return null;
         }
-
-        if (authority.Count == 0)
-        {
-            reader.Fail(Key, $"'{path}' holds no PEM certificate.");
-        }
-
-        return authority;
     }
 
     private static bool TryParseProtocol(string raw, out SslProtocols protocol)

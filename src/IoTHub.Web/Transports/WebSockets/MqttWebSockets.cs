@@ -89,7 +89,11 @@ internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListene
             var info = new Broker.Connections.ConnectionInfo(name, context.Request.IsHttps ? TransportKind.SecureWebSocket : TransportKind.WebSocket,
                 new IPEndPoint(connection.LocalIpAddress!, connection.LocalPort),
                 settings.ClientEndPoint(context),
-                connection.ClientCertificate) { CertificateIdentity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None };
+                connection.ClientCertificate)
+            {
+                AllowAnonymous = listener.AllowAnonymous,
+                CertificateIdentity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None,
+            };
             using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
             await WebSocketPipe.RunAsync(socket, broker.Options.MaximumPacketSize, pipe => broker.HandleConnectionAsync(pipe, info));
         }

@@ -6,16 +6,12 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace IoTHub.Web.Transports.WebSockets;
 
 /// <summary>
-/// The keys of a ws:// or wss:// listener: which browser pages may connect (AllowedOrigins), whose X-Forwarded-For
-/// header is believed (TrustedProxies, by default "Mqtt:TrustedProxies"), and the HTTP versions it speaks
+/// The keys of a ws://, wss:// or detect:// listener: which browser pages may connect (AllowedOrigins), whose
+/// X-Forwarded-For header is believed (TrustedProxies, by default "Mqtt:TrustedProxies"), and the HTTP versions it speaks
 /// (HttpProtocols): WebSockets over HTTP/2 are RFC 8441's extended CONNECT.
 /// </summary>
 internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, IReadOnlyList<IPNetwork> TrustedProxies, HttpProtocols Protocols)
 {
-    public const string TrustedProxiesKey = "TrustedProxies";
-
-    public const string ProxyProblem = "is not an IP address or network (10.0.0.1, 10.1.0.0/16, fd00::/8).";
-
     private const string AnyOrigin = "*";
 
     private const string ProtocolsKey = "HttpProtocols";
@@ -26,32 +22,29 @@ internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, I
     /// </summary>
     public static HttpProtocols DefaultProtocols(bool secure) => secure ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
 
-    public static WebSocketSettings Read(SectionReader reader, IReadOnlyList<IPNetwork> defaultProxies, bool secure)
+    /// <summary>
+    /// The keys of a ws://, wss:// or detect:// listener. A detect listener speaks HTTP/1.1 only: it tells HTTP from MQTT
+    /// and TLS by the first byte of a GET, and offers no ALPN inside TLS.
+    /// </summary>
+    public static WebSocketSettings Read(SectionReader reader, IReadOnlyList<IPNetwork> defaultProxies, ListenerScheme scheme)
     {
+        var secure = scheme == ListenerScheme.Wss;
         var origins = reader.Items<string>("AllowedOrigins", TryParseOrigin, "is not an origin such as https://app.example.com, or *.");
-        var proxies = reader.Items<IPNetwork>(TrustedProxiesKey, TryParseNetwork, ProxyProblem);
         var protocols = reader.Read(ProtocolsKey, DefaultProtocols(secure), static (string raw, out HttpProtocols value) =>
             Enum.TryParse(raw, ignoreCase: true, out value) && value is HttpProtocols.Http1 or HttpProtocols.Http2 or HttpProtocols.Http1AndHttp2,
             "is not Http1, Http2 or Http1AndHttp2.");
-        if (!secure && protocols == HttpProtocols.Http1AndHttp2)
+        if (scheme == ListenerScheme.Detect && protocols != HttpProtocols.Http1)
+        {
+            reader.Fail(ProtocolsKey, "can only be Http1 on a detect:// listener: it tells HTTP from MQTT and TLS by the first byte of a GET "
+                + "and offers no ALPN inside TLS; use a ws:// or wss:// listener for WebSockets over HTTP/2.");
+        }
+        else if (!secure && protocols == HttpProtocols.Http1AndHttp2)
         {
             reader.Fail(ProtocolsKey, "cannot be Http1AndHttp2 on a ws:// listener: without TLS a port speaks one HTTP version (Http2 takes clients "
                 + "that speak HTTP/2 with prior knowledge, h2c); wss:// speaks both.");
         }
 
-        return new WebSocketSettings(origins, proxies.Count > 0 ? proxies : defaultProxies, protocols);
-    }
-
-    /// <summary>An IP address (a network of one) or a network in CIDR notation.</summary>
-    public static bool TryParseNetwork(string raw, out IPNetwork network)
-    {
-        if (IPAddress.TryParse(raw, out var address))
-        {
-            network = new IPNetwork(address, address.GetAddressBytes().Length * 8);
-            return true;
-        }
-
-        return IPNetwork.TryParse(raw, out network);
+        return new WebSocketSettings(origins, Transports.TrustedProxies.Read(reader, defaultProxies), protocols);
     }
 
     /// <summary>
@@ -91,7 +84,7 @@ internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, I
     /// </summary>
     public IPEndPoint ClientEndPoint(HttpContext context)
     {
-        var peer = Unmapped(context.Connection.RemoteIpAddress ?? IPAddress.None);
+        var peer = Transports.TrustedProxies.Unmapped(context.Connection.RemoteIpAddress ?? IPAddress.None);
         if (TrustedProxies.Count == 0 || !IsTrusted(peer))
         {
             return new IPEndPoint(peer, context.Connection.RemotePort);
@@ -107,26 +100,13 @@ internal sealed record WebSocketSettings(IReadOnlyList<string> AllowedOrigins, I
                 break;
             }
 
-            client = Unmapped(hop);
+            client = Transports.TrustedProxies.Unmapped(hop);
         }
 
         return new IPEndPoint(client, 0);
     }
 
-    private bool IsTrusted(IPAddress address)
-    {
-        foreach (var network in TrustedProxies)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+    private bool IsTrusted(IPAddress address) => Transports.TrustedProxies.Contains(TrustedProxies, address);
 
     private static bool TryParseOrigin(string raw, [MaybeNullWhen(false)] out string origin)
     {
