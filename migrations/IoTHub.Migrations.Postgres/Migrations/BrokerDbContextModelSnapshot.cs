@@ -502,6 +502,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("password_hash");
 
+                    b.Property<string>("ScramSha256")
+                        .HasColumnType("text")
+                        .HasColumnName("scram_sha256");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)

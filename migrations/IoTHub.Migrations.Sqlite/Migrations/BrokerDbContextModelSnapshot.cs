@@ -485,6 +485,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("password_hash");
 
+                    b.Property<string>("ScramSha256")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scram_sha256");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)

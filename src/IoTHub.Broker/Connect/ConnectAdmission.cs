@@ -5,8 +5,7 @@ namespace IoTHub.Broker.Connect;
 
 /// <summary>
 /// What the broker decides about a CONNECT before anyone else is asked: the client id (an empty one gets an
-/// assigned id), whether the broker takes connections now, the connection limit, an authentication method
-/// (none is offered: 0x8C), redirection, the keep-alive against <see cref="BrokerOptions.MaximumKeepAlive"/>,
+/// assigned id), whether the broker takes connections now, the connection limit, redirection, the keep-alive against <see cref="BrokerOptions.MaximumKeepAlive"/>,
 /// and the will. The authenticator is asked only when this admits the CONNECT.
 /// </summary>
 internal sealed class ConnectAdmission(MqttBroker broker)
@@ -53,12 +52,6 @@ internal sealed class ConnectAdmission(MqttBroker broker)
         if (broker.ConnectionCount > Options.MaximumConnections)
         {
             return new ConnectRefusal(v5 ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, "connection limit reached");
-        }
-
-        if (v5 && connect.Properties?.AuthenticationMethod is not null)
-        {
-            // 5.0 §4.12: no enhanced authentication method is offered (yet), so any is refused.
-            return new ConnectRefusal(ReasonCode.BadAuthenticationMethod, "no authentication method is supported", Authentication: true);
         }
 
         if (Options.Redirect != ServerRedirect.None)

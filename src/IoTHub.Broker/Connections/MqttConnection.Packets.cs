@@ -27,9 +27,24 @@ internal sealed partial class MqttConnection
 
         _will = admitted.Will;
         admitted = admitted with { UserName = Info.UserName(connect.UserName) };
-
-        // The authenticator's answer: at once (the common case), or later, when the read loop awaits it before it reads on.
         var request = new ConnectRequest(admitted.ClientId, admitted.UserName, connect.Password, _version, Info);
+        if (V5 && connect.Properties?.AuthenticationMethod is { } method)
+        {
+            // 5.0 §4.12: the authenticator that takes the method leads an AUTH exchange, or it is refused (0x8C).
+            _exchange = new AuthenticationExchange(method, reauthentication: false) { Data = connect.Properties.AuthenticationData };
+            _exchangeConnect = (connect, admitted);
+            request = request with { Authentication = _exchange };
+        }
+
+        Authenticate(request, connect, admitted);
+    }
+
+    /// <summary>
+    /// Asks the authenticator about a CONNECT (<paramref name="connect"/>) or a step of a re-authentication (null); its
+    /// answer comes at once (the common case) or later, when the read loop awaits it before it reads on.
+    /// </summary>
+    private void Authenticate(ConnectRequest request, ConnectPacket? connect, in AdmittedConnect admitted)
+    {
         ValueTask<ConnectDecision> decision;
         try
         {
@@ -42,11 +57,23 @@ internal sealed partial class MqttConnection
 
         if (decision.IsCompletedSuccessfully)
         {
-            FinishConnect(connect, admitted, decision.Result);
+            Decided(connect, admitted, decision.Result);
             return;
         }
 
         _pendingConnect = new PendingConnect(connect, admitted, decision.AsTask(), _broker.Time.GetTimestamp());
+    }
+
+    private void Decided(ConnectPacket? connect, in AdmittedConnect admitted, ConnectDecision decision)
+    {
+        if (connect is null)
+        {
+            FinishReauthentication(decision);
+        }
+        else
+        {
+            FinishConnect(connect, admitted, decision);
+        }
     }
 
     /// <summary>
@@ -102,13 +129,20 @@ internal sealed partial class MqttConnection
 
         if (!_closing)
         {
-            FinishConnect(pending.Connect, pending.Admitted, decision);
+            Decided(pending.Connect, pending.Admitted, decision);
         }
     }
 
     private void FinishConnect(ConnectPacket connect, in AdmittedConnect admitted, ConnectDecision decision)
     {
         var clientId = admitted.ClientId;
+        if (decision.Continues && _exchange is { } exchange)
+        {
+            // [MQTT-4.12.0-2] the server needs more: AUTH 0x18; the client answers with AUTH 0x18 [MQTT-4.12.0-3].
+            SendAuth(ReasonCode.ContinueAuthentication, exchange.Method, decision.AuthenticationData);
+            return;
+        }
+
         if (!decision.Accepted)
         {
             // A backend that cannot decide is the server's trouble, not the client's credentials.
@@ -131,9 +165,18 @@ internal sealed partial class MqttConnection
         _clientMaximumPacketSize = terms.ClientMaximumPacketSize;
         _outgoingAliases = terms.TopicAliasMaximum > 0 ? new TopicAliases(terms.TopicAliasMaximum) : TopicAliases.None;
         ClientId = clientId;
-        UserName = admitted.UserName;
+        UserName = decision.UserName ?? admitted.UserName;
         AuthenticatedBy = decision.Method;
         Access = _broker.AccessFor(admitted.UserName, clientId, Info);
+        if (_exchange is { } finished)
+        {
+            // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT; its data ends the exchange (SCRAM's server-final).
+            terms.ConnAck.Properties!.AuthenticationMethod = finished.Method;
+            terms.ConnAck.Properties.AuthenticationData = decision.AuthenticationData;
+            _authenticationMethod = finished.Method;
+            _exchange = null;
+            _exchangeConnect = null;
+        }
 
         var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck);
         if (sessionPresent)
@@ -399,5 +442,8 @@ internal sealed partial class MqttConnection
     }
 }
 
-/// <summary>A CONNECT whose authentication decision is still to come, with what admission settled about it.</summary>
-internal sealed record PendingConnect(ConnectPacket Connect, AdmittedConnect Admitted, Task<ConnectDecision> Decision, long ReceivedAt);
+/// <summary>
+/// A CONNECT whose authentication decision is still to come, with what admission settled about it; without a CONNECT,
+/// a step of a re-authentication.
+/// </summary>
+internal sealed record PendingConnect(ConnectPacket? Connect, AdmittedConnect Admitted, Task<ConnectDecision> Decision, long ReceivedAt);

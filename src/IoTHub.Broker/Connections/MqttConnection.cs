@@ -283,6 +283,11 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        if (ReauthenticationTimedOut(now))
+        {
+            return;
+        }
+
         // [MQTT-3.1.2-24] (5.0) / [MQTT-3.1.2-24] (3.1.1): 1.5 times the keep-alive without a packet.
         if (_keepAlive > 0 && time.GetElapsedTime(Volatile.Read(ref _lastPacketAt), now).TotalMilliseconds > _keepAlive * 1500.0)
         {
@@ -378,8 +383,21 @@ internal sealed partial class MqttConnection
     {
         if (_session is null)
         {
-            // The decoder accepts only CONNECT before the version is known [MQTT-3.1.0-1].
-            HandleConnect((ConnectPacket)packet.Control!);
+            if (_exchange is null)
+            {
+                // The decoder accepts only CONNECT before the version is known [MQTT-3.1.0-1].
+                HandleConnect((ConnectPacket)packet.Control!);
+            }
+            else if (packet.Type == PacketType.Auth)
+            {
+                HandleAuth((AuthPacket)packet.Control!);
+            }
+            else
+            {
+                // 5.0 §4.12: until CONNACK the exchange goes on in AUTH packets only.
+                throw new MqttProtocolException(ReasonCode.ProtocolError, "a packet other than AUTH during enhanced authentication");
+            }
+
             return;
         }
 
@@ -412,12 +430,14 @@ internal sealed partial class MqttConnection
             case PacketType.Disconnect:
                 HandleDisconnect((DisconnectPacket)packet.Control!);
                 break;
+            case PacketType.Auth:
+                HandleAuth((AuthPacket)packet.Control!);
+                break;
             case PacketType.Connect:
                 // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "second CONNECT on one connection");
             default:
-                // CONNACK, SUBACK, UNSUBACK and PINGRESP only flow from server to client; AUTH needs an
-                // authentication method, which this broker does not offer yet.
+                // CONNACK, SUBACK, UNSUBACK and PINGRESP only flow from server to client.
                 throw new MqttProtocolException(ReasonCode.ProtocolError, "packet a client may not send");
         }
     }

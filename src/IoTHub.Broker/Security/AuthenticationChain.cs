@@ -9,6 +9,8 @@ namespace IoTHub.Broker.Security;
 /// (see <see cref="AuthenticationCache"/>), so a cache hit answers synchronously; every decision is counted by method.
 /// Without authenticators every client is accepted or refused by <c>allowAnonymous</c> alone. A listener may set its own
 /// rule for anonymous clients (<see cref="Connections.ConnectionInfo.AllowAnonymous"/>), which then replaces <c>allowAnonymous</c>.
+/// A CONNECT or AUTH with an Authentication Method goes to the enhanced authenticator that takes it (never cached: each
+/// exchange has its own nonces), or is refused with 0x8C Bad authentication method [MQTT-4.12.0-1].
 /// </summary>
 public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
 {
@@ -25,6 +27,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     private static readonly ConnectDecision ClientIdRefused = ConnectDecision.Refuse(ReasonCode.NotAuthorized, "this user may not use this client id");
 
     private readonly IAuthenticator[] _authenticators;
+    private readonly IEnhancedAuthenticator[] _enhanced;
     private readonly bool _allowAnonymous;
     private readonly AuthenticationCache _cache;
     private readonly string[] _methods;
@@ -35,17 +38,27 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     /// <summary>Decisions per method index (an authenticator's, or <see cref="AnonymousMethod"/> last) and result.</summary>
     private readonly long[] _decisions;
 
-    public AuthenticationChain(IReadOnlyList<IAuthenticator> authenticators, bool allowAnonymous, TimeSpan cacheDuration, TimeProvider? time = null)
+    /// <param name="enhanced">The enhanced authentication methods (MQTT 5.0 §4.12); none: every one is refused with 0x8C.</param>
+    public AuthenticationChain(IReadOnlyList<IAuthenticator> authenticators, bool allowAnonymous, TimeSpan cacheDuration, TimeProvider? time = null,
+        IReadOnlyList<IEnhancedAuthenticator>? enhanced = null)
     {
         _authenticators = [.. authenticators];
+        _enhanced = [.. enhanced ?? []];
         _allowAnonymous = allowAnonymous;
         _cache = new AuthenticationCache(cacheDuration, time ?? TimeProvider.System);
-        _methods = [.. _authenticators.Select(static a => a.Method), AnonymousMethod];
+
+        // Methods: the authenticators', the enhanced ones' after them, anonymous last.
+        _methods = [.. _authenticators.Select(static a => a.Method), .. _enhanced.Select(static e => e.Method), AnonymousMethod];
         _accepted = [.. _authenticators.Select(static a => ConnectDecision.AcceptedBy(a.Method))];
         _decisions = new long[_methods.Length * Results.Length];
     }
 
     public bool AllowAnonymous => _allowAnonymous;
+
+    /// <summary>The Authentication Methods clients may use (e.g. <c>SCRAM-SHA-256</c>).</summary>
+    public IEnumerable<string> AuthenticationMethods => _enhanced.SelectMany(static e => e.AuthenticationMethods);
+
+    private int AnonymousIndex => _methods.Length - 1;
 
     /// <summary>Cached decisions (for tests and diagnostics).</summary>
     internal AuthenticationCache Cache => _cache;
@@ -67,9 +80,14 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
 
     public ValueTask<ConnectDecision> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
+        if (request.Authentication is { } exchange)
+        {
+            return ExchangeAsync(request, exchange, cancellationToken);
+        }
+
         if (_authenticators.Length == 0)
         {
-            return ValueTask.FromResult(Decide(request, AuthenticationResult.NotMine, _authenticators.Length, cacheGeneration: null));
+            return ValueTask.FromResult(Decide(request, AuthenticationResult.NotMine, AnonymousIndex, cacheGeneration: null));
         }
 
         if (request.UserName is { } userName && _cache.TryGet(userName, request.Password, request.ClientId, out var cached))
@@ -90,7 +108,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             var result = pending.Result;
             if (result != AuthenticationResult.NotMine || index + 1 == _authenticators.Length)
             {
-                return ValueTask.FromResult(Decide(request, result, result == AuthenticationResult.NotMine ? index + 1 : index, generation));
+                return ValueTask.FromResult(Decide(request, result, result == AuthenticationResult.NotMine ? AnonymousIndex : index, generation));
             }
         }
     }
@@ -113,10 +131,49 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             result = await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        return Decide(request, result, index, generation);
+        return Decide(request, result, index < _authenticators.Length ? index : AnonymousIndex, generation);
     }
 
-    /// <param name="methodIndex">The authenticator that decided; <c>_authenticators.Length</c> when none did.</param>
+    /// <summary>One step of an enhanced authentication; its end (not a step that continues) is counted under the method.</summary>
+    private ValueTask<ConnectDecision> ExchangeAsync(ConnectRequest request, AuthenticationExchange exchange, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < _enhanced.Length; i++)
+        {
+            if (!_enhanced[i].AuthenticationMethods.Contains(exchange.Method))
+            {
+                continue;
+            }
+
+            var methodIndex = _authenticators.Length + i;
+            var step = _enhanced[i].StepAsync(request, exchange, cancellationToken);
+            if (!step.IsCompletedSuccessfully)
+            {
+                return CountLaterAsync(step, methodIndex);
+            }
+
+            CountEnd(step.Result, methodIndex);
+            return step;
+        }
+
+        return ValueTask.FromResult(ConnectDecision.BadMethod);
+    }
+
+    private async ValueTask<ConnectDecision> CountLaterAsync(ValueTask<ConnectDecision> step, int methodIndex)
+    {
+        var decision = await step.ConfigureAwait(false);
+        CountEnd(decision, methodIndex);
+        return decision;
+    }
+
+    private void CountEnd(in ConnectDecision decision, int methodIndex)
+    {
+        if (!decision.Continues)
+        {
+            Count(methodIndex, decision.Accepted);
+        }
+    }
+
+    /// <param name="methodIndex">The authenticator that decided; <see cref="AnonymousIndex"/> when none did.</param>
     /// <param name="cacheGeneration">The cache's generation when the authenticators were asked; null: not cached.</param>
     private ConnectDecision Decide(ConnectRequest request, AuthenticationResult result, int methodIndex, long? cacheGeneration)
     {

@@ -16,7 +16,21 @@ public readonly record struct ConnectDecision(ReasonCode ReasonCode, string? Rea
     /// </summary>
     public string? Method { get; init; }
 
+    /// <summary>Of an enhanced authentication: the Authentication Data of the next AUTH 0x18, or of the accepting CONNACK or AUTH 0x00.</summary>
+    public byte[]? AuthenticationData { get; init; }
+
+    /// <summary>Of an accepting enhanced authentication: the user it logged in (null: CONNECT's user name).</summary>
+    public string? UserName { get; init; }
+
+    /// <summary>An enhanced authentication goes on: the broker sends AUTH 0x18 Continue authentication [MQTT-4.12.0-2].</summary>
+    public bool Continues => ReasonCode == ReasonCode.ContinueAuthentication;
+
     public static ConnectDecision Accept => default;
+
+    /// <summary>An Authentication Method no authenticator takes: 0x8C [MQTT-4.12.0-1].</summary>
+    public static ConnectDecision BadMethod { get; } = Refuse(ReasonCode.BadAuthenticationMethod, "this authentication method is not supported");
+
+    public static ConnectDecision Continue(byte[] data) => new(ReasonCode.ContinueAuthentication, null) { AuthenticationData = data };
 
     public static ConnectDecision AcceptedBy(string method) => new(ReasonCode.Success, null) { Method = method };
 

@@ -11,4 +11,11 @@ public sealed record ConnectRequest(
     string? UserName,
     byte[]? Password,
     MqttProtocolVersion ProtocolVersion,
-    ConnectionInfo Connection);
+    ConnectionInfo Connection)
+{
+    /// <summary>MQTT 5.0 enhanced authentication (CONNECT with an Authentication Method, or AUTH); null for a plain login.</summary>
+    public AuthenticationExchange? Authentication { get; init; }
+
+    /// <summary>The user the client logs in as: the exchange's once known, else the CONNECT's.</summary>
+    public string? LoginName => Authentication?.UserName ?? UserName;
+}

@@ -13,6 +13,7 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<UserEntity>
         e.Property(x => x.UserName).HasColumnName("user_name").HasMaxLength(256);
         e.Property(x => x.PasswordHash).HasColumnName("password_hash");
         e.Property(x => x.Enabled).HasColumnName("enabled");
+        e.Property(x => x.ScramSha256).HasColumnName("scram_sha256");
         e.Property(x => x.ClientIdPattern).HasColumnName("client_id_pattern").HasMaxLength(256);
         e.Property(x => x.CreatedAt).HasColumnName("created_at");
         e.Property(x => x.ChangedAt).HasColumnName("changed_at");

@@ -14,6 +14,9 @@ public sealed class UserEntity
 
     public bool Enabled { get; set; } = true;
 
+    /// <summary>The SCRAM-SHA-256 credential (salt, iterations, StoredKey, ServerKey); null until a password is set here.</summary>
+    public string? ScramSha256 { get; set; }
+
     /// <summary>The client ids the user may use (* and ? wildcards, %u for the user name); null for any.</summary>
     public string? ClientIdPattern { get; set; }
 

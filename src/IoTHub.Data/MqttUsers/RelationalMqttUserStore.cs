@@ -22,6 +22,7 @@ internal sealed class RelationalMqttUserStore(IDbContextFactory<BrokerDbContext>
         {
             UserName = user.UserName,
             PasswordHash = user.PasswordHash,
+            ScramSha256 = user.ScramSha256,
             Enabled = user.Enabled,
             ClientIdPattern = user.ClientIdPattern,
             CreatedAt = user.CreatedAt.ToUnixTimeMilliseconds(),
@@ -31,6 +32,7 @@ internal sealed class RelationalMqttUserStore(IDbContextFactory<BrokerDbContext>
     public Task<bool> UpdateAsync(MqttUser user, CancellationToken cancellationToken) =>
         contexts.RunAsync(async context => await context.MqttUsers.Where(u => u.UserName == user.UserName).ExecuteUpdateAsync(set => set
             .SetProperty(u => u.PasswordHash, user.PasswordHash)
+            .SetProperty(u => u.ScramSha256, user.ScramSha256)
             .SetProperty(u => u.Enabled, user.Enabled)
             .SetProperty(u => u.ClientIdPattern, user.ClientIdPattern)
             .SetProperty(u => u.ChangedAt, user.ChangedAt.ToUnixTimeMilliseconds()), cancellationToken).ConfigureAwait(false) > 0);
@@ -40,5 +42,5 @@ internal sealed class RelationalMqttUserStore(IDbContextFactory<BrokerDbContext>
 
     private static MqttUser ToUser(UserEntity e) =>
         new(e.UserName, e.PasswordHash, e.Enabled, e.ClientIdPattern, DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt),
-            DateTimeOffset.FromUnixTimeMilliseconds(e.ChangedAt));
+            DateTimeOffset.FromUnixTimeMilliseconds(e.ChangedAt), e.ScramSha256);
 }

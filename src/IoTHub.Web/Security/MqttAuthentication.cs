@@ -3,8 +3,10 @@ using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Broker.Security.Scram;
 using IoTHub.Broker.Security.Users;
 using IoTHub.Data.MqttUsers;
+using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Security.Users;
 using IoTHub.Web.Storage;
@@ -69,8 +71,9 @@ internal static partial class MqttAuthentication
         Message = "Security:AllowAnonymous is true while MQTT listeners are open beyond loopback ({Listeners}): anyone who reaches them connects without credentials")]
     private static partial void LogAnonymousOnNetwork(ILogger logger, string listeners);
 
-    [LoggerMessage(EventId = 1151, Level = LogLevel.Information, Message = "MQTT authentication: {Authenticators}; anonymous clients {Anonymous}")]
-    private static partial void LogChain(ILogger logger, string authenticators, string anonymous);
+    [LoggerMessage(EventId = 1151, Level = LogLevel.Information,
+        Message = "MQTT authentication: {Authenticators}; anonymous clients {Anonymous}; enhanced authentication methods: {Methods}")]
+    private static partial void LogChain(ILogger logger, string authenticators, string anonymous, string methods);
 
     /// <summary>Checks that need more than one key: the password files exist, and the secure default.</summary>
     private sealed class SecureDefault(SectionBinding<MqttOptions> mqtt, SectionBinding<HttpOptions> http, IHostEnvironment environment)
@@ -130,8 +133,15 @@ internal static partial class MqttAuthentication
             throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
         }
 
+        // SCRAM is offered on the database users; the signing key (kept across restarts) seeds unknown users' salts.
+        List<IEnhancedAuthenticator> enhanced = [];
+        if (authenticators.OfType<DatabaseAuthenticator>().Any())
+        {
+            enhanced.Add(new ScramAuthenticator(services.GetRequiredService<IMqttUserStore>(), services.GetRequiredService<SigningKey>().Key.Key));
+        }
+
         var allowAnonymous = options.AllowAnonymous ?? authenticators.Count == 0;
-        var chain = new AuthenticationChain(authenticators, allowAnonymous, options.CacheDuration);
+        var chain = new AuthenticationChain(authenticators, allowAnonymous, options.CacheDuration, enhanced: enhanced);
         foreach (var file in authenticators.OfType<PasswordFileAuthenticator>())
         {
             file.Reloaded += chain.ForgetAll;
@@ -139,7 +149,7 @@ internal static partial class MqttAuthentication
 
         LogChain(logger, authenticators.Count == 0 ? "none"
                 : string.Join(", ", authenticators.Select(static a => a is PasswordFileAuthenticator file ? $"{file.Method} {file.Path}" : a.Method)),
-            allowAnonymous ? "accepted" : "refused");
+            allowAnonymous ? "accepted" : "refused", enhanced.Count == 0 ? "none" : string.Join(", ", chain.AuthenticationMethods));
         var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated(),
             services.GetRequiredService<SectionBinding<HttpOptions>>().ReadUnvalidated());
         if (options.AllowAnonymous == true && open.Count > 0)

@@ -46,6 +46,10 @@ public sealed class MqttUsersApiTests(MqttUsersHost host) : IClassFixture<MqttUs
         Assert.StartsWith("$7$210000$", stored.PasswordHash, StringComparison.Ordinal);
         Assert.True(hash.Matches("alice-password-1"u8));
 
+        // And a SCRAM-SHA-256 credential (salt, iterations, keys; never the password), made anew with each password.
+        var scram = stored.ScramSha256;
+        Assert.StartsWith("SCRAM-SHA-256$4096:", scram, StringComparison.Ordinal);
+
         var changed = await SendAsync(admin.PutAsJsonAsync($"{Users}/api-alice", new { password = "alice-password-2", enabled = false, clientIdPattern = "" }));
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
         var after = await ReadAsync(changed);
@@ -54,6 +58,8 @@ public sealed class MqttUsersApiTests(MqttUsersHost host) : IClassFixture<MqttUs
         Assert.True(after.GetProperty("changedAt").GetDateTimeOffset() >= after.GetProperty("createdAt").GetDateTimeOffset());
         stored = await host.Services.GetRequiredService<Broker.Security.Users.IMqttUserStore>().FindAsync("api-alice", default);
         Assert.True(PasswordHash.Parse(stored!.PasswordHash, out _)!.Matches("alice-password-2"u8));
+        Assert.NotEqual(scram, stored.ScramSha256);
+        Assert.NotNull(Broker.Security.Scram.ScramCredential.Parse(stored.ScramSha256!));
 
         Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(admin.DeleteAsync($"{Users}/api-alice"))).StatusCode);
         await ProblemAssert.IsProblemAsync(await SendAsync(admin.GetAsync($"{Users}/api-alice")), HttpStatusCode.NotFound);

@@ -82,7 +82,7 @@ public sealed partial class BanList
     private static IPAddress Normal(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
     private static string? UserOf(ConnectRequest request) =>
-        request.Connection.CertificateIdentity == CertificateIdentity.None ? request.UserName : null;
+        request.Connection.CertificateIdentity == CertificateIdentity.None ? request.LoginName : null;
 
     [LoggerMessage(EventId = 1120, Level = LogLevel.Warning,
         Message = "MQTT logins of {Kind} {Value} banned until {Until:u} after {Failures} failed logins within {Window}")]

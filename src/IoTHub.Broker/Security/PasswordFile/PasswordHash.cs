@@ -33,6 +33,12 @@ public sealed class PasswordHash
     /// <summary>Iterations of PBKDF2; 0 for the single SHA-512 of <c>$6$</c>.</summary>
     public int Iterations => _iterations;
 
+    /// <summary>
+    /// Of a <c>$7$</c> hash, its salt and PBKDF2-HMAC-SHA512 result: SCRAM-SHA-512's SaltedPassword (RFC 5802 §3) for
+    /// that salt and <see cref="Iterations"/>; null for a <c>$6$</c> one.
+    /// </summary>
+    public (byte[] Salt, byte[] Derived)? Pbkdf2 => _iterations > 0 ? (_salt, _hash) : null;
+
     /// <summary>The hash as <c>mosquitto_passwd</c> writes it: <c>$7$iterations$salt$hash</c> or <c>$6$salt$hash</c>.</summary>
     public string Encoded => _iterations > 0
         ? $"$7${_iterations.ToString(CultureInfo.InvariantCulture)}${Convert.ToBase64String(_salt)}${Convert.ToBase64String(_hash)}"

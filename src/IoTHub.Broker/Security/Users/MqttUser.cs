@@ -7,4 +7,9 @@ namespace IoTHub.Broker.Security.Users;
 /// <param name="ClientIdPattern">The client ids it may use (<see cref="ClientIdPattern"/>); null for any.</param>
 /// <param name="CreatedAt">When it was created.</param>
 /// <param name="ChangedAt">When it was last changed (its creation, until then).</param>
-public sealed record MqttUser(string UserName, string PasswordHash, bool Enabled, string? ClientIdPattern, DateTimeOffset CreatedAt, DateTimeOffset ChangedAt);
+/// <param name="ScramSha256">
+/// The <see cref="Scram.ScramCredential.Encoded"/> SCRAM-SHA-256 credential, made with the password when it is set here;
+/// null for users imported from a password file until their password changes (they cannot use SCRAM-SHA-256).
+/// </param>
+public sealed record MqttUser(string UserName, string PasswordHash, bool Enabled, string? ClientIdPattern, DateTimeOffset CreatedAt, DateTimeOffset ChangedAt,
+    string? ScramSha256 = null);

@@ -1,6 +1,7 @@
 using System.Text;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Broker.Security.Scram;
 using IoTHub.Broker.Security.Users;
 using IoTHub.Web.Api;
 using IoTHub.Web.Configuration;
@@ -31,7 +32,7 @@ internal sealed record MqttUserChange(string? Password, bool? Enabled, string? C
 
 /// <summary>
 /// The built-in MQTT users as the API and the dashboard change them: checked, hashed (<see cref="PasswordHash"/>,
-/// PBKDF2-SHA512), stored. After every change the authentication cache forgets the user, so the next CONNECT is decided
+/// PBKDF2-SHA512, and a SCRAM-SHA-256 credential), stored. After every change the authentication cache forgets the user, so the next CONNECT is decided
 /// on what is stored now (a refusal of a name created since included); a user deleted or disabled is disconnected from
 /// every broker where the Database authenticator let it in (5.0: DISCONNECT 0x87 Not authorized).
 /// </summary>
@@ -66,7 +67,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
         }
 
         var now = time.GetUtcNow();
-        var user = new MqttUser(userName!, PasswordHash.Create(password!).Encoded, enabled ?? true, clientIdPattern, now, now);
+        var user = new MqttUser(userName!, PasswordHash.Create(password!).Encoded, enabled ?? true, clientIdPattern, now, now, ScramSha256(password!));
         if (!await store.AddAsync(user, cancellationToken))
         {
             return (MqttUserOutcome.Exists, null);
@@ -107,6 +108,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
         var changed = user with
         {
             PasswordHash = change.Password is { } password ? PasswordHash.Create(password).Encoded : user.PasswordHash,
+            ScramSha256 = change.Password is { } newPassword ? ScramSha256(newPassword) : user.ScramSha256,
             Enabled = change.Enabled ?? user.Enabled,
             ClientIdPattern = change.ClientIdPattern switch { null => user.ClientIdPattern, "" => null, var replaced => replaced },
             ChangedAt = time.GetUtcNow(),
@@ -163,6 +165,9 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
 
         return (added, [.. problems.OrderBy(static p => p.Line)]);
     }
+
+    /// <summary>The SCRAM-SHA-256 credential of a password set here (SCRAM-SHA-512 uses the $7$ hash itself).</summary>
+    private static string ScramSha256(string password) => ScramCredential.Create(ScramMechanism.Sha256, password).Encoded;
 
     private static void CheckPassword(string? password, ValidationErrors errors)
     {
