@@ -1,3 +1,4 @@
+using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Broker.Security.Bans;
 
 namespace IoTHub.Web.Configuration;
@@ -47,6 +48,12 @@ internal sealed class SecurityOptions
 
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// PBKDF2-SHA512 rounds of the password hashes made for database users (new users and changed passwords; a hash keeps
+    /// the count it was made with). Every login the cache has not seen pays them once.
+    /// </summary>
+    public int PasswordHashIterations { get; set; } = PasswordHash.DefaultIterations;
+
     /// <summary>"Security:Bans": brute-force protection.</summary>
     public BanOptions Bans { get; } = new();
 
@@ -65,6 +72,7 @@ internal sealed class SecurityOptions
     {
         AllowAnonymous = reader.OptionalFlag(nameof(AllowAnonymous));
         CacheDuration = reader.Duration(nameof(CacheDuration), CacheDuration);
+        PasswordHashIterations = (int)reader.Number(nameof(PasswordHashIterations), PasswordHashIterations, 1_000, 10_000_000);
         var aclFile = reader.NonEmptyText(nameof(AclFile), string.Empty);
         AclFile = aclFile.Length > 0 ? aclFile : null;
         AclDefault = reader.Read(nameof(AclDefault), AclDefault, static (string raw, out AclDefault? value) =>

@@ -137,7 +137,8 @@ internal static partial class MqttAuthentication
         List<IEnhancedAuthenticator> enhanced = [];
         if (authenticators.OfType<DatabaseAuthenticator>().Any())
         {
-            enhanced.Add(new ScramAuthenticator(services.GetRequiredService<IMqttUserStore>(), services.GetRequiredService<SigningKey>().Key.Key));
+            enhanced.Add(new ScramAuthenticator(services.GetRequiredService<IMqttUserStore>(), services.GetRequiredService<SigningKey>().Key.Key,
+                options.PasswordHashIterations));
         }
 
         var allowAnonymous = options.AllowAnonymous ?? authenticators.Count == 0;

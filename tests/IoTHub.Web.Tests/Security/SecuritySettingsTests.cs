@@ -24,12 +24,14 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:1:Path"] = "second",
             ["Security:AllowAnonymous"] = "false",
             ["Security:CacheDuration"] = "00:00:05",
+            ["Security:PasswordHashIterations"] = "210000",
         }, out var errors);
 
         Assert.Empty(errors);
         Assert.Equal(["first", "second"], listed.Authenticators.Select(static a => a.Path));
         Assert.False(listed.AllowAnonymous);
         Assert.Equal(TimeSpan.FromSeconds(5), listed.CacheDuration);
+        Assert.Equal(210_000, listed.PasswordHashIterations);
 
         var mixed = Read(new()
         {
@@ -45,6 +47,7 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Equal((AuthenticatorType.PasswordFile, "/etc/mosquitto/passwd"), (shortcut.Authenticators.Single().Type, shortcut.Authenticators.Single().Path));
         Assert.Null(shortcut.AllowAnonymous); // not set: decided from the authenticators and listeners
         Assert.Equal(TimeSpan.FromSeconds(60), shortcut.CacheDuration);
+        Assert.Equal(10_000, shortcut.PasswordHashIterations); // NIST SP 800-63B's minimum (docs/security.md#database-users)
     }
 
     [Fact]
@@ -62,6 +65,7 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:PasswordFile"] = "also",
             ["Security:AllowAnonymous"] = "yes",
             ["Security:CacheDuration"] = "forever",
+            ["Security:PasswordHashIterations"] = "999",
             ["Security:AllowAnonymus"] = "true",
         }, out var errors);
 
@@ -73,6 +77,7 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:AllowAnonymous 'yes' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:CacheDuration 'forever'", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:PasswordHashIterations", StringComparison.Ordinal) && e.Contains("999", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:AllowAnonymus is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:PasswordFile is a shortcut for one authenticator and cannot be combined", StringComparison.Ordinal));
     }

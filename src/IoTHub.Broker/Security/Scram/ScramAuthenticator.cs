@@ -16,7 +16,8 @@ namespace IoTHub.Broker.Security.Scram;
 /// </summary>
 /// <param name="store">The database users.</param>
 /// <param name="secret">A key kept across restarts, so that the made-up salts of unknown users stay the same.</param>
-public sealed class ScramAuthenticator(IMqttUserStore store, byte[] secret) : IEnhancedAuthenticator
+/// <param name="passwordHashIterations">The PBKDF2 count of new database hashes (Security:PasswordHashIterations): an unknown user's made-up SCRAM-SHA-512 credential has it too.</param>
+public sealed class ScramAuthenticator(IMqttUserStore store, byte[] secret, int passwordHashIterations = PasswordHash.DefaultIterations) : IEnhancedAuthenticator
 {
     public const string MethodName = "scram";
 
@@ -98,7 +99,9 @@ public sealed class ScramAuthenticator(IMqttUserStore store, byte[] secret) : IE
     {
         var salt = ScramMechanism.Sha256.Hmac(_saltKey, Encoding.UTF8.GetBytes(mechanism.Name + "\n" + userName))[..16];
         var impossible = new byte[mechanism.HashSize];
-        return new ScramCredential(mechanism, mechanism.DefaultIterations, salt, impossible, impossible);
+        // SCRAM-SHA-512's credentials are the database's $7$ hashes: a made-up one has the count new hashes get.
+        var iterations = mechanism == ScramMechanism.Sha512 ? passwordHashIterations : mechanism.DefaultIterations;
+        return new ScramCredential(mechanism, iterations, salt, impossible, impossible);
     }
 
     private static ConnectDecision Malformed(string problem) => ConnectDecision.Refuse(ReasonCode.NotAuthorized, "SCRAM: " + problem);

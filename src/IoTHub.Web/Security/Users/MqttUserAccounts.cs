@@ -67,7 +67,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
         }
 
         var now = time.GetUtcNow();
-        var user = new MqttUser(userName!, PasswordHash.Create(password!).Encoded, enabled ?? true, clientIdPattern, now, now, ScramSha256(password!));
+        var user = new MqttUser(userName!, PasswordHash.Create(password!, security.Value.PasswordHashIterations).Encoded, enabled ?? true, clientIdPattern, now, now, ScramSha256(password!));
         if (!await store.AddAsync(user, cancellationToken))
         {
             return (MqttUserOutcome.Exists, null);
@@ -107,7 +107,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
 
         var changed = user with
         {
-            PasswordHash = change.Password is { } password ? PasswordHash.Create(password).Encoded : user.PasswordHash,
+            PasswordHash = change.Password is { } password ? PasswordHash.Create(password, security.Value.PasswordHashIterations).Encoded : user.PasswordHash,
             ScramSha256 = change.Password is { } newPassword ? ScramSha256(newPassword) : user.ScramSha256,
             Enabled = change.Enabled ?? user.Enabled,
             ClientIdPattern = change.ClientIdPattern switch { null => user.ClientIdPattern, "" => null, var replaced => replaced },
