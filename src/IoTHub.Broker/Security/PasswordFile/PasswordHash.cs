@@ -17,7 +17,7 @@ public sealed class PasswordHash
 {
     /// <summary>
     /// PBKDF2-HMAC-SHA512 iterations of the hashes made here unless <c>Security:PasswordHashIterations</c> says
-    /// otherwise: NIST SP 800-63B's minimum of 10 000, about 6 ms of one core per check, paid once per cache entry.
+    /// otherwise: NIST SP 800-63B's minimum of 10 000, about 8 ms of one core per check, paid once per cache entry.
     /// OWASP's 210 000 for SHA-512 (as Mosquitto's releases after 2.0 write) cost 128 ms per check here: a fleet
     /// reconnecting after a restart got 7 connects/s per core (docs/security.md#database-users).
     /// </summary>
