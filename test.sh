@@ -15,7 +15,8 @@ cd "$(dirname "$0")"
 # postgresql: the storage tests start their own server from its binaries; mosquitto-clients and
 # python3-paho-mqtt: the interop tests drive the broker with clients written by others; mosquitto: its
 # mosquitto_passwd writes the password files the authentication tests read; chromium: the
-# dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser).
+# dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser);
+# npm (only when there is none: a Node.js from elsewhere brings its own): the browser client tests fetch mqtt.js with it.
 DEBIAN_PACKAGES=(postgresql mosquitto-clients mosquitto python3-paho-mqtt chromium)
 
 RESULTS=TestResults
@@ -54,6 +55,7 @@ fi
 
 packages=("${DEBIAN_PACKAGES[@]}")
 if $COVERAGE && ! command -v python3 >/dev/null; then packages+=(python3); fi
+if ! command -v npm >/dev/null; then packages+=(npm); fi
 install_debian_packages "${packages[@]}" || finish 0 1 0
 
 rm -rf "$RESULTS"
