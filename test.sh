@@ -17,6 +17,7 @@ cd "$(dirname "$0")"
 # mosquitto_passwd writes the password files the authentication tests read; chromium: the
 # dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser);
 # haproxy: the PROXY protocol tests put a real HAProxy (send-proxy, send-proxy-v2) in front of the broker.
+# npm (only when there is none: a Node.js from elsewhere brings its own): the browser client tests fetch mqtt.js with it.
 DEBIAN_PACKAGES=(postgresql mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
 
 RESULTS=TestResults
@@ -55,6 +56,7 @@ fi
 
 packages=("${DEBIAN_PACKAGES[@]}")
 if $COVERAGE && ! command -v python3 >/dev/null; then packages+=(python3); fi
+if ! command -v npm >/dev/null; then packages+=(npm); fi
 install_debian_packages "${packages[@]}" || finish 0 1 0
 
 rm -rf "$RESULTS"

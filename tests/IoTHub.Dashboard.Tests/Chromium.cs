@@ -13,8 +13,17 @@ public sealed class Chromium : IAsyncLifetime
     /// <summary>For every wait on the page: generous, since the machine is shared, and only reached when something is wrong.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
+    private readonly string[] _arguments;
     private IPlaywright? _playwright;
     private IBrowser? _browser;
+
+    public Chromium()
+        : this([])
+    {
+    }
+
+    /// <param name="arguments">More command-line switches for this browser.</param>
+    internal Chromium(string[] arguments) => _arguments = arguments;
 
     public async Task InitializeAsync()
     {
@@ -24,7 +33,7 @@ public sealed class Chromium : IAsyncLifetime
         {
             ExecutablePath = ExecutablePath,
             Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", .. _arguments],
         });
     }
 

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 using Xunit;
@@ -33,7 +31,7 @@ public sealed class PostgresServer : IAsyncLifetime
         await RunAsync("chown", "postgres:postgres", _folder);
         await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries, "initdb"),
             "-D", DataFolder, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync");
-        Port = FreePort();
+        Port = FreePort.Next();
         var options = string.Create(CultureInfo.InvariantCulture, $"-k {_folder} -h 127.0.0.1 -p {Port}");
         AppDomain.CurrentDomain.ProcessExit += StopAtExit;
         _running = true;
@@ -101,13 +99,6 @@ public sealed class PostgresServer : IAsyncLifetime
         return version is not null
             ? Path.Combine(version, "bin")
             : throw new InvalidOperationException("PostgreSQL is not installed: apt-get install -y postgresql (./test.sh does this).");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task RunAsync(string file, params string[] arguments)
