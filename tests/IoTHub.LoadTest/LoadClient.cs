@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
@@ -6,6 +7,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.LoadTest;
 
@@ -18,7 +20,7 @@ internal sealed class LoadClient : IAsyncDisposable
 {
     public const int PayloadHeader = 12;
     public const int InflightLimit = 32;
-    private const MqttProtocolVersion Version = MqttProtocolVersion.V311;
+    private readonly MqttProtocolVersion _version;
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
@@ -40,12 +42,17 @@ internal sealed class LoadClient : IAsyncDisposable
     private Task? _receiving;
     private ushort _nextPacketId;
 
+    // The SCRAM exchange of an enhanced-authentication CONNECT (MQTT 5.0 §4.12), and the AUTH answer the receive loop sends.
+    private ScramClient? _scram;
+    private AuthPacket? _authAnswer;
+
     private LoadClient(Socket socket, Flow[] flows, ClientOptions options)
     {
         _socket = socket;
         _inflightLimit = options.InflightLimit;
         _inflight = new SemaphoreSlim(options.InflightLimit);
         _stopReadingAfterSubAck = options.StopReadingAfterSubAck;
+        _version = options.Scram is null ? MqttProtocolVersion.V311 : MqttProtocolVersion.V500;
         LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
@@ -98,14 +105,23 @@ internal sealed class LoadClient : IAsyncDisposable
 
         var client = new LoadClient(socket, flows, options);
         client._receiving = client.ReceiveAsync();
-        await client.SendAsync(new ConnectPacket
+        var connect = new ConnectPacket
         {
             ClientId = clientId,
             CleanStart = options.CleanSession,
             KeepAlive = options.KeepAlive,
             UserName = options.Credentials?.UserName,
             Password = options.Credentials?.Password,
-        }).ConfigureAwait(false);
+        };
+        if (options.Scram is { } scram)
+        {
+            // The user name and password travel inside the SCRAM messages instead.
+            client._scram = ScramClient.ForMethod(scram.Method, options.Credentials!.UserName, Encoding.UTF8.GetString(options.Credentials.Password), scram.SaltedPasswords);
+            (connect.ProtocolVersion, connect.UserName, connect.Password) = (MqttProtocolVersion.V500, null, null);
+            connect.Properties = new MqttProperties { AuthenticationMethod = scram.Method, AuthenticationData = client._scram.ClientFirst() };
+        }
+
+        await client.SendAsync(connect).ConfigureAwait(false);
         if (waitForConnAck)
         {
             var code = await client._connAck.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
@@ -137,7 +153,7 @@ internal sealed class LoadClient : IAsyncDisposable
                     packet.Subscriptions.Add(new TopicSubscription(filters[i], new SubscriptionOptions(qos)));
                 }
 
-                MqttEncoder.Write(_writer, packet, Version);
+                MqttEncoder.Write(_writer, packet, _version);
                 if (_writer.UnflushedBytes > 65536)
                 {
                     await _writer.FlushAsync().ConfigureAwait(false);
@@ -179,7 +195,7 @@ internal sealed class LoadClient : IAsyncDisposable
                 var topic = topics.Length == 1 ? topics[0] : topics[random!.Next(topics.Length)];
                 BinaryPrimitives.WriteInt64LittleEndian(payload, Stopwatch.GetTimestamp());
                 var packetId = qos == QualityOfService.AtMostOnce ? (ushort)0 : NextPacketId();
-                MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, packetId: packetId), Version);
+                MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, packetId: packetId), _version);
             }
 
             await _writer.FlushAsync(cancellation).ConfigureAwait(false);
@@ -210,7 +226,7 @@ internal sealed class LoadClient : IAsyncDisposable
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            MqttEncoder.Write(_writer, packet, Version);
+            MqttEncoder.Write(_writer, packet, _version);
             await _writer.FlushAsync().ConfigureAwait(false);
         }
         finally
@@ -303,6 +319,11 @@ internal sealed class LoadClient : IAsyncDisposable
                     await SendAcksAsync(acks).ConfigureAwait(false);
                 }
 
+                if (Interlocked.Exchange(ref _authAnswer, null) is { } answer)
+                {
+                    await SendAsync(answer).ConfigureAwait(false);
+                }
+
                 if (subscribed && _stopReadingAfterSubAck)
                 {
                     // Stuck, not gone: the connection stays open (completing the reader would close the
@@ -332,7 +353,7 @@ internal sealed class LoadClient : IAsyncDisposable
         Span<byte> header = stackalloc byte[PayloadHeader];
         while (true)
         {
-            var status = MqttDecoder.TryDecode(ref buffer, Version, int.MaxValue, out var packet, out var error);
+            var status = MqttDecoder.TryDecode(ref buffer, _version, int.MaxValue, out var packet, out var error);
             if (status == DecodeStatus.NeedMoreData)
             {
                 return subscribed;
@@ -385,7 +406,28 @@ internal sealed class LoadClient : IAsyncDisposable
                     acks.Add(new AckPacket(PacketType.PubComp, packet.Ack.PacketId));
                     break;
                 case PacketType.ConnAck:
-                    _connAck.TrySetResult(((ConnAckPacket)packet.Control!).ReasonCode);
+                    var connAck = (ConnAckPacket)packet.Control!;
+                    if (_scram is not null && connAck.ReasonCode == ReasonCode.Success && !_scram.VerifyServerFinal(connAck.Properties?.AuthenticationData))
+                    {
+                        _connAck.TrySetException(new InvalidOperationException("SCRAM: the server's signature is wrong"));
+                    }
+                    else
+                    {
+                        _connAck.TrySetResult(connAck.ReasonCode);
+                    }
+
+                    break;
+                case PacketType.Auth when _scram is not null:
+                    var challenge = (AuthPacket)packet.Control!;
+                    _authAnswer = new AuthPacket
+                    {
+                        ReasonCode = ReasonCode.ContinueAuthentication,
+                        Properties = new MqttProperties
+                        {
+                            AuthenticationMethod = challenge.Properties?.AuthenticationMethod,
+                            AuthenticationData = _scram.ClientFinal(challenge.Properties?.AuthenticationData ?? []),
+                        },
+                    };
                     break;
                 case PacketType.SubAck:
                     if (Interlocked.Decrement(ref _subAcksExpected) == 0)
@@ -406,7 +448,7 @@ internal sealed class LoadClient : IAsyncDisposable
         {
             foreach (var ack in acks)
             {
-                MqttEncoder.WriteAck(_writer, ack, Version);
+                MqttEncoder.WriteAck(_writer, ack, _version);
             }
 
             acks.Clear();
@@ -431,10 +473,17 @@ internal sealed record ClientOptions(
     int ReceiveBufferSize = 0,
     bool StopReadingAfterSubAck = false,
     ushort KeepAlive = 0,
-    Credentials? Credentials = null)
+    Credentials? Credentials = null,
+    ScramOptions? Scram = null)
 {
     public static readonly ClientOptions Default = new();
 }
+
+/// <summary>
+/// MQTT 5.0 enhanced authentication with SCRAM (the client side of IoTHub.Testing): the method, and the salted passwords the
+/// clients keep per salt and iteration count, as RFC 5802 §5.1 lets a client cache them, so that the tool pays PBKDF2 once.
+/// </summary>
+internal sealed record ScramOptions(string Method, ConcurrentDictionary<string, byte[]> SaltedPasswords);
 
 /// <summary>A user name and password the tool's clients send in CONNECT, and the password file that holds them (if any).</summary>
 internal sealed record Credentials(string UserName, byte[] Password, string? PasswordFile)

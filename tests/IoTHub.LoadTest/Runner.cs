@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -297,7 +298,7 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
         // A fifth of the connects again, unmeasured, first: the connect path's code is compiled and tiered
         // up as it would be in a broker that has been running (the throughput scenarios' warm-up, for
         // connects). Warm-up and measured connects together stay within the 20 000 TIME_WAIT budget.
-        var total = scenario.Authentication == ConnectAuthentication.Database && !scenario.ReuseClientIds
+        var total = scenario.Authentication == ConnectAuthentication.Database && !scenario.ReuseClientIds && scenario.ScramMethod is null
             ? Math.Min(settings.Connects, Scenario.DatabaseColdConnects)
             : settings.Connects;
         var warmup = Math.Min(total / 5, 20_000 - total);
@@ -318,7 +319,11 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
     private Task ConnectAndDisconnectAsync(Scenario scenario, string prefix, int total)
     {
         var next = -1;
-        var options = ClientOptions.Default with { Credentials = credentials };
+        var options = ClientOptions.Default with
+        {
+            Credentials = credentials,
+            Scram = scenario.ScramMethod is { } method ? new ScramOptions(method, new ConcurrentDictionary<string, byte[]>()) : null,
+        };
         return ForEachAsync(16, 16, async worker =>
         {
             int i;

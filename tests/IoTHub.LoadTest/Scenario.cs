@@ -66,7 +66,8 @@ internal sealed record Scenario(
     int Rate = 0,
     OpenLoopPlan? Plan = null,
     ConnectAuthentication Authentication = ConnectAuthentication.None,
-    bool ReuseClientIds = false)
+    bool ReuseClientIds = false,
+    string? ScramMethod = null)
 {
     /// <summary>
     /// The device pair again at one offered load, below IoTHub's, Mosquitto's and the tool's limits here
@@ -106,6 +107,10 @@ internal sealed record Scenario(
             ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Database),
         new("connect-database-warm", "connect-database with connect-same-ids's client ids (cache hits)",
             ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Database, ReuseClientIds: true),
+        new("connect-scram-sha256", "connect-rate as MQTT 5.0 with SCRAM-SHA-256 enhanced authentication (CONNECT, AUTH, AUTH, CONNACK) for a database user, new client ids",
+            ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Database, ScramMethod: "SCRAM-SHA-256"),
+        new("connect-scram-sha512", "the same with SCRAM-SHA-512 (on the user's PBKDF2-SHA512 hash)",
+            ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Database, ScramMethod: "SCRAM-SHA-512"),
         .. OpenLoopPlan.Scenarios,
     ];
 }

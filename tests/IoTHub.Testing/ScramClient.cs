@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -9,18 +10,23 @@ namespace IoTHub.Testing;
 /// (SHA-1 for RFC 5802's example, SHA-256 for RFC 7677's, SHA-512), no channel binding (gs2 flag <c>n</c>).
 /// </summary>
 /// <param name="clientNonce">Fixed for the RFC test vectors; random otherwise.</param>
-public sealed class ScramClient(HashAlgorithmName hash, string userName, string password, string? clientNonce = null)
+/// <param name="saltedPasswords">
+/// Where SaltedPassword is kept per salt and iteration count for the next exchanges of the same password (RFC 5802 §5.1
+/// lets a client cache it): the load tool's clients reconnect without paying PBKDF2 each time. Null: computed every time.
+/// </param>
+public sealed class ScramClient(HashAlgorithmName hash, string userName, string password, string? clientNonce = null,
+    ConcurrentDictionary<string, byte[]>? saltedPasswords = null)
 {
     private readonly string _nonce = clientNonce ?? Convert.ToBase64String(RandomNumberGenerator.GetBytes(18));
     private byte[]? _serverSignature;
 
-    public static ScramClient ForMethod(string method, string userName, string password) =>
+    public static ScramClient ForMethod(string method, string userName, string password, ConcurrentDictionary<string, byte[]>? saltedPasswords = null) =>
         new(method switch
         {
             "SCRAM-SHA-256" => HashAlgorithmName.SHA256,
             "SCRAM-SHA-512" => HashAlgorithmName.SHA512,
             _ => throw new ArgumentOutOfRangeException(nameof(method)),
-        }, userName, password);
+        }, userName, password, saltedPasswords: saltedPasswords);
 
     private string ClientFirstBare => "n=" + userName.Replace("=", "=3D", StringComparison.Ordinal).Replace(",", "=2C", StringComparison.Ordinal) + ",r=" + _nonce;
 
@@ -36,8 +42,9 @@ public sealed class ScramClient(HashAlgorithmName hash, string userName, string 
             throw new InvalidOperationException("the server nonce does not start with the client's");
         }
 
-        var salted = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), Convert.FromBase64String(fields["s"]), int.Parse(fields["i"]), hash,
+        byte[] Salted() => Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), Convert.FromBase64String(fields["s"]), int.Parse(fields["i"]), hash,
             CryptographicOperations.HashData(hash, []).Length);
+        var salted = saltedPasswords is null ? Salted() : saltedPasswords.GetOrAdd(fields["s"] + "/" + fields["i"], _ => Salted());
         var clientKey = CryptographicOperations.HmacData(hash, salted, "Client Key"u8);
         var storedKey = CryptographicOperations.HashData(hash, clientKey);
         var withoutProof = "c=biws,r=" + fields["r"];
