@@ -9,8 +9,8 @@ namespace IoTHub.Interop.Tests.Security;
 /// <summary>
 /// Issue 17 with clients written by others against a Mosquitto acl_file (<see cref="AclFileHost.Rules"/>): mosquitto_sub
 /// and mosquitto_pub with a <c>%u</c> pattern and anonymous lines, SUBACK 0x80 (3.1.1 [MQTT-3.9.3-2]) and 0x87 (5.0)
-/// for the refused filter alone, PUBACK 0x87 for a refused 5.0 PUBLISH, the Paho suites' <c>test/nosubscribe</c>, and a
-/// subscription revoked when the file changes.
+/// for the refused filter alone, PUBACK 0x87 for a refused 5.0 PUBLISH, the Paho suites' <c>test/nosubscribe</c>, a will
+/// refused at the close of a killed client, and a subscription revoked when the file changes.
 /// </summary>
 public sealed class AclFileTests(AclFileHost fixture) : IClassFixture<AclFileHost>
 {
@@ -69,6 +69,38 @@ public sealed class AclFileTests(AclFileHost fixture) : IClassFixture<AclFileHos
         await Paho.WaitUntilSubscribedAsync(subscriber);
         Assert.Contains(subscriber.Lines, line => line.Contains($"\"granted\": [{refused}, 2]", StringComparison.Ordinal));
         await subscriber.WaitForSuccessAsync();
+    }
+
+    [Theory]
+    [InlineData(Protocol.V311)]
+    [InlineData(Protocol.V500)]
+    public async Task The_will_of_a_killed_client_on_a_topic_it_may_not_publish_to_is_not_published(Protocol protocol)
+    {
+        // alice may read news/# but not write there: a will on news/ is refused when the connection ends.
+        await using var reader = await MqttNetClient.ConnectAsync(_host, Protocol.V500, $"acl-will-reader-{protocol}", userName: "alice", password: PasswordFileHost.AlicePassword);
+        await reader.SubscribeAsync("news/#", 1);
+        await reader.SubscribeAsync($"alice/will-marker/{protocol}", 1);
+
+        var clientId = $"acl-will-{protocol}";
+        var willer = Mosquitto.SubscribeWith(_host, protocol, "-i", clientId, "-u", "alice", "-P", PasswordFileHost.AlicePassword,
+            "-q", "1", "-t", "alice/unused", "--will-topic", $"news/will/{protocol}", "--will-payload", "refused will", "--will-qos", "1");
+        try
+        {
+            await Mosquitto.WaitUntilSubscribedAsync(willer);
+            Assert.True(_host.Broker.FindSession(clientId)?.IsConnected, "the client is not connected");
+        }
+        finally
+        {
+            willer.Dispose(); // SIGKILL: no DISCONNECT, so a permitted will would be published [MQTT-3.1.2-8]
+        }
+
+        await _host.WaitUntilOfflineAsync(clientId, MqttNetClient.Timeout);
+
+        // After the will would have gone out, a marker on a topic the reader also holds: it is the one message that arrives.
+        await Mosquitto.PublishWithAsync(_host, protocol, "-u", "alice", "-P", PasswordFileHost.AlicePassword, "-q", "1",
+            "-t", $"alice/will-marker/{protocol}", "-m", "marker");
+        var received = await reader.WaitForMessagesAsync(1);
+        Assert.Equal([($"alice/will-marker/{protocol}", "marker")], received.Select(static m => (m.Topic, m.Payload)));
     }
 
     [Fact]
