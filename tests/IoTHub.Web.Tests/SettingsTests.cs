@@ -175,6 +175,7 @@ public sealed class SettingsTests
             ["Mqtt:Port"] = "1883",
             ["Mqtt:Listeners:nourl:Address"] = "0.0.0.0",
             ["Mqtt:Listeners:default:Url"] = "tcp://127.0.0.1:1890",
+            ["Mqtt:Listeners:HTTP:Url"] = "tcp://127.0.0.1:1892",
             ["Mqtt:Listeners:one:Url"] = "tcp://127.0.0.1:1891",
             ["Mqtt:Brokers:lab:Port"] = "1891",
         }, new MqttOptions());
@@ -182,6 +183,7 @@ public sealed class SettingsTests
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:nourl:Url must be set", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:nourl:Address is not a known setting", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:default:Url belongs to a listener named 'default'", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Listeners:HTTP:Url belongs to a listener named 'http'", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:Brokers:lab:Port 1891 is already the port of another broker", StringComparison.Ordinal));
     }
 

@@ -151,6 +151,10 @@ internal sealed class MqttOptions : ListenerOptions
             {
                 child.Fail(Key, $"belongs to a listener named '{MqttListenerUrl.DefaultName}', the name of the one at Address and Port.");
             }
+            else if (name.Equals(HttpOptions.ListenerName, StringComparison.OrdinalIgnoreCase))
+            {
+                child.Fail(Key, $"belongs to a listener named '{HttpOptions.ListenerName}', the name of MQTT over WebSocket at Http:MqttPath in the listeners API and metrics.");
+            }
             else if (all.PortTaken(listener.Port))
             {
                 child.Fail(Key, $"port {listener.Port} is already taken by another MQTT listener.");
