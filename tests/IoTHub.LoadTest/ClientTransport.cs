@@ -35,6 +35,7 @@ internal sealed class ClientTransport
             _tls = new SslClientAuthenticationOptions
             {
                 TargetHost = HostName,
+                // Only 1.3 offered: a handshake that succeeds is a TLS 1.3 one, whatever the broker allows.
                 EnabledSslProtocols = SslProtocols.Tls13,
                 CertificateChainPolicy = trust,
                 AllowTlsResume = resumeTlsSessions,

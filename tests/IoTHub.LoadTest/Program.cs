@@ -88,6 +88,7 @@ foreach (var (scenario, transport) in scenarios.SelectMany(s => settings.Transpo
     // Resumption is a TLS matter: the row would repeat connect-rate's.
     if (scenario.ResumeTlsSessions && !transport.UsesTls())
     {
+        Console.WriteLine($"{scenario.Name} over {transport.Name()}: skipped, it resumes TLS sessions (tls or wss only)");
         continue;
     }
 

@@ -315,7 +315,8 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             CpuMicroseconds = cpu * 1e6 / total,
             RssBytes = broker.RssBytes(),
             BrokerCpu = cpu / elapsed,
-            // A TLS client's half of a full handshake costs about as much as the broker's: the tool's share says when it is the limit.
+            // A TLS client's half of a handshake costs the tool more than a broker's half (.NET builds the server's certificate
+            // chain on every handshake, resumed ones too): the tool's share says when the tool, not the broker, set the rate.
             ToolCpu = (Environment.CpuUsage.TotalTime - toolBefore).TotalSeconds / elapsed,
         };
     }
