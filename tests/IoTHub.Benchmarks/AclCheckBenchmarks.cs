@@ -18,6 +18,7 @@ public class AclCheckBenchmarks
     private AclClient _client = null!;
     private AclIdentity _identity = null!;
     private string _topic = null!;
+    private string _deniedTopic = null!;
 
     [Params(10, 1_000, 10_000)]
     public int Rules { get; set; }
@@ -44,6 +45,7 @@ public class AclCheckBenchmarks
         _rules = authorizer.Rules;
         _client = authorizer.ForClient(_identity);
         _topic = $"devices/{user0}/telemetry/temperature";
+        _deniedTopic = "broadcast/secret/plans";
     }
 
     [Benchmark]
@@ -51,6 +53,12 @@ public class AclCheckBenchmarks
 
     [Benchmark]
     public bool Cached() => _client.MayReceive(_topic);
+
+    [Benchmark]
+    public bool PublishAllowed() => _client.MayPublish(_topic);
+
+    [Benchmark]
+    public bool PublishDenied() => _client.MayPublish(_deniedTopic);
 
     [Benchmark]
     public bool Subscribe() => _rules.Allows(_identity, AclAction.Subscribe, "broadcast/+/news", isFilter: true);
