@@ -31,9 +31,24 @@ public abstract class FloodContract(AccessAuditHost host, ITestOutputHelper outp
 
     protected AccessAuditHost Host => host;
 
-    /// <summary>Floods; returns when the flooder's last packet was handled, with the flood's seconds.</summary>
-    protected async Task<double> FloodAsync(string flooder)
+    /// <summary>
+    /// Floods; returns when the flooder's last packet was handled, with the flood's seconds. First one refusal, recorded when
+    /// <paramref name="audited"/>: the store's first insert (EF Core building its insert once) is not the flood's.
+    /// </summary>
+    protected async Task<double> FloodAsync(string flooder, bool audited)
     {
+        await using (var first = await ConnectAsync(flooder + "-first", flooder))
+        {
+            await first.PublishAndWaitAsync($"devices/{flooder}/first", "allowed");
+            await first.PublishAsync("open/secret/first", "refused", QualityOfService.AtLeastOnce);
+            Assert.Equal(ReasonCode.NotAuthorized, (await first.ExpectAckAsync(PacketType.PubAck)).ReasonCode);
+        }
+
+        if (audited)
+        {
+            await host.WaitForAccessEntriesAsync($"clientId={flooder}-first", 1);
+        }
+
         await using var echo = await ConnectAsync("flood-echo", "echo");
         Assert.Equal([ReasonCode.Success], (await echo.SubscribeAsync("devices/echo/#")).ReasonCodes); // granted QoS 0
         var before = await RoundTripsAsync(echo, 200, flood: null);
@@ -103,7 +118,7 @@ public sealed class AccessAuditFloodTests(RateLimitedAuditHost host, ITestOutput
         var start = DateTimeOffset.UtcNow.AddMilliseconds(-1);
         var metricsBefore = await MetricsScrape.ReadAsync(Host.Client);
 
-        var seconds = await FloodAsync("flooder");
+        var seconds = await FloodAsync("flooder", audited: true);
 
         // Every refusal is either recorded or counted in a summary: recorded + dropped = the flood.
         var since = "&from=" + Uri.EscapeDataString(start.ToString("O", CultureInfo.InvariantCulture));
@@ -117,7 +132,8 @@ public sealed class AccessAuditFloodTests(RateLimitedAuditHost host, ITestOutput
             return recorded + dropped == Refused;
         }, TimeSpan.FromSeconds(20), "the flood's refusals are not all recorded or summarised");
 
-        Assert.InRange(recorded, RateLimitedAuditHost.MaxPerSecond, RateLimitedAuditHost.MaxPerSecond * (Math.Ceiling(seconds) + 1));
+        // The first second's budget is used (less the refusal before the flood, and a decision that races the turn of a second).
+        Assert.InRange(recorded, RateLimitedAuditHost.MaxPerSecond / 2, RateLimitedAuditHost.MaxPerSecond * (Math.Ceiling(seconds) + 1));
         // One summary at most per second of the flood (and the one after it).
         Assert.InRange(summaries.Count, 1, Math.Ceiling(seconds) + 2);
         Assert.All(summaries, static s => Assert.Equal(JsonValueKind.Null, s.GetProperty("clientId").ValueKind));
@@ -137,7 +153,7 @@ public sealed class UnauditedFloodTests(UnauditedHost host, ITestOutputHelper ou
     [Fact]
     public async Task Without_the_audit_the_same_flood_records_nothing()
     {
-        await FloodAsync("flooder-unaudited");
+        await FloodAsync("flooder-unaudited", audited: false);
         Assert.Empty(await Host.AccessEntriesAsync("clientId=flooder-unaudited"));
     }
 }
