@@ -2,48 +2,27 @@ using System.Globalization;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Tests;
+using IoTHub.Web.Tests.Security;
 using Microsoft.Playwright;
 using static IoTHub.Dashboard.Tests.DashboardPage;
 using static Microsoft.Playwright.Assertions;
 
 namespace IoTHub.Dashboard.Tests;
 
-/// <summary>The dashboard's host with an acl_file: clients may write <c>open/#</c> and nothing else.</summary>
-public sealed class AclDashboardHost : DashboardHost
-{
-    private readonly string _folder;
-
-    public AclDashboardHost()
-        : this(Directory.CreateTempSubdirectory("iothub-dashboard-acl-").FullName)
-    {
-    }
-
-    private AclDashboardHost(string folder)
-        : base(new Dictionary<string, string> { ["Security:AclFile"] = WriteAclFile(folder) }) => _folder = folder;
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        Directory.Delete(_folder, recursive: true);
-    }
-
-    private static string WriteAclFile(string folder)
-    {
-        var path = Path.Combine(folder, "acl");
-        File.WriteAllText(path, "pattern readwrite open/#\n");
-        return path;
-    }
-}
-
-/// <summary>The Audit page (issue 17): real chromium, real mosquitto_pub refused by the acl_file, entries paged on the server.</summary>
-public sealed class AuditPageTests(AclDashboardHost host, Chromium chromium) : IClassFixture<AclDashboardHost>, IClassFixture<Chromium>
+/// <summary>
+/// The Audit page (issue 17): real chromium, real mosquitto_pub refused by the acl_file of the API tests' <see cref="AccessAuditHost"/>
+/// (nothing there lets a user write <c>closed/</c>), entries paged on the server.
+/// </summary>
+public sealed class AuditPageTests(AccessAuditHost host, Chromium chromium) : IClassFixture<AccessAuditHost>, IClassFixture<Chromium>
 {
     private const int Refusals = 60;
+
+    private string BaseUrl => host.Client.BaseAddress!.ToString().TrimEnd('/');
 
     [Fact]
     public async Task The_page_lists_refused_publishes_searchable_page_by_page_and_the_admin_actions()
     {
-        var page = await chromium.NewPageAsync(host.BaseUrl);
+        var page = await chromium.NewPageAsync(BaseUrl);
         await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
         await NavigateAsync(page, "Audit", "Audit log");
 
@@ -92,7 +71,7 @@ public sealed class AuditPageTests(AclDashboardHost host, Chromium chromium) : I
     public async Task A_viewer_has_no_audit_page()
     {
         await host.ViewerAsync();
-        var page = await chromium.NewPageAsync(host.BaseUrl);
+        var page = await chromium.NewPageAsync(BaseUrl);
         await LogInAsync(page, AdminApiHost.ViewerName, AdminApiHost.ViewerPassword);
         await Expect(page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link, new() { Name = "Audit", Exact = true })).ToHaveCountAsync(0);
 
