@@ -16,8 +16,6 @@ namespace IoTHub.Web.Security;
 /// </summary>
 internal sealed partial class MqttAuthorization : IAsyncDisposable
 {
-    private static readonly (string Reason, long Count)[] NoDrops = [("rate_limit", 0), ("queue_full", 0), ("write_failed", 0)];
-
     private MqttAuthorization(Authorizer? authorizer) => Authorizer = authorizer;
 
     public Authorizer? Authorizer { get; }
@@ -38,7 +36,7 @@ internal sealed partial class MqttAuthorization : IAsyncDisposable
         Authorizer?.Decisions() ?? Authorizer.NoDecisions();
 
     /// <summary>Decisions the audit did not record, by reason, for <c>iothub_access_audit_dropped_total</c>; zeros without an audit.</summary>
-    public IEnumerable<(string Reason, long Count)> AuditDrops() => Authorizer?.Audit?.Dropped() ?? NoDrops;
+    public IEnumerable<(string Reason, long Count)> AuditDrops() => Authorizer?.Audit?.Dropped() ?? AccessAudit.NoneDropped();
 
     /// <summary>Registers the authorizer with its audit, the access audit's log, and the check that the acl_file exists.</summary>
     public static void Register(IServiceCollection services)

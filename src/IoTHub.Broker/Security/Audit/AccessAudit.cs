@@ -68,13 +68,10 @@ public sealed partial class AccessAudit : IAsyncDisposable
     public int MaxPerSecond { get; }
 
     /// <summary>Decisions not recorded, by reason (<c>rate_limit</c>, <c>queue_full</c>, <c>write_failed</c>), zeros included, for <c>iothub_access_audit_dropped_total</c>.</summary>
-    public IEnumerable<(string Reason, long Count)> Dropped()
-    {
-        for (var i = 0; i < DropReasons.Length; i++)
-        {
-            yield return (DropReasons[i], Volatile.Read(ref _dropped[i]));
-        }
-    }
+    public IEnumerable<(string Reason, long Count)> Dropped() => Counts(_dropped);
+
+    /// <summary>The reasons of <see cref="Dropped"/>, all zero: where there is no audit.</summary>
+    public static IEnumerable<(string Reason, long Count)> NoneDropped() => Counts(new long[DropReasons.Length]);
 
     /// <summary>Completes the queue and waits (at most a few seconds) until the writer stored what it held and the last summary.</summary>
     public async ValueTask DisposeAsync()
@@ -108,6 +105,14 @@ public sealed partial class AccessAudit : IAsyncDisposable
         _queue.Writer.TryWrite(new AccessAuditEntry(_time.GetUtcNow(), allowed ? AccessAuditResult.Allow : AccessAuditResult.Deny, origin?.Broker,
             origin?.Listener, origin?.Address, Cut(identity.UserName), Cut(identity.ClientId), action, topic,
             client.DecidingRule(action, topic) is { } rule ? rule.Source ?? rule.Filter : AccessAuditEntry.DefaultRule));
+    }
+
+    private static IEnumerable<(string Reason, long Count)> Counts(long[] dropped)
+    {
+        for (var i = 0; i < DropReasons.Length; i++)
+        {
+            yield return (DropReasons[i], Volatile.Read(ref dropped[i]));
+        }
     }
 
     private static string? Cut(string? name) => name is { Length: > MaxNameLength } ? name[..MaxNameLength] : name;
