@@ -1,5 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Authorization;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -9,7 +10,9 @@ namespace IoTHub.Benchmarks;
 /// One access check (issue 17: under 1 µs with 10 000 rules) among 10, 1 000 and 10 000 rules: per-user rules
 /// (<c>user-N</c> may read and write <c>users/N/#</c> and is denied <c>users/N/secret</c>), a <c>%u</c> pattern for everyone and
 /// a few everyone rules. <c>Uncached</c> walks the compiled rules; <c>Cached</c> is the connection's cache hit (the
-/// common case: a device publishes the same topics again); <c>Subscribe</c> checks that a rule covers a wildcard filter.
+/// common case: a device publishes the same topics again); <c>PublishAllowed</c> and <c>PublishDenied</c> are a PUBLISH's
+/// check (a cache hit, counted, and with <see cref="Audited"/> given to the access audit: a refusal is recorded while the
+/// second's budget lasts, then only counted); <c>Subscribe</c> checks that a rule covers a wildcard filter.
 /// </summary>
 [MemoryDiagnoser]
 public class AclCheckBenchmarks
@@ -18,9 +21,16 @@ public class AclCheckBenchmarks
     private AclClient _client = null!;
     private AclIdentity _identity = null!;
     private string _topic = null!;
+    private string _deniedTopic = null!;
+
+    private AccessAudit? _audit;
 
     [Params(10, 1_000, 10_000)]
     public int Rules { get; set; }
+
+    /// <summary>Whether the authorizer has an access audit (recording refusals only, at the default 1 000 a second, into a log that keeps nothing).</summary>
+    [Params(false, true)]
+    public bool Audited { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -40,10 +50,21 @@ public class AclCheckBenchmarks
 
         var user0 = Rules > 10 ? "user-" + (Rules / 4).ToString(CultureInfo.InvariantCulture) : "user-1";
         _identity = new AclIdentity(user0, "device-1", null);
-        var authorizer = new Authorizer([new FixedRules(rules)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance);
+        _audit = Audited ? new AccessAudit(new DiscardedLog(), recordAllowed: false, maxPerSecond: 1_000, NullLogger.Instance) : null;
+        var authorizer = new Authorizer([new FixedRules(rules)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance) { Audit = _audit };
         _rules = authorizer.Rules;
         _client = authorizer.ForClient(_identity);
         _topic = $"devices/{user0}/telemetry/temperature";
+        _deniedTopic = "broadcast/secret/plans";
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        if (_audit is not null)
+        {
+            await _audit.DisposeAsync();
+        }
     }
 
     [Benchmark]
@@ -53,7 +74,21 @@ public class AclCheckBenchmarks
     public bool Cached() => _client.MayReceive(_topic);
 
     [Benchmark]
+    public bool PublishAllowed() => _client.MayPublish(_topic);
+
+    [Benchmark]
+    public bool PublishDenied() => _client.MayPublish(_deniedTopic);
+
+    [Benchmark]
     public bool Subscribe() => _rules.Allows(_identity, AclAction.Subscribe, "broadcast/+/news", isFilter: true);
+
+    private sealed class DiscardedLog : IAccessAuditLog
+    {
+        public Task WriteAsync(IReadOnlyList<AccessAuditEntry> entries, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<(IReadOnlyList<AccessAuditEntry> Entries, int Total)> ReadAsync(AccessAuditQuery query, int skip, int take, CancellationToken cancellationToken) =>
+            Task.FromResult<(IReadOnlyList<AccessAuditEntry>, int)>(([], 0));
+    }
 
     private sealed class FixedRules(IReadOnlyList<AclRule> rules) : IAclSource
     {

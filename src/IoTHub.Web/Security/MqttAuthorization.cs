@@ -1,5 +1,8 @@
+using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Authorization;
+using IoTHub.Data.AccessAudit;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Security;
@@ -8,24 +11,38 @@ namespace IoTHub.Web.Security;
 /// The authorizer the MQTT brokers share, built from the "Security" section: a Mosquitto acl_file
 /// (<c>Security:AclFile</c>), the default when no rule speaks (<c>Security:AclDefault</c>: deny when an acl_file is
 /// configured, as Mosquitto, else allow) and what a refusal does (<c>Security:DenyAction</c>). Without an acl_file and
-/// with the default allow there is no authorizer at all: the brokers check nothing (docs/security.md#access-rules).
+/// with the default allow there is no authorizer at all: the brokers check nothing (docs/security.md#access-rules). Its
+/// decisions go to the access audit (<c>Security:AccessAudit</c>), kept where the admin audit log is.
 /// </summary>
-internal sealed partial class MqttAuthorization : IDisposable
+internal sealed partial class MqttAuthorization : IAsyncDisposable
 {
     private MqttAuthorization(Authorizer? authorizer) => Authorizer = authorizer;
 
     public Authorizer? Authorizer { get; }
 
-    public void Dispose() => Authorizer?.Dispose();
+    /// <summary>Stores what the audit still holds, then stops watching the rule sources.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Authorizer?.Audit is { } audit)
+        {
+            await audit.DisposeAsync();
+        }
+
+        Authorizer?.Dispose();
+    }
 
     /// <summary>Every (action, result) count for <c>iothub_authorization_total</c>, zeros when nothing is checked.</summary>
     public IEnumerable<(string Action, string Result, long Count)> Decisions() =>
         Authorizer?.Decisions() ?? Authorizer.NoDecisions();
 
-    /// <summary>Registers the authorizer and the check that the acl_file exists.</summary>
+    /// <summary>Decisions the audit did not record, by reason, for <c>iothub_access_audit_dropped_total</c>; zeros without an audit.</summary>
+    public IEnumerable<(string Reason, long Count)> AuditDrops() => Authorizer?.Audit?.Dropped() ?? AccessAudit.NoneDropped();
+
+    /// <summary>Registers the authorizer with its audit, the access audit's log, and the check that the acl_file exists.</summary>
     public static void Register(IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, AclFileExists>();
+        services.AddSingleton(static provider => AccessAuditLogs.Create(provider.GetRequiredService<BrokerDatabase>().Contexts));
         services.AddSingleton(Build);
     }
 
@@ -54,16 +71,22 @@ internal sealed partial class MqttAuthorization : IDisposable
             return new MqttAuthorization(null);
         }
 
-        var authorizer = new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>());
-        LogAuthorization(logger, authorizer.RuleCount, defaultAllow ? "allowed" : "denied", options.DenyAction);
+        var audit = options.AccessAudit;
+        var authorizer = new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>())
+        {
+            Audit = audit.MaxPerSecond == 0 ? null : new AccessAudit(services.GetRequiredService<IAccessAuditLog>(), audit.RecordAllowed, audit.MaxPerSecond,
+                loggers.CreateLogger<AccessAudit>(), services.GetRequiredService<TimeProvider>()),
+        };
+        LogAuthorization(logger, authorizer.RuleCount, defaultAllow ? "allowed" : "denied", options.DenyAction,
+            audit.MaxPerSecond == 0 ? "nothing" : audit.RecordAllowed ? "every decision" : "refusals", audit.MaxPerSecond);
         return new MqttAuthorization(authorizer);
     }
 
     private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
 
     [LoggerMessage(EventId = 1152, Level = LogLevel.Information,
-        Message = "MQTT authorization: {Rules} access rules; what no rule speaks about is {Default}; a refusal does {DenyAction}")]
-    private static partial void LogAuthorization(ILogger logger, int rules, string @default, DenyAction denyAction);
+        Message = "MQTT authorization: {Rules} access rules; what no rule speaks about is {Default}; a refusal does {DenyAction}; the access audit records {Audited}, at most {MaxPerSecond} a second")]
+    private static partial void LogAuthorization(ILogger logger, int rules, string @default, DenyAction denyAction, string audited, int maxPerSecond);
 
     private sealed class AclFileExists(IHostEnvironment environment) : IValidateOptions<SecurityOptions>
     {

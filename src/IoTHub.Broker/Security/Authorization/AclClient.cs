@@ -1,3 +1,5 @@
+using IoTHub.Broker.Security.Audit;
+
 namespace IoTHub.Broker.Security.Authorization;
 
 /// <summary>
@@ -15,9 +17,12 @@ public sealed class AclClient
     private readonly Authorizer _authorizer;
     private Entry?[]? _cache;
 
-    internal AclClient(Authorizer authorizer, AclIdentity identity) => (_authorizer, Identity) = (authorizer, identity);
+    internal AclClient(Authorizer authorizer, AclIdentity identity, ClientOrigin? origin) => (_authorizer, Identity, Origin) = (authorizer, identity, origin);
 
     public AclIdentity Identity { get; }
+
+    /// <summary>Where the client came in, for the audit of its decisions; null when unknown.</summary>
+    public ClientOrigin? Origin { get; }
 
     /// <summary>Whether a refusal closes the connection (Security:DenyAction=Disconnect).</summary>
     public bool DisconnectOnDeny => _authorizer.DisconnectOnDeny;
@@ -26,20 +31,37 @@ public sealed class AclClient
     public bool MayPublish(string topic)
     {
         var allowed = Cached(AclAction.Publish, topic);
-        _authorizer.Count(AclAction.Publish, allowed);
+        _authorizer.Decided(this, AccessAuditAction.Publish, topic, allowed);
         return allowed;
     }
 
-    /// <summary>Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted: it runs per delivery.</summary>
-    public bool MayReceive(string topic) => Cached(AclAction.Subscribe, topic);
+    /// <summary>
+    /// Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted, and only a refusal is
+    /// audited: it runs per delivery.
+    /// </summary>
+    public bool MayReceive(string topic)
+    {
+        var allowed = Cached(AclAction.Subscribe, topic);
+        if (!allowed)
+        {
+            _authorizer.Decided(this, AccessAuditAction.Receive, topic, allowed);
+        }
+
+        return allowed;
+    }
 
     /// <summary>Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted.</summary>
     public bool MaySubscribe(string filter)
     {
         var allowed = _authorizer.Rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
-        _authorizer.Count(AclAction.Subscribe, allowed);
+        _authorizer.Decided(this, AccessAuditAction.Subscribe, filter, allowed);
         return allowed;
     }
+
+    /// <summary>The rule behind a decision on <paramref name="topic"/> (a filter for Subscribe), for the audit; null when the default decided.</summary>
+    internal AclRule? DecidingRule(AccessAuditAction action, string topic) =>
+        _authorizer.Rules.DecidingRule(Identity, action == AccessAuditAction.Publish ? AclAction.Publish : AclAction.Subscribe, topic,
+            isFilter: action == AccessAuditAction.Subscribe);
 
     private bool Cached(AclAction action, string topic)
     {

@@ -37,21 +37,35 @@ internal sealed class AclRuleSet
     public int RuleCount { get; }
 
     /// <summary>Whether <paramref name="identity"/> may do <paramref name="action"/> on a topic, or (<paramref name="isFilter"/>) subscribe to a filter.</summary>
-    public bool Allows(AclIdentity identity, AclAction action, string topic, bool isFilter)
+    public bool Allows(AclIdentity identity, AclAction action, string topic, bool isFilter) => Decide(identity, action, topic, isFilter, out _);
+
+    /// <summary>The rule that made <see cref="Allows"/>' decision for the same arguments, for the audit; null when the default made it.</summary>
+    public AclRule? DecidingRule(AclIdentity identity, AclAction action, string topic, bool isFilter)
+    {
+        var allowed = Decide(identity, action, topic, isFilter, out var decidedBy);
+        return decidedBy?.RuleBehind(AclMatcher.Grant(action, allowed), topic, isFilter, identity);
+    }
+
+    /// <param name="decidedBy">The scope whose rules decided; null: none spoke, the default decided.</param>
+    private bool Decide(AclIdentity identity, AclAction action, string topic, bool isFilter, out AclMatcher? decidedBy)
     {
         var own = identity.UserName is { } user ? _users.GetValueOrDefault(user) : _anonymous;
         if (own is not null && Decide(own.Match(topic, isFilter, identity), action) is { } decided)
         {
+            decidedBy = own;
             return decided;
         }
 
-        return Decide(_everyone.Match(topic, isFilter, identity), action) ?? DefaultAllow;
+        decidedBy = _everyone;
+        if (Decide(_everyone.Match(topic, isFilter, identity), action) is { } everyone)
+        {
+            return everyone;
+        }
+
+        decidedBy = null;
+        return DefaultAllow;
     }
 
-    private static bool? Decide(AclMatcher.Grants grants, AclAction action)
-    {
-        var allow = (AclMatcher.Grants)action;
-        var deny = (AclMatcher.Grants)((int)action << 2);
-        return (grants & deny) != 0 ? false : (grants & allow) != 0 ? true : null;
-    }
+    private static bool? Decide(AclMatcher.Grants grants, AclAction action) =>
+        (grants & AclMatcher.Grant(action, allowed: false)) != 0 ? false : (grants & AclMatcher.Grant(action, allowed: true)) != 0 ? true : null;
 }

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Security.Audit;
 using Microsoft.Extensions.Logging;
 
 namespace IoTHub.Broker.Security.Authorization;
@@ -45,6 +46,9 @@ public sealed partial class Authorizer : IDisposable
     /// <summary>The version of the rules in force; bumped by every change.</summary>
     public long Version => Rules.Version;
 
+    /// <summary>Where decisions are recorded: every refusal, and allowed PUBLISHes and SUBSCRIBEs when it asks for them; null: none.</summary>
+    public AccessAudit? Audit { get; init; }
+
     /// <summary>Raised after the rules changed, on the thread that noticed the change.</summary>
     public event Action? RulesChanged;
 
@@ -64,8 +68,8 @@ public sealed partial class Authorizer : IDisposable
         }
     }
 
-    /// <summary>The decisions of one connection, with its cache.</summary>
-    public AclClient ForClient(AclIdentity identity) => new(this, identity);
+    /// <summary>The decisions of one connection, with its cache; <paramref name="origin"/> is where it came in, for the audit.</summary>
+    public AclClient ForClient(AclIdentity identity, ClientOrigin? origin = null) => new(this, identity, origin);
 
     public void Dispose()
     {
@@ -76,8 +80,22 @@ public sealed partial class Authorizer : IDisposable
         }
     }
 
-    internal void Count(AclAction action, bool allowed) =>
-        Interlocked.Increment(ref _decisions[(action == AclAction.Publish ? 0 : Results.Length) + (allowed ? 0 : 1)]);
+    /// <summary>
+    /// A decision of <paramref name="client"/>: counted (deliveries are not, see <see cref="AclClient.MayReceive"/>) and given to
+    /// the audit when it records such decisions. An allowed check costs no more than a flag when allowed ones are not recorded.
+    /// </summary>
+    internal void Decided(AclClient client, AccessAuditAction action, string topic, bool allowed)
+    {
+        if (action != AccessAuditAction.Receive)
+        {
+            Interlocked.Increment(ref _decisions[(action == AccessAuditAction.Publish ? 0 : Results.Length) + (allowed ? 0 : 1)]);
+        }
+
+        if (Audit is { } audit && (!allowed || audit.RecordsAllowed))
+        {
+            audit.Record(client, action, topic, allowed);
+        }
+    }
 
     private void Recompile()
     {
