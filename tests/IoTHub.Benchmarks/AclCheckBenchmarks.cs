@@ -88,6 +88,8 @@ public class AclCheckBenchmarks
 
         public Task<(IReadOnlyList<AccessAuditEntry> Entries, int Total)> ReadAsync(AccessAuditQuery query, int skip, int take, CancellationToken cancellationToken) =>
             Task.FromResult<(IReadOnlyList<AccessAuditEntry>, int)>(([], 0));
+
+        public Task<long> PruneAsync(DateTimeOffset olderThan, long keep, CancellationToken cancellationToken) => Task.FromResult(0L);
     }
 
     private sealed class FixedRules(IReadOnlyList<AclRule> rules) : IAclSource

@@ -57,6 +57,50 @@ public abstract class AccessAuditLogContract : IAsyncLifetime
         Assert.Equal([entries[0]], await Find(new AccessAuditQuery(ClientId: "sensor-1", Result: AccessAuditResult.Deny, To: entries[1].At)));
     }
 
+    [Fact]
+    public async Task Pruning_deletes_the_entries_older_than_the_cutoff_in_batches_and_keeps_the_rest()
+    {
+        // More old ones than one batch of the database stores deletes, so the prune takes several.
+        const int Old = 6_000;
+        var entries = Numbered(Old + 10);
+        await Open().WriteAsync(entries, default);
+        var cutoff = entries[Old].At;
+
+        Assert.Equal(Old, await Open().PruneAsync(cutoff, keep: 1_000_000, default));
+
+        var (kept, total) = await Open().ReadAsync(new AccessAuditQuery(), 0, 100, default);
+        Assert.Equal(10, total);
+        Assert.Equal(entries[Old..].Reverse(), kept); // the entry exactly at the cutoff is not older: kept
+        Assert.Equal(0, await Open().PruneAsync(cutoff, keep: 1_000_000, default));
+    }
+
+    [Fact]
+    public async Task Pruning_keeps_exactly_the_newest_entries()
+    {
+        const int Keep = 500;
+        var entries = Numbered(7_000);
+        await Open().WriteAsync(entries[..3_000], default);
+        await Open().WriteAsync(entries[3_000..], default);
+
+        Assert.Equal(entries.Length - Keep, await Open().PruneAsync(DateTimeOffset.UnixEpoch, Keep, default));
+
+        var (kept, total) = await Open().ReadAsync(new AccessAuditQuery(), 0, Keep + 1, default);
+        Assert.Equal(Keep, total);
+        Assert.Equal(entries[^Keep..].Reverse(), kept);
+
+        // Both limits at once: the count first, then the age of what is left.
+        Assert.Equal(Keep - 100, await Open().PruneAsync(entries[^100].At, Keep, default));
+        Assert.Equal(100, (await Open().ReadAsync(new AccessAuditQuery(), 0, 1, default)).Total);
+    }
+
+    [Fact]
+    public async Task Pruning_an_empty_log_deletes_nothing() =>
+        Assert.Equal(0, await Open().PruneAsync(DateTimeOffset.MaxValue, keep: 1, default));
+
+    /// <summary>Summaries a second apart from noon, each numbered by its <see cref="AccessAuditEntry.Dropped"/>.</summary>
+    private static AccessAuditEntry[] Numbered(int count) =>
+        [.. Enumerable.Range(0, count).Select(static i => AccessAuditEntry.Summary(Noon.AddSeconds(i), i))];
+
     private static AccessAuditEntry[] Decisions() =>
     [
         new(Noon, AccessAuditResult.Deny, "default", "tcp://127.0.0.1:1883", "127.0.0.1:50001", "alice", "sensor-1", AccessAuditAction.Publish,

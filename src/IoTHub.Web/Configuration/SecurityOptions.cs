@@ -1,4 +1,6 @@
+using System.Globalization;
 using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Bans;
 
 namespace IoTHub.Web.Configuration;
@@ -43,6 +45,17 @@ internal sealed class AccessAuditOptions
 
     /// <summary>The most entries recorded per second; the rest are counted and summarised. 0 records nothing.</summary>
     public int MaxPerSecond { get; set; } = 1_000;
+
+    /// <summary>The longest <see cref="MaxAge"/>: ten years (the oldest time kept must stay a date).</summary>
+    public static readonly TimeSpan LongestMaxAge = TimeSpan.FromDays(3650);
+
+    /// <summary>Entries older than this are deleted (about once a minute, and at start).</summary>
+    public TimeSpan MaxAge { get; set; } = AccessAuditRetention.Default.MaxAge;
+
+    /// <summary>At most this many entries are kept, the newest.</summary>
+    public long MaxEntries { get; set; } = AccessAuditRetention.Default.MaxEntries;
+
+    public AccessAuditRetention Retention => new(MaxAge, MaxEntries);
 }
 
 /// <summary>Section "Security": how MQTT clients authenticate, and what they may publish and subscribe to.</summary>
@@ -151,6 +164,10 @@ internal sealed class SecurityOptions
     {
         AccessAudit.RecordAllowed = reader.Flag(nameof(AccessAudit.RecordAllowed), AccessAudit.RecordAllowed);
         AccessAudit.MaxPerSecond = (int)reader.Number(nameof(AccessAudit.MaxPerSecond), AccessAudit.MaxPerSecond, 0, 1_000_000);
+        AccessAudit.MaxAge = reader.Read(nameof(AccessAudit.MaxAge), AccessAudit.MaxAge, static (string raw, out TimeSpan value) =>
+            TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out value) && value > TimeSpan.Zero && value <= AccessAuditOptions.LongestMaxAge,
+            "is not a positive duration of at most 3650 days such as 7.00:00:00 (days) or 12:00:00 (hh:mm:ss).");
+        AccessAudit.MaxEntries = reader.Number(nameof(AccessAudit.MaxEntries), AccessAudit.MaxEntries, 1_000, 1_000_000_000);
         reader.RejectUnknownKeys();
     }
 

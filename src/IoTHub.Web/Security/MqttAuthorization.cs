@@ -75,18 +75,19 @@ internal sealed partial class MqttAuthorization : IAsyncDisposable
         var authorizer = new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>())
         {
             Audit = audit.MaxPerSecond == 0 ? null : new AccessAudit(services.GetRequiredService<IAccessAuditLog>(), audit.RecordAllowed, audit.MaxPerSecond,
-                loggers.CreateLogger<AccessAudit>(), services.GetRequiredService<TimeProvider>()),
+                loggers.CreateLogger<AccessAudit>(), services.GetRequiredService<TimeProvider>(), audit.Retention),
         };
         LogAuthorization(logger, authorizer.RuleCount, defaultAllow ? "allowed" : "denied", options.DenyAction,
-            audit.MaxPerSecond == 0 ? "nothing" : audit.RecordAllowed ? "every decision" : "refusals", audit.MaxPerSecond);
+            audit.MaxPerSecond == 0 ? "nothing" : audit.RecordAllowed ? "every decision" : "refusals", audit.MaxPerSecond, audit.MaxAge, audit.MaxEntries);
         return new MqttAuthorization(authorizer);
     }
 
     private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
 
     [LoggerMessage(EventId = 1152, Level = LogLevel.Information,
-        Message = "MQTT authorization: {Rules} access rules; what no rule speaks about is {Default}; a refusal does {DenyAction}; the access audit records {Audited}, at most {MaxPerSecond} a second")]
-    private static partial void LogAuthorization(ILogger logger, int rules, string @default, DenyAction denyAction, string audited, int maxPerSecond);
+        Message = "MQTT authorization: {Rules} access rules; what no rule speaks about is {Default}; a refusal does {DenyAction}; the access audit records {Audited}, at most {MaxPerSecond} a second, and keeps entries for {MaxAge}, at most {MaxEntries} of them")]
+    private static partial void LogAuthorization(ILogger logger, int rules, string @default, DenyAction denyAction, string audited, int maxPerSecond,
+        TimeSpan maxAge, long maxEntries);
 
     private sealed class AclFileExists(IHostEnvironment environment) : IValidateOptions<SecurityOptions>
     {

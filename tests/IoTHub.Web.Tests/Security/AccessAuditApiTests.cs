@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using IoTHub.Broker.Security.Audit;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
 using IoTHub.Web.Configuration;
@@ -178,17 +179,29 @@ public sealed class AccessAuditSettingsTests
         var defaults = SecuritySettingsTests.Read([], out var errors);
         Assert.Empty(errors);
         Assert.Equal((false, 1000), (defaults.AccessAudit.RecordAllowed, defaults.AccessAudit.MaxPerSecond));
+        Assert.Equal((TimeSpan.FromDays(7), 1_000_000L), (defaults.AccessAudit.MaxAge, defaults.AccessAudit.MaxEntries));
 
-        var set = SecuritySettingsTests.Read(new() { ["Security:AccessAudit:RecordAllowed"] = "true", ["Security:AccessAudit:MaxPerSecond"] = "0" }, out errors);
+        var set = SecuritySettingsTests.Read(new()
+        {
+            ["Security:AccessAudit:RecordAllowed"] = "true",
+            ["Security:AccessAudit:MaxPerSecond"] = "0",
+            ["Security:AccessAudit:MaxAge"] = "30.00:00:00",
+            ["Security:AccessAudit:MaxEntries"] = "50000",
+        }, out errors);
         Assert.Empty(errors);
         Assert.Equal((true, 0), (set.AccessAudit.RecordAllowed, set.AccessAudit.MaxPerSecond));
+        Assert.Equal(new AccessAuditRetention(TimeSpan.FromDays(30), 50_000), set.AccessAudit.Retention);
 
         SecuritySettingsTests.Read(new()
         {
             ["Security:AccessAudit:RecordAllowed"] = "sometimes",
             ["Security:AccessAudit:MaxPerSecond"] = "1000001",
             ["Security:AccessAudit:Rate"] = "5",
+            ["Security:AccessAudit:MaxAge"] = "-1.00:00:00",
+            ["Security:AccessAudit:MaxEntries"] = "999",
         }, out errors);
+        Assert.Contains(errors, static e => e.StartsWith("Security:AccessAudit:MaxAge '-1.00:00:00' is not a positive duration", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:AccessAudit:MaxEntries '999'", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:AccessAudit:RecordAllowed 'sometimes' is not true or false", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:AccessAudit:MaxPerSecond '1000001'", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:AccessAudit:Rate is not a known setting", StringComparison.Ordinal));

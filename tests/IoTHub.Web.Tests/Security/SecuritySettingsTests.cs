@@ -145,6 +145,18 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Contains($"Security:PasswordFile '{missing}' does not exist. Create it with `mosquitto_passwd -c {missing} <user>`.", host.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Security:AccessAudit:MaxAge=7 days", "Security:AccessAudit:MaxAge '7 days' is not a positive duration")]
+    [InlineData("--Security:AccessAudit:MaxAge=3651.00:00:00", "Security:AccessAudit:MaxAge '3651.00:00:00' is not a positive duration of at most 3650 days")]
+    [InlineData("--Security:AccessAudit:MaxEntries=0", "Security:AccessAudit:MaxEntries '0'")]
+    public async Task A_bad_access_audit_retention_stops_the_host_naming_the_key(string setting, string message)
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory, setting);
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains(message, host.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AllowAnonymous_set_explicitly_opens_a_network_listener_with_a_warning()
     {

@@ -11,7 +11,8 @@ namespace IoTHub.Broker.Security.Audit;
 /// entries per clock second, then goes into a bounded queue (one second's worth; a full queue drops the new entry), which
 /// one background writer empties in batches. What is not recorded is counted by reason and reported as one
 /// <see cref="AccessAuditResult.Dropped"/> entry at most once a second, so a flood of refused PUBLISHes costs each
-/// connection two interlocked increments and the store at most <see cref="MaxPerSecond"/> rows a second.
+/// connection two interlocked increments and the store at most <see cref="MaxPerSecond"/> rows a second. A second loop keeps
+/// the store within <see cref="Retention"/>: once at start, then every minute.
 /// </summary>
 public sealed partial class AccessAudit : IAsyncDisposable
 {
@@ -23,6 +24,9 @@ public sealed partial class AccessAudit : IAsyncDisposable
     private static readonly TimeSpan FlushTimeout = TimeSpan.FromSeconds(5);
     private static readonly string[] DropReasons = ["rate_limit", "queue_full", "write_failed"];
 
+    /// <summary>How often the store is pruned: at 1 000 entries a second, a minute adds 60 000 rows, twelve short deletes.</summary>
+    internal static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(1);
+
     private readonly IAccessAuditLog _log;
     private readonly Channel<AccessAuditEntry> _queue;
     private readonly TimeProvider _time;
@@ -30,8 +34,11 @@ public sealed partial class AccessAudit : IAsyncDisposable
     private readonly LogRateLimiter _failureLog;
     private readonly LogRateLimiter _droppedLog;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _stopPruning = new();
     private readonly long[] _dropped = new long[DropReasons.Length];
     private readonly Task _writer;
+    private readonly Task _pruner;
+    private bool _pruneFailing;
     private long _second;
     private int _admittedThisSecond;
     private long _unreported;
@@ -39,12 +46,18 @@ public sealed partial class AccessAudit : IAsyncDisposable
 
     /// <param name="recordAllowed">Whether allowed PUBLISHes and SUBSCRIBEs are recorded too (denials always are).</param>
     /// <param name="maxPerSecond">The most entries recorded per clock second (1 or more).</param>
-    public AccessAudit(IAccessAuditLog log, bool recordAllowed, int maxPerSecond, ILogger logger, TimeProvider? time = null)
+    /// <param name="retention">How long and how many entries the store keeps; null: <see cref="AccessAuditRetention.Default"/>.</param>
+    public AccessAudit(IAccessAuditLog log, bool recordAllowed, int maxPerSecond, ILogger logger, TimeProvider? time = null,
+        AccessAuditRetention? retention = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPerSecond, 1);
+        retention ??= AccessAuditRetention.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(retention.MaxAge, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(retention.MaxEntries, 1);
         _log = log;
         RecordsAllowed = recordAllowed;
         MaxPerSecond = maxPerSecond;
+        Retention = retention;
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _failureLog = new LogRateLimiter(linesPerPeriod: 1, TimeSpan.FromMinutes(1), _time);
@@ -54,6 +67,7 @@ public sealed partial class AccessAudit : IAsyncDisposable
             _ => Drop(DropReason.QueueFull));
         _lastSummary = _time.GetTimestamp();
         _writer = Task.Run(WriteAsync);
+        _pruner = Task.Run(PruneLoopAsync);
     }
 
     private enum DropReason
@@ -67,6 +81,8 @@ public sealed partial class AccessAudit : IAsyncDisposable
 
     public int MaxPerSecond { get; }
 
+    public AccessAuditRetention Retention { get; }
+
     /// <summary>Decisions not recorded, by reason (<c>rate_limit</c>, <c>queue_full</c>, <c>write_failed</c>), zeros included, for <c>iothub_access_audit_dropped_total</c>.</summary>
     public IEnumerable<(string Reason, long Count)> Dropped() => Counts(_dropped);
 
@@ -76,6 +92,7 @@ public sealed partial class AccessAudit : IAsyncDisposable
     /// <summary>Completes the queue and waits (at most a few seconds) until the writer stored what it held and the last summary.</summary>
     public async ValueTask DisposeAsync()
     {
+        await _stopPruning.CancelAsync().ConfigureAwait(false);
         _queue.Writer.TryComplete();
         try
         {
@@ -88,7 +105,9 @@ public sealed partial class AccessAudit : IAsyncDisposable
             await _writer.ConfigureAwait(false);
         }
 
+        await _pruner.ConfigureAwait(false);
         _stopping.Dispose();
+        _stopPruning.Dispose();
     }
 
     /// <summary>Records one decision of <paramref name="client"/>, unless over the rate or the queue is full (then only counted).</summary>
@@ -105,6 +124,52 @@ public sealed partial class AccessAudit : IAsyncDisposable
         _queue.Writer.TryWrite(new AccessAuditEntry(_time.GetUtcNow(), allowed ? AccessAuditResult.Allow : AccessAuditResult.Deny, origin?.Broker,
             origin?.Listener, origin?.Address, Cut(identity.UserName), Cut(identity.ClientId), action, topic,
             client.DecidingRule(action, topic) is { } rule ? rule.Source ?? rule.Filter : AccessAuditEntry.DefaultRule));
+    }
+
+    /// <summary>
+    /// Deletes from the store what is older than <see cref="AccessAuditRetention.MaxAge"/> and all but the newest
+    /// <see cref="AccessAuditRetention.MaxEntries"/>; what the loop does every <see cref="PruneInterval"/>. A failure is logged
+    /// once until a prune succeeds again, and never touches the recording.
+    /// </summary>
+    internal async Task PruneAsync()
+    {
+        try
+        {
+            var deleted = await _log.PruneAsync(_time.GetUtcNow() - Retention.MaxAge, Retention.MaxEntries, _stopPruning.Token).ConfigureAwait(false);
+            if (_pruneFailing)
+            {
+                _pruneFailing = false;
+                LogPruneRecovered(_logger, deleted);
+            }
+        }
+        catch (OperationCanceledException) when (_stopPruning.IsCancellationRequested)
+        {
+            // Stopping: the next start prunes first.
+        }
+        catch (Exception e)
+        {
+            if (!_pruneFailing)
+            {
+                _pruneFailing = true;
+                LogPruneFailed(_logger, e);
+            }
+        }
+    }
+
+    private async Task PruneLoopAsync()
+    {
+        while (!_stopPruning.IsCancellationRequested)
+        {
+            await PruneAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(PruneInterval, _time, _stopPruning.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
     }
 
     private static IEnumerable<(string Reason, long Count)> Counts(long[] dropped)
@@ -239,4 +304,11 @@ public sealed partial class AccessAudit : IAsyncDisposable
 
     [LoggerMessage(1331, LogLevel.Error, "Access audit: {Lost} access decisions could not be stored")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, long lost);
+
+    [LoggerMessage(1332, LogLevel.Error,
+        "Access audit: old entries could not be deleted (Security:AccessAudit:MaxAge, MaxEntries); recording goes on, the store grows until a prune succeeds (tried every minute, logged again when it does)")]
+    private static partial void LogPruneFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1333, LogLevel.Information, "Access audit: old entries are deleted again ({Deleted} this time)")]
+    private static partial void LogPruneRecovered(ILogger logger, long deleted);
 }

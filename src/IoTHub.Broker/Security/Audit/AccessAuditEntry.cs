@@ -72,6 +72,21 @@ public interface IAccessAuditLog
 
     /// <summary>Newest first, <paramref name="take"/> entries that match after the first <paramref name="skip"/>, and how many match in all.</summary>
     Task<(IReadOnlyList<AccessAuditEntry> Entries, int Total)> ReadAsync(AccessAuditQuery query, int skip, int take, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the entries older than <paramref name="olderThan"/>, and all but the newest <paramref name="keep"/> (by when they
+    /// were stored), in short batches so that a big prune never holds the store for long; how many it deleted.
+    /// </summary>
+    Task<long> PruneAsync(DateTimeOffset olderThan, long keep, CancellationToken cancellationToken);
+}
+
+/// <summary>How long and how many entries the access audit keeps (docs/security.md#audit-of-access-decisions).</summary>
+/// <param name="MaxAge">Entries older than this are deleted.</param>
+/// <param name="MaxEntries">At most this many entries are kept, the newest.</param>
+public sealed record AccessAuditRetention(TimeSpan MaxAge, long MaxEntries)
+{
+    /// <summary>A week, and a million entries.</summary>
+    public static AccessAuditRetention Default { get; } = new(TimeSpan.FromDays(7), 1_000_000);
 }
 
 /// <summary>The words the audit stores and shows for its actions and results: <c>publish</c>, <c>deny</c>, ...</summary>
