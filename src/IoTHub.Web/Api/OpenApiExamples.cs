@@ -78,14 +78,14 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(ProblemDetails)] = new ProblemDetails
         {
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-            Title = "Not found.",
+            Title = "Not Found",
             Status = StatusCodes.Status404NotFound,
             Detail = "No connected client 'sensor-99' on broker 'default'.",
         },
         [typeof(HttpValidationProblemDetails)] = new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["topic"] = ["must not contain wildcards."] })
         {
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-            Title = "The request is not valid.",
+            Title = "Bad Request",
             Status = StatusCodes.Status400BadRequest,
             Detail = "topic must not contain wildcards.",
         },

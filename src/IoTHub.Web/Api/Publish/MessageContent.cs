@@ -71,11 +71,17 @@ internal sealed record RetainedMessageInfo(string Broker, string Topic, int Qos,
 /// <summary>Checks and builds messages from API requests, with the broker's own limits.</summary>
 internal static class MessageContent
 {
+    private const string SystemTopics = "$SYS";
+
     public static void ValidateTopic(string? topic, MqttBroker broker, ValidationErrors errors)
     {
         if (string.IsNullOrEmpty(topic))
         {
             errors.Add("topic", "is required.");
+        }
+        else if (topic == SystemTopics || topic.StartsWith(SystemTopics + "/", StringComparison.Ordinal))
+        {
+            errors.Add("topic", $"is under {SystemTopics}/, where only the broker publishes.");
         }
         else if (broker.CheckTopicName(topic) is { } problem)
         {

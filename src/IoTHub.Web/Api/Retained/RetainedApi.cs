@@ -18,6 +18,9 @@ internal sealed record SetRetainedRequest(string? Payload, PayloadEncoding Encod
 /// <summary>/api/v1/retained: list by topic filter, get, set, delete.</summary>
 internal static class RetainedApi
 {
+    private const string TopicDescription = "The topic: the rest of the path, percent-encoded where needed (a slash as / or %2F, # as %23); " +
+        "or, with nothing after /retained, the query parameter topic.";
+
     public static IEndpointRouteBuilder MapRetainedApi(this IEndpointRouteBuilder api)
     {
         var retained = api.MapGroup("/retained").WithTags("Retained messages");
@@ -53,7 +56,7 @@ internal static class RetainedApi
             .OrderBy(static m => m.Broker, StringComparer.Ordinal).ThenBy(static m => m.Topic, StringComparer.Ordinal));
     }
 
-    private static Results<Ok<RetainedMessageInfo>, ProblemHttpResult> Get(BrokerRegistry registry, string topic,
+    private static Results<Ok<RetainedMessageInfo>, ProblemHttpResult> Get(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -66,7 +69,7 @@ internal static class RetainedApi
             : ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
     }
 
-    private static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, string topic,
+    private static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         SetRetainedRequest request, [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -96,7 +99,7 @@ internal static class RetainedApi
         return await StoredAsync(found.SetRetainedAsync(message)) is { } failure ? failure : TypedResults.Ok(RetainedMessageInfo.From(name, message));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(BrokerRegistry registry, string topic,
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -125,7 +128,7 @@ internal static class RetainedApi
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             return TypedResults.Problem($"The change could not be stored ({ex.Message}); it holds until the broker restarts.",
-                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable.");
+                statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 }
