@@ -155,13 +155,17 @@ public sealed class ApiContractTests(AdminApiHost host) : IClassFixture<AdminApi
         var setEscaped = await admin.PutAsJsonAsync("/api/v1/retained/site%252Fline-2", new { payload = "on" });
         var plain = await admin.GetAsync("/api/v1/retained/site/line-1");
         var escaped = await admin.GetAsync("/api/v1/retained/site%252Fline-2");
-        var delete = await admin.DeleteAsync("/api/v1/retained?topic=site/line-1");
+        var byQuery = await admin.GetFromJsonAsync<JsonElement>("/api/v1/retained?topic=site/line-1");
+        var setByQuery = await admin.PutAsJsonAsync("/api/v1/retained?topic=site/line-3", new { payload = "on" });
+        var delete = await admin.DeleteAsync("/api/v1/retained/site%2Fline-1");
         var afterDelete = await admin.GetAsync("/api/v1/retained/site%2Fline-1");
 
         Assert.Equal(HttpStatusCode.OK, set.StatusCode);
         Assert.Equal(HttpStatusCode.OK, setEscaped.StatusCode);
+        Assert.Equal("site/line-3", (await setByQuery.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("topic").GetString());
         Assert.Equal("site/line-1", (await plain.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("topic").GetString());
         Assert.Equal("site%2Fline-2", (await escaped.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("topic").GetString());
+        Assert.Equal(["site/line-1"], byQuery.GetProperty("items").EnumerateArray().Select(static m => m.GetProperty("topic").GetString()));
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
         await ProblemAssert.IsProblemAsync(afterDelete, HttpStatusCode.NotFound);
     }
@@ -178,6 +182,11 @@ public sealed class ApiContractTests(AdminApiHost host) : IClassFixture<AdminApi
 
         Assert.Contains("$SYS/", retained.GetProperty("topic")[0].GetString(), StringComparison.Ordinal);
         Assert.Contains("$SYS/", published.GetProperty("topic")[0].GetString(), StringComparison.Ordinal);
+        var deleted = await ErrorsAsync("DELETE /api/v1/retained/$SYS/broker/uptime", await admin.DeleteAsync("/api/v1/retained/%24SYS/broker/uptime"));
+        var deletedByFilter = await ErrorsAsync("DELETE /api/v1/retained?topicFilter=$SYS/#", await admin.DeleteAsync("/api/v1/retained?topicFilter=%24SYS/%23"));
+
+        Assert.Contains("$SYS/", deleted.GetProperty("topic")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains("$SYS/", deletedByFilter.GetProperty("topicFilter")[0].GetString(), StringComparison.Ordinal);
         await ProblemAssert.IsProblemAsync(await admin.GetAsync("/api/v1/retained/$SYS/fake"), HttpStatusCode.NotFound);
     }
 

@@ -72,6 +72,8 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(PublishRequest)] = new PublishRequest("sensors/kitchen/temp", "21.5", PayloadEncoding.Text, 1, true, Properties),
         [typeof(PublishResult)] = new PublishResult("default", "sensors/kitchen/temp", 3),
         [typeof(SetRetainedRequest)] = new SetRetainedRequest("21.5", PayloadEncoding.Text, 1, Properties),
+        [typeof(DeletedRetained)] = new DeletedRetained(12),
+        [typeof(DisconnectedClients)] = new DisconnectedClients(3),
         [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties),
         [typeof(BrokerCounters)] = Counters,
         [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),

@@ -73,15 +73,21 @@ internal static class MessageContent
 {
     private const string SystemTopics = "$SYS";
 
+    /// <summary>Why a write under $SYS/ is refused.</summary>
+    public const string SystemTopicRefused = $"is under {SystemTopics}/, where only the broker writes.";
+
+    /// <summary>Whether a topic or topic filter is under $SYS/, the broker's own topics.</summary>
+    public static bool IsSystemTopic(string topic) => topic == SystemTopics || topic.StartsWith(SystemTopics + "/", StringComparison.Ordinal);
+
     public static void ValidateTopic(string? topic, MqttBroker broker, ValidationErrors errors)
     {
         if (string.IsNullOrEmpty(topic))
         {
             errors.Add("topic", "is required.");
         }
-        else if (topic == SystemTopics || topic.StartsWith(SystemTopics + "/", StringComparison.Ordinal))
+        else if (IsSystemTopic(topic))
         {
-            errors.Add("topic", $"is under {SystemTopics}/, where only the broker publishes.");
+            errors.Add("topic", SystemTopicRefused);
         }
         else if (broker.CheckTopicName(topic) is { } problem)
         {
