@@ -44,6 +44,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(LoginRequest)] = new LoginRequest("admin", "choose-a-long-one"),
         [typeof(LoginResponse)] = new LoginResponse("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl", "Bearer", At.AddHours(1), 3600, "admin", "admin"),
         [typeof(CreateAccountRequest)] = new CreateAccountRequest("operator", "another-long-password", "viewer"),
+        [typeof(UpdateAccountRequest)] = new UpdateAccountRequest(null, "admin"),
         [typeof(AccountInfo)] = new AccountInfo("operator", "viewer", At),
         [typeof(CreateApiKeyRequest)] = new CreateApiKeyRequest("backup", "viewer"),
         [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
