@@ -39,6 +39,7 @@ app.UseStaticFiles();
 // Routing after the static files: the framework's static assets add a catch-all fallback endpoint for
 // files, which would otherwise take the web root's files away from UseStaticFiles (and behind login).
 app.UseRouting();
+app.UseTopicsInPaths();
 app.UseAdminOpenApi();
 app.UseAuthentication();
 app.UseAuthorization();

@@ -54,6 +54,20 @@ public abstract class AdminStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_accounts_password_and_role_are_changed_and_its_creation_time_kept()
+    {
+        var accounts = Stores.Accounts;
+        Assert.True(await accounts.AddAsync(new AdminAccount("dave", "hash-d", "viewer", Noon), default));
+
+        Assert.True(await accounts.UpdateAsync(new AdminAccount("dave", "hash-e", "admin", Noon.AddDays(2)), default));
+        Assert.False(await accounts.UpdateAsync(new AdminAccount("nobody", "hash", "admin", Noon), default));
+
+        var reopened = (await OpenAsync()).Accounts;
+        Assert.Equal(new AdminAccount("dave", "hash-e", "admin", Noon), await reopened.FindAsync("dave", default));
+        Assert.Null(await reopened.FindAsync("nobody", default));
+    }
+
+    [Fact]
     public async Task Of_accounts_added_at_once_with_one_name_exactly_one_is_kept()
     {
         // On a database the check and the insert are two statements: the unique index decides between the racers.

@@ -69,6 +69,14 @@ public class AdminApiHost : KestrelHost
         }
     }
 
+    /// <summary>Logged in as a new account, created through the API.</summary>
+    public async Task<HttpClient> NewAccountAsync(string userName, string password, string role)
+    {
+        var created = await (await AdminAsync()).PostAsJsonAsync("/api/v1/accounts", new { userName, password, role });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return WithToken(await LoginAsync(userName, password));
+    }
+
     public async Task<string> LoginAsync(string userName, string password)
     {
         var response = await Client.PostAsJsonAsync("/api/v1/auth/login", new { userName, password });

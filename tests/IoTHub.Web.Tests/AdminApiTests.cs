@@ -14,6 +14,8 @@ public sealed class AdminApiTests(AdminApiHost host) : IClassFixture<AdminApiHos
     [InlineData("/api/v1/clients?pageSize=501", "pageSize")]
     [InlineData("/api/v1/sessions?page=0", "page")]
     [InlineData("/api/v1/retained?topicFilter=a/%23/b", "topicFilter")]
+    [InlineData("/api/v1/retained?topic=a/%23", "topic")]
+    [InlineData("/api/v1/retained?topic=a&topicFilter=a", "topic")]
     [InlineData("/api/v1/listeners?protocol=ftp", "protocol")]
     public async Task Bad_query_values_are_400_with_the_field(string path, string field)
     {
@@ -181,6 +183,51 @@ public sealed class AdminApiTests(AdminApiHost host) : IClassFixture<AdminApiHos
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync("/api/v1/retained/api/retained/lamp")).StatusCode);
         await ProblemAssert.IsProblemAsync(await admin.GetAsync("/api/v1/retained/api/retained/lamp"), HttpStatusCode.NotFound);
         await ProblemAssert.IsProblemAsync(await admin.DeleteAsync("/api/v1/retained/api/retained/lamp"), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Retained_messages_are_deleted_by_topic_filter_in_one_audited_change()
+    {
+        var admin = await host.AdminAsync();
+        foreach (var topic in new[] { "bulk/a", "bulk/b/c", "kept/a" })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/v1/retained/{topic}", new { payload = "x" })).StatusCode);
+        }
+
+        var missingFilter = await admin.DeleteAsync("/api/v1/retained");
+        var deleted = await admin.DeleteAsync("/api/v1/retained?topicFilter=bulk/%23");
+
+        await ProblemAssert.IsProblemAsync(missingFilter, HttpStatusCode.BadRequest);
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        Assert.Equal(2, (await deleted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("deleted").GetInt32());
+        var left = await admin.GetFromJsonAsync<JsonElement>("/api/v1/retained?topicFilter=%2B/%23");
+        var topics = left.GetProperty("items").EnumerateArray().Select(static m => m.GetProperty("topic").GetString()).ToList();
+        Assert.Contains("kept/a", topics);
+        Assert.DoesNotContain(topics, static t => t!.StartsWith("bulk/", StringComparison.Ordinal));
+        var log = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?actor=admin&pageSize=500");
+        Assert.Single(log.GetProperty("items").EnumerateArray(), static e => e.GetProperty("action").GetString() == "DELETE /api/v1/retained?topicFilter=bulk/%23");
+    }
+
+    [Fact]
+    public async Task Clients_are_disconnected_by_filter_in_one_audited_change()
+    {
+        var admin = await host.AdminAsync();
+        await using var first = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "bulk-disconnect-1", MqttProtocolVersion.V500);
+        await using var second = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "bulk-disconnect-2", MqttProtocolVersion.V311);
+        await using var kept = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "kept-connected", MqttProtocolVersion.V500);
+
+        var noFilter = await admin.PostAsync("/api/v1/clients/disconnect", null);
+        var response = await admin.PostAsync("/api/v1/clients/disconnect?clientId=bulk-disconnect-", null);
+
+        await ProblemAssert.IsProblemAsync(noFilter, HttpStatusCode.BadRequest);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("disconnected").GetInt32());
+        Assert.Contains(await first.DrainUntilClosedAsync(), static p => p.Control is DisconnectPacket { ReasonCode: ReasonCode.AdministrativeAction });
+        await second.DrainUntilClosedAsync();
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/clients/kept-connected")).StatusCode);
+        var log = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?actor=admin&pageSize=500");
+        Assert.Single(log.GetProperty("items").EnumerateArray(),
+            static e => e.GetProperty("action").GetString() == "POST /api/v1/clients/disconnect?clientId=bulk-disconnect-");
     }
 
     [Fact]

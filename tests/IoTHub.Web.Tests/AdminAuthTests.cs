@@ -112,6 +112,41 @@ public sealed class AdminAuthTests(AdminApiHost host) : IClassFixture<AdminApiHo
     }
 
     [Fact]
+    public async Task An_accounts_password_and_role_are_changed_and_its_tokens_of_the_old_role_end()
+    {
+        var admin = await host.AdminAsync();
+        using var asViewer = await host.NewAccountAsync("changer", "changer-password-1", "viewer");
+
+        var nothing = await admin.PutAsJsonAsync("/api/v1/accounts/changer", new { });
+        var tooShort = await admin.PutAsJsonAsync("/api/v1/accounts/changer", new { password = "short", role = "admin" });
+        var unknown = await admin.PutAsJsonAsync("/api/v1/accounts/nobody", new { role = "admin" });
+        var changed = await admin.PutAsJsonAsync("/api/v1/accounts/changer", new { password = "changer-password-2", role = "admin" });
+
+        Assert.True((await ProblemAssert.IsProblemAsync(nothing, HttpStatusCode.BadRequest)).GetProperty("errors").TryGetProperty("body", out _));
+        Assert.True((await ProblemAssert.IsProblemAsync(tooShort, HttpStatusCode.BadRequest)).GetProperty("errors").TryGetProperty("password", out _));
+        await ProblemAssert.IsProblemAsync(unknown, HttpStatusCode.NotFound);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal("admin", (await changed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("role").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await asViewer.GetAsync("/api/v1/clients")).StatusCode);
+        var wrongPassword = await host.Client.PostAsJsonAsync("/api/v1/auth/login", new { userName = "changer", password = "changer-password-1" });
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongPassword.StatusCode);
+        using var asAdmin = host.WithToken(await host.LoginAsync("changer", "changer-password-2"));
+        Assert.Equal(HttpStatusCode.OK, (await asAdmin.GetAsync("/api/v1/accounts")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync("/api/v1/accounts/changer")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_last_admin_cannot_become_a_viewer()
+    {
+        var admin = await host.AdminAsync();
+
+        var response = await admin.PutAsJsonAsync("/api/v1/accounts/admin", new { role = "viewer" });
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Conflict);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/accounts")).StatusCode);
+    }
+
+    [Fact]
     public async Task The_generated_signing_key_is_readable_by_its_owner_only()
     {
         // The key is made with the first token: log in first, whatever ran before in this class.
@@ -180,9 +215,7 @@ public sealed class AccountDeletionTests(AdminApiHost host) : IClassFixture<Admi
     public async Task A_deleted_accounts_token_is_refused()
     {
         var admin = await host.AdminAsync();
-        var created = await admin.PostAsJsonAsync("/api/v1/accounts", new { userName = "short-lived", password = "short-lived-password", role = "viewer" });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        using var client = host.WithToken(await host.LoginAsync("short-lived", "short-lived-password"));
+        using var client = await host.NewAccountAsync("short-lived", "short-lived-password", "viewer");
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/brokers")).StatusCode);
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync("/api/v1/accounts/short-lived")).StatusCode);

@@ -32,14 +32,13 @@ internal sealed class ValidationErrors
     public string Summary => string.Join(" ", _errors.SelectMany(static e => e.Value.Select(m => $"{e.Key} {m}")));
 
     public ValidationProblem ToResult() =>
-        TypedResults.ValidationProblem(_errors.ToDictionary(static e => e.Key, static e => e.Value.ToArray()),
-            title: "The request is not valid.", detail: Summary);
+        TypedResults.ValidationProblem(_errors.ToDictionary(static e => e.Key, static e => e.Value.ToArray()), detail: Summary);
 }
 
-/// <summary>ProblemDetails answers other than validation.</summary>
+/// <summary>ProblemDetails answers other than validation; their titles are the status's own (<see cref="BadRequests"/>).</summary>
 internal static class ApiProblems
 {
-    public static ProblemHttpResult NotFound(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found.");
+    public static ProblemHttpResult NotFound(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound);
 
-    public static ProblemHttpResult Conflict(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict.");
+    public static ProblemHttpResult Conflict(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict);
 }

@@ -44,6 +44,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(LoginRequest)] = new LoginRequest("admin", "choose-a-long-one"),
         [typeof(LoginResponse)] = new LoginResponse("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl", "Bearer", At.AddHours(1), 3600, "admin", "admin"),
         [typeof(CreateAccountRequest)] = new CreateAccountRequest("operator", "another-long-password", "viewer"),
+        [typeof(UpdateAccountRequest)] = new UpdateAccountRequest(null, "admin"),
         [typeof(AccountInfo)] = new AccountInfo("operator", "viewer", At),
         [typeof(CreateApiKeyRequest)] = new CreateApiKeyRequest("backup", "viewer"),
         [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
@@ -72,20 +73,22 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(PublishRequest)] = new PublishRequest("sensors/kitchen/temp", "21.5", PayloadEncoding.Text, 1, true, Properties),
         [typeof(PublishResult)] = new PublishResult("default", "sensors/kitchen/temp", 3),
         [typeof(SetRetainedRequest)] = new SetRetainedRequest("21.5", PayloadEncoding.Text, 1, Properties),
+        [typeof(DeletedRetained)] = new DeletedRetained(12),
+        [typeof(DisconnectedClients)] = new DisconnectedClients(3),
         [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties),
         [typeof(BrokerCounters)] = Counters,
         [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),
         [typeof(ProblemDetails)] = new ProblemDetails
         {
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-            Title = "Not found.",
+            Title = "Not Found",
             Status = StatusCodes.Status404NotFound,
             Detail = "No connected client 'sensor-99' on broker 'default'.",
         },
         [typeof(HttpValidationProblemDetails)] = new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["topic"] = ["must not contain wildcards."] })
         {
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-            Title = "The request is not valid.",
+            Title = "Bad Request",
             Status = StatusCodes.Status400BadRequest,
             Detail = "topic must not contain wildcards.",
         },

@@ -18,7 +18,12 @@ internal static class OpenApiSetup
 
     public static IServiceCollection AddAdminOpenApi(this IServiceCollection services)
     {
-        services.ConfigureHttpJsonOptions(static json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        services.ConfigureHttpJsonOptions(static json =>
+        {
+            json.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            // As the document says (additionalProperties: false): a misspelt field is refused, not ignored (BadRequests names it).
+            json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        });
         services.AddEndpointsApiExplorer();
         services.AddSwaggerGen(static swagger =>
         {

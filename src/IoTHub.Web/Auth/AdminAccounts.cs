@@ -57,5 +57,21 @@ internal sealed class AdminAccounts
         return _store.AddAsync(account with { PasswordHash = _hasher.HashPassword(account, password) }, cancellationToken);
     }
 
+    /// <summary>The account with the password and role given (null: unchanged), or null when there is no such account.</summary>
+    public async Task<AdminAccount?> UpdateAsync(string userName, string? password, string? role, CancellationToken cancellationToken)
+    {
+        if (await _store.FindAsync(userName, cancellationToken) is not { } account)
+        {
+            return null;
+        }
+
+        var changed = account with
+        {
+            PasswordHash = password is null ? account.PasswordHash : _hasher.HashPassword(account, password),
+            Role = role ?? account.Role,
+        };
+        return await _store.UpdateAsync(changed, cancellationToken) ? changed : null;
+    }
+
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => _store.DeleteAsync(userName, cancellationToken);
 }

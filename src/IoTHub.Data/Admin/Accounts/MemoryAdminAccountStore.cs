@@ -15,5 +15,18 @@ internal sealed class MemoryAdminAccountStore : IAdminAccountStore
 
     public Task<bool> AddAsync(AdminAccount account, CancellationToken cancellationToken) => Task.FromResult(_accounts.TryAdd(account.UserName, account));
 
+    public Task<bool> UpdateAsync(AdminAccount account, CancellationToken cancellationToken)
+    {
+        while (_accounts.TryGetValue(account.UserName, out var current))
+        {
+            if (_accounts.TryUpdate(account.UserName, account with { CreatedAt = current.CreatedAt }, current))
+            {
+                return Task.FromResult(true);
+            }
+        }
+
+        return Task.FromResult(false);
+    }
+
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => Task.FromResult(_accounts.TryRemove(userName, out _));
 }

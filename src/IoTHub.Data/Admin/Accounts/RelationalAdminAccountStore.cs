@@ -21,6 +21,11 @@ internal sealed class RelationalAdminAccountStore(IDbContextFactory<BrokerDbCont
             CreatedAt = account.CreatedAt.ToUnixTimeMilliseconds(),
         }, cancellationToken);
 
+    public Task<bool> UpdateAsync(AdminAccount account, CancellationToken cancellationToken) =>
+        contexts.RunAsync(async context => await context.AdminAccounts.Where(a => a.UserName == account.UserName).ExecuteUpdateAsync(set => set
+            .SetProperty(a => a.PasswordHash, account.PasswordHash)
+            .SetProperty(a => a.Role, account.Role), cancellationToken).ConfigureAwait(false) > 0);
+
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) =>
         contexts.DeleteAsync(static c => c.AdminAccounts, a => a.UserName == userName, cancellationToken);
 

@@ -1,3 +1,4 @@
+using IoTHub.Data.Admin.Accounts;
 using IoTHub.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -15,6 +16,11 @@ internal sealed record AccountInfo(string UserName, string Role, DateTimeOffset 
 /// <param name="Role">admin (may change anything) or viewer (reads only).</param>
 internal sealed record CreateAccountRequest(string? UserName, string? Password, string? Role);
 
+/// <summary>A change to an admin account: what is given changes.</summary>
+/// <param name="Password">A new password: at least 12 characters.</param>
+/// <param name="Role">A new role, admin or viewer; the account's tokens and dashboard logins end at once.</param>
+internal sealed record UpdateAccountRequest(string? Password, string? Role);
+
 /// <summary>/api/v1/accounts: the admin accounts; admins only.</summary>
 internal static class AccountsApi
 {
@@ -25,6 +31,10 @@ internal static class AccountsApi
         var accounts = api.MapGroup("/accounts").WithTags("Accounts").RequireAuthorization(AdminRoles.ChangePolicy);
         accounts.MapGet("/", List).WithName("ListAccounts").WithSummary("Lists the admin accounts.");
         accounts.MapPost("/", Create).WithName("CreateAccount").WithSummary("Creates an admin or viewer account.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        accounts.MapPut("/{userName}", Update).WithName("UpdateAccount")
+            .WithSummary("Changes an account's password or role (or both); the last admin cannot become a viewer.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         accounts.MapDelete("/{userName}", Delete).WithName("DeleteAccount").WithSummary("Deletes an account; the last admin cannot be deleted.")
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -57,15 +67,8 @@ internal static class AccountsApi
         var errors = new ValidationErrors();
         errors.CheckName("userName", request.UserName);
 
-        if (request.Password is null || request.Password.Length < MinimumPasswordLength)
-        {
-            errors.Add("password", $"must be at least {MinimumPasswordLength} characters.");
-        }
-
-        if (request.Role is null || !AdminRoles.IsKnown(request.Role))
-        {
-            errors.Add("role", "must be admin or viewer.");
-        }
+        CheckPassword(request.Password, errors);
+        CheckRole(request.Role, errors);
 
         if (errors.Any)
         {
@@ -80,6 +83,65 @@ internal static class AccountsApi
         return TypedResults.Created($"/api/v1/accounts/{Uri.EscapeDataString(request.UserName!)}", new AccountInfo(request.UserName!, request.Role!, time.GetUtcNow()));
     }
 
+    private static async Task<Results<Ok<AccountInfo>, ValidationProblem, ProblemHttpResult>> Update(AdminAccounts accounts, string userName,
+        UpdateAccountRequest request, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        if (request is { Password: null, Role: null })
+        {
+            errors.Add("body", "must give password or role (or both).");
+        }
+
+        if (request.Password is not null)
+        {
+            CheckPassword(request.Password, errors);
+        }
+
+        if (request.Role is not null)
+        {
+            CheckRole(request.Role, errors);
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var all = await accounts.ListAsync(cancellationToken);
+        if (all.FirstOrDefault(a => a.UserName == userName) is not { } account)
+        {
+            return ApiProblems.NotFound($"There is no account '{userName}'.");
+        }
+
+        if (IsLastAdmin(account, all) && request.Role is AdminRoles.Viewer)
+        {
+            return ApiProblems.Conflict("The last admin account cannot become a viewer.");
+        }
+
+        return await accounts.UpdateAsync(userName, request.Password, request.Role, cancellationToken) is { } changed
+            ? TypedResults.Ok(new AccountInfo(changed.UserName, changed.Role, changed.CreatedAt))
+            : ApiProblems.NotFound($"There is no account '{userName}'.");
+    }
+
+    private static void CheckPassword(string? password, ValidationErrors errors)
+    {
+        if (password is null || password.Length < MinimumPasswordLength)
+        {
+            errors.Add("password", $"must be at least {MinimumPasswordLength} characters.");
+        }
+    }
+
+    private static void CheckRole(string? role, ValidationErrors errors)
+    {
+        if (role is null || !AdminRoles.IsKnown(role))
+        {
+            errors.Add("role", "must be admin or viewer.");
+        }
+    }
+
+    private static bool IsLastAdmin(AdminAccount account, IReadOnlyList<AdminAccount> all) =>
+        account.Role == AdminRoles.Admin && all.Count(static a => a.Role == AdminRoles.Admin) == 1;
+
     private static async Task<Results<NoContent, ProblemHttpResult>> Delete(AdminAccounts accounts, string userName, CancellationToken cancellationToken)
     {
         var all = await accounts.ListAsync(cancellationToken);
@@ -88,7 +150,7 @@ internal static class AccountsApi
             return ApiProblems.NotFound($"There is no account '{userName}'.");
         }
 
-        if (account.Role == AdminRoles.Admin && all.Count(static a => a.Role == AdminRoles.Admin) == 1)
+        if (IsLastAdmin(account, all))
         {
             return ApiProblems.Conflict("The last admin account cannot be deleted.");
         }

@@ -33,7 +33,8 @@ internal static class ApiKeysApi
         var keys = api.MapGroup("/api-keys").WithTags("API keys").RequireAuthorization(AdminRoles.ChangePolicy);
         keys.MapGet("/", List).WithName("ListApiKeys").WithSummary("Lists the API keys (never the keys themselves).");
         keys.MapPost("/", Create).WithName("CreateApiKey")
-            .WithSummary("Creates an API key for scripts; the answer holds the key, shown this once. Send it as the X-Api-Key header.");
+            .WithSummary("Creates an API key for scripts; the answer holds the key, shown this once. Send it as the X-Api-Key header.")
+            .WithNoStore();
         keys.MapDelete("/{id:int}", Revoke).WithName("RevokeApiKey").WithSummary("Revokes an API key; it stops working at once.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return api;

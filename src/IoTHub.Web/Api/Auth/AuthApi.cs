@@ -26,7 +26,8 @@ internal static class AuthApi
             .WithDescription("Failed logins are limited per client address (Admin:FailedLoginLimit per Admin:FailedLoginWindow); beyond that the answer is 429 with Retry-After.")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .AllowAnonymous();
+            .AllowAnonymous()
+            .WithNoStore();
         return api;
     }
 
@@ -53,12 +54,12 @@ internal static class AuthApi
         if (attempt.Outcome == LoginOutcome.Throttled)
         {
             context.Response.Headers.RetryAfter = Math.Ceiling(attempt.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-            return TypedResults.Problem(AdminLogin.ThrottledMessage, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.");
+            return TypedResults.Problem(AdminLogin.ThrottledMessage, statusCode: StatusCodes.Status429TooManyRequests);
         }
 
         if (attempt.Account is not { } account)
         {
-            return TypedResults.Problem(AdminLogin.WrongCredentialsMessage, statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized.");
+            return TypedResults.Problem(AdminLogin.WrongCredentialsMessage, statusCode: StatusCodes.Status401Unauthorized);
         }
 
         var (token, expiresAt) = tokens.Issue(account);

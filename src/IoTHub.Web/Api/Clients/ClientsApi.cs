@@ -25,6 +25,10 @@ internal sealed record ClientSummary(string Broker, string ClientId, string? End
 /// <param name="Subscriptions">Its session's subscriptions.</param>
 internal sealed record ClientDetails(ClientSummary Client, uint SessionExpiryInterval, IReadOnlyList<SubscriptionInfo> Subscriptions);
 
+/// <summary>What a bulk disconnect did.</summary>
+/// <param name="Disconnected">Connections it closed.</param>
+internal sealed record DisconnectedClients(int Disconnected);
+
 /// <summary>/api/v1/clients: connected clients; list, details, disconnect.</summary>
 internal static class ClientsApi
 {
@@ -33,6 +37,10 @@ internal static class ClientsApi
         var clients = api.MapGroup("/clients").WithTags("Clients");
         clients.MapGet("/", List).WithName("ListClients").WithSummary("Lists connected clients, filtered by client id, user name, IP address or broker.")
             .ProducesProblem(StatusCodes.Status404NotFound);
+        clients.MapPost("/disconnect", DisconnectMatching).WithName("DisconnectClients")
+            .WithSummary("Closes the connection of every connected client that the filter keeps (at least one of clientId, ip and user); answers how many.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(AdminRoles.ChangePolicy);
         clients.MapGet("/{clientId}", Get).WithName("GetClient").WithSummary("One connected client with its subscriptions.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         clients.MapPost("/{clientId}/disconnect", Disconnect).WithName("DisconnectClient")
@@ -43,18 +51,34 @@ internal static class ClientsApi
     }
 
     private static Results<Ok<ResultPage<ClientSummary>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
-        [Description(BrokerLookup.ListDescription)] string? broker = null,
-        [Description("Only clients whose id contains this text (case-sensitive).")] string? clientId = null,
-        [Description("Only clients connected from this IP address (or whose address starts with this text).")] string? ip = null,
-        [Description("Only clients that sent exactly this user name in CONNECT (case-sensitive).")] string? user = null)
-    {
-        return registry.PageAcross(broker, paging, new ValidationErrors(), brokers => brokers
-            .SelectMany(static b => b.Value.GetSessions().Where(static s => s.IsConnected).Select(s => Summary(b.Key, s)))
-            .Where(c => (clientId is null || c.ClientId.Contains(clientId, StringComparison.Ordinal))
-                && (ip is null || (c.Endpoint is { } endpoint && HostOf(endpoint).StartsWith(ip, StringComparison.OrdinalIgnoreCase)))
-                && (user is null || string.Equals(c.UserName, user, StringComparison.Ordinal)))
+        [AsParameters] ClientFilter filter, [Description(BrokerLookup.ListDescription)] string? broker = null) =>
+        registry.PageAcross(broker, paging, new ValidationErrors(), brokers => Connected(brokers, filter)
             .OrderBy(static c => c.Broker, StringComparer.Ordinal).ThenBy(static c => c.ClientId, StringComparer.Ordinal));
+
+    private static Results<Ok<DisconnectedClients>, ValidationProblem, ProblemHttpResult> DisconnectMatching(BrokerRegistry registry,
+        [AsParameters] ClientFilter filter, [Description(BrokerLookup.ListDescription)] string? broker = null)
+    {
+        if (!filter.Any)
+        {
+            var errors = new ValidationErrors();
+            errors.Add("clientId", "or ip or user is required: a bulk disconnect names the clients it is for.");
+            return errors.ToResult();
+        }
+
+        if (!registry.TrySelect(broker, out var brokers, out var problem))
+        {
+            return problem;
+        }
+
+        var selected = brokers.ToDictionary(static b => b.Key, static b => b.Value, StringComparer.Ordinal);
+        List<ClientSummary> matching = [.. Connected(selected, filter)];
+        return TypedResults.Ok(new DisconnectedClients(matching.Count(c => selected[c.Broker].Disconnect(c.ClientId))));
     }
+
+    /// <summary>The connected clients of <paramref name="brokers"/> that <paramref name="filter"/> keeps.</summary>
+    private static IEnumerable<ClientSummary> Connected(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, ClientFilter filter) => brokers
+        .SelectMany(static b => b.Value.GetSessions().Where(static s => s.IsConnected).Select(s => Summary(b.Key, s)))
+        .Where(filter.Matches);
 
     private static Results<Ok<ClientDetails>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,
         [Description(BrokerLookup.Description)] string? broker = null)
@@ -86,12 +110,4 @@ internal static class ClientsApi
 
     internal static ClientSummary Summary(string broker, SessionSnapshot s) =>
         new(broker, s.ClientId, s.Endpoint, s.UserName, ProtocolVersions.Name(s.ProtocolVersion), s.QueuedMessages, s.InflightMessages, s.SubscriptionCount);
-
-    /// <summary>The address part of "address:port" (IPv6 addresses are written "[::1]:port").</summary>
-    private static string HostOf(string endpoint)
-    {
-        var colon = endpoint.LastIndexOf(':');
-        var host = colon > 0 && !endpoint.EndsWith(']') ? endpoint[..colon] : endpoint;
-        return host.Trim('[', ']');
-    }
 }

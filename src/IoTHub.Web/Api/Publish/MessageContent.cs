@@ -71,11 +71,23 @@ internal sealed record RetainedMessageInfo(string Broker, string Topic, int Qos,
 /// <summary>Checks and builds messages from API requests, with the broker's own limits.</summary>
 internal static class MessageContent
 {
+    private const string SystemTopics = "$SYS";
+
+    /// <summary>Why a write under $SYS/ is refused.</summary>
+    public const string SystemTopicRefused = $"is under {SystemTopics}/, where only the broker writes.";
+
+    /// <summary>Whether a topic or topic filter is under $SYS/, the broker's own topics.</summary>
+    public static bool IsSystemTopic(string topic) => topic == SystemTopics || topic.StartsWith(SystemTopics + "/", StringComparison.Ordinal);
+
     public static void ValidateTopic(string? topic, MqttBroker broker, ValidationErrors errors)
     {
         if (string.IsNullOrEmpty(topic))
         {
             errors.Add("topic", "is required.");
+        }
+        else if (IsSystemTopic(topic))
+        {
+            errors.Add("topic", SystemTopicRefused);
         }
         else if (broker.CheckTopicName(topic) is { } problem)
         {

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using IoTHub.Broker;
 using IoTHub.Broker.Messages;
 using IoTHub.Mqtt;
 using IoTHub.Web.Api.Publish;
@@ -15,14 +16,28 @@ namespace IoTHub.Web.Api.Retained;
 /// <param name="Properties">MQTT 5.0 properties.</param>
 internal sealed record SetRetainedRequest(string? Payload, PayloadEncoding Encoding = PayloadEncoding.Text, int Qos = 0, MessageProperties? Properties = null);
 
+/// <summary>What a delete by topic filter did.</summary>
+/// <param name="Deleted">Retained messages it removed.</param>
+internal sealed record DeletedRetained(int Deleted);
+
 /// <summary>/api/v1/retained: list by topic filter, get, set, delete.</summary>
 internal static class RetainedApi
 {
+    private const string TopicInsteadOfFilter = "A topic name instead of a filter: only that topic's retained message.";
+
+    private const string TopicDescription = "The topic: the rest of the path, percent-encoded where needed (a slash as / or %2F, # as %23); " +
+        "or, with nothing after /retained, the query parameter topic (PUT only: GET and DELETE /api/v1/retained?topic= list and delete by filter).";
+
     public static IEndpointRouteBuilder MapRetainedApi(this IEndpointRouteBuilder api)
     {
         var retained = api.MapGroup("/retained").WithTags("Retained messages");
         retained.MapGet("/", List).WithName("ListRetained").WithSummary("Lists retained messages whose topic matches a topic filter.")
             .ProducesProblem(StatusCodes.Status404NotFound);
+        retained.MapDelete("/", DeleteMatching).WithName("DeleteRetainedMatching")
+            .WithSummary("Removes every retained message whose topic matches a topic filter (or the one of ?topic=); answers how many.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .RequireAuthorization(AdminRoles.ChangePolicy);
         retained.MapGet("/{**topic}", Get).WithName("GetRetained").WithSummary("The retained message of a topic (the rest of the path is the topic).")
             .ProducesProblem(StatusCodes.Status404NotFound);
         retained.MapPut("/{**topic}", Set).WithName("SetRetained")
@@ -39,21 +54,79 @@ internal static class RetainedApi
 
     private static Results<Ok<ResultPage<RetainedMessageInfo>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
         [Description(BrokerLookup.ListDescription)] string? broker = null,
-        [Description("MQTT topic filter, wildcards allowed (default #: every topic not starting with $).")] string? topicFilter = null)
+        [Description("MQTT topic filter, wildcards allowed (default #: every topic not starting with $).")] string? topicFilter = null,
+        [Description(TopicInsteadOfFilter)] string? topic = null)
     {
         var errors = new ValidationErrors();
-        var filter = topicFilter ?? "#";
-        if (!TopicRules.IsValidTopicFilter(filter))
-        {
-            errors.Add("topicFilter", "is not a valid MQTT topic filter.");
-        }
-
+        var filter = Filter(topicFilter ?? (topic is null ? "#" : null), topic, errors);
         return registry.PageAcross(broker, paging, errors, brokers => brokers
             .SelectMany(b => b.Value.GetRetained(filter).Select(m => RetainedMessageInfo.From(b.Key, m)))
             .OrderBy(static m => m.Broker, StringComparer.Ordinal).ThenBy(static m => m.Topic, StringComparer.Ordinal));
     }
 
-    private static Results<Ok<RetainedMessageInfo>, ProblemHttpResult> Get(BrokerRegistry registry, string topic,
+    private static async Task<Results<Ok<DeletedRetained>, ValidationProblem, ProblemHttpResult>> DeleteMatching(BrokerRegistry registry,
+        [Description(BrokerLookup.ListDescription)] string? broker = null,
+        [Description("MQTT topic filter, wildcards allowed (# for every topic not starting with $).")] string? topicFilter = null,
+        [Description(TopicInsteadOfFilter)] string? topic = null)
+    {
+        var errors = new ValidationErrors();
+        var filter = Filter(topicFilter, topic, errors);
+        if (MessageContent.IsSystemTopic(filter))
+        {
+            errors.Add(topic is null ? "topicFilter" : "topic", MessageContent.SystemTopicRefused);
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        if (!registry.TrySelect(broker, out var brokers, out var problem))
+        {
+            return problem;
+        }
+
+        var deleted = 0;
+        foreach (var (_, found) in brokers)
+        {
+            foreach (var message in found.GetRetained(filter))
+            {
+                if (await StoredAsync(Deletion(found, message.Topic)) is { } failure)
+                {
+                    return failure;
+                }
+
+                deleted++;
+            }
+        }
+
+        return TypedResults.Ok(new DeletedRetained(deleted));
+    }
+
+    /// <summary>The filter of <paramref name="topicFilter"/> or, instead, of the topic name <paramref name="topic"/> (which matches only itself); one of them is required.</summary>
+    private static string Filter(string? topicFilter, string? topic, ValidationErrors errors)
+    {
+        if (topic is null && topicFilter is null)
+        {
+            errors.Add("topicFilter", "or topic is required.");
+        }
+        else if (topic is null && !TopicRules.IsValidTopicFilter(topicFilter!))
+        {
+            errors.Add("topicFilter", "is not a valid MQTT topic filter.");
+        }
+        else if (topic is not null && topicFilter is not null)
+        {
+            errors.Add("topic", "cannot be given with topicFilter.");
+        }
+        else if (topic is not null && !TopicRules.IsValidTopicName(topic))
+        {
+            errors.Add("topic", "is not a valid MQTT topic name.");
+        }
+
+        return topic ?? topicFilter ?? string.Empty;
+    }
+
+    private static Results<Ok<RetainedMessageInfo>, ProblemHttpResult> Get(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -66,7 +139,7 @@ internal static class RetainedApi
             : ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
     }
 
-    private static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, string topic,
+    private static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         SetRetainedRequest request, [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -96,9 +169,16 @@ internal static class RetainedApi
         return await StoredAsync(found.SetRetainedAsync(message)) is { } failure ? failure : TypedResults.Ok(RetainedMessageInfo.From(name, message));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(BrokerRegistry registry, string topic,
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Delete(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         [Description(BrokerLookup.Description)] string? broker = null)
     {
+        if (MessageContent.IsSystemTopic(topic))
+        {
+            var errors = new ValidationErrors();
+            errors.Add("topic", MessageContent.SystemTopicRefused);
+            return errors.ToResult();
+        }
+
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
         {
             return problem;
@@ -109,10 +189,12 @@ internal static class RetainedApi
             return ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
         }
 
-        // An empty retained message deletes the topic's one [MQTT-3.3.1-10], in storage too, as from a client.
-        var deleted = found.SetRetainedAsync(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
-        return await StoredAsync(deleted) is { } failure ? failure : TypedResults.NoContent();
+        return await StoredAsync(Deletion(found, topic)) is { } failure ? failure : TypedResults.NoContent();
     }
+
+    /// <summary>An empty retained message deletes the topic's one [MQTT-3.3.1-10], in storage too, as from a client.</summary>
+    private static Task Deletion(MqttBroker broker, string topic) =>
+        broker.SetRetainedAsync(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
 
     /// <summary>Null once the change is stored; a 503 problem when storage failed (the change holds in memory until a restart).</summary>
     private static async Task<ProblemHttpResult?> StoredAsync(Task commit)
@@ -125,7 +207,7 @@ internal static class RetainedApi
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             return TypedResults.Problem($"The change could not be stored ({ex.Message}); it holds until the broker restarts.",
-                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable.");
+                statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
 }
