@@ -1,40 +1,48 @@
 using IoTHub.Broker.Security.Authorization;
+using IoTHub.Broker.Security.Roles;
+using IoTHub.Broker.Security.Users;
+using IoTHub.Data.Roles;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Roles;
+using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Security;
 
 /// <summary>
-/// The authorizer the MQTT brokers share, built from the "Security" section: a Mosquitto acl_file
-/// (<c>Security:AclFile</c>), the default when no rule speaks (<c>Security:AclDefault</c>: deny when an acl_file is
-/// configured, as Mosquitto, else allow) and what a refusal does (<c>Security:DenyAction</c>). Without an acl_file and
-/// with the default allow there is no authorizer at all: the brokers check nothing (docs/security.md#access-rules).
+/// The authorizer the MQTT brokers share, built from the "Security" section: the roles and rules stored through the
+/// admin API (always), a Mosquitto acl_file (<c>Security:AclFile</c>), the default when no rule speaks
+/// (<c>Security:AclDefault</c>: deny when an acl_file is configured, as Mosquitto, else allow) and what a refusal does
+/// (<c>Security:DenyAction</c>). While there is no rule and the default allows, nothing is checked
+/// (docs/security.md#access-rules). The stored rules are read at start, before the brokers take clients.
 /// </summary>
 internal sealed partial class MqttAuthorization : IDisposable
 {
-    private MqttAuthorization(Authorizer? authorizer) => Authorizer = authorizer;
+    private MqttAuthorization(Authorizer authorizer) => Authorizer = authorizer;
 
-    public Authorizer? Authorizer { get; }
+    public Authorizer Authorizer { get; }
 
-    public void Dispose() => Authorizer?.Dispose();
+    public void Dispose() => Authorizer.Dispose();
 
-    /// <summary>Every (action, result) count for <c>iothub_authorization_total</c>, zeros when nothing is checked.</summary>
-    public IEnumerable<(string Action, string Result, long Count)> Decisions() =>
-        Authorizer?.Decisions() ?? Authorizer.NoDecisions();
+    /// <summary>Every (action, result) count for <c>iothub_authorization_total</c>, zeros while nothing is checked.</summary>
+    public IEnumerable<(string Action, string Result, long Count)> Decisions() => Authorizer.Decisions();
 
-    /// <summary>Registers the authorizer and the check that the acl_file exists.</summary>
+    /// <summary>Registers the authorizer, the stored rules it reads at start and the check that the acl_file exists.</summary>
     public static void Register(IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, AclFileExists>();
+        services.AddSingleton(static provider => AclStores.Create(provider.GetRequiredService<BrokerDatabase>().Contexts, provider.GetRequiredService<IMqttUserStore>()));
+        services.AddSingleton(static provider => new StoredAclSource(provider.GetRequiredService<IAclStore>()));
+        services.AddSingleton<MqttAccessControl>();
         services.AddSingleton(Build);
+        services.AddHostedService<StoredRulesAtStart>();
     }
 
     private static MqttAuthorization Build(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<SecurityOptions>>().Value;
         var loggers = services.GetRequiredService<ILoggerFactory>();
-        var logger = loggers.CreateLogger<MqttAuthorization>();
-        List<IAclSource> sources = [];
+        List<IAclSource> sources = [services.GetRequiredService<StoredAclSource>()];
         if (options.AclFile is { } path)
         {
             try
@@ -48,22 +56,15 @@ internal sealed partial class MqttAuthorization : IDisposable
             }
         }
 
-        var defaultAllow = (options.AclDefault ?? (sources.Count > 0 ? AclDefault.Deny : AclDefault.Allow)) == AclDefault.Allow;
-        if (sources.Count == 0 && defaultAllow)
-        {
-            return new MqttAuthorization(null);
-        }
-
-        var authorizer = new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>());
-        LogAuthorization(logger, authorizer.RuleCount, defaultAllow ? "allowed" : "denied", options.DenyAction);
-        return new MqttAuthorization(authorizer);
+        var defaultAllow = (options.AclDefault ?? (options.AclFile is not null ? AclDefault.Deny : AclDefault.Allow)) == AclDefault.Allow;
+        return new MqttAuthorization(new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>()));
     }
 
     private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
 
     [LoggerMessage(EventId = 1152, Level = LogLevel.Information,
-        Message = "MQTT authorization: {Rules} access rules; what no rule speaks about is {Default}; a refusal does {DenyAction}")]
-    private static partial void LogAuthorization(ILogger logger, int rules, string @default, DenyAction denyAction);
+        Message = "MQTT authorization: {Rules} access rules ({Stored} stored, with {Roles} users holding roles and {Superusers} superusers); what no rule speaks about is {Default}; a refusal does {DenyAction}")]
+    private static partial void LogAuthorization(ILogger logger, int rules, int stored, int roles, int superusers, string @default, DenyAction denyAction);
 
     private sealed class AclFileExists(IHostEnvironment environment) : IValidateOptions<SecurityOptions>
     {
@@ -71,6 +72,24 @@ internal sealed partial class MqttAuthorization : IDisposable
             options.AclFile is { } path && !File.Exists(FullPath(environment, path))
                 ? ValidateOptionsResult.Fail($"{SecurityOptions.SectionName}:{nameof(SecurityOptions.AclFile)} '{FullPath(environment, path)}' does not exist.")
                 : ValidateOptionsResult.Success;
+    }
+
+    /// <summary>
+    /// Reads the stored rules at start: after storage opened (and migrated) the database, before the brokers start and
+    /// take clients, so no client is ever decided on without them.
+    /// </summary>
+    private sealed class StoredRulesAtStart(StoredAclSource stored, MqttAuthorization authorization, IOptions<SecurityOptions> options,
+        ILogger<MqttAuthorization> logger) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await stored.LoadAsync();
+            var authorizer = authorization.Authorizer;
+            LogAuthorization(logger, authorizer.RuleCount, stored.Rules.Count, stored.Users.Roles.Count, stored.Users.Superusers.Count,
+                authorizer.DefaultAllow ? "allowed" : "denied", options.Value.DenyAction);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
 

@@ -22,28 +22,43 @@ public sealed class AclClient
     /// <summary>Whether a refusal closes the connection (Security:DenyAction=Disconnect).</summary>
     public bool DisconnectOnDeny => _authorizer.DisconnectOnDeny;
 
-    /// <summary>Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted.</summary>
+    /// <summary>Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted, unless there is nothing to check.</summary>
     public bool MayPublish(string topic)
     {
-        var allowed = Cached(AclAction.Publish, topic);
+        var rules = _authorizer.Rules;
+        if (rules.ChecksNothing)
+        {
+            return true;
+        }
+
+        var allowed = Cached(rules, AclAction.Publish, topic);
         _authorizer.Count(AclAction.Publish, allowed);
         return allowed;
     }
 
     /// <summary>Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted: it runs per delivery.</summary>
-    public bool MayReceive(string topic) => Cached(AclAction.Subscribe, topic);
+    public bool MayReceive(string topic)
+    {
+        var rules = _authorizer.Rules;
+        return rules.ChecksNothing || Cached(rules, AclAction.Subscribe, topic);
+    }
 
-    /// <summary>Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted.</summary>
+    /// <summary>Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted, unless there is nothing to check.</summary>
     public bool MaySubscribe(string filter)
     {
-        var allowed = _authorizer.Rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
+        var rules = _authorizer.Rules;
+        if (rules.ChecksNothing)
+        {
+            return true;
+        }
+
+        var allowed = rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
         _authorizer.Count(AclAction.Subscribe, allowed);
         return allowed;
     }
 
-    private bool Cached(AclAction action, string topic)
+    private bool Cached(AclRuleSet rules, AclAction action, string topic)
     {
-        var rules = _authorizer.Rules;
         var cache = _cache ??= new Entry?[CacheSlots];
         var slot = (topic.GetHashCode() ^ (int)action) & (CacheSlots - 1);
         if (Volatile.Read(ref cache[slot]) is { } entry && entry.Version == rules.Version && entry.Action == action && string.Equals(entry.Topic, topic, StringComparison.Ordinal))

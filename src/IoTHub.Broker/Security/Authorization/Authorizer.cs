@@ -53,9 +53,6 @@ public sealed partial class Authorizer : IDisposable
     /// <summary>Every (action, result) pair with its count, zeros included, for <c>iothub_authorization_total</c>.</summary>
     public IEnumerable<(string Action, string Result, long Count)> Decisions() => Counts(_decisions);
 
-    /// <summary>The pairs of <see cref="Decisions"/>, all zero: where there is no authorizer.</summary>
-    public static IEnumerable<(string Action, string Result, long Count)> NoDecisions() => Counts(new long[Actions.Length * Results.Length]);
-
     private static IEnumerable<(string Action, string Result, long Count)> Counts(long[] decisions)
     {
         for (var i = 0; i < decisions.Length; i++)
@@ -93,12 +90,21 @@ public sealed partial class Authorizer : IDisposable
     private AclRuleSet Compile(long version)
     {
         List<AclRule> rules = [];
+        Dictionary<string, IReadOnlyList<string>> roles = new(StringComparer.Ordinal);
+        HashSet<string> superusers = new(StringComparer.Ordinal);
         foreach (var source in _sources)
         {
             rules.AddRange(source.Rules);
+            var users = source.Users;
+            foreach (var (user, held) in users.Roles)
+            {
+                roles[user] = roles.TryGetValue(user, out var before) ? [.. before, .. held] : held;
+            }
+
+            superusers.UnionWith(users.Superusers);
         }
 
-        return new AclRuleSet(rules, _defaultAllow, version);
+        return new AclRuleSet(rules, _defaultAllow, version, new AclUsers(roles, superusers));
     }
 
     [LoggerMessage(1320, LogLevel.Information, "Access rules changed: {Rules} rules in force (version {Version}); they apply to connected clients now")]
