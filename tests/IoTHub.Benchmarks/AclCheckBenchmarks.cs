@@ -9,7 +9,9 @@ namespace IoTHub.Benchmarks;
 /// One access check (issue 17: under 1 µs with 10 000 rules) among 10, 1 000 and 10 000 rules: per-user rules
 /// (<c>user-N</c> may read and write <c>users/N/#</c> and is denied <c>users/N/secret</c>), a <c>%u</c> pattern for everyone and
 /// a few everyone rules. <c>Uncached</c> walks the compiled rules; <c>Cached</c> is the connection's cache hit (the
-/// common case: a device publishes the same topics again); <c>Subscribe</c> checks that a rule covers a wildcard filter.
+/// common case: a device publishes the same topics again); <c>Subscribe</c> checks that a rule covers a wildcard filter;
+/// <c>ByRole</c> walks the rules of a user holding two roles (an allow of <c>fleet/%u/#</c> and a deny of
+/// <c>fleet/%u/locked</c>), whose own rules say nothing: the user's scope, then both roles.
 /// </summary>
 [MemoryDiagnoser]
 public class AclCheckBenchmarks
@@ -17,6 +19,7 @@ public class AclCheckBenchmarks
     private AclRuleSet _rules = null!;
     private AclClient _client = null!;
     private AclIdentity _identity = null!;
+    private AclIdentity _member = null!;
     private string _topic = null!;
 
     [Params(10, 1_000, 10_000)]
@@ -30,6 +33,8 @@ public class AclCheckBenchmarks
             new(true, AclAction.Both, "devices/%u/#", AclScope.Everyone, Pattern: true),
             new(true, AclAction.Subscribe, "broadcast/#", AclScope.Everyone),
             new(false, AclAction.Both, "broadcast/secret/#", AclScope.Everyone),
+            new(true, AclAction.Both, "fleet/%u/#", AclScope.Role, Pattern: true, RoleName: "drivers"),
+            new(false, AclAction.Publish, "fleet/%u/locked", AclScope.Role, Pattern: true, RoleName: "trainees"),
         };
         for (var i = 0; rules.Count < Rules; i++)
         {
@@ -40,7 +45,9 @@ public class AclCheckBenchmarks
 
         var user0 = Rules > 10 ? "user-" + (Rules / 4).ToString(CultureInfo.InvariantCulture) : "user-1";
         _identity = new AclIdentity(user0, "device-1", null);
-        var authorizer = new Authorizer([new FixedRules(rules)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance);
+        _member = new AclIdentity("member", "device-2", null);
+        var users = new AclUsers(new Dictionary<string, IReadOnlyList<string>> { ["member"] = ["drivers", "trainees"] }, new HashSet<string>());
+        var authorizer = new Authorizer([new FixedRules(rules, users)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance);
         _rules = authorizer.Rules;
         _client = authorizer.ForClient(_identity);
         _topic = $"devices/{user0}/telemetry/temperature";
@@ -55,9 +62,14 @@ public class AclCheckBenchmarks
     [Benchmark]
     public bool Subscribe() => _rules.Allows(_identity, AclAction.Subscribe, "broadcast/+/news", isFilter: true);
 
-    private sealed class FixedRules(IReadOnlyList<AclRule> rules) : IAclSource
+    [Benchmark]
+    public bool ByRole() => _rules.Allows(_member, AclAction.Publish, "fleet/member/telemetry", isFilter: false);
+
+    private sealed class FixedRules(IReadOnlyList<AclRule> rules, AclUsers users) : IAclSource
     {
         public IReadOnlyList<AclRule> Rules => rules;
+
+        public AclUsers Users => users;
 
         public event Action? Changed
         {
