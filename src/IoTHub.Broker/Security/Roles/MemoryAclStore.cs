@@ -228,7 +228,5 @@ public sealed class MemoryAclStore : IAclStore
 
     /// <summary>To the millisecond, as the databases keep them.</summary>
     private static Role Truncated(Role role) =>
-        role with { CreatedAt = ToMilliseconds(role.CreatedAt), ChangedAt = ToMilliseconds(role.ChangedAt) };
-
-    private static DateTimeOffset ToMilliseconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
+        role with { CreatedAt = MemoryMqttUserStore.ToMilliseconds(role.CreatedAt), ChangedAt = MemoryMqttUserStore.ToMilliseconds(role.ChangedAt) };
 }

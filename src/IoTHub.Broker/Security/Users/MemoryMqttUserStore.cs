@@ -58,5 +58,6 @@ public sealed class MemoryMqttUserStore : IMqttUserStore
     private static MqttUser Truncated(MqttUser user) =>
         user with { CreatedAt = ToMilliseconds(user.CreatedAt), ChangedAt = ToMilliseconds(user.ChangedAt) };
 
-    private static DateTimeOffset ToMilliseconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
+    /// <summary>A time to the millisecond, as the databases keep it.</summary>
+    internal static DateTimeOffset ToMilliseconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
 }
