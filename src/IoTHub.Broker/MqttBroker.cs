@@ -65,6 +65,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public BrokerOptions Options { get; }
 
+    /// <summary>The name the host gives this broker (<c>default</c>, or one of <c>Mqtt:Brokers</c>), as the access audit records it.</summary>
+    public string Name { get; init; } = "default";
+
     /// <summary>Who gets a message: the subscription tree, shared groups and retained messages.</summary>
     internal MessageRouter Router { get; }
 

@@ -38,6 +38,8 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<AuditEntryEntity> AuditLog => Set<AuditEntryEntity>();
 
+    public DbSet<AccessAuditEntryEntity> AccessAuditLog => Set<AccessAuditEntryEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Authorization;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -9,9 +10,11 @@ namespace IoTHub.Benchmarks;
 /// One access check (issue 17: under 1 µs with 10 000 rules) among 10, 1 000 and 10 000 rules: per-user rules
 /// (<c>user-N</c> may read and write <c>users/N/#</c> and is denied <c>users/N/secret</c>), a <c>%u</c> pattern for everyone and
 /// a few everyone rules. <c>Uncached</c> walks the compiled rules; <c>Cached</c> is the connection's cache hit (the
-/// common case: a device publishes the same topics again); <c>Subscribe</c> checks that a rule covers a wildcard filter;
-/// <c>ByRole</c> walks the rules of a user holding two roles (an allow of <c>fleet/%u/#</c> and a deny of
-/// <c>fleet/%u/locked</c>), whose own rules say nothing: the user's scope, then both roles.
+/// common case: a device publishes the same topics again); <c>PublishAllowed</c> and <c>PublishDenied</c> are a PUBLISH's
+/// check (a cache hit, counted, and with <see cref="Audited"/> given to the access audit: a refusal is recorded while the
+/// second's budget lasts, then only counted); <c>Subscribe</c> checks that a rule covers a wildcard filter; <c>ByRole</c>
+/// walks the rules of a user holding two roles (an allow of <c>fleet/%u/#</c> and a deny of <c>fleet/%u/locked</c>), whose
+/// own rules say nothing: the user's scope, then both roles.
 /// </summary>
 [MemoryDiagnoser]
 public class AclCheckBenchmarks
@@ -21,9 +24,16 @@ public class AclCheckBenchmarks
     private AclIdentity _identity = null!;
     private AclIdentity _member = null!;
     private string _topic = null!;
+    private string _deniedTopic = null!;
+
+    private AccessAudit? _audit;
 
     [Params(10, 1_000, 10_000)]
     public int Rules { get; set; }
+
+    /// <summary>Whether the authorizer has an access audit (recording refusals only, at the default 1 000 a second, into a log that keeps nothing).</summary>
+    [Params(false, true)]
+    public bool Audited { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -47,10 +57,21 @@ public class AclCheckBenchmarks
         _identity = new AclIdentity(user0, "device-1", null);
         _member = new AclIdentity("member", "device-2", null);
         var users = new AclUsers(new Dictionary<string, IReadOnlyList<string>> { ["member"] = ["drivers", "trainees"] }, new HashSet<string>());
-        var authorizer = new Authorizer([new FixedRules(rules, users)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance);
+        _audit = Audited ? new AccessAudit(new DiscardedLog(), recordAllowed: false, maxPerSecond: 1_000, NullLogger.Instance) : null;
+        var authorizer = new Authorizer([new FixedRules(rules, users)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance) { Audit = _audit };
         _rules = authorizer.Rules;
         _client = authorizer.ForClient(_identity);
         _topic = $"devices/{user0}/telemetry/temperature";
+        _deniedTopic = "broadcast/secret/plans";
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        if (_audit is not null)
+        {
+            await _audit.DisposeAsync();
+        }
     }
 
     [Benchmark]
@@ -60,10 +81,24 @@ public class AclCheckBenchmarks
     public bool Cached() => _client.MayReceive(_topic);
 
     [Benchmark]
+    public bool PublishAllowed() => _client.MayPublish(_topic);
+
+    [Benchmark]
+    public bool PublishDenied() => _client.MayPublish(_deniedTopic);
+
+    [Benchmark]
     public bool Subscribe() => _rules.Allows(_identity, AclAction.Subscribe, "broadcast/+/news", isFilter: true);
 
     [Benchmark]
     public bool ByRole() => _rules.Allows(_member, AclAction.Publish, "fleet/member/telemetry", isFilter: false);
+
+    private sealed class DiscardedLog : IAccessAuditLog
+    {
+        public Task WriteAsync(IReadOnlyList<AccessAuditEntry> entries, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<(IReadOnlyList<AccessAuditEntry> Entries, int Total)> ReadAsync(AccessAuditQuery query, int skip, int take, CancellationToken cancellationToken) =>
+            Task.FromResult<(IReadOnlyList<AccessAuditEntry>, int)>(([], 0));
+    }
 
     private sealed class FixedRules(IReadOnlyList<AclRule> rules, AclUsers users) : IAclSource
     {

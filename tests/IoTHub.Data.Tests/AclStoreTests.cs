@@ -177,7 +177,8 @@ public abstract class AclStoreContract : IAsyncLifetime
         var (rules, users) = await Open().Acl.LoadAsync(default);
 
         Assert.Equal([forSensors.ToRule(), forBob.ToRule(), forEveryone.ToRule()], rules);
-        Assert.Equal(new AclRule(true, AclAction.Publish, "devices/%u/#", AclScope.Role, null, true, $"stored rule {forSensors.Id}", "sensors"), rules[0]);
+        Assert.Equal(new AclRule(true, AclAction.Publish, "devices/%u/#", AclScope.Role, null, true, $"role:sensors#{forSensors.Id}", "sensors"), rules[0]);
+        Assert.Equal([$"user:bob#{forBob.Id}", $"everyone#{forEveryone.Id}"], rules.Skip(1).Select(static r => r.Source));
         Assert.Equal(["alice"], users.Roles.Keys);
         Assert.Equal(["operators", "sensors"], users.Roles["alice"].Order(StringComparer.Ordinal));
         Assert.Equal(["root"], users.Superusers);

@@ -89,7 +89,7 @@ public abstract class AdminStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_audit_log_reads_newest_first_in_pages_with_the_total_and_by_actor()
+    public async Task The_audit_log_reads_newest_first_in_pages_with_the_total_by_actor_and_by_time()
     {
         var log = Stores.AuditLog;
         var records = Enumerable.Range(1, 7)
@@ -101,20 +101,25 @@ public abstract class AdminStoreContract : IAsyncLifetime
         }
 
         var reopened = (await OpenAsync()).AuditLog;
-        var (all, total) = await reopened.ReadAsync(null, 0, 100, default);
+        var (all, total) = await reopened.ReadAsync(new AuditQuery(), 0, 100, default);
         Assert.Equal(7, total);
         Assert.Equal(Enumerable.Reverse(records), all);
 
-        var (page, pageTotal) = await reopened.ReadAsync(null, 2, 3, default);
+        var (page, pageTotal) = await reopened.ReadAsync(new AuditQuery(), 2, 3, default);
         Assert.Equal(7, pageTotal);
         Assert.Equal([records[4], records[3], records[2]], page);
 
-        var (byKey, keyTotal) = await reopened.ReadAsync("apikey:backup", 1, 10, default);
+        var (byKey, keyTotal) = await reopened.ReadAsync(new AuditQuery("apikey:backup"), 1, 10, default);
         Assert.Equal(2, keyTotal);
         Assert.Equal([records[2]], byKey);
 
-        var (nobody, nobodyTotal) = await reopened.ReadAsync("nobody", 0, 10, default);
+        var (nobody, nobodyTotal) = await reopened.ReadAsync(new AuditQuery("nobody"), 0, 10, default);
         Assert.Equal(0, nobodyTotal);
         Assert.Empty(nobody);
+
+        // From is inclusive, to exclusive, to the millisecond.
+        var (between, betweenTotal) = await reopened.ReadAsync(new AuditQuery(From: records[1].At, To: records[4].At), 0, 10, default);
+        Assert.Equal(3, betweenTotal);
+        Assert.Equal([records[3], records[2], records[1]], between);
     }
 }

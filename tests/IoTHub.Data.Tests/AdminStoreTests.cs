@@ -20,7 +20,7 @@ public sealed class MemoryAdminStoreTests : AdminStoreContract
             await Stores.AuditLog.WriteAsync(new AuditRecord(DateTimeOffset.UnixEpoch.AddSeconds(i), "admin", "DELETE /api/v1/retained/" + i, 204, "::1"), default);
         }
 
-        var (newest, total) = await Stores.AuditLog.ReadAsync(null, Capacity - 1, 10, default);
+        var (newest, total) = await Stores.AuditLog.ReadAsync(new AuditQuery(), Capacity - 1, 10, default);
 
         Assert.Equal(Capacity, total);
         Assert.Equal("DELETE /api/v1/retained/5", Assert.Single(newest).Action);

@@ -59,14 +59,16 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// <paramref name="queueLimit"/>: the messages each session may queue, set explicitly on every broker
     /// (null: each broker's own setting as in the throughput rows). <paramref name="passwordFile"/>: a
     /// Mosquitto password file both IoTHub and Mosquitto check every CONNECT against, anonymous clients refused.
+    /// <paramref name="transport"/>: what the broker's one measured listener speaks, at <see cref="Port"/>; tls and wss
+    /// serve <paramref name="certificates"/>.
     /// </summary>
-    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit = null, string? passwordFile = null,
-        bool databaseUsers = false)
+    public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
+        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -79,8 +81,14 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, int? queueLimit, string? passwordFile, bool databaseUsers)
+    private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
+        int? queueLimit, string? passwordFile, bool databaseUsers)
     {
+        if (transport.UsesTls() && certificates is null)
+        {
+            throw new ArgumentNullException(nameof(certificates), transport.Name() + " needs the test certificates");
+        }
+
         var port = FreePort();
         var portText = port.ToString(CultureInfo.InvariantCulture);
         var queueText = queueLimit?.ToString(CultureInfo.InvariantCulture);
@@ -90,11 +98,16 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         {
             case BrokerKind.IoTHub:
                 arguments.AddRange([
-                    "dotnet", paths.IoTHubDll, "--mqtt-port", portText, "--http-port", "0",
+                    "dotnet", paths.IoTHubDll, "--mqtt-port", transport == Transport.Tcp ? portText : "0", "--http-port", "0",
                     "--data-dir", temp, "--Logging:LogLevel:Default=Warning",
-                    // Its "MQTT listening on" line says it is ready; the rest stays at warnings.
+                    // Its "MQTT listening on" lines (one per listener, all at once) say it is ready; the rest stays at warnings.
                     "--Logging:LogLevel:IoTHub.Web.Hosting=Information",
                 ]);
+                if (transport != Transport.Tcp)
+                {
+                    arguments.AddRange(IoTHubListener(transport, port, certificates));
+                }
+
                 if (queueText is not null)
                 {
                     arguments.Add("--Mqtt:MaximumQueuedMessages=" + queueText);
@@ -121,7 +134,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 // IoTHub logs warnings only. stdbuf makes its stdout line-buffered, so the line comes at once.
                 var authentication = passwordFile is null ? "allow_anonymous true" : $"allow_anonymous false\npassword_file {passwordFile}";
                 await File.WriteAllTextAsync(config, $"""
-                    listener {port} 127.0.0.1
+                    {MosquittoListener(transport, port, certificates)}
                     {authentication}
                     persistence false
                     max_queued_messages {queueText ?? "100000"}
@@ -133,14 +146,24 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 arguments.AddRange(["stdbuf", "-oL", "/usr/sbin/mosquitto", "-c", config]);
                 break;
             case BrokerKind.MqttNet:
-                arguments.AddRange(["dotnet", paths.MqttNetServerDll, portText]);
+                arguments.AddRange(["dotnet", paths.MqttNetServerDll, portText, "--transport", transport.Name()]);
                 if (queueText is not null)
                 {
-                    arguments.Add(queueText);
+                    arguments.AddRange(["--max-pending", queueText]);
+                }
+
+                if (transport.UsesTls())
+                {
+                    arguments.AddRange(["--certificate", certificates!.CertificatePath, "--key", certificates.KeyPath]);
                 }
 
                 break;
             default:
+                if (transport != Transport.Tcp)
+                {
+                    throw new ArgumentException("the bare Kestrel app listens on tcp only", nameof(transport));
+                }
+
                 arguments.AddRange(["dotnet", paths.KestrelServerDll, portText]);
                 break;
         }
@@ -192,6 +215,51 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
 
         return broker;
+    }
+
+    /// <summary>
+    /// IoTHub's measured listener when it is not its default tcp one (which then takes a free port, unused), named
+    /// <c>bench</c>: <c>tls://127.0.0.1:p</c>, <c>ws://127.0.0.1:p/mqtt</c> or <c>wss://127.0.0.1:p/mqtt</c>, TLS 1.3 only.
+    /// </summary>
+    private static IEnumerable<string> IoTHubListener(Transport transport, int port, TestCertificates? certificates)
+    {
+        const string Listener = "--Mqtt:Listeners:bench:";
+        var path = transport.UsesWebSocket() ? WebSocketUpgrade.Path : "";
+        yield return string.Create(CultureInfo.InvariantCulture, $"{Listener}Url={transport.Name()}://127.0.0.1:{port}{path}");
+        if (transport.UsesTls())
+        {
+            yield return Listener + "Certificate=" + certificates!.CertificatePath;
+            yield return Listener + "CertificateKey=" + certificates.KeyPath;
+            yield return Listener + "TlsProtocols=Tls13";
+        }
+    }
+
+    /// <summary>
+    /// Mosquitto's measured listener: websockets (libwebsockets, any path) for ws and wss, the certificate and TLS 1.3
+    /// only for tls and wss. Mosquitto 2.0.11 exits with "Unable to start any listening sockets" when all its listeners
+    /// are websockets ones, so ws and wss get an unused tcp listener first; its websockets listener binds every
+    /// interface whatever the address given (the clients still connect to 127.0.0.1).
+    /// </summary>
+    private static string MosquittoListener(Transport transport, int port, TestCertificates? certificates)
+    {
+        var lines = new List<string>();
+        if (transport.UsesWebSocket())
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"listener {FreePort()} 127.0.0.1"));
+        }
+
+        lines.Add(string.Create(CultureInfo.InvariantCulture, $"listener {port} 127.0.0.1"));
+        if (transport.UsesWebSocket())
+        {
+            lines.Add("protocol websockets");
+        }
+
+        if (transport.UsesTls())
+        {
+            lines.AddRange(["certfile " + certificates!.CertificatePath, "keyfile " + certificates.KeyPath, "tls_version tlsv1.3"]);
+        }
+
+        return string.Join('\n', lines);
     }
 
     /// <summary>Kills whatever is still running (Ctrl+C, a crash of the tool).</summary>

@@ -13,7 +13,8 @@ namespace IoTHub.LoadTest;
 
 /// <summary>
 /// A minimal MQTT 3.1.1 client over a socket and System.IO.Pipelines, using the IoTHub.Mqtt codec
-/// (PUBLISH is decoded in place, without allocating), so that the tool costs less than the brokers.
+/// (PUBLISH is decoded in place, without allocating), so that the tool costs less than the brokers. The pipes sit
+/// on the socket's own stream, or on TLS and/or a WebSocket over it (<see cref="ClientTransport"/>).
 /// Payloads carry the send timestamp (8 bytes) and the publishing flow's index (4 bytes).
 /// </summary>
 internal sealed class LoadClient : IAsyncDisposable
@@ -23,7 +24,7 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly MqttProtocolVersion _version;
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly PipeReader _reader;
     private readonly PipeWriter _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -46,15 +47,15 @@ internal sealed class LoadClient : IAsyncDisposable
     private ScramClient? _scram;
     private AuthPacket? _authAnswer;
 
-    private LoadClient(Socket socket, Flow[] flows, ClientOptions options)
+    private LoadClient(Socket socket, Stream stream, Flow[] flows, ClientOptions options)
     {
         _socket = socket;
+        _stream = stream;
         _inflightLimit = options.InflightLimit;
         _inflight = new SemaphoreSlim(options.InflightLimit);
         _stopReadingAfterSubAck = options.StopReadingAfterSubAck;
         _version = options.Scram is null ? MqttProtocolVersion.V311 : MqttProtocolVersion.V500;
         LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
-        _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
         _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536));
         _flows = flows;
@@ -79,12 +80,12 @@ internal sealed class LoadClient : IAsyncDisposable
     /// <summary>The client's own port, by which the broker's end of the connection is found in <see cref="TcpTable"/>.</summary>
     public int LocalPort { get; }
 
-    /// <summary>Connects (TCP + CONNECT); waits for CONNACK unless <paramref name="waitForConnAck"/> is false.</summary>
-    public static Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, bool waitForConnAck = true, CancellationToken cancellation = default) =>
-        ConnectAsync(port, clientId, flows, ClientOptions.Default, waitForConnAck, cancellation);
+    /// <summary>Connects (TCP, the transport's handshakes, CONNECT); waits for CONNACK unless <paramref name="waitForConnAck"/> is false.</summary>
+    public static Task<LoadClient> ConnectAsync(ClientTransport transport, string clientId, Flow[] flows, bool waitForConnAck = true, CancellationToken cancellation = default) =>
+        ConnectAsync(transport, clientId, flows, ClientOptions.Default, waitForConnAck, cancellation);
 
     /// <summary>Connects with <paramref name="options"/> other than the defaults.</summary>
-    public static async Task<LoadClient> ConnectAsync(int port, string clientId, Flow[] flows, ClientOptions options, bool waitForConnAck = true, CancellationToken cancellation = default)
+    public static async Task<LoadClient> ConnectAsync(ClientTransport transport, string clientId, Flow[] flows, ClientOptions options, bool waitForConnAck = true, CancellationToken cancellation = default)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (options.ReceiveBufferSize > 0)
@@ -93,9 +94,11 @@ internal sealed class LoadClient : IAsyncDisposable
             socket.ReceiveBufferSize = options.ReceiveBufferSize;
         }
 
+        Stream stream;
         try
         {
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellation).ConfigureAwait(false);
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, transport.Port), cancellation).ConfigureAwait(false);
+            stream = await transport.OpenAsync(socket, cancellation).ConfigureAwait(false);
         }
         catch
         {
@@ -103,7 +106,7 @@ internal sealed class LoadClient : IAsyncDisposable
             throw;
         }
 
-        var client = new LoadClient(socket, flows, options);
+        var client = new LoadClient(socket, stream, flows, options);
         client._receiving = client.ReceiveAsync();
         var connect = new ConnectPacket
         {

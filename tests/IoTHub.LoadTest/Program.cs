@@ -20,7 +20,8 @@ if (settings is null)
         usage: dotnet run -c Release --project tests/IoTHub.LoadTest -- (--all | --scenarios a,b,...) [options]
           --all                every scenario on every broker, and write docs/benchmarks.md
           --scenarios a,b      some scenarios (names below)
-          --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-*)
+          --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-* over tcp)
+          --transport a,b      tcp,tls,ws,wss: each scenario over each of them in turn (default: tcp)
           --duration s         measured seconds per scenario and broker, and per open-loop step (default 5)
           --warmup s           at least s seconds of load before measuring, until the broker's CPU per
                                message has settled (default 20; open-loop scenarios have their own)
@@ -36,7 +37,7 @@ if (settings is null)
         """);
     foreach (var s in Scenario.All(new Settings()))
     {
-        Console.WriteLine($"  {s.Name,-18} {s.Description}");
+        Console.WriteLine($"  {s.Name,-19} {s.Description}");
     }
 
     return 2;
@@ -77,13 +78,24 @@ else
 
 // The authentication scenarios' password file, written once by mosquitto_passwd for IoTHub and Mosquitto.
 var credentials = scenarios.Any(s => s.Authentication == ConnectAuthentication.PasswordFile) ? await Credentials.CreateAsync().ConfigureAwait(false) : null;
+
+// The one certificate every broker serves over tls and wss in this run, and the authority the clients trust.
+using var certificates = settings.Transports.Any(t => t.UsesTls()) ? TestCertificates.Create() : null;
 var report = new Report(settings, args);
 Console.WriteLine($"load average at start: {Report.LoadAverage()}");
-foreach (var scenario in scenarios)
+foreach (var (scenario, transport) in scenarios.SelectMany(s => settings.Transports.Select(t => (s, t))))
 {
+    // Resumption is a TLS matter: the row would repeat connect-rate's.
+    if (scenario.ResumeTlsSessions && !transport.UsesTls())
+    {
+        Console.WriteLine($"{scenario.Name} over {transport.Name()}: skipped, it resumes TLS sessions (tls or wss only)");
+        continue;
+    }
+
     foreach (var kind in settings.Brokers)
     {
-        if (kind == BrokerKind.Kestrel && scenario.Kind != ScenarioKind.Idle)
+        // The bare Kestrel app is the memory floor of idle tcp connections, nothing else.
+        if (kind == BrokerKind.Kestrel && (scenario.Kind != ScenarioKind.Idle || transport != Transport.Tcp))
         {
             continue;
         }
@@ -100,7 +112,8 @@ foreach (var scenario in scenarios)
             await TimeWait.WaitUntilFewAsync().ConfigureAwait(false);
         }
 
-        Console.Write($"{scenario.Name,-16} {BrokerProcess.Name(kind),-14} ");
+        var row = new Result(scenario, kind) { Transport = transport };
+        Console.Write($"{row.Label,-20} {BrokerProcess.Name(kind),-14} ");
         Result result;
         try
         {
@@ -108,18 +121,19 @@ foreach (var scenario in scenarios)
             var queueLimit = scenario.Plan is null ? (int?)null : OpenLoopPlan.QueueLimit;
             var passwordFile = scenario.Authentication == ConnectAuthentication.PasswordFile ? credentials!.PasswordFile : null;
             var databaseUsers = scenario.Authentication == ConnectAuthentication.Database;
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
             var runnerCredentials = scenario.Authentication switch
             {
                 ConnectAuthentication.PasswordFile => credentials,
                 ConnectAuthentication.Database => await DatabaseUsers.CreateAsync(broker).ConfigureAwait(false),
                 _ => null,
             };
-            result = await new Runner(broker, settings, runnerCredentials).RunAsync(scenario).ConfigureAwait(false);
+            var clients = new ClientTransport(broker.Port, transport, certificates?.Authority, scenario.ResumeTlsSessions);
+            result = (await new Runner(broker, clients, settings, runnerCredentials).RunAsync(scenario).ConfigureAwait(false)) with { Transport = transport };
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            result = new Result(scenario, kind) { Error = ex.GetType().Name + ": " + ex.Message };
+            result = row with { Error = ex.GetType().Name + ": " + ex.Message };
         }
 
         report.Add(result);
@@ -135,6 +149,12 @@ if (scenarios.Any(s => s.Kind == ScenarioKind.OpenLoop))
     Console.WriteLine(report.OpenLoopMarkdown());
     Console.WriteLine(report.OpenLoopTargets());
 }
+
+if (settings.Transports.Any(t => t != Transport.Tcp))
+{
+    Console.WriteLine(report.TransportTargets());
+}
+
 if (settings.WriteDocs)
 {
     report.WriteDocs(Path.Combine(paths.Root, "docs", "benchmarks.md"));

@@ -45,17 +45,17 @@ internal sealed class Report(Settings settings, string[] args)
         table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var r in _results.Where(r => r.Scenario.Kind != ScenarioKind.OpenLoop))
         {
-            var mosquitto = _results.Find(m => m.Scenario.Name == r.Scenario.Name && m.Broker == BrokerKind.Mosquitto && m.Error is null);
+            var mosquitto = Find(r.Scenario.Name, BrokerKind.Mosquitto, r.Transport);
             if (r.Error is not null)
             {
-                table.AppendLine(Invariant, $"| {r.Scenario.Name} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | {r.Error.Replace('|', '/')} |");
+                table.AppendLine(Invariant, $"| {r.Label} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | {r.Error.Replace('|', '/')} |");
                 continue;
             }
 
             var rateRatio = mosquitto is null || r.Scenario.Kind == ScenarioKind.Idle ? "" : Ratio(r.Rate, mosquitto.Rate);
             var cpuRatio = mosquitto is null ? "" : Ratio(r.CpuMicroseconds, mosquitto.CpuMicroseconds);
             table.AppendLine(Invariant,
-                $"| {r.Scenario.Name} | {BrokerProcess.Name(r.Broker)} | {Rate(r)} | {rateRatio} | {Cpu(r)} | {cpuRatio} | {Mb(r.RssBytes)} | {Us(r, 0.5)} | {Us(r, 0.99)} | {Us(r, 0.999)} | {Max(r)} | {Extra(r)} |");
+                $"| {r.Label} | {BrokerProcess.Name(r.Broker)} | {Rate(r)} | {rateRatio} | {Cpu(r)} | {cpuRatio} | {Mb(r.RssBytes)} | {Us(r, 0.5)} | {Us(r, 0.99)} | {Us(r, 0.999)} | {Max(r)} | {Extra(r)} |");
         }
 
         return table.ToString();
@@ -74,16 +74,16 @@ internal sealed class Report(Settings settings, string[] args)
         {
             if (r.Error is not null)
             {
-                table.AppendLine(Invariant, $"| {r.Scenario.Name} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | | | {r.Error.Replace('|', '/')} |");
+                table.AppendLine(Invariant, $"| {r.Label} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | | | {r.Error.Replace('|', '/')} |");
                 continue;
             }
 
-            var mosquitto = Find(r.Scenario.Name, BrokerKind.Mosquitto);
-            var baseline = r.Scenario.Plan?.Baseline is { } name ? Find(name, r.Broker) : null;
+            var mosquitto = Find(r.Scenario.Name, BrokerKind.Mosquitto, r.Transport);
+            var baseline = r.Scenario.Plan?.Baseline is { } name ? Find(name, r.Broker, r.Transport) : null;
             for (var i = 0; i < r.Steps.Count; i++)
             {
                 var s = r.Steps[i];
-                var label = r.Steps.Count == 1 ? r.Scenario.Name : string.Create(Invariant, $"{r.Scenario.Name} {i + 1}/{r.Steps.Count}");
+                var label = r.Steps.Count == 1 ? r.Label : string.Create(Invariant, $"{r.Label} {i + 1}/{r.Steps.Count}");
                 var vsMosquitto = mosquitto is null || mosquitto.Steps.Count <= i ? "" : Ratio(s.Delivered, mosquitto.Steps[i].Delivered);
                 var vsBaseline = baseline is null || baseline.Steps.Count <= i ? "" : Ratio(s.BrokerCpu, baseline.Steps[i].BrokerCpu);
                 var notes = i == 0 ? string.Join("; ", r.Notes).Replace('|', '/') : "";
@@ -95,7 +95,7 @@ internal sealed class Report(Settings settings, string[] args)
         return table.ToString();
     }
 
-    /// <summary>Issue 26's targets, judged on IoTHub's open-loop rows.</summary>
+    /// <summary>Issue 26's targets, judged on IoTHub's open-loop rows over tcp.</summary>
     public string OpenLoopTargets()
     {
         var lines = new StringBuilder();
@@ -129,14 +129,14 @@ internal sealed class Report(Settings settings, string[] args)
         return lines.ToString();
     }
 
-    private Result? Find(string scenario, BrokerKind kind) =>
-        _results.Find(r => r.Scenario.Name == scenario && r.Broker == kind && r.Error is null);
+    private Result? Find(string scenario, BrokerKind kind, Transport transport = Transport.Tcp) =>
+        _results.Find(r => r.Scenario.Name == scenario && r.Broker == kind && r.Transport == transport && r.Error is null);
 
-    /// <summary>The issue's targets, each with the figures it was judged on.</summary>
+    /// <summary>Issue 7's targets, judged on the tcp rows, each with the figures it was judged on.</summary>
     public string Targets()
     {
         var lines = new StringBuilder();
-        Result? Find(string prefix, BrokerKind kind) => _results.Find(r => r.Scenario.Name.StartsWith(prefix, StringComparison.Ordinal) && r.Broker == kind && r.Error is null);
+        Result? Find(string prefix, BrokerKind kind) => _results.Find(r => r.Scenario.Name.StartsWith(prefix, StringComparison.Ordinal) && r.Broker == kind && r.Transport == Transport.Tcp && r.Error is null);
         void Line(string target, bool? holds, string evidence) =>
             lines.AppendLine(Invariant, $"| {target} | {(holds is null ? "not measured" : holds.Value ? "**holds**" : "**does not hold**")} | {evidence} |");
 
@@ -163,7 +163,7 @@ internal sealed class Report(Settings settings, string[] args)
             iot is null || kestrel is null ? null : iot.RssPerConnection <= kestrel.RssPerConnection + 1536,
             iot is null || kestrel is null ? "" : $"IoTHub {Kb(iot.RssPerConnection)} KB, Kestrel {Kb(kestrel.RssPerConnection)} KB");
         // Judged at the fixed rate, where both rows carry the same load; the saturated pair is shown beside it.
-        Result? Named(string name) => _results.Find(r => r.Scenario.Name == name && r.Broker == BrokerKind.IoTHub && r.Error is null);
+        Result? Named(string name) => this.Find(name, BrokerKind.IoTHub);
         var (small, large) = (Named("devices-1k-paced"), Named("devices-100k-paced"));
         var (smallSaturated, largeSaturated) = (Named("devices-1k"), Named("devices-100k"));
         var saturated = smallSaturated is null || largeSaturated is null ? ""
@@ -173,6 +173,42 @@ internal sealed class Report(Settings settings, string[] args)
             (small is null || large is null ? "" : $"{Cpu(large)} vs {Cpu(small)} µs/msg ({Ratio(large.CpuMicroseconds, small.CpuMicroseconds)}) at {Rate(large)} vs {Rate(small)} msgs/s") + saturated);
         iot = Find("connect-rate", BrokerKind.IoTHub);
         Line("connection rate ≥ 5 000/s", iot is null ? null : iot.Rate >= 5_000, iot is null ? "" : $"{Rate(iot)}/s");
+        return lines.ToString();
+    }
+
+    /// <summary>
+    /// Issue 16's targets, judged on IoTHub's rows: over tls, at least twice Mosquitto's point-to-point throughput and at
+    /// least its connect rate (full handshakes, and resumed ones); over ws, within 20 % of its own throughput over tcp.
+    /// </summary>
+    public string TransportTargets()
+    {
+        var lines = new StringBuilder();
+        void Line(string target, Result? measured, Result? reference, Func<Result, Result, bool> holds, Func<Result, Result, string> evidence) =>
+            lines.AppendLine(Invariant, $"| {target} | {(measured is null || reference is null ? "not measured" : holds(measured, reference) ? "**holds**" : "**does not hold**")} | {(measured is null || reference is null ? "" : evidence(measured, reference))} |");
+
+        lines.AppendLine("| Target | Verdict | Figures |");
+        lines.AppendLine("| --- | --- | --- |");
+        foreach (var name in new[] { "p2p-qos0", "p2p-qos1" })
+        {
+            Line($"{name} over tls: ≥ 2x Mosquitto's msgs/s over tls", Find(name, BrokerKind.IoTHub, Transport.Tls), Find(name, BrokerKind.Mosquitto, Transport.Tls),
+                static (iot, mosq) => iot.Rate >= 2 * mosq.Rate,
+                static (iot, mosq) => $"{Rate(iot)} vs {Rate(mosq)} msgs/s ({Ratio(iot.Rate, mosq.Rate)}), CPU/msg {Ratio(iot.CpuMicroseconds, mosq.CpuMicroseconds)}");
+        }
+
+        foreach (var (name, handshakes) in new[] { ("connect-rate", "full handshakes"), ("connect-rate-resume", "resumed sessions") })
+        {
+            Line($"{name} over tls ({handshakes}): ≥ Mosquitto's connects/s", Find(name, BrokerKind.IoTHub, Transport.Tls), Find(name, BrokerKind.Mosquitto, Transport.Tls),
+                static (iot, mosq) => iot.Rate >= mosq.Rate,
+                static (iot, mosq) => string.Create(Invariant, $"{Rate(iot)} vs {Rate(mosq)} connects/s ({Ratio(iot.Rate, mosq.Rate)}), CPU/connect {Ratio(iot.CpuMicroseconds, mosq.CpuMicroseconds)}; the tool used {iot.ToolCpu:P0} and {mosq.ToolCpu:P0} of its core"));
+        }
+
+        foreach (var name in new[] { "p2p-qos0", "p2p-qos1" })
+        {
+            Line($"{name} over ws: within 20 % of IoTHub's msgs/s over tcp", Find(name, BrokerKind.IoTHub, Transport.WebSocket), Find(name, BrokerKind.IoTHub),
+                static (ws, tcp) => ws.Rate >= 0.8 * tcp.Rate,
+                static (ws, tcp) => $"{Rate(ws)} vs {Rate(tcp)} msgs/s ({Ratio(ws.Rate, tcp.Rate)}), CPU/msg {Cpu(ws)} vs {Cpu(tcp)} µs ({Ratio(ws.CpuMicroseconds, tcp.CpuMicroseconds)})");
+        }
+
         return lines.ToString();
     }
 
@@ -187,7 +223,8 @@ internal sealed class Report(Settings settings, string[] args)
         section.AppendLine("counts deliveries to subscribers (connects for `connect-rate`, connections opened for `idle-*`); CPU");
         section.AppendLine("is the broker's utime + stime from `/proc/PID/stat` per delivery; RSS is `VmRSS` at the end of the");
         section.AppendLine("measured window; latencies are publish-to-delivery as the tool sees them (closed loop, so in the");
-        section.AppendLine("throughput rows they include queueing; `latency-10k` is open loop at a fixed rate). Ratios are vs Mosquitto.");
+        section.AppendLine("throughput rows they include queueing; `latency-10k` is open loop at a fixed rate). Ratios are vs Mosquitto");
+        section.AppendLine("over the same transport: rows named with `tls`, `ws` or `wss` ran over it, all others over TCP.");
         section.AppendLine();
         section.AppendLine("### Run");
         section.AppendLine();
@@ -210,6 +247,18 @@ internal sealed class Report(Settings settings, string[] args)
         section.AppendLine("### Targets (issue 7)");
         section.AppendLine();
         section.Append(Targets());
+        if (_results.Any(r => r.Transport != Transport.Tcp))
+        {
+            section.AppendLine();
+            section.AppendLine("### Transports (issue 16)");
+            section.AppendLine();
+            section.AppendLine("Every broker serves one certificate made for the run (ECDSA P-256, signed by a test authority) over TLS 1.3");
+            section.AppendLine("only, and WebSockets at `/mqtt` with the sub-protocol `mqtt`; `connect-rate` makes a full TLS handshake per");
+            section.AppendLine("connect, `connect-rate-resume` resumes a session of an earlier one (tests/IoTHub.LoadTest/README.md).");
+            section.AppendLine();
+            section.Append(TransportTargets());
+        }
+
         if (_results.Any(r => r.Scenario.Kind == ScenarioKind.OpenLoop))
         {
             section.AppendLine();
@@ -274,7 +323,7 @@ internal sealed class Report(Settings settings, string[] args)
     private static string Extra(Result r) => r.Scenario.Kind switch
     {
         ScenarioKind.Idle => string.Create(Invariant, $"{Kb(r.RssPerConnection)} KB RSS/conn; {r.Rate:N0} conn/s opened{string.Concat(r.Notes.Select(n => "; " + n))}"),
-        ScenarioKind.ConnectRate => "connects/s; CPU per connect",
+        ScenarioKind.ConnectRate => string.Create(Invariant, $"connects/s; CPU per connect; broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core"),
         _ => string.Create(Invariant, $"broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core; {WarmupNote(r.Warmup)}{(r.Stalls > 0 ? $"; {r.Stalls} stalls (lost/stuck messages)" : "")}"),
     };
 

@@ -39,16 +39,16 @@ internal sealed partial class Runner
             await CreateOfflineSessionsAsync(plan).WaitAsync(SetupTimeout).ConfigureAwait(false);
             await ForEachAsync(pairs, 50, async i =>
             {
-                subscribers[i] = await LoadClient.ConnectAsync(broker.Port, Id("live-sub-", i), []).ConfigureAwait(false);
+                subscribers[i] = await LoadClient.ConnectAsync(transport, Id("live-sub-", i), []).ConfigureAwait(false);
                 await subscribers[i].SubscribeAsync([Id("bench/", i)], scenario.Qos, SetupTimeout).ConfigureAwait(false);
             }).WaitAsync(SetupTimeout).ConfigureAwait(false);
             var publisherOptions = new ClientOptions(InflightLimit: OpenLoopPlan.InflightLimit);
             await ForEachAsync(pairs, 50, async i =>
-                publishers[i] = await LoadClient.ConnectAsync(broker.Port, Id("live-pub-", i), [], publisherOptions).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+                publishers[i] = await LoadClient.ConnectAsync(transport, Id("live-pub-", i), [], publisherOptions).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
             var stuckSince = Stopwatch.StartNew();
             if (plan.StuckSubscriber)
             {
-                stuck = await LoadClient.ConnectAsync(broker.Port, "stuck-sub", [], new ClientOptions(ReceiveBufferSize: StuckReceiveBuffer, StopReadingAfterSubAck: true)).ConfigureAwait(false);
+                stuck = await LoadClient.ConnectAsync(transport, "stuck-sub", [], new ClientOptions(ReceiveBufferSize: StuckReceiveBuffer, StopReadingAfterSubAck: true)).ConfigureAwait(false);
                 await stuck.SubscribeAsync(["bench/#"], QualityOfService.AtMostOnce, SetupTimeout).ConfigureAwait(false);
                 stuckSince.Restart();
             }
@@ -111,11 +111,11 @@ internal sealed partial class Runner
         var persistent = new ClientOptions(CleanSession: false);
         await ForEachAsync(plan.OfflineSessions, 20, async i =>
         {
-            var client = await LoadClient.ConnectAsync(broker.Port, Id("offline-", i), [], persistent).ConfigureAwait(false);
+            var client = await LoadClient.ConnectAsync(transport, Id("offline-", i), [], persistent).ConfigureAwait(false);
             await client.SubscribeAsync(["bench/#"], QualityOfService.AtLeastOnce, SetupTimeout).ConfigureAwait(false);
             await client.DisconnectAsync().ConfigureAwait(false);
         }).ConfigureAwait(false);
-        var filler = await LoadClient.ConnectAsync(broker.Port, "filler", [], new ClientOptions(InflightLimit: OpenLoopPlan.InflightLimit)).ConfigureAwait(false);
+        var filler = await LoadClient.ConnectAsync(transport, "filler", [], new ClientOptions(InflightLimit: OpenLoopPlan.InflightLimit)).ConfigureAwait(false);
         try
         {
             // In batches: one call takes all its in-flight slots before it writes, so one over the limit would wait forever.

@@ -6,8 +6,8 @@ using IoTHub.Mqtt;
 
 namespace IoTHub.LoadTest;
 
-/// <summary>Runs one scenario against one running broker. Every phase is bounded in count and time.</summary>
-internal sealed partial class Runner(BrokerProcess broker, Settings settings, Credentials? credentials = null)
+/// <summary>Runs one scenario against one running broker, its clients over <paramref name="transport"/>. Every phase is bounded in count and time.</summary>
+internal sealed partial class Runner(BrokerProcess broker, ClientTransport transport, Settings settings, Credentials? credentials = null)
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
 
@@ -94,11 +94,11 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
         {
             await ForEachAsync(scenario.Subscribers, 50, async i =>
             {
-                subscribers[i] = await LoadClient.ConnectAsync(broker.Port, Id("sub-", i), flows).ConfigureAwait(false);
+                subscribers[i] = await LoadClient.ConnectAsync(transport, Id("sub-", i), flows).ConfigureAwait(false);
                 await subscribers[i].SubscribeAsync(filters[i], scenario.Qos, SetupTimeout).ConfigureAwait(false);
             }).WaitAsync(SetupTimeout).ConfigureAwait(false);
             await ForEachAsync(scenario.Publishers, 50, async i =>
-                publishers[i] = await LoadClient.ConnectAsync(broker.Port, Id("pub-", i), []).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+                publishers[i] = await LoadClient.ConnectAsync(transport, Id("pub-", i), []).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
 
             using var stop = new CancellationTokenSource();
             var pace = scenario.Rate > 0 ? new Pace(scenario.Rate) : null;
@@ -204,9 +204,9 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
         LoadClient? publisher = null;
         try
         {
-            subscriber = await LoadClient.ConnectAsync(broker.Port, "lat-sub", flows).ConfigureAwait(false);
+            subscriber = await LoadClient.ConnectAsync(transport, "lat-sub", flows).ConfigureAwait(false);
             await subscriber.SubscribeAsync(["load/latency"], scenario.Qos, SetupTimeout).ConfigureAwait(false);
-            publisher = await LoadClient.ConnectAsync(broker.Port, "lat-pub", []).ConfigureAwait(false);
+            publisher = await LoadClient.ConnectAsync(transport, "lat-pub", []).ConfigureAwait(false);
             var stop = false;
             var pub = publisher;
             var pacer = new Thread(() =>
@@ -259,7 +259,7 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
             // The bare Kestrel app does not speak MQTT: it gets the CONNECT bytes and answers nothing.
             var waitForConnAck = broker.Kind != BrokerKind.Kestrel;
             await ForEachAsync(count, 64, async i =>
-                clients[i] = await LoadClient.ConnectAsync(broker.Port, Id("idle-", i), [], IdleClient, waitForConnAck).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+                clients[i] = await LoadClient.ConnectAsync(transport, Id("idle-", i), [], IdleClient, waitForConnAck).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
             var elapsed = clock.Elapsed.TotalSeconds;
             var cpu = broker.CpuSeconds() - cpuBefore;
             var after = await broker.SteadyRssAsync().ConfigureAwait(false);
@@ -303,6 +303,7 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
             : settings.Connects;
         var warmup = Math.Min(total / 5, 20_000 - total);
         await ConnectAndDisconnectAsync(scenario, "warm-", warmup).ConfigureAwait(false);
+        var toolBefore = Environment.CpuUsage.TotalTime;
         var cpuBefore = broker.CpuSeconds();
         var clock = Stopwatch.StartNew();
         await ConnectAndDisconnectAsync(scenario, "rate-", total).ConfigureAwait(false);
@@ -313,6 +314,10 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
             Rate = total / elapsed,
             CpuMicroseconds = cpu * 1e6 / total,
             RssBytes = broker.RssBytes(),
+            BrokerCpu = cpu / elapsed,
+            // A TLS client's half of a handshake costs the tool more than a broker's half (.NET builds the server's certificate
+            // chain on every handshake, resumed ones too): the tool's share says when the tool, not the broker, set the rate.
+            ToolCpu = (Environment.CpuUsage.TotalTime - toolBefore).TotalSeconds / elapsed,
         };
     }
 
@@ -330,7 +335,7 @@ internal sealed partial class Runner(BrokerProcess broker, Settings settings, Cr
             while ((i = Interlocked.Increment(ref next)) < total)
             {
                 var id = scenario.ReuseClientIds ? Id("client-", worker) : Id(prefix, i);
-                var client = await LoadClient.ConnectAsync(broker.Port, id, [], options).ConfigureAwait(false);
+                var client = await LoadClient.ConnectAsync(transport, id, [], options).ConfigureAwait(false);
                 await client.DisconnectAsync().ConfigureAwait(false);
             }
         }).WaitAsync(SetupTimeout);

@@ -67,7 +67,8 @@ internal sealed record Scenario(
     OpenLoopPlan? Plan = null,
     ConnectAuthentication Authentication = ConnectAuthentication.None,
     bool ReuseClientIds = false,
-    string? ScramMethod = null)
+    string? ScramMethod = null,
+    bool ResumeTlsSessions = false)
 {
     /// <summary>
     /// The device pair again at one offered load, below IoTHub's, Mosquitto's and the tool's limits here
@@ -96,7 +97,9 @@ internal sealed record Scenario(
         new("devices-1k-paced", "devices-1k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000, Rate: DevicesPacedRate),
         new("devices-100k-paced", "devices-100k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000, Rate: DevicesPacedRate),
         new($"idle-{settings.IdleConnections}", $"{settings.IdleConnections:N0} idle connections", ScenarioKind.Idle),
-        new("connect-rate", $"{settings.Connects:N0} CONNECT/CONNACK/DISCONNECT, 16 at a time", ScenarioKind.ConnectRate),
+        new("connect-rate", $"{settings.Connects:N0} CONNECT/CONNACK/DISCONNECT, 16 at a time (over tls and wss each a full TLS handshake)", ScenarioKind.ConnectRate),
+        new("connect-rate-resume", "connect-rate over tls or wss, each TLS handshake resuming a session of an earlier connect (TLS 1.3 session tickets); skipped on tcp and ws",
+            ScenarioKind.ConnectRate, ResumeTlsSessions: true),
         new("connect-same-ids", "connect-rate, but each of the 16 clients reconnects with its own client id (baseline of connect-password-file-warm)",
             ScenarioKind.ConnectRate, ReuseClientIds: true),
         new("connect-password-file", "connect-rate with a user name and password from a mosquitto_passwd file, a new client id each connect (IoTHub's cache misses)",
@@ -175,6 +178,12 @@ internal sealed record RateStep(int Offered, double Published, double Delivered,
 /// <summary>What one broker did in one scenario.</summary>
 internal sealed record Result(Scenario Scenario, BrokerKind Broker)
 {
+    /// <summary>What the clients spoke MQTT over.</summary>
+    public Transport Transport { get; init; }
+
+    /// <summary>The row's name: the scenario's, followed by the transport unless it is tcp (<c>p2p-qos0 tls</c>).</summary>
+    public string Label => Transport == Transport.Tcp ? Scenario.Name : Scenario.Name + " " + Transport.Name();
+
     /// <summary>Deliveries per second (connects per second for the connection rate).</summary>
     public double Rate { get; init; }
 

@@ -9,6 +9,9 @@ internal sealed class Settings
 
     public List<BrokerKind> Brokers { get; } = [BrokerKind.IoTHub, BrokerKind.Mosquitto, BrokerKind.MqttNet, BrokerKind.Kestrel];
 
+    /// <summary>The transports each scenario runs over, in turn (issue 16); tcp alone by default.</summary>
+    public List<Transport> Transports { get; } = [Transport.Tcp];
+
     public double DurationSeconds { get; set; } = 5;
 
     /// <summary>
@@ -66,6 +69,18 @@ internal sealed class Settings
                             "kestrel" => BrokerKind.Kestrel,
                             _ => throw new ArgumentException("unknown broker " + name),
                         });
+                    }
+
+                    break;
+                case "--transport":
+                    settings.Transports.Clear();
+                    foreach (var name in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        var transport = TransportNames.Parse(name);
+                        if (!settings.Transports.Contains(transport))
+                        {
+                            settings.Transports.Add(transport);
+                        }
                     }
 
                     break;

@@ -35,6 +35,16 @@ internal enum DenyAction
     Disconnect,
 }
 
+/// <summary>"Security:AccessAudit": which access decisions are recorded, and how many at most (docs/security.md#audit-of-access-decisions).</summary>
+internal sealed class AccessAuditOptions
+{
+    /// <summary>Whether allowed PUBLISHes and SUBSCRIBEs are recorded too; refusals always are.</summary>
+    public bool RecordAllowed { get; set; }
+
+    /// <summary>The most entries recorded per second; the rest are counted and summarised. 0 records nothing.</summary>
+    public int MaxPerSecond { get; set; } = 1_000;
+}
+
 /// <summary>Section "Security": how MQTT clients authenticate, and what they may publish and subscribe to.</summary>
 internal sealed class SecurityOptions
 {
@@ -65,6 +75,9 @@ internal sealed class SecurityOptions
 
     public DenyAction DenyAction { get; set; }
 
+    /// <summary>"Security:AccessAudit": the audit of access decisions.</summary>
+    public AccessAuditOptions AccessAudit { get; } = new();
+
     /// <summary>"Security:Authenticators:{n}", or the one "Security:PasswordFile" stands for.</summary>
     public List<AuthenticatorOptions> Authenticators { get; } = [];
 
@@ -82,6 +95,7 @@ internal sealed class SecurityOptions
         }, "is not allow or deny.");
         DenyAction = reader.Choice(nameof(DenyAction), DenyAction);
         ReadBans(reader.Section(nameof(Bans)));
+        ReadAccessAudit(reader.Section(nameof(AccessAudit)));
         var listed = reader.Children(nameof(Authenticators));
         foreach (SectionReader child in listed)
         {
@@ -130,6 +144,13 @@ internal sealed class SecurityOptions
         Bans.Window = reader.Duration(nameof(Bans.Window), Bans.Window);
         Bans.Duration = reader.Duration(nameof(Bans.Duration), Bans.Duration);
         Bans.Capacity = (int)reader.Number(nameof(Bans.Capacity), Bans.Capacity, 100, 10_000_000);
+        reader.RejectUnknownKeys();
+    }
+
+    private void ReadAccessAudit(SectionReader reader)
+    {
+        AccessAudit.RecordAllowed = reader.Flag(nameof(AccessAudit.RecordAllowed), AccessAudit.RecordAllowed);
+        AccessAudit.MaxPerSecond = (int)reader.Number(nameof(AccessAudit.MaxPerSecond), AccessAudit.MaxPerSecond, 0, 1_000_000);
         reader.RejectUnknownKeys();
     }
 

@@ -78,6 +78,8 @@ internal sealed class BrokerMetrics
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
         meter.CreateObservableCounter("iothub.authorization", () => AuthorizationDecisions(authorization), "{decision}",
             "MQTT access decisions of all brokers (cache hits included) on PUBLISH topics, wills and SUBSCRIBE filters, by action (publish, subscribe) and result (allow, deny).");
+        meter.CreateObservableCounter("iothub.access.audit.dropped", () => AccessAuditDrops(authorization), "{decision}",
+            "Access decisions of all brokers the access audit did not record, by reason: rate_limit (over Security:AccessAudit:MaxPerSecond), queue_full (the store fell behind), write_failed (the store failed).");
         meter.CreateObservableCounter("iothub.authentication.bans", () => PerBanKind(bans, static (b, kind) => b.Started(kind)), "{ban}",
             "Bans of MQTT logins started after too many failures, by kind (address, user).");
         meter.CreateObservableUpDownCounter("iothub.authentication.bans.active", () => PerBanKind(bans, static (b, kind) => b.InForce(kind)), "{ban}",
@@ -180,6 +182,14 @@ internal sealed class BrokerMetrics
         foreach (var (action, result, count) in authorization.Decisions())
         {
             yield return new Measurement<long>(count, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("result", result));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> AccessAuditDrops(MqttAuthorization authorization)
+    {
+        foreach (var (reason, count) in authorization.AuditDrops())
+        {
+            yield return new Measurement<long>(count, new KeyValuePair<string, object?>("reason", reason));
         }
     }
 

@@ -18,6 +18,7 @@ internal sealed class BrokerRegistry : IAsyncDisposable
         {
             _brokers[broker.Name] = new MqttBroker(broker.Broker, loggerFactory.CreateLogger<MqttBroker>())
             {
+                Name = broker.Name,
                 Authenticator = authenticator,
                 Authorizer = authorization.Authorizer,
             };

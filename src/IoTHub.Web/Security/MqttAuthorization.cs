@@ -1,6 +1,8 @@
+using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Security.Roles;
 using IoTHub.Broker.Security.Users;
+using IoTHub.Data.AccessAudit;
 using IoTHub.Data.Roles;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Security.Roles;
@@ -14,23 +16,40 @@ namespace IoTHub.Web.Security;
 /// admin API (always), a Mosquitto acl_file (<c>Security:AclFile</c>), the default when no rule speaks
 /// (<c>Security:AclDefault</c>: deny when an acl_file is configured, as Mosquitto, else allow) and what a refusal does
 /// (<c>Security:DenyAction</c>). While there is no rule and the default allows, nothing is checked
-/// (docs/security.md#access-rules). The stored rules are read at start, before the brokers take clients.
+/// (docs/security.md#access-rules). The stored rules are read at start, before the brokers take clients. Its decisions
+/// go to the access audit (<c>Security:AccessAudit</c>), kept where the admin audit log is.
 /// </summary>
-internal sealed partial class MqttAuthorization : IDisposable
+internal sealed partial class MqttAuthorization : IAsyncDisposable
 {
     private MqttAuthorization(Authorizer authorizer) => Authorizer = authorizer;
 
     public Authorizer Authorizer { get; }
 
-    public void Dispose() => Authorizer.Dispose();
+    /// <summary>Stores what the audit still holds, then stops watching the rule sources.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Authorizer.Audit is { } audit)
+        {
+            await audit.DisposeAsync();
+        }
+
+        Authorizer.Dispose();
+    }
 
     /// <summary>Every (action, result) count for <c>iothub_authorization_total</c>, zeros while nothing is checked.</summary>
     public IEnumerable<(string Action, string Result, long Count)> Decisions() => Authorizer.Decisions();
 
-    /// <summary>Registers the authorizer, the stored rules it reads at start and the check that the acl_file exists.</summary>
+    /// <summary>Decisions the audit did not record, by reason, for <c>iothub_access_audit_dropped_total</c>; zeros without an audit.</summary>
+    public IEnumerable<(string Reason, long Count)> AuditDrops() => Authorizer.Audit?.Dropped() ?? AccessAudit.NoneDropped();
+
+    /// <summary>
+    /// Registers the authorizer with its audit, the access audit's log, the stored rules it reads at start and the check
+    /// that the acl_file exists.
+    /// </summary>
     public static void Register(IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<SecurityOptions>, AclFileExists>();
+        services.AddSingleton(static provider => AccessAuditLogs.Create(provider.GetRequiredService<BrokerDatabase>().Contexts));
         services.AddSingleton(static provider => AclStores.Create(provider.GetRequiredService<BrokerDatabase>().Contexts, provider.GetRequiredService<IMqttUserStore>()));
         services.AddSingleton(static provider => new StoredAclSource(provider.GetRequiredService<IAclStore>()));
         services.AddSingleton<MqttAccessControl>();
@@ -57,14 +76,20 @@ internal sealed partial class MqttAuthorization : IDisposable
         }
 
         var defaultAllow = (options.AclDefault ?? (options.AclFile is not null ? AclDefault.Deny : AclDefault.Allow)) == AclDefault.Allow;
-        return new MqttAuthorization(new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>()));
+        var audit = options.AccessAudit;
+        return new MqttAuthorization(new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>())
+        {
+            Audit = audit.MaxPerSecond == 0 ? null : new AccessAudit(services.GetRequiredService<IAccessAuditLog>(), audit.RecordAllowed, audit.MaxPerSecond,
+                loggers.CreateLogger<AccessAudit>(), services.GetRequiredService<TimeProvider>()),
+        });
     }
 
     private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
 
     [LoggerMessage(EventId = 1152, Level = LogLevel.Information,
-        Message = "MQTT authorization: {Rules} access rules ({Stored} stored, with {Roles} users holding roles and {Superusers} superusers); what no rule speaks about is {Default}; a refusal does {DenyAction}")]
-    private static partial void LogAuthorization(ILogger logger, int rules, int stored, int roles, int superusers, string @default, DenyAction denyAction);
+        Message = "MQTT authorization: {Rules} access rules ({Stored} stored, with {Roles} users holding roles and {Superusers} superusers); what no rule speaks about is {Default}; a refusal does {DenyAction}; the access audit records {Audited}, at most {MaxPerSecond} a second")]
+    private static partial void LogAuthorization(ILogger logger, int rules, int stored, int roles, int superusers, string @default, DenyAction denyAction,
+        string audited, int maxPerSecond);
 
     private sealed class AclFileExists(IHostEnvironment environment) : IValidateOptions<SecurityOptions>
     {
@@ -85,8 +110,10 @@ internal sealed partial class MqttAuthorization : IDisposable
         {
             await stored.LoadAsync();
             var authorizer = authorization.Authorizer;
+            var audit = options.Value.AccessAudit;
             LogAuthorization(logger, authorizer.RuleCount, stored.Rules.Count, stored.Users.Roles.Count, stored.Users.Superusers.Count,
-                authorizer.DefaultAllow ? "allowed" : "denied", options.Value.DenyAction);
+                authorizer.DefaultAllow ? "allowed" : "denied", options.Value.DenyAction,
+                audit.MaxPerSecond == 0 ? "nothing" : audit.RecordAllowed ? "every decision" : "refusals", audit.MaxPerSecond);
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

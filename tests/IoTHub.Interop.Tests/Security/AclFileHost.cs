@@ -4,7 +4,7 @@ namespace IoTHub.Interop.Tests.Security;
 /// The host with the password file of <see cref="PasswordFileHost"/> (alice, bob), anonymous clients allowed, and
 /// <c>Security:AclFile</c> naming <see cref="Rules"/> as a user would write it for Mosquitto.
 /// </summary>
-public sealed class AclFileHost : PasswordFileHost
+public class AclFileHost : PasswordFileHost
 {
     /// <summary>The file at start; tests that change it put it back.</summary>
     public const string Rules = """
@@ -21,12 +21,18 @@ public sealed class AclFileHost : PasswordFileHost
         """;
 
     public AclFileHost()
-        : this(WriteRules())
+        : this(new Dictionary<string, string>())
     {
     }
 
-    private AclFileHost(string aclFile)
-        : base(allowAnonymous: true, new Dictionary<string, string> { ["Security:AclFile"] = aclFile })
+    /// <param name="settings">More settings.</param>
+    protected AclFileHost(IReadOnlyDictionary<string, string> settings)
+        : this(WriteRules(), settings)
+    {
+    }
+
+    private AclFileHost(string aclFile, IReadOnlyDictionary<string, string> settings)
+        : base(allowAnonymous: true, new Dictionary<string, string>(settings) { ["Security:AclFile"] = aclFile })
     {
         AclFile = aclFile;
     }

@@ -1,3 +1,5 @@
+using IoTHub.Broker.Security.Audit;
+
 namespace IoTHub.Broker.Security.Authorization;
 
 /// <summary>
@@ -15,36 +17,38 @@ public sealed class AclClient
     private readonly Authorizer _authorizer;
     private Entry?[]? _cache;
 
-    internal AclClient(Authorizer authorizer, AclIdentity identity) => (_authorizer, Identity) = (authorizer, identity);
+    internal AclClient(Authorizer authorizer, AclIdentity identity, ClientOrigin? origin) => (_authorizer, Identity, Origin) = (authorizer, identity, origin);
 
     public AclIdentity Identity { get; }
+
+    /// <summary>Where the client came in, for the audit of its decisions; null when unknown.</summary>
+    public ClientOrigin? Origin { get; }
 
     /// <summary>Whether a refusal closes the connection (Security:DenyAction=Disconnect).</summary>
     public bool DisconnectOnDeny => _authorizer.DisconnectOnDeny;
 
-    /// <summary>Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted, unless there is nothing to check.</summary>
+    /// <summary>
+    /// Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted and audited, unless
+    /// there is nothing to check (<see cref="Authorizer.ChecksNothing"/>).
+    /// </summary>
     public bool MayPublish(string topic)
     {
         var rules = _authorizer.Rules;
-        if (rules.ChecksNothing)
+        if (_authorizer.ChecksNothing(rules))
         {
             return true;
         }
 
         var allowed = Cached(rules, AclAction.Publish, topic);
-        _authorizer.Count(AclAction.Publish, allowed);
+        _authorizer.Decided(this, AccessAuditAction.Publish, topic, allowed);
         return allowed;
     }
 
-    /// <summary>Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted: it runs per delivery.</summary>
+    /// <summary>
+    /// Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted, and only a refusal is
+    /// audited: it runs per delivery. Nothing is refused when there is no rule and the default allows.
+    /// </summary>
     public bool MayReceive(string topic)
-    {
-        var rules = _authorizer.Rules;
-        return rules.ChecksNothing || Cached(rules, AclAction.Subscribe, topic);
-    }
-
-    /// <summary>Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted, unless there is nothing to check.</summary>
-    public bool MaySubscribe(string filter)
     {
         var rules = _authorizer.Rules;
         if (rules.ChecksNothing)
@@ -52,10 +56,36 @@ public sealed class AclClient
             return true;
         }
 
-        var allowed = rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
-        _authorizer.Count(AclAction.Subscribe, allowed);
+        var allowed = Cached(rules, AclAction.Subscribe, topic);
+        if (!allowed)
+        {
+            _authorizer.Decided(this, AccessAuditAction.Receive, topic, allowed);
+        }
+
         return allowed;
     }
+
+    /// <summary>
+    /// Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted and audited,
+    /// unless there is nothing to check (<see cref="Authorizer.ChecksNothing"/>).
+    /// </summary>
+    public bool MaySubscribe(string filter)
+    {
+        var rules = _authorizer.Rules;
+        if (_authorizer.ChecksNothing(rules))
+        {
+            return true;
+        }
+
+        var allowed = rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
+        _authorizer.Decided(this, AccessAuditAction.Subscribe, filter, allowed);
+        return allowed;
+    }
+
+    /// <summary>The rule behind a decision on <paramref name="topic"/> (a filter for Subscribe), for the audit; null when the default decided.</summary>
+    internal AclRule? DecidingRule(AccessAuditAction action, string topic) =>
+        _authorizer.Rules.DecidingRule(Identity, action == AccessAuditAction.Publish ? AclAction.Publish : AclAction.Subscribe, topic,
+            isFilter: action == AccessAuditAction.Subscribe);
 
     private bool Cached(AclRuleSet rules, AclAction action, string topic)
     {

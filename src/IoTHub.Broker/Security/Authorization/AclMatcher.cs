@@ -38,10 +38,14 @@ internal sealed class AclMatcher
             };
         }
 
-        var actions = (Grants)rule.Actions;
-        node.Here |= rule.Allow ? actions : (Grants)((int)actions << 2);
+        var grants = GrantsOf(rule);
+        node.Here |= grants;
+        (node.Rules ??= []).Add((rule, grants));
         RuleCount++;
     }
+
+    /// <summary>The grant bit of <paramref name="action"/>: its allow, or (<paramref name="allowed"/> false) its deny.</summary>
+    public static Grants Grant(AclAction action, bool allowed) => allowed ? (Grants)action : (Grants)((int)action << 2);
 
     /// <summary>
     /// The grants of every rule whose filter matches <paramref name="topic"/> or, with <paramref name="isFilter"/>, covers
@@ -50,22 +54,55 @@ internal sealed class AclMatcher
     /// starting with <c>$</c> [MQTT-4.7.2-1].
     /// </summary>
     public Grants Match(string topic, bool isFilter, AclIdentity identity) =>
-        Match(_root, topic, isFilter, identity, dollar: topic.Length > 0 && topic[0] == '$');
+        Match(_root, topic, isFilter, identity, dollar: IsDollarTopic(topic), reached: null);
 
-    private static Grants Match(Node root, ReadOnlySpan<char> topic, bool isFilter, AclIdentity identity, bool dollar)
+    /// <summary>
+    /// One of the rules behind <paramref name="grant"/> in <see cref="Match"/>'s answer for the same arguments, for the audit
+    /// of access decisions; null when none of them grants it. Walks again, noting the nodes whose grants count.
+    /// </summary>
+    public AclRule? RuleBehind(Grants grant, string topic, bool isFilter, AclIdentity identity)
+    {
+        List<Node> reached = [];
+        Match(_root, topic, isFilter, identity, IsDollarTopic(topic), reached);
+        foreach (var node in reached)
+        {
+            foreach (var (rule, grants) in node.Rules ?? [])
+            {
+                if ((grants & grant) != 0)
+                {
+                    return rule;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static Grants GrantsOf(AclRule rule) => Grant(rule.Actions, rule.Allow);
+
+    private static bool IsDollarTopic(string topic) => topic.Length > 0 && topic[0] == '$';
+
+    /// <summary>The grants of <paramref name="node"/>'s rules, noting the node in <paramref name="reached"/> when there is one (<see cref="RuleBehind"/>).</summary>
+    private static Grants Reach(Node node, List<Node>? reached)
+    {
+        reached?.Add(node);
+        return node.Here;
+    }
+
+    private static Grants Match(Node root, ReadOnlySpan<char> topic, bool isFilter, AclIdentity identity, bool dollar, List<Node>? reached)
     {
         // A rule's '#' covers every continuation, none included ("a/#" matches "a").
-        var grants = root.Hash is { } hash && !dollar ? hash.Here : Grants.None;
+        var grants = root.Hash is { } hash && !dollar ? Reach(hash, reached) : Grants.None;
         if (isFilter && topic is "#" && root.Plus?.Hash is { } plusHash)
         {
             // Every topic has a first level, so "+/#" covers a subscription to "#" (deeper, "a/#" also matches "a" itself).
-            grants |= plusHash.Here;
+            grants |= Reach(plusHash, reached);
         }
 
-        return grants | Walk(root, topic, isFilter, identity, dollar);
+        return grants | Walk(root, topic, isFilter, identity, dollar, reached);
     }
 
-    private static Grants Walk(Node node, ReadOnlySpan<char> rest, bool isFilter, AclIdentity identity, bool dollar)
+    private static Grants Walk(Node node, ReadOnlySpan<char> rest, bool isFilter, AclIdentity identity, bool dollar, List<Node>? reached)
     {
         var slash = rest.IndexOf('/');
         var level = slash < 0 ? rest : rest[..slash];
@@ -80,12 +117,12 @@ internal sealed class AclMatcher
 
         if (node.Literals is { } literals && !(isFilter && level is "+") && literals.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(level, out var literal))
         {
-            grants |= Step(literal, next, last, isFilter, identity);
+            grants |= Step(literal, next, last, isFilter, identity, reached);
         }
 
         if (node.Plus is { } plus && !dollar)
         {
-            grants |= Step(plus, next, last, isFilter, identity);
+            grants |= Step(plus, next, last, isFilter, identity, reached);
         }
 
         if (node.Templates is { } templates && !(isFilter && level is "+"))
@@ -94,7 +131,7 @@ internal sealed class AclMatcher
             {
                 if (template.Matches(level, identity))
                 {
-                    grants |= Step(child, next, last, isFilter, identity);
+                    grants |= Step(child, next, last, isFilter, identity, reached);
                 }
             }
         }
@@ -102,10 +139,10 @@ internal sealed class AclMatcher
         return grants;
     }
 
-    private static Grants Step(Node child, ReadOnlySpan<char> next, bool last, bool isFilter, AclIdentity identity)
+    private static Grants Step(Node child, ReadOnlySpan<char> next, bool last, bool isFilter, AclIdentity identity, List<Node>? reached)
     {
-        var grants = child.Hash is { } hash ? hash.Here : Grants.None;
-        return last ? grants | child.Here : grants | Walk(child, next, isFilter, identity, dollar: false);
+        var grants = child.Hash is { } hash ? Reach(hash, reached) : Grants.None;
+        return last ? grants | Reach(child, reached) : grants | Walk(child, next, isFilter, identity, dollar: false, reached);
     }
 
     private sealed class Node
@@ -115,6 +152,9 @@ internal sealed class AclMatcher
         public Node? Hash;
         public List<(AclTemplate Template, Node Child)>? Templates;
         public Grants Here;
+
+        /// <summary>The rules whose filter ends here, with their grants: only the audit asks for them (<see cref="RuleBehind"/>).</summary>
+        public List<(AclRule Rule, Grants Grants)>? Rules;
 
         public Node LiteralChild(string level)
         {

@@ -67,12 +67,49 @@ internal sealed class AclRuleSet
     public bool ChecksNothing => RuleCount == 0 && DefaultAllow;
 
     /// <summary>Whether <paramref name="identity"/> may do <paramref name="action"/> on a topic, or (<paramref name="isFilter"/>) subscribe to a filter.</summary>
-    public bool Allows(AclIdentity identity, AclAction action, string topic, bool isFilter)
+    public bool Allows(AclIdentity identity, AclAction action, string topic, bool isFilter) => Decide(identity, action, topic, isFilter, out _);
+
+    /// <summary>
+    /// The rule that made <see cref="Allows"/>' decision for the same arguments, for the audit: a rule of the scope that
+    /// decided (for the roles a user holds, of the role whose rule decided), <see cref="Superuser"/> for a superuser; null
+    /// when the default made it.
+    /// </summary>
+    public AclRule? DecidingRule(AclIdentity identity, AclAction action, string topic, bool isFilter)
+    {
+        var allowed = Decide(identity, action, topic, isFilter, out var decidedBy);
+        if (decidedBy.Superuser)
+        {
+            return Superuser;
+        }
+
+        var grant = AclMatcher.Grant(action, allowed);
+        if (decidedBy.Scope is { } scope)
+        {
+            return scope.RuleBehind(grant, topic, isFilter, identity);
+        }
+
+        foreach (var role in decidedBy.Roles ?? [])
+        {
+            if (role.RuleBehind(grant, topic, isFilter, identity) is { } rule)
+            {
+                return rule;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>What a superuser's decisions are audited as: no rule is looked at, the flag allows everything.</summary>
+    public static AclRule Superuser { get; } = new(true, AclAction.Both, "#", AclScope.User, Source: "superuser");
+
+    /// <param name="decidedBy">The scope whose rules decided; none of its members set: no rule spoke, the default decided.</param>
+    private bool Decide(AclIdentity identity, AclAction action, string topic, bool isFilter, out DecidedBy decidedBy)
     {
         if (identity.UserName is not { } user)
         {
             if (Decide(_anonymous.Match(topic, isFilter, identity), action) is { } anonymous)
             {
+                decidedBy = new DecidedBy(_anonymous, null, Superuser: false);
                 return anonymous;
             }
         }
@@ -80,21 +117,31 @@ internal sealed class AclRuleSet
         {
             if (own.Superuser)
             {
+                decidedBy = new DecidedBy(null, null, Superuser: true);
                 return true;
             }
 
             if (own.Own is { } rules && Decide(rules.Match(topic, isFilter, identity), action) is { } decided)
             {
+                decidedBy = new DecidedBy(rules, null, Superuser: false);
                 return decided;
             }
 
             if (own.Roles.Length > 0 && Decide(MatchRoles(own.Roles, topic, isFilter, identity), action) is { } byRole)
             {
+                decidedBy = new DecidedBy(null, own.Roles, Superuser: false);
                 return byRole;
             }
         }
 
-        return Decide(_everyone.Match(topic, isFilter, identity), action) ?? DefaultAllow;
+        if (Decide(_everyone.Match(topic, isFilter, identity), action) is { } everyone)
+        {
+            decidedBy = new DecidedBy(_everyone, null, Superuser: false);
+            return everyone;
+        }
+
+        decidedBy = default;
+        return DefaultAllow;
     }
 
     /// <summary>The roles a user holds are one scope: a deny of any of them wins over an allow of another.</summary>
@@ -109,12 +156,8 @@ internal sealed class AclRuleSet
         return grants;
     }
 
-    private static bool? Decide(AclMatcher.Grants grants, AclAction action)
-    {
-        var allow = (AclMatcher.Grants)action;
-        var deny = (AclMatcher.Grants)((int)action << 2);
-        return (grants & deny) != 0 ? false : (grants & allow) != 0 ? true : null;
-    }
+    private static bool? Decide(AclMatcher.Grants grants, AclAction action) =>
+        (grants & AclMatcher.Grant(action, allowed: false)) != 0 ? false : (grants & AclMatcher.Grant(action, allowed: true)) != 0 ? true : null;
 
     private UserRules ForUser(string user) => _users.TryGetValue(user, out var rules) ? rules : _users[user] = new UserRules();
 
@@ -125,4 +168,7 @@ internal sealed class AclRuleSet
         public AclMatcher[] Roles = [];
         public bool Superuser;
     }
+
+    /// <summary>Who made a decision: one scope's rules, the rules of the roles a user holds, or the superuser flag; default: the default.</summary>
+    private readonly record struct DecidedBy(AclMatcher? Scope, AclMatcher[]? Roles, bool Superuser);
 }

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Security.Audit;
 using Microsoft.Extensions.Logging;
 
 namespace IoTHub.Broker.Security.Authorization;
@@ -18,6 +19,8 @@ public sealed partial class Authorizer : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _compiling = new();
     private readonly long[] _decisions = new long[Actions.Length * Results.Length];
+    private readonly AccessAudit? _audit;
+    private readonly bool _recordsAllowed;
     private AclRuleSet _rules;
 
     /// <param name="defaultAllow">What is decided when no rule speaks about a topic.</param>
@@ -45,6 +48,13 @@ public sealed partial class Authorizer : IDisposable
     /// <summary>The version of the rules in force; bumped by every change.</summary>
     public long Version => Rules.Version;
 
+    /// <summary>Where decisions are recorded: every refusal, and allowed PUBLISHes and SUBSCRIBEs when it asks for them; null: none.</summary>
+    public AccessAudit? Audit
+    {
+        get => _audit;
+        init => (_audit, _recordsAllowed) = (value, value?.RecordsAllowed == true);
+    }
+
     /// <summary>Raised after the rules changed, on the thread that noticed the change.</summary>
     public event Action? RulesChanged;
 
@@ -61,8 +71,8 @@ public sealed partial class Authorizer : IDisposable
         }
     }
 
-    /// <summary>The decisions of one connection, with its cache.</summary>
-    public AclClient ForClient(AclIdentity identity) => new(this, identity);
+    /// <summary>The decisions of one connection, with its cache; <paramref name="origin"/> is where it came in, for the audit.</summary>
+    public AclClient ForClient(AclIdentity identity, ClientOrigin? origin = null) => new(this, identity, origin);
 
     public void Dispose()
     {
@@ -73,8 +83,29 @@ public sealed partial class Authorizer : IDisposable
         }
     }
 
-    internal void Count(AclAction action, bool allowed) =>
-        Interlocked.Increment(ref _decisions[(action == AclAction.Publish ? 0 : Results.Length) + (allowed ? 0 : 1)]);
+    /// <summary>
+    /// Whether a PUBLISH or SUBSCRIBE need not be checked at all under <paramref name="rules"/>: no rule and a default that
+    /// allows, so every check would say yes, and no audit that records allowed decisions. Then nothing is counted either;
+    /// with <c>RecordAllowed</c> each one is decided (by the default) and recorded.
+    /// </summary>
+    internal bool ChecksNothing(AclRuleSet rules) => rules.ChecksNothing && !_recordsAllowed;
+
+    /// <summary>
+    /// A decision of <paramref name="client"/>: counted (deliveries are not, see <see cref="AclClient.MayReceive"/>) and given to
+    /// the audit when it records such decisions. An allowed check costs no more than a flag when allowed ones are not recorded.
+    /// </summary>
+    internal void Decided(AclClient client, AccessAuditAction action, string topic, bool allowed)
+    {
+        if (action != AccessAuditAction.Receive)
+        {
+            Interlocked.Increment(ref _decisions[(action == AccessAuditAction.Publish ? 0 : Results.Length) + (allowed ? 0 : 1)]);
+        }
+
+        if (_audit is { } audit && (!allowed || _recordsAllowed))
+        {
+            audit.Record(client, action, topic, allowed);
+        }
+    }
 
     private void Recompile()
     {

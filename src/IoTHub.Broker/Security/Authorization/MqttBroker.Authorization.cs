@@ -56,7 +56,8 @@ public sealed partial class MqttBroker
     /// <summary>The access of a client that connected as <paramref name="userName"/>; null without an authorizer.</summary>
     internal AclClient? AccessFor(string? userName, string clientId, ConnectionInfo info) =>
         _authorizer?.ForClient(new AclIdentity(userName, clientId,
-            Security.Certificates.CertificateIdentities.Read(info.ClientCertificate, Security.Certificates.CertificateIdentity.CommonName)));
+            Security.Certificates.CertificateIdentities.Read(info.ClientCertificate, Security.Certificates.CertificateIdentity.CommonName)),
+            new Security.Audit.ClientOrigin(Name, info.Listener, info.Endpoint));
 
     private void DetachAuthorizer() => _authorizer?.RulesChanged -= RevokeDeniedSubscriptions;
 

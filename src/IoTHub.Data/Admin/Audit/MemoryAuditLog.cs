@@ -19,9 +19,10 @@ internal sealed class MemoryAuditLog : IAuditLog
         return Task.CompletedTask;
     }
 
-    public Task<(IReadOnlyList<AuditRecord> Records, int Total)> ReadAsync(string? actor, int skip, int take, CancellationToken cancellationToken)
+    public Task<(IReadOnlyList<AuditRecord> Records, int Total)> ReadAsync(AuditQuery query, int skip, int take, CancellationToken cancellationToken)
     {
-        var matching = _records.Reverse().Where(r => actor is null || r.Actor == actor).ToList();
+        var matching = _records.Reverse().Where(r => (query.Actor is null || r.Actor == query.Actor)
+            && (query.From is null || r.At >= query.From) && (query.To is null || r.At < query.To)).ToList();
         return Task.FromResult<(IReadOnlyList<AuditRecord>, int)>(([.. matching.Skip(skip).Take(take)], matching.Count));
     }
 }
