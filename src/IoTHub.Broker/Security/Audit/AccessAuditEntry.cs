@@ -6,7 +6,7 @@ public enum AccessAuditAction
     /// <summary>A PUBLISH, or a will when its connection ends.</summary>
     Publish,
 
-    /// <summary>A SUBSCRIBE filter, or a subscription checked again after the rules changed.</summary>
+    /// <summary>A SUBSCRIBE filter, or a subscription removed when checked again after the rules changed.</summary>
     Subscribe,
 
     /// <summary>A message delivered through a subscription (refused by a deny inside an allowed filter).</summary>

@@ -82,6 +82,24 @@ public sealed class AclClient
         return allowed;
     }
 
+    /// <summary>
+    /// Whether the client may keep its subscription to <paramref name="filter"/> after the rules changed, or when its stored
+    /// session is resumed: as <see cref="MaySubscribe"/> (counted), but only a removal is audited, even with
+    /// <c>RecordAllowed</c>: else each change of rules would record every kept subscription of every connected client.
+    /// </summary>
+    public bool MayKeepSubscription(string filter)
+    {
+        var rules = _authorizer.Rules;
+        if (rules.ChecksNothing)
+        {
+            return true;
+        }
+
+        var allowed = rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
+        _authorizer.Decided(this, AccessAuditAction.Subscribe, filter, allowed, auditAllowed: false);
+        return allowed;
+    }
+
     /// <summary>The rule behind a decision on <paramref name="topic"/> (a filter for Subscribe), for the audit; null when the default decided.</summary>
     internal AclRule? DecidingRule(AccessAuditAction action, string topic) =>
         _authorizer.Rules.DecidingRule(Identity, action == AccessAuditAction.Publish ? AclAction.Publish : AclAction.Subscribe, topic,

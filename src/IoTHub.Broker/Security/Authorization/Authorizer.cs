@@ -94,14 +94,15 @@ public sealed partial class Authorizer : IDisposable
     /// A decision of <paramref name="client"/>: counted (deliveries are not, see <see cref="AclClient.MayReceive"/>) and given to
     /// the audit when it records such decisions. An allowed check costs no more than a flag when allowed ones are not recorded.
     /// </summary>
-    internal void Decided(AclClient client, AccessAuditAction action, string topic, bool allowed)
+    /// <param name="auditAllowed">False for a check whose allow the audit never records (a subscription kept after a change of rules).</param>
+    internal void Decided(AclClient client, AccessAuditAction action, string topic, bool allowed, bool auditAllowed = true)
     {
         if (action != AccessAuditAction.Receive)
         {
             Interlocked.Increment(ref _decisions[(action == AccessAuditAction.Publish ? 0 : Results.Length) + (allowed ? 0 : 1)]);
         }
 
-        if (_audit is { } audit && (!allowed || _recordsAllowed))
+        if (_audit is { } audit && (!allowed || (_recordsAllowed && auditAllowed)))
         {
             audit.Record(client, action, topic, allowed);
         }
