@@ -32,7 +32,8 @@ public sealed class RolesHost() : DatabaseUsersHost(new Dictionary<string, strin
 /// alone), a user's own rule beats its roles', a deny wins among the roles a user holds, everyone's rules come last, a
 /// superuser is never checked. Live: a change through the API reaches connected clients within a second, its
 /// subscriptions the rules no longer allow are removed and stop delivering (MQTT has no packet that tells the client,
-/// so the test shows it by what arrives), and a role given to a connected user applies to its next PUBLISH.
+/// so the test shows it by what arrives), and a role given to a connected user applies to its next PUBLISH. The access
+/// audit (milestone 3) names the role rule behind a refusal.
 /// </summary>
 public sealed class RoleTests(RolesHost fixture) : IClassFixture<RolesHost>
 {
@@ -177,6 +178,47 @@ public sealed class RoleTests(RolesHost fixture) : IClassFixture<RolesHost>
         _host.Broker.Publish(AclFileTests.Message($"markers/{user}", "marker"));
         await subscriber.WaitForSuccessAsync();
         Assert.Equal(["gardens/" + user + "/tomatoes", "markers/" + user], Mosquitto.Messages(subscriber).Select(static m => m.Topic));
+    }
+
+    [Fact]
+    public async Task A_refusal_by_a_role_rule_is_audited_naming_that_rule_of_that_role()
+    {
+        await fixture.CreateRoleAsync("audit-operators", "allow", "both", "audited/#");
+        var denyId = await fixture.CreateRoleAsync("audit-trainees", "deny", "both", "audited/valves/#");
+        await fixture.CreateAsync("audit-trainee", "trainee-password");
+        await fixture.SetRolesAsync("audit-trainee", "audit-operators", "audit-trainees");
+
+        // A deny of one of her roles wins over an allow of the other: PUBACK 0x87 (5.0 §3.4.2.1), SUBACK 0x80 (3.1.1 [MQTT-3.9.3-2]).
+        await using (var trainee = await MqttNetClient.ConnectAsync(_host, Protocol.V500, "audit-trainee-net", userName: "audit-trainee", password: "trainee-password"))
+        {
+            Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, (await PublishAsync(trainee, "audited/valves/main")).ReasonCode);
+            AssertAccepted(await PublishAsync(trainee, "audited/lights")); // allowed: not recorded (RecordAllowed is off)
+        }
+
+        using (var subscriber = Mosquitto.SubscribeWith(_host, Protocol.V311, "-i", "audit-trainee-sub", "-u", "audit-trainee", "-P", "trainee-password",
+            "-q", "1", "-t", "audited/lights", "-t", "audited/valves/+", "-C", "1", "-W", "30"))
+        {
+            await Mosquitto.WaitUntilSubscribedAsync(subscriber);
+            Assert.Contains(subscriber.Lines, static line => line.StartsWith("Subscribed (mid: ", StringComparison.Ordinal) && line.EndsWith(": 1, 128", StringComparison.Ordinal));
+        }
+
+        var trainees = $"role:audit-trainees#{denyId}";
+        Assert.Equal([("publish", "audited/valves/main", "deny", trainees)], await AccessDecisionsAsync("audit-trainee-net", 1));
+        Assert.Equal([("subscribe", "audited/valves/+", "deny", trainees)], await AccessDecisionsAsync("audit-trainee-sub", 1));
+    }
+
+    /// <summary>The access audit's decisions about <paramref name="clientId"/>, oldest first, once there are <paramref name="count"/> (polled, 20 s at most).</summary>
+    private async Task<List<(string? Action, string? Topic, string? Result, string? Rule)>> AccessDecisionsAsync(string clientId, int count)
+    {
+        List<(string?, string?, string?, string?)> decisions = [];
+        await Poll.UntilAsync(async () =>
+        {
+            var page = await fixture.ApiAsync(HttpMethod.Get, $"/api/v1/audit?kind=access&pageSize=500&clientId={Uri.EscapeDataString(clientId)}", null, HttpStatusCode.OK);
+            decisions = [.. page.GetProperty("items").EnumerateArray().Reverse().Select(static e => (e.GetProperty("action").GetString(), e.GetProperty("topic").GetString(),
+                e.GetProperty("result").GetString(), e.GetProperty("rule").GetString()))];
+            return decisions.Count >= count;
+        }, TimeSpan.FromSeconds(20), $"the access audit has no {count} entries about {clientId}");
+        return decisions;
     }
 
     /// <summary>PUBACK 0x00, or 0x10 No matching subscribers: accepted either way (5.0 §3.4.2.1).</summary>

@@ -134,9 +134,21 @@ public sealed class AclRoleTests
                 var isFilter = topic.Contains('+') || topic.Contains('#');
                 var action = isFilter ? AclAction.Subscribe : (AclAction)random.Next(1, 3);
                 var expected = ReferenceAcl.Allows(rules, defaultAllow, identity, action, topic, users);
-                Assert.True(expected == set.Allows(identity, action, topic, isFilter),
-                    $"seed {Seed} round {round}: {identity} {action} '{topic}' with rules:\n{string.Join('\n', rules)}\nroles: " +
-                    string.Join("; ", roles.Select(static r => $"{r.Key}: {string.Join(',', r.Value)}")));
+                var context = $"seed {Seed} round {round}: {identity} {action} '{topic}' with rules:\n{string.Join('\n', rules)}\nroles: " +
+                    string.Join("; ", roles.Select(static r => $"{r.Key}: {string.Join(',', r.Value)}"));
+                Assert.True(expected == set.Allows(identity, action, topic, isFilter), context);
+
+                // The rule the audit names made that decision, and applies to that client; none: the default made it.
+                var deciding = set.DecidingRule(identity, action, topic, isFilter);
+                Assert.True(deciding is null ? expected == defaultAllow : deciding.Allow == expected && (deciding.Actions & action) != 0, context + $"\ndeciding: {deciding}");
+                Assert.True(deciding is null || deciding == AclRuleSet.Superuser ? true : deciding.Scope switch
+                {
+                    AclScope.User => deciding.UserName == identity.UserName,
+                    AclScope.Role => identity.UserName is { } name && roles[name].Contains(deciding.RoleName!),
+                    AclScope.Anonymous => identity.UserName is null,
+                    _ => true,
+                }, context + $"\ndeciding: {deciding}");
+                Assert.True((deciding == AclRuleSet.Superuser) == (identity.UserName is { } u && users.Superusers.Contains(u)), context);
                 cases++;
                 allowedCases += expected ? 1 : 0;
             }
