@@ -60,15 +60,16 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// (null: each broker's own setting as in the throughput rows). <paramref name="passwordFile"/>: a
     /// Mosquitto password file both IoTHub and Mosquitto check every CONNECT against, anonymous clients refused.
     /// <paramref name="transport"/>: what the broker's one measured listener speaks, at <see cref="Port"/>; tls and wss
-    /// serve <paramref name="certificates"/>.
+    /// serve <paramref name="certificates"/>. <paramref name="aclFile"/>: a Mosquitto acl_file IoTHub and Mosquitto both
+    /// enforce (the MQTTnet server has none).
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false)
+        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -82,7 +83,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit, string? passwordFile, bool databaseUsers)
+        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile)
     {
         if (transport.UsesTls() && certificates is null)
         {
@@ -118,6 +119,12 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     arguments.Add("--Security:PasswordFile=" + passwordFile);
                 }
 
+                if (aclFile is not null)
+                {
+                    // Security:AclDefault stays unset: deny what the file does not grant, as Mosquitto does.
+                    arguments.Add("--Security:AclFile=" + aclFile);
+                }
+
                 if (databaseUsers)
                 {
                     // Users created through the admin API (DatabaseUsers), logged in as the first admin.
@@ -128,7 +135,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
             case BrokerKind.Mosquitto:
                 var config = Path.Combine(temp, "mosquitto.conf");
                 // Defaults except: loopback port, no persistence, a queue large enough for the closed loop (unless
-                // the scenario sets one), and
+                // the scenario sets one), the scenario's password file or acl_file, and
                 // TCP_NODELAY as IoTHub (Kestrel) and MQTTnet set it. The log keeps only the "information" type:
                 // the start and stop lines ("... running" says it listens), not the per-connection notices, as
                 // IoTHub logs warnings only. stdbuf makes its stdout line-buffered, so the line comes at once.
@@ -136,6 +143,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 await File.WriteAllTextAsync(config, $"""
                     {MosquittoListener(transport, port, certificates)}
                     {authentication}
+                    {(aclFile is null ? "" : "acl_file " + aclFile)}
                     persistence false
                     max_queued_messages {queueText ?? "100000"}
                     set_tcp_nodelay true
@@ -260,6 +268,24 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         }
 
         return string.Join('\n', lines);
+    }
+
+    /// <summary>
+    /// Lets Mosquitto read <paramref name="files"/> of <paramref name="folder"/>, a temp folder only its owner may enter:
+    /// started as root, Mosquitto reads its password, certificate and acl files after dropping root for its own user.
+    /// </summary>
+    public static void LetMosquittoRead(string folder, params string[] files)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        foreach (var file in files)
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        }
     }
 
     /// <summary>Kills whatever is still running (Ctrl+C, a crash of the tool).</summary>

@@ -113,7 +113,7 @@ internal sealed class LoadClient : IAsyncDisposable
             ClientId = clientId,
             CleanStart = options.CleanSession,
             KeepAlive = options.KeepAlive,
-            UserName = options.Credentials?.UserName,
+            UserName = options.Credentials?.UserName ?? options.UserName,
             Password = options.Credentials?.Password,
         };
         if (options.Scram is { } scram)
@@ -433,6 +433,13 @@ internal sealed class LoadClient : IAsyncDisposable
                     };
                     break;
                 case PacketType.SubAck:
+                    // A refused filter (0x80 and up, an access rule's refusal among them) would leave its subscriber
+                    // receiving nothing: the scenario fails instead of measuring an empty row.
+                    if (((SubAckPacket)packet.Control!).ReasonCodes.Exists(code => (byte)code >= 0x80))
+                    {
+                        _subAcks?.TrySetException(new InvalidOperationException("SUBACK refused a filter"));
+                    }
+
                     if (Interlocked.Decrement(ref _subAcksExpected) == 0)
                     {
                         _subAcks?.TrySetResult();
@@ -470,6 +477,7 @@ internal sealed class LoadClient : IAsyncDisposable
 /// <param name="ReceiveBufferSize">SO_RCVBUF set before connecting (0: the system's), to make a stopped reader stop the broker soon.</param>
 /// <param name="StopReadingAfterSubAck">Stop reading the socket for good once subscribed: a subscriber that is stuck, not slow.</param>
 /// <param name="KeepAlive">The CONNECT's keep-alive in seconds (0: none); the client sends no PINGREQ, so keep it above the run.</param>
+/// <param name="UserName">A user name without a password, for the access rules (<see cref="AccessRules"/>); <paramref name="Credentials"/> take precedence.</param>
 internal sealed record ClientOptions(
     bool CleanSession = true,
     int InflightLimit = LoadClient.InflightLimit,
@@ -477,7 +485,8 @@ internal sealed record ClientOptions(
     bool StopReadingAfterSubAck = false,
     ushort KeepAlive = 0,
     Credentials? Credentials = null,
-    ScramOptions? Scram = null)
+    ScramOptions? Scram = null,
+    string? UserName = null)
 {
     public static readonly ClientOptions Default = new();
 }
@@ -510,14 +519,7 @@ internal sealed record Credentials(string UserName, byte[] Password, string? Pas
             throw new InvalidOperationException("mosquitto_passwd failed: " + error);
         }
 
-        // Mosquitto reads it after dropping root for its own user.
-        if (OperatingSystem.IsWindows())
-        {
-            return new Credentials(User, Encoding.UTF8.GetBytes(Password), file);
-        }
-
-        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        BrokerProcess.LetMosquittoRead(folder, file);
         return new Credentials(User, Encoding.UTF8.GetBytes(Password), file);
     }
 }

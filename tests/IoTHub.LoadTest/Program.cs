@@ -22,6 +22,8 @@ if (settings is null)
           --scenarios a,b      some scenarios (names below)
           --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-* over tcp)
           --transport a,b      tcp,tls,ws,wss: each scenario over each of them in turn (default: tcp)
+          --acl-rules a,b      point-to-point scenarios with an acl_file of a, b, ... rules in turn, 0 = none
+                               (default 0); IoTHub and Mosquitto only, rows "p2p-qos0 acl-1000"
           --duration s         measured seconds per scenario and broker, and per open-loop step (default 5)
           --warmup s           at least s seconds of load before measuring, until the broker's CPU per
                                message has settled (default 20; open-loop scenarios have their own)
@@ -81,10 +83,26 @@ var credentials = scenarios.Any(s => s.Authentication == ConnectAuthentication.P
 
 // The one certificate every broker serves over tls and wss in this run, and the authority the clients trust.
 using var certificates = settings.Transports.Any(t => t.UsesTls()) ? TestCertificates.Create() : null;
+
+// The access rules' acl_files, one per rule count, each read by IoTHub and Mosquitto alike.
+var pairs = scenarios.Where(AccessRules.Measures).Select(s => s.Publishers).DefaultIfEmpty(0).Max();
+if (pairs > 0 && settings.AclRules.Exists(rules => rules > 0 && rules < AccessRules.FewestRules(pairs)))
+{
+    await Console.Error.WriteLineAsync($"--acl-rules: 0 or at least {AccessRules.FewestRules(pairs)} (the point-to-point clients' rules and two patterns)").ConfigureAwait(false);
+    return 2;
+}
+
+using var accessRules = pairs > 0 && settings.AclRules.Exists(rules => rules > 0) ? AccessRules.Create(settings.AclRules, pairs) : null;
 var report = new Report(settings, args);
 Console.WriteLine($"load average at start: {Report.LoadAverage()}");
-foreach (var (scenario, transport) in scenarios.SelectMany(s => settings.Transports.Select(t => (s, t))))
+foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settings.Transports.SelectMany(t => settings.AclRules.Select(n => (s, t, n)))))
 {
+    if (aclRules > 0 && !AccessRules.Measures(scenario))
+    {
+        Console.WriteLine($"{scenario.Name} with {aclRules} access rules: skipped, they are measured on the point-to-point throughput scenarios");
+        continue;
+    }
+
     // Resumption is a TLS matter: the row would repeat connect-rate's.
     if (scenario.ResumeTlsSessions && !transport.UsesTls())
     {
@@ -107,12 +125,18 @@ foreach (var (scenario, transport) in scenarios.SelectMany(s => settings.Transpo
             continue;
         }
 
+        // Nor has it an acl_file.
+        if (aclRules > 0 && kind is not (BrokerKind.IoTHub or BrokerKind.Mosquitto))
+        {
+            continue;
+        }
+
         if (scenario.Kind is ScenarioKind.Idle or ScenarioKind.ConnectRate)
         {
             await TimeWait.WaitUntilFewAsync().ConfigureAwait(false);
         }
 
-        var row = new Result(scenario, kind) { Transport = transport };
+        var row = new Result(scenario, kind) { Transport = transport, AclRules = aclRules };
         Console.Write($"{row.Label,-20} {BrokerProcess.Name(kind),-14} ");
         Result result;
         try
@@ -121,7 +145,8 @@ foreach (var (scenario, transport) in scenarios.SelectMany(s => settings.Transpo
             var queueLimit = scenario.Plan is null ? (int?)null : OpenLoopPlan.QueueLimit;
             var passwordFile = scenario.Authentication == ConnectAuthentication.PasswordFile ? credentials!.PasswordFile : null;
             var databaseUsers = scenario.Authentication == ConnectAuthentication.Database;
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers).ConfigureAwait(false);
+            var aclFile = aclRules > 0 ? accessRules!.FileWith(aclRules) : null;
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile).ConfigureAwait(false);
             var runnerCredentials = scenario.Authentication switch
             {
                 ConnectAuthentication.PasswordFile => credentials,
@@ -129,7 +154,7 @@ foreach (var (scenario, transport) in scenarios.SelectMany(s => settings.Transpo
                 _ => null,
             };
             var clients = new ClientTransport(broker.Port, transport, certificates?.Authority, scenario.ResumeTlsSessions);
-            result = (await new Runner(broker, clients, settings, runnerCredentials).RunAsync(scenario).ConfigureAwait(false)) with { Transport = transport };
+            result = (await new Runner(broker, clients, settings, runnerCredentials, aclFile is not null).RunAsync(scenario).ConfigureAwait(false)) with { Transport = transport, AclRules = aclRules };
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -153,6 +178,11 @@ if (scenarios.Any(s => s.Kind == ScenarioKind.OpenLoop))
 if (settings.Transports.Any(t => t != Transport.Tcp))
 {
     Console.WriteLine(report.TransportTargets());
+}
+
+if (settings.AclRules.Exists(rules => rules > 0))
+{
+    Console.WriteLine(report.AccessRuleTargets());
 }
 
 if (settings.WriteDocs)

@@ -45,7 +45,7 @@ internal sealed class Report(Settings settings, string[] args)
         table.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var r in _results.Where(r => r.Scenario.Kind != ScenarioKind.OpenLoop))
         {
-            var mosquitto = Find(r.Scenario.Name, BrokerKind.Mosquitto, r.Transport);
+            var mosquitto = Find(r.Scenario.Name, BrokerKind.Mosquitto, r.Transport, r.AclRules);
             if (r.Error is not null)
             {
                 table.AppendLine(Invariant, $"| {r.Label} | {BrokerProcess.Name(r.Broker)} | failed | | | | | | | | | {r.Error.Replace('|', '/')} |");
@@ -129,14 +129,15 @@ internal sealed class Report(Settings settings, string[] args)
         return lines.ToString();
     }
 
-    private Result? Find(string scenario, BrokerKind kind, Transport transport = Transport.Tcp) =>
-        _results.Find(r => r.Scenario.Name == scenario && r.Broker == kind && r.Transport == transport && r.Error is null);
+    private Result? Find(string scenario, BrokerKind kind, Transport transport = Transport.Tcp, int aclRules = 0) =>
+        _results.Find(r => r.Scenario.Name == scenario && r.Broker == kind && r.Transport == transport && r.AclRules == aclRules && r.Error is null);
 
-    /// <summary>Issue 7's targets, judged on the tcp rows, each with the figures it was judged on.</summary>
+    /// <summary>Issue 7's targets, judged on the tcp rows without access rules, each with the figures it was judged on.</summary>
     public string Targets()
     {
         var lines = new StringBuilder();
-        Result? Find(string prefix, BrokerKind kind) => _results.Find(r => r.Scenario.Name.StartsWith(prefix, StringComparison.Ordinal) && r.Broker == kind && r.Transport == Transport.Tcp && r.Error is null);
+        Result? Find(string prefix, BrokerKind kind) => _results.Find(r => r.Scenario.Name.StartsWith(prefix, StringComparison.Ordinal) && r.Broker == kind
+            && r.Transport == Transport.Tcp && r.AclRules == 0 && r.Error is null);
         void Line(string target, bool? holds, string evidence) =>
             lines.AppendLine(Invariant, $"| {target} | {(holds is null ? "not measured" : holds.Value ? "**holds**" : "**does not hold**")} | {evidence} |");
 
@@ -212,6 +213,28 @@ internal sealed class Report(Settings settings, string[] args)
         return lines.ToString();
     }
 
+    /// <summary>
+    /// Issue 17's comparison: each broker's rows with an acl_file against the same rows without one (same scenario and
+    /// transport), msgs/s and CPU per message on/off; and its target, for IoTHub: msgs/s with the rules within 10 % of without.
+    /// </summary>
+    public string AccessRuleTargets()
+    {
+        var lines = new StringBuilder();
+        lines.AppendLine("| Rows | Broker | msgs/s acl off → on | on/off | CPU µs/msg acl off → on | on/off | Target: IoTHub's msgs/s on within 10 % of off |");
+        lines.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | --- |");
+        foreach (var on in _results.Where(r => r.AclRules > 0 && r.Error is null))
+        {
+            var off = Find(on.Scenario.Name, on.Broker, on.Transport);
+            var verdict = on.Broker != BrokerKind.IoTHub ? "" : off is null ? "not measured (no row without rules)"
+                : on.Rate >= 0.9 * off.Rate ? "**holds**" : "**does not hold**";
+            var figures = off is null ? $"{Rate(on)} | | {Cpu(on)} |"
+                : $"{Rate(off)} → {Rate(on)} | {Ratio(on.Rate, off.Rate)} | {Cpu(off)} → {Cpu(on)} | {Ratio(on.CpuMicroseconds, off.CpuMicroseconds)}";
+            lines.AppendLine(Invariant, $"| {on.Label} | {BrokerProcess.Name(on.Broker)} | {figures} | {verdict} |");
+        }
+
+        return lines.ToString();
+    }
+
     /// <summary>Replaces (or appends) the load-test section of docs/benchmarks.md.</summary>
     public void WriteDocs(string path)
     {
@@ -257,6 +280,19 @@ internal sealed class Report(Settings settings, string[] args)
             section.AppendLine("connect, `connect-rate-resume` resumes a session of an earlier one (tests/IoTHub.LoadTest/README.md).");
             section.AppendLine();
             section.Append(TransportTargets());
+        }
+
+        if (_results.Any(r => r.AclRules > 0))
+        {
+            section.AppendLine();
+            section.AppendLine("### Access rules (issue 17)");
+            section.AppendLine();
+            section.AppendLine("IoTHub (`Security:AclFile`) and Mosquitto (`acl_file`) read one Mosquitto acl_file of N rules (`acl-N` rows): each");
+            section.AppendLine("point-to-point client has its own user block granting its pair's topic, among filler users and pattern rules; before");
+            section.AppendLine("each row a publish outside the rules must not be delivered (tests/IoTHub.LoadTest/README.md). The MQTTnet server has");
+            section.AppendLine("no acl_file and is left out.");
+            section.AppendLine();
+            section.Append(AccessRuleTargets());
         }
 
         if (_results.Any(r => r.Scenario.Kind == ScenarioKind.OpenLoop))

@@ -6,8 +6,12 @@ using IoTHub.Mqtt;
 
 namespace IoTHub.LoadTest;
 
-/// <summary>Runs one scenario against one running broker, its clients over <paramref name="transport"/>. Every phase is bounded in count and time.</summary>
-internal sealed partial class Runner(BrokerProcess broker, ClientTransport transport, Settings settings, Credentials? credentials = null)
+/// <summary>
+/// Runs one scenario against one running broker, its clients over <paramref name="transport"/>. Every phase is bounded in count and time.
+/// With <paramref name="accessRules"/> the broker reads an acl_file (<see cref="AccessRules"/>): the check that it enforces it comes
+/// first, and the point-to-point clients connect with the user names the rules name.
+/// </summary>
+internal sealed partial class Runner(BrokerProcess broker, ClientTransport transport, Settings settings, Credentials? credentials = null, bool accessRules = false)
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
 
@@ -23,6 +27,15 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         ScenarioKind.OpenLoop => OpenLoopAsync(scenario),
         _ => ConnectRateAsync(scenario),
     };
+
+    /// <summary>The client id of the <paramref name="i"/>th publisher.</summary>
+    public static string PublisherId(int i) => Id("pub-", i);
+
+    /// <summary>The client id of the <paramref name="i"/>th subscriber.</summary>
+    public static string SubscriberId(int i) => Id("sub-", i);
+
+    /// <summary>The topic of the <paramref name="i"/>th point-to-point pair.</summary>
+    public static string PointToPointTopic(int i) => Id("load/p2p/", i);
 
     private static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -45,8 +58,8 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             case Topology.PointToPoint:
                 for (var i = 0; i < scenario.Subscribers; i++)
                 {
-                    filters[i] = [Id("load/p2p/", i)];
-                    topics[i] = [Utf8(Id("load/p2p/", i))];
+                    filters[i] = [PointToPointTopic(i)];
+                    topics[i] = [Utf8(PointToPointTopic(i))];
                 }
 
                 break;
@@ -88,17 +101,22 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
                 break;
         }
 
+        if (accessRules)
+        {
+            await AccessRules.VerifyEnforcedAsync(transport).ConfigureAwait(false);
+        }
+
         var subscribers = new LoadClient[scenario.Subscribers];
         var publishers = new LoadClient[scenario.Publishers];
         try
         {
             await ForEachAsync(scenario.Subscribers, 50, async i =>
             {
-                subscribers[i] = await LoadClient.ConnectAsync(transport, Id("sub-", i), flows).ConfigureAwait(false);
+                subscribers[i] = await LoadClient.ConnectAsync(transport, SubscriberId(i), flows, ClientOptionsOf(SubscriberId(i))).ConfigureAwait(false);
                 await subscribers[i].SubscribeAsync(filters[i], scenario.Qos, SetupTimeout).ConfigureAwait(false);
             }).WaitAsync(SetupTimeout).ConfigureAwait(false);
             await ForEachAsync(scenario.Publishers, 50, async i =>
-                publishers[i] = await LoadClient.ConnectAsync(transport, Id("pub-", i), []).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+                publishers[i] = await LoadClient.ConnectAsync(transport, PublisherId(i), [], ClientOptionsOf(PublisherId(i))).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
 
             using var stop = new CancellationTokenSource();
             var pace = scenario.Rate > 0 ? new Pace(scenario.Rate) : null;
@@ -126,6 +144,10 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             await CloseAllAsync(subscribers).ConfigureAwait(false);
         }
     }
+
+    /// <summary>A throughput client's options: with the access rules, the user name they name it by.</summary>
+    private ClientOptions ClientOptionsOf(string clientId) =>
+        accessRules ? ClientOptions.Default with { UserName = AccessRules.UserName(clientId) } : ClientOptions.Default;
 
     /// <summary>
     /// Publishes in batches as credits come back; with a <paramref name="pace"/>, also no faster than the

@@ -1,3 +1,4 @@
+using System.Globalization;
 using IoTHub.Mqtt;
 
 namespace IoTHub.LoadTest;
@@ -181,8 +182,15 @@ internal sealed record Result(Scenario Scenario, BrokerKind Broker)
     /// <summary>What the clients spoke MQTT over.</summary>
     public Transport Transport { get; init; }
 
-    /// <summary>The row's name: the scenario's, followed by the transport unless it is tcp (<c>p2p-qos0 tls</c>).</summary>
-    public string Label => Transport == Transport.Tcp ? Scenario.Name : Scenario.Name + " " + Transport.Name();
+    /// <summary>Rules of the acl_file the broker read (0: none, nothing checked).</summary>
+    public int AclRules { get; init; }
+
+    /// <summary>
+    /// The row's name: the scenario's, followed by the transport unless it is tcp and by the access rules if any
+    /// (<c>p2p-qos0 tls</c>, <c>p2p-qos0 acl-1000</c>).
+    /// </summary>
+    public string Label => Scenario.Name + (Transport == Transport.Tcp ? "" : " " + Transport.Name())
+        + (AclRules == 0 ? "" : " acl-" + AclRules.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Deliveries per second (connects per second for the connection rate).</summary>
     public double Rate { get; init; }

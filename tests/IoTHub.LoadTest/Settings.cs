@@ -12,6 +12,12 @@ internal sealed class Settings
     /// <summary>The transports each scenario runs over, in turn (issue 16); tcp alone by default.</summary>
     public List<Transport> Transports { get; } = [Transport.Tcp];
 
+    /// <summary>
+    /// The acl_file rule counts each point-to-point scenario runs with, in turn (issue 17): 0 is the row without access
+    /// rules (the default, alone), any other count a file of that many rules both IoTHub and Mosquitto read (AccessRules).
+    /// </summary>
+    public List<int> AclRules { get; } = [0];
+
     public double DurationSeconds { get; set; } = 5;
 
     /// <summary>
@@ -80,6 +86,23 @@ internal sealed class Settings
                         if (!settings.Transports.Contains(transport))
                         {
                             settings.Transports.Add(transport);
+                        }
+                    }
+
+                    break;
+                case "--acl-rules":
+                    settings.AclRules.Clear();
+                    foreach (var count in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        var rules = int.Parse(count, CultureInfo.InvariantCulture);
+                        if (rules is < 0 or > AccessRules.MostRules)
+                        {
+                            throw new ArgumentException($"--acl-rules: {count} is not 0 to {AccessRules.MostRules}");
+                        }
+
+                        if (!settings.AclRules.Contains(rules))
+                        {
+                            settings.AclRules.Add(rules);
                         }
                     }
 

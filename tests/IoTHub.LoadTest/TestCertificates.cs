@@ -58,18 +58,8 @@ internal sealed class TestCertificates : IDisposable
         File.WriteAllText(certificates.CertificatePath, server.ExportCertificatePem());
         File.WriteAllText(certificates.KeyPath, serverKey.ExportPkcs8PrivateKeyPem());
 
-        // Mosquitto reads them after dropping root for its own user; a throwaway key of a loopback test.
-        if (OperatingSystem.IsWindows())
-        {
-            return certificates;
-        }
-
-        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        foreach (var file in new[] { certificates.CertificatePath, certificates.KeyPath })
-        {
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
-        }
-
+        // A throwaway key of a loopback test.
+        BrokerProcess.LetMosquittoRead(folder, certificates.CertificatePath, certificates.KeyPath);
         return certificates;
     }
 

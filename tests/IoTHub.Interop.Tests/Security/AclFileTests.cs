@@ -114,7 +114,7 @@ public sealed class AclFileTests(AclFileHost fixture) : IClassFixture<AclFileHos
 
         try
         {
-            await File.WriteAllTextAsync(fixture.AclFile, AclFileHost.Rules.Replace("topic read news/#", "topic read weather/#", StringComparison.Ordinal));
+            await WatchedFiles.ReplaceAsync(fixture.AclFile, AclFileHost.Rules.Replace("topic read news/#", "topic read weather/#", StringComparison.Ordinal));
             await Poll.UntilAsync(() => _host.Broker.GetSubscriptions("acl-revoked")!.All(static s => s.TopicFilter != "news/#"), TimeSpan.FromSeconds(5));
 
             // The administrator's publish is not checked, its delivery is: the revoked news never arrives before the marker.
@@ -127,7 +127,7 @@ public sealed class AclFileTests(AclFileHost fixture) : IClassFixture<AclFileHos
         {
             // The other tests need the file as it was, loaded.
             var version = _host.Broker.Authorizer!.Version;
-            await File.WriteAllTextAsync(fixture.AclFile, AclFileHost.Rules);
+            await WatchedFiles.ReplaceAsync(fixture.AclFile, AclFileHost.Rules);
             await Poll.UntilAsync(() => _host.Broker.Authorizer.Version > version);
         }
     }

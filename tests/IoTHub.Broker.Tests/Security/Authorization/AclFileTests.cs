@@ -48,13 +48,12 @@ public sealed class AclFileTests : IDisposable
         var path = Path.Combine(_folder, "acl");
         await File.WriteAllTextAsync(path, "topic read a/#\n");
         using var file = AclFile.Open(path, _log);
-        using var changed = new SemaphoreSlim(0);
-        file.Changed += () => changed.Release();
         Assert.Single(file.Rules);
 
+        // An in-place write is a truncation and then the bytes: under load a check may read the empty file first and
+        // load that (as it should: the file said so then); the new content follows with the write's own events.
         await File.WriteAllTextAsync(path, "topic read a/#\nnonsense\ntopic write b\n");
-        Assert.True(await changed.WaitAsync(MqttTestClient.Timeout), "the change was not noticed");
-        Assert.Equal(2, file.Rules.Count);
+        await Poll.UntilAsync(() => file.Rules.Count == 2, MqttTestClient.Timeout);
         Assert.Contains(_log.Lines, static m => m.Contains("line 2 is skipped", StringComparison.Ordinal));
     }
 
