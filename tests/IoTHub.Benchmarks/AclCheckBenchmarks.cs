@@ -12,7 +12,9 @@ namespace IoTHub.Benchmarks;
 /// a few everyone rules. <c>Uncached</c> walks the compiled rules; <c>Cached</c> is the connection's cache hit (the
 /// common case: a device publishes the same topics again); <c>PublishAllowed</c> and <c>PublishDenied</c> are a PUBLISH's
 /// check (a cache hit, counted, and with <see cref="Audited"/> given to the access audit: a refusal is recorded while the
-/// second's budget lasts, then only counted); <c>Subscribe</c> checks that a rule covers a wildcard filter.
+/// second's budget lasts, then only counted); <c>Subscribe</c> checks that a rule covers a wildcard filter; <c>ByRole</c>
+/// walks the rules of a user holding two roles (an allow of <c>fleet/%u/#</c> and a deny of <c>fleet/%u/locked</c>), whose
+/// own rules say nothing: the user's scope, then both roles.
 /// </summary>
 [MemoryDiagnoser]
 public class AclCheckBenchmarks
@@ -20,6 +22,7 @@ public class AclCheckBenchmarks
     private AclRuleSet _rules = null!;
     private AclClient _client = null!;
     private AclIdentity _identity = null!;
+    private AclIdentity _member = null!;
     private string _topic = null!;
     private string _deniedTopic = null!;
 
@@ -40,6 +43,8 @@ public class AclCheckBenchmarks
             new(true, AclAction.Both, "devices/%u/#", AclScope.Everyone, Pattern: true),
             new(true, AclAction.Subscribe, "broadcast/#", AclScope.Everyone),
             new(false, AclAction.Both, "broadcast/secret/#", AclScope.Everyone),
+            new(true, AclAction.Both, "fleet/%u/#", AclScope.Role, Pattern: true, RoleName: "drivers"),
+            new(false, AclAction.Publish, "fleet/%u/locked", AclScope.Role, Pattern: true, RoleName: "trainees"),
         };
         for (var i = 0; rules.Count < Rules; i++)
         {
@@ -50,8 +55,10 @@ public class AclCheckBenchmarks
 
         var user0 = Rules > 10 ? "user-" + (Rules / 4).ToString(CultureInfo.InvariantCulture) : "user-1";
         _identity = new AclIdentity(user0, "device-1", null);
+        _member = new AclIdentity("member", "device-2", null);
+        var users = new AclUsers(new Dictionary<string, IReadOnlyList<string>> { ["member"] = ["drivers", "trainees"] }, new HashSet<string>());
         _audit = Audited ? new AccessAudit(new DiscardedLog(), recordAllowed: false, maxPerSecond: 1_000, NullLogger.Instance) : null;
-        var authorizer = new Authorizer([new FixedRules(rules)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance) { Audit = _audit };
+        var authorizer = new Authorizer([new FixedRules(rules, users)], defaultAllow: false, disconnectOnDeny: false, NullLogger.Instance) { Audit = _audit };
         _rules = authorizer.Rules;
         _client = authorizer.ForClient(_identity);
         _topic = $"devices/{user0}/telemetry/temperature";
@@ -82,6 +89,9 @@ public class AclCheckBenchmarks
     [Benchmark]
     public bool Subscribe() => _rules.Allows(_identity, AclAction.Subscribe, "broadcast/+/news", isFilter: true);
 
+    [Benchmark]
+    public bool ByRole() => _rules.Allows(_member, AclAction.Publish, "fleet/member/telemetry", isFilter: false);
+
     private sealed class DiscardedLog : IAccessAuditLog
     {
         public Task WriteAsync(IReadOnlyList<AccessAuditEntry> entries, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -92,9 +102,11 @@ public class AclCheckBenchmarks
         public Task<long> PruneAsync(DateTimeOffset olderThan, long keep, CancellationToken cancellationToken) => Task.FromResult(0L);
     }
 
-    private sealed class FixedRules(IReadOnlyList<AclRule> rules) : IAclSource
+    private sealed class FixedRules(IReadOnlyList<AclRule> rules, AclUsers users) : IAclSource
     {
         public IReadOnlyList<AclRule> Rules => rules;
+
+        public AclUsers Users => users;
 
         public event Action? Changed
         {

@@ -39,7 +39,7 @@ public abstract class MqttUserStoreContract : IAsyncLifetime
     [Fact]
     public async Task Users_are_added_once_found_by_exact_name_listed_in_order_changed_and_deleted()
     {
-        var alice = new MqttUser("alice", "$7$101$c2FsdA==$aGFzaA==", true, "%u-*", Noon, Noon, "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy");
+        var alice = new MqttUser("alice", "$7$101$c2FsdA==$aGFzaA==", true, "%u-*", Noon, Noon, "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy", Superuser: true);
         Assert.True(await Users.AddAsync(alice, default));
         Assert.True(await Users.AddAsync(new MqttUser("Bob", "$6$c2FsdA==$aGFzaA==", false, null, Noon.AddDays(1), Noon.AddDays(1)), default));
         Assert.True(await Users.AddAsync(new MqttUser("bob", "hash-b", true, null, Noon, Noon), default));
@@ -51,7 +51,11 @@ public abstract class MqttUserStoreContract : IAsyncLifetime
         Assert.Equal(["Bob", "alice", "bob"], (await reopened.ListAsync(default)).Select(static u => u.UserName));
 
         // The creation time stays whatever the update says.
-        var changed = alice with { PasswordHash = "new-hash", ScramSha256 = null, Enabled = false, ClientIdPattern = null, CreatedAt = Noon.AddYears(1), ChangedAt = Noon.AddHours(2) };
+        var changed = alice with
+        {
+            PasswordHash = "new-hash", ScramSha256 = null, Enabled = false, ClientIdPattern = null, CreatedAt = Noon.AddYears(1), ChangedAt = Noon.AddHours(2),
+            Superuser = false,
+        };
         Assert.True(await Users.UpdateAsync(changed, default));
         Assert.Equal(changed with { CreatedAt = Noon }, await reopened.FindAsync("alice", default));
         Assert.False(await Users.UpdateAsync(changed with { UserName = "carol" }, default));

@@ -184,7 +184,8 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
             "/api/v1/auth/login", "/api/v1/accounts", "/api/v1/brokers", "/api/v1/brokers/{name}", "/api/v1/listeners", "/api/v1/clients",
             "/api/v1/clients/{clientId}", "/api/v1/clients/{clientId}/disconnect", "/api/v1/sessions", "/api/v1/sessions/{clientId}",
             "/api/v1/subscriptions", "/api/v1/retained", "/api/v1/retained/{topic}", "/api/v1/publish", "/api/v1/statistics", "/api/v1/api-keys", "/api/v1/api-keys/{id}", "/api/v1/audit",
-            "/api/v1/mqtt-users", "/api/v1/mqtt-users/{userName}", "/api/v1/mqtt-users/import",
+            "/api/v1/mqtt-users", "/api/v1/mqtt-users/{userName}", "/api/v1/mqtt-users/import", "/api/v1/mqtt-users/{userName}/roles", "/api/v1/roles",
+            "/api/v1/roles/{name}", "/api/v1/acl-rules", "/api/v1/acl-rules/{id}",
         ];
         foreach (var path in expected)
         {

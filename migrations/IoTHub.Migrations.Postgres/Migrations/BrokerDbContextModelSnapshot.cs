@@ -97,21 +97,17 @@ namespace IoTHub.Migrations.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
 
-                    b.Property<short>("Action")
+                    b.Property<short>("Actions")
                         .HasColumnType("smallint")
-                        .HasColumnName("action");
+                        .HasColumnName("actions");
 
                     b.Property<bool>("Allow")
                         .HasColumnType("boolean")
                         .HasColumnName("allow");
 
-                    b.Property<string>("ClientId")
-                        .HasColumnType("text")
-                        .HasColumnName("client_id");
-
-                    b.Property<int>("Priority")
-                        .HasColumnType("integer")
-                        .HasColumnName("priority");
+                    b.Property<bool>("Pattern")
+                        .HasColumnType("boolean")
+                        .HasColumnName("pattern");
 
                     b.Property<int?>("RoleId")
                         .HasColumnType("integer")
@@ -132,7 +128,12 @@ namespace IoTHub.Migrations.Postgres.Migrations
 
                     b.HasIndex("UserId");
 
-                    b.ToTable("acl_rules", (string)null);
+                    b.ToTable("acl_rules", null, t =>
+                        {
+                            t.HasCheckConstraint("CK_acl_rules_actions", "actions BETWEEN 1 AND 3");
+
+                            t.HasCheckConstraint("CK_acl_rules_one_owner", "user_id IS NULL OR role_id IS NULL");
+                        });
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.AdminAccountEntity", b =>
@@ -470,6 +471,19 @@ namespace IoTHub.Migrations.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
 
+                    b.Property<long>("ChangedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("changed_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("description");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -573,6 +587,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("scram_sha256");
 
+                    b.Property<bool>("Superuser")
+                        .HasColumnType("boolean")
+                        .HasColumnName("superuser");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -606,15 +624,19 @@ namespace IoTHub.Migrations.Postgres.Migrations
 
             modelBuilder.Entity("IoTHub.Data.Entities.AclRuleEntity", b =>
                 {
-                    b.HasOne("IoTHub.Data.Entities.RoleEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.RoleEntity", "Role")
                         .WithMany()
                         .HasForeignKey("RoleId")
                         .OnDelete(DeleteBehavior.Cascade);
 
-                    b.HasOne("IoTHub.Data.Entities.UserEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.UserEntity", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade);
+
+                    b.Navigation("Role");
+
+                    b.Navigation("User");
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
@@ -655,17 +677,21 @@ namespace IoTHub.Migrations.Postgres.Migrations
 
             modelBuilder.Entity("IoTHub.Data.Entities.UserRoleEntity", b =>
                 {
-                    b.HasOne("IoTHub.Data.Entities.RoleEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.RoleEntity", "Role")
                         .WithMany()
                         .HasForeignKey("RoleId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
-                    b.HasOne("IoTHub.Data.Entities.UserEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.UserEntity", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+
+                    b.Navigation("Role");
+
+                    b.Navigation("User");
                 });
 #pragma warning restore 612, 618
         }

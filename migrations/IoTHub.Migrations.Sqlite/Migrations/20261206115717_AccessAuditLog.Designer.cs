@@ -91,21 +91,17 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    b.Property<short>("Action")
+                    b.Property<short>("Actions")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("action");
+                        .HasColumnName("actions");
 
                     b.Property<bool>("Allow")
                         .HasColumnType("INTEGER")
                         .HasColumnName("allow");
 
-                    b.Property<string>("ClientId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("client_id");
-
-                    b.Property<int>("Priority")
+                    b.Property<bool>("Pattern")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("priority");
+                        .HasColumnName("pattern");
 
                     b.Property<int?>("RoleId")
                         .HasColumnType("INTEGER")
@@ -126,7 +122,12 @@ namespace IoTHub.Migrations.Sqlite.Migrations
 
                     b.HasIndex("UserId");
 
-                    b.ToTable("acl_rules", (string)null);
+                    b.ToTable("acl_rules", null, t =>
+                        {
+                            t.HasCheckConstraint("CK_acl_rules_actions", "actions BETWEEN 1 AND 3");
+
+                            t.HasCheckConstraint("CK_acl_rules_one_owner", "user_id IS NULL OR role_id IS NULL");
+                        });
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.AdminAccountEntity", b =>
@@ -456,6 +457,19 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<long>("ChangedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("changed_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("description");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -557,6 +571,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("scram_sha256");
 
+                    b.Property<bool>("Superuser")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("superuser");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -590,15 +608,19 @@ namespace IoTHub.Migrations.Sqlite.Migrations
 
             modelBuilder.Entity("IoTHub.Data.Entities.AclRuleEntity", b =>
                 {
-                    b.HasOne("IoTHub.Data.Entities.RoleEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.RoleEntity", "Role")
                         .WithMany()
                         .HasForeignKey("RoleId")
                         .OnDelete(DeleteBehavior.Cascade);
 
-                    b.HasOne("IoTHub.Data.Entities.UserEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.UserEntity", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade);
+
+                    b.Navigation("Role");
+
+                    b.Navigation("User");
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
@@ -639,17 +661,21 @@ namespace IoTHub.Migrations.Sqlite.Migrations
 
             modelBuilder.Entity("IoTHub.Data.Entities.UserRoleEntity", b =>
                 {
-                    b.HasOne("IoTHub.Data.Entities.RoleEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.RoleEntity", "Role")
                         .WithMany()
                         .HasForeignKey("RoleId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
-                    b.HasOne("IoTHub.Data.Entities.UserEntity", null)
+                    b.HasOne("IoTHub.Data.Entities.UserEntity", "User")
                         .WithMany()
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+
+                    b.Navigation("Role");
+
+                    b.Navigation("User");
                 });
 #pragma warning restore 612, 618
         }

@@ -17,6 +17,7 @@ internal sealed class UserConfiguration : IEntityTypeConfiguration<UserEntity>
         e.Property(x => x.ClientIdPattern).HasColumnName("client_id_pattern").HasMaxLength(256);
         e.Property(x => x.CreatedAt).HasColumnName("created_at");
         e.Property(x => x.ChangedAt).HasColumnName("changed_at");
+        e.Property(x => x.Superuser).HasColumnName("superuser");
         e.HasIndex(x => x.UserName).IsUnique();
     }
 }

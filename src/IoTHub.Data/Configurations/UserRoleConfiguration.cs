@@ -12,7 +12,7 @@ internal sealed class UserRoleConfiguration : IEntityTypeConfiguration<UserRoleE
         e.HasKey(x => new { x.UserId, x.RoleId });
         e.Property(x => x.UserId).HasColumnName("user_id");
         e.Property(x => x.RoleId).HasColumnName("role_id");
-        e.HasOne<UserEntity>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
-        e.HasOne<RoleEntity>().WithMany().HasForeignKey(x => x.RoleId).OnDelete(DeleteBehavior.Cascade);
+        e.HasOne(x => x.User).WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+        e.HasOne(x => x.Role).WithMany().HasForeignKey(x => x.RoleId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -32,7 +32,7 @@ public sealed class AccessAuditEntryEntity
     /// <summary>The topic, or the filter of a subscribe.</summary>
     public string? Topic { get; set; }
 
-    /// <summary>Where the deciding rule comes from (e.g. /etc/iothub/acl:12), or "default".</summary>
+    /// <summary>Where the deciding rule comes from (e.g. /etc/iothub/acl:12, role:operators#7), "superuser" or "default".</summary>
     public string? Rule { get; set; }
 
     /// <summary>Decisions not recorded (result "dropped"); 0 otherwise.</summary>

@@ -1,6 +1,6 @@
 namespace IoTHub.Data.Entities;
 
-// Tables for the security work: the built-in MQTT users (the Database authenticator); roles and ACLs are not used yet.
+// Tables for the security work: the built-in MQTT users (the Database authenticator), their roles and the stored access rules.
 
 /// <summary>A built-in MQTT user (table mqtt_users); the admin API's accounts are a table of their own.</summary>
 public sealed class UserEntity
@@ -25,34 +25,43 @@ public sealed class UserEntity
 
     /// <summary>When it was last changed, in Unix milliseconds.</summary>
     public long ChangedAt { get; set; }
+
+    /// <summary>Its clients may publish and subscribe to anything, whatever the access rules say.</summary>
+    public bool Superuser { get; set; }
 }
 
+/// <summary>A role (table roles): a name that holds access rules, given to MQTT users.</summary>
 public sealed class RoleEntity
 {
     public int Id { get; set; }
 
     public required string Name { get; set; }
+
+    public string? Description { get; set; }
+
+    /// <summary>When it was created, in Unix milliseconds.</summary>
+    public long CreatedAt { get; set; }
+
+    /// <summary>When it was last changed, in Unix milliseconds.</summary>
+    public long ChangedAt { get; set; }
 }
 
+/// <summary>An MQTT user holds a role (table user_roles); deleted with either.</summary>
 public sealed class UserRoleEntity
 {
     public int UserId { get; set; }
 
     public int RoleId { get; set; }
-}
 
-/// <summary>What an ACL rule governs.</summary>
-[Flags]
-public enum AclAction : short
-{
-    None = 0,
-    Publish = 1,
-    Subscribe = 2,
+    public UserEntity? User { get; set; }
+
+    public RoleEntity? Role { get; set; }
 }
 
 /// <summary>
-/// One ACL rule: for a user, a role, a client id, or everyone (all null); the topic filter may use
-/// %u (user name) and %c (client id). Higher priority wins.
+/// A stored access rule (table acl_rules): for an MQTT user (<see cref="UserId"/>), a role (<see cref="RoleId"/>), or
+/// everyone (neither); deleted with its user or role. Allow or deny <see cref="Actions"/> on <see cref="TopicFilter"/>,
+/// where, with <see cref="Pattern"/>, %u, %c and ${cert_cn} stand for the client's values.
 /// </summary>
 public sealed class AclRuleEntity
 {
@@ -62,13 +71,16 @@ public sealed class AclRuleEntity
 
     public int? RoleId { get; set; }
 
-    public string? ClientId { get; set; }
-
     public required string TopicFilter { get; set; }
 
-    public AclAction Action { get; set; }
+    /// <summary>Publish 1, subscribe 2, both 3 (<see cref="Broker.Security.Authorization.AclAction"/>).</summary>
+    public Broker.Security.Authorization.AclAction Actions { get; set; }
 
     public bool Allow { get; set; }
 
-    public int Priority { get; set; }
+    public bool Pattern { get; set; }
+
+    public UserEntity? User { get; set; }
+
+    public RoleEntity? Role { get; set; }
 }

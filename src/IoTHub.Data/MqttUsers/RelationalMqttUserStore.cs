@@ -25,6 +25,7 @@ internal sealed class RelationalMqttUserStore(IDbContextFactory<BrokerDbContext>
             ScramSha256 = user.ScramSha256,
             Enabled = user.Enabled,
             ClientIdPattern = user.ClientIdPattern,
+            Superuser = user.Superuser,
             CreatedAt = user.CreatedAt.ToUnixTimeMilliseconds(),
             ChangedAt = user.ChangedAt.ToUnixTimeMilliseconds(),
         }, cancellationToken);
@@ -35,6 +36,7 @@ internal sealed class RelationalMqttUserStore(IDbContextFactory<BrokerDbContext>
             .SetProperty(u => u.ScramSha256, user.ScramSha256)
             .SetProperty(u => u.Enabled, user.Enabled)
             .SetProperty(u => u.ClientIdPattern, user.ClientIdPattern)
+            .SetProperty(u => u.Superuser, user.Superuser)
             .SetProperty(u => u.ChangedAt, user.ChangedAt.ToUnixTimeMilliseconds()), cancellationToken).ConfigureAwait(false) > 0);
 
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) =>
@@ -42,5 +44,5 @@ internal sealed class RelationalMqttUserStore(IDbContextFactory<BrokerDbContext>
 
     private static MqttUser ToUser(UserEntity e) =>
         new(e.UserName, e.PasswordHash, e.Enabled, e.ClientIdPattern, DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt),
-            DateTimeOffset.FromUnixTimeMilliseconds(e.ChangedAt), e.ScramSha256);
+            DateTimeOffset.FromUnixTimeMilliseconds(e.ChangedAt), e.ScramSha256, e.Superuser);
 }

@@ -1,4 +1,5 @@
 using IoTHub.Web.Api.Accounts;
+using IoTHub.Web.Api.AclRules;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
@@ -9,6 +10,7 @@ using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
+using IoTHub.Web.Api.Roles;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Statistics;
 using IoTHub.Web.Api.Subscriptions;
@@ -33,6 +35,8 @@ internal static class AdminApi
             .MapListenersApi()
             .MapClientsApi()
             .MapMqttUsersApi()
+            .MapRolesApi()
+            .MapAclRulesApi()
             .MapSessionsApi()
             .MapSubscriptionsApi()
             .MapRetainedApi()

@@ -2,6 +2,7 @@ using System.Text.Json;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
 using IoTHub.Web.Api.Accounts;
+using IoTHub.Web.Api.AclRules;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
@@ -12,6 +13,7 @@ using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Api.Retained;
+using IoTHub.Web.Api.Roles;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Statistics;
 using IoTHub.Web.Api.Subscriptions;
@@ -52,12 +54,19 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(AuditEntry)] = new AuditEntry("access", At, null, "publish", null, "192.0.2.10:53412", "deny", "default", "tcp://0.0.0.0:1883",
             "field-unit-3", "sensor-17", "devices/sensor-18/telemetry", "/etc/iothub/acl:12"),
         [typeof(BanInfo)] = new BanInfo("address", "192.0.2.66", 10, At.AddMinutes(5)),
-        [typeof(MqttUserInfo)] = new MqttUserInfo("field-unit-3", true, "%u-*", At, At.AddDays(2)),
+        [typeof(MqttUserInfo)] = new MqttUserInfo("field-unit-3", true, "%u-*", At, At.AddDays(2), false),
         [typeof(CreateMqttUserRequest)] = new CreateMqttUserRequest("field-unit-3", "a-device-password", true, "%u-*"),
         [typeof(UpdateMqttUserRequest)] = new UpdateMqttUserRequest("a-new-device-password", null, null),
         [typeof(ImportMqttUsersRequest)] = new ImportMqttUsersRequest("alice:$7$101$c2FsdHNhbHRzYWx0$...\nbob:$6$c2FsdA==$...\n"),
         [typeof(ImportMqttUsersResult)] = new ImportMqttUsersResult(["alice"], [new ImportProblem(2, "user 'bob' exists and is kept as it is")]),
         [typeof(ImportProblem)] = new ImportProblem(2, "user 'bob' exists and is kept as it is"),
+        [typeof(RoleInfo)] = new RoleInfo("sensors", "Field units: their own telemetry, the shared configuration", At, At.AddDays(1)),
+        [typeof(CreateRoleRequest)] = new CreateRoleRequest("sensors", "Field units: their own telemetry, the shared configuration"),
+        [typeof(UpdateRoleRequest)] = new UpdateRoleRequest("field-sensors", null),
+        [typeof(UserRolesInfo)] = new UserRolesInfo("field-unit-3", ["sensors"]),
+        [typeof(SetUserRolesRequest)] = new SetUserRolesRequest(["sensors"]),
+        [typeof(AclRuleInfo)] = new AclRuleInfo(7, "role", null, "sensors", "allow", "publish", "devices/%u/telemetry/#", true),
+        [typeof(AclRuleRequest)] = new AclRuleRequest("role", null, "sensors", "allow", "publish", "devices/%u/telemetry/#"),
         [typeof(ListenerInfo)] = Listener,
         [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
         [typeof(BrokerListener)] = new BrokerListener("secure", "tls", "tls://0.0.0.0:8883", "0.0.0.0", 8883, null, true,

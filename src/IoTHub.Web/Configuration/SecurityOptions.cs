@@ -83,7 +83,7 @@ internal sealed class SecurityOptions
     /// <summary>A Mosquitto acl_file; null: none.</summary>
     public string? AclFile { get; set; }
 
-    /// <summary>Null (not set): deny when an ACL source is configured, else allow (and nothing is checked).</summary>
+    /// <summary>Null (not set): deny when an acl_file is configured, else allow (and, while no rule is stored, nothing is checked).</summary>
     public AclDefault? AclDefault { get; set; }
 
     public DenyAction DenyAction { get; set; }

@@ -44,8 +44,8 @@ internal sealed class DashboardActions(AuthenticationStateProvider authenticatio
         return await RunAsAdminAsync($"dashboard: add MQTT user '{userName}'", async () =>
         {
             var errors = new ValidationErrors();
-            var (outcome, _) = await users.CreateAsync(userName, password, enabled: true, string.IsNullOrEmpty(clientIdPattern) ? null : clientIdPattern, errors,
-                CancellationToken.None);
+            var (outcome, _) = await users.CreateAsync(userName, password, enabled: true, string.IsNullOrEmpty(clientIdPattern) ? null : clientIdPattern,
+                superuser: null, errors, CancellationToken.None);
             return outcome switch
             {
                 MqttUserOutcome.Done => (StatusCodes.Status201Created, new ActionOutcome(true, $"Added user '{userName}'.")),

@@ -132,6 +132,7 @@ public sealed class AclFileTests(AclFileHost fixture) : IClassFixture<AclFileHos
         }
     }
 
-    private static MqttMessage Message(string topic, string payload) =>
+    /// <summary>A message as the administrator publishes it (unchecked; its deliveries are checked).</summary>
+    internal static MqttMessage Message(string topic, string payload) =>
         MqttMessage.Create(topic, System.Text.Encoding.UTF8.GetBytes(payload), QualityOfService.AtLeastOnce, retain: false, properties: null, publisherId: "admin", TimeProvider.System);
 }

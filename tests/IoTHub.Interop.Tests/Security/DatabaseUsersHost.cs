@@ -8,18 +8,24 @@ namespace IoTHub.Interop.Tests.Security;
 
 /// <summary>
 /// The host with the Database authenticator (its own SQLite file) and an admin API client logged in as the first admin,
-/// for creating, changing and deleting MQTT users the way an operator does. Bans are off: its tests count refusals,
-/// many from one address.
+/// for creating, changing and deleting MQTT users (and their roles and rules) the way an operator does. Bans are off:
+/// its tests count refusals, many from one address.
 /// </summary>
-public sealed class DatabaseUsersHost : IDisposable
+public class DatabaseUsersHost : IDisposable
 {
     private const string AdminPassword = "interop-admin-password";
 
     static DatabaseUsersHost() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminPassword);
 
     public DatabaseUsersHost()
+        : this(new Dictionary<string, string>())
     {
-        Host = new InteropHost(new Dictionary<string, string>
+    }
+
+    /// <param name="settings">More settings, e.g. <c>Security:AclDefault</c>.</param>
+    protected DatabaseUsersHost(IReadOnlyDictionary<string, string> settings)
+    {
+        Host = new InteropHost(new Dictionary<string, string>(settings)
         {
             ["Security:Authenticators:0:Type"] = "Database",
             ["Security:Bans:Enabled"] = "false",
@@ -32,7 +38,10 @@ public sealed class DatabaseUsersHost : IDisposable
     private HttpClient Api { get; }
 
     /// <summary>Sends a request to /api/v1/mqtt-users[/path] as the admin (logging in the first time) and asserts its status.</summary>
-    public async Task SendAsync(HttpMethod method, string path, object? body, HttpStatusCode expected)
+    public Task SendAsync(HttpMethod method, string path, object? body, HttpStatusCode expected) => ApiAsync(method, "/api/v1/mqtt-users" + path, body, expected);
+
+    /// <summary>Sends a request to the admin API as the admin (logging in the first time), asserts its status and returns the body.</summary>
+    public async Task<JsonElement> ApiAsync(HttpMethod method, string path, object? body, HttpStatusCode expected)
     {
         if (Api.DefaultRequestHeaders.Authorization is null)
         {
@@ -41,9 +50,11 @@ public sealed class DatabaseUsersHost : IDisposable
             Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
-        using var request = new HttpRequestMessage(method, "/api/v1/mqtt-users" + path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         using var response = await Api.SendAsync(request);
-        Assert.True(expected == response.StatusCode, $"{method} {path}: {response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(expected == response.StatusCode, $"{method} {path}: {response.StatusCode} {text}");
+        return text.Length == 0 ? default : JsonSerializer.Deserialize<JsonElement>(text);
     }
 
     public Task CreateAsync(string userName, string password, string? clientIdPattern = null) =>
@@ -51,7 +62,16 @@ public sealed class DatabaseUsersHost : IDisposable
 
     public void Dispose()
     {
-        Api.Dispose();
-        Host.Dispose();
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Api.Dispose();
+            Host.Dispose();
+        }
     }
 }

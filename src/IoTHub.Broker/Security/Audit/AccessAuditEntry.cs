@@ -6,7 +6,7 @@ public enum AccessAuditAction
     /// <summary>A PUBLISH, or a will when its connection ends.</summary>
     Publish,
 
-    /// <summary>A SUBSCRIBE filter, or a subscription checked again after the rules changed.</summary>
+    /// <summary>A SUBSCRIBE filter, or a subscription removed when checked again after the rules changed.</summary>
     Subscribe,
 
     /// <summary>A message delivered through a subscription (refused by a deny inside an allowed filter).</summary>
@@ -33,7 +33,8 @@ public sealed record ClientOrigin(string Broker, string Listener, string Address
 /// One entry of the access audit: a decision (when, who from where, what on which topic, the result and the rule that made
 /// it), or, with <see cref="AccessAuditResult.Dropped"/>, how many decisions were not recorded since the previous such entry.
 /// </summary>
-/// <param name="Rule">Where the deciding rule comes from (<c>/etc/iothub/acl:12</c>), or <c>default</c> when no rule spoke.</param>
+/// <param name="Rule">Where the deciding rule comes from (<c>/etc/iothub/acl:12</c>, a stored rule as <c>role:operators#7</c>), <c>superuser</c>
+/// for a superuser, or <c>default</c> when no rule spoke.</param>
 /// <param name="Dropped">Decisions not recorded; 0 for a decision.</param>
 public sealed record AccessAuditEntry(
     DateTimeOffset At,

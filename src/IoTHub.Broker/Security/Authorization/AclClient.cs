@@ -27,21 +27,36 @@ public sealed class AclClient
     /// <summary>Whether a refusal closes the connection (Security:DenyAction=Disconnect).</summary>
     public bool DisconnectOnDeny => _authorizer.DisconnectOnDeny;
 
-    /// <summary>Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted.</summary>
+    /// <summary>
+    /// Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted and audited, unless
+    /// there is nothing to check (<see cref="Authorizer.ChecksNothing"/>).
+    /// </summary>
     public bool MayPublish(string topic)
     {
-        var allowed = Cached(AclAction.Publish, topic);
+        var rules = _authorizer.Rules;
+        if (_authorizer.ChecksNothing(rules))
+        {
+            return true;
+        }
+
+        var allowed = Cached(rules, AclAction.Publish, topic);
         _authorizer.Decided(this, AccessAuditAction.Publish, topic, allowed);
         return allowed;
     }
 
     /// <summary>
     /// Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted, and only a refusal is
-    /// audited: it runs per delivery.
+    /// audited: it runs per delivery. Nothing is refused when there is no rule and the default allows.
     /// </summary>
     public bool MayReceive(string topic)
     {
-        var allowed = Cached(AclAction.Subscribe, topic);
+        var rules = _authorizer.Rules;
+        if (rules.ChecksNothing)
+        {
+            return true;
+        }
+
+        var allowed = Cached(rules, AclAction.Subscribe, topic);
         if (!allowed)
         {
             _authorizer.Decided(this, AccessAuditAction.Receive, topic, allowed);
@@ -50,11 +65,38 @@ public sealed class AclClient
         return allowed;
     }
 
-    /// <summary>Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted.</summary>
+    /// <summary>
+    /// Whether the client may subscribe to <paramref name="filter"/>: a rule must cover all of it. Counted and audited,
+    /// unless there is nothing to check (<see cref="Authorizer.ChecksNothing"/>).
+    /// </summary>
     public bool MaySubscribe(string filter)
     {
-        var allowed = _authorizer.Rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
+        var rules = _authorizer.Rules;
+        if (_authorizer.ChecksNothing(rules))
+        {
+            return true;
+        }
+
+        var allowed = rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
         _authorizer.Decided(this, AccessAuditAction.Subscribe, filter, allowed);
+        return allowed;
+    }
+
+    /// <summary>
+    /// Whether the client may keep its subscription to <paramref name="filter"/> after the rules changed, or when its stored
+    /// session is resumed: as <see cref="MaySubscribe"/> (counted), but only a removal is audited, even with
+    /// <c>RecordAllowed</c>: else each change of rules would record every kept subscription of every connected client.
+    /// </summary>
+    public bool MayKeepSubscription(string filter)
+    {
+        var rules = _authorizer.Rules;
+        if (rules.ChecksNothing)
+        {
+            return true;
+        }
+
+        var allowed = rules.Allows(Identity, AclAction.Subscribe, filter, isFilter: true);
+        _authorizer.Decided(this, AccessAuditAction.Subscribe, filter, allowed, auditAllowed: false);
         return allowed;
     }
 
@@ -63,9 +105,8 @@ public sealed class AclClient
         _authorizer.Rules.DecidingRule(Identity, action == AccessAuditAction.Publish ? AclAction.Publish : AclAction.Subscribe, topic,
             isFilter: action == AccessAuditAction.Subscribe);
 
-    private bool Cached(AclAction action, string topic)
+    private bool Cached(AclRuleSet rules, AclAction action, string topic)
     {
-        var rules = _authorizer.Rules;
         var cache = _cache ??= new Entry?[CacheSlots];
         var slot = (topic.GetHashCode() ^ (int)action) & (CacheSlots - 1);
         if (Volatile.Read(ref cache[slot]) is { } entry && entry.Version == rules.Version && entry.Action == action && string.Equals(entry.Topic, topic, StringComparison.Ordinal))

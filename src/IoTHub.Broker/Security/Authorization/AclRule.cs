@@ -12,7 +12,10 @@ public enum AclAction
     Both = Publish | Subscribe,
 }
 
-/// <summary>Whom a rule is for, most specific first: a user (or, for a client without a user name, the anonymous scope), then everyone.</summary>
+/// <summary>
+/// Whom a rule is for. A decision asks the most specific scope first: a user (or, for a client without a user name, the
+/// anonymous scope), then the roles the user holds, then everyone.
+/// </summary>
 public enum AclScope
 {
     User,
@@ -21,24 +24,40 @@ public enum AclScope
     Anonymous,
 
     Everyone,
+
+    /// <summary>The users that hold a role (<see cref="AclUsers.Roles"/>).</summary>
+    Role,
 }
 
 /// <summary>
 /// One access rule: allow or deny <see cref="Actions"/> on the topics <see cref="Filter"/> covers, for a user, anonymous
-/// clients or everyone. When <see cref="Pattern"/> is set, <c>%u</c> (user name), <c>%c</c> (client id) and
+/// clients, a role or everyone. When <see cref="Pattern"/> is set, <c>%u</c> (user name), <c>%c</c> (client id) and
 /// <c>${cert_cn}</c> (the client certificate's common name) in the filter stand for the client's own values.
 /// </summary>
 /// <param name="UserName">The user of a <see cref="AclScope.User"/> rule; null otherwise.</param>
 /// <param name="Source">Where the rule comes from, for logs (e.g. <c>/etc/iothub/acl:12</c>).</param>
-public sealed record AclRule(bool Allow, AclAction Actions, string Filter, AclScope Scope, string? UserName = null, bool Pattern = false, string? Source = null);
+/// <param name="RoleName">The role of a <see cref="AclScope.Role"/> rule; null otherwise.</param>
+public sealed record AclRule(bool Allow, AclAction Actions, string Filter, AclScope Scope, string? UserName = null, bool Pattern = false, string? Source = null,
+    string? RoleName = null);
+
+/// <summary>What a source says about users beyond rules: the roles each holds, and those whose access is never checked.</summary>
+/// <param name="Roles">The roles of each user, by user name (ordinal).</param>
+/// <param name="Superusers">User names that may publish and subscribe to anything: no rule and no default applies to them.</param>
+public sealed record AclUsers(IReadOnlyDictionary<string, IReadOnlyList<string>> Roles, IReadOnlySet<string> Superusers)
+{
+    public static AclUsers None { get; } = new(new Dictionary<string, IReadOnlyList<string>>(), new HashSet<string>());
+}
 
 /// <summary>
-/// Where rules come from: a Mosquitto acl_file today, database roles later. <see cref="Changed"/> tells the
-/// <see cref="Authorizer"/> to compile <see cref="Rules"/> again.
+/// Where rules come from: a Mosquitto acl_file, the stored roles and rules of the admin API. <see cref="Changed"/> tells
+/// the <see cref="Authorizer"/> to compile <see cref="Rules"/> and <see cref="Users"/> again.
 /// </summary>
 public interface IAclSource
 {
     IReadOnlyList<AclRule> Rules { get; }
+
+    /// <summary>Roles held and superusers; a file has neither.</summary>
+    AclUsers Users => AclUsers.None;
 
     event Action? Changed;
 }

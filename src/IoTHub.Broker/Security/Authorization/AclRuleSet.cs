@@ -1,31 +1,58 @@
 namespace IoTHub.Broker.Security.Authorization;
 
 /// <summary>
-/// Every rule of the sources compiled once: one <see cref="AclMatcher"/> per user, one for anonymous clients, one for
-/// everyone. A decision looks at the client's own scope first (its user's rules, or the anonymous ones) and, when no
-/// rule there speaks about the action on that topic, at everyone's; within a scope a matching deny wins over a matching
-/// allow. When no rule speaks, the default decides. Immutable: a change of rules makes a new set with a higher version.
+/// Every rule of the sources compiled once: one <see cref="AclMatcher"/> per user, per role, one for anonymous clients,
+/// one for everyone. A decision looks at the client's own scope first (its user's rules, or the anonymous ones), then,
+/// for a user, at the rules of the roles it holds together, then at everyone's: the first scope with a rule about the
+/// action on that topic decides, and within it a matching deny wins over a matching allow. When no rule speaks, the
+/// default decides. A superuser is allowed everything without a look at any rule. Immutable: a change of rules, roles
+/// or superusers makes a new set with a higher version.
 /// </summary>
 internal sealed class AclRuleSet
 {
-    private readonly Dictionary<string, AclMatcher> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, UserRules> _users = new(StringComparer.Ordinal);
     private readonly AclMatcher _anonymous = new();
     private readonly AclMatcher _everyone = new();
 
-    public AclRuleSet(IEnumerable<AclRule> rules, bool defaultAllow, long version)
+    public AclRuleSet(IEnumerable<AclRule> rules, bool defaultAllow, long version, AclUsers? users = null)
     {
         DefaultAllow = defaultAllow;
         Version = version;
+        Dictionary<string, AclMatcher> roles = new(StringComparer.Ordinal);
         foreach (var rule in rules)
         {
             var matcher = rule.Scope switch
             {
-                AclScope.User => _users.TryGetValue(rule.UserName!, out var user) ? user : _users[rule.UserName!] = new AclMatcher(),
+                AclScope.User => ForUser(rule.UserName!).Own ??= new AclMatcher(),
+                AclScope.Role => roles.TryGetValue(rule.RoleName!, out var role) ? role : roles[rule.RoleName!] = new AclMatcher(),
                 AclScope.Anonymous => _anonymous,
                 _ => _everyone,
             };
             matcher.Add(rule);
             RuleCount++;
+        }
+
+        users ??= AclUsers.None;
+        foreach (var (user, held) in users.Roles)
+        {
+            List<AclMatcher> matchers = [];
+            foreach (var role in held)
+            {
+                if (roles.TryGetValue(role, out var matcher) && !matchers.Contains(matcher))
+                {
+                    matchers.Add(matcher);
+                }
+            }
+
+            if (matchers.Count > 0)
+            {
+                ForUser(user).Roles = [.. matchers];
+            }
+        }
+
+        foreach (var user in users.Superusers)
+        {
+            ForUser(user).Superuser = true;
         }
     }
 
@@ -36,36 +63,112 @@ internal sealed class AclRuleSet
 
     public int RuleCount { get; }
 
+    /// <summary>No rule at all and a default that allows: every check would say yes, so none needs to be made.</summary>
+    public bool ChecksNothing => RuleCount == 0 && DefaultAllow;
+
     /// <summary>Whether <paramref name="identity"/> may do <paramref name="action"/> on a topic, or (<paramref name="isFilter"/>) subscribe to a filter.</summary>
     public bool Allows(AclIdentity identity, AclAction action, string topic, bool isFilter) => Decide(identity, action, topic, isFilter, out _);
 
-    /// <summary>The rule that made <see cref="Allows"/>' decision for the same arguments, for the audit; null when the default made it.</summary>
+    /// <summary>
+    /// The rule that made <see cref="Allows"/>' decision for the same arguments, for the audit: a rule of the scope that
+    /// decided (for the roles a user holds, of the role whose rule decided), <see cref="Superuser"/> for a superuser; null
+    /// when the default made it.
+    /// </summary>
     public AclRule? DecidingRule(AclIdentity identity, AclAction action, string topic, bool isFilter)
     {
         var allowed = Decide(identity, action, topic, isFilter, out var decidedBy);
-        return decidedBy?.RuleBehind(AclMatcher.Grant(action, allowed), topic, isFilter, identity);
-    }
-
-    /// <param name="decidedBy">The scope whose rules decided; null: none spoke, the default decided.</param>
-    private bool Decide(AclIdentity identity, AclAction action, string topic, bool isFilter, out AclMatcher? decidedBy)
-    {
-        var own = identity.UserName is { } user ? _users.GetValueOrDefault(user) : _anonymous;
-        if (own is not null && Decide(own.Match(topic, isFilter, identity), action) is { } decided)
+        if (decidedBy.Superuser)
         {
-            decidedBy = own;
-            return decided;
+            return Superuser;
         }
 
-        decidedBy = _everyone;
+        var grant = AclMatcher.Grant(action, allowed);
+        if (decidedBy.Scope is { } scope)
+        {
+            return scope.RuleBehind(grant, topic, isFilter, identity);
+        }
+
+        foreach (var role in decidedBy.Roles ?? [])
+        {
+            if (role.RuleBehind(grant, topic, isFilter, identity) is { } rule)
+            {
+                return rule;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>What a superuser's decisions are audited as: no rule is looked at, the flag allows everything.</summary>
+    public static AclRule Superuser { get; } = new(true, AclAction.Both, "#", AclScope.User, Source: "superuser");
+
+    /// <param name="decidedBy">The scope whose rules decided; none of its members set: no rule spoke, the default decided.</param>
+    private bool Decide(AclIdentity identity, AclAction action, string topic, bool isFilter, out DecidedBy decidedBy)
+    {
+        if (identity.UserName is not { } user)
+        {
+            if (Decide(_anonymous.Match(topic, isFilter, identity), action) is { } anonymous)
+            {
+                decidedBy = new DecidedBy(_anonymous, null, Superuser: false);
+                return anonymous;
+            }
+        }
+        else if (_users.GetValueOrDefault(user) is { } own)
+        {
+            if (own.Superuser)
+            {
+                decidedBy = new DecidedBy(null, null, Superuser: true);
+                return true;
+            }
+
+            if (own.Own is { } rules && Decide(rules.Match(topic, isFilter, identity), action) is { } decided)
+            {
+                decidedBy = new DecidedBy(rules, null, Superuser: false);
+                return decided;
+            }
+
+            if (own.Roles.Length > 0 && Decide(MatchRoles(own.Roles, topic, isFilter, identity), action) is { } byRole)
+            {
+                decidedBy = new DecidedBy(null, own.Roles, Superuser: false);
+                return byRole;
+            }
+        }
+
         if (Decide(_everyone.Match(topic, isFilter, identity), action) is { } everyone)
         {
+            decidedBy = new DecidedBy(_everyone, null, Superuser: false);
             return everyone;
         }
 
-        decidedBy = null;
+        decidedBy = default;
         return DefaultAllow;
+    }
+
+    /// <summary>The roles a user holds are one scope: a deny of any of them wins over an allow of another.</summary>
+    private static AclMatcher.Grants MatchRoles(AclMatcher[] roles, string topic, bool isFilter, AclIdentity identity)
+    {
+        var grants = AclMatcher.Grants.None;
+        foreach (var role in roles)
+        {
+            grants |= role.Match(topic, isFilter, identity);
+        }
+
+        return grants;
     }
 
     private static bool? Decide(AclMatcher.Grants grants, AclAction action) =>
         (grants & AclMatcher.Grant(action, allowed: false)) != 0 ? false : (grants & AclMatcher.Grant(action, allowed: true)) != 0 ? true : null;
+
+    private UserRules ForUser(string user) => _users.TryGetValue(user, out var rules) ? rules : _users[user] = new UserRules();
+
+    /// <summary>What applies to one user name: its own rules, the rules of the roles it holds (those that have any), whether it is a superuser.</summary>
+    private sealed class UserRules
+    {
+        public AclMatcher? Own;
+        public AclMatcher[] Roles = [];
+        public bool Superuser;
+    }
+
+    /// <summary>Who made a decision: one scope's rules, the rules of the roles a user holds, or the superuser flag; default: the default.</summary>
+    private readonly record struct DecidedBy(AclMatcher? Scope, AclMatcher[]? Roles, bool Superuser);
 }

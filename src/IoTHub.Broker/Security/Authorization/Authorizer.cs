@@ -19,6 +19,8 @@ public sealed partial class Authorizer : IDisposable
     private readonly ILogger _logger;
     private readonly Lock _compiling = new();
     private readonly long[] _decisions = new long[Actions.Length * Results.Length];
+    private readonly AccessAudit? _audit;
+    private readonly bool _recordsAllowed;
     private AclRuleSet _rules;
 
     /// <param name="defaultAllow">What is decided when no rule speaks about a topic.</param>
@@ -47,7 +49,11 @@ public sealed partial class Authorizer : IDisposable
     public long Version => Rules.Version;
 
     /// <summary>Where decisions are recorded: every refusal, and allowed PUBLISHes and SUBSCRIBEs when it asks for them; null: none.</summary>
-    public AccessAudit? Audit { get; init; }
+    public AccessAudit? Audit
+    {
+        get => _audit;
+        init => (_audit, _recordsAllowed) = (value, value?.RecordsAllowed == true);
+    }
 
     /// <summary>Raised after the rules changed, on the thread that noticed the change.</summary>
     public event Action? RulesChanged;
@@ -56,9 +62,6 @@ public sealed partial class Authorizer : IDisposable
 
     /// <summary>Every (action, result) pair with its count, zeros included, for <c>iothub_authorization_total</c>.</summary>
     public IEnumerable<(string Action, string Result, long Count)> Decisions() => Counts(_decisions);
-
-    /// <summary>The pairs of <see cref="Decisions"/>, all zero: where there is no authorizer.</summary>
-    public static IEnumerable<(string Action, string Result, long Count)> NoDecisions() => Counts(new long[Actions.Length * Results.Length]);
 
     private static IEnumerable<(string Action, string Result, long Count)> Counts(long[] decisions)
     {
@@ -81,17 +84,25 @@ public sealed partial class Authorizer : IDisposable
     }
 
     /// <summary>
+    /// Whether a PUBLISH or SUBSCRIBE need not be checked at all under <paramref name="rules"/>: no rule and a default that
+    /// allows, so every check would say yes, and no audit that records allowed decisions. Then nothing is counted either;
+    /// with <c>RecordAllowed</c> each one is decided (by the default) and recorded.
+    /// </summary>
+    internal bool ChecksNothing(AclRuleSet rules) => rules.ChecksNothing && !_recordsAllowed;
+
+    /// <summary>
     /// A decision of <paramref name="client"/>: counted (deliveries are not, see <see cref="AclClient.MayReceive"/>) and given to
     /// the audit when it records such decisions. An allowed check costs no more than a flag when allowed ones are not recorded.
     /// </summary>
-    internal void Decided(AclClient client, AccessAuditAction action, string topic, bool allowed)
+    /// <param name="auditAllowed">False for a check whose allow the audit never records (a subscription kept after a change of rules).</param>
+    internal void Decided(AclClient client, AccessAuditAction action, string topic, bool allowed, bool auditAllowed = true)
     {
         if (action != AccessAuditAction.Receive)
         {
             Interlocked.Increment(ref _decisions[(action == AccessAuditAction.Publish ? 0 : Results.Length) + (allowed ? 0 : 1)]);
         }
 
-        if (Audit is { } audit && (!allowed || audit.RecordsAllowed))
+        if (_audit is { } audit && (!allowed || (_recordsAllowed && auditAllowed)))
         {
             audit.Record(client, action, topic, allowed);
         }
@@ -111,12 +122,21 @@ public sealed partial class Authorizer : IDisposable
     private AclRuleSet Compile(long version)
     {
         List<AclRule> rules = [];
+        Dictionary<string, IReadOnlyList<string>> roles = new(StringComparer.Ordinal);
+        HashSet<string> superusers = new(StringComparer.Ordinal);
         foreach (var source in _sources)
         {
             rules.AddRange(source.Rules);
+            var users = source.Users;
+            foreach (var (user, held) in users.Roles)
+            {
+                roles[user] = roles.TryGetValue(user, out var before) ? [.. before, .. held] : held;
+            }
+
+            superusers.UnionWith(users.Superusers);
         }
 
-        return new AclRuleSet(rules, _defaultAllow, version);
+        return new AclRuleSet(rules, _defaultAllow, version, new AclUsers(roles, superusers));
     }
 
     [LoggerMessage(1320, LogLevel.Information, "Access rules changed: {Rules} rules in force (version {Version}); they apply to connected clients now")]

@@ -46,7 +46,7 @@ public sealed partial class MqttBroker
 
         foreach (var subscription in session.GetSubscriptions())
         {
-            if (!access.MaySubscribe(subscription.MatchFilter) && Router.Unsubscribe(session, subscription.TopicFilter))
+            if (!access.MayKeepSubscription(subscription.MatchFilter) && Router.Unsubscribe(session, subscription.TopicFilter))
             {
                 LogSubscriptionRevoked(Logger, session.ClientId, subscription.TopicFilter);
             }

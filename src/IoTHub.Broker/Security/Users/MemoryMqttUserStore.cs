@@ -27,11 +27,37 @@ public sealed class MemoryMqttUserStore : IMqttUserStore
         return Task.FromResult(false);
     }
 
-    public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => Task.FromResult(_users.TryRemove(userName, out _));
+    public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken)
+    {
+        if (!_users.TryRemove(userName, out _))
+        {
+            return Task.FromResult(false);
+        }
+
+        Deleted?.Invoke(userName);
+        return Task.FromResult(true);
+    }
+
+    /// <summary>Raised after a user was deleted: what belongs to it elsewhere in memory goes too, as the database's foreign keys do it there.</summary>
+    internal event Action<string>? Deleted;
+
+    internal bool Contains(string userName) => _users.ContainsKey(userName);
+
+    internal IEnumerable<string> Superusers()
+    {
+        foreach (var (name, user) in _users)
+        {
+            if (user.Superuser)
+            {
+                yield return name;
+            }
+        }
+    }
 
     /// <summary>To the millisecond, as the databases keep them.</summary>
     private static MqttUser Truncated(MqttUser user) =>
         user with { CreatedAt = ToMilliseconds(user.CreatedAt), ChangedAt = ToMilliseconds(user.ChangedAt) };
 
-    private static DateTimeOffset ToMilliseconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
+    /// <summary>A time to the millisecond, as the databases keep it.</summary>
+    internal static DateTimeOffset ToMilliseconds(DateTimeOffset time) => DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
 }

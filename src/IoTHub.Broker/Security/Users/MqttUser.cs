@@ -11,5 +11,6 @@ namespace IoTHub.Broker.Security.Users;
 /// The <see cref="Scram.ScramCredential.Encoded"/> SCRAM-SHA-256 credential, made with the password when it is set here;
 /// null for users imported from a password file until their password changes (they cannot use SCRAM-SHA-256).
 /// </param>
+/// <param name="Superuser">True: its clients may publish and subscribe to anything, whatever the access rules say.</param>
 public sealed record MqttUser(string UserName, string PasswordHash, bool Enabled, string? ClientIdPattern, DateTimeOffset CreatedAt, DateTimeOffset ChangedAt,
-    string? ScramSha256 = null);
+    string? ScramSha256 = null, bool Superuser = false);

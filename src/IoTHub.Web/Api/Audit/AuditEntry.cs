@@ -19,7 +19,7 @@ namespace IoTHub.Web.Api.Audit;
 /// <param name="UserName">access: the client's user name; null for an anonymous client.</param>
 /// <param name="ClientId">access: the client id.</param>
 /// <param name="Topic">access: the topic (publish, receive) or topic filter (subscribe).</param>
-/// <param name="Rule">access: where the rule that decided is written (e.g. /etc/iothub/acl:12), or "default" when no rule spoke (Security:AclDefault decided).</param>
+/// <param name="Rule">access: where the rule that decided is written (e.g. /etc/iothub/acl:12; a stored rule by scope and id: role:operators#7, user:alice#8, everyone#9), "superuser" for a superuser, or "default" when no rule spoke (Security:AclDefault decided).</param>
 /// <param name="Dropped">access, result dropped: decisions not recorded since the previous such entry (over Security:AccessAudit:MaxPerSecond, or the store fell behind).</param>
 internal sealed record AuditEntry(string Kind, DateTimeOffset At, string? Actor, string? Action, int? Status, string? RemoteAddress,
     string? Result = null, string? Broker = null, string? Listener = null, string? UserName = null, string? ClientId = null, string? Topic = null,

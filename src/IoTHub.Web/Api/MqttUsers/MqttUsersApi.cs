@@ -12,9 +12,10 @@ namespace IoTHub.Web.Api.MqttUsers;
 /// <param name="ClientIdPattern">The client ids it may use (* any run of characters, ? one character, %u its user name); null for any.</param>
 /// <param name="CreatedAt">When it was created.</param>
 /// <param name="ChangedAt">When it was last changed.</param>
-internal sealed record MqttUserInfo(string UserName, bool Enabled, string? ClientIdPattern, DateTimeOffset CreatedAt, DateTimeOffset ChangedAt)
+/// <param name="Superuser">True: its clients may publish and subscribe to anything; no access rule is checked for them.</param>
+internal sealed record MqttUserInfo(string UserName, bool Enabled, string? ClientIdPattern, DateTimeOffset CreatedAt, DateTimeOffset ChangedAt, bool Superuser)
 {
-    public static MqttUserInfo From(MqttUser user) => new(user.UserName, user.Enabled, user.ClientIdPattern, user.CreatedAt, user.ChangedAt);
+    public static MqttUserInfo From(MqttUser user) => new(user.UserName, user.Enabled, user.ClientIdPattern, user.CreatedAt, user.ChangedAt, user.Superuser);
 }
 
 /// <summary>A new MQTT user.</summary>
@@ -22,13 +23,15 @@ internal sealed record MqttUserInfo(string UserName, bool Enabled, string? Clien
 /// <param name="Password">At least 8 characters; stored as a PBKDF2-SHA512 hash only.</param>
 /// <param name="Enabled">True when absent.</param>
 /// <param name="ClientIdPattern">The client ids it may use (* any run of characters, ? one character, %u its user name); any when absent.</param>
-internal sealed record CreateMqttUserRequest(string? UserName, string? Password, bool? Enabled, string? ClientIdPattern);
+/// <param name="Superuser">True: no access rule is checked for its clients. False when absent.</param>
+internal sealed record CreateMqttUserRequest(string? UserName, string? Password, bool? Enabled, string? ClientIdPattern, bool? Superuser = null);
 
 /// <summary>Changes to an MQTT user; what is absent stays as it is.</summary>
 /// <param name="Password">A new password, at least 8 characters.</param>
 /// <param name="Enabled">False disables the user and disconnects its clients.</param>
 /// <param name="ClientIdPattern">A new pattern; an empty one allows any client id.</param>
-internal sealed record UpdateMqttUserRequest(string? Password, bool? Enabled, string? ClientIdPattern);
+/// <param name="Superuser">True: no access rule is checked for its clients from now on; false: they are checked again at once (subscriptions the rules do not allow are removed).</param>
+internal sealed record UpdateMqttUserRequest(string? Password, bool? Enabled, string? ClientIdPattern, bool? Superuser = null);
 
 /// <summary>A Mosquitto password file to import.</summary>
 /// <param name="PasswordFile">Its text: one user:hash per line as mosquitto_passwd writes them ($7$ or $6$).</param>
@@ -57,11 +60,11 @@ internal static class MqttUsersApi
             .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireAuthorization(AdminRoles.ChangePolicy);
         users.MapPut("/{userName}", Update).WithName("UpdateMqttUser")
-            .WithSummary("Changes a user's password, enabled flag or client-id pattern; disabling disconnects its clients (5.0: DISCONNECT 0x87).")
+            .WithSummary("Changes a user's password, enabled flag, client-id pattern or superuser flag; disabling disconnects its clients (5.0: DISCONNECT 0x87).")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(AdminRoles.ChangePolicy);
         users.MapDelete("/{userName}", Delete).WithName("DeleteMqttUser")
-            .WithSummary("Deletes a user and disconnects its clients (5.0: DISCONNECT 0x87).")
+            .WithSummary("Deletes a user with its roles and access rules, and disconnects its clients (5.0: DISCONNECT 0x87).")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(AdminRoles.ChangePolicy);
         users.MapPost("/import", Import).WithName("ImportMqttUsers")
@@ -91,7 +94,8 @@ internal static class MqttUsersApi
         CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        var (outcome, user) = await users.CreateAsync(request.UserName, request.Password, request.Enabled, request.ClientIdPattern, errors, cancellationToken);
+        var (outcome, user) = await users.CreateAsync(request.UserName, request.Password, request.Enabled, request.ClientIdPattern, request.Superuser, errors,
+            cancellationToken);
         return outcome switch
         {
             MqttUserOutcome.Done => TypedResults.Created($"{AdminApi.Prefix}/mqtt-users/{Uri.EscapeDataString(user!.UserName)}", MqttUserInfo.From(user)),
@@ -104,8 +108,8 @@ internal static class MqttUsersApi
         UpdateMqttUserRequest request, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        var (outcome, user) = await users.UpdateAsync(userName, new MqttUserChange(request.Password, request.Enabled, request.ClientIdPattern), errors,
-            cancellationToken);
+        var (outcome, user) = await users.UpdateAsync(userName, new MqttUserChange(request.Password, request.Enabled, request.ClientIdPattern, request.Superuser),
+            errors, cancellationToken);
         return outcome switch
         {
             MqttUserOutcome.Done => TypedResults.Ok(MqttUserInfo.From(user!)),

@@ -1,6 +1,7 @@
 using System.Text;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.PasswordFile;
+using IoTHub.Broker.Security.Roles;
 using IoTHub.Broker.Security.Scram;
 using IoTHub.Broker.Security.Users;
 using IoTHub.Web.Api;
@@ -28,16 +29,19 @@ internal enum MqttUserOutcome
 /// <param name="Password">A new password.</param>
 /// <param name="Enabled">False disables the user (its clients are disconnected).</param>
 /// <param name="ClientIdPattern">An empty one removes the pattern (any client id).</param>
-internal sealed record MqttUserChange(string? Password, bool? Enabled, string? ClientIdPattern);
+/// <param name="Superuser">True: its clients may do anything, whatever the access rules say; false: they are checked again.</param>
+internal sealed record MqttUserChange(string? Password, bool? Enabled, string? ClientIdPattern, bool? Superuser = null);
 
 /// <summary>
 /// The built-in MQTT users as the API and the dashboard change them: checked, hashed (<see cref="PasswordHash"/>,
 /// PBKDF2-SHA512, and a SCRAM-SHA-256 credential), stored. After every change the authentication cache forgets the user, so the next CONNECT is decided
 /// on what is stored now (a refusal of a name created since included); a user deleted or disabled is disconnected from
-/// every broker where the Database authenticator let it in (5.0: DISCONNECT 0x87 Not authorized).
+/// every broker where the Database authenticator let it in (5.0: DISCONNECT 0x87 Not authorized). A change of the
+/// superuser flag, and a deletion (which takes the user's roles and rules with it), is in force on connected clients
+/// before the call returns (<see cref="StoredAclSource"/>).
 /// </summary>
 internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain chain, BrokerRegistry registry, IOptions<SecurityOptions> security,
-    TimeProvider time)
+    StoredAclSource access, TimeProvider time)
 {
     public const int MinimumPasswordLength = 8;
 
@@ -52,7 +56,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
     public Task<MqttUser?> FindAsync(string userName, CancellationToken cancellationToken) => store.FindAsync(userName, cancellationToken);
 
     public async Task<(MqttUserOutcome Outcome, MqttUser? User)> CreateAsync(string? userName, string? password, bool? enabled, string? clientIdPattern,
-        ValidationErrors errors, CancellationToken cancellationToken)
+        bool? superuser, ValidationErrors errors, CancellationToken cancellationToken)
     {
         errors.CheckName("userName", userName);
         CheckPassword(password, errors);
@@ -67,22 +71,28 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
         }
 
         var now = time.GetUtcNow();
-        var user = new MqttUser(userName!, PasswordHash.Create(password!, security.Value.PasswordHashIterations).Encoded, enabled ?? true, clientIdPattern, now, now, ScramSha256(password!));
+        var user = new MqttUser(userName!, PasswordHash.Create(password!, security.Value.PasswordHashIterations).Encoded, enabled ?? true, clientIdPattern, now, now,
+            ScramSha256(password!), superuser ?? false);
         if (!await store.AddAsync(user, cancellationToken))
         {
             return (MqttUserOutcome.Exists, null);
         }
 
         Changed(userName!, disconnectBecause: null);
+        if (user.Superuser)
+        {
+            await access.LoadAsync();
+        }
+
         return (MqttUserOutcome.Done, user);
     }
 
     public async Task<(MqttUserOutcome Outcome, MqttUser? User)> UpdateAsync(string userName, MqttUserChange change, ValidationErrors errors,
         CancellationToken cancellationToken)
     {
-        if (change is { Password: null, Enabled: null, ClientIdPattern: null })
+        if (change is { Password: null, Enabled: null, ClientIdPattern: null, Superuser: null })
         {
-            errors.Add("body", "must set password, enabled or clientIdPattern.");
+            errors.Add("body", "must set password, enabled, clientIdPattern or superuser.");
         }
 
         if (change.Password is not null)
@@ -111,6 +121,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
             ScramSha256 = change.Password is { } newPassword ? ScramSha256(newPassword) : user.ScramSha256,
             Enabled = change.Enabled ?? user.Enabled,
             ClientIdPattern = change.ClientIdPattern switch { null => user.ClientIdPattern, "" => null, var replaced => replaced },
+            Superuser = change.Superuser ?? user.Superuser,
             ChangedAt = time.GetUtcNow(),
         };
         if (!await store.UpdateAsync(changed, cancellationToken))
@@ -119,6 +130,11 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
         }
 
         Changed(userName, changed.Enabled ? null : "user disabled");
+        if (changed.Superuser != user.Superuser)
+        {
+            await access.LoadAsync();
+        }
+
         return (MqttUserOutcome.Done, changed);
     }
 
@@ -130,6 +146,7 @@ internal sealed class MqttUserAccounts(IMqttUserStore store, AuthenticationChain
         }
 
         Changed(userName, "user deleted");
+        await access.LoadAsync();
         return true;
     }
 

@@ -110,7 +110,8 @@ public sealed class AclMatcherTests
         Assert.False(patterns.Allows(new AclIdentity(null, "c", null), AclAction.Publish, "devices/%u/t", false));
     }
 
-    private static string RandomFilter(Random random, string[] levels)
+    /// <summary>A filter of 1 to 4 levels drawn from <paramref name="levels"/>, with a <c>#</c> only last.</summary>
+    internal static string RandomFilter(Random random, string[] levels)
     {
         var count = random.Next(1, 5);
         var parts = new string[count];

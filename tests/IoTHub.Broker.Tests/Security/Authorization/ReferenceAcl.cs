@@ -4,14 +4,23 @@ namespace IoTHub.Broker.Tests.Security.Authorization;
 
 /// <summary>
 /// A plain evaluator of access rules, written apart from the compiled trie: a list scan over every rule, placeholders
-/// expanded into strings, filters compared level by level. Slow and obvious, so the trie can be checked against it.
+/// expanded into strings, filters compared level by level; superusers first, then the user's (or anonymous) rules, the
+/// rules of the roles it holds, everyone's. Slow and obvious, so the trie can be checked against it.
 /// </summary>
 internal static class ReferenceAcl
 {
-    public static bool Allows(IReadOnlyList<AclRule> rules, bool defaultAllow, AclIdentity who, AclAction action, string topicOrFilter)
+    public static bool Allows(IReadOnlyList<AclRule> rules, bool defaultAllow, AclIdentity who, AclAction action, string topicOrFilter, AclUsers? users = null)
     {
+        users ??= AclUsers.None;
+        if (who.UserName is { } user && users.Superusers.Contains(user))
+        {
+            return true;
+        }
+
         var ownScope = who.UserName is null ? AclScope.Anonymous : AclScope.User;
+        var held = who.UserName is { } name && users.Roles.TryGetValue(name, out var roles) ? roles : [];
         return Decide(rules, who, action, topicOrFilter, rule => rule.Scope == ownScope && (ownScope == AclScope.Anonymous || rule.UserName == who.UserName))
+            ?? Decide(rules, who, action, topicOrFilter, rule => rule.Scope == AclScope.Role && held.Contains(rule.RoleName!))
             ?? Decide(rules, who, action, topicOrFilter, rule => rule.Scope == AclScope.Everyone)
             ?? defaultAllow;
     }

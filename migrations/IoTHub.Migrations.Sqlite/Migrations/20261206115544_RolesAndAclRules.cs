@@ -1,0 +1,123 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace IoTHub.Migrations.Sqlite.Migrations
+{
+    /// <inheritdoc />
+    public partial class RolesAndAclRules : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "client_id",
+                table: "acl_rules");
+
+            // The placeholder's priority column is gone (rules are deny-first, unordered); pattern is new, not a renamed priority.
+            migrationBuilder.DropColumn(
+                name: "priority",
+                table: "acl_rules");
+
+            migrationBuilder.AddColumn<bool>(
+                name: "pattern",
+                table: "acl_rules",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: false);
+
+            migrationBuilder.RenameColumn(
+                name: "action",
+                table: "acl_rules",
+                newName: "actions");
+
+            migrationBuilder.AddColumn<long>(
+                name: "changed_at",
+                table: "roles",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0L);
+
+            migrationBuilder.AddColumn<long>(
+                name: "created_at",
+                table: "roles",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0L);
+
+            migrationBuilder.AddColumn<string>(
+                name: "description",
+                table: "roles",
+                type: "TEXT",
+                maxLength: 1024,
+                nullable: true);
+
+            migrationBuilder.AddColumn<bool>(
+                name: "superuser",
+                table: "mqtt_users",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: false);
+
+            migrationBuilder.AddCheckConstraint(
+                name: "CK_acl_rules_actions",
+                table: "acl_rules",
+                sql: "actions BETWEEN 1 AND 3");
+
+            migrationBuilder.AddCheckConstraint(
+                name: "CK_acl_rules_one_owner",
+                table: "acl_rules",
+                sql: "user_id IS NULL OR role_id IS NULL");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropCheckConstraint(
+                name: "CK_acl_rules_actions",
+                table: "acl_rules");
+
+            migrationBuilder.DropCheckConstraint(
+                name: "CK_acl_rules_one_owner",
+                table: "acl_rules");
+
+            migrationBuilder.DropColumn(
+                name: "changed_at",
+                table: "roles");
+
+            migrationBuilder.DropColumn(
+                name: "created_at",
+                table: "roles");
+
+            migrationBuilder.DropColumn(
+                name: "description",
+                table: "roles");
+
+            migrationBuilder.DropColumn(
+                name: "superuser",
+                table: "mqtt_users");
+
+            migrationBuilder.DropColumn(
+                name: "pattern",
+                table: "acl_rules");
+
+            migrationBuilder.AddColumn<int>(
+                name: "priority",
+                table: "acl_rules",
+                type: "INTEGER",
+                nullable: false,
+                defaultValue: 0);
+
+            migrationBuilder.RenameColumn(
+                name: "actions",
+                table: "acl_rules",
+                newName: "action");
+
+            migrationBuilder.AddColumn<string>(
+                name: "client_id",
+                table: "acl_rules",
+                type: "TEXT",
+                nullable: true);
+        }
+    }
+}
