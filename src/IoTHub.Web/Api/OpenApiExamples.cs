@@ -75,6 +75,9 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties),
         [typeof(BrokerCounters)] = Counters,
         [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),
+        [typeof(HistorySeriesValues)] = new HistorySeriesValues("messages_in", "messages/s", [412.5, 398.1, 430.0]),
+        [typeof(StatisticsHistory)] = new StatisticsHistory("15m", 10, [At, At.AddSeconds(10), At.AddSeconds(20)],
+            [new HistorySeriesValues("connections", "connections", [12, 12, 13]), new HistorySeriesValues("messages_in", "messages/s", [412.5, 398.1, 430.0])]),
         [typeof(ProblemDetails)] = new ProblemDetails
         {
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",

@@ -85,7 +85,7 @@ internal sealed class BrokerMetrics
         meter.CreateObservableUpDownCounter("iothub.authentication.bans.active", () => PerBanKind(bans, static (b, kind) => b.InForce(kind)), "{ban}",
             "Bans of MQTT logins in force, by kind (address, user).");
 
-        var latency = meter.CreateHistogram("iothub.delivery.latency", "s",
+        var latency = DeliveryLatency = meter.CreateHistogram("iothub.delivery.latency", "s",
             "Seconds from a PUBLISH decoded to its delivery handed to a subscriber's transport, one per written batch: its oldest live delivery (not resends, not retained messages sent at SUBSCRIBE).",
             tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         foreach (var (name, broker) in brokers)
@@ -93,6 +93,11 @@ internal sealed class BrokerMetrics
             broker.Statistics.RecordDeliveryLatencyIn(latency, new KeyValuePair<string, object?>("broker", name));
         }
     }
+
+    /// <summary>The delivery latency histogram the brokers record in.</summary>
+    public Histogram<double> DeliveryLatency { get; }
+
+    public long AdminLoginFailures => Volatile.Read(ref _adminLoginFailures);
 
     public void AdminLoginFailed() => Interlocked.Increment(ref _adminLoginFailures);
 
@@ -104,7 +109,8 @@ internal sealed class BrokerMetrics
             "Storage commits (batches of writes) that failed, by provider: their writes were neither stored nor acknowledged.");
     }
 
-    private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
+    /// <summary>Messages waiting in the session queues of <paramref name="broker"/>.</summary>
+    public static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
 
     private static KeyValuePair<string, object?> Broker(string name) => new("broker", name);
 
@@ -140,7 +146,7 @@ internal sealed class BrokerMetrics
 
     private IEnumerable<Measurement<long>> AuthenticationFailures(IReadOnlyDictionary<string, MqttBroker> brokers)
     {
-        yield return new Measurement<long>(Volatile.Read(ref _adminLoginFailures), new KeyValuePair<string, object?>("kind", "admin_login"));
+        yield return new Measurement<long>(AdminLoginFailures, new KeyValuePair<string, object?>("kind", "admin_login"));
         foreach (var (name, broker) in brokers)
         {
             yield return new Measurement<long>(broker.Statistics.AuthenticationFailures, Broker(name), new KeyValuePair<string, object?>("kind", "mqtt_connect"));

@@ -1,8 +1,9 @@
+using IoTHub.Web.Metrics.History;
 using OpenTelemetry.Metrics;
 
 namespace IoTHub.Web.Metrics;
 
-/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime.</summary>
+/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime; and the in-process metrics history.</summary>
 internal static class MetricsSetup
 {
     public const string Path = "/metrics";
@@ -12,6 +13,10 @@ internal static class MetricsSetup
         services.AddSingleton<BrokerMetrics>();
         // The observable instruments are created with the meter service, once settings are valid.
         services.AddHostedService<InstrumentsCreator>();
+        services.AddSingleton<MetricsHistory>();
+        services.AddSingleton<DeliveryLatencyTally>();
+        services.AddSingleton<HistorySampler>();
+        services.AddHostedService(static s => s.GetRequiredService<HistorySampler>());
         services.AddOpenTelemetry().WithMetrics(static metrics => metrics
             .AddMeter(BrokerMetrics.MeterName)
             .AddAspNetCoreInstrumentation()
