@@ -1,4 +1,5 @@
 using IoTHub.Web.Api.Accounts;
+using IoTHub.Web.Api.Alarms;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
@@ -38,6 +39,7 @@ internal static class AdminApi
             .MapRetainedApi()
             .MapPublishApi()
             .MapStatisticsApi()
+            .MapAlarmsApi()
             .MapBansApi();
         return endpoints;
     }

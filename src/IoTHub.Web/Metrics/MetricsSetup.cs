@@ -1,9 +1,10 @@
+using IoTHub.Web.Alarms;
 using IoTHub.Web.Metrics.History;
 using OpenTelemetry.Metrics;
 
 namespace IoTHub.Web.Metrics;
 
-/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime; and the in-process metrics history.</summary>
+/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime; the in-process metrics history and the alarms it checks.</summary>
 internal static class MetricsSetup
 {
     public const string Path = "/metrics";
@@ -14,6 +15,8 @@ internal static class MetricsSetup
         // The observable instruments are created with the meter service, once settings are valid.
         services.AddHostedService<InstrumentsCreator>();
         services.AddSingleton<MetricsHistory>();
+        services.AddSingleton<AlarmBoard>();
+        services.AddSingleton<AlarmChecks>();
         services.AddSingleton<DeliveryLatencyTally>();
         services.AddSingleton<HistorySampler>();
         services.AddHostedService(static s => s.GetRequiredService<HistorySampler>());

@@ -1,4 +1,5 @@
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Web.Alarms;
 using IoTHub.Web.Mqtt;
 
 namespace IoTHub.Web.Metrics.History;
@@ -6,7 +7,7 @@ namespace IoTHub.Web.Metrics.History;
 /// <summary>
 /// Takes a sample of the key series of all brokers (summed) into the <see cref="MetricsHistory"/> every
 /// <see cref="MetricsHistory.Interval"/>: gauges as they are, counters as rates per second since the
-/// previous sample. It reads the brokers' counters, never touches their hot paths.
+/// previous sample; and checks the conditions of the alarms. It reads the brokers' counters, never touches their hot paths.
 /// </summary>
 internal sealed class HistorySampler : BackgroundService
 {
@@ -15,6 +16,8 @@ internal sealed class HistorySampler : BackgroundService
     private readonly DeliveryLatencyTally _latency;
     private readonly MetricsHistory _history;
     private readonly TimeProvider _time;
+    private readonly AlarmChecks _alarmChecks;
+    private readonly AlarmBoard _alarms;
     private readonly Lock _lock = new();
     private readonly double[] _sample = new double[HistorySeries.All.Count];
 
@@ -23,14 +26,15 @@ internal sealed class HistorySampler : BackgroundService
     private readonly long[] _current = new long[HistorySeries.All.Count];
     private long _previousTimestamp;
 
-    public HistorySampler(BrokerRegistry registry, BrokerMetrics metrics, DeliveryLatencyTally latency, MetricsHistory history, TimeProvider time)
+    public HistorySampler(BrokerRegistry registry, BrokerMetrics metrics, DeliveryLatencyTally latency, MetricsHistory history, TimeProvider time,
+        AlarmChecks alarmChecks, AlarmBoard alarms)
     {
-        (_registry, _metrics, _latency, _history, _time) = (registry, metrics, latency, history, time);
+        (_registry, _metrics, _latency, _history, _time, _alarmChecks, _alarms) = (registry, metrics, latency, history, time, alarmChecks, alarms);
         ReadCounters(_previous);
         _previousTimestamp = time.GetTimestamp();
     }
 
-    /// <summary>Takes a sample now (the timer calls this; tests may too).</summary>
+    /// <summary>Takes a sample and checks the alarms now (the timer calls this; tests may too).</summary>
     public void Sample()
     {
         lock (_lock)
@@ -56,7 +60,9 @@ internal sealed class HistorySampler : BackgroundService
                 }
             }
 
-            _history.Add(_time.GetUtcNow(), _sample);
+            var at = _time.GetUtcNow();
+            _history.Add(at, _sample);
+            _alarms.Update(_alarmChecks.Check(), at);
             Array.Copy(_current, _previous, _current.Length);
             _previousTimestamp = now;
         }
