@@ -1,7 +1,5 @@
 using IoTHub.Web.Auth;
-using IoTHub.Web.Metrics.History;
 using IoTHub.Web.Tests;
-using Microsoft.Extensions.DependencyInjection;
 using static IoTHub.Dashboard.Tests.DashboardPage;
 using static Microsoft.Playwright.Assertions;
 
@@ -16,13 +14,12 @@ public sealed class OverviewAlarmsTests(OverviewAlarmsTests.SmallBrokerHost host
     {
         var page = await chromium.NewPageAsync(host.BaseUrl);
         await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        var sampler = host.Services.GetRequiredService<HistorySampler>();
         await Expect(page.GetByTestId("no-alarms")).ToBeVisibleAsync();
 
         using var first = await SubscribeAsync(host, "alarm-meter-1", "home/#");
         using var second = await SubscribeAsync(host, "alarm-meter-2", "home/#");
         await Expect(page.GetByTestId("connected-count")).ToHaveTextAsync("2");
-        sampler.Sample();
+        host.SampleNow();
 
         var alarm = page.Locator("[data-alarm=connections_high]");
         await Expect(alarm).ToContainTextAsync("2 connections of at most 2 (Mqtt:MaximumConnections).");
@@ -30,7 +27,7 @@ public sealed class OverviewAlarmsTests(OverviewAlarmsTests.SmallBrokerHost host
 
         second.Dispose(); // killed: its connection ends
         await Expect(page.GetByTestId("connected-count")).ToHaveTextAsync("1");
-        sampler.Sample();
+        host.SampleNow();
         await Expect(page.GetByTestId("no-alarms")).ToBeVisibleAsync();
     }
 

@@ -88,7 +88,6 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
     {
         var page = await chromium.NewPageAsync(host.BaseUrl);
         await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        var sampler = host.Services.GetRequiredService<HistorySampler>();
         var history = host.Services.GetRequiredService<MetricsHistory>();
         var connections = page.Locator("figure.chart", new() { HasText = "Connections" });
         var picker = page.GetByTestId("chart-range");
@@ -99,7 +98,7 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
         using var first = await SubscribeAsync(host, "history-meter-1", "home/#");
         using var second = await SubscribeAsync(host, "history-meter-2", "home/#");
         await Expect(page.GetByTestId("connected-count")).ToHaveTextAsync("2");
-        sampler.Sample();
+        host.SampleNow();
 
         await picker.GetByRole(AriaRole.Button, new() { Name = "15 min" }).ClickAsync();
         await Expect(picker.GetByRole(AriaRole.Button, new() { Name = "15 min" })).ToHaveAttributeAsync("aria-pressed", "true");
@@ -112,7 +111,7 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
         // The chart follows new samples while it is shown.
         first.Dispose(); // killed: its connection ends
         await Expect(page.GetByTestId("connected-count")).ToHaveTextAsync("1");
-        sampler.Sample();
+        host.SampleNow();
         await Expect(connections.Locator(".legend")).ToContainTextAsync("connections 1");
 
         await picker.GetByRole(AriaRole.Button, new() { Name = "24 h" }).ClickAsync();

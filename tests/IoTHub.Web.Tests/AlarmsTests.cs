@@ -3,7 +3,6 @@ using System.Text.Json;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
-using IoTHub.Web.Metrics.History;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace IoTHub.Web.Tests;
@@ -14,9 +13,6 @@ namespace IoTHub.Web.Tests;
 /// </summary>
 public sealed class AlarmHost() : CertificatesHost(Settings)
 {
-    /// <summary>Takes a sample and checks the alarms now, as the sampler's timer does every 10 s.</summary>
-    public void CheckAlarms() => Services.GetRequiredService<HistorySampler>().Sample();
-
     private static Dictionary<string, string> Settings(TestCertificates certificates)
     {
         var soon = certificates.Server("soon", notAfter: DateTimeOffset.UtcNow.AddDays(5));
@@ -44,7 +40,7 @@ public sealed class AlarmsTests(AlarmHost host) : IClassFixture<AlarmHost>
     {
         var viewer = await host.ViewerAsync();
         var soon = host.MqttListeners.Single(static l => l.Name == "soon").Url;
-        host.CheckAlarms();
+        host.SampleNow();
 
         // Only the certificate that expires in 5 days is an alarm at first.
         var alarms = await viewer.GetFromJsonAsync<JsonElement>("/api/v1/alarms");
@@ -80,7 +76,7 @@ public sealed class AlarmsTests(AlarmHost host) : IClassFixture<AlarmHost>
 
             await Poll.UntilAsync(() => broker.GetSessions().Any(static s => s is { ClientId: "alarm-offline-device", QueuedMessages: 9 }));
             await Poll.UntilAsync(() => broker.ConnectionCount == 9);
-            host.CheckAlarms();
+            host.SampleNow();
 
             alarms = await viewer.GetFromJsonAsync<JsonElement>("/api/v1/alarms");
             Assert.Equal([("certificate_expiring", soon), ("connections_high", "default"), ("session_queue_high", "default")], Active(alarms).Order());
@@ -94,7 +90,7 @@ public sealed class AlarmsTests(AlarmHost host) : IClassFixture<AlarmHost>
             }
 
             await Poll.UntilAsync(() => broker.ConnectionCount == 7);
-            host.CheckAlarms();
+            host.SampleNow();
             alarms = await viewer.GetFromJsonAsync<JsonElement>("/api/v1/alarms");
             Assert.DoesNotContain(("connections_high", "default"), Active(alarms));
             var cleared = Assert.Single(alarms.GetProperty("history").EnumerateArray());
