@@ -80,6 +80,8 @@ public sealed class AlarmsTests(AlarmHost host) : IClassFixture<AlarmHost>
 
             alarms = await viewer.GetFromJsonAsync<JsonElement>("/api/v1/alarms");
             Assert.Equal([("certificate_expiring", soon), ("connections_high", "default"), ("session_queue_high", "default")], Active(alarms).Order());
+            Assert.Contains("Sessions holding 90 % or more of Mqtt:MaximumQueuedMessages (10): 1; the fullest: 'alarm-offline-device' with 9.",
+                alarms.GetProperty("active").EnumerateArray().Select(static a => a.GetProperty("detail").GetString()));
             metrics = await MetricsScrape.ReadAsync(host.Client);
             Assert.Equal((1, 1, 1), (metrics[Series("certificate_expiring")], metrics[Series("connections_high")], metrics[Series("session_queue_high")]));
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using IoTHub.Broker;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Metrics;
@@ -29,20 +30,21 @@ internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listen
             }
 
             var limit = broker.Options.MaximumQueuedMessages;
-            var (full, fullest, deepest) = (0, "", 0);
+            var full = 0;
+            SessionSnapshot? fullest = null;
             foreach (var session in broker.GetSessions())
             {
                 if (session.QueuedMessages >= Threshold * limit)
                 {
                     full++;
-                    (fullest, deepest) = session.QueuedMessages > deepest ? (session.ClientId, session.QueuedMessages) : (fullest, deepest);
+                    fullest = session.QueuedMessages > (fullest?.QueuedMessages ?? 0) ? session : fullest;
                 }
             }
 
-            if (full > 0)
+            if (fullest is not null)
             {
                 found.Add(new AlarmCondition(AlarmNames.SessionQueueHigh, name, string.Create(CultureInfo.InvariantCulture,
-                    $"{full} sessions hold 90 % or more of Mqtt:MaximumQueuedMessages ({limit}); the fullest: '{fullest}' with {deepest}.")));
+                    $"Sessions holding 90 % or more of Mqtt:MaximumQueuedMessages ({limit}): {full}; the fullest: '{fullest.ClientId}' with {fullest.QueuedMessages}.")));
             }
         }
 
