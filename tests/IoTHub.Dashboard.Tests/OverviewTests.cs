@@ -2,6 +2,7 @@ using System.Globalization;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Dashboard.Live;
+using IoTHub.Web.Metrics.History;
 using IoTHub.Web.Tests;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -12,7 +13,7 @@ namespace IoTHub.Dashboard.Tests;
 
 /// <summary>
 /// The overview with live clients and traffic. With IOTHUB_SCREENSHOT_DIR set, it also saves the page
-/// at 1280 px as dashboard.png there (docs/images/dashboard.png in the repository comes from this).
+/// at 1280 px as dashboard.png there (docs/images/dashboard.png in the repository comes from this). The range picker charts the metrics history.
 /// </summary>
 public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClassFixture<DashboardHost>, IClassFixture<Chromium>
 {
@@ -80,6 +81,52 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
         Assert.True(overflow <= 0, $"the page is {overflow} px wider than a 390 px screen");
         await Expect(page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link, new() { Name = "Clients" })).ToBeVisibleAsync();
     }
+
+    // The range picker: the charts read the metrics history (samples taken by the test, not waited for) and go back to live.
+    [Fact]
+    public async Task The_range_picker_charts_the_metrics_history()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        var history = host.Services.GetRequiredService<MetricsHistory>();
+        var connections = page.Locator("figure.chart", new() { HasText = "Connections" });
+        var picker = page.GetByTestId("chart-range");
+
+        await Expect(picker.GetByRole(AriaRole.Button, new() { Name = "Live" })).ToHaveAttributeAsync("aria-pressed", "true");
+        await Expect(connections.Locator(".chart-axis")).ToContainTextAsync("60 s ago");
+
+        using var first = await SubscribeAsync(host, "history-meter-1", "home/#");
+        using var second = await SubscribeAsync(host, "history-meter-2", "home/#");
+        await Expect(page.GetByTestId("connected-count")).ToHaveTextAsync("2");
+        host.SampleNow();
+
+        await picker.GetByRole(AriaRole.Button, new() { Name = "15 min" }).ClickAsync();
+        await Expect(picker.GetByRole(AriaRole.Button, new() { Name = "15 min" })).ToHaveAttributeAsync("aria-pressed", "true");
+        await Expect(picker.GetByRole(AriaRole.Button, new() { Name = "Live" })).ToHaveAttributeAsync("aria-pressed", "false");
+        await Expect(connections.Locator(".chart-axis")).ToContainTextAsync("15 min ago");
+        await Expect(connections.Locator(".legend")).ToContainTextAsync("connections 2");
+        // A point per history sample (live would have one per second).
+        await Poll.UntilAsync(async () => await PointsAsync(connections) == Samples(), Chromium.Timeout, "the chart does not have a point per history sample");
+
+        // The chart follows new samples while it is shown.
+        first.Dispose(); // killed: its connection ends
+        await Expect(page.GetByTestId("connected-count")).ToHaveTextAsync("1");
+        host.SampleNow();
+        await Expect(connections.Locator(".legend")).ToContainTextAsync("connections 1");
+
+        await picker.GetByRole(AriaRole.Button, new() { Name = "24 h" }).ClickAsync();
+        await Expect(connections.Locator(".chart-axis")).ToContainTextAsync("24 h ago");
+        // 24 h: the peak of each 24 samples (4 min) is a point, so 360 points span the day.
+        await Poll.UntilAsync(async () => await PointsAsync(connections) == (Samples() + 23) / 24, Chromium.Timeout, "24 h: not a point per 24 samples");
+
+        await picker.GetByRole(AriaRole.Button, new() { Name = "Live" }).ClickAsync();
+        await Expect(connections.Locator(".chart-axis")).ToContainTextAsync("60 s ago");
+
+        int Samples() => history.Read([HistorySeries.Connections], HistoryRange.FifteenMinutes, DateTimeOffset.UtcNow).Times.Count;
+    }
+
+    private static Task<int> PointsAsync(ILocator chart) =>
+        chart.Locator("polyline").EvaluateAsync<int>("line => line.getAttribute('points').trim().split(' ').filter(p => p).length");
 
     /// <summary>Publishes <paramref name="count"/> messages with one mosquitto_pub run (-l: a message per stdin line) and waits for it to end.</summary>
     private async Task PublishAsync(int count)

@@ -3,6 +3,7 @@ using IoTHub.Broker;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Testing;
 using IoTHub.Web.Hosting;
+using IoTHub.Web.Metrics.History;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,6 +59,9 @@ public sealed class InteropHost : IDisposable
     public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single().Endpoint;
 
     public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
+
+    /// <summary>The sampler of the metrics history, for tests that take a sample now instead of waiting 10 s.</summary>
+    internal HistorySampler HistorySampler => _factory.Services.GetRequiredService<HistorySampler>();
 
     /// <summary>The failed logins counted and the bans in force.</summary>
     public BanList Bans => _factory.Services.GetRequiredService<BanList>();

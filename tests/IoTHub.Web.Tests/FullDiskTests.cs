@@ -7,7 +7,8 @@ namespace IoTHub.Web.Tests;
 /// <summary>
 /// The data folder on a small tmpfs (a real full disk; the suite runs as root): when storage can no
 /// longer write, the publisher gets no acknowledgement, readiness turns 503 and the failed commits are
-/// counted; once the disk has room again, the next commit succeeds and readiness is 200 again.
+/// counted, with a storage_write_errors alarm; once the disk has room again, the next commit succeeds and readiness is
+/// 200 again, and the alarm clears.
 /// In the metrics collection: OpenTelemetry would read the meters of other hosts of the process too.
 /// </summary>
 [Collection(nameof(MetricsRunAlone))]
@@ -21,6 +22,7 @@ public sealed class FullDiskTests
         using var disk = Tmpfs.Mount("1200k");
         using var host = new FullDiskHost(disk.Path, provider);
         var failures = "iothub_storage_commit_failures_total{provider=\"" + provider + "\"}";
+        const string Alarm = "iothub_alarms_active{name=\"storage_write_errors\"}";
         Assert.Equal(HttpStatusCode.OK, await ReadinessAsync(host));
         Assert.Equal(0, (await MetricsScrape.ReadAsync(host.Client))[failures]);
         await using (var offline = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "offline", cleanStart: false))
@@ -48,6 +50,8 @@ public sealed class FullDiskTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadinessAsync(host));
         Assert.Equal(HttpStatusCode.OK, (await host.Client.GetAsync(new Uri("/health/live", UriKind.Relative))).StatusCode);
         Assert.True((await MetricsScrape.ReadAsync(host.Client))[failures] >= 1);
+        host.SampleNow();
+        Assert.Equal(1, (await MetricsScrape.ReadAsync(host.Client))[Alarm]);
 
         // The operator grows the disk: the next commit succeeds, and with it readiness.
         disk.Resize("64m");
@@ -57,6 +61,8 @@ public sealed class FullDiskTests
         }
 
         Assert.Equal(HttpStatusCode.OK, await ReadinessAsync(host));
+        host.SampleNow();
+        Assert.Equal(0, (await MetricsScrape.ReadAsync(host.Client))[Alarm]);
     }
 
     private static async Task<HttpStatusCode> ReadinessAsync(KestrelHost host) =>

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using System.Net;
 using IoTHub.Testing;
 using IoTHub.Web.Hosting;
+using IoTHub.Web.Metrics.History;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -67,6 +68,9 @@ public class KestrelHost : IDisposable
     internal IReadOnlyList<BoundMqttListener> MqttListeners { get; }
 
     public IServiceProvider Services => _factory.Services;
+
+    /// <summary>Takes a metrics history sample and checks the alarms now, as the sampler's timer does every 10 s.</summary>
+    public void SampleNow() => Services.GetRequiredService<HistorySampler>().Sample();
 
     /// <summary>A client of the HTTP endpoint; over HTTPS it trusts the authority's certificates (and only those).</summary>
     public HttpClient NewClient(bool allowAutoRedirect = true, bool useCookies = true) => new(new SocketsHttpHandler

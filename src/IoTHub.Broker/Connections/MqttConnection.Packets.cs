@@ -400,8 +400,8 @@ internal sealed partial class MqttConnection
                     Close(ReasonCode.NotAuthorized, "not authorized to subscribe to " + filter);
                     return;
                 case SubscribeOutcome.NotAuthorized:
-                    // 5.0 §3.9.3: 0x87 for this filter alone; 3.1.1 has only 0x80 Failure [MQTT-3.9.3-2] (the others are granted).
-                    codes.Add(V5 ? ReasonCode.NotAuthorized : ReasonCode.UnspecifiedError);
+                    // 5.0 §3.9.3: 0x87 (or 0x80, as configured) for this filter alone; 3.1.1 has only 0x80 Failure [MQTT-3.9.3-2].
+                    codes.Add(V5 ? Access!.SubscribeRefusal : ReasonCode.UnspecifiedError);
                     break;
                 case SubscribeOutcome.InvalidFilter:
                     codes.Add(V5 ? ReasonCode.TopicFilterInvalid : ReasonCode.UnspecifiedError);

@@ -1,5 +1,6 @@
 using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.AclRules;
+using IoTHub.Web.Api.Alarms;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
@@ -42,6 +43,7 @@ internal static class AdminApi
             .MapRetainedApi()
             .MapPublishApi()
             .MapStatisticsApi()
+            .MapAlarmsApi()
             .MapBansApi();
         return endpoints;
     }

@@ -1,8 +1,10 @@
 using System.Text.Json;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
+using IoTHub.Web.Alarms;
 using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.AclRules;
+using IoTHub.Web.Api.Alarms;
 using IoTHub.Web.Api.ApiKeys;
 using IoTHub.Web.Api.Audit;
 using IoTHub.Web.Api.Auth;
@@ -87,6 +89,12 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties),
         [typeof(BrokerCounters)] = Counters,
         [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),
+        [typeof(Alarm)] = new Alarm(AlarmNames.ConnectionsHigh, "default", "91000 connections of at most 100000 (Mqtt:MaximumConnections).", At, null),
+        [typeof(AlarmList)] = new AlarmList([new Alarm(AlarmNames.ConnectionsHigh, "default", "91000 connections of at most 100000 (Mqtt:MaximumConnections).", At, null)],
+            [new Alarm(AlarmNames.StorageWriteErrors, "storage", "Storage writes fail: No space left on device.", At.AddHours(-2), At.AddHours(-2).AddMinutes(3))]),
+        [typeof(HistorySeriesValues)] = new HistorySeriesValues("messages_in", "messages/s", [412.5, 398.1, 430.0]),
+        [typeof(StatisticsHistory)] = new StatisticsHistory("15m", 10, [At, At.AddSeconds(10), At.AddSeconds(20)],
+            [new HistorySeriesValues("connections", "connections", [12, 12, 13]), new HistorySeriesValues("messages_in", "messages/s", [412.5, 398.1, 430.0])]),
         [typeof(ProblemDetails)] = new ProblemDetails
         {
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",

@@ -37,6 +37,16 @@ internal enum DenyAction
     Disconnect,
 }
 
+/// <summary>The reason code of a refused SUBSCRIBE filter for MQTT 5.0 clients (3.1.1 has only 0x80).</summary>
+internal enum SubscribeRefusalCode
+{
+    /// <summary>0x87 Not authorized: says why (MQTT 5.0 §3.9.3).</summary>
+    NotAuthorized,
+
+    /// <summary>0x80 Unspecified error: for 5.0 clients that know only 3.1.1's failure code (the Eclipse Paho test client).</summary>
+    UnspecifiedError,
+}
+
 /// <summary>"Security:AccessAudit": which access decisions are recorded, and how many at most (docs/security.md#audit-of-access-decisions).</summary>
 internal sealed class AccessAuditOptions
 {
@@ -88,6 +98,8 @@ internal sealed class SecurityOptions
 
     public DenyAction DenyAction { get; set; }
 
+    public SubscribeRefusalCode SubscribeRefusalCode { get; set; }
+
     /// <summary>"Security:AccessAudit": the audit of access decisions.</summary>
     public AccessAuditOptions AccessAudit { get; } = new();
 
@@ -107,6 +119,7 @@ internal sealed class SecurityOptions
             return value is not null;
         }, "is not allow or deny.");
         DenyAction = reader.Choice(nameof(DenyAction), DenyAction);
+        SubscribeRefusalCode = reader.Choice(nameof(SubscribeRefusalCode), SubscribeRefusalCode);
         ReadBans(reader.Section(nameof(Bans)));
         ReadAccessAudit(reader.Section(nameof(AccessAudit)));
         var listed = reader.Children(nameof(Authenticators));

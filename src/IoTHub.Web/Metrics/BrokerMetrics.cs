@@ -5,12 +5,14 @@ using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
+using IoTHub.Web.Alarms;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Mqtt;
 using IoTHub.Web.Security;
+using IoTHub.Web.Transports.Tls;
 
 namespace IoTHub.Web.Metrics;
 
@@ -35,7 +37,7 @@ internal sealed class BrokerMetrics
     private long _adminLoginFailures;
 
     public BrokerMetrics(IMeterFactory meters, BrokerRegistry registry, BoundListeners listeners, AuthenticationChain authentication, BanList bans,
-        TimeProvider time, MqttAuthorization authorization)
+        TimeProvider time, MqttAuthorization authorization, AlarmBoard alarms)
     {
         var meter = meters.Create(MeterName);
         var brokers = registry.Brokers;
@@ -85,7 +87,10 @@ internal sealed class BrokerMetrics
         meter.CreateObservableUpDownCounter("iothub.authentication.bans.active", () => PerBanKind(bans, static (b, kind) => b.InForce(kind)), "{ban}",
             "Bans of MQTT logins in force, by kind (address, user).");
 
-        var latency = meter.CreateHistogram("iothub.delivery.latency", "s",
+        meter.CreateObservableUpDownCounter("iothub.alarms.active", () => ActiveAlarms(alarms), "{alarm}",
+            "Active alarms, by name: " + string.Join(", ", AlarmNames.All) + " (GET /api/v1/alarms lists them).");
+
+        var latency = DeliveryLatency = meter.CreateHistogram("iothub.delivery.latency", "s",
             "Seconds from a PUBLISH decoded to its delivery handed to a subscriber's transport, one per written batch: its oldest live delivery (not resends, not retained messages sent at SUBSCRIBE).",
             tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         foreach (var (name, broker) in brokers)
@@ -93,6 +98,11 @@ internal sealed class BrokerMetrics
             broker.Statistics.RecordDeliveryLatencyIn(latency, new KeyValuePair<string, object?>("broker", name));
         }
     }
+
+    /// <summary>The delivery latency histogram the brokers record in.</summary>
+    public Histogram<double> DeliveryLatency { get; }
+
+    public long AdminLoginFailures => Volatile.Read(ref _adminLoginFailures);
 
     public void AdminLoginFailed() => Interlocked.Increment(ref _adminLoginFailures);
 
@@ -104,7 +114,20 @@ internal sealed class BrokerMetrics
             "Storage commits (batches of writes) that failed, by provider: their writes were neither stored nor acknowledged.");
     }
 
-    private static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
+    /// <summary>Messages waiting in the session queues of <paramref name="broker"/>.</summary>
+    public static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
+
+    /// <summary>When the first of a listener's certificates (several with SNI) expires.</summary>
+    public static DateTimeOffset FirstToExpire(ServerCertificates certificates) =>
+        new(certificates.Current.Min(static c => c.Certificate.NotAfter.ToUniversalTime()));
+
+    private static IEnumerable<Measurement<long>> ActiveAlarms(AlarmBoard alarms)
+    {
+        foreach (var name in AlarmNames.All)
+        {
+            yield return new Measurement<long>(alarms.ActiveCount(name), new KeyValuePair<string, object?>("name", name));
+        }
+    }
 
     private static KeyValuePair<string, object?> Broker(string name) => new("broker", name);
 
@@ -140,7 +163,7 @@ internal sealed class BrokerMetrics
 
     private IEnumerable<Measurement<long>> AuthenticationFailures(IReadOnlyDictionary<string, MqttBroker> brokers)
     {
-        yield return new Measurement<long>(Volatile.Read(ref _adminLoginFailures), new KeyValuePair<string, object?>("kind", "admin_login"));
+        yield return new Measurement<long>(AdminLoginFailures, new KeyValuePair<string, object?>("kind", "admin_login"));
         foreach (var (name, broker) in brokers)
         {
             yield return new Measurement<long>(broker.Statistics.AuthenticationFailures, Broker(name), new KeyValuePair<string, object?>("kind", "mqtt_connect"));
@@ -170,8 +193,7 @@ internal sealed class BrokerMetrics
         {
             if (listener.Certificates is { } certificates)
             {
-                var notAfter = certificates.Current.Min(static c => c.Certificate.NotAfter.ToUniversalTime());
-                yield return new Measurement<double>((new DateTimeOffset(notAfter) - now).TotalSeconds, Broker(listener.Broker),
+                yield return new Measurement<double>((FirstToExpire(certificates) - now).TotalSeconds, Broker(listener.Broker),
                     new KeyValuePair<string, object?>("listener", listener.Url));
             }
         }

@@ -1,8 +1,10 @@
+using IoTHub.Web.Alarms;
+using IoTHub.Web.Metrics.History;
 using OpenTelemetry.Metrics;
 
 namespace IoTHub.Web.Metrics;
 
-/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime.</summary>
+/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime; the in-process metrics history and the alarms it checks.</summary>
 internal static class MetricsSetup
 {
     public const string Path = "/metrics";
@@ -12,6 +14,12 @@ internal static class MetricsSetup
         services.AddSingleton<BrokerMetrics>();
         // The observable instruments are created with the meter service, once settings are valid.
         services.AddHostedService<InstrumentsCreator>();
+        services.AddSingleton<MetricsHistory>();
+        services.AddSingleton<AlarmBoard>();
+        services.AddSingleton<AlarmChecks>();
+        services.AddSingleton<DeliveryLatencyTally>();
+        services.AddSingleton<HistorySampler>();
+        services.AddHostedService(static s => s.GetRequiredService<HistorySampler>());
         services.AddOpenTelemetry().WithMetrics(static metrics => metrics
             .AddMeter(BrokerMetrics.MeterName)
             .AddAspNetCoreInstrumentation()

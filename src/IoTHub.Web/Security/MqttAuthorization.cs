@@ -4,6 +4,7 @@ using IoTHub.Broker.Security.Roles;
 using IoTHub.Broker.Security.Users;
 using IoTHub.Data.AccessAudit;
 using IoTHub.Data.Roles;
+using IoTHub.Mqtt;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Security.Roles;
 using IoTHub.Web.Storage;
@@ -79,6 +80,7 @@ internal sealed partial class MqttAuthorization : IAsyncDisposable
         var audit = options.AccessAudit;
         return new MqttAuthorization(new Authorizer(sources, defaultAllow, options.DenyAction == DenyAction.Disconnect, loggers.CreateLogger<Authorizer>())
         {
+            SubscribeRefusal = options.SubscribeRefusalCode == SubscribeRefusalCode.UnspecifiedError ? ReasonCode.UnspecifiedError : ReasonCode.NotAuthorized,
             Audit = audit.MaxPerSecond == 0 ? null : new AccessAudit(services.GetRequiredService<IAccessAuditLog>(), audit.RecordAllowed, audit.MaxPerSecond,
                 loggers.CreateLogger<AccessAudit>(), services.GetRequiredService<TimeProvider>(), audit.Retention),
         });

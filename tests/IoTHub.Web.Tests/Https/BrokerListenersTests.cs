@@ -11,36 +11,14 @@ namespace IoTHub.Web.Tests.Https;
 /// A host whose default broker has a tls listener "secure" on certificate files a test may replace, a detect listener
 /// "detect" with a certificate of its own, and a Unix socket listener "local".
 /// </summary>
-public sealed class TlsListenerHost : AdminApiHost
+public sealed class TlsListenerHost() : CertificatesHost(Settings)
 {
-    public TlsListenerHost()
-        : this(new TestCertificates())
-    {
-    }
-
-    private TlsListenerHost(TestCertificates certificates)
-        : base(Settings(certificates))
-    {
-        Certificates = certificates;
-    }
-
-    public TestCertificates Certificates { get; }
-
     /// <summary>The "local" listener's socket file.</summary>
     public static string SocketPath(TestCertificates certificates) => Path.Combine(certificates.Folder, "mqtt.sock");
 
     /// <summary>The files of the "secure" listener.</summary>
     public static PemFiles Live(TestCertificates certificates) =>
         new(Path.Combine(certificates.Folder, "live.pem"), Path.Combine(certificates.Folder, "live.key"));
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing)
-        {
-            Certificates.Dispose();
-        }
-    }
 
     private static Dictionary<string, string> Settings(TestCertificates certificates)
     {

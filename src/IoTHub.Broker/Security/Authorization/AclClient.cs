@@ -1,4 +1,5 @@
 using IoTHub.Broker.Security.Audit;
+using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Security.Authorization;
 
@@ -26,6 +27,9 @@ public sealed class AclClient
 
     /// <summary>Whether a refusal closes the connection (Security:DenyAction=Disconnect).</summary>
     public bool DisconnectOnDeny => _authorizer.DisconnectOnDeny;
+
+    /// <summary>The SUBACK code of a refused filter for an MQTT 5.0 client (Security:SubscribeRefusalCode).</summary>
+    public ReasonCode SubscribeRefusal => _authorizer.SubscribeRefusal;
 
     /// <summary>
     /// Whether the client may publish to <paramref name="topic"/> (its PUBLISH, its will). Counted and audited, unless

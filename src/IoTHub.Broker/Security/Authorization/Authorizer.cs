@@ -1,4 +1,5 @@
 using IoTHub.Broker.Security.Audit;
+using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
 
 namespace IoTHub.Broker.Security.Authorization;
@@ -41,6 +42,12 @@ public sealed partial class Authorizer : IDisposable
     public bool DefaultAllow => _defaultAllow;
 
     public bool DisconnectOnDeny { get; }
+
+    /// <summary>
+    /// What a refused SUBSCRIBE filter answers to an MQTT 5.0 client: 0x87 Not authorized, or 0x80 Unspecified error
+    /// (Security:SubscribeRefusalCode); both are SUBACK codes of 5.0 §3.9.3. 3.1.1 always gets 0x80 [MQTT-3.9.3-2].
+    /// </summary>
+    public ReasonCode SubscribeRefusal { get; init; } = ReasonCode.NotAuthorized;
 
     /// <summary>Rules in force, every source's.</summary>
     public int RuleCount => Rules.RuleCount;

@@ -1,4 +1,6 @@
+using System.ComponentModel;
 using IoTHub.Broker;
+using IoTHub.Web.Metrics.History;
 using IoTHub.Web.Mqtt;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -28,14 +30,68 @@ internal sealed record BrokerCounters(
 /// <param name="Brokers">Each broker, by name.</param>
 internal sealed record StatisticsSummary(BrokerCounters Total, IReadOnlyList<BrokerCounters> Brokers);
 
-/// <summary>GET /api/v1/statistics.</summary>
+/// <summary>One series of the history: a value per time of <see cref="StatisticsHistory.Timestamps"/>.</summary>
+/// <param name="Name">The series, e.g. messages_in.</param>
+/// <param name="Unit">e.g. messages/s: counters are rates per second since the previous sample.</param>
+/// <param name="Values">Oldest first; null where there was nothing to measure (a latency with no delivery).</param>
+internal sealed record HistorySeriesValues(string Name, string Unit, IReadOnlyList<double?> Values);
+
+/// <summary>The history of some series over a range, all brokers summed.</summary>
+/// <param name="Range">15m, 1h, 6h or 24h.</param>
+/// <param name="IntervalSeconds">Seconds between samples (10).</param>
+/// <param name="Timestamps">When each sample was taken, oldest first; fewer than the range holds when the server started within it.</param>
+/// <param name="Series">The series asked for, in the order asked.</param>
+internal sealed record StatisticsHistory(string Range, int IntervalSeconds, IReadOnlyList<DateTimeOffset> Timestamps, IReadOnlyList<HistorySeriesValues> Series);
+
+/// <summary>GET /api/v1/statistics and /api/v1/statistics/history.</summary>
 internal static class StatisticsApi
 {
     public static IEndpointRouteBuilder MapStatisticsApi(this IEndpointRouteBuilder api)
     {
         api.MapGet("/statistics", Get).WithTags("Statistics").WithName("GetStatistics")
             .WithSummary("Counters of every broker since it started (connections, sessions, messages and bytes in and out, drops), and their totals.");
+        api.MapGet("/statistics/history", GetHistory).WithTags("Statistics").WithName("GetStatisticsHistory")
+            .WithSummary("The history of key series of all brokers (summed), one sample every 10 seconds, kept 24 hours: " +
+                "connections, queued messages, message, byte, authentication failure and drop rates, delivery latency p99.")
+            .WithDescription("Series: " + string.Join(", ", HistorySeries.All.Select(static s => $"{s.Name} ({s.Unit})")) +
+                ". Counters are rates per second over the 10 seconds before their sample. Ranges: " + string.Join(", ", HistoryRange.All.Select(static r => r.Name)) +
+                ". An unknown series or range answers 400 naming the parameter and the valid values.");
         return api;
+    }
+
+    private static Results<Ok<StatisticsHistory>, ValidationProblem> GetHistory(MetricsHistory history, TimeProvider time,
+        [Description("Comma-separated series names, e.g. connections,messages_in (default: all; each is listed in the description).")] string? series = null,
+        [Description("15m (default), 1h, 6h or 24h.")] string? range = null)
+    {
+        var errors = new ValidationErrors();
+        var span = string.IsNullOrEmpty(range) ? HistoryRange.FifteenMinutes : HistoryRange.Find(range);
+        if (span is null)
+        {
+            errors.Add("range", "must be one of " + string.Join(", ", HistoryRange.All.Select(static r => r.Name)) + ".");
+        }
+
+        var wanted = new List<HistorySeries>();
+        foreach (var name in string.IsNullOrEmpty(series) ? [] : series.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (HistorySeries.Find(name) is { } found)
+            {
+                wanted.Add(found);
+            }
+            else
+            {
+                errors.Add("series", $"has an unknown series '{name}': the series are " + string.Join(", ", HistorySeries.All.Select(static s => s.Name)) + ".");
+            }
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToResult();
+        }
+
+        var chosen = wanted.Count == 0 ? HistorySeries.All : wanted.Distinct().ToList();
+        var window = history.Read(chosen, span!, time.GetUtcNow());
+        return TypedResults.Ok(new StatisticsHistory(span!.Name, (int)MetricsHistory.Interval.TotalSeconds, window.Times,
+            [.. chosen.Select((s, i) => new HistorySeriesValues(s.Name, s.Unit, [.. window.Values[i].Select(static v => double.IsNaN(v) ? (double?)null : v)]))]));
     }
 
     private static Ok<StatisticsSummary> Get(BrokerRegistry registry)
