@@ -58,6 +58,42 @@ public sealed class RolesPageTests(DatabaseUsersDashboardHost host, Chromium chr
     }
 
     [Fact]
+    public async Task A_rule_for_everyone_refuses_until_the_user_is_made_a_superuser_and_is_removed_from_the_page()
+    {
+        await AddMqttUserAsync("dash-super", "super-password");
+        var page = await AdminPageAsync();
+        await page.Locator("#rule-scope").SelectOptionAsync("everyone");
+        await page.Locator("#rule-permission").SelectOptionAsync("deny");
+        await page.Locator("#rule-action").SelectOptionAsync("both");
+        await page.Locator("#rule-filter").FillAsync("dash/everyone/%u/#");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add rule", Exact = true }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToContainTextAsync("for everyone.");
+
+        // The pattern flag defaults as the API's: on, since the filter holds %u.
+        await page.Locator("#rule-filter-scope").SelectOptionAsync("everyone");
+        var rule = page.GetByTestId("rules").Locator("tbody tr", new() { HasText = "dash/everyone/" });
+        await Expect(rule).ToHaveCountAsync(1);
+        await Expect(rule).ToContainTextAsync("deny both dash/everyone/%u/# (placeholders)");
+        await page.Locator("#rule-filter-scope").SelectOptionAsync("role");
+        await Expect(rule).ToHaveCountAsync(0);
+        await SubscribeAsync("dash-super", "super-password", "dash/everyone/dash-super/x", Refused);
+
+        var user = page.Locator("tr[data-user=\"dash-super\"]");
+        await user.GetByRole(AriaRole.Button, new() { Name = "Make superuser" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("'dash-super' is a superuser: no rule applies to it.");
+        await Expect(user.Locator("td").Nth(1)).ToHaveTextAsync("yes");
+        await SubscribeAsync("dash-super", "super-password", "dash/everyone/dash-super/x", Granted);
+        await user.GetByRole(AriaRole.Button, new() { Name = "Remove superuser" }).ClickAsync();
+        await Expect(user.Locator("td").Nth(1)).ToHaveTextAsync("no");
+
+        await page.Locator("#rule-filter-scope").SelectOptionAsync("everyone");
+        await rule.GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToContainTextAsync("Deleted rule ");
+        await Expect(rule).ToHaveCountAsync(0);
+        await SubscribeAsync("dash-super", "super-password", "dash/everyone/dash-super/x", Granted);
+    }
+
+    [Fact]
     public async Task An_invalid_topic_filter_is_shown_next_to_the_field_and_stores_nothing()
     {
         var admin = await host.AdminAsync();
