@@ -46,6 +46,11 @@ internal static class DashboardPage
         return subscriber;
     }
 
+    /// <summary>A mosquitto client (MQTT 5.0, -d, line-buffered) on the host's MQTT listener.</summary>
+    public static ChildProcess Mqtt(DashboardHost host, string program, params string[] arguments) =>
+        ChildProcess.Start(LineBuffered, ["-oL", "/usr/bin/" + program, "-d", "-V", "mqttv5", "-h", host.MqttEndpoint.Address.ToString(),
+            "-p", host.MqttEndpoint.Port.ToString(CultureInfo.InvariantCulture), .. arguments]);
+
     /// <summary>The user name <see cref="SubscribeAsync"/> connects with.</summary>
     public static string UserOf(string clientId) => "user-" + clientId;
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Tests;
@@ -85,8 +84,5 @@ public sealed class UsersPageTests(DatabaseUsersDashboardHost host, Chromium chr
         Assert.Equal(expectAccepted, await publisher.WaitForExitAsync(Chromium.Timeout) == 0);
     }
 
-    /// <summary>A mosquitto client (MQTT 5.0, -d) on the host's MQTT listener.</summary>
-    private ChildProcess Mqtt(string program, params string[] arguments) =>
-        ChildProcess.Start("/usr/bin/stdbuf", ["-oL", "/usr/bin/" + program, "-d", "-V", "mqttv5", "-h", host.MqttEndpoint.Address.ToString(),
-            "-p", host.MqttEndpoint.Port.ToString(CultureInfo.InvariantCulture), .. arguments]);
+    private ChildProcess Mqtt(string program, params string[] arguments) => DashboardPage.Mqtt(host, program, arguments);
 }

@@ -28,6 +28,9 @@ internal sealed class ValidationErrors
         }
     }
 
+    /// <summary>The errors of each field in one line, e.g. topicFilter: "is required.", for a form to show next to its fields.</summary>
+    public IReadOnlyDictionary<string, string> ByField => _errors.ToDictionary(static e => e.Key, static e => string.Join(" ", e.Value), StringComparer.Ordinal);
+
     /// <summary>Every error in one sentence per error, e.g. "topic is required.".</summary>
     public string Summary => string.Join(" ", _errors.SelectMany(static e => e.Value.Select(m => $"{e.Key} {m}")));
 

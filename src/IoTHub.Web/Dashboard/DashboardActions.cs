@@ -2,14 +2,23 @@ using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Publish;
 using IoTHub.Web.Auth;
+using IoTHub.Web.Api.AclRules;
 using IoTHub.Web.Mqtt;
+using IoTHub.Web.Security.Roles;
 using IoTHub.Web.Security.Users;
 using Microsoft.AspNetCore.Components.Authorization;
 
 namespace IoTHub.Web.Dashboard;
 
 /// <summary>What a dashboard action did, in words for the page.</summary>
-public sealed record ActionOutcome(bool Succeeded, string Message);
+/// <param name="Succeeded">Whether the change was made (or, for a delete, was made before).</param>
+/// <param name="Message">What happened, in a sentence.</param>
+/// <param name="Errors">What was wrong with each field of a refused change, for the form to show next to the field.</param>
+public sealed record ActionOutcome(bool Succeeded, string Message, IReadOnlyDictionary<string, string>? Errors = null)
+{
+    /// <summary>The error of <paramref name="field"/>, if the change was refused for it.</summary>
+    public string? ErrorOf(string field) => Errors?.GetValueOrDefault(field);
+}
 
 /// <summary>The client's address as the dashboard's circuit saw it at the start (a circuit has no request of its own).</summary>
 internal sealed class DashboardCircuit
@@ -23,7 +32,7 @@ internal sealed class DashboardCircuit
 /// and is written to the API's audit log with the account, the action, the outcome and the address.
 /// </summary>
 internal sealed class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
-    MqttUserAccounts users, DashboardCircuit circuit, TimeProvider time)
+    MqttUserAccounts users, MqttAccessControl access, DashboardCircuit circuit, TimeProvider time)
 {
     public const string ViewerRefusal = "Viewers cannot change anything; ask an admin.";
 
@@ -70,6 +79,78 @@ internal sealed class DashboardActions(AuthenticationStateProvider authenticatio
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted '{userName}'; its clients were disconnected."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(false, $"There is no user '{userName}'.")));
     }
+
+    public Task<ActionOutcome> SetSuperuserAsync(string userName, bool superuser) =>
+        ChangeMqttUserAsync($"dashboard: {(superuser ? "make" : "unmake")} MQTT user '{userName}' a superuser", userName, new MqttUserChange(null, null, null, superuser),
+            superuser ? $"'{userName}' is a superuser: no rule applies to it." : $"'{userName}' is no longer a superuser: the rules apply to it.");
+
+    public async Task<ActionOutcome> CreateRoleAsync(string? name, string? description)
+    {
+        return await RunAsAdminAsync($"dashboard: create role '{name}'", async () =>
+        {
+            var errors = new ValidationErrors();
+            return Answer(await access.CreateRoleAsync(name, description, errors, CancellationToken.None), errors, StatusCodes.Status201Created,
+                $"Created role '{name}'.");
+        });
+    }
+
+    public async Task<ActionOutcome> UpdateRoleAsync(string name, string? newName, string? description)
+    {
+        return await RunAsAdminAsync($"dashboard: change role '{name}'", async () =>
+        {
+            var errors = new ValidationErrors();
+            return Answer(await access.UpdateRoleAsync(name, newName == name ? null : newName, description, errors, CancellationToken.None), errors,
+                StatusCodes.Status200OK, $"Saved role '{newName ?? name}'.");
+        });
+    }
+
+    /// <summary>Deletes a role; one already gone counts as deleted (a second click, another admin's delete).</summary>
+    public async Task<ActionOutcome> DeleteRoleAsync(string name)
+    {
+        return await RunAsAdminAsync($"dashboard: delete role '{name}'", async () =>
+            await access.DeleteRoleAsync(name, CancellationToken.None)
+                ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted role '{name}'; its members lost it."))
+                : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"Role '{name}' was already deleted.")));
+    }
+
+    public async Task<ActionOutcome> CreateRuleAsync(AclRuleRequest request)
+    {
+        var owner = request.Scope switch { "role" => $" of role '{request.Role}'", "user" => $" of user '{request.UserName}'", _ => " for everyone" };
+        return await RunAsAdminAsync($"dashboard: add access rule{owner}: {request.Permission} {request.Action} '{request.TopicFilter}'", async () =>
+        {
+            var errors = new ValidationErrors();
+            var change = await access.CreateRuleAsync(request, errors, CancellationToken.None);
+            return Answer(change, errors, StatusCodes.Status201Created, $"Added rule {change.Value?.Id}{owner}.");
+        });
+    }
+
+    /// <summary>Deletes a rule; one already gone counts as deleted.</summary>
+    public async Task<ActionOutcome> DeleteRuleAsync(int id)
+    {
+        return await RunAsAdminAsync($"dashboard: delete access rule {id}", async () =>
+            await access.DeleteRuleAsync(id, CancellationToken.None)
+                ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted rule {id}."))
+                : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"Rule {id} was already deleted.")));
+    }
+
+    public async Task<ActionOutcome> SetUserRolesAsync(string userName, IReadOnlyList<string> roles)
+    {
+        return await RunAsAdminAsync($"dashboard: set the roles of MQTT user '{userName}' to [{string.Join(", ", roles)}]", async () =>
+        {
+            var errors = new ValidationErrors();
+            return Answer(await access.SetUserRolesAsync(userName, [.. roles], errors, CancellationToken.None), errors, StatusCodes.Status200OK,
+                roles.Count == 0 ? $"'{userName}' holds no role." : $"'{userName}' holds {string.Join(", ", roles.Select(static r => $"'{r}'"))}.");
+        });
+    }
+
+    private static (int Status, ActionOutcome Outcome) Answer<T>(AccessChange<T> change, ValidationErrors errors, int doneStatus, string done) =>
+        change.Outcome switch
+        {
+            AccessOutcome.Done => (doneStatus, new ActionOutcome(true, done)),
+            AccessOutcome.Invalid => (StatusCodes.Status400BadRequest, new ActionOutcome(false, errors.Summary, errors.ByField)),
+            AccessOutcome.Exists => (StatusCodes.Status409Conflict, new ActionOutcome(false, change.Problem!)),
+            _ => (StatusCodes.Status404NotFound, new ActionOutcome(false, change.Problem!)),
+        };
 
     private async Task<ActionOutcome> ChangeMqttUserAsync(string action, string userName, MqttUserChange change, string done)
     {

@@ -44,7 +44,7 @@ internal sealed record AclRuleInfo(int Id, string Scope, string? UserName, strin
         _ => null,
     };
 
-    private static string ActionName(AclAction action) => action switch
+    public static string ActionName(AclAction action) => action switch
     {
         AclAction.Publish => "publish",
         AclAction.Subscribe => "subscribe",

@@ -117,6 +117,24 @@ internal sealed class MqttAccessControl(IAclStore store, StoredAclSource access,
         return true;
     }
 
+    /// <summary>The roles of each user that holds one, by user name, as in force now (read without a query: for listing them all).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> RolesInForce => access.Users.Roles;
+
+    /// <summary>How many users hold each role, as in force now (a role no one holds is absent).</summary>
+    public IReadOnlyDictionary<string, int> CountMembers()
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var roles in RolesInForce.Values)
+        {
+            foreach (var role in roles)
+            {
+                counts[role] = counts.GetValueOrDefault(role) + 1;
+            }
+        }
+
+        return counts;
+    }
+
     /// <summary>The roles of a user, by name; null when there is no such MQTT user.</summary>
     public Task<IReadOnlyList<string>?> FindUserRolesAsync(string userName, CancellationToken cancellationToken) =>
         store.FindUserRolesAsync(userName, cancellationToken);
