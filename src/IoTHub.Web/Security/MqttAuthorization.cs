@@ -112,6 +112,7 @@ internal sealed partial class MqttAuthorization : IAsyncDisposable
         {
             await stored.LoadAsync();
             var authorizer = authorization.Authorizer;
+            authorizer.Audit?.StartPruning(); // the store's tables exist now
             var audit = options.Value.AccessAudit;
             LogAuthorization(logger, authorizer.RuleCount, stored.Rules.Count, stored.Users.Roles.Count, stored.Users.Superusers.Count,
                 authorizer.DefaultAllow ? "allowed" : "denied", options.Value.DenyAction,

@@ -26,6 +26,7 @@ public sealed class AccessAuditRetentionTests
     {
         var start = _time.GetUtcNow();
         await using var audit = new AccessAudit(_log, recordAllowed: false, maxPerSecond: 100, _logger, _time, Retention);
+        audit.StartPruning();
 
         Assert.Equal((start - Retention.MaxAge, Retention.MaxEntries), await _log.NextPruneAsync());
 
@@ -40,6 +41,7 @@ public sealed class AccessAuditRetentionTests
     {
         _log.Failing = true;
         await using var audit = new AccessAudit(_log, recordAllowed: false, maxPerSecond: 100, _logger, _time, Retention);
+        audit.StartPruning();
         await _log.NextPruneAsync();
         await NextPruneAdvancingAsync();
         await NextPruneAdvancingAsync();
@@ -62,6 +64,7 @@ public sealed class AccessAuditRetentionTests
     public async Task Disposing_stops_the_pruning()
     {
         var audit = new AccessAudit(_log, recordAllowed: false, maxPerSecond: 100, _logger, _time, Retention);
+        audit.StartPruning();
         await _log.NextPruneAsync();
         await audit.DisposeAsync();
 

@@ -37,7 +37,7 @@ public sealed partial class AccessAudit : IAsyncDisposable
     private readonly CancellationTokenSource _stopPruning = new();
     private readonly long[] _dropped = new long[DropReasons.Length];
     private readonly Task _writer;
-    private readonly Task _pruner;
+    private Task _pruner = Task.CompletedTask;
     private bool _pruneFailing;
     private long _second;
     private int _admittedThisSecond;
@@ -67,7 +67,6 @@ public sealed partial class AccessAudit : IAsyncDisposable
             _ => Drop(DropReason.QueueFull));
         _lastSummary = _time.GetTimestamp();
         _writer = Task.Run(WriteAsync);
-        _pruner = Task.Run(PruneLoopAsync);
     }
 
     private enum DropReason
@@ -88,6 +87,18 @@ public sealed partial class AccessAudit : IAsyncDisposable
 
     /// <summary>The reasons of <see cref="Dropped"/>, all zero: where there is no audit.</summary>
     public static IEnumerable<(string Reason, long Count)> NoneDropped() => Counts(new long[DropReasons.Length]);
+
+    /// <summary>
+    /// Starts pruning the store now and every <see cref="PruneInterval"/>: once the store is open (its tables exist), not
+    /// when the audit is made, which is before storage opened and migrated the database. A second call does nothing.
+    /// </summary>
+    public void StartPruning()
+    {
+        if (_pruner.IsCompleted && !_stopPruning.IsCancellationRequested)
+        {
+            _pruner = Task.Run(PruneLoopAsync);
+        }
+    }
 
     /// <summary>Completes the queue and waits (at most a few seconds) until the writer stored what it held and the last summary.</summary>
     public async ValueTask DisposeAsync()
