@@ -139,6 +139,78 @@ public sealed class WebSocketTests(TransportHost transports) : IClassFixture<Tra
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, await ReceiveCloseAsync(socket));
     }
 
+    /// <summary>RFC 6455 §5.5.1: a client's Close is answered with its code, and the broker sees the client go.</summary>
+    [Fact]
+    public async Task A_clients_close_is_echoed_and_ends_its_connection()
+    {
+        using var socket = await OpenAsync(transports["ws"], ["mqtt"]);
+        await socket.SendAsync(Connect, WebSocketMessageType.Binary, endOfMessage: true, default);
+        Assert.Equal(ConnAck, await ReceiveAsync(socket, ConnAck.Length));
+
+        using var timeout = new CancellationTokenSource(MqttNetClient.Timeout);
+        await socket.CloseAsync(WebSocketCloseStatus.EndpointUnavailable, "leaving", timeout.Token);
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, socket.CloseStatus);
+        await Poll.UntilAsync(() => Host.Broker.FindSession("w")?.Connection is null);
+    }
+
+    /// <summary>
+    /// RFC 6455 §5.5.2 and §5.1, on the wire: a Ping between the fragments of a CONNECT is answered with its payload and the
+    /// CONNECT still arrives whole; an unmasked frame closes the connection with 1002, and the server drops the
+    /// connection after the client's Close.
+    /// </summary>
+    [Fact]
+    public async Task Pings_are_answered_between_fragments_and_an_unmasked_frame_closes_with_1002()
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(transports["ws"]);
+        var stream = client.GetStream();
+        stream.ReadTimeout = (int)MqttNetClient.Timeout.TotalMilliseconds;
+        const string key = "dGhlIHNhbXBsZSBub25jZQ=="; // RFC 6455 §1.3's example, and its answer below
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET /mqtt HTTP/1.1\r\nHost: {transports["ws"]}\r\nUpgrade: websocket\r\n"
+            + $"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n"));
+        var response = await ReadHeadAsync(stream);
+        Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
+        Assert.Contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", response, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Sec-WebSocket-Protocol: mqtt", response, StringComparison.OrdinalIgnoreCase);
+
+        await stream.WriteAsync((byte[])[.. MaskedFrame(0x02, Connect[..6]), .. MaskedFrame(0x89, "ping"u8.ToArray()), .. MaskedFrame(0x80, Connect[6..])]);
+        Assert.Equal((byte[])[0x8A, 4, .. "ping"u8], await ReadExactlyAsync(stream, 6));
+        Assert.Equal((byte[])[0x82, (byte)ConnAck.Length, .. ConnAck], await ReadExactlyAsync(stream, 2 + ConnAck.Length));
+
+        await stream.WriteAsync((byte[])[0x82, 0x02, 0xC0, 0x00]);
+        var close = await ReadExactlyAsync(stream, 2);
+        Assert.Equal(0x88, close[0]);
+        Assert.Equal(1002, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(await ReadExactlyAsync(stream, close[1])));
+        await stream.WriteAsync(MaskedFrame(0x88, [0x03, 0xEA]));
+        Assert.Equal(0, await stream.ReadAsync(new byte[1]));
+    }
+
+    private static byte[] MaskedFrame(byte first, byte[] payload)
+    {
+        byte[] key = [0x37, 0xFA, 0x21, 0x3D];
+        return [first, (byte)(0x80 | payload.Length), .. key, .. payload.Select((b, i) => (byte)(b ^ key[i % 4]))];
+    }
+
+    private static async Task<string> ReadHeadAsync(System.Net.Sockets.NetworkStream stream)
+    {
+        var head = new List<byte>();
+        while (head.Count < 4 || head[^4] != '\r' || head[^3] != '\n' || head[^2] != '\r' || head[^1] != '\n')
+        {
+            head.AddRange(await ReadExactlyAsync(stream, 1));
+        }
+
+        return System.Text.Encoding.ASCII.GetString([.. head]);
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(System.Net.Sockets.NetworkStream stream, int count)
+    {
+        using var timeout = new CancellationTokenSource(MqttNetClient.Timeout);
+        var buffer = new byte[count];
+        await stream.ReadExactlyAsync(buffer, timeout.Token);
+        return buffer;
+    }
+
     [Fact]
     public async Task Browser_pages_connect_from_the_same_origin_or_an_allowed_one()
     {

@@ -94,8 +94,7 @@ internal sealed class MqttWebSocketMiddleware(RequestDelegate next, BoundListene
                 AllowAnonymous = listener.AllowAnonymous,
                 CertificateIdentity = listener.Tls?.CertificateIdentity ?? CertificateIdentity.None,
             };
-            using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
-            await WebSocketPipe.RunAsync(socket, broker.Options.MaximumPacketSize, pipe => broker.HandleConnectionAsync(pipe, info));
+            await WebSocketPipe.RunAsync(context, subProtocol, broker.Options.MaximumPacketSize, pipe => broker.HandleConnectionAsync(pipe, info));
         }
     }
 }

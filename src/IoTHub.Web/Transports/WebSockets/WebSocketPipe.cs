@@ -1,170 +1,67 @@
-using System.Buffers;
 using System.IO.Pipelines;
-using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace IoTHub.Web.Transports.WebSockets;
 
 /// <summary>
-/// Bridges an accepted WebSocket to the duplex pipe the broker reads and writes, as MQTT 5.0 §6 asks: frames
-/// are a byte stream, so a packet may span frames and a frame may hold several packets [MQTT-6.0.0-2]. What the
-/// client sends is received straight into the input pipe's memory; what the broker flushes goes out as one binary
-/// message per flush [MQTT-6.0.0-1]. A text frame closes the connection (1003) [MQTT-6.0.0-1], and so does a message
-/// (one or more frames) that grows beyond the limit (1009). The broker sees the end of its input when the client
-/// closes; when the broker ends, the WebSocket is closed.
+/// MQTT over a WebSocket that this server frames itself (RFC 6455) on the connection's upgraded stream, with no
+/// WebSocket object and no pipe pair in between: the broker's reads decode the client's frames
+/// (<see cref="WebSocketMessageReader"/>) and its flushes send its frames (<see cref="WebSocketMessageWriter"/>).
+/// When the broker ends, the WebSocket is closed (with the reason the input was refused, if it was) and the
+/// client's Close awaited for <see cref="CloseTimeout"/>.
 /// </summary>
 internal sealed class WebSocketPipe : IDuplexPipe
 {
     /// <summary>How long a closed connection waits for the client's close frame before the socket is dropped.</summary>
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
-    private readonly WebSocket _socket;
-    private readonly long _maximumMessageSize;
-    private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
-    private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
-    private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
-    private string? _closeReason;
+    private readonly WebSocketMessageReader _input;
+    private readonly WebSocketMessageWriter _output;
 
-    private WebSocketPipe(WebSocket socket, long maximumMessageSize)
+    private WebSocketPipe(WebSocketMessageReader input, WebSocketMessageWriter output)
     {
-        _socket = socket;
-        _maximumMessageSize = maximumMessageSize;
+        _input = input;
+        _output = output;
     }
 
-    public PipeReader Input => _input.Reader;
+    public PipeReader Input => _input;
 
-    public PipeWriter Output => _output.Writer;
+    public PipeWriter Output => _output;
 
-    /// <summary>Serves the WebSocket with <paramref name="serve"/> (the broker) until both are done.</summary>
-    public static async Task RunAsync(WebSocket socket, long maximumMessageSize, Func<IDuplexPipe, Task> serve)
+    /// <summary>
+    /// Accepts the WebSocket with <paramref name="subProtocol"/> (HTTP/1.1 Upgrade, RFC 6455 §4.2.2, or HTTP/2 extended
+    /// CONNECT, RFC 8441 §5) and serves it with <paramref name="serve"/> (the broker) until both are done.
+    /// </summary>
+    public static async Task RunAsync(HttpContext context, string subProtocol, long maximumMessageSize, Func<IDuplexPipe, Task> serve)
     {
-        var pipe = new WebSocketPipe(socket, maximumMessageSize);
-        var receiving = pipe.ReceiveAsync();
-        var sending = pipe.SendAsync();
-        await serve(pipe);
-        await sending;
-        try
+        var connection = await AcceptAsync(context, subProtocol);
+        var frames = PipeReader.Create(connection, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
+        using var output = new WebSocketMessageWriter(connection);
+        var input = new WebSocketMessageReader(frames, output, maximumMessageSize);
+        await serve(new WebSocketPipe(input, output));
+
+        var (code, reason) = input.Refusal ?? (WebSocketCloseCode.Normal, null!);
+        await output.SendControlAsync(WebSocketOpcode.Close, ServerFrames.ClosePayload(code, reason));
+        if (!input.CloseReceived)
         {
-            await receiving.WaitAsync(CloseTimeout);
+            await input.AwaitCloseAsync(CloseTimeout);
         }
-        catch (TimeoutException)
-        {
-            socket.Abort();
-            await receiving;
-        }
+
+        await frames.CompleteAsync();
     }
 
-    /// <summary>Client to broker. Ends (completing the broker's input) at the client's close, a broken connection or a refused frame.</summary>
-    private async Task ReceiveAsync()
+    private static async Task<Stream> AcceptAsync(HttpContext context, string subProtocol)
     {
-        var writer = _input.Writer;
-        long messageSize = 0;
-        try
+        var headers = context.Response.Headers;
+        headers.SecWebSocketProtocol = subProtocol;
+        if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
         {
-            while (true)
-            {
-                var memory = writer.GetMemory();
-                var result = await _socket.ReceiveAsync(memory, CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-
-                if (result.MessageType != WebSocketMessageType.Binary)
-                {
-                    Refuse(WebSocketCloseStatus.InvalidMessageType, "MQTT needs binary frames");
-                    break;
-                }
-
-                messageSize += result.Count;
-                if (messageSize > _maximumMessageSize)
-                {
-                    Refuse(WebSocketCloseStatus.MessageTooBig, "message larger than the maximum packet size");
-                    break;
-                }
-
-                if (result.EndOfMessage)
-                {
-                    messageSize = 0;
-                }
-
-                writer.Advance(result.Count);
-                var flush = await writer.FlushAsync();
-                if (flush.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The connection broke or was dropped: for the broker, the client is gone.
-        }
-        finally
-        {
-            await writer.CompleteAsync();
-        }
-    }
-
-    /// <summary>Broker to client, each flushed batch one binary message. Ends with the broker's output, then closes the WebSocket.</summary>
-    private async Task SendAsync()
-    {
-        var reader = _output.Reader;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync();
-                var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    await SendMessageAsync(buffer);
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-
-            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await _socket.CloseOutputAsync(_closeStatus, _closeReason, CancellationToken.None);
-            }
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The client is gone; the broker learns it from its input.
-        }
-        finally
-        {
-            await reader.CompleteAsync();
-        }
-    }
-
-    private async ValueTask SendMessageAsync(ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            await _socket.SendAsync(buffer.First, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
-            return;
+            return await connect.AcceptAsync();
         }
 
-        var position = buffer.Start;
-        buffer.TryGet(ref position, out var segment);
-        while (buffer.TryGet(ref position, out var next))
-        {
-            await _socket.SendAsync(segment, WebSocketMessageType.Binary, endOfMessage: false, CancellationToken.None);
-            segment = next;
-        }
-
-        await _socket.SendAsync(segment, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
-    }
-
-    /// <summary>Ends the client's input; the broker then ends and the WebSocket is closed with this status.</summary>
-    private void Refuse(WebSocketCloseStatus status, string reason)
-    {
-        _closeStatus = status;
-        _closeReason = reason;
+        headers.Connection = "Upgrade";
+        headers.Upgrade = "websocket";
+        headers.SecWebSocketAccept = ServerFrames.Accept(context.Request.Headers.SecWebSocketKey.ToString());
+        return await context.Features.GetRequiredFeature<IHttpUpgradeFeature>().UpgradeAsync();
     }
 }
