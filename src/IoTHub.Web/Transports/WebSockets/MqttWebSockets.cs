@@ -8,8 +8,9 @@ using IoTHub.Web.Mqtt;
 namespace IoTHub.Web.Transports.WebSockets;
 
 /// <summary>
-/// MQTT over WebSocket (MQTT 5.0 §6) with ASP.NET Core's WebSocket middleware: on the ws:// and wss:// listeners
-/// (which serve nothing else) and at "Http:MqttPath" on the HTTP endpoint, for the default broker.
+/// MQTT over WebSocket (MQTT 5.0 §6) on the ws:// and wss:// listeners (which serve nothing else) and at
+/// "Http:MqttPath" on the HTTP endpoint, for the default broker. ASP.NET Core's WebSocket middleware recognises the
+/// handshake; the answer and the frames are this server's own (<see cref="WebSocketPipe"/>).
 /// </summary>
 internal static class MqttWebSockets
 {

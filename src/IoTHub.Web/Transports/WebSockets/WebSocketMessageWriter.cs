@@ -11,7 +11,7 @@ namespace IoTHub.Web.Transports.WebSockets;
 /// and goes back at the flush, so an idle connection holds none. Control frames (Pong, Close) are written between
 /// messages, never inside one; nothing is written after Close.
 /// </summary>
-internal sealed class WebSocketMessageWriter(Stream connection) : PipeWriter, IDisposable
+internal sealed class WebSocketMessageWriter : PipeWriter, IDisposable
 {
     private const int MinimumBufferSize = 4096;
 
@@ -20,6 +20,16 @@ internal sealed class WebSocketMessageWriter(Stream connection) : PipeWriter, ID
     private byte[]? _buffer;
     private int _end = ServerFrames.MaximumHeaderLength;
     private bool _closeSent;
+
+    /// <summary>The upgraded HTTP/1.1 connection's own output, or null when frames go to <see cref="_stream"/>.</summary>
+    private readonly PipeWriter? _connection;
+
+    /// <summary>An HTTP/2 stream's body.</summary>
+    private readonly Stream? _stream;
+
+    public WebSocketMessageWriter(PipeWriter connection) => _connection = connection;
+
+    public WebSocketMessageWriter(Stream stream) => _stream = stream;
 
     public override bool CanGetUnflushedBytes => true;
 
@@ -89,7 +99,16 @@ internal sealed class WebSocketMessageWriter(Stream connection) : PipeWriter, ID
             }
 
             _closeSent = closing;
-            await connection.WriteAsync(frame, linked?.Token ?? flushCancellation.Token).ConfigureAwait(false);
+            var token = linked?.Token ?? flushCancellation.Token;
+            if (_connection is not null)
+            {
+                _connection.Write(frame.Span);
+                var flushed = await _connection.FlushAsync(token).ConfigureAwait(false);
+                _closeSent |= flushed.IsCompleted;
+                return new FlushResult(isCanceled: false, isCompleted: _closeSent);
+            }
+
+            await _stream!.WriteAsync(frame, token).ConfigureAwait(false);
             return new FlushResult(isCanceled: false, isCompleted: closing);
         }
         catch (OperationCanceledException) when (flushCancellation.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace IoTHub.Web.Transports.WebSockets;
@@ -35,8 +36,12 @@ internal sealed class WebSocketPipe : IDuplexPipe
     public static async Task RunAsync(HttpContext context, string subProtocol, long maximumMessageSize, Func<IDuplexPipe, Task> serve)
     {
         var connection = await AcceptAsync(context, subProtocol);
-        var frames = PipeReader.Create(connection, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
-        using var output = new WebSocketMessageWriter(connection);
+
+        // After an HTTP/1.1 upgrade the connection is the WebSocket's alone: its frames are read and written on the
+        // connection's own pipes, as a tcp client's packets are. HTTP/2 carries them in DATA frames of the stream.
+        var transport = HttpProtocol.IsHttp11(context.Request.Protocol) ? context.Features.Get<IConnectionTransportFeature>()?.Transport : null;
+        var frames = transport?.Input ?? PipeReader.Create(connection, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
+        using var output = transport is null ? new WebSocketMessageWriter(connection) : new WebSocketMessageWriter(transport.Output);
         var input = new WebSocketMessageReader(frames, output, maximumMessageSize);
         await serve(new WebSocketPipe(input, output));
 
@@ -47,7 +52,10 @@ internal sealed class WebSocketPipe : IDuplexPipe
             await input.AwaitCloseAsync(CloseTimeout);
         }
 
-        await frames.CompleteAsync();
+        if (transport is null)
+        {
+            await frames.CompleteAsync();
+        }
     }
 
     private static async Task<Stream> AcceptAsync(HttpContext context, string subProtocol)
