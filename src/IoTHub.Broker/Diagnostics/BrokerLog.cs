@@ -60,4 +60,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(1016, LogLevel.Error, "A handler of the client connection event failed for client '{ClientId}'")]
     public static partial void ClientEventHandlerFailed(ILogger logger, Exception exception, string clientId);
+
+    [LoggerMessage(1017, LogLevel.Error, "A watch of the topic filter '{Filter}' failed on a message")]
+    public static partial void TopicWatchFailed(ILogger logger, Exception exception, string filter);
 }

@@ -3,6 +3,7 @@ using IoTHub.Broker.Messages;
 using IoTHub.Broker.Retained;
 using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Watching;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
 
@@ -48,6 +49,7 @@ internal sealed class MessageRouter
         _sharedGroups = new SharedGroups(options.SharedSubscriptionStrategy);
         Subscriptions = new SubscriptionTree { SharedSubscriptionEmptied = _sharedGroups.Forget };
         Topics = new TopicPolicy(options);
+        Watches = new TopicWatches(logger);
     }
 
     public SubscriptionTree Subscriptions { get; }
@@ -56,6 +58,9 @@ internal sealed class MessageRouter
 
     /// <summary>The rules for topic names and filters, shared by connections and the admin API.</summary>
     public TopicPolicy Topics { get; }
+
+    /// <summary>The in-process watches every routed message is shown to (the dashboard's watch panel).</summary>
+    public TopicWatches Watches { get; }
 
     /// <summary>Shared subscriptions whose member choice keeps state (round robin, sticky): pruned when a group empties.</summary>
     public int SharedSubscriptionStates => _sharedGroups.Count;
@@ -123,10 +128,11 @@ internal sealed class MessageRouter
     /// <summary>
     /// Hands the message to every session with a matching subscription: one copy per session at the
     /// highest QoS of its matching subscriptions, never above the published QoS ([MQTT-3.3.4-2] and
-    /// 3.1.1 §3.3.5). Never waits on a subscriber. Returns the number of sessions reached.
+    /// 3.1.1 §3.3.5). Never waits on a subscriber. Returns the number of sessions reached (watches are not sessions).
     /// </summary>
     public int Route(MqttMessage message)
     {
+        Watches.Show(message);
         var matches = t_matches ??= [];
         Subscriptions.Match(message.Topic, matches);
         try
