@@ -140,6 +140,9 @@ public sealed partial class ChildProcess : IDisposable
 
     public void Resume() => SendSignal(SignalContinue);
 
+    /// <summary>Whether the process has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
     public string Describe()
     {
         lock (_lock)

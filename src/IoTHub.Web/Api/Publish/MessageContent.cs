@@ -49,29 +49,29 @@ internal sealed record MessageProperties(string? ContentType = null, string? Res
 /// <param name="Properties">Its MQTT 5.0 properties; null when none.</param>
 internal sealed record RetainedMessageInfo(string Broker, string Topic, int Qos, string Payload, string? PayloadText, int Size, MessageProperties? Properties)
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    public static RetainedMessageInfo From(string broker, MqttMessage message)
-    {
-        string? text;
-        try
-        {
-            text = StrictUtf8.GetString(message.Payload.Span);
-        }
-        catch (DecoderFallbackException)
-        {
-            text = null;
-        }
-
-        return new RetainedMessageInfo(broker, message.Topic, (int)message.QualityOfService, Convert.ToBase64String(message.Payload.Span), text,
+    public static RetainedMessageInfo From(string broker, MqttMessage message) =>
+        new(broker, message.Topic, (int)message.QualityOfService, Convert.ToBase64String(message.Payload.Span), MessageContent.TextOf(message.Payload.Span),
             message.Payload.Length, MessageProperties.From(message));
-    }
 }
 
 /// <summary>Checks and builds messages from API requests, with the broker's own limits.</summary>
 internal static class MessageContent
 {
     private const string SystemTopics = "$SYS";
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The bytes as text when they are valid UTF-8; null otherwise (binary data).</summary>
+    public static string? TextOf(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Why a write under $SYS/ is refused.</summary>
     public const string SystemTopicRefused = $"is under {SystemTopics}/, where only the broker writes.";
