@@ -1,3 +1,4 @@
+using IoTHub.Testing;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Tests;
 using Microsoft.Playwright;
@@ -13,11 +14,8 @@ public sealed class PublishPageTests(DashboardHost host, Chromium chromium) : IC
     public async Task A_base64_payload_with_mqtt5_properties_from_the_form_reaches_mosquitto_sub_with_those_properties()
     {
         // Topic | payload in hex | content type | response topic | correlation data | expiry | payload format | user properties.
-        using var subscriber = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-form-sub", "-t", "dash/form/#", "-F", "%t|%x|%C|%R|%D|%E|%F|%P");
-        await subscriber.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
-        var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        await NavigateAsync(page, "Publish", "Publish a message");
+        using var subscriber = await SubscribeAsync("dash/form/#", "%t|%x|%C|%R|%D|%E|%F|%P");
+        var page = await OpenFormAsync();
 
         await page.Locator("#topic").FillAsync("dash/form/binary");
         await page.Locator("#payload").FillAsync("AAEC/w==");
@@ -57,11 +55,8 @@ public sealed class PublishPageTests(DashboardHost host, Chromium chromium) : IC
     [Fact]
     public async Task Text_correlation_data_is_sent_as_utf8_and_a_bad_base64_payload_is_refused_in_the_page()
     {
-        using var subscriber = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-form-text", "-t", "dash/text/#", "-F", "%t|%p|%D|%F");
-        await subscriber.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
-        var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        await NavigateAsync(page, "Publish", "Publish a message");
+        using var subscriber = await SubscribeAsync("dash/text/#", "%t|%p|%D|%F");
+        var page = await OpenFormAsync();
 
         await page.Locator("#topic").FillAsync("dash/text/plain");
         await page.Locator("#payload").FillAsync("not base64!");
@@ -76,5 +71,22 @@ public sealed class PublishPageTests(DashboardHost host, Chromium chromium) : IC
         await page.GetByRole(AriaRole.Button, new() { Name = "Publish", Exact = true }).ClickAsync();
         await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("Published to 'dash/text/plain' on broker 'default': 1 subscriber(s) reached.");
         await subscriber.WaitForLineAsync("dash/text/plain|not base64!|req-8|1", Chromium.Timeout);
+    }
+
+    /// <summary>Starts an MQTT 5.0 mosquitto_sub of <paramref name="filter"/> printing <paramref name="format"/> (-F), and waits for its SUBACK.</summary>
+    private async Task<ChildProcess> SubscribeAsync(string filter, string format)
+    {
+        var subscriber = DashboardPage.Mqtt(host, "mosquitto_sub", "-t", filter, "-F", format);
+        await subscriber.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        return subscriber;
+    }
+
+    /// <summary>Opens the Publish page as an admin.</summary>
+    private async Task<IPage> OpenFormAsync()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Publish", "Publish a message");
+        return page;
     }
 }
