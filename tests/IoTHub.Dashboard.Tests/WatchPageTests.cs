@@ -53,7 +53,8 @@ public sealed partial class WatchPageTests(DashboardHost host, Chromium chromium
         // A binary payload is shown in base64, with its size.
         var file = Path.GetTempFileName();
         await File.WriteAllBytesAsync(file, [0xFF, 0xFE, 0x00, 0x01]);
-        using (var binary = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-binary", "-t", "dash/watch/b/props", "-f", file, "-r"))
+        using (var binary = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-binary", "-t", "dash/watch/b/props", "-f", file, "-r",
+            "-D", "publish", "payload-format-indicator", "0"))
         {
             await binary.WaitForSuccessAsync();
         }
@@ -63,16 +64,32 @@ public sealed partial class WatchPageTests(DashboardHost host, Chromium chromium
         await Expect(binaryRow).ToContainTextAsync("base64: //4AAQ==");
         await Expect(binaryRow).ToContainTextAsync("4 B");
         await Expect(binaryRow).ToContainTextAsync("retained");
+        await Expect(binaryRow.Locator("dl")).ToHaveTextAsync("publisherdash-binary" + "payload format0 (bytes)");
+
+        // A long payload is cut for the page, its size shown whole.
+        using (var longer = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-long", "-t", "dash/watch/c/props", "-m", new string('x', 3_000)))
+        {
+            await longer.WaitForSuccessAsync();
+        }
+
+        var longRow = page.Locator("tr[data-topic=\"dash/watch/c/props\"]");
+        await Expect(longRow.Locator("code")).ToHaveTextAsync(new string('x', 2_000) + "…");
+        await Expect(longRow).ToContainTextAsync("3000 B");
 
         // Newest first; what the filter does not match never shows.
-        await Expect(page.GetByTestId("watched").Locator("tbody tr")).ToHaveCountAsync(2);
-        await Expect(page.GetByTestId("watched").Locator("tbody tr").First).ToHaveAttributeAsync("data-topic", "dash/watch/b/props");
-        await Expect(watching.GetByTestId("watch-received")).ToHaveTextAsync("2");
+        await Expect(page.GetByTestId("watched").Locator("tbody tr")).ToHaveCountAsync(3);
+        await Expect(page.GetByTestId("watched").Locator("tbody tr").First).ToHaveAttributeAsync("data-topic", "dash/watch/c/props");
+        await Expect(watching.GetByTestId("watch-received")).ToHaveTextAsync("3");
         await Expect(watching.GetByTestId("watch-skipped")).ToHaveTextAsync("0");
 
         // Watching is no session and no subscription: the broker's lists do not show it.
         Assert.DoesNotContain(Broker.GetSubscriptions()!, static s => s.TopicFilter == "dash/watch/+/props");
         Assert.Equal(1, Broker.Router.Watches.Count);
+        if (Environment.GetEnvironmentVariable(OverviewTests.ScreenshotDirectoryVariable) is { Length: > 0 } directory)
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, "watch.png"), FullPage = true });
+        }
+
         await page.Context.CloseAsync();
     }
 
