@@ -28,6 +28,10 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
 
         await Expect(page.GetByTestId("login-error")).ToHaveTextAsync(AdminLogin.WrongCredentialsMessage);
         Assert.Contains("/login", page.Url, StringComparison.Ordinal);
+        // The page that answers keeps the user name and never sends the password back.
+        await Expect(page.Locator("#userName")).ToHaveValueAsync(FirstAdmin.UserName);
+        await Expect(page.Locator("#password")).ToHaveValueAsync(string.Empty);
+        Assert.DoesNotContain("not-the-password", await page.ContentAsync(), StringComparison.Ordinal);
         await page.GotoAsync("/clients");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fclients$"));
     }
