@@ -174,6 +174,21 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fstatus$"));
     }
 
+    [Fact]
+    public async Task An_unknown_page_is_a_page_of_the_dashboard_that_says_it_is_not_found()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        var response = await page.GotoAsync("/no-such-page");
+
+        Assert.Equal(404, response!.Status);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Page not found", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Main)).ToContainTextAsync("/no-such-page");
+        await WaitUntilLiveAsync(page);
+        await NavigateAsync(page, "Status", "Brokers and listeners");
+    }
+
     /// <summary>The newest audit log entry for <paramref name="action"/>, read through the API.</summary>
     private async Task<JsonElement> AuditEntryAsync(string action)
     {
