@@ -189,6 +189,33 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await NavigateAsync(page, "Status", "Brokers and listeners");
     }
 
+    [Fact]
+    public async Task An_invalid_topic_filter_takes_the_previous_result_away()
+    {
+        using (var publisher = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-filter-pub", "-q", "1", "-r", "-t", "dash/filter/level", "-m", "3"))
+        {
+            await publisher.WaitForSuccessAsync(Chromium.Timeout);
+        }
+
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Topics", "Topics");
+        var filter = page.GetByLabel("Topic filter");
+        var retained = page.Locator("[data-testid=retained][data-topic=\"dash/filter/level\"]");
+        await filter.FillAsync("dash/filter/#");
+        await Expect(retained).ToBeVisibleAsync();
+
+        await filter.FillAsync("dash/#/level");
+
+        await Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("'dash/#/level' is not a valid MQTT topic filter.");
+        await Expect(retained).ToHaveCountAsync(0);
+        await Expect(page.GetByRole(AriaRole.Main).Locator("section.panel")).ToHaveCountAsync(0);
+
+        await filter.FillAsync("dash/+/level");
+        await Expect(retained).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Status)).ToHaveCountAsync(0);
+    }
+
     /// <summary>The newest audit log entry for <paramref name="action"/>, read through the API.</summary>
     private async Task<JsonElement> AuditEntryAsync(string action)
     {
