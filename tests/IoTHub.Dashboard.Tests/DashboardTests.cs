@@ -216,6 +216,27 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(page.GetByRole(AriaRole.Status)).ToHaveCountAsync(0);
     }
 
+    [Fact]
+    public async Task A_long_client_id_leaves_the_actions_of_its_row_on_a_1440_px_screen()
+    {
+        var clientId = "plant-7/" + string.Concat(Enumerable.Repeat("conveyor-belt-vibration-sensor-", 6)) + "42";
+        var page = await chromium.NewPageAsync(host.BaseUrl, width: 1440, height: 900);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        using var subscriber = await SubscribeAsync(host, clientId, "dash/long/#");
+
+        await NavigateAsync(page, "Clients", "Clients");
+
+        var row = ClientRow(page, clientId);
+        var disconnect = row.GetByRole(AriaRole.Button, new() { Name = "Disconnect" });
+        await Expect(disconnect).ToBeVisibleAsync();
+        var box = await disconnect.BoundingBoxAsync();
+        Assert.True(box!.X + box.Width <= 1440, $"the Disconnect button ends at {box.X + box.Width} px, off a 1440 px screen");
+        Assert.True(await page.GetByTestId("clients").EvaluateAsync<bool>("table => table.parentElement.scrollWidth <= table.parentElement.clientWidth"),
+            "the clients table scrolls sideways");
+        // The whole id is still there to read.
+        Assert.Equal(clientId, await row.Locator("td").First.InnerTextAsync());
+    }
+
     /// <summary>The newest audit log entry for <paramref name="action"/>, read through the API.</summary>
     private async Task<JsonElement> AuditEntryAsync(string action)
     {

@@ -80,6 +80,18 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
         var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(overflow <= 0, $"the page is {overflow} px wider than a 390 px screen");
         await Expect(page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link, new() { Name = "Clients" })).ToBeVisibleAsync();
+
+        // Every page is a tap away: no link of the navigation is cut off or pushed past the edge of the screen.
+        var links = await page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).AllAsync();
+        Assert.NotEmpty(links);
+        foreach (var link in links)
+        {
+            var box = await link.BoundingBoxAsync();
+            Assert.True(box is { X: >= 0 } && box.X + box.Width <= 390, $"'{await link.InnerTextAsync()}' spans {box?.X} to {box?.X + box?.Width} px of a 390 px screen");
+            Assert.True(await link.EvaluateAsync<bool>("a => a.scrollWidth <= a.clientWidth"), $"'{await link.InnerTextAsync()}' is cut off");
+        }
+
+        await NavigateAsync(page, "Status", "Brokers and listeners");
     }
 
     // The range picker: the charts read the metrics history (samples taken by the test, not waited for) and go back to live.
