@@ -217,6 +217,24 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
     }
 
     [Fact]
+    public async Task Session_expiry_is_shown_in_days_hours_and_minutes_with_the_seconds_in_its_title()
+    {
+        using var week = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-expiry-week", "-c", "-x", "604800", "-t", "dash/expiry/#");
+        using var longer = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-expiry-90min", "-c", "-x", "5400", "-t", "dash/expiry/#");
+        await week.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        await longer.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        await NavigateAsync(page, "Sessions", "Sessions and subscriptions");
+
+        var sessions = page.GetByTestId("sessions");
+        await Expect(sessions.Locator("tr", new() { HasText = "dash-expiry-week" }).Locator("[title=\"604800 s\"]")).ToHaveTextAsync("7 d");
+        await Expect(sessions.Locator("tr", new() { HasText = "dash-expiry-90min" }).Locator("[title=\"5400 s\"]")).ToHaveTextAsync("1 h 30 min");
+        await Expect(sessions).Not.ToContainTextAsync("604800");
+    }
+
+    [Fact]
     public async Task A_long_client_id_leaves_the_actions_of_its_row_on_a_1440_px_screen()
     {
         var clientId = "plant-7/" + string.Concat(Enumerable.Repeat("conveyor-belt-vibration-sensor-", 6)) + "42";
