@@ -255,6 +255,43 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         Assert.Equal(clientId, await row.Locator("td").First.InnerTextAsync());
     }
 
+    // A host of its own, stopped in the middle of the test.
+    [Fact]
+    public async Task When_the_server_stops_the_page_says_it_is_reconnecting_in_its_own_style()
+    {
+        var stopping = new DashboardHost();
+        var stopped = false;
+        try
+        {
+            var page = await chromium.NewPageAsync(stopping.BaseUrl);
+            var violations = await CspViolations.WatchAsync(page);
+            await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+            await Expect(page.GetByTestId("reconnecting")).ToBeHiddenAsync();
+            await Expect(page.GetByTestId("disconnected")).ToBeHiddenAsync();
+
+            stopping.Dispose();
+            stopped = true;
+
+            // The badge no longer says "Live"; the dashboard's own notice (not the framework's dialog) says what goes on.
+            await Expect(page.GetByTestId("reconnecting")).ToBeVisibleAsync();
+            await Expect(page.GetByTestId("live")).ToBeHiddenAsync();
+            var notice = page.Locator("#components-reconnect-modal");
+            await Expect(notice).ToBeVisibleAsync();
+            await Expect(notice).ToContainTextAsync("The connection to the server was lost. Reconnecting (attempt", new() { UseInnerText = true });
+            await Expect(notice).Not.ToContainTextAsync("Reload", new() { UseInnerText = true });
+            await Expect(page.GetByText("Rejoin")).ToHaveCountAsync(0);
+            await Expect(page.Locator(".components-reconnect-overlay")).ToHaveCountAsync(0);
+            Assert.True(violations.IsEmpty, violations.ToString());
+        }
+        finally
+        {
+            if (!stopped)
+            {
+                stopping.Dispose();
+            }
+        }
+    }
+
     /// <summary>The newest audit log entry for <paramref name="action"/>, read through the API.</summary>
     private async Task<JsonElement> AuditEntryAsync(string action)
     {
