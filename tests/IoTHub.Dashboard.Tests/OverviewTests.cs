@@ -130,6 +130,10 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
         await PublishOnceAsync("feed-while-paused");
         await Expect(page.GetByTestId("activity-paused")).ToContainTextAsync("Paused: 2 new events");
         await Expect(activity.Locator("li[data-client-id=feed-while-paused]")).ToHaveCountAsync(0);
+        await filter.FillAsync("feed-stays"); // the held list still filters
+        await Expect(fold).ToHaveCountAsync(0);
+        await Expect(activity.Locator("li[data-client-id=feed-stays]")).ToBeVisibleAsync();
+        await filter.FillAsync(string.Empty);
         await page.GetByRole(AriaRole.Button, new() { Name = "Resume" }).ClickAsync();
         await Expect(page.GetByTestId("activity-paused")).ToHaveCountAsync(0);
         await Expect(activity.Locator("li[data-client-id=feed-while-paused]")).ToContainTextAsync("DISCONNECT");
