@@ -236,7 +236,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     {
         if (session is not null && Registry.Detach(connection, session, will))
         {
-            RaiseClientConnectionChanged(session.ClientId, connection.Endpoint, connected: false);
+            RaiseClientConnectionChanged(session.ClientId, connection.Endpoint, connected: false, connection.CloseReason);
         }
     }
 

@@ -35,6 +35,7 @@ WebApplication app = builder.Build();
 app.UseMqttWebSockets();
 app.UseSecurityHeaders();
 app.UseBadRequestProblems();
+app.UseDashboardNotFoundPage();
 app.UseStaticFiles();
 // Routing after the static files: the framework's static assets add a catch-all fallback endpoint for
 // files, which would otherwise take the web root's files away from UseStaticFiles (and behind login).

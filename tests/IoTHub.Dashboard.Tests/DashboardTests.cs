@@ -28,6 +28,10 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
 
         await Expect(page.GetByTestId("login-error")).ToHaveTextAsync(AdminLogin.WrongCredentialsMessage);
         Assert.Contains("/login", page.Url, StringComparison.Ordinal);
+        // The page that answers keeps the user name and never sends the password back.
+        await Expect(page.Locator("#userName")).ToHaveValueAsync(FirstAdmin.UserName);
+        await Expect(page.Locator("#password")).ToHaveValueAsync(string.Empty);
+        Assert.DoesNotContain("not-the-password", await page.ContentAsync(), StringComparison.Ordinal);
         await page.GotoAsync("/clients");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fclients$"));
     }
@@ -168,6 +172,124 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Log in" })).ToBeVisibleAsync();
         await page.GotoAsync("/status");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fstatus$"));
+    }
+
+    [Fact]
+    public async Task An_unknown_page_is_a_page_of_the_dashboard_that_says_it_is_not_found()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        var response = await page.GotoAsync("/no-such-page");
+
+        Assert.Equal(404, response!.Status);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Page not found", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Main)).ToContainTextAsync("/no-such-page");
+        await WaitUntilLiveAsync(page);
+        await NavigateAsync(page, "Status", "Brokers and listeners");
+    }
+
+    [Fact]
+    public async Task An_invalid_topic_filter_takes_the_previous_result_away()
+    {
+        using (var publisher = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-filter-pub", "-q", "1", "-r", "-t", "dash/filter/level", "-m", "3"))
+        {
+            await publisher.WaitForSuccessAsync(Chromium.Timeout);
+        }
+
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Topics", "Topics");
+        var filter = page.GetByLabel("Topic filter");
+        var retained = page.Locator("[data-testid=retained][data-topic=\"dash/filter/level\"]");
+        await filter.FillAsync("dash/filter/#");
+        await Expect(retained).ToBeVisibleAsync();
+
+        await filter.FillAsync("dash/#/level");
+
+        await Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("'dash/#/level' is not a valid MQTT topic filter.");
+        await Expect(retained).ToHaveCountAsync(0);
+        await Expect(page.GetByRole(AriaRole.Main).Locator("section.panel")).ToHaveCountAsync(0);
+
+        await filter.FillAsync("dash/+/level");
+        await Expect(retained).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Status)).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task Session_expiry_is_shown_in_days_hours_and_minutes_with_the_seconds_in_its_title()
+    {
+        using var week = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-expiry-week", "-c", "-x", "604800", "-t", "dash/expiry/#");
+        using var longer = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-expiry-90min", "-c", "-x", "5400", "-t", "dash/expiry/#");
+        await week.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        await longer.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        await NavigateAsync(page, "Sessions", "Sessions and subscriptions");
+
+        var sessions = page.GetByTestId("sessions");
+        await Expect(sessions.Locator("tr", new() { HasText = "dash-expiry-week" }).Locator("[title=\"604800 s\"]")).ToHaveTextAsync("7 d");
+        await Expect(sessions.Locator("tr", new() { HasText = "dash-expiry-90min" }).Locator("[title=\"5400 s\"]")).ToHaveTextAsync("1 h 30 min");
+        await Expect(sessions).Not.ToContainTextAsync("604800");
+    }
+
+    [Fact]
+    public async Task A_long_client_id_leaves_the_actions_of_its_row_on_a_1440_px_screen()
+    {
+        var clientId = "plant-7/" + string.Concat(Enumerable.Repeat("conveyor-belt-vibration-sensor-", 6)) + "42";
+        var page = await chromium.NewPageAsync(host.BaseUrl, width: 1440, height: 900);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        using var subscriber = await SubscribeAsync(host, clientId, "dash/long/#");
+
+        await NavigateAsync(page, "Clients", "Clients");
+
+        var row = ClientRow(page, clientId);
+        var disconnect = row.GetByRole(AriaRole.Button, new() { Name = "Disconnect" });
+        await Expect(disconnect).ToBeVisibleAsync();
+        var box = await disconnect.BoundingBoxAsync();
+        Assert.True(box!.X + box.Width <= 1440, $"the Disconnect button ends at {box.X + box.Width} px, off a 1440 px screen");
+        Assert.True(await page.GetByTestId("clients").EvaluateAsync<bool>("table => table.parentElement.scrollWidth <= table.parentElement.clientWidth"),
+            "the clients table scrolls sideways");
+        // The whole id is still there to read.
+        Assert.Equal(clientId, await row.Locator("td").First.InnerTextAsync());
+    }
+
+    // A host of its own, stopped in the middle of the test.
+    [Fact]
+    public async Task When_the_server_stops_the_page_says_it_is_reconnecting_in_its_own_style()
+    {
+        var stopping = new DashboardHost();
+        var stopped = false;
+        try
+        {
+            var page = await chromium.NewPageAsync(stopping.BaseUrl);
+            var violations = await CspViolations.WatchAsync(page);
+            await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+            await Expect(page.GetByTestId("reconnecting")).ToBeHiddenAsync();
+            await Expect(page.GetByTestId("disconnected")).ToBeHiddenAsync();
+
+            stopping.Dispose();
+            stopped = true;
+
+            // The badge no longer says "Live"; the dashboard's own notice (not the framework's dialog) says what goes on.
+            await Expect(page.GetByTestId("reconnecting")).ToBeVisibleAsync();
+            await Expect(page.GetByTestId("live")).ToBeHiddenAsync();
+            var notice = page.Locator("#components-reconnect-modal");
+            await Expect(notice).ToBeVisibleAsync();
+            await Expect(notice).ToContainTextAsync("The connection to the server was lost. Reconnecting (attempt", new() { UseInnerText = true });
+            await Expect(notice).Not.ToContainTextAsync("Reload", new() { UseInnerText = true });
+            await Expect(page.GetByText("Rejoin")).ToHaveCountAsync(0);
+            await Expect(page.Locator(".components-reconnect-overlay")).ToHaveCountAsync(0);
+            Assert.True(violations.IsEmpty, violations.ToString());
+        }
+        finally
+        {
+            if (!stopped)
+            {
+                stopping.Dispose();
+            }
+        }
     }
 
     /// <summary>The newest audit log entry for <paramref name="action"/>, read through the API.</summary>

@@ -80,6 +80,73 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
         var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.True(overflow <= 0, $"the page is {overflow} px wider than a 390 px screen");
         await Expect(page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link, new() { Name = "Clients" })).ToBeVisibleAsync();
+
+        // Every page is a tap away: no link of the navigation is cut off or pushed past the edge of the screen.
+        var links = await page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).AllAsync();
+        Assert.NotEmpty(links);
+        foreach (var link in links)
+        {
+            var box = await link.BoundingBoxAsync();
+            Assert.True(box is { X: >= 0 } && box.X + box.Width <= 390, $"'{await link.InnerTextAsync()}' spans {box?.X} to {box?.X + box?.Width} px of a 390 px screen");
+            Assert.True(await link.EvaluateAsync<bool>("a => a.scrollWidth <= a.clientWidth"), $"'{await link.InnerTextAsync()}' is cut off");
+        }
+
+        await NavigateAsync(page, "Status", "Brokers and listeners");
+    }
+
+    [Fact]
+    public async Task The_activity_feed_folds_a_burst_of_short_lived_clients_shows_reasons_and_can_be_filtered_and_paused()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        var activity = page.GetByTestId("activity");
+        using var stays = await SubscribeAsync(host, "feed-stays", "feed/#");
+        await Expect(activity.Locator("li[data-client-id=feed-stays]")).ToContainTextAsync("connected from 127.0.0.1:");
+
+        // A burst of clients that each connect, publish and leave: one line, not five scrolling past.
+        for (var i = 0; i < 5; i++)
+        {
+            await PublishOnceAsync("feed-burst-" + i);
+        }
+
+        // (Clients of the class's other tests may make folds of their own.)
+        var fold = activity.GetByTestId("fold").Filter(new() { HasText = "feed-burst-0" });
+        await Expect(fold.Locator("summary")).ToContainTextAsync("5 short-lived clients");
+        var visit = fold.Locator("li[data-client-id=feed-burst-0]");
+        await Expect(visit).ToBeHiddenAsync();
+        await fold.Locator("summary").ClickAsync();
+        await Expect(visit).ToBeVisibleAsync();
+        await Expect(visit).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"connected from 127\.0\.0\.1:\d+ and left after \d+\.\d s: DISCONNECT"));
+
+        var filter = page.GetByLabel("Filter activity");
+        await filter.FillAsync("feed-stays");
+        await Expect(activity.Locator("li[data-client-id=feed-stays]")).ToBeVisibleAsync();
+        await Expect(fold).ToHaveCountAsync(0);
+        await filter.FillAsync(string.Empty);
+        await Expect(fold).ToHaveCountAsync(1);
+
+        // Paused, the feed holds still and counts what it holds back.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pause" }).ClickAsync();
+        await PublishOnceAsync("feed-while-paused");
+        await Expect(page.GetByTestId("activity-paused")).ToContainTextAsync("Paused: 2 new events");
+        await Expect(activity.Locator("li[data-client-id=feed-while-paused]")).ToHaveCountAsync(0);
+        await filter.FillAsync("feed-stays"); // the held list still filters
+        await Expect(fold).ToHaveCountAsync(0);
+        await Expect(activity.Locator("li[data-client-id=feed-stays]")).ToBeVisibleAsync();
+        await filter.FillAsync(string.Empty);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Resume" }).ClickAsync();
+        await Expect(page.GetByTestId("activity-paused")).ToHaveCountAsync(0);
+        await Expect(activity.Locator("li[data-client-id=feed-while-paused]")).ToContainTextAsync("DISCONNECT");
+    }
+
+    [Fact]
+    public async Task The_message_counts_say_they_count_since_the_start()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        await Expect(page.Locator(".card", new() { HasText = "Messages in" }).Locator(".card-label")).ToHaveTextAsync("Messages in since start");
+        await Expect(page.Locator(".card", new() { HasText = "Messages out" }).Locator(".card-label")).ToHaveTextAsync("Messages out since start");
     }
 
     // The range picker: the charts read the metrics history (samples taken by the test, not waited for) and go back to live.
@@ -127,6 +194,13 @@ public sealed class OverviewTests(DashboardHost host, Chromium chromium) : IClas
 
     private static Task<int> PointsAsync(ILocator chart) =>
         chart.Locator("polyline").EvaluateAsync<int>("line => line.getAttribute('points').trim().split(' ').filter(p => p).length");
+
+    /// <summary>One mosquitto_pub run (MQTT 5.0): a client that connects, publishes and leaves with DISCONNECT.</summary>
+    private async Task PublishOnceAsync(string clientId)
+    {
+        using var publisher = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", clientId, "-t", "feed/burst", "-m", "1");
+        await publisher.WaitForSuccessAsync(Chromium.Timeout);
+    }
 
     /// <summary>Publishes <paramref name="count"/> messages with one mosquitto_pub run (-l: a message per stdin line) and waits for it to end.</summary>
     private async Task PublishAsync(int count)

@@ -160,6 +160,6 @@ internal sealed partial class HostProcess : IDisposable
     }
 
 
-    [GeneratedRegex(@"MQTT listening on (\S+)")]
+    [GeneratedRegex(@"MQTT listening on tcp://(\S+)")]
     private static partial Regex MqttListening();
 }

@@ -39,6 +39,14 @@ public sealed partial class HostProcessTests : IDisposable
             Assert.Equal("Healthy", await client.GetStringAsync(new Uri("/health/live", UriKind.Relative)));
         }
 
+        // It prints where to connect, and nothing untrue: the MQTT port by its MQTT URL, never as an http:// address.
+        var mqtt = await host.WaitForMqttEndpointAsync();
+        Assert.NotEqual(0, mqtt.Port);
+        Assert.Contains($"MQTT listening on tcp://{mqtt} (broker 'default')", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain($"http://{mqtt}", host.Output, StringComparison.Ordinal);
+        var mqttClient = await MqttTestClient.ConnectTcpAsync(mqtt, "started-host-client");
+        await mqttClient.DisposeAsync();
+
         host.Terminate();
 
         Assert.Equal(0, await host.WaitForExitAsync());

@@ -39,7 +39,7 @@ class Broker:
                 "--Storage:Provider=" + provider, "--Mqtt:MaximumQueuedMessages=100000", "--Logging:LogLevel:IoTHub.Broker=Warning"]
         self.process = subprocess.Popen(args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
-        self.mqtt_port = int(self.wait_for(r"MQTT listening on [\d.]+:(\d+)").group(1))
+        self.mqtt_port = int(self.wait_for(r"MQTT listening on tcp://[\d.]+:(\d+)").group(1))
         self.http_port = int(self.wait_for(r"HTTP listening on http://[\d.]+:(\d+)").group(1))
 
     def _read(self):

@@ -115,6 +115,9 @@ internal sealed partial class MqttConnection
     /// <summary>True once the connection is ending (closed by either side); it takes no more packets.</summary>
     public bool IsClosing => _closing;
 
+    /// <summary>Why the connection ends, once it does (the same words as the log's "client disconnected" line).</summary>
+    public string CloseReason => _closeReason;
+
     public MqttProtocolVersion Version => _version;
 
     /// <summary>True while the session has messages queued or QoS 1/2 flows open on this connection.</summary>

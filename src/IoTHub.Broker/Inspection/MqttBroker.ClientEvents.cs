@@ -6,13 +6,16 @@ namespace IoTHub.Broker;
 /// <param name="clientId">The client identifier.</param>
 /// <param name="endpoint">The remote address and port of the connection.</param>
 /// <param name="connected">True when it connected, false when its connection ended.</param>
-public sealed class ClientConnectionEventArgs(string clientId, string endpoint, bool connected) : EventArgs
+/// <param name="reason">Why its connection ended ("DISCONNECT", "keep-alive timeout", "network connection lost", ...); null when it connected.</param>
+public sealed class ClientConnectionEventArgs(string clientId, string endpoint, bool connected, string? reason = null) : EventArgs
 {
     public string ClientId { get; } = clientId;
 
     public string Endpoint { get; } = endpoint;
 
     public bool Connected { get; } = connected;
+
+    public string? Reason { get; } = reason;
 }
 
 /// <summary>
@@ -28,14 +31,14 @@ public sealed partial class MqttBroker
     /// </summary>
     public event EventHandler<ClientConnectionEventArgs>? ClientConnectionChanged;
 
-    private void RaiseClientConnectionChanged(string clientId, string endpoint, bool connected)
+    private void RaiseClientConnectionChanged(string clientId, string endpoint, bool connected, string? reason = null)
     {
         if (ClientConnectionChanged is not { } handlers)
         {
             return;
         }
 
-        var args = new ClientConnectionEventArgs(clientId, endpoint, connected);
+        var args = new ClientConnectionEventArgs(clientId, endpoint, connected, reason);
         foreach (var handler in handlers.GetInvocationList())
         {
             try

@@ -10,6 +10,6 @@ internal static partial class HostLog
         Message = "HTTP on {Url} is plain HTTP beyond loopback: admin passwords, tokens and API keys cross the network in clear. Set Http:Certificate (and Http:CertificateKey) for HTTPS, unless a proxy in front of it does TLS")]
     public static partial void PlainHttpOnNetwork(ILogger logger, string url);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Endpoint} (broker '{Broker}')")]
-    public static partial void MqttListening(ILogger logger, System.Net.EndPoint endpoint, string broker);
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Url} (broker '{Broker}')")]
+    public static partial void MqttListening(ILogger logger, string url, string broker);
 }

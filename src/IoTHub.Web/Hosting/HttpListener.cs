@@ -1,12 +1,16 @@
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Transports.Tls;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Hosting;
 
 /// <summary>
 /// Binds Kestrel to the "Http" section, over HTTPS when it names a certificate, and logs the address it really got (port 0
-/// included). The MQTT over WebSocket path it serves ("Http:MqttPath") is registered as a listener of the default broker.
+/// included) and every MQTT listener's URL, in place of the web host's lines that call them all http://
+/// (<see cref="KestrelAddressLogFilter"/>). The MQTT over WebSocket path it serves ("Http:MqttPath") is registered as a
+/// listener of the default broker.
 /// </summary>
 internal static class HttpListener
 {
@@ -42,6 +46,9 @@ internal static class HttpListener
                 });
             });
         services.AddHostedService<ListeningAddressLogger>();
+        services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(static provider => new KestrelAddressLogFilter(new LoggerFactory(
+            provider.GetServices<ILoggerProvider>(), provider.GetRequiredService<IOptionsMonitor<LoggerFilterOptions>>(),
+            provider.GetService<IOptions<LoggerFactoryOptions>>(), provider.GetService<IExternalScopeProvider>()))));
         return services;
     }
 
@@ -62,7 +69,7 @@ internal static class HttpListener
             // The HTTP endpoint's MQTT over WebSocket path is named by the line above.
             foreach (var listener in listeners.Mqtt.Where(static l => !l.OnHttpEndpoint))
             {
-                HostLog.MqttListening(logger, listener.Endpoint, listener.Broker);
+                HostLog.MqttListening(logger, listener.Url, listener.Broker);
             }
 
             return Task.CompletedTask;

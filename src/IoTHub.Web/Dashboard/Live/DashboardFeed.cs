@@ -10,8 +10,8 @@ namespace IoTHub.Web.Dashboard.Live;
 /// <param name="DeliveredPerSecond">Messages handed to subscribers per second since the previous point.</param>
 internal sealed record TrafficSample(DateTimeOffset At, int Connections, double ReceivedPerSecond, double DeliveredPerSecond);
 
-/// <summary>A client that connected or whose connection ended.</summary>
-internal sealed record ClientActivity(DateTimeOffset At, string Broker, string ClientId, string Endpoint, bool Connected);
+/// <summary>A client that connected or whose connection ended, with why it ended (<see cref="ClientConnectionEventArgs.Reason"/>).</summary>
+internal sealed record ClientActivity(DateTimeOffset At, string Broker, string ClientId, string Endpoint, bool Connected, string? Reason = null);
 
 /// <summary>
 /// What the dashboard's circuits watch, fed by the brokers themselves: their client connection events,
@@ -22,7 +22,8 @@ internal sealed record ClientActivity(DateTimeOffset At, string Broker, string C
 internal sealed class DashboardFeed : BackgroundService
 {
     public const int SampleCount = 60;
-    public const int ActivityCount = 12;
+    /// <summary>Connects and disconnects kept for the overview's activity feed, which filters and folds them.</summary>
+    public const int ActivityCount = 200;
     public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(1);
 
     private readonly BrokerRegistry _registry;
@@ -127,7 +128,7 @@ internal sealed class DashboardFeed : BackgroundService
 
     private void OnClientConnectionChanged(string broker, ClientConnectionEventArgs e)
     {
-        Add(_activity, ActivityCount, new ClientActivity(_time.GetUtcNow(), broker, e.ClientId, e.Endpoint, e.Connected));
+        Add(_activity, ActivityCount, new ClientActivity(_time.GetUtcNow(), broker, e.ClientId, e.Endpoint, e.Connected, e.Reason));
         ClientsChanged?.Invoke();
     }
 
