@@ -68,6 +68,21 @@ public abstract class AdminStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sign_outs_of_an_account_are_counted_and_kept_through_a_password_and_role_change()
+    {
+        var accounts = Stores.Accounts;
+        Assert.True(await accounts.AddAsync(new AdminAccount("erin", "hash-e", "admin", Noon), default));
+
+        Assert.True(await accounts.SignOutAsync("erin", default));
+        Assert.True(await accounts.SignOutAsync("erin", default));
+        Assert.True(await accounts.UpdateAsync(new AdminAccount("erin", "hash-f", "viewer", Noon, SignOuts: 0), default));
+        Assert.False(await accounts.SignOutAsync("nobody", default));
+
+        var reopened = (await OpenAsync()).Accounts;
+        Assert.Equal(new AdminAccount("erin", "hash-f", "viewer", Noon, SignOuts: 2), await reopened.FindAsync("erin", default));
+    }
+
+    [Fact]
     public async Task Of_accounts_added_at_once_with_one_name_exactly_one_is_kept()
     {
         // On a database the check and the insert are two statements: the unique index decides between the racers.

@@ -160,6 +160,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("character varying(32)")
                         .HasColumnName("role");
 
+                    b.Property<int>("SignOuts")
+                        .HasColumnType("integer")
+                        .HasColumnName("sign_outs");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)

@@ -149,6 +149,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("role");
 
+                    b.Property<int>("SignOuts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sign_outs");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Claims;
 using IoTHub.Data.Admin.Accounts;
@@ -48,4 +49,12 @@ internal sealed class AdminLogin(AdminAccounts accounts, LoginThrottle throttle,
     public static ClaimsIdentity Identity(string name, string role, string authenticationType) =>
         new([new Claim(AdminAuthentication.NameClaim, name), new Claim(AdminAuthentication.RoleClaim, role)],
             authenticationType, AdminAuthentication.NameClaim, AdminAuthentication.RoleClaim);
+
+    /// <summary>The claims of an account's login (token or cookie): its name, role and sign-outs so far (the login ends at the next one).</summary>
+    public static ClaimsIdentity Identity(AdminAccount account, string authenticationType)
+    {
+        var identity = Identity(account.UserName, account.Role, authenticationType);
+        identity.AddClaim(new Claim(AdminAuthentication.SignOutsClaim, account.SignOuts.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer32));
+        return identity;
+    }
 }
