@@ -18,12 +18,16 @@ internal static class AuditFilter
                 return result;
             }
 
-            // Results<A, B> wraps the result that was chosen.
-            var answered = result is INestedHttpResult nested ? nested.Result : result;
-            var status = answered is IStatusCodeHttpResult { StatusCode: { } code } ? code : http.Response.StatusCode;
+            var status = StatusOf(result) ?? http.Response.StatusCode;
             var record = new AuditRecord(DateTimeOffset.UtcNow, http.User.Identity?.Name ?? "(unknown)",
                 $"{request.Method} {request.Path}{request.QueryString}", status, http.Connection.RemoteIpAddress?.ToString() ?? "(unknown)");
             await http.RequestServices.GetRequiredService<IAuditLog>().WriteAsync(record, CancellationToken.None);
             return result;
         });
+
+    /// <summary>The status a handler's result answers with, when it says (Results&lt;A, B&gt; wraps the result that was chosen).</summary>
+    public static int? StatusOf(object? result) => Unwrap(result) is IStatusCodeHttpResult { StatusCode: { } code } ? code : null;
+
+    /// <summary>The result a handler chose: Results&lt;A, B&gt; wraps it.</summary>
+    public static object? Unwrap(object? result) => result is INestedHttpResult nested ? nested.Result : result;
 }
