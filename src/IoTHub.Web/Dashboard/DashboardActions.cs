@@ -31,7 +31,7 @@ internal sealed class DashboardCircuit
 /// still exists with the admin role (whatever the page showed), does what the API's endpoint does,
 /// and is written to the API's audit log with the account, the action, the outcome and the address.
 /// </summary>
-internal sealed class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
+internal sealed partial class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
     MqttUserAccounts users, MqttAccessControl access, DashboardCircuit circuit, TimeProvider time)
 {
     public const string ViewerRefusal = "Viewers cannot change anything; ask an admin.";
