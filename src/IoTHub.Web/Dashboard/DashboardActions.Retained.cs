@@ -18,12 +18,8 @@ internal sealed partial class DashboardActions
     public async Task<ActionOutcome> DeleteRetainedAsync(string broker, string topic)
     {
         return await RunAsAdminAsync($"dashboard: delete the retained message of '{topic}' of broker '{broker}'", async () =>
-        {
-            var (status, outcome) = FromApi(await RetainedApi.Delete(registry, topic, broker), $"Deleted the retained message of '{topic}'.");
-            return status == StatusCodes.Status404NotFound && registry.Brokers.ContainsKey(broker)
-                ? (status, new ActionOutcome(true, $"The retained message of '{topic}' was already deleted."))
-                : (status, outcome);
-        });
+            AlreadyDone(FromApi(await RetainedApi.Delete(registry, topic, broker), $"Deleted the retained message of '{topic}'."),
+                $"The retained message of '{topic}' was already deleted."));
     }
 
     /// <summary>Removes every retained message matching a topic filter, as DELETE /api/v1/retained?topicFilter=; written once to the audit log.</summary>
