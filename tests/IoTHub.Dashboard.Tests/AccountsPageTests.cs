@@ -124,6 +124,21 @@ public sealed class AccountsPageTests(DashboardHost host, Chromium chromium) : I
         }
     }
 
+    [Fact]
+    public async Task A_failed_dashboard_login_is_audited_with_the_name_tried()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await page.GotoAsync("/login");
+        await page.Locator("#userName").FillAsync("dash-intruder");
+        await page.Locator("#password").FillAsync("guessed-password");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+        await Expect(page.GetByText(AdminLogin.WrongCredentialsMessage)).ToBeVisibleAsync();
+
+        var log = await (await host.AdminAsync()).GetFromJsonAsync<System.Text.Json.JsonElement>("/api/v1/audit?actor=dash-intruder");
+        var entry = Assert.Single(log.GetProperty("items").EnumerateArray());
+        Assert.Equal(("POST /login", 401), (entry.GetProperty("action").GetString(), entry.GetProperty("status").GetInt32()));
+    }
+
     private async Task<IPage> OpenAsync(string link, string heading)
     {
         var page = await chromium.NewPageAsync(host.BaseUrl);

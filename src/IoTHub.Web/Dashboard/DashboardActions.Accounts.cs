@@ -1,6 +1,5 @@
 using IoTHub.Web.Api.Accounts;
 using IoTHub.Web.Api.ApiKeys;
-using IoTHub.Web.Audit;
 using IoTHub.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -46,7 +45,7 @@ internal sealed partial class DashboardActions
         var outcome = await RunAsAdminAsync($"dashboard: create API key '{name}' ({role})", async () =>
         {
             var result = await ApiKeysApi.Create(apiKeys, new CreateApiKeyRequest(name, role), user, CancellationToken.None);
-            secret = AuditFilter.Unwrap(result) is Created<CreatedApiKey> created ? created.Value!.Key : null;
+            secret = Unwrap(result) is Created<CreatedApiKey> created ? created.Value!.Key : null;
             return FromApi(result, $"Created API key '{name}' ({role}). Copy the key now: it is not shown again.");
         });
         return outcome with { Secret = outcome.Succeeded ? secret : null };
@@ -59,8 +58,4 @@ internal sealed partial class DashboardActions
             AlreadyDone(FromApi(await ApiKeysApi.Revoke(apiKeys, id, CancellationToken.None), $"Revoked API key '{name}'; it stopped working."),
                 $"API key '{name}' was already revoked."));
     }
-
-    /// <summary>A 404 of a delete: what was to be removed is gone (a second click, another admin), so the outcome is done.</summary>
-    private static (int Status, ActionOutcome Outcome) AlreadyDone((int Status, ActionOutcome Outcome) answer, string done) =>
-        answer.Status == StatusCodes.Status404NotFound ? (answer.Status, new ActionOutcome(true, done)) : answer;
 }

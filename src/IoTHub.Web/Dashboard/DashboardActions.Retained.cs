@@ -1,5 +1,4 @@
 using IoTHub.Web.Api.Retained;
-using IoTHub.Web.Audit;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace IoTHub.Web.Dashboard;
@@ -28,18 +27,8 @@ internal sealed partial class DashboardActions
         return await RunAsAdminAsync($"dashboard: delete the retained messages matching '{topicFilter}' of broker '{broker}'", async () =>
         {
             var result = await RetainedApi.DeleteMatching(registry, broker, topicFilter);
-            var deleted = AuditFilter.Unwrap(result) is Ok<DeletedRetained> ok ? ok.Value!.Deleted : 0;
+            var deleted = Unwrap(result) is Ok<DeletedRetained> ok ? ok.Value!.Deleted : 0;
             return FromApi(result, $"Deleted {deleted} retained message(s) matching '{topicFilter}'.");
         });
     }
-
-    /// <summary>An API handler's answer for the page: its status for the audit log, and its problem's detail and errors by field when it refused.</summary>
-    private static (int Status, ActionOutcome Outcome) FromApi(object result, string done) =>
-        (AuditFilter.StatusOf(result) ?? StatusCodes.Status200OK, AuditFilter.Unwrap(result)) switch
-        {
-            (var status, ValidationProblem invalid) => (status, new ActionOutcome(false, invalid.ProblemDetails.Detail!,
-                invalid.ProblemDetails.Errors.ToDictionary(static e => e.Key, static e => string.Join(" ", e.Value), StringComparer.Ordinal))),
-            (var status, ProblemHttpResult problem) => (status, new ActionOutcome(false, problem.ProblemDetails.Detail!)),
-            (var status, _) => (status, new ActionOutcome(true, done)),
-        };
 }

@@ -59,7 +59,7 @@ internal static class AuthApi
             return errors.ToResult();
         }
 
-        var attempt = await login.TryAsync(request.UserName!, request.Password!, context.Connection.RemoteIpAddress, context.RequestAborted);
+        var attempt = await login.TryAsync(request.UserName!, request.Password!, context);
         if (attempt.Outcome == LoginOutcome.Throttled)
         {
             context.Response.Headers.RetryAfter = Math.Ceiling(attempt.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
