@@ -142,6 +142,13 @@ public abstract class AdminStoreContract : IAsyncLifetime
         Assert.Equal(2, keyTotal);
         Assert.Equal([records[2]], byKey);
 
+        // Action: a part of it, case-sensitive.
+        var (byAction, actionTotal) = await reopened.ReadAsync(new AuditQuery(Action: "publish?n=5"), 0, 10, default);
+        Assert.Equal(1, actionTotal);
+        Assert.Equal([records[4]], byAction);
+        Assert.Equal(0, (await reopened.ReadAsync(new AuditQuery(Action: "PUBLISH"), 0, 10, default)).Total);
+        Assert.Equal(2, (await reopened.ReadAsync(new AuditQuery("apikey:backup", Action: "/api/v1/publish"), 0, 10, default)).Total);
+
         var (nobody, nobodyTotal) = await reopened.ReadAsync(new AuditQuery("nobody"), 0, 10, default);
         Assert.Equal(0, nobodyTotal);
         Assert.Empty(nobody);

@@ -95,6 +95,12 @@ public sealed class ApiKeyAndAuditTests(AdminApiHost host) : IClassFixture<Admin
         Assert.Contains(("admin", "POST /api/v1/publish?broker=audited", 400), entries);
         Assert.Contains(("admin", "PUT /api/v1/retained/$SYS/audited", 400), entries);
         Assert.Contains(("(unknown)", "DELETE /api/v1/retained/audited/anonymous", 401), entries);
+        var byAction = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?action=retained/audited/");
+        Assert.Equal(["DELETE /api/v1/retained/audited/anonymous", "DELETE /api/v1/retained/audited/viewer"],
+            byAction.GetProperty("items").EnumerateArray().Select(static e => e.GetProperty("action").GetString()));
+        var accessByAction = await admin.GetAsync("/api/v1/audit?kind=access&action=publish");
+        Assert.Equal(HttpStatusCode.BadRequest, accessByAction.StatusCode);
+        Assert.Contains("\"action\"", await accessByAction.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         // A successful login is not a change, and reads that were allowed are not written.
         Assert.DoesNotContain(entries, static e => e.Item2 == "POST /api/v1/auth/login" && e.Item3 == 200);
         Assert.DoesNotContain(entries, static e => e.Item2!.StartsWith("GET ", StringComparison.Ordinal) && e.Item3 != 403);
