@@ -139,13 +139,8 @@ public sealed class AccountsPageTests(DashboardHost host, Chromium chromium) : I
         Assert.Equal(("POST /login", 401), (entry.GetProperty("action").GetString(), entry.GetProperty("status").GetInt32()));
     }
 
-    private async Task<IPage> OpenAsync(string link, string heading)
-    {
-        var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
-        await NavigateAsync(page, link, heading);
-        return page;
-    }
+    private Task<IPage> OpenAsync(string link, string heading) =>
+        DashboardPage.OpenAsync(chromium, host, FirstAdmin.UserName, AdminApiHost.AdminPassword, link, heading);
 
     private Task<HttpResponseMessage> LoginAsync(string userName, string password) =>
         host.Client.PostAsJsonAsync("/api/v1/auth/login", new { userName, password });

@@ -128,13 +128,8 @@ public sealed class RetainedPageTests(DashboardHost host, Chromium chromium) : I
         }
     }
 
-    private async Task<IPage> OpenAsync(string userName, string password)
-    {
-        var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, userName, password);
-        await NavigateAsync(page, "Retained", "Retained messages");
-        return page;
-    }
+    private Task<IPage> OpenAsync(string userName, string password) =>
+        DashboardPage.OpenAsync(chromium, host, userName, password, "Retained", "Retained messages");
 
     private static async Task SearchAsync(IPage page, string filter)
     {
