@@ -159,18 +159,32 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <see cref="SetRetained"/> for the admin API: completes once the change is stored (strict durability; at once when
     /// relaxed or in memory), faults when its commit failed, as a client's PUBACK would not come.
     /// </summary>
-    public Task SetRetainedAsync(MqttMessage message)
+    /// <returns>The message as kept (see <see cref="MqttMessage.KeptAsRetained"/>).</returns>
+    public async Task<MqttMessage> SetRetainedAsync(MqttMessage message)
     {
         Persistence.BeginPacket();
-        SetRetained(message);
-        return Persistence.EndPacket() ?? Task.CompletedTask;
+        var kept = SetRetained(message);
+        await (Persistence.EndPacket() ?? Task.CompletedTask).ConfigureAwait(false);
+        return kept;
     }
 
-    /// <summary>Stores, replaces or (empty payload) deletes a retained message, in memory and in storage, without delivering it.</summary>
-    internal void SetRetained(MqttMessage message)
+    /// <summary>
+    /// Stores, replaces or (empty payload) deletes a retained message, in memory and in storage, without delivering it; a kept one
+    /// carries when it was kept and the user name its publisher logged in with.
+    /// </summary>
+    internal MqttMessage SetRetained(MqttMessage message, string? publisherUserName = null)
     {
-        Retained.Set(message);
-        _persistence.Write(message.Payload.IsEmpty ? StorageOperation.DeleteRetained(message.Topic) : StorageOperation.SetRetained(message));
+        if (message.Payload.IsEmpty)
+        {
+            Retained.Set(message);
+            _persistence.Write(StorageOperation.DeleteRetained(message.Topic));
+            return message;
+        }
+
+        var kept = message.KeptAsRetained(Time.GetUtcNow(), publisherUserName, message.PublisherId);
+        Retained.Set(kept);
+        _persistence.Write(StorageOperation.SetRetained(kept));
+        return kept;
     }
 
     /// <summary>

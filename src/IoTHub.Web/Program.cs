@@ -1,4 +1,5 @@
 using IoTHub.Web.Api;
+using IoTHub.Web.Audit;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Dashboard;
@@ -43,6 +44,7 @@ app.UseRouting();
 app.UseTopicsInPaths();
 app.UseAdminOpenApi();
 app.UseAuthentication();
+app.UseAdminAudit();
 app.UseAuthorization();
 app.UseAntiforgery();
 app.MapHealthEndpoints();

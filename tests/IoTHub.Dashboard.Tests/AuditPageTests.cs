@@ -65,6 +65,15 @@ public sealed class AuditPageTests(AccessAuditHost host, Chromium chromium) : IC
         await page.GetByRole(AriaRole.Tab, new() { Name = "Admin actions" }).ClickAsync();
         await Expect(page.GetByLabel("Actor")).ToBeVisibleAsync();
         await Expect(page.GetByTestId("audit-entries").Locator("thead")).ToContainTextAsync("Status");
+
+        // Admin actions searched by a part of the action: a refused API change (404) is there.
+        var missing = await (await host.AdminAsync()).DeleteAsync("/api/v1/retained/audit-page/missing");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+        await page.GetByLabel("Action contains").FillAsync("audit-page/missing");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(page.GetByTestId("audit-count")).ToHaveTextAsync("1 entries, page 1 of 1");
+        await Expect(rows.First).ToContainTextAsync("DELETE /api/v1/retained/audit-page/missing");
+        await Expect(rows.First).ToContainTextAsync("404");
     }
 
     [Fact]

@@ -27,6 +27,15 @@ internal static class DashboardPage
     /// <summary>Waits until the page runs in its interactive circuit (the layout shows "Live" then), so what follows arrives over it.</summary>
     public static Task WaitUntilLiveAsync(IPage page) => Expect(page.GetByTestId("live")).ToBeVisibleAsync();
 
+    /// <summary>A new page, logged in, on the page of <paramref name="link"/> in the navigation.</summary>
+    public static async Task<IPage> OpenAsync(Chromium chromium, DashboardHost host, string userName, string password, string link, string heading)
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, userName, password);
+        await NavigateAsync(page, link, heading);
+        return page;
+    }
+
     /// <summary>Goes to another page through the navigation, inside the circuit.</summary>
     public static async Task NavigateAsync(IPage page, string link, string heading)
     {

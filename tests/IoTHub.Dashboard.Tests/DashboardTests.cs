@@ -163,15 +163,29 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
     }
 
     [Fact]
-    public async Task Logging_out_ends_the_cookie()
+    public async Task Logging_out_ends_the_cookie_for_good_and_the_accounts_tokens()
     {
+        // Its own account: a logout ends every login of the account, the host's admin token included.
+        var created = await (await host.AdminAsync()).PostAsJsonAsync("/api/v1/accounts", new { userName = "signer", password = "signer-password", role = AdminRoles.Viewer });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var api = host.WithToken(await host.LoginAsync("signer", "signer-password"));
         var page = await chromium.NewPageAsync(host.BaseUrl);
-        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await LogInAsync(page, "signer", "signer-password");
+        var cookie = (await page.Context.CookiesAsync()).Single(static c => c.Name == DashboardAuthentication.CookieName);
+        using var replay = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = host.Client.BaseAddress };
+        replay.DefaultRequestHeaders.Add("Cookie", $"{cookie.Name}={cookie.Value}");
+        Assert.Equal(HttpStatusCode.OK, (await replay.GetAsync("/status")).StatusCode);
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Log out" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Log in" })).ToBeVisibleAsync();
         await page.GotoAsync("/status");
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fstatus$"));
+
+        // A copy of the cookie kept from before is refused as well, and so is the account's token.
+        var replayed = await replay.GetAsync("/status");
+        Assert.Equal(HttpStatusCode.Redirect, replayed.StatusCode);
+        Assert.Contains("/login?ReturnUrl=%2Fstatus", replayed.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/api/v1/brokers")).StatusCode);
     }
 
     [Fact]

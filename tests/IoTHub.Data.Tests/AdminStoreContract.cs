@@ -68,6 +68,21 @@ public abstract class AdminStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sign_outs_of_an_account_are_counted_and_kept_through_a_password_and_role_change()
+    {
+        var accounts = Stores.Accounts;
+        Assert.True(await accounts.AddAsync(new AdminAccount("erin", "hash-e", "admin", Noon), default));
+
+        Assert.True(await accounts.SignOutAsync("erin", default));
+        Assert.True(await accounts.SignOutAsync("erin", default));
+        Assert.True(await accounts.UpdateAsync(new AdminAccount("erin", "hash-f", "viewer", Noon, SignOuts: 0), default));
+        Assert.False(await accounts.SignOutAsync("nobody", default));
+
+        var reopened = (await OpenAsync()).Accounts;
+        Assert.Equal(new AdminAccount("erin", "hash-f", "viewer", Noon, SignOuts: 2), await reopened.FindAsync("erin", default));
+    }
+
+    [Fact]
     public async Task Of_accounts_added_at_once_with_one_name_exactly_one_is_kept()
     {
         // On a database the check and the insert are two statements: the unique index decides between the racers.
@@ -126,6 +141,13 @@ public abstract class AdminStoreContract : IAsyncLifetime
         var (byKey, keyTotal) = await reopened.ReadAsync(new AuditQuery("apikey:backup"), 1, 10, default);
         Assert.Equal(2, keyTotal);
         Assert.Equal([records[2]], byKey);
+
+        // Action: a part of it, case-sensitive.
+        var (byAction, actionTotal) = await reopened.ReadAsync(new AuditQuery(Action: "publish?n=5"), 0, 10, default);
+        Assert.Equal(1, actionTotal);
+        Assert.Equal([records[4]], byAction);
+        Assert.Equal(0, (await reopened.ReadAsync(new AuditQuery(Action: "PUBLISH"), 0, 10, default)).Total);
+        Assert.Equal(2, (await reopened.ReadAsync(new AuditQuery("apikey:backup", Action: "/api/v1/publish"), 0, 10, default)).Total);
 
         var (nobody, nobodyTotal) = await reopened.ReadAsync(new AuditQuery("nobody"), 0, 10, default);
         Assert.Equal(0, nobodyTotal);

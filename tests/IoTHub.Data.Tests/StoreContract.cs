@@ -62,6 +62,25 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retained_messages_keep_when_they_were_kept_and_their_publishers_client_id_and_user_name()
+    {
+        var later = Noon.AddMinutes(5);
+        await CommitAsync(
+            StorageOperation.SetRetained(Message("p/1", "from a client", expiresAt: Noon.AddDays(1)).KeptAsRetained(Noon, "meter-user", "meter-7")),
+            StorageOperation.SetRetained(Message("p/2", "anonymous").KeptAsRetained(Noon, null, "anonymous-7")),
+            StorageOperation.SetRetained(Message("p/3", "from the api").KeptAsRetained(Noon, null, null)),
+            StorageOperation.SetRetained(Message("p/4", "from before")));
+        await CommitAsync(StorageOperation.SetRetained(Message("p/2", "replaced").KeptAsRetained(later, "second-user", "second")));
+
+        var retained = (await ReopenAsync()).Retained.OrderBy(m => m.Topic, StringComparer.Ordinal).ToList();
+
+        (string, DateTimeOffset?, string?, string?)[] expected =
+            [("p/1", Noon, "meter-7", "meter-user"), ("p/2", later, "second", "second-user"), ("p/3", Noon, null, null), ("p/4", null, null, null)];
+        Assert.Equal(expected, retained.Select(static m => (m.Topic, m.StoredAt, m.PublisherId, m.PublisherUserName)));
+        AssertMessage(Message("p/1", "from a client", expiresAt: Noon.AddDays(1)), retained[0]);
+    }
+
+    [Fact]
     public async Task Sessions_keep_expiry_disconnect_time_and_subscriptions_with_options()
     {
         var qos2 = new SubscriptionOptions(QualityOfService.ExactlyOnce, NoLocal: true, RetainAsPublished: true, RetainHandling.DoNotSend);

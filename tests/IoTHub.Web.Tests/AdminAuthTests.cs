@@ -222,4 +222,40 @@ public sealed class AccountDeletionTests(AdminApiHost host) : IClassFixture<Admi
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/brokers")).StatusCode);
     }
+
+    [Fact]
+    public async Task Logout_ends_the_token_and_the_accounts_other_tokens_while_a_new_login_works()
+    {
+        (await host.NewAccountAsync("leaver", "leaver-password", "viewer")).Dispose();
+        var token = await host.LoginAsync("leaver", "leaver-password");
+        var other = await host.LoginAsync("leaver", "leaver-password");
+        using var client = host.WithToken(token);
+        using var otherClient = host.WithToken(other);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/brokers")).StatusCode);
+
+        var loggedOut = await client.PostAsync("/api/v1/auth/logout", null);
+
+        Assert.Equal(HttpStatusCode.NoContent, loggedOut.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/brokers")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await otherClient.GetAsync("/api/v1/brokers")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/api/v1/auth/logout", null)).StatusCode);
+        using var again = host.WithToken(await host.LoginAsync("leaver", "leaver-password"));
+        Assert.Equal(HttpStatusCode.OK, (await again.GetAsync("/api/v1/brokers")).StatusCode);
+        var audit = await (await host.AdminAsync()).GetStringAsync("/api/v1/audit?actor=leaver");
+        Assert.Contains("POST /api/v1/auth/logout", audit, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Logout_with_an_api_key_is_400_and_the_key_keeps_working()
+    {
+        var created = await (await host.AdminAsync()).PostAsJsonAsync("/api/v1/api-keys", new { name = "logout-script", role = "viewer" });
+        var key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        using var script = new HttpClient { BaseAddress = host.Client.BaseAddress };
+        script.DefaultRequestHeaders.Add("X-Api-Key", key);
+
+        var problem = await ProblemAssert.IsProblemAsync(await script.PostAsync("/api/v1/auth/logout", null), HttpStatusCode.BadRequest);
+
+        Assert.Contains("DELETE /api/v1/api-keys/", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await script.GetAsync("/api/v1/brokers")).StatusCode);
+    }
 }

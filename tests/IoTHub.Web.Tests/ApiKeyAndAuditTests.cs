@@ -71,4 +71,38 @@ public sealed class ApiKeyAndAuditTests(AdminApiHost host) : IClassFixture<Admin
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/v1/api-keys")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsJsonAsync("/api/v1/api-keys", new { name = "x", role = "admin" })).StatusCode);
     }
+
+    [Fact]
+    public async Task Failed_logins_refusals_and_requests_that_cannot_be_bound_are_audited()
+    {
+        var admin = await host.AdminAsync();
+        var viewer = await host.ViewerAsync();
+
+        Assert.Equal(HttpStatusCode.Unauthorized,
+            (await host.Client.PostAsJsonAsync("/api/v1/auth/login", new { userName = "audited-intruder", password = "guessed-password" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/v1/audit?kind=admin")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.DeleteAsync("/api/v1/retained/audited/viewer")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsJsonAsync("/api/v1/publish?broker=audited", new { topic = "t", retained = true })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await admin.PutAsJsonAsync("/api/v1/retained/$SYS/audited", new { payload = "x" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.Client.DeleteAsync("/api/v1/retained/audited/anonymous")).StatusCode);
+
+        var log = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?pageSize=500");
+        var entries = log.GetProperty("items").EnumerateArray()
+            .Select(static e => (e.GetProperty("actor").GetString(), e.GetProperty("action").GetString(), e.GetProperty("status").GetInt32())).ToList();
+        Assert.Contains(("audited-intruder", "POST /api/v1/auth/login", 401), entries);
+        Assert.Contains((AdminApiHost.ViewerName, "GET /api/v1/audit?kind=admin", 403), entries);
+        Assert.Contains((AdminApiHost.ViewerName, "DELETE /api/v1/retained/audited/viewer", 403), entries);
+        Assert.Contains(("admin", "POST /api/v1/publish?broker=audited", 400), entries);
+        Assert.Contains(("admin", "PUT /api/v1/retained/$SYS/audited", 400), entries);
+        Assert.Contains(("(unknown)", "DELETE /api/v1/retained/audited/anonymous", 401), entries);
+        var byAction = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?action=retained/audited/");
+        Assert.Equal(["DELETE /api/v1/retained/audited/anonymous", "DELETE /api/v1/retained/audited/viewer"],
+            byAction.GetProperty("items").EnumerateArray().Select(static e => e.GetProperty("action").GetString()));
+        var accessByAction = await admin.GetAsync("/api/v1/audit?kind=access&action=publish");
+        Assert.Equal(HttpStatusCode.BadRequest, accessByAction.StatusCode);
+        Assert.Contains("\"action\"", await accessByAction.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // A successful login is not a change, and reads that were allowed are not written.
+        Assert.DoesNotContain(entries, static e => e.Item2 == "POST /api/v1/auth/login" && e.Item3 == 200);
+        Assert.DoesNotContain(entries, static e => e.Item2!.StartsWith("GET ", StringComparison.Ordinal) && e.Item3 != 403);
+    }
 }

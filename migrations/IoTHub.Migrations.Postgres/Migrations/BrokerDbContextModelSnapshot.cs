@@ -160,6 +160,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("character varying(32)")
                         .HasColumnName("role");
 
+                    b.Property<int>("SignOuts")
+                        .HasColumnType("integer")
+                        .HasColumnName("sign_outs");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -449,6 +453,14 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("bytea")
                         .HasColumnName("properties");
 
+                    b.Property<string>("PublisherClientId")
+                        .HasColumnType("text")
+                        .HasColumnName("publisher_client_id");
+
+                    b.Property<string>("PublisherUserName")
+                        .HasColumnType("text")
+                        .HasColumnName("publisher_user_name");
+
                     b.Property<short>("QualityOfService")
                         .HasColumnType("smallint")
                         .HasColumnName("qos");
@@ -456,6 +468,10 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.Property<bool>("Retain")
                         .HasColumnType("boolean")
                         .HasColumnName("retain");
+
+                    b.Property<long?>("StoredAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("stored_at");
 
                     b.HasKey("Topic");
 

@@ -149,6 +149,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("role");
 
+                    b.Property<int>("SignOuts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sign_outs");
+
                     b.Property<string>("UserName")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -434,6 +438,14 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("BLOB")
                         .HasColumnName("properties");
 
+                    b.Property<string>("PublisherClientId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("publisher_client_id");
+
+                    b.Property<string>("PublisherUserName")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("publisher_user_name");
+
                     b.Property<short>("QualityOfService")
                         .HasColumnType("INTEGER")
                         .HasColumnName("qos");
@@ -441,6 +453,10 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.Property<bool>("Retain")
                         .HasColumnType("INTEGER")
                         .HasColumnName("retain");
+
+                    b.Property<long?>("StoredAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("stored_at");
 
                     b.HasKey("Topic");
 

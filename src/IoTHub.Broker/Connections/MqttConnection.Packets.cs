@@ -307,7 +307,7 @@ internal sealed partial class MqttConnection
         var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
         if (publish.Retain && Options.RetainAvailable)
         {
-            _broker.SetRetained(message);
+            _broker.SetRetained(message, UserName);
         }
 
         // 5.0 §3.4.2.1: 0x10 when no session took the message (a retained one is kept all the same); 3.1.1 has no such code.

@@ -23,8 +23,11 @@ public sealed class MqttMessage
     // The same moment as ExpiresAt on the wall clock (UTC ticks, 0 when it never expires), for storage.
     private readonly long _expiresAtUtcTicks;
 
+    // When it was kept as a topic's retained message (UTC ticks), 0 for a message that is not one; see KeptAsRetained.
+    private readonly long _storedAtUtcTicks;
+
     private MqttMessage(string topic, byte[] buffer, int topicLength, int propertiesLength, QualityOfService qos, bool retain, string? publisherId,
-        (long At, long AtUtcTicks) expiry, long receivedAt = 0)
+        (long At, long AtUtcTicks) expiry, long receivedAt = 0, (string? UserName, long AtUtcTicks) stored = default)
     {
         Topic = topic;
         _buffer = buffer;
@@ -36,6 +39,8 @@ public sealed class MqttMessage
         ExpiresAt = expiry.At;
         _expiresAtUtcTicks = expiry.AtUtcTicks;
         ReceivedAt = receivedAt;
+        PublisherUserName = stored.UserName;
+        _storedAtUtcTicks = stored.AtUtcTicks;
     }
 
     public string Topic { get; }
@@ -55,6 +60,12 @@ public sealed class MqttMessage
 
     /// <summary>The client id of the publisher; null for messages the server made itself.</summary>
     public string? PublisherId { get; }
+
+    /// <summary>A retained message's: the user name its publisher logged in with; null when anonymous or made by the server.</summary>
+    public string? PublisherUserName { get; }
+
+    /// <summary>A retained message's: when the broker kept it (UTC); null for a message that is not kept as retained.</summary>
+    public DateTimeOffset? StoredAt => _storedAtUtcTicks == 0 ? null : new DateTimeOffset(_storedAtUtcTicks, TimeSpan.Zero);
 
     /// <summary>When the message expires, as a <see cref="TimeProvider"/> timestamp; 0 when it never does.</summary>
     public long ExpiresAt { get; }
@@ -143,6 +154,15 @@ public sealed class MqttMessage
     }
 
     /// <summary>
+    /// This message (sharing its bytes) as a topic's retained message, kept at <paramref name="storedAt"/> from a publisher that
+    /// logged in as <paramref name="publisherUserName"/>; also what storage gives back (<paramref name="publisherId"/> replaces the
+    /// publisher's client id then). One object per retained message kept: the message routed to subscribers stays as it was.
+    /// </summary>
+    public MqttMessage KeptAsRetained(DateTimeOffset storedAt, string? publisherUserName, string? publisherId) =>
+        new(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, publisherId, (ExpiresAt, _expiresAtUtcTicks), ReceivedAt,
+            (publisherUserName, storedAt.UtcTicks));
+
+    /// <summary>
     /// This message (sharing its bytes) expiring at <see cref="ExpiresAtUtc"/> as a timestamp of <paramref name="time"/>, taken
     /// when the broker has read <paramref name="utcNow"/> and <paramref name="now"/>; itself when it never expires. An expiry
     /// that passed while the broker was down gives a timestamp at or before <paramref name="now"/>: already expired.
@@ -157,12 +177,14 @@ public sealed class MqttMessage
 
         var left = _expiresAtUtcTicks - utcNow.UtcTicks;
         var expiresAt = Math.Max(1, now + (long)(left * (double)time.TimestampFrequency / TimeSpan.TicksPerSecond));
-        return new MqttMessage(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, (expiresAt, _expiresAtUtcTicks));
+        return new MqttMessage(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, (expiresAt, _expiresAtUtcTicks),
+            stored: (PublisherUserName, _storedAtUtcTicks));
     }
 
     /// <summary>This message (sharing its bytes) expiring <paramref name="seconds"/> from now: a will's at its publication.</summary>
     internal MqttMessage ExpiringIn(uint seconds, TimeProvider time) =>
-        new(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, ExpiryOf(seconds, time));
+        new(Topic, _buffer, _topicLength, _propertiesLength, QualityOfService, Retain, PublisherId, ExpiryOf(seconds, time),
+            stored: (PublisherUserName, _storedAtUtcTicks));
 
     private static (long At, long AtUtcTicks) ExpiryOf(uint? seconds, TimeProvider time) =>
         seconds is { } s ? (time.GetTimestamp() + (s * time.TimestampFrequency), time.GetUtcNow().UtcTicks + (s * TimeSpan.TicksPerSecond)) : (0, 0);

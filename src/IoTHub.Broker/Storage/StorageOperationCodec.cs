@@ -11,15 +11,25 @@ internal static class StorageOperationCodec
     // set it, and read as before.
     private const byte ExpiryFlag = 0x80;
 
+    // Set in a retained message's kind byte when when it was kept and by whom follow (after its expiry); logs and snapshots
+    // written before retained messages kept them never set it, and read as before.
+    private const byte KeptFlag = 0x40;
+
     public static void Write(BinaryWriter writer, in StorageOperation operation)
     {
         var expires = operation.Kind == StorageOperationKind.SetWill ? operation.WillExpiryInterval is not null : operation.Message?.ExpiresAtUtc is not null;
-        writer.Write((byte)((byte)operation.Kind | (expires ? ExpiryFlag : 0)));
+        var kept = operation.Kind == StorageOperationKind.SetRetained && operation.Message!.StoredAt is not null;
+        writer.Write((byte)((byte)operation.Kind | (expires ? ExpiryFlag : 0) | (kept ? KeptFlag : 0)));
         writer.Write(operation.ClientId);
         switch (operation.Kind)
         {
             case StorageOperationKind.SetRetained:
                 WriteMessage(writer, operation.Message!, operation.Message!.ExpiresAtUtc);
+                if (kept)
+                {
+                    WriteKept(writer, operation.Message);
+                }
+
                 break;
             case StorageOperationKind.DeleteRetained:
             case StorageOperationKind.RemoveSubscription:
@@ -82,13 +92,14 @@ internal static class StorageOperationCodec
     public static StorageOperation Read(BinaryReader reader)
     {
         var first = reader.ReadByte();
-        var kind = (StorageOperationKind)(first & ~ExpiryFlag);
+        var kind = (StorageOperationKind)(first & ~(ExpiryFlag | KeptFlag));
         var expires = (first & ExpiryFlag) != 0;
         var clientId = reader.ReadString();
         switch (kind)
         {
             case StorageOperationKind.SetRetained:
-                return StorageOperation.SetRetained(ReadMessage(reader, expires));
+                var retained = ReadMessage(reader, expires);
+                return StorageOperation.SetRetained((first & KeptFlag) != 0 ? ReadKept(reader, retained) : retained);
             case StorageOperationKind.DeleteRetained:
                 return StorageOperation.DeleteRetained(reader.ReadString());
             case StorageOperationKind.RemoveSubscription:
@@ -158,6 +169,32 @@ internal static class StorageOperationCodec
         DateTimeOffset? expiresAt = expires ? new DateTimeOffset(reader.ReadInt64(), TimeSpan.Zero) : null;
         return MqttMessage.Restore(topic, payload, qos, retain, properties, expiresAt);
     }
+
+    /// <summary>When a retained message was kept, its publisher's client id and user name.</summary>
+    private static void WriteKept(BinaryWriter writer, MqttMessage message)
+    {
+        writer.Write(message.StoredAt!.Value.UtcTicks);
+        WriteOptional(writer, message.PublisherId);
+        WriteOptional(writer, message.PublisherUserName);
+    }
+
+    private static MqttMessage ReadKept(BinaryReader reader, MqttMessage message)
+    {
+        var storedAt = new DateTimeOffset(reader.ReadInt64(), TimeSpan.Zero);
+        var publisherId = ReadOptional(reader);
+        return message.KeptAsRetained(storedAt, ReadOptional(reader), publisherId);
+    }
+
+    private static void WriteOptional(BinaryWriter writer, string? value)
+    {
+        writer.Write(value is not null);
+        if (value is not null)
+        {
+            writer.Write(value);
+        }
+    }
+
+    private static string? ReadOptional(BinaryReader reader) => reader.ReadBoolean() ? reader.ReadString() : null;
 
     private static byte[] ReadBytes(BinaryReader reader)
     {

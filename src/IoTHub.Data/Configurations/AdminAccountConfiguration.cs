@@ -14,6 +14,7 @@ internal sealed class AdminAccountConfiguration : IEntityTypeConfiguration<Admin
         e.Property(x => x.PasswordHash).HasColumnName("password_hash");
         e.Property(x => x.Role).HasColumnName("role").HasMaxLength(32);
         e.Property(x => x.CreatedAt).HasColumnName("created_at");
+        e.Property(x => x.SignOuts).HasColumnName("sign_outs");
         e.HasIndex(x => x.UserName).IsUnique();
     }
 }

@@ -16,5 +16,8 @@ internal sealed class RetainedMessageConfiguration : IEntityTypeConfiguration<Re
         e.Property(x => x.Properties).HasColumnName("properties");
         e.Property(x => x.Payload).HasColumnName("payload");
         e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+        e.Property(x => x.StoredAt).HasColumnName("stored_at");
+        e.Property(x => x.PublisherClientId).HasColumnName("publisher_client_id");
+        e.Property(x => x.PublisherUserName).HasColumnName("publisher_user_name");
     }
 }

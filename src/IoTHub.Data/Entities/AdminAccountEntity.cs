@@ -17,4 +17,7 @@ public sealed class AdminAccountEntity
 
     /// <summary>When the account was created, in Unix milliseconds.</summary>
     public long CreatedAt { get; set; }
+
+    /// <summary>How many times the account signed out; logins issued with a lower count no longer work.</summary>
+    public int SignOuts { get; set; }
 }

@@ -34,6 +34,15 @@ public sealed class RetainedMessageEntity
 
     /// <summary>Unix milliseconds when the message expires (MQTT 5.0 Message Expiry Interval); null when it never does.</summary>
     public long? ExpiresAt { get; set; }
+
+    /// <summary>Unix milliseconds when the broker kept it; null for a row written before retained messages recorded it.</summary>
+    public long? StoredAt { get; set; }
+
+    /// <summary>The client id of its publisher; null when the admin API, the dashboard or the broker set it.</summary>
+    public string? PublisherClientId { get; set; }
+
+    /// <summary>The user name its publisher logged in with; null for an anonymous client or no client.</summary>
+    public string? PublisherUserName { get; set; }
 }
 
 /// <summary>A persistent session.</summary>

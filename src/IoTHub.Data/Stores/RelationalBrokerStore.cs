@@ -42,7 +42,8 @@ public sealed class RelationalBrokerStore : IBrokerStore
         var state = new StoredState();
         foreach (var row in await _context.RetainedMessages.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
         {
-            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties, ToTime(row.ExpiresAt)));
+            var message = MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties, ToTime(row.ExpiresAt));
+            state.Retained.Add(ToTime(row.StoredAt) is { } storedAt ? message.KeptAsRetained(storedAt, row.PublisherUserName, row.PublisherClientId) : message);
         }
 
         foreach (var row in await _context.PendingWills.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
@@ -172,11 +173,13 @@ public sealed class RelationalBrokerStore : IBrokerStore
         {
             case StorageOperationKind.SetRetained:
                 var retained = operation.Message!;
-                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload, expires_at) VALUES (@p0, @p1, @p2, @p3, @p4, @p5) " +
+                Add("INSERT INTO retained_messages (topic, qos, retain, properties, payload, expires_at, stored_at, publisher_client_id, publisher_user_name) " +
+                    "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8) " +
                     "ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, properties = excluded.properties, payload = excluded.payload, " +
-                    "expires_at = excluded.expires_at",
+                    "expires_at = excluded.expires_at, stored_at = excluded.stored_at, publisher_client_id = excluded.publisher_client_id, " +
+                    "publisher_user_name = excluded.publisher_user_name",
                     Text(retained.Topic), Small((short)retained.QualityOfService), Flag(retained.Retain), Bytes(retained.Properties), Bytes(retained.Payload),
-                    Time(retained.ExpiresAtUtc));
+                    Time(retained.ExpiresAtUtc), Time(retained.StoredAt), Text(retained.PublisherId), Text(retained.PublisherUserName));
                 break;
             case StorageOperationKind.DeleteRetained:
                 Add("DELETE FROM retained_messages WHERE topic = @p0", Text(operation.Topic!));
@@ -277,7 +280,7 @@ public sealed class RelationalBrokerStore : IBrokerStore
         return parameter;
     }
 
-    private DbParameter Text(string value) => Parameter(value, DbType.String);
+    private DbParameter Text(string? value) => Parameter(value, DbType.String);
 
     private DbParameter Small(short value) => Parameter(value, DbType.Int16);
 

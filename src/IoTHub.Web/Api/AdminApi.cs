@@ -15,7 +15,6 @@ using IoTHub.Web.Api.Roles;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Statistics;
 using IoTHub.Web.Api.Subscriptions;
-using IoTHub.Web.Audit;
 
 namespace IoTHub.Web.Api;
 
@@ -26,8 +25,8 @@ internal static class AdminApi
 
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
-        // Every change is written to the audit log. Every endpoint needs a token (the fallback policy says so too); login opts out, changes need the admin role.
-        var api = endpoints.MapGroup(Prefix).RequireAuthorization().AddAudit();
+        // Every endpoint needs a token (the fallback policy says so too); login opts out, changes need the admin role. AdminAudit writes the audit log.
+        var api = endpoints.MapGroup(Prefix).RequireAuthorization();
         api.MapAuthApi()
             .MapAccountsApi()
             .MapApiKeysApi()

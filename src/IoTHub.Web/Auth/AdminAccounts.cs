@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using IoTHub.Data.Admin.Accounts;
@@ -40,15 +41,23 @@ internal sealed class AdminAccounts
 
     /// <summary>
     /// Whether a login (token or cookie) still stands for an existing account with the same role: a
-    /// login stops working as soon as its account is deleted or changes role (one indexed read).
+    /// login stops working as soon as its account is deleted, changes role or signs out (one indexed read).
+    /// A login issued before logins carried the sign-out count counts as issued at none.
     /// </summary>
     public async Task<bool> IsCurrentAsync(ClaimsPrincipal? principal, CancellationToken cancellationToken)
     {
         var name = principal?.FindFirst(AdminAuthentication.NameClaim)?.Value;
         var role = principal?.FindFirst(AdminAuthentication.RoleClaim)?.Value;
+        var signOuts = principal?.FindFirst(AdminAuthentication.SignOutsClaim)?.Value ?? "0";
         var account = name is null ? null : await _store.FindAsync(name, cancellationToken);
-        return account is not null && account.Role == role;
+        return account is not null && account.Role == role && signOuts == account.SignOuts.ToString(CultureInfo.InvariantCulture);
     }
+
+    /// <summary>Ends every login (token and dashboard cookie) of the principal's account; false when it is no account's (an API key's).</summary>
+    public Task<bool> SignOutAsync(ClaimsPrincipal principal, CancellationToken cancellationToken) =>
+        principal.FindFirst(AdminAuthentication.SignOutsClaim) is not null && principal.FindFirst(AdminAuthentication.NameClaim)?.Value is { } name
+            ? _store.SignOutAsync(name, cancellationToken)
+            : Task.FromResult(false);
 
     /// <summary>False when an account of that name exists.</summary>
     public Task<bool> CreateAsync(string userName, string password, string role, CancellationToken cancellationToken)

@@ -20,6 +20,9 @@ internal static class AdminAuthentication
     public const string NameClaim = "name";
     public const string RoleClaim = "role";
 
+    /// <summary>The account's sign-outs when the login was issued (<see cref="IoTHub.Data.Admin.Accounts.AdminAccount.SignOuts"/>).</summary>
+    public const string SignOutsClaim = "sign_outs";
+
     /// <summary>The default scheme: forwards to JWT bearer, the API key handler or the dashboard's cookie.</summary>
     public const string SchemeName = "Admin";
 
@@ -74,13 +77,13 @@ internal static class AdminAuthentication
         return services;
     }
 
-    /// <summary>A token stops working as soon as its account is deleted or changes role, not only when it expires.</summary>
+    /// <summary>A token stops working as soon as its account is deleted, changes role or signs out, not only when it expires.</summary>
     private static async Task EnsureAccountStillExistsAsync(TokenValidatedContext context)
     {
         var accounts = context.HttpContext.RequestServices.GetRequiredService<AdminAccounts>();
         if (!await accounts.IsCurrentAsync(context.Principal, context.HttpContext.RequestAborted))
         {
-            context.Fail("The token's account no longer exists or has another role.");
+            context.Fail("The token's account no longer exists, has another role or signed out.");
         }
     }
 }

@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Claims;
 using IoTHub.Data.Admin.Accounts;
+using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Metrics;
 
 namespace IoTHub.Web.Auth;
@@ -18,34 +20,52 @@ internal sealed record LoginAttempt(LoginOutcome Outcome, AdminAccount? Account,
 
 /// <summary>
 /// Checks an admin account's password for both logins, the API's token and the dashboard's cookie:
-/// the same accounts, the same failed-login limit per address, the same failure metric.
+/// the same accounts, the same failed-login limit per address, the same failure metric, and each
+/// failure written to the audit log (actor: the user name tried, cut to 256 characters; action: the
+/// login's method and path; status: 401, or 429 when throttled).
 /// </summary>
-internal sealed class AdminLogin(AdminAccounts accounts, LoginThrottle throttle, BrokerMetrics metrics)
+internal sealed class AdminLogin(AdminAccounts accounts, LoginThrottle throttle, BrokerMetrics metrics, IAuditLog audit, TimeProvider time)
 {
     public const string ThrottledMessage = "Too many failed logins from this address; try again later.";
     public const string WrongCredentialsMessage = "The user name or password is wrong.";
 
-    public async Task<LoginAttempt> TryAsync(string userName, string password, IPAddress? address, CancellationToken cancellationToken)
+    private const int LoggedNameLength = 256;
+
+    public async Task<LoginAttempt> TryAsync(string userName, string password, HttpContext context)
     {
-        address ??= IPAddress.None;
+        var address = context.Connection.RemoteIpAddress ?? IPAddress.None;
         if (!throttle.MayTry(address, out var retryAfter))
         {
+            await AuditFailureAsync(context, userName, address, StatusCodes.Status429TooManyRequests);
             return new LoginAttempt(LoginOutcome.Throttled, null, retryAfter);
         }
 
-        var account = await accounts.VerifyAsync(userName, password, cancellationToken);
+        var account = await accounts.VerifyAsync(userName, password, context.RequestAborted);
         if (account is null)
         {
             throttle.Failed(address);
             metrics.AdminLoginFailed();
+            await AuditFailureAsync(context, userName, address, StatusCodes.Status401Unauthorized);
             return new LoginAttempt(LoginOutcome.WrongCredentials, null, TimeSpan.Zero);
         }
 
         return new LoginAttempt(LoginOutcome.Succeeded, account, TimeSpan.Zero);
     }
 
+    private Task AuditFailureAsync(HttpContext context, string userName, IPAddress address, int status) =>
+        audit.WriteAsync(new AuditRecord(time.GetUtcNow(), userName.Length > LoggedNameLength ? userName[..LoggedNameLength] : userName,
+            $"{context.Request.Method} {context.Request.Path}", status, address.ToString()), CancellationToken.None);
+
     /// <summary>The claims every login carries: the account's name and role.</summary>
     public static ClaimsIdentity Identity(string name, string role, string authenticationType) =>
         new([new Claim(AdminAuthentication.NameClaim, name), new Claim(AdminAuthentication.RoleClaim, role)],
             authenticationType, AdminAuthentication.NameClaim, AdminAuthentication.RoleClaim);
+
+    /// <summary>The claims of an account's login (token or cookie): its name, role and sign-outs so far (the login ends at the next one).</summary>
+    public static ClaimsIdentity Identity(AdminAccount account, string authenticationType)
+    {
+        var identity = Identity(account.UserName, account.Role, authenticationType);
+        identity.AddClaim(new Claim(AdminAuthentication.SignOutsClaim, account.SignOuts.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer32));
+        return identity;
+    }
 }

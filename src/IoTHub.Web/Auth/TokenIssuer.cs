@@ -20,7 +20,7 @@ internal sealed class TokenIssuer(SigningKey key, IOptions<AdminOptions> options
         {
             Issuer = AdminAuthentication.Issuer,
             Audience = AdminAuthentication.Audience,
-            Subject = AdminLogin.Identity(account.UserName, account.Role, JwtBearerDefaults.AuthenticationScheme),
+            Subject = AdminLogin.Identity(account, JwtBearerDefaults.AuthenticationScheme),
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,

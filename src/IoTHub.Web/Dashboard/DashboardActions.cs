@@ -14,7 +14,8 @@ namespace IoTHub.Web.Dashboard;
 /// <param name="Succeeded">Whether the change was made (or, for a delete, was made before).</param>
 /// <param name="Message">What happened, in a sentence.</param>
 /// <param name="Errors">What was wrong with each field of a refused change, for the form to show next to the field.</param>
-public sealed record ActionOutcome(bool Succeeded, string Message, IReadOnlyDictionary<string, string>? Errors = null)
+/// <param name="Secret">A secret the change made and the page shows this once (a new API key).</param>
+public sealed record ActionOutcome(bool Succeeded, string Message, IReadOnlyDictionary<string, string>? Errors = null, string? Secret = null)
 {
     /// <summary>The error of <paramref name="field"/>, if the change was refused for it.</summary>
     public string? ErrorOf(string field) => Errors?.GetValueOrDefault(field);
@@ -31,8 +32,8 @@ internal sealed class DashboardCircuit
 /// still exists with the admin role (whatever the page showed), does what the API's endpoint does,
 /// and is written to the API's audit log with the account, the action, the outcome and the address.
 /// </summary>
-internal sealed class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
-    MqttUserAccounts users, MqttAccessControl access, DashboardCircuit circuit, TimeProvider time)
+internal sealed partial class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
+    MqttUserAccounts users, MqttAccessControl access, DashboardCircuit circuit, TimeProvider time, AdminApiKeys apiKeys)
 {
     public const string ViewerRefusal = "Viewers cannot change anything; ask an admin.";
 

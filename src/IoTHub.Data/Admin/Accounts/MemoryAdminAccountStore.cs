@@ -15,18 +15,25 @@ internal sealed class MemoryAdminAccountStore : IAdminAccountStore
 
     public Task<bool> AddAsync(AdminAccount account, CancellationToken cancellationToken) => Task.FromResult(_accounts.TryAdd(account.UserName, account));
 
-    public Task<bool> UpdateAsync(AdminAccount account, CancellationToken cancellationToken)
+    public Task<bool> UpdateAsync(AdminAccount account, CancellationToken cancellationToken) =>
+        Task.FromResult(Change(account.UserName, current => account with { CreatedAt = current.CreatedAt, SignOuts = current.SignOuts }));
+
+    public Task<bool> SignOutAsync(string userName, CancellationToken cancellationToken) =>
+        Task.FromResult(Change(userName, static current => current with { SignOuts = current.SignOuts + 1 }));
+
+    public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => Task.FromResult(_accounts.TryRemove(userName, out _));
+
+    /// <summary>Replaces the account of that name by what <paramref name="change"/> makes of it, unless another change came first; false when there is none.</summary>
+    private bool Change(string userName, Func<AdminAccount, AdminAccount> change)
     {
-        while (_accounts.TryGetValue(account.UserName, out var current))
+        while (_accounts.TryGetValue(userName, out var current))
         {
-            if (_accounts.TryUpdate(account.UserName, account with { CreatedAt = current.CreatedAt }, current))
+            if (_accounts.TryUpdate(userName, change(current), current))
             {
-                return Task.FromResult(true);
+                return true;
             }
         }
 
-        return Task.FromResult(false);
+        return false;
     }
-
-    public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) => Task.FromResult(_accounts.TryRemove(userName, out _));
 }

@@ -26,9 +26,13 @@ internal sealed class RelationalAdminAccountStore(IDbContextFactory<BrokerDbCont
             .SetProperty(a => a.PasswordHash, account.PasswordHash)
             .SetProperty(a => a.Role, account.Role), cancellationToken).ConfigureAwait(false) > 0);
 
+    public Task<bool> SignOutAsync(string userName, CancellationToken cancellationToken) =>
+        contexts.RunAsync(async context => await context.AdminAccounts.Where(a => a.UserName == userName).ExecuteUpdateAsync(set => set
+            .SetProperty(a => a.SignOuts, a => a.SignOuts + 1), cancellationToken).ConfigureAwait(false) > 0);
+
     public Task<bool> DeleteAsync(string userName, CancellationToken cancellationToken) =>
         contexts.DeleteAsync(static c => c.AdminAccounts, a => a.UserName == userName, cancellationToken);
 
     private static AdminAccount ToAccount(AdminAccountEntity e) =>
-        new(e.UserName, e.PasswordHash, e.Role, DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt));
+        new(e.UserName, e.PasswordHash, e.Role, DateTimeOffset.FromUnixTimeMilliseconds(e.CreatedAt), e.SignOuts);
 }

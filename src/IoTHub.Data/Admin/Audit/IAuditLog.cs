@@ -13,4 +13,5 @@ public interface IAuditLog
 /// <param name="Actor">Only this actor's (exact).</param>
 /// <param name="From">Only records at or after this time.</param>
 /// <param name="To">Only records before this time.</param>
-public sealed record AuditQuery(string? Actor = null, DateTimeOffset? From = null, DateTimeOffset? To = null);
+/// <param name="Action">Only records whose action contains this text (case-sensitive): a method, a path, a topic, a name.</param>
+public sealed record AuditQuery(string? Actor = null, DateTimeOffset? From = null, DateTimeOffset? To = null, string? Action = null);

@@ -22,6 +22,7 @@ internal sealed class MemoryAuditLog : IAuditLog
     public Task<(IReadOnlyList<AuditRecord> Records, int Total)> ReadAsync(AuditQuery query, int skip, int take, CancellationToken cancellationToken)
     {
         var matching = _records.Reverse().Where(r => (query.Actor is null || r.Actor == query.Actor)
+            && (query.Action is null || r.Action.Contains(query.Action, StringComparison.Ordinal))
             && (query.From is null || r.At >= query.From) && (query.To is null || r.At < query.To)).ToList();
         return Task.FromResult<(IReadOnlyList<AuditRecord>, int)>(([.. matching.Skip(skip).Take(take)], matching.Count));
     }

@@ -23,8 +23,9 @@ internal sealed class RelationalAuditLog(IDbContextFactory<BrokerDbContext> cont
     public Task<(IReadOnlyList<AuditRecord> Records, int Total)> ReadAsync(AuditQuery search, int skip, int take, CancellationToken cancellationToken) =>
         contexts.RunAsync<(IReadOnlyList<AuditRecord>, int)>(async context =>
         {
-            var (actor, from, to) = (search.Actor, search.From?.ToUnixTimeMilliseconds(), search.To?.ToUnixTimeMilliseconds());
-            var query = context.AuditLog.AsNoTracking().Where(e => (actor == null || e.Actor == actor) && (from == null || e.At >= from) && (to == null || e.At < to));
+            var (actor, action, from, to) = (search.Actor, search.Action, search.From?.ToUnixTimeMilliseconds(), search.To?.ToUnixTimeMilliseconds());
+            var query = context.AuditLog.AsNoTracking().Where(e => (actor == null || e.Actor == actor) && (action == null || e.Action.Contains(action))
+                && (from == null || e.At >= from) && (to == null || e.At < to));
             var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
             var rows = await query.OrderByDescending(static e => e.Id).Skip(skip).Take(take).ToListAsync(cancellationToken).ConfigureAwait(false);
             return ([.. rows.Select(static e => new AuditRecord(DateTimeOffset.FromUnixTimeMilliseconds(e.At), e.Actor, e.Action, e.Status, e.RemoteAddress))], total);

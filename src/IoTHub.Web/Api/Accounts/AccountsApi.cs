@@ -21,7 +21,7 @@ internal sealed record CreateAccountRequest(string? UserName, string? Password, 
 /// <param name="Role">A new role, admin or viewer; the account's tokens and dashboard logins end at once.</param>
 internal sealed record UpdateAccountRequest(string? Password, string? Role);
 
-/// <summary>/api/v1/accounts: the admin accounts; admins only.</summary>
+/// <summary>/api/v1/accounts: the admin accounts; admins only. The dashboard's Accounts page runs the same handlers.</summary>
 internal static class AccountsApi
 {
     public const int MinimumPasswordLength = 12;
@@ -61,7 +61,7 @@ internal static class AccountsApi
         return TypedResults.Ok(paging.Apply(all.Where(a => role is null || a.Role == role).Select(static a => new AccountInfo(a.UserName, a.Role, a.CreatedAt))));
     }
 
-    private static async Task<Results<Created<AccountInfo>, ValidationProblem, ProblemHttpResult>> Create(AdminAccounts accounts, CreateAccountRequest request,
+    internal static async Task<Results<Created<AccountInfo>, ValidationProblem, ProblemHttpResult>> Create(AdminAccounts accounts, CreateAccountRequest request,
         TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -83,7 +83,7 @@ internal static class AccountsApi
         return TypedResults.Created($"/api/v1/accounts/{Uri.EscapeDataString(request.UserName!)}", new AccountInfo(request.UserName!, request.Role!, time.GetUtcNow()));
     }
 
-    private static async Task<Results<Ok<AccountInfo>, ValidationProblem, ProblemHttpResult>> Update(AdminAccounts accounts, string userName,
+    internal static async Task<Results<Ok<AccountInfo>, ValidationProblem, ProblemHttpResult>> Update(AdminAccounts accounts, string userName,
         UpdateAccountRequest request, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -142,7 +142,7 @@ internal static class AccountsApi
     private static bool IsLastAdmin(AdminAccount account, IReadOnlyList<AdminAccount> all) =>
         account.Role == AdminRoles.Admin && all.Count(static a => a.Role == AdminRoles.Admin) == 1;
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(AdminAccounts accounts, string userName, CancellationToken cancellationToken)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(AdminAccounts accounts, string userName, CancellationToken cancellationToken)
     {
         var all = await accounts.ListAsync(cancellationToken);
         if (all.FirstOrDefault(a => a.UserName == userName) is not { } account)

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using IoTHub.Data.Admin.ApiKeys;
 using IoTHub.Web.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,7 +26,7 @@ internal sealed record CreateApiKeyRequest(string? Name, string? Role);
 /// <param name="Key">The key, for the X-Api-Key header. It cannot be shown again.</param>
 internal sealed record CreatedApiKey(ApiKeyInfo ApiKey, string Key);
 
-/// <summary>/api/v1/api-keys: keys for scripts, sent as X-Api-Key; admins only.</summary>
+/// <summary>/api/v1/api-keys: keys for scripts, sent as X-Api-Key; admins only. The dashboard's API keys page runs the same handlers.</summary>
 internal static class ApiKeysApi
 {
     public static IEndpointRouteBuilder MapApiKeysApi(this IEndpointRouteBuilder api)
@@ -53,7 +54,7 @@ internal static class ApiKeysApi
         return TypedResults.Ok(paging.Apply((await keys.ListAsync(cancellationToken)).Select(ApiKeyInfo.From)));
     }
 
-    private static async Task<Results<Created<CreatedApiKey>, ValidationProblem>> Create(AdminApiKeys keys, CreateApiKeyRequest request, HttpContext context,
+    internal static async Task<Results<Created<CreatedApiKey>, ValidationProblem>> Create(AdminApiKeys keys, CreateApiKeyRequest request, ClaimsPrincipal user,
         CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -72,10 +73,10 @@ internal static class ApiKeysApi
             return errors.ToResult();
         }
 
-        var (key, secret) = await keys.CreateAsync(request.Name!, request.Role!, context.User.Identity?.Name ?? "(unknown)", cancellationToken);
+        var (key, secret) = await keys.CreateAsync(request.Name!, request.Role!, user.Identity?.Name ?? "(unknown)", cancellationToken);
         return TypedResults.Created($"/api/v1/api-keys/{key.Id}", new CreatedApiKey(ApiKeyInfo.From(key), secret));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(AdminApiKeys keys, int id, CancellationToken cancellationToken) =>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Revoke(AdminApiKeys keys, int id, CancellationToken cancellationToken) =>
         await keys.RevokeAsync(id, cancellationToken) ? TypedResults.NoContent() : ApiProblems.NotFound($"There is no API key {id}.");
 }

@@ -25,7 +25,8 @@ internal static class AuditApi
     private static async Task<Results<Ok<ResultPage<AuditEntry>>, ValidationProblem>> List(IAuditLog adminLog, IAccessAuditLog accessLog,
         [AsParameters] PageQuery paging,
         [Description("admin (the default): changes made through the API and the dashboard; access: access decisions about MQTT clients.")] string? kind,
-        [Description("kind=admin: only the changes of this actor (an account name, or apikey:{name}).")] string? actor,
+        [Description("kind=admin: only the changes of this actor (an account name, or apikey:{name}; for a failed login, the name tried).")] string? actor,
+        [Description("kind=admin: only the changes whose action contains this text (case-sensitive): a method, a path, a topic, a name.")] string? action,
         [Description("kind=access: only the decisions about this client id (exact).")] string? clientId,
         [Description("kind=access: only the decisions about clients of this user name (exact).")] string? user,
         [Description("kind=access: only topics and topic filters that contain this text (case-sensitive).")] string? topic,
@@ -36,7 +37,12 @@ internal static class AuditApi
     {
         var errors = new ValidationErrors();
         paging.Validate(errors);
-        var search = Read(kind, actor, clientId, user, topic, result, from, to, errors);
+        var search = Read(kind, actor, clientId, user, topic, result, from, to, errors) with { Action = NullIfEmpty(action) };
+        if (search.Kind == AuditKind.Access && search.Action is not null)
+        {
+            errors.Add("action", $"searches the changes made through the API and the dashboard: leave it out with kind={AuditEntry.AccessKind}.");
+        }
+
         if (errors.Any)
         {
             return errors.ToResult();

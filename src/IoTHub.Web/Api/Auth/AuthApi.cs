@@ -16,7 +16,7 @@ internal sealed record LoginRequest(string? UserName, string? Password);
 /// <param name="Role">admin or viewer.</param>
 internal sealed record LoginResponse(string AccessToken, string TokenType, DateTimeOffset ExpiresAt, long ExpiresIn, string UserName, string Role);
 
-/// <summary>POST /api/v1/auth/login, the one API endpoint open to anonymous callers.</summary>
+/// <summary>POST /api/v1/auth/login, the one API endpoint open to anonymous callers, and POST /api/v1/auth/logout.</summary>
 internal static class AuthApi
 {
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder api)
@@ -28,8 +28,17 @@ internal static class AuthApi
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .AllowAnonymous()
             .WithNoStore();
+        api.MapPost("/auth/logout", Logout).WithTags("Authentication").WithName("Logout")
+            .WithSummary("Signs the caller's account out: its bearer token, and every other token and dashboard login of the account, answer 401 from now on.")
+            .WithDescription("API keys are not logins: they end with DELETE /api/v1/api-keys/{id} (400 here).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return api;
     }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Logout(HttpContext context, AdminAccounts accounts) =>
+        await accounts.SignOutAsync(context.User, context.RequestAborted)
+            ? TypedResults.NoContent()
+            : TypedResults.Problem("An API key is not a login: revoke it with DELETE /api/v1/api-keys/{id}.", statusCode: StatusCodes.Status400BadRequest);
 
     private static async Task<Results<Ok<LoginResponse>, ValidationProblem, ProblemHttpResult>> Login(LoginRequest request, HttpContext context,
         AdminLogin login, TokenIssuer tokens, TimeProvider time)
@@ -50,7 +59,7 @@ internal static class AuthApi
             return errors.ToResult();
         }
 
-        var attempt = await login.TryAsync(request.UserName!, request.Password!, context.Connection.RemoteIpAddress, context.RequestAborted);
+        var attempt = await login.TryAsync(request.UserName!, request.Password!, context);
         if (attempt.Outcome == LoginOutcome.Throttled)
         {
             context.Response.Headers.RetryAfter = Math.Ceiling(attempt.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);

@@ -47,11 +47,15 @@ internal sealed record MessageProperties(string? ContentType = null, string? Res
 /// <param name="PayloadText">The payload as text when it is valid UTF-8; null otherwise.</param>
 /// <param name="Size">Payload size in bytes.</param>
 /// <param name="Properties">Its MQTT 5.0 properties; null when none.</param>
-internal sealed record RetainedMessageInfo(string Broker, string Topic, int Qos, string Payload, string? PayloadText, int Size, MessageProperties? Properties)
+/// <param name="StoredAt">When the broker kept it (UTC); null for one kept before retained messages recorded it.</param>
+/// <param name="PublisherClientId">The client id of the client that published it; null when it was set through the admin API or the dashboard (the audit log says by whom) or made by the broker.</param>
+/// <param name="PublisherUserName">The user name that client logged in with; null for an anonymous client, or when <paramref name="PublisherClientId"/> is null.</param>
+internal sealed record RetainedMessageInfo(string Broker, string Topic, int Qos, string Payload, string? PayloadText, int Size, MessageProperties? Properties,
+    DateTimeOffset? StoredAt, string? PublisherClientId, string? PublisherUserName)
 {
     public static RetainedMessageInfo From(string broker, MqttMessage message) =>
         new(broker, message.Topic, (int)message.QualityOfService, Convert.ToBase64String(message.Payload.Span), MessageContent.TextOf(message.Payload.Span),
-            message.Payload.Length, MessageProperties.From(message));
+            message.Payload.Length, MessageProperties.From(message), message.StoredAt, message.PublisherId, message.PublisherUserName);
 }
 
 /// <summary>Checks and builds messages from API requests, with the broker's own limits.</summary>

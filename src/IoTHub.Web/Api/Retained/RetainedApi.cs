@@ -20,7 +20,7 @@ internal sealed record SetRetainedRequest(string? Payload, PayloadEncoding Encod
 /// <param name="Deleted">Retained messages it removed.</param>
 internal sealed record DeletedRetained(int Deleted);
 
-/// <summary>/api/v1/retained: list by topic filter, get, set, delete.</summary>
+/// <summary>/api/v1/retained: list by topic filter, get, set, delete; the dashboard's Retained page runs the same handlers.</summary>
 internal static class RetainedApi
 {
     private const string TopicInsteadOfFilter = "A topic name instead of a filter: only that topic's retained message.";
@@ -52,7 +52,7 @@ internal static class RetainedApi
         return api;
     }
 
-    private static Results<Ok<ResultPage<RetainedMessageInfo>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
+    internal static Results<Ok<ResultPage<RetainedMessageInfo>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
         [Description(BrokerLookup.ListDescription)] string? broker = null,
         [Description("MQTT topic filter, wildcards allowed (default #: every topic not starting with $).")] string? topicFilter = null,
         [Description(TopicInsteadOfFilter)] string? topic = null)
@@ -64,7 +64,7 @@ internal static class RetainedApi
             .OrderBy(static m => m.Broker, StringComparer.Ordinal).ThenBy(static m => m.Topic, StringComparer.Ordinal));
     }
 
-    private static async Task<Results<Ok<DeletedRetained>, ValidationProblem, ProblemHttpResult>> DeleteMatching(BrokerRegistry registry,
+    internal static async Task<Results<Ok<DeletedRetained>, ValidationProblem, ProblemHttpResult>> DeleteMatching(BrokerRegistry registry,
         [Description(BrokerLookup.ListDescription)] string? broker = null,
         [Description("MQTT topic filter, wildcards allowed (# for every topic not starting with $).")] string? topicFilter = null,
         [Description(TopicInsteadOfFilter)] string? topic = null)
@@ -139,7 +139,7 @@ internal static class RetainedApi
             : ApiProblems.NotFound($"Broker '{name}' has no retained message for topic '{topic}'.");
     }
 
-    private static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, [Description(TopicDescription)] string topic,
+    internal static async Task<Results<Ok<RetainedMessageInfo>, ValidationProblem, ProblemHttpResult>> Set(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         SetRetainedRequest request, [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (!registry.TryFind(broker, out var name, out var found, out var problem))
@@ -166,10 +166,11 @@ internal static class RetainedApi
         }
 
         // Kept the way a retained PUBLISH from a client is kept, storage included (not delivered: see the summary); answered once stored.
-        return await StoredAsync(found.SetRetainedAsync(message)) is { } failure ? failure : TypedResults.Ok(RetainedMessageInfo.From(name, message));
+        var kept = found.SetRetainedAsync(message);
+        return await StoredAsync(kept) is { } failure ? failure : TypedResults.Ok(RetainedMessageInfo.From(name, await kept));
     }
 
-    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Delete(BrokerRegistry registry, [Description(TopicDescription)] string topic,
+    internal static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> Delete(BrokerRegistry registry, [Description(TopicDescription)] string topic,
         [Description(BrokerLookup.Description)] string? broker = null)
     {
         if (MessageContent.IsSystemTopic(topic))
@@ -193,7 +194,7 @@ internal static class RetainedApi
     }
 
     /// <summary>An empty retained message deletes the topic's one [MQTT-3.3.1-10], in storage too, as from a client.</summary>
-    private static Task Deletion(MqttBroker broker, string topic) =>
+    private static Task<MqttMessage> Deletion(MqttBroker broker, string topic) =>
         broker.SetRetainedAsync(MqttMessage.Create(topic, [], QualityOfService.AtMostOnce, retain: true));
 
     /// <summary>Null once the change is stored; a 503 problem when storage failed (the change holds in memory until a restart).</summary>

@@ -36,11 +36,15 @@ internal static class DashboardAuthentication
             cookie.Events.OnValidatePrincipal = RejectWhenAccountChangedAsync;
         });
 
-    /// <summary>POST /logout (from the layout's form, with its antiforgery token): ends the cookie and goes to the login page.</summary>
+    /// <summary>
+    /// POST /logout (from the layout's form, with its antiforgery token): signs the account out, so that the cookie (a copy
+    /// of it included) and the account's other logins stop working, removes the cookie and goes to the login page.
+    /// </summary>
     public static IEndpointRouteBuilder MapDashboardLogout(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost(LogoutPath, static async (HttpContext context) =>
+        endpoints.MapPost(LogoutPath, static async (HttpContext context, AdminAccounts accounts) =>
             {
+                await accounts.SignOutAsync(context.User, context.RequestAborted);
                 await context.SignOutAsync(SchemeName);
                 return TypedResults.LocalRedirect(LoginPath);
             })
@@ -49,7 +53,7 @@ internal static class DashboardAuthentication
         return endpoints;
     }
 
-    /// <summary>Like a token, a cookie stops working as soon as its account is deleted or changes role.</summary>
+    /// <summary>Like a token, a cookie stops working as soon as its account is deleted, changes role or signs out.</summary>
     private static async Task RejectWhenAccountChangedAsync(CookieValidatePrincipalContext context)
     {
         var accounts = context.HttpContext.RequestServices.GetRequiredService<AdminAccounts>();
