@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.ComponentModel;
 using Microsoft.AspNetCore.Mvc;
 
@@ -43,6 +44,120 @@ internal sealed class PageQuery
         IReadOnlyList<T> slice = Skip >= all.Count ? [] : [.. all.Skip(Skip).Take(Size)];
         return new ResultPage<T>(slice, Page ?? 1, Size, all.Count);
     }
+
+    /// <summary>
+    /// The requested page of <paramref name="items"/> (filtered, in no order) in the order of <paramref name="order"/>,
+    /// without sorting them all: see <see cref="PageSelection"/>.
+    /// </summary>
+    /// <param name="items">The items of the whole list, filtered.</param>
+    /// <param name="order">A total order: no two items of the list compare equal (end it with a unique key such as the client id).</param>
+    public ResultPage<T> Select<T>(IEnumerable<T> items, IComparer<T> order)
+    {
+        var (slice, total) = PageSelection.Select(items, Skip, Size, order);
+        return new ResultPage<T>(slice, Page ?? 1, Size, total);
+    }
+}
+
+/// <summary>
+/// One page of a list in order, for lists of up to hundreds of thousands of items (sessions) read anew for every page:
+/// the items are gathered into a pooled array and partly quick-sorted, recursing only into the parts that overlap the
+/// page, so a page costs O(n + page size x log(page size)) comparisons, whichever page it is, instead of a full sort's
+/// O(n log n). Quicksort's pivots are random, so no order of the input makes it quadratic (the order is total).
+/// </summary>
+internal static class PageSelection
+{
+    /// <summary>Below this, a part is sorted whole.</summary>
+    private const int SmallPart = 24;
+
+    /// <summary>The items at positions [<paramref name="skip"/>, skip + <paramref name="take"/>) of the ordered list, and the list's length.</summary>
+    public static (IReadOnlyList<T> Page, int Total) Select<T>(IEnumerable<T> items, int skip, int take, IComparer<T> order)
+    {
+        var pool = ArrayPool<T>.Shared;
+        var buffer = pool.Rent(items.TryGetNonEnumeratedCount(out var known) ? Math.Max(known, 16) : 1024);
+        var count = 0;
+        try
+        {
+            foreach (var item in items)
+            {
+                if (count == buffer.Length)
+                {
+                    var larger = pool.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, count).CopyTo(larger);
+                    pool.Return(buffer, clearArray: true);
+                    buffer = larger;
+                }
+
+                buffer[count++] = item;
+            }
+
+            if (skip >= count)
+            {
+                return ([], count);
+            }
+
+            var end = (int)Math.Min(count, (long)skip + take);
+            var all = buffer.AsSpan(0, count);
+            Order(all, skip, end, order);
+            return (all[skip..end].ToArray(), count);
+        }
+        finally
+        {
+            pool.Return(buffer, clearArray: true);
+        }
+    }
+
+    /// <summary>Puts into positions [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="items"/> what a full sort would put there, in order.</summary>
+    private static void Order<T>(Span<T> items, int from, int to, IComparer<T> order)
+    {
+        // [lo, hi) is the part still to look at, as an offset into items.
+        int lo = 0, hi = items.Length;
+        while (hi - lo > SmallPart)
+        {
+            var pivot = Partition(items[lo..hi], order) + lo;
+            var left = from < pivot;
+            var right = to > pivot + 1;
+            if (left && right)
+            {
+                Order(items[lo..pivot], from - lo, Math.Min(to, pivot) - lo, order);
+                lo = pivot + 1;
+            }
+            else if (left)
+            {
+                hi = pivot;
+            }
+            else if (right)
+            {
+                lo = pivot + 1;
+            }
+            else
+            {
+                return;
+            }
+        }
+
+        items[lo..hi].Sort(order);
+    }
+
+    /// <summary>Lomuto's partition around a random item: returns where that item ends, smaller items before it, larger after.</summary>
+    private static int Partition<T>(Span<T> items, IComparer<T> order)
+    {
+        var last = items.Length - 1;
+        var chosen = Random.Shared.Next(items.Length);
+        (items[chosen], items[last]) = (items[last], items[chosen]);
+        var pivot = items[last];
+        var store = 0;
+        for (var i = 0; i < last; i++)
+        {
+            if (order.Compare(items[i], pivot) < 0)
+            {
+                (items[i], items[store]) = (items[store], items[i]);
+                store++;
+            }
+        }
+
+        (items[store], items[last]) = (items[last], items[store]);
+        return store;
+    }
 }
 
 /// <summary>One page of a list.</summary>
@@ -54,4 +169,7 @@ internal sealed record ResultPage<T>(IReadOnlyList<T> Items, int Page, int PageS
 {
     /// <summary>Pages in the whole list.</summary>
     public int TotalPages => (int)((TotalCount + (long)PageSize - 1) / PageSize);
+
+    /// <summary>This page with each item made into what the list answers.</summary>
+    public ResultPage<TResult> Map<TResult>(Func<T, TResult> map) => new([.. Items.Select(map)], Page, PageSize, TotalCount);
 }
