@@ -59,15 +59,20 @@ internal sealed class PageQuery
 }
 
 /// <summary>
-/// One page of a list in order, for lists of up to hundreds of thousands of items (sessions) read anew for every page:
-/// the items are gathered into a pooled array and partly quick-sorted, recursing only into the parts that overlap the
-/// page, so a page costs O(n + page size x log(page size)) comparisons, whichever page it is, instead of a full sort's
-/// O(n log n). Quicksort's pivots are random, so no order of the input makes it quadratic (the order is total).
+/// One page of a list in order, for lists of up to hundreds of thousands of items (sessions) read anew for every page,
+/// without sorting them all. The items are gathered into a pooled array; a page near either end (the first or last
+/// <see cref="HeapLimit"/> items, where nearly every request goes) is selected with a bounded heap in one pass,
+/// O(n log k) comparisons that mostly only compare an item with the heap's top; a page in the middle by a partial
+/// quicksort that recurses only into the parts overlapping the page, O(n) on average. Quicksort's pivots are random,
+/// so no order of the input makes it quadratic (the order is total: no two items compare equal).
 /// </summary>
 internal static class PageSelection
 {
     /// <summary>Below this, a part is sorted whole.</summary>
     private const int SmallPart = 24;
+
+    /// <summary>Pages within this many items of either end of the list are selected with a heap.</summary>
+    public const int HeapLimit = 4096;
 
     /// <summary>The items at positions [<paramref name="skip"/>, skip + <paramref name="take"/>) of the ordered list, and the list's length.</summary>
     public static (IReadOnlyList<T> Page, int Total) Select<T>(IEnumerable<T> items, int skip, int take, IComparer<T> order)
@@ -97,6 +102,24 @@ internal static class PageSelection
 
             var end = (int)Math.Min(count, (long)skip + take);
             var all = buffer.AsSpan(0, count);
+            if (end <= HeapLimit)
+            {
+                // The first `end` items, then the page at their end.
+                Smallest(all, end, order);
+                return (all[skip..end].ToArray(), count);
+            }
+
+            if (count - skip <= HeapLimit)
+            {
+                // The last `count - skip` items, largest first at the start, then the page at their start in ascending order.
+                var last = count - skip;
+                var reversed = Comparer<T>.Create((x, y) => order.Compare(y, x));
+                Smallest(all, last, reversed);
+                var page = all[..last].ToArray();
+                Array.Reverse(page);
+                return (page[..(end - skip)], count);
+            }
+
             Order(all, skip, end, order);
             return (all[skip..end].ToArray(), count);
         }
@@ -136,6 +159,54 @@ internal static class PageSelection
         }
 
         items[lo..hi].Sort(order);
+    }
+
+    /// <summary>Puts the <paramref name="k"/> smallest of <paramref name="items"/> at its start, in order: a max-heap of the smallest seen so far.</summary>
+    private static void Smallest<T>(Span<T> items, int k, IComparer<T> order)
+    {
+        var heap = items[..k];
+        for (var i = k / 2 - 1; i >= 0; i--)
+        {
+            SiftDown(heap, i, order);
+        }
+
+        for (var i = k; i < items.Length; i++)
+        {
+            if (order.Compare(items[i], heap[0]) < 0)
+            {
+                (heap[0], items[i]) = (items[i], heap[0]);
+                SiftDown(heap, 0, order);
+            }
+        }
+
+        heap.Sort(order);
+    }
+
+    /// <summary>Moves the item at <paramref name="at"/> down a max-heap until neither child is larger.</summary>
+    private static void SiftDown<T>(Span<T> heap, int at, IComparer<T> order)
+    {
+        while (true)
+        {
+            var largest = at;
+            var (left, right) = (2 * at + 1, 2 * at + 2);
+            if (left < heap.Length && order.Compare(heap[left], heap[largest]) > 0)
+            {
+                largest = left;
+            }
+
+            if (right < heap.Length && order.Compare(heap[right], heap[largest]) > 0)
+            {
+                largest = right;
+            }
+
+            if (largest == at)
+            {
+                return;
+            }
+
+            (heap[at], heap[largest]) = (heap[largest], heap[at]);
+            at = largest;
+        }
     }
 
     /// <summary>Lomuto's partition around a random item: returns where that item ends, smaller items before it, larger after.</summary>
