@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using IoTHub.Broker;
+using IoTHub.Web.Api.Clients;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Mqtt;
 using Microsoft.AspNetCore.Mvc;
@@ -20,16 +21,8 @@ internal enum SubscriptionSort
 /// The criteria and order of a list of subscriptions, shared by <c>GET /api/v1/subscriptions</c> and the dashboard: every
 /// criterion given must hold; one page is selected without sorting them all (<see cref="PageSelection"/>).
 /// </summary>
-internal sealed class SubscriptionListQuery
+internal sealed class SubscriptionListQuery : ClientIdCriterion
 {
-    [FromQuery(Name = "clientId")]
-    [Description("Only this client's subscriptions (exact client id), or those of clients whose id contains this text with clientIdMatch=Contains.")]
-    public string? ClientId { get; set; }
-
-    [FromQuery(Name = "clientIdMatch")]
-    [Description("How clientId compares: Exact (the default) or Contains (case-sensitive).")]
-    public ClientIdMatch? ClientIdMatch { get; set; }
-
     [FromQuery(Name = "topicFilter")]
     [Description("Only subscriptions with exactly this topic filter.")]
     public string? TopicFilter { get; set; }
