@@ -126,6 +126,29 @@ public sealed class SessionListTests(SessionListTests.FleetHost host) : IClassFi
         Assert.StartsWith("must be", problem.GetProperty("errors").GetProperty(field)[0].GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/api/v1/sessions", "sort", "ClientId,Queued,Inflight,ConnectedAt")]
+    [InlineData("/api/v1/sessions", "clientIdMatch", "Contains,Exact")]
+    [InlineData("/api/v1/clients", "order", "Asc,Desc")]
+    [InlineData("/api/v1/clients", "sort", "ClientId,Queued,Inflight,ConnectedAt")]
+    [InlineData("/api/v1/subscriptions", "sort", "ClientId,TopicFilter")]
+    [InlineData("/api/v1/subscriptions", "clientIdMatch", "Contains,Exact")]
+    public async Task The_openapi_document_names_the_values_of_sort_order_and_match(string path, string parameter, string values)
+    {
+        var admin = await host.AdminAsync();
+        using var document = JsonDocument.Parse(await admin.GetStringAsync("/swagger/v1/swagger.json"));
+        var root = document.RootElement;
+
+        var schema = root.GetProperty("paths").GetProperty(path).GetProperty("get").GetProperty("parameters").EnumerateArray()
+            .Single(p => p.GetProperty("name").GetString() == parameter).GetProperty("schema");
+        if (schema.TryGetProperty("$ref", out var reference))
+        {
+            schema = root.GetProperty("components").GetProperty("schemas").GetProperty(reference.GetString()!.Split('/')[^1]);
+        }
+
+        Assert.Equal(values, string.Join(",", schema.GetProperty("enum").EnumerateArray().Select(static v => v.GetString())));
+    }
+
     [Fact]
     public async Task A_bulk_disconnect_may_name_one_client_exactly()
     {
