@@ -80,7 +80,7 @@ public sealed class FullQueueTests : IAsyncLifetime
             Assert.Equal(QueueLimit, s.QueuedMessages);
             Assert.Equal(Messages - QueueLimit, s.QueueFullDrops);
         });
-        Assert.False(_broker.GetSession("live-sub")!.QueueFull);
+        Assert.False(_broker.GetSession("live-sub")!.Value.QueueFull);
 
         // Logged once per session, not once per message.
         Assert.Equal(1, QueueFullLines("device-0"));
@@ -122,7 +122,7 @@ public sealed class FullQueueTests : IAsyncLifetime
             }
         }
 
-        var session = _broker.GetSession("stuck")!;
+        var session = _broker.GetSession("stuck")!.Value;
         Assert.True(session.IsConnected);
         Assert.True(session.QueueFull);
         Assert.Equal(QueueLimit, session.QueuedMessages);
@@ -151,7 +151,7 @@ public sealed class FullQueueTests : IAsyncLifetime
             }
         }
 
-        Assert.True(_broker.GetSession("device")!.QueueFull);
+        Assert.True(_broker.GetSession("device")!.Value.QueueFull);
 
         await using var back = await PipeClient.ConnectAsync(_broker, "device", cleanStart: false);
         for (var i = 0; i < QueueLimit; i++)
@@ -162,7 +162,7 @@ public sealed class FullQueueTests : IAsyncLifetime
         }
 
         await Poll.UntilAsync(() => _broker.GetSession("device") is { QueuedMessages: 0, InflightMessages: 0 });
-        Assert.False(_broker.GetSession("device")!.QueueFull);
-        Assert.Equal(1, _broker.GetSession("device")!.QueueFullDrops);
+        Assert.False(_broker.GetSession("device")!.Value.QueueFull);
+        Assert.Equal(1, _broker.GetSession("device")!.Value.QueueFullDrops);
     }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
 using IoTHub.Testing;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -62,6 +64,14 @@ internal static class DashboardPage
 
     /// <summary>The user name <see cref="SubscribeAsync"/> connects with.</summary>
     public static string UserOf(string clientId) => "user-" + clientId;
+
+    /// <summary>The newest entry of the admin audit log with this action (failing the test when there is none).</summary>
+    public static async Task<JsonElement> AuditEntryAsync(DashboardHost host, string action)
+    {
+        var admin = await host.AdminAsync();
+        var body = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?pageSize=500");
+        return body.GetProperty("items").EnumerateArray().First(e => e.GetProperty("action").GetString() == action);
+    }
 
     /// <summary>The row of a client in the clients table.</summary>
     public static ILocator ClientRow(IPage page, string clientId) => page.Locator($"tr[data-client-id=\"{clientId}\"]");

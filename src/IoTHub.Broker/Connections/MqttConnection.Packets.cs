@@ -196,6 +196,7 @@ internal sealed partial class MqttConnection
     /// </summary>
     internal void Attached(Session session, bool sessionPresent, ConnAckPacket connAck)
     {
+        ConnectedAt = _broker.Time.GetUtcNow();
         _session = session;
         _redeliver = sessionPresent;
         connAck.SessionPresent = sessionPresent;

@@ -105,6 +105,9 @@ internal sealed partial class MqttConnection
 
     public long AcceptedAt { get; }
 
+    /// <summary>When CONNECT was accepted (the broker's clock); set once, before the connection is attached to its session.</summary>
+    public DateTimeOffset ConnectedAt { get; private set; }
+
     public bool IsConnected => _session is not null;
 
     internal Session? Session => _session;

@@ -5,13 +5,14 @@ using IoTHub.Mqtt;
 
 namespace IoTHub.Broker;
 
-/// <summary>One session as the admin API sees it, copied at the moment it was read.</summary>
+/// <summary>One session as the admin API sees it, copied at the moment it was read (a value: lists read 100 000 of them per page without allocating).</summary>
 /// <param name="Endpoint">The remote endpoint of the attached connection; null while offline.</param>
 /// <param name="ProtocolVersion">The protocol version of the attached connection; null while offline.</param>
 /// <param name="UserName">The user name the attached connection sent in CONNECT; null while offline or when it sent none.</param>
 /// <param name="QueueFull">Whether its queue is at its limit now: new messages drop per the overflow policy.</param>
 /// <param name="QueueFullDrops">Messages it lost to its full queue since it began.</param>
-public sealed record SessionSnapshot(
+/// <param name="ConnectedAt">When the attached connection's CONNECT was accepted; null while offline.</param>
+public readonly record struct SessionSnapshot(
     string ClientId,
     bool IsConnected,
     string? Endpoint,
@@ -22,10 +23,11 @@ public sealed record SessionSnapshot(
     int InflightMessages,
     int SubscriptionCount,
     bool QueueFull,
-    long QueueFullDrops);
+    long QueueFullDrops,
+    DateTimeOffset? ConnectedAt);
 
-/// <summary>One subscription of a session, copied at the moment it was read.</summary>
-public sealed record SubscriptionSnapshot(string ClientId, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
+/// <summary>One subscription of a session, copied at the moment it was read (a value, as <see cref="SessionSnapshot"/>).</summary>
+public readonly record struct SubscriptionSnapshot(string ClientId, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
 
 /// <summary>What an administrative subscribe did.</summary>
 public enum AdminSubscribeResult
@@ -43,7 +45,28 @@ public enum AdminSubscribeResult
 public sealed partial class MqttBroker
 {
     /// <summary>Every session, connected or not.</summary>
-    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. Registry.All.Select(Snapshot)];
+    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. EnumerateSessions()];
+
+    /// <summary>Every session, connected or not, each read as it is reached (nothing is copied up front): for lists that keep one page.</summary>
+    public IEnumerable<SessionSnapshot> EnumerateSessions()
+    {
+        foreach (var session in Registry.All)
+        {
+            yield return session.Snapshot();
+        }
+    }
+
+    /// <summary>Every subscription of every session, read session by session as they are reached.</summary>
+    public IEnumerable<SubscriptionSnapshot> EnumerateSubscriptions()
+    {
+        foreach (var session in Registry.All)
+        {
+            foreach (var subscription in session.GetSubscriptions())
+            {
+                yield return Snapshot(session, subscription);
+            }
+        }
+    }
 
     /// <summary>Open connections that completed CONNECT, counted by the listener that accepted them and their protocol version.</summary>
     public Dictionary<(string Listener, MqttProtocolVersion Version), int> CountConnections()
@@ -61,7 +84,7 @@ public sealed partial class MqttBroker
         return counts;
     }
 
-    public SessionSnapshot? GetSession(string clientId) => Registry.Find(clientId) is { } session ? Snapshot(session) : null;
+    public SessionSnapshot? GetSession(string clientId) => Registry.Find(clientId)?.Snapshot();
 
     /// <summary>The subscriptions of one session (null when there is no such session), or of all sessions.</summary>
     public IReadOnlyList<SubscriptionSnapshot>? GetSubscriptions(string? clientId = null)
@@ -71,7 +94,7 @@ public sealed partial class MqttBroker
             return Registry.Find(clientId) is { } session ? SubscriptionsOf(session) : null;
         }
 
-        return [.. Registry.All.SelectMany(SubscriptionsOf)];
+        return [.. EnumerateSubscriptions()];
     }
 
     /// <summary>Closes the client's connection (5.0 clients get DISCONNECT 0x98); false when it is not connected.</summary>
@@ -160,17 +183,8 @@ public sealed partial class MqttBroker
         return messages;
     }
 
-    private static SessionSnapshot Snapshot(Session session)
-    {
-        lock (session.Sync)
-        {
-            var connection = session.Connection;
-            return new SessionSnapshot(session.ClientId, connection is not null, connection?.Endpoint, connection?.UserName, connection?.Version,
-                session.ExpiryInterval, session.QueuedMessages, session.InflightMessages, session.SubscriptionCount, session.IsQueueFull,
-                session.QueueFullDrops);
-        }
-    }
+    private static List<SubscriptionSnapshot> SubscriptionsOf(Session session) => [.. session.GetSubscriptions().Select(s => Snapshot(session, s))];
 
-    private static List<SubscriptionSnapshot> SubscriptionsOf(Session session) =>
-        [.. session.GetSubscriptions().Select(s => new SubscriptionSnapshot(session.ClientId, s.TopicFilter, s.Options, s.SubscriptionId))];
+    private static SubscriptionSnapshot Snapshot(Session session, Subscription subscription) =>
+        new(session.ClientId, subscription.TopicFilter, subscription.Options, subscription.SubscriptionId);
 }

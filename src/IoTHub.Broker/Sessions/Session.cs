@@ -79,6 +79,17 @@ internal sealed class Session
         }
     }
 
+    /// <summary>The session as the admin API and the dashboard list it, read in one turn of its lock.</summary>
+    internal SessionSnapshot Snapshot()
+    {
+        lock (Sync)
+        {
+            var connection = Connection;
+            return new SessionSnapshot(ClientId, connection is not null, connection?.Endpoint, connection?.UserName, connection?.Version, ExpiryInterval,
+                _pending.Count, InflightCount, _subscriptions.Count, _queueFull, _queueFullDrops, connection?.ConnectedAt);
+        }
+    }
+
     /// <summary>The messages waiting to be sent, oldest first (a copy).</summary>
     internal List<Delivery> GetQueued()
     {

@@ -41,10 +41,10 @@ internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listen
                 }
             }
 
-            if (fullest is not null)
+            if (fullest is { } most)
             {
                 found.Add(new AlarmCondition(AlarmNames.SessionQueueHigh, name, string.Create(CultureInfo.InvariantCulture,
-                    $"Sessions holding 90 % or more of Mqtt:MaximumQueuedMessages ({limit}): {full}; the fullest: '{fullest.ClientId}' with {fullest.QueuedMessages}.")));
+                    $"Sessions holding 90 % or more of Mqtt:MaximumQueuedMessages ({limit}): {full}; the fullest: '{most.ClientId}' with {most.QueuedMessages}.")));
             }
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using IoTHub.Broker;
+using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Mqtt;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -61,7 +62,12 @@ internal static class BrokerLookup
     /// <param name="errors">What the caller found wrong with its own parameters.</param>
     /// <param name="query">Filters and orders the items of the selected brokers.</param>
     public static Results<Ok<ResultPage<T>>, ValidationProblem, ProblemHttpResult> PageAcross<T>(this BrokerRegistry registry, string? broker, PageQuery paging,
-        ValidationErrors errors, Func<IEnumerable<KeyValuePair<string, MqttBroker>>, IEnumerable<T>> query)
+        ValidationErrors errors, Func<IEnumerable<KeyValuePair<string, MqttBroker>>, IEnumerable<T>> query) =>
+        registry.PageAcross(broker, paging, errors, brokers => paging.Apply(query(brokers)));
+
+    /// <summary>The same for a list that makes its page itself (<paramref name="page"/>), from the selected brokers.</summary>
+    public static Results<Ok<ResultPage<T>>, ValidationProblem, ProblemHttpResult> PageAcross<T>(this BrokerRegistry registry, string? broker, PageQuery paging,
+        ValidationErrors errors, Func<IEnumerable<KeyValuePair<string, MqttBroker>>, ResultPage<T>> page)
     {
         paging.Validate(errors);
         if (errors.Any)
@@ -69,6 +75,15 @@ internal static class BrokerLookup
             return errors.ToResult();
         }
 
-        return registry.TrySelect(broker, out var brokers, out var problem) ? TypedResults.Ok(paging.Apply(query(brokers))) : problem;
+        return registry.TrySelect(broker, out var brokers, out var problem) ? TypedResults.Ok(page(brokers)) : problem;
+    }
+
+    /// <summary>One page of a list of sessions (or clients) over the selected brokers, each made into <typeparamref name="T"/>: 400 for bad paging or criteria, 404 for an unknown broker.</summary>
+    public static Results<Ok<ResultPage<T>>, ValidationProblem, ProblemHttpResult> PageSessions<T>(this BrokerRegistry registry, string? broker, PageQuery paging,
+        SessionListQuery query, Func<BrokerSession, T> map)
+    {
+        var errors = new ValidationErrors();
+        query.Validate(errors);
+        return registry.PageAcross(broker, paging, errors, brokers => query.Page(brokers, paging).Map(map));
     }
 }

@@ -35,7 +35,7 @@ namespace IoTHub.Web.Api;
 internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilter
 {
     private static readonly DateTimeOffset At = new(2026, 11, 27, 9, 30, 0, TimeSpan.Zero);
-    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "field-unit-3", "5.0", 0, 1, 2);
+    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "field-unit-3", "5.0", 0, 1, 2, At);
     private static readonly SubscriptionInfo Subscription = new("default", "sensor-17", "sensors/+/temp", 1, false, false, RetainHandling.SendAtSubscribe, 0);
     private static readonly MessageProperties Properties = new(ContentType: "text/plain", MessageExpiryInterval: 3600,
         UserProperties: [new UserPropertyItem("unit", "celsius")]);
@@ -76,7 +76,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
                 "3C9F1A0B7E2D4C6B8A9F0E1D2C3B4A5968778695")]), 12),
         [typeof(ClientSummary)] = Client,
         [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription]),
-        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2, false, 0),
+        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2, false, 0, At),
         [typeof(SubscriptionInfo)] = Subscription,
         [typeof(AddSubscriptionRequest)] = new AddSubscriptionRequest("sensor-17", "commands/sensor-17/#", 1),
         [typeof(MessageProperties)] = Properties,

@@ -1,3 +1,4 @@
+using IoTHub.Broker;
 using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Publish;
@@ -37,11 +38,27 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
 {
     public const string ViewerRefusal = "Viewers cannot change anything; ask an admin.";
 
-    public async Task<ActionOutcome> DisconnectAsync(string broker, string clientId)
-    {
-        var action = $"dashboard: disconnect client '{clientId}' of broker '{broker}'";
-        return await RunAsAdminAsync(action, () => Task.FromResult(Disconnect(broker, clientId)));
-    }
+    /// <summary>Closes a client's connection; one already gone counts as done (a second click, the client leaving).</summary>
+    public Task<ActionOutcome> DisconnectAsync(string broker, string clientId) =>
+        OnBrokerAsync($"dashboard: disconnect client '{clientId}' of broker '{broker}'", broker, found => found.Disconnect(clientId)
+            ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Disconnected '{clientId}'."))
+            : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was already disconnected.")));
+
+    /// <summary>
+    /// Ends a session as <c>DELETE /api/v1/sessions/{clientId}</c> does: its connection, if any, is closed ("disconnect and delete"),
+    /// its queue and subscriptions dropped. One already gone counts as deleted.
+    /// </summary>
+    public Task<ActionOutcome> DeleteSessionAsync(string broker, string clientId) =>
+        OnBrokerAsync($"dashboard: delete session '{clientId}' of broker '{broker}'", broker, found => found.DeleteSession(clientId)
+            ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted the session of '{clientId}'."))
+            : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"The session of '{clientId}' was already deleted.")));
+
+    /// <summary>Removes a subscription as <c>DELETE /api/v1/subscriptions</c> does, as if its client had sent UNSUBSCRIBE; one already gone counts as removed.</summary>
+    public Task<ActionOutcome> RemoveSubscriptionAsync(string broker, string clientId, string topicFilter) =>
+        OnBrokerAsync($"dashboard: remove subscription '{topicFilter}' of client '{clientId}' of broker '{broker}'", broker,
+            found => found.Unsubscribe(clientId, topicFilter)
+                ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Removed '{topicFilter}' of '{clientId}'."))
+                : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was no longer subscribed to '{topicFilter}'.")));
 
     public async Task<ActionOutcome> PublishAsync(PublishRequest request)
     {
@@ -168,17 +185,11 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
         });
     }
 
-    private (int Status, ActionOutcome Outcome) Disconnect(string broker, string clientId)
-    {
-        if (!registry.TryFind(broker, out var name, out var found, out var problem))
-        {
-            return (StatusCodes.Status404NotFound, new ActionOutcome(false, problem.ProblemDetails.Detail!));
-        }
-
-        return found.Disconnect(clientId)
-            ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Disconnected '{clientId}'."))
-            : (StatusCodes.Status404NotFound, new ActionOutcome(false, $"No client '{clientId}' is connected to broker '{name}'."));
-    }
+    /// <summary>Runs <paramref name="change"/> on the broker named <paramref name="broker"/>, as an admin, audited as <paramref name="action"/>.</summary>
+    private Task<ActionOutcome> OnBrokerAsync(string action, string broker, Func<MqttBroker, (int Status, ActionOutcome Outcome)> change) =>
+        RunAsAdminAsync(action, () => Task.FromResult(registry.TryFind(broker, out _, out var found, out var problem)
+            ? change(found)
+            : (StatusCodes.Status404NotFound, new ActionOutcome(false, problem.ProblemDetails.Detail!))));
 
     private (int Status, ActionOutcome Outcome) Publish(PublishRequest request)
     {

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using IoTHub.Broker;
+using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Subscriptions;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Mqtt;
@@ -16,8 +17,9 @@ namespace IoTHub.Web.Api.Clients;
 /// <param name="QueuedMessages">Messages waiting to be sent to it.</param>
 /// <param name="InflightMessages">QoS 1/2 messages sent and not yet acknowledged.</param>
 /// <param name="Subscriptions">How many subscriptions its session has.</param>
+/// <param name="ConnectedAt">When its CONNECT was accepted.</param>
 internal sealed record ClientSummary(string Broker, string ClientId, string? Endpoint, string? UserName, string? ProtocolVersion, int QueuedMessages,
-    int InflightMessages, int Subscriptions);
+    int InflightMessages, int Subscriptions, DateTimeOffset? ConnectedAt);
 
 /// <summary>A connected client with its session and subscriptions.</summary>
 /// <param name="Client">The client as listed.</param>
@@ -35,7 +37,9 @@ internal static class ClientsApi
     public static IEndpointRouteBuilder MapClientsApi(this IEndpointRouteBuilder api)
     {
         var clients = api.MapGroup("/clients").WithTags("Clients");
-        clients.MapGet("/", List).WithName("ListClients").WithSummary("Lists connected clients, filtered by client id, user name, IP address or broker.")
+        clients.MapGet("/", List).WithName("ListClients")
+            .WithSummary("Lists connected clients, filtered by client id (substring or exact), user name, IP address, queue depth or broker, " +
+                "ordered by client id, queue depth, in-flight messages or connection time.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         clients.MapPost("/disconnect", DisconnectMatching).WithName("DisconnectClients")
             .WithSummary("Closes the connection of every connected client that the filter keeps (at least one of clientId, ip and user); answers how many.")
@@ -51,17 +55,22 @@ internal static class ClientsApi
     }
 
     private static Results<Ok<ResultPage<ClientSummary>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
-        [AsParameters] ClientFilter filter, [Description(BrokerLookup.ListDescription)] string? broker = null) =>
-        registry.PageAcross(broker, paging, new ValidationErrors(), brokers => Connected(brokers, filter)
-            .OrderBy(static c => c.Broker, StringComparer.Ordinal).ThenBy(static c => c.ClientId, StringComparer.Ordinal));
+        [AsParameters] ClientFilter filter, [AsParameters] ListOrder order, [Description(BrokerLookup.ListDescription)] string? broker = null) =>
+        registry.PageSessions(broker, paging, filter.Clients(order), static s => Summary(s.Broker, s.Session));
 
     private static Results<Ok<DisconnectedClients>, ValidationProblem, ProblemHttpResult> DisconnectMatching(BrokerRegistry registry,
         [AsParameters] ClientFilter filter, [Description(BrokerLookup.ListDescription)] string? broker = null)
     {
+        var errors = new ValidationErrors();
+        var query = filter.Clients();
+        query.Validate(errors);
         if (!filter.Any)
         {
-            var errors = new ValidationErrors();
             errors.Add("clientId", "or ip or user is required: a bulk disconnect names the clients it is for.");
+        }
+
+        if (errors.Any)
+        {
             return errors.ToResult();
         }
 
@@ -71,14 +80,9 @@ internal static class ClientsApi
         }
 
         var selected = brokers.ToDictionary(static b => b.Key, static b => b.Value, StringComparer.Ordinal);
-        List<ClientSummary> matching = [.. Connected(selected, filter)];
-        return TypedResults.Ok(new DisconnectedClients(matching.Count(c => selected[c.Broker].Disconnect(c.ClientId))));
+        List<BrokerSession> matching = [.. query.Find(selected)];
+        return TypedResults.Ok(new DisconnectedClients(matching.Count(c => selected[c.Broker].Disconnect(c.Session.ClientId))));
     }
-
-    /// <summary>The connected clients of <paramref name="brokers"/> that <paramref name="filter"/> keeps.</summary>
-    private static IEnumerable<ClientSummary> Connected(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, ClientFilter filter) => brokers
-        .SelectMany(static b => b.Value.GetSessions().Where(static s => s.IsConnected).Select(s => Summary(b.Key, s)))
-        .Where(filter.Matches);
 
     private static Results<Ok<ClientDetails>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,
         [Description(BrokerLookup.Description)] string? broker = null)
@@ -109,5 +113,6 @@ internal static class ClientsApi
     }
 
     internal static ClientSummary Summary(string broker, SessionSnapshot s) =>
-        new(broker, s.ClientId, s.Endpoint, s.UserName, ProtocolVersions.Name(s.ProtocolVersion), s.QueuedMessages, s.InflightMessages, s.SubscriptionCount);
+        new(broker, s.ClientId, s.Endpoint, s.UserName, ProtocolVersions.Name(s.ProtocolVersion), s.QueuedMessages, s.InflightMessages, s.SubscriptionCount,
+            s.ConnectedAt);
 }

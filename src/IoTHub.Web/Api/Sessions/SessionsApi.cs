@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using IoTHub.Broker;
+using IoTHub.Web.Api.Clients;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Mqtt;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,12 +19,13 @@ namespace IoTHub.Web.Api.Sessions;
 /// <param name="Subscriptions">How many subscriptions it has.</param>
 /// <param name="QueueFull">Whether its queue is at its limit (Mqtt:MaximumQueuedMessages or MaximumQueuedBytes): new messages are dropped per Mqtt:QueueOverflowPolicy until the client takes some.</param>
 /// <param name="QueueFullDrops">Messages it lost to its full queue since the session began (in this broker process).</param>
+/// <param name="ConnectedAt">When its connected client's CONNECT was accepted; null while offline.</param>
 internal sealed record SessionInfo(string Broker, string ClientId, bool Connected, string? Endpoint, string? ProtocolVersion, uint ExpiryInterval,
-    int QueuedMessages, int InflightMessages, int Subscriptions, bool QueueFull, long QueueFullDrops)
+    int QueuedMessages, int InflightMessages, int Subscriptions, bool QueueFull, long QueueFullDrops, DateTimeOffset? ConnectedAt)
 {
     public static SessionInfo From(string broker, SessionSnapshot s) =>
         new(broker, s.ClientId, s.IsConnected, s.Endpoint, ProtocolVersions.Name(s.ProtocolVersion), s.ExpiryInterval, s.QueuedMessages,
-            s.InflightMessages, s.SubscriptionCount, s.QueueFull, s.QueueFullDrops);
+            s.InflightMessages, s.SubscriptionCount, s.QueueFull, s.QueueFullDrops, s.ConnectedAt);
 }
 
 /// <summary>/api/v1/sessions: list, inspect, delete.</summary>
@@ -32,7 +34,9 @@ internal static class SessionsApi
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder api)
     {
         var sessions = api.MapGroup("/sessions").WithTags("Sessions");
-        sessions.MapGet("/", List).WithName("ListSessions").WithSummary("Lists sessions with their queue depth and in-flight messages.")
+        sessions.MapGet("/", List).WithName("ListSessions")
+            .WithSummary("Lists sessions with their queue depth and in-flight messages, filtered by client id (substring or exact), state, queue depth " +
+                "or broker, ordered by client id, queue depth, in-flight messages or connection time.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         sessions.MapGet("/{clientId}", Get).WithName("GetSession").WithSummary("One session.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -44,25 +48,8 @@ internal static class SessionsApi
     }
 
     private static Results<Ok<ResultPage<SessionInfo>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
-        [Description(BrokerLookup.ListDescription)] string? broker = null,
-        [Description("Only sessions whose client id contains this text (case-sensitive).")] string? clientId = null,
-        [Description("Only connected (true) or offline (false) sessions.")] bool? connected = null,
-        [Description("Only sessions with at least this many queued messages.")] int? minQueued = null,
-        [Description("Only sessions whose queue is full (true) or not (false).")] bool? queueFull = null)
-    {
-        var errors = new ValidationErrors();
-        if (minQueued is < 0)
-        {
-            errors.Add("minQueued", "must be 0 or more.");
-        }
-
-        return registry.PageAcross(broker, paging, errors, brokers => brokers
-            .SelectMany(static b => b.Value.GetSessions().Select(s => SessionInfo.From(b.Key, s)))
-            .Where(s => (clientId is null || s.ClientId.Contains(clientId, StringComparison.Ordinal))
-                && (connected is null || s.Connected == connected) && (minQueued is null || s.QueuedMessages >= minQueued)
-                && (queueFull is null || s.QueueFull == queueFull))
-            .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal));
-    }
+        [AsParameters] SessionFilter filter, [AsParameters] ListOrder order, [Description(BrokerLookup.ListDescription)] string? broker = null) =>
+        registry.PageSessions(broker, paging, filter.Sessions(order), static s => SessionInfo.From(s.Broker, s.Session));
 
     private static Results<Ok<SessionInfo>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,
         [Description(BrokerLookup.Description)] string? broker = null)

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using IoTHub.Broker;
 using IoTHub.Mqtt;
+using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Mqtt;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -41,7 +42,8 @@ internal static class SubscriptionsApi
     public static IEndpointRouteBuilder MapSubscriptionsApi(this IEndpointRouteBuilder api)
     {
         var subscriptions = api.MapGroup("/subscriptions").WithTags("Subscriptions");
-        subscriptions.MapGet("/", List).WithName("ListSubscriptions").WithSummary("Lists subscriptions, by client or by topic filter.")
+        subscriptions.MapGet("/", List).WithName("ListSubscriptions")
+            .WithSummary("Lists subscriptions, by client (exact id or substring) or by topic filter, ordered by client id or topic filter.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         subscriptions.MapPost("/", Add).WithName("AddSubscription")
             .WithSummary("Subscribes a client's session as if it had sent SUBSCRIBE; matching retained messages are delivered.")
@@ -55,15 +57,11 @@ internal static class SubscriptionsApi
     }
 
     private static Results<Ok<ResultPage<SubscriptionInfo>>, ValidationProblem, ProblemHttpResult> List(BrokerRegistry registry, [AsParameters] PageQuery paging,
-        [Description(BrokerLookup.ListDescription)] string? broker = null,
-        [Description("Only this client's subscriptions (exact client id).")] string? clientId = null,
-        [Description("Only subscriptions with exactly this topic filter.")] string? topicFilter = null)
+        [AsParameters] SubscriptionListQuery query, [Description(BrokerLookup.ListDescription)] string? broker = null)
     {
-        return registry.PageAcross(broker, paging, new ValidationErrors(), brokers => brokers
-            .SelectMany(b => (b.Value.GetSubscriptions(clientId) ?? []).Select(s => SubscriptionInfo.From(b.Key, s)))
-            .Where(s => topicFilter is null || s.TopicFilter == topicFilter)
-            .OrderBy(static s => s.Broker, StringComparer.Ordinal).ThenBy(static s => s.ClientId, StringComparer.Ordinal)
-            .ThenBy(static s => s.TopicFilter, StringComparer.Ordinal));
+        var errors = new ValidationErrors();
+        query.Validate(errors);
+        return registry.PageAcross(broker, paging, errors, brokers => query.Page(brokers, paging));
     }
 
     private static Results<Created<SubscriptionInfo>, ValidationProblem, ProblemHttpResult> Add(BrokerRegistry registry, AddSubscriptionRequest request)
@@ -112,10 +110,11 @@ internal static class SubscriptionsApi
                 return errors.ToResult();
         }
 
-        var created = broker.GetSubscriptions(request.ClientId)?.FirstOrDefault(s => s.TopicFilter == request.TopicFilter);
-        var info = created is null
-            ? new SubscriptionInfo(name, request.ClientId!, request.TopicFilter!, request.Qos, request.NoLocal, request.RetainAsPublished, request.RetainHandling, 0)
-            : SubscriptionInfo.From(name, created);
+        var created = broker.GetSubscriptions(request.ClientId)?.Where(s => s.TopicFilter == request.TopicFilter).Select(static s => (SubscriptionSnapshot?)s)
+            .FirstOrDefault();
+        var info = created is { } subscription
+            ? SubscriptionInfo.From(name, subscription)
+            : new SubscriptionInfo(name, request.ClientId!, request.TopicFilter!, request.Qos, request.NoLocal, request.RetainAsPublished, request.RetainHandling, 0);
         return TypedResults.Created(
             $"/api/v1/subscriptions?broker={Uri.EscapeDataString(name)}&clientId={Uri.EscapeDataString(info.ClientId)}&topicFilter={Uri.EscapeDataString(info.TopicFilter)}",
             info);
