@@ -256,10 +256,14 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await NavigateAsync(page, "Clients", "Clients");
 
         var row = ClientRow(page, clientId);
-        var disconnect = row.GetByRole(AriaRole.Button, new() { Name = "Disconnect" });
-        await Expect(disconnect).ToBeVisibleAsync();
-        var box = await disconnect.BoundingBoxAsync();
-        Assert.True(box!.X + box.Width <= 1440, $"the Disconnect button ends at {box.X + box.Width} px, off a 1440 px screen");
+        foreach (var action in new[] { "Disconnect", "Disconnect and delete" })
+        {
+            var button = row.GetByRole(AriaRole.Button, new() { Name = action, Exact = true });
+            await Expect(button).ToBeVisibleAsync();
+            var box = await button.BoundingBoxAsync();
+            Assert.True(box!.X + box.Width <= 1440, $"the {action} button ends at {box.X + box.Width} px, off a 1440 px screen");
+        }
+
         Assert.True(await page.GetByTestId("clients").EvaluateAsync<bool>("table => table.parentElement.scrollWidth <= table.parentElement.clientWidth"),
             "the clients table scrolls sideways");
         // The whole id is still there to read.

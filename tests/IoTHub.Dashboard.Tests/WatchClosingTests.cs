@@ -27,4 +27,24 @@ public sealed class WatchClosingTests(DashboardHost host, Chromium chromium) : I
         await page.CloseAsync();
         await Poll.UntilAsync(() => broker.Router.Watches.Count == 0, Chromium.Timeout);
     }
+
+    /// <summary>
+    /// A tab that goes without telling the server (its unload beacon never sent, as when the browser is killed or too busy)
+    /// leaves a circuit the framework keeps for minutes: the watch ends when the connection drops, not with the circuit.
+    /// </summary>
+    [Fact]
+    public async Task A_tab_gone_without_its_unload_beacon_removes_its_watch_when_its_connection_drops()
+    {
+        var broker = host.Services.GetRequiredService<Web.Mqtt.BrokerRegistry>().Default;
+        await Poll.UntilAsync(() => broker.Router.Watches.Count == 0, Chromium.Timeout);
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await WatchPageTests.WatchAsync(page, "dash/vanishing/#");
+        Assert.Equal(1, broker.Router.Watches.Count);
+
+        await page.EvaluateAsync("() => { navigator.sendBeacon = () => true; }");
+        await page.CloseAsync();
+
+        await Poll.UntilAsync(() => broker.Router.Watches.Count == 0, Chromium.Timeout);
+    }
 }

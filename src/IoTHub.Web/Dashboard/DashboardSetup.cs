@@ -18,6 +18,8 @@ internal static class DashboardSetup
         services.AddSingleton<DashboardFeed>();
         services.AddHostedService(static s => s.GetRequiredService<DashboardFeed>());
         services.AddScoped<DashboardCircuit>();
+        services.AddScoped<CircuitConnection>();
+        services.AddScoped<Microsoft.AspNetCore.Components.Server.Circuits.CircuitHandler>(static s => s.GetRequiredService<CircuitConnection>());
         services.AddScoped<DashboardActions>();
         return services;
     }
