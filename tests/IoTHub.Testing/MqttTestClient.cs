@@ -34,6 +34,7 @@ public sealed class MqttTestClient : IAsyncDisposable
     // Deliveries that came while an acknowledgement was awaited: the server may send them in either order.
     private readonly Queue<Received> _heldBack = new();
     private readonly Task _readLoop;
+    private readonly bool _reads;
     private ushort _nextPacketId;
 
     /// <param name="toServer">What the client sends.</param>
@@ -48,6 +49,7 @@ public sealed class MqttTestClient : IAsyncDisposable
         _fromServer = fromServer;
         _transport = transport;
         Version = version;
+        _reads = reads;
         _readLoop = reads ? ReadLoopAsync() : serverTask ?? Task.CompletedTask;
         ServerTask = serverTask ?? _readLoop;
     }
@@ -264,6 +266,13 @@ public sealed class MqttTestClient : IAsyncDisposable
             // The server closed the connection first (broken pipe, reset): nothing left to send.
         }
 
+        if (_reads)
+        {
+            // A reader is completed only by its own loop's thread or after it: completed under a read in progress, it throws.
+            _fromServer.CancelPendingRead();
+            await _readLoop.WaitAsync(Timeout);
+        }
+
         await _fromServer.CompleteAsync();
         await ServerTask.WaitAsync(Timeout);
         if (_transport is not null)
@@ -308,7 +317,7 @@ public sealed class MqttTestClient : IAsyncDisposable
                 }
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
+                if (result.IsCompleted || result.IsCanceled)
                 {
                     return;
                 }
