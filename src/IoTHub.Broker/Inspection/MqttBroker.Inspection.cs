@@ -59,9 +59,11 @@ public sealed partial class MqttBroker
     /// <summary>Every subscription of every session, read session by session as they are reached.</summary>
     public IEnumerable<SubscriptionSnapshot> EnumerateSubscriptions()
     {
+        List<Subscription> subscriptions = [];
         foreach (var session in Registry.All)
         {
-            foreach (var subscription in session.GetSubscriptions())
+            session.CopySubscriptionsTo(subscriptions);
+            foreach (var subscription in subscriptions)
             {
                 yield return Snapshot(session, subscription);
             }

@@ -47,6 +47,9 @@ internal sealed class Session
 
     internal Lock Sync { get; } = new();
 
+    /// <summary>Its slot in the registry's <see cref="SessionTable"/>; -1 when it is in none.</summary>
+    internal int TableSlot { get; set; } = -1;
+
     internal MqttConnection? Connection { get; private set; }
 
     /// <summary>What the client of its last connection may read; null without an authorizer (or before a client connected since a restart).</summary>
@@ -608,6 +611,16 @@ internal sealed class Session
         lock (Sync)
         {
             return [.. _subscriptions.Values];
+        }
+    }
+
+    /// <summary>Replaces the content of <paramref name="buffer"/> with its subscriptions: for walks over every session that reuse one list.</summary>
+    internal void CopySubscriptionsTo(List<Subscription> buffer)
+    {
+        buffer.Clear();
+        lock (Sync)
+        {
+            buffer.AddRange(_subscriptions.Values);
         }
     }
 

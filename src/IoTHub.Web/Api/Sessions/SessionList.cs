@@ -101,8 +101,11 @@ internal sealed record SessionListQuery
     }
 
     /// <summary>The requested page of the matching sessions of <paramref name="brokers"/>, in order.</summary>
-    public ResultPage<BrokerSession> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging) =>
-        paging.Select(Find(brokers), new SessionOrder(Sort, Order));
+    public ResultPage<BrokerSession> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging)
+    {
+        var order = new SessionOrder(Sort, Order);
+        return paging.Select(Find(brokers), order.Rank, order);
+    }
 
     public bool Matches(SessionSnapshot s) =>
         ClientIds.Match(s.ClientId, ClientId, ClientIdMatch)
@@ -120,31 +123,32 @@ internal sealed record SessionListQuery
         return host.Trim('[', ']');
     }
 
-    /// <summary>The order of a list: its key in the direction asked for, ties by client id then broker, ascending.</summary>
-    private sealed class SessionOrder(SessionSort sort, SortOrder order) : IComparer<BrokerSession>
+    /// <summary>What a session is ordered by: its key in the direction asked for, then its client id, then its broker.</summary>
+    private readonly record struct SessionRank(long Key, string ClientId, string Broker);
+
+    /// <summary>The order of a list: the key in the direction asked for, ties by client id (ascending unless the list is by client id) then broker.</summary>
+    private readonly struct SessionOrder(SessionSort sort, SortOrder order) : IComparer<SessionRank>
     {
         private readonly int _direction = order == SortOrder.Desc ? -1 : 1;
 
-        public int Compare(BrokerSession x, BrokerSession y)
+        /// <summary>The key of a session: offline sessions come after the connected ones by connection time either way.</summary>
+        public SessionRank Rank(BrokerSession item)
         {
-            var (a, b) = (x.Session, y.Session);
-            var byKey = sort switch
+            var session = item.Session;
+            var key = sort switch
             {
-                SessionSort.Queued => a.QueuedMessages.CompareTo(b.QueuedMessages) * _direction,
-                SessionSort.Inflight => a.InflightMessages.CompareTo(b.InflightMessages) * _direction,
-                SessionSort.ConnectedAt => (a.ConnectedAt, b.ConnectedAt) switch
-                {
-                    ({ } p, { } q) => p.CompareTo(q) * _direction,
-                    (null, null) => 0,
-                    (null, _) => 1,
-                    _ => -1,
-                },
-                _ => string.CompareOrdinal(a.ClientId, b.ClientId) * _direction,
+                SessionSort.Queued => (long)session.QueuedMessages * _direction,
+                SessionSort.Inflight => (long)session.InflightMessages * _direction,
+                SessionSort.ConnectedAt => session.ConnectedAt is { } at ? at.UtcTicks * _direction : long.MaxValue,
+                _ => 0,
             };
-            return byKey != 0 ? byKey
-                : string.CompareOrdinal(a.ClientId, b.ClientId) is var byId and not 0 ? byId
-                : string.CompareOrdinal(x.Broker, y.Broker);
+            return new SessionRank(key, session.ClientId, item.Broker);
         }
+
+        public int Compare(SessionRank x, SessionRank y) =>
+            x.Key != y.Key ? x.Key.CompareTo(y.Key)
+            : string.CompareOrdinal(x.ClientId, y.ClientId) is var byId and not 0 ? (sort == SessionSort.ClientId ? byId * _direction : byId)
+            : string.CompareOrdinal(x.Broker, y.Broker);
     }
 }
 
