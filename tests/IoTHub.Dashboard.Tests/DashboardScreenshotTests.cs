@@ -154,7 +154,14 @@ public sealed class DashboardScreenshotTests(DashboardScreenshotTests.Greenhouse
         return page;
     }
 
-    private static async Task SaveAsync(IPage page, string name) => Saved(await Screenshots.SaveAsync(page, Path.Combine("dashboard", name + ".png")));
+    /// <summary>Saves the page once nothing of it is cut off: no table wider than its box, whose last columns (the row's actions) would be out of sight.</summary>
+    private static async Task SaveAsync(IPage page, string name)
+    {
+        var clipped = await page.EvaluateAsync<string[]>(
+            "() => [...document.querySelectorAll('main .table-wrap')].filter(w => w.scrollWidth > w.clientWidth).map(w => w.querySelector('table')?.dataset.testid + ': ' + w.scrollWidth + ' > ' + w.clientWidth)");
+        Assert.True(clipped.Length == 0, $"{name}: {string.Join(", ", clipped)}");
+        Saved(await Screenshots.SaveAsync(page, Path.Combine("dashboard", name + ".png")));
+    }
 
     private static async Task SaveAsync(ILocator element, string name) => Saved(await Screenshots.SaveAsync(element, Path.Combine("dashboard", name + ".png")));
 
