@@ -61,10 +61,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Removed '{topicFilter}' of '{clientId}'."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was no longer subscribed to '{topicFilter}'.")));
 
-    public async Task<ActionOutcome> PublishAsync(PublishRequest request)
-    {
-        return await RunAsAdminAsync(Api("POST", "/publish"), () => Task.FromResult(Publish(request)));
-    }
+    public Task<ActionOutcome> PublishAsync(PublishRequest request) => RunAsAdminAsync(Api("POST", "/publish"), () => Task.FromResult(Publish(request)));
 
     public async Task<ActionOutcome> AddMqttUserAsync(string? userName, string? password, string? clientIdPattern)
     {
