@@ -53,7 +53,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(CreateApiKeyRequest)] = new CreateApiKeyRequest("backup", "viewer"),
         [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
         [typeof(ApiKeyInfo)] = ApiKey,
-        [typeof(AuditEntry)] = new AuditEntry("access", At, null, "publish", null, "192.0.2.10:53412", "deny", "default", "tcp://0.0.0.0:1883",
+        [typeof(AuditEntry)] = new AuditEntry("access", At, null, "publish", null, "192.0.2.10:53412", null, "deny", "default", "tcp://0.0.0.0:1883",
             "field-unit-3", "sensor-17", "devices/sensor-18/telemetry", "/etc/iothub/acl:12"),
         [typeof(BanInfo)] = new BanInfo("address", "192.0.2.66", 10, At.AddMinutes(5)),
         [typeof(MqttUserInfo)] = new MqttUserInfo("field-unit-3", true, "%u-*", At, At.AddDays(2), false),
