@@ -47,6 +47,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
         IReadOnlyList<IEnhancedAuthenticator>? enhanced = null)
     {
         _authenticators = [.. authenticators];
+        Authenticators = _authenticators.AsReadOnly();
         _enhanced = [.. enhanced ?? []];
         _allowAnonymous = allowAnonymous;
         _cache = new AuthenticationCache(cacheDuration, time ?? TimeProvider.System);
@@ -60,7 +61,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     public bool AllowAnonymous => _allowAnonymous;
 
     /// <summary>The authenticators, in the order they are asked.</summary>
-    public IReadOnlyList<IAuthenticator> Authenticators => _authenticators.AsReadOnly();
+    public IReadOnlyList<IAuthenticator> Authenticators { get; }
 
     /// <summary>The Authentication Methods clients may use (e.g. <c>SCRAM-SHA-256</c>).</summary>
     public IEnumerable<string> AuthenticationMethods => _enhanced.SelectMany(static e => e.AuthenticationMethods);
