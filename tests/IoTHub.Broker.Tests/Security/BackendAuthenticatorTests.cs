@@ -22,11 +22,7 @@ public sealed class BackendAuthenticatorTests
     public async Task A_question_not_answered_within_the_timeout_is_a_failure()
     {
         var authenticator = NewAuthenticator(BackendFailurePolicy.Deny);
-        _backend.Answer = static async token =>
-        {
-            await Task.Delay(Timeout.Infinite, token);
-            return AuthenticationResult.Allow;
-        };
+        _backend.Answer = NeverAnswers;
 
         var asking = authenticator.AuthenticateAsync(Request("alice", "pw"), default).AsTask();
         _time.Advance(TimeSpan.FromSeconds(4.9));
@@ -43,11 +39,7 @@ public sealed class BackendAuthenticatorTests
     public async Task The_broker_stopping_is_no_failure_of_the_backend()
     {
         var authenticator = NewAuthenticator(BackendFailurePolicy.Deny);
-        _backend.Answer = static async token =>
-        {
-            await Task.Delay(Timeout.Infinite, token);
-            return AuthenticationResult.Allow;
-        };
+        _backend.Answer = NeverAnswers;
         using var stopping = new CancellationTokenSource();
 
         var asking = authenticator.AuthenticateAsync(Request("alice", "pw"), stopping.Token).AsTask();
@@ -119,6 +111,13 @@ public sealed class BackendAuthenticatorTests
         Assert.True((await chain.AuthenticateAsync(Request("alice", "pw"), default)).Accepted);
         Assert.Equal((2, 2), (_backend.Asked, next.Asked));
         Assert.Equal(0, chain.Cache.Count);
+    }
+
+    /// <summary>A backend that answers only when its question is cancelled.</summary>
+    private static async Task<AuthenticationResult> NeverAnswers(CancellationToken token)
+    {
+        await Task.Delay(Timeout.Infinite, token);
+        return AuthenticationResult.Allow;
     }
 
     private BackendAuthenticator NewAuthenticator(BackendFailurePolicy policy) =>
