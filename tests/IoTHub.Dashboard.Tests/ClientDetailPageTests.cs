@@ -1,0 +1,110 @@
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using IoTHub.Testing;
+using IoTHub.Web.Auth;
+using IoTHub.Web.Mqtt;
+using IoTHub.Web.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using static IoTHub.Dashboard.Tests.DashboardPage;
+using static Microsoft.Playwright.Assertions;
+
+namespace IoTHub.Dashboard.Tests;
+
+/// <summary>
+/// The client page (/clients/{clientId}), reached from the rows that name a client: a real mosquitto_sub's connection terms, will,
+/// subscriptions and counters, live while it goes offline; an offline session of a client id with '/' in it; a client with no session.
+/// </summary>
+public sealed class ClientDetailPageTests(DashboardHost host, Chromium chromium) : IClassFixture<DashboardHost>, IClassFixture<Chromium>
+{
+    [Fact]
+    public async Task An_admin_opens_a_connected_client_from_the_clients_list_and_sees_it_go_offline()
+    {
+        using var subscriber = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-detail", "-c", "-x", "600", "-k", "45", "-q", "1", "-t", "dash/detail/#",
+            "--will-topic", "dash/detail/will", "--will-qos", "1", "--will-retain", "--will-payload", "bye", "-D", "will", "will-delay-interval", "30");
+        await subscriber.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        var admin = await host.AdminAsync();
+        await admin.PostAsJsonAsync("/api/v1/publish", new { topic = "dash/detail/a", payload = "one", qos = 1 });
+        await admin.PostAsJsonAsync("/api/v1/publish", new { topic = "dash/detail/b", payload = "two", qos = 1 });
+        await subscriber.WaitForLineAsync("two", Chromium.Timeout);
+        var page = await OpenAsync(chromium, host, FirstAdmin.UserName, AdminApiHost.AdminPassword, "Clients", "Clients");
+
+        await ClientRow(page, "dash-detail").GetByRole(AriaRole.Link, new() { Name = "dash-detail" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "dash-detail", Level = 1 })).ToBeVisibleAsync();
+        Assert.EndsWith("/clients/dash-detail?broker=default", page.Url, StringComparison.Ordinal);
+        await Expect(page.GetByTestId("client-state")).ToContainTextAsync("Connected · broker 'default'");
+        await Expect(page.GetByTestId("protocol")).ToHaveTextAsync("MQTT 5.0");
+        await Expect(page.GetByTestId("keep-alive")).ToHaveTextAsync("45 s");
+        await Expect(page.GetByTestId("clean-start")).ToHaveTextAsync("no");
+        await Expect(page.GetByTestId("listener")).ToHaveTextAsync(new Regex("^tcp://"));
+        await Expect(page.GetByTestId("transport")).ToHaveTextAsync("TCP");
+        await Expect(page.GetByTestId("will")).ToHaveTextAsync("dash/detail/will, QoS 1, retained, delay 30 s");
+        await Expect(page.GetByTestId("session-expiry")).ToHaveTextAsync("10 min");
+        await Expect(page.GetByTestId("expires-at")).ToHaveTextAsync("10 min after the connection ends");
+        await Expect(page.GetByTestId("last-disconnect")).ToHaveTextAsync("none since the broker started");
+        await Expect(page.GetByTestId("messages-out")).ToHaveTextAsync("2");
+        await Expect(page.GetByTestId("messages-in")).ToHaveTextAsync("0");
+        await Expect(page.GetByTestId("dropped-queue_full")).ToHaveTextAsync("0");
+        await Expect(page.GetByTestId("client-subscriptions").Locator("tbody tr")).ToHaveAttributeAsync("data-topic-filter", "dash/detail/#");
+        if (Environment.GetEnvironmentVariable(OverviewTests.ScreenshotDirectoryVariable) is { Length: > 0 } directory)
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, "client.png"), FullPage = true });
+        }
+
+        // Killed: its session stays (600 s), and the page follows without a reload.
+        subscriber.Dispose();
+        await Expect(page.GetByTestId("client-state")).ToContainTextAsync("Offline");
+        await Expect(page.GetByTestId("last-disconnect")).ToHaveTextAsync(new Regex("^(connection closed by the client|network connection lost)$"));
+        await Expect(page.GetByTestId("expires-at")).ToHaveTextAsync(new Regex(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC unless the client comes back$"));
+        await Expect(page.GetByTestId("messages-out")).ToHaveTextAsync("2");
+        await admin.DeleteAsync("/api/v1/sessions/dash-detail");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_viewer_opens_an_offline_session_whose_client_id_holds_a_slash_from_the_sessions_list_and_by_its_address()
+    {
+        var broker = host.Services.GetRequiredService<BrokerRegistry>().Default;
+        await SessionFleet.CreateAsync(broker, "dash/detail/", 1, static _ => 3);
+        await host.ViewerAsync();
+        var page = await OpenAsync(chromium, host, AdminApiHost.ViewerName, AdminApiHost.ViewerPassword, "Sessions", "Sessions and subscriptions");
+        await page.GetByLabel("Filter sessions").FillAsync("dash/detail/");
+
+        await page.Locator("[data-testid=sessions] tr[data-client-id=\"dash/detail/000000\"]").GetByRole(AriaRole.Link).ClickAsync();
+        await ExpectOfflineFleetSessionAsync(page);
+        Assert.EndsWith("/clients/dash%2Fdetail%2F000000?broker=default", page.Url, StringComparison.Ordinal);
+
+        // The same address opened afresh: rendered on the server first, then live.
+        await page.GotoAsync("clients/dash%2Fdetail%2F000000");
+        await WaitUntilLiveAsync(page);
+        await ExpectOfflineFleetSessionAsync(page);
+        await Expect(page.Locator("main").GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_client_without_a_session_is_said_so()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+
+        await page.GotoAsync("clients/dash-nobody");
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "dash-nobody", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("no-session")).ToContainTextAsync("Broker 'default' has no session for this client");
+        await page.Context.CloseAsync();
+    }
+
+    private static async Task ExpectOfflineFleetSessionAsync(IPage page)
+    {
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "dash/detail/000000", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("client-state")).ToContainTextAsync("Offline · broker 'default'");
+        await Expect(page.GetByTestId("queued")).ToHaveTextAsync("3");
+        await Expect(page.GetByTestId("session-expiry")).ToHaveTextAsync("never");
+        await Expect(page.GetByTestId("expires-at")).ToHaveTextAsync("never");
+        await Expect(page.GetByTestId("last-disconnect")).ToHaveTextAsync("DISCONNECT");
+        await Expect(page.GetByTestId("messages-in")).ToHaveTextAsync("0");
+        await Expect(page.GetByTestId("client-subscriptions").Locator("tbody tr")).ToHaveAttributeAsync("data-topic-filter", "fleet/dash/detail/000000");
+    }
+}
