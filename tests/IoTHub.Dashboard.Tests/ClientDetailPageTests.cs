@@ -63,6 +63,53 @@ public sealed class ClientDetailPageTests(DashboardHost host, Chromium chromium)
     }
 
     [Fact]
+    public async Task An_admin_subscribes_the_client_removes_a_subscription_and_deletes_its_session_from_its_page()
+    {
+        using var subscriber = DashboardPage.Mqtt(host, "mosquitto_sub", "-i", "dash-acted", "-c", "-x", "600", "-t", "dash/acted/#");
+        await subscriber.WaitForLineAsync("Subscribed (mid: ", Chromium.Timeout);
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await page.GotoAsync("clients/dash-acted");
+        await WaitUntilLiveAsync(page);
+        var form = page.GetByTestId("add-subscription");
+        var outcome = page.GetByTestId("outcome");
+
+        // Refused as the API refuses it, by the API's own handler.
+        await form.GetByLabel("Topic filter").FillAsync("dash/#/bad");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Subscribe" }).ClickAsync();
+        await Expect(outcome).ToHaveClassAsync(new Regex("message-error"));
+
+        await form.GetByLabel("Topic filter").FillAsync("dash/added/#");
+        await form.GetByLabel("QoS").SelectOptionAsync("1");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Subscribe" }).ClickAsync();
+        await Expect(outcome).ToHaveTextAsync("Subscribed 'dash-acted' to 'dash/added/#'.");
+        var added = page.Locator("[data-testid=client-subscriptions] tr[data-topic-filter=\"dash/added/#\"]");
+        await Expect(added.Locator("td.num")).ToHaveTextAsync("1");
+        var admin = await host.AdminAsync();
+        await admin.PostAsJsonAsync("/api/v1/publish", new { topic = "dash/added/x", payload = "through the added subscription" });
+        await subscriber.WaitForLineAsync("through the added subscription", Chromium.Timeout);
+        var entry = await AuditEntryAsync(host, "dashboard: add subscription 'dash/added/#' (QoS 1) of client 'dash-acted' of broker 'default'");
+        Assert.Equal(201, entry.GetProperty("status").GetInt32());
+
+        var own = page.Locator("[data-testid=client-subscriptions] tr[data-topic-filter=\"dash/acted/#\"]");
+        await own.GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
+        await Expect(own).ToContainTextAsync("Remove 'dash/acted/#'?");
+        await own.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+        await Expect(outcome).ToHaveTextAsync("Removed 'dash/acted/#' of 'dash-acted'.");
+        await Expect(own).ToHaveCountAsync(0);
+
+        var actions = page.GetByTestId("client-actions");
+        await actions.GetByRole(AriaRole.Button, new() { Name = "Disconnect and delete" }).ClickAsync();
+        await Expect(actions).ToContainTextAsync("Disconnect 'dash-acted' and delete its session with its 0 queued messages and 1 subscriptions?");
+        await actions.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+        await Expect(outcome).ToHaveTextAsync("Deleted the session of 'dash-acted'.");
+        await Expect(page.GetByTestId("no-session")).ToBeVisibleAsync();
+        await subscriber.WaitForExitAsync(Chromium.Timeout);
+        Assert.Contains(subscriber.Lines, static line => line.Contains("Received DISCONNECT (152)", StringComparison.Ordinal));
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task A_viewer_opens_an_offline_session_whose_client_id_holds_a_slash_from_the_sessions_list_and_by_its_address()
     {
         var broker = host.Services.GetRequiredService<BrokerRegistry>().Default;
@@ -80,6 +127,7 @@ public sealed class ClientDetailPageTests(DashboardHost host, Chromium chromium)
         await WaitUntilLiveAsync(page);
         await ExpectOfflineFleetSessionAsync(page);
         await Expect(page.Locator("main").GetByRole(AriaRole.Button)).ToHaveCountAsync(0);
+        await Expect(page.GetByTestId("add-subscription")).ToHaveCountAsync(0);
         await page.Context.CloseAsync();
     }
 

@@ -2,6 +2,7 @@ using IoTHub.Broker;
 using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Publish;
+using IoTHub.Web.Api.Subscriptions;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Api.AclRules;
 using IoTHub.Web.Mqtt;
@@ -59,6 +60,14 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
             found => found.Unsubscribe(clientId, topicFilter)
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Removed '{topicFilter}' of '{clientId}'."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was no longer subscribed to '{topicFilter}'.")));
+
+    /// <summary>Subscribes a client's session as <c>POST /api/v1/subscriptions</c> does (its handler: the same checks and answers).</summary>
+    public async Task<ActionOutcome> AddSubscriptionAsync(AddSubscriptionRequest request)
+    {
+        return await RunAsAdminAsync(
+            $"dashboard: add subscription '{request.TopicFilter}' (QoS {request.Qos}) of client '{request.ClientId}' of broker '{request.Broker}'",
+            () => Task.FromResult(FromApi(SubscriptionsApi.Add(registry, request), $"Subscribed '{request.ClientId}' to '{request.TopicFilter}'.")));
+    }
 
     public async Task<ActionOutcome> PublishAsync(PublishRequest request)
     {
