@@ -94,11 +94,12 @@ public sealed class ClientDetailPageTests(DashboardHost host, Chromium chromium)
         var own = page.Locator("[data-testid=client-subscriptions] tr[data-topic-filter=\"dash/acted/#\"]");
         await own.GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
         await Expect(own).ToContainTextAsync("Remove 'dash/acted/#'?");
+        var actions = page.GetByTestId("client-actions");
+        await Expect(actions).Not.ToContainTextAsync("delete its session");
         await own.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
         await Expect(outcome).ToHaveTextAsync("Removed 'dash/acted/#' of 'dash-acted'.");
         await Expect(own).ToHaveCountAsync(0);
 
-        var actions = page.GetByTestId("client-actions");
         await actions.GetByRole(AriaRole.Button, new() { Name = "Disconnect and delete" }).ClickAsync();
         await Expect(actions).ToContainTextAsync("Disconnect 'dash-acted' and delete its session with its 0 queued messages and 1 subscriptions?");
         await actions.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
