@@ -2,6 +2,7 @@ using IoTHub.Broker;
 using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Publish;
+using IoTHub.Web.Api.Subscriptions;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Api.AclRules;
 using IoTHub.Web.Mqtt;
@@ -60,6 +61,11 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
             found => found.Unsubscribe(clientId, topicFilter)
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Removed '{topicFilter}' of '{clientId}'."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was no longer subscribed to '{topicFilter}'.")));
+
+    /// <summary>Subscribes a client's session as <c>POST /api/v1/subscriptions</c> does (its handler: the same checks and answers).</summary>
+    public Task<ActionOutcome> AddSubscriptionAsync(AddSubscriptionRequest request) =>
+        RunAsAdminAsync(Api("POST", "/subscriptions"),
+            () => Task.FromResult(FromApi(SubscriptionsApi.Add(registry, request), $"Subscribed '{request.ClientId}' to '{request.TopicFilter}'.")));
 
     public Task<ActionOutcome> PublishAsync(PublishRequest request) => RunAsAdminAsync(Api("POST", "/publish"), () => Task.FromResult(Publish(request)));
 
