@@ -52,6 +52,51 @@ public readonly record struct SessionSnapshot(
     public string? LastDisconnectReason { get; init; }
 }
 
+/// <summary>
+/// One session as the lists filter and order it (the admin API's and dashboard's, the alarms', the statistics'), copied at the
+/// moment it was read: a value of what the walk over 100 000 sessions must read and no more. The sessions a page shows are
+/// then read in full with <see cref="MqttBroker.ReadSession"/>.
+/// </summary>
+public readonly struct SessionListing
+{
+    internal SessionListing(Session session, bool isConnected, string? endpoint, string? userName, int queuedMessages, int inflightMessages, bool queueFull,
+        DateTimeOffset? connectedAt)
+    {
+        Session = session;
+        ClientId = session.ClientId;
+        IsConnected = isConnected;
+        Endpoint = endpoint;
+        UserName = userName;
+        QueuedMessages = queuedMessages;
+        InflightMessages = inflightMessages;
+        QueueFull = queueFull;
+        ConnectedAt = connectedAt;
+    }
+
+    public string ClientId { get; }
+
+    public bool IsConnected { get; }
+
+    /// <summary>The remote endpoint of the attached connection; null while offline.</summary>
+    public string? Endpoint { get; }
+
+    /// <summary>The user name the attached connection sent in CONNECT; null while offline or when it sent none.</summary>
+    public string? UserName { get; }
+
+    public int QueuedMessages { get; }
+
+    public int InflightMessages { get; }
+
+    /// <summary>Whether its queue is at its limit now: new messages drop per the overflow policy.</summary>
+    public bool QueueFull { get; }
+
+    /// <summary>When the attached connection's CONNECT was accepted; null while offline.</summary>
+    public DateTimeOffset? ConnectedAt { get; }
+
+    /// <summary>The session itself, to read in full.</summary>
+    internal Session Session { get; }
+}
+
 /// <summary>The will of a connected client as its CONNECT carried it.</summary>
 /// <param name="Delay">The 5.0 Will Delay Interval in seconds (0 in 3.1.1).</param>
 /// <param name="ExpiryInterval">The will's 5.0 Message Expiry Interval in seconds; null when it never expires.</param>
@@ -75,19 +120,23 @@ public enum AdminSubscribeResult
 /// </summary>
 public sealed partial class MqttBroker
 {
-    /// <summary>Every session, connected or not.</summary>
-    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. EnumerateSessions()];
+    /// <summary>Every session, connected or not, as lists filter and order them.</summary>
+    public IReadOnlyList<SessionListing> GetSessions() => [.. EnumerateSessions()];
 
     /// <summary>Every session, connected or not, each read as it is reached (nothing is copied up front): for lists that keep one page.</summary>
-    public IEnumerable<SessionSnapshot> EnumerateSessions()
+    public IEnumerable<SessionListing> EnumerateSessions()
     {
-        var now = Time.GetTimestamp();
-        var utcNow = Time.GetUtcNow();
         foreach (var session in Registry.All)
         {
-            yield return session.Snapshot(Time, now, utcNow);
+            yield return session.Listing();
         }
     }
+
+    /// <summary>The session of <paramref name="clientId"/> as lists filter and order it; null when there is none.</summary>
+    public SessionListing? GetSessionListing(string clientId) => Registry.Find(clientId)?.Listing();
+
+    /// <summary>A listed session read in full now (also when it ended since it was listed).</summary>
+    public SessionSnapshot ReadSession(SessionListing listing) => Snapshot(listing.Session);
 
     /// <summary>Every subscription of every session, read session by session as they are reached.</summary>
     public IEnumerable<SubscriptionSnapshot> EnumerateSubscriptions()

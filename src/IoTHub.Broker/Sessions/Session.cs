@@ -90,6 +90,17 @@ internal sealed class Session
 
     /// <summary>The session as the admin API and the dashboard list it, read in one turn of its lock.</summary>
     /// <param name="now">The broker's timestamp and clock (<paramref name="utcNow"/>), read once for a whole list: for when it went offline and when it ends.</param>
+    /// <summary>What lists filter and order sessions by, read in one turn of its lock: the walk over every session reads no more.</summary>
+    internal SessionListing Listing()
+    {
+        lock (Sync)
+        {
+            var connection = Connection;
+            return new SessionListing(this, connection is not null, connection?.Endpoint, connection?.UserName, _pending.Count, InflightCount, _queueFull,
+                connection?.ConnectedAt);
+        }
+    }
+
     internal SessionSnapshot Snapshot(TimeProvider time, long now, DateTimeOffset utcNow)
     {
         lock (Sync)

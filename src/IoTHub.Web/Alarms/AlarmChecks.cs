@@ -33,7 +33,7 @@ internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listen
 
             var limit = broker.Options.MaximumQueuedMessages;
             var full = 0;
-            SessionSnapshot? fullest = null;
+            SessionListing? fullest = null;
             foreach (var session in broker.GetSessions())
             {
                 if (session.QueuedMessages >= Threshold * limit)

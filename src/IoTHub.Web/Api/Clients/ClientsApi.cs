@@ -101,8 +101,8 @@ internal static class ClientsApi
         }
 
         var selected = brokers.ToDictionary(static b => b.Key, static b => b.Value, StringComparer.Ordinal);
-        List<BrokerSession> matching = [.. query.Find(selected)];
-        return TypedResults.Ok(new DisconnectedClients(matching.Count(c => selected[c.Broker].Disconnect(c.Session.ClientId))));
+        List<ListedSession> matching = [.. query.Find(selected)];
+        return TypedResults.Ok(new DisconnectedClients(matching.Count(static c => c.Engine.Disconnect(c.Session.ClientId))));
     }
 
     private static Results<Ok<ClientDetails>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,

@@ -82,32 +82,32 @@ internal sealed record SessionListQuery
         Enums.Check(errors, "order", Order);
     }
 
-    /// <summary>The sessions of <paramref name="brokers"/> that the criteria keep, with their broker's name.</summary>
-    public IEnumerable<BrokerSession> Find(IEnumerable<KeyValuePair<string, MqttBroker>> brokers)
+    /// <summary>The sessions of <paramref name="brokers"/> that the criteria keep, with their broker, as listed (not read in full).</summary>
+    public IEnumerable<ListedSession> Find(IEnumerable<KeyValuePair<string, MqttBroker>> brokers)
     {
         foreach (var (name, broker) in brokers)
         {
-            IEnumerable<SessionSnapshot> candidates = ClientIdMatch == ClientIdMatch.Exact && ClientId is not null
-                ? broker.GetSession(ClientId) is { } one ? [one] : []
+            IEnumerable<SessionListing> candidates = ClientIdMatch == ClientIdMatch.Exact && ClientId is not null
+                ? broker.GetSessionListing(ClientId) is { } one ? [one] : []
                 : broker.EnumerateSessions();
             foreach (var session in candidates)
             {
                 if (Matches(session))
                 {
-                    yield return new BrokerSession(name, session);
+                    yield return new ListedSession(name, broker, session);
                 }
             }
         }
     }
 
-    /// <summary>The requested page of the matching sessions of <paramref name="brokers"/>, in order.</summary>
+    /// <summary>The requested page of the matching sessions of <paramref name="brokers"/>, in order; only the page's sessions are read in full.</summary>
     public ResultPage<BrokerSession> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging)
     {
         var order = new SessionOrder(Sort, Order);
-        return paging.Select(Find(brokers), order.Rank, order);
+        return paging.Select(Find(brokers), order.Rank, order).Map(static s => new BrokerSession(s.Broker, s.Engine.ReadSession(s.Session)));
     }
 
-    public bool Matches(SessionSnapshot s) =>
+    public bool Matches(SessionListing s) =>
         ClientIds.Match(s.ClientId, ClientId, ClientIdMatch)
         && (Connected is null || s.IsConnected == Connected)
         && (MinQueued is null || s.QueuedMessages >= MinQueued)
@@ -132,7 +132,7 @@ internal sealed record SessionListQuery
         private readonly int _direction = order == SortOrder.Desc ? -1 : 1;
 
         /// <summary>The key of a session: offline sessions come after the connected ones by connection time either way.</summary>
-        public SessionRank Rank(BrokerSession item)
+        public SessionRank Rank(ListedSession item)
         {
             var session = item.Session;
             var key = sort switch
@@ -152,8 +152,11 @@ internal sealed record SessionListQuery
     }
 }
 
-/// <summary>A session with the name of its broker.</summary>
+/// <summary>A session read in full, with the name of its broker.</summary>
 internal readonly record struct BrokerSession(string Broker, SessionSnapshot Session);
+
+/// <summary>A session as listed, with its broker and the broker's name.</summary>
+internal readonly record struct ListedSession(string Broker, MqttBroker Engine, SessionListing Session);
 
 /// <summary>The <c>clientId</c> criterion of the lists.</summary>
 internal static class ClientIds
