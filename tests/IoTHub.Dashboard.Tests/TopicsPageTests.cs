@@ -30,10 +30,7 @@ public sealed partial class TopicsPageTests(DashboardHost host, Chromium chromiu
         await Expect(panel.GetByTestId("retained-sys")).ToHaveTextAsync(sys!);
 
         // Published after the page is shown, with no click: only the page's own refresh can bring it.
-        using (var publisher = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-topics-pub", "-q", "1", "-r", "-t", "dash/topics/tank/level", "-m", "72"))
-        {
-            await publisher.WaitForSuccessAsync(Chromium.Timeout);
-        }
+        await RetainAsync("dash/topics/tank/level", "72");
 
         var retained = page.Locator("[data-testid=retained][data-topic=\"dash/topics/tank/level\"]");
         await Expect(retained).ToContainTextAsync("72");
@@ -62,6 +59,35 @@ public sealed partial class TopicsPageTests(DashboardHost host, Chromium chromiu
         Assert.Equal($"+{apart} $SYS", sys);
         Assert.Equal(int.Parse(all!, CultureInfo.InvariantCulture) + apart, broker.GetProperty("retainedMessages").GetInt32());
         await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_level_closed_by_a_click_stays_closed_when_a_new_topic_arrives_before_it()
+    {
+        await RetainAsync("dash/keep/b/level");
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Topics", "Topics");
+        await page.GetByLabel("Topic filter").FillAsync("dash/keep/#");
+        var b = Level(page, "b");
+        await b.Locator("> summary").ClickAsync();
+        Assert.False(await b.EvaluateAsync<bool>("details => details.open"));
+
+        // The live page renders a first, before b: b is still the level that was closed.
+        await RetainAsync("dash/keep/a/level");
+        await Expect(Level(page, "a").Locator("[data-testid=retained]")).ToBeVisibleAsync();
+        Assert.False(await b.EvaluateAsync<bool>("details => details.open"));
+        Assert.True(await Level(page, "a").EvaluateAsync<bool>("details => details.open"));
+        await page.Context.CloseAsync();
+    }
+
+    private static ILocator Level(IPage page, string name) => page.Locator($"details:has(> summary > .level:text-is('{name}'))");
+
+    /// <summary>Retains a message with a real mosquitto_pub (QoS 1: it ends once the broker has it).</summary>
+    private async Task RetainAsync(string topic, string payload = "1")
+    {
+        using var publisher = DashboardPage.Mqtt(host, "mosquitto_pub", "-i", "dash-topics-pub", "-q", "1", "-r", "-t", topic, "-m", payload);
+        await publisher.WaitForSuccessAsync(Chromium.Timeout);
     }
 
     [GeneratedRegex(@"^\+[1-9][0-9]* \$SYS$")]
