@@ -90,6 +90,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <summary>Retained messages kept (expired ones until the monitor removes them).</summary>
     public int RetainedCount => Retained.Count;
 
+    /// <summary>
+    /// Of <see cref="RetainedCount"/>, those whose topic starts with '$' (the broker's <c>$SYS/...</c>, and any '$' topic the
+    /// admin API set), which no filter starting with a wildcard matches [MQTT-4.7.2-1]; counted without a walk.
+    /// </summary>
+    public int RetainedSysCount => Retained.ServerCount;
+
     public BrokerStatistics Statistics { get; } = new();
 
     public int ConnectionCount => _connections.Count;

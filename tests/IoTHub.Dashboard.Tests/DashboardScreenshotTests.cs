@@ -109,6 +109,24 @@ public sealed class DashboardScreenshotTests(DashboardScreenshotTests.Greenhouse
         await Expect(sensors.Locator("td").Nth(2)).ToHaveTextAsync("1"); // its member, greenhouse
         await Expect(page.GetByTestId("rules").Locator("tbody tr").First).ToContainTextAsync("allow publish greenhouse/#");
         await Expect(page.Locator("[data-testid=user-roles] tr[data-user=greenhouse]")).ToContainTextAsync("sensors");
+        // The rule form is not cramped: each choice shows its longest option whole, the topic filter has room for a filter.
+        foreach (var field in new[] { "rule-scope", "rule-role", "rule-permission", "rule-action", "rule-pattern" })
+        {
+            var widths = await page.Locator("#" + field).EvaluateAsync<int[]>("""
+                select => {
+                    const alone = select.cloneNode(true);
+                    alone.style.width = 'auto';
+                    alone.style.position = 'absolute';
+                    select.parentElement.append(alone);
+                    const needed = alone.offsetWidth;
+                    alone.remove();
+                    return [select.offsetWidth, needed];
+                }
+                """);
+            Assert.True(widths[0] >= widths[1], $"{field} is {widths[0]} px wide, its longest choice needs {widths[1]} px");
+        }
+
+        Assert.True((await page.Locator("#rule-filter").BoundingBoxAsync())!.Width >= 224, "the topic filter is narrower than 14rem");
         await SaveAsync(page, "roles");
 
         await NavigateAsync(page, "Accounts", "Accounts");
@@ -154,12 +172,44 @@ public sealed class DashboardScreenshotTests(DashboardScreenshotTests.Greenhouse
         return page;
     }
 
-    /// <summary>Saves the page once nothing of it is cut off: no table wider than its box, whose last columns (the row's actions) would be out of sight.</summary>
+    /// <summary>
+    /// The words of table cells and headers that a line break cuts in two ("connec|ted"), each with its cell. A line may break
+    /// at a space, after a '-' or '/' (a client id, a topic), before an address's port (Endpoint.razor) or between elements.
+    /// </summary>
+    private const string BrokenWords = """
+        () => [...document.querySelectorAll('main table th, main table td')].flatMap(cell => {
+            const broken = [];
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            let previous = null;
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                for (let i = 0; i < node.length; i++) {
+                    const character = node.data[i];
+                    if (/\s/.test(character)) { previous = null; continue; }
+                    const range = document.createRange();
+                    range.setStart(node, i);
+                    range.setEnd(node, i + 1);
+                    const top = range.getBoundingClientRect().top;
+                    if (previous && previous.node === node && top > previous.top + 2 && !'-/'.includes(previous.character) && character !== ':') {
+                        broken.push(cell.textContent.trim() + ' at ' + previous.character + '|' + character);
+                    }
+                    previous = { node, character, top };
+                }
+            }
+            return broken;
+        })
+        """;
+
+    /// <summary>
+    /// Saves the page once nothing of it is cut off: no table wider than its box, whose last columns (the row's actions) would
+    /// be out of sight, and no word of a table broken across two lines.
+    /// </summary>
     private static async Task SaveAsync(IPage page, string name)
     {
         var clipped = await page.EvaluateAsync<string[]>(
             "() => [...document.querySelectorAll('main .table-wrap')].filter(w => w.scrollWidth > w.clientWidth).map(w => w.querySelector('table')?.dataset.testid + ': ' + w.scrollWidth + ' > ' + w.clientWidth)");
         Assert.True(clipped.Length == 0, $"{name}: {string.Join(", ", clipped)}");
+        var broken = await page.EvaluateAsync<string[]>(BrokenWords);
+        Assert.True(broken.Length == 0, $"{name}: words broken across lines: {string.Join(", ", broken)}");
         Saved(await Screenshots.SaveAsync(page, Path.Combine("dashboard", name + ".png")));
     }
 

@@ -303,4 +303,31 @@ public sealed class AdminApiTests(AdminApiHost host) : IClassFixture<AdminApiHos
         Assert.True(statistics.GetProperty("total").GetProperty("connections").GetInt32() >= 1);
         Assert.Equal("default", Assert.Single(statistics.GetProperty("brokers").EnumerateArray()).GetProperty("broker").GetString());
     }
+
+    [Fact]
+    public async Task Brokers_and_statistics_count_the_sys_retained_messages_apart_from_those_that_hash_matches()
+    {
+        var admin = await host.AdminAsync();
+        await using (var client = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "retained-split-client"))
+        {
+            await client.PublishAndWaitAsync("split/retained", "x", retain: true);
+        }
+
+        // The broker's own $SYS/broker/... topics, retained once its monitor has published them.
+        await Poll.UntilAsync(async () => await TotalAsync("$SYS/%23") > 0);
+        var matched = await TotalAsync("%23");
+        var sys = await TotalAsync("$SYS/%23");
+        Assert.True(matched >= 1);
+
+        var broker = await admin.GetFromJsonAsync<JsonElement>("/api/v1/brokers/default");
+        Assert.Equal((matched + sys, sys), (broker.GetProperty("retainedMessages").GetInt32(), broker.GetProperty("retainedSysMessages").GetInt32()));
+        var statistics = await admin.GetFromJsonAsync<JsonElement>("/api/v1/statistics");
+        foreach (var counters in new[] { statistics.GetProperty("total"), Assert.Single(statistics.GetProperty("brokers").EnumerateArray()) })
+        {
+            Assert.Equal((matched + sys, sys), (counters.GetProperty("retainedMessages").GetInt32(), counters.GetProperty("retainedSysMessages").GetInt32()));
+        }
+
+        async Task<int> TotalAsync(string filter) =>
+            (await admin.GetFromJsonAsync<JsonElement>("/api/v1/retained?pageSize=1&topicFilter=" + filter)).GetProperty("totalCount").GetInt32();
+    }
 }

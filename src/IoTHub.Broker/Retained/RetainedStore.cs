@@ -4,27 +4,37 @@ using IoTHub.Broker.Routing;
 
 namespace IoTHub.Broker.Retained;
 
-/// <summary>The last retained message of each topic (MQTT 5.0 §3.3.1.3, 3.1.1 §3.3.1.3).</summary>
+/// <summary>
+/// The last retained message of each topic (MQTT 5.0 §3.3.1.3, 3.1.1 §3.3.1.3). Topics starting with '$' (the broker's
+/// <c>$SYS/...</c>) are kept apart: they are counted without a walk, and a filter that cannot match them (one starting with
+/// a wildcard [MQTT-4.7.2-1] or with any other level) never walks them.
+/// </summary>
 internal sealed class RetainedStore
 {
     private readonly ConcurrentDictionary<string, MqttMessage> _messages = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, MqttMessage> _serverMessages = new(StringComparer.Ordinal);
 
-    public int Count => _messages.Count;
+    /// <summary>Every retained message, '$' topics included.</summary>
+    public int Count => _messages.Count + _serverMessages.Count;
+
+    /// <summary>The retained messages whose topic starts with '$'.</summary>
+    public int ServerCount => _serverMessages.Count;
 
     /// <summary>Stores or replaces the topic's retained message; an empty payload deletes it [MQTT-3.3.1-10] [MQTT-3.3.1-11].</summary>
     public void Set(MqttMessage message)
     {
+        var messages = For(message.Topic);
         if (message.Payload.IsEmpty)
         {
-            _messages.TryRemove(message.Topic, out _);
+            messages.TryRemove(message.Topic, out _);
         }
         else
         {
-            _messages[message.Topic] = message;
+            messages[message.Topic] = message;
         }
     }
 
-    public MqttMessage? Get(string topic) => _messages.GetValueOrDefault(topic);
+    public MqttMessage? Get(string topic) => For(topic).GetValueOrDefault(topic);
 
     /// <summary>
     /// Adds the retained messages whose topic matches <paramref name="topicFilter"/>; expired ones are
@@ -32,21 +42,22 @@ internal sealed class RetainedStore
     /// </summary>
     public void Match(string topicFilter, List<MqttMessage> matches, long now)
     {
+        var messages = For(topicFilter);
         if (!topicFilter.Contains('+', StringComparison.Ordinal) && !topicFilter.Contains('#', StringComparison.Ordinal))
         {
-            if (_messages.TryGetValue(topicFilter, out var exact))
+            if (messages.TryGetValue(topicFilter, out var exact))
             {
-                AddUnlessExpired(exact, matches, now);
+                AddUnlessExpired(messages, exact, matches, now);
             }
 
             return;
         }
 
-        foreach (var (topic, message) in _messages)
+        foreach (var (topic, message) in messages)
         {
             if (TopicFilter.Matches(topicFilter, topic))
             {
-                AddUnlessExpired(message, matches, now);
+                AddUnlessExpired(messages, message, matches, now);
             }
         }
     }
@@ -54,20 +65,29 @@ internal sealed class RetainedStore
     /// <summary>Removes every expired retained message.</summary>
     public void RemoveExpired(long now)
     {
-        foreach (var (topic, message) in _messages)
+        RemoveExpired(_messages, now);
+        RemoveExpired(_serverMessages, now);
+    }
+
+    // Only a topic or filter starting with '$' can be (or match) a '$' topic.
+    private ConcurrentDictionary<string, MqttMessage> For(string topicOrFilter) => topicOrFilter.StartsWith('$') ? _serverMessages : _messages;
+
+    private static void RemoveExpired(ConcurrentDictionary<string, MqttMessage> messages, long now)
+    {
+        foreach (var (topic, message) in messages)
         {
             if (message.IsExpired(now))
             {
-                _messages.TryRemove(new KeyValuePair<string, MqttMessage>(topic, message));
+                messages.TryRemove(new KeyValuePair<string, MqttMessage>(topic, message));
             }
         }
     }
 
-    private void AddUnlessExpired(MqttMessage message, List<MqttMessage> matches, long now)
+    private static void AddUnlessExpired(ConcurrentDictionary<string, MqttMessage> messages, MqttMessage message, List<MqttMessage> matches, long now)
     {
         if (message.IsExpired(now))
         {
-            _messages.TryRemove(new KeyValuePair<string, MqttMessage>(message.Topic, message));
+            messages.TryRemove(new KeyValuePair<string, MqttMessage>(message.Topic, message));
         }
         else
         {

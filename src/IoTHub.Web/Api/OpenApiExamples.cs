@@ -43,7 +43,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
     private static readonly MessageProperties Properties = new(ContentType: "text/plain", MessageExpiryInterval: 3600,
         UserProperties: [new UserPropertyItem("unit", "celsius")]);
     private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true, "default", "tcp://127.0.0.1:1883");
-    private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 3, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
+    private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 17, 14, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
     private static readonly ApiKeyInfo ApiKey = new(3, "backup", "viewer", "admin", At);
 
     private static readonly Dictionary<Type, object> Examples = new()
@@ -73,7 +73,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(AclRuleInfo)] = new AclRuleInfo(7, "role", null, "sensors", "allow", "publish", "devices/%u/telemetry/#", true),
         [typeof(AclRuleRequest)] = new AclRuleRequest("role", null, "sensors", "allow", "publish", "devices/%u/telemetry/#"),
         [typeof(ListenerInfo)] = Listener,
-        [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 3),
+        [typeof(BrokerInfo)] = new BrokerInfo("default", BrokerState.Running, [Listener], 12, 15, 40, 17, 14),
         [typeof(BrokerListener)] = new BrokerListener("secure", "tls", "tls://0.0.0.0:8883", "0.0.0.0", 8883, null, true,
             new ListenerTls("Tls12, Tls13", "None", [new ListenerCertificate("CN=broker.example.com", ["broker.example.com"], At.AddDays(90),
                 "3C9F1A0B7E2D4C6B8A9F0E1D2C3B4A5968778695")]), 12),

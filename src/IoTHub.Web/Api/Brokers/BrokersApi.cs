@@ -25,9 +25,11 @@ internal sealed record ListenerInfo(string Protocol, string? Broker, string Addr
 /// <param name="Connections">Open connections that completed CONNECT.</param>
 /// <param name="Sessions">Sessions, connected or not.</param>
 /// <param name="Subscriptions">Subscriptions in its topic tree.</param>
-/// <param name="RetainedMessages">Retained messages.</param>
+/// <param name="RetainedMessages">Retained messages, <c>$SYS/...</c> ones included.</param>
+/// <param name="RetainedSysMessages">Of <paramref name="RetainedMessages"/>, those under a topic starting with '$' (the broker's <c>$SYS/...</c>):
+/// a filter starting with a wildcard (<c>#</c>) does not match them, so the dashboard shows them apart.</param>
 internal sealed record BrokerInfo(string Name, BrokerState State, IReadOnlyList<ListenerInfo> Listeners, int Connections, int Sessions,
-    int Subscriptions, int RetainedMessages);
+    int Subscriptions, int RetainedMessages, int RetainedSysMessages);
 
 /// <summary>GET /api/v1/brokers, /api/v1/brokers/{name} and /api/v1/listeners.</summary>
 internal static class BrokersApi
@@ -93,5 +95,5 @@ internal static class BrokersApi
 
     internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
         new(name, broker.State, [.. listeners.Where(l => l.Broker == name)], broker.GetSessions().Count(static s => s.IsConnected),
-            broker.SessionCount, broker.SubscriptionCount, broker.RetainedCount);
+            broker.SessionCount, broker.SubscriptionCount, broker.RetainedCount, broker.RetainedSysCount);
 }

@@ -7,12 +7,31 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace IoTHub.Web.Api.Statistics;
 
 /// <summary>The counters of one broker (or of all brokers summed) since it started.</summary>
+/// <param name="Broker">The broker's name; "*" for all brokers summed.</param>
+/// <param name="Connections">Clients connected now.</param>
+/// <param name="Sessions">Sessions now, connected or not.</param>
+/// <param name="Subscriptions">Subscriptions now.</param>
+/// <param name="RetainedMessages">Retained messages now, <c>$SYS/...</c> ones included.</param>
+/// <param name="RetainedSysMessages">Of <paramref name="RetainedMessages"/>, those under a topic starting with '$' (the broker's
+/// <c>$SYS/...</c>): a filter starting with a wildcard (<c>#</c>) does not match them, so the dashboard shows them apart.</param>
+/// <param name="QueuedMessages">Messages queued now for sessions, connected or not.</param>
+/// <param name="ConnectionsAccepted">CONNECTs accepted.</param>
+/// <param name="ConnectionsRefused">CONNECTs refused.</param>
+/// <param name="MessagesReceived">PUBLISH messages accepted from clients, every QoS.</param>
+/// <param name="MessagesDelivered">PUBLISH packets written to subscribers, every QoS.</param>
+/// <param name="MessagesDropped">Messages thrown away, every reason.</param>
+/// <param name="StuckClientsDisconnected">Clients disconnected because they stopped reading.</param>
+/// <param name="PacketsReceived">MQTT packets of every type received.</param>
+/// <param name="PacketsSent">MQTT packets of every type sent.</param>
+/// <param name="BytesReceived">Bytes received by MQTT connections.</param>
+/// <param name="BytesSent">Bytes sent by MQTT connections.</param>
 internal sealed record BrokerCounters(
     string Broker,
     int Connections,
     int Sessions,
     int Subscriptions,
     int RetainedMessages,
+    int RetainedSysMessages,
     long QueuedMessages,
     long ConnectionsAccepted,
     long ConnectionsRefused,
@@ -98,7 +117,7 @@ internal static class StatisticsApi
     {
         var brokers = registry.Brokers.OrderBy(static b => b.Key, StringComparer.Ordinal).Select(static b => Read(b.Key, b.Value)).ToList();
         var total = new BrokerCounters("*", brokers.Sum(static b => b.Connections), brokers.Sum(static b => b.Sessions), brokers.Sum(static b => b.Subscriptions),
-            brokers.Sum(static b => b.RetainedMessages), brokers.Sum(static b => b.QueuedMessages), brokers.Sum(static b => b.ConnectionsAccepted),
+            brokers.Sum(static b => b.RetainedMessages), brokers.Sum(static b => b.RetainedSysMessages), brokers.Sum(static b => b.QueuedMessages), brokers.Sum(static b => b.ConnectionsAccepted),
             brokers.Sum(static b => b.ConnectionsRefused), brokers.Sum(static b => b.MessagesReceived), brokers.Sum(static b => b.MessagesDelivered),
             brokers.Sum(static b => b.MessagesDropped), brokers.Sum(static b => b.StuckClientsDisconnected), brokers.Sum(static b => b.PacketsReceived),
             brokers.Sum(static b => b.PacketsSent), brokers.Sum(static b => b.BytesReceived), brokers.Sum(static b => b.BytesSent));
@@ -109,7 +128,7 @@ internal static class StatisticsApi
     {
         var sessions = broker.GetSessions();
         var s = broker.Statistics;
-        return new BrokerCounters(name, sessions.Count(static x => x.IsConnected), sessions.Count, broker.SubscriptionCount, broker.RetainedCount,
+        return new BrokerCounters(name, sessions.Count(static x => x.IsConnected), sessions.Count, broker.SubscriptionCount, broker.RetainedCount, broker.RetainedSysCount,
             sessions.Sum(static x => (long)x.QueuedMessages), s.ConnectionsAccepted, s.ConnectionsRefused, s.MessagesReceived, s.MessagesDelivered,
             s.MessagesDropped, s.StuckClientsDisconnected, s.PacketsReceived, s.PacketsSent, s.BytesReceived, s.BytesSent);
     }

@@ -2,9 +2,20 @@ using Microsoft.AspNetCore.Components;
 
 namespace IoTHub.Web.Dashboard.Live;
 
+/// <summary>What a <see cref="LiveComponent"/> refreshes on.</summary>
+[Flags]
+public enum LiveEvents
+{
+    /// <summary>A client connected or disconnected.</summary>
+    Clients = 1,
+
+    /// <summary>The feed took a sample (once a second).</summary>
+    Samples = 2,
+}
+
 /// <summary>
 /// A page that follows the <see cref="DashboardFeed"/>: when a client connects or disconnects, or a
-/// sample is taken, it refreshes and renders again. A burst of events (a thousand clients connecting)
+/// sample is taken (as <see cref="Follows"/> says), it refreshes and renders again. A burst of events (a thousand clients connecting)
 /// costs one refresh at a time per circuit, not one per event.
 /// </summary>
 public abstract class LiveComponent : ComponentBase, IDisposable
@@ -14,8 +25,11 @@ public abstract class LiveComponent : ComponentBase, IDisposable
     [Inject]
     internal DashboardFeed Feed { get; set; } = default!;
 
-    /// <summary>Whether the page changes with every sample (the overview), not only with clients.</summary>
-    protected virtual bool FollowsSamples => false;
+    /// <summary>
+    /// What the page changes with: clients (the lists of clients and sessions), samples (counters that change without a client
+    /// connecting: the overview, the status page, the retained messages of the Topics page), or both.
+    /// </summary>
+    protected virtual LiveEvents Follows => LiveEvents.Clients;
 
     /// <summary>Stops following the feed when the page goes away.</summary>
     public void Dispose()
@@ -32,8 +46,12 @@ public abstract class LiveComponent : ComponentBase, IDisposable
     protected override void OnInitialized()
     {
         Refresh();
-        Feed.ClientsChanged += OnChanged;
-        if (FollowsSamples)
+        if (Follows.HasFlag(LiveEvents.Clients))
+        {
+            Feed.ClientsChanged += OnChanged;
+        }
+
+        if (Follows.HasFlag(LiveEvents.Samples))
         {
             Feed.Sampled += OnChanged;
         }
