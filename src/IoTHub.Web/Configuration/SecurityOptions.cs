@@ -1,9 +1,11 @@
+using System.Data.Common;
 using System.Globalization;
 using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Web.Security.Sql;
+using MySqlConnector;
 using Npgsql;
 
 namespace IoTHub.Web.Configuration;
@@ -19,7 +21,7 @@ internal enum AuthenticatorType
     /// <summary>An HTTP service asked with a POST per CONNECT (EMQX's HTTP authentication shape).</summary>
     Webhook,
 
-    /// <summary>A query of the operator's against their own database (PostgreSQL), and the password hash it returns.</summary>
+    /// <summary>A query of the operator's against their own database (PostgreSQL, MySQL, MariaDB), and the password hash it returns.</summary>
     Sql,
 }
 
@@ -221,10 +223,12 @@ internal sealed class SecurityOptions
         // The connection string holds a password: a bad one is reported without its value.
         reader.Require(nameof(SqlOptions.ConnectionString));
         var connectionString = reader.Text(nameof(SqlOptions.ConnectionString), string.Empty);
-        if (connectionString.Length > 0 && !IsConnectionString(connectionString))
+        if (connectionString.Length > 0 && !IsConnectionString(provider, connectionString))
         {
-            reader.Fail(nameof(SqlOptions.ConnectionString), "is not a PostgreSQL connection string of Npgsql's keywords, such as " +
-                "Host=127.0.0.1;Port=5432;Database=iot;Username=broker;Password=... (the value is not shown: it may hold a password).");
+            reader.Fail(nameof(SqlOptions.ConnectionString), (provider == SqlProvider.MySql
+                ? "is not a MySQL connection string of MySqlConnector's keywords, such as Server=127.0.0.1;Port=3306;Database=iot;User ID=broker;Password=..."
+                : "is not a PostgreSQL connection string of Npgsql's keywords, such as Host=127.0.0.1;Port=5432;Database=iot;Username=broker;Password=...") +
+                " (the value is not shown: it may hold a password).");
         }
 
         reader.Require(nameof(SqlOptions.Query));
@@ -270,11 +274,11 @@ internal sealed class SecurityOptions
             : null;
     }
 
-    private static bool IsConnectionString(string raw)
+    private static bool IsConnectionString(SqlProvider provider, string raw)
     {
         try
         {
-            _ = new NpgsqlConnectionStringBuilder(raw);
+            _ = provider == SqlProvider.MySql ? new MySqlConnectionStringBuilder(raw) : (DbConnectionStringBuilder)new NpgsqlConnectionStringBuilder(raw);
             return true;
         }
         catch (ArgumentException)

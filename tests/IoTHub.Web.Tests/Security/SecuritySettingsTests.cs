@@ -142,7 +142,7 @@ public sealed class SecuritySettingsTests : IDisposable
     }
 
     [Fact]
-    public void A_sql_authenticator_takes_a_provider_a_connection_string_a_query_and_a_hash()
+    public void Sql_authenticators_take_a_provider_a_connection_string_a_query_and_a_hash()
     {
         const string Connection = "Host=db.example.com;Database=iot;Username=broker;Password=p";
         var read = Read(new()
@@ -160,6 +160,11 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:1:Query"] = "SELECT hash AS password_hash FROM devices WHERE name = @username",
             ["Security:Authenticators:1:PasswordHash"] = "Pbkdf2Sha512",
             ["Security:Authenticators:1:Iterations"] = "27500",
+            ["Security:Authenticators:2:Type"] = "Sql",
+            ["Security:Authenticators:2:Provider"] = "MySql",
+            ["Security:Authenticators:2:ConnectionString"] = "Server=127.0.0.1;Database=iot;User ID=broker;Password=p",
+            ["Security:Authenticators:2:Query"] = "SELECT password_hash FROM devices WHERE name = @username",
+            ["Security:Authenticators:2:PasswordHash"] = "Bcrypt",
         }, out var errors);
 
         Assert.Empty(errors);
@@ -172,6 +177,9 @@ public sealed class SecuritySettingsTests : IDisposable
             new AuthenticatorOptions("Security:Authenticators:1", AuthenticatorType.Sql, string.Empty, new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny),
                 Sql: new SqlOptions(SqlProvider.PostgreSql, Connection, "SELECT hash AS password_hash FROM devices WHERE name = @username",
                     SqlPasswordHash.Pbkdf2Sha512, SaltPosition.Prefix, 27500)),
+            new AuthenticatorOptions("Security:Authenticators:2", AuthenticatorType.Sql, string.Empty, new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny),
+                Sql: new SqlOptions(SqlProvider.MySql, "Server=127.0.0.1;Database=iot;User ID=broker;Password=p",
+                    "SELECT password_hash FROM devices WHERE name = @username", SqlPasswordHash.Bcrypt, SaltPosition.Prefix, null)),
         ], read.Authenticators);
         Assert.DoesNotContain("Password=p", read.Authenticators[0].ToString(), StringComparison.Ordinal);
     }
@@ -202,6 +210,11 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:3:PasswordHash"] = "Pbkdf2Sha256",
             ["Security:Authenticators:3:Iterations"] = "0",
             ["Security:Authenticators:3:SaltPosition"] = "Middle",
+            ["Security:Authenticators:4:Type"] = "Sql",
+            ["Security:Authenticators:4:Provider"] = "MySql",
+            ["Security:Authenticators:4:ConnectionString"] = "Server=db;Password=hunter3;Colour=blue",
+            ["Security:Authenticators:4:Query"] = "SELECT password_hash FROM devices WHERE name = @username",
+            ["Security:Authenticators:4:PasswordHash"] = "Bcrypt",
         }, out var errors);
 
         Assert.Equal(
@@ -210,7 +223,7 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:0:ConnectionString must be set.",
             "Security:Authenticators:0:Query must be set.",
             "Security:Authenticators:0:PasswordHash must be set.",
-            "Security:Authenticators:1:Provider 'Oracle' is not one of PostgreSql.",
+            "Security:Authenticators:1:Provider 'Oracle' is not one of PostgreSql, MySql.",
             "Security:Authenticators:1:ConnectionString is not a PostgreSQL connection string of Npgsql's keywords, such as " +
             "Host=127.0.0.1;Port=5432;Database=iot;Username=broker;Password=... (the value is not shown: it may hold a password).",
             "Security:Authenticators:1:Query does not use @username: it must look the client's user name up.",
@@ -223,8 +236,10 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:3:Query ' ' must not be empty.",
             "Security:Authenticators:3:SaltPosition 'Middle' is not one of Prefix, Suffix.",
             "Security:Authenticators:3:Iterations '0' is not a whole number from 1 to 10000000.",
+            "Security:Authenticators:4:ConnectionString is not a MySQL connection string of MySqlConnector's keywords, such as " +
+            "Server=127.0.0.1;Port=3306;Database=iot;User ID=broker;Password=... (the value is not shown: it may hold a password).",
         ], errors);
-        Assert.DoesNotContain(errors, static e => e.Contains("hunter2", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, static e => e.Contains("hunter", StringComparison.Ordinal));
     }
 
     /// <summary>The connection waits Mqtt:AuthenticationTimeout for the whole chain: NotMine needs a backend timeout below it.</summary>

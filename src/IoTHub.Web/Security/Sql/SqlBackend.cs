@@ -2,12 +2,13 @@ using System.Data;
 using System.Data.Common;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Backends;
+using MySqlConnector;
 using Npgsql;
 
 namespace IoTHub.Web.Security.Sql;
 
 /// <summary>
-/// Looks each CONNECT the cache has not seen up with the operator's query (docs/security.md#sql-query): its parameters
+/// Looks each CONNECT the cache has not seen up with the operator's query (docs/security.md#sql-query) in PostgreSQL, MySQL or MariaDB: its parameters
 /// (<see cref="SqlOptions.Parameters"/>) are bound, never written into the text. No row: not mine (the next authenticator
 /// decides); a row: its <c>password_hash</c> (and <c>salt</c>) checked with <see cref="SqlPasswords"/>, allow or deny. A
 /// database that cannot be reached or fails the query is a failure of the backend, which <see cref="BackendAuthenticator"/>
@@ -25,9 +26,19 @@ internal sealed class SqlBackend : IAuthenticationBackend, IDisposable
     public SqlBackend(SqlOptions options)
     {
         _options = options;
-        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
-        Description = $"postgresql://{builder.Host}:{builder.Port}/{builder.Database}";
-        _source = NpgsqlDataSource.Create(builder);
+        if (options.Provider == SqlProvider.MySql)
+        {
+            var builder = new MySqlConnectionStringBuilder(options.ConnectionString);
+            Description = $"mysql://{builder.Server}:{builder.Port}/{builder.Database}";
+            _source = new MySqlDataSource(builder.ConnectionString);
+        }
+        else
+        {
+            var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+            Description = $"postgresql://{builder.Host}:{builder.Port}/{builder.Database}";
+            _source = NpgsqlDataSource.Create(builder);
+        }
+
         _parameters = SqlOptions.ParametersOf(options.Query);
     }
 

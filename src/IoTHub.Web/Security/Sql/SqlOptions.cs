@@ -7,6 +7,9 @@ internal enum SqlProvider
 {
     /// <summary>PostgreSQL through Npgsql.</summary>
     PostgreSql,
+
+    /// <summary>MySQL or MariaDB through MySqlConnector.</summary>
+    MySql,
 }
 
 /// <summary>How the stored <c>password_hash</c> is made from the password (docs/security.md#sql-query).</summary>
