@@ -19,8 +19,11 @@ public abstract class SqlHost(string failurePolicy) : IAsyncLifetime
     public const string AlicePassword = "alice-in-the-file";
     public const string ConnectionSecret = "connection-secret-41";
 
-    /// <summary>The devices, each of the algorithm its name starts with (pgcrypto-device: bcrypt made by PostgreSQL).</summary>
+    /// <summary>A Plain device whose query sleeps 30 s.</summary>
     public const string SlowDevice = "slow-device";
+
+    /// <summary>A device whose stored hash is not of its authenticator's form.</summary>
+    public const string BrokenDevice = "broken-device";
 
     private readonly string _folder = Directory.CreateTempSubdirectory("iothub-interop-sql-").FullName;
 
@@ -59,6 +62,7 @@ public abstract class SqlHost(string failurePolicy) : IAsyncLifetime
         await InsertAsync("sha256-prefix-device", "sha256-prefix", Sha256Hex("pre" + Password("sha256-prefix-device")), "pre");
         await InsertAsync("sha256-suffix-device", "sha256-suffix", Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Password("sha256-suffix-device") + "suf"))),
             "suf");
+        await InsertAsync(BrokenDevice, "bcrypt", "not-a-bcrypt-hash", null);
         await InsertAsync("plain-device", "plain", Password("plain-device"), null);
         await InsertAsync(SlowDevice, "plain", Password(SlowDevice), null);
         await ExecuteAsync("UPDATE devices SET delay = 30 WHERE name = @n", ("n", SlowDevice));

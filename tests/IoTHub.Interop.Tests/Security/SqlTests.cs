@@ -62,8 +62,18 @@ public sealed class SqlTests(SqlDenyHost fixture) : IClassFixture<SqlDenyHost>
         // Concatenated into the query, each would find plain-device's row (whose password is sent), or delete every row.
         var refused = await MqttNetClient.RefusedAsync(MqttNetClient.Options(_host, Protocol.V500, "sql-injection", userName, SqlHost.Password("plain-device")));
         Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, refused.ResultCode);
-        Assert.Equal(8L, await fixture.ExecuteAsync("SELECT count(*) FROM devices"));
+        Assert.Equal(9L, await fixture.ExecuteAsync("SELECT count(*) FROM devices"));
         await ConnectsAsync("plain-device", Protocol.V311);
+    }
+
+    /// <summary>A hash of another form is the operator's error to see (logged, 0x88), not a wrong password (0x86, which bans count).</summary>
+    [Fact]
+    public async Task A_stored_hash_not_of_the_configured_form_is_a_failure_of_the_backend()
+    {
+        var refused = await MqttNetClient.RefusedAsync(MqttNetClient.Options(_host, Protocol.V500, "sql-broken", SqlHost.BrokenDevice, "x"));
+        Assert.Equal((MqttClientConnectResultCode.ServerUnavailable, Unavailable), (refused.ResultCode, refused.ReasonString));
+        Assert.Contains(fixture.Logs.Lines, static l => l.Message.Contains("the stored password_hash is not a bcrypt hash", StringComparison.Ordinal));
+        await ConnectsAsync("bcrypt-device", Protocol.V500, clientId: "sql-after-broken"); // answers again
     }
 
     [Fact]
