@@ -17,8 +17,9 @@ cd "$(dirname "$0")"
 # mosquitto_passwd writes the password files the authentication tests read; chromium: the
 # dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser);
 # haproxy: the PROXY protocol tests put a real HAProxy (send-proxy, send-proxy-v2) in front of the broker.
+# mariadb-server: the SQL authentication tests start their own MariaDB from its binaries, as they do PostgreSQL.
 # npm (only when there is none: a Node.js from elsewhere brings its own): the browser client tests fetch mqtt.js with it.
-DEBIAN_PACKAGES=(postgresql mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
+DEBIAN_PACKAGES=(postgresql mariadb-server mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
 
 RESULTS=TestResults
 COVERAGE=false

@@ -32,19 +32,31 @@ public sealed class PostgresServer : IAsyncLifetime
         await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries, "initdb"),
             "-D", DataFolder, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync");
         Port = FreePort.Next();
-        var options = string.Create(CultureInfo.InvariantCulture, $"-k {_folder} -h 127.0.0.1 -p {Port}");
         AppDomain.CurrentDomain.ProcessExit += StopAtExit;
+        await StartAsync();
+    }
+
+    /// <summary>Starts the server again after <see cref="StopAsync"/>, on the same port; returns once it accepts connections.</summary>
+    public async Task StartAsync()
+    {
+        var options = string.Create(CultureInfo.InvariantCulture, $"-k {_folder} -h 127.0.0.1 -p {Port}");
         _running = true;
-        await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries, "pg_ctl"),
-            "-D", DataFolder, "-l", Path.Combine(_folder, "server.log"), "-w", "-t", "60", "-o", options, "start");
+        await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries!, "pg_ctl"),
+            "-D", DataFolder, "-l", Path.Combine(_folder!, "server.log"), "-w", "-t", "60", "-o", options, "start");
+    }
+
+    /// <summary>Stops the server as an operator does (`pg_ctl stop -m fast`): open connections are ended, new ones refused.</summary>
+    public async Task StopAsync()
+    {
+        await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries!, "pg_ctl"), "-D", DataFolder, "-m", "fast", "-w", "stop");
+        _running = false;
     }
 
     public async Task DisposeAsync()
     {
         if (_running)
         {
-            await RunAsync("runuser", "-u", "postgres", "--", Path.Combine(_binaries!, "pg_ctl"), "-D", DataFolder, "-m", "fast", "-w", "stop");
-            _running = false;
+            await StopAsync();
         }
 
         AppDomain.CurrentDomain.ProcessExit -= StopAtExit;

@@ -1,3 +1,4 @@
+using System.Net;
 using IoTHub.Broker.Connections;
 using IoTHub.Mqtt;
 
@@ -18,4 +19,9 @@ public sealed record ConnectRequest(
 
     /// <summary>The user the client logs in as: the exchange's once known, else the CONNECT's.</summary>
     public string? LoginName => Authentication?.UserName ?? UserName;
+
+    /// <summary>The client's IP address, without the port (an IPv4 client of a dual-stack listener as IPv4); null on a Unix socket.</summary>
+    public IPAddress? PeerAddress => (Connection.RemoteEndPoint as IPEndPoint)?.Address is { } address
+        ? address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address
+        : null;
 }

@@ -1,8 +1,12 @@
+using System.Data.Common;
 using System.Globalization;
 using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Bans;
+using IoTHub.Web.Security.Sql;
+using MySqlConnector;
+using Npgsql;
 
 namespace IoTHub.Web.Configuration;
 
@@ -16,15 +20,19 @@ internal enum AuthenticatorType
 
     /// <summary>An HTTP service asked with a POST per CONNECT (EMQX's HTTP authentication shape).</summary>
     Webhook,
+
+    /// <summary>A query of the operator's against their own database (PostgreSQL, MySQL, MariaDB), and the password hash it returns.</summary>
+    Sql,
 }
 
 /// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
 /// <param name="Key">The setting it came from, for messages; of a backend, its section (<c>Security:Authenticators:0</c>), which names it in logs, metrics and alarms.</param>
 /// <param name="Type">What kind it is.</param>
 /// <param name="Path">The file of a password file; empty for the others.</param>
-/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>): its timeout and failure policy.</param>
+/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>, <see cref="AuthenticatorType.Sql"/>): its timeout and failure policy.</param>
 /// <param name="Url">The endpoint of a <see cref="AuthenticatorType.Webhook"/>.</param>
-internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, Uri? Url = null);
+/// <param name="Sql">The database, query and hash of a <see cref="AuthenticatorType.Sql"/>.</param>
+internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, Uri? Url = null, SqlOptions? Sql = null);
 
 /// <summary>The keys every backend authenticator has: how long a question may take, and what a failure does.</summary>
 internal sealed record BackendOptions(TimeSpan Timeout, BackendFailurePolicy FailurePolicy);
@@ -166,6 +174,19 @@ internal sealed class SecurityOptions
                 continue;
             }
 
+            if (type == AuthenticatorType.Sql)
+            {
+                var sql = ReadSql(child);
+                var backend = ReadBackend(child);
+                child.RejectUnknownKeys();
+                if (sql is not null)
+                {
+                    Authenticators.Add(new AuthenticatorOptions(key, AuthenticatorType.Sql, string.Empty, backend, Sql: sql));
+                }
+
+                continue;
+            }
+
             child.Require(nameof(AuthenticatorOptions.Path));
             var path = child.NonEmptyText(nameof(AuthenticatorOptions.Path), string.Empty);
             child.RejectUnknownKeys();
@@ -191,6 +212,80 @@ internal sealed class SecurityOptions
     private static BackendOptions ReadBackend(SectionReader reader) =>
         new(reader.Duration(nameof(BackendOptions.Timeout), BackendAuthenticator.DefaultTimeout),
             reader.Choice(nameof(BackendOptions.FailurePolicy), BackendFailurePolicy.Deny));
+
+    /// <summary>The keys of a Sql authenticator (docs/security.md#sql-query); null when one is missing or bad (recorded).</summary>
+    private static SqlOptions? ReadSql(SectionReader reader)
+    {
+        int failures = reader.Errors.Count;
+        reader.Require(nameof(SqlOptions.Provider));
+        var provider = reader.Choice(nameof(SqlOptions.Provider), SqlProvider.PostgreSql);
+
+        // The connection string holds a password: a bad one is reported without its value.
+        reader.Require(nameof(SqlOptions.ConnectionString));
+        var connectionString = reader.Text(nameof(SqlOptions.ConnectionString), string.Empty);
+        if (connectionString.Length > 0 && !IsConnectionString(provider, connectionString))
+        {
+            reader.Fail(nameof(SqlOptions.ConnectionString), (provider == SqlProvider.MySql
+                ? "is not a MySQL connection string of MySqlConnector's keywords, such as Server=127.0.0.1;Port=3306;Database=iot;User ID=broker;Password=..."
+                : "is not a PostgreSQL connection string of Npgsql's keywords, such as Host=127.0.0.1;Port=5432;Database=iot;Username=broker;Password=...") +
+                " (the value is not shown: it may hold a password).");
+        }
+
+        reader.Require(nameof(SqlOptions.Query));
+        var query = reader.NonEmptyText(nameof(SqlOptions.Query), string.Empty);
+        if (query.Length > 0)
+        {
+            var used = SqlOptions.ParametersOf(query);
+            if (!used.Contains(SqlOptions.UserNameParameter))
+            {
+                reader.Fail(nameof(SqlOptions.Query), $"does not use @{SqlOptions.UserNameParameter}: it must look the client's user name up.");
+            }
+
+            foreach (var unknown in used.Where(static p => !SqlOptions.Parameters.Contains(p)))
+            {
+                reader.Fail(nameof(SqlOptions.Query), $"uses @{unknown}, which is not a parameter (available: {string.Join(", ", SqlOptions.Parameters.Select(static p => "@" + p))}).");
+            }
+        }
+
+        reader.Require(nameof(SqlOptions.PasswordHash));
+        var hash = reader.Choice(nameof(SqlOptions.PasswordHash), SqlPasswordHash.Plain);
+        var position = reader.Read(nameof(SqlOptions.SaltPosition), (SaltPosition?)null, static (string raw, out SaltPosition? value) =>
+        {
+            value = Enum.TryParse(raw, ignoreCase: true, out SaltPosition parsed) && Enum.IsDefined(parsed) ? parsed : null;
+            return value is not null;
+        }, $"is not one of {string.Join(", ", Enum.GetNames<SaltPosition>())}.");
+        if (position is not null && hash != SqlPasswordHash.Sha256)
+        {
+            reader.Fail(nameof(SqlOptions.SaltPosition), $"applies to PasswordHash {nameof(SqlPasswordHash.Sha256)} only.");
+        }
+
+        var iterations = reader.Read(nameof(SqlOptions.Iterations), (int?)null, static (string raw, out int? value) =>
+        {
+            value = int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed is >= 1 and <= 10_000_000 ? parsed : null;
+            return value is not null;
+        }, "is not a whole number from 1 to 10000000.");
+        if (iterations is not null && hash is not (SqlPasswordHash.Pbkdf2Sha256 or SqlPasswordHash.Pbkdf2Sha512))
+        {
+            reader.Fail(nameof(SqlOptions.Iterations), $"applies to PasswordHash {nameof(SqlPasswordHash.Pbkdf2Sha256)} and {nameof(SqlPasswordHash.Pbkdf2Sha512)} only.");
+        }
+
+        return reader.Errors.Count == failures
+            ? new SqlOptions(provider, connectionString, query, hash, position ?? SaltPosition.Prefix, iterations)
+            : null;
+    }
+
+    private static bool IsConnectionString(SqlProvider provider, string raw)
+    {
+        try
+        {
+            _ = provider == SqlProvider.MySql ? new MySqlConnectionStringBuilder(raw) : (DbConnectionStringBuilder)new NpgsqlConnectionStringBuilder(raw);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// An absolute http or https URL. Credentials in it are refused: HttpClient does not send them, and the URL is logged.

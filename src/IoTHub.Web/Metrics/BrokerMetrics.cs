@@ -80,7 +80,7 @@ internal sealed class BrokerMetrics
         meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
         meter.CreateObservableCounter("iothub.authentication.backend.errors", () => BackendErrors(authentication), "{error}",
-            "Questions an authenticator's backend failed, by method (webhook), authenticator (its section, Security:Authenticators:<n>) and reason: timeout (no answer within its Timeout), error (unreachable, an unexpected status or answer).");
+            "Questions an authenticator's backend failed, by method (webhook, sql), authenticator (its section, Security:Authenticators:<n>) and reason: timeout (no answer within its Timeout), error (unreachable, an unexpected status or answer).");
         meter.CreateObservableCounter("iothub.authorization", () => AuthorizationDecisions(authorization), "{decision}",
             "MQTT access decisions of all brokers (cache hits included) on PUBLISH topics, wills and SUBSCRIBE filters, by action (publish, subscribe) and result (allow, deny).");
         meter.CreateObservableCounter("iothub.access.audit.dropped", () => AccessAuditDrops(authorization), "{decision}",

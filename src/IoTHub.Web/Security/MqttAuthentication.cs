@@ -9,6 +9,7 @@ using IoTHub.Broker.Security.Users;
 using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Sql;
 using IoTHub.Web.Security.Users;
 using IoTHub.Web.Security.Webhook;
 using IoTHub.Web.Storage;
@@ -147,9 +148,12 @@ internal static partial class MqttAuthentication
                 authenticators.Add(authenticator switch
                 {
                     { Type: AuthenticatorType.Database } => new DatabaseAuthenticator(services.GetRequiredService<IMqttUserStore>()),
-                    { Type: AuthenticatorType.Webhook, Url: { } url, Backend: { } backend } => new BackendAuthenticator(
-                        new WebhookBackend(services.GetRequiredService<IHttpClientFactory>(), url), authenticator.Key, backend.Timeout, backend.FailurePolicy,
-                        loggers.CreateLogger<BackendAuthenticator>()),
+                    { Backend: { } backend } => new BackendAuthenticator(authenticator switch
+                        {
+                            { Url: { } url } => new WebhookBackend(services.GetRequiredService<IHttpClientFactory>(), url),
+                            { Sql: { } sql } => new SqlBackend(sql),
+                            _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url nor a query."),
+                        }, authenticator.Key, backend.Timeout, backend.FailurePolicy, loggers.CreateLogger<BackendAuthenticator>()),
                     _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),
                 });
             }

@@ -1,6 +1,7 @@
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Testing;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Sql;
 using Microsoft.Extensions.Configuration;
 
 namespace IoTHub.Web.Tests.Security;
@@ -72,7 +73,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Path is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:4:Type Database is listed more than once", StringComparison.Ordinal));
-        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database, Webhook)", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database, Webhook, Sql)", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Path must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:2:Type must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
@@ -138,6 +139,107 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:3:Header is not a known setting (known: Type, Url, Timeout, FailurePolicy).",
             "Security:Authenticators:4:Timeout is not a known setting (known: Type, Path).",
         ], errors);
+    }
+
+    [Fact]
+    public void Sql_authenticators_take_a_provider_a_connection_string_a_query_and_a_hash()
+    {
+        const string Connection = "Host=db.example.com;Database=iot;Username=broker;Password=p";
+        var read = Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Sql",
+            ["Security:Authenticators:0:Provider"] = "postgresql",
+            ["Security:Authenticators:0:ConnectionString"] = Connection,
+            ["Security:Authenticators:0:Query"] = "SELECT password_hash, salt FROM devices WHERE name = @UserName AND owner = 'ops@example.com' AND @clientid <> @peeraddress",
+            ["Security:Authenticators:0:PasswordHash"] = "sha256",
+            ["Security:Authenticators:0:SaltPosition"] = "Suffix",
+            ["Security:Authenticators:0:FailurePolicy"] = "NotMine",
+            ["Security:Authenticators:1:Type"] = "Sql",
+            ["Security:Authenticators:1:Provider"] = "PostgreSql",
+            ["Security:Authenticators:1:ConnectionString"] = Connection,
+            ["Security:Authenticators:1:Query"] = "SELECT hash AS password_hash FROM devices WHERE name = @username",
+            ["Security:Authenticators:1:PasswordHash"] = "Pbkdf2Sha512",
+            ["Security:Authenticators:1:Iterations"] = "27500",
+            ["Security:Authenticators:2:Type"] = "Sql",
+            ["Security:Authenticators:2:Provider"] = "MySql",
+            ["Security:Authenticators:2:ConnectionString"] = "Server=127.0.0.1;Database=iot;User ID=broker;Password=p",
+            ["Security:Authenticators:2:Query"] = "SELECT password_hash FROM devices WHERE name = @username",
+            ["Security:Authenticators:2:PasswordHash"] = "Bcrypt",
+        }, out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(
+        [
+            new("Security:Authenticators:0", AuthenticatorType.Sql, string.Empty, new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.NotMine),
+                Sql: new SqlOptions(SqlProvider.PostgreSql, Connection,
+                    "SELECT password_hash, salt FROM devices WHERE name = @UserName AND owner = 'ops@example.com' AND @clientid <> @peeraddress",
+                    SqlPasswordHash.Sha256, SaltPosition.Suffix, null)),
+            new AuthenticatorOptions("Security:Authenticators:1", AuthenticatorType.Sql, string.Empty, new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny),
+                Sql: new SqlOptions(SqlProvider.PostgreSql, Connection, "SELECT hash AS password_hash FROM devices WHERE name = @username",
+                    SqlPasswordHash.Pbkdf2Sha512, SaltPosition.Prefix, 27500)),
+            new AuthenticatorOptions("Security:Authenticators:2", AuthenticatorType.Sql, string.Empty, new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny),
+                Sql: new SqlOptions(SqlProvider.MySql, "Server=127.0.0.1;Database=iot;User ID=broker;Password=p",
+                    "SELECT password_hash FROM devices WHERE name = @username", SqlPasswordHash.Bcrypt, SaltPosition.Prefix, null)),
+        ], read.Authenticators);
+        Assert.DoesNotContain("Password=p", read.Authenticators[0].ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_bad_sql_key_is_reported_without_the_connection_strings_password()
+    {
+        Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Sql",
+            ["Security:Authenticators:1:Type"] = "Sql",
+            ["Security:Authenticators:1:Provider"] = "Oracle",
+            ["Security:Authenticators:1:ConnectionString"] = "Host=db;Password=hunter2;Colour=blue",
+            ["Security:Authenticators:1:Query"] = "SELECT password_hash FROM devices WHERE name = @user_name",
+            ["Security:Authenticators:1:PasswordHash"] = "Md5",
+            ["Security:Authenticators:2:Type"] = "Sql",
+            ["Security:Authenticators:2:Provider"] = "PostgreSql",
+            ["Security:Authenticators:2:ConnectionString"] = "Host=db",
+            ["Security:Authenticators:2:Query"] = "SELECT password_hash FROM devices WHERE name = 'admin'",
+            ["Security:Authenticators:2:PasswordHash"] = "Bcrypt",
+            ["Security:Authenticators:2:SaltPosition"] = "Prefix",
+            ["Security:Authenticators:2:Iterations"] = "1000",
+            ["Security:Authenticators:2:Url"] = "http://127.0.0.1/",
+            ["Security:Authenticators:3:Type"] = "Sql",
+            ["Security:Authenticators:3:Provider"] = "PostgreSql",
+            ["Security:Authenticators:3:ConnectionString"] = "Host=db",
+            ["Security:Authenticators:3:Query"] = " ",
+            ["Security:Authenticators:3:PasswordHash"] = "Pbkdf2Sha256",
+            ["Security:Authenticators:3:Iterations"] = "0",
+            ["Security:Authenticators:3:SaltPosition"] = "Middle",
+            ["Security:Authenticators:4:Type"] = "Sql",
+            ["Security:Authenticators:4:Provider"] = "MySql",
+            ["Security:Authenticators:4:ConnectionString"] = "Server=db;Password=hunter3;Colour=blue",
+            ["Security:Authenticators:4:Query"] = "SELECT password_hash FROM devices WHERE name = @username",
+            ["Security:Authenticators:4:PasswordHash"] = "Bcrypt",
+        }, out var errors);
+
+        Assert.Equal(
+        [
+            "Security:Authenticators:0:Provider must be set.",
+            "Security:Authenticators:0:ConnectionString must be set.",
+            "Security:Authenticators:0:Query must be set.",
+            "Security:Authenticators:0:PasswordHash must be set.",
+            "Security:Authenticators:1:Provider 'Oracle' is not one of PostgreSql, MySql.",
+            "Security:Authenticators:1:ConnectionString is not a PostgreSQL connection string of Npgsql's keywords, such as " +
+            "Host=127.0.0.1;Port=5432;Database=iot;Username=broker;Password=... (the value is not shown: it may hold a password).",
+            "Security:Authenticators:1:Query does not use @username: it must look the client's user name up.",
+            "Security:Authenticators:1:Query uses @user_name, which is not a parameter (available: @username, @clientid, @peeraddress).",
+            "Security:Authenticators:1:PasswordHash 'Md5' is not one of Bcrypt, Pbkdf2Sha256, Pbkdf2Sha512, Sha256, Plain.",
+            "Security:Authenticators:2:Query does not use @username: it must look the client's user name up.",
+            "Security:Authenticators:2:SaltPosition applies to PasswordHash Sha256 only.",
+            "Security:Authenticators:2:Iterations applies to PasswordHash Pbkdf2Sha256 and Pbkdf2Sha512 only.",
+            "Security:Authenticators:2:Url is not a known setting (known: Type, Provider, ConnectionString, Query, PasswordHash, SaltPosition, Iterations, Timeout, FailurePolicy).",
+            "Security:Authenticators:3:Query ' ' must not be empty.",
+            "Security:Authenticators:3:SaltPosition 'Middle' is not one of Prefix, Suffix.",
+            "Security:Authenticators:3:Iterations '0' is not a whole number from 1 to 10000000.",
+            "Security:Authenticators:4:ConnectionString is not a MySQL connection string of MySqlConnector's keywords, such as " +
+            "Server=127.0.0.1;Port=3306;Database=iot;User ID=broker;Password=... (the value is not shown: it may hold a password).",
+        ], errors);
+        Assert.DoesNotContain(errors, static e => e.Contains("hunter", StringComparison.Ordinal));
     }
 
     /// <summary>The connection waits Mqtt:AuthenticationTimeout for the whole chain: NotMine needs a backend timeout below it.</summary>

@@ -11,9 +11,10 @@ namespace IoTHub.Broker.Security.Backends;
 /// the failure is counted, logged (when failures start, at most once per <see cref="ReportInterval"/> while they go on,
 /// and when the backend answers again; the reason, never credentials) and answered per <see cref="FailurePolicy"/> with
 /// <see cref="AuthenticationResult.Unavailable"/> or <see cref="AuthenticationResult.UnavailablePassedOn"/>, which the
-/// chain does not cache. <see cref="Failing"/> holds from a failure until the backend answers again.
+/// chain does not cache. <see cref="Failing"/> holds from a failure until the backend answers again. Disposing it disposes
+/// a backend that holds resources (a database's connection pool).
 /// </summary>
-public sealed partial class BackendAuthenticator : IAuthenticator
+public sealed partial class BackendAuthenticator : IAuthenticator, IDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
@@ -107,6 +108,8 @@ public sealed partial class BackendAuthenticator : IAuthenticator
 
         return _onFailure;
     }
+
+    public void Dispose() => (_backend as IDisposable)?.Dispose();
 
     private void Answered()
     {

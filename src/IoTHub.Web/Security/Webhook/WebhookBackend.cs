@@ -88,9 +88,7 @@ internal sealed record WebhookRequest(string ClientId, string? UserName, string?
             var bytes when Utf8.IsValid(bytes) => (Encoding.UTF8.GetString(bytes), "utf8"),
             var bytes => (Convert.ToBase64String(bytes), "base64"),
         };
-        var address = (request.Connection.RemoteEndPoint as IPEndPoint)?.Address;
-        return new WebhookRequest(request.ClientId, request.UserName, password, encoding,
-            (address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address)?.ToString(), request.Connection.Listener,
+        return new WebhookRequest(request.ClientId, request.UserName, password, encoding, request.PeerAddress?.ToString(), request.Connection.Listener,
             ProtocolVersions.Name(request.ProtocolVersion), CertificateIdentities.Read(request.Connection.ClientCertificate, CertificateIdentity.CommonName));
     }
 }
