@@ -9,6 +9,7 @@ using IoTHub.Broker.Security.Users;
 using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Jwt;
 using IoTHub.Web.Security.Users;
 using IoTHub.Web.Security.Webhook;
 using IoTHub.Web.Storage;
@@ -35,6 +36,7 @@ internal static partial class MqttAuthentication
         services.AddHttpClient(WebhookBackend.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false })
             .RemoveAllLoggers();
+        services.AddHttpClient(JwksKeys.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
         services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
 
@@ -150,6 +152,11 @@ internal static partial class MqttAuthentication
                     { Type: AuthenticatorType.Webhook, Url: { } url, Backend: { } backend } => new BackendAuthenticator(
                         new WebhookBackend(services.GetRequiredService<IHttpClientFactory>(), url), authenticator.Key, backend.Timeout, backend.FailurePolicy,
                         loggers.CreateLogger<BackendAuthenticator>()),
+                    { Type: AuthenticatorType.Jwt, Jwt: { } jwt, Backend: { } backend } => new BackendAuthenticator(
+                        new JwtBackend(jwt.Secret, jwt.JwksUrl is { } jwks ? new JwksKeys(services.GetRequiredService<IHttpClientFactory>(), jwks, jwt.JwksRefresh,
+                            backend.Timeout, services.GetRequiredService<TimeProvider>(), loggers.CreateLogger<JwksKeys>()) : null, jwt.Issuer, jwt.Audience,
+                            jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, services.GetRequiredService<TimeProvider>()),
+                        authenticator.Key, backend.Timeout, backend.FailurePolicy, loggers.CreateLogger<BackendAuthenticator>()),
                     _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),
                 });
             }
