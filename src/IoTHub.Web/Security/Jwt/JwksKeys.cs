@@ -7,7 +7,7 @@ namespace IoTHub.Web.Security.Jwt;
 /// The signing keys of a JWKS URL: fetched when first needed, refetched in the background once they are older than the
 /// refresh period (the keys at hand are used meanwhile), and refetched at once when a token names a key id they lack,
 /// at most once per <see cref="UnknownKeyInterval"/>. A fetch that fails, when its keys are needed, throws (a backend
-/// failure); one in the background keeps the keys at hand and is tried again at the next question. Each fetch is bounded
+/// failure), and so do tokens with an unknown key id until the next fetch may be tried; one in the background keeps the keys at hand and is tried again at the next question. Each fetch is bounded
 /// by the authenticator's Timeout, so a hung one ends.
 /// </summary>
 internal sealed partial class JwksKeys(IHttpClientFactory clients, Uri url, TimeSpan refresh, TimeSpan timeout, TimeProvider time, ILogger<JwksKeys> logger)
@@ -23,6 +23,7 @@ internal sealed partial class JwksKeys(IHttpClientFactory clients, Uri url, Time
     private long _fetchedAt;
     private long _triedAt;
     private Task<IList<SecurityKey>>? _fetching;
+    private string? _failure;
 
     /// <summary>The URL without its query, which may hold a token.</summary>
     public string Description { get; } = url.GetLeftPart(UriPartial.Path);
@@ -35,6 +36,12 @@ internal sealed partial class JwksKeys(IHttpClientFactory clients, Uri url, Time
             if (_keys is { } keys)
             {
                 var known = keyId is null || keys.Any(key => key.KeyId == keyId);
+                if (!known && _failure is not null && time.GetElapsedTime(_triedAt) < UnknownKeyInterval)
+                {
+                    // The key may be one the failed fetch would have brought: still a failure, not a bad signature.
+                    throw new AuthenticationBackendException(_failure);
+                }
+
                 if (known || time.GetElapsedTime(_triedAt) < UnknownKeyInterval)
                 {
                     if (time.GetElapsedTime(_fetchedAt) >= refresh && _fetching is null)
@@ -84,10 +91,21 @@ internal sealed partial class JwksKeys(IHttpClientFactory clients, Uri url, Time
 
             lock (_lock)
             {
-                (_keys, _fetchedAt) = (keys, time.GetTimestamp());
+                (_keys, _fetchedAt, _failure) = (keys, time.GetTimestamp(), null);
             }
 
             return keys;
+        }
+#pragma warning disable CA1031 // Remembered for the questions that come before the next fetch, then thrown on as it is.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            lock (_lock)
+            {
+                _failure = e is AuthenticationBackendException ? e.Message : $"fetching the JWKS failed: {e.GetType().Name}: {e.Message}";
+            }
+
+            throw;
         }
         finally
         {
