@@ -113,7 +113,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
                 return ContinueAsync(request, index, pending, generation, cancellationToken);
             }
 
-            var result = Uncached(pending.Result, ref generation);
+            var result = Uncached(_authenticators[index], pending.Result, ref generation);
             if (result != AuthenticationResult.NotMine || index + 1 == _authenticators.Length)
             {
                 return ValueTask.FromResult(Decide(request, result, result == AuthenticationResult.NotMine ? AnonymousIndex : index, generation));
@@ -133,22 +133,24 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     private async ValueTask<ConnectDecision> ContinueAsync(ConnectRequest request, int index, ValueTask<AuthenticationResult> pending, long? generation,
         CancellationToken cancellationToken)
     {
-        var result = Uncached(await pending.ConfigureAwait(false), ref generation);
+        var result = Uncached(_authenticators[index], await pending.ConfigureAwait(false), ref generation);
         while (result == AuthenticationResult.NotMine && ++index < _authenticators.Length)
         {
-            result = Uncached(await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false), ref generation);
+            result = Uncached(_authenticators[index], await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false), ref generation);
         }
 
         return Decide(request, result, index < _authenticators.Length ? index : AnonymousIndex, generation);
     }
 
     /// <summary>
-    /// A backend that failed: no decision of this CONNECT is cached (<paramref name="generation"/> becomes null), and one
-    /// whose policy passes the client on counts as <see cref="AuthenticationResult.NotMine"/>.
+    /// A backend that failed, or an authenticator whose decisions are not cached (<see cref="IAuthenticator.DecisionsCached"/>)
+    /// deciding: no decision of this CONNECT is cached (<paramref name="generation"/> becomes null); a backend whose policy
+    /// passes the client on counts as <see cref="AuthenticationResult.NotMine"/>.
     /// </summary>
-    private static AuthenticationResult Uncached(AuthenticationResult result, ref long? generation)
+    private static AuthenticationResult Uncached(IAuthenticator authenticator, AuthenticationResult result, ref long? generation)
     {
-        if (result is AuthenticationResult.Unavailable or AuthenticationResult.UnavailablePassedOn)
+        if (result is AuthenticationResult.Unavailable or AuthenticationResult.UnavailablePassedOn
+            || (result != AuthenticationResult.NotMine && !authenticator.DecisionsCached))
         {
             generation = null;
         }

@@ -40,5 +40,12 @@ public interface IAuthenticator
     /// <summary>The <c>method</c> label of <c>iothub_authentication_total</c>, e.g. <c>password_file</c>.</summary>
     string Method { get; }
 
+    /// <summary>
+    /// Whether the chain may cache what it decides (allow, deny); false for decisions that hold only for a while of their
+    /// own, such as a token's until it expires. Its <see cref="AuthenticationResult.NotMine"/> does not stop the next
+    /// authenticator's decision from being cached.
+    /// </summary>
+    bool DecisionsCached => true;
+
     ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken);
 }

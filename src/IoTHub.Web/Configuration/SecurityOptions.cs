@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Text;
 using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Backends;
@@ -23,16 +24,39 @@ internal enum AuthenticatorType
 
     /// <summary>A query of the operator's against their own database (PostgreSQL, MySQL, MariaDB), and the password hash it returns.</summary>
     Sql,
+
+    /// <summary>The password is a JSON Web Token, checked with an HMAC secret or the keys of a JWKS URL.</summary>
+    Jwt,
 }
 
 /// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
 /// <param name="Key">The setting it came from, for messages; of a backend, its section (<c>Security:Authenticators:0</c>), which names it in logs, metrics and alarms.</param>
 /// <param name="Type">What kind it is.</param>
 /// <param name="Path">The file of a password file; empty for the others.</param>
-/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>, <see cref="AuthenticatorType.Sql"/>): its timeout and failure policy.</param>
+/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>, <see cref="AuthenticatorType.Sql"/>, <see cref="AuthenticatorType.Jwt"/>): its timeout and failure policy.</param>
 /// <param name="Url">The endpoint of a <see cref="AuthenticatorType.Webhook"/>.</param>
 /// <param name="Sql">The database, query and hash of a <see cref="AuthenticatorType.Sql"/>.</param>
-internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, Uri? Url = null, SqlOptions? Sql = null);
+/// <param name="Jwt">The keys of a <see cref="AuthenticatorType.Jwt"/>.</param>
+internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, Uri? Url = null, SqlOptions? Sql = null,
+    JwtOptions? Jwt = null);
+
+/// <summary>The keys of a <see cref="AuthenticatorType.Jwt"/> authenticator (docs/security.md#jwt).</summary>
+/// <param name="Secret">The HMAC secret's UTF-8 bytes (at least 32); null with <paramref name="JwksUrl"/>.</param>
+/// <param name="JwksUrl">Where the RSA and ECDSA keys are fetched; null with <paramref name="Secret"/>.</param>
+/// <param name="JwksRefresh">How old fetched keys may get before they are fetched again in the background.</param>
+/// <param name="Issuer">The <c>iss</c> a token must have; null: not checked.</param>
+/// <param name="Audience">The <c>aud</c> a token must have; null: not checked.</param>
+/// <param name="ClockSkew">How far the broker's clock and the issuer's may differ, for <c>exp</c> and <c>nbf</c>.</param>
+/// <param name="UserNameClaim">The claim that must equal the MQTT user name.</param>
+/// <param name="ClientIdClaim">A claim that must equal the client id; null: none.</param>
+internal sealed record JwtOptions(byte[]? Secret, Uri? JwksUrl, TimeSpan JwksRefresh, string? Issuer, string? Audience, TimeSpan ClockSkew, string UserNameClaim,
+    string? ClientIdClaim)
+{
+    public const int MinimumSecretBytes = 32;
+    public static readonly TimeSpan DefaultJwksRefresh = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan DefaultClockSkew = TimeSpan.FromSeconds(30);
+    public const string DefaultUserNameClaim = "sub";
+}
 
 /// <summary>The keys every backend authenticator has: how long a question may take, and what a failure does.</summary>
 internal sealed record BackendOptions(TimeSpan Timeout, BackendFailurePolicy FailurePolicy);
@@ -187,6 +211,19 @@ internal sealed class SecurityOptions
                 continue;
             }
 
+            if (type == AuthenticatorType.Jwt)
+            {
+                var backend = ReadBackend(child);
+                var jwt = ReadJwt(child);
+                child.RejectUnknownKeys();
+                if (jwt is not null)
+                {
+                    Authenticators.Add(new AuthenticatorOptions(key, AuthenticatorType.Jwt, string.Empty, backend, Jwt: jwt));
+                }
+
+                continue;
+            }
+
             child.Require(nameof(AuthenticatorOptions.Path));
             var path = child.NonEmptyText(nameof(AuthenticatorOptions.Path), string.Empty);
             child.RejectUnknownKeys();
@@ -285,6 +322,38 @@ internal sealed class SecurityOptions
         {
             return false;
         }
+    }
+
+    /// <summary>The keys of a Jwt authenticator: exactly one of Secret (at least 32 bytes) and JwksUrl; null when they are wrong.</summary>
+    private static JwtOptions? ReadJwt(SectionReader reader)
+    {
+        // Read as text: a bad value's message must not quote the secret.
+        var secretText = reader.Text(nameof(JwtOptions.Secret), string.Empty);
+        var secret = secretText.Length > 0 ? Encoding.UTF8.GetBytes(secretText) : null;
+        if (secret is { Length: < JwtOptions.MinimumSecretBytes })
+        {
+            reader.Fail(nameof(JwtOptions.Secret), $"is shorter than {JwtOptions.MinimumSecretBytes} bytes (HS256 needs a key as long as its hash: make one with `openssl rand -base64 32`).");
+            secret = null;
+        }
+
+        var jwksUrl = reader.Read(nameof(JwtOptions.JwksUrl), (Uri?)null, TryParseWebhookUrl, "is not an absolute http:// or https:// URL without a user name or password.");
+        if ((secretText.Length > 0) == (jwksUrl is not null))
+        {
+            reader.Fail(nameof(JwtOptions.Secret), $"or {nameof(JwtOptions.JwksUrl)}: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).");
+        }
+
+        var refresh = reader.Duration(nameof(JwtOptions.JwksRefresh), JwtOptions.DefaultJwksRefresh);
+        var issuer = reader.NonEmptyText(nameof(JwtOptions.Issuer), string.Empty);
+        var audience = reader.NonEmptyText(nameof(JwtOptions.Audience), string.Empty);
+        var skew = reader.Read(nameof(JwtOptions.ClockSkew), JwtOptions.DefaultClockSkew, static (string raw, out TimeSpan value) =>
+            TimeSpan.TryParse(raw, CultureInfo.InvariantCulture, out value) && value >= TimeSpan.Zero && value <= TimeSpan.FromMinutes(10),
+            "is not a duration from 00:00:00 to 00:10:00.");
+        var userNameClaim = reader.NonEmptyText(nameof(JwtOptions.UserNameClaim), JwtOptions.DefaultUserNameClaim);
+        var clientIdClaim = reader.NonEmptyText(nameof(JwtOptions.ClientIdClaim), string.Empty);
+        return (secret is null) == (jwksUrl is null)
+            ? null
+            : new JwtOptions(secret, jwksUrl, refresh, issuer.Length > 0 ? issuer : null, audience.Length > 0 ? audience : null, skew, userNameClaim,
+                clientIdClaim.Length > 0 ? clientIdClaim : null);
     }
 
     /// <summary>

@@ -9,6 +9,7 @@ using IoTHub.Broker.Security.Users;
 using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Jwt;
 using IoTHub.Web.Security.Sql;
 using IoTHub.Web.Security.Users;
 using IoTHub.Web.Security.Webhook;
@@ -36,6 +37,7 @@ internal static partial class MqttAuthentication
         services.AddHttpClient(WebhookBackend.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false })
             .RemoveAllLoggers();
+        services.AddHttpClient(JwksKeys.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
         services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
 
@@ -152,7 +154,10 @@ internal static partial class MqttAuthentication
                         {
                             { Url: { } url } => new WebhookBackend(services.GetRequiredService<IHttpClientFactory>(), url),
                             { Sql: { } sql } => new SqlBackend(sql),
-                            _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url nor a query."),
+                            { Jwt: { } jwt } => new JwtBackend(jwt.Secret, jwt.JwksUrl is { } jwks ? new JwksKeys(services.GetRequiredService<IHttpClientFactory>(), jwks,
+                                jwt.JwksRefresh, backend.Timeout, services.GetRequiredService<TimeProvider>(), loggers.CreateLogger<JwksKeys>()) : null, jwt.Issuer,
+                                jwt.Audience, jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, services.GetRequiredService<TimeProvider>()),
+                            _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url, a query nor JWT keys."),
                         }, authenticator.Key, backend.Timeout, backend.FailurePolicy, loggers.CreateLogger<BackendAuthenticator>()),
                     _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),
                 });

@@ -73,7 +73,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Path is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:4:Type Database is listed more than once", StringComparison.Ordinal));
-        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database, Webhook, Sql)", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database, Webhook, Sql, Jwt)", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Path must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:2:Type must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
@@ -240,6 +240,57 @@ public sealed class SecuritySettingsTests : IDisposable
             "Server=127.0.0.1;Port=3306;Database=iot;User ID=broker;Password=... (the value is not shown: it may hold a password).",
         ], errors);
         Assert.DoesNotContain(errors, static e => e.Contains("hunter", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Jwt_authenticators_are_read_and_their_bad_keys_reported_without_quoting_the_secret()
+    {
+        var good = Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Jwt",
+            ["Security:Authenticators:0:Secret"] = new string('s', 32),
+            ["Security:Authenticators:0:Issuer"] = "https://issuer.test",
+            ["Security:Authenticators:0:ClientIdClaim"] = "client_id",
+            ["Security:Authenticators:1:Type"] = "jwt",
+            ["Security:Authenticators:1:JwksUrl"] = "https://issuer.test/jwks.json",
+            ["Security:Authenticators:1:JwksRefresh"] = "00:01:00",
+            ["Security:Authenticators:1:Audience"] = "iothub",
+            ["Security:Authenticators:1:ClockSkew"] = "00:00:00",
+            ["Security:Authenticators:1:UserNameClaim"] = "device",
+            ["Security:Authenticators:1:FailurePolicy"] = "NotMine",
+        }, out var none);
+
+        Assert.Empty(none);
+        var (secret, jwks) = (good.Authenticators[0].Jwt!, good.Authenticators[1].Jwt!);
+        Assert.Equal((32, null, "https://issuer.test", null, TimeSpan.FromSeconds(30), "sub", "client_id"),
+            (secret.Secret!.Length, secret.JwksUrl, secret.Issuer, secret.Audience, secret.ClockSkew, secret.UserNameClaim, secret.ClientIdClaim));
+        Assert.Equal((null, new Uri("https://issuer.test/jwks.json"), TimeSpan.FromMinutes(1), "iothub", TimeSpan.Zero, "device", BackendFailurePolicy.NotMine),
+            (jwks.Secret, jwks.JwksUrl, jwks.JwksRefresh, jwks.Audience, jwks.ClockSkew, jwks.UserNameClaim, good.Authenticators[1].Backend!.FailurePolicy));
+
+        Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Jwt",
+            ["Security:Authenticators:1:Type"] = "Jwt",
+            ["Security:Authenticators:1:Secret"] = "short-secret-31-bytes-long-xxxx",
+            ["Security:Authenticators:2:Type"] = "Jwt",
+            ["Security:Authenticators:2:Secret"] = new string('s', 40),
+            ["Security:Authenticators:2:JwksUrl"] = "https://issuer.test/jwks.json",
+            ["Security:Authenticators:3:Type"] = "Jwt",
+            ["Security:Authenticators:3:JwksUrl"] = "ftp://issuer.test/jwks.json",
+            ["Security:Authenticators:3:ClockSkew"] = "00:11:00",
+            ["Security:Authenticators:3:Url"] = "https://issuer.test/",
+        }, out var errors);
+
+        Assert.Equal(
+        [
+            "Security:Authenticators:0:Secret or JwksUrl: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).",
+            "Security:Authenticators:1:Secret is shorter than 32 bytes (HS256 needs a key as long as its hash: make one with `openssl rand -base64 32`).",
+            "Security:Authenticators:2:Secret or JwksUrl: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).",
+            "Security:Authenticators:3:JwksUrl 'ftp://issuer.test/jwks.json' is not an absolute http:// or https:// URL without a user name or password.",
+            "Security:Authenticators:3:Secret or JwksUrl: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).",
+            "Security:Authenticators:3:ClockSkew '00:11:00' is not a duration from 00:00:00 to 00:10:00.",
+            "Security:Authenticators:3:Url is not a known setting (known: Type, Timeout, FailurePolicy, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim).",
+        ], errors);
     }
 
     /// <summary>The connection waits Mqtt:AuthenticationTimeout for the whole chain: NotMine needs a backend timeout below it.</summary>

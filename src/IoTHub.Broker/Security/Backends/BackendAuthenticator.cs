@@ -55,6 +55,9 @@ public sealed partial class BackendAuthenticator : IAuthenticator, IDisposable
     /// <inheritdoc cref="IAuthenticationBackend.Description"/>
     public string Description => _backend.Description;
 
+    /// <inheritdoc cref="IAuthenticationBackend.DecisionsCached"/>
+    public bool DecisionsCached => _backend.DecisionsCached;
+
     public TimeSpan Timeout { get; }
 
     public BackendFailurePolicy FailurePolicy { get; }

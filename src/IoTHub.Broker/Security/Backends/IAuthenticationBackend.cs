@@ -24,6 +24,9 @@ public interface IAuthenticationBackend
     /// <summary>What it is, for logs and alarms (e.g. the URL without credentials or query); never a secret.</summary>
     string Description { get; }
 
+    /// <inheritdoc cref="IAuthenticator.DecisionsCached"/>
+    bool DecisionsCached => true;
+
     /// <summary>
     /// Asks the backend: <see cref="AuthenticationResult.Allow"/>, <see cref="AuthenticationResult.Deny"/>,
     /// <see cref="AuthenticationResult.Forbidden"/> or <see cref="AuthenticationResult.NotMine"/>. A backend that cannot
