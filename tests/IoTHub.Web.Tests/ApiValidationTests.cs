@@ -171,6 +171,18 @@ public sealed class ApiValidationTests(SmallBrokerHost host) : IClassFixture<Sma
         Assert.StartsWith("is not a field of this request", quoted.GetProperty("['a.b']")[0].GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_body_that_is_not_sent_as_json_is_refused_as_an_unsupported_media_type()
+    {
+        var admin = await host.AdminAsync();
+
+        var response = await admin.PostAsync("/api/v1/publish", new StringContent("topic=t", Encoding.UTF8, "text/plain"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal("Unsupported Media Type", problem.GetProperty("title").GetString());
+        Assert.False(problem.TryGetProperty("errors", out _));
+    }
+
     private static async Task<JsonElement> PublishErrorsAsync(HttpClient admin, string json) =>
         await ErrorsAsync(await admin.PostAsync("/api/v1/publish", new StringContent(json, Encoding.UTF8, "application/json")));
 
