@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using IoTHub.Testing;
+using IoTHub.Web.Api.Publish;
 
 namespace IoTHub.Web.Tests;
 
@@ -92,7 +93,14 @@ public sealed class ApiValidationTests(SmallBrokerHost host) : IClassFixture<Sma
             properties = new { correlationData = "not base64!", responseTopic = "replies/#", userProperties = new[] { new { name = "only-a-name" } } },
         }));
 
+        var sysItself = await ErrorsAsync(await admin.PostAsJsonAsync("/api/v1/publish", new { topic = "$SYS", payload = "x" }));
+        var encoding = await PublishErrorsAsync(admin, """{"topic":"t","encoding":7}""");
+        var nullItem = await PublishErrorsAsync(admin, """{"topic":"t","properties":{"userProperties":[null]}}""");
+
         Assert.Equal("is required.", noTopic.GetProperty("topic")[0].GetString());
+        Assert.Equal(MessageContent.SystemTopicRefused, sysItself.GetProperty("topic")[0].GetString());
+        Assert.Equal("must be Text or Base64.", encoding.GetProperty("encoding")[0].GetString());
+        Assert.Equal("every item needs a name and a value.", nullItem.GetProperty("properties.userProperties")[0].GetString());
         Assert.Equal("is not valid base64.", badBase64.GetProperty("payload")[0].GetString());
         Assert.Equal(["properties.correlationData", "properties.responseTopic", "properties.userProperties"], Fields(badProperties));
         Assert.Equal("every item needs a name and a value.", badProperties.GetProperty("properties.userProperties")[0].GetString());
@@ -112,6 +120,21 @@ public sealed class ApiValidationTests(SmallBrokerHost host) : IClassFixture<Sma
         Assert.Equal("this broker keeps no retained messages (Mqtt:RetainAvailable is false).", kept.GetProperty("topic")[0].GetString());
         var published = await admin.PostAsJsonAsync("/api/v1/publish", new { topic = "t", payload = new string('x', 20), broker = "small" });
         Assert.Equal(HttpStatusCode.OK, published.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_retained_message_shows_only_the_properties_it_was_stored_with()
+    {
+        var admin = await host.AdminAsync();
+
+        var set = await admin.PutAsJsonAsync("/api/v1/retained/validation/typed", new { payload = "21.5", properties = new { contentType = "text/plain" } });
+        var shown = await admin.GetFromJsonAsync<JsonElement>("/api/v1/retained/validation/typed");
+
+        Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        var properties = shown.GetProperty("properties");
+        Assert.Equal("text/plain", properties.GetProperty("contentType").GetString());
+        Assert.Equal(JsonValueKind.Null, properties.GetProperty("correlationData").ValueKind);
+        Assert.Equal(JsonValueKind.Null, properties.GetProperty("payloadIsUtf8").ValueKind);
     }
 
     [Fact]
