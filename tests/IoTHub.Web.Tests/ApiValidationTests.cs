@@ -59,12 +59,16 @@ public sealed class ApiValidationTests(SmallBrokerHost host) : IClassFixture<Sma
     }
 
     [Fact]
-    public async Task Every_write_to_a_broker_that_does_not_exist_is_not_found()
+    public async Task Every_request_for_a_broker_that_does_not_exist_is_not_found()
     {
         var admin = await host.AdminAsync();
 
         var responses = new[]
         {
+            await admin.GetAsync("/api/v1/brokers/nowhere"),
+            await admin.GetAsync("/api/v1/clients/c?broker=nowhere"),
+            await admin.PostAsync("/api/v1/clients/c/disconnect?broker=nowhere", null),
+            await admin.PostAsync("/api/v1/clients/disconnect?clientId=c&broker=nowhere", null),
             await admin.PostAsJsonAsync("/api/v1/subscriptions", new { clientId = "c", topicFilter = "a", broker = "nowhere" }),
             await admin.DeleteAsync("/api/v1/subscriptions?clientId=c&topicFilter=a&broker=nowhere"),
             await admin.PutAsJsonAsync("/api/v1/retained/a?broker=nowhere", new { payload = "x" }),
@@ -78,6 +82,21 @@ public sealed class ApiValidationTests(SmallBrokerHost host) : IClassFixture<Sma
             var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound);
             Assert.Contains("nowhere", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task One_broker_is_described_by_its_name_with_its_own_listener()
+    {
+        var admin = await host.AdminAsync();
+
+        var small = await admin.GetFromJsonAsync<JsonElement>("/api/v1/brokers/small");
+        var byName = await admin.GetFromJsonAsync<JsonElement>("/api/v1/brokers?name=SMA");
+
+        Assert.Equal("small", small.GetProperty("name").GetString());
+        Assert.Equal("Running", small.GetProperty("state").GetString());
+        var listener = Assert.Single(small.GetProperty("listeners").EnumerateArray());
+        Assert.Equal(host.MqttEndpoints["small"].Port, listener.GetProperty("port").GetInt32());
+        Assert.Equal(["small"], byName.GetProperty("items").EnumerateArray().Select(static b => b.GetProperty("name").GetString()));
     }
 
     [Fact]
