@@ -49,8 +49,8 @@ public sealed class AccountsPageTests(DashboardHost host, Chromium chromium) : I
         Assert.Equal(HttpStatusCode.Unauthorized, (await LoginAsync("dash-operator", "operator-password-2")).StatusCode);
 
         var audit = await (await host.AdminAsync()).GetStringAsync("/api/v1/audit?actor=admin&pageSize=500");
-        Assert.Contains("dashboard: change the role of account 'dash-operator' to admin", audit, StringComparison.Ordinal);
-        Assert.Contains("dashboard: delete account 'dash-operator'", audit, StringComparison.Ordinal);
+        Assert.Contains("\"PUT /api/v1/accounts/dash-operator\"", audit, StringComparison.Ordinal);
+        Assert.Contains("\"DELETE /api/v1/accounts/dash-operator\"", audit, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -136,7 +136,8 @@ public sealed class AccountsPageTests(DashboardHost host, Chromium chromium) : I
 
         var log = await (await host.AdminAsync()).GetFromJsonAsync<System.Text.Json.JsonElement>("/api/v1/audit?actor=dash-intruder");
         var entry = Assert.Single(log.GetProperty("items").EnumerateArray());
-        Assert.Equal(("POST /login", 401), (entry.GetProperty("action").GetString(), entry.GetProperty("status").GetInt32()));
+        Assert.Equal(("POST /login", 401, "dashboard"),
+            (entry.GetProperty("action").GetString(), entry.GetProperty("status").GetInt32(), entry.GetProperty("source").GetString()));
     }
 
     private Task<IPage> OpenAsync(string link, string heading) =>

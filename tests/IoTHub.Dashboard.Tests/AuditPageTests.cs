@@ -1,8 +1,12 @@
 using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
+using IoTHub.Web.Mqtt;
 using IoTHub.Web.Tests;
 using IoTHub.Web.Tests.Security;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static IoTHub.Dashboard.Tests.DashboardPage;
 using static Microsoft.Playwright.Assertions;
@@ -74,6 +78,45 @@ public sealed class AuditPageTests(AccessAuditHost host, Chromium chromium) : IC
         await Expect(page.GetByTestId("audit-count")).ToHaveTextAsync("1 entries, page 1 of 1");
         await Expect(rows.First).ToContainTextAsync("DELETE /api/v1/retained/audit-page/missing");
         await Expect(rows.First).ToContainTextAsync("404");
+    }
+
+    [Fact]
+    public async Task A_change_made_in_the_dashboard_and_through_the_api_has_one_action_and_one_search_finds_both()
+    {
+        // A client id with spaces: the action holds the path as a request's path is written, escaped, whichever way it came.
+        const string ClientId = "audit same 000000";
+        const string Action = "DELETE /api/v1/sessions/audit%20same%20000000";
+        var broker = host.Services.GetRequiredService<BrokerRegistry>().Default;
+        await SessionFleet.CreateAsync(broker, "audit same ", 1, static _ => 1);
+        var page = await chromium.NewPageAsync(BaseUrl);
+        await LogInAsync(page, FirstAdmin.UserName, AdminApiHost.AdminPassword);
+        await NavigateAsync(page, "Sessions", "Sessions and subscriptions");
+        await page.GetByLabel("Filter sessions").FillAsync(ClientId);
+        var row = page.Locator($"[data-testid=sessions] tr[data-client-id=\"{ClientId}\"]");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await row.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync($"Deleted the session of '{ClientId}'.");
+        Assert.Null(broker.GetSession(ClientId));
+
+        // The same change through the API (the session is gone by now: 404, written all the same).
+        var admin = await host.AdminAsync();
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await admin.DeleteAsync("/api/v1/sessions/" + Uri.EscapeDataString(ClientId))).StatusCode);
+
+        var found = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?action=" + Uri.EscapeDataString(Action));
+        Assert.Equal([(Action, "api", 404), (Action, "dashboard", 204)], found.GetProperty("items").EnumerateArray()
+            .Select(static e => (e.GetProperty("action").GetString(), e.GetProperty("source").GetString(), e.GetProperty("status").GetInt32())));
+
+        // The Audit page finds both by the same text, and says where each came from.
+        await NavigateAsync(page, "Audit", "Audit log");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Admin actions" }).ClickAsync();
+        await page.GetByLabel("Action contains").FillAsync(Action);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Expect(page.GetByTestId("audit-count")).ToHaveTextAsync("2 entries, page 1 of 1");
+        var rows = page.GetByTestId("audit-entries").Locator("tbody tr");
+        await Expect(rows.Nth(0)).ToHaveAttributeAsync("data-source", "api");
+        await Expect(rows.Nth(1)).ToHaveAttributeAsync("data-source", "dashboard");
+        await Expect(rows.Nth(1).Locator("td").Nth(1)).ToHaveTextAsync("dashboard");
+        await Expect(rows.Nth(1)).ToContainTextAsync(Action);
     }
 
     [Fact]

@@ -107,10 +107,11 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("Disconnected 'dash-live'.");
 
         // The same audit log as the API's: who, what, the outcome, from where.
-        var entry = await AuditEntryAsync(host, "dashboard: disconnect client 'dash-live' of broker 'default'");
+        var entry = await AuditEntryAsync(host, "POST /api/v1/clients/dash-live/disconnect");
         Assert.Equal(FirstAdmin.UserName, entry.GetProperty("actor").GetString());
         Assert.Equal(204, entry.GetProperty("status").GetInt32());
         Assert.Equal("127.0.0.1", entry.GetProperty("remoteAddress").GetString());
+        Assert.Equal("dashboard", entry.GetProperty("source").GetString());
     }
 
     [Fact]
@@ -136,7 +137,7 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(retained).ToContainTextAsync("21.5");
         await Expect(retained).ToContainTextAsync("QoS 1");
 
-        await AuditEntryAsync(host, "dashboard: publish to 'dash/kitchen/temperature' of broker 'default' (QoS 1, retained)");
+        Assert.Equal("dashboard", (await AuditEntryAsync(host, "POST /api/v1/publish")).GetProperty("source").GetString());
 
         await NavigateAsync(page, "Sessions", "Sessions and subscriptions");
         await page.GetByRole(AriaRole.Searchbox, new() { Name = "Filter sessions" }).FillAsync("dash-kitchen");

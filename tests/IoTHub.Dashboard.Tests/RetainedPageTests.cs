@@ -45,8 +45,8 @@ public sealed class RetainedPageTests(DashboardHost host, Chromium chromium) : I
 
         Assert.Equal(["dash/retained/a edited"], await RetainedSeenAsync("dash/retained/#"));
         var audit = await (await host.AdminAsync()).GetStringAsync("/api/v1/audit?actor=admin&pageSize=500");
-        Assert.Contains("dashboard: delete the retained message of 'dash/retained/b' of broker 'default'", audit, StringComparison.Ordinal);
-        Assert.Contains("dashboard: set the retained message of 'dash/retained/a' of broker 'default' (QoS 1)", audit, StringComparison.Ordinal);
+        Assert.Contains("\"DELETE /api/v1/retained/dash/retained/b\"", audit, StringComparison.Ordinal);
+        Assert.Contains("\"PUT /api/v1/retained/dash/retained/a\"", audit, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class RetainedPageTests(DashboardHost host, Chromium chromium) : I
         Assert.Empty(await RetainedSeenAsync("dash/bulk/#"));
         var audit = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?actor=admin&pageSize=500");
         Assert.Single(audit.GetProperty("items").EnumerateArray(),
-            static e => e.GetProperty("action").GetString() == "dashboard: delete the retained messages matching 'dash/bulk/#' of broker 'default'");
+            static e => e.GetProperty("action").GetString() == "DELETE /api/v1/retained?topicFilter=dash%2Fbulk%2F%23");
     }
 
     [Fact]

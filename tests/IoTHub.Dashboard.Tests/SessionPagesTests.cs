@@ -112,7 +112,7 @@ public sealed class SessionActionsTests(DashboardHost host, Chromium chromium) :
         // Both went through one queue in order: once "kept" is there, "gone" would have come before it.
         await subscriber.WaitForLineAsync(static line => line == "kept", Chromium.Timeout);
         Assert.DoesNotContain("gone", subscriber.Lines);
-        var entry = await AuditEntryAsync(host, "dashboard: remove subscription 'dash/unsub/#' of client 'dash-unsub' of broker 'default'");
+        var entry = await AuditEntryAsync(host, "DELETE /api/v1/subscriptions?clientId=dash-unsub&topicFilter=dash%2Funsub%2F%23");
         Assert.Equal(204, entry.GetProperty("status").GetInt32());
     }
 
@@ -133,7 +133,7 @@ public sealed class SessionActionsTests(DashboardHost host, Chromium chromium) :
         Assert.Contains(subscriber.Lines, static line => line.Contains("Received DISCONNECT (152)", StringComparison.Ordinal));
         await Expect(row).ToHaveCountAsync(0);
         Assert.Equal(HttpStatusCode.NotFound, (await (await host.AdminAsync()).GetAsync("/api/v1/sessions/dash-doomed")).StatusCode);
-        var entry = await AuditEntryAsync(host, "dashboard: delete session 'dash-doomed' of broker 'default'");
+        var entry = await AuditEntryAsync(host, "DELETE /api/v1/sessions/dash-doomed");
         Assert.Equal(204, entry.GetProperty("status").GetInt32());
         Assert.Equal(FirstAdmin.UserName, entry.GetProperty("actor").GetString());
     }

@@ -85,11 +85,6 @@ public sealed partial class WatchPageTests(DashboardHost host, Chromium chromium
         // Watching is no session and no subscription: the broker's lists do not show it.
         Assert.DoesNotContain(Broker.GetSubscriptions()!, static s => s.TopicFilter == "dash/watch/+/props");
         Assert.Equal(1, Broker.Router.Watches.Count);
-        if (Environment.GetEnvironmentVariable(OverviewTests.ScreenshotDirectoryVariable) is { Length: > 0 } directory)
-        {
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, "watch.png"), FullPage = true });
-        }
-
         await page.Context.CloseAsync();
     }
 

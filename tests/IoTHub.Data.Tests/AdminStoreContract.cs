@@ -122,7 +122,8 @@ public abstract class AdminStoreContract : IAsyncLifetime
     {
         var log = Stores.AuditLog;
         var records = Enumerable.Range(1, 7)
-            .Select(i => new AuditRecord(Noon.AddSeconds(i), i % 3 == 0 ? "apikey:backup" : "admin", $"POST /api/v1/publish?n={i}", 200 + i, "192.0.2." + i))
+            .Select(i => new AuditRecord(Noon.AddSeconds(i), i % 3 == 0 ? "apikey:backup" : "admin", $"POST /api/v1/publish?n={i}", 200 + i, "192.0.2." + i,
+                i % 3 == 0 ? AuditSources.ApiKey : i % 3 == 1 ? AuditSources.Api : AuditSources.Dashboard))
             .ToList();
         foreach (var record in records)
         {

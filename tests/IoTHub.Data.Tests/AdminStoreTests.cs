@@ -17,7 +17,7 @@ public sealed class MemoryAdminStoreTests : AdminStoreContract
         const int Capacity = 10_000;
         for (var i = 0; i < Capacity + 5; i++)
         {
-            await Stores.AuditLog.WriteAsync(new AuditRecord(DateTimeOffset.UnixEpoch.AddSeconds(i), "admin", "DELETE /api/v1/retained/" + i, 204, "::1"), default);
+            await Stores.AuditLog.WriteAsync(new AuditRecord(DateTimeOffset.UnixEpoch.AddSeconds(i), "admin", "DELETE /api/v1/retained/" + i, 204, "::1", AuditSources.Api), default);
         }
 
         var (newest, total) = await Stores.AuditLog.ReadAsync(new AuditQuery(), Capacity - 1, 10, default);

@@ -57,5 +57,43 @@ public sealed class MigrationUpgradeTests : IDisposable
         Assert.Contains(first, await check.Database.GetAppliedMigrationsAsync());
     }
 
+    [Fact]
+    public async Task Audit_entries_written_before_they_had_a_source_are_given_the_one_their_text_shows()
+    {
+        await using (var context = new BrokerDbContext(SqliteStorage.CreateOptions(DatabasePath)))
+        {
+            var migrations = context.Database.GetMigrations().ToList();
+            var before = migrations[migrations.FindIndex(static m => m.EndsWith("_AuditSource", StringComparison.Ordinal)) - 1];
+            await context.GetService<IMigrator>().MigrateAsync(before);
+        }
+
+        // As the version before wrote them: the dashboard's changes in words, its failed logins as POST /login.
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "INSERT INTO audit_log (at, actor, action, status, remote_address) VALUES " +
+                "(1, 'admin', 'DELETE /api/v1/sessions/s1', 204, '::1'), (2, 'apikey:backup', 'POST /api/v1/publish', 200, '::1'), " +
+                "(3, 'admin', 'dashboard: delete session ''s1'' of broker ''default''', 404, '::1'), (4, 'mallory', 'POST /login', 401, '::1'), " +
+                "(5, 'mallory', 'POST /api/v1/auth/login', 401, '::1');";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await (await SqliteStorage.OpenAsync(DatabasePath, StorageDurability.Strict)).DisposeAsync();
+
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT source FROM audit_log ORDER BY at";
+        var sources = new List<string>();
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                sources.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(["api", "api-key", "dashboard", "dashboard", "api"], sources);
+    }
+
     public void Dispose() => _folder.Dispose();
 }

@@ -7,6 +7,7 @@ using IoTHub.Web.Metrics.History;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace IoTHub.Interop.Tests;
 
@@ -25,7 +26,8 @@ public sealed class InteropHost : IDisposable
     {
     }
 
-    internal InteropHost(IReadOnlyDictionary<string, string> settings)
+    /// <param name="logs">Also receives the host's log, when given.</param>
+    internal InteropHost(IReadOnlyDictionary<string, string> settings, ILoggerProvider? logs = null)
     {
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -37,6 +39,11 @@ public sealed class InteropHost : IDisposable
             foreach (var (key, value) in settings)
             {
                 web.UseSetting(key, value);
+            }
+
+            if (logs is not null)
+            {
+                web.ConfigureLogging(logging => logging.AddProvider(logs));
             }
         });
         _factory.UseKestrel();
@@ -59,6 +66,8 @@ public sealed class InteropHost : IDisposable
     public IPEndPoint HttpEndpoint => _factory.Services.GetRequiredService<BoundListeners>().Http.Single().Endpoint;
 
     public MqttBroker Broker => _factory.Services.GetRequiredService<MqttBroker>();
+
+    public IServiceProvider Services => _factory.Services;
 
     /// <summary>The sampler of the metrics history, for tests that take a sample now instead of waiting 10 s.</summary>
     internal HistorySampler HistorySampler => _factory.Services.GetRequiredService<HistorySampler>();

@@ -79,6 +79,14 @@ internal static class Mosquitto
         await publisher.WaitForSuccessAsync();
     }
 
+    /// <summary>Runs mosquitto_pub -d with the given arguments after the connection ones, expecting a refusal; returns its output ("received CONNACK (134)").</summary>
+    public static async Task<string> RefusedPublishWithAsync(InteropHost host, Protocol protocol, params string[] arguments)
+    {
+        using var publisher = ChildProcess.Start(Pub, ["-d", "-h", host.Host, "-p", Port(host), "-V", Version(protocol), .. arguments]);
+        Assert.NotEqual(0, await publisher.WaitForExitAsync());
+        return string.Join('\n', publisher.Lines);
+    }
+
     /// <summary>The messages mosquitto_sub printed, in order.</summary>
     public static List<Received> Messages(ChildProcess subscriber) =>
         [.. subscriber.Lines.Where(IsMessage).Select(line => Parse(line).Message)];

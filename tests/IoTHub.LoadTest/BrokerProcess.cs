@@ -64,12 +64,12 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// enforce (the MQTTnet server has none).
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null)
+        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, string? webhookUrl = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, webhookUrl).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -83,7 +83,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile)
+        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, string? webhookUrl)
     {
         if (transport.UsesTls() && certificates is null)
         {
@@ -129,6 +129,11 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 {
                     // Users created through the admin API (DatabaseUsers), logged in as the first admin.
                     arguments.Add("--Security:Authenticators:0:Type=Database");
+                }
+
+                if (webhookUrl is not null)
+                {
+                    arguments.AddRange(["--Security:Authenticators:0:Type=Webhook", "--Security:Authenticators:0:Url=" + webhookUrl]);
                 }
 
                 break;

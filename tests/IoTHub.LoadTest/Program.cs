@@ -118,9 +118,10 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
             continue;
         }
 
-        // The MQTTnet server has no password-file authentication of its own to compare, and only IoTHub keeps users in a database.
+        // The MQTTnet server has no password-file authentication of its own to compare, and only IoTHub keeps users in a database
+        // or asks a webhook (Mosquitto would need a third-party plugin).
         if (scenario.Authentication == ConnectAuthentication.PasswordFile ? kind is BrokerKind.MqttNet or BrokerKind.Kestrel
-            : scenario.Authentication == ConnectAuthentication.Database && kind != BrokerKind.IoTHub)
+            : scenario.Authentication is ConnectAuthentication.Database or ConnectAuthentication.Webhook && kind != BrokerKind.IoTHub)
         {
             continue;
         }
@@ -146,15 +147,22 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
             var passwordFile = scenario.Authentication == ConnectAuthentication.PasswordFile ? credentials!.PasswordFile : null;
             var databaseUsers = scenario.Authentication == ConnectAuthentication.Database;
             var aclFile = aclRules > 0 ? accessRules!.FileWith(aclRules) : null;
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile).ConfigureAwait(false);
+            await using var webhook = scenario.Authentication == ConnectAuthentication.Webhook ? WebhookUsers.Start() : null;
+            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile,
+                webhook?.Url).ConfigureAwait(false);
             var runnerCredentials = scenario.Authentication switch
             {
                 ConnectAuthentication.PasswordFile => credentials,
                 ConnectAuthentication.Database => await DatabaseUsers.CreateAsync(broker).ConfigureAwait(false),
+                ConnectAuthentication.Webhook => webhook!.Credentials,
                 _ => null,
             };
             var clients = new ClientTransport(broker.Port, transport, certificates?.Authority, scenario.ResumeTlsSessions);
             result = (await new Runner(broker, clients, settings, runnerCredentials, aclFile is not null).RunAsync(scenario).ConfigureAwait(false)) with { Transport = transport, AclRules = aclRules };
+            if (webhook is not null)
+            {
+                result = result with { Notes = [.. result.Notes, $"{webhook.Requests:N0} webhook requests in all (warm-up included)"] };
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

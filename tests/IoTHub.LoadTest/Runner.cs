@@ -324,11 +324,12 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             ? Math.Min(settings.Connects, Scenario.DatabaseColdConnects)
             : settings.Connects;
         var warmup = Math.Min(total / 5, 20_000 - total);
-        await ConnectAndDisconnectAsync(scenario, "warm-", warmup).ConfigureAwait(false);
+        await ConnectAndDisconnectAsync(scenario, "warm-", warmup, new LatencyHistogram()).ConfigureAwait(false);
+        var connects = new LatencyHistogram();
         var toolBefore = Environment.CpuUsage.TotalTime;
         var cpuBefore = broker.CpuSeconds();
         var clock = Stopwatch.StartNew();
-        await ConnectAndDisconnectAsync(scenario, "rate-", total).ConfigureAwait(false);
+        await ConnectAndDisconnectAsync(scenario, "rate-", total, connects).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = broker.CpuSeconds() - cpuBefore;
         return new Result(scenario, broker.Kind)
@@ -340,10 +341,13 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             // A TLS client's half of a handshake costs the tool more than a broker's half (.NET builds the server's certificate
             // chain on every handshake, resumed ones too): the tool's share says when the tool, not the broker, set the rate.
             ToolCpu = (Environment.CpuUsage.TotalTime - toolBefore).TotalSeconds / elapsed,
+            // The latency columns of a connect row: from opening the connection to its CONNACK, 16 in flight.
+            Latency = connects,
         };
     }
 
-    private Task ConnectAndDisconnectAsync(Scenario scenario, string prefix, int total)
+    /// <summary>Connects and disconnects <paramref name="total"/> clients, 16 at a time, recording each one's time from opening the connection to its CONNACK.</summary>
+    private Task ConnectAndDisconnectAsync(Scenario scenario, string prefix, int total, LatencyHistogram connects)
     {
         var next = -1;
         var options = ClientOptions.Default with
@@ -353,12 +357,20 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         };
         return ForEachAsync(16, 16, async worker =>
         {
+            var mine = new LatencyHistogram();
             int i;
             while ((i = Interlocked.Increment(ref next)) < total)
             {
                 var id = scenario.ReuseClientIds ? Id("client-", worker) : Id(prefix, i);
+                var started = Stopwatch.GetTimestamp();
                 var client = await LoadClient.ConnectAsync(transport, id, [], options).ConfigureAwait(false);
+                mine.Record((long)Stopwatch.GetElapsedTime(started).TotalNanoseconds);
                 await client.DisconnectAsync().ConfigureAwait(false);
+            }
+
+            lock (connects)
+            {
+                connects.Add(mine);
             }
         }).WaitAsync(SetupTimeout);
     }

@@ -36,6 +36,9 @@ internal enum ConnectAuthentication
 
     /// <summary>User name and password checked against IoTHub's users in its database (IoTHub only).</summary>
     Database,
+
+    /// <summary>User name and password checked by an HTTP authentication webhook the tool serves on loopback (IoTHub only).</summary>
+    Webhook,
 }
 
 internal enum Topology
@@ -115,6 +118,10 @@ internal sealed record Scenario(
             ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Database, ScramMethod: "SCRAM-SHA-256"),
         new("connect-scram-sha512", "the same with SCRAM-SHA-512 (on the user's PBKDF2-SHA512 hash)",
             ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Database, ScramMethod: "SCRAM-SHA-512"),
+        new("connect-webhook", "connect-rate with a user an authentication webhook served by the tool on loopback allows (one HTTP POST per connect), a new client id each connect (cache misses)",
+            ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Webhook),
+        new("connect-webhook-warm", "connect-webhook with connect-same-ids's client ids (cache hits: no request)",
+            ScenarioKind.ConnectRate, Authentication: ConnectAuthentication.Webhook, ReuseClientIds: true),
         .. OpenLoopPlan.Scenarios,
     ];
 }

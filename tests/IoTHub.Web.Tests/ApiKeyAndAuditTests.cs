@@ -30,6 +30,13 @@ public sealed class ApiKeyAndAuditTests(AdminApiHost host) : IClassFixture<Admin
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/api-keys/{id}")).StatusCode);
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await script.GetAsync("/api/v1/statistics")).StatusCode);
+
+        // The key's refused publish is audited as the key's, from the source api-key; the admin's changes from the source api.
+        var log = await admin.GetFromJsonAsync<JsonElement>("/api/v1/audit?action=/api/v1/publish&actor=apikey:monitoring");
+        var refused = Assert.Single(log.GetProperty("items").EnumerateArray());
+        Assert.Equal((403, "api-key"), (refused.GetProperty("status").GetInt32(), refused.GetProperty("source").GetString()));
+        var revoked = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/audit?action=DELETE /api/v1/api-keys/{id}");
+        Assert.Equal("api", Assert.Single(revoked.GetProperty("items").EnumerateArray()).GetProperty("source").GetString());
     }
 
     [Fact]
@@ -90,6 +97,8 @@ public sealed class ApiKeyAndAuditTests(AdminApiHost host) : IClassFixture<Admin
         var entries = log.GetProperty("items").EnumerateArray()
             .Select(static e => (e.GetProperty("actor").GetString(), e.GetProperty("action").GetString(), e.GetProperty("status").GetInt32())).ToList();
         Assert.Contains(("audited-intruder", "POST /api/v1/auth/login", 401), entries);
+        Assert.Equal("api", log.GetProperty("items").EnumerateArray().First(static e => e.GetProperty("actor").GetString() == "audited-intruder")
+            .GetProperty("source").GetString());
         Assert.Contains((AdminApiHost.ViewerName, "GET /api/v1/audit?kind=admin", 403), entries);
         Assert.Contains((AdminApiHost.ViewerName, "DELETE /api/v1/retained/audited/viewer", 403), entries);
         Assert.Contains(("admin", "POST /api/v1/publish?broker=audited", 400), entries);

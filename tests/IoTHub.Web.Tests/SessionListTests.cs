@@ -183,10 +183,30 @@ public sealed class SessionListTests(SessionListTests.FleetHost host) : IClassFi
         var order = Comparer<(int Key, int Id)>.Create(static (x, y) => x.Key != y.Key ? y.Key.CompareTo(x.Key) : x.Id.CompareTo(y.Id));
         var paging = new PageQuery { Page = pageIndex + 1, PageSize = size };
 
-        var page = paging.Select(items, order);
+        var page = paging.Select(items, static item => item, order);
 
         Assert.Equal(items.Order(order).Skip(pageIndex * size).Take(size), page.Items);
         Assert.Equal(count, page.TotalCount);
+    }
+
+    [Theory]
+    [InlineData(false, 0)]
+    [InlineData(false, 999)]
+    [InlineData(false, 1_999)]
+    [InlineData(true, 0)]
+    [InlineData(true, 1_000)]
+    [InlineData(true, 1_999)]
+    public void Items_that_arrive_in_order_or_in_reverse_give_the_same_pages(bool reversed, int pageIndex)
+    {
+        // Sequential client ids arrive in order: the case a bounded heap handles worst.
+        var items = Enumerable.Range(0, 100_000).Select(static i => $"device-{i:D6}").ToList();
+        var order = StringComparer.Ordinal;
+        var paging = new PageQuery { Page = pageIndex + 1, PageSize = 50 };
+
+        var page = paging.Select(reversed ? Enumerable.Reverse(items) : items, static id => id, order);
+
+        Assert.Equal(items.Skip(pageIndex * 50).Take(50), page.Items);
+        Assert.Equal(100_000, page.TotalCount);
     }
 
     private static async Task<JsonElement> PageAsync(HttpClient client, string request)

@@ -253,6 +253,12 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("remote_address");
 
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("source");
+
                     b.Property<int>("Status")
                         .HasColumnType("integer")
                         .HasColumnName("status");

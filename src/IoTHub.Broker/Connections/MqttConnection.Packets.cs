@@ -161,6 +161,7 @@ internal sealed partial class MqttConnection
 
         var terms = ConnectTerms.Negotiate(Options, connect, admitted);
         _keepAlive = terms.KeepAlive;
+        CleanStart = connect.CleanStart;
         _window = terms.Window;
         _clientMaximumPacketSize = terms.ClientMaximumPacketSize;
         _outgoingAliases = terms.TopicAliasMaximum > 0 ? new TopicAliases(terms.TopicAliasMaximum) : TopicAliases.None;
@@ -274,8 +275,7 @@ internal sealed partial class MqttConnection
         var refusal = CheckPublishTopic(topic);
         if (refusal is not null)
         {
-            _broker.LogPublishRefused(ClientId, topic, refusal);
-            _broker.Statistics.MessagesDroppedAdd(DropReason.PublishRefused);
+            DropRefusedPublish(topic, refusal);
 
             // 3.1.1 has no negative acknowledgement: acknowledge and drop ([MQTT-3.3.5-2]); 5.0 says why.
             AcknowledgePublish(qos, publish.PacketId, V5 ? ReasonCode.TopicNameInvalid : ReasonCode.Success);
@@ -343,6 +343,14 @@ internal sealed partial class MqttConnection
         return _incomingAliases[alias] ?? throw new MqttProtocolException(ReasonCode.ProtocolError, "Topic Alias not set up before use");
     }
 
+    /// <summary>A PUBLISH refused by a topic rule or the access rules: logged, and counted for the broker and for the client's session.</summary>
+    private void DropRefusedPublish(string topic, string reason)
+    {
+        _broker.LogPublishRefused(ClientId, topic, reason);
+        _broker.Statistics.MessagesDroppedAdd(DropReason.PublishRefused);
+        _session!.Counters.Drop(DropReason.PublishRefused);
+    }
+
     private void AcknowledgePublish(QualityOfService qos, ushort packetId, ReasonCode reasonCode, Task? commit = null)
     {
         if (qos != QualityOfService.AtMostOnce)
@@ -358,8 +366,7 @@ internal sealed partial class MqttConnection
     /// </summary>
     private void RefusePublish(QualityOfService qos, ushort packetId, string topic, AclClient access)
     {
-        _broker.LogPublishRefused(ClientId, topic, NotAuthorizedToPublish);
-        _broker.Statistics.MessagesDroppedAdd(DropReason.PublishRefused);
+        DropRefusedPublish(topic, NotAuthorizedToPublish);
         if (access.DisconnectOnDeny)
         {
             Close(ReasonCode.NotAuthorized, NotAuthorizedToPublish);

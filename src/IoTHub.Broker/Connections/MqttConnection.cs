@@ -123,6 +123,15 @@ internal sealed partial class MqttConnection
 
     public MqttProtocolVersion Version => _version;
 
+    /// <summary>The Keep Alive in seconds the connection goes by (CONNACK's Server Keep Alive when the broker set one); set once CONNECT was accepted.</summary>
+    public ushort KeepAlive => _keepAlive;
+
+    /// <summary>The Clean Start (3.1.1: Clean Session) flag of its CONNECT; set once CONNECT was accepted.</summary>
+    public bool CleanStart { get; private set; }
+
+    /// <summary>The will it published on an abnormal end; null when it sent none or a normal DISCONNECT deleted it.</summary>
+    internal Will? Will => _will;
+
     /// <summary>True while the session has messages queued or QoS 1/2 flows open on this connection.</summary>
     public bool HasUndelivered => _session is { } session && !_closing && (session.QueuedMessages > 0 || session.InflightMessages > 0);
 
@@ -352,6 +361,7 @@ internal sealed partial class MqttConnection
         }
         finally
         {
+            _session?.Counters.Received(_publishesReceived.Messages, received - buffer.Length);
             _broker.Statistics.Received(packets, received - buffer.Length, ref _publishesReceived);
 
             // A turn that ended with packets left has not examined them: the next read returns them at once.
@@ -719,6 +729,7 @@ internal sealed partial class MqttConnection
             statistics.BatchWritten(oldest, writtenAt);
         }
 
+        _session?.Counters.Sent(delivered.Messages, bytes);
         statistics.Sent(i - start, bytes, ref delivered);
         return i;
     }
@@ -790,6 +801,7 @@ internal sealed partial class MqttConnection
                 // [MQTT-3.1.2-25]: discard it and behave as if it had been sent.
                 BrokerLog.PacketTooLargeForClient(Logger, ClientId, message.Topic, size);
                 _broker.Statistics.MessagesDroppedAdd(DropReason.TooLarge);
+                _session?.Counters.Drop(DropReason.TooLarge);
                 if (!known)
                 {
                     _outgoingAliases.Forget(message.Topic);

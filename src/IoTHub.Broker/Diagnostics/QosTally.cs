@@ -12,6 +12,9 @@ internal struct QosTally
 {
     private long _element;
 
+    /// <summary>Messages of every QoS.</summary>
+    public readonly long Messages => this[0] + this[1] + this[2];
+
     public void Add(QualityOfService qos, long bytes)
     {
         this[(int)qos]++;

@@ -1,3 +1,5 @@
+using IoTHub.Broker.Connections;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
@@ -12,6 +14,7 @@ namespace IoTHub.Broker;
 /// <param name="QueueFull">Whether its queue is at its limit now: new messages drop per the overflow policy.</param>
 /// <param name="QueueFullDrops">Messages it lost to its full queue since it began.</param>
 /// <param name="ConnectedAt">When the attached connection's CONNECT was accepted; null while offline.</param>
+/// <param name="Counters">Its clients' traffic and its drops, read live (not copied with the rest).</param>
 public readonly record struct SessionSnapshot(
     string ClientId,
     bool IsConnected,
@@ -24,7 +27,80 @@ public readonly record struct SessionSnapshot(
     int SubscriptionCount,
     bool QueueFull,
     long QueueFullDrops,
-    DateTimeOffset? ConnectedAt);
+    DateTimeOffset? ConnectedAt,
+    ClientCounters Counters)
+{
+    /// <summary>The Keep Alive in seconds the attached connection goes by (the server's when a 5.0 CONNACK set one); null while offline.</summary>
+    public ushort? KeepAlive { get; init; }
+
+    /// <summary>The Clean Start (3.1.1: Clean Session) flag of the attached connection's CONNECT; null while offline.</summary>
+    public bool? CleanStart { get; init; }
+
+    /// <summary>The listener that accepted the attached connection, e.g. <c>tcp://127.0.0.1:1883</c>; null while offline.</summary>
+    public string? Listener { get; init; }
+
+    /// <summary>The attached connection's transport; null while offline.</summary>
+    public TransportKind? Transport { get; init; }
+
+    /// <summary>When its last connection ended; null while connected (or offline since a restart that lost the time).</summary>
+    public DateTimeOffset? DisconnectedAt { get; init; }
+
+    /// <summary>When the session ends unless a client connects: offline and with an expiry other than "never"; null otherwise.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Why its last connection ended (the words of the log's "client disconnected" line); null before one ended in this broker process.</summary>
+    public string? LastDisconnectReason { get; init; }
+}
+
+/// <summary>
+/// One session as the lists filter and order it (the admin API's and dashboard's, the alarms', the statistics'), copied at the
+/// moment it was read: a value of what the walk over 100 000 sessions must read and no more. The sessions a page shows are
+/// then read in full with <see cref="MqttBroker.ReadSession"/>.
+/// </summary>
+public readonly struct SessionListing
+{
+    internal SessionListing(Session session, bool isConnected, string? endpoint, string? userName, int queuedMessages, int inflightMessages, bool queueFull,
+        DateTimeOffset? connectedAt)
+    {
+        Session = session;
+        ClientId = session.ClientId;
+        IsConnected = isConnected;
+        Endpoint = endpoint;
+        UserName = userName;
+        QueuedMessages = queuedMessages;
+        InflightMessages = inflightMessages;
+        QueueFull = queueFull;
+        ConnectedAt = connectedAt;
+    }
+
+    public string ClientId { get; }
+
+    public bool IsConnected { get; }
+
+    /// <summary>The remote endpoint of the attached connection; null while offline.</summary>
+    public string? Endpoint { get; }
+
+    /// <summary>The user name the attached connection sent in CONNECT; null while offline or when it sent none.</summary>
+    public string? UserName { get; }
+
+    public int QueuedMessages { get; }
+
+    public int InflightMessages { get; }
+
+    /// <summary>Whether its queue is at its limit now: new messages drop per the overflow policy.</summary>
+    public bool QueueFull { get; }
+
+    /// <summary>When the attached connection's CONNECT was accepted; null while offline.</summary>
+    public DateTimeOffset? ConnectedAt { get; }
+
+    /// <summary>The session itself, to read in full.</summary>
+    internal Session Session { get; }
+}
+
+/// <summary>The will of a connected client as its CONNECT carried it.</summary>
+/// <param name="Delay">The 5.0 Will Delay Interval in seconds (0 in 3.1.1).</param>
+/// <param name="ExpiryInterval">The will's 5.0 Message Expiry Interval in seconds; null when it never expires.</param>
+public sealed record WillSnapshot(string Topic, QualityOfService QualityOfService, bool Retain, uint Delay, uint? ExpiryInterval);
 
 /// <summary>One subscription of a session, copied at the moment it was read (a value, as <see cref="SessionSnapshot"/>).</summary>
 public readonly record struct SubscriptionSnapshot(string ClientId, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
@@ -44,24 +120,32 @@ public enum AdminSubscribeResult
 /// </summary>
 public sealed partial class MqttBroker
 {
-    /// <summary>Every session, connected or not.</summary>
-    public IReadOnlyList<SessionSnapshot> GetSessions() => [.. EnumerateSessions()];
+    /// <summary>Every session, connected or not, as lists filter and order them.</summary>
+    public IReadOnlyList<SessionListing> GetSessions() => [.. EnumerateSessions()];
 
     /// <summary>Every session, connected or not, each read as it is reached (nothing is copied up front): for lists that keep one page.</summary>
-    public IEnumerable<SessionSnapshot> EnumerateSessions()
+    public IEnumerable<SessionListing> EnumerateSessions()
     {
         foreach (var session in Registry.All)
         {
-            yield return session.Snapshot();
+            yield return session.Listing();
         }
     }
+
+    /// <summary>The session of <paramref name="clientId"/> as lists filter and order it; null when there is none.</summary>
+    public SessionListing? GetSessionListing(string clientId) => Registry.Find(clientId)?.Listing();
+
+    /// <summary>A listed session read in full now (also when it ended since it was listed).</summary>
+    public SessionSnapshot ReadSession(SessionListing listing) => Snapshot(listing.Session);
 
     /// <summary>Every subscription of every session, read session by session as they are reached.</summary>
     public IEnumerable<SubscriptionSnapshot> EnumerateSubscriptions()
     {
+        List<Subscription> subscriptions = [];
         foreach (var session in Registry.All)
         {
-            foreach (var subscription in session.GetSubscriptions())
+            session.CopySubscriptionsTo(subscriptions);
+            foreach (var subscription in subscriptions)
             {
                 yield return Snapshot(session, subscription);
             }
@@ -84,7 +168,12 @@ public sealed partial class MqttBroker
         return counts;
     }
 
-    public SessionSnapshot? GetSession(string clientId) => Registry.Find(clientId)?.Snapshot();
+    public SessionSnapshot? GetSession(string clientId) => Registry.Find(clientId) is { } session ? Snapshot(session) : null;
+
+    /// <summary>The will the connected client <paramref name="clientId"/> sent in CONNECT; null when it is not connected or sent none (or it was deleted by a normal DISCONNECT).</summary>
+    public WillSnapshot? GetWill(string clientId) => Registry.Find(clientId)?.Connection?.Will is { } will
+        ? new WillSnapshot(will.Topic, will.QualityOfService, will.Retain, will.Delay, will.ExpiryInterval)
+        : null;
 
     /// <summary>The subscriptions of one session (null when there is no such session), or of all sessions.</summary>
     public IReadOnlyList<SubscriptionSnapshot>? GetSubscriptions(string? clientId = null)
@@ -182,6 +271,8 @@ public sealed partial class MqttBroker
         Retained.Match(topicFilter, messages, Time.GetTimestamp());
         return messages;
     }
+
+    private SessionSnapshot Snapshot(Session session) => session.Snapshot(Time, Time.GetTimestamp(), Time.GetUtcNow());
 
     private static List<SubscriptionSnapshot> SubscriptionsOf(Session session) => [.. session.GetSubscriptions().Select(s => Snapshot(session, s))];
 

@@ -6,7 +6,8 @@ namespace IoTHub.Broker.Security;
 /// Asks its authenticators in order until one allows or denies a CONNECT; when none knows the client, a client without
 /// a user name is anonymous (accepted only with <c>allowAnonymous</c>, else 0x87 Not authorized) and one with a user
 /// name has bad credentials (0x86). 3.1.1 clients get these as 0x05 and 0x04. Decisions on a user name are cached
-/// (see <see cref="AuthenticationCache"/>), so a cache hit answers synchronously; every decision is counted by method.
+/// (see <see cref="AuthenticationCache"/>), so a cache hit answers synchronously, except those made while an authenticator's
+/// backend failed (<see cref="AuthenticationResult.Unavailable"/>: 0x88); every decision is counted by method.
 /// Without authenticators every client is accepted or refused by <c>allowAnonymous</c> alone. A listener may set its own
 /// rule for anonymous clients (<see cref="Connections.ConnectionInfo.AllowAnonymous"/>), which then replaces <c>allowAnonymous</c>.
 /// A CONNECT or AUTH with an Authentication Method goes to the enhanced authenticator that takes it (never cached: each
@@ -26,6 +27,9 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
 
     private static readonly ConnectDecision ClientIdRefused = ConnectDecision.Refuse(ReasonCode.NotAuthorized, "this user may not use this client id");
 
+    // 0x88, not 0x86: the credentials were not checked, the client should try again later, and bans do not count it.
+    private static readonly ConnectDecision BackendUnavailable = ConnectDecision.Refuse(ReasonCode.ServerUnavailable, "the authentication backend is unavailable");
+
     private readonly IAuthenticator[] _authenticators;
     private readonly IEnhancedAuthenticator[] _enhanced;
     private readonly bool _allowAnonymous;
@@ -43,6 +47,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
         IReadOnlyList<IEnhancedAuthenticator>? enhanced = null)
     {
         _authenticators = [.. authenticators];
+        Authenticators = _authenticators.AsReadOnly();
         _enhanced = [.. enhanced ?? []];
         _allowAnonymous = allowAnonymous;
         _cache = new AuthenticationCache(cacheDuration, time ?? TimeProvider.System);
@@ -54,6 +59,9 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     }
 
     public bool AllowAnonymous => _allowAnonymous;
+
+    /// <summary>The authenticators, in the order they are asked.</summary>
+    public IReadOnlyList<IAuthenticator> Authenticators { get; }
 
     /// <summary>The Authentication Methods clients may use (e.g. <c>SCRAM-SHA-256</c>).</summary>
     public IEnumerable<string> AuthenticationMethods => _enhanced.SelectMany(static e => e.AuthenticationMethods);
@@ -96,7 +104,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             return ValueTask.FromResult(cached.Decision);
         }
 
-        var generation = _cache.Generation;
+        long? generation = _cache.Generation;
         for (var index = 0; ; index++)
         {
             var pending = _authenticators[index].AuthenticateAsync(request, cancellationToken);
@@ -105,7 +113,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
                 return ContinueAsync(request, index, pending, generation, cancellationToken);
             }
 
-            var result = pending.Result;
+            var result = Uncached(pending.Result, ref generation);
             if (result != AuthenticationResult.NotMine || index + 1 == _authenticators.Length)
             {
                 return ValueTask.FromResult(Decide(request, result, result == AuthenticationResult.NotMine ? AnonymousIndex : index, generation));
@@ -122,16 +130,30 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     }
 
     /// <summary>The slow path: an authenticator answers later (a database, a directory).</summary>
-    private async ValueTask<ConnectDecision> ContinueAsync(ConnectRequest request, int index, ValueTask<AuthenticationResult> pending, long generation,
+    private async ValueTask<ConnectDecision> ContinueAsync(ConnectRequest request, int index, ValueTask<AuthenticationResult> pending, long? generation,
         CancellationToken cancellationToken)
     {
-        var result = await pending.ConfigureAwait(false);
+        var result = Uncached(await pending.ConfigureAwait(false), ref generation);
         while (result == AuthenticationResult.NotMine && ++index < _authenticators.Length)
         {
-            result = await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false);
+            result = Uncached(await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false), ref generation);
         }
 
         return Decide(request, result, index < _authenticators.Length ? index : AnonymousIndex, generation);
+    }
+
+    /// <summary>
+    /// A backend that failed: no decision of this CONNECT is cached (<paramref name="generation"/> becomes null), and one
+    /// whose policy passes the client on counts as <see cref="AuthenticationResult.NotMine"/>.
+    /// </summary>
+    private static AuthenticationResult Uncached(AuthenticationResult result, ref long? generation)
+    {
+        if (result is AuthenticationResult.Unavailable or AuthenticationResult.UnavailablePassedOn)
+        {
+            generation = null;
+        }
+
+        return result == AuthenticationResult.UnavailablePassedOn ? AuthenticationResult.NotMine : result;
     }
 
     /// <summary>One step of an enhanced authentication; its end (not a step that continues) is counted under the method.</summary>
@@ -182,6 +204,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             AuthenticationResult.Allow => _accepted[methodIndex],
             AuthenticationResult.Deny => BadCredentials,
             AuthenticationResult.Forbidden => ClientIdRefused,
+            AuthenticationResult.Unavailable => BackendUnavailable,
             _ when request.UserName is null || _authenticators.Length == 0 => (request.Connection.AllowAnonymous ?? _allowAnonymous) ? ConnectDecision.Accept
                 : request.UserName is null ? AnonymousRefused : BadCredentials,
             _ => BadCredentials,

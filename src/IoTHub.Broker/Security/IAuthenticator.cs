@@ -17,6 +17,18 @@ public enum AuthenticationResult
     /// 0x87 Not authorized (3.1.1: 5), no other authenticator is asked.
     /// </summary>
     Forbidden,
+
+    /// <summary>
+    /// Its backend failed or did not answer in time, and its failure policy refuses the client: 0x88 Server unavailable
+    /// (3.1.1: 3), no other authenticator is asked. Not cached: the next CONNECT asks the backend again.
+    /// </summary>
+    Unavailable,
+
+    /// <summary>
+    /// Its backend failed or did not answer in time, and its failure policy passes the client on: the next authenticator
+    /// is asked, as for <see cref="NotMine"/>. The chain's decision is not cached (it was made without this one).
+    /// </summary>
+    UnavailablePassedOn,
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
@@ -24,7 +25,6 @@ internal sealed class Session
     private readonly Dictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private ushort _lastPacketId;
     private bool _queueFull;
-    private long _queueFullDrops;
     private long _queueFullLoggedAt;
 
     private readonly Persistence _persistence;
@@ -47,7 +47,16 @@ internal sealed class Session
 
     internal Lock Sync { get; } = new();
 
+    /// <summary>Its slot in the registry's <see cref="SessionTable"/>; -1 when it is in none.</summary>
+    internal int TableSlot { get; set; } = -1;
+
     internal MqttConnection? Connection { get; private set; }
+
+    /// <summary>Its clients' traffic and its drops.</summary>
+    public ClientCounters Counters { get; } = new();
+
+    /// <summary>Why its last connection ended (as the log says it); null before one ended in this broker process.</summary>
+    internal string? LastDisconnectReason { get; private set; }
 
     /// <summary>What the client of its last connection may read; null without an authorizer (or before a client connected since a restart).</summary>
     internal AclClient? Access { get; private set; }
@@ -80,13 +89,42 @@ internal sealed class Session
     }
 
     /// <summary>The session as the admin API and the dashboard list it, read in one turn of its lock.</summary>
-    internal SessionSnapshot Snapshot()
+    /// <param name="now">The broker's timestamp and clock (<paramref name="utcNow"/>), read once for a whole list: for when it went offline and when it ends.</param>
+    /// <summary>What lists filter and order sessions by, read in one turn of its lock: the walk over every session reads no more.</summary>
+    internal SessionListing Listing()
     {
         lock (Sync)
         {
             var connection = Connection;
+            return new SessionListing(this, connection is not null, connection?.Endpoint, connection?.UserName, _pending.Count, InflightCount, _queueFull,
+                connection?.ConnectedAt);
+        }
+    }
+
+    internal SessionSnapshot Snapshot(TimeProvider time, long now, DateTimeOffset utcNow)
+    {
+        lock (Sync)
+        {
+            var connection = Connection;
+            DateTimeOffset? disconnectedAt = null;
+            DateTimeOffset? expiresAt = null;
+            if (connection is null && DisconnectedAt != 0)
+            {
+                disconnectedAt = utcNow - time.GetElapsedTime(DisconnectedAt, now);
+                expiresAt = ExpiryInterval == uint.MaxValue ? null : disconnectedAt.Value.AddSeconds(ExpiryInterval);
+            }
+
             return new SessionSnapshot(ClientId, connection is not null, connection?.Endpoint, connection?.UserName, connection?.Version, ExpiryInterval,
-                _pending.Count, InflightCount, _subscriptions.Count, _queueFull, _queueFullDrops, connection?.ConnectedAt);
+                _pending.Count, InflightCount, _subscriptions.Count, _queueFull, Counters.Dropped(DropReason.QueueFull), connection?.ConnectedAt, Counters)
+            {
+                KeepAlive = connection?.KeepAlive,
+                CleanStart = connection?.CleanStart,
+                Listener = connection?.Listener,
+                Transport = connection?.Info.Transport,
+                DisconnectedAt = disconnectedAt,
+                ExpiresAt = expiresAt,
+                LastDisconnectReason = LastDisconnectReason,
+            };
         }
     }
 
@@ -106,16 +144,7 @@ internal sealed class Session
     public bool IsQueueFull => Volatile.Read(ref _queueFull);
 
     /// <summary>Messages this session lost to its full queue: the new ones refused and the old QoS 0 ones dropped for them.</summary>
-    public long QueueFullDrops
-    {
-        get
-        {
-            lock (Sync)
-            {
-                return _queueFullDrops;
-            }
-        }
-    }
+    public long QueueFullDrops => Counters.Dropped(DropReason.QueueFull);
 
     /// <summary>Entries the queue has read or written so far: what its operations cost, counted (see <see cref="SessionQueue.EntriesTouched"/>).</summary>
     internal long QueueEntriesTouched
@@ -183,6 +212,8 @@ internal sealed class Session
                 }
             }
 
+            Counters.Drop(DropReason.Expired, expired);
+
             foreach (var packetId in stored.IncomingQos2)
             {
                 (_receivedQos2 ??= []).Add(packetId);
@@ -222,6 +253,7 @@ internal sealed class Session
 
             Connection = null;
             DisconnectedAt = now;
+            LastDisconnectReason = connection.CloseReason;
             if (Stored)
             {
                 _persistence.Write(StorageOperation.UpsertSession(ClientId, ExpiryInterval, utcNow));
@@ -296,6 +328,7 @@ internal sealed class Session
 
             if (connection is null && delivery.QualityOfService == QualityOfService.AtMostOnce && !options.QueueQoS0WhileOffline)
             {
+                Counters.Drop(DropReason.OfflineQoS0);
                 return EnqueueResult.SkippedOffline;
             }
 
@@ -307,11 +340,11 @@ internal sealed class Session
                     || !_pending.TryMakeRoom(size, options.MaximumQueuedMessages, options.MaximumQueuedBytes, out dropped))
                 {
                     dropped = 1;
-                    _queueFullDrops++;
+                    Counters.Drop(DropReason.QueueFull);
                     return EnqueueResult.DroppedNew;
                 }
 
-                _queueFullDrops += dropped;
+                Counters.Drop(DropReason.QueueFull, dropped);
                 result = EnqueueResult.DroppedOldest;
             }
             else if (_queueFull)
@@ -424,6 +457,8 @@ internal sealed class Session
                 _pending.RemoveOldest();
                 batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
             }
+
+            Counters.Drop(DropReason.Expired, expired);
 
             if (taken > 0 && _queueFull)
             {
@@ -608,6 +643,16 @@ internal sealed class Session
         lock (Sync)
         {
             return [.. _subscriptions.Values];
+        }
+    }
+
+    /// <summary>Replaces the content of <paramref name="buffer"/> with its subscriptions: for walks over every session that reuse one list.</summary>
+    internal void CopySubscriptionsTo(List<Subscription> buffer)
+    {
+        buffer.Clear();
+        lock (Sync)
+        {
+            buffer.AddRange(_subscriptions.Values);
         }
     }
 

@@ -18,6 +18,9 @@ namespace IoTHub.Broker.Sessions;
 internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills, BrokerStatistics statistics, TimeProvider time, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+
+    /// <summary>The same sessions, for walks over all of them; changed with the map, under the lock.</summary>
+    private readonly SessionTable _table = new();
     private readonly Lock _lock = new();
 
     /// <summary>Where new sessions keep their state.</summary>
@@ -25,18 +28,8 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
 
     public int Count => _sessions.Count;
 
-    /// <summary>Every session, connected or not; a live view, safe to enumerate while it changes.</summary>
-    public IEnumerable<Session> All
-    {
-        get
-        {
-            // Not Values: that takes every lock of the map and copies it into a new list (issue 14, defect 8).
-            foreach (var (_, session) in _sessions)
-            {
-                yield return session;
-            }
-        }
-    }
+    /// <summary>Every session, connected or not; a live view, safe to walk while it changes (see <see cref="SessionTable"/>).</summary>
+    public SessionTable All => _table;
 
     /// <summary>Sessions whose queue is at its limit now; read without locks.</summary>
     public int FullCount
@@ -44,7 +37,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         get
         {
             var full = 0;
-            foreach (var (_, session) in _sessions)
+            foreach (var session in _table)
             {
                 full += session.IsQueueFull ? 1 : 0;
             }
@@ -56,7 +49,13 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     public Session? Find(string clientId) => _sessions.GetValueOrDefault(clientId);
 
     /// <summary>Takes back a session read from storage at start (before any connection).</summary>
-    public void Restore(Session session) => _sessions[session.ClientId] = session;
+    public void Restore(Session session)
+    {
+        lock (_lock)
+        {
+            Put(session);
+        }
+    }
 
     /// <summary>
     /// Binds a connection to the session of its client id and returns whether the session was present. An existing
@@ -94,7 +93,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
                 }
 
                 session = new Session(clientId, Persistence);
-                _sessions[clientId] = session;
+                Put(session);
                 present = false;
             }
             else
@@ -213,7 +212,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     /// <summary>Ends every offline session whose Session Expiry Interval has passed; a held will goes now.</summary>
     public void Expire(long now)
     {
-        foreach (var (_, session) in _sessions)
+        foreach (var session in _table)
         {
             var disconnectedAt = session.DisconnectedAt;
             if (disconnectedAt == 0 || session.ExpiryInterval == uint.MaxValue
@@ -244,11 +243,28 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         }
     }
 
+    /// <summary>Makes <paramref name="session"/> the one of its client id, in place of any other. Under the lock.</summary>
+    private void Put(Session session)
+    {
+        if (_sessions.TryGetValue(session.ClientId, out var replaced) && replaced.TableSlot >= 0)
+        {
+            _table.Remove(replaced);
+        }
+
+        _sessions[session.ClientId] = session;
+        _table.Add(session);
+    }
+
     private void Remove(Session session, List<Delivery>? sharedOrphans = null)
     {
         if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
         {
             _sessions.TryRemove(session.ClientId, out _);
+        }
+
+        if (session.TableSlot >= 0)
+        {
+            _table.Remove(session);
         }
 
         Discard(session, sharedOrphans);

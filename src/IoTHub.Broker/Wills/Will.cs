@@ -33,6 +33,12 @@ internal sealed class Will
     /// <summary>The topic the will is published to.</summary>
     public string Topic => _unpublished?.Topic ?? _will!.Topic;
 
+    /// <summary>The QoS the will is published with.</summary>
+    public QualityOfService QualityOfService => _unpublished?.QualityOfService ?? _will!.QualityOfService;
+
+    /// <summary>Whether the will is published retained.</summary>
+    public bool Retain => _unpublished?.Retain ?? _will!.Retain;
+
     /// <summary>The Will Delay Interval in seconds (5.0 §3.1.3.2.2); 0 in 3.1.1.</summary>
     public uint Delay { get; }
 

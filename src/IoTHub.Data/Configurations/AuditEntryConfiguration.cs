@@ -15,6 +15,7 @@ internal sealed class AuditEntryConfiguration : IEntityTypeConfiguration<AuditEn
         e.Property(x => x.Action).HasColumnName("action");
         e.Property(x => x.Status).HasColumnName("status");
         e.Property(x => x.RemoteAddress).HasColumnName("remote_address").HasMaxLength(64);
+        e.Property(x => x.Source).HasColumnName("source").HasMaxLength(16);
         e.HasIndex(x => x.At);
     }
 }

@@ -1,8 +1,8 @@
 namespace IoTHub.Web.Alarms;
 
 /// <summary>An alarm the broker raised: what (<see cref="AlarmNames"/>), about what, why, since when, and when it cleared (null while active).</summary>
-/// <param name="Name">connections_high, session_queue_high, storage_write_errors or certificate_expiring.</param>
-/// <param name="Subject">What it is about: a broker's name, "storage", or a listener's URL.</param>
+/// <param name="Name">connections_high, session_queue_high, storage_write_errors, certificate_expiring or authentication_backend_failing.</param>
+/// <param name="Subject">What it is about: a broker's name, "storage", a listener's URL, or an authenticator's section (Security:Authenticators:0).</param>
 /// <param name="Detail">The condition as last seen, in a sentence.</param>
 /// <param name="RaisedAt">When the condition was first seen.</param>
 /// <param name="ClearedAt">When it was first seen gone; null while the alarm is active.</param>
@@ -18,8 +18,9 @@ internal static class AlarmNames
     public const string SessionQueueHigh = "session_queue_high";
     public const string StorageWriteErrors = "storage_write_errors";
     public const string CertificateExpiring = "certificate_expiring";
+    public const string AuthenticationBackendFailing = "authentication_backend_failing";
 
-    public static readonly string[] All = [ConnectionsHigh, SessionQueueHigh, StorageWriteErrors, CertificateExpiring];
+    public static readonly string[] All = [ConnectionsHigh, SessionQueueHigh, StorageWriteErrors, CertificateExpiring, AuthenticationBackendFailing];
 }
 
 /// <summary>

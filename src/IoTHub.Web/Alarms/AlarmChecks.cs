@@ -1,5 +1,7 @@
 using System.Globalization;
 using IoTHub.Broker;
+using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Metrics;
@@ -10,7 +12,7 @@ namespace IoTHub.Web.Alarms;
 /// <summary>
 /// Looks for the conditions of the alarms in the server's state (never on a hot path; the history sampler calls it every
 /// 10 s): a broker at 90 % of Mqtt:MaximumConnections, sessions at 90 % of Mqtt:MaximumQueuedMessages, failing storage
-/// writes, a listener certificate that expires within 14 days.
+/// writes, a listener certificate that expires within 14 days, an authentication backend that fails.
 /// </summary>
 internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listeners, IServiceProvider services, TimeProvider time)
 {
@@ -31,7 +33,7 @@ internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listen
 
             var limit = broker.Options.MaximumQueuedMessages;
             var full = 0;
-            SessionSnapshot? fullest = null;
+            SessionListing? fullest = null;
             foreach (var session in broker.GetSessions())
             {
                 if (session.QueuedMessages >= Threshold * limit)
@@ -51,6 +53,14 @@ internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listen
         if (services.GetRequiredService<StorageWriter>() is { Failing: true } writer)
         {
             found.Add(new AlarmCondition(AlarmNames.StorageWriteErrors, "storage", "Storage writes fail: " + writer.LastFailure?.Message));
+        }
+
+        foreach (var authenticator in services.GetRequiredService<AuthenticationChain>().Authenticators)
+        {
+            if (authenticator is BackendAuthenticator { Problem: { } problem } backend)
+            {
+                found.Add(new AlarmCondition(AlarmNames.AuthenticationBackendFailing, backend.Name, problem));
+            }
         }
 
         var now = time.GetUtcNow();

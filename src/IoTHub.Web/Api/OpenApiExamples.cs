@@ -1,5 +1,6 @@
 using System.Text.Json;
 using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using IoTHub.Mqtt;
 using IoTHub.Web.Alarms;
 using IoTHub.Web.Api.Accounts;
@@ -35,7 +36,9 @@ namespace IoTHub.Web.Api;
 internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilter
 {
     private static readonly DateTimeOffset At = new(2026, 11, 27, 9, 30, 0, TimeSpan.Zero);
-    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "field-unit-3", "5.0", 0, 1, 2, At);
+    private static readonly SessionCounters SessionCounters = new(1_250, 160_000, 3_400, 410_000,
+        new Dictionary<string, long> { ["queue_full"] = 0, ["expired"] = 2, ["too_large"] = 0, ["offline_qos0"] = 15, ["publish_refused"] = 1 });
+    private static readonly ClientSummary Client = new("default", "sensor-17", "192.0.2.10:53412", "field-unit-3", "5.0", 0, 1, 2, At, 60, false, SessionCounters);
     private static readonly SubscriptionInfo Subscription = new("default", "sensor-17", "sensors/+/temp", 1, false, false, RetainHandling.SendAtSubscribe, 0);
     private static readonly MessageProperties Properties = new(ContentType: "text/plain", MessageExpiryInterval: 3600,
         UserProperties: [new UserPropertyItem("unit", "celsius")]);
@@ -53,7 +56,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(CreateApiKeyRequest)] = new CreateApiKeyRequest("backup", "viewer"),
         [typeof(CreatedApiKey)] = new CreatedApiKey(ApiKey, "iothub_3Jb9wQk2Zr5TnV8xL1cYhP0dMfA7sGeU"),
         [typeof(ApiKeyInfo)] = ApiKey,
-        [typeof(AuditEntry)] = new AuditEntry("access", At, null, "publish", null, "192.0.2.10:53412", "deny", "default", "tcp://0.0.0.0:1883",
+        [typeof(AuditEntry)] = new AuditEntry("access", At, null, "publish", null, "192.0.2.10:53412", null, "deny", "default", "tcp://0.0.0.0:1883",
             "field-unit-3", "sensor-17", "devices/sensor-18/telemetry", "/etc/iothub/acl:12"),
         [typeof(BanInfo)] = new BanInfo("address", "192.0.2.66", 10, At.AddMinutes(5)),
         [typeof(MqttUserInfo)] = new MqttUserInfo("field-unit-3", true, "%u-*", At, At.AddDays(2), false),
@@ -75,8 +78,12 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
             new ListenerTls("Tls12, Tls13", "None", [new ListenerCertificate("CN=broker.example.com", ["broker.example.com"], At.AddDays(90),
                 "3C9F1A0B7E2D4C6B8A9F0E1D2C3B4A5968778695")]), 12),
         [typeof(ClientSummary)] = Client,
-        [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription]),
-        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", true, "192.0.2.10:53412", "5.0", 3600, 0, 1, 2, false, 0, At),
+        [typeof(ClientDetails)] = new ClientDetails(Client, 3600, [Subscription], "tcp://0.0.0.0:1883", TransportKind.Tcp,
+            new WillInfo("sensors/sensor-17/status", 1, true, 30, null), "keep-alive timeout"),
+        [typeof(WillInfo)] = new WillInfo("sensors/sensor-17/status", 1, true, 30, null),
+        [typeof(SessionCounters)] = SessionCounters,
+        [typeof(SessionInfo)] = new SessionInfo("default", "sensor-17", false, null, null, 3600, 12, 0, 2, false, 0, null, null, null, null, null, At,
+            At.AddHours(1), "keep-alive timeout", SessionCounters),
         [typeof(SubscriptionInfo)] = Subscription,
         [typeof(AddSubscriptionRequest)] = new AddSubscriptionRequest("sensor-17", "commands/sensor-17/#", 1),
         [typeof(MessageProperties)] = Properties,

@@ -46,39 +46,45 @@ internal sealed class PageQuery
     }
 
     /// <summary>
-    /// The requested page of <paramref name="items"/> (filtered, in no order) in the order of <paramref name="order"/>,
-    /// without sorting them all: see <see cref="PageSelection"/>.
+    /// The requested page of <paramref name="items"/> (filtered, in no order) in the order of their keys, without sorting
+    /// them all: see <see cref="PageSelection"/>.
     /// </summary>
     /// <param name="items">The items of the whole list, filtered.</param>
-    /// <param name="order">A total order: no two items of the list compare equal (end it with a unique key such as the client id).</param>
-    public ResultPage<T> Select<T>(IEnumerable<T> items, IComparer<T> order)
+    /// <param name="key">What an item is ordered by: a small value, read once per item.</param>
+    /// <param name="order">A total order of the keys: no two items of the list compare equal (end it with a unique key such as the client id).
+    /// A struct is compared without a call through the interface.</param>
+    public ResultPage<T> Select<T, TKey, TOrder>(IEnumerable<T> items, Func<T, TKey> key, TOrder order)
+        where TOrder : IComparer<TKey>
     {
-        var (slice, total) = PageSelection.Select(items, Skip, Size, order);
+        var (slice, total) = PageSelection.Select(items, key, Skip, Size, order);
         return new ResultPage<T>(slice, Page ?? 1, Size, total);
     }
 }
 
 /// <summary>
 /// One page of a list in order, for lists of up to hundreds of thousands of items (sessions) read anew for every page,
-/// without sorting them all. The items are gathered into a pooled array; a page near either end (the first or last
-/// <see cref="HeapLimit"/> items, where nearly every request goes) is selected with a bounded heap in one pass,
-/// O(n log k) comparisons that mostly only compare an item with the heap's top; a page in the middle by a partial
-/// quicksort that recurses only into the parts overlapping the page, O(n) on average. Quicksort's pivots are random,
-/// so no order of the input makes it quadratic (the order is total: no two items compare equal).
+/// without sorting them all. The items are gathered into a pooled array and their keys, each with its item's position,
+/// into another; the page is found among the keys by a partial quicksort that recurses only into the parts overlapping
+/// the page: about 2 to 3 comparisons per item whatever the page and whatever order the items come in (a bounded heap,
+/// tried first, costs one comparison per item on friendly input but up to 2 log2(page end) on items that arrive in
+/// order, as sequential client ids do). Keys are small values compared by a struct order, so moving and comparing them
+/// stays cheap; only the page's items are read again. Pivots are random, so no order of the input makes it quadratic
+/// (the order is total: no two items compare equal).
 /// </summary>
 internal static class PageSelection
 {
     /// <summary>Below this, a part is sorted whole.</summary>
     private const int SmallPart = 24;
 
-    /// <summary>Pages within this many items of either end of the list are selected with a heap.</summary>
-    public const int HeapLimit = 4096;
-
     /// <summary>The items at positions [<paramref name="skip"/>, skip + <paramref name="take"/>) of the ordered list, and the list's length.</summary>
-    public static (IReadOnlyList<T> Page, int Total) Select<T>(IEnumerable<T> items, int skip, int take, IComparer<T> order)
+    public static (IReadOnlyList<T> Page, int Total) Select<T, TKey, TOrder>(IEnumerable<T> items, Func<T, TKey> key, int skip, int take, TOrder order)
+        where TOrder : IComparer<TKey>
     {
-        var pool = ArrayPool<T>.Shared;
-        var buffer = pool.Rent(items.TryGetNonEnumeratedCount(out var known) ? Math.Max(known, 16) : 1024);
+        var itemPool = ArrayPool<T>.Shared;
+        var keyPool = ArrayPool<Ranked<TKey>>.Shared;
+        var length = items.TryGetNonEnumeratedCount(out var known) ? Math.Max(known, 16) : 1024;
+        var buffer = itemPool.Rent(length);
+        var keys = keyPool.Rent(length);
         var count = 0;
         try
         {
@@ -86,13 +92,17 @@ internal static class PageSelection
             {
                 if (count == buffer.Length)
                 {
-                    var larger = pool.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, count).CopyTo(larger);
-                    pool.Return(buffer, clearArray: true);
-                    buffer = larger;
+                    buffer = Grow(itemPool, buffer, count);
                 }
 
-                buffer[count++] = item;
+                if (count == keys.Length)
+                {
+                    keys = Grow(keyPool, keys, count);
+                }
+
+                buffer[count] = item;
+                keys[count] = new Ranked<TKey>(key(item), count);
+                count++;
             }
 
             if (skip >= count)
@@ -101,36 +111,38 @@ internal static class PageSelection
             }
 
             var end = (int)Math.Min(count, (long)skip + take);
-            var all = buffer.AsSpan(0, count);
-            if (end <= HeapLimit)
+            var ranked = keys.AsSpan(0, count);
+            Order(ranked, skip, end, new ByKey<TKey, TOrder>(order));
+            var page = new T[end - skip];
+            for (var i = 0; i < page.Length; i++)
             {
-                // The first `end` items, then the page at their end.
-                Smallest(all, end, order);
-                return (all[skip..end].ToArray(), count);
+                page[i] = buffer[ranked[skip + i].Position];
             }
 
-            if (count - skip <= HeapLimit)
-            {
-                // The last `count - skip` items, largest first at the start, then the page at their start in ascending order.
-                var last = count - skip;
-                var reversed = Comparer<T>.Create((x, y) => order.Compare(y, x));
-                Smallest(all, last, reversed);
-                var page = all[..last].ToArray();
-                Array.Reverse(page);
-                return (page[..(end - skip)], count);
-            }
-
-            Order(all, skip, end, order);
-            return (all[skip..end].ToArray(), count);
+            return (page, count);
         }
         finally
         {
-            pool.Return(buffer, clearArray: true);
+            // Only the part used holds references to let go of.
+            buffer.AsSpan(0, count).Clear();
+            keys.AsSpan(0, count).Clear();
+            itemPool.Return(buffer);
+            keyPool.Return(keys);
         }
     }
 
+    private static TItem[] Grow<TItem>(ArrayPool<TItem> pool, TItem[] full, int count)
+    {
+        var larger = pool.Rent(full.Length * 2);
+        full.AsSpan(0, count).CopyTo(larger);
+        full.AsSpan(0, count).Clear();
+        pool.Return(full);
+        return larger;
+    }
+
     /// <summary>Puts into positions [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="items"/> what a full sort would put there, in order.</summary>
-    private static void Order<T>(Span<T> items, int from, int to, IComparer<T> order)
+    private static void Order<T, TOrder>(Span<T> items, int from, int to, TOrder order)
+        where TOrder : IComparer<T>
     {
         // [lo, hi) is the part still to look at, as an offset into items.
         int lo = 0, hi = items.Length;
@@ -161,56 +173,9 @@ internal static class PageSelection
         items[lo..hi].Sort(order);
     }
 
-    /// <summary>Puts the <paramref name="k"/> smallest of <paramref name="items"/> at its start, in order: a max-heap of the smallest seen so far.</summary>
-    private static void Smallest<T>(Span<T> items, int k, IComparer<T> order)
-    {
-        var heap = items[..k];
-        for (var i = k / 2 - 1; i >= 0; i--)
-        {
-            SiftDown(heap, i, order);
-        }
-
-        for (var i = k; i < items.Length; i++)
-        {
-            if (order.Compare(items[i], heap[0]) < 0)
-            {
-                (heap[0], items[i]) = (items[i], heap[0]);
-                SiftDown(heap, 0, order);
-            }
-        }
-
-        heap.Sort(order);
-    }
-
-    /// <summary>Moves the item at <paramref name="at"/> down a max-heap until neither child is larger.</summary>
-    private static void SiftDown<T>(Span<T> heap, int at, IComparer<T> order)
-    {
-        while (true)
-        {
-            var largest = at;
-            var (left, right) = (2 * at + 1, 2 * at + 2);
-            if (left < heap.Length && order.Compare(heap[left], heap[largest]) > 0)
-            {
-                largest = left;
-            }
-
-            if (right < heap.Length && order.Compare(heap[right], heap[largest]) > 0)
-            {
-                largest = right;
-            }
-
-            if (largest == at)
-            {
-                return;
-            }
-
-            (heap[at], heap[largest]) = (heap[largest], heap[at]);
-            at = largest;
-        }
-    }
-
     /// <summary>Lomuto's partition around a random item: returns where that item ends, smaller items before it, larger after.</summary>
-    private static int Partition<T>(Span<T> items, IComparer<T> order)
+    private static int Partition<T, TOrder>(Span<T> items, TOrder order)
+        where TOrder : IComparer<T>
     {
         var last = items.Length - 1;
         var chosen = Random.Shared.Next(items.Length);
@@ -228,6 +193,15 @@ internal static class PageSelection
 
         (items[store], items[last]) = (items[last], items[store]);
         return store;
+    }
+
+    /// <summary>An item's key and where the item is in the gathered items.</summary>
+    private readonly record struct Ranked<TKey>(TKey Key, int Position);
+
+    private readonly struct ByKey<TKey, TOrder>(TOrder order) : IComparer<Ranked<TKey>>
+        where TOrder : IComparer<TKey>
+    {
+        public int Compare(Ranked<TKey> x, Ranked<TKey> y) => order.Compare(x.Key, y.Key);
     }
 }
 

@@ -3,6 +3,8 @@ using System.Net;
 using System.Security.Claims;
 using IoTHub.Data.Admin.Accounts;
 using IoTHub.Data.Admin.Audit;
+using IoTHub.Web.Api;
+using IoTHub.Web.Audit;
 using IoTHub.Web.Metrics;
 
 namespace IoTHub.Web.Auth;
@@ -22,7 +24,7 @@ internal sealed record LoginAttempt(LoginOutcome Outcome, AdminAccount? Account,
 /// Checks an admin account's password for both logins, the API's token and the dashboard's cookie:
 /// the same accounts, the same failed-login limit per address, the same failure metric, and each
 /// failure written to the audit log (actor: the user name tried, cut to 256 characters; action: the
-/// login's method and path; status: 401, or 429 when throttled).
+/// login's method and path; source: api or dashboard; status: 401, or 429 when throttled).
 /// </summary>
 internal sealed class AdminLogin(AdminAccounts accounts, LoginThrottle throttle, BrokerMetrics metrics, IAuditLog audit, TimeProvider time)
 {
@@ -54,7 +56,9 @@ internal sealed class AdminLogin(AdminAccounts accounts, LoginThrottle throttle,
 
     private Task AuditFailureAsync(HttpContext context, string userName, IPAddress address, int status) =>
         audit.WriteAsync(new AuditRecord(time.GetUtcNow(), userName.Length > LoggedNameLength ? userName[..LoggedNameLength] : userName,
-            $"{context.Request.Method} {context.Request.Path}", status, address.ToString()), CancellationToken.None);
+            AdminAudit.Action(context.Request.Method, context.Request.Path), status, address.ToString(),
+            context.Request.Path.StartsWithSegments(AdminApi.Prefix, StringComparison.OrdinalIgnoreCase) ? AuditSources.Api : AuditSources.Dashboard),
+            CancellationToken.None);
 
     /// <summary>The claims every login carries: the account's name and role.</summary>
     public static ClaimsIdentity Identity(string name, string role, string authenticationType) =>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Broker.Security.Audit;
+using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Bans;
 
 namespace IoTHub.Web.Configuration;
@@ -12,13 +13,21 @@ internal enum AuthenticatorType
 
     /// <summary>The built-in users of the broker's store (mqtt_users), managed through the API and dashboard.</summary>
     Database,
+
+    /// <summary>An HTTP service asked with a POST per CONNECT (EMQX's HTTP authentication shape).</summary>
+    Webhook,
 }
 
 /// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
-/// <param name="Key">The setting it came from, for messages.</param>
+/// <param name="Key">The setting it came from, for messages; of a backend, its section (<c>Security:Authenticators:0</c>), which names it in logs, metrics and alarms.</param>
 /// <param name="Type">What kind it is.</param>
-/// <param name="Path">The file of a password file; empty for <see cref="AuthenticatorType.Database"/>.</param>
-internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path);
+/// <param name="Path">The file of a password file; empty for the others.</param>
+/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>): its timeout and failure policy.</param>
+/// <param name="Url">The endpoint of a <see cref="AuthenticatorType.Webhook"/>.</param>
+internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, Uri? Url = null);
+
+/// <summary>The keys every backend authenticator has: how long a question may take, and what a failure does.</summary>
+internal sealed record BackendOptions(TimeSpan Timeout, BackendFailurePolicy FailurePolicy);
 
 /// <summary>What is decided when no access rule speaks about a topic (docs/security.md#access-rules).</summary>
 internal enum AclDefault
@@ -142,6 +151,21 @@ internal sealed class SecurityOptions
                 continue;
             }
 
+            if (type == AuthenticatorType.Webhook)
+            {
+                child.Require(nameof(AuthenticatorOptions.Url));
+                var url = child.Read(nameof(AuthenticatorOptions.Url), (Uri?)null, TryParseWebhookUrl,
+                    "is not an absolute http:// or https:// URL without a user name or password.");
+                var backend = ReadBackend(child);
+                child.RejectUnknownKeys();
+                if (url is not null)
+                {
+                    Authenticators.Add(new AuthenticatorOptions(key, AuthenticatorType.Webhook, string.Empty, backend, url));
+                }
+
+                continue;
+            }
+
             child.Require(nameof(AuthenticatorOptions.Path));
             var path = child.NonEmptyText(nameof(AuthenticatorOptions.Path), string.Empty);
             child.RejectUnknownKeys();
@@ -161,6 +185,21 @@ internal sealed class SecurityOptions
         {
             Authenticators.Add(new AuthenticatorOptions($"{SectionName}:{Shortcut}", AuthenticatorType.PasswordFile, passwordFile));
         }
+    }
+
+    /// <summary>The keys of every backend authenticator: Timeout (default 5 s) and FailurePolicy (default Deny: fail closed).</summary>
+    private static BackendOptions ReadBackend(SectionReader reader) =>
+        new(reader.Duration(nameof(BackendOptions.Timeout), BackendAuthenticator.DefaultTimeout),
+            reader.Choice(nameof(BackendOptions.FailurePolicy), BackendFailurePolicy.Deny));
+
+    /// <summary>
+    /// An absolute http or https URL. Credentials in it are refused: HttpClient does not send them, and the URL is logged.
+    /// </summary>
+    private static bool TryParseWebhookUrl(string raw, out Uri? url)
+    {
+        url = Uri.TryCreate(raw, UriKind.Absolute, out var parsed) && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
+            && parsed.UserInfo.Length == 0 ? parsed : null;
+        return url is not null;
     }
 
     private void ReadBans(SectionReader reader)

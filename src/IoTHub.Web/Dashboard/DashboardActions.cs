@@ -2,6 +2,7 @@ using IoTHub.Broker;
 using IoTHub.Data.Admin.Audit;
 using IoTHub.Web.Api;
 using IoTHub.Web.Api.Publish;
+using IoTHub.Web.Api.Subscriptions;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Api.AclRules;
 using IoTHub.Web.Mqtt;
@@ -31,7 +32,8 @@ internal sealed class DashboardCircuit
 /// <summary>
 /// The changes the dashboard can make, for one circuit. Each is refused unless the signed-in account
 /// still exists with the admin role (whatever the page showed), does what the API's endpoint does,
-/// and is written to the API's audit log with the account, the action, the outcome and the address.
+/// and is written to the API's audit log with the account, the action (the request line of the same change made through the API),
+/// the status the API answers it with, the address and the source <c>dashboard</c>.
 /// </summary>
 internal sealed partial class DashboardActions(AuthenticationStateProvider authentication, AdminAccounts accounts, IAuditLog audit, BrokerRegistry registry,
     MqttUserAccounts users, MqttAccessControl access, DashboardCircuit circuit, TimeProvider time, AdminApiKeys apiKeys)
@@ -40,7 +42,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
 
     /// <summary>Closes a client's connection; one already gone counts as done (a second click, the client leaving).</summary>
     public Task<ActionOutcome> DisconnectAsync(string broker, string clientId) =>
-        OnBrokerAsync($"dashboard: disconnect client '{clientId}' of broker '{broker}'", broker, found => found.Disconnect(clientId)
+        OnBrokerAsync(Api("POST", $"/clients/{clientId}/disconnect", OfBroker(broker)), broker, found => found.Disconnect(clientId)
             ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Disconnected '{clientId}'."))
             : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was already disconnected.")));
 
@@ -49,26 +51,27 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
     /// its queue and subscriptions dropped. One already gone counts as deleted.
     /// </summary>
     public Task<ActionOutcome> DeleteSessionAsync(string broker, string clientId) =>
-        OnBrokerAsync($"dashboard: delete session '{clientId}' of broker '{broker}'", broker, found => found.DeleteSession(clientId)
+        OnBrokerAsync(Api("DELETE", $"/sessions/{clientId}", OfBroker(broker)), broker, found => found.DeleteSession(clientId)
             ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted the session of '{clientId}'."))
             : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"The session of '{clientId}' was already deleted.")));
 
     /// <summary>Removes a subscription as <c>DELETE /api/v1/subscriptions</c> does, as if its client had sent UNSUBSCRIBE; one already gone counts as removed.</summary>
     public Task<ActionOutcome> RemoveSubscriptionAsync(string broker, string clientId, string topicFilter) =>
-        OnBrokerAsync($"dashboard: remove subscription '{topicFilter}' of client '{clientId}' of broker '{broker}'", broker,
+        OnBrokerAsync(Api("DELETE", "/subscriptions", QueryString.Create("clientId", clientId).Add("topicFilter", topicFilter) + OfBroker(broker)), broker,
             found => found.Unsubscribe(clientId, topicFilter)
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Removed '{topicFilter}' of '{clientId}'."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"'{clientId}' was no longer subscribed to '{topicFilter}'.")));
 
-    public async Task<ActionOutcome> PublishAsync(PublishRequest request)
-    {
-        var action = $"dashboard: publish to '{request.Topic}' of broker '{request.Broker}' (QoS {request.Qos}{(request.Retain ? ", retained" : string.Empty)})";
-        return await RunAsAdminAsync(action, () => Task.FromResult(Publish(request)));
-    }
+    /// <summary>Subscribes a client's session as <c>POST /api/v1/subscriptions</c> does (its handler: the same checks and answers).</summary>
+    public Task<ActionOutcome> AddSubscriptionAsync(AddSubscriptionRequest request) =>
+        RunAsAdminAsync(Api("POST", "/subscriptions"),
+            () => Task.FromResult(FromApi(SubscriptionsApi.Add(registry, request), $"Subscribed '{request.ClientId}' to '{request.TopicFilter}'.")));
+
+    public Task<ActionOutcome> PublishAsync(PublishRequest request) => RunAsAdminAsync(Api("POST", "/publish"), () => Task.FromResult(Publish(request)));
 
     public async Task<ActionOutcome> AddMqttUserAsync(string? userName, string? password, string? clientIdPattern)
     {
-        return await RunAsAdminAsync($"dashboard: add MQTT user '{userName}'", async () =>
+        return await RunAsAdminAsync(Api("POST", "/mqtt-users"), async () =>
         {
             var errors = new ValidationErrors();
             var (outcome, _) = await users.CreateAsync(userName, password, enabled: true, string.IsNullOrEmpty(clientIdPattern) ? null : clientIdPattern,
@@ -83,28 +86,28 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
     }
 
     public Task<ActionOutcome> ResetMqttPasswordAsync(string userName, string? password) =>
-        ChangeMqttUserAsync($"dashboard: reset the password of MQTT user '{userName}'", userName, new MqttUserChange(password ?? string.Empty, null, null),
+        ChangeMqttUserAsync(userName, new MqttUserChange(password ?? string.Empty, null, null),
             $"Set a new password for '{userName}'.");
 
     public Task<ActionOutcome> SetMqttUserEnabledAsync(string userName, bool enabled) =>
-        ChangeMqttUserAsync($"dashboard: {(enabled ? "enable" : "disable")} MQTT user '{userName}'", userName, new MqttUserChange(null, enabled, null),
+        ChangeMqttUserAsync(userName, new MqttUserChange(null, enabled, null),
             enabled ? $"Enabled '{userName}'." : $"Disabled '{userName}'; its clients were disconnected.");
 
     public async Task<ActionOutcome> DeleteMqttUserAsync(string userName)
     {
-        return await RunAsAdminAsync($"dashboard: delete MQTT user '{userName}'", async () =>
+        return await RunAsAdminAsync(Api("DELETE", $"/mqtt-users/{userName}"), async () =>
             await users.DeleteAsync(userName, CancellationToken.None)
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted '{userName}'; its clients were disconnected."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(false, $"There is no user '{userName}'.")));
     }
 
     public Task<ActionOutcome> SetSuperuserAsync(string userName, bool superuser) =>
-        ChangeMqttUserAsync($"dashboard: {(superuser ? "make" : "unmake")} MQTT user '{userName}' a superuser", userName, new MqttUserChange(null, null, null, superuser),
+        ChangeMqttUserAsync(userName, new MqttUserChange(null, null, null, superuser),
             superuser ? $"'{userName}' is a superuser: no rule applies to it." : $"'{userName}' is no longer a superuser: the rules apply to it.");
 
     public async Task<ActionOutcome> CreateRoleAsync(string? name, string? description)
     {
-        return await RunAsAdminAsync($"dashboard: create role '{name}'", async () =>
+        return await RunAsAdminAsync(Api("POST", "/roles"), async () =>
         {
             var errors = new ValidationErrors();
             return Answer(await access.CreateRoleAsync(name, description, errors, CancellationToken.None), errors, StatusCodes.Status201Created,
@@ -114,7 +117,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
 
     public async Task<ActionOutcome> UpdateRoleAsync(string name, string? newName, string? description)
     {
-        return await RunAsAdminAsync($"dashboard: change role '{name}'", async () =>
+        return await RunAsAdminAsync(Api("PUT", $"/roles/{name}"), async () =>
         {
             var errors = new ValidationErrors();
             return Answer(await access.UpdateRoleAsync(name, newName == name ? null : newName, description, errors, CancellationToken.None), errors,
@@ -125,7 +128,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
     /// <summary>Deletes a role; one already gone counts as deleted (a second click, another admin's delete).</summary>
     public async Task<ActionOutcome> DeleteRoleAsync(string name)
     {
-        return await RunAsAdminAsync($"dashboard: delete role '{name}'", async () =>
+        return await RunAsAdminAsync(Api("DELETE", $"/roles/{name}"), async () =>
             await access.DeleteRoleAsync(name, CancellationToken.None)
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted role '{name}'; its members lost it."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"Role '{name}' was already deleted.")));
@@ -134,7 +137,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
     public async Task<ActionOutcome> CreateRuleAsync(AclRuleRequest request)
     {
         var owner = request.Scope switch { "role" => $" of role '{request.Role}'", "user" => $" of user '{request.UserName}'", _ => " for everyone" };
-        return await RunAsAdminAsync($"dashboard: add access rule{owner}: {request.Permission} {request.Action} '{request.TopicFilter}'", async () =>
+        return await RunAsAdminAsync(Api("POST", "/acl-rules"), async () =>
         {
             var errors = new ValidationErrors();
             var change = await access.CreateRuleAsync(request, errors, CancellationToken.None);
@@ -145,7 +148,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
     /// <summary>Deletes a rule; one already gone counts as deleted.</summary>
     public async Task<ActionOutcome> DeleteRuleAsync(int id)
     {
-        return await RunAsAdminAsync($"dashboard: delete access rule {id}", async () =>
+        return await RunAsAdminAsync(Api("DELETE", $"/acl-rules/{id}"), async () =>
             await access.DeleteRuleAsync(id, CancellationToken.None)
                 ? (StatusCodes.Status204NoContent, new ActionOutcome(true, $"Deleted rule {id}."))
                 : (StatusCodes.Status404NotFound, new ActionOutcome(true, $"Rule {id} was already deleted.")));
@@ -153,7 +156,7 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
 
     public async Task<ActionOutcome> SetUserRolesAsync(string userName, IReadOnlyList<string> roles)
     {
-        return await RunAsAdminAsync($"dashboard: set the roles of MQTT user '{userName}' to [{string.Join(", ", roles)}]", async () =>
+        return await RunAsAdminAsync(Api("PUT", $"/mqtt-users/{userName}/roles"), async () =>
         {
             var errors = new ValidationErrors();
             return Answer(await access.SetUserRolesAsync(userName, [.. roles], errors, CancellationToken.None), errors, StatusCodes.Status200OK,
@@ -170,9 +173,9 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
             _ => (StatusCodes.Status404NotFound, new ActionOutcome(false, change.Problem!)),
         };
 
-    private async Task<ActionOutcome> ChangeMqttUserAsync(string action, string userName, MqttUserChange change, string done)
+    private async Task<ActionOutcome> ChangeMqttUserAsync(string userName, MqttUserChange change, string done)
     {
-        return await RunAsAdminAsync(action, async () =>
+        return await RunAsAdminAsync(Api("PUT", $"/mqtt-users/{userName}"), async () =>
         {
             var errors = new ValidationErrors();
             var (outcome, _) = await users.UpdateAsync(userName, change, errors, CancellationToken.None);
@@ -214,7 +217,8 @@ internal sealed partial class DashboardActions(AuthenticationStateProvider authe
         var (status, outcome) = user.IsInRole(AdminRoles.Admin) && await accounts.IsCurrentAsync(user, CancellationToken.None)
             ? await change()
             : (StatusCodes.Status403Forbidden, new ActionOutcome(false, ViewerRefusal));
-        await audit.WriteAsync(new AuditRecord(time.GetUtcNow(), user.Identity?.Name ?? "(unknown)", action, status, circuit.RemoteAddress), CancellationToken.None);
+        await audit.WriteAsync(new AuditRecord(time.GetUtcNow(), user.Identity?.Name ?? "(unknown)", action, status, circuit.RemoteAddress, AuditSources.Dashboard),
+            CancellationToken.None);
         return outcome;
     }
 }

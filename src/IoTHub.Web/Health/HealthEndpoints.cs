@@ -10,13 +10,15 @@ internal static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck<ListenersBoundCheck>("listeners", tags: [ReadyTag])
-            .AddCheck<StorageReachableCheck>("storage", tags: [ReadyTag]);
+            .AddCheck<StorageReachableCheck>("storage", tags: [ReadyTag])
+            .AddCheck<AuthenticationBackendsCheck>("authentication_backends", tags: [ReadyTag]);
         return services;
     }
 
     /// <summary>
     /// GET /health/live answers "Healthy" while the process serves requests; it runs no checks.
-    /// GET /health/ready runs the readiness checks (listeners bound, storage reachable): 200 or 503.
+    /// GET /health/ready runs the readiness checks (listeners bound, storage reachable): 200 or 503; 200 "Degraded" while an
+    /// authentication backend fails (the broker still serves the clients other authenticators and the cache decide).
     /// Both are open to anonymous callers (probes carry no token).
     /// </summary>
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)

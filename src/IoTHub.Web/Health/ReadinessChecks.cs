@@ -1,3 +1,5 @@
+using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
@@ -65,5 +67,18 @@ internal sealed class StorageReachableCheck(IServiceProvider services, IOptions<
         }
 
         return HealthCheckResult.Healthy($"{provider} is reachable");
+    }
+}
+
+/// <summary>Degraded while an authenticator's backend fails (from a failure until it answers again), with what and why.</summary>
+internal sealed class AuthenticationBackendsCheck(AuthenticationChain chain) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var backends = chain.Authenticators.OfType<BackendAuthenticator>().ToList();
+        var problems = backends.Select(static b => b.Problem).OfType<string>().ToList();
+        return Task.FromResult(problems.Count == 0
+            ? HealthCheckResult.Healthy(backends.Count == 0 ? "no authentication backend" : "every authentication backend answers")
+            : HealthCheckResult.Degraded(string.Join(" ", problems)));
     }
 }

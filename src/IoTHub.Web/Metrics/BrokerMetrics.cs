@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using IoTHub.Broker;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
@@ -78,6 +79,8 @@ internal sealed class BrokerMetrics
             "Seconds until the certificate of a TLS listener expires (negative once expired); with several (SNI), the first to expire. Follows renewals.");
         meter.CreateObservableCounter("iothub.authentication", () => AuthenticationDecisions(authentication), "{decision}",
             "MQTT authentication decisions (cache hits included) of all brokers, by result (allow, deny) and method (the authenticator that decided, or anonymous).");
+        meter.CreateObservableCounter("iothub.authentication.backend.errors", () => BackendErrors(authentication), "{error}",
+            "Questions an authenticator's backend failed, by method (webhook), authenticator (its section, Security:Authenticators:<n>) and reason: timeout (no answer within its Timeout), error (unreachable, an unexpected status or answer).");
         meter.CreateObservableCounter("iothub.authorization", () => AuthorizationDecisions(authorization), "{decision}",
             "MQTT access decisions of all brokers (cache hits included) on PUBLISH topics, wills and SUBSCRIBE filters, by action (publish, subscribe) and result (allow, deny).");
         meter.CreateObservableCounter("iothub.access.audit.dropped", () => AccessAuditDrops(authorization), "{decision}",
@@ -183,6 +186,19 @@ internal sealed class BrokerMetrics
         foreach (var (method, result, count) in authentication.Decisions())
         {
             yield return new Measurement<long>(count, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("method", method));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> BackendErrors(AuthenticationChain authentication)
+    {
+        foreach (var authenticator in authentication.Authenticators)
+        {
+            if (authenticator is BackendAuthenticator backend)
+            {
+                KeyValuePair<string, object?> method = new("method", backend.Method), name = new("authenticator", backend.Name);
+                yield return new Measurement<long>(backend.Timeouts, method, name, new KeyValuePair<string, object?>("reason", "timeout"));
+                yield return new Measurement<long>(backend.Errors, method, name, new KeyValuePair<string, object?>("reason", "error"));
+            }
         }
     }
 

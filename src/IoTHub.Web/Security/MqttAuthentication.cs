@@ -1,5 +1,6 @@
 using System.Net;
 using IoTHub.Broker.Security;
+using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Security.PasswordFile;
@@ -9,6 +10,7 @@ using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Security.Users;
+using IoTHub.Web.Security.Webhook;
 using IoTHub.Web.Storage;
 using Microsoft.Extensions.Options;
 
@@ -27,6 +29,12 @@ internal static partial class MqttAuthentication
         services.AddSingleton(static provider => MqttUserStores.Create(provider.GetRequiredService<BrokerDatabase>().Contexts));
         services.AddSingleton<MqttUserAccounts>();
         services.AddSingleton(Build);
+
+        // Webhooks: pooled connections; the authenticator's Timeout bounds each request; no log line per CONNECT (with the
+        // URL's query); a redirect is an answer that is not 200 or 204 (a failure), never a POST of the password elsewhere.
+        services.AddHttpClient(WebhookBackend.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false })
+            .RemoveAllLoggers();
         services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
 
@@ -91,7 +99,22 @@ internal static partial class MqttAuthentication
                 }
             }
 
-            var open = OpenListeners(mqtt.ReadUnvalidated(), http.ReadUnvalidated());
+            var brokers = mqtt.ReadUnvalidated();
+            foreach (var authenticator in options.Authenticators)
+            {
+                // The connection waits Mqtt:AuthenticationTimeout for the whole chain: a backend's timeout must end before it
+                // for NotMine to pass the client on (with Deny both answer 0x88).
+                if (authenticator.Backend is { FailurePolicy: BackendFailurePolicy.NotMine } backend
+                    && brokers.AllBrokers.FirstOrDefault(b => b.Broker.AuthenticationTimeout <= backend.Timeout) is { } broker)
+                {
+                    failures.Add($"{authenticator.Key}:{nameof(BackendOptions.Timeout)} ({backend.Timeout}) is not shorter than {MqttOptions.SectionName}:" +
+                        $"{nameof(broker.Broker.AuthenticationTimeout)} ({broker.Broker.AuthenticationTimeout}, broker '{broker.Name}'), so a backend that does not " +
+                        "answer would have the client refused (0x88) before FailurePolicy NotMine could pass it to the next authenticator. Set a shorter " +
+                        $"{nameof(BackendOptions.Timeout)} or a longer {nameof(broker.Broker.AuthenticationTimeout)}.");
+                }
+            }
+
+            var open = OpenListeners(brokers, http.ReadUnvalidated());
             if (options.Authenticators.Count == 0 && options.AllowAnonymous is null && open.Count > 0)
             {
                 failures.Add($"{SecurityOptions.SectionName}: MQTT listeners are open beyond loopback ({string.Join("; ", open)}) and no authenticator is " +
@@ -121,9 +144,14 @@ internal static partial class MqttAuthentication
         {
             foreach (var authenticator in options.Authenticators)
             {
-                authenticators.Add(authenticator.Type == AuthenticatorType.Database
-                    ? new DatabaseAuthenticator(services.GetRequiredService<IMqttUserStore>())
-                    : PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()));
+                authenticators.Add(authenticator switch
+                {
+                    { Type: AuthenticatorType.Database } => new DatabaseAuthenticator(services.GetRequiredService<IMqttUserStore>()),
+                    { Type: AuthenticatorType.Webhook, Url: { } url, Backend: { } backend } => new BackendAuthenticator(
+                        new WebhookBackend(services.GetRequiredService<IHttpClientFactory>(), url), authenticator.Key, backend.Timeout, backend.FailurePolicy,
+                        loggers.CreateLogger<BackendAuthenticator>()),
+                    _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),
+                });
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -149,7 +177,12 @@ internal static partial class MqttAuthentication
         }
 
         LogChain(logger, authenticators.Count == 0 ? "none"
-                : string.Join(", ", authenticators.Select(static a => a is PasswordFileAuthenticator file ? $"{file.Method} {file.Path}" : a.Method)),
+                : string.Join(", ", authenticators.Select(static a => a switch
+                {
+                    PasswordFileAuthenticator file => $"{file.Method} {file.Path}",
+                    BackendAuthenticator backend => $"{backend.Method} {backend.Description} (timeout {backend.Timeout}, failure policy {backend.FailurePolicy})",
+                    _ => a.Method,
+                })),
             allowAnonymous ? "accepted" : "refused", enhanced.Count == 0 ? "none" : string.Join(", ", chain.AuthenticationMethods));
         var open = OpenListeners(services.GetRequiredService<SectionBinding<MqttOptions>>().ReadUnvalidated(),
             services.GetRequiredService<SectionBinding<HttpOptions>>().ReadUnvalidated());

@@ -230,7 +230,7 @@ public sealed class AuthenticationChainTests
     private AuthenticationChain NewChain(IAuthenticator[] authenticators, bool allowAnonymous = false, TimeSpan? cacheDuration = null) =>
         new(authenticators, allowAnonymous, cacheDuration ?? TimeSpan.FromSeconds(60), _time);
 
-    private static ConnectRequest Request(string? userName, string? password, string clientId = "client") =>
+    internal static ConnectRequest Request(string? userName, string? password, string clientId = "client") =>
         new(clientId, userName, password is null ? null : Encoding.UTF8.GetBytes(password), MqttProtocolVersion.V500, PipeClient.Connection);
 
     /// <summary>Every string and byte array reachable from the cache's fields, as text: where a password would show.</summary>

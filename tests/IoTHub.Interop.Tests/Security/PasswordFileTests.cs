@@ -1,4 +1,3 @@
-using System.Globalization;
 using IoTHub.Testing;
 using MQTTnet;
 
@@ -81,13 +80,8 @@ public sealed class PasswordFileTests(PasswordFileHost fixture) : IClassFixture<
     }
 
     /// <summary>Runs mosquitto_pub -d expecting a refusal; returns its output.</summary>
-    private async Task<string> RefusedPublishAsync(Protocol protocol, params string[] credentials)
-    {
-        using var publisher = ChildProcess.Start("/usr/bin/mosquitto_pub", ["-d", "-h", _host.Host, "-p", _host.Port.ToString(CultureInfo.InvariantCulture),
-            "-V", Mosquitto.Version(protocol), "-i", "auth-refused", "-t", "auth/refused", "-m", "x", .. credentials]);
-        Assert.NotEqual(0, await publisher.WaitForExitAsync());
-        return string.Join('\n', publisher.Lines);
-    }
+    private Task<string> RefusedPublishAsync(Protocol protocol, params string[] credentials) =>
+        Mosquitto.RefusedPublishWithAsync(_host, protocol, ["-i", "auth-refused", "-t", "auth/refused", "-m", "x", .. credentials]);
 }
 
 /// <summary>With <c>Security:AllowAnonymous=true</c> next to the file: clients without a user name connect, wrong passwords still do not.</summary>

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Security.Backends;
 using IoTHub.Testing;
 using IoTHub.Web.Configuration;
 using Microsoft.Extensions.Configuration;
@@ -71,7 +72,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Path is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:4:Type Database is listed more than once", StringComparison.Ordinal));
-        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database)", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database, Webhook)", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Path must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:2:Type must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
@@ -80,6 +81,77 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Contains(errors, static e => e.StartsWith("Security:PasswordHashIterations", StringComparison.Ordinal) && e.Contains("999", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:AllowAnonymus is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:PasswordFile is a shortcut for one authenticator and cannot be combined", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_webhook_takes_a_url_a_timeout_and_a_failure_policy()
+    {
+        var read = Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Webhook",
+            ["Security:Authenticators:0:Url"] = "https://auth.example.com/mqtt?token=t",
+            ["Security:Authenticators:0:Timeout"] = "00:00:01.500",
+            ["Security:Authenticators:0:FailurePolicy"] = "notmine",
+            ["Security:Authenticators:1:Type"] = "webhook",
+            ["Security:Authenticators:1:Url"] = "http://127.0.0.1:8081/auth",
+        }, out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal([new("Security:Authenticators:0", AuthenticatorType.Webhook, string.Empty,
+                new BackendOptions(TimeSpan.FromMilliseconds(1500), BackendFailurePolicy.NotMine), new Uri("https://auth.example.com/mqtt?token=t")),
+            new AuthenticatorOptions("Security:Authenticators:1", AuthenticatorType.Webhook, string.Empty,
+                new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny), new Uri("http://127.0.0.1:8081/auth"))], read.Authenticators);
+    }
+
+    [Fact]
+    public void Every_bad_webhook_key_is_reported()
+    {
+        Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Webhook",
+            ["Security:Authenticators:1:Type"] = "Webhook",
+            ["Security:Authenticators:1:Url"] = "/relative",
+            ["Security:Authenticators:1:Timeout"] = "00:00:00",
+            ["Security:Authenticators:1:FailurePolicy"] = "Allow",
+            ["Security:Authenticators:2:Type"] = "Webhook",
+            ["Security:Authenticators:2:Url"] = "ftp://auth.example.com/",
+            ["Security:Authenticators:2:Timeout"] = "-00:00:01",
+            ["Security:Authenticators:2:Path"] = "file",
+            ["Security:Authenticators:3:Type"] = "Webhook",
+            ["Security:Authenticators:3:Url"] = "https://user:secret@auth.example.com/",
+            ["Security:Authenticators:3:Header"] = "x",
+            ["Security:Authenticators:4:Type"] = "PasswordFile",
+            ["Security:Authenticators:4:Path"] = "file",
+            ["Security:Authenticators:4:Timeout"] = "00:00:05",
+        }, out var errors);
+
+        Assert.Equal(
+        [
+            "Security:Authenticators:0:Url must be set.",
+            "Security:Authenticators:1:Url '/relative' is not an absolute http:// or https:// URL without a user name or password.",
+            "Security:Authenticators:1:Timeout '00:00:00' is not a positive duration such as 00:00:10 (hh:mm:ss) or 7.00:00:00 (days).",
+            "Security:Authenticators:1:FailurePolicy 'Allow' is not one of Deny, NotMine.",
+            "Security:Authenticators:2:Url 'ftp://auth.example.com/' is not an absolute http:// or https:// URL without a user name or password.",
+            "Security:Authenticators:2:Timeout '-00:00:01' is not a positive duration such as 00:00:10 (hh:mm:ss) or 7.00:00:00 (days).",
+            "Security:Authenticators:2:Path is not a known setting (known: Type, Url, Timeout, FailurePolicy).",
+            "Security:Authenticators:3:Url 'https://user:secret@auth.example.com/' is not an absolute http:// or https:// URL without a user name or password.",
+            "Security:Authenticators:3:Header is not a known setting (known: Type, Url, Timeout, FailurePolicy).",
+            "Security:Authenticators:4:Timeout is not a known setting (known: Type, Path).",
+        ], errors);
+    }
+
+    /// <summary>The connection waits Mqtt:AuthenticationTimeout for the whole chain: NotMine needs a backend timeout below it.</summary>
+    [Fact]
+    public async Task A_NotMine_backend_whose_timeout_is_not_below_the_authentication_timeout_stops_the_host()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Security:Authenticators:0:Type=Webhook", "--Security:Authenticators:0:Url=http://127.0.0.1:9/auth",
+            "--Security:Authenticators:0:FailurePolicy=NotMine", "--Mqtt:AuthenticationTimeout=00:00:03", "--Security:Authenticators:0:Timeout=00:00:03");
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains("Security:Authenticators:0:Timeout (00:00:03) is not shorter than Mqtt:AuthenticationTimeout (00:00:03, broker 'default')",
+            host.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
     }
 
     [Theory]

@@ -16,6 +16,7 @@ internal sealed class RelationalAuditLog(IDbContextFactory<BrokerDbContext> cont
                 Action = record.Action,
                 Status = record.Status,
                 RemoteAddress = record.RemoteAddress,
+                Source = record.Source,
             });
             return context.SaveChangesAsync(cancellationToken);
         });
@@ -28,6 +29,6 @@ internal sealed class RelationalAuditLog(IDbContextFactory<BrokerDbContext> cont
                 && (from == null || e.At >= from) && (to == null || e.At < to));
             var total = await query.CountAsync(cancellationToken).ConfigureAwait(false);
             var rows = await query.OrderByDescending(static e => e.Id).Skip(skip).Take(take).ToListAsync(cancellationToken).ConfigureAwait(false);
-            return ([.. rows.Select(static e => new AuditRecord(DateTimeOffset.FromUnixTimeMilliseconds(e.At), e.Actor, e.Action, e.Status, e.RemoteAddress))], total);
+            return ([.. rows.Select(static e => new AuditRecord(DateTimeOffset.FromUnixTimeMilliseconds(e.At), e.Actor, e.Action, e.Status, e.RemoteAddress, e.Source))], total);
         });
 }

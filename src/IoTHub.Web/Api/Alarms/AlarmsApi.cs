@@ -17,7 +17,8 @@ internal static class AlarmsApi
             .WithTags("Alarms").WithName("ListAlarms")
             .WithSummary("Alarms raised and cleared by the server, checked every 10 seconds: connections_high (a broker at 90 % of Mqtt:MaximumConnections), " +
                 "session_queue_high (sessions at 90 % of Mqtt:MaximumQueuedMessages), storage_write_errors, certificate_expiring (a listener certificate " +
-                "that expires within 14 days). Active ones and the last 100 cleared.");
+                "that expires within 14 days), authentication_backend_failing (an authenticator's backend fails or does not answer in time). " +
+                "Active ones and the last 100 cleared.");
         return api;
     }
 }

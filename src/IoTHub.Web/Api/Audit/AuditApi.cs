@@ -26,7 +26,7 @@ internal static class AuditApi
         [AsParameters] PageQuery paging,
         [Description("admin (the default): changes made through the API and the dashboard; access: access decisions about MQTT clients.")] string? kind,
         [Description("kind=admin: only the changes of this actor (an account name, or apikey:{name}; for a failed login, the name tried).")] string? actor,
-        [Description("kind=admin: only the changes whose action contains this text (case-sensitive): a method, a path, a topic, a name.")] string? action,
+        [Description("kind=admin: only the changes whose action contains this text (case-sensitive): a method, a path, a name in a path. The action is the API's request line, for a change made in the dashboard too.")] string? action,
         [Description("kind=access: only the decisions about this client id (exact).")] string? clientId,
         [Description("kind=access: only the decisions about clients of this user name (exact).")] string? user,
         [Description("kind=access: only topics and topic filters that contain this text (case-sensitive).")] string? topic,

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Subscriptions;
 using IoTHub.Web.Auth;
@@ -18,14 +19,34 @@ namespace IoTHub.Web.Api.Clients;
 /// <param name="InflightMessages">QoS 1/2 messages sent and not yet acknowledged.</param>
 /// <param name="Subscriptions">How many subscriptions its session has.</param>
 /// <param name="ConnectedAt">When its CONNECT was accepted.</param>
+/// <param name="KeepAlive">Its Keep Alive in seconds (the broker's Server Keep Alive when it set one; 0: none).</param>
+/// <param name="CleanStart">The Clean Start (3.1.1: Clean Session) flag of its CONNECT.</param>
+/// <param name="Counters">Its session's traffic and drops since the session began in this broker process.</param>
 internal sealed record ClientSummary(string Broker, string ClientId, string? Endpoint, string? UserName, string? ProtocolVersion, int QueuedMessages,
-    int InflightMessages, int Subscriptions, DateTimeOffset? ConnectedAt);
+    int InflightMessages, int Subscriptions, DateTimeOffset? ConnectedAt, ushort? KeepAlive, bool? CleanStart, SessionCounters Counters);
 
 /// <summary>A connected client with its session and subscriptions.</summary>
 /// <param name="Client">The client as listed.</param>
-/// <param name="SessionExpiryInterval">Seconds its session outlives the connection (0: it ends with it).</param>
+/// <param name="SessionExpiryInterval">Seconds its session outlives the connection (0: it ends with it; 4294967295: never expires).</param>
 /// <param name="Subscriptions">Its session's subscriptions.</param>
-internal sealed record ClientDetails(ClientSummary Client, uint SessionExpiryInterval, IReadOnlyList<SubscriptionInfo> Subscriptions);
+/// <param name="Listener">The listener it came through, e.g. tcp://0.0.0.0:1883.</param>
+/// <param name="Transport">Its transport: Tcp, Tls, WebSocket, SecureWebSocket or Unix.</param>
+/// <param name="Will">The will its CONNECT carried; null when it sent none.</param>
+/// <param name="LastDisconnectReason">Why the session's previous connection ended; null when there was none in this broker process.</param>
+internal sealed record ClientDetails(ClientSummary Client, uint SessionExpiryInterval, IReadOnlyList<SubscriptionInfo> Subscriptions, string? Listener,
+    TransportKind? Transport, WillInfo? Will, string? LastDisconnectReason);
+
+/// <summary>A connected client's will: the message the broker publishes when the connection ends without a normal DISCONNECT.</summary>
+/// <param name="Topic">The topic it is published to.</param>
+/// <param name="Qos">Its QoS: 0, 1 or 2.</param>
+/// <param name="Retain">Whether it is published retained.</param>
+/// <param name="Delay">MQTT 5.0 Will Delay Interval in seconds: how long after the connection ends it waits (0 in 3.1.1).</param>
+/// <param name="ExpiryInterval">MQTT 5.0 Message Expiry Interval of the will in seconds; null when it never expires.</param>
+internal sealed record WillInfo(string Topic, int Qos, bool Retain, uint Delay, uint? ExpiryInterval)
+{
+    public static WillInfo? From(WillSnapshot? will) =>
+        will is null ? null : new(will.Topic, (int)will.QualityOfService, will.Retain, will.Delay, will.ExpiryInterval);
+}
 
 /// <summary>What a bulk disconnect did.</summary>
 /// <param name="Disconnected">Connections it closed.</param>
@@ -80,8 +101,8 @@ internal static class ClientsApi
         }
 
         var selected = brokers.ToDictionary(static b => b.Key, static b => b.Value, StringComparer.Ordinal);
-        List<BrokerSession> matching = [.. query.Find(selected)];
-        return TypedResults.Ok(new DisconnectedClients(matching.Count(c => selected[c.Broker].Disconnect(c.Session.ClientId))));
+        List<ListedSession> matching = [.. query.Find(selected)];
+        return TypedResults.Ok(new DisconnectedClients(matching.Count(static c => c.Engine.Disconnect(c.Session.ClientId))));
     }
 
     private static Results<Ok<ClientDetails>, ProblemHttpResult> Get(BrokerRegistry registry, string clientId,
@@ -98,7 +119,8 @@ internal static class ClientsApi
         }
 
         var subscriptions = found.GetSubscriptions(clientId) ?? [];
-        return TypedResults.Ok(new ClientDetails(Summary(name, session), session.ExpiryInterval, [.. subscriptions.Select(s => SubscriptionInfo.From(name, s))]));
+        return TypedResults.Ok(new ClientDetails(Summary(name, session), session.ExpiryInterval, [.. subscriptions.Select(s => SubscriptionInfo.From(name, s))],
+            session.Listener, session.Transport, WillInfo.From(found.GetWill(clientId)), session.LastDisconnectReason));
     }
 
     private static Results<NoContent, ProblemHttpResult> Disconnect(BrokerRegistry registry, string clientId,
@@ -114,5 +136,5 @@ internal static class ClientsApi
 
     internal static ClientSummary Summary(string broker, SessionSnapshot s) =>
         new(broker, s.ClientId, s.Endpoint, s.UserName, ProtocolVersions.Name(s.ProtocolVersion), s.QueuedMessages, s.InflightMessages, s.SubscriptionCount,
-            s.ConnectedAt);
+            s.ConnectedAt, s.KeepAlive, s.CleanStart, SessionCounters.From(s.Counters));
 }

@@ -82,29 +82,32 @@ internal sealed record SessionListQuery
         Enums.Check(errors, "order", Order);
     }
 
-    /// <summary>The sessions of <paramref name="brokers"/> that the criteria keep, with their broker's name.</summary>
-    public IEnumerable<BrokerSession> Find(IEnumerable<KeyValuePair<string, MqttBroker>> brokers)
+    /// <summary>The sessions of <paramref name="brokers"/> that the criteria keep, with their broker, as listed (not read in full).</summary>
+    public IEnumerable<ListedSession> Find(IEnumerable<KeyValuePair<string, MqttBroker>> brokers)
     {
         foreach (var (name, broker) in brokers)
         {
-            IEnumerable<SessionSnapshot> candidates = ClientIdMatch == ClientIdMatch.Exact && ClientId is not null
-                ? broker.GetSession(ClientId) is { } one ? [one] : []
+            IEnumerable<SessionListing> candidates = ClientIdMatch == ClientIdMatch.Exact && ClientId is not null
+                ? broker.GetSessionListing(ClientId) is { } one ? [one] : []
                 : broker.EnumerateSessions();
             foreach (var session in candidates)
             {
                 if (Matches(session))
                 {
-                    yield return new BrokerSession(name, session);
+                    yield return new ListedSession(name, broker, session);
                 }
             }
         }
     }
 
-    /// <summary>The requested page of the matching sessions of <paramref name="brokers"/>, in order.</summary>
-    public ResultPage<BrokerSession> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging) =>
-        paging.Select(Find(brokers), new SessionOrder(Sort, Order));
+    /// <summary>The requested page of the matching sessions of <paramref name="brokers"/>, in order; only the page's sessions are read in full.</summary>
+    public ResultPage<BrokerSession> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging)
+    {
+        var order = new SessionOrder(Sort, Order);
+        return paging.Select(Find(brokers), order.Rank, order).Map(static s => new BrokerSession(s.Broker, s.Engine.ReadSession(s.Session)));
+    }
 
-    public bool Matches(SessionSnapshot s) =>
+    public bool Matches(SessionListing s) =>
         ClientIds.Match(s.ClientId, ClientId, ClientIdMatch)
         && (Connected is null || s.IsConnected == Connected)
         && (MinQueued is null || s.QueuedMessages >= MinQueued)
@@ -120,36 +123,40 @@ internal sealed record SessionListQuery
         return host.Trim('[', ']');
     }
 
-    /// <summary>The order of a list: its key in the direction asked for, ties by client id then broker, ascending.</summary>
-    private sealed class SessionOrder(SessionSort sort, SortOrder order) : IComparer<BrokerSession>
+    /// <summary>What a session is ordered by: its key in the direction asked for, then its client id, then its broker.</summary>
+    private readonly record struct SessionRank(long Key, string ClientId, string Broker);
+
+    /// <summary>The order of a list: the key in the direction asked for, ties by client id (ascending unless the list is by client id) then broker.</summary>
+    private readonly struct SessionOrder(SessionSort sort, SortOrder order) : IComparer<SessionRank>
     {
         private readonly int _direction = order == SortOrder.Desc ? -1 : 1;
 
-        public int Compare(BrokerSession x, BrokerSession y)
+        /// <summary>The key of a session: offline sessions come after the connected ones by connection time either way.</summary>
+        public SessionRank Rank(ListedSession item)
         {
-            var (a, b) = (x.Session, y.Session);
-            var byKey = sort switch
+            var session = item.Session;
+            var key = sort switch
             {
-                SessionSort.Queued => a.QueuedMessages.CompareTo(b.QueuedMessages) * _direction,
-                SessionSort.Inflight => a.InflightMessages.CompareTo(b.InflightMessages) * _direction,
-                SessionSort.ConnectedAt => (a.ConnectedAt, b.ConnectedAt) switch
-                {
-                    ({ } p, { } q) => p.CompareTo(q) * _direction,
-                    (null, null) => 0,
-                    (null, _) => 1,
-                    _ => -1,
-                },
-                _ => string.CompareOrdinal(a.ClientId, b.ClientId) * _direction,
+                SessionSort.Queued => (long)session.QueuedMessages * _direction,
+                SessionSort.Inflight => (long)session.InflightMessages * _direction,
+                SessionSort.ConnectedAt => session.ConnectedAt is { } at ? at.UtcTicks * _direction : long.MaxValue,
+                _ => 0,
             };
-            return byKey != 0 ? byKey
-                : string.CompareOrdinal(a.ClientId, b.ClientId) is var byId and not 0 ? byId
-                : string.CompareOrdinal(x.Broker, y.Broker);
+            return new SessionRank(key, session.ClientId, item.Broker);
         }
+
+        public int Compare(SessionRank x, SessionRank y) =>
+            x.Key != y.Key ? x.Key.CompareTo(y.Key)
+            : string.CompareOrdinal(x.ClientId, y.ClientId) is var byId and not 0 ? (sort == SessionSort.ClientId ? byId * _direction : byId)
+            : string.CompareOrdinal(x.Broker, y.Broker);
     }
 }
 
-/// <summary>A session with the name of its broker.</summary>
+/// <summary>A session read in full, with the name of its broker.</summary>
 internal readonly record struct BrokerSession(string Broker, SessionSnapshot Session);
+
+/// <summary>A session as listed, with its broker and the broker's name.</summary>
+internal readonly record struct ListedSession(string Broker, MqttBroker Engine, SessionListing Session);
 
 /// <summary>The <c>clientId</c> criterion of the lists.</summary>
 internal static class ClientIds

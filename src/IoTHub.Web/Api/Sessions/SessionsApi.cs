@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using IoTHub.Broker;
+using IoTHub.Broker.Connections;
 using IoTHub.Web.Api.Clients;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Mqtt;
@@ -20,12 +21,23 @@ namespace IoTHub.Web.Api.Sessions;
 /// <param name="QueueFull">Whether its queue is at its limit (Mqtt:MaximumQueuedMessages or MaximumQueuedBytes): new messages are dropped per Mqtt:QueueOverflowPolicy until the client takes some.</param>
 /// <param name="QueueFullDrops">Messages it lost to its full queue since the session began (in this broker process).</param>
 /// <param name="ConnectedAt">When its connected client's CONNECT was accepted; null while offline.</param>
+/// <param name="KeepAlive">The connected client's Keep Alive in seconds (the broker's Server Keep Alive when it set one; 0: none); null while offline.</param>
+/// <param name="CleanStart">The connected client's Clean Start (3.1.1: Clean Session) flag; null while offline.</param>
+/// <param name="Listener">The listener the connected client came through, e.g. tcp://0.0.0.0:1883; null while offline.</param>
+/// <param name="Transport">The connected client's transport: Tcp, Tls, WebSocket, SecureWebSocket or Unix; null while offline.</param>
+/// <param name="DisconnectedAt">When its last connection ended; null while connected.</param>
+/// <param name="ExpiresAt">When it ends unless its client comes back: offline with an expiry other than never; null otherwise.</param>
+/// <param name="LastDisconnectReason">Why its last connection ended (e.g. DISCONNECT, keep-alive timeout, network connection lost); null before one ended in this broker process.</param>
+/// <param name="Counters">Its traffic and drops since it began in this broker process.</param>
 internal sealed record SessionInfo(string Broker, string ClientId, bool Connected, string? Endpoint, string? ProtocolVersion, uint ExpiryInterval,
-    int QueuedMessages, int InflightMessages, int Subscriptions, bool QueueFull, long QueueFullDrops, DateTimeOffset? ConnectedAt)
+    int QueuedMessages, int InflightMessages, int Subscriptions, bool QueueFull, long QueueFullDrops, DateTimeOffset? ConnectedAt, ushort? KeepAlive,
+    bool? CleanStart, string? Listener, TransportKind? Transport, DateTimeOffset? DisconnectedAt, DateTimeOffset? ExpiresAt, string? LastDisconnectReason,
+    SessionCounters Counters)
 {
     public static SessionInfo From(string broker, SessionSnapshot s) =>
         new(broker, s.ClientId, s.IsConnected, s.Endpoint, ProtocolVersions.Name(s.ProtocolVersion), s.ExpiryInterval, s.QueuedMessages,
-            s.InflightMessages, s.SubscriptionCount, s.QueueFull, s.QueueFullDrops, s.ConnectedAt);
+            s.InflightMessages, s.SubscriptionCount, s.QueueFull, s.QueueFullDrops, s.ConnectedAt, s.KeepAlive, s.CleanStart, s.Listener, s.Transport,
+            s.DisconnectedAt, s.ExpiresAt, s.LastDisconnectReason, SessionCounters.From(s.Counters));
 }
 
 /// <summary>/api/v1/sessions: list, inspect, delete.</summary>

@@ -46,7 +46,7 @@ internal sealed class SubscriptionListQuery : ClientIdCriterion
 
     /// <summary>The requested page of the matching subscriptions of <paramref name="brokers"/>, in order.</summary>
     public ResultPage<SubscriptionInfo> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging) =>
-        paging.Select(Find(brokers), new SubscriptionOrder(Sort ?? SubscriptionSort.ClientId, Order ?? SortOrder.Asc))
+        paging.Select(Find(brokers), static s => s, new SubscriptionOrder(Sort ?? SubscriptionSort.ClientId, Order ?? SortOrder.Asc))
             .Map(static s => SubscriptionInfo.From(s.Broker, s.Subscription));
 
     private IEnumerable<BrokerSubscription> Find(IEnumerable<KeyValuePair<string, MqttBroker>> brokers)
@@ -69,7 +69,7 @@ internal sealed class SubscriptionListQuery : ClientIdCriterion
     private readonly record struct BrokerSubscription(string Broker, SubscriptionSnapshot Subscription);
 
     /// <summary>Its key in the direction asked for; ties by the other key, then the broker, ascending.</summary>
-    private sealed class SubscriptionOrder(SubscriptionSort sort, SortOrder order) : IComparer<BrokerSubscription>
+    private readonly struct SubscriptionOrder(SubscriptionSort sort, SortOrder order) : IComparer<BrokerSubscription>
     {
         private readonly int _direction = order == SortOrder.Desc ? -1 : 1;
 

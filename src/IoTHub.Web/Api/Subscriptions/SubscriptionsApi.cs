@@ -64,7 +64,7 @@ internal static class SubscriptionsApi
         return registry.PageAcross(broker, paging, errors, brokers => query.Page(brokers, paging));
     }
 
-    private static Results<Created<SubscriptionInfo>, ValidationProblem, ProblemHttpResult> Add(BrokerRegistry registry, AddSubscriptionRequest request)
+    internal static Results<Created<SubscriptionInfo>, ValidationProblem, ProblemHttpResult> Add(BrokerRegistry registry, AddSubscriptionRequest request)
     {
         var errors = new ValidationErrors();
         if (string.IsNullOrEmpty(request.ClientId))

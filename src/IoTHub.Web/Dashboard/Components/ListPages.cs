@@ -1,5 +1,6 @@
 using System.Globalization;
 using IoTHub.Web.Api;
+using IoTHub.Web.Api.Subscriptions;
 
 namespace IoTHub.Web.Dashboard.Components;
 
@@ -24,4 +25,26 @@ internal static class ListPages
 
     /// <summary>A time in a list: UTC, to the second; nothing when there is none.</summary>
     public static string Time(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? string.Empty;
+
+    /// <summary>A subscription's MQTT 5.0 options that differ from a plain subscription: "no local, retain as published, id 7".</summary>
+    public static string Options(SubscriptionInfo s)
+    {
+        List<string> options = [];
+        if (s.NoLocal)
+        {
+            options.Add("no local");
+        }
+
+        if (s.RetainAsPublished)
+        {
+            options.Add("retain as published");
+        }
+
+        if (s.SubscriptionIdentifier != 0)
+        {
+            options.Add($"id {s.SubscriptionIdentifier}");
+        }
+
+        return string.Join(", ", options);
+    }
 }

@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace IoTHub.Interop.Tests.Security;
+
+/// <summary>What the <see cref="WebhookServer"/> answers.</summary>
+public enum WebhookAnswer
+{
+    Allow,
+    Deny,
+    Ignore,
+
+    /// <summary>204 No Content (an allow).</summary>
+    NoContent,
+
+    /// <summary>500 Internal Server Error.</summary>
+    Error,
+
+    /// <summary>200 with a body that is not JSON.</summary>
+    Garbage,
+
+    /// <summary>Nothing until <see cref="WebhookServer.Release"/>, then allow.</summary>
+    Slow,
+}
+
+/// <summary>
+/// An authentication webhook on real Kestrel, on a loopback port: it records each request and answers by the user name's
+/// first word ("allow-...", "deny-...", "slow-..."; any other name: ignore), or as <see cref="AnswerAll"/> says when set.
+/// </summary>
+public sealed class WebhookServer : IDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<JsonElement> _requests = new();
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _slowArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public WebhookServer()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(static kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        _app = builder.Build();
+        _app.MapPost("/mqtt/auth", AnswerAsync);
+        _app.StartAsync().GetAwaiter().GetResult(); // a fixture cannot await
+        var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        Url = new Uri($"{address}/mqtt/auth?token={Token}");
+    }
+
+    /// <summary>A secret in the URL's query, as some services take one: it must never reach the broker's log.</summary>
+    public const string Token = "webhook-query-token-7f3a";
+
+    public Uri Url { get; }
+
+    /// <summary>When set, every request gets this answer, whatever the user name.</summary>
+    public WebhookAnswer? AnswerAll { get; set; }
+
+    /// <summary>Completed when a request to be answered <see cref="WebhookAnswer.Slow"/> has arrived.</summary>
+    public Task SlowArrived => _slowArrived.Task;
+
+    /// <summary>The requests so far about <paramref name="userName"/>, in order.</summary>
+    public List<JsonElement> Requests(string? userName) =>
+        [.. _requests.Where(r => r.GetProperty("userName").GetString() == userName)];
+
+    /// <summary>Lets the slow requests be answered.</summary>
+    public void Release() => _released.TrySetResult();
+
+    public void Dispose()
+    {
+        Release();
+        _app.StopAsync().GetAwaiter().GetResult();
+        ((IDisposable)_app).Dispose();
+    }
+
+    private async Task AnswerAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength is null)
+        {
+            // As simple services do (Python's http.server reads Content-Length): a chunked body is not read.
+            context.Response.StatusCode = StatusCodes.Status411LengthRequired;
+            return;
+        }
+
+        var request = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
+        _requests.Enqueue(request);
+        var answer = AnswerAll ?? (request.GetProperty("userName").GetString()?.Split('-')[0]) switch
+        {
+            "allow" => WebhookAnswer.Allow,
+            "deny" => WebhookAnswer.Deny,
+            "nocontent" => WebhookAnswer.NoContent,
+            "error" => WebhookAnswer.Error,
+            "garbage" => WebhookAnswer.Garbage,
+            "slow" => WebhookAnswer.Slow,
+            _ => WebhookAnswer.Ignore,
+        };
+        switch (answer)
+        {
+            case WebhookAnswer.NoContent:
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            case WebhookAnswer.Error:
+                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                return;
+            case WebhookAnswer.Garbage:
+                await context.Response.WriteAsync("<html>not an answer</html>");
+                return;
+            case WebhookAnswer.Slow:
+                _slowArrived.TrySetResult();
+                await _released.Task;
+                break;
+        }
+
+        // EMQX's shape: is_superuser and acl come along (the broker reads them, does not use them yet).
+        var result = answer switch { WebhookAnswer.Deny => "deny", WebhookAnswer.Ignore => "ignore", _ => "allow" };
+        await context.Response.WriteAsJsonAsync(new Dictionary<string, object> { ["result"] = result, ["is_superuser"] = false, ["acl"] = Array.Empty<object>() });
+    }
+}
