@@ -2,7 +2,7 @@
 # The one test command (also what CI runs, through .ci/run).
 #
 #   ./test.sh             build the solution (Release) and run every test project
-#   ./test.sh --coverage  the same, and print line coverage per product assembly (coverage/summary.txt)
+#   ./test.sh --coverage  the same, and print line and branch coverage per product assembly (coverage/summary.txt)
 #
 # The last line is always "N passed, N failed, N skipped", read from the TRX files. When the tests
 # cannot run at all (no dotnet, a missing package, a failed build) or `dotnet test` fails without a
@@ -71,7 +71,7 @@ fi
 
 test_args=(--no-build -c Release --nologo --disable-build-servers --logger trx --results-directory "$RESULTS"
   --blame-hang-timeout 5min --blame-hang-dump-type none)
-if $COVERAGE; then test_args+=(--collect:"XPlat Code Coverage"); fi
+if $COVERAGE; then test_args+=(--collect:"XPlat Code Coverage" --settings tests/coverage.runsettings); fi
 dotnet test IoTHub.Web.sln "${test_args[@]}"
 test_status=$?
 
@@ -94,43 +94,51 @@ fi
 
 if $COVERAGE; then
   mkdir -p coverage
-  # Merges the Cobertura files of all test projects: a line counts as covered when any test run hit it.
+  # Merges the coverlet reports (JSON: one entry per branch) of all test projects: a line or a branch counts
+  # as covered when any test run hit it.
   python3 - "$RESULTS" coverage/summary.txt <<'PY' || failed=$((failed + 1))
-import glob, os, sys
-import xml.etree.ElementTree as ET
+import glob, json, os, sys
 
 results, summary = sys.argv[1], sys.argv[2]
 
-def absolute(sources, filename):
-    # File names are relative to one of the report's <source> folders, which differ between reports.
-    paths = [os.path.normpath(os.path.join(source, filename)) for source in sources]
-    return next((p for p in paths if os.path.exists(p)), paths[0] if paths else filename)
-
-lines = {}  # (assembly, file, line number) -> covered
-for report in glob.glob(os.path.join(results, "**", "coverage.cobertura.xml"), recursive=True):
-    root = ET.parse(report).getroot()
-    sources = [source.text or "" for source in root.iter("source")]
-    for package in root.iter("package"):
-        assembly = package.get("name")
-        if assembly.endswith(".Tests") or assembly.endswith(".Benchmarks"):
-            continue
-        for cls in package.iter("class"):
-            for line in cls.findall("./lines/line"):
-                key = (assembly, absolute(sources, cls.get("filename")), line.get("number"))
-                lines[key] = lines.get(key, False) or int(line.get("hits")) > 0
+lines = {}     # (assembly, file, line number) -> covered
+branches = {}  # (assembly, file, class, method, line, IL offset, end offset, path, ordinal) -> covered
+for report in glob.glob(os.path.join(results, "**", "coverage.json"), recursive=True):
+    with open(report) as f:
+        modules = json.load(f)
+    for module, files in modules.items():
+        assembly = os.path.splitext(module)[0]  # tests/coverage.runsettings leaves out what is not product code
+        for file, classes in files.items():
+            for cls, methods in classes.items():
+                for method, data in methods.items():
+                    for number, hits in data["Lines"].items():
+                        key = (assembly, file, number)
+                        lines[key] = lines.get(key, False) or hits > 0
+                    for b in data["Branches"]:
+                        key = (assembly, file, cls, method, b["Line"], b["Offset"], b["EndOffset"], b["Path"], b["Ordinal"])
+                        branches[key] = branches.get(key, False) or b["Hits"] > 0
 if not lines:
     sys.exit("test.sh: no coverage data found")
 
-per_assembly = {}
-for (assembly, _, _), covered in lines.items():
-    hit, total = per_assembly.get(assembly, (0, 0))
-    per_assembly[assembly] = (hit + covered, total + 1)
-rows = ["Line coverage (all test projects merged):"]
-for assembly, (hit, total) in sorted(per_assembly.items()):
-    rows.append(f"  {assembly:<20} {100 * hit / total:5.1f}%  ({hit}/{total} lines)")
-hit = sum(h for h, _ in per_assembly.values())
-total = sum(t for _, t in per_assembly.values())
-rows.append(f"  {'all':<20} {100 * hit / total:5.1f}%  ({hit}/{total} lines)")
+def per_assembly(points):
+    counts = {}
+    for key, covered in points.items():
+        hit, total = counts.get(key[0], (0, 0))
+        counts[key[0]] = (hit + covered, total + 1)
+    return counts
+
+def percent(hit, total):
+    return f"{100 * hit / total:5.1f}%" if total else "    -"
+
+line_counts, branch_counts = per_assembly(lines), per_assembly(branches)
+rows = ["Coverage (all test projects merged):", f"  {'assembly':<16} {'lines':<22} branches"]
+for assembly in sorted(line_counts) + ["all"]:
+    if assembly == "all":
+        lh, lt = (sum(c) for c in zip(*line_counts.values()))
+        bh, bt = (sum(c) for c in zip(*branch_counts.values())) if branch_counts else (0, 0)
+    else:
+        (lh, lt), (bh, bt) = line_counts[assembly], branch_counts.get(assembly, (0, 0))
+    rows.append(f"  {assembly:<16} {percent(lh, lt)} {f'({lh}/{lt})':<15} {percent(bh, bt)} ({bh}/{bt})")
 with open(summary, "w") as f:
     f.write("\n".join(rows) + "\n")
 print("\n".join(rows))

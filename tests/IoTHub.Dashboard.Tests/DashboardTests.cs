@@ -36,6 +36,39 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fclients$"));
     }
 
+    /// <summary>After logging in, the page asked for on this site is opened; a ReturnUrl that would leave the site opens the overview.</summary>
+    [Theory]
+    [InlineData("%2Fretained", "/retained", "Retained messages")]
+    [InlineData("%2F%2Fexample.com%2Fx", "/", "Overview")]
+    [InlineData("%2F%5Cexample.com%2Fx", "/", "Overview")]
+    [InlineData("https%3A%2F%2Fexample.com%2F", "/", "Overview")]
+    public async Task Logging_in_opens_the_page_asked_for_only_on_this_site(string returnUrl, string path, string heading)
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await page.GotoAsync($"/login?ReturnUrl={returnUrl}");
+        await page.Locator("#userName").FillAsync(FirstAdmin.UserName);
+        await page.Locator("#password").FillAsync(AdminApiHost.AdminPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = heading, Level = 1 })).ToBeVisibleAsync();
+        Assert.Equal(new Uri(new Uri(host.BaseUrl), path), new Uri(page.Url));
+    }
+
+    [Fact]
+    public async Task A_login_form_sent_without_a_password_asks_for_both_and_logs_nobody_in()
+    {
+        var page = await chromium.NewPageAsync(host.BaseUrl);
+        await page.GotoAsync("/login");
+        // A client that skips the browser's own check of the required fields (curl, a script) gets the page's answer.
+        await page.Locator("#password").EvaluateAsync("input => input.removeAttribute('required')");
+        await page.Locator("#userName").FillAsync(FirstAdmin.UserName);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();
+
+        await Expect(page.GetByTestId("login-error")).ToHaveTextAsync("Enter a user name and a password.");
+        await page.GotoAsync("/clients");
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/login\\?ReturnUrl=%2Fclients$"));
+    }
+
     [Fact]
     public async Task A_client_appears_live_and_is_disconnected_from_the_dashboard()
     {

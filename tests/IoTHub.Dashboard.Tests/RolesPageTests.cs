@@ -112,6 +112,55 @@ public sealed class RolesPageTests(DatabaseUsersDashboardHost host, Chromium chr
     }
 
     [Fact]
+    public async Task A_role_renamed_in_the_page_keeps_its_rules_and_a_name_taken_is_refused()
+    {
+        var admin = await host.AdminAsync();
+        (await admin.PostAsJsonAsync("/api/v1/roles", new { name = "dash-before", description = "old words" })).EnsureSuccessStatusCode();
+        (await admin.PostAsJsonAsync("/api/v1/roles", new { name = "dash-taken" })).EnsureSuccessStatusCode();
+        (await admin.PostAsJsonAsync("/api/v1/acl-rules",
+            new { scope = "role", role = "dash-before", permission = "allow", action = "publish", topicFilter = "dash/renamed/#" })).EnsureSuccessStatusCode();
+
+        var page = await AdminPageAsync();
+        var before = page.Locator("tr[data-role=\"dash-before\"]");
+        await before.GetByRole(AriaRole.Button, new() { Name = "Edit", Exact = true }).ClickAsync();
+        await Expect(page.GetByLabel("Description of dash-before")).ToHaveValueAsync("old words");
+        await page.GetByLabel("New name of dash-before").FillAsync("dash-taken");
+        await before.GetByRole(AriaRole.Button, new() { Name = "Save role" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("A role named 'dash-taken' exists.");
+
+        await page.GetByLabel("New name of dash-before").FillAsync("dash-after");
+        await page.GetByLabel("Description of dash-before").FillAsync("new words");
+        await before.GetByRole(AriaRole.Button, new() { Name = "Save role" }).ClickAsync();
+
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("Saved role 'dash-after'.");
+        var after = page.Locator("tr[data-role=\"dash-after\"]");
+        await Expect(after).ToContainTextAsync("new words");
+        await Expect(after).ToContainTextAsync("allow publish dash/renamed/#");
+        await Expect(before).ToHaveCountAsync(0);
+        using var role = JsonDocument.Parse(await admin.GetStringAsync("/api/v1/roles/dash-after"));
+        Assert.Equal("new words", role.RootElement.GetProperty("description").GetString());
+    }
+
+    [Fact]
+    public async Task A_rule_for_one_user_chosen_in_the_page_refuses_only_that_users_client()
+    {
+        await AddMqttUserAsync("dash-ruled", "ruled-password");
+        await AddMqttUserAsync("dash-unruled", "unruled-password");
+
+        var page = await AdminPageAsync();
+        await page.Locator("#rule-scope").SelectOptionAsync("user");
+        await page.Locator("#rule-user").SelectOptionAsync("dash-ruled");
+        await page.Locator("#rule-permission").SelectOptionAsync("deny");
+        await page.Locator("#rule-action").SelectOptionAsync("subscribe");
+        await page.Locator("#rule-filter").FillAsync("dash/ruled/#");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add rule", Exact = true }).ClickAsync();
+
+        await Expect(page.GetByTestId("outcome")).ToContainTextAsync("of user 'dash-ruled'.");
+        await SubscribeAsync("dash-ruled", "ruled-password", "dash/ruled/x", Refused);
+        await SubscribeAsync("dash-unruled", "unruled-password", "dash/ruled/x", Granted);
+    }
+
+    [Fact]
     public async Task A_viewer_sees_roles_rules_and_members_without_a_button_to_change_them()
     {
         var admin = await host.AdminAsync();

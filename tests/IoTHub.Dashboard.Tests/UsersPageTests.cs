@@ -65,6 +65,29 @@ public sealed class UsersPageTests(DatabaseUsersDashboardHost host, Chromium chr
         await Expect(viewerPage.GetByRole(AriaRole.Button, new() { Name = "Add user" })).ToBeDisabledAsync();
     }
 
+    [Fact]
+    public async Task A_name_taken_and_a_short_password_are_refused_by_the_page_with_the_reason()
+    {
+        var (page, row) = await AddUserAsync("dash-taken", "taken-password");
+
+        await page.Locator("#new-user-name").FillAsync("dash-taken");
+        await page.Locator("#new-password").FillAsync("other-password");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToHaveTextAsync("A user named 'dash-taken' exists.");
+
+        await page.Locator("#new-user-name").FillAsync("dash-short");
+        await page.Locator("#new-password").FillAsync("x");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToContainTextAsync("password must be at least");
+        await Expect(page.Locator("tr[data-user=\"dash-short\"]")).ToHaveCountAsync(0);
+
+        await row.GetByRole(AriaRole.Button, new() { Name = "Reset password" }).ClickAsync();
+        await row.GetByLabel("New password for dash-taken").FillAsync("x");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Save password" }).ClickAsync();
+        await Expect(page.GetByTestId("outcome")).ToContainTextAsync("password must be at least");
+        await PublishAsync("dash-taken", "taken-password", expectAccepted: true);
+    }
+
     /// <summary>Logs in as the admin, adds a user through the Users page's form; the page and the user's row.</summary>
     private async Task<(IPage Page, ILocator Row)> AddUserAsync(string userName, string password)
     {

@@ -35,11 +35,6 @@ internal static partial class UnboundRequest
             return new Error(field, $"must be {Expected(type)} (got '{failed.Groups["value"].Value}').");
         }
 
-        if (NotProvided().Match(bad.Message) is { Success: true } missing)
-        {
-            return new Error(missing.Groups["source"].Value == Body ? Body : Parameter(endpoint, missing.Groups["name"].Value).Field, "is required.");
-        }
-
         return bad.Message.StartsWith("Implicit body inferred", StringComparison.Ordinal)
             ? new Error(Body, "is required (a JSON object).")
             : new Error(null, bad.Message);
@@ -110,7 +105,6 @@ internal static partial class UnboundRequest
             _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "a date and time (ISO 8601, e.g. 2026-01-31T12:00:00Z)",
             _ when type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte) || type == typeof(uint) || type == typeof(ushort) =>
                 "a whole number",
-            _ when type == typeof(double) || type == typeof(decimal) || type == typeof(float) => "a number",
             _ when typeof(System.Collections.IEnumerable).IsAssignableFrom(type) => "an array",
             _ => "an object",
         };
@@ -118,9 +112,6 @@ internal static partial class UnboundRequest
 
     [GeneratedRegex("""^Failed to bind parameter "[^"]* (?<name>\w+)" from "(?<value>.*)"\.$""", RegexOptions.CultureInvariant | RegexOptions.Singleline)]
     private static partial Regex FailedToBind();
-
-    [GeneratedRegex("""^Required parameter "[^"]* (?<name>\w+)" was not provided from (?<source>[\w ]+)\.$""", RegexOptions.CultureInvariant)]
-    private static partial Regex NotProvided();
 
     /// <summary>The steps of a JSON path after its root: <c>.name</c>, <c>['name']</c> or <c>[0]</c>.</summary>
     [GeneratedRegex("""\.(?<name>[^.\[]+)|\['(?<quoted>(?:[^']|'')*)'\]|\[(?<index>\d+)\]""", RegexOptions.CultureInvariant)]

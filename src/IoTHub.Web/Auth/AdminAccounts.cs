@@ -27,8 +27,6 @@ internal sealed class AdminAccounts
         _decoyHash = new(() => _hasher.HashPassword(null!, RandomNumberGenerator.GetHexString(32)));
     }
 
-    public Task<AdminAccount?> FindAsync(string userName, CancellationToken cancellationToken) => _store.FindAsync(userName, cancellationToken);
-
     public Task<IReadOnlyList<AdminAccount>> ListAsync(CancellationToken cancellationToken) => _store.ListAsync(cancellationToken);
 
     /// <summary>The account when the password is right; null otherwise.</summary>

@@ -181,7 +181,8 @@ internal static class MessageContent
             errors.Add("properties.userProperties", "every item needs a name and a value.");
         }
 
-        return new MqttProperties
+        // Built only when every item passed: a null user property would throw here (it answered 500).
+        return errors.Any ? null : new MqttProperties
         {
             ContentType = properties.ContentType,
             ResponseTopic = properties.ResponseTopic,
