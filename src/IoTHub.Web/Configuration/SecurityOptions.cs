@@ -183,42 +183,20 @@ internal sealed class SecurityOptions
                 continue;
             }
 
-            if (type == AuthenticatorType.Webhook)
+            if (type is AuthenticatorType.Webhook or AuthenticatorType.Sql or AuthenticatorType.Jwt)
             {
-                child.Require(nameof(AuthenticatorOptions.Url));
-                var url = child.Read(nameof(AuthenticatorOptions.Url), (Uri?)null, TryParseWebhookUrl,
-                    "is not an absolute http:// or https:// URL without a user name or password.");
+                // The backend's own keys, then those every backend has; null when one of its own is missing or bad (recorded).
+                var read = type switch
+                {
+                    AuthenticatorType.Webhook => ReadWebhookUrl(child) is { } url ? new AuthenticatorOptions(key, AuthenticatorType.Webhook, string.Empty, Url: url) : null,
+                    AuthenticatorType.Sql => ReadSql(child) is { } sql ? new AuthenticatorOptions(key, AuthenticatorType.Sql, string.Empty, Sql: sql) : null,
+                    _ => ReadJwt(child) is { } jwt ? new AuthenticatorOptions(key, AuthenticatorType.Jwt, string.Empty, Jwt: jwt) : null,
+                };
                 var backend = ReadBackend(child);
                 child.RejectUnknownKeys();
-                if (url is not null)
+                if (read is not null)
                 {
-                    Authenticators.Add(new AuthenticatorOptions(key, AuthenticatorType.Webhook, string.Empty, backend, url));
-                }
-
-                continue;
-            }
-
-            if (type == AuthenticatorType.Sql)
-            {
-                var sql = ReadSql(child);
-                var backend = ReadBackend(child);
-                child.RejectUnknownKeys();
-                if (sql is not null)
-                {
-                    Authenticators.Add(new AuthenticatorOptions(key, AuthenticatorType.Sql, string.Empty, backend, Sql: sql));
-                }
-
-                continue;
-            }
-
-            if (type == AuthenticatorType.Jwt)
-            {
-                var backend = ReadBackend(child);
-                var jwt = ReadJwt(child);
-                child.RejectUnknownKeys();
-                if (jwt is not null)
-                {
-                    Authenticators.Add(new AuthenticatorOptions(key, AuthenticatorType.Jwt, string.Empty, backend, Jwt: jwt));
+                    Authenticators.Add(read with { Backend = backend });
                 }
 
                 continue;
@@ -249,6 +227,13 @@ internal sealed class SecurityOptions
     private static BackendOptions ReadBackend(SectionReader reader) =>
         new(reader.Duration(nameof(BackendOptions.Timeout), BackendAuthenticator.DefaultTimeout),
             reader.Choice(nameof(BackendOptions.FailurePolicy), BackendFailurePolicy.Deny));
+
+    /// <summary>The endpoint of a Webhook authenticator; null when it is missing or bad (recorded).</summary>
+    private static Uri? ReadWebhookUrl(SectionReader reader)
+    {
+        reader.Require(nameof(AuthenticatorOptions.Url));
+        return reader.Read(nameof(AuthenticatorOptions.Url), (Uri?)null, TryParseWebhookUrl, "is not an absolute http:// or https:// URL without a user name or password.");
+    }
 
     /// <summary>The keys of a Sql authenticator (docs/security.md#sql-query); null when one is missing or bad (recorded).</summary>
     private static SqlOptions? ReadSql(SectionReader reader)

@@ -289,7 +289,7 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:3:JwksUrl 'ftp://issuer.test/jwks.json' is not an absolute http:// or https:// URL without a user name or password.",
             "Security:Authenticators:3:Secret or JwksUrl: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).",
             "Security:Authenticators:3:ClockSkew '00:11:00' is not a duration from 00:00:00 to 00:10:00.",
-            "Security:Authenticators:3:Url is not a known setting (known: Type, Timeout, FailurePolicy, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim).",
+            "Security:Authenticators:3:Url is not a known setting (known: Type, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim, Timeout, FailurePolicy).",
         ], errors);
     }
 
