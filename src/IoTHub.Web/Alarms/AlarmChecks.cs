@@ -34,7 +34,7 @@ internal sealed class AlarmChecks(BrokerRegistry registry, BoundListeners listen
             var limit = broker.Options.MaximumQueuedMessages;
             var full = 0;
             SessionListing? fullest = null;
-            foreach (var session in broker.GetSessions())
+            foreach (var session in broker.EnumerateSessions())
             {
                 if (session.QueuedMessages >= Threshold * limit)
                 {

@@ -118,7 +118,7 @@ internal sealed class BrokerMetrics
     }
 
     /// <summary>Messages waiting in the session queues of <paramref name="broker"/>.</summary>
-    public static long QueueDepth(MqttBroker broker) => broker.GetSessions().Sum(static s => (long)s.QueuedMessages);
+    public static long QueueDepth(MqttBroker broker) => broker.EnumerateSessions().Sum(static s => (long)s.QueuedMessages);
 
     /// <summary>When the first of a listener's certificates (several with SNI) expires.</summary>
     public static DateTimeOffset FirstToExpire(ServerCertificates certificates) =>

@@ -94,6 +94,6 @@ internal static class BrokersApi
     ];
 
     internal static BrokerInfo Describe(string name, MqttBroker broker, List<ListenerInfo> listeners) =>
-        new(name, broker.State, [.. listeners.Where(l => l.Broker == name)], broker.GetSessions().Count(static s => s.IsConnected),
+        new(name, broker.State, [.. listeners.Where(l => l.Broker == name)], broker.EnumerateSessions().Count(static s => s.IsConnected),
             broker.SessionCount, broker.SubscriptionCount, broker.RetainedCount, broker.RetainedSysCount);
 }
