@@ -77,18 +77,7 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>A connection string for a new, empty database of its own.</summary>
     public async Task<string> CreateDatabaseAsync()
     {
-        var name = "test_" + Guid.NewGuid().ToString("N");
-        await using (var connection = new NpgsqlConnection(ConnectionString("postgres")))
-        {
-            await connection.OpenAsync();
-            await using var create = connection.CreateCommand();
-#pragma warning disable CA2100 // A generated name, not input.
-            create.CommandText = $"CREATE DATABASE {name}";
-#pragma warning restore CA2100
-            await create.ExecuteNonQueryAsync();
-        }
-
-        return ConnectionString(name);
+        return ConnectionString(await TestDatabases.CreateAsync(new NpgsqlConnection(ConnectionString("postgres"))));
     }
 
     private string ConnectionString(string database) =>
