@@ -168,7 +168,7 @@ internal sealed partial class MqttConnection
         ClientId = clientId;
         UserName = decision.UserName ?? admitted.UserName;
         AuthenticatedBy = decision.Method;
-        Access = _broker.AccessFor(admitted.UserName, clientId, Info);
+        Access = _broker.AccessFor(admitted.UserName, clientId, Info, decision.Rights);
         if (_exchange is { } finished)
         {
             // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT; its data ends the exchange (SCRAM's server-final).

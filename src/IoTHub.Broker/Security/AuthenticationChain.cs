@@ -113,10 +113,10 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
                 return ContinueAsync(request, index, pending, generation, cancellationToken);
             }
 
-            var result = Uncached(_authenticators[index], pending.Result, ref generation);
-            if (result != AuthenticationResult.NotMine || index + 1 == _authenticators.Length)
+            var answer = Uncached(_authenticators[index], pending.Result, ref generation);
+            if (answer.Result != AuthenticationResult.NotMine || index + 1 == _authenticators.Length)
             {
-                return ValueTask.FromResult(Decide(request, result, result == AuthenticationResult.NotMine ? AnonymousIndex : index, generation));
+                return ValueTask.FromResult(Decide(request, answer, answer.Result == AuthenticationResult.NotMine ? AnonymousIndex : index, generation));
             }
         }
     }
@@ -130,16 +130,16 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     }
 
     /// <summary>The slow path: an authenticator answers later (a database, a directory).</summary>
-    private async ValueTask<ConnectDecision> ContinueAsync(ConnectRequest request, int index, ValueTask<AuthenticationResult> pending, long? generation,
+    private async ValueTask<ConnectDecision> ContinueAsync(ConnectRequest request, int index, ValueTask<AuthenticationAnswer> pending, long? generation,
         CancellationToken cancellationToken)
     {
-        var result = Uncached(_authenticators[index], await pending.ConfigureAwait(false), ref generation);
-        while (result == AuthenticationResult.NotMine && ++index < _authenticators.Length)
+        var answer = Uncached(_authenticators[index], await pending.ConfigureAwait(false), ref generation);
+        while (answer.Result == AuthenticationResult.NotMine && ++index < _authenticators.Length)
         {
-            result = Uncached(_authenticators[index], await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false), ref generation);
+            answer = Uncached(_authenticators[index], await _authenticators[index].AuthenticateAsync(request, cancellationToken).ConfigureAwait(false), ref generation);
         }
 
-        return Decide(request, result, index < _authenticators.Length ? index : AnonymousIndex, generation);
+        return Decide(request, answer, index < _authenticators.Length ? index : AnonymousIndex, generation);
     }
 
     /// <summary>
@@ -147,15 +147,15 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     /// deciding: no decision of this CONNECT is cached (<paramref name="generation"/> becomes null); a backend whose policy
     /// passes the client on counts as <see cref="AuthenticationResult.NotMine"/>.
     /// </summary>
-    private static AuthenticationResult Uncached(IAuthenticator authenticator, AuthenticationResult result, ref long? generation)
+    private static AuthenticationAnswer Uncached(IAuthenticator authenticator, AuthenticationAnswer answer, ref long? generation)
     {
-        if (result is AuthenticationResult.Unavailable or AuthenticationResult.UnavailablePassedOn
-            || (result != AuthenticationResult.NotMine && !authenticator.DecisionsCached))
+        if (answer.Result is AuthenticationResult.Unavailable or AuthenticationResult.UnavailablePassedOn
+            || (answer.Result != AuthenticationResult.NotMine && !authenticator.DecisionsCached))
         {
             generation = null;
         }
 
-        return result == AuthenticationResult.UnavailablePassedOn ? AuthenticationResult.NotMine : result;
+        return answer.Result == AuthenticationResult.UnavailablePassedOn ? AuthenticationResult.NotMine : answer;
     }
 
     /// <summary>One step of an enhanced authentication; its end (not a step that continues) is counted under the method.</summary>
@@ -199,10 +199,12 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
 
     /// <param name="methodIndex">The authenticator that decided; <see cref="AnonymousIndex"/> when none did.</param>
     /// <param name="cacheGeneration">The cache's generation when the authenticators were asked; null: not cached.</param>
-    private ConnectDecision Decide(ConnectRequest request, AuthenticationResult result, int methodIndex, long? cacheGeneration)
+    /// <param name="answer">An allow's rights go with the decision (and into the cache with it).</param>
+    private ConnectDecision Decide(ConnectRequest request, AuthenticationAnswer answer, int methodIndex, long? cacheGeneration)
     {
-        var decision = result switch
+        var decision = answer.Result switch
         {
+            AuthenticationResult.Allow when answer.Rights is { } rights => _accepted[methodIndex] with { Rights = rights },
             AuthenticationResult.Allow => _accepted[methodIndex],
             AuthenticationResult.Deny => BadCredentials,
             AuthenticationResult.Forbidden => ClientIdRefused,

@@ -16,6 +16,9 @@ public readonly record struct ConnectDecision(ReasonCode ReasonCode, string? Rea
     /// </summary>
     public string? Method { get; init; }
 
+    /// <summary>Of an accepted client: what its authenticator granted beyond its user name (roles, superuser); null: nothing.</summary>
+    public ClientRights? Rights { get; init; }
+
     /// <summary>Of an enhanced authentication: the Authentication Data of the next AUTH 0x18, or of the accepting CONNACK or AUTH 0x00.</summary>
     public byte[]? AuthenticationData { get; init; }
 

@@ -47,5 +47,5 @@ public interface IAuthenticator
     /// </summary>
     bool DecisionsCached => true;
 
-    ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken);
+    ValueTask<AuthenticationAnswer> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken);
 }

@@ -138,7 +138,7 @@ public sealed class AuthenticationChainTests
     [Fact]
     public async Task A_decision_made_while_the_user_changed_is_not_cached()
     {
-        var slow = new UserList("slow", ("alice", "a-pass")) { Pending = new TaskCompletionSource<AuthenticationResult>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var slow = new UserList("slow", ("alice", "a-pass")) { Pending = new TaskCompletionSource<AuthenticationAnswer>(TaskCreationOptions.RunContinuationsAsynchronously) };
         var chain = NewChain([slow]);
 
         var deciding = chain.AuthenticateAsync(Request("alice", "a-pass"), default);
@@ -155,7 +155,7 @@ public sealed class AuthenticationChainTests
     [Fact]
     public async Task An_authenticator_that_answers_later_is_awaited_and_the_chain_goes_on_after_it()
     {
-        var slow = new UserList("slow") { Pending = new TaskCompletionSource<AuthenticationResult>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var slow = new UserList("slow") { Pending = new TaskCompletionSource<AuthenticationAnswer>(TaskCreationOptions.RunContinuationsAsynchronously) };
         var next = new UserList("next", ("bob", "b-pass"));
         var chain = NewChain([slow, next]);
 
@@ -165,6 +165,23 @@ public sealed class AuthenticationChainTests
 
         Assert.True((await deciding).Accepted);
         Assert.Equal(1, next.Asked);
+    }
+
+    [Fact]
+    public async Task The_rights_an_authenticator_grants_go_with_its_decision_and_with_the_cached_one()
+    {
+        var rights = new ClientRights(["operators"], Superuser: false);
+        var granting = new UserList("granting", ("alice", "a-pass")) { Rights = rights };
+        var chain = NewChain([granting]);
+
+        var decided = await chain.AuthenticateAsync(Request("alice", "a-pass"), default);
+        var cached = await chain.AuthenticateAsync(Request("alice", "a-pass"), default);
+
+        Assert.Equal(1, granting.Asked);
+        Assert.Same(rights, decided.Rights);
+        Assert.Same(rights, cached.Rights);
+        Assert.Equal("granting", cached.Method);
+        Assert.Null((await chain.AuthenticateAsync(Request("alice", "wrong"), default)).Rights);
     }
 
     [Fact]
@@ -288,24 +305,29 @@ public sealed class AuthenticationChainTests
 
         public int Asked => Volatile.Read(ref _asked);
 
-        public TaskCompletionSource<AuthenticationResult>? Pending { get; set; }
+        public TaskCompletionSource<AuthenticationAnswer>? Pending { get; set; }
+
+        /// <summary>What an allow grants; null: nothing.</summary>
+        public ClientRights? Rights { get; init; }
 
         public void Remove(string user) => _users.TryRemove(user, out _);
 
-        public ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
+        public ValueTask<AuthenticationAnswer> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _asked);
             if (Pending is { } pending)
             {
-                return new ValueTask<AuthenticationResult>(pending.Task);
+                return new ValueTask<AuthenticationAnswer>(pending.Task);
             }
 
             if (request.UserName is null || !_users.TryGetValue(request.UserName, out var password))
             {
-                return ValueTask.FromResult(AuthenticationResult.NotMine);
+                return ValueTask.FromResult<AuthenticationAnswer>(AuthenticationResult.NotMine);
             }
 
-            return ValueTask.FromResult(request.Password is { } given && Encoding.UTF8.GetString(given) == password ? AuthenticationResult.Allow : AuthenticationResult.Deny);
+            return ValueTask.FromResult(request.Password is { } given && Encoding.UTF8.GetString(given) == password
+                ? new AuthenticationAnswer(AuthenticationResult.Allow, Rights)
+                : new AuthenticationAnswer(AuthenticationResult.Deny));
         }
     }
 }

@@ -71,7 +71,7 @@ public sealed class BackendAuthenticatorTests
         Assert.Contains("5 more failures in the last 00:01:00", _log.Lines.Last(), StringComparison.Ordinal);
         Assert.Contains("(6 failed in a row, for 60 s)", authenticator.Problem, StringComparison.Ordinal);
 
-        _backend.Answer = static _ => Task.FromResult(AuthenticationResult.Deny);
+        _backend.Answer = static _ => Task.FromResult<AuthenticationAnswer>(AuthenticationResult.Deny);
         Assert.Equal(AuthenticationResult.Deny, await authenticator.AuthenticateAsync(Request("alice", "secret-pw"), default));
         Assert.Equal([1160, 1161, 1162], _log.Entries.Select(static e => e.EventId));
         Assert.Contains("answers again after 00:01:00 and 6 failures", _log.Lines.Last(), StringComparison.Ordinal);
@@ -92,7 +92,7 @@ public sealed class BackendAuthenticatorTests
         Assert.Equal(0, chain.Cache.Count);
         Assert.Contains(("test", "deny", 1L), chain.Decisions());
 
-        _backend.Answer = static _ => Task.FromResult(AuthenticationResult.Allow);
+        _backend.Answer = static _ => Task.FromResult<AuthenticationAnswer>(AuthenticationResult.Allow);
         Assert.True((await chain.AuthenticateAsync(Request("alice", "pw"), default)).Accepted);
         Assert.True((await chain.AuthenticateAsync(Request("alice", "pw"), default)).Accepted);
         Assert.Equal(2, _backend.Asked); // the second allow came from the cache
@@ -101,7 +101,7 @@ public sealed class BackendAuthenticatorTests
     [Fact]
     public async Task NotMine_passes_the_client_on_and_the_chain_does_not_cache_what_the_next_one_decided()
     {
-        var next = new Backend { Answer = static _ => Task.FromResult(AuthenticationResult.Allow) };
+        var next = new Backend { Answer = static _ => Task.FromResult<AuthenticationAnswer>(AuthenticationResult.Allow) };
         var chain = new AuthenticationChain([NewAuthenticator(BackendFailurePolicy.NotMine),
             new BackendAuthenticator(next, "backend-1", TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny, time: _time)], allowAnonymous: false,
             TimeSpan.FromMinutes(1), _time);
@@ -114,7 +114,7 @@ public sealed class BackendAuthenticatorTests
     }
 
     /// <summary>A backend that answers only when its question is cancelled.</summary>
-    private static async Task<AuthenticationResult> NeverAnswers(CancellationToken token)
+    private static async Task<AuthenticationAnswer> NeverAnswers(CancellationToken token)
     {
         await Task.Delay(Timeout.Infinite, token);
         return AuthenticationResult.Allow;
@@ -128,7 +128,7 @@ public sealed class BackendAuthenticatorTests
     {
         private int _asked;
 
-        public Func<CancellationToken, Task<AuthenticationResult>> Answer { get; set; } = static _ => Task.FromResult(AuthenticationResult.NotMine);
+        public Func<CancellationToken, Task<AuthenticationAnswer>> Answer { get; set; } = static _ => Task.FromResult<AuthenticationAnswer>(AuthenticationResult.NotMine);
 
         public int Asked => Volatile.Read(ref _asked);
 
@@ -136,7 +136,7 @@ public sealed class BackendAuthenticatorTests
 
         public string Description => "http://backend/";
 
-        public Task<AuthenticationResult> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
+        public Task<AuthenticationAnswer> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _asked);
             return Answer(cancellationToken);

@@ -183,10 +183,10 @@ public sealed class ConnectGuardTests : IAsyncLifetime
 
         public int Asked => Volatile.Read(ref _asked);
 
-        public ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
+        public ValueTask<AuthenticationAnswer> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _asked);
-            return ValueTask.FromResult(request.UserName != "alice" ? AuthenticationResult.NotMine
+            return ValueTask.FromResult<AuthenticationAnswer>(request.UserName != "alice" ? AuthenticationResult.NotMine
                 : request.Password is { } given && Encoding.UTF8.GetString(given) == Password ? AuthenticationResult.Allow : AuthenticationResult.Deny);
         }
     }

@@ -159,7 +159,7 @@ public sealed class PasswordFileTests : IDisposable
         await passwd.WaitForSuccessAsync();
     }
 
-    private static ValueTask<AuthenticationResult> AskAsync(PasswordFileAuthenticator authenticator, string? userName, string? password) =>
+    private static ValueTask<AuthenticationAnswer> AskAsync(PasswordFileAuthenticator authenticator, string? userName, string? password) =>
         authenticator.AuthenticateAsync(Request(userName, password), default);
 
     private static ConnectRequest Request(string? userName, string? password) =>

@@ -5,12 +5,14 @@ namespace IoTHub.Broker.Security.Authorization;
 /// one for everyone. A decision looks at the client's own scope first (its user's rules, or the anonymous ones), then,
 /// for a user, at the rules of the roles it holds together, then at everyone's: the first scope with a rule about the
 /// action on that topic decides, and within it a matching deny wins over a matching allow. When no rule speaks, the
-/// default decides. A superuser is allowed everything without a look at any rule. Immutable: a change of rules, roles
+/// default decides. A superuser is allowed everything without a look at any rule. The roles and superuser flag its
+/// authenticator granted a client (<see cref="AclIdentity.Rights"/>) count as its user's. Immutable: a change of rules, roles
 /// or superusers makes a new set with a higher version.
 /// </summary>
 internal sealed class AclRuleSet
 {
     private readonly Dictionary<string, UserRules> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AclMatcher> _roles = new(StringComparer.Ordinal);
     private readonly AclMatcher _anonymous = new();
     private readonly AclMatcher _everyone = new();
 
@@ -18,13 +20,12 @@ internal sealed class AclRuleSet
     {
         DefaultAllow = defaultAllow;
         Version = version;
-        Dictionary<string, AclMatcher> roles = new(StringComparer.Ordinal);
         foreach (var rule in rules)
         {
             var matcher = rule.Scope switch
             {
                 AclScope.User => ForUser(rule.UserName!).Own ??= new AclMatcher(),
-                AclScope.Role => roles.TryGetValue(rule.RoleName!, out var role) ? role : roles[rule.RoleName!] = new AclMatcher(),
+                AclScope.Role => _roles.TryGetValue(rule.RoleName!, out var role) ? role : _roles[rule.RoleName!] = new AclMatcher(),
                 AclScope.Anonymous => _anonymous,
                 _ => _everyone,
             };
@@ -35,18 +36,9 @@ internal sealed class AclRuleSet
         users ??= AclUsers.None;
         foreach (var (user, held) in users.Roles)
         {
-            List<AclMatcher> matchers = [];
-            foreach (var role in held)
+            if (WithRoles([], held) is { Length: > 0 } matchers)
             {
-                if (roles.TryGetValue(role, out var matcher) && !matchers.Contains(matcher))
-                {
-                    matchers.Add(matcher);
-                }
-            }
-
-            if (matchers.Count > 0)
-            {
-                ForUser(user).Roles = [.. matchers];
+                ForUser(user).Roles = matchers;
             }
         }
 
@@ -105,6 +97,13 @@ internal sealed class AclRuleSet
     /// <param name="decidedBy">The scope whose rules decided; none of its members set: no rule spoke, the default decided.</param>
     private bool Decide(AclIdentity identity, AclAction action, string topic, bool isFilter, out DecidedBy decidedBy)
     {
+        if (identity.Rights is { Superuser: true })
+        {
+            decidedBy = new DecidedBy(null, null, Superuser: true);
+            return true;
+        }
+
+        var roles = Array.Empty<AclMatcher>();
         if (identity.UserName is not { } user)
         {
             if (Decide(_anonymous.Match(topic, isFilter, identity), action) is { } anonymous)
@@ -127,11 +126,18 @@ internal sealed class AclRuleSet
                 return decided;
             }
 
-            if (own.Roles.Length > 0 && Decide(MatchRoles(own.Roles, topic, isFilter, identity), action) is { } byRole)
-            {
-                decidedBy = new DecidedBy(null, own.Roles, Superuser: false);
-                return byRole;
-            }
+            roles = own.Roles;
+        }
+
+        if (identity.Rights is { Roles.Count: > 0 } rights)
+        {
+            roles = WithRoles(roles, rights.Roles);
+        }
+
+        if (roles.Length > 0 && Decide(MatchRoles(roles, topic, isFilter, identity), action) is { } byRole)
+        {
+            decidedBy = new DecidedBy(null, roles, Superuser: false);
+            return byRole;
         }
 
         if (Decide(_everyone.Match(topic, isFilter, identity), action) is { } everyone)
@@ -142,6 +148,21 @@ internal sealed class AclRuleSet
 
         decidedBy = default;
         return DefaultAllow;
+    }
+
+    /// <summary>The rules of the roles <paramref name="held"/>, with those of the roles <paramref name="names"/> that have rules, each once.</summary>
+    private AclMatcher[] WithRoles(AclMatcher[] held, IEnumerable<string> names)
+    {
+        List<AclMatcher> matchers = [.. held];
+        foreach (var role in names)
+        {
+            if (_roles.TryGetValue(role, out var matcher) && !matchers.Contains(matcher))
+            {
+                matchers.Add(matcher);
+            }
+        }
+
+        return matchers.Count == held.Length ? held : [.. matchers];
     }
 
     /// <summary>The roles a user holds are one scope: a deny of any of them wins over an allow of another.</summary>

@@ -97,5 +97,5 @@ internal sealed class AclTemplate
     }
 }
 
-/// <summary>The values a pattern rule's placeholders stand for.</summary>
-public sealed record AclIdentity(string? UserName, string ClientId, string? CertificateCommonName);
+/// <summary>Who a client is for the access rules: the values a pattern rule's placeholders stand for, and what its authenticator granted.</summary>
+public sealed record AclIdentity(string? UserName, string ClientId, string? CertificateCommonName, ClientRights? Rights = null);

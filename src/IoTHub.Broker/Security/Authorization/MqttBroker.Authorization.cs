@@ -1,4 +1,5 @@
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Sessions;
 using Microsoft.Extensions.Logging;
@@ -53,10 +54,10 @@ public sealed partial class MqttBroker
         }
     }
 
-    /// <summary>The access of a client that connected as <paramref name="userName"/>; null without an authorizer.</summary>
-    internal AclClient? AccessFor(string? userName, string clientId, ConnectionInfo info) =>
+    /// <summary>The access of a client that connected as <paramref name="userName"/> with <paramref name="rights"/>; null without an authorizer.</summary>
+    internal AclClient? AccessFor(string? userName, string clientId, ConnectionInfo info, ClientRights? rights) =>
         _authorizer?.ForClient(new AclIdentity(userName, clientId,
-            Security.Certificates.CertificateIdentities.Read(info.ClientCertificate, Security.Certificates.CertificateIdentity.CommonName)),
+            Security.Certificates.CertificateIdentities.Read(info.ClientCertificate, Security.Certificates.CertificateIdentity.CommonName), rights),
             new Security.Audit.ClientOrigin(Name, info.Listener, info.Endpoint));
 
     private void DetachAuthorizer() => _authorizer?.RulesChanged -= RevokeDeniedSubscriptions;

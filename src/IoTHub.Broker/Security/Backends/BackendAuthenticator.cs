@@ -84,7 +84,7 @@ public sealed partial class BackendAuthenticator : IAuthenticator, IDisposable
         }
     }
 
-    public async ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
+    public async ValueTask<AuthenticationAnswer> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(Timeout, _time);
         using var question = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);

@@ -29,11 +29,12 @@ public interface IAuthenticationBackend
 
     /// <summary>
     /// Asks the backend: <see cref="AuthenticationResult.Allow"/>, <see cref="AuthenticationResult.Deny"/>,
-    /// <see cref="AuthenticationResult.Forbidden"/> or <see cref="AuthenticationResult.NotMine"/>. A backend that cannot
+    /// <see cref="AuthenticationResult.Forbidden"/> or <see cref="AuthenticationResult.NotMine"/>; an allow may carry the
+    /// client's <see cref="ClientRights"/>. A backend that cannot
     /// answer throws: <see cref="AuthenticationBackendException"/> with a message fit for the log, or what its client
     /// library throws. <paramref name="cancellationToken"/> is cancelled at the timeout and when the broker stops.
     /// </summary>
-    Task<AuthenticationResult> AskAsync(ConnectRequest request, CancellationToken cancellationToken);
+    Task<AuthenticationAnswer> AskAsync(ConnectRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>A backend answered, but not with a decision (an unexpected status, an answer that does not parse); the message says why and holds no secret.</summary>

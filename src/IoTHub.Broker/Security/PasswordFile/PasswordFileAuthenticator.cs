@@ -48,16 +48,16 @@ public sealed partial class PasswordFileAuthenticator : IAuthenticator, IDisposa
         return authenticator;
     }
 
-    public ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
+    public ValueTask<AuthenticationAnswer> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
         if (request.UserName is not { } userName || Volatile.Read(ref _content).Find(userName) is not { } hash)
         {
-            return ValueTask.FromResult(AuthenticationResult.NotMine);
+            return ValueTask.FromResult<AuthenticationAnswer>(AuthenticationResult.NotMine);
         }
 
         // A known user without a password is denied, as Mosquitto does; the hash runs inline: a cache miss costs its time once.
         var allowed = request.Password is { } password && hash.Matches(password);
-        return ValueTask.FromResult(allowed ? AuthenticationResult.Allow : AuthenticationResult.Deny);
+        return ValueTask.FromResult<AuthenticationAnswer>(allowed ? AuthenticationResult.Allow : AuthenticationResult.Deny);
     }
 
     /// <summary>Reads the file and loads it when its content changed; what the watcher's events start.</summary>

@@ -18,7 +18,7 @@ public sealed class DatabaseAuthenticator(IMqttUserStore store) : IAuthenticator
 
     public string Method => MethodName;
 
-    public async ValueTask<AuthenticationResult> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
+    public async ValueTask<AuthenticationAnswer> AuthenticateAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
         if (request.UserName is not { } userName || await store.FindAsync(userName, cancellationToken).ConfigureAwait(false) is not { } user)
         {

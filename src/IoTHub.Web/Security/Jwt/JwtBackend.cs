@@ -62,7 +62,7 @@ internal sealed class JwtBackend : IAuthenticationBackend
 
     public bool DecisionsCached => false;
 
-    public async Task<AuthenticationResult> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
+    public async Task<AuthenticationAnswer> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
         if (request.Password is not { } password || !Utf8.IsValid(password)
             || Encoding.UTF8.GetString(password) is not { } text || !_handler.CanReadToken(text) || text.Count(static c => c == '.') != 2)

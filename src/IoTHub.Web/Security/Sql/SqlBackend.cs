@@ -47,7 +47,7 @@ internal sealed class SqlBackend : IAuthenticationBackend, IDisposable
     /// <summary>The server and database, without the user name or password.</summary>
     public string Description { get; }
 
-    public async Task<AuthenticationResult> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
+    public async Task<AuthenticationAnswer> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
         if (request.UserName is not { } userName)
         {

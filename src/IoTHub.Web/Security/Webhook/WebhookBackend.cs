@@ -29,7 +29,7 @@ internal sealed class WebhookBackend(IHttpClientFactory clients, Uri url) : IAut
     /// <summary>The URL without its query, which may hold a token.</summary>
     public string Description { get; } = url.GetLeftPart(UriPartial.Path);
 
-    public async Task<AuthenticationResult> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
+    public async Task<AuthenticationAnswer> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
         // Serialized first, so that the request has a Content-Length: simple services (Python's http.server) need one.
         using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(WebhookRequest.Of(request), WebhookJson.Default.WebhookRequest))

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Security.Roles;
 using IoTHub.Broker.Security.Users;
@@ -93,6 +94,30 @@ public sealed class AclRoleTests
         Assert.True(set.Allows(root, AclAction.Subscribe, "#", true));
         Assert.True(set.Allows(root, AclAction.Subscribe, "$SYS/broker/uptime", false));
         Assert.False(set.Allows(Alice, AclAction.Subscribe, "#", true));
+    }
+
+    [Fact]
+    public void Roles_and_the_superuser_flag_an_authenticator_grants_count_as_the_users_own()
+    {
+        AclRule[] rules =
+        [
+            RoleRule(true, AclAction.Publish, "plant/#", "operators"),
+            RoleRule(false, AclAction.Publish, "plant/valves/#", "trainees"),
+            new(false, AclAction.Both, "#", AclScope.User, "root"),
+        ];
+        var set = new AclRuleSet(rules, defaultAllow: false, 1, Holding(("alice", ["trainees"])));
+        var granted = Alice with { Rights = new ClientRights(["operators", "no-such-role"], Superuser: false) };
+
+        Assert.True(set.Allows(granted, AclAction.Publish, "plant/speed", false)); // the granted role
+        Assert.False(set.Allows(granted, AclAction.Publish, "plant/valves/3", false)); // her stored role's deny: one scope with the granted one
+        Assert.False(set.Allows(Alice, AclAction.Publish, "plant/speed", false)); // the same user without the grant
+        Assert.False(set.Allows(granted, AclAction.Subscribe, "plant/speed", false)); // the role allows publishing only
+        Assert.True(set.Allows(new AclIdentity(null, "device-1", null, granted.Rights), AclAction.Publish, "plant/speed", false)); // a client without a user name
+
+        var root = new AclIdentity("root", "console", null, new ClientRights([], Superuser: true));
+        Assert.True(set.Allows(root, AclAction.Subscribe, "#", true)); // its own deny is not looked at
+        Assert.Same(AclRuleSet.Superuser, set.DecidingRule(root, AclAction.Publish, "plant/valves/3", false));
+        Assert.False(set.Allows(root with { Rights = null }, AclAction.Subscribe, "#", true));
     }
 
     [Fact]
