@@ -138,17 +138,12 @@ public sealed partial class MqttBroker
     /// <summary>A listed session read in full now (also when it ended since it was listed).</summary>
     public SessionSnapshot ReadSession(SessionListing listing) => Snapshot(listing.Session);
 
-    /// <summary>Every subscription of every session, read session by session as they are reached.</summary>
+    /// <summary>Every subscription of every session, each read as it is reached, in the order they were made (about).</summary>
     public IEnumerable<SubscriptionSnapshot> EnumerateSubscriptions()
     {
-        List<Subscription> subscriptions = [];
-        foreach (var session in Registry.All)
+        foreach (var subscription in Subscriptions.All)
         {
-            session.CopySubscriptionsTo(subscriptions);
-            foreach (var subscription in subscriptions)
-            {
-                yield return Snapshot(session, subscription);
-            }
+            yield return Snapshot(subscription.Session, subscription);
         }
     }
 

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Inspection;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
 
@@ -8,12 +9,15 @@ namespace IoTHub.Broker.Routing;
 /// or <c>$queue/{filter}</c>) has its group in <see cref="ShareGroup"/> and matches through
 /// <see cref="MatchFilter"/>, the filter after the group.
 /// </summary>
-internal sealed record Subscription(Session Session, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId)
+internal sealed record Subscription(Session Session, string TopicFilter, SubscriptionOptions Options, uint SubscriptionId) : IDenseTableEntry
 {
     /// <summary>The prefix EMQX uses for a shared subscription with one implicit group.</summary>
     public const string QueuePrefix = "$queue/";
 
     private readonly (string? Group, string Filter) _parts = Parse(TopicFilter);
+
+    /// <summary>Its slot in the tree's table of subscriptions; -1 when it is in none.</summary>
+    public int TableSlot { get; set; } = -1;
 
     /// <summary>The share group; null for an ordinary subscription.</summary>
     public string? ShareGroup => _parts.Group;

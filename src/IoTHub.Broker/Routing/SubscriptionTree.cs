@@ -1,4 +1,5 @@
 using System.Numerics;
+using IoTHub.Broker.Inspection;
 
 namespace IoTHub.Broker.Routing;
 
@@ -6,16 +7,20 @@ namespace IoTHub.Broker.Routing;
 /// The topic tree shared by all sessions of one broker. Matching walks one path per topic level
 /// (plus the '+' and '#' branches), so its cost depends on the topic's depth, not on how many
 /// subscriptions exist; it takes no lock and allocates nothing. Changes are serialised by one lock,
-/// touch only the nodes on the filter's path, and prune nodes left empty.
+/// touch only the nodes on the filter's path, and prune nodes left empty. Every subscription is also in one dense
+/// table (<see cref="All"/>), for the walks over all of them.
 /// </summary>
 internal sealed class SubscriptionTree
 {
     private readonly Node _root = new(parent: null, level: string.Empty);
     private readonly Lock _writeLock = new();
-    private int _count;
+    private readonly DenseTable<Subscription> _all = new();
 
     /// <summary>The number of subscriptions in the tree.</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => _all.Count;
+
+    /// <summary>Every subscription of the tree; a live view, safe to walk while it changes (see <see cref="DenseTable{T}"/>).</summary>
+    public DenseTable<Subscription> All => _all;
 
     /// <summary>Called with a shared subscription's full filter (<c>$share/{group}/{filter}</c>) when its last member leaves.</summary>
     internal Action<string>? SharedSubscriptionEmptied { get; init; }
@@ -32,13 +37,14 @@ internal sealed class SubscriptionTree
                 node = node.GetOrAddChild(filter[range]);
             }
 
-            var replaced = node.Put(subscription);
-            if (!replaced)
+            if (node.Put(subscription) is { } replaced)
             {
-                _count++;
+                _all.Replace(replaced, subscription);
+                return true;
             }
 
-            return replaced;
+            _all.Add(subscription);
+            return false;
         }
     }
 
@@ -58,12 +64,12 @@ internal sealed class SubscriptionTree
                 }
             }
 
-            if (!node.Delete(session, group))
+            if (node.Delete(session, group) is not { } removed)
             {
                 return false;
             }
 
-            _count--;
+            _all.Remove(removed);
             if (group is not null && !node.HasShareGroup(group))
             {
                 SharedSubscriptionEmptied?.Invoke(topicFilter);
@@ -301,8 +307,8 @@ internal sealed class SubscriptionTree
             Volatile.Write(ref _slots, table);
         }
 
-        /// <summary>Publishes a new array so that lock-free readers see either the old or the new set.</summary>
-        public bool Put(Subscription subscription)
+        /// <summary>Publishes a new array so that lock-free readers see either the old or the new set; returns the subscription replaced, if any.</summary>
+        public Subscription? Put(Subscription subscription)
         {
             var current = _subscriptions;
             for (var i = 0; i < current.Length; i++)
@@ -312,15 +318,16 @@ internal sealed class SubscriptionTree
                     var copy = (Subscription[])current.Clone();
                     copy[i] = subscription;
                     Volatile.Write(ref _subscriptions, copy);
-                    return true;
+                    return current[i];
                 }
             }
 
             Volatile.Write(ref _subscriptions, [.. current, subscription]);
-            return false;
+            return null;
         }
 
-        public bool Delete(Sessions.Session session, string? group)
+        /// <summary>Removes the session's subscription (of the share group); returns it, or null when there was none.</summary>
+        public Subscription? Delete(Sessions.Session session, string? group)
         {
             var current = _subscriptions;
             var index = -1;
@@ -331,11 +338,11 @@ internal sealed class SubscriptionTree
 
             if (index < 0)
             {
-                return false;
+                return null;
             }
 
             Volatile.Write(ref _subscriptions, [.. current.AsSpan(0, index), .. current.AsSpan(index + 1)]);
-            return true;
+            return current[index];
         }
 
         public bool HasShareGroup(string group)

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Inspection;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
@@ -14,7 +15,7 @@ namespace IoTHub.Broker.Sessions;
 /// waiting to be sent, QoS 1/2 messages in flight in both directions. All of it is guarded by
 /// <see cref="Sync"/>; the attached connection's write loop is the only one that sends.
 /// </summary>
-internal sealed class Session
+internal sealed class Session : IDenseTableEntry
 {
     private readonly SessionQueue _pending = new();
     // The QoS 1/2 state is made with the first QoS 1/2 message: most idle clients never have any, and
@@ -47,8 +48,8 @@ internal sealed class Session
 
     internal Lock Sync { get; } = new();
 
-    /// <summary>Its slot in the registry's <see cref="SessionTable"/>; -1 when it is in none.</summary>
-    internal int TableSlot { get; set; } = -1;
+    /// <summary>Its slot in the registry's table of sessions; -1 when it is in none.</summary>
+    public int TableSlot { get; set; } = -1;
 
     internal MqttConnection? Connection { get; private set; }
 
@@ -643,16 +644,6 @@ internal sealed class Session
         lock (Sync)
         {
             return [.. _subscriptions.Values];
-        }
-    }
-
-    /// <summary>Replaces the content of <paramref name="buffer"/> with its subscriptions: for walks over every session that reuse one list.</summary>
-    internal void CopySubscriptionsTo(List<Subscription> buffer)
-    {
-        buffer.Clear();
-        lock (Sync)
-        {
-            buffer.AddRange(_subscriptions.Values);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Inspection;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Storage;
@@ -20,7 +21,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
 
     /// <summary>The same sessions, for walks over all of them; changed with the map, under the lock.</summary>
-    private readonly SessionTable _table = new();
+    private readonly DenseTable<Session> _table = new();
     private readonly Lock _lock = new();
 
     /// <summary>Where new sessions keep their state.</summary>
@@ -28,8 +29,8 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
 
     public int Count => _sessions.Count;
 
-    /// <summary>Every session, connected or not; a live view, safe to walk while it changes (see <see cref="SessionTable"/>).</summary>
-    public SessionTable All => _table;
+    /// <summary>Every session, connected or not; a live view, safe to walk while it changes (see <see cref="DenseTable{T}"/>).</summary>
+    public DenseTable<Session> All => _table;
 
     /// <summary>Sessions whose queue is at its limit now; read without locks.</summary>
     public int FullCount

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
@@ -75,6 +76,42 @@ public sealed class SubscriptionTreeTests
 
         Assert.Equal(QualityOfService.ExactlyOnce, Assert.Single(matches).Options.QualityOfService);
         Assert.Equal(1, _tree.Count);
+    }
+
+    [Fact]
+    public void The_table_of_all_subscriptions_holds_each_subscription_in_the_tree_once_as_they_are_replaced_and_removed()
+    {
+        var a = new Session("a");
+        var b = new Session("b");
+        var options = new SubscriptionOptions(QualityOfService.AtMostOnce);
+        List<Subscription> added = [];
+        foreach (var filter in new[] { "a/b", "a/+", "#", "$share/g/a/b", "$queue/x" })
+        {
+            foreach (var session in new[] { a, b })
+            {
+                var subscription = new Subscription(session, filter, options, 0);
+                _tree.Add(subscription);
+                added.Add(subscription);
+            }
+        }
+
+        var replacement = new Subscription(a, "a/+", new SubscriptionOptions(QualityOfService.ExactlyOnce), 7);
+        Assert.True(_tree.Add(replacement));
+        var replaced = added.Single(s => s.Session == a && s.TopicFilter == "a/+");
+        Assert.True(_tree.Remove(b, "#"));
+        Assert.True(_tree.Remove(a, "$share/g/a/b"));
+        Assert.False(_tree.Remove(a, "$share/other/a/b"));
+
+        List<Subscription> expected = [.. added.Where(s => !ReferenceEquals(s, replaced) && !(s.Session == b && s.TopicFilter == "#") && !(s.Session == a && s.TopicFilter == "$share/g/a/b")), replacement];
+        List<Subscription> walked = [];
+        foreach (var subscription in _tree.All)
+        {
+            walked.Add(subscription);
+        }
+
+        Assert.Equal(expected.Count, _tree.Count);
+        Assert.Equal(expected.OrderBy(RuntimeHelpers.GetHashCode), walked.OrderBy(RuntimeHelpers.GetHashCode));
+        Assert.Equal(-1, replaced.TableSlot);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Inspection;
 using IoTHub.Broker.Sessions;
 
 namespace IoTHub.Broker.Tests;
@@ -6,9 +7,9 @@ namespace IoTHub.Broker.Tests;
 /// The dense table the registry walks for its lists and expiry: every session once, the last one filling a removed
 /// one's slot, and walks while sessions come and go that never meet a session twice and always meet those that stay.
 /// </summary>
-public sealed class SessionTableTests
+public sealed class DenseTableTests
 {
-    private static List<string> Walk(SessionTable table)
+    private static List<string> Walk(DenseTable<Session> table)
     {
         var ids = new List<string>();
         foreach (var session in table)
@@ -22,7 +23,7 @@ public sealed class SessionTableTests
     [Fact]
     public void A_walk_meets_every_session_once_in_the_order_they_were_added_until_one_is_removed()
     {
-        var table = new SessionTable();
+        var table = new DenseTable<Session>();
         var sessions = Enumerable.Range(0, 40).Select(static i => new Session($"c{i}")).ToList();
         sessions.ForEach(table.Add);
 
@@ -137,9 +138,9 @@ public sealed class SessionTableTests
     }
 
     /// <summary>2 000 sessions that stay interleaved with 2 000 that will go.</summary>
-    private static (SessionTable Table, List<Session> Staying, List<Session> Churning) Fill()
+    private static (DenseTable<Session> Table, List<Session> Staying, List<Session> Churning) Fill()
     {
-        var table = new SessionTable();
+        var table = new DenseTable<Session>();
         var staying = Enumerable.Range(0, 2_000).Select(static i => new Session($"stay-{i}")).ToList();
         var churning = Enumerable.Range(0, 2_000).Select(static i => new Session($"churn-{i}")).ToList();
         for (var i = 0; i < staying.Count; i++)
