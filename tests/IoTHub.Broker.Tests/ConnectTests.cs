@@ -127,6 +127,19 @@ public sealed class ConnectTests : IAsyncLifetime
         await client.ExpectClosedAsync();
     }
 
+    // Found by the connection fuzzer: a second CONNECT whose protocol level is unknown failed to decode with CONNACK's
+    // 0x84, which DISCONNECT may not carry (5.0 §3.14.2.1); it is a second CONNECT all the same [MQTT-3.1.0-2].
+    [Fact]
+    public async Task Second_connect_with_an_unknown_protocol_level_is_a_protocol_error_too()
+    {
+        await using var client = await PipeClient.ConnectAsync(_broker, "twice-unknown", MqttProtocolVersion.V500);
+        await client.SendRawAsync([0x10, 0x0D, 0x00, 0x04, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 0x2A, 0x02, 0x00, 0x3C, 0x00, 0x01, (byte)'x']);
+
+        var disconnect = await client.ExpectAsync<DisconnectPacket>();
+        Assert.Equal(ReasonCode.ProtocolError, disconnect.ReasonCode);
+        await client.ExpectClosedAsync();
+    }
+
     [Fact]
     public async Task Connack_of_5_announces_the_broker_limits()
     {

@@ -372,7 +372,8 @@ internal sealed partial class MqttConnection
     /// <summary>
     /// A malformed packet or protocol error. Before CONNECT is accepted it is answered with CONNACK
     /// and the reason (5.0; 3.1.1 return code 0x01 for an unsupported version); after, 5.0 clients get
-    /// DISCONNECT with the reason and 3.1.1 clients are simply closed (§4.13).
+    /// DISCONNECT with the reason and 3.1.1 clients are simply closed (§4.13). A reason only CONNACK may carry (a second
+    /// CONNECT with an unknown protocol level: 0x84) becomes 0x82 Protocol error, which a second CONNECT is [MQTT-3.1.0-2].
     /// </summary>
     private void RefuseBadPacket(ReasonCode reasonCode, string reason)
     {
@@ -387,6 +388,11 @@ internal sealed partial class MqttConnection
             _broker.LogConnectRefused(Endpoint, string.Empty, null, reasonCode, reason, authentication: false);
             Close(reasonCode, reason, sendDisconnect: false);
             return;
+        }
+
+        if (!ReasonCodeRules.IsAllowed(PacketType.Disconnect, (byte)reasonCode, MqttProtocolVersion.V500))
+        {
+            reasonCode = ReasonCode.ProtocolError;
         }
 
         BrokerLog.ProtocolViolation(Logger, ClientId, Endpoint, reasonCode, reason);
