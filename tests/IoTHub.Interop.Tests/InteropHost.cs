@@ -4,6 +4,7 @@ using IoTHub.Broker.Security.Bans;
 using IoTHub.Testing;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Metrics.History;
+using IoTHub.Web.Tests;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,7 +30,7 @@ public sealed class InteropHost : IDisposable
     /// <param name="logs">Also receives the host's log, when given.</param>
     internal InteropHost(IReadOnlyDictionary<string, string> settings, ILoggerProvider? logs = null)
     {
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        _factory = new ProgramFactory(web =>
         {
             web.UseSetting("Http:Port", "0")
                 .UseSetting("Mqtt:Port", "0")

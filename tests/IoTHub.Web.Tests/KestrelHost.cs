@@ -30,7 +30,7 @@ public class KestrelHost : IDisposable
     {
         _authority = authority;
         DataDirectory = Path.Combine(_temp.Path, "data");
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        _factory = new ProgramFactory(web =>
         {
             web.UseSetting("Http:Port", "0")
                 .UseSetting("Mqtt:Port", "0")

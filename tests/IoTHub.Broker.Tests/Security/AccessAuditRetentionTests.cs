@@ -11,7 +11,8 @@ namespace IoTHub.Broker.Tests.Security;
 /// <summary>
 /// The access audit keeps its store within Security:AccessAudit:MaxAge and MaxEntries: it prunes at start and then every
 /// minute of its clock (a <see cref="FakeTimeProvider"/> here), and a failing prune is logged once per outage without
-/// stopping the recording. What the stores delete is tested on real SQLite and PostgreSQL in IoTHub.Data.Tests.
+/// stopping the recording. Once disposed, it stores nothing more: its last write is that of disposing. What the stores
+/// delete is tested on real SQLite and PostgreSQL in IoTHub.Data.Tests.
 /// </summary>
 public sealed class AccessAuditRetentionTests
 {
@@ -70,6 +71,23 @@ public sealed class AccessAuditRetentionTests
 
         _time.Advance(TimeSpan.FromMinutes(10));
         Assert.False(_log.Prunes.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task After_disposing_a_decision_is_dropped_and_nothing_is_written()
+    {
+        var audit = new AccessAudit(_log, recordAllowed: false, maxPerSecond: 100, _logger, _time, Retention);
+        using var authorizer = new Authorizer([], defaultAllow: false, disconnectOnDeny: false, _logger) { Audit = audit };
+        var client = authorizer.ForClient(new AclIdentity("alice", "sensor-1", null));
+        Assert.False(client.MayPublish("before"));
+        await audit.DisposeAsync();
+        Assert.True(_log.Written.Reader.TryRead(out var stored));
+        Assert.Equal("before", stored.Topic);
+
+        // A connection that closes late in the host's shutdown still decides; its writer has ended, so nothing is written.
+        Assert.False(client.MayPublish("after"));
+        Assert.False(_log.Written.Reader.TryRead(out _));
+        Assert.DoesNotContain(_logger.Entries, static e => e.Level >= LogLevel.Warning);
     }
 
     private int PruneLogs(int eventId) => _logger.Entries.Count(e => e.EventId == eventId);
