@@ -67,6 +67,12 @@ public sealed class BrokerOptions
     /// <summary>Messages waiting for a session beyond its in-flight window, online or offline.</summary>
     public int MaximumQueuedMessages { get; set; } = 1_000;
 
+    /// <summary>
+    /// Retained messages matching a new subscription are read from the store this many at a time, when the session's
+    /// queue holds fewer: every one reaches a client that keeps reading, and the queue stays within its limits.
+    /// </summary>
+    public int RetainedDeliveryBatch { get; set; } = 100;
+
     /// <summary>The bytes those waiting messages may hold.</summary>
     public long MaximumQueuedBytes { get; set; } = 16 * 1024 * 1024;
 

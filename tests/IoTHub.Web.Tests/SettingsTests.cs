@@ -80,18 +80,20 @@ public sealed class SettingsTests
             ["Mqtt:QueueOverflowPolicy"] = "DropEverything",
             ["Mqtt:QueueQoS0WhileOffline"] = "maybe",
             ["Mqtt:MaximumInflightMessages"] = "0",
+            ["Mqtt:RetainedDeliveryBatch"] = "0",
         }).Build();
         var reader = new SectionReader(configuration.GetSection("Mqtt"));
         var options = new MqttOptions();
 
         options.ReadAll(reader);
 
-        Assert.Equal(5, reader.Errors.Count);
+        Assert.Equal(6, reader.Errors.Count);
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:MaximumPacketSize '10'", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:ConnectTimeout 'soon'", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:QueueOverflowPolicy 'DropEverything' is not one of DropOldestQoS0, DropNewest", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:QueueQoS0WhileOffline 'maybe'", StringComparison.Ordinal));
         Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:MaximumInflightMessages '0'", StringComparison.Ordinal));
+        Assert.Contains(reader.Errors, e => e.StartsWith("Mqtt:RetainedDeliveryBatch '0'", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using IoTHub.Broker.Connect;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Authorization;
@@ -397,7 +398,7 @@ internal sealed partial class MqttConnection
         var subscriptionId = V5 && subscribe.Properties?.SubscriptionIdentifiers is [var id] ? id : 0;
         var session = _session!;
         var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
-        var retained = new List<Delivery>();
+        var retained = new List<RetainedFeed>();
         foreach (var (filter, options) in subscribe.Subscriptions)
         {
             // 3.1.1 sends retained messages on every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
@@ -428,9 +429,9 @@ internal sealed partial class MqttConnection
 
         // SUBACK goes out before the retained messages it triggers.
         EnqueueControl(Outbound.Packet(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes }));
-        foreach (var delivery in retained)
+        foreach (var feed in retained)
         {
-            _broker.Router.Deliver(session, delivery);
+            session.Feed(feed);
         }
     }
 

@@ -670,7 +670,7 @@ internal sealed partial class MqttConnection
         do
         {
             var before = _batch.Count;
-            var expiredInTurn = session.CollectSendable(this, _batch, _window, now, CollectTurn);
+            var expiredInTurn = session.CollectSendable(this, _batch, _window, now, CollectTurn, Options.RetainedDeliveryBatch);
             expired += expiredInTurn;
             turn = _batch.Count - before + expiredInTurn;
         }

@@ -1,6 +1,7 @@
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
@@ -236,7 +237,7 @@ public sealed partial class MqttBroker
             return AdminSubscribeResult.NoSuchSession;
         }
 
-        var retained = new List<Delivery>();
+        var retained = new List<RetainedFeed>();
         switch (Router.Subscribe(session, topicFilter, options, subscriptionId: 0, retained, out _))
         {
             case SubscribeOutcome.InvalidFilter:
@@ -247,9 +248,9 @@ public sealed partial class MqttBroker
                 return AdminSubscribeResult.NoSuchSession;
         }
 
-        foreach (var delivery in retained)
+        foreach (var feed in retained)
         {
-            Router.Deliver(session, delivery);
+            session.Feed(feed);
         }
 
         return AdminSubscribeResult.Subscribed;

@@ -40,24 +40,30 @@ internal sealed class RetainedStore
     /// Adds the retained messages whose topic matches <paramref name="topicFilter"/>; expired ones are
     /// removed instead (5.0 §3.3.2.3.3).
     /// </summary>
-    public void Match(string topicFilter, List<MqttMessage> matches, long now)
+    public void Match(string topicFilter, List<MqttMessage> matches, long now) => matches.AddRange(Matching(topicFilter, now));
+
+    /// <summary>
+    /// The retained messages whose topic matches <paramref name="topicFilter"/>, read as the walk goes (the store's map as
+    /// it is then, not a copy); expired ones (at <paramref name="now"/>) are removed instead (5.0 §3.3.2.3.3).
+    /// </summary>
+    public IEnumerable<MqttMessage> Matching(string topicFilter, long now)
     {
         var messages = For(topicFilter);
         if (!topicFilter.Contains('+', StringComparison.Ordinal) && !topicFilter.Contains('#', StringComparison.Ordinal))
         {
-            if (messages.TryGetValue(topicFilter, out var exact))
+            if (messages.TryGetValue(topicFilter, out var exact) && !Expired(messages, exact, now))
             {
-                AddUnlessExpired(messages, exact, matches, now);
+                yield return exact;
             }
 
-            return;
+            yield break;
         }
 
         foreach (var (topic, message) in messages)
         {
-            if (TopicFilter.Matches(topicFilter, topic))
+            if (TopicFilter.Matches(topicFilter, topic) && !Expired(messages, message, now))
             {
-                AddUnlessExpired(messages, message, matches, now);
+                yield return message;
             }
         }
     }
@@ -83,15 +89,15 @@ internal sealed class RetainedStore
         }
     }
 
-    private static void AddUnlessExpired(ConcurrentDictionary<string, MqttMessage> messages, MqttMessage message, List<MqttMessage> matches, long now)
+    /// <summary>Whether <paramref name="message"/> expired; an expired one is removed.</summary>
+    private static bool Expired(ConcurrentDictionary<string, MqttMessage> messages, MqttMessage message, long now)
     {
-        if (message.IsExpired(now))
+        if (!message.IsExpired(now))
         {
-            messages.TryRemove(new KeyValuePair<string, MqttMessage>(message.Topic, message));
+            return false;
         }
-        else
-        {
-            matches.Add(message);
-        }
+
+        messages.TryRemove(new KeyValuePair<string, MqttMessage>(message.Topic, message));
+        return true;
     }
 }

@@ -68,10 +68,11 @@ internal sealed class MessageRouter
     /// <summary>
     /// Subscribes <paramref name="session"/> to <paramref name="filter"/> as its client's SUBSCRIBE would, for MQTT and
     /// the admin API alike: checks the filter and the quota, grants at most the broker's Maximum QoS ([MQTT-3.8.4-6]),
-    /// stores the subscription, and adds to <paramref name="retained"/> what its Retain Handling asks to send now.
+    /// stores the subscription, and adds to <paramref name="retained"/> the feed of the retained messages its Retain Handling
+    /// asks to send now, for the caller to give the session once the subscription is acknowledged.
     /// </summary>
     /// <param name="access">The subscribing client's access, which must allow the filter (a shared one's by its inner filter); null: not checked (the admin API).</param>
-    public SubscribeOutcome Subscribe(Session session, string filter, SubscriptionOptions requested, uint subscriptionId, List<Delivery> retained,
+    public SubscribeOutcome Subscribe(Session session, string filter, SubscriptionOptions requested, uint subscriptionId, List<RetainedFeed> retained,
         out QualityOfService granted, AclClient? access = null)
     {
         granted = (QualityOfService)Math.Min((int)requested.QualityOfService, (int)_options.MaximumQoS);
@@ -101,10 +102,10 @@ internal sealed class MessageRouter
     }
 
     /// <summary>
-    /// Retained messages matching a new subscription, with RETAIN set [MQTT-3.3.1-8], as its Retain Handling asks
-    /// (§3.8.3.1); none for a shared subscription (5.0 §3.3.1.3, §4.8.2).
+    /// The feed of the retained messages matching a new subscription, as its Retain Handling asks (§3.8.3.1); none for a
+    /// shared subscription (5.0 §3.3.1.3, §4.8.2).
     /// </summary>
-    private void CollectRetained(Subscription subscription, bool isNew, List<Delivery> into)
+    private void CollectRetained(Subscription subscription, bool isNew, List<RetainedFeed> into)
     {
         var handling = subscription.Options.RetainHandling;
         if (subscription.ShareGroup is not null || handling == RetainHandling.DoNotSend || (handling == RetainHandling.SendAtSubscribeIfNew && !isNew))
@@ -112,14 +113,7 @@ internal sealed class MessageRouter
             return;
         }
 
-        var messages = new List<MqttMessage>();
-        Retained.Match(subscription.MatchFilter, messages, _time.GetTimestamp());
-        uint[]? ids = subscription.SubscriptionId == 0 ? null : [subscription.SubscriptionId];
-        foreach (var message in messages)
-        {
-            var qos = (QualityOfService)Math.Min((int)message.QualityOfService, (int)subscription.Options.QualityOfService);
-            into.Add(new Delivery(message, qos, Retain: true, ids) { AtSubscribe = true });
-        }
+        into.Add(new RetainedFeed(subscription, Retained.Matching(subscription.MatchFilter, _time.GetTimestamp()).GetEnumerator()));
     }
 
     /// <summary>Removes the session's subscription to <paramref name="filter"/>; false when it had none.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Inspection;
+using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
@@ -18,6 +19,9 @@ namespace IoTHub.Broker.Sessions;
 internal sealed class Session : IDenseTableEntry
 {
     private readonly SessionQueue _pending = new();
+
+    /// <summary>Retained messages still to send for new subscriptions, oldest subscription first (under <see cref="Sync"/>); null: none.</summary>
+    private List<RetainedFeed>? _feeds;
     // The QoS 1/2 state is made with the first QoS 1/2 message: most idle clients never have any, and
     // the three empty collections would cost every connection 184 B.
     private Dictionary<ushort, LinkedListNode<Inflight>>? _inflightById;
@@ -304,6 +308,7 @@ internal sealed class Session : IDenseTableEntry
             }
 
             _subscriptions.Clear();
+            StopFeeds(filter: null);
             return dropped;
         }
     }
@@ -351,6 +356,14 @@ internal sealed class Session : IDenseTableEntry
             else if (_queueFull)
             {
                 Volatile.Write(ref _queueFull, false);
+            }
+
+            if (_feeds is not null)
+            {
+                foreach (var feed in _feeds)
+                {
+                    feed.SawLive(delivery.Message.Topic);
+                }
             }
 
             var queued = delivery;
@@ -416,8 +429,9 @@ internal sealed class Session : IDenseTableEntry
     /// Moves up to <paramref name="limit"/> queued messages to the batch while the in-flight window has
     /// room, for the attached connection only; the limit keeps the lock short, as routing threads wait
     /// for it. Messages whose expiry passed while they waited are dropped (5.0 §3.3.2.3.3); returns how many.
+    /// A queue shorter than <paramref name="retainedBatch"/> first takes that many from the retained feeds.
     /// </summary>
-    internal int CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now, int limit)
+    internal int CollectSendable(MqttConnection connection, List<Outbound> batch, int window, long now, int limit, int retainedBatch)
     {
         var expired = 0;
         lock (Sync)
@@ -426,6 +440,8 @@ internal sealed class Session : IDenseTableEntry
             {
                 return 0;
             }
+
+            TakeRetained(retainedBatch);
 
             var taken = 0;
             for (; taken < limit && _pending.TryPeek(out var delivery); taken++)
@@ -469,6 +485,79 @@ internal sealed class Session : IDenseTableEntry
         }
 
         return expired;
+    }
+
+    /// <summary>
+    /// Starts sending the retained messages of <paramref name="feed"/> (after its subscription was acknowledged), in place
+    /// of a feed of the same filter; nothing when the subscription was removed or replaced meanwhile, or the session ended.
+    /// </summary>
+    internal void Feed(RetainedFeed feed)
+    {
+        MqttConnection? connection;
+        lock (Sync)
+        {
+            var subscription = feed.Subscription;
+            if (Discarded || !_subscriptions.TryGetValue(subscription.TopicFilter, out var current) || !ReferenceEquals(current, subscription))
+            {
+                feed.Stop();
+                return;
+            }
+
+            StopFeeds(subscription.TopicFilter);
+            (_feeds ??= []).Add(feed);
+            connection = Connection;
+        }
+
+        connection?.SignalWrite();
+    }
+
+    /// <summary>Whether retained messages of new subscriptions are still to be sent.</summary>
+    internal bool FeedsRetained
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _feeds is not null;
+            }
+        }
+    }
+
+    /// <summary>Moves retained messages from the feeds into the queue until it holds <paramref name="batch"/>. Under the lock.</summary>
+    private void TakeRetained(int batch)
+    {
+        while (_feeds is { } feeds && _pending.Count < batch)
+        {
+            if (feeds[0].TryTake(out var delivery))
+            {
+                _pending.Enqueue(delivery);
+            }
+            else
+            {
+                feeds.RemoveAt(0);
+                _feeds = feeds.Count == 0 ? null : feeds;
+            }
+        }
+    }
+
+    /// <summary>Ends the feeds of the subscription to <paramref name="filter"/> (null: all). Under the lock.</summary>
+    private void StopFeeds(string? filter)
+    {
+        if (_feeds is not { } feeds)
+        {
+            return;
+        }
+
+        foreach (var feed in feeds)
+        {
+            if (filter is null || feed.Subscription.TopicFilter == filter)
+            {
+                feed.Stop();
+            }
+        }
+
+        feeds.RemoveAll(feed => filter is null || feed.Subscription.TopicFilter == filter);
+        _feeds = feeds.Count == 0 ? null : feeds;
     }
 
     /// <summary>
@@ -628,6 +717,7 @@ internal sealed class Session : IDenseTableEntry
 
             var isNew = !_subscriptions.ContainsKey(subscription.TopicFilter);
             _subscriptions[subscription.TopicFilter] = subscription;
+            StopFeeds(subscription.TopicFilter);
             tree.Add(subscription);
             if (Stored)
             {
@@ -660,6 +750,7 @@ internal sealed class Session : IDenseTableEntry
         lock (Sync)
         {
             var removed = _subscriptions.Remove(topicFilter) && tree.Remove(this, topicFilter);
+            StopFeeds(topicFilter);
             if (removed && Stored)
             {
                 _persistence.Write(StorageOperation.RemoveSubscription(ClientId, topicFilter));

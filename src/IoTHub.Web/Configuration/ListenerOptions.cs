@@ -203,6 +203,7 @@ internal sealed class MqttOptions : ListenerOptions
         b.MaximumIncomingInflightMessages = (int)reader.Number(nameof(b.MaximumIncomingInflightMessages), b.MaximumIncomingInflightMessages, 1, ushort.MaxValue);
         b.MaximumQueuedMessages = (int)reader.Number(nameof(b.MaximumQueuedMessages), b.MaximumQueuedMessages, 0, int.MaxValue);
         b.MaximumQueuedBytes = reader.Number(nameof(b.MaximumQueuedBytes), b.MaximumQueuedBytes, 0, long.MaxValue);
+        b.RetainedDeliveryBatch = (int)reader.Number(nameof(b.RetainedDeliveryBatch), b.RetainedDeliveryBatch, 1, 65_535);
         b.QueueOverflowPolicy = reader.Choice(nameof(b.QueueOverflowPolicy), b.QueueOverflowPolicy);
         b.QueueQoS0WhileOffline = reader.Flag(nameof(b.QueueQoS0WhileOffline), b.QueueQoS0WhileOffline);
         b.PersistentSessionLifetime = reader.Duration(nameof(b.PersistentSessionLifetime), b.PersistentSessionLifetime);

@@ -1,6 +1,7 @@
 using System.Text;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Retained;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Sessions;
 using IoTHub.Mqtt;
@@ -102,17 +103,23 @@ public sealed class MessageRouterTests
         _router.Retained.Set(Message("state/2", QualityOfService.AtMostOnce, retain: true));
         var session = new Session("a");
 
+        var feeds = new List<RetainedFeed>();
+        _router.Subscribe(session, "state/+", new SubscriptionOptions(QualityOfService.AtLeastOnce, RetainHandling: RetainHandling.SendAtSubscribeIfNew), 0, feeds, out _);
         var first = new List<Delivery>();
-        _router.Subscribe(session, "state/+", new SubscriptionOptions(QualityOfService.AtLeastOnce, RetainHandling: RetainHandling.SendAtSubscribeIfNew), 0, first, out _);
+        while (Assert.Single(feeds).TryTake(out var delivery))
+        {
+            first.Add(delivery);
+        }
+
         Assert.Equal(["state/1", "state/2"], first.Select(d => d.Message.Topic).Order());
         Assert.All(first, d => Assert.True(d.Retain));
         Assert.Equal(QualityOfService.AtLeastOnce, first.Single(d => d.Message.Topic == "state/1").QualityOfService);
 
-        var again = new List<Delivery>();
+        var again = new List<RetainedFeed>();
         _router.Subscribe(session, "state/+", new SubscriptionOptions(QualityOfService.AtLeastOnce, RetainHandling: RetainHandling.SendAtSubscribeIfNew), 0, again, out _);
         Assert.Empty(again);
 
-        var never = new List<Delivery>();
+        var never = new List<RetainedFeed>();
         _router.Subscribe(new Session("b"), "state/#", new SubscriptionOptions(QualityOfService.AtLeastOnce, RetainHandling: RetainHandling.DoNotSend), 0, never, out _);
         Assert.Empty(never);
     }
