@@ -13,7 +13,8 @@ namespace IoTHub.Web.Security.Jwt;
 /// the audience when those are set, and naming the MQTT user name (and the client id) in the configured claims. A
 /// password that is not a JWT is <see cref="AuthenticationResult.NotMine"/> (a password file after it decides); a JWT
 /// that fails a check is <see cref="AuthenticationResult.Deny"/>. Only fetching the JWKS can fail (a backend failure);
-/// the decisions are not cached, so none outlives the token's expiry.
+/// the decisions are not cached, so none outlives the token's expiry, and the connection it lets in ends at that expiry
+/// (<see cref="ClientRights.ExpiresAt"/>).
 /// </summary>
 internal sealed class JwtBackend : IAuthenticationBackend
 {
@@ -88,9 +89,16 @@ internal sealed class JwtBackend : IAuthenticationBackend
         }
 
         var result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
-        return result.IsValid && Claimed(token, _userNameClaim, request.UserName) && (_clientIdClaim is null || Claimed(token, _clientIdClaim, request.ClientId))
-            ? AuthenticationResult.Allow
-            : AuthenticationResult.Deny;
+        if (!result.IsValid || !Claimed(token, _userNameClaim, request.UserName) || (_clientIdClaim is not null && !Claimed(token, _clientIdClaim, request.ClientId)))
+        {
+            return AuthenticationResult.Deny;
+        }
+
+        // The connection ends when the token would no longer be accepted: at exp (required), with the skew a CONNECT gets.
+        return new AuthenticationAnswer(AuthenticationResult.Allow, new ClientRights([], Superuser: false)
+        {
+            ExpiresAt = new DateTimeOffset(DateTime.SpecifyKind(token.ValidTo, DateTimeKind.Utc)) + _parameters.ClockSkew,
+        });
     }
 
     private static bool Claimed(JsonWebToken token, string claim, string? value) =>
