@@ -49,8 +49,9 @@ internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, 
 /// <param name="ClockSkew">How far the broker's clock and the issuer's may differ, for <c>exp</c> and <c>nbf</c>.</param>
 /// <param name="UserNameClaim">The claim that must equal the MQTT user name.</param>
 /// <param name="ClientIdClaim">A claim that must equal the client id; null: none.</param>
+/// <param name="RolesClaim">A claim whose string, or array of strings, names the client's roles; null: none.</param>
 internal sealed record JwtOptions(byte[]? Secret, Uri? JwksUrl, TimeSpan JwksRefresh, string? Issuer, string? Audience, TimeSpan ClockSkew, string UserNameClaim,
-    string? ClientIdClaim)
+    string? ClientIdClaim, string? RolesClaim)
 {
     public const int MinimumSecretBytes = 32;
     public static readonly TimeSpan DefaultJwksRefresh = TimeSpan.FromMinutes(5);
@@ -335,10 +336,11 @@ internal sealed class SecurityOptions
             "is not a duration from 00:00:00 to 00:10:00.");
         var userNameClaim = reader.NonEmptyText(nameof(JwtOptions.UserNameClaim), JwtOptions.DefaultUserNameClaim);
         var clientIdClaim = reader.NonEmptyText(nameof(JwtOptions.ClientIdClaim), string.Empty);
+        var rolesClaim = reader.NonEmptyText(nameof(JwtOptions.RolesClaim), string.Empty);
         return (secret is null) == (jwksUrl is null)
             ? null
             : new JwtOptions(secret, jwksUrl, refresh, issuer.Length > 0 ? issuer : null, audience.Length > 0 ? audience : null, skew, userNameClaim,
-                clientIdClaim.Length > 0 ? clientIdClaim : null);
+                clientIdClaim.Length > 0 ? clientIdClaim : null, rolesClaim.Length > 0 ? rolesClaim : null);
     }
 
     /// <summary>

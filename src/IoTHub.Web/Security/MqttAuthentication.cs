@@ -156,7 +156,7 @@ internal static partial class MqttAuthentication
                             { Sql: { } sql } => new SqlBackend(sql),
                             { Jwt: { } jwt } => new JwtBackend(jwt.Secret, jwt.JwksUrl is { } jwks ? new JwksKeys(services.GetRequiredService<IHttpClientFactory>(), jwks,
                                 jwt.JwksRefresh, backend.Timeout, services.GetRequiredService<TimeProvider>(), loggers.CreateLogger<JwksKeys>()) : null, jwt.Issuer,
-                                jwt.Audience, jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, services.GetRequiredService<TimeProvider>()),
+                                jwt.Audience, jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, jwt.RolesClaim, services.GetRequiredService<TimeProvider>()),
                             _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url, a query nor JWT keys."),
                         }, authenticator.Key, backend.Timeout, backend.FailurePolicy, loggers.CreateLogger<BackendAuthenticator>()),
                     _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),

@@ -30,11 +30,21 @@ public enum WebhookAnswer
 
     /// <summary>Nothing until <see cref="WebhookServer.Release"/>, then allow.</summary>
     Slow,
+
+    /// <summary>Allow with <c>is_superuser</c> true.</summary>
+    Superuser,
+
+    /// <summary>Allow with <see cref="WebhookServer.DeviceAcl"/>.</summary>
+    Acl,
+
+    /// <summary>Allow with an <c>acl</c> whose rule has EMQX's <c>qos</c> condition, which the broker does not read.</summary>
+    BadAcl,
 }
 
 /// <summary>
 /// An authentication webhook on real Kestrel, on a loopback port: it records each request and answers by the user name's
-/// first word ("allow-...", "deny-...", "slow-..."; any other name: ignore), or as <see cref="AnswerAll"/> says when set.
+/// first word ("allow-...", "deny-...", "slow-...", "super-...", "acl-..."; any other name: ignore), or as
+/// <see cref="AnswerAll"/> says when set.
 /// </summary>
 public sealed class WebhookServer : IDisposable
 {
@@ -54,6 +64,18 @@ public sealed class WebhookServer : IDisposable
         var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         Url = new Uri($"{address}/mqtt/auth?token={Token}");
     }
+
+    /// <summary>
+    /// The rules an "acl-..." user gets, in EMQX's form: publish to its own <c>devices/${clientid}/#</c> but not to its
+    /// <c>secret</c> topic, subscribe to the filter <c>devices/+/status</c> itself (<c>eq</c>), and both on <c>users/${username}</c>.
+    /// </summary>
+    public static readonly object[] DeviceAcl =
+    [
+        new { permission = "allow", action = "publish", topic = "devices/${clientid}/#" },
+        new { permission = "deny", action = "publish", topic = "devices/${clientid}/secret" },
+        new { permission = "allow", action = "subscribe", topic = "eq devices/+/status" },
+        new { permission = "allow", action = "all", topics = new[] { "users/${username}" } },
+    ];
 
     /// <summary>A secret in the URL's query, as some services take one: it must never reach the broker's log.</summary>
     public const string Token = "webhook-query-token-7f3a";
@@ -99,6 +121,9 @@ public sealed class WebhookServer : IDisposable
             "error" => WebhookAnswer.Error,
             "garbage" => WebhookAnswer.Garbage,
             "slow" => WebhookAnswer.Slow,
+            "super" => WebhookAnswer.Superuser,
+            "acl" => WebhookAnswer.Acl,
+            "badacl" => WebhookAnswer.BadAcl,
             _ => WebhookAnswer.Ignore,
         };
         switch (answer)
@@ -118,8 +143,14 @@ public sealed class WebhookServer : IDisposable
                 break;
         }
 
-        // EMQX's shape: is_superuser and acl come along (the broker reads them, does not use them yet).
+        // EMQX's shape: is_superuser and acl come along.
         var result = answer switch { WebhookAnswer.Deny => "deny", WebhookAnswer.Ignore => "ignore", _ => "allow" };
-        await context.Response.WriteAsJsonAsync(new Dictionary<string, object> { ["result"] = result, ["is_superuser"] = false, ["acl"] = Array.Empty<object>() });
+        var acl = answer switch
+        {
+            WebhookAnswer.Acl => DeviceAcl,
+            WebhookAnswer.BadAcl => [new { permission = "allow", action = "publish", topic = "t/#", qos = new[] { 0, 1 } }],
+            _ => Array.Empty<object>(),
+        };
+        await context.Response.WriteAsJsonAsync(new Dictionary<string, object> { ["result"] = result, ["is_superuser"] = answer == WebhookAnswer.Superuser, ["acl"] = acl });
     }
 }

@@ -251,6 +251,7 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:0:Secret"] = new string('s', 32),
             ["Security:Authenticators:0:Issuer"] = "https://issuer.test",
             ["Security:Authenticators:0:ClientIdClaim"] = "client_id",
+            ["Security:Authenticators:0:RolesClaim"] = "groups",
             ["Security:Authenticators:1:Type"] = "jwt",
             ["Security:Authenticators:1:JwksUrl"] = "https://issuer.test/jwks.json",
             ["Security:Authenticators:1:JwksRefresh"] = "00:01:00",
@@ -262,8 +263,9 @@ public sealed class SecuritySettingsTests : IDisposable
 
         Assert.Empty(none);
         var (secret, jwks) = (good.Authenticators[0].Jwt!, good.Authenticators[1].Jwt!);
-        Assert.Equal((32, null, "https://issuer.test", null, TimeSpan.FromSeconds(30), "sub", "client_id"),
-            (secret.Secret!.Length, secret.JwksUrl, secret.Issuer, secret.Audience, secret.ClockSkew, secret.UserNameClaim, secret.ClientIdClaim));
+        Assert.Equal((32, null, "https://issuer.test", null, TimeSpan.FromSeconds(30), "sub", "client_id", "groups"),
+            (secret.Secret!.Length, secret.JwksUrl, secret.Issuer, secret.Audience, secret.ClockSkew, secret.UserNameClaim, secret.ClientIdClaim, secret.RolesClaim));
+        Assert.Null(jwks.RolesClaim);
         Assert.Equal((null, new Uri("https://issuer.test/jwks.json"), TimeSpan.FromMinutes(1), "iothub", TimeSpan.Zero, "device", BackendFailurePolicy.NotMine),
             (jwks.Secret, jwks.JwksUrl, jwks.JwksRefresh, jwks.Audience, jwks.ClockSkew, jwks.UserNameClaim, good.Authenticators[1].Backend!.FailurePolicy));
 
@@ -289,7 +291,7 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:3:JwksUrl 'ftp://issuer.test/jwks.json' is not an absolute http:// or https:// URL without a user name or password.",
             "Security:Authenticators:3:Secret or JwksUrl: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).",
             "Security:Authenticators:3:ClockSkew '00:11:00' is not a duration from 00:00:00 to 00:10:00.",
-            "Security:Authenticators:3:Url is not a known setting (known: Type, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim, Timeout, FailurePolicy).",
+            "Security:Authenticators:3:Url is not a known setting (known: Type, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim, RolesClaim, Timeout, FailurePolicy).",
         ], errors);
     }
 

@@ -59,12 +59,21 @@ internal sealed class WebhookBackend(IHttpClientFactory clients, Uri url) : IAut
 
         return answer?.Result switch
         {
-            "allow" => AuthenticationResult.Allow,
+            "allow" => Allowed(answer, request.UserName),
             "deny" => AuthenticationResult.Deny,
             "ignore" => AuthenticationResult.NotMine,
             var other => throw new AuthenticationBackendException(
                 $"answered 200 with result {(other is null ? "missing" : $"'{other}'")} (allow, deny or ignore expected)"),
         };
+    }
+
+    /// <summary>An allow, with the superuser flag and access rules that came with it (none: no rights to carry).</summary>
+    private static AuthenticationAnswer Allowed(WebhookAnswer answer, string? userName)
+    {
+        var rules = answer.Acl is { Count: > 0 } acl ? EmqxAcl.Read(acl, userName, "the webhook's acl") : [];
+        return answer.IsSuperuser == true || rules.Count > 0
+            ? new AuthenticationAnswer(AuthenticationResult.Allow, new ClientRights([], answer.IsSuperuser == true) { Rules = rules })
+            : AuthenticationResult.Allow;
     }
 }
 
@@ -95,8 +104,8 @@ internal sealed record WebhookRequest(string ClientId, string? UserName, string?
 
 /// <summary>The webhook's answer to a 200.</summary>
 /// <param name="Result"><c>allow</c>, <c>deny</c> or <c>ignore</c> (the next authenticator decides).</param>
-/// <param name="IsSuperuser">EMQX's superuser flag: read (a value that is not a boolean is a bad answer) but not used yet.</param>
-/// <param name="Acl">EMQX's access rules: read (a value that is not an array is a bad answer) but not used yet.</param>
+/// <param name="IsSuperuser">EMQX's superuser flag (a value that is not a boolean is a bad answer): true allows the client everything.</param>
+/// <param name="Acl">EMQX's access rules of the client (<see cref="EmqxAcl"/>; a value that is not an array is a bad answer).</param>
 internal sealed record WebhookAnswer(
     string? Result,
     [property: JsonPropertyName("is_superuser")] bool? IsSuperuser,
