@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using IoTHub.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -49,15 +51,22 @@ public enum WebhookAnswer
 public sealed class WebhookServer : IDisposable
 {
     private readonly WebApplication _app;
-    private readonly ConcurrentQueue<JsonElement> _requests = new();
+    private readonly ConcurrentQueue<(JsonElement Body, Dictionary<string, string> Headers)> _requests = new();
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _slowArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public WebhookServer()
+    /// <param name="certificate">Serves https with this certificate; null: http.</param>
+    public WebhookServer(PemFiles? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(static kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(X509Certificate2.CreateFromPemFile(certificate.Certificate, certificate.Key));
+            }
+        }));
         _app = builder.Build();
         _app.MapPost("/mqtt/auth", AnswerAsync);
         _app.StartAsync().GetAwaiter().GetResult(); // a fixture cannot await
@@ -89,8 +98,11 @@ public sealed class WebhookServer : IDisposable
     public Task SlowArrived => _slowArrived.Task;
 
     /// <summary>The requests so far about <paramref name="userName"/>, in order.</summary>
-    public List<JsonElement> Requests(string? userName) =>
-        [.. _requests.Where(r => r.GetProperty("userName").GetString() == userName)];
+    public List<JsonElement> Requests(string? userName) => [.. _requests.Where(r => r.Body.GetProperty("userName").GetString() == userName).Select(static r => r.Body)];
+
+    /// <summary>The headers of each request about <paramref name="userName"/>, in order.</summary>
+    public List<Dictionary<string, string>> Headers(string? userName) =>
+        [.. _requests.Where(r => r.Body.GetProperty("userName").GetString() == userName).Select(static r => r.Headers)];
 
     /// <summary>Lets the slow requests be answered.</summary>
     public void Release() => _released.TrySetResult();
@@ -112,7 +124,7 @@ public sealed class WebhookServer : IDisposable
         }
 
         var request = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
-        _requests.Enqueue(request);
+        _requests.Enqueue((request, context.Request.Headers.ToDictionary(static h => h.Key, static h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
         var answer = AnswerAll ?? (request.GetProperty("userName").GetString()?.Split('-')[0]) switch
         {
             "allow" => WebhookAnswer.Allow,
