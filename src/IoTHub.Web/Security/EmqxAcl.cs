@@ -57,8 +57,8 @@ internal static class EmqxAcl
                     case "topic":
                         topics.Add(Text(field, name));
                         break;
-                    case "topics" when field.Value.ValueKind == JsonValueKind.Array:
-                        foreach (var topic in field.Value.EnumerateArray())
+                    case "topics":
+                        foreach (var topic in field.Value.ValueKind == JsonValueKind.Array ? field.Value.EnumerateArray() : throw Bad(name, "has topics that are not a list"))
                         {
                             topics.Add(topic.ValueKind == JsonValueKind.String ? topic.GetString()! : throw Bad(name, "has a topics entry that is not a string"));
                         }
@@ -89,12 +89,13 @@ internal static class EmqxAcl
         var filter = exact ? topic[ExactPrefix.Length..] : topic;
         if (!exact)
         {
+            var unknown = filter;
             foreach (var (emqx, ours) in Placeholders)
             {
-                filter = filter.Replace(emqx, ours, StringComparison.Ordinal);
+                (filter, unknown) = (filter.Replace(emqx, ours, StringComparison.Ordinal), unknown.Replace(emqx, string.Empty, StringComparison.Ordinal));
             }
 
-            if (filter.Contains("${", StringComparison.Ordinal))
+            if (unknown.Contains("${", StringComparison.Ordinal))
             {
                 throw Bad(name, $"has the topic '{topic}' with a placeholder other than ${{username}}, ${{clientid}} and ${{cert_common_name}}");
             }
