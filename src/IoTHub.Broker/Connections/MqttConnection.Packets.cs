@@ -170,6 +170,7 @@ internal sealed partial class MqttConnection
         UserName = decision.UserName ?? admitted.UserName;
         AuthenticatedBy = decision.Method;
         Access = _broker.AccessFor(admitted.UserName, clientId, Info, decision.Rights);
+        CredentialsExpireAt = decision.Rights?.ExpiresAt;
         if (_exchange is { } finished)
         {
             // [MQTT-4.12.0-5] a successful CONNACK names the method of CONNECT; its data ends the exchange (SCRAM's server-final).

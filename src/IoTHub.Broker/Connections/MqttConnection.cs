@@ -115,6 +115,12 @@ internal sealed partial class MqttConnection
     /// <summary>What the client may publish and subscribe to; null when the broker has no authorizer.</summary>
     internal AclClient? Access { get; private set; }
 
+    /// <summary>
+    /// When the credentials the client connected with expire (<see cref="Security.ClientRights.ExpiresAt"/>, a token's
+    /// <c>exp</c>): the timer sweep closes the connection then; null: never. Set once CONNECT was accepted.
+    /// </summary>
+    public DateTimeOffset? CredentialsExpireAt { get; private set; }
+
     /// <summary>True once the connection is ending (closed by either side); it takes no more packets.</summary>
     public bool IsClosing => _closing;
 
@@ -300,6 +306,14 @@ internal sealed partial class MqttConnection
 
         if (ReauthenticationTimedOut(now))
         {
+            return;
+        }
+
+        // 5.0 §3.14.2.1: 0xA0 Maximum connect time, "the maximum connection time authorized for this connection has been exceeded".
+        if (CredentialsExpireAt is { } expiry && time.GetUtcNow() >= expiry)
+        {
+            BrokerLog.CredentialsExpired(Logger, ClientId, expiry);
+            Close(ReasonCode.MaximumConnectTime, "credentials expired");
             return;
         }
 

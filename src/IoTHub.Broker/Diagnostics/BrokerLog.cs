@@ -27,6 +27,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1006, LogLevel.Information, "Client {ClientId} sent nothing for 1.5 times its keep-alive of {KeepAlive} s; closing")]
     public static partial void KeepAliveTimeout(ILogger logger, string clientId, ushort keepAlive);
 
+    [LoggerMessage(1022, LogLevel.Information, "Client {ClientId}'s credentials expired at {ExpiresAt:O}; closing its connection")]
+    public static partial void CredentialsExpired(ILogger logger, string clientId, DateTimeOffset expiresAt);
+
     [LoggerMessage(1007, LogLevel.Information, "Connection from {Endpoint} sent no CONNECT within {Timeout}; closing")]
     public static partial void ConnectTimeout(ILogger logger, string endpoint, TimeSpan timeout);
 

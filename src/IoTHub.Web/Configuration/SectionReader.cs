@@ -101,6 +101,26 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
         return new SectionReader(section.GetSection(key), _errors);
     }
 
+    /// <summary>The keys and values of the sub-section <paramref name="key"/> (e.g. a webhook's Headers); a key with sub-keys instead of a value is recorded as an error.</summary>
+    public List<KeyValuePair<string, string>> Entries(string key)
+    {
+        _knownKeys.Add(key);
+        List<KeyValuePair<string, string>> entries = [];
+        foreach (var child in section.GetSection(key).GetChildren())
+        {
+            if (child.Value is { } value)
+            {
+                entries.Add(new(child.Key, value));
+            }
+            else
+            {
+                Fail($"{key}:{child.Key}", "is not a value.");
+            }
+        }
+
+        return entries;
+    }
+
     /// <summary>Records an error unless <paramref name="key"/> is set.</summary>
     public void Require(string key)
     {

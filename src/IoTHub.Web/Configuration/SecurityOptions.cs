@@ -34,11 +34,23 @@ internal enum AuthenticatorType
 /// <param name="Type">What kind it is.</param>
 /// <param name="Path">The file of a password file; empty for the others.</param>
 /// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>, <see cref="AuthenticatorType.Sql"/>, <see cref="AuthenticatorType.Jwt"/>): its timeout and failure policy.</param>
-/// <param name="Url">The endpoint of a <see cref="AuthenticatorType.Webhook"/>.</param>
+/// <param name="Webhook">The endpoint of a <see cref="AuthenticatorType.Webhook"/>, its trust and headers.</param>
 /// <param name="Sql">The database, query and hash of a <see cref="AuthenticatorType.Sql"/>.</param>
 /// <param name="Jwt">The keys of a <see cref="AuthenticatorType.Jwt"/>.</param>
-internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, Uri? Url = null, SqlOptions? Sql = null,
-    JwtOptions? Jwt = null);
+internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, WebhookOptions? Webhook = null,
+    SqlOptions? Sql = null, JwtOptions? Jwt = null);
+
+/// <summary>The keys of a <see cref="AuthenticatorType.Webhook"/> authenticator (docs/security.md#http-webhook).</summary>
+/// <param name="Url">Where the questions are posted.</param>
+/// <param name="CaFile">A PEM file of the authorities the service's https certificate must chain to, in place of the system's; null: the system's.</param>
+/// <param name="Headers">Headers sent with every question (e.g. Authorization); their values are never logged.</param>
+internal sealed record WebhookOptions(Uri Url, string? CaFile, IReadOnlyList<KeyValuePair<string, string>> Headers)
+{
+    public const string HeadersKey = "Headers";
+
+    /// <summary>Headers the broker writes itself, or that HTTP does not let a request set.</summary>
+    public static readonly string[] ReservedHeaders = ["Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection"];
+}
 
 /// <summary>The keys of a <see cref="AuthenticatorType.Jwt"/> authenticator (docs/security.md#jwt).</summary>
 /// <param name="Secret">The HMAC secret's UTF-8 bytes (at least 32); null with <paramref name="JwksUrl"/>.</param>
@@ -49,8 +61,9 @@ internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, 
 /// <param name="ClockSkew">How far the broker's clock and the issuer's may differ, for <c>exp</c> and <c>nbf</c>.</param>
 /// <param name="UserNameClaim">The claim that must equal the MQTT user name.</param>
 /// <param name="ClientIdClaim">A claim that must equal the client id; null: none.</param>
+/// <param name="RolesClaim">A claim whose string, or array of strings, names the client's roles; null: none.</param>
 internal sealed record JwtOptions(byte[]? Secret, Uri? JwksUrl, TimeSpan JwksRefresh, string? Issuer, string? Audience, TimeSpan ClockSkew, string UserNameClaim,
-    string? ClientIdClaim)
+    string? ClientIdClaim, string? RolesClaim)
 {
     public const int MinimumSecretBytes = 32;
     public static readonly TimeSpan DefaultJwksRefresh = TimeSpan.FromMinutes(5);
@@ -188,7 +201,7 @@ internal sealed class SecurityOptions
                 // The backend's own keys, then those every backend has; null when one of its own is missing or bad (recorded).
                 var read = type switch
                 {
-                    AuthenticatorType.Webhook => ReadWebhookUrl(child) is { } url ? new AuthenticatorOptions(key, AuthenticatorType.Webhook, string.Empty, Url: url) : null,
+                    AuthenticatorType.Webhook => ReadWebhook(child) is { } webhook ? new AuthenticatorOptions(key, AuthenticatorType.Webhook, string.Empty, Webhook: webhook) : null,
                     AuthenticatorType.Sql => ReadSql(child) is { } sql ? new AuthenticatorOptions(key, AuthenticatorType.Sql, string.Empty, Sql: sql) : null,
                     _ => ReadJwt(child) is { } jwt ? new AuthenticatorOptions(key, AuthenticatorType.Jwt, string.Empty, Jwt: jwt) : null,
                 };
@@ -228,12 +241,41 @@ internal sealed class SecurityOptions
         new(reader.Duration(nameof(BackendOptions.Timeout), BackendAuthenticator.DefaultTimeout),
             reader.Choice(nameof(BackendOptions.FailurePolicy), BackendFailurePolicy.Deny));
 
-    /// <summary>The endpoint of a Webhook authenticator; null when it is missing or bad (recorded).</summary>
-    private static Uri? ReadWebhookUrl(SectionReader reader)
+    /// <summary>The keys of a Webhook authenticator: Url, CaFile (https only; the file is checked with the others at start), Headers; null when one is missing or bad (recorded).</summary>
+    private static WebhookOptions? ReadWebhook(SectionReader reader)
     {
-        reader.Require(nameof(AuthenticatorOptions.Url));
-        return reader.Read(nameof(AuthenticatorOptions.Url), (Uri?)null, TryParseWebhookUrl, "is not an absolute http:// or https:// URL without a user name or password.");
+        int failures = reader.Errors.Count;
+        reader.Require(nameof(WebhookOptions.Url));
+        var url = reader.Read(nameof(WebhookOptions.Url), (Uri?)null, TryParseWebhookUrl, "is not an absolute http:// or https:// URL without a user name or password.");
+        var caFile = reader.NonEmptyText(nameof(WebhookOptions.CaFile), string.Empty);
+        if (caFile.Length > 0 && url is { Scheme: not "https" })
+        {
+            reader.Fail(nameof(WebhookOptions.CaFile), $"applies to an https:// {nameof(WebhookOptions.Url)} only.");
+        }
+
+        var headers = reader.Entries(WebhookOptions.HeadersKey);
+        foreach (var (name, value) in headers)
+        {
+            // Values are not quoted: an Authorization header holds a secret.
+            if (name.Length == 0 || !name.All(IsTokenCharacter))
+            {
+                reader.Fail($"{WebhookOptions.HeadersKey}:{name}", "is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~).");
+            }
+            else if (WebhookOptions.ReservedHeaders.Contains(name, StringComparer.OrdinalIgnoreCase))
+            {
+                reader.Fail($"{WebhookOptions.HeadersKey}:{name}", $"cannot be set: the broker writes it (reserved: {string.Join(", ", WebhookOptions.ReservedHeaders)}).");
+            }
+            else if (value.Any(static c => char.IsControl(c) && c != '\t'))
+            {
+                reader.Fail($"{WebhookOptions.HeadersKey}:{name}", "holds a control character such as a line break (the value is not shown: it may be a secret).");
+            }
+        }
+
+        return url is not null && reader.Errors.Count == failures ? new WebhookOptions(url, caFile.Length > 0 ? caFile : null, headers) : null;
     }
+
+    /// <summary>A character of an HTTP token (RFC 9110 §5.6.2), which a header name is.</summary>
+    private static bool IsTokenCharacter(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 
     /// <summary>The keys of a Sql authenticator (docs/security.md#sql-query); null when one is missing or bad (recorded).</summary>
     private static SqlOptions? ReadSql(SectionReader reader)
@@ -335,10 +377,11 @@ internal sealed class SecurityOptions
             "is not a duration from 00:00:00 to 00:10:00.");
         var userNameClaim = reader.NonEmptyText(nameof(JwtOptions.UserNameClaim), JwtOptions.DefaultUserNameClaim);
         var clientIdClaim = reader.NonEmptyText(nameof(JwtOptions.ClientIdClaim), string.Empty);
+        var rolesClaim = reader.NonEmptyText(nameof(JwtOptions.RolesClaim), string.Empty);
         return (secret is null) == (jwksUrl is null)
             ? null
             : new JwtOptions(secret, jwksUrl, refresh, issuer.Length > 0 ? issuer : null, audience.Length > 0 ? audience : null, skew, userNameClaim,
-                clientIdClaim.Length > 0 ? clientIdClaim : null);
+                clientIdClaim.Length > 0 ? clientIdClaim : null, rolesClaim.Length > 0 ? rolesClaim : null);
     }
 
     /// <summary>

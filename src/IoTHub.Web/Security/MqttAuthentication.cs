@@ -14,6 +14,7 @@ using IoTHub.Web.Security.Sql;
 using IoTHub.Web.Security.Users;
 using IoTHub.Web.Security.Webhook;
 using IoTHub.Web.Storage;
+using IoTHub.Web.Transports.Tls;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Security;
@@ -32,11 +33,6 @@ internal static partial class MqttAuthentication
         services.AddSingleton<MqttUserAccounts>();
         services.AddSingleton(Build);
 
-        // Webhooks: pooled connections; the authenticator's Timeout bounds each request; no log line per CONNECT (with the
-        // URL's query); a redirect is an answer that is not 200 or 204 (a failure), never a POST of the password elsewhere.
-        services.AddHttpClient(WebhookBackend.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler { AllowAutoRedirect = false })
-            .RemoveAllLoggers();
         services.AddHttpClient(JwksKeys.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
         services.AddSingleton(static services => new BanList(services.GetRequiredService<IOptions<SecurityOptions>>().Value.Bans,
             services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<BanList>>()));
@@ -78,6 +74,12 @@ internal static partial class MqttAuthentication
 
     private static string FullPath(IHostEnvironment environment, string path) => Path.GetFullPath(path, environment.ContentRootPath);
 
+    /// <summary>The authorities a webhook's CaFile holds; null for a webhook without one, and for other authenticators.</summary>
+    /// <exception cref="CertificateProblemException">The file cannot be read or holds no PEM certificate.</exception>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2Collection? WebhookAuthorities(IHostEnvironment environment,
+        AuthenticatorOptions authenticator) =>
+        authenticator.Webhook?.CaFile is { } path ? ClientAuthority.LoadAuthorities(FullPath(environment, path)) : null;
+
     [LoggerMessage(EventId = 1150, Level = LogLevel.Warning,
         Message = "Security:AllowAnonymous is true while MQTT listeners are open beyond loopback ({Listeners}): anyone who reaches them connects without credentials")]
     private static partial void LogAnonymousOnNetwork(ILogger logger, string listeners);
@@ -86,7 +88,7 @@ internal static partial class MqttAuthentication
         Message = "MQTT authentication: {Authenticators}; anonymous clients {Anonymous}; enhanced authentication methods: {Methods}")]
     private static partial void LogChain(ILogger logger, string authenticators, string anonymous, string methods);
 
-    /// <summary>Checks that need more than one key: the password files exist, and the secure default.</summary>
+    /// <summary>Checks that need more than one key: the password files exist, webhooks' CA files hold certificates, and the secure default.</summary>
     private sealed class SecureDefault(SectionBinding<MqttOptions> mqtt, SectionBinding<HttpOptions> http, IHostEnvironment environment)
         : IValidateOptions<SecurityOptions>
     {
@@ -99,6 +101,18 @@ internal static partial class MqttAuthentication
                 if (!File.Exists(path))
                 {
                     failures.Add($"{authenticator.Key} '{path}' does not exist. Create it with `mosquitto_passwd -c {path} <user>`.");
+                }
+            }
+
+            foreach (var authenticator in options.Authenticators)
+            {
+                try
+                {
+                    _ = WebhookAuthorities(environment, authenticator);
+                }
+                catch (CertificateProblemException e)
+                {
+                    failures.Add($"{authenticator.Key}:{nameof(WebhookOptions.CaFile)} {e.Message}");
                 }
             }
 
@@ -152,22 +166,22 @@ internal static partial class MqttAuthentication
                     { Type: AuthenticatorType.Database } => new DatabaseAuthenticator(services.GetRequiredService<IMqttUserStore>()),
                     { Backend: { } backend } => new BackendAuthenticator(authenticator switch
                         {
-                            { Url: { } url } => new WebhookBackend(services.GetRequiredService<IHttpClientFactory>(), url),
+                            { Webhook: { } webhook } => new WebhookBackend(webhook.Url, WebhookAuthorities(environment, authenticator), webhook.Headers),
                             { Sql: { } sql } => new SqlBackend(sql),
                             { Jwt: { } jwt } => new JwtBackend(jwt.Secret, jwt.JwksUrl is { } jwks ? new JwksKeys(services.GetRequiredService<IHttpClientFactory>(), jwks,
                                 jwt.JwksRefresh, backend.Timeout, services.GetRequiredService<TimeProvider>(), loggers.CreateLogger<JwksKeys>()) : null, jwt.Issuer,
-                                jwt.Audience, jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, services.GetRequiredService<TimeProvider>()),
+                                jwt.Audience, jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, jwt.RolesClaim, services.GetRequiredService<TimeProvider>()),
                             _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url, a query nor JWT keys."),
                         }, authenticator.Key, backend.Timeout, backend.FailurePolicy, loggers.CreateLogger<BackendAuthenticator>()),
                     _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),
                 });
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CertificateProblemException)
         {
             // Checked at validation; this is a file that went away since, or one the host may not read.
             authenticators.ForEach(static authenticator => (authenticator as IDisposable)?.Dispose());
-            throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A password file cannot be read: {e.Message}"]);
+            throw new OptionsValidationException(SecurityOptions.SectionName, typeof(SecurityOptions), [$"A file of an authenticator cannot be read: {e.Message}"]);
         }
 
         // SCRAM is offered on the database users; the signing key (kept across restarts) seeds unknown users' salts.

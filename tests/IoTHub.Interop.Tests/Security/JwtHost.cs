@@ -20,8 +20,9 @@ public static class Tokens
     public const string Issuer = "https://issuer.test";
     public const string Audience = "iothub";
 
+    /// <param name="claims">More claims, e.g. <c>acl</c> (a <see cref="System.Text.Json.JsonElement"/> is written as it is).</param>
     public static string Make(SigningCredentials credentials, string subject, string clientId, TimeSpan? expiresIn = null, string issuer = Issuer,
-        string audience = Audience, DateTime? notBefore = null)
+        string audience = Audience, DateTime? notBefore = null, IReadOnlyDictionary<string, object>? claims = null)
     {
         var now = DateTime.UtcNow;
         var validFrom = notBefore ?? now.AddHours(-2);
@@ -32,7 +33,7 @@ public static class Tokens
             IssuedAt = validFrom,
             NotBefore = validFrom,
             Expires = now + (expiresIn ?? TimeSpan.FromHours(1)),
-            Claims = new Dictionary<string, object> { ["sub"] = subject, ["client_id"] = clientId },
+            Claims = new Dictionary<string, object>(claims ?? new Dictionary<string, object>()) { ["sub"] = subject, ["client_id"] = clientId },
             SigningCredentials = credentials,
         });
     }

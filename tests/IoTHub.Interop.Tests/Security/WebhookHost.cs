@@ -15,12 +15,13 @@ public abstract class WebhookHost : IDisposable
 
     private readonly string _folder = Directory.CreateTempSubdirectory("iothub-interop-webhook-").FullName;
 
-    protected WebhookHost(string failurePolicy)
+    /// <param name="settings">More settings of the host.</param>
+    protected WebhookHost(string failurePolicy, IReadOnlyDictionary<string, string>? settings = null)
     {
         var passwords = Path.Combine(_folder, "passwords");
         PasswordFileHost.RunPasswd("-c", "-b", passwords, "alice", AlicePassword);
         Webhook = new WebhookServer();
-        Host = new InteropHost(new Dictionary<string, string>
+        Host = new InteropHost(new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
         {
             [$"{Name}:Type"] = "Webhook",
             [$"{Name}:Url"] = Webhook.Url.ToString(),
@@ -60,6 +61,9 @@ public abstract class WebhookHost : IDisposable
 public sealed class WebhookDenyHost() : WebhookHost("Deny");
 
 public sealed class WebhookNotMineHost() : WebhookHost("NotMine");
+
+/// <summary>FailurePolicy Deny, and what no access rule grants is refused (Security:AclDefault deny).</summary>
+public sealed class WebhookRightsHost() : WebhookHost("Deny", new Dictionary<string, string> { ["Security:AclDefault"] = "deny" });
 
 /// <summary>Every line the host logged, with its event id, as the loggers formatted it.</summary>
 public sealed class LogCapture : ILoggerProvider

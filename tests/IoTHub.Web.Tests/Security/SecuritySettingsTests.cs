@@ -85,12 +85,15 @@ public sealed class SecuritySettingsTests : IDisposable
     }
 
     [Fact]
-    public void A_webhook_takes_a_url_a_timeout_and_a_failure_policy()
+    public void A_webhook_takes_a_url_a_ca_file_headers_a_timeout_and_a_failure_policy()
     {
         var read = Read(new()
         {
             ["Security:Authenticators:0:Type"] = "Webhook",
             ["Security:Authenticators:0:Url"] = "https://auth.example.com/mqtt?token=t",
+            ["Security:Authenticators:0:CaFile"] = "certs/ca.pem",
+            ["Security:Authenticators:0:Headers:Authorization"] = "Bearer service-token",
+            ["Security:Authenticators:0:Headers:X-Tenant"] = "plant-7",
             ["Security:Authenticators:0:Timeout"] = "00:00:01.500",
             ["Security:Authenticators:0:FailurePolicy"] = "notmine",
             ["Security:Authenticators:1:Type"] = "webhook",
@@ -98,10 +101,14 @@ public sealed class SecuritySettingsTests : IDisposable
         }, out var errors);
 
         Assert.Empty(errors);
-        Assert.Equal([new("Security:Authenticators:0", AuthenticatorType.Webhook, string.Empty,
-                new BackendOptions(TimeSpan.FromMilliseconds(1500), BackendFailurePolicy.NotMine), new Uri("https://auth.example.com/mqtt?token=t")),
-            new AuthenticatorOptions("Security:Authenticators:1", AuthenticatorType.Webhook, string.Empty,
-                new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny), new Uri("http://127.0.0.1:8081/auth"))], read.Authenticators);
+        var (first, second) = (read.Authenticators[0], read.Authenticators[1]);
+        Assert.Equal(("Security:Authenticators:0", AuthenticatorType.Webhook, new BackendOptions(TimeSpan.FromMilliseconds(1500), BackendFailurePolicy.NotMine)),
+            (first.Key, first.Type, first.Backend));
+        Assert.Equal((new Uri("https://auth.example.com/mqtt?token=t"), "certs/ca.pem"), (first.Webhook!.Url, first.Webhook.CaFile));
+        Assert.Equal([new("Authorization", "Bearer service-token"), new("X-Tenant", "plant-7")], first.Webhook.Headers);
+        Assert.Equal(("Security:Authenticators:1", new BackendOptions(TimeSpan.FromSeconds(5), BackendFailurePolicy.Deny)), (second.Key, second.Backend));
+        Assert.Equal((new Uri("http://127.0.0.1:8081/auth"), null), (second.Webhook!.Url, second.Webhook.CaFile));
+        Assert.Empty(second.Webhook.Headers);
     }
 
     [Fact]
@@ -124,6 +131,13 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:4:Type"] = "PasswordFile",
             ["Security:Authenticators:4:Path"] = "file",
             ["Security:Authenticators:4:Timeout"] = "00:00:05",
+            ["Security:Authenticators:5:Type"] = "Webhook",
+            ["Security:Authenticators:5:Url"] = "http://auth.example.com/",
+            ["Security:Authenticators:5:CaFile"] = "ca.pem",
+            ["Security:Authenticators:5:Headers:Bad Name"] = "x",
+            ["Security:Authenticators:5:Headers:Host"] = "auth.example.com",
+            ["Security:Authenticators:5:Headers:Authorization"] = "Bearer hunter2\r\nX-Injected: 1",
+            ["Security:Authenticators:5:Headers:X-Deep:Level"] = "x",
         }, out var errors);
 
         Assert.Equal(
@@ -134,11 +148,17 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:1:FailurePolicy 'Allow' is not one of Deny, NotMine.",
             "Security:Authenticators:2:Url 'ftp://auth.example.com/' is not an absolute http:// or https:// URL without a user name or password.",
             "Security:Authenticators:2:Timeout '-00:00:01' is not a positive duration such as 00:00:10 (hh:mm:ss) or 7.00:00:00 (days).",
-            "Security:Authenticators:2:Path is not a known setting (known: Type, Url, Timeout, FailurePolicy).",
+            "Security:Authenticators:2:Path is not a known setting (known: Type, Url, CaFile, Headers, Timeout, FailurePolicy).",
             "Security:Authenticators:3:Url 'https://user:secret@auth.example.com/' is not an absolute http:// or https:// URL without a user name or password.",
-            "Security:Authenticators:3:Header is not a known setting (known: Type, Url, Timeout, FailurePolicy).",
+            "Security:Authenticators:3:Header is not a known setting (known: Type, Url, CaFile, Headers, Timeout, FailurePolicy).",
             "Security:Authenticators:4:Timeout is not a known setting (known: Type, Path).",
+            "Security:Authenticators:5:CaFile applies to an https:// Url only.",
+            "Security:Authenticators:5:Headers:X-Deep is not a value.",
+            "Security:Authenticators:5:Headers:Authorization holds a control character such as a line break (the value is not shown: it may be a secret).",
+            "Security:Authenticators:5:Headers:Bad Name is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~).",
+            "Security:Authenticators:5:Headers:Host cannot be set: the broker writes it (reserved: Host, Content-Type, Content-Length, Transfer-Encoding, Connection).",
         ], errors);
+        Assert.DoesNotContain(errors, static e => e.Contains("hunter2", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -251,6 +271,7 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:0:Secret"] = new string('s', 32),
             ["Security:Authenticators:0:Issuer"] = "https://issuer.test",
             ["Security:Authenticators:0:ClientIdClaim"] = "client_id",
+            ["Security:Authenticators:0:RolesClaim"] = "groups",
             ["Security:Authenticators:1:Type"] = "jwt",
             ["Security:Authenticators:1:JwksUrl"] = "https://issuer.test/jwks.json",
             ["Security:Authenticators:1:JwksRefresh"] = "00:01:00",
@@ -262,8 +283,9 @@ public sealed class SecuritySettingsTests : IDisposable
 
         Assert.Empty(none);
         var (secret, jwks) = (good.Authenticators[0].Jwt!, good.Authenticators[1].Jwt!);
-        Assert.Equal((32, null, "https://issuer.test", null, TimeSpan.FromSeconds(30), "sub", "client_id"),
-            (secret.Secret!.Length, secret.JwksUrl, secret.Issuer, secret.Audience, secret.ClockSkew, secret.UserNameClaim, secret.ClientIdClaim));
+        Assert.Equal((32, null, "https://issuer.test", null, TimeSpan.FromSeconds(30), "sub", "client_id", "groups"),
+            (secret.Secret!.Length, secret.JwksUrl, secret.Issuer, secret.Audience, secret.ClockSkew, secret.UserNameClaim, secret.ClientIdClaim, secret.RolesClaim));
+        Assert.Null(jwks.RolesClaim);
         Assert.Equal((null, new Uri("https://issuer.test/jwks.json"), TimeSpan.FromMinutes(1), "iothub", TimeSpan.Zero, "device", BackendFailurePolicy.NotMine),
             (jwks.Secret, jwks.JwksUrl, jwks.JwksRefresh, jwks.Audience, jwks.ClockSkew, jwks.UserNameClaim, good.Authenticators[1].Backend!.FailurePolicy));
 
@@ -289,7 +311,7 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:3:JwksUrl 'ftp://issuer.test/jwks.json' is not an absolute http:// or https:// URL without a user name or password.",
             "Security:Authenticators:3:Secret or JwksUrl: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).",
             "Security:Authenticators:3:ClockSkew '00:11:00' is not a duration from 00:00:00 to 00:10:00.",
-            "Security:Authenticators:3:Url is not a known setting (known: Type, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim, Timeout, FailurePolicy).",
+            "Security:Authenticators:3:Url is not a known setting (known: Type, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim, RolesClaim, Timeout, FailurePolicy).",
         ], errors);
     }
 
@@ -304,6 +326,23 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Equal(1, await host.WaitForExitAsync());
         Assert.Contains("Security:Authenticators:0:Timeout (00:00:03) is not shorter than Mqtt:AuthenticationTimeout (00:00:03, broker 'default')",
             host.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
+    }
+
+    /// <summary>A webhook's CaFile is read at start: a missing file, or one without a PEM certificate, stops the host naming the key.</summary>
+    [Fact]
+    public async Task A_webhook_CaFile_that_holds_no_certificate_stops_the_host()
+    {
+        var notPem = Path.Combine(_workingDirectory.Path, "not-a-ca.pem");
+        await File.WriteAllTextAsync(notPem, "not a certificate");
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Security:Authenticators:0:Type=Webhook", "--Security:Authenticators:0:Url=https://127.0.0.1:9/auth", $"--Security:Authenticators:0:CaFile={notPem}",
+            "--Security:Authenticators:1:Type=Webhook", "--Security:Authenticators:1:Url=https://127.0.0.1:9/auth", "--Security:Authenticators:1:CaFile=missing.pem");
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains($"Security:Authenticators:0:CaFile '{notPem}' holds no PEM certificate.", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Security:Authenticators:1:CaFile '", host.Output, StringComparison.Ordinal);
+        Assert.Contains("missing.pem' cannot be read", host.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
     }
 

@@ -16,9 +16,13 @@ public sealed class AclClient
     private const int CacheSlots = 64;
 
     private readonly Authorizer _authorizer;
+
+    // The rules the client's authenticator gave it: checked even while the rule set checks nothing.
+    private readonly AclMatcher? _own;
     private Entry?[]? _cache;
 
-    internal AclClient(Authorizer authorizer, AclIdentity identity, ClientOrigin? origin) => (_authorizer, Identity, Origin) = (authorizer, identity, origin);
+    internal AclClient(Authorizer authorizer, AclIdentity identity, ClientOrigin? origin) =>
+        (_authorizer, Identity, Origin, _own) = (authorizer, identity, origin, identity.Rights?.Matcher);
 
     public AclIdentity Identity { get; }
 
@@ -38,7 +42,7 @@ public sealed class AclClient
     public bool MayPublish(string topic)
     {
         var rules = _authorizer.Rules;
-        if (_authorizer.ChecksNothing(rules))
+        if (_authorizer.ChecksNothing(rules) && _own is null)
         {
             return true;
         }
@@ -50,12 +54,12 @@ public sealed class AclClient
 
     /// <summary>
     /// Whether a message on <paramref name="topic"/> may be delivered to the client. Not counted, and only a refusal is
-    /// audited: it runs per delivery. Nothing is refused when there is no rule and the default allows.
+    /// audited: it runs per delivery. Nothing is refused when there is no rule, the default allows and the client has no rules of its own.
     /// </summary>
     public bool MayReceive(string topic)
     {
         var rules = _authorizer.Rules;
-        if (rules.ChecksNothing)
+        if (rules.ChecksNothing && _own is null)
         {
             return true;
         }
@@ -76,7 +80,7 @@ public sealed class AclClient
     public bool MaySubscribe(string filter)
     {
         var rules = _authorizer.Rules;
-        if (_authorizer.ChecksNothing(rules))
+        if (_authorizer.ChecksNothing(rules) && _own is null)
         {
             return true;
         }
@@ -94,7 +98,7 @@ public sealed class AclClient
     public bool MayKeepSubscription(string filter)
     {
         var rules = _authorizer.Rules;
-        if (rules.ChecksNothing)
+        if (rules.ChecksNothing && _own is null)
         {
             return true;
         }

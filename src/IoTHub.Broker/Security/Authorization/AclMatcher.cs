@@ -24,6 +24,18 @@ internal sealed class AclMatcher
 
     public int RuleCount { get; private set; }
 
+    /// <summary>The rules compiled into one matcher.</summary>
+    public static AclMatcher Of(IEnumerable<AclRule> rules)
+    {
+        var matcher = new AclMatcher();
+        foreach (var rule in rules)
+        {
+            matcher.Add(rule);
+        }
+
+        return matcher;
+    }
+
     public void Add(AclRule rule)
     {
         var node = _root;
@@ -31,6 +43,7 @@ internal sealed class AclMatcher
         {
             node = level switch
             {
+                _ when rule.Exact => node.LiteralChild(level),
                 "+" => node.Plus ??= new Node(),
                 "#" => node.Hash ??= new Node(),
                 _ when rule.Pattern && AclTemplate.Parse(level) is { } template => node.TemplateChild(template),
@@ -111,11 +124,12 @@ internal sealed class AclMatcher
         var grants = Grants.None;
         if (isFilter && level is "#")
         {
-            // Only a rule's '#', counted by the caller, covers a subscribed '#'.
-            return grants;
+            // Only a rule's '#', counted by the caller, covers a subscribed '#', and an exact rule's own "#" level.
+            return node.Literals is { } exact && exact.TryGetValue("#", out var hash) ? Reach(hash, reached) : grants;
         }
 
-        if (node.Literals is { } literals && !(isFilter && level is "+") && literals.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(level, out var literal))
+        // A literal "+" level comes only from an exact rule: it matches a subscribed "+" (a topic name has none).
+        if (node.Literals is { } literals && literals.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(level, out var literal))
         {
             grants |= Step(literal, next, last, isFilter, identity, reached);
         }

@@ -37,8 +37,12 @@ public enum AclScope
 /// <param name="UserName">The user of a <see cref="AclScope.User"/> rule; null otherwise.</param>
 /// <param name="Source">Where the rule comes from, for logs (e.g. <c>/etc/iothub/acl:12</c>).</param>
 /// <param name="RoleName">The role of a <see cref="AclScope.Role"/> rule; null otherwise.</param>
+/// <param name="Exact">
+/// The filter's <c>+</c> and <c>#</c> are plain levels (EMQX's <c>eq</c>): the rule covers a SUBSCRIBE to that very filter
+/// only, and no topic name; without placeholders.
+/// </param>
 public sealed record AclRule(bool Allow, AclAction Actions, string Filter, AclScope Scope, string? UserName = null, bool Pattern = false, string? Source = null,
-    string? RoleName = null);
+    string? RoleName = null, bool Exact = false);
 
 /// <summary>What a source says about users beyond rules: the roles each holds, and those whose access is never checked.</summary>
 /// <param name="Roles">The roles of each user, by user name (ordinal).</param>

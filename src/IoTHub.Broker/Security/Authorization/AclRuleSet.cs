@@ -5,9 +5,10 @@ namespace IoTHub.Broker.Security.Authorization;
 /// one for everyone. A decision looks at the client's own scope first (its user's rules, or the anonymous ones), then,
 /// for a user, at the rules of the roles it holds together, then at everyone's: the first scope with a rule about the
 /// action on that topic decides, and within it a matching deny wins over a matching allow. When no rule speaks, the
-/// default decides. A superuser is allowed everything without a look at any rule. The roles and superuser flag its
-/// authenticator granted a client (<see cref="AclIdentity.Rights"/>) count as its user's. Immutable: a change of rules, roles
-/// or superusers makes a new set with a higher version.
+/// default decides. A superuser is allowed everything without a look at any rule. What its authenticator granted a client
+/// (<see cref="AclIdentity.Rights"/>) comes first: a granted superuser flag, then the client's own rules (a scope of their
+/// own, compiled with the grant); its granted roles count as its user's. Immutable: a change of rules, roles or
+/// superusers makes a new set with a higher version.
 /// </summary>
 internal sealed class AclRuleSet
 {
@@ -97,10 +98,19 @@ internal sealed class AclRuleSet
     /// <param name="decidedBy">The scope whose rules decided; none of its members set: no rule spoke, the default decided.</param>
     private bool Decide(AclIdentity identity, AclAction action, string topic, bool isFilter, out DecidedBy decidedBy)
     {
-        if (identity.Rights is { Superuser: true })
+        if (identity.Rights is { } granted)
         {
-            decidedBy = new DecidedBy(null, null, Superuser: true);
-            return true;
+            if (granted.Superuser)
+            {
+                decidedBy = new DecidedBy(null, null, Superuser: true);
+                return true;
+            }
+
+            if (granted.Matcher is { } client && Decide(client.Match(topic, isFilter, identity), action) is { } byClient)
+            {
+                decidedBy = new DecidedBy(client, null, Superuser: false);
+                return byClient;
+            }
         }
 
         var roles = Array.Empty<AclMatcher>();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -14,20 +15,44 @@ namespace IoTHub.Web.Security.Webhook;
 
 /// <summary>
 /// Asks an HTTP service about each CONNECT the cache has not seen (docs/security.md#http-webhook): a POST of
-/// <see cref="WebhookRequest"/> as JSON, answered with 200 and <see cref="WebhookAnswer"/> (the shape of EMQX's HTTP
-/// authentication) or 204 (allow). Any other status, or a body that is not such an answer, is a failure of the backend,
-/// which <see cref="BackendAuthenticator"/> answers per its failure policy. The HttpClient comes from
-/// <see cref="IHttpClientFactory"/>: pooled connections, many requests at once.
+/// <see cref="WebhookRequest"/> as JSON, with the configured headers, answered with 200 and <see cref="WebhookAnswer"/>
+/// (the shape of EMQX's HTTP authentication) or 204 (allow). Any other status, or a body that is not such an answer, is a
+/// failure of the backend, which <see cref="BackendAuthenticator"/> answers per its failure policy. Each webhook has its
+/// own long-lived <see cref="SocketsHttpHandler"/> (pooled connections, many requests at once, renewed every few minutes
+/// for DNS changes): its own CA trust must not serve another webhook's requests through a shared pool, and
+/// <see cref="IHttpClientFactory"/> names its clients before the settings are read. No redirect is followed (a 3xx is a
+/// failure, never a POST of the password elsewhere) and nothing is logged per request (the URL's query may hold a token).
 /// </summary>
-internal sealed class WebhookBackend(IHttpClientFactory clients, Uri url) : IAuthenticationBackend
+internal sealed class WebhookBackend : IAuthenticationBackend, IDisposable
 {
-    /// <summary>The named HttpClient: no timeout of its own (the authenticator's applies) and no request logging (a line per CONNECT).</summary>
-    public const string HttpClientName = "IoTHub.AuthenticationWebhook";
+    private readonly Uri _url;
+    private readonly IReadOnlyList<KeyValuePair<string, string>> _headers;
+    private readonly HttpClient _client;
+
+    /// <param name="url">Where the questions are posted.</param>
+    /// <param name="authorities">The CA certificates the service's https certificate must chain to, in place of the system's; null: the system's.</param>
+    /// <param name="headers">Sent with every request; checked at start (HTTP header names, none the broker writes).</param>
+    public WebhookBackend(Uri url, X509Certificate2Collection? authorities, IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        (_url, _headers) = (url, headers);
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) };
+        if (authorities is not null)
+        {
+            // The chain is still built and the host name still checked, against these roots only; a private CA publishes no revocation list.
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(authorities);
+            handler.SslOptions.CertificateChainPolicy = policy;
+        }
+
+        // The authenticator's Timeout bounds each request.
+        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        Description = url.GetLeftPart(UriPartial.Path);
+    }
 
     public string Method => "webhook";
 
     /// <summary>The URL without its query, which may hold a token.</summary>
-    public string Description { get; } = url.GetLeftPart(UriPartial.Path);
+    public string Description { get; }
 
     public async Task<AuthenticationAnswer> AskAsync(ConnectRequest request, CancellationToken cancellationToken)
     {
@@ -36,7 +61,13 @@ internal sealed class WebhookBackend(IHttpClientFactory clients, Uri url) : IAut
         {
             Headers = { ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" } },
         };
-        using var response = await clients.CreateClient(HttpClientName).PostAsync(url, content, cancellationToken).ConfigureAwait(false);
+        using var question = new HttpRequestMessage(HttpMethod.Post, _url) { Content = content };
+        foreach (var (name, value) in _headers)
+        {
+            question.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        using var response = await _client.SendAsync(question, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NoContent)
         {
             return AuthenticationResult.Allow;
@@ -59,12 +90,23 @@ internal sealed class WebhookBackend(IHttpClientFactory clients, Uri url) : IAut
 
         return answer?.Result switch
         {
-            "allow" => AuthenticationResult.Allow,
+            "allow" => Allowed(answer, request.UserName),
             "deny" => AuthenticationResult.Deny,
             "ignore" => AuthenticationResult.NotMine,
             var other => throw new AuthenticationBackendException(
                 $"answered 200 with result {(other is null ? "missing" : $"'{other}'")} (allow, deny or ignore expected)"),
         };
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>An allow, with the superuser flag and access rules that came with it (none: no rights to carry).</summary>
+    private static AuthenticationAnswer Allowed(WebhookAnswer answer, string? userName)
+    {
+        var rules = answer.Acl is { Count: > 0 } acl ? EmqxAcl.Read(acl, userName, "the webhook's acl") : [];
+        return answer.IsSuperuser == true || rules.Count > 0
+            ? new AuthenticationAnswer(AuthenticationResult.Allow, new ClientRights([], answer.IsSuperuser == true) { Rules = rules })
+            : AuthenticationResult.Allow;
     }
 }
 
@@ -95,8 +137,8 @@ internal sealed record WebhookRequest(string ClientId, string? UserName, string?
 
 /// <summary>The webhook's answer to a 200.</summary>
 /// <param name="Result"><c>allow</c>, <c>deny</c> or <c>ignore</c> (the next authenticator decides).</param>
-/// <param name="IsSuperuser">EMQX's superuser flag: read (a value that is not a boolean is a bad answer) but not used yet.</param>
-/// <param name="Acl">EMQX's access rules: read (a value that is not an array is a bad answer) but not used yet.</param>
+/// <param name="IsSuperuser">EMQX's superuser flag (a value that is not a boolean is a bad answer): true allows the client everything.</param>
+/// <param name="Acl">EMQX's access rules of the client (<see cref="EmqxAcl"/>; a value that is not an array is a bad answer).</param>
 internal sealed record WebhookAnswer(
     string? Result,
     [property: JsonPropertyName("is_superuser")] bool? IsSuperuser,

@@ -41,21 +41,7 @@ internal sealed class ClientAuthority
     /// <summary>Reads the files; a file that cannot be read or used throws a <see cref="CertificateProblemException"/>.</summary>
     public static ClientAuthority Load(string authorityPath, string? revocationPath)
     {
-        var authorities = new X509Certificate2Collection();
-        try
-        {
-            authorities.ImportFromPemFile(authorityPath);
-        }
-        catch (Exception e) when (e is IOException or CryptographicException or UnauthorizedAccessException)
-        {
-            throw new CertificateProblemException($"'{authorityPath}' cannot be read: {e.Message}");
-        }
-
-        if (authorities.Count == 0)
-        {
-            throw new CertificateProblemException($"'{authorityPath}' holds no PEM certificate.");
-        }
-
+        var authorities = LoadAuthorities(authorityPath);
         var revoked = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         if (revocationPath is not null)
         {
@@ -76,6 +62,25 @@ internal sealed class ClientAuthority
         }
 
         return new ClientAuthority(authorityPath, revocationPath, authorities, revoked);
+    }
+
+    /// <summary>
+    /// The certificates of a PEM bundle of authorities (also what a webhook's CaFile trusts); a file that cannot be read,
+    /// or holds no PEM certificate, throws a <see cref="CertificateProblemException"/>.
+    /// </summary>
+    public static X509Certificate2Collection LoadAuthorities(string path)
+    {
+        var authorities = new X509Certificate2Collection();
+        try
+        {
+            authorities.ImportFromPemFile(path);
+        }
+        catch (Exception e) when (e is IOException or CryptographicException or UnauthorizedAccessException)
+        {
+            throw new CertificateProblemException($"'{path}' cannot be read: {e.Message}");
+        }
+
+        return authorities.Count > 0 ? authorities : throw new CertificateProblemException($"'{path}' holds no PEM certificate.");
     }
 
     /// <summary>Whether a certificate of the chain (the client's, or an intermediate the client sent) is revoked by its issuer's list.</summary>
