@@ -24,9 +24,10 @@ public sealed class LdapServer(string entries) : IAsyncLifetime
     /// <summary>The authority that signed the server's certificate: its PEM file is <c>Certificates.Authority</c>.</summary>
     public TestCertificates Certificates { get; } = new();
 
-    public int Port { get; private set; }
+    /// <summary>Chosen when it is made, so that a host can be configured before the server starts.</summary>
+    public int Port { get; } = FreePort.Next();
 
-    public int SecurePort { get; private set; }
+    public int SecurePort { get; } = FreePort.Next();
 
     /// <summary><c>ldap://127.0.0.1:port</c>, for StartTLS or plain LDAP.</summary>
     public string Url => string.Create(CultureInfo.InvariantCulture, $"ldap://127.0.0.1:{Port}");
@@ -45,7 +46,6 @@ public sealed class LdapServer(string entries) : IAsyncLifetime
 
         _folder = Directory.CreateTempSubdirectory("iothub-slapd-").FullName;
         Directory.CreateDirectory(Path.Combine(_folder, "data"));
-        (Port, SecurePort) = (FreePort.Next(), FreePort.Next());
         var certificate = Certificates.Server("slapd");
         await File.WriteAllTextAsync(Config, $"""
             include /etc/ldap/schema/core.schema

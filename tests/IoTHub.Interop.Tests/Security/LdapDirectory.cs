@@ -5,7 +5,7 @@ namespace IoTHub.Interop.Tests.Security;
 /// <summary>
 /// A real OpenLDAP server (<see cref="LdapServer"/>) holding the worked example of docs/security.md#ldap (the service
 /// account <c>cn=broker</c>, the device <c>field-unit-3</c> in the group <c>operators</c>) and the tests' devices: each
-/// with the password <see cref="Password"/> of its name; sensor-1 in technicians, sensor-2 in no group,
+/// with the password <see cref="Password"/> of its name; sensor-1 in technicians, sensor-2 and sensor-3 in no group,
 /// root-device in admins.
 /// </summary>
 public sealed class LdapDirectory : IAsyncLifetime
@@ -51,7 +51,7 @@ public sealed class LdapDirectory : IAsyncLifetime
     public const string Devices = "ou=devices,dc=example,dc=org";
     public const string Groups = "ou=groups,dc=example,dc=org";
 
-    public LdapServer Server { get; } = new(string.Join("\n\n", DocumentedEntries, Device("sensor-1"), Device("sensor-2"), Device("root-device"), """
+    public LdapServer Server { get; } = new(string.Join("\n\n", DocumentedEntries, Device("sensor-1"), Device("sensor-2"), Device("sensor-3"), Device("root-device"), """
         dn: cn=admins,ou=groups,dc=example,dc=org
         objectClass: groupOfNames
         cn: admins
