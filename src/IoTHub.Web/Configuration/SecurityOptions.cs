@@ -355,12 +355,15 @@ internal sealed class SecurityOptions
     {
         int failures = reader.Errors.Count;
         reader.Require(nameof(LdapOptions.Url));
-        var url = reader.Read(nameof(LdapOptions.Url), (Uri?)null, static (string raw, out Uri? value) =>
+        // Read as text: a bad value's message must not quote a password written into it.
+        var rawUrl = reader.Text(nameof(LdapOptions.Url), string.Empty);
+        var url = Uri.TryCreate(rawUrl, UriKind.Absolute, out var parsed) && parsed.Scheme is "ldap" or "ldaps" && parsed.UserInfo.Length == 0
+            && parsed.AbsolutePath == "/" && parsed.Query.Length == 0 && parsed.Host.Length > 0 ? parsed : null;
+        if (url is null && rawUrl.Length > 0)
         {
-            value = Uri.TryCreate(raw, UriKind.Absolute, out var parsed) && parsed.Scheme is "ldap" or "ldaps" && parsed.UserInfo.Length == 0
-                && parsed.AbsolutePath == "/" && parsed.Query.Length == 0 && parsed.Host.Length > 0 ? parsed : null;
-            return value is not null;
-        }, "is not an ldaps://host:port or ldap://host:port URL (without a user name, password, DN or query).");
+            reader.Fail(nameof(LdapOptions.Url), "is not an ldaps://host:port or ldap://host:port URL without a user name, password, DN or query (the value is not shown: it may hold a password).");
+        }
+
         var startTls = reader.Flag(nameof(LdapOptions.StartTls), false);
         var plaintext = reader.Flag(nameof(LdapOptions.AllowPlaintext), false);
         if (url?.Scheme == "ldaps" && startTls)
