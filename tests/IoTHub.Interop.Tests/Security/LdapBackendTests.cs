@@ -123,6 +123,33 @@ public sealed class LdapBackendTests(LdapDirectory directory) : IClassFixture<Ld
         Assert.Equal(AuthenticationResult.NotMine, (await AskAsync(SearchMode(ldaps: true), null, "x")).Result);
     }
 
+    /// <summary>
+    /// A server that stops answering on an open connection (stopped with SIGSTOP): the bind gives up at the backend's own
+    /// timeout (an error the worker recovers from), not only at the authenticator's, which would leave the worker waiting.
+    /// </summary>
+    [Fact]
+    public async Task A_bind_on_an_open_connection_to_a_server_that_stopped_answering_gives_up_at_the_timeout()
+    {
+        var patience = TimeSpan.FromSeconds(20);
+        using var authenticator = new BackendAuthenticator(new LdapBackend(BindMode(ldaps: true) with { Connections = 1 }, _server.Certificates.Authority,
+            TimeSpan.FromSeconds(1)), "Security:Authenticators:0", patience, BackendFailurePolicy.Deny);
+        Assert.Equal(AuthenticationResult.Allow, (await authenticator.AuthenticateAsync(Request("sensor-2", LdapDirectory.Password("sensor-2")), CancellationToken.None)).Result);
+        _server.Suspend();
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(AuthenticationResult.Unavailable, (await authenticator.AuthenticateAsync(Request("sensor-1", LdapDirectory.Password("sensor-1")), CancellationToken.None)).Result);
+            Assert.True(clock.Elapsed < patience / 2, $"answered after {clock.Elapsed}");
+            Assert.Equal((1, 0), (authenticator.Errors, authenticator.Timeouts));
+        }
+        finally
+        {
+            _server.Resume();
+        }
+
+        Assert.Equal(AuthenticationResult.Allow, (await authenticator.AuthenticateAsync(Request("sensor-1", LdapDirectory.Password("sensor-1")), CancellationToken.None)).Result);
+    }
+
     private LdapOptions BindMode(bool ldaps) =>
         new(new Uri(ldaps ? _server.SecureUrl : _server.Url), StartTls: !ldaps, AllowPlaintext: false, CaFile: null,
             UserDnTemplate: $"uid={LdapOptions.UserNamePlaceholder},{LdapDirectory.Devices}", BindDn: null, BindPassword: null, BaseDn: null,
@@ -137,8 +164,10 @@ public sealed class LdapBackendTests(LdapDirectory directory) : IClassFixture<Ld
     {
         using var authenticator = new BackendAuthenticator(new LdapBackend(options, caFile == string.Empty ? _server.Certificates.Authority : caFile, Timeout),
             "Security:Authenticators:0", Timeout, BackendFailurePolicy.Deny);
-        var request = new ConnectRequest("ldap-test", userName, password is null ? null : Encoding.UTF8.GetBytes(password), MqttProtocolVersion.V500,
-            new ConnectionInfo("tcp://127.0.0.1:1883", TransportKind.Tcp, null, null));
-        return await authenticator.AuthenticateAsync(request, CancellationToken.None);
+        return await authenticator.AuthenticateAsync(Request(userName, password), CancellationToken.None);
     }
+
+    private static ConnectRequest Request(string? userName, string? password) =>
+        new("ldap-test", userName, password is null ? null : Encoding.UTF8.GetBytes(password), MqttProtocolVersion.V500,
+            new ConnectionInfo("tcp://127.0.0.1:1883", TransportKind.Tcp, null, null));
 }

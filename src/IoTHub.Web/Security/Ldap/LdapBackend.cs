@@ -18,13 +18,16 @@ namespace IoTHub.Web.Security.Ldap;
 /// The LDAP client of .NET (libldap on Linux) binds synchronously, so the questions are answered by
 /// <see cref="LdapOptions.Connections"/> worker threads of their own, never the thread pool's. Each worker keeps two
 /// connections open across questions (TCP and TLS are paid once): one bound as the service account for the searches, one
-/// for the users' binds, bound again for each user. A connection that fails is closed, and the question is asked once more
-/// on new connections when the failed ones had been open before (a server restarted since).
+/// for the users' binds, bound again for each user. Requests and binds wait at most the authenticator's timeout
+/// (<see cref="LibLdap"/>). A connection that fails is closed, and the question is asked once more on new connections when
+/// the failed ones had been open before and the server had closed them (restarted since).
 /// </para>
 /// </summary>
 internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
 {
     private const int InvalidCredentials = 49;
+    private const int ServerDown = 81;
+    private const int StartTlsAttempts = 5;
 
     private readonly LdapOptions _options;
     private readonly TimeSpan _timeout;
@@ -112,7 +115,10 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
         }
     }
 
-    /// <summary>Answers on the worker's connections; when one of them, open before, fails, once more on new ones.</summary>
+    /// <summary>
+    /// Answers on the worker's connections; when one of them, open before, was closed by the server (a restart), once more
+    /// on new ones. Whatever fails closes them.
+    /// </summary>
     private AuthenticationAnswer AnswerOnce(WorkerConnections connections, Question question)
     {
         var reused = connections.Open;
@@ -120,7 +126,7 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
         {
             return Answer(connections, question);
         }
-        catch (DirectoryException) when (reused)
+        catch (LdapException e) when (reused && e.ErrorCode == ServerDown)
         {
             connections.Close();
         }
@@ -215,7 +221,8 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
         var url = _options.Url;
         var secure = url.Scheme == "ldaps";
         var port = url.IsDefaultPort || url.Port < 0 ? (secure ? 636 : 389) : url.Port;
-        var connection = new LdapConnection(new LdapDirectoryIdentifier(url.Host, port), null, AuthType.Basic) { AutoBind = false, Timeout = _timeout };
+        var connection = LibLdap.Connect(new LdapDirectoryIdentifier(url.Host, port), _timeout);
+        connection.AutoBind = false;
         try
         {
             var session = connection.SessionOptions;
@@ -241,7 +248,7 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
                     // Refused, but answered.
                 }
 
-                session.StartTransportLayerSecurity(null);
+                StartTls(session);
             }
 
             if (credential is not null)
@@ -255,6 +262,26 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// StartTLS, again while the server answers operationsError: slapd refuses StartTLS while an operation is outstanding, and
+    /// it may still count the search that opened the connection for a moment after its answer was sent.
+    /// </summary>
+    private static void StartTls(LdapSessionOptions session)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                session.StartTransportLayerSecurity(null);
+                return;
+            }
+            catch (TlsOperationException e) when (e.Response?.ResultCode == ResultCode.OperationsError && attempt < StartTlsAttempts)
+            {
+                // Asked again: the outstanding operation has ended by the time the next request arrives.
+            }
         }
     }
 
