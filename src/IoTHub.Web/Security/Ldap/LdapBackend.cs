@@ -101,10 +101,11 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
                 {
                     question.Answer.TrySetResult(AnswerOnce(connections, question));
                 }
-#pragma warning disable CA1031 // Whatever the LDAP client throws is the question's failure; the worker goes on.
+#pragma warning disable CA1031 // Whatever the LDAP client throws is the question's failure; the worker goes on, on new connections.
                 catch (Exception e)
 #pragma warning restore CA1031
                 {
+                    connections.Close();
                     question.Answer.TrySetException(e);
                 }
             }
@@ -117,7 +118,7 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
 
     /// <summary>
     /// Answers on the worker's connections; when one of them, open before, was closed by the server (a restart), once more
-    /// on new ones. Whatever fails closes them.
+    /// on new ones.
     /// </summary>
     private AuthenticationAnswer AnswerOnce(WorkerConnections connections, Question question)
     {
@@ -131,15 +132,7 @@ internal sealed class LdapBackend : IAuthenticationBackend, IDisposable
             connections.Close();
         }
 
-        try
-        {
-            return Answer(connections, question);
-        }
-        catch (DirectoryException)
-        {
-            connections.Close();
-            throw;
-        }
+        return Answer(connections, question);
     }
 
     private AuthenticationAnswer Answer(WorkerConnections connections, Question question)
