@@ -17,7 +17,10 @@ internal static class LibLdap
 
     private static readonly Lock Gate = new();
 
-    /// <summary>libldap's ldap_set_option, from the library .NET loads (the same names, in the same order); null elsewhere than Linux.</summary>
+    /// <summary>
+    /// libldap's ldap_set_option, from the library .NET loads (the same names, in the same order, then OpenLDAP 2.6's own
+    /// soname); null elsewhere than Linux.
+    /// </summary>
     private static readonly SetOption? Set = Load();
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
@@ -45,7 +48,7 @@ internal static class LibLdap
             return null;
         }
 
-        foreach (var name in (string[])["libldap-2.5.so.0", "libldap-2.6.so.0", "libldap-2.4.so.2"])
+        foreach (var name in (string[])["libldap-2.5.so.0", "libldap-2.6.so.0", "libldap-2.4.so.2", "libldap.so.2"])
         {
             if (NativeLibrary.TryLoad(name, out var library) && NativeLibrary.TryGetExport(library, "ldap_set_option", out var function))
             {
