@@ -18,8 +18,10 @@ cd "$(dirname "$0")"
 # dashboard tests drive Debian's /usr/bin/chromium headless through Playwright (which never downloads a browser);
 # haproxy: the PROXY protocol tests put a real HAProxy (send-proxy, send-proxy-v2) in front of the broker.
 # mariadb-server: the SQL authentication tests start their own MariaDB from its binaries, as they do PostgreSQL.
+# slapd: the LDAP authentication tests start their own OpenLDAP server from its binaries (slapd, slapadd; it brings
+# libldap, which System.DirectoryServices.Protocols loads).
 # npm (only when there is none: a Node.js from elsewhere brings its own): the browser client tests fetch mqtt.js with it.
-DEBIAN_PACKAGES=(postgresql mariadb-server mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
+DEBIAN_PACKAGES=(postgresql mariadb-server slapd mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
 
 RESULTS=TestResults
 COVERAGE=false

@@ -5,6 +5,7 @@ using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Broker.Security.Audit;
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Bans;
+using IoTHub.Web.Security.Ldap;
 using IoTHub.Web.Security.Sql;
 using MySqlConnector;
 using Npgsql;
@@ -27,18 +28,22 @@ internal enum AuthenticatorType
 
     /// <summary>The password is a JSON Web Token, checked with an HMAC secret or the keys of a JWKS URL.</summary>
     Jwt,
+
+    /// <summary>An LDAP directory: a bind as the user (its DN from a template or a search), and its groups as roles.</summary>
+    Ldap,
 }
 
 /// <summary>One entry of "Security:Authenticators", in the order the chain asks them.</summary>
 /// <param name="Key">The setting it came from, for messages; of a backend, its section (<c>Security:Authenticators:0</c>), which names it in logs, metrics and alarms.</param>
 /// <param name="Type">What kind it is.</param>
 /// <param name="Path">The file of a password file; empty for the others.</param>
-/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>, <see cref="AuthenticatorType.Sql"/>, <see cref="AuthenticatorType.Jwt"/>): its timeout and failure policy.</param>
+/// <param name="Backend">Of an authenticator that asks a backend (<see cref="AuthenticatorType.Webhook"/>, <see cref="AuthenticatorType.Sql"/>, <see cref="AuthenticatorType.Jwt"/>, <see cref="AuthenticatorType.Ldap"/>): its timeout and failure policy.</param>
 /// <param name="Webhook">The endpoint of a <see cref="AuthenticatorType.Webhook"/>, its trust and headers.</param>
 /// <param name="Sql">The database, query and hash of a <see cref="AuthenticatorType.Sql"/>.</param>
 /// <param name="Jwt">The keys of a <see cref="AuthenticatorType.Jwt"/>.</param>
+/// <param name="Ldap">The server, DNs and filters of a <see cref="AuthenticatorType.Ldap"/>.</param>
 internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, string Path, BackendOptions? Backend = null, WebhookOptions? Webhook = null,
-    SqlOptions? Sql = null, JwtOptions? Jwt = null);
+    SqlOptions? Sql = null, JwtOptions? Jwt = null, LdapOptions? Ldap = null);
 
 /// <summary>The keys of a <see cref="AuthenticatorType.Webhook"/> authenticator (docs/security.md#http-webhook).</summary>
 /// <param name="Url">Where the questions are posted.</param>
@@ -196,14 +201,15 @@ internal sealed class SecurityOptions
                 continue;
             }
 
-            if (type is AuthenticatorType.Webhook or AuthenticatorType.Sql or AuthenticatorType.Jwt)
+            if (type is AuthenticatorType.Webhook or AuthenticatorType.Sql or AuthenticatorType.Jwt or AuthenticatorType.Ldap)
             {
                 // The backend's own keys, then those every backend has; null when one of its own is missing or bad (recorded).
                 var read = type switch
                 {
                     AuthenticatorType.Webhook => ReadWebhook(child) is { } webhook ? new AuthenticatorOptions(key, AuthenticatorType.Webhook, string.Empty, Webhook: webhook) : null,
                     AuthenticatorType.Sql => ReadSql(child) is { } sql ? new AuthenticatorOptions(key, AuthenticatorType.Sql, string.Empty, Sql: sql) : null,
-                    _ => ReadJwt(child) is { } jwt ? new AuthenticatorOptions(key, AuthenticatorType.Jwt, string.Empty, Jwt: jwt) : null,
+                    AuthenticatorType.Jwt => ReadJwt(child) is { } jwt ? new AuthenticatorOptions(key, AuthenticatorType.Jwt, string.Empty, Jwt: jwt) : null,
+                    _ => ReadLdap(child) is { } ldap ? new AuthenticatorOptions(key, AuthenticatorType.Ldap, string.Empty, Ldap: ldap) : null,
                 };
                 var backend = ReadBackend(child);
                 child.RejectUnknownKeys();
@@ -382,6 +388,91 @@ internal sealed class SecurityOptions
             ? null
             : new JwtOptions(secret, jwksUrl, refresh, issuer.Length > 0 ? issuer : null, audience.Length > 0 ? audience : null, skew, userNameClaim,
                 clientIdClaim.Length > 0 ? clientIdClaim : null, rolesClaim.Length > 0 ? rolesClaim : null);
+    }
+
+    /// <summary>
+    /// The keys of an Ldap authenticator (docs/security.md#ldap): the server and its TLS, then bind mode (UserDnTemplate) or
+    /// search mode (BaseDn, UserFilter, a service account), then the groups; null when one is missing or bad (recorded).
+    /// </summary>
+    private static LdapOptions? ReadLdap(SectionReader reader)
+    {
+        int failures = reader.Errors.Count;
+        reader.Require(nameof(LdapOptions.Url));
+        // Read as text: a bad value's message must not quote a password written into it.
+        var rawUrl = reader.Text(nameof(LdapOptions.Url), string.Empty);
+        var url = Uri.TryCreate(rawUrl, UriKind.Absolute, out var parsed) && parsed.Scheme is "ldap" or "ldaps" && parsed.UserInfo.Length == 0
+            && parsed.AbsolutePath == "/" && parsed.Query.Length == 0 && parsed.Host.Length > 0 ? parsed : null;
+        if (url is null && rawUrl.Length > 0)
+        {
+            reader.Fail(nameof(LdapOptions.Url), "is not an ldaps://host:port or ldap://host:port URL without a user name, password, DN or query (the value is not shown: it may hold a password).");
+        }
+
+        var startTls = reader.Flag(nameof(LdapOptions.StartTls), false);
+        var plaintext = reader.Flag(nameof(LdapOptions.AllowPlaintext), false);
+        if (url?.Scheme == "ldaps" && startTls)
+        {
+            reader.Fail(nameof(LdapOptions.StartTls), "applies to ldap:// URLs only (ldaps:// is TLS from the start).");
+        }
+        else if (url?.Scheme == "ldap" && !startTls && !plaintext)
+        {
+            reader.Fail(nameof(LdapOptions.Url), "is ldap:// without StartTls=true: the passwords would travel in clear. Use ldaps://, or StartTls=true, " +
+                "or accept it deliberately with AllowPlaintext=true.");
+        }
+
+        var caFile = reader.NonEmptyText(nameof(LdapOptions.CaFile), string.Empty);
+        if (caFile.Length > 0 && OperatingSystem.IsWindows())
+        {
+            reader.Fail(nameof(LdapOptions.CaFile), "is not available on Windows (its LDAP client trusts the machine's certificate store only): add the authority there.");
+        }
+
+        var template = reader.NonEmptyText(nameof(LdapOptions.UserDnTemplate), string.Empty);
+        var bindDn = reader.NonEmptyText(nameof(LdapOptions.BindDn), string.Empty);
+
+        // Read as text: a bad value's message must not quote the password.
+        var bindPassword = reader.Text(nameof(LdapOptions.BindPassword), string.Empty);
+        var baseDn = reader.NonEmptyText(nameof(LdapOptions.BaseDn), string.Empty);
+        var userFilter = reader.NonEmptyText(nameof(LdapOptions.UserFilter), LdapOptions.DefaultUserFilter);
+        if ((template.Length > 0) == (baseDn.Length > 0))
+        {
+            reader.Fail(nameof(LdapOptions.UserDnTemplate), $"or {nameof(LdapOptions.BaseDn)}: exactly one of the two must be set (bind as the user at a DN " +
+                "made from the user name, or search the user under a base DN).");
+        }
+
+        if (template.Length > 0 && !template.Contains(LdapOptions.UserNamePlaceholder, StringComparison.Ordinal))
+        {
+            reader.Fail(nameof(LdapOptions.UserDnTemplate), $"does not hold {LdapOptions.UserNamePlaceholder}, e.g. uid={LdapOptions.UserNamePlaceholder},ou=devices,dc=example,dc=org.");
+        }
+
+        if (!userFilter.Contains(LdapOptions.UserNamePlaceholder, StringComparison.Ordinal))
+        {
+            reader.Fail(nameof(LdapOptions.UserFilter), $"does not hold {LdapOptions.UserNamePlaceholder}, e.g. {LdapOptions.DefaultUserFilter}.");
+        }
+
+        if ((bindDn.Length > 0) != (bindPassword.Length > 0))
+        {
+            reader.Fail(nameof(LdapOptions.BindPassword), $"and {nameof(LdapOptions.BindDn)} go together: the service account's DN and password (neither: searches are anonymous).");
+        }
+
+        var groupBase = reader.NonEmptyText(nameof(LdapOptions.GroupBaseDn), string.Empty);
+        var groupFilter = reader.NonEmptyText(nameof(LdapOptions.GroupFilter), LdapOptions.DefaultGroupFilter);
+        if (!groupFilter.Contains(LdapOptions.DnPlaceholder, StringComparison.Ordinal))
+        {
+            reader.Fail(nameof(LdapOptions.GroupFilter), $"does not hold {LdapOptions.DnPlaceholder}, e.g. {LdapOptions.DefaultGroupFilter}.");
+        }
+
+        var groupName = reader.NonEmptyText(nameof(LdapOptions.GroupNameAttribute), LdapOptions.DefaultGroupNameAttribute);
+        var superuserGroup = reader.NonEmptyText(nameof(LdapOptions.SuperuserGroup), string.Empty);
+        if (superuserGroup.Length > 0 && groupBase.Length == 0)
+        {
+            reader.Fail(nameof(LdapOptions.SuperuserGroup), $"needs {nameof(LdapOptions.GroupBaseDn)}: the groups are searched there.");
+        }
+
+        var connections = (int)reader.Number(nameof(LdapOptions.Connections), LdapOptions.DefaultConnections, 1, 64);
+        static string? Optional(string text) => text.Length > 0 ? text : null;
+        return reader.Errors.Count == failures && url is not null
+            ? new LdapOptions(url, startTls, plaintext, Optional(caFile), Optional(template), Optional(bindDn), Optional(bindPassword), Optional(baseDn), userFilter,
+                Optional(groupBase), groupFilter, groupName, Optional(superuserGroup), connections)
+            : null;
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ using IoTHub.Data.MqttUsers;
 using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Security.Jwt;
+using IoTHub.Web.Security.Ldap;
 using IoTHub.Web.Security.Sql;
 using IoTHub.Web.Security.Users;
 using IoTHub.Web.Security.Webhook;
@@ -114,6 +115,11 @@ internal static partial class MqttAuthentication
                 {
                     failures.Add($"{authenticator.Key}:{nameof(WebhookOptions.CaFile)} {e.Message}");
                 }
+
+                if (authenticator.Ldap?.CaFile is { } caFile && !File.Exists(FullPath(environment, caFile)))
+                {
+                    failures.Add($"{authenticator.Key}:{nameof(LdapOptions.CaFile)} '{FullPath(environment, caFile)}' does not exist.");
+                }
             }
 
             var brokers = mqtt.ReadUnvalidated();
@@ -171,7 +177,8 @@ internal static partial class MqttAuthentication
                             { Jwt: { } jwt } => new JwtBackend(jwt.Secret, jwt.JwksUrl is { } jwks ? new JwksKeys(services.GetRequiredService<IHttpClientFactory>(), jwks,
                                 jwt.JwksRefresh, backend.Timeout, services.GetRequiredService<TimeProvider>(), loggers.CreateLogger<JwksKeys>()) : null, jwt.Issuer,
                                 jwt.Audience, jwt.ClockSkew, jwt.UserNameClaim, jwt.ClientIdClaim, jwt.RolesClaim, services.GetRequiredService<TimeProvider>()),
-                            _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url, a query nor JWT keys."),
+                            { Ldap: { } ldap } => new LdapBackend(ldap, ldap.CaFile is { } ca ? FullPath(environment, ca) : null, backend.Timeout),
+                            _ => throw new InvalidOperationException($"{authenticator.Key} has neither a Url, a query, JWT keys nor an LDAP server."),
                         }, authenticator.Key, backend.Timeout, backend.FailurePolicy, loggers.CreateLogger<BackendAuthenticator>()),
                     _ => PasswordFileAuthenticator.Open(FullPath(environment, authenticator.Path), loggers.CreateLogger<PasswordFileAuthenticator>()),
                 });

@@ -23,13 +23,14 @@ public class DatabaseUsersHost : IDisposable
     }
 
     /// <param name="settings">More settings, e.g. <c>Security:AclDefault</c>.</param>
-    protected DatabaseUsersHost(IReadOnlyDictionary<string, string> settings)
+    /// <param name="logs">Also receives the host's log, when given.</param>
+    protected DatabaseUsersHost(IReadOnlyDictionary<string, string> settings, LogCapture? logs = null)
     {
         Host = new InteropHost(new Dictionary<string, string>(settings)
         {
             ["Security:Authenticators:0:Type"] = "Database",
             ["Security:Bans:Enabled"] = "false",
-        });
+        }, logs);
         Api = new HttpClient { BaseAddress = new Uri($"http://{Host.HttpEndpoint}"), Timeout = MqttNetClient.Timeout };
     }
 

@@ -10,8 +10,20 @@ namespace IoTHub.Interop.Tests.Security;
 /// The database users' host with <c>Security:AclDefault=deny</c>: a client may do only what stored rules (its user's,
 /// its roles', everyone's) grant, unless its user is a superuser.
 /// </summary>
-public sealed class RolesHost() : DatabaseUsersHost(new Dictionary<string, string> { ["Security:AclDefault"] = "deny" })
+public class RolesHost : DatabaseUsersHost
 {
+    public RolesHost()
+        : this(new Dictionary<string, string>())
+    {
+    }
+
+    /// <param name="settings">More settings, e.g. more authenticators after the Database one (<c>Security:Authenticators:1</c>...).</param>
+    /// <param name="logs">Also receives the host's log, when given.</param>
+    protected RolesHost(IReadOnlyDictionary<string, string> settings, LogCapture? logs = null)
+        : base(new Dictionary<string, string>(settings) { ["Security:AclDefault"] = "deny" }, logs)
+    {
+    }
+
     /// <summary>Creates a role with one rule (allow or deny, publish, subscribe or both) and returns the rule's id.</summary>
     public async Task<int> CreateRoleAsync(string role, string permission, string action, string topicFilter)
     {

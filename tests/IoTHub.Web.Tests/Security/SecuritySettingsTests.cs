@@ -1,6 +1,7 @@
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Testing;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Security.Ldap;
 using IoTHub.Web.Security.Sql;
 using Microsoft.Extensions.Configuration;
 
@@ -60,7 +61,7 @@ public sealed class SecuritySettingsTests : IDisposable
             ["Security:Authenticators:0:Type"] = "Database",
             ["Security:Authenticators:0:Path"] = "x", // the database has no file
             ["Security:Authenticators:4:Type"] = "database",
-            ["Security:Authenticators:1:Type"] = "Ldap",
+            ["Security:Authenticators:1:Type"] = "Kerberos",
             ["Security:Authenticators:2:Path"] = "no-type",
             ["Security:Authenticators:3:Type"] = "PasswordFile",
             ["Security:Authenticators:3:File"] = "typo",
@@ -73,7 +74,7 @@ public sealed class SecuritySettingsTests : IDisposable
 
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:0:Path is not a known setting", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:4:Type Database is listed more than once", StringComparison.Ordinal));
-        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Ldap' is not an available authenticator type (available: PasswordFile, Database, Webhook, Sql, Jwt)", StringComparison.Ordinal));
+        Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Type 'Kerberos' is not an available authenticator type (available: PasswordFile, Database, Webhook, Sql, Jwt, Ldap)", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:1:Path must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:2:Type must be set", StringComparison.Ordinal));
         Assert.Contains(errors, static e => e.StartsWith("Security:Authenticators:3:File is not a known setting", StringComparison.Ordinal));
@@ -313,6 +314,90 @@ public sealed class SecuritySettingsTests : IDisposable
             "Security:Authenticators:3:ClockSkew '00:11:00' is not a duration from 00:00:00 to 00:10:00.",
             "Security:Authenticators:3:Url is not a known setting (known: Type, Secret, JwksUrl, JwksRefresh, Issuer, Audience, ClockSkew, UserNameClaim, ClientIdClaim, RolesClaim, Timeout, FailurePolicy).",
         ], errors);
+    }
+
+    [Fact]
+    public void Ldap_authenticators_are_read_and_every_bad_key_reported_without_quoting_the_bind_password()
+    {
+        var good = Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Ldap",
+            ["Security:Authenticators:0:Url"] = "ldaps://ldap.example.org",
+            ["Security:Authenticators:0:UserDnTemplate"] = "uid={username},ou=devices,dc=example,dc=org",
+            ["Security:Authenticators:1:Type"] = "ldap",
+            ["Security:Authenticators:1:Url"] = "ldap://127.0.0.1:3389",
+            ["Security:Authenticators:1:StartTls"] = "true",
+            ["Security:Authenticators:1:CaFile"] = "/etc/iothub/ldap-ca.pem",
+            ["Security:Authenticators:1:BindDn"] = "cn=broker,dc=example,dc=org",
+            ["Security:Authenticators:1:BindPassword"] = "hunter2",
+            ["Security:Authenticators:1:BaseDn"] = "ou=devices,dc=example,dc=org",
+            ["Security:Authenticators:1:GroupBaseDn"] = "ou=groups,dc=example,dc=org",
+            ["Security:Authenticators:1:SuperuserGroup"] = "admins",
+            ["Security:Authenticators:1:Connections"] = "8",
+            ["Security:Authenticators:1:FailurePolicy"] = "NotMine",
+        }, out var none);
+
+        Assert.Empty(none);
+        Assert.Equal(new LdapOptions(new Uri("ldaps://ldap.example.org"), false, false, null, "uid={username},ou=devices,dc=example,dc=org", null, null, null,
+            LdapOptions.DefaultUserFilter, null, LdapOptions.DefaultGroupFilter, "cn", null, 4), good.Authenticators[0].Ldap);
+        var search = good.Authenticators[1].Ldap!;
+        Assert.Equal((true, "/etc/iothub/ldap-ca.pem", "cn=broker,dc=example,dc=org", "hunter2", "ou=devices,dc=example,dc=org", "admins", 8, "ldap://127.0.0.1:3389"),
+            (search.StartTls, search.CaFile, search.BindDn, search.BindPassword, search.BaseDn, search.SuperuserGroup, search.Connections, search.Description));
+        Assert.Equal(BackendFailurePolicy.NotMine, good.Authenticators[1].Backend!.FailurePolicy);
+        Assert.DoesNotContain("hunter2", search.ToString(), StringComparison.Ordinal);
+
+        Read(new()
+        {
+            ["Security:Authenticators:0:Type"] = "Ldap",
+            ["Security:Authenticators:1:Type"] = "Ldap",
+            ["Security:Authenticators:1:Url"] = "ldap://broker:hunter2@ldap.example.org",
+            ["Security:Authenticators:1:UserDnTemplate"] = "uid=device,dc=example,dc=org",
+            ["Security:Authenticators:1:BaseDn"] = "dc=example,dc=org",
+            ["Security:Authenticators:1:BindPassword"] = "hunter3",
+            ["Security:Authenticators:2:Type"] = "Ldap",
+            ["Security:Authenticators:2:Url"] = "ldap://ldap.example.org",
+            ["Security:Authenticators:2:BaseDn"] = "dc=example,dc=org",
+            ["Security:Authenticators:2:UserFilter"] = "(uid=admin)",
+            ["Security:Authenticators:2:GroupFilter"] = "(member=admin)",
+            ["Security:Authenticators:2:SuperuserGroup"] = "admins",
+            ["Security:Authenticators:2:Connections"] = "0",
+            ["Security:Authenticators:3:Type"] = "Ldap",
+            ["Security:Authenticators:3:Url"] = "ldaps://ldap.example.org",
+            ["Security:Authenticators:3:StartTls"] = "true",
+            ["Security:Authenticators:3:UserDnTemplate"] = "uid={username},dc=example,dc=org",
+            ["Security:Authenticators:3:Query"] = "(uid={username})",
+        }, out var errors);
+
+        Assert.Equal(
+        [
+            "Security:Authenticators:0:Url must be set.",
+            "Security:Authenticators:0:UserDnTemplate or BaseDn: exactly one of the two must be set (bind as the user at a DN made from the user name, or search the user under a base DN).",
+            "Security:Authenticators:1:Url is not an ldaps://host:port or ldap://host:port URL without a user name, password, DN or query (the value is not shown: it may hold a password).",
+            "Security:Authenticators:1:UserDnTemplate or BaseDn: exactly one of the two must be set (bind as the user at a DN made from the user name, or search the user under a base DN).",
+            "Security:Authenticators:1:UserDnTemplate does not hold {username}, e.g. uid={username},ou=devices,dc=example,dc=org.",
+            "Security:Authenticators:1:BindPassword and BindDn go together: the service account's DN and password (neither: searches are anonymous).",
+            "Security:Authenticators:2:Url is ldap:// without StartTls=true: the passwords would travel in clear. Use ldaps://, or StartTls=true, or accept it deliberately with AllowPlaintext=true.",
+            "Security:Authenticators:2:UserFilter does not hold {username}, e.g. (&(objectClass=inetOrgPerson)(uid={username})).",
+            "Security:Authenticators:2:GroupFilter does not hold {dn}, e.g. (&(objectClass=groupOfNames)(member={dn})).",
+            "Security:Authenticators:2:SuperuserGroup needs GroupBaseDn: the groups are searched there.",
+            "Security:Authenticators:2:Connections '0' is not a whole number from 1 to 64.",
+            "Security:Authenticators:3:StartTls applies to ldap:// URLs only (ldaps:// is TLS from the start).",
+            "Security:Authenticators:3:Query is not a known setting (known: Type, Url, StartTls, AllowPlaintext, CaFile, UserDnTemplate, BindDn, BindPassword, BaseDn, " +
+            "UserFilter, GroupBaseDn, GroupFilter, GroupNameAttribute, SuperuserGroup, Connections, Timeout, FailurePolicy).",
+        ], errors);
+        Assert.DoesNotContain(errors, static e => e.Contains("hunter", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_ldap_CaFile_that_does_not_exist_stops_the_host()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", DataDirectory,
+            "--Security:Authenticators:0:Type=Ldap", "--Security:Authenticators:0:Url=ldaps://127.0.0.1:9",
+            "--Security:Authenticators:0:UserDnTemplate=uid={username},dc=example,dc=org", "--Security:Authenticators:0:CaFile=/nonexistent/ldap-ca.pem");
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains("Security:Authenticators:0:CaFile '/nonexistent/ldap-ca.pem' does not exist.", host.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
     }
 
     /// <summary>The connection waits Mqtt:AuthenticationTimeout for the whole chain: NotMine needs a backend timeout below it.</summary>
