@@ -61,15 +61,16 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// Mosquitto password file both IoTHub and Mosquitto check every CONNECT against, anonymous clients refused.
     /// <paramref name="transport"/>: what the broker's one measured listener speaks, at <see cref="Port"/>; tls and wss
     /// serve <paramref name="certificates"/>. <paramref name="aclFile"/>: a Mosquitto acl_file IoTHub and Mosquitto both
-    /// enforce (the MQTTnet server has none).
+    /// enforce (the MQTTnet server has none). <paramref name="authenticator"/>: IoTHub's <c>Security:Authenticators:0</c>
+    /// keys, pointing it at a service outside the broker (<see cref="IAuthenticationBackend"/>).
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, string? webhookUrl = null)
+        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, IReadOnlyDictionary<string, string>? authenticator = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, webhookUrl).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, authenticator).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -83,7 +84,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, string? webhookUrl)
+        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, IReadOnlyDictionary<string, string>? authenticator)
     {
         if (transport.UsesTls() && certificates is null)
         {
@@ -131,9 +132,10 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     arguments.Add("--Security:Authenticators:0:Type=Database");
                 }
 
-                if (webhookUrl is not null)
+                if (authenticator is not null)
                 {
-                    arguments.AddRange(["--Security:Authenticators:0:Type=Webhook", "--Security:Authenticators:0:Url=" + webhookUrl]);
+                    // The service outside the broker the scenario asks (IAuthenticationBackend).
+                    arguments.AddRange(authenticator.Select(setting => $"--Security:Authenticators:0:{setting.Key}={setting.Value}"));
                 }
 
                 break;

@@ -119,9 +119,9 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
         }
 
         // The MQTTnet server has no password-file authentication of its own to compare, and only IoTHub keeps users in a database
-        // or asks a webhook (Mosquitto would need a third-party plugin).
+        // or asks a webhook, a SQL database or a directory, or checks JWTs (Mosquitto would need third-party plugins).
         if (scenario.Authentication == ConnectAuthentication.PasswordFile ? kind is BrokerKind.MqttNet or BrokerKind.Kestrel
-            : scenario.Authentication is ConnectAuthentication.Database or ConnectAuthentication.Webhook && kind != BrokerKind.IoTHub)
+            : scenario.Authentication != ConnectAuthentication.None && kind != BrokerKind.IoTHub)
         {
             continue;
         }
@@ -147,21 +147,24 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
             var passwordFile = scenario.Authentication == ConnectAuthentication.PasswordFile ? credentials!.PasswordFile : null;
             var databaseUsers = scenario.Authentication == ConnectAuthentication.Database;
             var aclFile = aclRules > 0 ? accessRules!.FileWith(aclRules) : null;
-            await using var webhook = scenario.Authentication == ConnectAuthentication.Webhook ? WebhookUsers.Start() : null;
-            await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile,
-                webhook?.Url).ConfigureAwait(false);
-            var runnerCredentials = scenario.Authentication switch
+            await using var backend = await AuthenticationBackends.StartAsync(scenario.Authentication).ConfigureAwait(false);
+            await using (var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile,
+                backend?.Settings).ConfigureAwait(false))
             {
-                ConnectAuthentication.PasswordFile => credentials,
-                ConnectAuthentication.Database => await DatabaseUsers.CreateAsync(broker).ConfigureAwait(false),
-                ConnectAuthentication.Webhook => webhook!.Credentials,
-                _ => null,
-            };
-            var clients = new ClientTransport(broker.Port, transport, certificates?.Authority, scenario.ResumeTlsSessions);
-            result = (await new Runner(broker, clients, settings, runnerCredentials, aclFile is not null).RunAsync(scenario).ConfigureAwait(false)) with { Transport = transport, AclRules = aclRules };
-            if (webhook is not null)
+                var runnerCredentials = scenario.Authentication switch
+                {
+                    ConnectAuthentication.PasswordFile => credentials,
+                    ConnectAuthentication.Database => await DatabaseUsers.CreateAsync(broker).ConfigureAwait(false),
+                    _ => backend?.Credentials,
+                };
+                var clients = new ClientTransport(broker.Port, transport, certificates?.Authority, scenario.ResumeTlsSessions);
+                result = (await new Runner(broker, clients, settings, runnerCredentials, aclFile is not null).RunAsync(scenario).ConfigureAwait(false)) with { Transport = transport, AclRules = aclRules };
+            }
+
+            // Counted once the broker has stopped: a database adds a connection's counts when it ends.
+            if (backend is not null && await backend.CountAsync().ConfigureAwait(false) is { } count)
             {
-                result = result with { Notes = [.. result.Notes, $"{webhook.Requests:N0} webhook requests in all (warm-up included)"] };
+                result = result with { Notes = [.. result.Notes, count] };
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

@@ -320,9 +320,7 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         // A fifth of the connects again, unmeasured, first: the connect path's code is compiled and tiered
         // up as it would be in a broker that has been running (the throughput scenarios' warm-up, for
         // connects). Warm-up and measured connects together stay within the 20 000 TIME_WAIT budget.
-        var total = scenario.Authentication == ConnectAuthentication.Database && !scenario.ReuseClientIds && scenario.ScramMethod is null
-            ? Math.Min(settings.Connects, Scenario.DatabaseColdConnects)
-            : settings.Connects;
+        var total = Math.Min(settings.Connects, scenario.MaxConnects);
         var warmup = Math.Min(total / 5, 20_000 - total);
         await ConnectAndDisconnectAsync(scenario, "warm-", warmup, new LatencyHistogram()).ConfigureAwait(false);
         var connects = new LatencyHistogram();

@@ -11,7 +11,7 @@ namespace IoTHub.LoadTest;
 /// the one user and password the clients send, deny otherwise, as a small service of an operator's would. Its requests
 /// cost the tool's CPU, not the broker's, and are counted so that the notes say how many decisions it made.
 /// </summary>
-internal sealed class WebhookUsers : IAsyncDisposable
+internal sealed class WebhookUsers : IAuthenticationBackend
 {
     private const string User = "bench-hook";
     private const string Password = "bench-hook-password";
@@ -24,18 +24,17 @@ internal sealed class WebhookUsers : IAsyncDisposable
 
     private WebhookUsers(int port)
     {
-        Url = $"http://127.0.0.1:{port}/mqtt/auth";
+        Settings = new Dictionary<string, string> { ["Type"] = "Webhook", ["Url"] = $"http://127.0.0.1:{port}/mqtt/auth" };
         _listener.Prefixes.Add($"http://127.0.0.1:{port}/mqtt/");
         _listener.Start();
         _serving = Task.Run(ServeAsync);
     }
 
-    public string Url { get; }
+    public IReadOnlyDictionary<string, string> Settings { get; }
 
     public Credentials Credentials { get; } = new(User, Encoding.UTF8.GetBytes(Password), PasswordFile: null);
 
-    /// <summary>Authentication requests answered so far.</summary>
-    public long Requests => Interlocked.Read(ref _requests);
+    public Task<string?> CountAsync() => Task.FromResult<string?>($"{Interlocked.Read(ref _requests):N0} webhook requests in all (warm-up included)");
 
     public static WebhookUsers Start()
     {
