@@ -14,7 +14,7 @@ namespace IoTHub.LoadTest;
 /// </summary>
 internal sealed class SqlUsers : IAuthenticationBackend
 {
-    /// <summary>pgcrypto's <c>gen_salt('bf', 10)</c>, as docs/security.md's example: some 50 ms of a core per check.</summary>
+    /// <summary>pgcrypto's <c>gen_salt('bf', 10)</c>, as docs/security.md's example: some 70 ms of a core per check (BCrypt.Net-Next).</summary>
     public const int BcryptCost = 10;
 
     private const string User = "bench-sql";
