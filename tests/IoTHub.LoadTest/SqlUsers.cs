@@ -10,7 +10,7 @@ namespace IoTHub.LoadTest;
 /// IoTHub's <c>Type=Sql</c> authenticator asking it with the example's query through its pooled connections. The hash
 /// is bcrypt of cost <see cref="BcryptCost"/>, made by pgcrypto as the example makes it (what a real user stores), or
 /// the password itself (<c>PasswordHash=Plain</c>: the backend's own cost without the hash's). The queries are counted
-/// from PostgreSQL's statistics of the table.
+/// from PostgreSQL's statistics of the table, less the setup's scans.
 /// </summary>
 internal sealed class SqlUsers : IAuthenticationBackend
 {
@@ -22,10 +22,11 @@ internal sealed class SqlUsers : IAuthenticationBackend
 
     private readonly PostgresServer _server;
     private readonly string _connectionString;
+    private readonly long _setupScans;
 
-    private SqlUsers(PostgresServer server, string connectionString, bool bcrypt)
+    private SqlUsers(PostgresServer server, string connectionString, bool bcrypt, long setupScans)
     {
-        (_server, _connectionString) = (server, connectionString);
+        (_server, _connectionString, _setupScans) = (server, connectionString, setupScans);
         Settings = new Dictionary<string, string>
         {
             ["Type"] = "Sql",
@@ -48,20 +49,23 @@ internal sealed class SqlUsers : IAuthenticationBackend
         try
         {
             var connectionString = await server.CreateDatabaseAsync().ConfigureAwait(false);
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync().ConfigureAwait(false);
-            var hash = bcrypt ? $"crypt(@password, gen_salt('bf', {BcryptCost}))" : "@password";
+            await using (var connection = new NpgsqlConnection(connectionString))
+            {
+                await connection.OpenAsync().ConfigureAwait(false);
+                var hash = bcrypt ? $"crypt(@password, gen_salt('bf', {BcryptCost}))" : "@password";
 #pragma warning disable CA2100 // The hash's expression is one of the two above, the password a parameter.
-            await using var create = new NpgsqlCommand($"""
-                CREATE EXTENSION IF NOT EXISTS pgcrypto;
-                CREATE TABLE devices (name text PRIMARY KEY, password_hash text NOT NULL, salt text);
-                INSERT INTO devices (name, password_hash) VALUES (@name, {hash});
-                """, connection);
+                await using var create = new NpgsqlCommand($"""
+                    CREATE EXTENSION IF NOT EXISTS pgcrypto;
+                    CREATE TABLE devices (name text PRIMARY KEY, password_hash text NOT NULL, salt text);
+                    INSERT INTO devices (name, password_hash) VALUES (@name, {hash});
+                    """, connection);
 #pragma warning restore CA2100
-            create.Parameters.AddWithValue("name", User);
-            create.Parameters.AddWithValue("password", Password);
-            await create.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return new SqlUsers(server, connectionString, bcrypt);
+                create.Parameters.AddWithValue("name", User);
+                create.Parameters.AddWithValue("password", Password);
+                await create.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            return new SqlUsers(server, connectionString, bcrypt, await ScansAsync(connectionString).ConfigureAwait(false));
         }
         catch
         {
@@ -70,13 +74,18 @@ internal sealed class SqlUsers : IAuthenticationBackend
         }
     }
 
+    public async Task<string?> CountAsync() =>
+        $"{await ScansAsync(_connectionString).ConfigureAwait(false) - _setupScans:N0} SQL queries in all (warm-up included)";
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync().ConfigureAwait(false);
+
     /// <summary>
-    /// The table's scans: one per query. A server process adds its counts to the statistics when it ends, so they are
-    /// read once the stopped broker's connections are gone.
+    /// The table's scans so far: one per query, and the setup's own. A server process adds its counts to the statistics
+    /// when it ends, so they are read once the database's other connections (the setup's, the stopped broker's) are gone.
     /// </summary>
-    public async Task<string?> CountAsync()
+    private static async Task<long> ScansAsync(string connectionString)
     {
-        await using var connection = new NpgsqlConnection(_connectionString);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync().ConfigureAwait(false);
         await using var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
         for (var wait = 0; wait < 100 && (long)(await others.ExecuteScalarAsync().ConfigureAwait(false))! > 0; wait++)
@@ -85,8 +94,6 @@ internal sealed class SqlUsers : IAuthenticationBackend
         }
 
         await using var scans = new NpgsqlCommand("SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'devices'", connection);
-        return $"{(long)(await scans.ExecuteScalarAsync().ConfigureAwait(false))!:N0} SQL queries in all (warm-up included)";
+        return (long)(await scans.ExecuteScalarAsync().ConfigureAwait(false))!;
     }
-
-    public async ValueTask DisposeAsync() => await _server.DisposeAsync().ConfigureAwait(false);
 }
