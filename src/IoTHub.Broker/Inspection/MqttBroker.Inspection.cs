@@ -144,7 +144,7 @@ public sealed partial class MqttBroker
     {
         foreach (var subscription in Subscriptions.All)
         {
-            yield return Snapshot(subscription.Session, subscription);
+            yield return Snapshot(subscription);
         }
     }
 
@@ -270,8 +270,8 @@ public sealed partial class MqttBroker
 
     private SessionSnapshot Snapshot(Session session) => session.Snapshot(Time, Time.GetTimestamp(), Time.GetUtcNow());
 
-    private static List<SubscriptionSnapshot> SubscriptionsOf(Session session) => [.. session.GetSubscriptions().Select(s => Snapshot(session, s))];
+    private static List<SubscriptionSnapshot> SubscriptionsOf(Session session) => [.. session.GetSubscriptions().Select(Snapshot)];
 
-    private static SubscriptionSnapshot Snapshot(Session session, Subscription subscription) =>
-        new(session.ClientId, subscription.TopicFilter, subscription.Options, subscription.SubscriptionId);
+    private static SubscriptionSnapshot Snapshot(Subscription subscription) =>
+        new(subscription.ClientId, subscription.TopicFilter, subscription.Options, subscription.SubscriptionId);
 }

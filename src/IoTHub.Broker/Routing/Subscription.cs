@@ -16,6 +16,9 @@ internal sealed record Subscription(Session Session, string TopicFilter, Subscri
 
     private readonly (string? Group, string Filter) _parts = Parse(TopicFilter);
 
+    /// <summary>The session's client id, kept here so that a walk over every subscription (the admin list) does not read each session.</summary>
+    public string ClientId { get; } = Session.ClientId;
+
     /// <summary>Its slot in the tree's table of subscriptions; -1 when it is in none.</summary>
     public int TableSlot { get; set; } = -1;
 

@@ -45,9 +45,11 @@ internal sealed class SubscriptionListQuery : ClientIdCriterion
     }
 
     /// <summary>The requested page of the matching subscriptions of <paramref name="brokers"/>, in order.</summary>
-    public ResultPage<SubscriptionInfo> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging) =>
-        paging.Select(Find(brokers), static s => s, new SubscriptionOrder(Sort ?? SubscriptionSort.ClientId, Order ?? SortOrder.Asc))
-            .Map(static s => SubscriptionInfo.From(s.Broker, s.Subscription));
+    public ResultPage<SubscriptionInfo> Page(IEnumerable<KeyValuePair<string, MqttBroker>> brokers, PageQuery paging)
+    {
+        var order = new SubscriptionOrder(Sort ?? SubscriptionSort.ClientId, Order ?? SortOrder.Asc);
+        return paging.Select(Find(brokers), order.Rank, order).Map(static s => SubscriptionInfo.From(s.Broker, s.Subscription));
+    }
 
     private IEnumerable<BrokerSubscription> Find(IEnumerable<KeyValuePair<string, MqttBroker>> brokers)
     {
@@ -68,20 +70,22 @@ internal sealed class SubscriptionListQuery : ClientIdCriterion
 
     private readonly record struct BrokerSubscription(string Broker, SubscriptionSnapshot Subscription);
 
-    /// <summary>Its key in the direction asked for; ties by the other key, then the broker, ascending.</summary>
-    private readonly struct SubscriptionOrder(SubscriptionSort sort, SortOrder order) : IComparer<BrokerSubscription>
+    /// <summary>What a subscription is ordered by: the text the list is sorted by, the other one, the broker.</summary>
+    private readonly record struct SubscriptionRank(string Leading, string Other, string Broker);
+
+    /// <summary>The leading text in the direction asked for; ties by the other text, then the broker, ascending.</summary>
+    private readonly struct SubscriptionOrder(SubscriptionSort sort, SortOrder order) : IComparer<SubscriptionRank>
     {
         private readonly int _direction = order == SortOrder.Desc ? -1 : 1;
 
-        public int Compare(BrokerSubscription x, BrokerSubscription y)
-        {
-            var (a, b) = (x.Subscription, y.Subscription);
-            var (first, second) = sort == SubscriptionSort.TopicFilter
-                ? (string.CompareOrdinal(a.TopicFilter, b.TopicFilter), string.CompareOrdinal(a.ClientId, b.ClientId))
-                : (string.CompareOrdinal(a.ClientId, b.ClientId), string.CompareOrdinal(a.TopicFilter, b.TopicFilter));
-            return first != 0 ? first * _direction
-                : second != 0 ? second
-                : string.CompareOrdinal(x.Broker, y.Broker);
-        }
+        public SubscriptionRank Rank(BrokerSubscription item) => sort == SubscriptionSort.TopicFilter
+            ? new SubscriptionRank(item.Subscription.TopicFilter, item.Subscription.ClientId, item.Broker)
+            : new SubscriptionRank(item.Subscription.ClientId, item.Subscription.TopicFilter, item.Broker);
+
+        // Each comparison only when the one before it ties: most pairs differ in their leading text.
+        public int Compare(SubscriptionRank x, SubscriptionRank y) =>
+            string.CompareOrdinal(x.Leading, y.Leading) is var first and not 0 ? first * _direction
+            : string.CompareOrdinal(x.Other, y.Other) is var second and not 0 ? second
+            : string.CompareOrdinal(x.Broker, y.Broker);
     }
 }
