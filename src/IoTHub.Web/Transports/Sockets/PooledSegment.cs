@@ -72,3 +72,47 @@ internal sealed class PooledSegment : ReadOnlySequenceSegment<byte>
         }
     }
 }
+
+/// <summary>
+/// A connection's segments in order, from the first with bytes not yet read (input) or sent (output) to the one being
+/// filled; a mutable struct kept in a field and changed in place.
+/// </summary>
+internal struct SegmentChain
+{
+    public PooledSegment? Head;
+    public PooledSegment? Tail;
+
+    /// <summary>Where the first byte not yet read or sent is in <see cref="Head"/>.</summary>
+    public int HeadOffset;
+
+    public void Append(PooledSegment fresh)
+    {
+        if (Tail is null)
+        {
+            Head = fresh;
+            HeadOffset = 0;
+        }
+        else
+        {
+            Tail.Append(fresh);
+        }
+
+        Tail = fresh;
+    }
+
+    /// <summary>Returns the first segment, all read or sent, to its pool.</summary>
+    public void ReleaseHead()
+    {
+        var next = Head!.NextSegment;
+        Head.Release();
+        Head = next;
+        HeadOffset = 0;
+    }
+
+    public void ReleaseAll()
+    {
+        PooledSegment.ReleaseAll(Head);
+        Head = Tail = null;
+        HeadOffset = 0;
+    }
+}

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 
 namespace IoTHub.Web.Transports.Sockets;
@@ -17,14 +16,11 @@ namespace IoTHub.Web.Transports.Sockets;
 /// completions. The buffers and flags are changed under the lock on this object, the receive call included (a
 /// non-blocking call that never waits); results are handed to the reader outside it.
 /// </remarks>
-internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader, IValueTaskSource<ReadResult>
+internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader
 {
-    private ManualResetValueTaskSourceCore<ReadResult> _waiter;
-    private CancellationTokenRegistration _cancellation;
+    private Waiter<ReadResult>? _waiter;
     private ReadinessArgs? _readiness;
-    private PooledSegment? _head;
-    private PooledSegment? _tail;
-    private int _headStart;
+    private SegmentChain _buffers;
 
     /// <summary>True when the buffer has bytes the reader has not examined yet.</summary>
     private bool _unexamined;
@@ -40,6 +36,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
     {
         cancellationToken.ThrowIfCancellationRequested();
         bool receive;
+        ValueTask<ReadResult> waiting;
         lock (this)
         {
             ThrowIfReading();
@@ -48,13 +45,8 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
                 return error is null ? new ValueTask<ReadResult>(ready) : ValueTask.FromException<ReadResult>(error);
             }
 
-            _waiter.Reset();
             _waiting = true;
-            if (cancellationToken.CanBeCanceled)
-            {
-                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((SocketInput)state!).CancelWait(token), this);
-            }
-
+            waiting = (_waiter ??= new Waiter<ReadResult>()).Start(static (state, token) => ((SocketInput)state!).CancelWait(token), this, cancellationToken);
             receive = !_receiving;
             _receiving = true;
         }
@@ -64,7 +56,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
             Receive();
         }
 
-        return new ValueTask<ReadResult>(this, _waiter.Version);
+        return waiting;
     }
 
     public override bool TryRead(out ReadResult result)
@@ -87,21 +79,19 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
     {
         lock (this)
         {
-            if (_head is null || consumed.GetObject() is not PooledSegment segment)
+            if (_buffers.Head is null || consumed.GetObject() is not PooledSegment segment)
             {
                 return;
             }
 
-            _unexamined = examined.GetObject() != _tail || examined.GetInteger() != _tail!.Filled;
-            while (_head != segment)
+            _unexamined = examined.GetObject() != _buffers.Tail || examined.GetInteger() != _buffers.Tail!.Filled;
+            while (_buffers.Head != segment)
             {
-                var next = _head!.NextSegment;
-                _head.Release();
-                _head = next;
+                _buffers.ReleaseHead();
             }
 
-            _headStart = consumed.GetInteger();
-            if (_head == _tail && _headStart == _tail.Filled)
+            _buffers.HeadOffset = consumed.GetInteger();
+            if (_buffers.Head == _buffers.Tail && _buffers.HeadOffset == _buffers.Tail.Filled)
             {
                 // All read: the block goes back to the pool, and an idle connection holds none.
                 ReleaseBuffers();
@@ -157,13 +147,6 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         }
     }
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _waiter.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _waiter.GetStatus(token);
-
-    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _waiter.OnCompleted(continuation, state, token, flags);
-
     private void ThrowIfReading()
     {
         if (_waiting || _completed)
@@ -194,7 +177,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
     }
 
     private ReadOnlySequence<byte> Buffer() =>
-        _head is null ? default : new ReadOnlySequence<byte>(_head, _headStart, _tail!, _tail!.Filled);
+        _buffers.Head is null ? default : new ReadOnlySequence<byte>(_buffers.Head, _buffers.HeadOffset, _buffers.Tail!, _buffers.Tail!.Filled);
 
     /// <summary>Waits for the socket to be readable with a zero-byte receive (no buffer), then takes what is there.</summary>
     private void Receive()
@@ -281,8 +264,8 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
     /// <summary>Under the lock: one non-blocking receive. Returns true when there was nothing and a reader waits for more.</summary>
     private bool ReceiveAvailable()
     {
-        var fresh = _tail is { } tail && tail.Filled < tail.Capacity ? null : new PooledSegment(pool, pool.MaxBufferSize);
-        var target = fresh ?? _tail!;
+        var fresh = _buffers.Tail is { } tail && tail.Filled < tail.Capacity ? null : new PooledSegment(pool, pool.MaxBufferSize);
+        var target = fresh ?? _buffers.Tail!;
         int received;
         SocketError error;
         try
@@ -298,7 +281,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         {
             if (fresh is not null)
             {
-                Link(fresh);
+                _buffers.Append(fresh);
             }
 
             target.Filled += received;
@@ -324,33 +307,13 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         return false;
     }
 
-    private void Link(PooledSegment fresh)
-    {
-        if (_tail is null)
-        {
-            _head = fresh;
-            _headStart = 0;
-        }
-        else
-        {
-            _tail.Append(fresh);
-        }
-
-        _tail = fresh;
-    }
-
     private void Fail(SocketError error)
     {
         _error ??= new ConnectionResetException($"The connection ended: {error}.", new SocketException((int)error));
         _ended = true;
     }
 
-    private void ReleaseBuffers()
-    {
-        PooledSegment.ReleaseAll(_head);
-        _head = _tail = null;
-        _headStart = 0;
-    }
+    private void ReleaseBuffers() => _buffers.ReleaseAll();
 
     private void CancelWait(CancellationToken token)
     {
@@ -367,24 +330,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         Hand(default, new OperationCanceledException(token), asynchronously: true);
     }
 
-    /// <summary>
-    /// Completes the waiting read. From the socket's completion the reader goes on on that thread; from anyone else
-    /// (a cancellation, another connection closing this one) on the thread pool, not inside the caller.
-    /// </summary>
-    private void Hand(ReadResult result, Exception? error, bool asynchronously)
-    {
-        _cancellation.Unregister();
-        _cancellation = default;
-        _waiter.RunContinuationsAsynchronously = asynchronously;
-        if (error is null)
-        {
-            _waiter.SetResult(result);
-        }
-        else
-        {
-            _waiter.SetException(error);
-        }
-    }
+    private void Hand(ReadResult result, Exception? error, bool asynchronously) => _waiter!.Complete(result, error, asynchronously);
 
     private sealed class ReadinessArgs : SocketAsyncEventArgs
     {

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Threading.Tasks.Sources;
 
 namespace IoTHub.Web.Transports.Sockets;
 
@@ -16,17 +15,14 @@ namespace IoTHub.Web.Transports.Sockets;
 /// flush, then the socket's completions while a send waits) sends from the first. Both change the block list under the
 /// lock on this object, except while no send is under way (<see cref="_sending"/> false), when the writer is alone.
 /// </remarks>
-internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeWriter
 {
     /// <summary>Flushed bytes not sent yet beyond which a flush waits (Kestrel's default for a connection's output).</summary>
     public const long PauseThreshold = 64 * 1024;
 
-    private ManualResetValueTaskSourceCore<FlushResult> _waiter;
-    private CancellationTokenRegistration _cancellation;
+    private Waiter<FlushResult>? _waiter;
     private SendArgs? _sendArgs;
-    private PooledSegment? _head;
-    private PooledSegment? _tail;
-    private int _headSent;
+    private SegmentChain _buffers;
 
     // Where the flushed bytes end: sends stop there.
     private PooledSegment? _flushedSegment;
@@ -104,14 +100,8 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
                 return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: _failed));
             }
 
-            _waiter.Reset();
             _waiting = true;
-            if (cancellationToken.CanBeCanceled)
-            {
-                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((SocketOutput)state!).CancelWait(token), this);
-            }
-
-            return new ValueTask<FlushResult>(this, _waiter.Version);
+            return (_waiter ??= new Waiter<FlushResult>()).Start(static (state, token) => ((SocketOutput)state!).CancelWait(token), this, cancellationToken);
         }
     }
 
@@ -162,44 +152,26 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
         }
     }
 
-    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _waiter.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _waiter.GetStatus(token);
-
-    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _waiter.OnCompleted(continuation, state, token, flags);
-
     private Memory<byte> Reserve(int sizeHint)
     {
         var size = Math.Max(sizeHint, 1);
-        if (_tail is null || _tail.Capacity - _tail.Filled < size)
+        if (_buffers.Tail is null || _buffers.Tail.Capacity - _buffers.Tail.Filled < size)
         {
-            var fresh = new PooledSegment(pool, size);
-            if (_tail is null)
-            {
-                _head = fresh;
-                _headSent = 0;
-            }
-            else
-            {
-                _tail.Append(fresh);
-            }
-
-            _tail = fresh;
+            _buffers.Append(new PooledSegment(pool, size));
         }
 
         _holding = true;
-        return _tail.Free;
+        return _buffers.Tail!.Free;
     }
 
     private void Written(int bytes)
     {
-        if (_tail is null || bytes < 0 || bytes > _tail.Capacity - _tail.Filled)
+        if (_buffers.Tail is null || bytes < 0 || bytes > _buffers.Tail.Capacity - _buffers.Tail.Filled)
         {
             throw new ArgumentOutOfRangeException(nameof(bytes), "More bytes than GetMemory gave.");
         }
 
-        _tail.Filled += bytes;
+        _buffers.Tail.Filled += bytes;
         _written += bytes;
         _holding = false;
     }
@@ -207,8 +179,8 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
     private void MarkFlushed()
     {
         _flushed = _written;
-        _flushedSegment = _tail;
-        _flushedEnd = _tail?.Filled ?? 0;
+        _flushedSegment = _buffers.Tail;
+        _flushedEnd = _buffers.Tail?.Filled ?? 0;
     }
 
     private bool TryTakeResult(out FlushResult result)
@@ -295,7 +267,7 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
             else
             {
                 _sent += sent;
-                _headSent += sent;
+                _buffers.HeadOffset += sent;
             }
 
             if (!_waiting || (!_failed && _flushed - _sent > PauseThreshold))
@@ -317,26 +289,23 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
     /// </summary>
     private Memory<byte> NextChunk()
     {
-        while (_head is not null)
+        while (_buffers.Head is not null)
         {
-            var end = _head == _flushedSegment ? _flushedEnd : _head.Filled;
-            if (_headSent < end)
+            var end = _buffers.Head == _flushedSegment ? _flushedEnd : _buffers.Head.Filled;
+            if (_buffers.HeadOffset < end)
             {
-                return _head.Slice(_headSent, end);
+                return _buffers.Head.Slice(_buffers.HeadOffset, end);
             }
 
-            if (_head == _flushedSegment || _head == _tail)
+            if (_buffers.Head == _flushedSegment || _buffers.Head == _buffers.Tail)
             {
                 break;
             }
 
-            var next = _head.NextSegment;
-            _head.Release();
-            _head = next;
-            _headSent = 0;
+            _buffers.ReleaseHead();
         }
 
-        if (_head is not null && _head == _tail && !_holding && _headSent == _tail.Filled)
+        if (_buffers.Head is not null && _buffers.Head == _buffers.Tail && !_holding && _buffers.HeadOffset == _buffers.Tail.Filled)
         {
             ReleaseBuffers();
         }
@@ -346,9 +315,9 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
 
     private void ReleaseBuffers()
     {
-        PooledSegment.ReleaseAll(_head);
-        _head = _tail = _flushedSegment = null;
-        _headSent = _flushedEnd = 0;
+        _buffers.ReleaseAll();
+        _flushedSegment = null;
+        _flushedEnd = 0;
     }
 
     private void CancelWait(CancellationToken token)
@@ -367,20 +336,7 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
     }
 
     /// <summary>Completes the waiting flush; the writer goes on on the thread pool, not inside the sender or the canceller.</summary>
-    private void Hand(FlushResult result, Exception? error)
-    {
-        _cancellation.Unregister();
-        _cancellation = default;
-        _waiter.RunContinuationsAsynchronously = true;
-        if (error is null)
-        {
-            _waiter.SetResult(result);
-        }
-        else
-        {
-            _waiter.SetException(error);
-        }
-    }
+    private void Hand(FlushResult result, Exception? error) => _waiter!.Complete(result, error, asynchronously: true);
 
     private sealed class SendArgs(SocketOutput output) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
     {
