@@ -19,6 +19,12 @@ namespace IoTHub.Web.Transports.Sockets;
 internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFeatureCollection, IConnectionIdFeature,
     IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature, IConnectionLifetimeFeature
 {
+    /// <summary>
+    /// Room for the features Kestrel sets on every connection (heartbeat, completion, lifetime notification, metrics
+    /// context and tags) and one more, in one array; TLS's features make it grow once.
+    /// </summary>
+    private const int FirstFeatures = 6;
+
     private static long s_lastId;
 
     private readonly Socket _socket;
@@ -213,7 +219,7 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
 
         if (_features is null || _featureCount == _features.Length)
         {
-            Array.Resize(ref _features, _featureCount + 4);
+            Array.Resize(ref _features, _featureCount == 0 ? FirstFeatures : _featureCount * 2);
         }
 
         _features[_featureCount++] = new KeyValuePair<Type, object>(key, value);
