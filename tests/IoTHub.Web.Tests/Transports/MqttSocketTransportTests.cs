@@ -114,6 +114,25 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Aborting_fails_the_waiting_read_with_the_reason_and_closes_the_socket()
+    {
+        var (client, connection) = await ConnectAsync();
+        using var _ = client;
+        var waiting = connection.Transport.Input.ReadAsync();
+        var closed = new TaskCompletionSource();
+        connection.ConnectionClosed.Register(closed.SetResult);
+
+        connection.Abort(new ConnectionAbortedException("stopping"));
+
+        var failed = await Assert.ThrowsAsync<ConnectionAbortedException>(() => waiting.AsTask().WaitAsync(Timeout));
+        Assert.Equal("stopping", failed.Message);
+        await closed.Task.WaitAsync(Timeout);
+        Assert.True((await connection.Transport.Output.WriteAsync(new byte[] { 0xD0, 0x00 }).AsTask().WaitAsync(Timeout)).IsCompleted);
+        await connection.DisposeAsync();
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
     public async Task Many_connections_at_once_each_get_their_own_bytes_back_and_then_hold_no_buffer()
     {
         const int count = 300;

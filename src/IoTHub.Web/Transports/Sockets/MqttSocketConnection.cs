@@ -113,11 +113,14 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
         set => Store(key, value);
     }
 
+    /// <summary>
+    /// Closes the socket at once: a waiting read fails with <paramref name="abortReason"/>, sends fail. The buffers stay
+    /// until <see cref="DisposeAsync"/>, as the writer may be filling one on another thread right now.
+    /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
         _input.Abort(abortReason);
         _socket.Dispose();
-        _output.Release();
         OnInputEnded();
     }
 
