@@ -5,6 +5,8 @@ using System.Net.Sockets;
 using IoTHub.Testing;
 using IoTHub.Web.Transports.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace IoTHub.Web.Tests.Transports;
 
@@ -38,6 +40,35 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
         Assert.True(_transport!.CanBind(new MqttEndPoint(IPAddress.Loopback, 1883)));
         Assert.False(_transport.CanBind(new IPEndPoint(IPAddress.Loopback, 1883)));
         Assert.False(_transport.CanBind(new UnixDomainSocketEndPoint("/tmp/mqtt.sock")));
+    }
+
+    [Fact]
+    public async Task The_connection_is_its_own_features_and_keeps_those_others_set()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        using var __ = client;
+        var features = connection.Features;
+
+        Assert.Same(connection, features.Get<IConnectionIdFeature>());
+        Assert.Same(connection.Transport, features.Get<IConnectionTransportFeature>()!.Transport);
+        Assert.NotNull(features.Get<IMemoryPoolFeature>()!.MemoryPool);
+        Assert.Equal(client.LocalEndPoint, features.Get<IConnectionEndPointFeature>()!.RemoteEndPoint);
+        Assert.Null(features.Get<ITlsConnectionFeature>());
+
+        var revision = features.Revision;
+        var items = new ItemsFeature();
+        features.Set<IConnectionItemsFeature>(items);
+        foreach (var i in Enumerable.Range(0, 8))
+        {
+            features[typeof(string).Assembly.GetTypes()[i]] = i;
+        }
+
+        Assert.Same(items, features.Get<IConnectionItemsFeature>());
+        Assert.True(features.Revision > revision);
+        Assert.Contains(features, feature => feature.Key == typeof(IConnectionIdFeature));
+        features.Set<IConnectionItemsFeature>(null);
+        Assert.Same(connection, features.Get<IConnectionItemsFeature>());
     }
 
     [Fact]
@@ -304,6 +335,11 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
                 return;
             }
         }
+    }
+
+    private sealed class ItemsFeature : IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
     }
 
     /// <summary>The transport's pool, counting the blocks handed out and not returned.</summary>

@@ -13,11 +13,11 @@ namespace IoTHub.Web.Transports.Sockets;
 /// <summary>
 /// One accepted socket as Kestrel's <see cref="ConnectionContext"/>: the context, its duplex pipe and its feature
 /// collection in one object, with an input and an output that hold no buffer while the connection is idle. The
-/// features a connection has of itself (id, transport, items, end points, lifetime) are this object; those others set
+/// features a connection has of itself (id, transport, items, end points, lifetime, memory pool) are this object; those others set
 /// (Kestrel's, TLS's) are kept in a small list made on the first one.
 /// </summary>
 internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFeatureCollection, IConnectionIdFeature,
-    IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature, IConnectionLifetimeFeature
+    IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature, IConnectionLifetimeFeature, IMemoryPoolFeature
 {
     /// <summary>
     /// Room for the features Kestrel sets on every connection (heartbeat, completion, lifetime notification, metrics
@@ -28,6 +28,7 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
     private static long s_lastId;
 
     private readonly Socket _socket;
+    private readonly MemoryPool<byte> _pool;
     private readonly SocketInput _input;
     private readonly SocketOutput _output;
     private IDuplexPipe? _transport;
@@ -44,6 +45,7 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
     public MqttSocketConnection(Socket socket, MemoryPool<byte> pool)
     {
         _socket = socket;
+        _pool = pool;
         _input = new SocketInput(this, socket, pool);
         _output = new SocketOutput(socket, pool);
     }
@@ -98,6 +100,9 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
         }
         set => throw new NotSupportedException("The connection's closed token is its own.");
     }
+
+    /// <summary>The transport's pool, for what runs on top (TLS, HTTP) as Kestrel's transport offers its own.</summary>
+    MemoryPool<byte> IMemoryPoolFeature.MemoryPool => _pool;
 
     PipeReader IDuplexPipe.Input => _input;
 
@@ -178,7 +183,7 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
     private static readonly Type[] OwnFeatures =
     [
         typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
-        typeof(IConnectionEndPointFeature), typeof(IConnectionLifetimeFeature),
+        typeof(IConnectionEndPointFeature), typeof(IConnectionLifetimeFeature), typeof(IMemoryPoolFeature),
     ];
 
     private object? Find(Type key)
