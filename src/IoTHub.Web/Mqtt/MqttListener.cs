@@ -8,6 +8,7 @@ using IoTHub.Web.Transports;
 using IoTHub.Web.Transports.Detect;
 using IoTHub.Web.Transports.Limits;
 using IoTHub.Web.Transports.Proxy;
+using IoTHub.Web.Transports.Sockets;
 using IoTHub.Web.Transports.Tls;
 using IoTHub.Web.Transports.Unix;
 using Microsoft.AspNetCore.Connections;
@@ -38,7 +39,7 @@ internal static class MqttListener
                         }
                         else
                         {
-                            kestrel.Listen(listener.Address, listener.Port, listen => Configure(listen, mqtt, listener, listeners, provider));
+                            kestrel.Listen(new MqttEndPoint(listener.Address, listener.Port), listen => Configure(listen, mqtt, listener, listeners, provider));
                         }
                     }
                 }
@@ -50,6 +51,7 @@ internal static class MqttListener
                 TimeSpan longestDrain = binding.ReadUnvalidated().AllBrokers.Max(static broker => broker.Broker.DrainTimeout);
                 host.ShutdownTimeout = longestDrain + ShutdownMargin;
             });
+        services.AddSingleton<IConnectionListenerFactory, MqttSocketTransport>();
         services.AddHostedService<BrokerService>();
         services.AddHostedService<UnixSocketFiles>();
         return services;

@@ -1,0 +1,384 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using IoTHub.Testing;
+using IoTHub.Web.Transports.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace IoTHub.Web.Tests.Transports;
+
+/// <summary>
+/// The MQTT listeners' own socket transport over real loopback sockets: partial and ended input, many connections, both
+/// directions of back-pressure, and that a connection holds no buffer once what it received is read and what it wrote is sent.
+/// </summary>
+public sealed class MqttSocketTransportTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = MqttTestClient.Timeout;
+
+    private readonly CountingPool _pool = new();
+    private MqttSocketTransport? _transport;
+    private IConnectionListener? _listener;
+
+    public async Task InitializeAsync()
+    {
+        _transport = new MqttSocketTransport(_pool);
+        _listener = await _transport.BindAsync(new MqttEndPoint(IPAddress.Loopback, 0));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _listener!.DisposeAsync();
+        _transport!.Dispose();
+    }
+
+    [Fact]
+    public void It_binds_the_mqtt_listeners_addresses_only()
+    {
+        Assert.True(_transport!.CanBind(new MqttEndPoint(IPAddress.Loopback, 1883)));
+        Assert.False(_transport.CanBind(new IPEndPoint(IPAddress.Loopback, 1883)));
+        Assert.False(_transport.CanBind(new UnixDomainSocketEndPoint("/tmp/mqtt.sock")));
+    }
+
+    [Fact]
+    public async Task The_connection_is_its_own_features_and_keeps_those_others_set()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        using var __ = client;
+        var features = connection.Features;
+
+        Assert.Same(connection, features.Get<IConnectionIdFeature>());
+        Assert.Same(connection.Transport, features.Get<IConnectionTransportFeature>()!.Transport);
+        Assert.NotNull(features.Get<IMemoryPoolFeature>()!.MemoryPool);
+        Assert.Equal(client.LocalEndPoint, features.Get<IConnectionEndPointFeature>()!.RemoteEndPoint);
+        Assert.Null(features.Get<ITlsConnectionFeature>());
+
+        var revision = features.Revision;
+        var items = new ItemsFeature();
+        features.Set<IConnectionItemsFeature>(items);
+        foreach (var i in Enumerable.Range(0, 8))
+        {
+            features[typeof(string).Assembly.GetTypes()[i]] = i;
+        }
+
+        Assert.Same(items, features.Get<IConnectionItemsFeature>());
+        Assert.True(features.Revision > revision);
+        Assert.Contains(features, feature => feature.Key == typeof(IConnectionIdFeature));
+        features.Set<IConnectionItemsFeature>(null);
+        Assert.Same(connection, features.Get<IConnectionItemsFeature>());
+    }
+
+    [Fact]
+    public async Task Half_a_packet_is_returned_and_the_next_read_waits_for_the_rest_without_a_buffer()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        using var __ = client;
+        var input = connection.Transport.Input;
+
+        await client.SendAsync(new byte[] { 0x30, 0x05, 1 });
+        var first = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.Equal(new byte[] { 0x30, 0x05, 1 }, first.Buffer.ToArray());
+        input.AdvanceTo(first.Buffer.Start, first.Buffer.End);
+
+        var waiting = input.ReadAsync();
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, _pool.Outstanding);
+
+        await client.SendAsync(new byte[] { 2, 3, 4, 5 });
+        var whole = await waiting.AsTask().WaitAsync(Timeout);
+        Assert.Equal(new byte[] { 0x30, 0x05, 1, 2, 3, 4, 5 }, whole.Buffer.ToArray());
+        input.AdvanceTo(whole.Buffer.End);
+
+        // All of it read: the block is back, and the next read waits with none.
+        Assert.Equal(0, _pool.Outstanding);
+        var idle = input.ReadAsync();
+        Assert.False(idle.IsCompleted);
+        Assert.Equal(0, _pool.Outstanding);
+        input.CancelPendingRead();
+        Assert.True((await idle.AsTask().WaitAsync(Timeout)).IsCanceled);
+    }
+
+    [Fact]
+    public async Task A_client_that_closes_mid_packet_ends_the_input_with_what_it_sent()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        var input = connection.Transport.Input;
+        var closed = new TaskCompletionSource();
+        connection.ConnectionClosed.Register(closed.SetResult);
+
+        await client.SendAsync(new byte[] { 0x30, 0x0A, 0, 1 });
+        client.Shutdown(SocketShutdown.Send);
+        client.Dispose();
+
+        var result = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+        while (!result.IsCompleted)
+        {
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            result = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+        }
+
+        Assert.Equal(new byte[] { 0x30, 0x0A, 0, 1 }, result.Buffer.ToArray());
+        await closed.Task.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task A_client_that_resets_mid_packet_fails_the_read()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        var input = connection.Transport.Input;
+
+        await client.SendAsync(new byte[] { 0x30, 0x0A, 0 });
+        var partial = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+        input.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
+        var waiting = input.ReadAsync();
+
+        client.LingerState = new LingerOption(true, 0);
+        client.Dispose();
+
+        await Assert.ThrowsAsync<ConnectionResetException>(() => waiting.AsTask().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Aborting_fails_the_waiting_read_with_the_reason_and_closes_the_socket()
+    {
+        var (client, connection) = await ConnectAsync();
+        using var _ = client;
+        var waiting = connection.Transport.Input.ReadAsync();
+        var closed = new TaskCompletionSource();
+        connection.ConnectionClosed.Register(closed.SetResult);
+
+        connection.Abort(new ConnectionAbortedException("stopping"));
+
+        var failed = await Assert.ThrowsAsync<ConnectionAbortedException>(() => waiting.AsTask().WaitAsync(Timeout));
+        Assert.Equal("stopping", failed.Message);
+        await closed.Task.WaitAsync(Timeout);
+        Assert.True((await connection.Transport.Output.WriteAsync(new byte[] { 0xD0, 0x00 }).AsTask().WaitAsync(Timeout)).IsCompleted);
+        await connection.DisposeAsync();
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task Many_connections_at_once_each_get_their_own_bytes_back_and_then_hold_no_buffer()
+    {
+        const int count = 300;
+        var accepting = Task.Run(async () =>
+        {
+            var served = new List<Task>();
+            for (var i = 0; i < count; i++)
+            {
+                var connection = (await _listener!.AcceptAsync())!;
+                served.Add(EchoAsync(connection));
+            }
+
+            await Task.WhenAll(served);
+        });
+
+        var clients = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync(_listener!.EndPoint).WaitAsync(Timeout);
+            var message = Enumerable.Range(0, 1000).Select(b => (byte)(b + i)).ToArray();
+            await client.SendAsync(message);
+            var echoed = new byte[message.Length];
+            for (var read = 0; read < echoed.Length;)
+            {
+                read += await client.ReceiveAsync(echoed.AsMemory(read)).AsTask().WaitAsync(Timeout);
+            }
+
+            Assert.Equal(message, echoed);
+            return client;
+        }));
+
+        // Every connection is open and idle, its echo read and sent: not one block is held.
+        await Poll.UntilAsync(() => _pool.Outstanding == 0);
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+
+        await accepting.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task A_reader_that_does_not_read_leaves_the_data_in_the_socket()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        using var __ = client;
+        client.Blocking = false;
+
+        // The client sends until its socket takes no more: the server has read nothing and holds no buffer for it.
+        var chunk = new byte[64 * 1024];
+        long sent = 0;
+        while (client.Send(chunk, SocketFlags.None, out var error) is var n && error == SocketError.Success)
+        {
+            sent += n;
+        }
+
+        Assert.True(sent > 0);
+        Assert.Equal(0, _pool.Outstanding);
+
+        // Reading takes it all, a block at a time, in order.
+        var input = connection.Transport.Input;
+        long read = 0;
+        while (read < sent)
+        {
+            var result = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+            read += result.Buffer.Length;
+            input.AdvanceTo(result.Buffer.End);
+        }
+
+        Assert.Equal(sent, read);
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task A_slow_reader_holds_the_writer_back_and_gets_every_byte_in_order()
+    {
+        var (client, connection) = await ConnectAsync(receiveBuffer: 4096);
+        await using var _ = connection;
+        using var __ = client;
+        var output = connection.Transport.Output;
+
+        // Write until a flush has to wait: the client reads nothing, so the socket's buffers fill.
+        long written = 0;
+        ValueTask<FlushResult> flush;
+        do
+        {
+            var span = output.GetSpan(16 * 1024)[..(16 * 1024)];
+            for (var i = 0; i < span.Length; i++)
+            {
+                span[i] = (byte)(written + i);
+            }
+
+            output.Advance(span.Length);
+            written += span.Length;
+            flush = output.FlushAsync();
+            Assert.True(written < 256 * 1024 * 1024, "the flush never waited");
+        }
+        while (flush.IsCompleted);
+
+        // A waiting flush can be cancelled (the broker does so for a stuck client); the bytes still go.
+        output.CancelPendingFlush();
+        Assert.True((await flush.AsTask().WaitAsync(Timeout)).IsCanceled);
+
+        var received = new byte[64 * 1024];
+        long total = 0;
+        while (total < written)
+        {
+            var n = await client.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(Timeout);
+            Assert.True(n > 0);
+            for (var i = 0; i < n; i++)
+            {
+                Assert.Equal((byte)(total + i), received[i]);
+            }
+
+            total += n;
+        }
+
+        Assert.Equal(written, total);
+        await Poll.UntilAsync(() => _pool.Outstanding == 0);
+    }
+
+    [Fact]
+    public async Task Disposing_closes_the_socket_after_what_was_written()
+    {
+        var (client, connection) = await ConnectAsync();
+        using var _ = client;
+        var output = connection.Transport.Output;
+        await output.WriteAsync(new byte[] { 0x20, 0x02, 0, 0 });
+        await output.CompleteAsync();
+        await connection.Transport.Input.CompleteAsync();
+        await connection.DisposeAsync();
+
+        var received = new byte[8];
+        var n = await client.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(Timeout);
+        Assert.Equal(new byte[] { 0x20, 0x02, 0, 0 }, received[..n]);
+        Assert.Equal(0, await client.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(Timeout));
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    private async Task<(Socket Client, ConnectionContext Connection)> ConnectAsync(int receiveBuffer = 0)
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (receiveBuffer > 0)
+        {
+            client.ReceiveBufferSize = receiveBuffer;
+        }
+
+        var accepting = _listener!.AcceptAsync().AsTask();
+        await client.ConnectAsync(_listener.EndPoint).WaitAsync(Timeout);
+        return (client, (await accepting.WaitAsync(Timeout))!);
+    }
+
+    private static async Task EchoAsync(ConnectionContext connection)
+    {
+        await using var _ = connection;
+        var (input, output) = (connection.Transport.Input, connection.Transport.Output);
+        while (true)
+        {
+            var result = await input.ReadAsync();
+            foreach (var segment in result.Buffer)
+            {
+                await output.WriteAsync(segment);
+            }
+
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+
+    private sealed class ItemsFeature : IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+    }
+
+    /// <summary>The transport's pool, counting the blocks handed out and not returned.</summary>
+    private sealed class CountingPool : IMemoryPoolFactory<byte>
+    {
+        private int _outstanding;
+
+        public int Outstanding => Volatile.Read(ref _outstanding);
+
+        public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new Pool(this);
+
+        private sealed class Pool(CountingPool counts) : MemoryPool<byte>
+        {
+            public override int MaxBufferSize => 64 * 1024;
+
+            public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
+            {
+                Interlocked.Increment(ref counts._outstanding);
+                return new Block(counts);
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+            }
+        }
+
+        private sealed class Block(CountingPool counts) : IMemoryOwner<byte>
+        {
+            private int _returned;
+
+            public Memory<byte> Memory { get; } = new byte[64 * 1024];
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _returned, 1) == 0)
+                {
+                    Interlocked.Decrement(ref counts._outstanding);
+                }
+            }
+        }
+    }
+}
