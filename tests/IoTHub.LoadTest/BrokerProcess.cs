@@ -61,15 +61,18 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// Mosquitto password file both IoTHub and Mosquitto check every CONNECT against, anonymous clients refused.
     /// <paramref name="transport"/>: what the broker's one measured listener speaks, at <see cref="Port"/>; tls and wss
     /// serve <paramref name="certificates"/>. <paramref name="aclFile"/>: a Mosquitto acl_file IoTHub and Mosquitto both
-    /// enforce (the MQTTnet server has none).
+    /// enforce (the MQTTnet server has none). <paramref name="extraArguments"/>: more IoTHub options, after the others (a later
+    /// <c>--data-dir</c> wins).
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, string? webhookUrl = null)
+        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, string? webhookUrl = null,
+        IReadOnlyList<string>? extraArguments = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, webhookUrl).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, webhookUrl,
+                extraArguments).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -83,7 +86,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, string? webhookUrl)
+        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, string? webhookUrl, IReadOnlyList<string>? extraArguments)
     {
         if (transport.UsesTls() && certificates is null)
         {
@@ -136,6 +139,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     arguments.AddRange(["--Security:Authenticators:0:Type=Webhook", "--Security:Authenticators:0:Url=" + webhookUrl]);
                 }
 
+                arguments.AddRange(extraArguments ?? []);
                 break;
             case BrokerKind.Mosquitto:
                 var config = Path.Combine(temp, "mosquitto.conf");
