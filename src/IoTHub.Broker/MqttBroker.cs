@@ -125,6 +125,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _persistence = new Persistence(writer);
         var now = Time.GetTimestamp();
         var utcNow = Time.GetUtcNow();
+        Retained.Reserve(state.Retained.Count);
         foreach (var stored in state.Retained)
         {
             var message = stored.OnClock(Time, now, utcNow);

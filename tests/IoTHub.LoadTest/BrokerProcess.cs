@@ -62,15 +62,18 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     /// <paramref name="transport"/>: what the broker's one measured listener speaks, at <see cref="Port"/>; tls and wss
     /// serve <paramref name="certificates"/>. <paramref name="aclFile"/>: a Mosquitto acl_file IoTHub and Mosquitto both
     /// enforce (the MQTTnet server has none). <paramref name="authenticator"/>: IoTHub's <c>Security:Authenticators:0</c>
-    /// keys, pointing it at a service outside the broker (<see cref="IAuthenticationBackend"/>).
+    /// keys, pointing it at a service outside the broker (<see cref="IAuthenticationBackend"/>). <paramref name="extraArguments"/>:
+    /// more IoTHub options, after the others (a later <c>--data-dir</c> wins).
     /// </summary>
     public static async Task<BrokerProcess> StartAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, IReadOnlyDictionary<string, string>? authenticator = null)
+        int? queueLimit = null, string? passwordFile = null, bool databaseUsers = false, string? aclFile = null, IReadOnlyDictionary<string, string>? authenticator = null,
+        IReadOnlyList<string>? extraArguments = null)
     {
         const int Tries = 3;
         for (var attempt = 1; ; attempt++)
         {
-            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, authenticator).ConfigureAwait(false);
+            var broker = await StartOnceAsync(kind, paths, cpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile, authenticator,
+                extraArguments).ConfigureAwait(false);
             try
             {
                 await broker.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
@@ -84,7 +87,8 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     private static async Task<BrokerProcess> StartOnceAsync(BrokerKind kind, Paths paths, string cpu, Transport transport, TestCertificates? certificates,
-        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, IReadOnlyDictionary<string, string>? authenticator)
+        int? queueLimit, string? passwordFile, bool databaseUsers, string? aclFile, IReadOnlyDictionary<string, string>? authenticator,
+        IReadOnlyList<string>? extraArguments)
     {
         if (transport.UsesTls() && certificates is null)
         {
@@ -138,6 +142,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     arguments.AddRange(authenticator.Select(setting => $"--Security:Authenticators:0:{setting.Key}={setting.Value}"));
                 }
 
+                arguments.AddRange(extraArguments ?? []);
                 break;
             case BrokerKind.Mosquitto:
                 var config = Path.Combine(temp, "mosquitto.conf");

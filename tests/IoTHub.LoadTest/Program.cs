@@ -17,7 +17,7 @@ catch (Exception ex) when (ex is ArgumentException or FormatException)
 if (settings is null)
 {
     Console.WriteLine("""
-        usage: dotnet run -c Release --project tests/IoTHub.LoadTest -- (--all | --scenarios a,b,...) [options]
+        usage: dotnet run -c Release --project tests/IoTHub.LoadTest -- (--all | --scenarios a,b,... | --start-time sqlite,postgres) [options]
           --all                every scenario on every broker, and write docs/benchmarks.md
           --scenarios a,b      some scenarios (names below)
           --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-* over tcp)
@@ -35,6 +35,9 @@ if (settings is null)
           --connects n         connects for connect-rate (default 5000, at most 20000)
           --docs | --no-docs   write (or not) the table to docs/benchmarks.md
           --no-pin             do not pin brokers to CPU 0 and the tool to CPU 1
+          --start-time a,b     instead of scenarios: IoTHub's start with 100 000 sessions and 1 000 000 retained
+                               messages stored in sqlite and/or postgres (issue 24), unpinned
+          --runs n             starts per provider with --start-time (default 3)
         scenarios:
         """);
     foreach (var s in Scenario.All(new Settings()))
@@ -46,6 +49,12 @@ if (settings is null)
 }
 
 var paths = Paths.Find();
+if (settings.StartTimeProviders.Count > 0)
+{
+    // The whole machine, as a broker starts in production.
+    return await StartTime.RunAsync(settings, paths, "0-" + (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+}
+
 var scenarios = Scenario.All(settings).Where(s => settings.All || settings.Scenarios.Contains(s.Name)).ToList();
 if (scenarios.Count == 0)
 {

@@ -48,6 +48,12 @@ internal sealed class Settings
 
     public bool All { get; set; }
 
+    /// <summary>Issue 24's start time on these providers (<c>sqlite</c>, <c>postgres</c>) instead of the scenarios (<see cref="StartTime"/>).</summary>
+    public List<string> StartTimeProviders { get; } = [];
+
+    /// <summary>Starts of the host per provider in <see cref="StartTime"/>.</summary>
+    public int StartRuns { get; set; } = 3;
+
     public static Settings? Parse(string[] args)
     {
         var settings = new Settings();
@@ -138,6 +144,16 @@ internal sealed class Settings
                 case "--no-docs":
                     settings.WriteDocs = false;
                     break;
+                case "--start-time":
+                    foreach (var name in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        settings.StartTimeProviders.Add(name is "sqlite" or "postgres" ? name : throw new ArgumentException("--start-time: sqlite or postgres, not " + name));
+                    }
+
+                    break;
+                case "--runs":
+                    settings.StartRuns = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--no-pin":
                     settings.Pin = false;
                     break;
@@ -146,6 +162,6 @@ internal sealed class Settings
             }
         }
 
-        return settings.All || settings.Scenarios.Count > 0 ? settings : null;
+        return settings.All || settings.Scenarios.Count > 0 || settings.StartTimeProviders.Count > 0 ? settings : null;
     }
 }

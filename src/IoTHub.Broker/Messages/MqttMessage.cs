@@ -140,17 +140,19 @@ public sealed class MqttMessage
     /// <summary>
     /// A message read back from storage: <paramref name="properties"/> is the forwarded block as
     /// <see cref="Properties"/> gave it, <paramref name="expiresAtUtc"/> what <see cref="ExpiresAtUtc"/> gave (null: never expires).
-    /// It does not expire on the broker's clock before <see cref="OnClock"/>.
+    /// It does not expire on the broker's clock before <see cref="OnClock"/>. A retained message kept at <paramref name="storedAt"/>
+    /// comes back as <see cref="KeptAsRetained"/> would give it, in one object (a start reads a million of them).
     /// </summary>
     public static MqttMessage Restore(string topic, ReadOnlySpan<byte> payload, QualityOfService qos, bool retain, ReadOnlySpan<byte> properties,
-        DateTimeOffset? expiresAtUtc, string? publisherId = null)
+        DateTimeOffset? expiresAtUtc, string? publisherId = null, DateTimeOffset? storedAt = null, string? publisherUserName = null)
     {
         var topicLength = Encoding.UTF8.GetByteCount(topic);
         var buffer = new byte[topicLength + properties.Length + payload.Length];
         Encoding.UTF8.GetBytes(topic, buffer);
         properties.CopyTo(buffer.AsSpan(topicLength));
         payload.CopyTo(buffer.AsSpan(topicLength + properties.Length));
-        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId, (0, expiresAtUtc?.UtcTicks ?? 0));
+        return new MqttMessage(topic, buffer, topicLength, properties.Length, qos, retain, publisherId, (0, expiresAtUtc?.UtcTicks ?? 0),
+            stored: (publisherUserName, storedAt?.UtcTicks ?? 0));
     }
 
     /// <summary>

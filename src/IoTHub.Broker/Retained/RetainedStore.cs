@@ -11,7 +11,8 @@ namespace IoTHub.Broker.Retained;
 /// </summary>
 internal sealed class RetainedStore
 {
-    private readonly ConcurrentDictionary<string, MqttMessage> _messages = new(StringComparer.Ordinal);
+    // Replaced only by Reserve, before anyone reads it.
+    private ConcurrentDictionary<string, MqttMessage> _messages = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, MqttMessage> _serverMessages = new(StringComparer.Ordinal);
 
     /// <summary>Every retained message, '$' topics included.</summary>
@@ -32,6 +33,21 @@ internal sealed class RetainedStore
         {
             messages[message.Topic] = message;
         }
+    }
+
+    /// <summary>
+    /// Makes room for <paramref name="count"/> more messages at once, so that a start restoring a million of them does not grow the
+    /// map twenty times over. Only before the broker serves anyone: the map is replaced.
+    /// </summary>
+    public void Reserve(int count)
+    {
+        var messages = new ConcurrentDictionary<string, MqttMessage>(Environment.ProcessorCount, _messages.Count + count, StringComparer.Ordinal);
+        foreach (var (topic, message) in _messages)
+        {
+            messages[topic] = message;
+        }
+
+        _messages = messages;
     }
 
     public MqttMessage? Get(string topic) => For(topic).GetValueOrDefault(topic);

@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Storage;
 using IoTHub.Data.Entities;
@@ -36,50 +37,54 @@ public sealed class RelationalBrokerStore : IBrokerStore
         _connectionSetup = connectionSetup;
     }
 
+    /// <summary>
+    /// Reads each table once, row by row as the database sends them (no list of rows beside the state, no tracking): a start
+    /// with a million retained messages keeps one object per message and its bytes.
+    /// </summary>
     public async Task<StoredState> LoadAsync(CancellationToken cancellationToken = default)
     {
         await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         var state = new StoredState();
-        foreach (var row in await _context.RetainedMessages.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.RetainedMessages, cancellationToken).ConfigureAwait(false))
         {
-            var message = MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties, ToTime(row.ExpiresAt));
-            state.Retained.Add(ToTime(row.StoredAt) is { } storedAt ? message.KeptAsRetained(storedAt, row.PublisherUserName, row.PublisherClientId) : message);
+            // A row kept before the publisher was recorded has no stored_at, and is read without a publisher as before.
+            var storedAt = ToTime(row.StoredAt);
+            state.Retained.Add(MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.QualityOfService, row.Retain, row.Properties, ToTime(row.ExpiresAt),
+                storedAt is null ? null : row.PublisherClientId, storedAt, storedAt is null ? null : row.PublisherUserName));
         }
 
-        foreach (var row in await _context.PendingWills.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.PendingWills, cancellationToken).ConfigureAwait(false))
         {
             state.Wills.Add(new StoredWill(row.ClientId, ToMessage(row, expiresAt: null), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt),
                 (uint?)row.ExpiryInterval));
         }
 
         var sessions = new Dictionary<string, StoredSession>(StringComparer.Ordinal);
-        foreach (var row in await _context.Sessions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.Sessions, cancellationToken).ConfigureAwait(false))
         {
             var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, ToTime(row.DisconnectedAt));
             sessions.Add(row.ClientId, session);
             state.Sessions.Add(session);
         }
 
-        foreach (var row in await _context.Subscriptions.AsNoTracking().ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.Subscriptions, cancellationToken).ConfigureAwait(false))
         {
             var options = new SubscriptionOptions((QualityOfService)row.QualityOfService, row.NoLocal, row.RetainAsPublished, (RetainHandling)row.RetainHandling);
             sessions[row.ClientId].Subscriptions.Add(new StoredSubscription(row.TopicFilter, options, (uint)row.SubscriptionId));
         }
 
-        var queued = _context.QueuedMessages.AsNoTracking().OrderBy(x => x.Sequence);
-        foreach (var row in await queued.ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.QueuedMessages.OrderBy(x => x.Sequence), cancellationToken).ConfigureAwait(false))
         {
             sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, ToMessage(row, row.ExpiresAt), (QualityOfService)row.QualityOfService, row.Retain));
         }
 
-        var outgoing = _context.OutgoingInflight.AsNoTracking().OrderBy(x => x.Sequence);
-        foreach (var row in await outgoing.ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.OutgoingInflight.OrderBy(x => x.Sequence), cancellationToken).ConfigureAwait(false))
         {
             sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, ToMessage(row, row.ExpiresAt),
                 (QualityOfService)row.QualityOfService, row.Retain, row.Released));
         }
 
-        foreach (var row in await _context.IncomingQos2.AsNoTracking().OrderBy(x => x.PacketId).ToListAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(_context.IncomingQos2.OrderBy(x => x.PacketId), cancellationToken).ConfigureAwait(false))
         {
             sessions[row.ClientId].IncomingQos2.Add((ushort)row.PacketId);
         }
@@ -258,6 +263,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
 
     private static MqttMessage ToMessage(MessageRow row, long? expiresAt) =>
         MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties, ToTime(expiresAt));
+
+    /// <summary>The rows of <paramref name="query"/> one at a time, untracked.</summary>
+    private static ConfiguredCancelableAsyncEnumerable<T> Rows<T>(IQueryable<T> query, CancellationToken cancellationToken)
+        where T : class =>
+        query.AsNoTracking().AsAsyncEnumerable().WithCancellation(cancellationToken);
 
     private static DateTimeOffset? ToTime(long? unixMilliseconds) =>
         unixMilliseconds is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;

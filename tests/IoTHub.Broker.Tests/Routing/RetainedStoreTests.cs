@@ -42,4 +42,22 @@ public sealed class RetainedStoreTests
         Assert.Empty(Match("#"));
         Assert.Null(_store.Get("$SYS/broker/uptime"));
     }
+
+    [Fact]
+    public void Reserving_room_keeps_what_is_stored_and_takes_more()
+    {
+        _store.Set(Retained("site/a"));
+        _store.Set(Retained("$SYS/broker/uptime"));
+
+        _store.Reserve(1000);
+        for (var i = 0; i < 1000; i++)
+        {
+            _store.Set(Retained("fleet/" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/state"));
+        }
+
+        Assert.Equal((1002, 1), (_store.Count, _store.ServerCount));
+        Assert.Equal(1001, Match("#").Count);
+        Assert.NotNull(_store.Get("site/a"));
+        Assert.Equal(["fleet/999/state"], Match("fleet/999/+"));
+    }
 }
