@@ -488,8 +488,8 @@ internal sealed class Session : IDenseTableEntry
     }
 
     /// <summary>
-    /// Starts sending the retained messages of <paramref name="feed"/> (after its subscription was acknowledged), in place
-    /// of a feed of the same filter; nothing when the subscription was removed or replaced meanwhile, or the session ended.
+    /// Starts sending the retained messages of <paramref name="feed"/> (after its subscription was acknowledged); nothing
+    /// when the subscription was removed or replaced meanwhile (which stopped any earlier feed of its filter), or the session ended.
     /// </summary>
     internal void Feed(RetainedFeed feed)
     {
@@ -503,7 +503,6 @@ internal sealed class Session : IDenseTableEntry
                 return;
             }
 
-            StopFeeds(subscription.TopicFilter);
             (_feeds ??= []).Add(feed);
             connection = Connection;
         }
@@ -548,15 +547,15 @@ internal sealed class Session : IDenseTableEntry
             return;
         }
 
-        foreach (var feed in feeds)
+        for (var i = feeds.Count - 1; i >= 0; i--)
         {
-            if (filter is null || feed.Subscription.TopicFilter == filter)
+            if (filter is null || feeds[i].Subscription.TopicFilter == filter)
             {
-                feed.Stop();
+                feeds[i].Stop();
+                feeds.RemoveAt(i);
             }
         }
 
-        feeds.RemoveAll(feed => filter is null || feed.Subscription.TopicFilter == filter);
         _feeds = feeds.Count == 0 ? null : feeds;
     }
 
