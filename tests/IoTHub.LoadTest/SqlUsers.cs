@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using IoTHub.Testing;
 using Npgsql;
@@ -88,9 +89,11 @@ internal sealed class SqlUsers : IAuthenticationBackend
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync().ConfigureAwait(false);
         await using var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
-        for (var wait = 0; wait < 100 && (long)(await others.ExecuteScalarAsync().ConfigureAwait(false))! > 0; wait++)
+        // PostgreSQL has no event for a session's end: asked again every 20 ms, for at most 10 s.
+        var deadline = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
+        while ((long)(await others.ExecuteScalarAsync().ConfigureAwait(false))! > 0 && Stopwatch.GetTimestamp() < deadline)
         {
-            await Task.Delay(100).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(20)).ConfigureAwait(false);
         }
 
         await using var scans = new NpgsqlCommand("SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'devices'", connection);
