@@ -6,6 +6,7 @@ using IoTHub.Broker;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Messages;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 
 namespace IoTHub.Benchmarks;
 
@@ -42,7 +43,7 @@ public class FanOutBenchmarks
             var toBroker = new Pipe();
             var fromBroker = new Pipe();
             _pipes.Add(toBroker);
-            _tasks.Add(_broker.HandleConnectionAsync(new Duplex(toBroker.Reader, fromBroker.Writer), new ConnectionInfo("pipe", TransportKind.Tcp, null, null)));
+            _tasks.Add(_broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), new ConnectionInfo("pipe", TransportKind.Tcp, null, null)));
             var writer = toBroker.Writer;
             MqttEncoder.Write(writer, new ConnectPacket { ClientId = "sub-" + i, KeepAlive = 0 }, MqttProtocolVersion.V311);
             var subscribe = new SubscribePacket { PacketId = 1 };
@@ -113,12 +114,5 @@ public class FanOutBenchmarks
         }
 
         await reader.CompleteAsync().ConfigureAwait(false);
-    }
-
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

@@ -5,6 +5,7 @@ using IoTHub.Broker;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Messages;
 using IoTHub.Mqtt;
+using IoTHub.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace IoTHub.Fuzz;
@@ -68,7 +69,7 @@ public static class ConnectionHarness
     {
         var toBroker = new Pipe();
         var fromBroker = new Pipe();
-        var served = broker.HandleConnectionAsync(new Duplex(toBroker.Reader, fromBroker.Writer),
+        var served = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer),
             new ConnectionInfo("fuzz", TransportKind.Tcp, null, new IPEndPoint(IPAddress.Loopback, 40_000 + part)));
         var received = ReadAllAsync(fromBroker.Reader);
         for (var start = 0; start < stream.Length; start += writeLength)
@@ -157,13 +158,6 @@ public static class ConnectionHarness
                 return all.WrittenSpan.ToArray();
             }
         }
-    }
-
-    private sealed class Duplex(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 
     /// <summary>Keeps the first error the broker logs: its own faults (a connection that failed, a handler that threw) are errors.</summary>

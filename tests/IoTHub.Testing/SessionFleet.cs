@@ -60,7 +60,7 @@ public static class SessionFleet
         var toBroker = new Pipe();
         var fromBroker = new Pipe();
         var remote = new IPEndPoint(IPAddress.Loopback, 40000 + (index % 20000));
-        var served = broker.HandleConnectionAsync(new Transport(toBroker.Reader, fromBroker.Writer), new ConnectionInfo("fleet", TransportKind.Tcp, null, remote));
+        var served = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), new ConnectionInfo("fleet", TransportKind.Tcp, null, remote));
         var client = new MqttTestClient(toBroker.Writer, fromBroker.Reader, MqttProtocolVersion.V500, served);
         await client.ConnectAcceptedAsync(new ConnectPacket
         {
@@ -70,12 +70,5 @@ public static class SessionFleet
             Properties = new MqttProperties { SessionExpiryInterval = uint.MaxValue },
         });
         return client;
-    }
-
-    private sealed class Transport(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

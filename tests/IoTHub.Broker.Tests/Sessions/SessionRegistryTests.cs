@@ -3,6 +3,7 @@ using System.Text;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Sessions;
 using IoTHub.Broker.Tests.Support;
+using IoTHub.Testing;
 using IoTHub.Broker.Wills;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Time.Testing;
@@ -31,7 +32,7 @@ public sealed class SessionRegistryTests : IAsyncDisposable
     private SessionRegistry Registry => _broker.Registry;
 
     private MqttConnection NewConnection() =>
-        new(_broker, new PipeClient.DuplexPipe(new Pipe().Reader, new Pipe().Writer), PipeClient.Connection);
+        new(_broker, new DuplexPipe(new Pipe().Reader, new Pipe().Writer), PipeClient.Connection);
 
     private bool Attach(MqttConnection connection, string clientId, bool cleanStart = false, uint expiry = 60) =>
         Registry.Attach(connection, clientId, cleanStart, expiry, new ConnAckPacket());

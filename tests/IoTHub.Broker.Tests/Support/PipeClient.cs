@@ -45,12 +45,4 @@ internal static class PipeClient
         var brokerTask = broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, fromBroker.Writer), connection ?? Connection);
         return new MqttTestClient(toBroker.Writer, fromBroker.Reader, version, brokerTask, reads);
     }
-
-    /// <summary>Two pipe ends as the transport a broker connection reads from and writes to.</summary>
-    internal sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
 }
