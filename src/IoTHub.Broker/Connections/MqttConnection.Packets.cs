@@ -432,7 +432,7 @@ internal sealed partial class MqttConnection
         EnqueueControl(Outbound.Packet(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes }));
         foreach (var feed in retained)
         {
-            session.Feed(feed);
+            session.Feed(feed, Options.RetainedDeliveryBatch);
         }
     }
 

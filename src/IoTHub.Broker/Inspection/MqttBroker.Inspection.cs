@@ -250,7 +250,7 @@ public sealed partial class MqttBroker
 
         foreach (var feed in retained)
         {
-            session.Feed(feed);
+            session.Feed(feed, Options.RetainedDeliveryBatch);
         }
 
         return AdminSubscribeResult.Subscribed;

@@ -490,8 +490,10 @@ internal sealed class Session : IDenseTableEntry
     /// <summary>
     /// Starts sending the retained messages of <paramref name="feed"/> (after its subscription was acknowledged); nothing
     /// when the subscription was removed or replaced meanwhile (which stopped any earlier feed of its filter), or the session ended.
+    /// A connected session queues the first <paramref name="batch"/> at once, so that they go out before any message
+    /// routed after the SUBSCRIBE, as when every retained message was queued at SUBSCRIBE; the rest follow as the queue empties.
     /// </summary>
-    internal void Feed(RetainedFeed feed)
+    internal void Feed(RetainedFeed feed, int batch)
     {
         MqttConnection? connection;
         lock (Sync)
@@ -505,6 +507,10 @@ internal sealed class Session : IDenseTableEntry
 
             (_feeds ??= []).Add(feed);
             connection = Connection;
+            if (connection is not null)
+            {
+                TakeRetained(batch);
+            }
         }
 
         connection?.SignalWrite();
