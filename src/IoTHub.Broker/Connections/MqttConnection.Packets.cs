@@ -86,7 +86,7 @@ internal sealed partial class MqttConnection
         var pending = _pendingConnect!;
         _pendingConnect = null;
         TaskCompletionSource closed;
-        lock (_controlLock)
+        lock (ControlLock)
         {
             if (_closing)
             {
@@ -122,7 +122,7 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            lock (_controlLock)
+            lock (ControlLock)
             {
                 _connectClosed = null;
             }
@@ -306,7 +306,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        _publishesReceived.Add(qos, size);
+        t_publishesReceived.Add(qos, size);
         var message = MqttMessage.FromPublish(publish, topic, ClientId, _broker.Time);
         if (publish.Retain && Options.RetainAvailable)
         {

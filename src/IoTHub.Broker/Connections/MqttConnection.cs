@@ -19,8 +19,19 @@ namespace IoTHub.Broker.Connections;
 /// client, and one write loop that drains control packets first, then the session's messages, into
 /// the pipe, flushing once per batch (DESIGN §2).
 /// </summary>
-internal sealed partial class MqttConnection
+internal sealed partial class MqttConnection : IThreadPoolWorkItem
 {
+    // The write rounds' states (_writeState): none runs and a signal starts one; one runs or is queued; it runs and was
+    // signalled since it last looked; no round runs again (closed). Before CONNECT, signals only leave work waiting.
+    private const int WritesIdle = 0;
+    private const int WritesBusy = 1;
+    private const int WritesAgain = 2;
+    private const int WritesEnded = 3;
+    private const int WritesNotStarted = 4;
+
+    /// <summary>The batch of a connection between rounds: empty, never written to.</summary>
+    private static readonly List<Outbound> NoBatch = [];
+
     private static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>How long a closing connection that told the client why keeps reading while the client goes on sending.</summary>
@@ -47,15 +58,18 @@ internal sealed partial class MqttConnection
     private readonly MqttBroker _broker;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
-    private readonly Lock _controlLock = new();
 
-    // Both start with room for one item: an idle client only ever gets CONNACK and PINGRESP, and the
-    // default first growth (4 items of 64 B each) would stay allocated on every idle connection.
-    private readonly Queue<Outbound> _control = new(1);
-    private readonly WriteSignal _writeSignal = new();
+    // Control packets waiting for the next write round, and the round's batch: both are taken from a per-thread
+    // cache when there is something to write and given back when the connection has nothing more, so an idle
+    // connection holds neither (and a connection that was busy once does not keep a batch grown to a thousand items).
+    private Queue<Outbound>? _control;
+    private List<Outbound> _batch = NoBatch;
 
-    private readonly List<Outbound> _batch = new(1);
-    private Task? _writeLoop;
+    /// <summary>Guards the control queue and the start and end of write rounds: the connection itself (see <see cref="Session.Sync"/>).</summary>
+    private object ControlLock => this;
+    private int _writeState = WritesNotStarted;
+    private bool _writesStarted;
+    private TaskCompletionSource? _writesEnded;
     private Session? _session;
     private MqttProtocolVersion _version;
     private ushort _keepAlive;
@@ -75,7 +89,14 @@ internal sealed partial class MqttConnection
 
     // Only 5.0 deliveries that add properties use it, so it is made on first use, not per connection.
     private byte[] _propertyScratch = [];
-    private QosTally _publishesReceived;
+
+    /// <summary>
+    /// The PUBLISH packets of the read being handled, by QoS, added to the statistics at its end. Reads are handled
+    /// synchronously, one at a time per thread, so one tally per thread serves every connection: a field would cost
+    /// each connection 48 B.
+    /// </summary>
+    [ThreadStatic]
+    private static QosTally t_publishesReceived;
 
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info)
     {
@@ -148,8 +169,10 @@ internal sealed partial class MqttConnection
     private bool V5 => _version == MqttProtocolVersion.V500;
 
     /// <summary>
-    /// Serves the connection until it ends: the read loop runs in this method itself, not in an awaited
-    /// one, as each pending async method keeps a state-machine box alive on every idle connection.
+    /// Serves the connection until it ends: the read loop runs in this method itself, not in an awaited one, as each
+    /// pending async method keeps a state-machine box alive on every idle connection. The box holds every local that
+    /// lives across an await and one awaiter per awaited type, so reads are handled in <see cref="HandleRead"/> straight
+    /// from the awaited result and the close is another method, whose box exists only while a connection ends.
     /// </summary>
     public async Task RunAsync()
     {
@@ -157,22 +180,21 @@ internal sealed partial class MqttConnection
         {
             while (!_closing)
             {
-                var reading = _input.ReadAsync();
-                if (reading.IsCompleted)
+                if (DataWaiting())
                 {
-                    // Data was already waiting: this client sends faster than the broker routes (see PacketsPerTurn).
-                    // The write loops this loop woke run before it takes more.
+                    // This client sends faster than the broker routes (see PacketsPerTurn): the write rounds this loop
+                    // woke run before it takes more.
                     await Task.Yield();
                 }
 
-                var result = await reading.ConfigureAwait(false);
-                HandleRead(result.Buffer);
+                var ended = HandleRead(await _input.ReadAsync().ConfigureAwait(false));
                 if (_pendingConnect is not null)
                 {
                     // Nothing after CONNECT is read before its decision: later packets stay in the pipe.
                     await FinishPendingConnectAsync().ConfigureAwait(false);
                 }
-                if (result.IsCompleted || result.IsCanceled)
+
+                if (ended)
                 {
                     break;
                 }
@@ -187,31 +209,56 @@ internal sealed partial class MqttConnection
             BrokerLog.ConnectionFailed(Logger, ex, ClientId);
             _closeReason = "internal error";
         }
+
+        await EndAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// True when a read would return data at once. The data stays unread for the next read; a canceled or final
+    /// result is left to it too (a cancel, which a read consumes, is made again).
+    /// </summary>
+    private bool DataWaiting()
+    {
+        if (!_input.TryRead(out var result))
+        {
+            return false;
+        }
+
+        _input.AdvanceTo(result.Buffer.Start);
+        if (result.IsCanceled)
+        {
+            _input.CancelPendingRead();
+            return false;
+        }
+
+        return !result.IsCompleted;
+    }
+
+    /// <summary>The end of a connection, after its read loop: the last writes, the session and will, the transport.</summary>
+    private async Task EndAsync()
+    {
+        _closing = true;
+        SignalWrite();
+        await StopWriteLoopAsync().ConfigureAwait(false);
+        _broker.OnConnectionClosed(this, _session, AuthorizedWill());
+        if (_session is not null)
+        {
+            BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
+        }
+
+        try
+        {
+            if (_lingerOnClose)
+            {
+                await DiscardInputAsync().ConfigureAwait(false);
+            }
+
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
         finally
         {
-            _closing = true;
-            SignalWrite();
-            await StopWriteLoopAsync().ConfigureAwait(false);
-            _broker.OnConnectionClosed(this, _session, AuthorizedWill());
-            if (_session is not null)
-            {
-                BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
-            }
-
-            try
-            {
-                if (_lingerOnClose)
-                {
-                    await DiscardInputAsync().ConfigureAwait(false);
-                }
-
-                await _input.CompleteAsync().ConfigureAwait(false);
-                await _output.CompleteAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _broker.RemoveConnection(this);
-            }
+            _broker.RemoveConnection(this);
         }
     }
 
@@ -244,8 +291,31 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>Wakes the write loop; cheap and safe from any thread.</summary>
-    public void SignalWrite() => _writeSignal.Set();
+    /// <summary>
+    /// Says there is something to write: starts a write round on the thread pool when none runs, or makes the
+    /// running one go round once more. Cheap and safe from any thread; signals made while a round runs fold into one.
+    /// </summary>
+    public void SignalWrite()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _writeState);
+            if (state == WritesIdle)
+            {
+                if (Interlocked.CompareExchange(ref _writeState, WritesBusy, WritesIdle) == WritesIdle)
+                {
+                    // Preferring this thread's queue, as a continuation queued by the write loop's signal did.
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+                    return;
+                }
+            }
+            else if (state != WritesBusy || Interlocked.CompareExchange(ref _writeState, WritesAgain, WritesBusy) == WritesBusy)
+            {
+                // Again, ended, or not started yet (the first round, at CONNECT or close, takes what is waiting).
+                return;
+            }
+        }
+    }
 
     /// <summary>
     /// Closes the connection from the server side. MQTT 5.0 clients first get a DISCONNECT with the
@@ -270,7 +340,7 @@ internal sealed partial class MqttConnection
         _closing = true;
         SignalWrite();
         _input.CancelPendingRead();
-        lock (_controlLock)
+        lock (ControlLock)
         {
             // A read loop waiting for an authentication decision stops waiting (its continuation runs elsewhere).
             _connectClosed?.TrySetResult();
@@ -335,9 +405,10 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>Decodes and handles every complete packet of one read, then advances the pipe once.</summary>
-    private void HandleRead(ReadOnlySequence<byte> buffer)
+    /// <summary>Decodes and handles every complete packet of one read, then advances the pipe once; true when it was the last read.</summary>
+    private bool HandleRead(in ReadResult read)
     {
+        var buffer = read.Buffer;
         var received = buffer.Length;
         var packets = 0;
         var turnEnded = false;
@@ -375,12 +446,14 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            _session?.Counters.Received(_publishesReceived.Messages, received - buffer.Length);
-            _broker.Statistics.Received(packets, received - buffer.Length, ref _publishesReceived);
+            _session?.Counters.Received(t_publishesReceived.Messages, received - buffer.Length);
+            _broker.Statistics.Received(packets, received - buffer.Length, ref t_publishesReceived);
 
             // A turn that ended with packets left has not examined them: the next read returns them at once.
             _input.AdvanceTo(buffer.Start, turnEnded ? buffer.Start : buffer.End);
         }
+
+        return read.IsCompleted || read.IsCanceled;
     }
 
     /// <summary>
@@ -559,9 +632,9 @@ internal sealed partial class MqttConnection
 
     private void EnqueueControl(in Outbound item)
     {
-        lock (_controlLock)
+        lock (ControlLock)
         {
-            _control.Enqueue(item);
+            (_control ??= WriteBuffers<Queue<Outbound>>.Take() ?? new Queue<Outbound>(1)).Enqueue(item);
         }
 
         SignalWrite();
@@ -570,49 +643,80 @@ internal sealed partial class MqttConnection
     private void EnsureWriteLoop()
     {
         // Started by CONNECT on the read loop, or by a close from another thread: exactly once.
-        lock (_controlLock)
+        lock (ControlLock)
         {
-            _writeLoop ??= WriteLoopAsync();
+            if (_writesStarted)
+            {
+                return;
+            }
+
+            _writesStarted = true;
         }
+
+        Volatile.Write(ref _writeState, WritesBusy);
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
+    /// <summary>Waits for the last write round (it writes what the closing connection still has to say), for a while.</summary>
     private async Task StopWriteLoopAsync()
     {
-        if (_writeLoop is null)
+        TaskCompletionSource ended;
+        lock (ControlLock)
         {
-            return;
+            if (!_writesStarted || _writeState == WritesEnded)
+            {
+                // A close from another thread that comes after this starts no round.
+                _writesStarted = true;
+                _writeState = WritesEnded;
+                return;
+            }
+
+            ended = _writesEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         try
         {
-            await _writeLoop.WaitAsync(CloseFlushTimeout).ConfigureAwait(false);
+            await ended.Task.WaitAsync(CloseFlushTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             _output.CancelPendingFlush();
-            await _writeLoop.ConfigureAwait(false);
+            await ended.Task.ConfigureAwait(false);
         }
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>A write round, run by the thread pool for <see cref="SignalWrite"/>.</summary>
+    void IThreadPoolWorkItem.Execute() => _ = WriteRoundAsync();
+
+    /// <summary>
+    /// Writes batches until there is nothing left, then ends: an idle connection keeps no parked loop, signal, task
+    /// or batch. It completes without an allocation when every flush does (the usual case); a flush the socket holds
+    /// back or a commit an acknowledgement waits for keeps the round's state until it goes on.
+    /// </summary>
+    private async Task WriteRoundAsync()
     {
-        // Continues on the thread pool, as Task.Run would, without its delegate, task and unwrap promise
-        // staying alive for the connection's lifetime.
-        await Task.Yield();
+        _batch = WriteBuffers<List<Outbound>>.Take() ?? new List<Outbound>();
         try
         {
             while (true)
             {
+                // Signals from here on start another turn of this loop.
+                Volatile.Write(ref _writeState, WritesBusy);
                 var closing = _closing;
                 CollectBatch(closing);
                 if (_batch.Count == 0)
                 {
                     if (closing)
                     {
+                        EndWrites();
                         return;
                     }
 
-                    await _writeSignal.WaitAsync().ConfigureAwait(false);
+                    if (GoIdle())
+                    {
+                        return;
+                    }
+
                     continue;
                 }
 
@@ -626,6 +730,7 @@ internal sealed partial class MqttConnection
                     Volatile.Write(ref _flushStartedAt, 0);
                     if (flush.IsCompleted || flush.IsCanceled)
                     {
+                        EndWrites();
                         return;
                     }
 
@@ -651,15 +756,63 @@ internal sealed partial class MqttConnection
             // The transport is gone; the read loop ends the connection.
             _closing = true;
             _input.CancelPendingRead();
+            EndWrites();
+        }
+    }
+
+    /// <summary>
+    /// Ends the round when nothing was signalled since it last looked, giving back the batch and an empty control
+    /// queue; false when a signal came meanwhile and the round must look again.
+    /// </summary>
+    private bool GoIdle()
+    {
+        ReleaseBatch();
+        lock (ControlLock)
+        {
+            if (_control is { Count: 0 } control)
+            {
+                _control = null;
+                WriteBuffers<Queue<Outbound>>.Return(control);
+            }
+        }
+
+        if (Interlocked.CompareExchange(ref _writeState, WritesIdle, WritesBusy) == WritesBusy)
+        {
+            return true;
+        }
+
+        _batch = WriteBuffers<List<Outbound>>.Take() ?? new List<Outbound>();
+        return false;
+    }
+
+    /// <summary>No round runs again; whoever waits for the last one (<see cref="StopWriteLoopAsync"/>) goes on.</summary>
+    private void EndWrites()
+    {
+        ReleaseBatch();
+        lock (ControlLock)
+        {
+            _writeState = WritesEnded;
+            _writesEnded?.TrySetResult();
+        }
+    }
+
+    private void ReleaseBatch()
+    {
+        var batch = _batch;
+        if (batch != NoBatch)
+        {
+            _batch = NoBatch;
+            batch.Clear();
+            WriteBuffers<List<Outbound>>.Return(batch);
         }
     }
 
     /// <summary>Control packets first, in arrival order; then redeliveries; then queued messages within the window.</summary>
     private void CollectBatch(bool closing)
     {
-        lock (_controlLock)
+        lock (ControlLock)
         {
-            while (_control.TryDequeue(out var item))
+            while (_control is not null && _control.TryDequeue(out var item))
             {
                 _batch.Add(item);
             }
