@@ -57,6 +57,7 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
     {
         var duration = TimeSpan.FromMinutes(settings.SoakMinutes);
         var results = new List<SoakResult>();
+        var started = true;
         Console.WriteLine($"soak, {duration.TotalMinutes:N1} min per broker; load average at start: {Report.LoadAverage()}");
         foreach (var kind in settings.Brokers)
         {
@@ -67,9 +68,22 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
             }
 
             Console.WriteLine($"{BrokerProcess.Name(kind)}:");
-            var started = DateTime.UtcNow;
+            var startedAt = DateTime.UtcNow;
             SoakResult result;
-            var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, Transport.Tcp, null).ConfigureAwait(false);
+            BrokerProcess broker;
+            try
+            {
+                broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, Transport.Tcp, null).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
+            {
+                // A broker that never said it listens is still running: it must not outlive the tool.
+                BrokerProcess.KillAll();
+                Console.WriteLine($"  FAILED: {ex.Message}");
+                started = false;
+                continue;
+            }
+
             await using (broker.ConfigureAwait(false))
             {
                 result = await new Soak(broker, new ClientTransport(broker.Port, Transport.Tcp, null, false), duration).RunAsync().ConfigureAwait(false);
@@ -80,7 +94,7 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
             result = result with
             {
                 Broker = kind,
-                Started = started,
+                Started = startedAt,
                 LoadAverage = Report.LoadAverage(),
                 Problems = [.. broker.Problems.Where(line => !Expected(line))],
                 ExpectedProblems = [.. broker.Problems.Where(Expected)],
@@ -90,7 +104,7 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
         }
 
         Console.WriteLine(SoakResult.Markdown(results));
-        return results.TrueForAll(r => r.Passed) ? 0 : 1;
+        return started && results.TrueForAll(r => r.Passed) ? 0 : 1;
     }
 
     private async Task<SoakResult> RunAsync()
