@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -29,6 +30,10 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     private readonly string _tempDirectory;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<int> _httpPort = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<string> _problems = new();
+
+    // A .NET console logger's entry is a level line ("warn: Category[id]") and then its indented message line.
+    private string? _problemHeader;
 
     private BrokerProcess(BrokerKind kind, int port, Process process, string tempDirectory)
     {
@@ -43,6 +48,12 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     public int Port { get; }
 
     public int Pid => _process.Id;
+
+    /// <summary>
+    /// What the broker logged at warning level or above (.NET's console logger: <c>warn:</c>, <c>fail:</c>, <c>crit:</c>, each with
+    /// its message) and every line it wrote to stderr, in order.
+    /// </summary>
+    public IReadOnlyCollection<string> Problems => _problems;
 
     public static string Name(BrokerKind kind) => kind switch
     {
@@ -211,6 +222,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                 return;
             }
 
+            broker.CollectProblem(line);
             if (line.Contains(ReadyLine(kind), StringComparison.Ordinal))
             {
                 broker._listening.TrySetResult();
@@ -224,6 +236,7 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         {
             if (!string.IsNullOrEmpty(e.Data))
             {
+                broker._problems.Enqueue("stderr: " + e.Data);
                 Console.Error.WriteLine($"  [{Name(kind)}] {e.Data}");
             }
         };
@@ -297,6 +310,26 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         foreach (var file in files)
         {
             File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        }
+    }
+
+    /// <summary>Keeps a stdout line of a warning or worse, joined with the message line that follows it (called on one thread, in order).</summary>
+    private void CollectProblem(string line)
+    {
+        if (_problemHeader is { } header)
+        {
+            _problemHeader = null;
+            var message = line.StartsWith(' ') ? " " + line.Trim() : "";
+            _problems.Enqueue(header + message);
+            if (message.Length > 0)
+            {
+                return;
+            }
+        }
+
+        if (line.StartsWith("warn:", StringComparison.Ordinal) || line.StartsWith("fail:", StringComparison.Ordinal) || line.StartsWith("crit:", StringComparison.Ordinal))
+        {
+            _problemHeader = line;
         }
     }
 

@@ -15,11 +15,15 @@ namespace IoTHub.LoadTest;
 /// A minimal MQTT 3.1.1 client over a socket and System.IO.Pipelines, using the IoTHub.Mqtt codec
 /// (PUBLISH is decoded in place, without allocating), so that the tool costs less than the brokers. The pipes sit
 /// on the socket's own stream, or on TLS and/or a WebSocket over it (<see cref="ClientTransport"/>).
-/// Payloads carry the send timestamp (8 bytes) and the publishing flow's index (4 bytes).
+/// Payloads carry the send timestamp (8 bytes), the publishing flow's index (4 bytes) and, when they have room, the client's
+/// sequence number of the message (8 bytes), which the soak's accounting follows (<see cref="IMessageObserver"/>).
 /// </summary>
 internal sealed class LoadClient : IAsyncDisposable
 {
     public const int PayloadHeader = 12;
+
+    /// <summary>The smallest payload that carries a sequence number, after the header.</summary>
+    public const int SequencedPayload = PayloadHeader + sizeof(long);
     public const int InflightLimit = 32;
     private readonly MqttProtocolVersion _version;
 
@@ -37,11 +41,14 @@ internal sealed class LoadClient : IAsyncDisposable
     private readonly TaskCompletionSource _disposing = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Flow[] _flows;
     private readonly bool _stopReadingAfterSubAck;
+    private readonly IMessageObserver? _observer;
     private LatencyHistogram _latency = new();
     private TaskCompletionSource? _subAcks;
+    private TaskCompletionSource? _unsubAck;
     private int _subAcksExpected;
     private Task? _receiving;
     private ushort _nextPacketId;
+    private long _nextSequence;
 
     // The SCRAM exchange of an enhanced-authentication CONNECT (MQTT 5.0 §4.12), and the AUTH answer the receive loop sends.
     private ScramClient? _scram;
@@ -54,6 +61,7 @@ internal sealed class LoadClient : IAsyncDisposable
         _inflightLimit = options.InflightLimit;
         _inflight = new SemaphoreSlim(options.InflightLimit);
         _stopReadingAfterSubAck = options.StopReadingAfterSubAck;
+        _observer = options.Observer;
         _version = options.Scram is null ? MqttProtocolVersion.V311 : MqttProtocolVersion.V500;
         LocalPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
@@ -115,6 +123,7 @@ internal sealed class LoadClient : IAsyncDisposable
             KeepAlive = options.KeepAlive,
             UserName = options.Credentials?.UserName ?? options.UserName,
             Password = options.Credentials?.Password,
+            Will = options.Will,
         };
         if (options.Scram is { } scram)
         {
@@ -173,11 +182,31 @@ internal sealed class LoadClient : IAsyncDisposable
         await _subAcks.Task.WaitAsync(timeout).ConfigureAwait(false);
     }
 
+    /// <summary>Unsubscribes from the filters in one UNSUBSCRIBE and waits for its UNSUBACK.</summary>
+    public async Task UnsubscribeAsync(IReadOnlyList<string> filters, TimeSpan timeout)
+    {
+        _unsubAck = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            MqttEncoder.Write(_writer, new UnsubscribePacket { PacketId = NextPacketId(), TopicFilters = [.. filters] }, _version);
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        await _unsubAck.Task.WaitAsync(timeout).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Writes up to <paramref name="count"/> PUBLISH packets (each stamped with the current time and
-    /// <paramref name="flowIndex"/>) and flushes once. <paramref name="topics"/>[pick()] chooses each topic.
+    /// <paramref name="flowIndex"/>, and with a sequence number when it has room) and flushes once. <paramref name="topics"/>[pick()] chooses
+    /// each topic.
     /// </summary>
-    public async ValueTask PublishAsync(byte[][] topics, Random? random, byte[] payload, int flowIndex, QualityOfService qos, int count, CancellationToken cancellation = default)
+    public async ValueTask PublishAsync(byte[][] topics, Random? random, byte[] payload, int flowIndex, QualityOfService qos, int count, bool retain = false,
+        CancellationToken cancellation = default)
     {
         if (qos != QualityOfService.AtMostOnce)
         {
@@ -198,7 +227,14 @@ internal sealed class LoadClient : IAsyncDisposable
                 var topic = topics.Length == 1 ? topics[0] : topics[random!.Next(topics.Length)];
                 BinaryPrimitives.WriteInt64LittleEndian(payload, Stopwatch.GetTimestamp());
                 var packetId = qos == QualityOfService.AtMostOnce ? (ushort)0 : NextPacketId();
-                MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, packetId: packetId), _version);
+                if (payload.Length >= SequencedPayload)
+                {
+                    var sequence = _nextSequence++;
+                    BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(PayloadHeader), sequence);
+                    _observer?.OnSending(packetId, sequence, topic);
+                }
+
+                MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), payloadSequence, qos, retain, packetId: packetId), _version);
             }
 
             await _writer.FlushAsync(cancellation).ConfigureAwait(false);
@@ -345,6 +381,7 @@ internal sealed class LoadClient : IAsyncDisposable
         {
             _connAck.TrySetResult(ReasonCode.UnspecifiedError);
             _subAcks?.TrySetException(new IOException("connection closed before SUBACK"));
+            _unsubAck?.TrySetException(new IOException("connection closed before UNSUBACK"));
             await _reader.CompleteAsync().ConfigureAwait(false);
         }
     }
@@ -387,6 +424,7 @@ internal sealed class LoadClient : IAsyncDisposable
                         }
                     }
 
+                    _observer?.OnReceived(publish);
                     Volatile.Write(ref Received, Received + 1);
                     if (publish.QualityOfService == QualityOfService.AtLeastOnce)
                     {
@@ -400,12 +438,14 @@ internal sealed class LoadClient : IAsyncDisposable
                     break;
                 case PacketType.PubAck:
                 case PacketType.PubComp:
+                    _observer?.OnAcknowledged(packet.Ack.PacketId);
                     _inflight.Release();
                     break;
                 case PacketType.PubRec:
                     acks.Add(new AckPacket(PacketType.PubRel, packet.Ack.PacketId));
                     break;
                 case PacketType.PubRel:
+                    _observer?.OnReleased(packet.Ack.PacketId);
                     acks.Add(new AckPacket(PacketType.PubComp, packet.Ack.PacketId));
                     break;
                 case PacketType.ConnAck:
@@ -447,6 +487,9 @@ internal sealed class LoadClient : IAsyncDisposable
                     }
 
                     break;
+                case PacketType.UnsubAck:
+                    _unsubAck?.TrySetResult();
+                    break;
             }
         }
     }
@@ -478,6 +521,8 @@ internal sealed class LoadClient : IAsyncDisposable
 /// <param name="StopReadingAfterSubAck">Stop reading the socket for good once subscribed: a subscriber that is stuck, not slow.</param>
 /// <param name="KeepAlive">The CONNECT's keep-alive in seconds (0: none); the client sends no PINGREQ, so keep it above the run.</param>
 /// <param name="UserName">A user name without a password, for the access rules (<see cref="AccessRules"/>); <paramref name="Credentials"/> take precedence.</param>
+/// <param name="Will">The will CONNECT carries (none by default).</param>
+/// <param name="Observer">Sees every message sent and received, and their acknowledgements (the soak's accounting).</param>
 internal sealed record ClientOptions(
     bool CleanSession = true,
     int InflightLimit = LoadClient.InflightLimit,
@@ -486,9 +531,31 @@ internal sealed record ClientOptions(
     ushort KeepAlive = 0,
     Credentials? Credentials = null,
     ScramOptions? Scram = null,
-    string? UserName = null)
+    string? UserName = null,
+    WillMessage? Will = null,
+    IMessageObserver? Observer = null)
 {
     public static readonly ClientOptions Default = new();
+}
+
+/// <summary>
+/// Follows a <see cref="LoadClient"/>'s messages one by one, for the soak's accounting (<see cref="Soak"/>). Called on the client's
+/// send and receive paths, so it must be quick; one observer may serve the connections of one client id in turn (a persistent session
+/// outlives its connections), two of them at once during a takeover.
+/// </summary>
+internal interface IMessageObserver
+{
+    /// <summary>A PUBLISH with a sequence number is about to be written; <paramref name="packetId"/> 0 at QoS 0.</summary>
+    void OnSending(ushort packetId, long sequence, byte[] topic);
+
+    /// <summary>PUBACK or PUBCOMP: the broker took one of this client's QoS 1/2 messages.</summary>
+    void OnAcknowledged(ushort packetId);
+
+    /// <summary>A PUBLISH arrived; the client acknowledges it after this returns.</summary>
+    void OnReceived(in PublishPacket publish);
+
+    /// <summary>PUBREL: the broker released a QoS 2 message this client received, whose packet id may now be reused.</summary>
+    void OnReleased(ushort packetId);
 }
 
 /// <summary>

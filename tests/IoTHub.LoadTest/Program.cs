@@ -17,7 +17,7 @@ catch (Exception ex) when (ex is ArgumentException or FormatException)
 if (settings is null)
 {
     Console.WriteLine("""
-        usage: dotnet run -c Release --project tests/IoTHub.LoadTest -- (--all | --scenarios a,b,... | --start-time sqlite,postgres) [options]
+        usage: dotnet run -c Release --project tests/IoTHub.LoadTest -- (--all | --scenarios a,b,... | --start-time sqlite,postgres | --soak minutes) [options]
           --all                every scenario on every broker, and write docs/benchmarks.md
           --scenarios a,b      some scenarios (names below)
           --brokers a,b        iothub,mosquitto,mqttnet,kestrel (default: all; kestrel runs only idle-* over tcp)
@@ -38,6 +38,9 @@ if (settings is null)
           --start-time a,b     instead of scenarios: IoTHub's start with 100 000 sessions and 1 000 000 retained
                                messages stored in sqlite and/or postgres (issue 24), unpinned
           --runs n             starts per provider with --start-time (default 3)
+          --soak minutes       instead of scenarios: issue 24's soak, mixed load for that long with every QoS 1/2
+                               message accounted for and the broker's RSS sampled (IoTHub unless --brokers
+                               names others: iothub,mosquitto); exit code 1 when anything is missing or logged
         scenarios:
         """);
     foreach (var s in Scenario.All(new Settings()))
@@ -56,7 +59,7 @@ if (settings.StartTimeProviders.Count > 0)
 }
 
 var scenarios = Scenario.All(settings).Where(s => settings.All || settings.Scenarios.Contains(s.Name)).ToList();
-if (scenarios.Count == 0)
+if (scenarios.Count == 0 && settings.SoakMinutes == 0)
 {
     await Console.Error.WriteLineAsync("no such scenario: " + string.Join(',', settings.Scenarios)).ConfigureAwait(false);
     return 2;
@@ -85,6 +88,11 @@ if (settings.Pin)
 else
 {
     brokerCpu = "0-" + (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture);
+}
+
+if (settings.SoakMinutes > 0)
+{
+    return await Soak.RunAsync(settings, paths, brokerCpu).ConfigureAwait(false);
 }
 
 // The authentication scenarios' password file, written once by mosquitto_passwd for IoTHub and Mosquitto.

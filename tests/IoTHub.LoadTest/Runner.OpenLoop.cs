@@ -151,7 +151,7 @@ internal sealed partial class Runner
                 int due;
                 while ((due = load.PaceOf(index).Take(MaxBatch)) > 0)
                 {
-                    await client.PublishAsync(topic, null, payload, index, scenario.Qos, due, stop).ConfigureAwait(false);
+                    await client.PublishAsync(topic, null, payload, index, scenario.Qos, due, cancellation: stop).ConfigureAwait(false);
                 }
             }
         }

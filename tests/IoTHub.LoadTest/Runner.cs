@@ -198,7 +198,7 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             try
             {
                 // Not cancelled by the stop: the closed loop ends after the batch it is writing.
-                await client.PublishAsync(topics, random, payload, index, scenario.Qos, count, CancellationToken.None).ConfigureAwait(false);
+                await client.PublishAsync(topics, random, payload, index, scenario.Qos, count, cancellation: CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
             {

@@ -51,12 +51,16 @@ internal sealed class Settings
     /// <summary>Issue 24's start time on these providers (<c>sqlite</c>, <c>postgres</c>) instead of the scenarios (<see cref="StartTime"/>).</summary>
     public List<string> StartTimeProviders { get; } = [];
 
+    /// <summary>Minutes of issue 24's soak (<see cref="Soak"/>) instead of the scenarios; 0: no soak.</summary>
+    public double SoakMinutes { get; set; }
+
     /// <summary>Starts of the host per provider in <see cref="StartTime"/>.</summary>
     public int StartRuns { get; set; } = 3;
 
     public static Settings? Parse(string[] args)
     {
         var settings = new Settings();
+        var brokersGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException(args[i] + " needs a value");
@@ -70,6 +74,7 @@ internal sealed class Settings
                     settings.Scenarios.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                     break;
                 case "--brokers":
+                    brokersGiven = true;
                     settings.Brokers.Clear();
                     foreach (var name in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
@@ -151,6 +156,14 @@ internal sealed class Settings
                     }
 
                     break;
+                case "--soak":
+                    settings.SoakMinutes = double.Parse(Next(), CultureInfo.InvariantCulture);
+                    if (settings.SoakMinutes <= 0)
+                    {
+                        throw new ArgumentException("--soak: minutes above 0");
+                    }
+
+                    break;
                 case "--runs":
                     settings.StartRuns = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -162,6 +175,12 @@ internal sealed class Settings
             }
         }
 
-        return settings.All || settings.Scenarios.Count > 0 || settings.StartTimeProviders.Count > 0 ? settings : null;
+        if (settings.SoakMinutes > 0 && !brokersGiven)
+        {
+            // The soak is IoTHub's; other brokers only when asked for.
+            settings.Brokers.RemoveAll(kind => kind != BrokerKind.IoTHub);
+        }
+
+        return settings.All || settings.Scenarios.Count > 0 || settings.StartTimeProviders.Count > 0 || settings.SoakMinutes > 0 ? settings : null;
     }
 }
