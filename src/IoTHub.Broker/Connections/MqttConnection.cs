@@ -98,6 +98,13 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     [ThreadStatic]
     private static QosTally t_publishesReceived;
 
+    /// <summary>The connection whose read this thread is handling, if any: its signals wait for the read's end.</summary>
+    [ThreadStatic]
+    private static MqttConnection? t_reading;
+
+    /// <summary>Its read loop asked to write during the read being handled (read loop only).</summary>
+    private bool _writeAfterRead;
+
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, ConnectionInfo info)
     {
         _broker = broker;
@@ -294,8 +301,21 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>
     /// Says there is something to write: starts a write round on the thread pool when none runs, or makes the
     /// running one go round once more. Cheap and safe from any thread; signals made while a round runs fold into one.
+    /// Signals the connection's own read loop makes while it handles a read take effect when the read is done, and
+    /// its round then runs on that thread (<see cref="WriteAfterRead"/>).
     /// </summary>
     public void SignalWrite()
+    {
+        if (t_reading == this)
+        {
+            _writeAfterRead = true;
+            return;
+        }
+
+        StartWriteRound(inline: false);
+    }
+
+    private void StartWriteRound(bool inline)
     {
         while (true)
         {
@@ -304,8 +324,16 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             {
                 if (Interlocked.CompareExchange(ref _writeState, WritesBusy, WritesIdle) == WritesIdle)
                 {
-                    // Preferring this thread's queue, as a continuation queued by the write loop's signal did.
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+                    if (inline)
+                    {
+                        _ = WriteRoundAsync();
+                    }
+                    else
+                    {
+                        // Preferring this thread's queue, as a continuation queued by the write loop's signal did.
+                        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+                    }
+
                     return;
                 }
             }
@@ -314,6 +342,21 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                 // Again, ended, or not started yet (the first round, at CONNECT or close, takes what is waiting).
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// What a read asked to write (CONNACK, acknowledgements, PINGRESP, SUBACK; messages routed to the client itself) is
+    /// written by the read loop's thread once the read is handled, in one batch, as long as no round runs elsewhere:
+    /// a hop through the thread pool per answer cost more than the answer. The round returns to the read loop at its
+    /// first flush the socket holds back.
+    /// </summary>
+    private void WriteAfterRead()
+    {
+        if (_writeAfterRead)
+        {
+            _writeAfterRead = false;
+            StartWriteRound(inline: true);
         }
     }
 
@@ -412,6 +455,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         var received = buffer.Length;
         var packets = 0;
         var turnEnded = false;
+        t_reading = this;
         try
         {
             while (!_closing)
@@ -451,8 +495,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
             // A turn that ended with packets left has not examined them: the next read returns them at once.
             _input.AdvanceTo(buffer.Start, turnEnded ? buffer.Start : buffer.End);
+            t_reading = null;
         }
 
+        WriteAfterRead();
         return read.IsCompleted || read.IsCanceled;
     }
 
@@ -651,6 +697,14 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             }
 
             _writesStarted = true;
+        }
+
+        if (t_reading == this)
+        {
+            // The end of the read starts the first round.
+            Volatile.Write(ref _writeState, WritesIdle);
+            _writeAfterRead = true;
+            return;
         }
 
         Volatile.Write(ref _writeState, WritesBusy);
