@@ -61,7 +61,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
         Durability = durability;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        _loop = Task.Run(RunAsync);
+        _loop = StartLoop();
     }
 
     public StorageDurability Durability { get; }
@@ -135,16 +135,53 @@ public sealed partial class StorageWriter : IAsyncDisposable
 
     private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private async Task RunAsync()
+    /// <summary>
+    /// Runs the commit loop on a thread of its own, never on the thread pool. SQLite (Microsoft.Data.Sqlite has no asynchronous
+    /// I/O) and the file store commit synchronously, fsync included: on a pool thread every commit would hold a worker for
+    /// its whole length, and on one core, where the pool keeps a single worker busy, every connection would wait behind it,
+    /// for half a second when the pool's starvation check has to add a thread (issue 19). PostgreSQL's commits are
+    /// asynchronous: their I/O completes on the pool as before, and this thread only waits for them.
+    /// </summary>
+    private Task StartLoop()
     {
-        while (await _doorbell.Reader.WaitToReadAsync().ConfigureAwait(false))
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(static state =>
+        {
+            var (writer, ended) = ((StorageWriter, TaskCompletionSource))state!;
+#pragma warning disable CA1031 // Whatever ends the loop is handed to DisposeAsync, as a faulted loop task was before.
+            try
+            {
+                writer.Run();
+                ended.SetResult();
+            }
+            catch (Exception e)
+            {
+                ended.SetException(e);
+            }
+#pragma warning restore CA1031
+        })
+        { IsBackground = true, Name = "IoTHub storage writer" };
+        thread.Start((this, ended));
+        return ended.Task;
+    }
+
+    private void Run()
+    {
+        while (WaitForRing())
         {
             _doorbell.Reader.TryRead(out _);
-            await CommitOpenBatchAsync().ConfigureAwait(false);
+            CommitOpenBatchAsync().GetAwaiter().GetResult();
         }
 
         // Closed: a ring dropped while the channel was full is covered by this last look.
-        await CommitOpenBatchAsync().ConfigureAwait(false);
+        CommitOpenBatchAsync().GetAwaiter().GetResult();
+    }
+
+    // Blocks this thread (its own, see StartLoop) until a write rang or the writer closed.
+    private bool WaitForRing()
+    {
+        var ringing = _doorbell.Reader.WaitToReadAsync();
+        return ringing.IsCompletedSuccessfully ? ringing.Result : ringing.AsTask().GetAwaiter().GetResult();
     }
 
     private async Task CommitOpenBatchAsync()
