@@ -111,7 +111,7 @@ public sealed class MosquittoConfigHostTests : IDisposable
         Assert.Equal((host.DataDirectory, "command line"), settings["Storage:DataDirectory"]);
         Assert.Equal(("127.0.0.1", "appsettings.json"), settings["Http:Address"]);
         Assert.Equal(("00:00:10", "default"), settings["Mqtt:ConnectTimeout"]);
-        Assert.Equal((string.Empty, "default"), settings["Admin:SigningKey"]);
+        Assert.Equal(("(hidden)", "command line"), settings["Admin:SigningKey"]);
         var notTaken = Assert.Single(effective.GetProperty("notTaken").EnumerateArray());
         Assert.Equal(("user", 2), (notTaken.GetProperty("directive").GetString(), notTaken.GetProperty("line").GetInt32()));
     }
@@ -200,5 +200,6 @@ public sealed class MosquittoConfigHostTests : IDisposable
     }
 
     /// <summary>The host started with Mqtt:MosquittoConfig, as --mosquitto-config sets it.</summary>
-    private sealed class ImportingHost(string conf) : AdminApiHost(new Dictionary<string, string> { ["Mqtt:MosquittoConfig"] = conf });
+    private sealed class ImportingHost(string conf)
+        : AdminApiHost(new Dictionary<string, string> { ["Mqtt:MosquittoConfig"] = conf, ["Admin:SigningKey"] = Convert.ToBase64String(new byte[32]) });
 }

@@ -219,6 +219,7 @@ public sealed class MosquittoImportTests : IDisposable
     [InlineData("listener 8883\ncertfile /c.pem\nkeyfile /c.key\ncapath /etc/ssl/certs\nrequire_certificate true", 5, "IoTHub cannot read a directory")]
     [InlineData("listener 1883\nrequire_certificate true", 2, "without TLS no client certificate can be checked")]
     [InlineData("listener 8883\ncertfile /c.pem", 2, "certfile and keyfile go together")]
+    [InlineData("port 8883\nprotocol mqtt\ncertfile /c.pem", 3, "applies to Mosquitto's default listener (port/bind_address)")]
     [InlineData("max_queued_messages many", 1, "'many' is not a whole number")]
     [InlineData("allow_anonymous yes", 1, "'yes' is not true or false")]
     public void What_cannot_be_honoured_is_a_problem_naming_file_and_line(string text, int line, string message)

@@ -224,7 +224,11 @@ internal sealed class MosquittoImport
 
         foreach (var d in main.Options.Values.Where(d => !_taken.Contains(d) && !Refuse(d)))
         {
-            if (d.Name is "certfile" or "keyfile" or "cafile" or "require_certificate" or "use_identity_as_username" or "protocol" or "tls_version" or "crlfile")
+            if (d is { Name: "protocol", Value: "mqtt" })
+            {
+                Take(d);
+            }
+            else if (d.Name is "certfile" or "keyfile" or "cafile" or "require_certificate" or "use_identity_as_username" or "protocol" or "tls_version" or "crlfile")
             {
                 Problems.Add($"{d.Origin}: {d.Name} applies to Mosquitto's default listener (port/bind_address), whose TLS and WebSocket settings IoTHub cannot take; write a listener line for it.");
                 Take(d);
@@ -292,7 +296,7 @@ internal sealed class MosquittoImport
         if (perListener)
         {
             var anonymous = o.GetValueOrDefault("allow_anonymous");
-            Set($"{key}:AllowAnonymous", anonymous is null ? "false" : Flag(anonymous)?.ToString().ToLowerInvariant(), anonymous?.Origin ?? $"{line.Origin} (Mosquitto 2.0 default)");
+            Set($"{key}:AllowAnonymous", anonymous is null ? "false" : FlagText(anonymous), anonymous?.Origin ?? $"{line.Origin} (Mosquitto 2.0 default)");
             Take(anonymous);
         }
     }
@@ -391,7 +395,7 @@ internal sealed class MosquittoImport
         if (defaultListener)
         {
             var anonymous = main.Options.GetValueOrDefault("allow_anonymous");
-            Set("Security:AllowAnonymous", anonymous is null ? (localOnly ? "true" : "false") : Flag(anonymous)?.ToString().ToLowerInvariant(),
+            Set("Security:AllowAnonymous", anonymous is null ? (localOnly ? "true" : "false") : FlagText(anonymous),
                 anonymous?.Origin ?? $"{Path} (Mosquitto 2.0 default)");
             Take(anonymous);
         }
@@ -420,7 +424,7 @@ internal sealed class MosquittoImport
                 Flag(d);
                 break;
             case "allow_anonymous":
-                Set("Security:AllowAnonymous", Flag(d)?.ToString().ToLowerInvariant(), d.Origin);
+                Set("Security:AllowAnonymous", FlagText(d), d.Origin);
                 break;
             case "password_file":
                 Set("Security:PasswordFile", NonEmpty(d), d.Origin);
@@ -450,10 +454,10 @@ internal sealed class MosquittoImport
                 Set("Mqtt:MaximumKeepAlive", Number(d, 0, ushort.MaxValue)?.ToString(CultureInfo.InvariantCulture), d.Origin);
                 break;
             case "retain_available":
-                Set("Mqtt:RetainAvailable", Flag(d)?.ToString().ToLowerInvariant(), d.Origin);
+                Set("Mqtt:RetainAvailable", FlagText(d), d.Origin);
                 break;
             case "queue_qos0_messages":
-                Set("Mqtt:QueueQoS0WhileOffline", Flag(d)?.ToString().ToLowerInvariant(), d.Origin);
+                Set("Mqtt:QueueQoS0WhileOffline", FlagText(d), d.Origin);
                 break;
             case "sys_interval" when Number(d, 0, int.MaxValue) is { } seconds:
                 if (seconds == 0)
@@ -561,6 +565,9 @@ internal sealed class MosquittoImport
             ? n
             : Fail<long?>(d, $"'{raw}' is not a whole number from {minimum} to {maximum}");
     }
+
+    /// <summary>The flag as configuration text ("true", "false"); null when it does not parse (recorded).</summary>
+    private string? FlagText(MosquittoDirective d) => Flag(d) switch { true => "true", false => "false", null => null };
 
     private bool? Flag(MosquittoDirective d) => d.Value switch
     {
