@@ -271,6 +271,32 @@ public sealed class MosquittoImportTests : IDisposable
         Assert.Contains($"{main}:4: none", problem, StringComparison.Ordinal);
     }
 
+    /// <summary>The file sits above the JSON files and below the command line (and environment), and is found wherever its path is given.</summary>
+    [Fact]
+    public void The_imported_file_is_layered_between_the_json_files_and_the_explicit_settings()
+    {
+        var json = Write("appsettings.json", """{ "Mqtt": { "MaximumQueuedMessages": 7, "MaximumKeepAlive": 100, "TopicAliasMaximum": 5 } }""");
+        var conf = Write("mosquitto.conf", "max_queued_messages 5\nmax_keepalive 300\n");
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationManager();
+        Microsoft.Extensions.Configuration.JsonConfigurationExtensions.AddJsonFile(configuration, json);
+        MosquittoConfigurationSource.AddTo(configuration);
+        Microsoft.Extensions.Configuration.CommandLineConfigurationExtensions.AddCommandLine(configuration,
+            ["--mosquitto-config", conf, "--Mqtt:MaximumKeepAlive=60"], new Dictionary<string, string>(Configuration.CommandLineSwitches.Mappings));
+
+        Assert.Equal("5", configuration["Mqtt:MaximumQueuedMessages"]);
+        Assert.Equal("60", configuration["Mqtt:MaximumKeepAlive"]);
+        Assert.Equal("5", configuration["Mqtt:TopicAliasMaximum"]);
+        var effective = new Configuration.EffectiveSettings(configuration);
+        foreach (var key in new[] { "MaximumQueuedMessages", "MaximumKeepAlive", "TopicAliasMaximum", "ConnectTimeout" })
+        {
+            effective.Add($"Mqtt:{key}", configuration[$"Mqtt:{key}"], TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Equal(
+            [("5", $"{conf}:1"), ("60", "command line"), ("5", "appsettings.json"), ("00:00:10", "default")],
+            effective.Settings.Select(static s => (s.Value, s.Source)));
+    }
+
     private static int LineOf(string file, string start) =>
         Array.FindIndex(System.IO.File.ReadAllLines(file), line => line.StartsWith(start, StringComparison.Ordinal)) + 1;
 
