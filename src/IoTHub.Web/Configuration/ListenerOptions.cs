@@ -95,9 +95,6 @@ internal sealed class MqttOptions : ListenerOptions
     /// <summary>"TrustedProxies": whose X-Forwarded-For WebSocket listeners believe, unless a listener names its own.</summary>
     public List<IPNetwork> TrustedProxies { get; private set; } = [];
 
-    /// <summary>The mosquitto.conf whose directives are imported (Configuration/Mosquitto); empty: none. The default broker's only.</summary>
-    public string MosquittoConfig { get; private set; } = string.Empty;
-
     /// <summary>The listeners of "Listeners:{name}:Url", beyond the default one at Address and Port.</summary>
     public List<MqttListenerUrl> Listeners { get; } = [];
 
@@ -109,7 +106,9 @@ internal sealed class MqttOptions : ListenerOptions
     {
         Read(reader);
         ReadBroker(reader);
-        MosquittoConfig = reader.Text(nameof(MosquittoConfig), MosquittoConfig);
+
+        // Read by the configuration source that imports the file (Configuration/Mosquitto); a known key of this section only.
+        _ = reader.Text(Mosquitto.MosquittoConfigurationSource.SettingName, string.Empty);
         TrustedProxies = reader.Items<IPNetwork>(Transports.TrustedProxies.Key, Transports.TrustedProxies.TryParseNetwork, Transports.TrustedProxies.Problem);
         ReadListeners(reader);
         foreach (SectionReader child in reader.Children("Brokers"))

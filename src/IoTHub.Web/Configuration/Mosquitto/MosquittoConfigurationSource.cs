@@ -8,7 +8,10 @@ namespace IoTHub.Web.Configuration.Mosquitto;
 /// </summary>
 internal sealed class MosquittoConfigurationSource(IConfigurationRoot root) : IConfigurationSource
 {
-    public const string Key = $"{MqttOptions.SectionName}:MosquittoConfig";
+    /// <summary>The key within the Mqtt section.</summary>
+    public const string SettingName = "MosquittoConfig";
+
+    public const string Key = $"{MqttOptions.SectionName}:{SettingName}";
 
     public const string Switch = "--mosquitto-config";
 
