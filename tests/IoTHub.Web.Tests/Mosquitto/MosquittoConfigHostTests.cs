@@ -114,6 +114,10 @@ public sealed class MosquittoConfigHostTests : IDisposable
         Assert.Equal(("(hidden)", "command line"), settings["Admin:SigningKey"]);
         var notTaken = Assert.Single(effective.GetProperty("notTaken").EnumerateArray());
         Assert.Equal(("user", 2), (notTaken.GetProperty("directive").GetString(), notTaken.GetProperty("line").GetInt32()));
+
+        // File paths and the whole configuration are for admins: a viewer is refused, and so is a client without a token.
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await (await host.ViewerAsync()).GetAsync("/api/v1/config/effective")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await host.Client.GetAsync("/api/v1/config/effective")).StatusCode);
     }
 
     /// <summary>A directive that cannot be honoured, and a value IoTHub's own checks refuse, stop the start naming the file and line.</summary>
