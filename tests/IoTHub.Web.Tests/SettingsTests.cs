@@ -35,12 +35,14 @@ public sealed class SettingsTests
     public void SwitchesMapToTheirKeys()
     {
         IConfiguration configuration = new ConfigurationBuilder()
-            .AddCommandLine(["--http-port", "1", "--mqtt-port", "2", "--data-dir", "/x"], new Dictionary<string, string>(CommandLineSwitches.Mappings))
+            .AddCommandLine(["--http-port", "1", "--mqtt-port", "2", "--data-dir", "/x", "--mosquitto-config", "/etc/mosquitto/mosquitto.conf"],
+                new Dictionary<string, string>(CommandLineSwitches.Mappings))
             .Build();
 
         Assert.Equal("1", configuration["Http:Port"]);
         Assert.Equal("2", configuration["Mqtt:Port"]);
         Assert.Equal("/x", configuration["Storage:DataDirectory"]);
+        Assert.Equal("/etc/mosquitto/mosquitto.conf", configuration["Mqtt:MosquittoConfig"]);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Config;
 using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
@@ -43,7 +44,8 @@ internal static class AdminApi
             .MapPublishApi()
             .MapStatisticsApi()
             .MapAlarmsApi()
-            .MapBansApi();
+            .MapBansApi()
+            .MapConfigApi();
         return endpoints;
     }
 }

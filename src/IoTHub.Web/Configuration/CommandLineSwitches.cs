@@ -11,5 +11,6 @@ internal static class CommandLineSwitches
         ["--http-port"] = $"{HttpOptions.SectionName}:Port",
         ["--mqtt-port"] = $"{MqttOptions.SectionName}:Port",
         ["--data-dir"] = $"{StorageOptions.SectionName}:DataDirectory",
+        [Mosquitto.MosquittoConfigurationSource.Switch] = Mosquitto.MosquittoConfigurationSource.Key,
     };
 }

@@ -1,3 +1,4 @@
+using IoTHub.Web.Configuration.Mosquitto;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Configuration;
@@ -10,12 +11,16 @@ internal static class ConfigurationSetup
         // Added last, so a switch wins over appsettings.json and environment variables like any other argument.
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>(CommandLineSwitches.Mappings));
 
+        // Under the explicit settings (environment, command line), above the JSON files.
+        MosquittoConfigurationSource.AddTo(builder.Configuration);
+
         builder.Services.AddSection<HttpOptions>(builder.Configuration, HttpOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<MqttOptions>(builder.Configuration, MqttOptions.SectionName, static (reader, options) => options.ReadAll(reader));
         builder.Services.AddSection<StorageOptions>(builder.Configuration, StorageOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<AdminOptions>(builder.Configuration, AdminOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<SecurityOptions>(builder.Configuration, SecurityOptions.SectionName, static (reader, options) => options.Read(reader));
         KnownSections.Register(builder.Services);
+        MosquittoImportCheck.Register(builder.Services);
         return builder;
     }
 

@@ -106,6 +106,9 @@ internal sealed class MqttOptions : ListenerOptions
     {
         Read(reader);
         ReadBroker(reader);
+
+        // Read by the configuration source that imports the file (Configuration/Mosquitto); a known key of this section only.
+        _ = reader.Text(Mosquitto.MosquittoConfigurationSource.SettingName, string.Empty);
         TrustedProxies = reader.Items<IPNetwork>(Transports.TrustedProxies.Key, Transports.TrustedProxies.TryParseNetwork, Transports.TrustedProxies.Problem);
         ReadListeners(reader);
         foreach (SectionReader child in reader.Children("Brokers"))

@@ -26,12 +26,21 @@ internal sealed class SectionBinding<TOptions>(IConfiguration configuration, str
         return options;
     }
 
+    /// <summary>Each failure names its key; one that an imported file set also names the file and line (a bad certfile of a listener line).</summary>
     public ValidateOptionsResult Validate(string? name, TOptions options)
     {
         var reader = new SectionReader(configuration.GetSection(sectionName));
         read(reader, new TOptions());
         reader.RejectUnknownKeys();
-        return reader.Errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(reader.Errors);
+        return reader.Errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(reader.Errors.Select(WithOrigin));
+    }
+
+    public void Describe(EffectiveSettings effective) => read(new SectionReader(configuration.GetSection(sectionName), effective: effective), new TOptions());
+
+    private string WithOrigin(string error)
+    {
+        var key = error.Split(' ', 2)[0];
+        return EffectiveSettings.ImportedOrigin(configuration, key) is { } origin ? $"{error} (set by {origin})" : error;
     }
 }
 
@@ -39,4 +48,7 @@ internal sealed class SectionBinding<TOptions>(IConfiguration configuration, str
 internal interface ISectionBinding
 {
     string SectionName { get; }
+
+    /// <summary>Reads the section again, recording every key with its value and source.</summary>
+    void Describe(EffectiveSettings effective);
 }

@@ -6,9 +6,10 @@ namespace IoTHub.Web.Configuration;
 
 /// <summary>
 /// Reads the keys of one configuration section by hand, collecting a message for every value it
-/// cannot use instead of stopping at the first one (the stock binder throws on the first bad value).
+/// cannot use instead of stopping at the first one (the stock binder throws on the first bad value). With
+/// <paramref name="effective"/>, every key read is recorded there with the value in force and where it came from.
 /// </summary>
-internal sealed class SectionReader(IConfigurationSection section, List<string>? errors = null)
+internal sealed class SectionReader(IConfigurationSection section, List<string>? errors = null, EffectiveSettings? effective = null)
 {
     private static readonly string PortProblem = $"is not a port number (0 to {IPEndPoint.MaxPort}).";
 
@@ -67,7 +68,8 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
         IConfigurationSection list = section.GetSection(key);
         IEnumerable<string> raw = list.Value is { } joined
             ? joined.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            : list.GetChildren().Select(static child => child.Value ?? string.Empty);
+            : list.GetChildren().Select(static child => child.Value ?? string.Empty).ToList();
+        effective?.Add(list.Value is null && list.GetChildren().FirstOrDefault() is { } first ? first.Path : list.Path, string.Join(",", raw), string.Empty);
         List<T> items = [];
         foreach (var item in raw)
         {
@@ -91,14 +93,14 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
     public IEnumerable<SectionReader> Children(string key)
     {
         _knownKeys.Add(key);
-        return section.GetSection(key).GetChildren().Select(child => new SectionReader(child, _errors)).ToList();
+        return section.GetSection(key).GetChildren().Select(child => new SectionReader(child, _errors, effective)).ToList();
     }
 
     /// <summary>A reader of the sub-section <paramref name="key"/> (e.g. "Security:Bans"), reporting into the same error list.</summary>
     public SectionReader Section(string key)
     {
         _knownKeys.Add(key);
-        return new SectionReader(section.GetSection(key), _errors);
+        return new SectionReader(section.GetSection(key), _errors, effective);
     }
 
     /// <summary>The keys and values of the sub-section <paramref name="key"/> (e.g. a webhook's Headers); a key with sub-keys instead of a value is recorded as an error.</summary>
@@ -110,6 +112,7 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
         {
             if (child.Value is { } value)
             {
+                effective?.Add(child.Path, value, null);
                 entries.Add(new(child.Key, value));
             }
             else
@@ -166,6 +169,7 @@ internal sealed class SectionReader(IConfigurationSection section, List<string>?
     public T Read<T>(string key, T fallback, Parser<T> parse, string problem)
     {
         _knownKeys.Add(key);
+        effective?.Add($"{section.Path}:{key}", section[key], fallback);
         if (section[key] is not { } raw)
         {
             return fallback;
