@@ -35,7 +35,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 for tool in podman runc debootstrap mosquitto_pub mosquitto_sub mosquitto_passwd curl; do
   command -v "$tool" >/dev/null || { fail prerequisites "$tool not found"; finish; }
 done
-[ "$(id -u)" -eq 0 ] || { fail prerequisites "must run as root (debootstrap and podman's bridge network)"; finish; }
+[ "$(id -u)" -eq 0 ] || { fail prerequisites "must run as root (debootstrap, chroot)"; finish; }
 
 work=$(mktemp -d /var/tmp/iothub-podman.XXXXXX)
 name=iothub-test-$$
@@ -45,12 +45,18 @@ cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1
   podman volume rm -f "$volume" >/dev/null 2>&1
   podman rmi -f "$image" >/dev/null 2>&1
-  rm -rf "$work"
+  # An interrupted debootstrap leaves /proc and /sys mounted in the new system: unmount them (deepest first), and
+  # never let rm cross into another file system.
+  local mount
+  grep -o " $work/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount -l "$mount"; done
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 
-# podman's defaults do not run here: crun fails on the machine's v1/v2 cgroup hybrid, and the default
-# rlimits (nofile 1048576) are above the hard limits of this process, which runc may not raise.
+# podman's defaults do not run here: crun fails on the machine's v1/v2 cgroup hybrid, the default rlimits
+# (nofile 1048576) are above the hard limits of this process, which runc may not raise, and the bridge network
+# needs iptables, which the machine does not have (nor should a test change its firewall): slirp4netns
+# publishes ports from user space.
 nofile=$(ulimit -Hn)
 nproc=$(ulimit -Hu)
 pid_max=$(cat /proc/sys/kernel/pid_max)
@@ -58,7 +64,10 @@ pid_max=$(cat /proc/sys/kernel/pid_max)
 { [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pid_max" ]; } && nproc=$pid_max
 cat >"$work/containers.conf" <<EOF
 [containers]
+netns = "slirp4netns"
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+[network]
+network_backend = "netavark"
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
@@ -117,7 +126,7 @@ make_base_images() {
   podman rmi -f "$SDK_IMAGE" >/dev/null 2>&1
   tar -C "$rootfs" -c . | podman import "${common[@]}" "${nuget_env[@]}" --change "ENV DOTNET_NOLOGO=true" \
     --change "ENV DOTNET_SDK_VERSION=$sdk_version" - "$SDK_IMAGE" >/dev/null || return 1
-  rm -rf "$rootfs"
+  rm -rf --one-file-system "$rootfs"
 }
 
 started=$(now)
@@ -137,10 +146,10 @@ flock -u 9
 nuget_cache=${NUGET_PACKAGES:-$HOME/.nuget/packages}
 mkdir -p "$nuget_cache"
 started=$(now)
-# --format docker keeps HEALTHCHECK (OCI image configs have no field for it); --layers=false leaves no
-# intermediate images behind. The host's CA bundle lets NuGet reach nuget.org; its package cache saves
-# downloading what this machine already has.
-if podman build --pull=never --format docker --layers=false -f docker/Dockerfile --ignorefile docker/Dockerfile.dockerignore \
+# The build's RUN shares the host's network (it only fetches from NuGet). --format docker keeps HEALTHCHECK
+# (OCI image configs have no field for it); --layers=false leaves no intermediate images behind. The host's
+# CA bundle lets NuGet reach nuget.org; its package cache saves downloading what this machine already has.
+if podman build --pull=never --network host --format docker --layers=false -f docker/Dockerfile --ignorefile docker/Dockerfile.dockerignore \
   -v /etc/ssl/certs:/etc/ssl/certs:ro -v "$nuget_cache:/root/.nuget/packages" -t "$image" . >"$work/build.log" 2>&1; then
   build_seconds=$(since "$started")
   size=$(podman image inspect -f '{{.Size}}' "$image")
@@ -171,7 +180,7 @@ podman volume create "$volume" >/dev/null
 http_port='' mqtt_port=''
 start_container() {
   # Ports 0 of the loopback interface: podman picks free ones.
-  podman run -d --name "$name" --stop-timeout 30 -p 127.0.0.1::8080 -p 127.0.0.1::1883 \
+  podman run -d --network slirp4netns --name "$name" --stop-timeout 30 -p 127.0.0.1::8080 -p 127.0.0.1::1883 \
     -v "$volume:/var/lib/iothub" -v "$work/passwd:/etc/iothub/passwd:ro" -e Security__PasswordFile=/etc/iothub/passwd \
     "$image" >/dev/null
 }
