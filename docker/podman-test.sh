@@ -24,7 +24,9 @@ DRAIN_TIMEOUT=10 # seconds: Mqtt:DrainTimeout's default, which the image keeps
 passed=0 failed=0
 pass() { echo "container check: PASS $1"; passed=$((passed + 1)); }
 fail() { echo "container check: FAIL $1: $2"; failed=$((failed + 1)); }
+script_started=$SECONDS
 finish() {
+  echo "container: ${build_seconds:-no} s build, $((SECONDS - script_started)) s in all"
   echo "container checks: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
   exit
@@ -74,6 +76,40 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
 export CONTAINERS_CONF=$work/containers.conf
+
+# ---- compose.yaml ----------------------------------------------------------------------------------
+# Parsed and checked for what it promises (running it needs a PostgreSQL image; docker/README.md). podman-compose
+# 1.0.3 has no `config` command, and its --dry-run still creates volumes and networks.
+if problems=$(python3 - docker/compose.yaml <<'PY' 2>&1
+import os, sys, yaml
+path = sys.argv[1]
+with open(path) as f:
+    doc = yaml.safe_load(f)
+problems = []
+services, volumes = doc.get("services") or {}, doc.get("volumes") or {}
+broker, postgres = services.get("broker") or {}, services.get("postgres") or {}
+build = broker.get("build") or {}
+if not os.path.isfile(os.path.join(os.path.dirname(path), build.get("context", ""), build.get("dockerfile", ""))):
+    problems.append("broker: build context and dockerfile do not name docker/Dockerfile")
+env = broker.get("environment") or {}
+if env.get("Storage__Provider") != "postgres" or "Host=postgres" not in str(env.get("Storage__ConnectionString")):
+    problems.append("broker: not on the postgres service")
+if not postgres.get("image", "").startswith("postgres:"):
+    problems.append("postgres: no postgres image")
+for name, service in (("broker", broker), ("postgres", postgres)):
+    named = [v.split(":")[0] for v in service.get("volumes") or [] if not v.startswith((".", "/"))]
+    if not named or any(v not in volumes for v in named):
+        problems.append(f"{name}: no named volume declared under volumes")
+if "1883:1883" not in [str(p).split("#")[0].strip() for p in broker.get("ports") or []]:
+    problems.append("broker: MQTT port not published")
+print("; ".join(problems))
+sys.exit(1 if problems else 0)
+PY
+); then
+  pass "compose.yaml: broker on PostgreSQL with named volumes"
+else
+  fail "compose.yaml" "$problems"
+fi
 
 # ---- the base images -------------------------------------------------------------------------------
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
@@ -182,7 +218,7 @@ start_container() {
   # Ports 0 of the loopback interface: podman picks free ones.
   podman run -d --network slirp4netns --name "$name" --stop-timeout 30 -p 127.0.0.1::8080 -p 127.0.0.1::1883 \
     -v "$volume:/var/lib/iothub" -v "$work/passwd:/etc/iothub/passwd:ro" -e Security__PasswordFile=/etc/iothub/passwd \
-    "$image" >/dev/null
+    "$image" >/dev/null 2>>"$work/podman.log"
 }
 read_ports() {
   http_port=$(podman port "$name" 8080/tcp | head -n 1 | sed 's/.*://')
@@ -201,6 +237,7 @@ wait_ready() {
 
 started=$(now)
 if ! start_container; then
+  cat "$work/podman.log"
   fail start "podman run failed"
   finish
 fi
@@ -250,7 +287,7 @@ mosquitto_pub "${mqtt[@]}" -V mqttv5 -t container/retained -q 1 -r -m "$retained
 # podman stop: SIGTERM, the broker drains and exits 0 before the drain timeout is up (an idle broker
 # has nothing to drain); a SIGKILL after --stop-timeout would show as exit code 137.
 started=$(now)
-podman stop -t 30 "$name" >/dev/null
+podman stop -t 30 "$name" >/dev/null 2>>"$work/podman.log"
 stop_status=$?
 stop_seconds=$(since "$started")
 exit_code=$(podman inspect -f '{{.State.ExitCode}}' "$name")
@@ -262,7 +299,7 @@ else
 fi
 
 started=$(now)
-podman start "$name" >/dev/null
+podman start "$name" >/dev/null 2>>"$work/podman.log"
 read_ports # published ports of port 0 may change at a restart
 if wait_ready 90; then
   got=$(mosquitto_sub "${mqtt[@]}" -t container/retained -C 1 -W 20 2>&1)
