@@ -40,9 +40,9 @@ done
 [ "$(id -u)" -eq 0 ] || { fail prerequisites "must run as root (debootstrap, chroot)"; finish; }
 
 work=$(mktemp -d /var/tmp/iothub-podman.XXXXXX)
-name=iothub-test-$$
-image=localhost/iothub-test:$$
-volume=iothub-test-$$-data
+name=iothub-test-$$-$RANDOM
+image=localhost/${name}:latest
+volume=$name-data
 cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1
   podman volume rm -f "$volume" >/dev/null 2>&1
