@@ -45,6 +45,7 @@ image=localhost/${name}:latest
 volume=$name-data
 cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1
+  podman rm -f -t 0 "$name-nousers" >/dev/null 2>&1
   podman volume rm -f "$volume" >/dev/null 2>&1
   podman rmi -f "$image" >/dev/null 2>&1
   # An interrupted debootstrap leaves /proc and /sys mounted in the new system: unmount them (deepest first), and
@@ -205,6 +206,15 @@ if [ -n "$(podman image inspect -f '{{if .HealthCheck}}{{.HealthCheck.Test}}{{en
   pass "HEALTHCHECK declared"
 else
   fail "HEALTHCHECK declared" "the image has none"
+fi
+
+# Without users the image must not open MQTT to the network: the host stops at start and says how to add them.
+refusal=$(timeout 180 podman run --rm --name "$name-nousers" --network none "$image" 2>&1)
+refusal_status=$?
+if [ $refusal_status -ne 0 ] && [ $refusal_status -ne 124 ] && grep -q "no authenticator is configured" <<<"$refusal"; then
+  pass "without users the image refuses to start (exit $refusal_status)"
+else
+  fail "without users the image refuses to start" "exit $refusal_status: $(tail -n 3 <<<"$refusal" | tr '\n' ' ')"
 fi
 
 # ---- run it ----------------------------------------------------------------------------------------
