@@ -34,7 +34,7 @@ finish() {
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-for tool in podman runc debootstrap mosquitto_pub mosquitto_sub mosquitto_passwd curl; do
+for tool in podman runc debootstrap mosquitto_pub mosquitto_sub mosquitto_passwd curl stdbuf python3; do
   command -v "$tool" >/dev/null || { fail prerequisites "$tool not found"; finish; }
 done
 [ "$(id -u)" -eq 0 ] || { fail prerequisites "must run as root (debootstrap, chroot)"; finish; }
@@ -270,17 +270,19 @@ esac
 
 mqtt=(-h 127.0.0.1 -p "$mqtt_port" -u "$MQTT_USER" -P "$MQTT_PASSWORD")
 # The live round trip: a subscriber (3.1.1) waits for its SUBACK before anything is published.
-mosquitto_sub "${mqtt[@]}" -i sub-$$ -t 'container/live' -q 1 -C 1 -W 30 -d >"$work/sub.out" 2>&1 &
+# stdbuf -oL: its lines as they come (a file gets its output in blocks otherwise, SUBACK only at the end).
+stdbuf -oL mosquitto_sub "${mqtt[@]}" -i sub-$$ -t 'container/live' -q 1 -C 1 -W 90 -d >"$work/sub.out" 2>&1 &
 sub_pid=$!
-deadline=$((SECONDS + 30))
+deadline=$((SECONDS + 60))
 until grep -q SUBACK "$work/sub.out" || [ $SECONDS -ge $deadline ] || ! kill -0 $sub_pid 2>/dev/null; do sleep 0.1; done
 live="live-$RANDOM"
 mosquitto_pub "${mqtt[@]}" -i pub-$$ -V mqttv5 -t container/live -q 1 -m "$live" 2>"$work/pub.err"
+pub_status=$?
 wait $sub_pid
-if grep -qx "$live" "$work/sub.out"; then
+if [ $pub_status -eq 0 ] && grep -qx "$live" "$work/sub.out"; then
   pass "MQTT round trip with a password-file user"
 else
-  fail "MQTT round trip with a password-file user" "$(tail -n 3 "$work/sub.out" "$work/pub.err" | tr '\n' ' ')"
+  fail "MQTT round trip with a password-file user" "mosquitto_pub exit $pub_status; $(tail -n 3 "$work/sub.out" "$work/pub.err" | tr '\n' ' ')"
 fi
 
 if mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -u "$MQTT_USER" -P wrong -t container/x -m x 2>/dev/null; then
