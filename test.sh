@@ -20,8 +20,11 @@ cd "$(dirname "$0")"
 # mariadb-server: the SQL authentication tests start their own MariaDB from its binaries, as they do PostgreSQL.
 # slapd: the LDAP authentication tests start their own OpenLDAP server from its binaries (slapd, slapadd; it brings
 # libldap, which System.DirectoryServices.Protocols loads).
+# podman, runc, debootstrap: docker/podman-test.sh builds docker/Dockerfile and runs the image (podman with runc: crun
+# fails on a v1/v2 cgroup hybrid; debootstrap makes the base images when no registry is reachable); python3-yaml: it
+# reads docker/compose.yaml.
 # npm (only when there is none: a Node.js from elsewhere brings its own): the browser client tests fetch mqtt.js with it.
-DEBIAN_PACKAGES=(postgresql mariadb-server slapd mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy)
+DEBIAN_PACKAGES=(postgresql mariadb-server slapd mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy podman runc debootstrap python3-yaml)
 
 RESULTS=TestResults
 COVERAGE=false
@@ -92,6 +95,25 @@ failed=$((total - passed - skipped))
 if [ "$failed" -eq 0 ] && { [ "$test_status" -ne 0 ] || [ ${#trx_files[@]} -eq 0 ]; }; then
   echo "test.sh: dotnet test failed (exit $test_status, ${#trx_files[@]} result files) without a failing test; counted as 1 failed" >&2
   failed=1
+fi
+
+# The container image: docker/podman-test.sh builds docker/Dockerfile with podman and runs its checks, each counted
+# as a test. IOTHUB_CONTAINER_TESTS=0 leaves them out (counted as 1 skipped).
+if [ "${IOTHUB_CONTAINER_TESTS-1}" = 0 ]; then
+  echo "test.sh: container checks left out (IOTHUB_CONTAINER_TESTS=0)"
+  skipped=$((skipped + 1))
+else
+  container_log="$RESULTS/container-checks.log"
+  mkdir -p "$RESULTS"
+  docker/podman-test.sh 2>&1 | tee "$container_log"
+  container_summary=$(grep -E '^container checks: [0-9]+ passed, [0-9]+ failed$' "$container_log" | tail -n 1)
+  if [ -n "$container_summary" ]; then
+    passed=$((passed + $(echo "$container_summary" | awk '{ print $3 }')))
+    failed=$((failed + $(echo "$container_summary" | awk '{ print $5 }')))
+  else
+    echo "test.sh: docker/podman-test.sh ended without its summary; counted as 1 failed" >&2
+    failed=$((failed + 1))
+  fi
 fi
 
 if $COVERAGE; then

@@ -13,6 +13,10 @@ using IoTHub.Web.Transports.WebSockets;
 using IoTHub.Web.WebSecurity;
 using Microsoft.Extensions.Options;
 
+// The container image's HEALTHCHECK: ask the running host and exit, without starting one.
+if (args is [HealthProbe.Switch, .. var probeArgs])
+    return await HealthProbe.RunAsync(probeArgs);
+
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
     .UseBuildOutputCopiesWhenMissing()
     .AddIoTHubConfiguration(args);

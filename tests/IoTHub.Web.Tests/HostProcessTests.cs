@@ -82,6 +82,35 @@ public sealed partial class HostProcessTests : IDisposable
 
     public void Dispose() => _workingDirectory.Dispose();
 
+    /// <summary>
+    /// <c>--health-check</c>, the container image's HEALTHCHECK: exit code 0 while the host's /health/ready answers 200,
+    /// found from the same switches (--http-port) or given as a URL; 1 once the host is gone.
+    /// </summary>
+    [Fact]
+    public async Task HealthCheckSwitchExitsZeroWhileTheHostIsReadyAndOneWhenItIsGone()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"));
+        Uri address = new(ListeningAddress().Match(await host.WaitForLineAsync("HTTP listening on ")).Groups[1].Value);
+        string port = address.Port.ToString(CultureInfo.InvariantCulture);
+
+        using (var bySwitch = HostProcess.Start(_workingDirectory.Path, "--health-check", "--http-port", port))
+        {
+            Assert.True(await bySwitch.WaitForExitAsync() == 0, bySwitch.Output);
+            Assert.Contains($"http://127.0.0.1:{port}/health/ready answered 200", bySwitch.Output, StringComparison.Ordinal);
+        }
+        using (var byUrl = HostProcess.Start(_workingDirectory.Path, "--health-check", new Uri(address, "/health/ready").ToString()))
+        {
+            Assert.True(await byUrl.WaitForExitAsync() == 0, byUrl.Output);
+        }
+
+        host.Terminate();
+        Assert.Equal(0, await host.WaitForExitAsync());
+
+        using var afterwards = HostProcess.Start(_workingDirectory.Path, "--health-check", "--http-port", port);
+        Assert.Equal(1, await afterwards.WaitForExitAsync());
+        Assert.DoesNotContain("   at ", afterwards.Output, StringComparison.Ordinal); // one line, no stack trace
+    }
+
     private static string Letters(Random random, int length) => string.Create(length, random, static (span, r) =>
     {
         for (var i = 0; i < span.Length; i++)
