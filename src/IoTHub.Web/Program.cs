@@ -19,7 +19,8 @@ if (args is [HealthProbe.Switch, .. var probeArgs])
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
     .UseBuildOutputCopiesWhenMissing()
-    .AddIoTHubConfiguration(args);
+    .AddIoTHubConfiguration(args)
+    .AddLogFormat();
 
 builder.Services
     .AddHttpListener()

@@ -14,7 +14,8 @@ namespace IoTHub.Web.Tests;
 /// </summary>
 internal sealed partial class HostProcess : IDisposable
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    /// <summary>How long a step of the process may take: a start on a busy 2-core machine took more than 30 s.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;
     private readonly Lock _lock = new();

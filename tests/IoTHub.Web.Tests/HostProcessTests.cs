@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using IoTHub.Testing;
 
@@ -13,13 +14,14 @@ public sealed partial class HostProcessTests : IDisposable
     public async Task BadValuesStopTheHostWithOneMessageNamingEveryBadKey()
     {
         string dataDirectory = Path.Combine(_workingDirectory.Path, "data");
-        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "70000", "--Mqtt:Address=not-an-ip", "--data-dir", dataDirectory);
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "70000", "--Mqtt:Address=not-an-ip", "--Logging:Format=xml", "--data-dir", dataDirectory);
 
         int exitCode = await host.WaitForExitAsync();
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("Http:Port '70000'", host.Output, StringComparison.Ordinal);
         Assert.Contains("Mqtt:Address 'not-an-ip'", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Logging:Format 'xml'", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal); // no stack trace
         Assert.False(Directory.Exists(dataDirectory), "nothing is created when the settings are bad");
     }
@@ -109,6 +111,44 @@ public sealed partial class HostProcessTests : IDisposable
         using var afterwards = HostProcess.Start(_workingDirectory.Path, "--health-check", "--http-port", port);
         Assert.Equal(1, await afterwards.WaitForExitAsync());
         Assert.DoesNotContain("   at ", afterwards.Output, StringComparison.Ordinal); // one line, no stack trace
+    }
+
+    /// <summary>
+    /// <c>Logging:Format=json</c> (issue 25): every log record, the host's and the engine's, is one JSON object on a line
+    /// of its own with the fields log shippers read. The first admin's generated password is the one plain text: it is
+    /// shown once on the console and is never a log record.
+    /// </summary>
+    [Fact]
+    public async Task JsonLogFormatWritesEveryRecordAsOneObjectPerLine()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"),
+            "--Logging:Format=json");
+        var mqtt = await host.WaitForMqttEndpointAsync();
+        var client = await MqttTestClient.ConnectTcpAsync(mqtt, "json-log-client");
+        await client.DisposeAsync();
+        await host.WaitForLineAsync("json-log-client");
+        host.Terminate();
+        Assert.Equal(0, await host.WaitForExitAsync());
+
+        var messages = new List<string>();
+        foreach (string line in host.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (line.StartsWith("Admin account '", StringComparison.Ordinal) || line.StartsWith("It is shown this once.", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var record = JsonDocument.Parse(line);
+            var root = record.RootElement;
+            Assert.True(root.TryGetProperty("Timestamp", out var timestamp), line);
+            Assert.EndsWith("Z", timestamp.GetString(), StringComparison.Ordinal);
+            Assert.True(root.TryGetProperty("LogLevel", out _), line);
+            Assert.True(root.TryGetProperty("Category", out _), line);
+            messages.Add(root.GetProperty("Message").GetString()!);
+        }
+
+        Assert.Contains(messages, message => message.StartsWith($"MQTT listening on tcp://{mqtt}", StringComparison.Ordinal));
+        Assert.Contains(messages, message => message.Contains("json-log-client", StringComparison.Ordinal));
     }
 
     private static string Letters(Random random, int length) => string.Create(length, random, static (span, r) =>

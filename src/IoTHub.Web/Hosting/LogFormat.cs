@@ -1,0 +1,46 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Hosting;
+
+/// <summary>
+/// <c>Logging:Format</c> picks how the console writes log records: <c>simple</c> (the default, the framework's plain
+/// lines) or <c>json</c>, one JSON object a line (UTC timestamp, level, category, event id, message and the message's
+/// named values) for log shippers. Any other value stops the start, as a bad value of our own sections does.
+/// </summary>
+internal static class LogFormat
+{
+    public const string Key = "Logging:Format";
+
+    public static WebApplicationBuilder AddLogFormat(this WebApplicationBuilder builder)
+    {
+        if (string.Equals(builder.Configuration[Key], "json", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddJsonConsole(static options =>
+            {
+                options.UseUtcTimestamp = true;
+                options.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+                options.JsonWriterOptions = new JsonWriterOptions { Indented = false };
+            });
+        }
+
+        builder.Services.AddSingleton<IValidateOptions<Marker>, Check>();
+        builder.Services.AddOptions<Marker>().ValidateOnStart();
+        return builder;
+    }
+
+    /// <summary>Refuses a format the console has not.</summary>
+    private sealed class Check(IConfiguration configuration) : IValidateOptions<Marker>
+    {
+        public ValidateOptionsResult Validate(string? name, Marker options)
+        {
+            var format = configuration[Key];
+            return format is null || string.Equals(format, "simple", StringComparison.OrdinalIgnoreCase) || string.Equals(format, "json", StringComparison.OrdinalIgnoreCase)
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail($"{Key} '{format}' is not a log format: use simple (the default) or json.");
+        }
+    }
+
+    /// <summary>What the check validates: nothing of its own, it reads the one key.</summary>
+    internal sealed class Marker;
+}
