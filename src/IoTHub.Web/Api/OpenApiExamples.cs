@@ -12,6 +12,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Config;
 using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
 using IoTHub.Web.Api.Publish;
@@ -20,6 +21,8 @@ using IoTHub.Web.Api.Roles;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Statistics;
 using IoTHub.Web.Api.Subscriptions;
+using IoTHub.Web.Configuration;
+using IoTHub.Web.Configuration.Mosquitto;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
@@ -45,6 +48,11 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
     private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true, "default", "tcp://127.0.0.1:1883");
     private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 17, 14, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
     private static readonly ApiKeyInfo ApiKey = new(3, "backup", "viewer", "admin", At);
+
+    private static readonly EffectiveSetting Setting = new("Security:PasswordFile", "/etc/mosquitto/passwd", "mosquitto.conf:14");
+
+    private static readonly NotTakenDirective NotTaken = new("/etc/mosquitto/mosquitto.conf", 9, "log_dest file /var/log/mosquitto/mosquitto.log",
+        "logging is set with Logging:*");
 
     private static readonly Dictionary<Type, object> Examples = new()
     {
@@ -93,6 +101,9 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(SetRetainedRequest)] = new SetRetainedRequest("21.5", PayloadEncoding.Text, 1, Properties),
         [typeof(DeletedRetained)] = new DeletedRetained(12),
         [typeof(DisconnectedClients)] = new DisconnectedClients(3),
+        [typeof(EffectiveConfiguration)] = new EffectiveConfiguration("/etc/mosquitto/mosquitto.conf", [Setting], [NotTaken]),
+        [typeof(EffectiveSetting)] = Setting,
+        [typeof(NotTakenDirective)] = NotTaken,
         [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties, At,
             "sensor-17", "kitchen"),
         [typeof(BrokerCounters)] = Counters,
