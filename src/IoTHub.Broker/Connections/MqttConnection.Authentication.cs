@@ -128,6 +128,6 @@ internal sealed partial class MqttConnection
             ReasonCode = reasonCode,
             Properties = new MqttProperties { AuthenticationMethod = method, AuthenticationData = data },
         }));
-        EnsureWriteLoop();
+        StartWrites();
     }
 }

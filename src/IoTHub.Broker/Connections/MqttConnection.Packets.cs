@@ -188,7 +188,7 @@ internal sealed partial class MqttConnection
             _broker.RevokeDenied(_session!);
         }
 
-        EnsureWriteLoop();
+        StartWrites();
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
     }
 

@@ -68,7 +68,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>Guards the control queue and the start and end of write rounds: the connection itself (see <see cref="Session.Sync"/>).</summary>
     private object ControlLock => this;
     private int _writeState = WritesNotStarted;
-    private bool _writesStarted;
     private TaskCompletionSource? _writesEnded;
     private Session? _session;
     private MqttProtocolVersion _version;
@@ -246,7 +245,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     {
         _closing = true;
         SignalWrite();
-        await StopWriteLoopAsync().ConfigureAwait(false);
+        await StopWritesAsync().ConfigureAwait(false);
         _broker.OnConnectionClosed(this, _session, AuthorizedWill());
         if (_session is not null)
         {
@@ -389,7 +388,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             _connectClosed?.TrySetResult();
         }
 
-        EnsureWriteLoop();
+        StartWrites();
     }
 
     /// <summary>
@@ -686,42 +685,36 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         SignalWrite();
     }
 
-    private void EnsureWriteLoop()
+    private void StartWrites()
     {
-        // Started by CONNECT on the read loop, or by a close from another thread: exactly once.
-        lock (ControlLock)
-        {
-            if (_writesStarted)
-            {
-                return;
-            }
-
-            _writesStarted = true;
-        }
-
+        // Started by CONNECT on the read loop, or by a close from another thread: exactly once, by whoever leaves the
+        // not-started state first.
         if (t_reading == this)
         {
             // The end of the read starts the first round.
-            Volatile.Write(ref _writeState, WritesIdle);
-            _writeAfterRead = true;
+            if (Interlocked.CompareExchange(ref _writeState, WritesIdle, WritesNotStarted) == WritesNotStarted)
+            {
+                _writeAfterRead = true;
+            }
+
             return;
         }
 
-        Volatile.Write(ref _writeState, WritesBusy);
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        if (Interlocked.CompareExchange(ref _writeState, WritesBusy, WritesNotStarted) == WritesNotStarted)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        }
     }
 
     /// <summary>Waits for the last write round (it writes what the closing connection still has to say), for a while.</summary>
-    private async Task StopWriteLoopAsync()
+    private async Task StopWritesAsync()
     {
         TaskCompletionSource ended;
         lock (ControlLock)
         {
-            if (!_writesStarted || _writeState == WritesEnded)
+            // Never started: a close from another thread that comes after this starts no round either.
+            if (Interlocked.CompareExchange(ref _writeState, WritesEnded, WritesNotStarted) == WritesNotStarted || _writeState == WritesEnded)
             {
-                // A close from another thread that comes after this starts no round.
-                _writesStarted = true;
-                _writeState = WritesEnded;
                 return;
             }
 
@@ -839,7 +832,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         return false;
     }
 
-    /// <summary>No round runs again; whoever waits for the last one (<see cref="StopWriteLoopAsync"/>) goes on.</summary>
+    /// <summary>No round runs again; whoever waits for the last one (<see cref="StopWritesAsync"/>) goes on.</summary>
     private void EndWrites()
     {
         ReleaseBatch();
