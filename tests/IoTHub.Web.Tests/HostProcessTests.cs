@@ -151,6 +151,38 @@ public sealed partial class HostProcessTests : IDisposable
         Assert.Contains(messages, message => message.Contains("json-log-client", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Logging scopes (issue 19): captured only when the console writes them. By default no record carries one (Kestrel's
+    /// connection scope would otherwise live as long as every MQTT connection); with
+    /// <c>Logging:Console:FormatterOptions:IncludeScopes=true</c> the engine's record of a connecting client carries
+    /// Kestrel's connection id.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task LoggingScopesAreCapturedOnlyWhenTheConsoleWritesThem(bool includeScopes)
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"),
+            "--Logging:Format=json", $"--Logging:Console:FormatterOptions:IncludeScopes={includeScopes}");
+        var mqtt = await host.WaitForMqttEndpointAsync();
+        var client = await MqttTestClient.ConnectTcpAsync(mqtt, "scoped-client");
+        await client.DisposeAsync();
+        var line = await host.WaitForLineAsync("scoped-client");
+        host.Terminate();
+        Assert.Equal(0, await host.WaitForExitAsync());
+
+        using var record = JsonDocument.Parse(line);
+        var scopes = record.RootElement.TryGetProperty("Scopes", out var found) ? found.EnumerateArray().Select(static scope => scope.ToString()).ToList() : [];
+        if (includeScopes)
+        {
+            Assert.Contains(scopes, scope => scope.Contains("ConnectionId", StringComparison.Ordinal));
+        }
+        else
+        {
+            Assert.Empty(scopes);
+        }
+    }
+
     private static string Letters(Random random, int length) => string.Create(length, random, static (span, r) =>
     {
         for (var i = 0; i < span.Length; i++)

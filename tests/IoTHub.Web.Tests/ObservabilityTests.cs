@@ -6,6 +6,8 @@ using IoTHub.Broker;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Tests;
 
@@ -30,6 +32,23 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
     private static string Dropped(string reason) => $"iothub_messages_dropped_total{{broker=\"default\",reason=\"{reason}\"}}";
 
     private string Connections(string protocol) => $"iothub_connections{{broker=\"default\",listener=\"tcp://{host.MqttEndpoint}\",protocol=\"{protocol}\"}}";
+
+    /// <summary>
+    /// What an idle MQTT connection must not pay for (issue 19): Kestrel's meter, which would give every connection a tag
+    /// list and a duration record (the broker meter counts connections itself), and a captured logging scope, which
+    /// would live as long as the connection while the console does not write scopes.
+    /// </summary>
+    [Fact]
+    public async Task Connections_pay_for_no_kestrel_meter_and_no_logging_scope()
+    {
+        await using var client = await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "no-kestrel-meter");
+        (await host.Client.GetAsync(new Uri("/health/ready", UriKind.Relative))).EnsureSuccessStatusCode();
+        var series = await ScrapeAsync();
+        Assert.Contains(series.Keys, static k => k.StartsWith("iothub_connections", StringComparison.Ordinal));
+        Assert.Contains(series.Keys, static k => k.StartsWith("http_server_request_duration", StringComparison.Ordinal));
+        Assert.DoesNotContain(series.Keys, static k => k.StartsWith("kestrel_", StringComparison.Ordinal));
+        Assert.False(host.Services.GetRequiredService<IOptions<LoggerFilterOptions>>().Value.CaptureScopes);
+    }
 
     [Fact]
     public async Task Metrics_follow_real_mqtt_traffic()
