@@ -9,17 +9,17 @@ using OpenTelemetry.Trace;
 namespace IoTHub.Web.Tests.Telemetry;
 
 /// <summary>A host that exports over OTLP/HTTP to a collector the test runs, every 200 ms, with an API key header.</summary>
-public sealed class OtlpHost : AdminApiHost
+public class OtlpHost : AdminApiHost
 {
     public const string ApiKey = "otlp-test-key";
 
     public OtlpHost()
-        : this(OtlpReceiver.Start())
+        : this(OtlpReceiver.Start(), [])
     {
     }
 
-    private OtlpHost(OtlpReceiver receiver)
-        : base(new Dictionary<string, string>
+    private protected OtlpHost(OtlpReceiver receiver, Dictionary<string, string> settings)
+        : base(new Dictionary<string, string>(settings)
         {
             ["Telemetry:Otlp:Endpoint"] = receiver.Endpoint.ToString(),
             ["Telemetry:Otlp:ExportIntervalMilliseconds"] = "200",
@@ -136,6 +136,30 @@ public sealed class OtlpExportTests(OtlpHost host) : IClassFixture<OtlpHost>
         // The other side of OtlpOffTests' check.
         Assert.NotNull(host.Services.GetService<TracerProvider>());
         Assert.NotEmpty(host.Services.GetServices<IConfigureOptions<OtlpExporterOptions>>());
+    }
+}
+
+/// <summary>Metrics only (Traces=false), over OTLP/gRPC.</summary>
+public sealed class OtlpGrpcMetricsHost() : OtlpHost(OtlpReceiver.Start(grpc: true), new() { ["Telemetry:Otlp:Protocol"] = "grpc", ["Telemetry:Otlp:Traces"] = "false" });
+
+/// <summary>Telemetry:Otlp:Protocol=grpc with Traces=false: the metrics reach a gRPC collector, and no tracer exists.</summary>
+[Collection(nameof(MetricsRunAlone))]
+public sealed class OtlpGrpcTests(OtlpGrpcMetricsHost host) : IClassFixture<OtlpGrpcMetricsHost>
+{
+    [Fact]
+    public async Task Metrics_reach_a_grpc_collector_and_no_span_is_made()
+    {
+        await using (await MqttTestClient.ConnectTcpAsync(host.MqttEndpoint, "otlp-grpc"))
+        {
+            await host.Receiver.WaitForAsync("accepted connection over gRPC", static r =>
+                r.Metrics.Exists(static m => m.Name == "iothub.connections.accepted" && m.Total >= 1), TimeSpan.FromSeconds(20));
+        }
+
+        Assert.Equal("iothub", host.Receiver.Metrics.First().Resource["service.name"]);
+        Assert.Equal(OtlpHost.ApiKey, host.Receiver.Headers["X-Api-Key"]);
+        Assert.All(host.Receiver.ContentTypes, static type => Assert.StartsWith("application/grpc", type, StringComparison.Ordinal));
+        Assert.Null(host.Services.GetService<TracerProvider>());
+        Assert.Empty(host.Receiver.Spans);
     }
 }
 
