@@ -67,7 +67,10 @@ internal static class OtlpExport
         // Set in code, the endpoint is taken as the whole URL: over HTTP each signal's path is added here, as the
         // OTEL_EXPORTER_OTLP_ENDPOINT variable would have it.
         exporter.Endpoint = otlp.Protocol == OtlpProtocol.Grpc ? otlp.Endpoint! : new Uri(AsFolder(otlp.Endpoint!), signalPath);
-        exporter.Headers = otlp.Headers.Count == 0 ? null : string.Join(",", otlp.Headers.Select(static header => $"{header.Key}={header.Value}"));
+        // The exporter takes its headers as one "name=value,..." text that it percent-decodes (as the
+        // OTEL_EXPORTER_OTLP_HEADERS variable is written): encoded here, a value with % arrives as configured.
+        exporter.Headers = otlp.Headers.Count == 0 ? null
+            : string.Join(",", otlp.Headers.Select(static header => $"{header.Key}={Uri.EscapeDataString(header.Value)}"));
 
         // Our own client: the host's IHttpClientFactory would give one that follows redirects (the headers may hold a
         // key) and logs every export at Information.

@@ -68,7 +68,7 @@ internal sealed class OtlpOptions
         Headers = OutgoingHttp.ReadHeaders(reader);
         foreach (var (name, value) in Headers)
         {
-            // The exporter takes its headers as one "name=value,name=value" text.
+            // The exporter splits its one "name=value,..." text at every comma, even an encoded one.
             if (value.Contains(',', StringComparison.Ordinal))
             {
                 reader.Fail($"{OutgoingHttp.HeadersKey}:{name}", "holds a comma, which the OTLP exporter cannot send (the value is not shown: it may be a secret).");

@@ -11,7 +11,8 @@ namespace IoTHub.Web.Tests.Telemetry;
 /// <summary>A host that exports over OTLP/HTTP to a collector the test runs, every 200 ms, with an API key header.</summary>
 public class OtlpHost : AdminApiHost
 {
-    public const string ApiKey = "otlp-test-key";
+    /// <summary>A space, a percent sign and an equals sign: each must arrive as written.</summary>
+    public const string ApiKey = "otlp key%41=";
 
     public OtlpHost()
         : this(OtlpReceiver.Start(), [])
