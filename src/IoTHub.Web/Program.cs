@@ -9,6 +9,7 @@ using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using IoTHub.Web.Security;
 using IoTHub.Web.Storage;
+using IoTHub.Web.Telemetry;
 using IoTHub.Web.Transports.WebSockets;
 using IoTHub.Web.WebSecurity;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,7 @@ builder.Services
     .AddMqttListener()
     .AddAdminAuthentication()
     .AddBrokerMetrics()
+    .AddOtlpExport(builder.Configuration)
     .AddAdminOpenApi()
     .AddBadRequestProblems()
     .AddHealth()

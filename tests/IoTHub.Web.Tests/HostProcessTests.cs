@@ -14,7 +14,8 @@ public sealed partial class HostProcessTests : IDisposable
     public async Task BadValuesStopTheHostWithOneMessageNamingEveryBadKey()
     {
         string dataDirectory = Path.Combine(_workingDirectory.Path, "data");
-        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "70000", "--Mqtt:Address=not-an-ip", "--Logging:Format=xml", "--data-dir", dataDirectory);
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "70000", "--Mqtt:Address=not-an-ip", "--Logging:Format=xml",
+            "--Telemetry:Otlp:Endpoint=localhost:4318", "--Telemetry:Otlp:Protocol=thrift", "--data-dir", dataDirectory);
 
         int exitCode = await host.WaitForExitAsync();
 
@@ -22,6 +23,8 @@ public sealed partial class HostProcessTests : IDisposable
         Assert.Contains("Http:Port '70000'", host.Output, StringComparison.Ordinal);
         Assert.Contains("Mqtt:Address 'not-an-ip'", host.Output, StringComparison.Ordinal);
         Assert.Contains("Logging:Format 'xml'", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Telemetry:Otlp:Endpoint 'localhost:4318'", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Telemetry:Otlp:Protocol 'thrift'", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal); // no stack trace
         Assert.False(Directory.Exists(dataDirectory), "nothing is created when the settings are bad");
     }

@@ -20,6 +20,7 @@ internal sealed partial class MqttConnection
     private void HandleConnect(ConnectPacket connect)
     {
         _version = connect.ProtocolVersion;
+        _connectArrived = BrokerTracing.ConnectArrived(_broker.Time);
         if (_broker.Admission.Check(connect, out var admitted) is { } refusal)
         {
             RefuseConnect(refusal, admitted.ClientId, connect.UserName);
@@ -189,6 +190,7 @@ internal sealed partial class MqttConnection
         }
 
         StartWrites();
+        TraceConnect(clientId, ReasonCode.Success, reason: null);
         BrokerLog.ClientConnected(Logger, clientId, Endpoint, _version, connect.CleanStart, sessionPresent, _keepAlive);
     }
 
@@ -235,8 +237,15 @@ internal sealed partial class MqttConnection
         }
 
         EnqueueControl(Outbound.Packet(new ConnAckPacket { ReasonCode = reasonCode, Properties = properties }));
+        TraceConnect(clientId, reasonCode, reason);
         _lingerOnClose = true;
         Close(reasonCode, reason, sendDisconnect: false);
+    }
+
+    private void TraceConnect(string clientId, ReasonCode reasonCode, string? reason)
+    {
+        BrokerTracing.ConnectDecided(_connectArrived, _broker.Name, Info.Listener, clientId, _version, reasonCode, reason);
+        _connectArrived = null;
     }
 
     private void HandlePublish(in PublishPacket publish, long size)

@@ -71,6 +71,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private TaskCompletionSource? _writesEnded;
     private Session? _session;
     private MqttProtocolVersion _version;
+
+    /// <summary>When the CONNECT being decided arrived, while a tracer listens (<see cref="BrokerTracing"/>); else null.</summary>
+    private DateTimeOffset? _connectArrived;
     private ushort _keepAlive;
     private int _window;
     private long _clientMaximumPacketSize = long.MaxValue;

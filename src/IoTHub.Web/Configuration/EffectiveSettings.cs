@@ -37,7 +37,7 @@ internal sealed class EffectiveSettings(IConfiguration configuration)
     {
         var value = raw ?? Format(fallback);
         var segments = key.Split(':');
-        if (!string.IsNullOrEmpty(value) && (Secrets.Contains(segments[^1]) || segments.Contains(WebhookOptions.HeadersKey, StringComparer.OrdinalIgnoreCase)))
+        if (!string.IsNullOrEmpty(value) && (Secrets.Contains(segments[^1]) || segments.Contains(OutgoingHttp.HeadersKey, StringComparer.OrdinalIgnoreCase)))
         {
             value = Hidden;
         }

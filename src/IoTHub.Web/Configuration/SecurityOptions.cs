@@ -49,13 +49,7 @@ internal sealed record AuthenticatorOptions(string Key, AuthenticatorType Type, 
 /// <param name="Url">Where the questions are posted.</param>
 /// <param name="CaFile">A PEM file of the authorities the service's https certificate must chain to, in place of the system's; null: the system's.</param>
 /// <param name="Headers">Headers sent with every question (e.g. Authorization); their values are never logged.</param>
-internal sealed record WebhookOptions(Uri Url, string? CaFile, IReadOnlyList<KeyValuePair<string, string>> Headers)
-{
-    public const string HeadersKey = "Headers";
-
-    /// <summary>Headers the broker writes itself, or that HTTP does not let a request set.</summary>
-    public static readonly string[] ReservedHeaders = ["Host", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection"];
-}
+internal sealed record WebhookOptions(Uri Url, string? CaFile, IReadOnlyList<KeyValuePair<string, string>> Headers);
 
 /// <summary>The keys of a <see cref="AuthenticatorType.Jwt"/> authenticator (docs/security.md#jwt).</summary>
 /// <param name="Secret">The HMAC secret's UTF-8 bytes (at least 32); null with <paramref name="JwksUrl"/>.</param>
@@ -252,36 +246,16 @@ internal sealed class SecurityOptions
     {
         int failures = reader.Errors.Count;
         reader.Require(nameof(WebhookOptions.Url));
-        var url = reader.Read(nameof(WebhookOptions.Url), (Uri?)null, TryParseWebhookUrl, "is not an absolute http:// or https:// URL without a user name or password.");
+        var url = reader.Read(nameof(WebhookOptions.Url), (Uri?)null, OutgoingHttp.TryParseUrl, OutgoingHttp.UrlProblem);
         var caFile = reader.NonEmptyText(nameof(WebhookOptions.CaFile), string.Empty);
         if (caFile.Length > 0 && url is { Scheme: not "https" })
         {
             reader.Fail(nameof(WebhookOptions.CaFile), $"applies to an https:// {nameof(WebhookOptions.Url)} only.");
         }
 
-        var headers = reader.Entries(WebhookOptions.HeadersKey);
-        foreach (var (name, value) in headers)
-        {
-            // Values are not quoted: an Authorization header holds a secret.
-            if (name.Length == 0 || !name.All(IsTokenCharacter))
-            {
-                reader.Fail($"{WebhookOptions.HeadersKey}:{name}", "is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~).");
-            }
-            else if (WebhookOptions.ReservedHeaders.Contains(name, StringComparer.OrdinalIgnoreCase))
-            {
-                reader.Fail($"{WebhookOptions.HeadersKey}:{name}", $"cannot be set: the broker writes it (reserved: {string.Join(", ", WebhookOptions.ReservedHeaders)}).");
-            }
-            else if (value.Any(static c => char.IsControl(c) && c != '\t'))
-            {
-                reader.Fail($"{WebhookOptions.HeadersKey}:{name}", "holds a control character such as a line break (the value is not shown: it may be a secret).");
-            }
-        }
-
+        var headers = OutgoingHttp.ReadHeaders(reader);
         return url is not null && reader.Errors.Count == failures ? new WebhookOptions(url, caFile.Length > 0 ? caFile : null, headers) : null;
     }
-
-    /// <summary>A character of an HTTP token (RFC 9110 §5.6.2), which a header name is.</summary>
-    private static bool IsTokenCharacter(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 
     /// <summary>The keys of a Sql authenticator (docs/security.md#sql-query); null when one is missing or bad (recorded).</summary>
     private static SqlOptions? ReadSql(SectionReader reader)
@@ -369,7 +343,7 @@ internal sealed class SecurityOptions
             secret = null;
         }
 
-        var jwksUrl = reader.Read(nameof(JwtOptions.JwksUrl), (Uri?)null, TryParseWebhookUrl, "is not an absolute http:// or https:// URL without a user name or password.");
+        var jwksUrl = reader.Read(nameof(JwtOptions.JwksUrl), (Uri?)null, OutgoingHttp.TryParseUrl, OutgoingHttp.UrlProblem);
         if ((secretText.Length > 0) == (jwksUrl is not null))
         {
             reader.Fail(nameof(JwtOptions.Secret), $"or {nameof(JwtOptions.JwksUrl)}: exactly one of the two must be set (an HMAC secret, or the URL of the issuer's RSA/ECDSA keys).");
@@ -478,13 +452,6 @@ internal sealed class SecurityOptions
     /// <summary>
     /// An absolute http or https URL. Credentials in it are refused: HttpClient does not send them, and the URL is logged.
     /// </summary>
-    private static bool TryParseWebhookUrl(string raw, out Uri? url)
-    {
-        url = Uri.TryCreate(raw, UriKind.Absolute, out var parsed) && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
-            && parsed.UserInfo.Length == 0 ? parsed : null;
-        return url is not null;
-    }
-
     private void ReadBans(SectionReader reader)
     {
         Bans.Enabled = reader.Flag(nameof(Bans.Enabled), Bans.Enabled);

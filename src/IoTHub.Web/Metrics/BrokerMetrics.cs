@@ -7,7 +7,6 @@ using IoTHub.Broker.Security.Bans;
 using IoTHub.Broker.Storage;
 using IoTHub.Mqtt;
 using IoTHub.Web.Alarms;
-using IoTHub.Web.Api;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;

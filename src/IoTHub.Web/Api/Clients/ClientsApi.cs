@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using IoTHub.Broker;
 using IoTHub.Broker.Connections;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Web.Api.Sessions;
 using IoTHub.Web.Api.Subscriptions;
 using IoTHub.Web.Auth;

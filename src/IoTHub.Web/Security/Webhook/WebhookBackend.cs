@@ -6,10 +6,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Security.Certificates;
-using IoTHub.Web.Api;
 
 namespace IoTHub.Web.Security.Webhook;
 
