@@ -244,8 +244,8 @@ internal sealed partial class MqttConnection
 
     private void TraceConnect(string clientId, ReasonCode reasonCode, string? reason)
     {
-        BrokerTracing.ConnectDecided(_connectArrived, _broker.Name, Info.Listener, clientId, _version, reasonCode, reason);
-        _connectArrived = null;
+        BrokerTracing.ConnectDecided(_connectArrived, _broker.Time, _broker.Name, Info.Listener, clientId, _version, reasonCode, reason);
+        _connectArrived = 0;
     }
 
     private void HandlePublish(in PublishPacket publish, long size)

@@ -72,8 +72,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private Session? _session;
     private MqttProtocolVersion _version;
 
-    /// <summary>When the CONNECT being decided arrived, while a tracer listens (<see cref="BrokerTracing"/>); else null.</summary>
-    private DateTimeOffset? _connectArrived;
+    /// <summary>When the CONNECT being decided arrived (a timestamp), while a tracer listens (<see cref="BrokerTracing"/>); else 0.</summary>
+    private long _connectArrived;
     private ushort _keepAlive;
     private int _window;
     private long _clientMaximumPacketSize = long.MaxValue;

@@ -15,17 +15,22 @@ public static class BrokerTracing
 
     private static readonly ActivitySource Source = new(SourceName);
 
-    /// <summary>When a CONNECT arrived, if a tracer listens; else null.</summary>
-    internal static DateTimeOffset? ConnectArrived(TimeProvider time) => Source.HasListeners() ? time.GetUtcNow() : null;
+    /// <summary>
+    /// When a CONNECT arrived as a timestamp of <paramref name="time"/>, if a tracer listens; else 0. A timestamp, not a
+    /// time of day: the connection keeps it in 8 bytes.
+    /// </summary>
+    internal static long ConnectArrived(TimeProvider time) => Source.HasListeners() ? time.GetTimestamp() : 0;
 
-    /// <summary>Records the span of a CONNECT that arrived at <paramref name="arrived"/> (null: no tracer listened then).</summary>
-    internal static void ConnectDecided(DateTimeOffset? arrived, string broker, string listener, string clientId, MqttProtocolVersion version,
+    /// <summary>Records the span of a CONNECT that arrived at timestamp <paramref name="arrived"/> (0: no tracer listened then).</summary>
+    internal static void ConnectDecided(long arrived, TimeProvider time, string broker, string listener, string clientId, MqttProtocolVersion version,
         ReasonCode reasonCode, string? reason)
     {
-        if (arrived is not { } start)
+        if (arrived == 0)
         {
             return;
         }
+
+        var start = time.GetUtcNow() - time.GetElapsedTime(arrived);
 
         // A trace of its own: a WebSocket client's connection runs inside the HTTP request that upgraded it.
         var outer = Activity.Current;
