@@ -300,16 +300,20 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         return again;
     }
 
-    /// <summary>Under the lock: one non-blocking receive. Returns true when there was nothing and a reader waits for more.</summary>
+    /// <summary>
+    /// Under the lock: one non-blocking receive, into the last buffer's free space or a block rented for it, which becomes
+    /// a buffer only if bytes came (a read tries to receive before it waits, and usually finds nothing). Returns true when
+    /// there was nothing and a reader waits for more.
+    /// </summary>
     private bool ReceiveAvailable()
     {
-        var fresh = _buffers.Tail is { } tail && tail.Filled < tail.Capacity ? null : new PooledSegment(pool, pool.MaxBufferSize);
-        var target = fresh ?? _buffers.Tail!;
+        var tail = _buffers.Tail is { } last && last.Filled < last.Capacity ? last : null;
+        var fresh = tail is null ? pool.Rent() : null;
         int received;
         SocketError error;
         try
         {
-            received = SocketCalls.Receive(socket, target.Free.Span, out error);
+            received = SocketCalls.Receive(socket, (tail?.Free ?? fresh!.Memory).Span, out error);
         }
         catch (ObjectDisposedException)
         {
@@ -320,15 +324,16 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         {
             if (fresh is not null)
             {
-                _buffers.Append(fresh);
+                tail = new PooledSegment(fresh);
+                _buffers.Append(tail);
             }
 
-            target.Filled += received;
+            tail!.Filled += received;
             _unexamined = true;
             return false;
         }
 
-        fresh?.Release();
+        fresh?.Dispose();
         if (error == SocketError.WouldBlock)
         {
             return _waiting;
