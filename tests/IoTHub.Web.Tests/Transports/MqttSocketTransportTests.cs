@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using IoTHub.Testing;
 using IoTHub.Web.Transports.Sockets;
 using Microsoft.AspNetCore.Connections;
@@ -12,7 +13,8 @@ namespace IoTHub.Web.Tests.Transports;
 
 /// <summary>
 /// The MQTT listeners' own socket transport over real loopback sockets: partial and ended input, many connections, both
-/// directions of back-pressure, and that a connection holds no buffer once what it received is read and what it wrote is sent.
+/// directions of back-pressure, and that a connection holds no buffer once what it received is read and what it wrote is sent;
+/// on Linux, that a waiting connection has no .NET asynchronous socket state (its readiness comes from our epoll poller).
 /// </summary>
 public sealed class MqttSocketTransportTests : IAsyncLifetime
 {
@@ -302,6 +304,192 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
         Assert.Equal(new byte[] { 0x20, 0x02, 0, 0 }, received[..n]);
         Assert.Equal(0, await client.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(Timeout));
         Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task A_read_waiting_on_an_idle_connection_ends_when_the_client_closes()
+    {
+        var (client, connection) = await ConnectAsync();
+        await using var _ = connection;
+        var input = connection.Transport.Input;
+        var closed = new TaskCompletionSource();
+        connection.ConnectionClosed.Register(closed.SetResult);
+
+        var waiting = input.ReadAsync();
+        Assert.False(waiting.IsCompleted);
+        client.Shutdown(SocketShutdown.Send);
+        client.Dispose();
+
+        var result = await waiting.AsTask().WaitAsync(Timeout);
+        Assert.True(result.IsCompleted);
+        Assert.True(result.Buffer.IsEmpty);
+        await closed.Task.WaitAsync(Timeout);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Closing_while_a_read_waits_with_a_block_gives_the_block_back(bool abort)
+    {
+        var (client, connection) = await ConnectAsync();
+        using var _ = client;
+        var input = connection.Transport.Input;
+        var waiting = await WaitWithHalfAPacketAsync(client, input);
+
+        // Aborted, the read fails; ended as Kestrel ends a connection (input completed, then disposed), it is never answered.
+        if (abort)
+        {
+            connection.Abort(new ConnectionAbortedException("stopping"));
+            await Assert.ThrowsAsync<ConnectionAbortedException>(() => waiting.WaitAsync(Timeout));
+        }
+
+        await input.CompleteAsync();
+        await connection.DisposeAsync();
+        await Poll.UntilAsync(() => _pool.Outstanding == 0);
+        Assert.Equal(abort, waiting.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Connections_after_others_closed_take_their_places_and_each_gets_only_its_own_bytes()
+    {
+        const int count = 100;
+        for (var round = 0; round < 3; round++)
+        {
+            var pairs = new List<(Socket Client, ConnectionContext Connection, Task<ReadResult> Waiting)>();
+            for (var i = 0; i < count; i++)
+            {
+                var (client, connection) = await ConnectAsync();
+                var waiting = connection.Transport.Input.ReadAsync().AsTask();
+                Assert.False(waiting.IsCompleted);
+                pairs.Add((client, connection, waiting));
+            }
+
+            // Sent in the reverse order of the waits, each connection's bytes tell whose they are.
+            for (var i = count - 1; i >= 0; i--)
+            {
+                await pairs[i].Client.SendAsync(new byte[] { (byte)round, (byte)i, 0xAB });
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                var input = pairs[i].Connection.Transport.Input;
+                var result = await pairs[i].Waiting.WaitAsync(Timeout);
+                while (result.Buffer.Length < 3)
+                {
+                    input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                    result = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+                }
+
+                Assert.Equal(new byte[] { (byte)round, (byte)i, 0xAB }, result.Buffer.ToArray());
+                input.AdvanceTo(result.Buffer.End);
+            }
+
+            foreach (var (client, connection, _) in pairs)
+            {
+                await connection.Transport.Input.CompleteAsync();
+                await connection.DisposeAsync();
+                client.Dispose();
+            }
+        }
+
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task A_slot_of_the_poller_given_back_answers_no_more_to_its_old_token()
+    {
+        var poll = SocketCalls.Poll;
+        Assert.Equal(OperatingSystem.IsLinux(), poll is not null);
+        if (poll is null)
+        {
+            return;
+        }
+
+        var (first, second) = (await ConnectAsync(), await ConnectAsync());
+        await using var _ = first.Connection;
+        await using var __ = second.Connection;
+        using var ___ = first.Client;
+        using var ____ = second.Client;
+        var (a, b) = ((SocketInput)first.Connection.Transport.Input, (SocketInput)second.Connection.Transport.Input);
+
+        var token = poll.Register(a);
+        Assert.NotEqual(0UL, token);
+        Assert.Same(a, poll.Find(token));
+        poll.Free(token);
+        Assert.Null(poll.Find(token));
+
+        var next = poll.Register(b);
+        Assert.NotEqual(token, next);
+        Assert.Null(poll.Find(token));
+        Assert.Same(b, poll.Find(next));
+        poll.Free(token);
+        Assert.Same(b, poll.Find(next));
+        poll.Free(next);
+        Assert.Null(poll.Find(next));
+    }
+
+    /// <summary>
+    /// .NET keeps a socket's asynchronous state (its registration with .NET's epoll engine, operation queues and locks) in
+    /// a <c>SocketAsyncContext</c> that the socket's handle makes on the first asynchronous operation or non-blocking
+    /// setting. On Linux a connection that has received, sent and now waits for more has none; elsewhere its zero-byte
+    /// receive makes one.
+    /// </summary>
+    [Fact]
+    public async Task A_connection_waiting_for_data_has_no_socket_async_context_on_linux()
+    {
+        const string AsyncContextField = "_asyncContext";
+        var asyncContext = typeof(SafeSocketHandle).GetField(AsyncContextField, BindingFlags.NonPublic | BindingFlags.Instance);
+        Assert.True(asyncContext is not null, $"SafeSocketHandle has no field {AsyncContextField} any more: find where .NET keeps a socket's async context");
+
+        const int count = 20;
+        var pairs = new List<(Socket Client, ConnectionContext Connection, Task<ReadResult> Waiting)>();
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var (client, connection) = await ConnectAsync();
+                var (input, output) = (connection.Transport.Input, connection.Transport.Output);
+                await client.SendAsync(new byte[] { 0xC0, 0x00 });
+                var ping = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+                input.AdvanceTo(ping.Buffer.End);
+                await output.WriteAsync(new byte[] { 0xD0, 0x00 }).AsTask().WaitAsync(Timeout);
+                var answer = new byte[2];
+                Assert.Equal(2, await client.ReceiveAsync(answer.AsMemory()).AsTask().WaitAsync(Timeout));
+                pairs.Add((client, connection, input.ReadAsync().AsTask()));
+            }
+
+            var withContext = pairs.Count(pair =>
+                asyncContext.GetValue(((MqttSocketConnection)pair.Connection).Socket.SafeHandle) is not null);
+            Assert.All(pairs, pair => Assert.False(pair.Waiting.IsCompleted));
+            Assert.Equal(OperatingSystem.IsLinux() ? 0 : count, withContext);
+
+            // Still woken by their data.
+            foreach (var (client, connection, waiting) in pairs)
+            {
+                await client.SendAsync(new byte[] { 0xC0, 0x00 });
+                Assert.Equal(new byte[] { 0xC0, 0x00 }, (await waiting.WaitAsync(Timeout)).Buffer.ToArray());
+            }
+        }
+        finally
+        {
+            foreach (var (client, connection, _) in pairs)
+            {
+                await connection.DisposeAsync();
+                client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Half a packet is read and examined, so the input holds a block, and the next read waits for the rest.</summary>
+    private async Task<Task<ReadResult>> WaitWithHalfAPacketAsync(Socket client, PipeReader input)
+    {
+        await client.SendAsync(new byte[] { 0x30, 0x0A, 0 });
+        var partial = await input.ReadAsync().AsTask().WaitAsync(Timeout);
+        input.AdvanceTo(partial.Buffer.Start, partial.Buffer.End);
+        var waiting = input.ReadAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, _pool.Outstanding);
+        return waiting;
     }
 
     private async Task<(Socket Client, ConnectionContext Connection)> ConnectAsync(int receiveBuffer = 0)

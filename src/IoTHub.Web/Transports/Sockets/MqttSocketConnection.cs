@@ -101,6 +101,9 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
         set => throw new NotSupportedException("The connection's closed token is its own.");
     }
 
+    /// <summary>The accepted socket (tests look at what .NET keeps for it).</summary>
+    internal Socket Socket => _socket;
+
     /// <summary>The transport's pool, for what runs on top (TLS, HTTP) as Kestrel's transport offers its own.</summary>
     MemoryPool<byte> IMemoryPoolFeature.MemoryPool => _pool;
 
@@ -120,12 +123,15 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
 
     /// <summary>
     /// Closes the socket at once: a waiting read fails with <paramref name="abortReason"/>, sends fail. The buffers stay
-    /// until <see cref="DisposeAsync"/>, as the writer may be filling one on another thread right now.
+    /// until <see cref="DisposeAsync"/>, as the writer may be filling one on another thread right now. Closing takes the
+    /// socket out of the readiness poller without an event, so here and in <see cref="DisposeAsync"/> the input's
+    /// receive is woken to see the socket closed.
     /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
         _input.Abort(abortReason);
         _socket.Dispose();
+        _input.Wake();
         OnInputEnded();
     }
 
@@ -143,6 +149,7 @@ internal sealed class MqttSocketConnection : ConnectionContext, IDuplexPipe, IFe
         }
 
         _socket.Dispose();
+        _input.Wake();
         _output.Release();
         OnInputEnded();
         return base.DisposeAsync();

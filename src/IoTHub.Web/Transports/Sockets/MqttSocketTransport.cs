@@ -14,7 +14,8 @@ internal sealed class MqttEndPoint(IPAddress address, int port) : IPEndPoint(add
 
 /// <summary>
 /// Kestrel's transport for the MQTT listeners (DESIGN §4): an idle connection costs one <see cref="MqttSocketConnection"/>
-/// with its input and output, the socket and one pending zero-byte receive, and no buffer, pipe or task (issue 19).
+/// with its input and output, the socket and its wait for data (on Linux a slot in <see cref="ReadinessPoll"/>, elsewhere
+/// a pending zero-byte receive), and no buffer, pipe or task (issue 19).
 /// Kestrel asks every transport registered whether it binds an address; this one takes <see cref="MqttEndPoint"/>s only,
 /// so the HTTP endpoint and Unix socket listeners stay on Kestrel's socket transport.
 /// </summary>
@@ -70,9 +71,9 @@ internal sealed class MqttSocketTransport(IMemoryPoolFactory<byte> pools) : ICon
                     var accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
                     accepted.NoDelay = true;
 
-                    // Receives and sends are tried without waiting; only a zero-byte receive or a send the socket
-                    // cannot take yet waits, through the socket's asynchronous operations.
-                    accepted.Blocking = false;
+                    // Receives and sends are tried without waiting; a receive waits for readiness (SocketCalls), and
+                    // only a send the socket cannot take yet waits through the socket's asynchronous operations.
+                    SocketCalls.SetNonBlocking(accepted);
                     return new MqttSocketConnection(accepted, pool);
                 }
                 catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)

@@ -27,6 +27,13 @@ internal sealed class PooledSegment : ReadOnlySequenceSegment<byte>
         }
     }
 
+    /// <summary>A block of the transport's pool already rented.</summary>
+    public PooledSegment(IMemoryOwner<byte> block)
+    {
+        _block = block;
+        Memory = block.Memory;
+    }
+
     /// <summary>Bytes received into it (input) or written into it (output), from its start.</summary>
     public int Filled { get; set; }
 

@@ -6,21 +6,32 @@ using Microsoft.AspNetCore.Connections;
 namespace IoTHub.Web.Transports.Sockets;
 
 /// <summary>
-/// A connection's input as a <see cref="PipeReader"/>, read straight from the socket when the reader asks. While the
-/// reader waits, a zero-byte receive waits for data without any buffer; when data is there, a block is taken from the
-/// pool and filled with a non-blocking receive, and given back once the reader has consumed all of it. Nothing is read
-/// ahead of the reader, so a reader that falls behind leaves the data in the socket and TCP holds the client back.
+/// A connection's input as a <see cref="PipeReader"/>, read straight from the socket when the reader asks. A read first
+/// tries a non-blocking receive; only when nothing is there does the input wait for the socket to become readable, without
+/// any buffer: on Linux through <see cref="ReadinessPoll"/> (the socket then has no .NET asynchronous operation at all),
+/// elsewhere with a zero-byte receive. When data is there, a block is taken from the pool and filled with a non-blocking
+/// receive, and given back once the reader has consumed all of it. Nothing is read ahead of the reader, so a reader that
+/// falls behind leaves the data in the socket and TCP holds the client back.
 /// </summary>
 /// <remarks>
-/// One receive runs at a time (<see cref="_receiving"/>): started by <see cref="ReadAsync"/>, continued by the socket's
-/// completions. The buffers and flags are changed under the lock on this object, the receive call included (a
-/// non-blocking call that never waits); results are handed to the reader outside it.
+/// One receive runs at a time (<see cref="_receiving"/>): started by <see cref="ReadAsync"/>, continued when the socket
+/// is readable. The buffers and flags are changed under the lock on this object, the receive call included (a
+/// non-blocking call that never waits); results are handed to the reader outside it. A wait on the poller is owned by
+/// <see cref="_armed"/>: the poller's event and the connection closing the socket (which takes it out of epoll without an
+/// event) both call <see cref="Wake"/>, and whichever comes first goes on with the receive on the thread pool.
 /// </remarks>
-internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader
+internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader, IThreadPoolWorkItem
 {
+    private static readonly ReadinessPoll? Poll = SocketCalls.Poll;
+
     private Waiter<ReadResult>? _waiter;
     private ReadinessArgs? _readiness;
     private SegmentChain _buffers;
+
+    // The poller's slot (0: none yet), whether the socket is in the epoll set, and 1 while an event is awaited.
+    private ulong _token;
+    private bool _added;
+    private int _armed;
 
     /// <summary>True when the buffer has bytes the reader has not examined yet.</summary>
     private bool _unexamined;
@@ -53,7 +64,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
 
         if (receive)
         {
-            Receive();
+            Receive(SocketError.Success);
         }
 
         return waiting;
@@ -124,7 +135,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
             _completed = true;
             if (!_receiving)
             {
-                ReleaseBuffers();
+                Release();
             }
         }
     }
@@ -179,36 +190,64 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
     private ReadOnlySequence<byte> Buffer() =>
         _buffers.Head is null ? default : new ReadOnlySequence<byte>(_buffers.Head, _buffers.HeadOffset, _buffers.Tail!, _buffers.Tail!.Filled);
 
-    /// <summary>Waits for the socket to be readable with a zero-byte receive (no buffer), then takes what is there.</summary>
-    private void Receive()
+    /// <summary>
+    /// The socket is readable, failed or closed: a receive waiting on the poller, if any, goes on on the thread pool
+    /// (never on the poller's thread or inside the one closing the socket).
+    /// </summary>
+    public void Wake()
     {
-        var readiness = _readiness ??= new ReadinessArgs(this);
-        while (true)
+        if (Interlocked.Exchange(ref _armed, 0) == 1)
         {
-            bool pending;
-            try
-            {
-                pending = socket.ReceiveAsync(readiness);
-            }
-            catch (ObjectDisposedException)
-            {
-                readiness.SocketError = SocketError.OperationAborted;
-                pending = false;
-            }
-
-            if (pending || !TakeAvailable(readiness.SocketError))
-            {
-                return;
-            }
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
-    private void OnReadable()
+    void IThreadPoolWorkItem.Execute() => Receive(SocketError.Success);
+
+    /// <summary>Takes what the socket has, and waits for it to be readable while a reader waits and nothing is there.</summary>
+    private void Receive(SocketError waitError)
     {
-        if (TakeAvailable(_readiness!.SocketError))
+        while (TakeAvailable(waitError) && !WaitReadable(out waitError))
         {
-            Receive();
         }
+    }
+
+    /// <summary>
+    /// Waits for the socket to be readable: true when the wait is under way (its end receives again), false when it
+    /// ended at once, with <paramref name="error"/> if it failed.
+    /// </summary>
+    private bool WaitReadable(out SocketError error)
+    {
+        error = SocketError.Success;
+        try
+        {
+            if (Poll is null)
+            {
+                var readiness = _readiness ??= new ReadinessArgs(this);
+                if (socket.ReceiveAsync(readiness))
+                {
+                    return true;
+                }
+
+                error = readiness.SocketError;
+                return false;
+            }
+
+            Volatile.Write(ref _armed, 1);
+            if (_token == 0)
+            {
+                _token = Poll.Register(this);
+            }
+
+            error = Poll.Arm(socket.SafeHandle, _token, ref _added);
+        }
+        catch (ObjectDisposedException)
+        {
+            error = SocketError.OperationAborted;
+        }
+
+        // Not armed: the receive goes on here, unless the socket was closed meanwhile and Wake has taken it already.
+        return error == SocketError.Success || (Poll is not null && Interlocked.Exchange(ref _armed, 0) == 0);
     }
 
     /// <summary>
@@ -226,7 +265,7 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
             if (_completed)
             {
                 _receiving = false;
-                ReleaseBuffers();
+                Release();
                 return false;
             }
 
@@ -261,16 +300,20 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         return again;
     }
 
-    /// <summary>Under the lock: one non-blocking receive. Returns true when there was nothing and a reader waits for more.</summary>
+    /// <summary>
+    /// Under the lock: one non-blocking receive, into the last buffer's free space or a block rented for it, which becomes
+    /// a buffer only if bytes came (a read tries to receive before it waits, and usually finds nothing). Returns true when
+    /// there was nothing and a reader waits for more.
+    /// </summary>
     private bool ReceiveAvailable()
     {
-        var fresh = _buffers.Tail is { } tail && tail.Filled < tail.Capacity ? null : new PooledSegment(pool, pool.MaxBufferSize);
-        var target = fresh ?? _buffers.Tail!;
+        var tail = _buffers.Tail is { } last && last.Filled < last.Capacity ? last : null;
+        var fresh = tail is null ? pool.Rent() : null;
         int received;
         SocketError error;
         try
         {
-            received = socket.Receive(target.Free.Span, SocketFlags.None, out error);
+            received = SocketCalls.Receive(socket, (tail?.Free ?? fresh!.Memory).Span, out error);
         }
         catch (ObjectDisposedException)
         {
@@ -281,15 +324,16 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         {
             if (fresh is not null)
             {
-                _buffers.Append(fresh);
+                tail = new PooledSegment(fresh);
+                _buffers.Append(tail);
             }
 
-            target.Filled += received;
+            tail!.Filled += received;
             _unexamined = true;
             return false;
         }
 
-        fresh?.Release();
+        fresh?.Dispose();
         if (error == SocketError.WouldBlock)
         {
             return _waiting;
@@ -314,6 +358,17 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
     }
 
     private void ReleaseBuffers() => _buffers.ReleaseAll();
+
+    /// <summary>Under the lock, once the reader is done and no receive runs: the buffers and the poller's slot go back.</summary>
+    private void Release()
+    {
+        ReleaseBuffers();
+        if (_token != 0)
+        {
+            Poll!.Free(_token);
+            _token = 0;
+        }
+    }
 
     private void CancelWait(CancellationToken token)
     {
@@ -342,6 +397,6 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
             SetBuffer(Memory<byte>.Empty);
         }
 
-        protected override void OnCompleted(SocketAsyncEventArgs e) => _input.OnReadable();
+        protected override void OnCompleted(SocketAsyncEventArgs e) => _input.Receive(e.SocketError);
     }
 }

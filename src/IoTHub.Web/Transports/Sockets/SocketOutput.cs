@@ -216,7 +216,7 @@ internal sealed class SocketOutput(Socket socket, MemoryPool<byte> pool) : PipeW
             SocketError error;
             try
             {
-                sent = socket.Send(chunk.Span, SocketFlags.None, out error);
+                sent = SocketCalls.Send(socket, chunk.Span, out error);
                 if (error == SocketError.WouldBlock)
                 {
                     var args = _sendArgs ??= new SendArgs(this);
