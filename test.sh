@@ -21,10 +21,11 @@ cd "$(dirname "$0")"
 # slapd: the LDAP authentication tests start their own OpenLDAP server from its binaries (slapd, slapadd; it brings
 # libldap, which System.DirectoryServices.Protocols loads).
 # podman, runc, debootstrap: docker/podman-test.sh builds docker/Dockerfile and runs the image (podman with runc: crun
-# fails on a v1/v2 cgroup hybrid; debootstrap makes the base images when no registry is reachable); python3-yaml: it
-# reads docker/compose.yaml.
+# fails on a v1/v2 cgroup hybrid; debootstrap makes the base images when no registry is reachable); netavark,
+# aardvark-dns, slirp4netns: the network backend the script names and the user-space port publishing it runs with (only
+# recommended by podman, so --no-install-recommends leaves them out); python3-yaml: it reads docker/compose.yaml.
 # npm (only when there is none: a Node.js from elsewhere brings its own): the browser client tests fetch mqtt.js with it.
-DEBIAN_PACKAGES=(postgresql mariadb-server slapd mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy podman runc debootstrap python3-yaml)
+DEBIAN_PACKAGES=(postgresql mariadb-server slapd mosquitto-clients mosquitto python3-paho-mqtt chromium haproxy podman runc netavark aardvark-dns slirp4netns debootstrap python3-yaml)
 
 RESULTS=TestResults
 COVERAGE=false
