@@ -389,13 +389,22 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     }
 
     /// <summary>Resident set size in bytes (VmRSS of /proc/PID/status).</summary>
-    public long RssBytes()
+    public long RssBytes() => StatusBytes("VmRSS:");
+
+    /// <summary>
+    /// The resident set by kind (RssAnon, RssFile, RssShmem of /proc/PID/status): anonymous memory (the GC's heap, thread
+    /// stacks, the runtime's and native libraries' allocations), mapped files (the assemblies, native libraries) and
+    /// shared memory (for .NET, the JIT's code, mapped twice for write-xor-execute).
+    /// </summary>
+    public (long Anonymous, long File, long Shared) RssByKind() => (StatusBytes("RssAnon:"), StatusBytes("RssFile:"), StatusBytes("RssShmem:"));
+
+    private long StatusBytes(string field)
     {
         foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
-                return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+                return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
             }
         }
 

@@ -45,6 +45,7 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
 
     private readonly List<string> _failures = [];
     private readonly List<(double Seconds, long Rss, double Cpu)> _samples = [];
+    private readonly List<(long Anonymous, long File, long Shared)> _kinds = [];
     private long _connects;
     private long _abruptCloses;
     private long _connectFailures;
@@ -470,6 +471,7 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
         var nowCpu = broker.CpuSeconds();
         var interval = _samples.Count == 0 ? 0 : seconds - _samples[^1].Seconds;
         _samples.Add((seconds, broker.RssBytes(), interval > 0 ? (nowCpu - cpu) / interval : 0));
+        _kinds.Add(broker.RssByKind());
         cpu = nowCpu;
     }
 
@@ -553,6 +555,8 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
             afterWarmup = [_samples[^1]];
         }
 
+        var lastHalf = _samples.Where(s => s.Seconds >= elapsed.TotalSeconds / 2).ToList();
+
         return new SoakResult
         {
             Duration = elapsed,
@@ -563,6 +567,9 @@ internal sealed class Soak(BrokerProcess broker, ClientTransport transport, Time
             RssMin = afterWarmup.Min(s => s.Rss),
             RssMax = afterWarmup.Max(s => s.Rss),
             RssSlopeKbPerMinute = Slope(afterWarmup) * 60 / 1024,
+            RssLastHalfSlopeKbPerMinute = Slope(lastHalf) * 60 / 1024,
+            RssKindsAfterWarmup = _kinds[_samples.Count - afterWarmup.Count],
+            RssKindsEnd = _kinds[^1],
             MeanCpu = _samples.Skip(1).Select(s => s.Cpu).DefaultIfEmpty(0).Average(),
             Qos1 = q1,
             Qos2 = q2,
@@ -620,6 +627,12 @@ internal sealed record SoakResult
     public IReadOnlyList<(double Seconds, long Rss, double Cpu)> Samples { get; init; } = [];
 
     public long RssAfterWarmup { get; init; }
+
+    public double RssLastHalfSlopeKbPerMinute { get; init; }
+
+    public (long Anonymous, long File, long Shared) RssKindsAfterWarmup { get; init; }
+
+    public (long Anonymous, long File, long Shared) RssKindsEnd { get; init; }
 
     public long RssEnd { get; init; }
 
@@ -692,6 +705,8 @@ internal sealed record SoakResult
         ("RSS min / max after warm-up", $"{Mb(RssMin)} / {Mb(RssMax)} MB"),
         ("RSS every tenth of the run", string.Join(", ", Enumerable.Range(0, 11).Select(i => Mb(Samples[(Samples.Count - 1) * i / 10].Rss))) + " MB"),
         ("RSS slope after warm-up", string.Create(Invariant, $"{RssSlopeKbPerMinute:N0} KB/min")),
+        ("RSS slope over the last half", string.Create(Invariant, $"{RssLastHalfSlopeKbPerMinute:N0} KB/min")),
+        ("RSS anonymous / file / shared, after warm-up → end", $"{Mb(RssKindsAfterWarmup.Anonymous)} / {Mb(RssKindsAfterWarmup.File)} / {Mb(RssKindsAfterWarmup.Shared)} → {Mb(RssKindsEnd.Anonymous)} / {Mb(RssKindsEnd.File)} / {Mb(RssKindsEnd.Shared)} MB"),
         ("broker CPU", string.Create(Invariant, $"{MeanCpu:P0} of a core on average")),
         ("QoS 1", $"acknowledged {Qos1.Acknowledged:N0}, received {Qos1.Received:N0}, duplicates {Qos1.Duplicates:N0}, missing {Qos1.Missing:N0}"),
         ("QoS 2", $"acknowledged {Qos2.Acknowledged:N0}, received {Qos2.Received:N0}, duplicates {Qos2.Duplicates:N0}, missing {Qos2.Missing:N0} ({Qos2Redeliveries:N0} resent before PUBREL)"),
