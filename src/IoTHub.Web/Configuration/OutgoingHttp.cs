@@ -36,7 +36,10 @@ internal static class OutgoingHttp
         return headers;
     }
 
-    /// <summary>An absolute http:// or https:// URL without credentials in it (they belong in a header).</summary>
+    /// <summary>
+    /// An absolute http:// or https:// URL without credentials in it: HttpClient does not send them, and the URL is
+    /// logged (they belong in a header).
+    /// </summary>
     public static bool TryParseUrl(string raw, out Uri? url)
     {
         url = Uri.TryCreate(raw, UriKind.Absolute, out var parsed) && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)

@@ -449,9 +449,6 @@ internal sealed class SecurityOptions
             : null;
     }
 
-    /// <summary>
-    /// An absolute http or https URL. Credentials in it are refused: HttpClient does not send them, and the URL is logged.
-    /// </summary>
     private void ReadBans(SectionReader reader)
     {
         Bans.Enabled = reader.Flag(nameof(Bans.Enabled), Bans.Enabled);

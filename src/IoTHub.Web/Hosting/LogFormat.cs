@@ -9,7 +9,7 @@ namespace IoTHub.Web.Hosting;
 /// named values) for log shippers. Any other value stops the start, as a bad value of our own sections does.
 /// Logging scopes are captured only when the console is asked to write them
 /// (<c>Logging:Console:FormatterOptions:IncludeScopes</c>): Kestrel opens one for every connection it serves, and
-/// captured it costs about 190 bytes for as long as the connection lives (the scope, its holder and the execution
+/// captured it costs about 220 bytes for as long as the connection lives (the scope, its holder and the execution
 /// context that carries it), for lines that by default never show it.
 /// </summary>
 internal static class LogFormat
