@@ -20,6 +20,7 @@ internal static class HttpListener
     public static IServiceCollection AddHttpListener(this IServiceCollection services)
     {
         services.AddSingleton<BoundListeners>();
+        services.AddSingleton<TlsIdleBuffers>();
         services.AddOptions<KestrelServerOptions>()
             .Configure<SectionBinding<HttpOptions>, SectionBinding<MqttOptions>, BoundListeners, IServiceProvider>(static (kestrel, binding, mqtt, listeners, provider) =>
             {

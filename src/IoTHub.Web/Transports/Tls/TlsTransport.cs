@@ -1,4 +1,5 @@
 using System.Net.Security;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
@@ -11,14 +12,28 @@ internal static class TlsTransport
     /// The handshake callback rather than a certificate selector: it hands SslStream ready options per certificate
     /// (a cached certificate context, the protocols, the client certificate rule), so SNI and reloads cost no chain
     /// building per handshake. A handshake that has not finished within <paramref name="handshakeTimeout"/> is closed.
+    /// After the handshake OpenSSL is told to release the connection's buffers while it is idle (<see cref="TlsIdleBuffers"/>).
     /// </summary>
-    public static ListenOptions UseTls(this ListenOptions listen, ServerCertificates certificates, TimeSpan handshakeTimeout) =>
+    public static ListenOptions UseTls(this ListenOptions listen, ServerCertificates certificates, TimeSpan handshakeTimeout)
+    {
         listen.UseHttps(new TlsHandshakeCallbackOptions
         {
             OnConnection = static context => ValueTask.FromResult(((ServerCertificates)context.State!).Select(context.ClientHelloInfo.ServerName)),
             OnConnectionState = certificates,
             HandshakeTimeout = handshakeTimeout,
         });
+        var idle = listen.ApplicationServices.GetRequiredService<TlsIdleBuffers>();
+        listen.Use(next => connection =>
+        {
+            if (connection.Features.Get<ISslStreamFeature>() is { } tls)
+            {
+                idle.Release(tls.SslStream);
+            }
+
+            return next(connection);
+        });
+        return listen;
+    }
 
     /// <summary>
     /// The ALPN names of the HTTP versions a TLS listener speaks, h2 first so that clients able to speak both get HTTP/2.
