@@ -135,8 +135,25 @@ public sealed partial class ChildProcess : IDisposable
         Assert.True(code == 0, $"exit code {code}. {Describe()}");
     }
 
-    /// <summary>SIGSTOP: the process stops dead, reading nothing from its sockets, until resumed or killed.</summary>
-    public void Suspend() => SendSignal(SignalStop);
+    /// <summary>
+    /// SIGSTOP: the process stops dead, reading nothing from its sockets, until resumed or killed. Returns once every
+    /// thread of it is stopped: the signal is only sent by kill(2), and a thread running on another core at that moment
+    /// goes on until it next enters the kernel (an LDAP server once answered a bind sent after kill had returned).
+    /// </summary>
+    public void Suspend()
+    {
+        SendSignal(SignalStop);
+        var deadline = Environment.TickCount64 + 5_000;
+        while (!AllThreadsStopped())
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"process {_process.Id} did not stop within 5 s of SIGSTOP");
+            }
+
+            Thread.Sleep(1);
+        }
+    }
 
     public void Resume() => SendSignal(SignalContinue);
 
@@ -169,6 +186,32 @@ public sealed partial class ChildProcess : IDisposable
         }
 
         _process.Dispose();
+    }
+
+    /// <summary>Whether every thread is in state T (stopped) or t (stopped by a tracer), from /proc/PID/task/TID/stat.</summary>
+    private bool AllThreadsStopped()
+    {
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{_process.Id}/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // a thread that ended meanwhile
+            }
+
+            // "tid (comm) S ...": the name may hold spaces and parentheses, the state follows the last ')'.
+            var state = stat[stat.LastIndexOf(')') + 2];
+            if (state is not ('T' or 't'))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void SendSignal(int signal)
