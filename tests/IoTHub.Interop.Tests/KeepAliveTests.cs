@@ -56,7 +56,7 @@ public sealed class KeepAliveTests(InteropHost host) : IClassFixture<InteropHost
         await Mosquitto.WaitUntilSubscribedAsync(subscriber);
 
         await subscriber.WaitForLineAsync("received PINGRESP", TimeSpan.FromSeconds(keepAlive) + Slack);
-        subscriber.Suspend();
+        await subscriber.SuspendAsync();
         var stopped = Stopwatch.StartNew();
         try
         {

@@ -54,7 +54,7 @@ public sealed class StuckSubscriberTests(StuckSubscriberTests.Host fixture, ITes
             {
                 mosquitto = Mosquitto.SubscribeWith(host, Protocol.V311, "-i", stuckId, "-q", "0", "-t", topic);
                 await Mosquitto.WaitUntilSubscribedAsync(mosquitto);
-                mosquitto.Suspend();
+                await mosquitto.SuspendAsync();
             }
             else
             {

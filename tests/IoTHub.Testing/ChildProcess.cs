@@ -140,19 +140,10 @@ public sealed partial class ChildProcess : IDisposable
     /// thread of it is stopped: the signal is only sent by kill(2), and a thread running on another core at that moment
     /// goes on until it next enters the kernel (an LDAP server once answered a bind sent after kill had returned).
     /// </summary>
-    public void Suspend()
+    public Task SuspendAsync()
     {
         SendSignal(SignalStop);
-        var deadline = Environment.TickCount64 + 5_000;
-        while (!AllThreadsStopped())
-        {
-            if (Environment.TickCount64 > deadline)
-            {
-                throw new TimeoutException($"process {_process.Id} did not stop within 5 s of SIGSTOP");
-            }
-
-            Thread.Sleep(1);
-        }
+        return Poll.UntilAsync(() => Task.FromResult(AllThreadsStopped()), TimeSpan.FromSeconds(5), $"process {_process.Id} did not stop within 5 s of SIGSTOP");
     }
 
     public void Resume() => SendSignal(SignalContinue);

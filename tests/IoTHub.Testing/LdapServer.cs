@@ -127,7 +127,7 @@ public sealed class LdapServer(string entries) : IAsyncLifetime
     }
 
     /// <summary>SIGSTOP: the server accepts connections (the kernel does) but answers nothing until <see cref="Resume"/>.</summary>
-    public void Suspend() => _server!.Suspend();
+    public Task SuspendAsync() => _server!.SuspendAsync();
 
     public void Resume() => _server!.Resume();
 

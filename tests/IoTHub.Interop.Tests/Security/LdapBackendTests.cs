@@ -134,7 +134,7 @@ public sealed class LdapBackendTests(LdapDirectory directory) : IClassFixture<Ld
         using var authenticator = new BackendAuthenticator(new LdapBackend(BindMode(ldaps: true) with { Connections = 1 }, _server.Certificates.Authority,
             TimeSpan.FromSeconds(1)), "Security:Authenticators:0", patience, BackendFailurePolicy.Deny);
         Assert.Equal(AuthenticationResult.Allow, (await authenticator.AuthenticateAsync(Request("sensor-2", LdapDirectory.Password("sensor-2")), CancellationToken.None)).Result);
-        _server.Suspend();
+        await _server.SuspendAsync();
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -134,7 +134,7 @@ public sealed class LdapTests(LdapDenyHost fixture) : IClassFixture<LdapDenyHost
     {
         await fixture.CreateAsync("ldap-db-user", "db-password");
         var clock = Stopwatch.StartNew();
-        fixture.Ldap.Server.Suspend();
+        await fixture.Ldap.Server.SuspendAsync();
         try
         {
             var slow = MqttNetClient.AnswerAsync(MqttNetClient.Options(_host, Protocol.V500, "ldap-slow", "sensor-2", LdapDirectory.Password("sensor-2")));
@@ -222,7 +222,7 @@ public sealed class LdapNotMineTests(LdapNotMineHost fixture) : IClassFixture<Ld
     [Fact]
     public async Task A_server_that_does_not_answer_passes_the_client_on_at_the_timeout()
     {
-        fixture.Ldap.Server.Suspend();
+        await fixture.Ldap.Server.SuspendAsync();
         try
         {
             await ExpectAsync("ldap-alice-slow", "alice", LdapHost.AlicePassword, MqttClientConnectResultCode.Success);
