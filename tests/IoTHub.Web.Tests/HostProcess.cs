@@ -36,7 +36,10 @@ internal sealed partial class HostProcess : IDisposable
     }
 
     /// <summary>Starts the host in <paramref name="workingDirectory"/>, which becomes its content root.</summary>
-    public static HostProcess Start(string workingDirectory, params string[] arguments)
+    public static HostProcess Start(string workingDirectory, params string[] arguments) => Start(workingDirectory, new Dictionary<string, string>(), arguments);
+
+    /// <summary>Starts the host with <paramref name="environment"/> added to this process's environment.</summary>
+    public static HostProcess Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -49,6 +52,11 @@ internal sealed partial class HostProcess : IDisposable
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
         }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Connections;
 using IoTHub.Mqtt;
 
 namespace IoTHub.Broker.Security;
@@ -90,7 +91,7 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
     {
         if (request.Authentication is { } exchange)
         {
-            return ExchangeAsync(request, exchange, cancellationToken);
+            return SharedReadThread.IsCurrent ? OffSharedThreadAsync(request, cancellationToken) : ExchangeAsync(request, exchange, cancellationToken);
         }
 
         if (_authenticators.Length == 0)
@@ -104,6 +105,35 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             return ValueTask.FromResult(cached.Decision);
         }
 
+        return SharedReadThread.IsCurrent && request.Password is not null
+            ? OffSharedThreadAsync(request, cancellationToken)
+            : AskAuthenticators(request, cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        foreach (var authenticator in _authenticators)
+        {
+            (authenticator as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A decision that may hash a password (a CONNECT with one that missed the cache, or an enhanced authentication step),
+    /// asked on a thread that reads for every connection (<see cref="SharedReadThread"/>): it is taken on the thread pool
+    /// instead.
+    /// </summary>
+    private async ValueTask<ConnectDecision> OffSharedThreadAsync(ConnectRequest request, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        return request.Authentication is { } exchange
+            ? await ExchangeAsync(request, exchange, cancellationToken).ConfigureAwait(false)
+            : await AskAuthenticators(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The authenticators in order, after the cache missed.</summary>
+    private ValueTask<ConnectDecision> AskAuthenticators(ConnectRequest request, CancellationToken cancellationToken)
+    {
         long? generation = _cache.Generation;
         for (var index = 0; ; index++)
         {
@@ -118,14 +148,6 @@ public sealed class AuthenticationChain : IConnectAuthenticator, IDisposable
             {
                 return ValueTask.FromResult(Decide(request, answer, answer.Result == AuthenticationResult.NotMine ? AnonymousIndex : index, generation));
             }
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var authenticator in _authenticators)
-        {
-            (authenticator as IDisposable)?.Dispose();
         }
     }
 

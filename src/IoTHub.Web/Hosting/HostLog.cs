@@ -12,4 +12,8 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "MQTT listening on {Url} (broker '{Broker}')")]
     public static partial void MqttListening(ILogger logger, string url, string broker);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information,
+        Message = "One CPU: MQTT connections are read and handled on the socket readiness thread, without a hand-off to the thread pool per read")]
+    public static partial void MqttReadsInline(ILogger logger);
 }

@@ -1,4 +1,5 @@
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Transports.Sockets;
 using IoTHub.Web.Transports.Tls;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -71,6 +72,11 @@ internal static class HttpListener
             foreach (var listener in listeners.Mqtt.Where(static l => !l.OnHttpEndpoint))
             {
                 HostLog.MqttListening(logger, listener.Url, listener.Broker);
+            }
+
+            if (ReadinessPoll.Inline && SocketCalls.Poll is not null && listeners.Mqtt.Any(static l => !l.OnHttpEndpoint))
+            {
+                HostLog.MqttReadsInline(logger);
             }
 
             return Task.CompletedTask;

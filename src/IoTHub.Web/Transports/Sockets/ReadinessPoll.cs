@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using IoTHub.Broker.Connections;
 using static IoTHub.Web.Transports.Sockets.LinuxSocketNative;
 
 namespace IoTHub.Web.Transports.Sockets;
@@ -8,14 +9,24 @@ namespace IoTHub.Web.Transports.Sockets;
 /// Linux: one epoll instance and one thread that tell every connection's input when its socket has become readable
 /// (issue 19). An input arms its socket only when a reader waits and a receive found nothing, for one event
 /// (EPOLLONESHOT, level-triggered, so data that came in between is reported at once); the event queues the input to the
-/// thread pool, where it receives and hands the data to its reader. A waiting socket thus costs a slot here and an entry
+/// thread pool (with one CPU, see below), where it receives and hands the data to its reader. A waiting socket thus costs a slot here and an entry
 /// in the kernel's epoll set, and no .NET asynchronous operation.
 /// </summary>
 /// <remarks>
+/// <para>
+/// With one CPU (<see cref="Environment.ProcessorCount"/>, as in a container limited to one) the thread pool adds no
+/// parallelism, only a hand-off per read: a wake-up and a switch between threads that share the core. There the input
+/// receives on this thread and its reader handles the packets here (<see cref="Inline"/>), as a single-threaded broker does;
+/// the reader's turns (a reader that finds more waiting yields to the thread pool) keep one busy connection from holding
+/// the others, and a password hashed at CONNECT leaves this thread (<see cref="SharedReadThread"/>). Measured in
+/// docs/benchmarks.md (issue 19, milestone 5).
+/// </para>
+/// <para>
 /// An event's data is a token, the input's slot in <see cref="_slots"/> and the slot's generation: a slot is given back
 /// when its input is done and its generation moves on, so an event still on its way for a socket closed since (or for a
 /// descriptor that now belongs to another socket) finds no input and is dropped. Closing a socket takes it out of the
 /// epoll set without an event: whoever closes it wakes the input (<see cref="SocketInput.Wake"/>).
+/// </para>
 /// </remarks>
 internal sealed class ReadinessPoll
 {
@@ -32,6 +43,9 @@ internal sealed class ReadinessPoll
         _epoll = epoll;
         new Thread(Run) { IsBackground = true, Name = "IoTHub socket readiness" }.Start();
     }
+
+    /// <summary>True when readable sockets are received from and read on the poller's thread (one CPU).</summary>
+    public static bool Inline { get; } = Environment.ProcessorCount == 1;
 
     /// <summary>The poller, or null when epoll cannot be had (the sockets then wait with .NET's operations).</summary>
     public static ReadinessPoll? TryStart()
@@ -143,6 +157,11 @@ internal sealed class ReadinessPoll
 
     private void Run()
     {
+        if (Inline)
+        {
+            SharedReadThread.MarkCurrent();
+        }
+
         var events = new byte[Batch * EventSize];
         while (true)
         {
@@ -162,7 +181,7 @@ internal sealed class ReadinessPoll
             for (var i = 0; i < count; i++)
             {
                 var token = MemoryMarshal.Read<ulong>(events.AsSpan(i * EventSize + EventDataOffset, sizeof(ulong)));
-                Find(token)?.Wake();
+                Find(token)?.Readable(Inline);
             }
         }
     }

@@ -17,8 +17,9 @@ namespace IoTHub.Web.Transports.Sockets;
 /// One receive runs at a time (<see cref="_receiving"/>): started by <see cref="ReadAsync"/>, continued when the socket
 /// is readable. The buffers and flags are changed under the lock on this object, the receive call included (a
 /// non-blocking call that never waits); results are handed to the reader outside it. A wait on the poller is owned by
-/// <see cref="_armed"/>: the poller's event and the connection closing the socket (which takes it out of epoll without an
-/// event) both call <see cref="Wake"/>, and whichever comes first goes on with the receive on the thread pool.
+/// <see cref="_armed"/>: the poller's event (<see cref="Readable"/>) and the connection closing the socket (which takes it
+/// out of epoll without an event, <see cref="Wake"/>) both take it, and whichever comes first goes on with the receive, on
+/// the thread pool, or on the poller's thread when it reads inline (<see cref="ReadinessPoll.Inline"/>).
 /// </remarks>
 internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader, IThreadPoolWorkItem
 {
@@ -191,14 +192,31 @@ internal sealed class SocketInput(MqttSocketConnection connection, Socket socket
         _buffers.Head is null ? default : new ReadOnlySequence<byte>(_buffers.Head, _buffers.HeadOffset, _buffers.Tail!, _buffers.Tail!.Filled);
 
     /// <summary>
-    /// The socket is readable, failed or closed: a receive waiting on the poller, if any, goes on on the thread pool
-    /// (never on the poller's thread or inside the one closing the socket).
+    /// The socket was closed: a receive waiting on the poller, if any, goes on on the thread pool (never inside the one
+    /// closing the socket).
     /// </summary>
     public void Wake()
     {
         if (Interlocked.Exchange(ref _armed, 0) == 1)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// The poller's event: the socket is readable, failed or ended. A receive waiting on the poller goes on on the
+    /// poller's own thread when <paramref name="inline"/> (the reader then handles what came there too), else on the
+    /// thread pool.
+    /// </summary>
+    public void Readable(bool inline)
+    {
+        if (!inline)
+        {
+            Wake();
+        }
+        else if (Interlocked.Exchange(ref _armed, 0) == 1)
+        {
+            Receive(SocketError.Success);
         }
     }
 
