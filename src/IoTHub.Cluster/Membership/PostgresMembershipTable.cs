@@ -2,6 +2,7 @@ using System.Data;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using IoTHub.Data.Stores;
 using Npgsql;
 using Orleans;
 using Orleans.Runtime;
@@ -16,7 +17,7 @@ namespace IoTHub.Cluster.Membership;
 /// two nodes writing from one version the second waits, finds the version moved and changes nothing. A member row's
 /// own etag guards it the same way. IAmAlive writes touch neither (Orleans' contract: they are not membership changes).
 /// </summary>
-internal sealed class PostgresMembershipTable(string connectionString, string clusterId) : IMembershipTable
+internal sealed class PostgresMembershipTable(string connectionString, string clusterId, bool migrate = false) : IMembershipTable
 {
     private const string MemberColumns =
         "address, port, generation, silo_name, host_name, status, proxy_port, suspect_times, start_time, i_am_alive_time, etag";
@@ -25,9 +26,17 @@ internal sealed class PostgresMembershipTable(string connectionString, string cl
 
     public string ClusterId => clusterId;
 
-    /// <summary>Checks the tables are there (the migrations ran) and, when asked, creates the cluster's version row at 0.</summary>
+    /// <summary>
+    /// Migrates the database when told to (Storage:MigrateOnStart), checks the tables are there and, when asked, creates the
+    /// cluster's version row at 0.
+    /// </summary>
     public async Task InitializeMembershipTable(bool tryInitTableVersion)
     {
+        if (migrate)
+        {
+            await PostgresStorage.MigrateAsync(connectionString);
+        }
+
         await using var connection = await OpenAsync();
         await using var check = Command(connection, "SELECT to_regclass('cluster_members') IS NOT NULL AND to_regclass('cluster_versions') IS NOT NULL");
         if (await check.ExecuteScalarAsync() is not true)

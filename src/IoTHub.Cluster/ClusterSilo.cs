@@ -1,0 +1,60 @@
+using System.Net;
+using IoTHub.Cluster.Membership;
+using IoTHub.Cluster.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans;
+using Orleans.Configuration;
+using Orleans.Hosting;
+
+namespace IoTHub.Cluster;
+
+/// <summary>
+/// Runs an Orleans silo in the host when Cluster:Enabled is true (docs/clustering.md): membership in our PostgreSQL
+/// table, node-to-node traffic on Cluster:Port, no gateway (no Orleans clients outside the nodes), and failure detection
+/// tuned to declare a silent node dead in a few seconds. Without it nothing of Orleans is registered.
+/// </summary>
+internal static class ClusterSilo
+{
+    public static void AddClusterSilo(this IHostApplicationBuilder builder, ClusterNodeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(settings);
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(options =>
+            {
+                options.ClusterId = settings.Name;
+                options.ServiceId = settings.Name;
+            });
+            silo.Configure<SiloOptions>(options => options.SiloName = NodeName(settings));
+            silo.Configure<EndpointOptions>(options =>
+            {
+                options.AdvertisedIPAddress = settings.AdvertisedAddress;
+                options.SiloPort = settings.Port;
+                options.SiloListeningEndpoint = new IPEndPoint(settings.AdvertisedAddress, settings.Port);
+                options.GatewayPort = 0;
+            });
+            silo.Configure<ClusterMembershipOptions>(options =>
+            {
+                options.ProbeTimeout = settings.ProbeTimeout;
+                options.NumMissedProbesLimit = settings.MissedProbesLimit;
+                options.IAmAliveTablePublishTimeout = settings.IAmAliveInterval;
+                // Learn of changes made by others in about the time it takes to declare a node dead, even without gossip.
+                options.TableRefreshTimeout = settings.ProbeTimeout * (settings.MissedProbesLimit + 1);
+                // A vote counts while the node could have missed its probes since: stale ones must not add up.
+                options.DeathVoteExpirationTimeout = settings.ProbeTimeout * (settings.MissedProbesLimit + 1) * 2;
+            });
+            silo.Services.AddSingleton<IMembershipTable>(_ => new PostgresMembershipTable(settings.ConnectionString, settings.Name, settings.MigrateOnStart));
+            silo.AddPlacementDirector<OnNodePlacement, OnNodePlacementDirector>();
+        });
+        builder.Services.AddSingleton<IClusterNodes, OrleansClusterNodes>();
+    }
+
+    /// <summary>A node's name: its advertised address and port, unique in a cluster.</summary>
+    public static string NodeName(ClusterNodeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new IPEndPoint(settings.AdvertisedAddress, settings.Port).ToString();
+    }
+}
