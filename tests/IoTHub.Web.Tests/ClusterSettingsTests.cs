@@ -62,7 +62,7 @@ public sealed class ClusterSettingsTests : IDisposable
             e => Assert.StartsWith("Cluster:Name 'two words' is not a cluster name", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:Port '0' is not a whole number from 1 to 65535", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:AdvertisedAddress '0.0.0.0' is not an IP address other nodes can reach", e, StringComparison.Ordinal),
-            e => Assert.StartsWith("Cluster:ProbeTimeout 'soon'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Cluster:ProbeTimeout 'soon' is not a duration from 00:00:00.1 to 00:01:00", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:MissedProbesLimit '0'", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:Prot is not a known setting", e, StringComparison.Ordinal));
     }

@@ -40,10 +40,13 @@ internal sealed class ClusterOptions
         Port = (int)reader.Number(nameof(Port), Port, 1, IPEndPoint.MaxPort);
         AdvertisedAddress = reader.Read(nameof(AdvertisedAddress), AdvertisedAddress, TryParseReachableAddress,
             "is not an IP address other nodes can reach (0.0.0.0 and :: are not one).");
-        ProbeTimeout = reader.Duration(nameof(ProbeTimeout), ProbeTimeout);
+        ProbeTimeout = reader.Read(nameof(ProbeTimeout), ProbeTimeout, TryParseProbeTimeout, "is not a duration from 00:00:00.1 to 00:01:00.");
         MissedProbesLimit = (int)reader.Number(nameof(MissedProbesLimit), MissedProbesLimit, 1, 10);
         IAmAliveInterval = reader.Duration(nameof(IAmAliveInterval), IAmAliveInterval);
     }
+
+    private static bool TryParseProbeTimeout(string raw, out TimeSpan timeout) =>
+        TimeSpan.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, out timeout) && timeout >= TimeSpan.FromMilliseconds(100) && timeout <= TimeSpan.FromMinutes(1);
 
     private static bool TryParseName(string raw, out string name)
     {
