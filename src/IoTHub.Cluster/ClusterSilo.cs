@@ -49,10 +49,17 @@ internal static class ClusterSilo
                 options.MinProbeTimeout = settings.ProbeTimeout / 2;
                 options.MaxProbeTimeout = settings.ProbeTimeout;
             });
-            silo.Services.AddSingleton<IMembershipTable>(_ => new PostgresMembershipTable(settings.ConnectionString, settings.Name, settings.MigrateOnStart));
-            silo.AddPlacementDirector<OnNodePlacement, OnNodePlacementDirector>();
+            silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
         });
-        builder.Services.AddSingleton<IClusterNodes, OrleansClusterNodes>();
+    }
+
+    /// <summary>What a node of ours adds to an Orleans silo: our membership table, the per-node grain's placement, the view of the nodes.</summary>
+    public static void AddNodeServices(this ISiloBuilder silo, string connectionString, string clusterId, bool migrateOnStart)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        silo.Services.AddSingleton<IMembershipTable>(_ => new PostgresMembershipTable(connectionString, clusterId, migrateOnStart));
+        silo.AddPlacementDirector<OnNodePlacement, OnNodePlacementDirector>();
+        silo.Services.AddSingleton<IClusterNodes, OrleansClusterNodes>();
     }
 
     /// <summary>A node's name: its advertised address and port, unique in a cluster.</summary>
