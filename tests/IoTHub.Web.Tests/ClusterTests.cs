@@ -48,7 +48,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     [Fact]
     public async Task ThreeNodesShareTheirConnectionCountsAndSeeAKilledAndAStoppedNodeDead()
     {
-        var nodes = await StartClusterAsync();
+        var nodes = await StartClusterAsync(sharedStore: false);
         var view = await ClusterAsync(nodes[0].Api);
         Assert.All(view, n => Assert.Equal(0, n.Connections));
 
@@ -84,7 +84,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     [Fact]
     public async Task AFrozenNodeIsDeclaredDeadAndDoesNotComeBackAsItself()
     {
-        var nodes = await StartClusterAsync();
+        var nodes = await StartClusterAsync(sharedStore: true);
         var frozen = await SelfIdAsync(nodes[2].Api);
 
         var freezing = Stopwatch.StartNew();
@@ -103,19 +103,30 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         Assert.Equal(2, view.Count(n => n.Status == "active"));
     }
 
-    /// <summary>Starts three nodes and waits until each of them sees all three active.</summary>
-    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync()
+    /// <summary>
+    /// Starts three nodes and waits until each of them sees all three active. With <paramref name="sharedStore"/> they store
+    /// their state in the one PostgreSQL database, which the cluster then uses too (no Cluster:ConnectionString), and all
+    /// three migrate the new database at once as they start; without, they keep state in memory and are given the
+    /// migrated cluster database.
+    /// </summary>
+    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore)
     {
         var connectionString = await server.CreateDatabaseAsync();
-        await PostgresStorage.MigrateAsync(connectionString);
+        string[] storage = sharedStore
+            ? ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", "--Storage:MigrateOnStart=true"]
+            : ["--Storage:Provider=memory", $"--Cluster:ConnectionString={connectionString}"];
+        if (!sharedStore)
+        {
+            await PostgresStorage.MigrateAsync(connectionString);
+        }
+
         var name = "test-" + Guid.NewGuid().ToString("N")[..8];
         var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
         for (var i = 0; i < 3; i++)
         {
-            _hosts.Add(HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0",
-                "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), "--Storage:Provider=memory",
-                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:ConnectionString={connectionString}",
-                $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"));
+            _hosts.Add(HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
+                "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), .. storage,
+                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"]));
         }
 
         var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
