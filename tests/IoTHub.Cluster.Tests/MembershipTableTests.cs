@@ -190,7 +190,7 @@ public sealed class MembershipTableTests(PostgresServer server) : IAsyncLifetime
     {
         var table = new PostgresMembershipTable(await server.CreateDatabaseAsync(), "blue");
 
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => table.InitializeMembershipTable(true));
+        var e = await Assert.ThrowsAsync<ClusterStoreException>(() => table.InitializeMembershipTable(true));
 
         Assert.Contains("no membership tables", e.Message, StringComparison.Ordinal);
     }

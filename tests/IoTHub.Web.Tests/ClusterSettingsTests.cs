@@ -96,6 +96,19 @@ public sealed class ClusterSettingsTests : IDisposable
     }
 
     [Fact]
+    public async Task AClusterDatabaseThatCannotBeReachedStopsTheHostWithOneLine()
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0",
+            "--data-dir", Path.Combine(_workingDirectory.Path, "data"), "--Storage:Provider=memory", "--Cluster:Enabled=true",
+            $"--Cluster:Port={FreePort.Next()}", $"--Cluster:ConnectionString=Host=127.0.0.1;Port={FreePort.Next()};Username=nobody");
+
+        Assert.Equal(1, await host.WaitForExitAsync());
+        Assert.Contains("IoTHub cannot start:", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Cluster:ConnectionString: the cluster's PostgreSQL database cannot be used: Failed to connect", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WithoutClusteringTheApiShowsThisProcessAloneAndOrleansIsNotThere()
     {
         using var host = new AdminApiHost();

@@ -32,22 +32,30 @@ internal sealed class PostgresMembershipTable(string connectionString, string cl
     /// </summary>
     public async Task InitializeMembershipTable(bool tryInitTableVersion)
     {
-        if (migrate)
+        try
         {
-            await PostgresStorage.MigrateAsync(connectionString);
-        }
+            if (migrate)
+            {
+                await PostgresStorage.MigrateAsync(connectionString);
+            }
 
-        await using var connection = await OpenAsync();
-        await using var check = Command(connection, "SELECT to_regclass('cluster_members') IS NOT NULL AND to_regclass('cluster_versions') IS NOT NULL");
-        if (await check.ExecuteScalarAsync() is not true)
-        {
-            throw new InvalidOperationException("The cluster's PostgreSQL database has no membership tables: migrate it (docs/storage.md) or set Storage:MigrateOnStart=true.");
-        }
+            await using var connection = await OpenAsync();
+            await using var check = Command(connection, "SELECT to_regclass('cluster_members') IS NOT NULL AND to_regclass('cluster_versions') IS NOT NULL");
+            if (await check.ExecuteScalarAsync() is not true)
+            {
+                throw new ClusterStoreException("the database has no membership tables: migrate it (docs/storage.md) or set Storage:MigrateOnStart=true.");
+            }
 
-        if (tryInitTableVersion)
+            if (tryInitTableVersion)
+            {
+                await using var insert = Command(connection, "INSERT INTO cluster_versions (cluster_id, version) VALUES (@cluster, 0) ON CONFLICT (cluster_id) DO NOTHING");
+                await insert.ExecuteNonQueryAsync();
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {
-            await using var insert = Command(connection, "INSERT INTO cluster_versions (cluster_id, version) VALUES (@cluster, 0) ON CONFLICT (cluster_id) DO NOTHING");
-            await insert.ExecuteNonQueryAsync();
+            // Unreachable, refused, not migrated: reported at start as one line, like a store that cannot be opened.
+            throw new ClusterStoreException(e.Message, e);
         }
     }
 
@@ -256,5 +264,19 @@ internal sealed class PostgresMembershipTable(string connectionString, string cl
         var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.AddWithValue("cluster", clusterId);
         return command;
+    }
+}
+
+/// <summary>The cluster's membership database cannot be used at start: the host reports it as one line and exits 1.</summary>
+internal sealed class ClusterStoreException : Exception
+{
+    public ClusterStoreException(string reason)
+        : base($"Cluster:ConnectionString: the cluster's PostgreSQL database cannot be used: {reason}")
+    {
+    }
+
+    public ClusterStoreException(string reason, Exception inner)
+        : base($"Cluster:ConnectionString: the cluster's PostgreSQL database cannot be used: {reason}", inner)
+    {
     }
 }
