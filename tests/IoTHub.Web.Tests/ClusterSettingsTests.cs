@@ -70,42 +70,36 @@ public sealed class ClusterSettingsTests : IDisposable
     [Fact]
     public async Task BadClusterSettingsStopTheHostNamingEveryOne()
     {
-        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0",
-            "--data-dir", Path.Combine(_workingDirectory.Path, "data"), "--Cluster:Enabled=true", "--Cluster:Port=70000",
-            "--Cluster:AdvertisedAddress=::", "--Cluster:Prot=1");
+        var (exitCode, output) = await RunUntilExitAsync("--Cluster:Enabled=true", "--Cluster:Port=70000", "--Cluster:AdvertisedAddress=::", "--Cluster:Prot=1");
 
-        int exitCode = await host.WaitForExitAsync();
-
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("Cluster:ConnectionString is required when Cluster:Enabled is true", host.Output, StringComparison.Ordinal);
-        Assert.Contains("Cluster:Port '70000'", host.Output, StringComparison.Ordinal);
-        Assert.Contains("Cluster:AdvertisedAddress '::'", host.Output, StringComparison.Ordinal);
-        Assert.Contains("Cluster:Prot is not a known setting", host.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("Orleans", host.Output, StringComparison.Ordinal);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Cluster:ConnectionString is required when Cluster:Enabled is true", output, StringComparison.Ordinal);
+        Assert.Contains("Cluster:Port '70000'", output, StringComparison.Ordinal);
+        Assert.Contains("Cluster:AdvertisedAddress '::'", output, StringComparison.Ordinal);
+        Assert.Contains("Cluster:Prot is not a known setting", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Orleans", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task AConnectionStringThatIsNotPostgresStopsTheHost()
     {
-        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0",
-            "--data-dir", Path.Combine(_workingDirectory.Path, "data"), "--Cluster:Enabled=true", "--Cluster:ConnectionString=Flavour=vanilla");
+        var (exitCode, output) = await RunUntilExitAsync("--Cluster:Enabled=true", "--Cluster:ConnectionString=Flavour=vanilla");
 
-        Assert.NotEqual(0, await host.WaitForExitAsync());
-        Assert.Contains("Cluster:ConnectionString is not a PostgreSQL connection string", host.Output, StringComparison.Ordinal);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Cluster:ConnectionString is not a PostgreSQL connection string", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task AClusterDatabaseThatCannotBeReachedStopsTheHostWithOneLine()
     {
-        using var host = HostProcess.Start(_workingDirectory.Path, "--http-port", "0", "--mqtt-port", "0",
-            "--data-dir", Path.Combine(_workingDirectory.Path, "data"), "--Storage:Provider=memory", "--Cluster:Enabled=true",
-            $"--Cluster:Port={FreePort.Next()}", $"--Cluster:ConnectionString=Host=127.0.0.1;Port={FreePort.Next()};Username=nobody");
+        var (exitCode, output) = await RunUntilExitAsync("--Storage:Provider=memory", "--Cluster:Enabled=true", $"--Cluster:Port={FreePort.Next()}",
+            $"--Cluster:ConnectionString=Host=127.0.0.1;Port={FreePort.Next()};Username=nobody");
 
-        Assert.Equal(1, await host.WaitForExitAsync());
-        Assert.Contains("IoTHub cannot start:", host.Output, StringComparison.Ordinal);
-        Assert.Contains("Cluster:ConnectionString: the cluster's PostgreSQL database cannot be used: Failed to connect", host.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("Unhandled exception", host.Output, StringComparison.Ordinal);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("IoTHub cannot start:", output, StringComparison.Ordinal);
+        Assert.Contains("Cluster:ConnectionString: the cluster's PostgreSQL database cannot be used: Failed to connect", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -132,6 +126,14 @@ public sealed class ClusterSettingsTests : IDisposable
         Assert.IsType<LocalNodeOnly>(host.Services.GetRequiredService<IClusterNodes>());
         Assert.DoesNotContain(host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>(),
             static s => s.GetType().Namespace?.StartsWith("Orleans", StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>Starts the built host with these settings (and any free HTTP and MQTT port) and waits for it to give up.</summary>
+    private async Task<(int ExitCode, string Output)> RunUntilExitAsync(params string[] settings)
+    {
+        using var host = HostProcess.Start(_workingDirectory.Path,
+            ["--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"), .. settings]);
+        return (await host.WaitForExitAsync(), host.Output);
     }
 
     private static SectionReader Reader(Dictionary<string, string?> values) =>
