@@ -186,6 +186,28 @@ public sealed class MembershipTableTests(PostgresServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EtagsThatAreNotOursAreRefused()
+    {
+        var table = await TableAsync();
+        var node = Entry(11111, SiloStatus.Joining);
+        Assert.False(await table.InsertRow(node, new TableVersion(1, "not-a-version")));
+        Assert.True(await table.InsertRow(node, Next((await table.ReadAll()).Version)));
+
+        Assert.False(await table.UpdateRow(node, "not-an-etag", Next((await table.ReadAll()).Version)));
+        Assert.Equal(SiloStatus.Joining, (await table.ReadRow(node.SiloAddress)).Members[0].Item1.Status);
+    }
+
+    [Fact]
+    public async Task ATableToldToMigrateCreatesItsTables()
+    {
+        var table = new PostgresMembershipTable(await server.CreateDatabaseAsync(), "blue", migrate: true);
+
+        await table.InitializeMembershipTable(true);
+
+        Assert.Equal(0, (await table.ReadAll()).Version.Version);
+    }
+
+    [Fact]
     public async Task AMissingDatabaseSchemaIsNamedAtInitialization()
     {
         var table = new PostgresMembershipTable(await server.CreateDatabaseAsync(), "blue");
