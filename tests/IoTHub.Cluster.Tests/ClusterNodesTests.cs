@@ -122,3 +122,24 @@ public sealed class NodeStatusTests
     [InlineData(SiloStatus.Dead, "Dead")]
     public void OrleansStatusesFoldIntoFour(SiloStatus status, string folded) => Assert.Equal(folded, OrleansClusterNodes.Fold(status).ToString());
 }
+
+/// <summary>The view of the nodes when the membership database does not answer.</summary>
+public sealed class UnreadableMembershipTests
+{
+    [Fact]
+    public async Task AMembershipThatCannotBeReadIsReportedAsTheClusterStore()
+    {
+        var table = new Membership.PostgresMembershipTable($"Host=127.0.0.1;Port={FreePort.Next()};Username=nobody;Pooling=false", "blue");
+        // Neither the silo's details nor the grains are reached before the membership is read.
+        var view = new OrleansClusterNodes(table, null!, null!, new NoConnections());
+
+        var e = await Assert.ThrowsAsync<Membership.ClusterStoreException>(() => view.ReadAsync(CancellationToken.None));
+
+        Assert.Contains("Failed to connect", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class NoConnections : ILocalConnections
+    {
+        public int Count => 0;
+    }
+}

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using IoTHub.Cluster.Membership;
 using Orleans;
 using Orleans.Runtime;
 
@@ -36,6 +37,7 @@ internal interface IClusterNodes
     /// <summary>This process's node id (its silo address).</summary>
     string Self { get; }
 
+    /// <summary>Every node of the membership; throws <see cref="ClusterStoreException"/> when the membership cannot be read.</summary>
     Task<IReadOnlyList<ClusterNode>> ReadAsync(CancellationToken cancellationToken);
 }
 
@@ -49,7 +51,16 @@ internal sealed class OrleansClusterNodes(IMembershipTable table, ILocalSiloDeta
 
     public async Task<IReadOnlyList<ClusterNode>> ReadAsync(CancellationToken cancellationToken)
     {
-        var data = await table.ReadAllAsync(cancellationToken).ConfigureAwait(false);
+        MembershipTableData data;
+        try
+        {
+            data = await table.ReadAllAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Npgsql.NpgsqlException e)
+        {
+            throw new ClusterStoreException(e.Message, e);
+        }
+
         var members = data.Members.Select(static m => m.Item1).OrderBy(static m => m.SiloName, StringComparer.Ordinal).ThenBy(static m => m.StartTime).ToList();
         var counts = await Task.WhenAll(members.Select(m => CountAsync(m, cancellationToken))).ConfigureAwait(false);
         return [.. members.Select((m, i) => new ClusterNode(m.SiloAddress.ToParsableString(), m.SiloName, m.SiloAddress.Endpoint.Address.ToString(),

@@ -1,3 +1,4 @@
+using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Web.Configuration;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -32,13 +33,25 @@ internal static class ClusterApi
     public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder api)
     {
         api.MapGet("/cluster", Get).WithTags("Cluster").WithName("GetCluster")
-            .WithSummary("Shows the nodes of the cluster with their state, last heartbeat and MQTT connections (one node without clustering).");
+            .WithSummary("Shows the nodes of the cluster with their state, last heartbeat and MQTT connections (one node without clustering).")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return api;
     }
 
-    private static async Task<Ok<ClusterInfo>> Get(IClusterNodes nodes, IOptions<ClusterOptions> options, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ClusterInfo>, ProblemHttpResult>> Get(IClusterNodes nodes, IOptions<ClusterOptions> options,
+        CancellationToken cancellationToken)
     {
-        var read = await nodes.ReadAsync(cancellationToken);
+        IReadOnlyList<ClusterNode> read;
+        try
+        {
+            read = await nodes.ReadAsync(cancellationToken);
+        }
+        catch (ClusterStoreException e)
+        {
+            // The membership database is down or unreachable: this node cannot tell who is in the cluster.
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         return TypedResults.Ok(new ClusterInfo(options.Value.Enabled, options.Value.Name, nodes.Self,
         [
             .. read.Select(static n => new ClusterNodeInfo(n.Id, n.Name, n.Address, n.Port, n.Status, n.StartedAt, n.LastHeartbeat, n.Connections, n.Self)),
