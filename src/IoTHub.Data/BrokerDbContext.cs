@@ -40,6 +40,10 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<AccessAuditEntryEntity> AccessAuditLog => Set<AccessAuditEntryEntity>();
 
+    public DbSet<ClusterVersionEntity> ClusterVersions => Set<ClusterVersionEntity>();
+
+    public DbSet<ClusterMemberEntity> ClusterMembers => Set<ClusterMemberEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);

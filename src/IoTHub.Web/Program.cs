@@ -1,6 +1,7 @@
 using IoTHub.Web.Api;
 using IoTHub.Web.Audit;
 using IoTHub.Web.Auth;
+using IoTHub.Web.Cluster;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Dashboard;
 using IoTHub.Web.Health;
@@ -21,7 +22,8 @@ if (args is [HealthProbe.Switch, .. var probeArgs])
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args)
     .UseBuildOutputCopiesWhenMissing()
     .AddIoTHubConfiguration(args)
-    .AddLogFormat();
+    .AddLogFormat()
+    .AddCluster();
 
 builder.Services
     .AddHttpListener()

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Xunit;
 
@@ -14,8 +13,6 @@ public sealed partial class ChildProcess : IDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
-    private const int SignalContinue = 18; // SIGCONT on Linux (x86-64 and arm64)
-    private const int SignalStop = 19; // SIGSTOP on Linux (x86-64 and arm64)
 
     private readonly Process _process;
     private readonly string _command;
@@ -140,13 +137,9 @@ public sealed partial class ChildProcess : IDisposable
     /// thread of it is stopped: the signal is only sent by kill(2), and a thread running on another core at that moment
     /// goes on until it next enters the kernel (an LDAP server once answered a bind sent after kill had returned).
     /// </summary>
-    public Task SuspendAsync()
-    {
-        SendSignal(SignalStop);
-        return Poll.UntilAsync(() => Task.FromResult(AllThreadsStopped()), TimeSpan.FromSeconds(5), $"process {_process.Id} did not stop within 5 s of SIGSTOP");
-    }
+    public Task SuspendAsync() => ProcessSignals.SuspendAsync(_process.Id);
 
-    public void Resume() => SendSignal(SignalContinue);
+    public void Resume() => ProcessSignals.Resume(_process.Id);
 
     /// <summary>Whether the process has ended.</summary>
     public bool HasExited => _process.HasExited;
@@ -167,7 +160,7 @@ public sealed partial class ChildProcess : IDisposable
             {
                 // SIGKILL ends a stopped process too; SIGCONT after it is harmless and keeps nothing frozen.
                 _process.Kill(entireProcessTree: true);
-                _ = SysKill(_process.Id, SignalContinue);
+                ProcessSignals.TryResume(_process.Id);
                 _process.WaitForExit(5_000);
             }
         }
@@ -177,40 +170,6 @@ public sealed partial class ChildProcess : IDisposable
         }
 
         _process.Dispose();
-    }
-
-    /// <summary>Whether every thread is in state T (stopped) or t (stopped by a tracer), from /proc/PID/task/TID/stat.</summary>
-    private bool AllThreadsStopped()
-    {
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{_process.Id}/task"))
-        {
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(task, "stat"));
-            }
-            catch (IOException)
-            {
-                continue; // a thread that ended meanwhile
-            }
-
-            // "tid (comm) S ...": the name may hold spaces and parentheses, the state follows the last ')'.
-            var state = stat[stat.LastIndexOf(')') + 2];
-            if (state is not ('T' or 't'))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private void SendSignal(int signal)
-    {
-        if (SysKill(_process.Id, signal) != 0)
-        {
-            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
-        }
     }
 
     private void OnOutput(string? line)
@@ -243,9 +202,4 @@ public sealed partial class ChildProcess : IDisposable
             _errors.AppendLine(line);
         }
     }
-
-
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SysKill(int pid, int signal);
 }

@@ -137,11 +137,18 @@ internal sealed partial class HostProcess : IDisposable
         await WaitForExitAsync();
     }
 
+    /// <summary>SIGSTOP: the process freezes (a hung node, a VM paused), returning once every thread of it is stopped.</summary>
+    public Task SuspendAsync() => ProcessSignals.SuspendAsync(_process.Id);
+
+    public void Resume() => ProcessSignals.Resume(_process.Id);
+
     public void Dispose()
     {
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
+            // SIGKILL ends a stopped process too; SIGCONT after it is harmless and keeps nothing frozen.
+            ProcessSignals.TryResume(_process.Id);
             _process.WaitForExit();
         }
 

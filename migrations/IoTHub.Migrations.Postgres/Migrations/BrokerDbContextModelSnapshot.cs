@@ -270,6 +270,84 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.ClusterMemberEntity", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("cluster_id");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("address");
+
+                    b.Property<int>("Port")
+                        .HasColumnType("integer")
+                        .HasColumnName("port");
+
+                    b.Property<int>("Generation")
+                        .HasColumnType("integer")
+                        .HasColumnName("generation");
+
+                    b.Property<int>("ETag")
+                        .HasColumnType("integer")
+                        .HasColumnName("etag");
+
+                    b.Property<string>("HostName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("host_name");
+
+                    b.Property<long>("IAmAliveTime")
+                        .HasColumnType("bigint")
+                        .HasColumnName("i_am_alive_time");
+
+                    b.Property<int>("ProxyPort")
+                        .HasColumnType("integer")
+                        .HasColumnName("proxy_port");
+
+                    b.Property<string>("SiloName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("silo_name");
+
+                    b.Property<long>("StartTime")
+                        .HasColumnType("bigint")
+                        .HasColumnName("start_time");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer")
+                        .HasColumnName("status");
+
+                    b.Property<string>("SuspectTimes")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("suspect_times");
+
+                    b.HasKey("ClusterId", "Address", "Port", "Generation");
+
+                    b.ToTable("cluster_members", (string)null);
+                });
+
+            modelBuilder.Entity("IoTHub.Data.Entities.ClusterVersionEntity", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("cluster_id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer")
+                        .HasColumnName("version");
+
+                    b.HasKey("ClusterId");
+
+                    b.ToTable("cluster_versions", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")
@@ -659,6 +737,15 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.Navigation("Role");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("IoTHub.Data.Entities.ClusterMemberEntity", b =>
+                {
+                    b.HasOne("IoTHub.Data.Entities.ClusterVersionEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ClusterId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>

@@ -255,6 +255,84 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.ToTable("audit_log", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.ClusterMemberEntity", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("cluster_id");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.Property<int>("Port")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("port");
+
+                    b.Property<int>("Generation")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("generation");
+
+                    b.Property<int>("ETag")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("etag");
+
+                    b.Property<string>("HostName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("host_name");
+
+                    b.Property<long>("IAmAliveTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("i_am_alive_time");
+
+                    b.Property<int>("ProxyPort")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("proxy_port");
+
+                    b.Property<string>("SiloName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("silo_name");
+
+                    b.Property<long>("StartTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("start_time");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("status");
+
+                    b.Property<string>("SuspectTimes")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("suspect_times");
+
+                    b.HasKey("ClusterId", "Address", "Port", "Generation");
+
+                    b.ToTable("cluster_members", (string)null);
+                });
+
+            modelBuilder.Entity("IoTHub.Data.Entities.ClusterVersionEntity", b =>
+                {
+                    b.Property<string>("ClusterId")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("cluster_id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("ClusterId");
+
+                    b.ToTable("cluster_versions", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")
@@ -640,6 +718,15 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.Navigation("Role");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("IoTHub.Data.Entities.ClusterMemberEntity", b =>
+                {
+                    b.HasOne("IoTHub.Data.Entities.ClusterVersionEntity", null)
+                        .WithMany()
+                        .HasForeignKey("ClusterId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>

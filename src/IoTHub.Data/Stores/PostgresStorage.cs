@@ -25,11 +25,42 @@ public static class PostgresStorage
             .Options;
     }
 
+    /// <summary>Any number the broker's processes agree on: the PostgreSQL advisory lock they take around migrations.</summary>
+    private const long MigrationLock = 0x496F544875624D69; // "IoTHubMi"
+
     /// <summary>Applies the migrations the database lacks (what `dotnet ef database update` does).</summary>
     public static async Task MigrateAsync(string connectionString, CancellationToken cancellationToken = default)
     {
         await using var context = new BrokerDbContext(CreateOptions(connectionString));
-        await context.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await MigrateAsync(context, connectionString, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Migrates under a PostgreSQL advisory lock: the nodes of a cluster started together (and, in one node, the store and
+    /// the cluster's membership on the same database) would otherwise run the same migration at once, and all but one fail
+    /// on a table that already exists. The others wait, then find nothing left to apply.
+    /// </summary>
+    private static async Task MigrateAsync(BrokerDbContext context, string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+        {
+            take.Parameters.AddWithValue("key", MigrationLock);
+            await take.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await context.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Released explicitly: a pooled connection keeps its session, and the lock with it, after it is closed.
+            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", connection);
+            release.Parameters.AddWithValue("key", MigrationLock);
+            await release.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -44,7 +75,7 @@ public static class PostgresStorage
         {
             if (migrate)
             {
-                await context.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+                await MigrateAsync(context, connectionString, cancellationToken).ConfigureAwait(false);
             }
             else
             {

@@ -7,6 +7,7 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Cluster;
 using IoTHub.Web.Api.Config;
 using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
@@ -45,7 +46,8 @@ internal static class AdminApi
             .MapStatisticsApi()
             .MapAlarmsApi()
             .MapBansApi()
-            .MapConfigApi();
+            .MapConfigApi()
+            .MapClusterApi();
         return endpoints;
     }
 }

@@ -12,6 +12,8 @@ using IoTHub.Web.Api.Auth;
 using IoTHub.Web.Api.Bans;
 using IoTHub.Web.Api.Brokers;
 using IoTHub.Web.Api.Clients;
+using IoTHub.Web.Api.Cluster;
+using IoTHub.Cluster.Nodes;
 using IoTHub.Web.Api.Config;
 using IoTHub.Web.Api.Listeners;
 using IoTHub.Web.Api.MqttUsers;
@@ -47,6 +49,8 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         UserProperties: [new UserPropertyItem("unit", "celsius")]);
     private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true, "default", "tcp://127.0.0.1:1883");
     private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 17, 14, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
+    private static readonly ClusterNodeInfo Node = new("10.0.0.11:11111@502175380", "10.0.0.11:11111", "10.0.0.11", 11111, NodeStatus.Active, At.AddDays(-2),
+        At.AddSeconds(-2), 4_120, true);
     private static readonly ApiKeyInfo ApiKey = new(3, "backup", "viewer", "admin", At);
 
     private static readonly EffectiveSetting Setting = new("Security:PasswordFile", "/etc/mosquitto/passwd", "mosquitto.conf:14");
@@ -107,6 +111,11 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
         [typeof(RetainedMessageInfo)] = new RetainedMessageInfo("default", "sensors/kitchen/temp", 1, "MjEuNQ==", "21.5", 4, Properties, At,
             "sensor-17", "kitchen"),
         [typeof(BrokerCounters)] = Counters,
+        [typeof(ClusterNodeInfo)] = Node,
+        [typeof(ClusterInfo)] = new ClusterInfo(true, "iothub", Node.Id, [Node,
+            Node with { Id = "10.0.0.12:11111@502175391", Name = "10.0.0.12:11111", Address = "10.0.0.12", LastHeartbeat = At.AddSeconds(-4), Connections = 3_980, Self = false },
+            Node with { Id = "10.0.0.13:11111@502170012", Name = "10.0.0.13:11111", Address = "10.0.0.13", Status = NodeStatus.Dead, LastHeartbeat = At.AddMinutes(-3),
+                Connections = null, Self = false }]),
         [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),
         [typeof(Alarm)] = new Alarm(AlarmNames.ConnectionsHigh, "default", "91000 connections of at most 100000 (Mqtt:MaximumConnections).", At, null),
         [typeof(AlarmList)] = new AlarmList([new Alarm(AlarmNames.ConnectionsHigh, "default", "91000 connections of at most 100000 (Mqtt:MaximumConnections).", At, null)],

@@ -20,6 +20,7 @@ internal static class ConfigurationSetup
         builder.Services.AddSection<StorageOptions>(builder.Configuration, StorageOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<AdminOptions>(builder.Configuration, AdminOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<SecurityOptions>(builder.Configuration, SecurityOptions.SectionName, static (reader, options) => options.Read(reader));
+        builder.Services.AddSection<ClusterOptions>(builder.Configuration, ClusterOptions.SectionName, static (reader, options) => options.Read(reader));
         builder.Services.AddSection<TelemetryOptions>(builder.Configuration, TelemetryOptions.SectionName, static (reader, options) => options.Read(reader));
         KnownSections.Register(builder.Services);
         MosquittoImportCheck.Register(builder.Services);

@@ -1,3 +1,4 @@
+using IoTHub.Cluster.Membership;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Hosting;
@@ -27,6 +28,10 @@ internal static class StartupFailure
                 return true;
             case AggregateException aggregate:
                 return aggregate.InnerExceptions.All(inner => Collect(inner, problems));
+            case ClusterStoreException cluster:
+                // The cluster's membership database unreachable, refusing us or not migrated (src/IoTHub.Cluster).
+                problems.Add(cluster.Message);
+                return true;
             case IOException io:
                 // Kestrel's "Failed to bind to address ...: address already in use."
                 problems.Add(io.Message);

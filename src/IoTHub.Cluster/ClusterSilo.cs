@@ -1,0 +1,71 @@
+using System.Net;
+using IoTHub.Cluster.Membership;
+using IoTHub.Cluster.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans;
+using Orleans.Configuration;
+using Orleans.Hosting;
+
+namespace IoTHub.Cluster;
+
+/// <summary>
+/// Runs an Orleans silo in the host when Cluster:Enabled is true (docs/clustering.md): membership in our PostgreSQL
+/// table, node-to-node traffic on Cluster:Port, no gateway (no Orleans clients outside the nodes), and failure detection
+/// tuned to declare a silent node dead in a few seconds. Without it nothing of Orleans is registered.
+/// </summary>
+internal static class ClusterSilo
+{
+    public static void AddClusterSilo(this IHostApplicationBuilder builder, ClusterNodeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(settings);
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(options =>
+            {
+                options.ClusterId = settings.Name;
+                options.ServiceId = settings.Name;
+            });
+            silo.Configure<SiloOptions>(options => options.SiloName = NodeName(settings));
+            silo.Configure<EndpointOptions>(options =>
+            {
+                options.AdvertisedIPAddress = settings.AdvertisedAddress;
+                options.SiloPort = settings.Port;
+                options.SiloListeningEndpoint = new IPEndPoint(settings.AdvertisedAddress, settings.Port);
+                options.GatewayPort = 0;
+            });
+            silo.Configure<ClusterMembershipOptions>(options =>
+            {
+                options.ProbeTimeout = settings.ProbeTimeout;
+                options.NumMissedProbesLimit = settings.MissedProbesLimit;
+                options.IAmAliveTablePublishTimeout = settings.IAmAliveInterval;
+                // Learn of changes made by others in about the time it takes to declare a node dead, even without gossip.
+                options.TableRefreshTimeout = settings.ProbeTimeout * (settings.MissedProbesLimit + 1);
+                // A vote counts while the node could have missed its probes since: stale ones must not add up.
+                options.DeathVoteExpirationTimeout = settings.ProbeTimeout * (settings.MissedProbesLimit + 1) * 2;
+                // Orleans adapts each probe's timeout (a phi accrual detector) between these bounds; its default upper bound, four
+                // probe periods, made a frozen node take 8 to 9 s to be declared dead here. Capped at one period: about 2 s.
+                options.MinProbeTimeout = settings.ProbeTimeout / 2;
+                options.MaxProbeTimeout = settings.ProbeTimeout;
+            });
+            silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
+        });
+    }
+
+    /// <summary>What a node of ours adds to an Orleans silo: our membership table, the per-node grain's placement, the view of the nodes.</summary>
+    public static void AddNodeServices(this ISiloBuilder silo, string connectionString, string clusterId, bool migrateOnStart)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        silo.Services.AddSingleton<IMembershipTable>(_ => new PostgresMembershipTable(connectionString, clusterId, migrateOnStart));
+        silo.AddPlacementDirector<OnNodePlacement, OnNodePlacementDirector>();
+        silo.Services.AddSingleton<IClusterNodes, OrleansClusterNodes>();
+    }
+
+    /// <summary>A node's name: its advertised address and port, unique in a cluster.</summary>
+    public static string NodeName(ClusterNodeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new IPEndPoint(settings.AdvertisedAddress, settings.Port).ToString();
+    }
+}

@@ -1,0 +1,60 @@
+using IoTHub.Cluster.Membership;
+using IoTHub.Cluster.Nodes;
+using IoTHub.Web.Configuration;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace IoTHub.Web.Api.Cluster;
+
+/// <summary>One node of the cluster.</summary>
+/// <param name="Id">Its identity in the membership: address:port@generation (the generation tells a restart from the node before it).
+/// "local" without clustering.</param>
+/// <param name="Name">Its name: the address and port other nodes reach it at (without clustering, the machine's name).</param>
+/// <param name="Address">The IP address other nodes reach it at (Cluster:AdvertisedAddress).</param>
+/// <param name="Port">Its node-to-node port (Cluster:Port); 0 without clustering.</param>
+/// <param name="Status">joining, active, shuttingDown or dead, as the membership says.</param>
+/// <param name="StartedAt">When it started.</param>
+/// <param name="LastHeartbeat">Its last sign of life in the membership table (every Cluster:IAmAliveInterval).</param>
+/// <param name="Connections">Its MQTT connections now, as the node itself tells; null when it did not answer in time or is not active.</param>
+/// <param name="Self">Whether it is the node that answered this request.</param>
+internal sealed record ClusterNodeInfo(string Id, string Name, string Address, int Port, NodeStatus Status, DateTimeOffset StartedAt,
+    DateTimeOffset LastHeartbeat, int? Connections, bool Self);
+
+/// <summary>The cluster as the node that answers sees it.</summary>
+/// <param name="Enabled">Whether clustering is on (Cluster:Enabled); off, the one node is this process.</param>
+/// <param name="Name">The cluster's name (Cluster:Name).</param>
+/// <param name="Self">The id of the node that answered.</param>
+/// <param name="Nodes">Every node in the membership, dead ones included until they are cleaned up.</param>
+internal sealed record ClusterInfo(bool Enabled, string Name, string Self, IReadOnlyList<ClusterNodeInfo> Nodes);
+
+/// <summary>GET /api/v1/cluster.</summary>
+internal static class ClusterApi
+{
+    public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder api)
+    {
+        api.MapGet("/cluster", Get).WithTags("Cluster").WithName("GetCluster")
+            .WithSummary("Shows the nodes of the cluster with their state, last heartbeat and MQTT connections (one node without clustering).")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        return api;
+    }
+
+    private static async Task<Results<Ok<ClusterInfo>, ProblemHttpResult>> Get(IClusterNodes nodes, IOptions<ClusterOptions> options,
+        CancellationToken cancellationToken)
+    {
+        IReadOnlyList<ClusterNode> read;
+        try
+        {
+            read = await nodes.ReadAsync(cancellationToken);
+        }
+        catch (ClusterStoreException e)
+        {
+            // The membership database is down or unreachable: this node cannot tell who is in the cluster.
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        return TypedResults.Ok(new ClusterInfo(options.Value.Enabled, options.Value.Name, nodes.Self,
+        [
+            .. read.Select(static n => new ClusterNodeInfo(n.Id, n.Name, n.Address, n.Port, n.Status, n.StartedAt, n.LastHeartbeat, n.Connections, n.Self)),
+        ]));
+    }
+}

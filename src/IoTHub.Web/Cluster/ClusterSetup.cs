@@ -1,0 +1,99 @@
+using IoTHub.Cluster;
+using IoTHub.Cluster.Nodes;
+using IoTHub.Web.Configuration;
+using IoTHub.Web.Mqtt;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace IoTHub.Web.Cluster;
+
+/// <summary>
+/// With Cluster:Enabled, runs this host as a node of an Orleans cluster (src/IoTHub.Cluster, docs/clustering.md);
+/// without it, registers the one-node view for GET /api/v1/cluster and nothing of Orleans.
+/// </summary>
+internal static class ClusterSetup
+{
+    public static WebApplicationBuilder AddCluster(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IValidateOptions<ClusterOptions>, ConnectionValidator>();
+        builder.Services.AddSingleton<ILocalConnections, BrokerConnections>();
+
+        // Read before the host is built, as the listeners are: a bad value reads as its default here and still stops the start.
+        var cluster = new ClusterOptions();
+        cluster.Read(new SectionReader(builder.Configuration.GetSection(ClusterOptions.SectionName)));
+        var storage = ReadStorage(builder.Configuration.GetSection(StorageOptions.SectionName));
+        if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
+        {
+            builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
+        }
+        else
+        {
+            builder.Services.AddSingleton<IClusterNodes, LocalNodeOnly>();
+        }
+
+        return builder;
+    }
+
+    private static StorageOptions ReadStorage(IConfigurationSection section)
+    {
+        var storage = new StorageOptions();
+        storage.Read(new SectionReader(section));
+        return storage;
+    }
+
+    /// <summary>Cluster:ConnectionString, else the broker's own PostgreSQL database (Storage:ConnectionString with Storage:Provider=postgres).</summary>
+    private static string ConnectionString(ClusterOptions cluster, StorageOptions storage) =>
+        cluster.ConnectionString.Length > 0 ? cluster.ConnectionString
+        : storage.Provider == StorageProvider.Postgres ? storage.ConnectionString
+        : string.Empty;
+
+    /// <summary>The checks that involve the Storage section: an enabled cluster needs a PostgreSQL database.</summary>
+    private sealed class ConnectionValidator(IConfiguration configuration) : IValidateOptions<ClusterOptions>
+    {
+        private const string Key = $"{ClusterOptions.SectionName}:{nameof(ClusterOptions.ConnectionString)}";
+
+        public ValidateOptionsResult Validate(string? name, ClusterOptions options)
+        {
+            if (!options.Enabled)
+            {
+                return ValidateOptionsResult.Success;
+            }
+
+            var connectionString = ConnectionString(options, ReadStorage(configuration.GetSection(StorageOptions.SectionName)));
+            if (connectionString.Length == 0)
+            {
+                return ValidateOptionsResult.Fail($"{Key} is required when {ClusterOptions.SectionName}:{nameof(ClusterOptions.Enabled)} is true " +
+                    "(the PostgreSQL database of the membership; it defaults to Storage:ConnectionString only with Storage:Provider=postgres).");
+            }
+
+            try
+            {
+                _ = new NpgsqlConnectionStringBuilder(connectionString);
+                return ValidateOptionsResult.Success;
+            }
+            catch (ArgumentException e)
+            {
+                return ValidateOptionsResult.Fail($"{Key} is not a PostgreSQL connection string: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>The connections of every broker of this process.</summary>
+    private sealed class BrokerConnections(BrokerRegistry registry) : ILocalConnections
+    {
+        public int Count
+        {
+            get
+            {
+                var count = 0;
+                foreach (var broker in registry.Brokers.Values)
+                {
+                    count += broker.ConnectionCount;
+                }
+
+                return count;
+            }
+        }
+    }
+}

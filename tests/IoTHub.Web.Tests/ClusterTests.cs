@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using IoTHub.Data.Stores;
+using IoTHub.Testing;
+using IoTHub.Web.Auth;
+using Xunit.Abstractions;
+
+namespace IoTHub.Web.Tests;
+
+/// <summary>
+/// Three real broker processes on loopback, each with its own HTTP, MQTT and node-to-node port, form one cluster
+/// in one real PostgreSQL database; one is killed (SIGKILL), frozen (SIGSTOP) or stopped (SIGTERM), and the others must
+/// see it. The bounds are loose on purpose (the tuned settings take a few seconds, docs/clustering.md); the real times
+/// are printed.
+/// </summary>
+[Collection(PostgresServerGroup.Name)]
+public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan DeathBound = TimeSpan.FromSeconds(30);
+
+    private readonly TempDirectory _workingDirectory = new();
+    private readonly List<HostProcess> _hosts = [];
+    private readonly List<HttpClient> _clients = [];
+
+    /// <summary>Each node's first admin gets the known password (the variable the processes inherit).</summary>
+    static ClusterTests() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminApiHost.AdminPassword);
+
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+
+        foreach (var host in _hosts)
+        {
+            host.Dispose();
+        }
+
+        _workingDirectory.Dispose();
+    }
+
+    [Fact]
+    public async Task ThreeNodesShareTheirConnectionCountsAndSeeAKilledAndAStoppedNodeDead()
+    {
+        var nodes = await StartClusterAsync(sharedStore: false);
+        var view = await ClusterAsync(nodes[0].Api);
+        Assert.All(view, n => Assert.Equal(0, n.Connections));
+
+        // A client on the first node is counted in the second node's view.
+        var first = view.Single(n => n.Self).Id;
+        await using (var client = await MqttTestClient.ConnectTcpAsync(nodes[0].Mqtt, "cluster-client"))
+        {
+            await Poll.UntilAsync(async () => (await ClusterAsync(nodes[1].Api)).Single(n => n.Id == first).Connections == 1, HostProcess.Timeout,
+                "the second node did not see the first node's connection");
+            Assert.Equal(0, (await ClusterAsync(nodes[1].Api)).Single(n => n.Self).Connections);
+        }
+
+        // SIGKILL: no goodbye, the survivors have to find out.
+        var killed = await SelfIdAsync(nodes[2].Api);
+        var dying = Stopwatch.StartNew();
+        await _hosts[2].KillAsync();
+        await UntilDeadAsync(killed, nodes[0].Api, nodes[1].Api);
+        output.WriteLine($"SIGKILL: declared dead on both survivors after {dying.ElapsedMilliseconds} ms");
+        var after = await ClusterAsync(nodes[1].Api);
+        Assert.Equal(2, after.Count(n => n.Status == "active"));
+        Assert.Null(after.Single(n => n.Id == killed).Connections);
+
+        // SIGTERM: the node leaves the membership itself and exits cleanly.
+        var stopped = await SelfIdAsync(nodes[1].Api);
+        var leaving = Stopwatch.StartNew();
+        _hosts[1].Terminate();
+        Assert.Equal(0, await _hosts[1].WaitForExitAsync());
+        await UntilDeadAsync(stopped, nodes[0].Api);
+        output.WriteLine($"SIGTERM: exited and shown dead after {leaving.ElapsedMilliseconds} ms");
+        Assert.Equal("active", (await ClusterAsync(nodes[0].Api)).Single(n => n.Self).Status);
+    }
+
+    [Fact]
+    public async Task AFrozenNodeIsDeclaredDeadAndDoesNotComeBackAsItself()
+    {
+        var nodes = await StartClusterAsync(sharedStore: true);
+        var frozen = await SelfIdAsync(nodes[2].Api);
+
+        var freezing = Stopwatch.StartNew();
+        await _hosts[2].SuspendAsync();
+        await UntilDeadAsync(frozen, nodes[0].Api, nodes[1].Api);
+        output.WriteLine($"SIGSTOP: declared dead on both survivors after {freezing.ElapsedMilliseconds} ms");
+
+        // Thawed, it finds itself declared dead: Orleans stops a node the cluster declared dead, so it cannot serve as a
+        // second copy of itself; the others never take that start of it back.
+        var thawing = Stopwatch.StartNew();
+        _hosts[2].Resume();
+        var code = await _hosts[2].WaitForExitAsync();
+        output.WriteLine($"the thawed node exited with {code} after {thawing.ElapsedMilliseconds} ms");
+        var view = await ClusterAsync(nodes[0].Api);
+        Assert.Equal("dead", view.Single(n => n.Id == frozen).Status);
+        Assert.Equal(2, view.Count(n => n.Status == "active"));
+    }
+
+    /// <summary>
+    /// Starts three nodes and waits until each of them sees all three active. With <paramref name="sharedStore"/> they store
+    /// their state in the one PostgreSQL database, which the cluster then uses too (no Cluster:ConnectionString), and all
+    /// three migrate the new database at once as they start; without, they keep state in memory and are given the
+    /// migrated cluster database.
+    /// </summary>
+    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore)
+    {
+        var connectionString = await server.CreateDatabaseAsync();
+        string[] storage = sharedStore
+            ? ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", "--Storage:MigrateOnStart=true"]
+            : ["--Storage:Provider=memory", $"--Cluster:ConnectionString={connectionString}"];
+        if (!sharedStore)
+        {
+            await PostgresStorage.MigrateAsync(connectionString);
+        }
+
+        var name = "test-" + Guid.NewGuid().ToString("N")[..8];
+        var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
+        for (var i = 0; i < 3; i++)
+        {
+            _hosts.Add(HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
+                "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), .. storage,
+                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"]));
+        }
+
+        var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
+        foreach (var host in _hosts)
+        {
+            nodes.Add((await LoginAsync(host), await host.WaitForMqttEndpointAsync()));
+        }
+
+        var joined = Stopwatch.StartNew();
+        foreach (var (api, _) in nodes)
+        {
+            await Poll.UntilAsync(async () => (await ClusterAsync(api)).Count(n => n.Status == "active") == 3, HostProcess.Timeout,
+                "three active nodes not seen by every node");
+        }
+
+        output.WriteLine($"all three nodes saw three active nodes {joined.ElapsedMilliseconds} ms after the last one's API answered");
+        Assert.Equal(ports.Order(), (await ClusterAsync(nodes[0].Api)).Select(n => n.Port).Order());
+        return nodes;
+    }
+
+    private static Task UntilDeadAsync(string id, params HttpClient[] observers) =>
+        Poll.UntilAsync(async () =>
+        {
+            foreach (var api in observers)
+            {
+                if ((await ClusterAsync(api)).Single(n => n.Id == id).Status != "dead")
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, DeathBound, $"node {id} was not declared dead within {DeathBound}");
+
+    private async Task<HttpClient> LoginAsync(HostProcess host)
+    {
+        var url = HttpListening().Match(await host.WaitForLineAsync("HTTP listening on ")).Groups[1].Value;
+        var client = new HttpClient { BaseAddress = new Uri(url) };
+        _clients.Add(client);
+        var response = await client.PostAsJsonAsync("/api/v1/auth/login", new { userName = FirstAdmin.UserName, password = AdminApiHost.AdminPassword });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var token = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    private static async Task<string> SelfIdAsync(HttpClient api) => (await ClusterAsync(api)).Single(n => n.Self).Id;
+
+    private static async Task<List<Node>> ClusterAsync(HttpClient api)
+    {
+        var body = await api.GetFromJsonAsync<JsonElement>("/api/v1/cluster");
+        Assert.True(body.GetProperty("enabled").GetBoolean());
+        return
+        [
+            .. body.GetProperty("nodes").EnumerateArray().Select(static n => new Node(n.GetProperty("id").GetString()!, n.GetProperty("port").GetInt32(),
+                n.GetProperty("status").GetString()!, n.GetProperty("connections").ValueKind == JsonValueKind.Null ? null : n.GetProperty("connections").GetInt32(),
+                n.GetProperty("self").GetBoolean())),
+        ];
+    }
+
+    private sealed record Node(string Id, int Port, string Status, int? Connections, bool Self);
+
+    [GeneratedRegex(@"HTTP listening on (http://\S+)")]
+    private static partial Regex HttpListening();
+}
