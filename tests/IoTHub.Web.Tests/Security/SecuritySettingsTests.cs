@@ -477,7 +477,7 @@ public sealed class SecuritySettingsTests : IDisposable
             "--Securty:PasswordFile=passwords", "--Sekurity=on");
 
         Assert.Equal(1, await host.WaitForExitAsync());
-        Assert.Contains("Securty is not a known section (known: Http, Mqtt, Storage, Admin, Security, Telemetry); check its spelling.", host.Output,
+        Assert.Contains("Securty is not a known section (known: Http, Mqtt, Storage, Admin, Security, Cluster, Telemetry); check its spelling.", host.Output,
             StringComparison.Ordinal);
         Assert.Contains("Sekurity is not a known section", host.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(DataDirectory), "nothing is created when the settings are bad");
