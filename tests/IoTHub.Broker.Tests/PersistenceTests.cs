@@ -177,23 +177,7 @@ public sealed class StorageFailureTests
     {
         using var meter = new Meter("IoTHub.Broker.Tests.Commits");
         var histogram = meter.CreateHistogram<double>("commit", "s");
-        var recorded = new List<(double Seconds, int Tags)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, histogram))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
-        {
-            lock (recorded)
-            {
-                recorded.Add((value, tags.Length));
-            }
-        });
-        listener.Start();
+        using var recorder = new HistogramRecorder(histogram, "provider");
         var store = new FailingStore();
         await using var writer = new StorageWriter(store, StorageDurability.Strict);
         writer.RecordCommitDurationIn(histogram, new TagList { { "broker", "test" }, { "provider", "failing" } });
@@ -207,14 +191,11 @@ public sealed class StorageFailureTests
         store.Fail = true;
         await Assert.ThrowsAsync<IOException>(async () => await writer.WriteAsync(StorageOperation.DeleteRetained("lost")));
 
-        lock (recorded)
-        {
-            Assert.Equal(3, recorded.Count);
-            Assert.Equal(writer.CommittedBatches, recorded.Count);
-            Assert.All(recorded, static r => Assert.Equal(2, r.Tags));
-            Assert.All(recorded, static r => Assert.InRange(r.Seconds, 0, PipeClient.Timeout.TotalSeconds));
-        }
-
+        var recorded = recorder.Recorded();
+        Assert.Equal(3, recorded.Count);
+        Assert.Equal(writer.CommittedBatches, recorded.Count);
+        Assert.All(recorded, static r => Assert.Equal(("failing", 2), (r.Tag, r.TagCount)));
+        Assert.All(recorded, static r => Assert.InRange(r.Value, 0, PipeClient.Timeout.TotalSeconds));
         Assert.Equal(1, writer.FailedBatches);
     }
 
