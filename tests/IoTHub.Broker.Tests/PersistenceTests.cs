@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
@@ -166,6 +169,34 @@ public sealed class StorageFailureTests
         var packets = await publisher.DrainUntilClosedAsync();
         Assert.DoesNotContain(packets, p => p.Type == PacketType.PubAck);
         Assert.Equal(ReasonCode.UnspecifiedError, Assert.IsType<DisconnectPacket>(Assert.Single(packets).Control).ReasonCode);
+        Assert.Equal(1, broker.Statistics.ConnectionsClosed(ConnectionCloseReason.StorageError));
+    }
+
+    [Fact]
+    public async Task Each_committed_batch_records_its_duration_once_and_a_failed_one_none()
+    {
+        using var meter = new Meter("IoTHub.Broker.Tests.Commits");
+        var histogram = meter.CreateHistogram<double>("commit", "s");
+        using var recorder = new HistogramRecorder(histogram, "provider");
+        var store = new FailingStore();
+        await using var writer = new StorageWriter(store, StorageDurability.Strict);
+        writer.RecordCommitDurationIn(histogram, new TagList { { "broker", "test" }, { "provider", "failing" } });
+
+        // Strict writes awaited one by one: a batch each.
+        for (var i = 0; i < 3; i++)
+        {
+            await writer.WriteAsync(StorageOperation.DeleteRetained("t" + i));
+        }
+
+        store.Fail = true;
+        await Assert.ThrowsAsync<IOException>(async () => await writer.WriteAsync(StorageOperation.DeleteRetained("lost")));
+
+        var recorded = recorder.Recorded();
+        Assert.Equal(3, recorded.Count);
+        Assert.Equal(writer.CommittedBatches, recorded.Count);
+        Assert.All(recorded, static r => Assert.Equal(("failing", 2), (r.Tag, r.TagCount)));
+        Assert.All(recorded, static r => Assert.InRange(r.Value, 0, PipeClient.Timeout.TotalSeconds));
+        Assert.Equal(1, writer.FailedBatches);
     }
 
     // A persistent QoS 2 publisher whose PUBLISH could not be stored sends it again after reconnecting: it is routed and

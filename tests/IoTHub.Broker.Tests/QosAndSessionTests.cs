@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
@@ -412,6 +413,7 @@ public sealed class QosAndSessionTests : IAsyncLifetime
         await stuck.ServerTask.WaitAsync(PipeClient.Timeout);
         Assert.True(_broker.Statistics.MessagesDropped > 0);
         Assert.True(_broker.Statistics.StuckClientsDisconnected >= 1);
+        Assert.Equal(_broker.Statistics.StuckClientsDisconnected, _broker.Statistics.ConnectionsClosed(ConnectionCloseReason.Stuck));
         Assert.Null(_broker.FindSession("stuck"));
         Assert.True(_broker.FindSession("fast")!.IsConnected);
     }

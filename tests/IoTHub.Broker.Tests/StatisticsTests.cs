@@ -250,23 +250,7 @@ public sealed class StatisticsTests : IAsyncLifetime
     {
         using var meter = new Meter("IoTHub.Broker.Tests.Latency");
         var histogram = meter.CreateHistogram<double>("latency", "s");
-        var recorded = new List<(double Seconds, string? Broker)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, histogram))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
-        {
-            lock (recorded)
-            {
-                recorded.Add((value, tags.Length == 1 ? tags[0].Value as string : null));
-            }
-        });
-        listener.Start();
+        using var recorder = new HistogramRecorder(histogram, "broker");
         _broker.Statistics.RecordDeliveryLatencyIn(histogram, new KeyValuePair<string, object?>("broker", "test"));
 
         await using var publisher = await PipeClient.ConnectAsync(_broker, "pub");
@@ -286,13 +270,10 @@ public sealed class StatisticsTests : IAsyncLifetime
         }
 
         await Poll.UntilAsync(() => Statistics.MessagesDelivered == 11);
-        lock (recorded)
-        {
-            Assert.Equal(10, recorded.Count);
-            Assert.All(recorded, r => Assert.Equal("test", r.Broker));
-            Assert.All(recorded, r => Assert.InRange(r.Seconds, 0, PipeClient.Timeout.TotalSeconds));
-            recorded.Clear();
-        }
+        var recorded = recorder.Recorded(clear: true);
+        Assert.Equal(10, recorded.Count);
+        Assert.All(recorded, r => Assert.Equal(("test", 1), (r.Tag, r.TagCount)));
+        Assert.All(recorded, r => Assert.InRange(r.Value, 0, PipeClient.Timeout.TotalSeconds));
 
         // Three messages queued while offline go out in one batch after the reconnect: one latency, that of the oldest.
         await OfflineSubscriberAsync("offline", "queued");
@@ -310,10 +291,6 @@ public sealed class StatisticsTests : IAsyncLifetime
 
         var reconnectedFor = System.Diagnostics.Stopwatch.GetElapsedTime(publishedFirst).TotalSeconds;
         await Poll.UntilAsync(() => Statistics.MessagesDelivered == 14);
-        lock (recorded)
-        {
-            var (seconds, _) = Assert.Single(recorded);
-            Assert.InRange(seconds, 0, reconnectedFor);
-        }
+        Assert.InRange(Assert.Single(recorder.Recorded()).Value, 0, reconnectedFor);
     }
 }

@@ -66,7 +66,8 @@ public sealed partial class GrafanaDashboardTests(PasswordFileKestrelHost host) 
         var queried = Queries(LoadDashboard()).SelectMany(static q => MetricNames(q.Expr)).ToHashSet(StringComparer.Ordinal);
         Assert.True(queried.Count >= 20, $"only {queried.Count} metrics queried");
 
-        // Traffic: a QoS 1 subscriber, QoS 0 and QoS 1 publishes both delivered, and a CONNECT refused for its password.
+        // Traffic: a QoS 1 subscriber, QoS 0 and QoS 1 publishes both delivered, a CONNECT refused for its password, a client
+        // that disconnects and a stored message.
         await using var subscriber = await ConnectAsync("grafana-subscriber", MqttProtocolVersion.V500);
         await subscriber.SubscribeAsync("grafana/#", QualityOfService.AtLeastOnce);
         await using var publisher = await ConnectAsync("grafana-publisher", MqttProtocolVersion.V311);
@@ -77,6 +78,20 @@ public sealed partial class GrafanaDashboardTests(PasswordFileKestrelHost host) 
         Assert.Equal(QualityOfService.AtLeastOnce, delivered.QualityOfService);
         await subscriber.SendAsync(new AckPacket(PacketType.PubAck, delivered.PacketId));
         await publisher.PublishAndWaitAsync("grafana-nobody/here", "no subscriber");
+
+        // A client that disconnects (closed connections by reason), and a QoS 1 message for its offline persistent session,
+        // stored before its PUBACK: a storage commit (the commit latency histogram has series only once one happened).
+        await using (var offline = await MqttTestClient.OpenTcpAsync(host.MqttEndpoint, MqttProtocolVersion.V500))
+        {
+            var persistent = Connect("grafana-offline", MqttProtocolVersion.V500, "alice-secret");
+            persistent.CleanStart = false;
+            persistent.Properties = new MqttProperties { SessionExpiryInterval = 300 };
+            await offline.ConnectAcceptedAsync(persistent);
+            await offline.SubscribeAsync("grafana-offline/stored", QualityOfService.AtLeastOnce);
+            await offline.DisconnectAsync();
+        }
+
+        await publisher.PublishAndWaitAsync("grafana-offline/stored", "kept for an offline session");
         await using (var wrong = await MqttTestClient.OpenTcpAsync(host.MqttEndpoint, MqttProtocolVersion.V500))
         {
             var refused = await wrong.ConnectRawAsync(Connect("grafana-wrong", MqttProtocolVersion.V500, "not-the-password"));

@@ -91,7 +91,7 @@ internal sealed partial class MqttConnection
         _broker.Statistics.AuthenticationFailed();
         var reason = "re-authentication failed: " + decision.Reason;
         BrokerLog.ProtocolViolation(Logger, ClientId, Endpoint, decision.ReasonCode, reason);
-        Close(decision.ReasonCode == ReasonCode.ServerUnavailable ? ReasonCode.UnspecifiedError : ReasonCode.NotAuthorized, reason);
+        Close(decision.ReasonCode == ReasonCode.ServerUnavailable ? ReasonCode.UnspecifiedError : ReasonCode.NotAuthorized, reason, ConnectionCloseReason.NotAuthorized);
     }
 
     /// <summary>Called by <see cref="CheckTimers"/>: a re-authentication the client left unfinished ends the connection.</summary>
@@ -103,7 +103,7 @@ internal sealed partial class MqttConnection
             return false;
         }
 
-        Close(ReasonCode.NotAuthorized, "re-authentication not finished within Mqtt:AuthenticationTimeout");
+        Close(ReasonCode.NotAuthorized, "re-authentication not finished within Mqtt:AuthenticationTimeout", ConnectionCloseReason.NotAuthorized);
         return true;
     }
 

@@ -239,7 +239,9 @@ internal sealed partial class MqttConnection
         EnqueueControl(Outbound.Packet(new ConnAckPacket { ReasonCode = reasonCode, Properties = properties }));
         TraceConnect(clientId, reasonCode, reason);
         _lingerOnClose = true;
-        Close(reasonCode, reason, sendDisconnect: false);
+
+        // Not counted as a close: the CONNECT was not accepted (connections refused are counted as such).
+        Close(reasonCode, reason, ConnectionCloseReason.Other, sendDisconnect: false);
     }
 
     private void TraceConnect(string clientId, ReasonCode reasonCode, string? reason)
@@ -380,7 +382,7 @@ internal sealed partial class MqttConnection
         DropRefusedPublish(topic, NotAuthorizedToPublish);
         if (access.DisconnectOnDeny)
         {
-            Close(ReasonCode.NotAuthorized, NotAuthorizedToPublish);
+            Close(ReasonCode.NotAuthorized, NotAuthorizedToPublish, ConnectionCloseReason.NotAuthorized);
             return;
         }
 
@@ -416,7 +418,7 @@ internal sealed partial class MqttConnection
             switch (_broker.Router.Subscribe(session, filter, requested, subscriptionId, retained, out var granted, Access))
             {
                 case SubscribeOutcome.NotAuthorized when Access!.DisconnectOnDeny:
-                    Close(ReasonCode.NotAuthorized, "not authorized to subscribe to " + filter);
+                    Close(ReasonCode.NotAuthorized, "not authorized to subscribe to " + filter, ConnectionCloseReason.NotAuthorized);
                     return;
                 case SubscribeOutcome.NotAuthorized:
                     // 5.0 §3.9.3: 0x87 (or 0x80, as configured) for this filter alone; 3.1.1 has only 0x80 Failure [MQTT-3.9.3-2].

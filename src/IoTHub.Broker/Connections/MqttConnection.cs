@@ -81,6 +81,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private volatile bool _closing;
     private bool _lingerOnClose;
     private string _closeReason = "connection closed by the client";
+    private ConnectionCloseReason _closeCause = ConnectionCloseReason.Network;
     private long _lastPacketAt;
     private long _flushStartedAt;
     private Will? _will;
@@ -211,12 +212,12 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
-            _closeReason = "network connection lost";
+            EndedBy("network connection lost", ConnectionCloseReason.Network);
         }
         catch (Exception ex)
         {
             BrokerLog.ConnectionFailed(Logger, ex, ClientId);
-            _closeReason = "internal error";
+            EndedBy("internal error", ConnectionCloseReason.Other);
         }
 
         await EndAsync().ConfigureAwait(false);
@@ -252,6 +253,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         _broker.OnConnectionClosed(this, _session, AuthorizedWill());
         if (_session is not null)
         {
+            // Only connections whose CONNECT was accepted, once each: this method runs once per connection.
+            _broker.Statistics.ConnectionClosed(_closeCause);
             BrokerLog.ClientDisconnected(Logger, ClientId, _closeReason);
         }
 
@@ -268,6 +271,19 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         finally
         {
             _broker.RemoveConnection(this);
+        }
+    }
+
+    /// <summary>
+    /// The transport or the read loop failed: the reason, unless the connection was already closing for one of its own
+    /// (a close by the broker can make the transport fail under the read).
+    /// </summary>
+    private void EndedBy(string reason, ConnectionCloseReason cause)
+    {
+        if (!_closing)
+        {
+            _closeReason = reason;
+            _closeCause = cause;
         }
     }
 
@@ -364,9 +380,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     /// <summary>
     /// Closes the connection from the server side. MQTT 5.0 clients first get a DISCONNECT with the
-    /// reason code (§3.14) when <paramref name="sendDisconnect"/> is set.
+    /// reason code (§3.14) when <paramref name="sendDisconnect"/> is set. <paramref name="cause"/> is what the
+    /// close is counted as (<see cref="BrokerStatistics.ConnectionsClosed"/>) once CONNECT was accepted.
     /// </summary>
-    public void Close(ReasonCode reasonCode, string reason, bool sendDisconnect = true)
+    public void Close(ReasonCode reasonCode, string reason, ConnectionCloseReason cause, bool sendDisconnect = true)
     {
         if (_closing)
         {
@@ -374,6 +391,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
 
         _closeReason = reason;
+        _closeCause = cause;
         if (sendDisconnect && V5 && IsConnected)
         {
             _lingerOnClose = true;
@@ -401,7 +419,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     public void CloseForShutdown()
     {
         _will = null;
-        Close(ReasonCode.ServerShuttingDown, "server shutting down");
+        Close(ReasonCode.ServerShuttingDown, "server shutting down", ConnectionCloseReason.ServerShutdown);
     }
 
     /// <summary>Called by the broker's monitor; closes the connection when one of its timers ran out.</summary>
@@ -413,7 +431,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             if (time.GetElapsedTime(AcceptedAt, now) > Options.ConnectTimeout)
             {
                 BrokerLog.ConnectTimeout(Logger, Endpoint, Options.ConnectTimeout);
-                Close(ReasonCode.MaximumConnectTime, "no CONNECT in time", sendDisconnect: false);
+                Close(ReasonCode.MaximumConnectTime, "no CONNECT in time", ConnectionCloseReason.Other, sendDisconnect: false);
             }
 
             return;
@@ -428,7 +446,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         if (CredentialsExpireAt is { } expiry && time.GetUtcNow() >= expiry)
         {
             BrokerLog.CredentialsExpired(Logger, ClientId, expiry);
-            Close(ReasonCode.MaximumConnectTime, "credentials expired");
+            Close(ReasonCode.MaximumConnectTime, "credentials expired", ConnectionCloseReason.NotAuthorized);
             return;
         }
 
@@ -436,7 +454,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         if (_keepAlive > 0 && time.GetElapsedTime(Volatile.Read(ref _lastPacketAt), now).TotalMilliseconds > _keepAlive * 1500.0)
         {
             BrokerLog.KeepAliveTimeout(Logger, ClientId, _keepAlive);
-            Close(ReasonCode.KeepAliveTimeout, "keep-alive timeout");
+            Close(ReasonCode.KeepAliveTimeout, "keep-alive timeout", ConnectionCloseReason.KeepAlive);
             return;
         }
 
@@ -445,7 +463,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         {
             BrokerLog.StuckClient(Logger, ClientId, Options.StuckClientTimeout);
             _broker.Statistics.StuckClientDisconnected();
-            Close(ReasonCode.ServerBusy, "stuck: accepted no data", sendDisconnect: false);
+            Close(ReasonCode.ServerBusy, "stuck: accepted no data", ConnectionCloseReason.Stuck, sendDisconnect: false);
             _output.CancelPendingFlush();
         }
     }
@@ -521,7 +539,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             }
 
             _broker.LogConnectRefused(Endpoint, string.Empty, null, reasonCode, reason, authentication: false);
-            Close(reasonCode, reason, sendDisconnect: false);
+            Close(reasonCode, reason, ConnectionCloseReason.ProtocolError, sendDisconnect: false);
             return;
         }
 
@@ -531,7 +549,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
 
         BrokerLog.ProtocolViolation(Logger, ClientId, Endpoint, reasonCode, reason);
-        Close(reasonCode, reason);
+        Close(reasonCode, reason, ConnectionCloseReason.ProtocolError);
     }
 
     /// <param name="packet">The decoded packet.</param>
@@ -621,6 +639,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
 
         _closeReason = disconnect.ReasonCode == ReasonCode.Success ? "DISCONNECT" : $"DISCONNECT ({disconnect.ReasonCode})";
+        _closeCause = ConnectionCloseReason.ClientDisconnect;
         _closing = true;
     }
 
@@ -804,6 +823,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
         {
             // The transport is gone; the read loop ends the connection.
+            EndedBy("network connection lost", ConnectionCloseReason.Network);
             _closing = true;
             _input.CancelPendingRead();
             EndWrites();
@@ -988,7 +1008,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             BrokerLog.StorageFailed(Logger, ClientId, ex.Message);
-            Close(ReasonCode.UnspecifiedError, "storage unavailable: the message could not be stored");
+            Close(ReasonCode.UnspecifiedError, "storage unavailable: the message could not be stored", ConnectionCloseReason.StorageError);
             return false;
         }
     }

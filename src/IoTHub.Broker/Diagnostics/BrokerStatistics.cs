@@ -15,6 +15,7 @@ public sealed class BrokerStatistics
     private readonly long[] _messagesDelivered = new long[3];
     private readonly long[] _publishBytesSent = new long[3];
     private readonly long[] _dropped = new long[DropReasons.All.Length];
+    private readonly long[] _closed = new long[ConnectionCloseReasons.All.Length];
     private long _connectionsAccepted;
     private long _connectionsRefused;
     private long _authenticationFailures;
@@ -67,6 +68,9 @@ public sealed class BrokerStatistics
 
     public long Dropped(DropReason reason) => Volatile.Read(ref _dropped[(int)reason]);
 
+    /// <summary>Connections whose CONNECT was accepted that ended for <paramref name="reason"/>, each counted once.</summary>
+    public long ConnectionsClosed(ConnectionCloseReason reason) => Volatile.Read(ref _closed[(int)reason]);
+
     /// <summary>
     /// Makes the write loops record delivery latencies in <paramref name="histogram"/> with <paramref name="tag"/>:
     /// seconds from a decoded PUBLISH to the outgoing PUBLISH handed to the transport, one per written
@@ -103,6 +107,9 @@ public sealed class BrokerStatistics
     }
 
     internal void ConnectionAccepted() => Interlocked.Increment(ref _connectionsAccepted);
+
+    /// <summary>Once per connection whose CONNECT was accepted, as it ends.</summary>
+    internal void ConnectionClosed(ConnectionCloseReason reason) => Interlocked.Increment(ref _closed[(int)reason]);
 
     internal void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
 

@@ -190,7 +190,7 @@ public sealed partial class MqttBroker
             return false;
         }
 
-        connection.Close(ReasonCode.AdministrativeAction, reason);
+        connection.Close(ReasonCode.AdministrativeAction, reason, ConnectionCloseReason.Admin);
         return true;
     }
 
@@ -206,7 +206,7 @@ public sealed partial class MqttBroker
         {
             if (connection.IsConnected && connection.UserName == userName && connection.AuthenticatedBy == method)
             {
-                connection.Close(ReasonCode.NotAuthorized, reason);
+                connection.Close(ReasonCode.NotAuthorized, reason, ConnectionCloseReason.NotAuthorized);
                 closed++;
             }
         }
@@ -222,7 +222,7 @@ public sealed partial class MqttBroker
             return false;
         }
 
-        connection?.Close(ReasonCode.AdministrativeAction, "session deleted by an administrator");
+        connection?.Close(ReasonCode.AdministrativeAction, "session deleted by an administrator", ConnectionCloseReason.Admin);
         return true;
     }
 

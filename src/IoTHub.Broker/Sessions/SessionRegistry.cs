@@ -111,7 +111,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         if (previous is not null)
         {
             BrokerLog.SessionTakenOver(logger, clientId, connection.Endpoint);
-            previous.Close(ReasonCode.SessionTakenOver, "session taken over by another connection");
+            previous.Close(ReasonCode.SessionTakenOver, "session taken over by another connection", ConnectionCloseReason.Takeover);
         }
 
         if (endedSessionWill is not null)

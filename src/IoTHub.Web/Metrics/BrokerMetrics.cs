@@ -31,6 +31,9 @@ internal sealed class BrokerMetrics
     public static readonly double[] LatencyBuckets =
         [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+    /// <summary>Seconds, from 0.1 ms (a memory store, a batch in the OS cache) to 5 s (a database or disk in trouble).</summary>
+    public static readonly double[] CommitBuckets = LatencyBuckets[1..];
+
     private static readonly MqttProtocolVersion[] ReportedVersions = [MqttProtocolVersion.V310, MqttProtocolVersion.V311, MqttProtocolVersion.V500];
     private static readonly QualityOfService[] Levels = [QualityOfService.AtMostOnce, QualityOfService.AtLeastOnce, QualityOfService.ExactlyOnce];
 
@@ -62,7 +65,7 @@ internal sealed class BrokerMetrics
             "Bytes of the PUBLISH packets accepted from clients, by QoS.");
         meter.CreateObservableCounter("iothub.publish.sent", () => PerQos(brokers, static (s, q) => s.PublishBytesSentAt(q)), "By",
             "Bytes of the PUBLISH packets written to subscribers, by QoS.");
-        meter.CreateObservableCounter("iothub.messages.dropped", () => DroppedByReason(brokers), "{message}",
+        meter.CreateObservableCounter("iothub.messages.dropped", () => PerReason(brokers, DropReasons.All, DropReasons.Label, static (s, r) => s.Dropped(r)), "{message}",
             "Messages thrown away, by reason: " + string.Join(", ", DropReasons.All.Select(static r => r.Label())) + ".");
         meter.CreateObservableCounter("iothub.network.received", () => PerBroker(brokers, static b => b.Statistics.BytesReceived), "By",
             "Bytes received on MQTT connections.");
@@ -72,6 +75,8 @@ internal sealed class BrokerMetrics
             "CONNECTs accepted.");
         meter.CreateObservableCounter("iothub.connections.refused", () => PerBroker(brokers, static b => b.Statistics.ConnectionsRefused), "{connection}",
             "CONNECTs refused.");
+        meter.CreateObservableCounter("iothub.connections.closed", () => PerReason(brokers, ConnectionCloseReasons.All, ConnectionCloseReasons.Label, static (s, r) => s.ConnectionsClosed(r)), "{connection}",
+            "Connections whose CONNECT was accepted that ended, each once, by reason: " + string.Join(", ", ConnectionCloseReasons.All.Select(static r => r.Label())) + ".");
         meter.CreateObservableCounter("iothub.auth.failures", () => AuthenticationFailures(brokers), "{attempt}",
             "Failed authentications, by kind: admin_login (the admin API), mqtt_connect (CONNECTs refused for their credentials or authentication method, by broker).");
         meter.CreateObservableGauge("iothub.listener.certificate.expiry", () => CertificateExpiry(listeners, time), "s",
@@ -112,8 +117,13 @@ internal sealed class BrokerMetrics
     public static void AddStorage(IMeterFactory meters, StorageWriter writer, StorageProvider provider)
     {
         var label = new KeyValuePair<string, object?>("provider", provider.ToString().ToLowerInvariant());
-        meters.Create(MeterName).CreateObservableCounter("iothub.storage.commit.failures", () => new Measurement<long>(writer.FailedBatches, label), "{commit}",
+        var meter = meters.Create(MeterName);
+        meter.CreateObservableCounter("iothub.storage.commit.failures", () => new Measurement<long>(writer.FailedBatches, label), "{commit}",
             "Storage commits (batches of writes) that failed, by provider: their writes were neither stored nor acknowledged.");
+        var duration = meter.CreateHistogram("iothub.storage.commit.duration", "s",
+            "Seconds each storage commit (a batch of writes in one transaction) took, by broker (the default one: only it keeps its state in storage) and provider; failed commits are not measured.",
+            tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = CommitBuckets });
+        writer.RecordCommitDurationIn(duration, new System.Diagnostics.TagList { Broker(MqttOptions.DefaultBrokerName), label });
     }
 
     /// <summary>Messages waiting in the session queues of <paramref name="broker"/>.</summary>
@@ -152,13 +162,15 @@ internal sealed class BrokerMetrics
         }
     }
 
-    private static IEnumerable<Measurement<long>> DroppedByReason(IReadOnlyDictionary<string, MqttBroker> brokers)
+    /// <summary>A counter of every broker by <c>reason</c>, every reason reported (zeros included).</summary>
+    private static IEnumerable<Measurement<long>> PerReason<TReason>(IReadOnlyDictionary<string, MqttBroker> brokers, TReason[] reasons,
+        Func<TReason, string> label, Func<BrokerStatistics, TReason, long> read)
     {
         foreach (var (name, broker) in brokers)
         {
-            foreach (var reason in DropReasons.All)
+            foreach (var reason in reasons)
             {
-                yield return new Measurement<long>(broker.Statistics.Dropped(reason), Broker(name), new KeyValuePair<string, object?>("reason", reason.Label()));
+                yield return new Measurement<long>(read(broker.Statistics, reason), Broker(name), new KeyValuePair<string, object?>("reason", label(reason)));
             }
         }
     }

@@ -1,3 +1,4 @@
+using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
@@ -42,6 +43,7 @@ public sealed class CredentialsExpiryTests : IAsyncLifetime
         var disconnect = await client.ExpectAsync<DisconnectPacket>();
         Assert.Equal((ReasonCode.MaximumConnectTime, "credentials expired"), (disconnect.ReasonCode, disconnect.Properties?.ReasonString));
         await client.ExpectClosedAsync();
+        Assert.Equal(1, _broker.Statistics.ConnectionsClosed(ConnectionCloseReason.NotAuthorized));
     }
 
     [Fact]
