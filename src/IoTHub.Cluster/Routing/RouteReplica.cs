@@ -1,3 +1,5 @@
+using IoTHub.Broker.Routing;
+
 namespace IoTHub.Cluster.Routing;
 
 /// <summary>Another node as this one's replica knows it: its filters as of its batch <see cref="Sequence"/>, and where messages for it queue.</summary>
@@ -34,14 +36,15 @@ internal enum BatchOutcome
 
 /// <summary>
 /// This node's replica of which other nodes have subscribers for which filters: deltas applied in the order of their numbers,
-/// a snapshot on a gap, and a node declared dead purged. Matching reads the tree without the lock.
+/// a snapshot on a gap, and a node declared dead purged. Matching reads the engine's subscription tree (a
+/// <see cref="FilterIndex{T}"/>) without the lock.
 /// </summary>
 internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, NodeRoutes> _nodes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
-    private readonly RemoteFilterTree _tree = new();
+    private readonly FilterIndex<NodeRoutes> _tree = new();
 
     public RouteReplica()
         : this(static _ => null)
@@ -160,6 +163,7 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
             }
 
             routes.Filters.Clear();
+            _tree.Forget(routes);
             return routes;
         }
     }
