@@ -243,6 +243,23 @@ public sealed partial class MqttBroker : IAsyncDisposable
         return Router.Route(message);
     }
 
+    /// <summary>
+    /// Joins this broker to the other nodes of a cluster (IoTHub.Cluster): <paramref name="remote"/> is told of this node's filters
+    /// and gets every message routed here to forward. Call once, before clients connect.
+    /// </summary>
+    public void AttachRemoteRoutes(IRemoteRoutes remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        Router.AttachRemote(remote);
+    }
+
+    /// <summary>
+    /// Delivers a message another node forwarded to this node's sessions only, as they get a local one (QoS capped per
+    /// subscription, RETAIN 0 but for Retain As Published); it is neither kept as retained nor forwarded again. Returns the
+    /// sessions reached.
+    /// </summary>
+    public int RouteForwarded(MqttMessage message) => Router.RouteLocal(message);
+
     /// <summary>Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was present.</summary>
     internal bool AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)
     {

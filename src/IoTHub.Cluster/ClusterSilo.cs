@@ -1,11 +1,14 @@
 using System.Net;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
+using IoTHub.Cluster.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Orleans;
 using Orleans.Configuration;
 using Orleans.Hosting;
+using Orleans.Runtime;
 
 namespace IoTHub.Cluster;
 
@@ -53,13 +56,16 @@ internal static class ClusterSilo
         });
     }
 
-    /// <summary>What a node of ours adds to an Orleans silo: our membership table, the per-node grain's placement, the view of the nodes.</summary>
+    /// <summary>What a node of ours adds to an Orleans silo: our membership table, the per-node grains' placement, the view of the nodes, cross-node routing (which needs an <see cref="ILocalBroker"/>).</summary>
     public static void AddNodeServices(this ISiloBuilder silo, string connectionString, string clusterId, bool migrateOnStart)
     {
         ArgumentNullException.ThrowIfNull(silo);
         silo.Services.AddSingleton<IMembershipTable>(_ => new PostgresMembershipTable(connectionString, clusterId, migrateOnStart));
         silo.AddPlacementDirector<OnNodePlacement, OnNodePlacementDirector>();
         silo.Services.AddSingleton<IClusterNodes, OrleansClusterNodes>();
+        silo.Services.TryAddSingleton<RoutingSettings>();
+        silo.Services.AddSingleton<ClusterRouting>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<ClusterRouting>());
     }
 
     /// <summary>A node's name: its advertised address and port, unique in a cluster.</summary>

@@ -1,6 +1,5 @@
 using System.Net;
 using IoTHub.Cluster.Nodes;
-using IoTHub.Data.Stores;
 using IoTHub.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans;
@@ -24,25 +23,9 @@ public sealed class ClusterNodesTests(PostgresServer server) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var connectionString = _connectionString = await server.CreateDatabaseAsync();
-        await PostgresStorage.MigrateAsync(connectionString);
-        var builder = new InProcessTestClusterBuilder(2);
-        // The test cluster brings its own in-memory membership unless told not to, and this version does not let that
-        // switch be set from outside: ours must be the one the silos use.
-        var useTestMembership = typeof(InProcessTestClusterOptions).GetProperty("UseTestClusterMembership",
-            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic);
-        Assert.NotNull(useTestMembership);
-        useTestMembership.SetValue(builder.Options, false);
-        builder.Options.InitializeClientOnDeploy = false;
-        builder.Options.ConfigureFileLogging = false;
-        builder.ConfigureSilo((_, silo) =>
-        {
-            silo.AddNodeServices(connectionString, builder.Options.ClusterId, migrateOnStart: false);
-            // Each silo its own count, so an answer from the wrong node shows.
-            silo.Services.AddSingleton<ILocalConnections>(new FixedConnections(10 * Interlocked.Increment(ref _silos)));
-        });
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
+        // Each silo its own count, so an answer from the wrong node shows.
+        (_cluster, _connectionString) = await TestClusters.DeployAsync(server, 2,
+            silo => silo.Services.AddSingleton<ILocalConnections>(new FixedConnections(10 * Interlocked.Increment(ref _silos))));
     }
 
     public async Task DisposeAsync()

@@ -51,6 +51,7 @@ public sealed class ClusterSiloTests
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.AddClusterSilo(settings);
         builder.Services.AddSingleton<ILocalConnections>(new NoConnections());
+        builder.Services.AddSingleton<Routing.ILocalBroker, RecordingBroker>();
         return builder.Build();
     }
 

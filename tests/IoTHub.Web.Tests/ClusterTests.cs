@@ -8,6 +8,7 @@ using System.Text.RegularExpressions;
 using IoTHub.Data.Stores;
 using IoTHub.Testing;
 using IoTHub.Web.Auth;
+using MQTTnet.Protocol;
 using Xunit.Abstractions;
 
 namespace IoTHub.Web.Tests;
@@ -103,6 +104,85 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         Assert.Equal(2, view.Count(n => n.Status == "active"));
     }
 
+    [Fact]
+    public async Task APublishOnOneNodeReachesTheSubscribersOfTheOthersOnceAndStopsWithTheirRoutes()
+    {
+        var nodes = await StartClusterAsync(sharedStore: false);
+        var ids = new List<string>();
+        foreach (var (api, _) in nodes)
+        {
+            ids.Add(await SelfIdAsync(api));
+        }
+
+        // B: the exact topic, Retain As Published; C: a wildcard. The publisher on A.
+        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "sub-b");
+        await onB.SubscribeAsync("plant/line1/temp", retainAsPublished: true);
+        await using var onC = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "sub-c");
+        await onC.SubscribeAsync("plant/+/temp");
+        await using var onA = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "pub-a");
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+        await UntilFiltersAsync(nodes[0].Api, ids[2], 1);
+
+        for (var qos = 0; qos <= 2; qos++)
+        {
+            await onA.PublishAsync("plant/line1/temp", "qos" + qos, (MqttQualityOfServiceLevel)qos, withProperties: true);
+        }
+
+        await onA.PublishAsync("plant/line1/temp", "retained", MqttQualityOfServiceLevel.AtLeastOnce, retain: true);
+        await onA.PublishAsync("plant/line2/temp", "only-c", MqttQualityOfServiceLevel.ExactlyOnce);
+        await onA.PublishAsync("plant/line1/temp", "end", MqttQualityOfServiceLevel.AtLeastOnce);
+        await onB.UntilAsync("end");
+        await onC.UntilAsync("end");
+
+        // Each message once (QoS 2 never twice), in order, topic and payload intact, at the QoS published (both subscribed at 2).
+        Assert.Equal(["qos0", "qos1", "qos2", "retained", "end"], onB.Payloads);
+        Assert.Equal(["qos0", "qos1", "qos2", "retained", "only-c", "end"], onC.Payloads);
+        Assert.Equal([0, 1, 2, 1, 1], onB.Received.Select(m => (int)m.QualityOfServiceLevel));
+        Assert.All(onB.Received, m => Assert.Equal("plant/line1/temp", m.Topic));
+        Assert.Equal("plant/line2/temp", onC.Received[4].Topic);
+
+        // RETAIN as a local subscriber would see it: 1 only for Retain As Published; the MQTT 5 properties forwarded.
+        Assert.True(onB.Received[3].Retain);
+        Assert.False(onC.Received[3].Retain);
+        foreach (var message in new[] { onB.Received[2], onC.Received[2] })
+        {
+            Assert.Equal("text/plain", message.ContentType);
+            Assert.Equal("reply/to", message.ResponseTopic);
+            Assert.Equal([7, 8, 9], message.CorrelationData);
+            Assert.Equal(("origin", "node-a"), Assert.Single(message.UserProperties!, p => p.Name == "origin") is var p ? (p.Name, p.Value) : default);
+            Assert.InRange(message.MessageExpiryInterval, 1u, 300u);
+        }
+
+        // Unsubscribed on B: A stops routing there; C still gets what it subscribed to.
+        await onB.UnsubscribeAsync("plant/line1/temp");
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 0);
+        await onA.PublishAsync("plant/line1/temp", "after-unsubscribe", MqttQualityOfServiceLevel.AtLeastOnce);
+        await onC.UntilAsync("after-unsubscribe");
+        Assert.Equal(5, onB.Received.Count);
+
+        // kill -9 of C: its routes leave A's and B's replicas, and A and B go on exchanging messages both ways.
+        await _hosts[2].KillAsync();
+        await UntilDeadAsync(ids[2], nodes[0].Api, nodes[1].Api);
+        await UntilFiltersAsync(nodes[0].Api, ids[2], null);
+        await UntilFiltersAsync(nodes[1].Api, ids[2], null);
+
+        await onB.SubscribeAsync("plant/line1/temp");
+        await onA.SubscribeAsync("back/to/a");
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+        await UntilFiltersAsync(nodes[1].Api, ids[0], 1);
+        await onA.PublishAsync("plant/line1/temp", "after-kill", MqttQualityOfServiceLevel.ExactlyOnce);
+        await onB.PublishAsync("back/to/a", "from-b", MqttQualityOfServiceLevel.ExactlyOnce);
+        await onB.UntilAsync("after-kill");
+        await onA.UntilAsync("from-b");
+        Assert.Equal(["qos0", "qos1", "qos2", "retained", "end", "after-kill"], onB.Payloads);
+        Assert.Equal(["from-b"], onA.Payloads);
+    }
+
+    /// <summary>Waits until <paramref name="observer"/> routes <paramref name="filters"/> filters to node <paramref name="id"/> (null: knows none of it).</summary>
+    private static Task UntilFiltersAsync(HttpClient observer, string id, int? filters) =>
+        Poll.UntilAsync(async () => (await ClusterAsync(observer)).Single(n => n.Id == id).Filters == filters, DeathBound,
+            $"the filters routed to node {id} did not become {filters?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
+
     /// <summary>
     /// Starts three nodes and waits until each of them sees all three active. With <paramref name="sharedStore"/> they store
     /// their state in the one PostgreSQL database, which the cluster then uses too (no Cluster:ConnectionString), and all
@@ -183,11 +263,11 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         [
             .. body.GetProperty("nodes").EnumerateArray().Select(static n => new Node(n.GetProperty("id").GetString()!, n.GetProperty("port").GetInt32(),
                 n.GetProperty("status").GetString()!, n.GetProperty("connections").ValueKind == JsonValueKind.Null ? null : n.GetProperty("connections").GetInt32(),
-                n.GetProperty("self").GetBoolean())),
+                n.GetProperty("self").GetBoolean(), n.GetProperty("filters").ValueKind == JsonValueKind.Null ? null : n.GetProperty("filters").GetInt32())),
         ];
     }
 
-    private sealed record Node(string Id, int Port, string Status, int? Connections, bool Self);
+    private sealed record Node(string Id, int Port, string Status, int? Connections, bool Self, int? Filters);
 
     [GeneratedRegex(@"HTTP listening on (http://\S+)")]
     private static partial Regex HttpListening();

@@ -40,6 +40,9 @@ internal sealed class MessageRouter
     private readonly ILogger _logger;
     private readonly SharedGroups _sharedGroups;
 
+    // The other nodes of a cluster; null on a single node, where a publish pays this one null check.
+    private IRemoteRoutes? _remote;
+
     public MessageRouter(BrokerOptions options, BrokerStatistics statistics, TimeProvider time, ILogger logger)
     {
         _options = options;
@@ -119,12 +122,26 @@ internal sealed class MessageRouter
     /// <summary>Removes the session's subscription to <paramref name="filter"/>; false when it had none.</summary>
     public bool Unsubscribe(Session session, string filter) => session.Unsubscribe(filter, Subscriptions);
 
+    /// <summary>Makes this router tell <paramref name="remote"/> of its filters (those it has first) and forward what it routes.</summary>
+    public void AttachRemote(IRemoteRoutes remote)
+    {
+        Subscriptions.AttachFilterListener(remote.LocalFilterChanged);
+        Volatile.Write(ref _remote, remote);
+    }
+
     /// <summary>
     /// Hands the message to every session with a matching subscription: one copy per session at the
     /// highest QoS of its matching subscriptions, never above the published QoS ([MQTT-3.3.4-2] and
-    /// 3.1.1 §3.3.5). Never waits on a subscriber. Returns the number of sessions reached (watches are not sessions).
+    /// 3.1.1 §3.3.5), and in a cluster queues it once for each other node with a matching filter. Never waits on a
+    /// subscriber. Returns the number of sessions reached plus the nodes it was queued for (watches are not sessions).
     /// </summary>
-    public int Route(MqttMessage message)
+    public int Route(MqttMessage message) => RouteLocal(message, _remote is { } remote ? remote.Forward(message) : 0);
+
+    /// <summary>
+    /// <see cref="Route"/> to this node's sessions only: a message another node forwarded (never forwarded again), or one
+    /// already queued for <paramref name="remoteNodes"/> other nodes.
+    /// </summary>
+    public int RouteLocal(MqttMessage message, int remoteNodes = 0)
     {
         Watches.Show(message);
         var matches = t_matches ??= [];
@@ -133,12 +150,16 @@ internal sealed class MessageRouter
         {
             if (matches.Count == 0 && !message.Retain)
             {
-                // A retained message is kept; any other goes nowhere.
-                _statistics.MessagesDroppedAdd(DropReason.NoSubscribers);
-                return 0;
+                // A retained message is kept; any other goes nowhere (on this node).
+                if (remoteNodes == 0)
+                {
+                    _statistics.MessagesDroppedAdd(DropReason.NoSubscribers);
+                }
+
+                return remoteNodes;
             }
 
-            var delivered = TakeShared(matches) ? RouteToSharedGroups(message) : 0;
+            var delivered = remoteNodes + (TakeShared(matches) ? RouteToSharedGroups(message) : 0);
             if (matches.Count <= 1)
             {
                 return delivered + (matches.Count == 1 && Deliver(matches[0], message, matches[0].SubscriptionId == 0 ? null : [matches[0].SubscriptionId]) ? 1 : 0);

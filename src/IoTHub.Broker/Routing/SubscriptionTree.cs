@@ -25,6 +25,29 @@ internal sealed class SubscriptionTree
     /// <summary>Called with a shared subscription's full filter (<c>$share/{group}/{filter}</c>) when its last member leaves.</summary>
     internal Action<string>? SharedSubscriptionEmptied { get; init; }
 
+    // Told when a filter gets its first subscription or loses its last (cross-node routing); null on a single node.
+    private Action<string, bool>? _filterListener;
+
+    /// <summary>
+    /// From now on tells <paramref name="listener"/>, under the tree's lock, when a filter (a shared one without its group) gets its
+    /// first subscription (true) or loses its last (false); it is told at once of every filter already subscribed.
+    /// </summary>
+    public void AttachFilterListener(Action<string, bool> listener)
+    {
+        lock (_writeLock)
+        {
+            _filterListener = listener;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var subscription in _all)
+            {
+                if (seen.Add(subscription.MatchFilter))
+                {
+                    listener(subscription.MatchFilter, true);
+                }
+            }
+        }
+    }
+
     /// <summary>Adds or replaces the session's subscription to the filter; true when it replaced one.</summary>
     public bool Add(Subscription subscription)
     {
@@ -37,6 +60,7 @@ internal sealed class SubscriptionTree
                 node = node.GetOrAddChild(filter[range]);
             }
 
+            var wasEmpty = node.SubscriptionCount == 0;
             if (node.Put(subscription) is { } replaced)
             {
                 _all.Replace(replaced, subscription);
@@ -44,6 +68,11 @@ internal sealed class SubscriptionTree
             }
 
             _all.Add(subscription);
+            if (wasEmpty)
+            {
+                _filterListener?.Invoke(filter, true);
+            }
+
             return false;
         }
     }
@@ -70,6 +99,11 @@ internal sealed class SubscriptionTree
             }
 
             _all.Remove(removed);
+            if (node.SubscriptionCount == 0)
+            {
+                _filterListener?.Invoke(filter, false);
+            }
+
             if (group is not null && !node.HasShareGroup(group))
             {
                 SharedSubscriptionEmptied?.Invoke(topicFilter);
@@ -166,6 +200,8 @@ internal sealed class SubscriptionTree
         }
 
         public Node? SingleLevel { get; private set; }
+
+        public int SubscriptionCount => _subscriptions.Length;
 
         public Node? MultiLevel { get; private set; }
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using IoTHub.Cluster.Membership;
+using IoTHub.Cluster.Routing;
 using Orleans;
 using Orleans.Runtime;
 
@@ -28,8 +29,12 @@ internal enum NodeStatus
 /// <param name="LastHeartbeat">Its last "I am alive" write into the membership table.</param>
 /// <param name="Connections">Its MQTT connections now, asked of the node itself; null when it did not answer (or is not active).</param>
 /// <param name="Self">Whether it is the node that answered the request.</param>
+/// <param name="Filters">
+/// The topic filters the answering node routes to it (its own for itself), one per filter however many sessions subscribed; null
+/// when the answering node knows none of it (a dead node's are purged), or without clustering.
+/// </param>
 internal sealed record ClusterNode(string Id, string Name, string Address, int Port, NodeStatus Status, DateTimeOffset StartedAt,
-    DateTimeOffset LastHeartbeat, int? Connections, bool Self);
+    DateTimeOffset LastHeartbeat, int? Connections, bool Self, int? Filters = null);
 
 /// <summary>The nodes of the cluster this process belongs to.</summary>
 internal interface IClusterNodes
@@ -42,7 +47,8 @@ internal interface IClusterNodes
 }
 
 /// <summary>Reads the membership table for every node, and asks each active one for its connection count through its <see cref="INodeGrain"/>.</summary>
-internal sealed class OrleansClusterNodes(IMembershipTable table, ILocalSiloDetails local, IGrainFactory grains, ILocalConnections connections) : IClusterNodes
+internal sealed class OrleansClusterNodes(IMembershipTable table, ILocalSiloDetails local, IGrainFactory grains, ILocalConnections connections,
+    ClusterRouting? routing = null) : IClusterNodes
 {
     /// <summary>How long a node may take to tell its connections before the answer goes without them.</summary>
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(2);
@@ -64,7 +70,8 @@ internal sealed class OrleansClusterNodes(IMembershipTable table, ILocalSiloDeta
         var members = data.Members.Select(static m => m.Item1).OrderBy(static m => m.SiloName, StringComparer.Ordinal).ThenBy(static m => m.StartTime).ToList();
         var counts = await Task.WhenAll(members.Select(m => CountAsync(m, cancellationToken))).ConfigureAwait(false);
         return [.. members.Select((m, i) => new ClusterNode(m.SiloAddress.ToParsableString(), m.SiloName, m.SiloAddress.Endpoint.Address.ToString(),
-            m.SiloAddress.Endpoint.Port, Fold(m.Status), Utc(m.StartTime), Utc(m.IAmAliveTime), counts[i], m.SiloAddress.Equals(local.SiloAddress)))];
+            m.SiloAddress.Endpoint.Port, Fold(m.Status), Utc(m.StartTime), Utc(m.IAmAliveTime), counts[i], m.SiloAddress.Equals(local.SiloAddress),
+            routing?.FilterCount(m.SiloAddress.ToParsableString())))];
     }
 
     public static NodeStatus Fold(SiloStatus status) => status switch

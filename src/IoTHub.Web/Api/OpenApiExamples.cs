@@ -50,7 +50,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
     private static readonly ListenerInfo Listener = new("mqtt", "default", "127.0.0.1", 1883, true, "default", "tcp://127.0.0.1:1883");
     private static readonly BrokerCounters Counters = new("default", 12, 15, 40, 17, 14, 7, 120, 2, 98_000, 196_000, 14, 0, 99_500, 197_900, 6_400_000, 12_700_000);
     private static readonly ClusterNodeInfo Node = new("10.0.0.11:11111@502175380", "10.0.0.11:11111", "10.0.0.11", 11111, NodeStatus.Active, At.AddDays(-2),
-        At.AddSeconds(-2), 4_120, true);
+        At.AddSeconds(-2), 4_120, true, 37);
     private static readonly ApiKeyInfo ApiKey = new(3, "backup", "viewer", "admin", At);
 
     private static readonly EffectiveSetting Setting = new("Security:PasswordFile", "/etc/mosquitto/passwd", "mosquitto.conf:14");

@@ -1,5 +1,8 @@
 using IoTHub.Cluster;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
 using IoTHub.Cluster.Nodes;
+using IoTHub.Cluster.Routing;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Mqtt;
 using Microsoft.Extensions.Options;
@@ -24,6 +27,7 @@ internal static class ClusterSetup
         var storage = ReadStorage(builder.Configuration.GetSection(StorageOptions.SectionName));
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
+            builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
             builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
                 cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
         }
@@ -77,6 +81,14 @@ internal static class ClusterSetup
                 return ValidateOptionsResult.Fail($"{Key} is not a PostgreSQL connection string: {e.Message}");
             }
         }
+    }
+
+    /// <summary>Cross-node routing serves the default broker; named brokers (Mqtt:Brokers) stay on their node.</summary>
+    private sealed class DefaultBroker(BrokerRegistry registry) : ILocalBroker
+    {
+        public void Attach(IRemoteRoutes routes) => registry.Default.AttachRemoteRoutes(routes);
+
+        public int Deliver(MqttMessage message) => registry.Default.RouteForwarded(message);
     }
 
     /// <summary>The connections of every broker of this process.</summary>

@@ -149,4 +149,48 @@ public sealed class MessageRouterTests
         Assert.Empty(session.GetQueued());
         Assert.Equal(1, _statistics.MessagesDropped);
     }
+
+    // Cross-node routing's seam (docs/clustering.md): what is routed is also offered to the other nodes, and counts as reached
+    // when one takes it; a message another node forwarded is delivered here only and never offered again.
+    [Fact]
+    public void Attached_remote_routes_learn_the_filters_and_get_routed_messages_but_not_forwarded_ones()
+    {
+        var before = Subscribed("a", ("room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        var remote = new RecordingRemote { Nodes = 1 };
+        _router.AttachRemote(remote);
+        Assert.Equal([("room/+", true)], remote.Changes);
+
+        Assert.Equal(2, _router.Route(Message("room/1")));
+        Assert.Equal(1, _router.Route(Message("elsewhere")));
+        Assert.Equal(0, _statistics.MessagesDropped);
+        Assert.Equal(1, _router.RouteLocal(Message("room/2")));
+        Assert.Equal(["room/1", "elsewhere"], remote.Forwarded);
+        Assert.Equal(2, before.GetQueued().Count);
+
+        // A filter is one entry however many sessions subscribe to it, a shared one without its group.
+        var second = Subscribed("b", ("room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0), ("$share/g/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        Assert.Single(remote.Changes);
+        Assert.True(_router.Unsubscribe(before, "room/+"));
+        Assert.True(_router.Unsubscribe(second, "room/+"));
+        Assert.Single(remote.Changes);
+        Assert.True(_router.Unsubscribe(second, "$share/g/room/+"));
+        Assert.Equal([("room/+", true), ("room/+", false)], remote.Changes);
+    }
+
+    private sealed class RecordingRemote : IRemoteRoutes
+    {
+        public int Nodes { get; init; }
+
+        public List<(string, bool)> Changes { get; } = [];
+
+        public List<string> Forwarded { get; } = [];
+
+        public void LocalFilterChanged(string filter, bool subscribed) => Changes.Add((filter, subscribed));
+
+        public int Forward(MqttMessage message)
+        {
+            Forwarded.Add(message.Topic);
+            return Nodes;
+        }
+    }
 }

@@ -17,8 +17,10 @@ namespace IoTHub.Web.Api.Cluster;
 /// <param name="LastHeartbeat">Its last sign of life in the membership table (every Cluster:IAmAliveInterval).</param>
 /// <param name="Connections">Its MQTT connections now, as the node itself tells; null when it did not answer in time or is not active.</param>
 /// <param name="Self">Whether it is the node that answered this request.</param>
+/// <param name="Filters">The topic filters the answering node routes to it (for itself, its own): one per filter however many of its sessions
+/// subscribed; null when it knows none of that node (a dead node's routes are purged) or without clustering.</param>
 internal sealed record ClusterNodeInfo(string Id, string Name, string Address, int Port, NodeStatus Status, DateTimeOffset StartedAt,
-    DateTimeOffset LastHeartbeat, int? Connections, bool Self);
+    DateTimeOffset LastHeartbeat, int? Connections, bool Self, int? Filters);
 
 /// <summary>The cluster as the node that answers sees it.</summary>
 /// <param name="Enabled">Whether clustering is on (Cluster:Enabled); off, the one node is this process.</param>
@@ -33,7 +35,7 @@ internal static class ClusterApi
     public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder api)
     {
         api.MapGet("/cluster", Get).WithTags("Cluster").WithName("GetCluster")
-            .WithSummary("Shows the nodes of the cluster with their state, last heartbeat and MQTT connections (one node without clustering).")
+            .WithSummary("Shows the nodes of the cluster with their state, last heartbeat, MQTT connections and the topic filters routed to each (one node without clustering).")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return api;
     }
@@ -54,7 +56,7 @@ internal static class ClusterApi
 
         return TypedResults.Ok(new ClusterInfo(options.Value.Enabled, options.Value.Name, nodes.Self,
         [
-            .. read.Select(static n => new ClusterNodeInfo(n.Id, n.Name, n.Address, n.Port, n.Status, n.StartedAt, n.LastHeartbeat, n.Connections, n.Self)),
+            .. read.Select(static n => new ClusterNodeInfo(n.Id, n.Name, n.Address, n.Port, n.Status, n.StartedAt, n.LastHeartbeat, n.Connections, n.Self, n.Filters)),
         ]));
     }
 }

@@ -1,0 +1,312 @@
+using System.Threading.Channels;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+using IoTHub.Mqtt;
+using Microsoft.Extensions.Logging;
+using Orleans;
+using Orleans.Runtime;
+
+namespace IoTHub.Cluster.Routing;
+
+/// <summary>
+/// Cross-node routing, one hop (docs/clustering.md). This node's filters go to the other nodes as numbered batches of changes;
+/// their filters come into <see cref="Replica"/>, with a snapshot asked for on a gap and a dead node's purged. A message routed
+/// here is queued once for each other node with a matching filter, whose sender takes it there in batches; a message that
+/// comes from another node is delivered to this node's sessions only.
+/// </summary>
+internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    [ThreadStatic]
+    private static List<NodeRoutes>? t_targets;
+
+    private readonly ILocalBroker _broker;
+    private readonly ILocalSiloDetails _local;
+    private readonly IGrainFactory _grains;
+    private readonly IClusterMembershipService _membership;
+    private readonly RoutingSettings _settings;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time = TimeProvider.System;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _loops = [];
+
+    // This node's filters, the changes not yet sent and the number of the last batch made, under one lock.
+    private readonly Lock _localLock = new();
+    private readonly HashSet<string> _localFilters = new(StringComparer.Ordinal);
+    private readonly List<FilterDelta> _pending = [];
+    private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _sequence;
+
+    // The other active nodes the batches go to.
+    private SiloAddress[] _peers = [];
+    private long _received;
+
+    public ClusterRouting(ILocalBroker broker, ILocalSiloDetails local, IGrainFactory grains, IClusterMembershipService membership,
+        RoutingSettings settings, ILogger<ClusterRouting> logger)
+    {
+        _broker = broker;
+        _local = local;
+        _grains = grains;
+        _membership = membership;
+        _settings = settings;
+        _logger = logger;
+        Replica = new RouteReplica(StartOutbox);
+    }
+
+    /// <summary>What this node knows of the other nodes' filters.</summary>
+    public RouteReplica Replica { get; }
+
+    /// <summary>This node's id (its silo address).</summary>
+    public string Self => _local.SiloAddress.ToParsableString();
+
+    /// <summary>Messages other nodes forwarded here.</summary>
+    public long Received => Interlocked.Read(ref _received);
+
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        ArgumentNullException.ThrowIfNull(lifecycle);
+        lifecycle.Subscribe(nameof(ClusterRouting), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+    }
+
+    private Task StartAsync(CancellationToken cancellationToken)
+    {
+        _broker.Attach(this);
+        _loops.Add(Task.Run(() => SendFiltersLoopAsync(_stopping.Token), CancellationToken.None));
+        _loops.Add(Task.Run(() => WatchMembershipAsync(_stopping.Token), CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_loops).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+    }
+
+    public void LocalFilterChanged(string filter, bool subscribed)
+    {
+        lock (_localLock)
+        {
+            if (subscribed)
+            {
+                _localFilters.Add(filter);
+            }
+            else
+            {
+                _localFilters.Remove(filter);
+            }
+
+            _pending.Add(new FilterDelta(filter, subscribed));
+        }
+
+        _changed.Writer.TryWrite(true);
+    }
+
+    public int Forward(MqttMessage message)
+    {
+        if (message.Topic.StartsWith('$'))
+        {
+            // $SYS and the like describe this node: they stay here.
+            return 0;
+        }
+
+        var targets = t_targets ??= [];
+        Replica.Match(message.Topic, targets);
+        var queued = 0;
+        foreach (var target in targets)
+        {
+            if (target.Outbox?.TryEnqueue(message) == true)
+            {
+                queued++;
+            }
+        }
+
+        targets.Clear();
+        return queued;
+    }
+
+    /// <summary>The filters routed to <paramref name="node"/> (this node's own for itself); null when none are known of it.</summary>
+    public int? FilterCount(string node)
+    {
+        if (node == Self)
+        {
+            lock (_localLock)
+            {
+                return _localFilters.Count;
+            }
+        }
+
+        return Replica.CountOf(node);
+    }
+
+    /// <summary>This node's filters with the number of its last batch, consistent with each other.</summary>
+    public FilterSnapshot LocalSnapshot()
+    {
+        // The filters may include changes of the next batch, not yet numbered: applying that batch on top changes nothing more.
+        lock (_localLock)
+        {
+            return new FilterSnapshot(_sequence, [.. _localFilters]);
+        }
+    }
+
+    public async Task ApplyFiltersAsync(string from, FilterBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (Replica.Apply(from, batch) != BatchOutcome.Gap)
+        {
+            return;
+        }
+
+        var snapshot = await _grains.GetGrain<IRoutesGrain>(from).GetFiltersAsync().WaitAsync(_settings.CallTimeout).ConfigureAwait(false);
+        if (Replica.ApplySnapshot(from, snapshot))
+        {
+            Log.SnapshotApplied(_logger, from, snapshot.Sequence, snapshot.Filters.Length);
+        }
+    }
+
+    public void Deliver(ForwardedMessage[] messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var now = _time.GetTimestamp();
+        var utcNow = _time.GetUtcNow();
+        foreach (var forwarded in messages)
+        {
+            var expiresAt = forwarded.ExpiresIn is { } seconds ? utcNow.AddSeconds(seconds) : (DateTimeOffset?)null;
+            var message = MqttMessage.Restore(forwarded.Topic, forwarded.Payload, (QualityOfService)forwarded.QualityOfService, forwarded.Retain,
+                forwarded.Properties, expiresAt, forwarded.PublisherId).OnClock(_time, now, utcNow);
+            _broker.Deliver(message);
+        }
+
+        Interlocked.Add(ref _received, messages.Length);
+    }
+
+    /// <summary>Sends this node's filter changes as numbered batches to every other active node, and a heartbeat when there are none.</summary>
+    private async Task SendFiltersLoopAsync(CancellationToken stopping)
+    {
+        Task<bool>? changed = null;
+        try
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                // One wait for a change at a time, kept across heartbeats.
+                changed ??= _changed.Reader.WaitToReadAsync(stopping).AsTask();
+                if (await Task.WhenAny(changed, Task.Delay(_settings.HeartbeatInterval, stopping)).ConfigureAwait(false) == changed)
+                {
+                    changed = null;
+                    if (_settings.FilterWindow > TimeSpan.Zero)
+                    {
+                        await Task.Delay(_settings.FilterWindow, stopping).ConfigureAwait(false);
+                    }
+
+                    _changed.Reader.TryRead(out _);
+                }
+
+                stopping.ThrowIfCancellationRequested();
+
+                FilterBatch batch;
+                lock (_localLock)
+                {
+                    batch = _pending.Count == 0 ? new FilterBatch(_sequence, []) : new FilterBatch(++_sequence, [.. _pending]);
+                    _pending.Clear();
+                }
+
+                var peers = Volatile.Read(ref _peers);
+                var sends = new Task[peers.Length];
+                for (var i = 0; i < peers.Length; i++)
+                {
+                    sends[i] = SendFiltersAsync(peers[i], batch, stopping);
+                }
+
+                await Task.WhenAll(sends).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SendFiltersAsync(SiloAddress peer, FilterBatch batch, CancellationToken stopping)
+    {
+        try
+        {
+            await _grains.GetGrain<IRoutesGrain>(peer.ToParsableString()).ApplyFiltersAsync(Self, batch)
+                .WaitAsync(_settings.CallTimeout, stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+        {
+            // The next batch or heartbeat shows the gap, and the peer asks for a snapshot.
+            Log.FiltersNotSent(_logger, peer.ToParsableString(), batch.Sequence, e.Message);
+        }
+    }
+
+    /// <summary>Follows the membership: the active nodes get the filter batches, a node declared dead is purged.</summary>
+    private async Task WatchMembershipAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await foreach (var snapshot in _membership.MembershipUpdates.WithCancellation(stopping).ConfigureAwait(false))
+            {
+                var peers = new List<SiloAddress>();
+                foreach (var (address, member) in snapshot.Members)
+                {
+                    if (address.Equals(_local.SiloAddress))
+                    {
+                        continue;
+                    }
+
+                    if (member.Status == SiloStatus.Active)
+                    {
+                        peers.Add(address);
+                    }
+                    else if (member.Status == SiloStatus.Dead)
+                    {
+                        Purge(address.ToParsableString());
+                    }
+                }
+
+                Volatile.Write(ref _peers, [.. peers]);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Forgets the filters of a node declared dead and what was queued for it.</summary>
+    public void Purge(string node)
+    {
+        if (Replica.Purge(node) is { } routes)
+        {
+            routes.Outbox?.Abandon();
+            Log.NodePurged(_logger, node, routes.Outbox?.Lost ?? 0);
+        }
+    }
+
+    /// <summary>The queue of messages for a node first heard of, with its sender running until the node is purged or this one stops.</summary>
+    private ForwardQueue StartOutbox(string node)
+    {
+        var outbox = new ForwardQueue(_settings);
+        var grain = _grains.GetGrain<IRoutesGrain>(node);
+        _ = Task.Run(() => outbox.RunAsync(batch => grain.DeliverAsync(batch).WaitAsync(_settings.CallTimeout),
+            (count, e) => Log.ForwardFailed(_logger, count, node, e.Message), _time, _stopping.Token), CancellationToken.None);
+        return outbox;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1500, LogLevel.Information, "Cluster routing: the filters of node {Node} taken from its snapshot at batch {Sequence} ({Count} filters)")]
+        public static partial void SnapshotApplied(ILogger logger, string node, long sequence, int count);
+
+        [LoggerMessage(1501, LogLevel.Debug, "Cluster routing: filter batch {Sequence} not sent to node {Node}: {Reason}")]
+        public static partial void FiltersNotSent(ILogger logger, string node, long sequence, string reason);
+
+        [LoggerMessage(1502, LogLevel.Warning, "Cluster routing: {Count} messages forwarded to node {Node} may be lost: {Reason}")]
+        public static partial void ForwardFailed(ILogger logger, int count, string node, string reason);
+
+        [LoggerMessage(1503, LogLevel.Information, "Cluster routing: node {Node} is dead, its filters are purged ({Lost} messages for it lost)")]
+        public static partial void NodePurged(ILogger logger, string node, long lost);
+    }
+}

@@ -1,0 +1,117 @@
+using System.Threading.Channels;
+using IoTHub.Broker.Messages;
+
+namespace IoTHub.Cluster.Routing;
+
+/// <summary>
+/// The messages waiting to be forwarded to one other node, and the sender that takes them there in batches: what arrives within
+/// <see cref="RoutingSettings.ForwardWindow"/> of the first waiting message, up to <see cref="RoutingSettings.ForwardBatchSize"/>,
+/// in one call, one call at a time (so they arrive in order). A publisher only queues: when the queue is full the message is
+/// dropped and counted, never waited for.
+/// </summary>
+internal sealed class ForwardQueue
+{
+    private readonly Channel<MqttMessage> _messages;
+    private readonly RoutingSettings _settings;
+    private long _dropped;
+    private long _sent;
+    private long _lost;
+    private long _batches;
+
+    public ForwardQueue(RoutingSettings settings)
+    {
+        _settings = settings;
+        _messages = Channel.CreateBounded<MqttMessage>(new BoundedChannelOptions(settings.ForwardQueueLimit)
+        {
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once instead of dropping silently
+            SingleReader = true,
+            SingleWriter = false,
+        });
+    }
+
+    /// <summary>Messages refused because the queue was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Messages the other node took.</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>Messages in batches whose call failed (the node died or did not answer): maybe delivered, maybe not.</summary>
+    public long Lost => Interlocked.Read(ref _lost);
+
+    /// <summary>Calls made.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    public bool TryEnqueue(MqttMessage message)
+    {
+        if (_messages.Writer.TryWrite(message))
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _dropped);
+        return false;
+    }
+
+    /// <summary>The node is dead: no more messages, and those still queued are counted lost; the sender ends.</summary>
+    public void Abandon()
+    {
+        _messages.Writer.TryComplete();
+        while (_messages.Reader.TryRead(out _))
+        {
+            Interlocked.Increment(ref _lost);
+        }
+    }
+
+    /// <summary>Sends batches through <paramref name="send"/> until <see cref="Abandon"/> or <paramref name="stopping"/>.</summary>
+    public async Task RunAsync(Func<ForwardedMessage[], Task> send, Action<int, Exception> failed, TimeProvider time, CancellationToken stopping)
+    {
+        var reader = _messages.Reader;
+        var batch = new List<ForwardedMessage>(_settings.ForwardBatchSize);
+        try
+        {
+            while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+            {
+                if (_settings.ForwardWindow > TimeSpan.Zero && reader.Count < _settings.ForwardBatchSize)
+                {
+                    await Task.Delay(_settings.ForwardWindow, time, stopping).ConfigureAwait(false);
+                }
+
+                var now = time.GetTimestamp();
+                while (batch.Count < _settings.ForwardBatchSize && reader.TryRead(out var message))
+                {
+                    if (!message.IsExpired(now))
+                    {
+                        batch.Add(ToForwarded(message, now, time.TimestampFrequency));
+                    }
+                }
+
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
+                Interlocked.Increment(ref _batches);
+                try
+                {
+                    await send([.. batch]).ConfigureAwait(false);
+                    Interlocked.Add(ref _sent, batch.Count);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Best effort (docs/clustering.md): no retry, which could deliver a batch the node did get twice.
+                    Interlocked.Add(ref _lost, batch.Count);
+                    failed(batch.Count, e);
+                }
+
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static ForwardedMessage ToForwarded(MqttMessage message, long now, long frequency) =>
+        new(message.Topic, message.Properties.ToArray(), message.Payload.ToArray(), (byte)message.QualityOfService, message.Retain, message.PublisherId,
+            message.ExpiresAt == 0 ? null : message.RemainingSeconds(now, frequency));
+}

@@ -1,0 +1,14 @@
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+
+namespace IoTHub.Cluster.Routing;
+
+/// <summary>The broker of this node that cross-node routing serves (the host's <c>default</c> broker).</summary>
+internal interface ILocalBroker
+{
+    /// <summary>Joins the broker to the cluster: it tells <paramref name="routes"/> of its filters and forwards through it.</summary>
+    void Attach(IRemoteRoutes routes);
+
+    /// <summary>Delivers a message another node forwarded to this node's sessions only; returns the sessions reached.</summary>
+    int Deliver(MqttMessage message);
+}

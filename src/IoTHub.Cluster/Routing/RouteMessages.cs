@@ -1,0 +1,30 @@
+using Orleans;
+
+namespace IoTHub.Cluster.Routing;
+
+/// <summary>A filter that got its first subscription on the sending node (<see cref="Subscribed"/>) or lost its last.</summary>
+[GenerateSerializer, Immutable]
+internal readonly record struct FilterDelta([property: Id(0)] string Filter, [property: Id(1)] bool Subscribed);
+
+/// <summary>
+/// The changes of a node's filters since its previous batch, numbered: batch n follows n - 1. A batch without changes is a
+/// heartbeat that only tells the sender's last number, so a receiver that missed the last batch finds out.
+/// </summary>
+[GenerateSerializer, Immutable]
+internal sealed record FilterBatch([property: Id(0)] long Sequence, [property: Id(1)] FilterDelta[] Deltas);
+
+/// <summary>Every filter of a node as of its batch <see cref="Sequence"/>.</summary>
+[GenerateSerializer, Immutable]
+internal sealed record FilterSnapshot([property: Id(0)] long Sequence, [property: Id(1)] string[] Filters);
+
+/// <summary>A live message forwarded to another node: what its sessions need to get it as they would a local one.</summary>
+/// <param name="ExpiresIn">Seconds left of its Message Expiry Interval; null when it never expires.</param>
+[GenerateSerializer, Immutable]
+internal sealed record ForwardedMessage(
+    [property: Id(0)] string Topic,
+    [property: Id(1)] byte[] Properties,
+    [property: Id(2)] byte[] Payload,
+    [property: Id(3)] byte QualityOfService,
+    [property: Id(4)] bool Retain,
+    [property: Id(5)] string? PublisherId,
+    [property: Id(6)] uint? ExpiresIn);

@@ -1,0 +1,195 @@
+using IoTHub.Broker.Routing;
+
+namespace IoTHub.Cluster.Routing;
+
+/// <summary>Another node as this one's replica knows it: its filters as of its batch <see cref="Sequence"/>, and where messages for it queue.</summary>
+internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
+{
+    /// <summary>Its silo address (address:port@generation).</summary>
+    public string Id { get; } = id;
+
+    /// <summary>Where messages for it wait for its sender; null in tests of the replica alone.</summary>
+    public ForwardQueue? Outbox { get; } = outbox;
+
+    /// <summary>The number of its last batch applied.</summary>
+    public long Sequence { get; set; }
+
+    /// <summary>Its filters (a shared subscription's without the group).</summary>
+    public HashSet<string> Filters { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>What applying a batch did.</summary>
+internal enum BatchOutcome
+{
+    /// <summary>Applied, or a heartbeat that matched.</summary>
+    Applied,
+
+    /// <summary>Already applied (or older than a snapshot applied since): ignored.</summary>
+    Stale,
+
+    /// <summary>Batches are missing before this one: nothing applied, the sender's snapshot is needed.</summary>
+    Gap,
+
+    /// <summary>From a node declared dead: ignored.</summary>
+    Dead,
+}
+
+/// <summary>
+/// This node's replica of which other nodes have subscribers for which filters: deltas applied in the order of their numbers,
+/// a snapshot on a gap, and a node declared dead purged. Matching reads the engine's subscription tree (a
+/// <see cref="FilterIndex{T}"/>) without the lock.
+/// </summary>
+internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, NodeRoutes> _nodes = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
+    private readonly FilterIndex<NodeRoutes> _tree = new();
+
+    public RouteReplica()
+        : this(static _ => null)
+    {
+    }
+
+    /// <summary>True when no node has a filter left (the tree pruned to its root).</summary>
+    public bool IsEmpty => _tree.IsEmpty;
+
+    /// <summary>Adds to <paramref name="into"/> each node with a filter matching <paramref name="topic"/>, once.</summary>
+    public void Match(ReadOnlySpan<char> topic, List<NodeRoutes> into) => _tree.Match(topic, into);
+
+    /// <summary>A copy of the filters known for <paramref name="node"/>, and the number of its last batch; empty when unknown.</summary>
+    public (long Sequence, string[] Filters) Of(string node)
+    {
+        lock (_lock)
+        {
+            return _nodes.TryGetValue(node, out var routes) ? (routes.Sequence, [.. routes.Filters]) : (0, []);
+        }
+    }
+
+    /// <summary>How many filters are known for <paramref name="node"/>; null when it is unknown or purged.</summary>
+    public int? CountOf(string node)
+    {
+        lock (_lock)
+        {
+            return _nodes.TryGetValue(node, out var routes) ? routes.Filters.Count : null;
+        }
+    }
+
+    public BatchOutcome Apply(string node, FilterBatch batch)
+    {
+        lock (_lock)
+        {
+            if (_dead.Contains(node))
+            {
+                return BatchOutcome.Dead;
+            }
+
+            var routes = GetOrAdd(node);
+            if (batch.Deltas.Length == 0)
+            {
+                // A heartbeat: the sender's last number.
+                return batch.Sequence == routes.Sequence ? BatchOutcome.Applied : batch.Sequence < routes.Sequence ? BatchOutcome.Stale : BatchOutcome.Gap;
+            }
+
+            if (batch.Sequence <= routes.Sequence)
+            {
+                return BatchOutcome.Stale;
+            }
+
+            if (batch.Sequence != routes.Sequence + 1)
+            {
+                return BatchOutcome.Gap;
+            }
+
+            foreach (var delta in batch.Deltas)
+            {
+                Set(routes, delta.Filter, delta.Subscribed);
+            }
+
+            routes.Sequence = batch.Sequence;
+            return BatchOutcome.Applied;
+        }
+    }
+
+    /// <summary>Replaces what is known of <paramref name="node"/> by its snapshot, unless a later batch was applied since it was taken.</summary>
+    public bool ApplySnapshot(string node, FilterSnapshot snapshot)
+    {
+        lock (_lock)
+        {
+            if (_dead.Contains(node))
+            {
+                return false;
+            }
+
+            var routes = GetOrAdd(node);
+            if (snapshot.Sequence < routes.Sequence)
+            {
+                return false;
+            }
+
+            var wanted = new HashSet<string>(snapshot.Filters, StringComparer.Ordinal);
+            foreach (var filter in routes.Filters.ToArray())
+            {
+                if (!wanted.Contains(filter))
+                {
+                    Set(routes, filter, subscribed: false);
+                }
+            }
+
+            foreach (var filter in wanted)
+            {
+                Set(routes, filter, subscribed: true);
+            }
+
+            routes.Sequence = snapshot.Sequence;
+            return true;
+        }
+    }
+
+    /// <summary>Removes every filter of a node declared dead and refuses what still comes from it; returns its routes, null when unknown.</summary>
+    public NodeRoutes? Purge(string node)
+    {
+        lock (_lock)
+        {
+            _dead.Add(node);
+            if (!_nodes.Remove(node, out var routes))
+            {
+                return null;
+            }
+
+            foreach (var filter in routes.Filters)
+            {
+                _tree.Remove(filter, routes);
+            }
+
+            routes.Filters.Clear();
+            _tree.Forget(routes);
+            return routes;
+        }
+    }
+
+    private NodeRoutes GetOrAdd(string node)
+    {
+        if (!_nodes.TryGetValue(node, out var routes))
+        {
+            _nodes[node] = routes = new NodeRoutes(node, outboxFor(node));
+        }
+
+        return routes;
+    }
+
+    private void Set(NodeRoutes routes, string filter, bool subscribed)
+    {
+        if (subscribed)
+        {
+            if (routes.Filters.Add(filter))
+            {
+                _tree.Add(filter, routes);
+            }
+        }
+        else if (routes.Filters.Remove(filter))
+        {
+            _tree.Remove(filter, routes);
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace IoTHub.Cluster.Routing;
+
+/// <summary>How cross-node routing batches and paces its calls (docs/clustering.md); the defaults serve, tests shorten them.</summary>
+internal sealed class RoutingSettings
+{
+    /// <summary>At most this many messages in one call to another node.</summary>
+    public int ForwardBatchSize { get; init; } = 256;
+
+    /// <summary>How long the sender lets messages gather after the first of a batch, unless a whole batch is waiting.</summary>
+    public TimeSpan ForwardWindow { get; init; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Messages that may wait for one other node; more are dropped (and counted), the publisher never waits.</summary>
+    public int ForwardQueueLimit { get; init; } = 100_000;
+
+    /// <summary>How long filter changes gather before they go out as one batch.</summary>
+    public TimeSpan FilterWindow { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How often a node tells the others the number of its last batch when nothing changed, so a lost batch is noticed.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a call to another node may take.</summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
+}

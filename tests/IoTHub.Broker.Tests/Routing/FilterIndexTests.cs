@@ -1,0 +1,49 @@
+using IoTHub.Broker.Routing;
+
+namespace IoTHub.Broker.Tests;
+
+/// <summary>The filters of a few owners (cluster nodes) in the engine's subscription tree: each matching owner once, removal and pruning.</summary>
+public sealed class FilterIndexTests
+{
+    private readonly FilterIndex<string> _index = new();
+
+    private List<string> Match(string topic)
+    {
+        var owners = new List<string>();
+        _index.Match(topic, owners);
+        return [.. owners.Order(StringComparer.Ordinal)];
+    }
+
+    [Fact]
+    public void Each_owner_with_a_matching_filter_is_found_once()
+    {
+        _index.Add("room/+/temp", "a");
+        _index.Add("room/#", "a");
+        _index.Add("room/1/temp", "b");
+        _index.Add("room/1/temp", "b");
+        _index.Add("#", "c");
+
+        Assert.Equal(["a", "b", "c"], Match("room/1/temp"));
+        Assert.Equal(["a", "c"], Match("room"));
+        Assert.Empty(Match("$SYS/broker")); // [MQTT-4.7.2-1]
+    }
+
+    [Fact]
+    public void Removed_filters_and_forgotten_owners_match_no_more_and_leave_the_tree_empty()
+    {
+        _index.Add("a/b", "a");
+        _index.Add("a/+", "b");
+        _index.Remove("a/b", "a");
+        _index.Forget("a");
+        _index.Remove("a/b", "a");
+
+        Assert.Equal(["b"], Match("a/b"));
+        _index.Add("a/b", "c");
+        Assert.Equal(["b", "c"], Match("a/b"));
+
+        _index.Remove("a/+", "b");
+        _index.Remove("a/b", "c");
+        Assert.True(_index.IsEmpty);
+        Assert.Empty(Match("a/b"));
+    }
+}

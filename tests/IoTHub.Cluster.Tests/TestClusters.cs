@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+using IoTHub.Cluster.Routing;
+using IoTHub.Data.Stores;
+using IoTHub.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+namespace IoTHub.Cluster.Tests;
+
+/// <summary>Orleans' InProcessTestCluster (silos in one process, no sockets) whose membership is our table on a real PostgreSQL.</summary>
+internal static class TestClusters
+{
+    /// <summary>Deploys <paramref name="silos"/> silos of our node services over a new database, each with a <see cref="RecordingBroker"/>.</summary>
+    public static async Task<(InProcessTestCluster Cluster, string ConnectionString)> DeployAsync(PostgresServer server, int silos,
+        Action<ISiloBuilder>? configure = null)
+    {
+        var connectionString = await server.CreateDatabaseAsync();
+        await PostgresStorage.MigrateAsync(connectionString);
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        // The test cluster brings its own in-memory membership unless told not to, and this version does not let that
+        // switch be set from outside: ours must be the one the silos use.
+        var useTestMembership = typeof(InProcessTestClusterOptions).GetProperty("UseTestClusterMembership",
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic);
+        Assert.NotNull(useTestMembership);
+        useTestMembership.SetValue(builder.Options, false);
+        builder.Options.InitializeClientOnDeploy = false;
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddNodeServices(connectionString, builder.Options.ClusterId, migrateOnStart: false);
+            silo.Services.AddSingleton<ILocalBroker, RecordingBroker>();
+            configure?.Invoke(silo);
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return (cluster, connectionString);
+    }
+}
+
+/// <summary>A node's broker as cross-node routing sees it: what it was told to route comes from the test, what was delivered is kept.</summary>
+internal sealed class RecordingBroker : ILocalBroker
+{
+    public IRemoteRoutes? Routes { get; private set; }
+
+    public ConcurrentQueue<MqttMessage> Delivered { get; } = new();
+
+    public void Attach(IRemoteRoutes routes) => Routes = routes;
+
+    public int Deliver(MqttMessage message)
+    {
+        Delivered.Enqueue(message);
+        return 1;
+    }
+}
