@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using IoTHub.Broker.Security.PasswordFile;
 using IoTHub.Mqtt;
@@ -24,7 +25,7 @@ public sealed class OneCpuReadsTests : IDisposable
     {
         using var host = StartHost(processors: 1, WritePasswordFile(("alice", PasswordHash.Create(AlicePassword, 1_000))));
         await host.WaitForLineAsync(InlineLine);
-        var port = (await host.WaitForMqttEndpointAsync()).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var port = (await host.WaitForMqttEndpointAsync()).Port.ToString(CultureInfo.InvariantCulture);
 
         using var subscriber = ChildProcess.Start("stdbuf", ["-oL", "mosquitto_sub", "-d", "-h", "127.0.0.1", "-p", port, "-u", "alice", "-P", AlicePassword,
             "-i", "one-cpu-sub", "-q", "2", "-t", "one-cpu/+", "-C", "3", "-W", "30"]);
@@ -107,7 +108,7 @@ public sealed class OneCpuReadsTests : IDisposable
         new() { ClientId = clientId, UserName = user, Password = Encoding.UTF8.GetBytes(password) };
 
     private HostProcess StartHost(int processors, string passwordFile) =>
-        HostProcess.Start(_folder.Path, new Dictionary<string, string> { ["DOTNET_PROCESSOR_COUNT"] = processors.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        HostProcess.Start(_folder.Path, new Dictionary<string, string> { ["DOTNET_PROCESSOR_COUNT"] = processors.ToString(CultureInfo.InvariantCulture) },
             "--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_folder.Path, "data"), "--Security:PasswordFile=" + passwordFile,
             "--Logging:LogLevel:IoTHub.Web.Hosting=Information");
 
