@@ -246,7 +246,7 @@ internal sealed class Report(Settings settings, string[] args)
         section.AppendLine("counts deliveries to subscribers (connects for `connect-rate`, connections opened for `idle-*`); CPU");
         section.AppendLine("is the broker's utime + stime from `/proc/PID/stat` per delivery; RSS is `VmRSS` at the end of the");
         section.AppendLine("measured window; latencies are publish-to-delivery as the tool sees them (closed loop, so in the");
-        section.AppendLine("throughput rows they include queueing; `latency-10k` is open loop at a fixed rate). Ratios are vs Mosquitto");
+        section.AppendLine("throughput rows they include queueing; `latency-10k` and `latency-50k` are open loop at fixed rates). Ratios are vs Mosquitto");
         section.AppendLine("over the same transport: rows named with `tls`, `ws` or `wss` ran over it, all others over TCP.");
         section.AppendLine();
         section.AppendLine("### Run");

@@ -112,6 +112,7 @@ internal sealed record Scenario(
         new("fanout-1000", "fan-out 1→1000, QoS 0, 64 B", ScenarioKind.Throughput, Topology.FanOut, 1, 1000),
         new("fanin-16", "fan-in 16→1, QoS 0, 64 B", ScenarioKind.Throughput, Topology.FanIn, 16, 1),
         new("latency-10k", "1→1 at 10 000 msgs/s, QoS 0, 64 B", ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 10_000),
+        new("latency-50k", "1→1 at 50 000 msgs/s, QoS 0, 64 B (50 messages each millisecond)", ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 50_000),
         new("devices-1k", "1 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000),
         new("devices-100k", "100 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000),
         new("devices-1k-paced", "devices-1k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000, Rate: DevicesPacedRate),
