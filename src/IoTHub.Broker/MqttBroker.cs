@@ -258,7 +258,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// subscription, RETAIN 0 but for Retain As Published); it is neither kept as retained nor forwarded again. Returns the
     /// sessions reached.
     /// </summary>
-    public int RouteForwarded(MqttMessage message) => Router.RouteLocal(message);
+    public int RouteForwarded(MqttMessage message, bool toSubscribers, string[] sharedGroups) => Router.RouteForwarded(message, toSubscribers, sharedGroups);
 
     /// <summary>Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was present.</summary>
     internal bool AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)

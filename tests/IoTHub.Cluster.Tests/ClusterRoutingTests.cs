@@ -92,15 +92,15 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
             MessageExpiryInterval = 600,
             UserProperties = [new UserProperty("k", "v")],
         };
-        Assert.Equal(1, forward.Forward(MqttMessage.Create("t/first", "hello"u8, QualityOfService.ExactlyOnce, retain: true, properties, "pub")));
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("t/first", "hello"u8, QualityOfService.ExactlyOnce, retain: true, properties, "pub"), default));
         for (var i = 0; i < 99; i++)
         {
             Assert.Equal(1, forward.Forward(MqttMessage.Create("t/" + i, Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                QualityOfService.AtLeastOnce, retain: false)));
+                QualityOfService.AtLeastOnce, retain: false), default));
         }
 
-        Assert.Equal(0, forward.Forward(MqttMessage.Create("other", "x"u8, QualityOfService.AtMostOnce, retain: false)));
-        Assert.Equal(0, forward.Forward(MqttMessage.Create("$SYS/t", "x"u8, QualityOfService.AtMostOnce, retain: false)));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("other", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("$SYS/t", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
 
         await Poll.UntilAsync(() => Broker(1).Delivered.Count >= 100, Converged);
         var delivered = Broker(1).Delivered.ToArray();
@@ -119,11 +119,36 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
 
         // Batched: a call per window or per 32 messages, not one per message.
         var nodes = new List<NodeRoutes>();
-        Routing(0).Replica.Match("t/x", nodes);
+        Routing(0).Replica.Match("t/x", nodes, []);
         var outbox = Assert.Single(nodes).Outbox!;
         Assert.Equal(100, outbox.Sent);
         Assert.InRange(outbox.Batches, 4, 20);
         Assert.Empty(Broker(0).Delivered);
+    }
+
+    // 5.0 §4.8.2: one member of a share group gets each message. A group with members only on the other node has its turn sent
+    // there with the message, flagged for that group; ordinary subscribers there are flagged apart.
+    [Fact]
+    public async Task AShareGroupsTurnGoesWithTheMessageToTheNodeWithItsMembers()
+    {
+        Broker(1).Routes!.LocalFilterChanged("$share/g/jobs/#", true);
+        Broker(1).Routes!.LocalFilterChanged("alerts/+", true);
+        await UntilFiltersAsync(0, 1, "$share/g/jobs/#", "alerts/+");
+        var forward = Broker(0).Routes!;
+
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("jobs/1", "j"u8, QualityOfService.AtLeastOnce, retain: false), default));
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("alerts/1", "a"u8, QualityOfService.AtLeastOnce, retain: false), default));
+        Broker(1).Routes!.LocalFilterChanged("jobs/#", true);
+        await UntilFiltersAsync(0, 1, "$share/g/jobs/#", "alerts/+", "jobs/#");
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("jobs/2", "j"u8, QualityOfService.AtLeastOnce, retain: false), default));
+
+        await Poll.UntilAsync(() => Broker(1).Delivered.Count >= 3, Converged);
+        Assert.Equal(["jobs/1", "alerts/1", "jobs/2"], Broker(1).Delivered.Select(m => m.Topic));
+        var to = Broker(1).DeliveredTo.ToArray();
+        Assert.Equal([false, true, true], to.Select(t => t.ToSubscribers));
+        Assert.Equal(["$share/g/jobs/#"], to[0].SharedGroups);
+        Assert.Empty(to[1].SharedGroups);
+        Assert.Equal(["$share/g/jobs/#"], to[2].SharedGroups);
     }
 
     [Fact]
@@ -131,11 +156,11 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
     {
         Broker(1).Routes!.LocalFilterChanged("sensors/#", true);
         await UntilFiltersAsync(0, 1, "sensors/#");
-        Assert.Equal(1, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false)));
+        Assert.Equal(1, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
 
         await Cluster.StopSiloAsync(Cluster.Silos[1]);
 
         await Poll.UntilAsync(() => Routing(0).Replica.IsEmpty, Converged);
-        Assert.Equal(0, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false)));
+        Assert.Equal(0, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
     }
 }

@@ -13,7 +13,7 @@ public sealed class RouteReplicaTests
     private List<string> Match(string topic)
     {
         var nodes = new List<NodeRoutes>();
-        _replica.Match(topic, nodes);
+        _replica.Match(topic, nodes, []);
         return [.. nodes.Select(n => n.Id).Order(StringComparer.Ordinal)];
     }
 

@@ -47,10 +47,14 @@ internal sealed class RecordingBroker : ILocalBroker
 
     public ConcurrentQueue<MqttMessage> Delivered { get; } = new();
 
+    /// <summary>Who each delivered message was for: the ordinary subscriptions, and the share groups whose turn this node had.</summary>
+    public ConcurrentQueue<(bool ToSubscribers, string[] SharedGroups)> DeliveredTo { get; } = new();
+
     public void Attach(IRemoteRoutes routes) => Routes = routes;
 
-    public int Deliver(MqttMessage message)
+    public int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups)
     {
+        DeliveredTo.Enqueue((toSubscribers, sharedGroups));
         Delivered.Enqueue(message);
         return 1;
     }

@@ -59,9 +59,9 @@ internal sealed class ClusterClient : IAsyncDisposable
         Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
             .WithTopicFilter(filter, MqttQualityOfServiceLevel.ExactlyOnce, retainAsPublished: retainAsPublished).Build());
 
-    /// <summary>Publishes and waits for its acknowledgement; with <paramref name="withProperties"/> the MQTT 5 properties a subscriber must get.</summary>
     public Task UnsubscribeAsync(string filter) => Client.UnsubscribeAsync(new MqttClientUnsubscribeOptionsBuilder().WithTopicFilter(filter).Build());
 
+    /// <summary>Publishes and waits for its acknowledgement; with <paramref name="withProperties"/> the MQTT 5 properties a subscriber must get.</summary>
     public async Task PublishAsync(string topic, string payload, MqttQualityOfServiceLevel qos, bool retain = false, bool withProperties = false)
     {
         var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(qos).WithRetainFlag(retain);

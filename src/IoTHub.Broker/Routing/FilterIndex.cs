@@ -6,7 +6,8 @@ namespace IoTHub.Broker.Routing;
 /// <summary>
 /// Topic filters of a few owners (the other nodes of a cluster) in the engine's own <see cref="SubscriptionTree"/>: matching a topic
 /// walks its levels without a lock and without allocating, with the same wildcard and '$' rules as the sessions' subscriptions, and
-/// yields each owner once. One entry per owner and filter. Changes must be serialised by the caller.
+/// yields each owner once. One entry per owner and filter; a shared filter (<c>$share/{group}/{filter}</c>) matches as its filter and
+/// is reported with its group. Changes must be serialised by the caller.
 /// </summary>
 public sealed class FilterIndex<T>
     where T : class
@@ -56,18 +57,31 @@ public sealed class FilterIndex<T>
         }
     }
 
-    /// <summary>Adds to <paramref name="into"/> each owner with a filter matching <paramref name="topic"/>, once.</summary>
-    public void Match(ReadOnlySpan<char> topic, List<T> into)
+    /// <summary>
+    /// Adds to <paramref name="ordinary"/> each owner with an ordinary filter matching <paramref name="topic"/>, once, and to
+    /// <paramref name="shared"/> each owner's matching shared filter (<c>$share/{group}/{filter}</c>) with its group.
+    /// </summary>
+    public void Match(ReadOnlySpan<char> topic, List<T> ordinary, List<SharedMatch<T>> shared)
     {
-        ArgumentNullException.ThrowIfNull(into);
+        ArgumentNullException.ThrowIfNull(ordinary);
+        ArgumentNullException.ThrowIfNull(shared);
         var matches = t_matches ??= [];
         _tree.Match(topic, matches);
         var byNumber = Volatile.Read(ref _byNumber);
         foreach (var match in matches)
         {
-            if (match.SubscriptionId < byNumber.Length && byNumber[match.SubscriptionId] is { } owner && !into.Contains(owner))
+            if (match.SubscriptionId >= byNumber.Length || byNumber[match.SubscriptionId] is not { } owner)
             {
-                into.Add(owner);
+                continue;
+            }
+
+            if (match.ShareGroup is { } group)
+            {
+                shared.Add(new SharedMatch<T>(match.TopicFilter, group, match.MatchFilter, owner));
+            }
+            else if (!ordinary.Contains(owner))
+            {
+                ordinary.Add(owner);
             }
         }
 
@@ -79,3 +93,6 @@ public sealed class FilterIndex<T>
 
     private sealed record Owner(Session Marker, uint Number);
 }
+
+/// <summary>An owner's shared filter <paramref name="Key"/> (<c>$share/{group}/{filter}</c>) that matched a topic, with its parts.</summary>
+public readonly record struct SharedMatch<T>(string Key, string Group, string Filter, T Owner);

@@ -9,15 +9,18 @@ namespace IoTHub.Broker.Routing;
 public interface IRemoteRoutes
 {
     /// <summary>
-    /// A topic filter got its first subscription of this node (<paramref name="subscribed"/> true) or lost its last one. A shared
-    /// subscription counts as its filter without the group. Called under the subscription tree's lock, in the order of the
-    /// changes: it must only note the change, never block or call back into the broker.
+    /// A route key got its first subscription of this node (<paramref name="subscribed"/> true) or lost its last one: a topic filter
+    /// for its ordinary subscriptions, a shared subscription's full filter (<c>$share/{group}/{filter}</c>) for the members of its
+    /// group. Called under the subscription tree's lock, in the order of the changes: it must only note the change, never block or
+    /// call back into the broker.
     /// </summary>
     void LocalFilterChanged(string filter, bool subscribed);
 
     /// <summary>
-    /// Queues <paramref name="message"/>, just routed to this node's sessions, for every other node with a matching filter;
-    /// never waits. Returns how many nodes it was queued for.
+    /// Queues <paramref name="message"/>, about to be routed to this node's sessions, for every other node with a matching ordinary
+    /// subscription, and picks for each matching share group one node among those with members, this one included (see
+    /// <paramref name="shares"/>); never waits. Returns how many nodes it was queued for.
     /// </summary>
-    int Forward(MqttMessage message);
+    /// <param name="shares">This node's members of the matching share groups: a group whose turn goes to another node is given away.</param>
+    int Forward(MqttMessage message, LocalShares shares);
 }

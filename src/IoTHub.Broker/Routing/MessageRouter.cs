@@ -132,23 +132,37 @@ internal sealed class MessageRouter
     /// <summary>
     /// Hands the message to every session with a matching subscription: one copy per session at the
     /// highest QoS of its matching subscriptions, never above the published QoS ([MQTT-3.3.4-2] and
-    /// 3.1.1 §3.3.5), and in a cluster queues it once for each other node with a matching filter. Never waits on a
+    /// 3.1.1 §3.3.5), and to one member of each matching shared subscription; in a cluster queues it once for each other node
+    /// with a matching subscription, a share group's turn going to one node among those with members. Never waits on a
     /// subscriber. Returns the number of sessions reached plus the nodes it was queued for (watches are not sessions).
     /// </summary>
-    public int Route(MqttMessage message) => RouteLocal(message, _remote is { } remote ? remote.Forward(message) : 0);
+    public int Route(MqttMessage message) => RouteHere(message, _remote, toSubscribers: true, onlyGroups: null);
 
     /// <summary>
-    /// <see cref="Route"/> to this node's sessions only: a message another node forwarded (never forwarded again), or one
-    /// already queued for <paramref name="remoteNodes"/> other nodes.
+    /// A message another node forwarded, to this node's sessions only (never forwarded again): to the ordinary subscriptions when
+    /// <paramref name="toSubscribers"/>, and to one member of each share group in <paramref name="sharedGroups"/> (full shared
+    /// filters, <c>$share/{group}/{filter}</c>): the groups whose turn the publishing node gave this one.
     /// </summary>
-    public int RouteLocal(MqttMessage message, int remoteNodes = 0)
+    public int RouteForwarded(MqttMessage message, bool toSubscribers, string[] sharedGroups) =>
+        RouteHere(message, remote: null, toSubscribers, sharedGroups);
+
+    /// <param name="onlyGroups">Null: every matching share group; otherwise only these (full shared filters).</param>
+    private int RouteHere(MqttMessage message, IRemoteRoutes? remote, bool toSubscribers, string[]? onlyGroups)
     {
         Watches.Show(message);
         var matches = t_matches ??= [];
+        var shared = t_shared ??= [];
         Subscriptions.Match(message.Topic, matches);
         try
         {
-            if (matches.Count == 0 && !message.Retain)
+            TakeShared(matches, shared, onlyGroups);
+            if (!toSubscribers)
+            {
+                matches.Clear();
+            }
+
+            var remoteNodes = remote?.Forward(message, new LocalShares(shared)) ?? 0;
+            if (matches.Count == 0 && shared.Count == 0 && !message.Retain)
             {
                 // A retained message is kept; any other goes nowhere (on this node).
                 if (remoteNodes == 0)
@@ -159,7 +173,7 @@ internal sealed class MessageRouter
                 return remoteNodes;
             }
 
-            var delivered = remoteNodes + (TakeShared(matches) ? RouteToSharedGroups(message) : 0);
+            var delivered = remoteNodes + (shared.Count > 0 ? RouteToSharedGroups(message) : 0);
             if (matches.Count <= 1)
             {
                 return delivered + (matches.Count == 1 && Deliver(matches[0], message, matches[0].SubscriptionId == 0 ? null : [matches[0].SubscriptionId]) ? 1 : 0);
@@ -170,28 +184,41 @@ internal sealed class MessageRouter
         finally
         {
             matches.Clear();
+            shared.Clear();
         }
     }
 
-    /// <summary>Moves the shared subscriptions out of <paramref name="matches"/> into the thread's shared list.</summary>
-    private static bool TakeShared(List<Subscription> matches)
+    /// <summary>Moves the shared subscriptions out of <paramref name="matches"/> into <paramref name="shared"/>, those of <paramref name="onlyGroups"/> when given.</summary>
+    private static void TakeShared(List<Subscription> matches, List<Subscription> shared, string[]? onlyGroups)
     {
-        var shared = t_shared ??= [];
         var kept = 0;
         for (var i = 0; i < matches.Count; i++)
         {
-            if (matches[i].ShareGroup is null)
+            var match = matches[i];
+            if (match.ShareGroup is null)
             {
-                matches[kept++] = matches[i];
+                matches[kept++] = match;
             }
-            else
+            else if (onlyGroups is null || IsOneOf(match, onlyGroups))
             {
-                shared.Add(matches[i]);
+                shared.Add(match);
             }
         }
 
         matches.RemoveRange(kept, matches.Count - kept);
-        return shared.Count > 0;
+    }
+
+    private static bool IsOneOf(Subscription member, string[] sharedFilters)
+    {
+        foreach (var sharedFilter in sharedFilters)
+        {
+            if (member.IsMemberOf(sharedFilter))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>One member of each matching shared subscription gets the message (5.0 §4.8.2); never retained-as-published.</summary>

@@ -14,6 +14,9 @@ internal sealed record Subscription(Session Session, string TopicFilter, Subscri
     /// <summary>The prefix EMQX uses for a shared subscription with one implicit group.</summary>
     public const string QueuePrefix = "$queue/";
 
+    /// <summary>The group of a <c>$queue/</c> subscription.</summary>
+    private const string QueueGroup = "$queue";
+
     private readonly (string? Group, string Filter) _parts = Parse(TopicFilter);
 
     /// <summary>The session's client id, kept here so that a walk over every subscription (the admin list) does not read each session.</summary>
@@ -28,6 +31,23 @@ internal sealed record Subscription(Session Session, string TopicFilter, Subscri
     /// <summary>The filter topics are matched against.</summary>
     public string MatchFilter => _parts.Filter;
 
+    /// <summary>True when <paramref name="sharedFilter"/> (<c>$share/{group}/{filter}</c> or <c>$queue/{filter}</c>) names this subscription's group and filter.</summary>
+    public bool IsMemberOf(string sharedFilter)
+    {
+        if (ShareGroup is null)
+        {
+            return false;
+        }
+
+        if (TopicRules.TryParseShared(sharedFilter, out var group, out var filter))
+        {
+            return sharedFilter.AsSpan(group).SequenceEqual(ShareGroup) && sharedFilter.AsSpan(filter).SequenceEqual(MatchFilter);
+        }
+
+        return sharedFilter.StartsWith(QueuePrefix, StringComparison.Ordinal) && ShareGroup == QueueGroup
+            && sharedFilter.AsSpan(QueuePrefix.Length).SequenceEqual(MatchFilter);
+    }
+
     /// <summary>Splits a filter into its share group (null when not shared) and the filter matched against topics.</summary>
     public static (string? Group, string Filter) Parse(string topicFilter)
     {
@@ -37,7 +57,7 @@ internal sealed record Subscription(Session Session, string TopicFilter, Subscri
         }
 
         return topicFilter.StartsWith(QueuePrefix, StringComparison.Ordinal)
-            ? ("$queue", topicFilter[QueuePrefix.Length..])
+            ? (QueueGroup, topicFilter[QueuePrefix.Length..])
             : (null, topicFilter);
     }
 }

@@ -25,12 +25,14 @@ internal sealed class SubscriptionTree
     /// <summary>Called with a shared subscription's full filter (<c>$share/{group}/{filter}</c>) when its last member leaves.</summary>
     internal Action<string>? SharedSubscriptionEmptied { get; init; }
 
-    // Told when a filter gets its first subscription or loses its last (cross-node routing); null on a single node.
+    // Told when a route key gets its first subscription or loses its last (cross-node routing); null on a single node.
     private Action<string, bool>? _filterListener;
 
     /// <summary>
-    /// From now on tells <paramref name="listener"/>, under the tree's lock, when a filter (a shared one without its group) gets its
-    /// first subscription (true) or loses its last (false); it is told at once of every filter already subscribed.
+    /// From now on tells <paramref name="listener"/>, under the tree's lock, when a route key gets its first subscription (true) or
+    /// loses its last (false); it is told at once of every key already subscribed. A route key is a filter for its ordinary
+    /// subscriptions and, for each share group, the shared subscription's full filter (<c>$share/{group}/{filter}</c>): a group's
+    /// members and the filter's ordinary subscribers come and go apart.
     /// </summary>
     public void AttachFilterListener(Action<string, bool> listener)
     {
@@ -40,13 +42,15 @@ internal sealed class SubscriptionTree
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var subscription in _all)
             {
-                if (seen.Add(subscription.MatchFilter))
+                if (seen.Add(RouteKey(subscription)))
                 {
-                    listener(subscription.MatchFilter, true);
+                    listener(RouteKey(subscription), true);
                 }
             }
         }
     }
+
+    private static string RouteKey(Subscription subscription) => subscription.ShareGroup is null ? subscription.MatchFilter : subscription.TopicFilter;
 
     /// <summary>Adds or replaces the session's subscription to the filter; true when it replaced one.</summary>
     public bool Add(Subscription subscription)
@@ -60,7 +64,7 @@ internal sealed class SubscriptionTree
                 node = node.GetOrAddChild(filter[range]);
             }
 
-            var wasEmpty = node.SubscriptionCount == 0;
+            var firstOfKey = _filterListener is not null && !node.HasShareGroup(subscription.ShareGroup);
             if (node.Put(subscription) is { } replaced)
             {
                 _all.Replace(replaced, subscription);
@@ -68,9 +72,9 @@ internal sealed class SubscriptionTree
             }
 
             _all.Add(subscription);
-            if (wasEmpty)
+            if (firstOfKey)
             {
-                _filterListener?.Invoke(filter, true);
+                _filterListener!(RouteKey(subscription), true);
             }
 
             return false;
@@ -99,14 +103,13 @@ internal sealed class SubscriptionTree
             }
 
             _all.Remove(removed);
-            if (node.SubscriptionCount == 0)
+            if (!node.HasShareGroup(group))
             {
-                _filterListener?.Invoke(filter, false);
-            }
-
-            if (group is not null && !node.HasShareGroup(group))
-            {
-                SharedSubscriptionEmptied?.Invoke(topicFilter);
+                _filterListener?.Invoke(RouteKey(removed), false);
+                if (group is not null)
+                {
+                    SharedSubscriptionEmptied?.Invoke(topicFilter);
+                }
             }
 
             node.PruneUpwards();
@@ -200,8 +203,6 @@ internal sealed class SubscriptionTree
         }
 
         public Node? SingleLevel { get; private set; }
-
-        public int SubscriptionCount => _subscriptions.Length;
 
         public Node? MultiLevel { get; private set; }
 
@@ -381,7 +382,8 @@ internal sealed class SubscriptionTree
             return current[index];
         }
 
-        public bool HasShareGroup(string group)
+        /// <summary>True when a subscription of <paramref name="group"/> is here; with null, an ordinary one.</summary>
+        public bool HasShareGroup(string? group)
         {
             foreach (var subscription in _subscriptions)
             {

@@ -11,13 +11,19 @@ namespace IoTHub.Cluster.Routing;
 /// <summary>
 /// Cross-node routing, one hop (docs/clustering.md). This node's filters go to the other nodes as numbered batches of changes;
 /// their filters come into <see cref="Replica"/>, with a snapshot asked for on a gap and a dead node's purged. A message routed
-/// here is queued once for each other node with a matching filter, whose sender takes it there in batches; a message that
-/// comes from another node is delivered to this node's sessions only.
+/// here is queued once for each other node with a matching subscription (a share group's turn going to one node among those with
+/// members), whose sender takes it there in batches; a message that comes from another node is delivered to this node's sessions only.
 /// </summary>
 internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     [ThreadStatic]
     private static List<NodeRoutes>? t_targets;
+
+    [ThreadStatic]
+    private static List<SharedMatch<NodeRoutes>>? t_groups;
+
+    [ThreadStatic]
+    private static List<(NodeRoutes Node, string Group)>? t_turns;
 
     private readonly ILocalBroker _broker;
     private readonly ILocalSiloDetails _local;
@@ -105,7 +111,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         _changed.Writer.TryWrite(true);
     }
 
-    public int Forward(MqttMessage message)
+    public int Forward(MqttMessage message, LocalShares shares)
     {
         if (message.Topic.StartsWith('$'))
         {
@@ -114,18 +120,115 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
 
         var targets = t_targets ??= [];
-        Replica.Match(message.Topic, targets);
-        var queued = 0;
-        foreach (var target in targets)
+        var groups = t_groups ??= [];
+        var turns = t_turns ??= [];
+        Replica.Match(message.Topic, targets, groups);
+        try
         {
-            if (target.Outbox?.TryEnqueue(message) == true)
+            if (groups.Count > 0)
             {
-                queued++;
+                GiveTurns(groups, shares, turns);
+            }
+
+            var queued = 0;
+            foreach (var target in targets)
+            {
+                queued += Enqueue(target, message, toSubscribers: true, turns);
+            }
+
+            while (turns.Count > 0)
+            {
+                queued += Enqueue(turns[0].Node, message, toSubscribers: false, turns);
+            }
+
+            return queued;
+        }
+        finally
+        {
+            targets.Clear();
+            groups.Clear();
+            turns.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Picks for each matching share group one node among those with members, this one included when it has some (5.0 §4.8.2: one
+    /// member of the group gets the message), at random: the turns of the other nodes go to <paramref name="turns"/>, and the group's
+    /// members here are given away then.
+    /// </summary>
+    private static void GiveTurns(List<SharedMatch<NodeRoutes>> groups, LocalShares shares, List<(NodeRoutes Node, string Group)> turns)
+    {
+        for (var i = 0; i < groups.Count; i++)
+        {
+            var group = groups[i];
+            if (group.Owner is null)
+            {
+                // A node of a group already decided.
+                continue;
+            }
+
+            var remote = 0;
+            for (var j = i; j < groups.Count; j++)
+            {
+                remote += IsSameGroup(groups[j], group) ? 1 : 0;
+            }
+
+            var here = shares.Has(group.Group, group.Filter);
+            var pick = Random.Shared.Next(remote + (here ? 1 : 0));
+            for (var j = i; j < groups.Count; j++)
+            {
+                if (!IsSameGroup(groups[j], group))
+                {
+                    continue;
+                }
+
+                if (pick-- == 0)
+                {
+                    turns.Add((groups[j].Owner, groups[j].Key));
+                    if (here)
+                    {
+                        shares.GiveAway(group.Group, group.Filter);
+                    }
+                }
+
+                groups[j] = default;
             }
         }
+    }
 
-        targets.Clear();
-        return queued;
+    private static bool IsSameGroup(SharedMatch<NodeRoutes> candidate, SharedMatch<NodeRoutes> group) =>
+        candidate.Owner is not null && candidate.Group == group.Group && candidate.Filter == group.Filter;
+
+    /// <summary>Queues the message for <paramref name="node"/> with the groups whose turn it has, taken out of <paramref name="turns"/>; 1 when queued.</summary>
+    private static int Enqueue(NodeRoutes node, MqttMessage message, bool toSubscribers, List<(NodeRoutes Node, string Group)> turns)
+    {
+        var count = 0;
+        foreach (var turn in turns)
+        {
+            count += ReferenceEquals(turn.Node, node) ? 1 : 0;
+        }
+
+        var sharedGroups = count == 0 ? [] : new string[count];
+        if (count > 0)
+        {
+            var kept = 0;
+            var taken = 0;
+            for (var i = 0; i < turns.Count; i++)
+            {
+                if (ReferenceEquals(turns[i].Node, node))
+                {
+                    sharedGroups[taken++] = turns[i].Group;
+                }
+                else
+                {
+                    turns[kept++] = turns[i];
+                }
+            }
+
+            turns.RemoveRange(kept, turns.Count - kept);
+        }
+
+        return node.Outbox?.TryEnqueue(new Forward(message, toSubscribers, sharedGroups)) == true ? 1 : 0;
     }
 
     /// <summary>The filters routed to <paramref name="node"/> (this node's own for itself); null when none are known of it.</summary>
@@ -177,7 +280,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             var expiresAt = forwarded.ExpiresIn is { } seconds ? utcNow.AddSeconds(seconds) : (DateTimeOffset?)null;
             var message = MqttMessage.Restore(forwarded.Topic, forwarded.Payload, (QualityOfService)forwarded.QualityOfService, forwarded.Retain,
                 forwarded.Properties, expiresAt, forwarded.PublisherId).OnClock(_time, now, utcNow);
-            _broker.Deliver(message);
+            _broker.Deliver(message, forwarded.ToSubscribers, forwarded.SharedGroups);
         }
 
         Interlocked.Add(ref _received, messages.Length);

@@ -11,7 +11,7 @@ namespace IoTHub.Cluster.Routing;
 /// </summary>
 internal sealed class ForwardQueue
 {
-    private readonly Channel<MqttMessage> _messages;
+    private readonly Channel<Forward> _messages;
     private readonly RoutingSettings _settings;
     private long _dropped;
     private long _sent;
@@ -21,7 +21,7 @@ internal sealed class ForwardQueue
     public ForwardQueue(RoutingSettings settings)
     {
         _settings = settings;
-        _messages = Channel.CreateBounded<MqttMessage>(new BoundedChannelOptions(settings.ForwardQueueLimit)
+        _messages = Channel.CreateBounded<Forward>(new BoundedChannelOptions(settings.ForwardQueueLimit)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once instead of dropping silently
             SingleReader = true,
@@ -41,9 +41,9 @@ internal sealed class ForwardQueue
     /// <summary>Calls made.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
-    public bool TryEnqueue(MqttMessage message)
+    public bool TryEnqueue(in Forward forward)
     {
-        if (_messages.Writer.TryWrite(message))
+        if (_messages.Writer.TryWrite(forward))
         {
             return true;
         }
@@ -77,11 +77,11 @@ internal sealed class ForwardQueue
                 }
 
                 var now = time.GetTimestamp();
-                while (batch.Count < _settings.ForwardBatchSize && reader.TryRead(out var message))
+                while (batch.Count < _settings.ForwardBatchSize && reader.TryRead(out var forward))
                 {
-                    if (!message.IsExpired(now))
+                    if (!forward.Message.IsExpired(now))
                     {
-                        batch.Add(ToForwarded(message, now, time.TimestampFrequency));
+                        batch.Add(ToForwarded(forward, now, time.TimestampFrequency));
                     }
                 }
 
@@ -111,7 +111,13 @@ internal sealed class ForwardQueue
         }
     }
 
-    private static ForwardedMessage ToForwarded(MqttMessage message, long now, long frequency) =>
-        new(message.Topic, message.Properties.ToArray(), message.Payload.ToArray(), (byte)message.QualityOfService, message.Retain, message.PublisherId,
-            message.ExpiresAt == 0 ? null : message.RemainingSeconds(now, frequency));
+    private static ForwardedMessage ToForwarded(in Forward forward, long now, long frequency)
+    {
+        var message = forward.Message;
+        return new(message.Topic, message.Properties.ToArray(), message.Payload.ToArray(), (byte)message.QualityOfService, message.Retain, message.PublisherId,
+            message.ExpiresAt == 0 ? null : message.RemainingSeconds(now, frequency), forward.ToSubscribers, forward.SharedGroups);
+    }
 }
+
+/// <summary>A message queued for a node, and who there gets it (see <see cref="ForwardedMessage"/>).</summary>
+internal readonly record struct Forward(MqttMessage Message, bool ToSubscribers, string[] SharedGroups);

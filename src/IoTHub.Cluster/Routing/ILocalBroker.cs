@@ -9,6 +9,9 @@ internal interface ILocalBroker
     /// <summary>Joins the broker to the cluster: it tells <paramref name="routes"/> of its filters and forwards through it.</summary>
     void Attach(IRemoteRoutes routes);
 
-    /// <summary>Delivers a message another node forwarded to this node's sessions only; returns the sessions reached.</summary>
-    int Deliver(MqttMessage message);
+    /// <summary>
+    /// Delivers a message another node forwarded to this node's sessions only: to the ordinary subscriptions when
+    /// <paramref name="toSubscribers"/>, and to one member of each of <paramref name="sharedGroups"/>; returns the sessions reached.
+    /// </summary>
+    int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups);
 }

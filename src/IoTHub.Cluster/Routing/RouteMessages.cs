@@ -17,8 +17,10 @@ internal sealed record FilterBatch([property: Id(0)] long Sequence, [property: I
 [GenerateSerializer, Immutable]
 internal sealed record FilterSnapshot([property: Id(0)] long Sequence, [property: Id(1)] string[] Filters);
 
-/// <summary>A live message forwarded to another node: what its sessions need to get it as they would a local one.</summary>
+/// <summary>A live message forwarded to another node: what its sessions need to get it as they would a local one, and which of them.</summary>
 /// <param name="ExpiresIn">Seconds left of its Message Expiry Interval; null when it never expires.</param>
+/// <param name="ToSubscribers">The node's ordinary subscriptions get it.</param>
+/// <param name="SharedGroups">The share groups (<c>$share/{group}/{filter}</c>) whose turn the publishing node gave the node: one member of each gets it.</param>
 [GenerateSerializer, Immutable]
 internal sealed record ForwardedMessage(
     [property: Id(0)] string Topic,
@@ -27,4 +29,6 @@ internal sealed record ForwardedMessage(
     [property: Id(3)] byte QualityOfService,
     [property: Id(4)] bool Retain,
     [property: Id(5)] string? PublisherId,
-    [property: Id(6)] uint? ExpiresIn);
+    [property: Id(6)] uint? ExpiresIn,
+    [property: Id(7)] bool ToSubscribers,
+    [property: Id(8)] string[] SharedGroups);

@@ -14,7 +14,7 @@ internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
     /// <summary>The number of its last batch applied.</summary>
     public long Sequence { get; set; }
 
-    /// <summary>Its filters (a shared subscription's without the group).</summary>
+    /// <summary>Its route keys: filters, and shared subscriptions' full filters (<c>$share/{group}/{filter}</c>) for their groups.</summary>
     public HashSet<string> Filters { get; } = new(StringComparer.Ordinal);
 }
 
@@ -54,8 +54,11 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
     /// <summary>True when no node has a filter left (the tree pruned to its root).</summary>
     public bool IsEmpty => _tree.IsEmpty;
 
-    /// <summary>Adds to <paramref name="into"/> each node with a filter matching <paramref name="topic"/>, once.</summary>
-    public void Match(ReadOnlySpan<char> topic, List<NodeRoutes> into) => _tree.Match(topic, into);
+    /// <summary>
+    /// Adds to <paramref name="ordinary"/> each node with an ordinary subscription matching <paramref name="topic"/>, once, and to
+    /// <paramref name="shared"/> each node's matching share groups.
+    /// </summary>
+    public void Match(ReadOnlySpan<char> topic, List<NodeRoutes> ordinary, List<SharedMatch<NodeRoutes>> shared) => _tree.Match(topic, ordinary, shared);
 
     /// <summary>A copy of the filters known for <paramref name="node"/>, and the number of its last batch; empty when unknown.</summary>
     public (long Sequence, string[] Filters) Of(string node)

@@ -88,7 +88,8 @@ internal static class ClusterSetup
     {
         public void Attach(IRemoteRoutes routes) => registry.Default.AttachRemoteRoutes(routes);
 
-        public int Deliver(MqttMessage message) => registry.Default.RouteForwarded(message);
+        public int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups) =>
+            registry.Default.RouteForwarded(message, toSubscribers, sharedGroups);
     }
 
     /// <summary>The connections of every broker of this process.</summary>

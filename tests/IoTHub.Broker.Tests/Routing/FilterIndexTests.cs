@@ -10,8 +10,16 @@ public sealed class FilterIndexTests
     private List<string> Match(string topic)
     {
         var owners = new List<string>();
-        _index.Match(topic, owners);
+        var shared = new List<SharedMatch<string>>();
+        _index.Match(topic, owners, shared);
         return [.. owners.Order(StringComparer.Ordinal)];
+    }
+
+    private List<SharedMatch<string>> MatchShared(string topic)
+    {
+        var shared = new List<SharedMatch<string>>();
+        _index.Match(topic, [], shared);
+        return [.. shared.OrderBy(m => m.Owner, StringComparer.Ordinal).ThenBy(m => m.Key, StringComparer.Ordinal)];
     }
 
     [Fact]
@@ -45,5 +53,22 @@ public sealed class FilterIndexTests
         _index.Remove("a/b", "c");
         Assert.True(_index.IsEmpty);
         Assert.Empty(Match("a/b"));
+    }
+
+    [Fact]
+    public void A_shared_filter_matches_as_its_filter_and_is_reported_with_its_group_not_as_an_ordinary_one()
+    {
+        _index.Add("$share/g/room/+", "a");
+        _index.Add("$queue/room/#", "a");
+        _index.Add("$share/g/room/+", "b");
+        _index.Add("room/+", "b");
+
+        Assert.Equal(["b"], Match("room/1"));
+        Assert.Equal(
+            [new("$queue/room/#", "$queue", "room/#", "a"), new("$share/g/room/+", "g", "room/+", "a"), new SharedMatch<string>("$share/g/room/+", "g", "room/+", "b")],
+            MatchShared("room/1"));
+
+        _index.Remove("$share/g/room/+", "a");
+        Assert.Equal([new("$queue/room/#", "$queue", "room/#", "a"), new SharedMatch<string>("$share/g/room/+", "g", "room/+", "b")], MatchShared("room/1"));
     }
 }

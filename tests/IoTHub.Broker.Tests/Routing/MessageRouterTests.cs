@@ -163,33 +163,97 @@ public sealed class MessageRouterTests
         Assert.Equal(2, _router.Route(Message("room/1")));
         Assert.Equal(1, _router.Route(Message("elsewhere")));
         Assert.Equal(0, _statistics.MessagesDropped);
-        Assert.Equal(1, _router.RouteLocal(Message("room/2")));
+        Assert.Equal(1, _router.RouteForwarded(Message("room/2"), toSubscribers: true, sharedGroups: []));
         Assert.Equal(["room/1", "elsewhere"], remote.Forwarded);
         Assert.Equal(2, before.GetQueued().Count);
 
-        // A filter is one entry however many sessions subscribe to it, a shared one without its group.
+        // A filter is one entry however many sessions subscribe to it; a share group is its own entry, its full filter, as its
+        // members and the filter's ordinary subscribers come and go apart.
         var second = Subscribed("b", ("room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0), ("$share/g/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
-        Assert.Single(remote.Changes);
+        var third = Subscribed("c", ("$share/g/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        Assert.Equal([("room/+", true), ("$share/g/room/+", true)], remote.Changes);
         Assert.True(_router.Unsubscribe(before, "room/+"));
-        Assert.True(_router.Unsubscribe(second, "room/+"));
-        Assert.Single(remote.Changes);
         Assert.True(_router.Unsubscribe(second, "$share/g/room/+"));
-        Assert.Equal([("room/+", true), ("room/+", false)], remote.Changes);
+        Assert.Equal(2, remote.Changes.Count);
+        Assert.True(_router.Unsubscribe(second, "room/+"));
+        Assert.True(_router.Unsubscribe(third, "$share/g/room/+"));
+        Assert.Equal([("room/+", true), ("$share/g/room/+", true), ("room/+", false), ("$share/g/room/+", false)], remote.Changes);
+    }
+
+    // 5.0 §4.8.2: a share group gets a message once across the cluster. The remote routes see this node's members of the matching
+    // groups and may give a group's turn to another node; then no member here gets it, while ordinary subscribers still do.
+    [Fact]
+    public void A_share_groups_turn_given_to_another_node_keeps_it_from_the_members_here()
+    {
+        var plain = Subscribed("plain", ("room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        var member = Subscribed("member", ("$share/g/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        var other = Subscribed("other", ("$share/h/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        var remote = new RecordingRemote { Nodes = 1, GiveAway = ("g", "room/+") };
+        _router.AttachRemote(remote);
+
+        Assert.Equal(3, _router.Route(Message("room/1")));
+        Assert.Equal([("g", "room/+"), ("h", "room/+")], remote.GroupsSeen.Order());
+        Assert.Single(plain.GetQueued());
+        Assert.Empty(member.GetQueued());
+        Assert.Single(other.GetQueued());
+        Assert.Equal(0, _statistics.MessagesDropped);
+    }
+
+    // The node a share group's turn was given to: one of its members gets the message; ordinary subscribers only when the
+    // publishing node sent it for them too, and the members of groups whose turn went elsewhere not at all.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_forwarded_message_reaches_only_the_groups_whose_turn_this_node_has(bool toSubscribers)
+    {
+        var plain = Subscribed("plain", ("room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        var members = new[]
+        {
+            Subscribed("g1", ("$share/g/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0)),
+            Subscribed("g2", ("$share/g/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0)),
+        };
+        var queueMember = Subscribed("q", ("$queue/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+        var notChosen = Subscribed("h", ("$share/h/room/+", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0));
+
+        Assert.Equal(toSubscribers ? 3 : 2, _router.RouteForwarded(Message("room/1"), toSubscribers, ["$share/g/room/+", "$queue/room/+"]));
+
+        Assert.Equal(toSubscribers ? 1 : 0, plain.GetQueued().Count);
+        Assert.Equal(1, members.Sum(m => m.GetQueued().Count));
+        Assert.Single(queueMember.GetQueued());
+        Assert.Empty(notChosen.GetQueued());
     }
 
     private sealed class RecordingRemote : IRemoteRoutes
     {
         public int Nodes { get; init; }
 
+        /// <summary>A share group (group, filter) whose turn this remote gives to another node.</summary>
+        public (string Group, string Filter)? GiveAway { get; init; }
+
         public List<(string, bool)> Changes { get; } = [];
 
         public List<string> Forwarded { get; } = [];
 
+        public List<(string, string)> GroupsSeen { get; } = [];
+
         public void LocalFilterChanged(string filter, bool subscribed) => Changes.Add((filter, subscribed));
 
-        public int Forward(MqttMessage message)
+        public int Forward(MqttMessage message, LocalShares shares)
         {
             Forwarded.Add(message.Topic);
+            foreach (var (group, filter) in new[] { ("g", "room/+"), ("h", "room/+"), ("x", "room/+") })
+            {
+                if (shares.Has(group, filter))
+                {
+                    GroupsSeen.Add((group, filter));
+                }
+            }
+
+            if (GiveAway is { } away)
+            {
+                shares.GiveAway(away.Group, away.Filter);
+            }
+
             return Nodes;
         }
     }
