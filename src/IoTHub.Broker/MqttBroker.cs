@@ -164,7 +164,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// <summary>
     /// <see cref="SetRetained"/> for the admin API: completes once the change is stored (strict durability; at once when
-    /// relaxed or in memory), faults when its commit failed, as a client's PUBACK would not come.
+    /// relaxed or in memory), faults when its commit failed, as a client's PUBACK would not come. In a cluster the other nodes
+    /// then keep it too.
     /// </summary>
     /// <returns>The message as kept (see <see cref="MqttMessage.KeptAsRetained"/>).</returns>
     public async Task<MqttMessage> SetRetainedAsync(MqttMessage message)
@@ -172,6 +173,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Persistence.BeginPacket();
         var kept = SetRetained(message);
         await (Persistence.EndPacket() ?? Task.CompletedTask).ConfigureAwait(false);
+        Router.ShareRetained(message);
         return kept;
     }
 
@@ -255,10 +257,20 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// <summary>
     /// Delivers a message another node forwarded to this node's sessions only, as they get a local one (QoS capped per
-    /// subscription, RETAIN 0 but for Retain As Published); it is neither kept as retained nor forwarded again. Returns the
-    /// sessions reached.
+    /// subscription, RETAIN 0 but for Retain As Published), and never forwards it again (see <see cref="MessageRouter.RouteForwarded"/>).
+    /// A retained one is kept (an empty one deletes) in memory only: the node it was published on stored it, in the store
+    /// the nodes share (docs/clustering.md). Returns the sessions reached.
     /// </summary>
-    public int RouteForwarded(MqttMessage message, bool toSubscribers, string[] sharedGroups) => Router.RouteForwarded(message, toSubscribers, sharedGroups);
+    public int RouteForwarded(MqttMessage message, bool toSubscribers, string[] sharedGroups)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (message.Retain && Options.RetainAvailable)
+        {
+            Retained.Set(message.Payload.IsEmpty ? message : message.KeptAsRetained(Time.GetUtcNow(), publisherUserName: null, message.PublisherId));
+        }
+
+        return Router.RouteForwarded(message, toSubscribers, sharedGroups);
+    }
 
     /// <summary>Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was present.</summary>
     internal bool AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Messages;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Tests.Support;
 using IoTHub.Mqtt;
@@ -129,6 +130,30 @@ public sealed class PersistenceTests : IAsyncLifetime
             properties: new MqttProperties { SessionExpiryInterval = 3600 });
         var resent = await again.ExpectPublishAsync();
         Assert.Equal(("one", unacknowledged.PacketId, true), (resent.PayloadText, resent.PacketId, resent.Duplicate));
+    }
+
+    // Cross-node routing (docs/clustering.md): a retained message another node forwarded is kept here for new subscribers, in
+    // memory only, since the node it was published on stored it in the store the nodes share; an empty one deletes it here.
+    [Fact]
+    public async Task A_retained_message_from_another_node_is_kept_in_memory_but_not_stored()
+    {
+        var stored = MqttMessage.Create("kept/local", "here"u8, QualityOfService.AtLeastOnce, retain: true);
+        await _broker!.SetRetainedAsync(stored);
+        _broker.RouteForwarded(MqttMessage.Create("kept/remote", "there"u8, QualityOfService.AtLeastOnce, retain: true, publisherId: "far"),
+            toSubscribers: true, sharedGroups: []);
+        _broker.RouteForwarded(MqttMessage.Create("kept/gone", "x"u8, QualityOfService.AtMostOnce, retain: true), toSubscribers: false, sharedGroups: []);
+        _broker.RouteForwarded(MqttMessage.Create("kept/gone", ""u8, QualityOfService.AtMostOnce, retain: true), toSubscribers: false, sharedGroups: []);
+
+        var remote = _broker.Retained.Get("kept/remote");
+        Assert.NotNull(remote);
+        Assert.Equal("there"u8.ToArray(), remote.Payload.ToArray());
+        Assert.Equal("far", remote.PublisherId);
+        Assert.NotNull(remote.StoredAt);
+        Assert.Null(_broker.Retained.Get("kept/gone"));
+
+        await RestartAsync();
+        Assert.NotNull(_broker.Retained.Get("kept/local"));
+        Assert.Null(_broker.Retained.Get("kept/remote"));
     }
 
     [Fact]

@@ -151,6 +151,28 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(["$share/g/jobs/#"], to[2].SharedGroups);
     }
 
+    // Every node keeps each topic's retained message: a retained publish goes to the nodes without a matching subscription too,
+    // flagged for no subscriber there, and only the nodes with subscribers count as reached.
+    [Fact]
+    public async Task ARetainedMessageGoesToEveryNodeAndCountsOnlyThoseWithSubscribers()
+    {
+        var forward = Broker(0).Routes!;
+        await Poll.UntilAsync(() => Routing(0).Replica.Known.Length == 1, Converged);
+
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("status/1", "on"u8, QualityOfService.AtLeastOnce, retain: true), default));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("status/2", "live"u8, QualityOfService.AtLeastOnce, retain: false), default));
+
+        Routing(0).ShareRetained(MqttMessage.Create("status/3", "set by an operator"u8, QualityOfService.AtMostOnce, retain: true));
+
+        await Poll.UntilAsync(() => Broker(1).Delivered.Count >= 2, Converged);
+        Assert.Equal(["status/1", "status/3"], Broker(1).Delivered.Select(m => m.Topic));
+        Assert.All(Broker(1).DeliveredTo, to =>
+        {
+            Assert.False(to.ToSubscribers);
+            Assert.Empty(to.SharedGroups);
+        });
+    }
+
     [Fact]
     public async Task ADeadNodesFiltersArePurged()
     {

@@ -19,8 +19,12 @@ public interface IRemoteRoutes
     /// <summary>
     /// Queues <paramref name="message"/>, about to be routed to this node's sessions, for every other node with a matching ordinary
     /// subscription, and picks for each matching share group one node among those with members, this one included (see
-    /// <paramref name="shares"/>); never waits. Returns how many nodes it was queued for.
+    /// <paramref name="shares"/>); a retained one goes to every other node, to keep. Never waits. Returns how many nodes it was
+    /// queued for with subscribers there.
     /// </summary>
     /// <param name="shares">This node's members of the matching share groups: a group whose turn goes to another node is given away.</param>
     int Forward(MqttMessage message, LocalShares shares);
+
+    /// <summary>Queues a retained message kept here without being routed (the admin API's), or its deletion, for every other node to keep; never waits.</summary>
+    void ShareRetained(MqttMessage message);
 }

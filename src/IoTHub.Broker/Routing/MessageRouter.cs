@@ -138,6 +138,9 @@ internal sealed class MessageRouter
     /// </summary>
     public int Route(MqttMessage message) => RouteHere(message, _remote, toSubscribers: true, onlyGroups: null);
 
+    /// <summary>In a cluster, has the other nodes keep a retained message kept here without being routed (or delete theirs).</summary>
+    public void ShareRetained(MqttMessage message) => _remote?.ShareRetained(message);
+
     /// <summary>
     /// A message another node forwarded, to this node's sessions only (never forwarded again): to the ordinary subscriptions when
     /// <paramref name="toSubscribers"/>, and to one member of each share group in <paramref name="sharedGroups"/> (full shared

@@ -138,7 +138,15 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
             while (turns.Count > 0)
             {
-                queued += Enqueue(turns[0].Node, message, toSubscribers: false, turns);
+                var node = turns[0].Node;
+                queued += Enqueue(node, message, toSubscribers: false, turns);
+                targets.Add(node);
+            }
+
+            if (message.Retain)
+            {
+                // The nodes without subscribers keep it too; they are not counted as reached.
+                SendRetained(message, except: targets);
             }
 
             return queued;
@@ -148,6 +156,26 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             targets.Clear();
             groups.Clear();
             turns.Clear();
+        }
+    }
+
+    public void ShareRetained(MqttMessage message)
+    {
+        if (!message.Topic.StartsWith('$'))
+        {
+            SendRetained(message, except: []);
+        }
+    }
+
+    /// <summary>Queues a retained message (or its deletion, an empty payload) for every other node but <paramref name="except"/>, to keep and deliver to no one.</summary>
+    private void SendRetained(MqttMessage message, List<NodeRoutes> except)
+    {
+        foreach (var node in Replica.Known)
+        {
+            if (!except.Contains(node))
+            {
+                node.Outbox?.TryEnqueue(new Forward(message, ToSubscribers: false, SharedGroups: []));
+            }
         }
     }
 

@@ -46,10 +46,16 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
     private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
     private readonly FilterIndex<NodeRoutes> _tree = new();
 
+    // The nodes of _nodes, replaced as a whole when one comes or goes, for the walks over all of them without the lock.
+    private NodeRoutes[] _known = [];
+
     public RouteReplica()
         : this(static _ => null)
     {
     }
+
+    /// <summary>Every other node heard of and not purged (a node is heard of from its first batch or heartbeat, with or without filters).</summary>
+    public NodeRoutes[] Known => Volatile.Read(ref _known);
 
     /// <summary>True when no node has a filter left (the tree pruned to its root).</summary>
     public bool IsEmpty => _tree.IsEmpty;
@@ -160,6 +166,8 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
                 return null;
             }
 
+            Volatile.Write(ref _known, [.. _nodes.Values]);
+
             foreach (var filter in routes.Filters)
             {
                 _tree.Remove(filter, routes);
@@ -176,6 +184,7 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
         if (!_nodes.TryGetValue(node, out var routes))
         {
             _nodes[node] = routes = new NodeRoutes(node, outboxFor(node));
+            Volatile.Write(ref _known, [.. _nodes.Values]);
         }
 
         return routes;

@@ -238,6 +238,8 @@ public sealed class MessageRouterTests
 
         public void LocalFilterChanged(string filter, bool subscribed) => Changes.Add((filter, subscribed));
 
+        public void ShareRetained(MqttMessage message) => Forwarded.Add("retained " + message.Topic);
+
         public int Forward(MqttMessage message, LocalShares shares)
         {
             Forwarded.Add(message.Topic);
