@@ -110,6 +110,14 @@ if (pairs > 0 && settings.AclRules.Exists(rules => rules > 0 && rules < AccessRu
 }
 
 using var accessRules = pairs > 0 && settings.AclRules.Exists(rules => rules > 0) ? AccessRules.Create(settings.AclRules, pairs) : null;
+
+// The cross-node scenarios' membership database: one PostgreSQL for the run (the tests' server, from Debian's binaries), a new database per cluster.
+await using var clusterDatabase = scenarios.Any(s => s.Nodes > 1) ? new IoTHub.Testing.PostgresServer() : null;
+if (clusterDatabase is not null)
+{
+    await clusterDatabase.InitializeAsync().ConfigureAwait(false);
+}
+
 var report = new Report(settings, args);
 Console.WriteLine($"load average at start: {Report.LoadAverage()}");
 foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settings.Transports.SelectMany(t => settings.AclRules.Select(n => (s, t, n)))))
@@ -149,6 +157,12 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
             continue;
         }
 
+        // Neither Mosquitto nor the MQTTnet server clusters; the cross-node scenarios run over tcp without access rules or authentication.
+        if (scenario.Nodes > 1 && (kind != BrokerKind.IoTHub || transport != Transport.Tcp || aclRules > 0))
+        {
+            continue;
+        }
+
         if (scenario.Kind is ScenarioKind.Idle or ScenarioKind.ConnectRate)
         {
             await TimeWait.WaitUntilFewAsync().ConfigureAwait(false);
@@ -165,9 +179,15 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
             var databaseUsers = scenario.Authentication == ConnectAuthentication.Database;
             var aclFile = aclRules > 0 ? accessRules!.FileWith(aclRules) : null;
             await using var backend = await AuthenticationBackends.StartAsync(scenario.Authentication).ConfigureAwait(false);
-            await using (var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile,
-                backend?.Settings).ConfigureAwait(false))
+            if (scenario.Nodes > 1)
             {
+                await using var cluster = await ClusterNodes.StartAsync(scenario.Nodes, paths, brokerCpu, clusterDatabase!).ConfigureAwait(false);
+                result = await new Runner(cluster.Nodes[0], cluster.ClientsOf(0), settings, cluster: cluster).RunAsync(scenario).ConfigureAwait(false);
+            }
+            else
+            {
+                await using var broker = await BrokerProcess.StartAsync(kind, paths, brokerCpu, transport, certificates, queueLimit, passwordFile, databaseUsers, aclFile,
+                    backend?.Settings).ConfigureAwait(false);
                 var runnerCredentials = scenario.Authentication switch
                 {
                     ConnectAuthentication.PasswordFile => credentials,

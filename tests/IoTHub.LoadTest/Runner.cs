@@ -9,9 +9,12 @@ namespace IoTHub.LoadTest;
 /// <summary>
 /// Runs one scenario against one running broker, its clients over <paramref name="transport"/>. Every phase is bounded in count and time.
 /// With <paramref name="accessRules"/> the broker reads an acl_file (<see cref="AccessRules"/>): the check that it enforces it comes
-/// first, and the point-to-point clients connect with the user names the rules name.
+/// first, and the point-to-point clients connect with the user names the rules name. With <paramref name="cluster"/> (a scenario of several
+/// nodes; <paramref name="broker"/> is then its first node) the clients connect to the nodes the scenario puts them on, and CPU and RSS
+/// are every node's together.
 /// </summary>
-internal sealed partial class Runner(BrokerProcess broker, ClientTransport transport, Settings settings, Credentials? credentials = null, bool accessRules = false)
+internal sealed partial class Runner(BrokerProcess broker, ClientTransport transport, Settings settings, Credentials? credentials = null, bool accessRules = false,
+    ClusterNodes? cluster = null)
 {
     private static readonly TimeSpan SetupTimeout = TimeSpan.FromSeconds(120);
 
@@ -112,11 +115,15 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         {
             await ForEachAsync(scenario.Subscribers, 50, async i =>
             {
-                subscribers[i] = await LoadClient.ConnectAsync(transport, SubscriberId(i), flows, ClientOptionsOf(SubscriberId(i))).ConfigureAwait(false);
+                subscribers[i] = await LoadClient.ConnectAsync(SubscriberTransport(scenario, i), SubscriberId(i), flows, ClientOptionsOf(SubscriberId(i))).ConfigureAwait(false);
                 await subscribers[i].SubscribeAsync(filters[i], scenario.Qos, SetupTimeout).ConfigureAwait(false);
             }).WaitAsync(SetupTimeout).ConfigureAwait(false);
             await ForEachAsync(scenario.Publishers, 50, async i =>
-                publishers[i] = await LoadClient.ConnectAsync(transport, PublisherId(i), [], ClientOptionsOf(PublisherId(i))).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+                publishers[i] = await LoadClient.ConnectAsync(PublisherTransport, PublisherId(i), [], ClientOptionsOf(PublisherId(i))).ConfigureAwait(false)).WaitAsync(SetupTimeout).ConfigureAwait(false);
+            if (cluster is not null)
+            {
+                await UntilRoutedAsync(publishers[0], subscribers, filters).ConfigureAwait(false);
+            }
 
             using var stop = new CancellationTokenSource();
             var pace = scenario.Rate > 0 ? new Pace(scenario.Rate) : null;
@@ -144,6 +151,47 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             await CloseAllAsync(subscribers).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Where publishers connect: the broker, or a cluster's first node.</summary>
+    private ClientTransport PublisherTransport => cluster?.ClientsOf(0) ?? transport;
+
+    /// <summary>Where subscriber <paramref name="i"/> connects: the broker, or the cluster node the scenario puts it on.</summary>
+    private ClientTransport SubscriberTransport(Scenario scenario, int i) => cluster?.ClientsOf(scenario.SubscriberNode(i)) ?? transport;
+
+    /// <summary>
+    /// A subscription on one cluster node reaches the others with its node's next filter batch: until then a message published on
+    /// another node does not reach it, and the closed loop would lose its first window of credits. Publishes a probe (of no flow, so it
+    /// returns no credit) to each subscriber's first filter every 100 ms until each has one.
+    /// </summary>
+    private static async Task UntilRoutedAsync(LoadClient publisher, LoadClient[] subscribers, List<string>[] filters)
+    {
+        var probe = new byte[LoadClient.PayloadHeader];
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var waiting = Enumerable.Range(0, subscribers.Length).Where(i => Volatile.Read(ref subscribers[i].Received) == 0)
+                .Select(i => filters[i][0]).Distinct(StringComparer.Ordinal).Select(Utf8).ToArray();
+            if (waiting.Length == 0)
+            {
+                return;
+            }
+
+            if (clock.Elapsed > SetupTimeout)
+            {
+                throw new TimeoutException($"{waiting.Length} subscriptions were not routed from the publishers' node within {SetupTimeout.TotalSeconds:N0} s");
+            }
+
+            foreach (var topic in waiting)
+            {
+                await publisher.PublishAsync([topic], null, probe, flowIndex: -1, QualityOfService.AtMostOnce, 1).ConfigureAwait(false);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The broker's CPU seconds, or every cluster node's.</summary>
+    private double BrokerCpuSeconds() => cluster?.CpuSeconds() ?? broker.CpuSeconds();
 
     /// <summary>A throughput client's options: with the access rules, the user name they name it by.</summary>
     private ClientOptions ClientOptionsOf(string clientId) =>
@@ -226,9 +274,14 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         LoadClient? publisher = null;
         try
         {
-            subscriber = await LoadClient.ConnectAsync(transport, "lat-sub", flows).ConfigureAwait(false);
+            subscriber = await LoadClient.ConnectAsync(SubscriberTransport(scenario, 0), "lat-sub", flows).ConfigureAwait(false);
             await subscriber.SubscribeAsync(["load/latency"], scenario.Qos, SetupTimeout).ConfigureAwait(false);
-            publisher = await LoadClient.ConnectAsync(transport, "lat-pub", []).ConfigureAwait(false);
+            publisher = await LoadClient.ConnectAsync(PublisherTransport, "lat-pub", []).ConfigureAwait(false);
+            if (cluster is not null)
+            {
+                await UntilRoutedAsync(publisher, [subscriber], [["load/latency"]]).ConfigureAwait(false);
+            }
+
             var stop = false;
             var pub = publisher;
             var pacer = new Thread(() =>
@@ -380,15 +433,17 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         LoadClient.Recording = true;
         var receivedBefore = Sum(receivers);
         var toolBefore = Environment.CpuUsage.TotalTime;
-        var cpuBefore = broker.CpuSeconds();
+        var cpuBefore = BrokerCpuSeconds();
+        var nodesBefore = cluster?.CpuSecondsEach();
         var clock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(settings.DurationSeconds)).ConfigureAwait(false);
         var received = Sum(receivers) - receivedBefore;
-        var cpu = broker.CpuSeconds() - cpuBefore;
+        var cpu = BrokerCpuSeconds() - cpuBefore;
+        var nodesCpu = cluster?.CpuSecondsEach();
         var elapsed = clock.Elapsed.TotalSeconds;
         var tool = (Environment.CpuUsage.TotalTime - toolBefore).TotalSeconds;
         LoadClient.Recording = false;
-        var rss = broker.RssBytes();
+        var rss = cluster?.RssBytes() ?? broker.RssBytes();
         var latency = new LatencyHistogram();
         foreach (var receiver in receivers)
         {
@@ -404,8 +459,14 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             ToolCpu = tool / elapsed,
             BrokerCpu = cpu / elapsed,
             Warmup = warmup,
+            Notes = nodesCpu is null || received == 0 ? [] : [NodesNote(nodesBefore!, nodesCpu, received)],
         };
     }
+
+    /// <summary>Each cluster node's CPU per delivery and share of a core, in node order (the publishers' node first).</summary>
+    private static string NodesNote(double[] before, double[] after, long received) =>
+        "per node (publishers' first): " + string.Join(", ", after.Select((cpu, i) =>
+            string.Create(CultureInfo.InvariantCulture, $"{(cpu - before[i]) * 1e6 / received:F2} µs")));
 
     /// <summary>
     /// Runs the load until the broker's CPU time per delivery has settled: a fresh .NET broker runs
@@ -421,12 +482,12 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         var samples = new Queue<double>(SteadySeconds);
         var clock = Stopwatch.StartNew();
         var received = Sum(receivers);
-        var cpu = broker.CpuSeconds();
+        var cpu = BrokerCpuSeconds();
         while (true)
         {
             await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             var nowReceived = Sum(receivers);
-            var nowCpu = broker.CpuSeconds();
+            var nowCpu = BrokerCpuSeconds();
             if (nowReceived > received)
             {
                 if (samples.Count == SteadySeconds)

@@ -85,8 +85,16 @@ internal sealed record Scenario(
     bool ReuseClientIds = false,
     string? ScramMethod = null,
     bool ResumeTlsSessions = false,
-    int MaxConnects = int.MaxValue)
+    int MaxConnects = int.MaxValue,
+    int Nodes = 1)
 {
+    /// <summary>
+    /// The node subscriber <paramref name="i"/> connects to when the scenario runs on <see cref="Nodes"/> cluster nodes (IoTHub only;
+    /// publishers on the first): a fan-out's subscribers spread over every node, the others' all on the second (every message
+    /// crosses nodes).
+    /// </summary>
+    public int SubscriberNode(int i) => Topology == Topology.FanOut ? i % Nodes : 1;
+
     /// <summary>
     /// The device pair again at one offered load, below IoTHub's, Mosquitto's and the tool's limits here
     /// (the MQTTnet server cannot reach it and runs saturated). At saturation both processes run at about
@@ -113,6 +121,14 @@ internal sealed record Scenario(
         new("fanin-16", "fan-in 16→1, QoS 0, 64 B", ScenarioKind.Throughput, Topology.FanIn, 16, 1),
         new("latency-10k", "1→1 at 10 000 msgs/s, QoS 0, 64 B", ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 10_000),
         new("latency-50k", "1→1 at 50 000 msgs/s, QoS 0, 64 B (50 messages each millisecond)", ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 50_000),
+        new("cluster-p2p-qos0", "p2p-qos0 across two cluster nodes: publishers on the first, subscribers on the second (IoTHub only)", ScenarioKind.Throughput, Nodes: 2),
+        new("cluster-p2p-qos1", "p2p-qos1 across two cluster nodes (IoTHub only)", ScenarioKind.Throughput, Qos: QualityOfService.AtLeastOnce, Nodes: 2),
+        new("cluster-fanout-1000-2", "fanout-1000 on two cluster nodes: the publisher on the first, the subscribers spread over both (IoTHub only)",
+            ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Nodes: 2),
+        new("cluster-fanout-1000-3", "fanout-1000 on three cluster nodes, the subscribers spread over the three (IoTHub only)",
+            ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Nodes: 3),
+        new("cluster-latency-10k", "latency-10k across two cluster nodes: the publisher on the first, the subscriber on the second (IoTHub only)",
+            ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 10_000, Nodes: 2),
         new("devices-1k", "1 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000),
         new("devices-100k", "100 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000),
         new("devices-1k-paced", "devices-1k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000, Rate: DevicesPacedRate),

@@ -4,9 +4,9 @@ using IoTHub.Broker.Messages;
 namespace IoTHub.Cluster.Routing;
 
 /// <summary>
-/// The messages waiting to be forwarded to one other node, and the sender that takes them there in batches: what arrives within
-/// <see cref="RoutingSettings.ForwardWindow"/> of the first waiting message, up to <see cref="RoutingSettings.ForwardBatchSize"/>,
-/// in one call, one call at a time (so they arrive in order). A publisher only queues: when the queue is full the message is
+/// The messages waiting to be forwarded to one other node, and the sender that takes them there in batches: what is waiting (after
+/// <see cref="RoutingSettings.ForwardWindow"/>, when one is set), up to <see cref="RoutingSettings.ForwardBatchSize"/>, in one call,
+/// one call at a time (so they arrive in order). A publisher only queues: when the queue is full the message is
 /// dropped and counted, never waited for.
 /// </summary>
 internal sealed class ForwardQueue
