@@ -55,6 +55,17 @@ public sealed partial class ClusterTests
 
             // Picked at random among the three nodes: a member left out of 60 messages has a chance of (2/3)^60, about 3e-11.
             Assert.All(members, m => Assert.NotEmpty(m.Received));
+
+            // The cluster's meter: B took one forward per message (the watcher's and, when its turn, the group's together), C one per
+            // message whose turn it had; A forwarded both, and nothing was dropped or lost.
+            var toC = members[2].Received.Count;
+            await Poll.UntilAsync(async () => await ClusterCounterAsync(nodes[0].Api, "iothub_cluster_forwarded_total") == SharedMessages + toC,
+                MqttTestClient.Timeout, "the first node's forwarded count did not reach the messages the others took");
+            Assert.Equal(SharedMessages, await ClusterCounterAsync(nodes[1].Api, "iothub_cluster_received_total"));
+            Assert.Equal(toC, await ClusterCounterAsync(nodes[2].Api, "iothub_cluster_received_total"));
+            Assert.Equal(0, await ClusterCounterAsync(nodes[0].Api, "iothub_cluster_forward_dropped_total"));
+            Assert.Equal(0, await ClusterCounterAsync(nodes[0].Api, "iothub_cluster_forward_lost_total"));
+            Assert.Equal(0, await ClusterCounterAsync(nodes[0].Api, "iothub_cluster_forward_queued"));
         }
         finally
         {
@@ -63,5 +74,13 @@ public sealed partial class ClusterTests
                 await member.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>A series of the cluster's meter on a node's /metrics, whatever its labels; fails when the node exports none.</summary>
+    private static async Task<double> ClusterCounterAsync(HttpClient api, string name)
+    {
+        var series = (await MetricsScrape.ReadAsync(api)).Where(s => s.Key == name || s.Key.StartsWith(name + "{", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(series);
+        return series.Sum(s => s.Value);
     }
 }

@@ -46,6 +46,10 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private SiloAddress[] _peers = [];
     private long _received;
 
+    // What the queues of purged nodes had counted, so that the totals never go down; with the purges, under this lock.
+    private readonly Lock _totalsLock = new();
+    private ForwardTotals _purged;
+
     public ClusterRouting(ILocalBroker broker, ILocalSiloDetails local, IGrainFactory grains, IClusterMembershipService membership,
         RoutingSettings settings, ILogger<ClusterRouting> logger)
     {
@@ -66,6 +70,24 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
     /// <summary>Messages other nodes forwarded here.</summary>
     public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>What this node's queues for the other nodes counted since it started, those of nodes purged since included.</summary>
+    public ForwardTotals Totals()
+    {
+        lock (_totalsLock)
+        {
+            var totals = _purged;
+            foreach (var node in Replica.Known)
+            {
+                if (node.Outbox is { } outbox)
+                {
+                    totals += outbox.Totals;
+                }
+            }
+
+            return totals;
+        }
+    }
 
     public void Participate(ISiloLifecycle lifecycle)
     {
@@ -409,9 +431,20 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     /// <summary>Forgets the filters of a node declared dead and what was queued for it.</summary>
     public void Purge(string node)
     {
-        if (Replica.Purge(node) is { } routes)
+        lock (_totalsLock)
         {
+            if (Replica.Purge(node) is not { } routes)
+            {
+                return;
+            }
+
             routes.Outbox?.Abandon();
+            if (routes.Outbox is { } outbox)
+            {
+                // Its sender stops after the call in flight; what that call counts later is not added.
+                _purged += outbox.Totals with { Queued = 0 };
+            }
+
             Log.NodePurged(_logger, node, routes.Outbox?.Lost ?? 0);
         }
     }

@@ -41,6 +41,9 @@ internal sealed class ForwardQueue
     /// <summary>Calls made.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
+    /// <summary>Its counts, and the messages waiting now.</summary>
+    public ForwardTotals Totals => new(Sent, Dropped, Lost, _messages.Reader.Count);
+
     public bool TryEnqueue(in Forward forward)
     {
         if (_messages.Writer.TryWrite(forward))
@@ -121,3 +124,10 @@ internal sealed class ForwardQueue
 
 /// <summary>A message queued for a node, and who there gets it (see <see cref="ForwardedMessage"/>).</summary>
 internal readonly record struct Forward(MqttMessage Message, bool ToSubscribers, string[] SharedGroups);
+
+/// <summary>What queues for other nodes counted: messages taken by the node, dropped on a full queue, lost with a failed call or a dead node, and waiting.</summary>
+internal readonly record struct ForwardTotals(long Forwarded, long Dropped, long Lost, long Queued)
+{
+    public static ForwardTotals operator +(ForwardTotals a, ForwardTotals b) =>
+        new(a.Forwarded + b.Forwarded, a.Dropped + b.Dropped, a.Lost + b.Lost, a.Queued + b.Queued);
+}

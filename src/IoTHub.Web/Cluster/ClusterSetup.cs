@@ -28,6 +28,7 @@ internal static class ClusterSetup
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
             builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
+            builder.Services.AddHostedService<ClusterMetrics>();
             builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
                 cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
         }

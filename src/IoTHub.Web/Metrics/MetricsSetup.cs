@@ -1,10 +1,11 @@
 using IoTHub.Web.Alarms;
+using IoTHub.Web.Cluster;
 using IoTHub.Web.Metrics.History;
 using OpenTelemetry.Metrics;
 
 namespace IoTHub.Web.Metrics;
 
-/// <summary>/metrics in Prometheus text format: the broker meter, ASP.NET Core and the .NET runtime; the in-process metrics history and the alarms it checks.</summary>
+/// <summary>/metrics in Prometheus text format: the broker meter (and the cluster's, with clustering on), ASP.NET Core and the .NET runtime; the in-process metrics history and the alarms it checks.</summary>
 internal static class MetricsSetup
 {
     public const string Path = "/metrics";
@@ -29,7 +30,7 @@ internal static class MetricsSetup
         services.AddSingleton<HistorySampler>();
         services.AddHostedService(static s => s.GetRequiredService<HistorySampler>());
         services.AddOpenTelemetry().WithMetrics(static metrics => metrics
-            .AddMeter(BrokerMetrics.MeterName)
+            .AddMeter(BrokerMetrics.MeterName, ClusterMetrics.MeterName)
             .AddMeter(AspNetCoreMeters)
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter(static prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
