@@ -109,6 +109,13 @@ internal sealed record Scenario(
     /// </summary>
     private const int SlowHashConnects = 400;
 
+    /// <summary>
+    /// The paced fan-outs' publish rate, well below saturation on one core for one node and for three: the closed-loop fan-outs
+    /// measure how bursty the loop gets as much as the brokers (a burst is one write per subscriber for many messages), so the
+    /// cost per delivery as nodes are added is compared at one fixed offered load.
+    /// </summary>
+    private const int PacedFanOutRate = 400;
+
     public static IReadOnlyList<Scenario> All(Settings settings) =>
     [
         new("p2p-qos0", "point-to-point 4→4, QoS 0, 64 B", ScenarioKind.Throughput),
@@ -127,6 +134,10 @@ internal sealed record Scenario(
             ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Nodes: 2),
         new("cluster-fanout-1000-3", "fanout-1000 on three cluster nodes, the subscribers spread over the three (IoTHub only)",
             ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Nodes: 3),
+        new("fanout-1000-paced", $"fanout-1000 at a fixed {PacedFanOutRate:N0} msgs/s ({PacedFanOutRate:N0} 000 deliveries/s): the single-node baseline of the paced cluster fan-outs",
+            ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Rate: PacedFanOutRate),
+        new("cluster-fanout-1000-2-paced", "cluster-fanout-1000-2 at the same fixed rate", ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Rate: PacedFanOutRate, Nodes: 2),
+        new("cluster-fanout-1000-3-paced", "cluster-fanout-1000-3 at the same fixed rate", ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Rate: PacedFanOutRate, Nodes: 3),
         new("cluster-latency-10k", "latency-10k across two cluster nodes: the publisher on the first, the subscriber on the second (IoTHub only)",
             ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 10_000, Nodes: 2),
         new("devices-1k", "1 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000),

@@ -476,6 +476,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         var packets = 0;
         var turnEnded = false;
         t_reading = this;
+        var router = _broker.Router;
+        router.BeginBatch();
         try
         {
             while (!_closing)
@@ -516,6 +518,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             // A turn that ended with packets left has not examined them: the next read returns them at once.
             _input.AdvanceTo(buffer.Start, turnEnded ? buffer.Start : buffer.End);
             t_reading = null;
+            router.EndBatch();
         }
 
         WriteAfterRead();

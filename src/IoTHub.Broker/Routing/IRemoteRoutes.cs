@@ -25,6 +25,15 @@ public interface IRemoteRoutes
     /// <param name="shares">This node's members of the matching share groups: a group whose turn goes to another node is given away.</param>
     int Forward(MqttMessage message, LocalShares shares);
 
+    /// <summary>
+    /// The messages this thread routes until <see cref="EndBatch"/> (the PUBLISH packets of one read) may leave together: their
+    /// senders may wait for the end of the batch instead of waking at the first. Never nested; <see cref="EndBatch"/> always follows.
+    /// </summary>
+    void BeginBatch();
+
+    /// <summary>Ends the batch <see cref="BeginBatch"/> began on this thread: what it queued leaves now.</summary>
+    void EndBatch();
+
     /// <summary>Queues a retained message kept here without being routed (the admin API's), or its deletion, for every other node to keep; never waits.</summary>
     void ShareRetained(MqttMessage message);
 }

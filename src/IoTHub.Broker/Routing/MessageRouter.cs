@@ -138,6 +138,15 @@ internal sealed class MessageRouter
     /// </summary>
     public int Route(MqttMessage message) => RouteHere(message, _remote, toSubscribers: true, onlyGroups: null);
 
+    /// <summary>
+    /// In a cluster, what this thread routes until <see cref="EndBatch"/> (a connection's read) goes to each other node as one
+    /// call: a fan-out's batch of PUBLISH packets stays a batch on the other nodes, where each subscriber then gets it in one write.
+    /// </summary>
+    public void BeginBatch() => _remote?.BeginBatch();
+
+    /// <summary>Ends the batch <see cref="BeginBatch"/> began: what it forwarded leaves now.</summary>
+    public void EndBatch() => _remote?.EndBatch();
+
     /// <summary>In a cluster, has the other nodes keep a retained message kept here without being routed (or delete theirs).</summary>
     public void ShareRetained(MqttMessage message) => _remote?.ShareRetained(message);
 

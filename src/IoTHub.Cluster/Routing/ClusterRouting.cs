@@ -25,6 +25,13 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     [ThreadStatic]
     private static List<(NodeRoutes Node, string Group)>? t_turns;
 
+    // Between BeginBatch and EndBatch on this thread (a connection handling a read), the queues given messages are woken at the end.
+    [ThreadStatic]
+    private static bool t_holding;
+
+    [ThreadStatic]
+    private static List<ForwardQueue>? t_held;
+
     private readonly ILocalBroker _broker;
     private readonly ILocalSiloDetails _local;
     private readonly IGrainFactory _grains;
@@ -196,7 +203,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         {
             if (!except.Contains(node))
             {
-                node.Outbox?.TryEnqueue(new Forward(message, ToSubscribers: false, SharedGroups: []));
+                Queue(node, new Forward(message, ToSubscribers: false, SharedGroups: []));
             }
         }
     }
@@ -278,7 +285,43 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             turns.RemoveRange(kept, turns.Count - kept);
         }
 
-        return node.Outbox?.TryEnqueue(new Forward(message, toSubscribers, sharedGroups)) == true ? 1 : 0;
+        return Queue(node, new Forward(message, toSubscribers, sharedGroups)) ? 1 : 0;
+    }
+
+    public void BeginBatch() => t_holding = true;
+
+    public void EndBatch()
+    {
+        t_holding = false;
+        if (t_held is { Count: > 0 } held)
+        {
+            foreach (var outbox in held)
+            {
+                outbox.Wake();
+            }
+
+            held.Clear();
+        }
+    }
+
+    /// <summary>Queues <paramref name="forward"/> for <paramref name="node"/> and wakes its sender, or holds the wake until the batch ends.</summary>
+    private static bool Queue(NodeRoutes node, in Forward forward)
+    {
+        if (node.Outbox is not { } outbox || !outbox.TryEnqueue(forward))
+        {
+            return false;
+        }
+
+        if (!t_holding)
+        {
+            outbox.Wake();
+        }
+        else if (!(t_held ??= []).Contains(outbox))
+        {
+            t_held.Add(outbox);
+        }
+
+        return true;
     }
 
     /// <summary>The filters routed to <paramref name="node"/> (this node's own for itself); null when none are known of it.</summary>

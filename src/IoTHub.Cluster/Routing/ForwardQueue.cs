@@ -12,6 +12,9 @@ namespace IoTHub.Cluster.Routing;
 internal sealed class ForwardQueue
 {
     private readonly Channel<Forward> _messages;
+
+    // Wakes the sender: one pending wake is enough, whatever was queued before it.
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly RoutingSettings _settings;
     private long _dropped;
     private long _sent;
@@ -44,6 +47,7 @@ internal sealed class ForwardQueue
     /// <summary>Its counts, and the messages waiting now.</summary>
     public ForwardTotals Totals => new(Sent, Dropped, Lost, _messages.Reader.Count);
 
+    /// <summary>Queues a message; the sender takes it at the next <see cref="Wake"/>.</summary>
     public bool TryEnqueue(in Forward forward)
     {
         if (_messages.Writer.TryWrite(forward))
@@ -55,10 +59,14 @@ internal sealed class ForwardQueue
         return false;
     }
 
+    /// <summary>Wakes the sender for what was queued: at once, or when the read that routed it is done (<see cref="ClusterRouting"/>).</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
+
     /// <summary>The node is dead: no more messages, and those still queued are counted lost; the sender ends.</summary>
     public void Abandon()
     {
         _messages.Writer.TryComplete();
+        _wake.Writer.TryComplete();
         while (_messages.Reader.TryRead(out _))
         {
             Interlocked.Increment(ref _lost);
@@ -72,8 +80,19 @@ internal sealed class ForwardQueue
         var batch = new List<ForwardedMessage>(_settings.ForwardBatchSize);
         try
         {
-            while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+            while (true)
             {
+                if (reader.Count == 0)
+                {
+                    if (!await _wake.Reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    _wake.Reader.TryRead(out _);
+                    continue;
+                }
+
                 if (_settings.ForwardWindow > TimeSpan.Zero && reader.Count < _settings.ForwardBatchSize)
                 {
                     await Task.Delay(_settings.ForwardWindow, time, stopping).ConfigureAwait(false);

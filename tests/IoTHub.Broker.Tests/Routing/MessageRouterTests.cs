@@ -240,6 +240,14 @@ public sealed class MessageRouterTests
 
         public void ShareRetained(MqttMessage message) => Forwarded.Add("retained " + message.Topic);
 
+        public void BeginBatch()
+        {
+        }
+
+        public void EndBatch()
+        {
+        }
+
         public int Forward(MqttMessage message, LocalShares shares)
         {
             Forwarded.Add(message.Topic);
