@@ -108,11 +108,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     public async Task APublishOnOneNodeReachesTheSubscribersOfTheOthersOnceAndStopsWithTheirRoutes()
     {
         var nodes = await StartClusterAsync(sharedStore: false);
-        var ids = new List<string>();
-        foreach (var (api, _) in nodes)
-        {
-            ids.Add(await SelfIdAsync(api));
-        }
+        var ids = await IdsAsync(nodes);
 
         // B: the exact topic, Retain As Published; C: a wildcard. The publisher on A.
         await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "sub-b");
@@ -251,6 +247,18 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         var token = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
+    }
+
+    /// <summary>Each node's id, as it tells it, in the order of <paramref name="nodes"/>.</summary>
+    private static async Task<List<string>> IdsAsync(List<(HttpClient Api, IPEndPoint Mqtt)> nodes)
+    {
+        var ids = new List<string>();
+        foreach (var (api, _) in nodes)
+        {
+            ids.Add(await SelfIdAsync(api));
+        }
+
+        return ids;
     }
 
     private static async Task<string> SelfIdAsync(HttpClient api) => (await ClusterAsync(api)).Single(n => n.Self).Id;

@@ -1,6 +1,7 @@
 using IoTHub.Cluster;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
+using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
 using IoTHub.Web.Configuration;
@@ -28,6 +29,8 @@ internal static class ClusterSetup
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
             builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
+            builder.Services.AddSingleton<BrokersFence>();
+            builder.Services.AddSingleton<INodeFence>(static services => services.GetRequiredService<BrokersFence>());
             builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
                 cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
         }
