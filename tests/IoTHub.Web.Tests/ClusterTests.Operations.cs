@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -5,6 +6,7 @@ using IoTHub.Mqtt;
 using IoTHub.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
+using Npgsql;
 
 namespace IoTHub.Web.Tests;
 
@@ -19,12 +21,6 @@ public sealed partial class ClusterTests
 
         await using var publisher = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "publisher");
         var mover = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "mover");
-        var moved = new TaskCompletionSource<MqttClientDisconnectReason>(TaskCreationOptions.RunContinuationsAsynchronously);
-        mover.Client.DisconnectedAsync += e =>
-        {
-            moved.TrySetResult(e.Reason);
-            return Task.CompletedTask;
-        };
         await using var old = await MqttTestClient.ConnectTcpAsync(nodes[2].Mqtt, "old-device", MqttProtocolVersion.V311);
         await mover.SubscribeAsync("plant/+/temp");
         await UntilFiltersAsync(nodes[0].Api, ids[2], 1);
@@ -41,16 +37,11 @@ public sealed partial class ClusterTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadinessAsync(nodes[2].Api));
 
         // 5.0: DISCONNECT 0x8B Server shutting down [MQTT-3.14.2-1]; 3.1.1 has no server DISCONNECT: the connection is just closed.
-        Assert.Equal(MqttClientDisconnectReason.ServerShuttingDown, await moved.Task.WaitAsync(HostProcess.Timeout));
+        Assert.Equal(MqttClientDisconnectReason.ServerShuttingDown, await mover.Disconnected.WaitAsync(HostProcess.Timeout));
         Assert.Empty(await old.DrainUntilClosedAsync());
 
-        // Refused while it drains: CONNACK 0x88 Server unavailable (5.0 has no CONNACK "shutting down", [MQTT-3.2.2-8]), 3.1.1 return code 3.
-        foreach (var version in new[] { MqttProtocolVersion.V500, MqttProtocolVersion.V311 })
-        {
-            await using var latecomer = await MqttTestClient.OpenTcpAsync(nodes[2].Mqtt, version);
-            var connAck = await latecomer.ConnectRawAsync(new ConnectPacket { ProtocolVersion = version, ClientId = "latecomer", CleanStart = true });
-            Assert.Equal(ReasonCode.ServerUnavailable, connAck.ReasonCode);
-        }
+        // Refused while it drains: CONNACK 0x88 Server unavailable (5.0 §3.2.2.2 has no CONNACK "shutting down"), 3.1.1 return code 3 (§3.2.2.3).
+        await AssertConnectRefusedAsync(nodes[2].Mqtt);
 
         // It leaves the membership cleanly: dead for the others, its routes purged; its own process keeps running, not ready.
         await UntilDeadAsync(ids[2], nodes[0].Api, nodes[1].Api);
@@ -72,20 +63,82 @@ public sealed partial class ClusterTests
         Assert.Equal(0, await _hosts[2].WaitForExitAsync());
 
         // SIGTERM drains the same way: B's client gets 0x8B and reconnects to A; B ends dead.
-        var fromB = new TaskCompletionSource<MqttClientDisconnectReason>(TaskCreationOptions.RunContinuationsAsynchronously);
-        moverOnB.Client.DisconnectedAsync += e =>
-        {
-            fromB.TrySetResult(e.Reason);
-            return Task.CompletedTask;
-        };
         _hosts[1].Terminate();
-        Assert.Equal(MqttClientDisconnectReason.ServerShuttingDown, await fromB.Task.WaitAsync(HostProcess.Timeout));
+        Assert.Equal(MqttClientDisconnectReason.ServerShuttingDown, await moverOnB.Disconnected.WaitAsync(HostProcess.Timeout));
         Assert.Equal(0, await _hosts[1].WaitForExitAsync());
         await UntilDeadAsync(ids[1], nodes[0].Api);
         await using var moverOnA = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "mover");
         await moverOnA.SubscribeAsync("plant/+/temp");
         await publisher.PublishAsync("plant/line1/temp", "on-a", MqttQualityOfServiceLevel.AtLeastOnce);
         await moverOnA.UntilAsync("on-a");
+    }
+
+    [Fact]
+    public async Task ANodeThatLosesTheMembershipStoreStopsServingUntilItIsBack()
+    {
+        // The third node reaches the membership database as a PostgreSQL role of its own, which is taken away from it alone:
+        // the server, and the other nodes' connections, go on.
+        var connectionString = await server.CreateDatabaseAsync();
+        var role = "node_" + Guid.NewGuid().ToString("N")[..8];
+        await SqlAsync(connectionString, $"CREATE ROLE {role} LOGIN SUPERUSER");
+        var ownLogin = new NpgsqlConnectionStringBuilder(connectionString) { Username = role }.ToString();
+        var nodes = await StartClusterAsync(sharedStore: false, connectionString, [$"--Cluster:ConnectionString={ownLogin}"]);
+        var ids = await IdsAsync(nodes);
+
+        var device = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "device");
+        await using var old = await MqttTestClient.ConnectTcpAsync(nodes[2].Mqtt, "old-device", MqttProtocolVersion.V311);
+        Assert.Equal(HttpStatusCode.OK, await ReadinessAsync(nodes[2].Api));
+
+        var losing = Stopwatch.StartNew();
+        await SqlAsync(connectionString, $"ALTER ROLE {role} NOLOGIN");
+        await SqlAsync(connectionString, $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'");
+
+        // Existing clients closed: 5.0 with DISCONNECT 0x9C Use another server (0x88 Server unavailable is no DISCONNECT reason
+        // code, [MQTT-3.14.2-1]); 3.1.1 closed without a packet. Readiness 503 and a log line saying why.
+        Assert.Equal(MqttClientDisconnectReason.UseAnotherServer, await device.Disconnected.WaitAsync(HostProcess.Timeout));
+        output.WriteLine($"the node stopped serving {losing.ElapsedMilliseconds} ms after its store login was taken away");
+        Assert.Empty(await old.DrainUntilClosedAsync());
+        Assert.Contains("membership store has not answered", await _hosts[2].WaitForLineAsync("Split brain guard: this node stops"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadinessAsync(nodes[2].Api));
+        await device.DisposeAsync();
+
+        // New clients refused: CONNACK 0x88 Server unavailable, 3.1.1 return code 3 Server unavailable.
+        await AssertConnectRefusedAsync(nodes[2].Mqtt);
+
+        // The other nodes serve on, and still count it a member (its probes answer).
+        Assert.Equal(HttpStatusCode.OK, await ReadinessAsync(nodes[0].Api));
+
+        // The store back: it serves again, and cross-node routing reaches its clients.
+        var back = Stopwatch.StartNew();
+        await SqlAsync(connectionString, $"ALTER ROLE {role} LOGIN");
+        await Poll.UntilAsync(async () => await ReadinessAsync(nodes[2].Api) == HttpStatusCode.OK, HostProcess.Timeout, "the node did not become ready again");
+        output.WriteLine($"ready again {back.ElapsedMilliseconds} ms after its login was given back");
+        await _hosts[2].WaitForLineAsync("Split brain guard: the cluster's membership store answers again");
+        await using var returning = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "device");
+        await returning.SubscribeAsync("plant/+/temp");
+        await UntilFiltersAsync(nodes[0].Api, ids[2], 1);
+        await using var publisher = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "publisher");
+        await publisher.PublishAsync("plant/line1/temp", "back", MqttQualityOfServiceLevel.AtLeastOnce);
+        await returning.UntilAsync("back");
+    }
+
+    /// <summary>CONNACK 0x88 Server unavailable to an MQTT 5 client, return code 3 Server unavailable to a 3.1.1 client.</summary>
+    private static async Task AssertConnectRefusedAsync(IPEndPoint node)
+    {
+        foreach (var version in new[] { MqttProtocolVersion.V500, MqttProtocolVersion.V311 })
+        {
+            await using var latecomer = await MqttTestClient.OpenTcpAsync(node, version);
+            var connAck = await latecomer.ConnectRawAsync(new ConnectPacket { ProtocolVersion = version, ClientId = "latecomer", CleanStart = true });
+            Assert.Equal(ReasonCode.ServerUnavailable, connAck.ReasonCode);
+        }
+    }
+
+    private static async Task SqlAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private static async Task<HttpStatusCode> ReadinessAsync(HttpClient api)

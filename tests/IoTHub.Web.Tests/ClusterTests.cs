@@ -183,11 +183,12 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     /// Starts three nodes and waits until each of them sees all three active. With <paramref name="sharedStore"/> they store
     /// their state in the one PostgreSQL database, which the cluster then uses too (no Cluster:ConnectionString), and all
     /// three migrate the new database at once as they start; without, they keep state in memory and are given the
-    /// migrated cluster database.
+    /// migrated cluster database (<paramref name="connectionString"/> when given). The last node gets <paramref name="lastNodeArguments"/> too.
     /// </summary>
-    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore)
+    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore, string? connectionString = null,
+        string[]? lastNodeArguments = null)
     {
-        var connectionString = await server.CreateDatabaseAsync();
+        connectionString ??= await server.CreateDatabaseAsync();
         string[] storage = sharedStore
             ? ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", "--Storage:MigrateOnStart=true"]
             : ["--Storage:Provider=memory", $"--Cluster:ConnectionString={connectionString}"];
@@ -202,7 +203,8 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         {
             _hosts.Add(HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
                 "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), .. storage,
-                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"]));
+                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}",
+                .. i == 2 ? lastNodeArguments ?? [] : []]));
         }
 
         var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
