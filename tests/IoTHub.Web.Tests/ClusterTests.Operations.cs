@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -120,6 +121,26 @@ public sealed partial class ClusterTests
         await using var publisher = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "publisher");
         await publisher.PublishAsync("plant/line1/temp", "back", MqttQualityOfServiceLevel.AtLeastOnce);
         await returning.UntilAsync("back");
+    }
+
+    [Fact]
+    public async Task EverySeriesOfAClusteredNodeCarriesItsNodeName()
+    {
+        var nodes = await StartClusterAsync(sharedStore: false);
+        await using var client = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "counted");
+
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            // The node's name: its advertised address and node-to-node port, as GET /api/v1/cluster names it.
+            var self = (await ClusterAsync(nodes[i].Api)).Single(n => n.Self);
+            var label = $"node=\"127.0.0.1:{self.Port.ToString(CultureInfo.InvariantCulture)}\"";
+            var samples = (await nodes[i].Api.GetStringAsync("/metrics")).Split('\n').Where(static l => l.Length > 0 && l[0] != '#').ToList();
+            Assert.Contains(samples, static l => l.StartsWith("http_server_request_duration_seconds", StringComparison.Ordinal));
+            Assert.All(samples, l => Assert.Equal(1, l.Split(label).Length - 1));
+
+            var connections = (await MetricsScrape.ReadAsync(nodes[i].Api)).Where(static s => s.Key.StartsWith("iothub_connections{", StringComparison.Ordinal)).Sum(static s => s.Value);
+            Assert.Equal(i == 1 ? 1 : 0, connections);
+        }
     }
 
     /// <summary>CONNACK 0x88 Server unavailable to an MQTT 5 client, return code 3 Server unavailable to a 3.1.1 client.</summary>

@@ -5,6 +5,7 @@ using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -31,8 +32,10 @@ internal static class ClusterSetup
             builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
             builder.Services.AddSingleton<BrokersFence>();
             builder.Services.AddSingleton<INodeFence>(static services => services.GetRequiredService<BrokersFence>());
-            builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
+            var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
+            builder.Services.AddSingleton(new NodeLabel(ClusterSilo.NodeName(settings)));
+            builder.AddClusterSilo(settings);
         }
         else
         {
