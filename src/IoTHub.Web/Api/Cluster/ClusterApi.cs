@@ -61,20 +61,24 @@ internal static class ClusterApi
     private static async Task<Results<Ok<ClusterInfo>, ProblemHttpResult>> Get(IClusterNodes nodes, IOptions<ClusterOptions> options,
         CancellationToken cancellationToken)
     {
-        IReadOnlyList<ClusterNode> read;
         try
         {
-            read = await nodes.ReadAsync(cancellationToken);
+            return TypedResults.Ok(await DescribeAsync(nodes, options.Value, cancellationToken));
         }
         catch (ClusterStoreException e)
         {
             // The membership database is down or unreachable: this node cannot tell who is in the cluster.
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
+    }
 
-        return TypedResults.Ok(new ClusterInfo(options.Value.Enabled, options.Value.Name, nodes.Self,
+    /// <summary>The cluster as this node sees it, for the API and the dashboard's Status page; throws <see cref="ClusterStoreException"/> when the membership cannot be read.</summary>
+    public static async Task<ClusterInfo> DescribeAsync(IClusterNodes nodes, ClusterOptions options, CancellationToken cancellationToken)
+    {
+        var read = await nodes.ReadAsync(cancellationToken);
+        return new ClusterInfo(options.Enabled, options.Name, nodes.Self,
         [
             .. read.Select(static n => new ClusterNodeInfo(n.Id, n.Name, n.Address, n.Port, n.Status, n.StartedAt, n.LastHeartbeat, n.Connections, n.Self, n.Filters)),
-        ]));
+        ]);
     }
 }
