@@ -2,6 +2,7 @@ using System.Net;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -16,7 +17,8 @@ namespace IoTHub.Cluster;
 /// Runs an Orleans silo in the host when Cluster:Enabled is true (docs/clustering.md): membership in our PostgreSQL
 /// table, node-to-node traffic on Cluster:Port, no gateway (no Orleans clients outside the nodes), and failure detection
 /// tuned to declare a silent node dead in a few seconds, and the split brain guard (<see cref="MembershipStoreWatch"/>, which needs the
-/// host's <see cref="INodeFence"/>). Without it nothing of Orleans is registered.
+/// host's <see cref="INodeFence"/>), and the check at join that the settings which must agree do (which needs the host's
+/// <see cref="IAgreedSettings"/>). Without it nothing of Orleans is registered.
 /// </summary>
 internal static class ClusterSilo
 {
@@ -58,6 +60,7 @@ internal static class ClusterSilo
             silo.Services.AddSingleton<MembershipStoreWatch>();
             silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<MembershipStoreWatch>());
             silo.Services.AddSingleton<INodeLeave, SiloLeave>();
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SettingsAgreement>();
         });
     }
 

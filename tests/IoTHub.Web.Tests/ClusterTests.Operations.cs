@@ -143,6 +143,34 @@ public sealed partial class ClusterTests
         }
     }
 
+    [Fact]
+    public async Task ANodeWhoseSettingsDifferFromTheActiveNodesStopsAtJoinListingThem()
+    {
+        var nodes = await StartClusterAsync(sharedStore: false);
+
+        using var different = StartNode(3, FreePort.Next(), ["--Mqtt:MaximumPacketSize=2048", "--Cluster:IAmAliveInterval=00:00:04"]);
+        Assert.Equal(1, await different.WaitForExitAsync());
+        var output = different.Output;
+        Assert.Contains("IoTHub cannot start:", output, StringComparison.Ordinal);
+        foreach (var port in (await ClusterAsync(nodes[0].Api)).Where(static n => n.Status == "active").Select(static n => n.Port))
+        {
+            var node = "127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture);
+            Assert.Contains($"Mqtt:MaximumPacketSize is 2048 here and 1048576 on {node}", output, StringComparison.Ordinal);
+            Assert.Contains($"Cluster:IAmAliveInterval is 00:00:04 here and 00:00:05 on {node}", output, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("Mqtt:MaximumQoS", output, StringComparison.Ordinal);
+
+        // It never served: the three others go on, the one that stopped is not active in their view.
+        var view = await ClusterAsync(nodes[1].Api);
+        Assert.Equal(3, view.Count(static n => n.Status == "active"));
+
+        // A node with the same settings joins.
+        _hosts.Add(StartNode(4, FreePort.Next(), []));
+        var alike = await LoginAsync(_hosts[^1]);
+        await Poll.UntilAsync(async () => (await ClusterAsync(alike)).Count(static n => n.Status == "active") == 4, HostProcess.Timeout, "the fourth node did not join");
+    }
+
     /// <summary>CONNACK 0x88 Server unavailable to an MQTT 5 client, return code 3 Server unavailable to a 3.1.1 client.</summary>
     private static async Task AssertConnectRefusedAsync(IPEndPoint node)
     {

@@ -28,6 +28,9 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     private readonly List<HostProcess> _hosts = [];
     private readonly List<HttpClient> _clients = [];
 
+    /// <summary>What every node of the cluster started by <see cref="StartClusterAsync"/> is given: its storage, and the cluster's name.</summary>
+    private string[] _nodeArguments = [];
+
     /// <summary>Each node's first admin gets the known password (the variable the processes inherit).</summary>
     static ClusterTests() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminApiHost.AdminPassword);
 
@@ -197,14 +200,11 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
             await PostgresStorage.MigrateAsync(connectionString);
         }
 
-        var name = "test-" + Guid.NewGuid().ToString("N")[..8];
+        _nodeArguments = [.. storage, "--Cluster:Enabled=true", "--Cluster:Name=test-" + Guid.NewGuid().ToString("N")[..8]];
         var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
         for (var i = 0; i < 3; i++)
         {
-            _hosts.Add(HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
-                "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), .. storage,
-                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}",
-                .. i == 2 ? lastNodeArguments ?? [] : []]));
+            _hosts.Add(StartNode(i, ports[i], i == 2 ? lastNodeArguments ?? [] : []));
         }
 
         var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
@@ -224,6 +224,12 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         Assert.Equal(ports.Order(), (await ClusterAsync(nodes[0].Api)).Select(n => n.Port).Order());
         return nodes;
     }
+
+    /// <summary>Starts node <paramref name="index"/> of the cluster <see cref="StartClusterAsync"/> made, on its node-to-node <paramref name="port"/>.</summary>
+    private HostProcess StartNode(int index, int port, string[] arguments) =>
+        HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
+            "--data-dir", Path.Combine(_workingDirectory.Path, $"node{index.ToString(CultureInfo.InvariantCulture)}"), .. _nodeArguments,
+            $"--Cluster:Port={port.ToString(CultureInfo.InvariantCulture)}", .. arguments]);
 
     private static Task UntilDeadAsync(string id, params HttpClient[] observers) =>
         Poll.UntilAsync(async () =>

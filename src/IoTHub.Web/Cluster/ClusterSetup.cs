@@ -4,6 +4,7 @@ using IoTHub.Broker.Routing;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Settings;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
@@ -32,6 +33,7 @@ internal static class ClusterSetup
             builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
             builder.Services.AddSingleton<BrokersFence>();
             builder.Services.AddSingleton<INodeFence>(static services => services.GetRequiredService<BrokersFence>());
+            builder.Services.AddSingleton<IAgreedSettings, AgreedSettings>();
             var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
                 cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
             builder.Services.AddSingleton(new NodeLabel(ClusterSilo.NodeName(settings)));
