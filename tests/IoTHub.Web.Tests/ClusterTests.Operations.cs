@@ -49,6 +49,7 @@ public sealed partial class ClusterTests
         await UntilFiltersAsync(nodes[0].Api, ids[2], null);
         Assert.False(_hosts[2].HasExited);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadinessAsync(nodes[2].Api));
+        Assert.Equal("dead", (await ClusterAsync(nodes[2].Api)).Single(static n => n.Self).Status);
 
         // The client moves to another node and works on: cross-node routing delivers to it there.
         await mover.DisposeAsync();
