@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
@@ -95,7 +96,8 @@ internal sealed partial class MembershipStoreWatch(ClusterNodeSettings settings,
             }
 
             _fenced = true;
-            reason = $"the cluster's membership store has not answered for {silent.TotalSeconds:0.0} s (bound {settings.StoreLossBound.TotalSeconds:0.#} s): {_lastFailure}";
+            reason = string.Create(CultureInfo.InvariantCulture,
+                $"the cluster's membership store has not answered for {silent.TotalSeconds:0.0} s (bound {settings.StoreLossBound.TotalSeconds:0.#} s): {_lastFailure}");
         }
 
         Log.StoreLost(logger, reason);
