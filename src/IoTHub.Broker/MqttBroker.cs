@@ -40,6 +40,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private long _assignedIds;
     private int _disposed;
     private int _state;
+    private volatile ConnectRefusal? _notServing;
 
     public MqttBroker(BrokerOptions options, ILogger<MqttBroker>? logger = null, TimeProvider? time = null)
     {
@@ -59,6 +60,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     public BrokerState State => (BrokerState)Volatile.Read(ref _state);
+
+    /// <summary>Why a CONNECT is refused now whoever sends it: the broker stops, or stopped serving (<see cref="StopServing"/>); null while it serves.</summary>
+    internal ConnectRefusal? NotServing => State != BrokerState.Running ? ConnectRefusal.Stopping : _notServing;
 
     /// <summary>Delayed wills not yet published.</summary>
     public int PendingWillCount => _wills.Count;
@@ -320,6 +324,24 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         Volatile.Write(ref _state, (int)BrokerState.Stopped);
     }
+
+    /// <summary>
+    /// Stops serving clients while the broker keeps running, because this node must not (it lost its cluster's membership
+    /// store: docs/clustering.md#split-brain): new CONNECTs are refused with 0x88 Server unavailable (3.1.1: return code 3),
+    /// and every connection is closed, 5.0 clients with DISCONNECT 0x9C Use another server (0x88 is no DISCONNECT reason
+    /// code, [MQTT-3.14.2-1]). Wills do not fire: the server left, not the client. Until <see cref="ResumeServing"/>.
+    /// </summary>
+    public void StopServing(string reason)
+    {
+        _notServing = new ConnectRefusal(ReasonCode.ServerUnavailable, reason);
+        foreach (var (connection, _) in _connections)
+        {
+            connection.CloseForUnavailable(reason);
+        }
+    }
+
+    /// <summary>Takes clients again after <see cref="StopServing"/>.</summary>
+    public void ResumeServing() => _notServing = null;
 
     private bool HasUndelivered()
     {

@@ -19,7 +19,17 @@ internal sealed record ClusterNodeSettings(
     TimeSpan ProbeTimeout,
     int MissedProbesLimit,
     TimeSpan IAmAliveInterval,
-    bool MigrateOnStart);
+    bool MigrateOnStart)
+{
+    /// <summary>How often a node reads the membership table even without news: about the time it takes to declare a node dead.</summary>
+    public TimeSpan TableRefreshTimeout => ProbeTimeout * (MissedProbesLimit + 1);
+
+    /// <summary>
+    /// How long a node may go without one successful operation on its membership store before it stops serving clients
+    /// (split brain, docs/clustering.md#split-brain): two table refreshes missed, so one failed read is not enough.
+    /// </summary>
+    public TimeSpan StoreLossBound => TableRefreshTimeout * 2;
+}
 
 /// <summary>The MQTT connections of this process (every broker of it), which each node reports to the others.</summary>
 internal interface ILocalConnections

@@ -2,6 +2,7 @@ using System.Net;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +16,9 @@ namespace IoTHub.Cluster;
 /// <summary>
 /// Runs an Orleans silo in the host when Cluster:Enabled is true (docs/clustering.md): membership in our PostgreSQL
 /// table, node-to-node traffic on Cluster:Port, no gateway (no Orleans clients outside the nodes), and failure detection
-/// tuned to declare a silent node dead in a few seconds. Without it nothing of Orleans is registered.
+/// tuned to declare a silent node dead in a few seconds, and the split brain guard (<see cref="MembershipStoreWatch"/>, which needs the
+/// host's <see cref="INodeFence"/>), and the check at join that the settings which must agree do (which needs the host's
+/// <see cref="IAgreedSettings"/>). Without it nothing of Orleans is registered.
 /// </summary>
 internal static class ClusterSilo
 {
@@ -44,15 +47,20 @@ internal static class ClusterSilo
                 options.NumMissedProbesLimit = settings.MissedProbesLimit;
                 options.IAmAliveTablePublishTimeout = settings.IAmAliveInterval;
                 // Learn of changes made by others in about the time it takes to declare a node dead, even without gossip.
-                options.TableRefreshTimeout = settings.ProbeTimeout * (settings.MissedProbesLimit + 1);
+                options.TableRefreshTimeout = settings.TableRefreshTimeout;
                 // A vote counts while the node could have missed its probes since: stale ones must not add up.
-                options.DeathVoteExpirationTimeout = settings.ProbeTimeout * (settings.MissedProbesLimit + 1) * 2;
+                options.DeathVoteExpirationTimeout = settings.TableRefreshTimeout * 2;
                 // Orleans adapts each probe's timeout (a phi accrual detector) between these bounds; its default upper bound, four
                 // probe periods, made a frozen node take 8 to 9 s to be declared dead here. Capped at one period: about 2 s.
                 options.MinProbeTimeout = settings.ProbeTimeout / 2;
                 options.MaxProbeTimeout = settings.ProbeTimeout;
             });
             silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
+            silo.Services.AddSingleton(settings);
+            silo.Services.AddSingleton<MembershipStoreWatch>();
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<MembershipStoreWatch>());
+            silo.Services.AddSingleton<INodeLeave, SiloLeave>();
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SettingsAgreement>();
         });
     }
 
@@ -60,7 +68,8 @@ internal static class ClusterSilo
     public static void AddNodeServices(this ISiloBuilder silo, string connectionString, string clusterId, bool migrateOnStart)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        silo.Services.AddSingleton<IMembershipTable>(_ => new PostgresMembershipTable(connectionString, clusterId, migrateOnStart));
+        silo.Services.AddSingleton<IMembershipTable>(services =>
+            new PostgresMembershipTable(connectionString, clusterId, migrateOnStart, services.GetService<MembershipStoreWatch>()));
         silo.AddPlacementDirector<OnNodePlacement, OnNodePlacementDirector>();
         silo.Services.AddSingleton<IClusterNodes, OrleansClusterNodes>();
         silo.Services.TryAddSingleton<RoutingSettings>();

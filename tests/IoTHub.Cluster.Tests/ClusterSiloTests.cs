@@ -44,6 +44,10 @@ public sealed class ClusterSiloTests
         var table = Assert.IsType<PostgresMembershipTable>(host.Services.GetRequiredService<IMembershipTable>());
         Assert.Equal("plant-7", table.ClusterId);
         Assert.IsType<OrleansClusterNodes>(host.Services.GetRequiredService<IClusterNodes>());
+
+        // Split brain: the node stops serving after two table refreshes without an answer from the store.
+        Assert.Equal(TimeSpan.FromSeconds(6), host.Services.GetRequiredService<ClusterNodeSettings>().StoreLossBound);
+        Assert.NotNull(host.Services.GetRequiredService<MembershipStoreWatch>());
     }
 
     private static IHost Build(ClusterNodeSettings settings)
@@ -52,7 +56,19 @@ public sealed class ClusterSiloTests
         builder.AddClusterSilo(settings);
         builder.Services.AddSingleton<ILocalConnections>(new NoConnections());
         builder.Services.AddSingleton<Routing.ILocalBroker, RecordingBroker>();
+        builder.Services.AddSingleton<INodeFence, NoFence>();
         return builder.Build();
+    }
+
+    private sealed class NoFence : INodeFence
+    {
+        public void Fence(string reason)
+        {
+        }
+
+        public void Lift()
+        {
+        }
     }
 
     private sealed class NoConnections : ILocalConnections

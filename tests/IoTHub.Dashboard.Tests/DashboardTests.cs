@@ -157,6 +157,9 @@ public sealed class DashboardTests(DashboardHost host, Chromium chromium) : ICla
         var mqtt = page.GetByTestId("listeners").Locator("tbody tr", new() { HasText = port });
         await Expect(mqtt).ToContainTextAsync("mqtt");
         await Expect(mqtt).ToContainTextAsync("yes");
+
+        // Without clustering nothing more: no cluster nodes (ClusterNodesViewTests shows them on a clustered host).
+        await Expect(page.GetByTestId("cluster-nodes")).ToHaveCountAsync(0);
     }
 
     [Fact]

@@ -14,6 +14,7 @@ internal sealed class ClusterClient : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<Message> _received = [];
+    private readonly TaskCompletionSource<MqttClientDisconnectReason> _disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ClusterClient(IMqttClient client)
     {
@@ -30,9 +31,17 @@ internal sealed class ClusterClient : IAsyncDisposable
 
             return Task.CompletedTask;
         };
+        Client.DisconnectedAsync += e =>
+        {
+            _disconnected.TrySetResult(e.Reason);
+            return Task.CompletedTask;
+        };
     }
 
     public IMqttClient Client { get; }
+
+    /// <summary>Completes with the reason of the first disconnection (a server's DISCONNECT reason code, or how the connection ended).</summary>
+    public Task<MqttClientDisconnectReason> Disconnected => _disconnected.Task;
 
     public IReadOnlyList<Message> Received
     {

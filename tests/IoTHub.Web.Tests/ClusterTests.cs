@@ -28,6 +28,9 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     private readonly List<HostProcess> _hosts = [];
     private readonly List<HttpClient> _clients = [];
 
+    /// <summary>What every node of the cluster started by <see cref="StartClusterAsync"/> is given: its storage, and the cluster's name.</summary>
+    private string[] _nodeArguments = [];
+
     /// <summary>Each node's first admin gets the known password (the variable the processes inherit).</summary>
     static ClusterTests() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminApiHost.AdminPassword);
 
@@ -108,11 +111,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     public async Task APublishOnOneNodeReachesTheSubscribersOfTheOthersOnceAndStopsWithTheirRoutes()
     {
         var nodes = await StartClusterAsync(sharedStore: false);
-        var ids = new List<string>();
-        foreach (var (api, _) in nodes)
-        {
-            ids.Add(await SelfIdAsync(api));
-        }
+        var ids = await IdsAsync(nodes);
 
         // B: the exact topic, Retain As Published; C: a wildcard. The publisher on A.
         await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "sub-b");
@@ -189,11 +188,12 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     /// Starts three nodes and waits until each of them sees all three active. With <paramref name="sharedStore"/> they store
     /// their state in the one PostgreSQL database, which the cluster then uses too (no Cluster:ConnectionString), and all
     /// three migrate the new database at once as they start; without, they keep state in memory and are given the
-    /// migrated cluster database.
+    /// migrated cluster database (<paramref name="connectionString"/> when given). The last node gets <paramref name="lastNodeArguments"/> too.
     /// </summary>
-    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore)
+    private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore, string? connectionString = null,
+        string[]? lastNodeArguments = null)
     {
-        var connectionString = await server.CreateDatabaseAsync();
+        connectionString ??= await server.CreateDatabaseAsync();
         string[] storage = sharedStore
             ? ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", "--Storage:MigrateOnStart=true"]
             : ["--Storage:Provider=memory", $"--Cluster:ConnectionString={connectionString}"];
@@ -202,13 +202,11 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
             await PostgresStorage.MigrateAsync(connectionString);
         }
 
-        var name = "test-" + Guid.NewGuid().ToString("N")[..8];
+        _nodeArguments = [.. storage, "--Cluster:Enabled=true", "--Cluster:Name=test-" + Guid.NewGuid().ToString("N")[..8]];
         var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
         for (var i = 0; i < 3; i++)
         {
-            _hosts.Add(HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
-                "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), .. storage,
-                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"]));
+            _hosts.Add(StartNode(i, ports[i], i == 2 ? lastNodeArguments ?? [] : []));
         }
 
         var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
@@ -228,6 +226,12 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         Assert.Equal(ports.Order(), (await ClusterAsync(nodes[0].Api)).Select(n => n.Port).Order());
         return nodes;
     }
+
+    /// <summary>Starts node <paramref name="index"/> of the cluster <see cref="StartClusterAsync"/> made, on its node-to-node <paramref name="port"/>.</summary>
+    private HostProcess StartNode(int index, int port, string[] arguments) =>
+        HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
+            "--data-dir", Path.Combine(_workingDirectory.Path, $"node{index.ToString(CultureInfo.InvariantCulture)}"), .. _nodeArguments,
+            $"--Cluster:Port={port.ToString(CultureInfo.InvariantCulture)}", .. arguments]);
 
     private static Task UntilDeadAsync(string id, params HttpClient[] observers) =>
         Poll.UntilAsync(async () =>
@@ -253,6 +257,18 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         var token = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
+    }
+
+    /// <summary>Each node's id, as it tells it, in the order of <paramref name="nodes"/>.</summary>
+    private static async Task<List<string>> IdsAsync(List<(HttpClient Api, IPEndPoint Mqtt)> nodes)
+    {
+        var ids = new List<string>();
+        foreach (var (api, _) in nodes)
+        {
+            ids.Add(await SelfIdAsync(api));
+        }
+
+        return ids;
     }
 
     private static async Task<string> SelfIdAsync(HttpClient api) => (await ClusterAsync(api)).Single(n => n.Self).Id;

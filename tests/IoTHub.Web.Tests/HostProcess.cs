@@ -118,6 +118,8 @@ internal sealed partial class HostProcess : IDisposable
         return _process.ExitCode;
     }
 
+    public bool HasExited => _process.HasExited;
+
     /// <summary>SIGTERM, as a service manager or `docker stop` sends (Process.Kill sends SIGKILL).</summary>
     public void Terminate()
     {

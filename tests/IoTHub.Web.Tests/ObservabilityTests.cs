@@ -184,6 +184,15 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
     }
 
     [Fact]
+    public async Task Without_clustering_no_series_has_a_node_label()
+    {
+        var scrape = await host.Client.GetStringAsync("/metrics");
+
+        Assert.Contains("iothub_connections", scrape, StringComparison.Ordinal);
+        Assert.DoesNotContain("node=", scrape, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ready_checks_listeners_and_storage()
     {
         var response = await host.Client.GetAsync("/health/ready");
@@ -204,7 +213,7 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
             "/api/v1/clients/{clientId}", "/api/v1/clients/{clientId}/disconnect", "/api/v1/sessions", "/api/v1/sessions/{clientId}",
             "/api/v1/subscriptions", "/api/v1/retained", "/api/v1/retained/{topic}", "/api/v1/publish", "/api/v1/statistics", "/api/v1/api-keys", "/api/v1/api-keys/{id}", "/api/v1/audit",
             "/api/v1/mqtt-users", "/api/v1/mqtt-users/{userName}", "/api/v1/mqtt-users/import", "/api/v1/mqtt-users/{userName}/roles", "/api/v1/roles",
-            "/api/v1/roles/{name}", "/api/v1/acl-rules", "/api/v1/acl-rules/{id}",
+            "/api/v1/roles/{name}", "/api/v1/acl-rules", "/api/v1/acl-rules/{id}", "/api/v1/cluster", "/api/v1/cluster/drain",
         ];
         foreach (var path in expected)
         {
@@ -218,6 +227,9 @@ public sealed class ObservabilityTests(AdminApiHost host) : IClassFixture<AdminA
         Assert.True(publish.GetProperty("responses").TryGetProperty("403", out _));
         Assert.True(publish.GetProperty("responses").TryGetProperty("400", out _));
         Assert.False(paths.GetProperty("/api/v1/auth/login").GetProperty("post").TryGetProperty("security", out _));
+        var drain = paths.GetProperty("/api/v1/cluster/drain").GetProperty("post");
+        Assert.True(drain.GetProperty("responses").TryGetProperty("202", out _));
+        Assert.True(drain.GetProperty("responses").TryGetProperty("403", out _));
         var schemas = document.GetProperty("components").GetProperty("schemas");
         Assert.True(schemas.TryGetProperty("ClientSummaryPage", out _));
         var topic = schemas.GetProperty("PublishRequest").GetProperty("properties").GetProperty("topic");

@@ -44,9 +44,9 @@ internal sealed class ConnectAdmission(MqttBroker broker)
             return new ConnectRefusal(ReasonCode.ClientIdentifierNotValid, "client id with a control character");
         }
 
-        if (broker.State != BrokerState.Running)
+        if (broker.NotServing is { } notServing)
         {
-            return ConnectRefusal.Stopping;
+            return notServing;
         }
 
         if (broker.ConnectionCount > Options.MaximumConnections)

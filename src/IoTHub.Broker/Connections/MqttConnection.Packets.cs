@@ -154,10 +154,10 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        if (_broker.State != BrokerState.Running)
+        if (_broker.NotServing is { } notServing)
         {
-            // It stopped while the authenticator was deciding.
-            RefuseConnect(ConnectRefusal.Stopping, clientId, admitted.UserName);
+            // It stopped (serving) while the authenticator was deciding.
+            RefuseConnect(notServing, clientId, admitted.UserName);
             return;
         }
 

@@ -416,10 +416,15 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// Closes the connection because the broker stops (5.0: DISCONNECT 0x8B). The will does not fire:
     /// the client did not vanish, the server did.
     /// </summary>
-    public void CloseForShutdown()
+    public void CloseForShutdown() => CloseByServer(ReasonCode.ServerShuttingDown, "server shutting down");
+
+    /// <summary>Closes the connection because the broker stopped serving (<see cref="MqttBroker.StopServing"/>; 5.0: DISCONNECT 0x9C). The will does not fire.</summary>
+    public void CloseForUnavailable(string reason) => CloseByServer(ReasonCode.UseAnotherServer, reason);
+
+    private void CloseByServer(ReasonCode reasonCode, string reason)
     {
         _will = null;
-        Close(ReasonCode.ServerShuttingDown, "server shutting down", ConnectionCloseReason.ServerShutdown);
+        Close(reasonCode, reason, ConnectionCloseReason.ServerShutdown);
     }
 
     /// <summary>Called by the broker's monitor; closes the connection when one of its timers ran out.</summary>

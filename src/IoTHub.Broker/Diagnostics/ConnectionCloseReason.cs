@@ -33,7 +33,7 @@ public enum ConnectionCloseReason : byte
     /// <summary>Its socket accepted no data for Mqtt:StuckClientTimeout while the broker had some for it.</summary>
     Stuck,
 
-    /// <summary>The broker stopped.</summary>
+    /// <summary>The broker stopped, or stopped serving (a node that lost its cluster's membership store).</summary>
     ServerShutdown,
 
     /// <summary>A QoS 1/2 message it published could not be stored (strict durability): it sends it again on reconnect.</summary>

@@ -17,7 +17,9 @@ namespace IoTHub.Cluster.Membership;
 /// two nodes writing from one version the second waits, finds the version moved and changes nothing. A member row's
 /// own etag guards it the same way. IAmAlive writes touch neither (Orleans' contract: they are not membership changes).
 /// </summary>
-internal sealed class PostgresMembershipTable(string connectionString, string clusterId, bool migrate = false) : IMembershipTable
+/// <remarks>Each read and write of a running node tells <paramref name="watch"/> whether the store answered (split brain).</remarks>
+internal sealed class PostgresMembershipTable(string connectionString, string clusterId, bool migrate = false, MembershipStoreWatch? watch = null)
+    : IMembershipTable
 {
     private const string MemberColumns =
         "address, port, generation, silo_name, host_name, status, proxy_port, suspect_times, start_time, i_am_alive_time, etag";
@@ -78,34 +80,34 @@ internal sealed class PostgresMembershipTable(string connectionString, string cl
         await delete.ExecuteNonQueryAsync();
     }
 
-    public Task<MembershipTableData> ReadRow(SiloAddress key) => ReadAsync(key);
+    public Task<MembershipTableData> ReadRow(SiloAddress key) => WatchedAsync(ReadAsync(key));
 
-    public Task<MembershipTableData> ReadAll() => ReadAsync(null);
+    public Task<MembershipTableData> ReadAll() => WatchedAsync(ReadAsync(null));
 
-    public async Task<bool> InsertRow(MembershipEntry entry, TableVersion tableVersion)
+    public Task<bool> InsertRow(MembershipEntry entry, TableVersion tableVersion)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(tableVersion);
-        return await ChangeAsync(tableVersion, async (connection, transaction) =>
+        return WatchedAsync(ChangeAsync(tableVersion, async (connection, transaction) =>
         {
             await using var insert = Command(connection,
                 $"INSERT INTO cluster_members (cluster_id, {MemberColumns}) VALUES (@cluster, @address, @port, @generation, @silo_name, @host_name, " +
                 "@status, @proxy_port, @suspect_times, @start_time, @i_am_alive_time, 0) ON CONFLICT DO NOTHING", transaction);
             AddEntry(insert, entry);
             return await insert.ExecuteNonQueryAsync() == 1;
-        });
+        }));
     }
 
-    public async Task<bool> UpdateRow(MembershipEntry entry, string etag, TableVersion tableVersion)
+    public Task<bool> UpdateRow(MembershipEntry entry, string etag, TableVersion tableVersion)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(tableVersion);
         if (!int.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var rowVersion))
         {
-            return false;
+            return Task.FromResult(false);
         }
 
-        return await ChangeAsync(tableVersion, async (connection, transaction) =>
+        return WatchedAsync(ChangeAsync(tableVersion, async (connection, transaction) =>
         {
             await using var update = Command(connection,
                 "UPDATE cluster_members SET silo_name = @silo_name, host_name = @host_name, status = @status, proxy_port = @proxy_port, " +
@@ -114,17 +116,38 @@ internal sealed class PostgresMembershipTable(string connectionString, string cl
             AddEntry(update, entry);
             update.Parameters.AddWithValue("etag", rowVersion);
             return await update.ExecuteNonQueryAsync() == 1;
-        });
+        }));
     }
 
-    public async Task UpdateIAmAlive(MembershipEntry entry)
+    public Task UpdateIAmAlive(MembershipEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        return WatchedAsync(UpdateIAmAliveAsync(entry));
+    }
+
+    private async Task<int> UpdateIAmAliveAsync(MembershipEntry entry)
+    {
         await using var connection = await OpenAsync();
         await using var update = Command(connection, $"UPDATE cluster_members SET i_am_alive_time = @i_am_alive_time WHERE {KeyCondition}");
         AddKey(update, entry.SiloAddress);
         update.Parameters.AddWithValue("i_am_alive_time", Milliseconds(entry.IAmAliveTime));
-        await update.ExecuteNonQueryAsync();
+        return await update.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Awaits an operation and tells the watch whether the store answered.</summary>
+    private async Task<T> WatchedAsync<T>(Task<T> operation)
+    {
+        try
+        {
+            var result = await operation;
+            watch?.Succeeded();
+            return result;
+        }
+        catch (Exception e)
+        {
+            watch?.Failed(e);
+            throw;
+        }
     }
 
     /// <summary>

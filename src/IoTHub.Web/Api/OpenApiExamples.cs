@@ -116,6 +116,7 @@ internal sealed class OpenApiExamples(IOptions<JsonOptions> json) : ISchemaFilte
             Node with { Id = "10.0.0.12:11111@502175391", Name = "10.0.0.12:11111", Address = "10.0.0.12", LastHeartbeat = At.AddSeconds(-4), Connections = 3_980, Self = false },
             Node with { Id = "10.0.0.13:11111@502170012", Name = "10.0.0.13:11111", Address = "10.0.0.13", Status = NodeStatus.Dead, LastHeartbeat = At.AddMinutes(-3),
                 Connections = null, Self = false }]),
+        [typeof(DrainInfo)] = new DrainInfo(Node.Id, At),
         [typeof(StatisticsSummary)] = new StatisticsSummary(Counters with { Broker = "*" }, [Counters]),
         [typeof(Alarm)] = new Alarm(AlarmNames.ConnectionsHigh, "default", "91000 connections of at most 100000 (Mqtt:MaximumConnections).", At, null),
         [typeof(AlarmList)] = new AlarmList([new Alarm(AlarmNames.ConnectionsHigh, "default", "91000 connections of at most 100000 (Mqtt:MaximumConnections).", At, null)],

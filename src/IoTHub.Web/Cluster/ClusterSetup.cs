@@ -1,9 +1,12 @@
 using IoTHub.Cluster;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
+using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Settings;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -29,8 +32,13 @@ internal static class ClusterSetup
         {
             builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
             builder.Services.AddHostedService<ClusterMetrics>();
-            builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
+            builder.Services.AddSingleton<BrokersFence>();
+            builder.Services.AddSingleton<INodeFence>(static services => services.GetRequiredService<BrokersFence>());
+            builder.Services.AddSingleton<IAgreedSettings, AgreedSettings>();
+            var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
+            builder.Services.AddSingleton(new NodeLabel(ClusterSilo.NodeName(settings)));
+            builder.AddClusterSilo(settings);
         }
         else
         {

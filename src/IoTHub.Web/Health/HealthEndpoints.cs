@@ -10,6 +10,7 @@ internal static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck<ListenersBoundCheck>("listeners", tags: [ReadyTag])
+            .AddCheck<ServingCheck>("serving", tags: [ReadyTag])
             .AddCheck<StorageReachableCheck>("storage", tags: [ReadyTag])
             .AddCheck<AuthenticationBackendsCheck>("authentication_backends", tags: [ReadyTag]);
         return services;
@@ -17,7 +18,8 @@ internal static class HealthEndpoints
 
     /// <summary>
     /// GET /health/live answers "Healthy" while the process serves requests; it runs no checks.
-    /// GET /health/ready runs the readiness checks (listeners bound, storage reachable): 200 or 503; 200 "Degraded" while an
+    /// GET /health/ready runs the readiness checks (listeners bound, the node serving: not draining, not fenced for a lost
+    /// membership store; storage reachable): 200 or 503; 200 "Degraded" while an
     /// authentication backend fails (the broker still serves the clients other authenticators and the cache decide).
     /// Both are open to anonymous callers (probes carry no token).
     /// </summary>

@@ -1,7 +1,9 @@
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Security.Backends;
 using IoTHub.Broker.Storage;
+using IoTHub.Web.Cluster;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Drain;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Storage;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -31,6 +33,18 @@ internal sealed class ListenersBoundCheck(BoundListeners listeners, IHostApplica
             ? HealthCheckResult.Healthy("every listener is bound", data)
             : HealthCheckResult.Unhealthy($"{unbound} listener(s) not bound", data: data));
     }
+}
+
+/// <summary>
+/// Ready while this node serves MQTT clients: not while it drains for a restart, nor, in a cluster, while it has lost the
+/// membership store (docs/clustering.md#split-brain).
+/// </summary>
+internal sealed class ServingCheck(NodeDrain drain, IServiceProvider services) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(drain.Since is { } since ? HealthCheckResult.Unhealthy($"draining since {since:O}")
+            : services.GetService<BrokersFence>()?.Reason is { } fenced ? HealthCheckResult.Unhealthy(fenced)
+            : HealthCheckResult.Healthy("serving MQTT clients"));
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using IoTHub.Cluster.Membership;
+using IoTHub.Cluster.Settings;
 using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Hosting;
@@ -31,6 +32,10 @@ internal static class StartupFailure
             case ClusterStoreException cluster:
                 // The cluster's membership database unreachable, refusing us or not migrated (src/IoTHub.Cluster).
                 problems.Add(cluster.Message);
+                return true;
+            case ClusterSettingsException settings:
+                // A joining node whose settings differ from the active nodes' (src/IoTHub.Cluster/Settings).
+                problems.AddRange(settings.Differences.Select(static d => "Cluster: every node must set this alike: " + d));
                 return true;
             case IOException io:
                 // Kestrel's "Failed to bind to address ...: address already in use."

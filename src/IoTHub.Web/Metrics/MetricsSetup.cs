@@ -5,7 +5,11 @@ using OpenTelemetry.Metrics;
 
 namespace IoTHub.Web.Metrics;
 
-/// <summary>/metrics in Prometheus text format: the broker meter (and the cluster's, with clustering on), ASP.NET Core and the .NET runtime; the in-process metrics history and the alarms it checks.</summary>
+/// <summary>
+/// /metrics in Prometheus text format: the broker meter (and the cluster's, with clustering on), ASP.NET Core and the .NET
+/// runtime, each series with a <c>node</c> label in a cluster (<see cref="NodeLabel"/>); the in-process metrics history and the
+/// alarms it checks.
+/// </summary>
 internal static class MetricsSetup
 {
     public const string Path = "/metrics";
@@ -39,7 +43,9 @@ internal static class MetricsSetup
 
     public static IEndpointRouteBuilder MapMetricsEndpoint(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPrometheusScrapingEndpoint(Path).AllowAnonymous();
+        var node = endpoints.ServiceProvider.GetService<NodeLabel>();
+        endpoints.MapPrometheusScrapingEndpoint(Path, meterProvider: null,
+            configureBranchedPipeline: node is null ? null : scrape => scrape.Use(node.LabelScrapeAsync), optionsName: null).AllowAnonymous();
         return endpoints;
     }
 

@@ -3,6 +3,7 @@ using IoTHub.Broker.Connections;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Storage;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Drain;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Transports;
 using IoTHub.Web.Transports.Detect;
@@ -52,6 +53,7 @@ internal static class MqttListener
                 host.ShutdownTimeout = longestDrain + ShutdownMargin;
             });
         services.AddSingleton<IConnectionListenerFactory, MqttSocketTransport>();
+        services.AddSingleton<NodeDrain>();
         services.AddHostedService<BrokerService>();
         services.AddHostedService<UnixSocketFiles>();
         return services;
@@ -120,10 +122,11 @@ internal static class MqttListener
     }
 
     /// <summary>
-    /// Starts the brokers with the host. At shutdown, before the web server stops, each broker drains
-    /// its queues for up to its drain timeout and closes its connections (5.0 clients get 0x8B).
+    /// Starts the brokers with the host. At shutdown, before the web server stops, the node drains (<see cref="NodeDrain"/>:
+    /// each broker delivers its queues for up to its drain timeout and closes its connections, 5.0 clients get 0x8B; a
+    /// clustered node then leaves the membership).
     /// </summary>
-    private sealed class BrokerService(BrokerRegistry registry, IServiceProvider services) : IHostedLifecycleService
+    private sealed class BrokerService(BrokerRegistry registry, NodeDrain drain, IServiceProvider services) : IHostedLifecycleService
     {
         /// <summary>
         /// The default broker keeps its state in the configured store (opened before this service starts);
@@ -140,8 +143,7 @@ internal static class MqttListener
             }
         }
 
-        public Task StoppingAsync(CancellationToken cancellationToken) =>
-            Task.WhenAll(registry.Brokers.Values.Select(static broker => broker.StopAsync(broker.Options.DrainTimeout)));
+        public Task StoppingAsync(CancellationToken cancellationToken) => drain.DrainAsync("the host stops");
 
         public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -1,6 +1,8 @@
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
+using IoTHub.Web.Auth;
 using IoTHub.Web.Configuration;
+using IoTHub.Web.Drain;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -29,7 +31,12 @@ internal sealed record ClusterNodeInfo(string Id, string Name, string Address, i
 /// <param name="Nodes">Every node in the membership, dead ones included until they are cleaned up.</param>
 internal sealed record ClusterInfo(bool Enabled, string Name, string Self, IReadOnlyList<ClusterNodeInfo> Nodes);
 
-/// <summary>GET /api/v1/cluster.</summary>
+/// <summary>The drain of the node that answered (docs/clustering.md#drain-and-rolling-restarts).</summary>
+/// <param name="Node">The id of the node that drains (as in GET /api/v1/cluster; "local" without clustering).</param>
+/// <param name="DrainingSince">When its drain began (an earlier one, when it was draining already).</param>
+internal sealed record DrainInfo(string Node, DateTimeOffset DrainingSince);
+
+/// <summary>GET /api/v1/cluster, POST /api/v1/cluster/drain.</summary>
 internal static class ClusterApi
 {
     public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder api)
@@ -37,26 +44,41 @@ internal static class ClusterApi
         api.MapGet("/cluster", Get).WithTags("Cluster").WithName("GetCluster")
             .WithSummary("Shows the nodes of the cluster with their state, last heartbeat, MQTT connections and the topic filters routed to each (one node without clustering).")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        api.MapPost("/cluster/drain", Drain).WithTags("Cluster").WithName("DrainNode")
+            .WithSummary("Drains the node that answers for a rolling restart: GET /health/ready answers 503 at once, new MQTT clients are refused, " +
+                "connected ones get what is queued for them, then DISCONNECT 0x8B (Server shutting down), and a clustered node leaves the cluster. " +
+                "The process keeps running (its API too) until it is stopped; it does not serve MQTT again. Answers at once; the Location is the readiness probe.")
+            .RequireAuthorization(AdminRoles.ChangePolicy);
         return api;
+    }
+
+    private static Accepted<DrainInfo> Drain(NodeDrain drain, IClusterNodes nodes)
+    {
+        _ = drain.DrainAsync("POST /api/v1/cluster/drain");
+        return TypedResults.Accepted("/health/ready", new DrainInfo(nodes.Self, drain.Since!.Value));
     }
 
     private static async Task<Results<Ok<ClusterInfo>, ProblemHttpResult>> Get(IClusterNodes nodes, IOptions<ClusterOptions> options,
         CancellationToken cancellationToken)
     {
-        IReadOnlyList<ClusterNode> read;
         try
         {
-            read = await nodes.ReadAsync(cancellationToken);
+            return TypedResults.Ok(await DescribeAsync(nodes, options.Value, cancellationToken));
         }
         catch (ClusterStoreException e)
         {
             // The membership database is down or unreachable: this node cannot tell who is in the cluster.
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
+    }
 
-        return TypedResults.Ok(new ClusterInfo(options.Value.Enabled, options.Value.Name, nodes.Self,
+    /// <summary>The cluster as this node sees it, for the API and the dashboard's Status page; throws <see cref="ClusterStoreException"/> when the membership cannot be read.</summary>
+    public static async Task<ClusterInfo> DescribeAsync(IClusterNodes nodes, ClusterOptions options, CancellationToken cancellationToken)
+    {
+        var read = await nodes.ReadAsync(cancellationToken);
+        return new ClusterInfo(options.Enabled, options.Name, nodes.Self,
         [
             .. read.Select(static n => new ClusterNodeInfo(n.Id, n.Name, n.Address, n.Port, n.Status, n.StartedAt, n.LastHeartbeat, n.Connections, n.Self, n.Filters)),
-        ]));
+        ]);
     }
 }
