@@ -2,6 +2,7 @@ using System.Net;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Sessions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -56,7 +57,10 @@ internal static class ClusterSilo
         });
     }
 
-    /// <summary>What a node of ours adds to an Orleans silo: our membership table, the per-node grains' placement, the view of the nodes, cross-node routing (which needs an <see cref="ILocalBroker"/>).</summary>
+    /// <summary>
+    /// What a node of ours adds to an Orleans silo: our membership table, the per-node grains' placement, the view of the nodes, cross-node
+    /// routing (which needs an <see cref="ILocalBroker"/>) and one owner per client id (which needs an <see cref="ILocalSessions"/>).
+    /// </summary>
     public static void AddNodeServices(this ISiloBuilder silo, string connectionString, string clusterId, bool migrateOnStart)
     {
         ArgumentNullException.ThrowIfNull(silo);
@@ -66,6 +70,12 @@ internal static class ClusterSilo
         silo.Services.TryAddSingleton<RoutingSettings>();
         silo.Services.AddSingleton<ClusterRouting>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<ClusterRouting>());
+        silo.Services.TryAddSingleton<SessionSettings>();
+        silo.Services.AddSingleton<ClusterSessions>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<ClusterSessions>());
+#pragma warning disable ORLEANSEXP003 // Opted in on purpose: the arbiters of client ids must never have two activations (docs/clustering.md).
+        silo.AddDistributedGrainDirectory(ClientGrain.DirectoryName);
+#pragma warning restore ORLEANSEXP003
     }
 
     /// <summary>A node's name: its advertised address and port, unique in a cluster.</summary>

@@ -80,7 +80,14 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
                 (uint?)row.ExpiryInterval));
         }
 
-        await ReadSessionsAsync(_context, owner: _owner, clientId: null, state.Sessions, cancellationToken).ConfigureAwait(false);
+        if (_owner is { } owner)
+        {
+            // Sessions no node owns (stored before clustering was turned on) go to the first node that starts, each to one node.
+            await _context.Sessions.Where(x => x.OwnerNode == null)
+                .ExecuteUpdateAsync(x => x.SetProperty(row => row.OwnerNode, owner), cancellationToken).ConfigureAwait(false);
+        }
+
+        await ReadSessionsAsync(_context, _owner, clientId: null, state.Sessions, cancellationToken).ConfigureAwait(false);
         return state;
     }
 

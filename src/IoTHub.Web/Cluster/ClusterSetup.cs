@@ -1,8 +1,10 @@
 using IoTHub.Cluster;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Sessions;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Mqtt;
 using Microsoft.Extensions.Options;
@@ -27,9 +29,13 @@ internal static class ClusterSetup
         var storage = ReadStorage(builder.Configuration.GetSection(StorageOptions.SectionName));
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
-            builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
-            builder.AddClusterSilo(new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart));
+            var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
+            builder.Services.AddSingleton<DefaultBroker>();
+            builder.Services.AddSingleton<ILocalBroker>(static services => services.GetRequiredService<DefaultBroker>());
+            builder.Services.AddSingleton<ILocalSessions>(static services => services.GetRequiredService<DefaultBroker>());
+            builder.Services.AddSingleton(new ClusterNodeName(ClusterSilo.NodeName(settings)));
+            builder.AddClusterSilo(settings);
         }
         else
         {
@@ -83,12 +89,16 @@ internal static class ClusterSetup
         }
     }
 
-    /// <summary>Cross-node routing serves the default broker; named brokers (Mqtt:Brokers) stay on their node.</summary>
-    private sealed class DefaultBroker(BrokerRegistry registry) : ILocalBroker
+    /// <summary>Cross-node routing and one owner per client id serve the default broker; named brokers (Mqtt:Brokers) stay on their node.</summary>
+    private sealed class DefaultBroker(BrokerRegistry registry) : ILocalBroker, ILocalSessions
     {
         public void Attach(IRemoteRoutes routes) => registry.Default.AttachRemoteRoutes(routes);
 
         public int Deliver(MqttMessage message) => registry.Default.RouteForwarded(message);
+
+        public void Attach(ISessionOwners owners) => registry.Default.AttachSessionOwners(owners);
+
+        public Task GiveUpAsync(string clientId, bool continues) => registry.Default.GiveUpSessionAsync(clientId, continues);
     }
 
     /// <summary>The connections of every broker of this process.</summary>
@@ -109,3 +119,6 @@ internal static class ClusterSetup
         }
     }
 }
+
+/// <summary>This process as a node of a cluster: its name (advertised address and node-to-node port), the owner of the sessions it stores.</summary>
+internal sealed record ClusterNodeName(string Name);

@@ -2,6 +2,7 @@ using IoTHub.Broker;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Storage;
+using IoTHub.Web.Cluster;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Hosting;
 using IoTHub.Web.Transports;
@@ -133,7 +134,15 @@ internal static class MqttListener
         {
             // Resolved now, not in the constructor: the store is opened by the storage service's own start.
             var store = services.GetRequiredService<IBrokerStore>();
-            registry.Default.AttachStorage(services.GetRequiredService<StorageWriter>(), await store.LoadAsync(cancellationToken));
+            ISharedSessionStore? sharedSessions = null;
+            if (services.GetService<ClusterNodeName>() is { } node && store is ISharedSessionStore shared)
+            {
+                // A node of a cluster loads the sessions it owns; those of the other nodes come over when their clients connect here.
+                shared.ActForNode(node.Name);
+                sharedSessions = shared;
+            }
+
+            registry.Default.AttachStorage(services.GetRequiredService<StorageWriter>(), await store.LoadAsync(cancellationToken), sharedSessions);
             foreach (MqttBroker broker in registry.Brokers.Values)
             {
                 broker.Start();

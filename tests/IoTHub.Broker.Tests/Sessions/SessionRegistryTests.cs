@@ -35,7 +35,7 @@ public sealed class SessionRegistryTests : IAsyncDisposable
         new(_broker, new DuplexPipe(new Pipe().Reader, new Pipe().Writer), PipeClient.Connection);
 
     private bool Attach(MqttConnection connection, string clientId, bool cleanStart = false, uint expiry = 60) =>
-        Registry.Attach(connection, clientId, cleanStart, expiry, new ConnAckPacket());
+        Registry.Attach(connection, clientId, cleanStart, expiry, new ConnAckPacket()) == true;
 
     private static Will DelayedWill(string clientId, uint delay) => new(
         new WillMessage { Topic = $"wills/{clientId}", Payload = Encoding.UTF8.GetBytes("gone"), QualityOfService = QualityOfService.AtLeastOnce,
