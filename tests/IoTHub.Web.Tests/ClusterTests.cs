@@ -28,6 +28,9 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     private readonly List<HostProcess> _hosts = [];
     private readonly List<HttpClient> _clients = [];
 
+    /// <summary>Each node's command line, to start it again as the same node (same node-to-node port).</summary>
+    private readonly List<string[]> _nodeArguments = [];
+
     /// <summary>Each node's first admin gets the known password (the variable the processes inherit).</summary>
     static ClusterTests() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminApiHost.AdminPassword);
 
@@ -108,11 +111,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     public async Task APublishOnOneNodeReachesTheSubscribersOfTheOthersOnceAndStopsWithTheirRoutes()
     {
         var nodes = await StartClusterAsync(sharedStore: false);
-        var ids = new List<string>();
-        foreach (var (api, _) in nodes)
-        {
-            ids.Add(await SelfIdAsync(api));
-        }
+        var ids = await NodeIdsAsync(nodes);
 
         // B: the exact topic, Retain As Published; C: a wildcard. The publisher on A.
         await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "sub-b");
@@ -204,9 +203,10 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
         for (var i = 0; i < 3; i++)
         {
-            _hosts.Add(HostProcess.Start(_workingDirectory.Path, ["--http-port", "0", "--mqtt-port", "0",
+            _nodeArguments.Add(["--http-port", "0", "--mqtt-port", "0",
                 "--data-dir", Path.Combine(_workingDirectory.Path, $"node{i}"), .. storage,
-                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"]));
+                "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:Port={ports[i].ToString(CultureInfo.InvariantCulture)}"]);
+            _hosts.Add(HostProcess.Start(_workingDirectory.Path, _nodeArguments[i]));
         }
 
         var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
