@@ -2,8 +2,8 @@ namespace IoTHub.Broker.Storage;
 
 /// <summary>
 /// A store that the nodes of a cluster share (docs/clustering.md#ownership-and-takeover): every stored session belongs to one
-/// node, the one that writes it. Implemented by the relational store; without clustering it is never asked to act for a node,
-/// and sessions have no owner.
+/// node, the one that writes it. Implemented by the relational store, acting for a node on PostgreSQL only; without clustering it is
+/// never asked to act for a node, and sessions have no owner.
 /// </summary>
 public interface ISharedSessionStore
 {

@@ -24,10 +24,12 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
     private const string IfSessionExists = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0)";
 
-    // Acting for a cluster node (ActForNode), a session's rows change only while that node owns it: a node that gave the session up, or
-    // was declared dead and replaced, changes nothing of it any more. @owner is the last parameter of such a statement.
-    private const string IfSessionOwned = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0 AND owner_node = @owner)";
-    private const string AndSessionOwned = " AND EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0 AND owner_node = @owner)";
+    // Acting for a cluster node (ActForNode, PostgreSQL), a session's rows change only while that node owns it: a node that gave the
+    // session up, or was declared dead and replaced, changes nothing of it any more. The check share-locks the session's row until the
+    // commit, so a takeover (which updates the row's owner) waits for a commit in progress and then reads all of it, and a commit that
+    // comes after the takeover finds the new owner. @owner is the last parameter of such a statement.
+    private const string IfSessionOwned = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0 AND owner_node = @owner FOR SHARE)";
+    private const string AndSessionOwned = " AND EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0 AND owner_node = @owner FOR SHARE)";
     private const string UpsertOwnedSession = "INSERT INTO sessions (client_id, expiry_interval, disconnected_at, owner_node) VALUES (@p0, @p1, @p2, @p3) " +
         "ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at " +
         "WHERE sessions.owner_node = @p3";

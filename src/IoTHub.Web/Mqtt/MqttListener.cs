@@ -14,6 +14,7 @@ using IoTHub.Web.Transports.Tls;
 using IoTHub.Web.Transports.Unix;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Mqtt;
 
@@ -135,7 +136,8 @@ internal static class MqttListener
             // Resolved now, not in the constructor: the store is opened by the storage service's own start.
             var store = services.GetRequiredService<IBrokerStore>();
             ISharedSessionStore? sharedSessions = null;
-            if (services.GetService<ClusterNodeName>() is { } node && store is ISharedSessionStore shared)
+            if (services.GetService<ClusterNodeName>() is { } node && store is ISharedSessionStore shared
+                && services.GetRequiredService<IOptions<StorageOptions>>().Value.Provider == StorageProvider.Postgres)
             {
                 // A node of a cluster loads the sessions it owns; those of the other nodes come over when their clients connect here.
                 shared.ActForNode(node.Name);
