@@ -2,6 +2,8 @@ using IoTHub.Broker.Ownership;
 using IoTHub.Cluster.Sessions;
 using IoTHub.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Runtime;
 using Orleans.TestingHost;
 
 namespace IoTHub.Cluster.Tests;
@@ -123,9 +125,27 @@ public sealed class ClusterSessionsTests(PostgresServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheArbiterMovesToTheNewOwnerAndOutlivesTheNodeItWasFirstOn()
+    {
+        // First claimed on the second node (the arbiter is placed there), then taken over by the first.
+        var first = Sessions(0);
+        await Owners(1).ClaimAsync("traveller", cleanStart: false, CancellationToken.None);
+        var taken = await first.Owners!.ClaimAsync("traveller", cleanStart: false, CancellationToken.None);
+        Assert.Equal(PreviousOwner.OtherNode, taken.Previous);
+        var owner = Cluster.Silos[0].SiloAddress;
+        await Poll.UntilAsync(async () => await ArbiterNodeAsync("traveller") == owner, TimeSpan.FromSeconds(20));
+
+        // The node it was first on leaves: the arbiter, with the owner, is still there; the owner claims again as itself.
+        await Cluster.StopSiloAsync(Cluster.Silos[1]);
+        var again = await first.Owners.ClaimAsync("traveller", cleanStart: false, CancellationToken.None);
+        Assert.Equal(PreviousOwner.ThisNode, again.Previous);
+        Assert.True(again.Number > taken.Number);
+    }
+
+    [Fact]
     public async Task TheSessionOfANodeThatLeftIsClaimedWithoutAskingIt()
     {
-        // The arbiter lives where the client id was first claimed (the second node); the first node takes the client id over.
+        // The client id moves from the second node to the first, which then leaves.
         var survivor = Sessions(1);
         await survivor.Owners!.ClaimAsync("orphan", cleanStart: false, CancellationToken.None);
         await Owners(0).ClaimAsync("orphan", cleanStart: false, CancellationToken.None);
@@ -137,5 +157,14 @@ public sealed class ClusterSessionsTests(PostgresServer server) : IAsyncLifetime
         var claim = await survivor.Owners.ClaimAsync("orphan", cleanStart: false, CancellationToken.None);
         Assert.Equal(PreviousOwner.None, claim.Previous);
         Assert.Single(survivor.GivenUp);
+    }
+
+    /// <summary>The node the arbiter of <paramref name="clientId"/> is active on (null: none), as Orleans' management grain reports it.</summary>
+    private async Task<SiloAddress?> ArbiterNodeAsync(string clientId)
+    {
+        var management = Cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        var activations = await management.GetDetailedGrainStatistics();
+        return activations.FirstOrDefault(a => a.GrainType.StartsWith(typeof(ClientGrain).FullName + ",", StringComparison.Ordinal)
+            && a.GrainId.Key.ToString() == clientId)?.SiloAddress;
     }
 }

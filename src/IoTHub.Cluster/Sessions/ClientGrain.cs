@@ -3,12 +3,14 @@ using Orleans;
 using Orleans.GrainDirectory;
 using Orleans.Placement;
 using Orleans.Runtime;
+using Orleans.Runtime.Placement;
 
 namespace IoTHub.Cluster.Sessions;
 
 /// <summary>
 /// The arbiter of one client id (its key) across the cluster: which node owns the session now. One activation at a time, kept by
-/// Orleans' strongly consistent grain directory; placed on the node that first claims it.
+/// Orleans' strongly consistent grain directory; it lives on the owner's node (placed where it is first claimed, then moved to each new
+/// owner), so that it goes with that node and no node that is left holds an owner that moved on.
 /// </summary>
 internal interface IClientGrain : IGrainWithStringKey
 {
@@ -31,10 +33,12 @@ internal sealed record ClientClaim([property: Id(0)] long Number, [property: Id(
 
 /// <summary>
 /// Not reentrant: the claims of one client id are answered one at a time, each after the previous owner gave up. Kept active while a
-/// node owns the client id, so that idle collection never forgets an owner; it goes when the session ends, or with its node.
+/// node owns the client id, so that idle collection never forgets an owner; it goes when the session ends, or with its node. Claimed
+/// by another node, it moves there (Orleans' grain migration, with its state) once the claim is answered.
 /// </summary>
 [PreferLocalPlacement, GrainDirectory(DirectoryName)]
-internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFactory grains, SessionSettings settings) : Grain, IClientGrain
+internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFactory grains, ILocalSiloDetails local, SessionSettings settings)
+    : Grain, IClientGrain, IGrainMigrationParticipant
 {
     /// <summary>The grain directory of client ids: Orleans' strongly consistent one, so that two activations never answer for one client id.</summary>
     public const string DirectoryName = "client-ids";
@@ -73,6 +77,14 @@ internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFa
         _owner = claimant;
         _ownerClaim = ++_lastClaim;
         DelayDeactivation(Timeout.InfiniteTimeSpan);
+        if (!claimant.Equals(local.SiloAddress))
+        {
+            // PreferLocalPlacement takes the hint: the activation follows its owner once this call is answered.
+            RequestContext.Set(IPlacementDirector.PlacementHintKey, claimant);
+            MigrateOnIdle();
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+
         return new ClientClaim(_ownerClaim, previous, Refusal: null);
     }
 
@@ -85,6 +97,33 @@ internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFa
         }
 
         return Task.CompletedTask;
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (_owner is not null)
+        {
+            // Moved here with its owner: still kept while owned.
+            DelayDeactivation(Timeout.InfiniteTimeSpan);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public void OnDehydrate(IDehydrationContext dehydrationContext)
+    {
+        ArgumentNullException.ThrowIfNull(dehydrationContext);
+        dehydrationContext.TryAddValue(nameof(_owner), _owner);
+        dehydrationContext.TryAddValue(nameof(_ownerClaim), _ownerClaim);
+        dehydrationContext.TryAddValue(nameof(_lastClaim), _lastClaim);
+    }
+
+    public void OnRehydrate(IRehydrationContext rehydrationContext)
+    {
+        ArgumentNullException.ThrowIfNull(rehydrationContext);
+        rehydrationContext.TryGetValue(nameof(_owner), out _owner);
+        rehydrationContext.TryGetValue(nameof(_ownerClaim), out _ownerClaim);
+        rehydrationContext.TryGetValue(nameof(_lastClaim), out _lastClaim);
     }
 
     private bool IsLive(SiloAddress node) => membership.CurrentSnapshot.GetSiloStatus(node) is not (SiloStatus.Dead or SiloStatus.None);
