@@ -143,11 +143,18 @@ public sealed partial class ClusterTests
         var restarted = HostProcess.Start(_workingDirectory.Path, _nodeArguments[0]);
         _hosts.Add(restarted);
         var api = await LoginAsync(restarted);
-        await restarted.WaitForMqttEndpointAsync();
+        var mqtt = await restarted.WaitForMqttEndpointAsync();
 
         Assert.Equal(0, await QueuedAsync(api, "stayer"));
         Assert.Null(await QueuedAsync(api, "leaver"));
         Assert.Equal(0, await QueuedAsync(nodes[1].Api, "leaver"));
+
+        // Both clients come back to it and find their sessions: its own, and the one node 2 gives up.
+        await using var stayer = await ClusterClient.ConnectAsync(mqtt, "stayer", cleanStart: false, SessionExpiry);
+        Assert.True(stayer.SessionPresent);
+        await using var leaver = await ClusterClient.ConnectAsync(mqtt, "leaver", cleanStart: false, SessionExpiry);
+        Assert.True(leaver.SessionPresent);
+        Assert.Null(await QueuedAsync(nodes[1].Api, "leaver"));
     }
 
     private static async Task<List<string>> NodeIdsAsync(List<(HttpClient Api, IPEndPoint Mqtt)> nodes)

@@ -31,7 +31,7 @@ public interface ISessionOwners
 /// <summary>Where the session of a claimed client id was until the claim.</summary>
 public enum PreviousOwner
 {
-    /// <summary>No live node owned it: a session of this node is its own, otherwise the store has the latest one.</summary>
+    /// <summary>No live node owned it: the store has the latest session (a copy this node loaded at start may be stale).</summary>
     None,
 
     /// <summary>This node: its own session is the one.</summary>

@@ -51,7 +51,7 @@ public sealed partial class MqttBroker
         try
         {
             var claim = await SessionOwners!.ClaimAsync(clientId, cleanStart, Stopping).ConfigureAwait(false);
-            if (claim.Previous == PreviousOwner.OtherNode || (claim.Previous == PreviousOwner.None && Registry.Find(clientId) is null))
+            if (claim.Previous != PreviousOwner.ThisNode)
             {
                 await AdoptAsync(clientId, claim.Number).ConfigureAwait(false);
             }
@@ -65,9 +65,17 @@ public sealed partial class MqttBroker
         }
     }
 
-    /// <summary>Takes the session of <paramref name="clientId"/> over from the shared store, in place of any copy this node kept.</summary>
+    /// <summary>
+    /// Takes the session of <paramref name="clientId"/> over from the shared store, in place of any copy this node kept: one loaded at
+    /// start is the store's once its writes are committed, one another node took since is stale.
+    /// </summary>
     private async Task AdoptAsync(string clientId, long claim)
     {
+        if (Registry.Find(clientId) is not null)
+        {
+            await _persistence.FlushAsync().ConfigureAwait(false);
+        }
+
         var stored = _sharedSessions is null ? null : await _sharedSessions.TakeSessionAsync(clientId, Stopping).ConfigureAwait(false);
         var session = stored is null ? null : RestoreSession(stored, Time.GetTimestamp(), Time.GetUtcNow());
         if (!Registry.Adopt(clientId, session, claim))

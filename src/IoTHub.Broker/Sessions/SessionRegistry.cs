@@ -315,6 +315,12 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
 
             if (_sessions.TryGetValue(clientId, out var stale))
             {
+                // A will it held for its delay goes on with the session, and follows Attach's rules from there.
+                if (session is not null)
+                {
+                    wills.Transfer(stale, session);
+                }
+
                 Forget(stale, continues: true);
             }
 
