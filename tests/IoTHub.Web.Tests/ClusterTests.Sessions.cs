@@ -138,12 +138,15 @@ public sealed partial class ClusterTests
         }
 
         // Node 1 stops and starts again as the same node (same node-to-node port, so the same owner name in the store).
+        var restarting = Stopwatch.StartNew();
         _hosts[0].Terminate();
         Assert.Equal(0, await _hosts[0].WaitForExitAsync());
+        output.WriteLine($"node 1 stopped after {restarting.ElapsedMilliseconds} ms");
         var restarted = HostProcess.Start(_workingDirectory.Path, _nodeArguments[0]);
         _hosts.Add(restarted);
         var api = await LoginAsync(restarted);
         var mqtt = await restarted.WaitForMqttEndpointAsync();
+        output.WriteLine($"node 1 serves again {restarting.ElapsedMilliseconds} ms after the stop began");
 
         Assert.Equal(0, await QueuedAsync(api, "stayer"));
         Assert.Null(await QueuedAsync(api, "leaver"));

@@ -48,9 +48,12 @@ public sealed partial class MqttBroker
             return decision;
         }
 
+        var owners = SessionOwners!;
+        var claimed = 0L;
         try
         {
-            var claim = await SessionOwners!.ClaimAsync(clientId, cleanStart, Stopping).ConfigureAwait(false);
+            var claim = await owners.ClaimAsync(clientId, cleanStart, Stopping).ConfigureAwait(false);
+            claimed = claim.Number;
             if (claim.Previous != PreviousOwner.ThisNode)
             {
                 await AdoptAsync(clientId, claim.Number).ConfigureAwait(false);
@@ -61,6 +64,12 @@ public sealed partial class MqttBroker
         }
         catch (Exception e)
         {
+            if (claimed != 0)
+            {
+                // Claimed, but the session could not be read: the client id is free again, so the next claim reads it once more.
+                owners.Released(clientId, claimed);
+            }
+
             return ConnectDecision.Refuse(ReasonCode.ServerUnavailable, "the client id could not be claimed in the cluster: " + e.Message);
         }
     }
