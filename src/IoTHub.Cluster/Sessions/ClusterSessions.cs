@@ -38,13 +38,12 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
         }
         catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
         {
-            Log.ClaimFailed(logger, clientId, e.Message);
+            // Said in the broker's line for the refused CONNECT, rate-limited: the clients of a frozen node all come at once.
             throw new SessionClaimException($"no answer from its arbiter: {e.Message}", e);
         }
 
         if (answer.Refusal is { } refusal)
         {
-            Log.ClaimFailed(logger, clientId, refusal);
             throw new SessionClaimException(refusal);
         }
 
@@ -93,9 +92,6 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
 
     private static partial class Log
     {
-        [LoggerMessage(1510, LogLevel.Warning, "Cluster sessions: client id {ClientId} not claimed, its CONNECT is refused (Server unavailable): {Reason}")]
-        public static partial void ClaimFailed(ILogger logger, string clientId, string reason);
-
         [LoggerMessage(1511, LogLevel.Information, "Cluster sessions: client id {ClientId} taken over from node {Node}")]
         public static partial void TakenFromNode(ILogger logger, string clientId, string node);
 
