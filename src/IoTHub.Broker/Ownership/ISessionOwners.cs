@@ -3,7 +3,7 @@ namespace IoTHub.Broker.Ownership;
 /// <summary>
 /// The seam of one owner per client id across a cluster (docs/clustering.md#ownership-and-takeover): implemented by IoTHub.Cluster,
 /// attached to a broker with <see cref="MqttBroker.AttachSessionOwners"/>. Without clustering none is attached and a CONNECT pays
-/// one null check.
+/// a null check where it would claim and one where it attaches.
 /// </summary>
 public interface ISessionOwners
 {

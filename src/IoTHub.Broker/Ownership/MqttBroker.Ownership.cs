@@ -10,7 +10,7 @@ namespace IoTHub.Broker;
 /// <summary>One owner per client id across a cluster (docs/clustering.md#ownership-and-takeover): the broker's side of the seam.</summary>
 public sealed partial class MqttBroker
 {
-    /// <summary>The cluster's arbiter of client ids; null without clustering, and a CONNECT then pays this one null check.</summary>
+    /// <summary>The cluster's arbiter of client ids; null without clustering, and a CONNECT then takes today's path.</summary>
     internal ISessionOwners? SessionOwners { get; private set; }
 
     /// <summary>

@@ -66,7 +66,8 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
     {
         if (_claims.TryRemove(new KeyValuePair<string, long>(clientId, claim)))
         {
-            _ = ReleaseAsync(clientId, claim);
+            // Called under the session registry's lock: the call to the arbiter goes from the thread pool.
+            _ = Task.Run(() => ReleaseAsync(clientId, claim));
         }
     }
 
