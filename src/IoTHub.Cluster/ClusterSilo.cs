@@ -53,6 +53,14 @@ internal static class ClusterSilo
                 options.MinProbeTimeout = settings.ProbeTimeout / 2;
                 options.MaxProbeTimeout = settings.ProbeTimeout;
             });
+            silo.Configure<GrainDirectoryOptions>(options =>
+            {
+                // After a node dies ungracefully, the strongly consistent directory of the client ids' arbiters holds the node's
+                // registrations for this long from its estimated failure (Orleans' default 30 s, which kept its clients refused for
+                // 26 s after it was declared dead). A dead node's activations cannot act: frozen, or stopped by Orleans within about
+                // 2.5 s of waking up, and its store writes are fenced. Twice the detection window leaves about 3 s after the verdict.
+                options.RangeLeaseDuration = settings.ProbeTimeout * (settings.MissedProbesLimit + 1) * 2;
+            });
             silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
         });
     }

@@ -34,7 +34,7 @@ public enum PreviousOwner
     /// <summary>No live node owned it: the store has the latest session (a copy this node loaded at start may be stale).</summary>
     None,
 
-    /// <summary>This node: its own session is the one.</summary>
+    /// <summary>This node: its own session is the one (when it has none, the store may have one: a claim answered after its CONNECT gave up).</summary>
     ThisNode,
 
     /// <summary>Another node, which gave it up: the store has it, whatever this node kept of it is stale.</summary>

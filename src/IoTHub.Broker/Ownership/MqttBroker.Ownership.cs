@@ -54,7 +54,9 @@ public sealed partial class MqttBroker
         {
             var claim = await owners.ClaimAsync(clientId, cleanStart, Stopping).ConfigureAwait(false);
             claimed = claim.Number;
-            if (claim.Previous != PreviousOwner.ThisNode)
+            // This node's own session is the one; any other case, and a claim of this node without a session here (one whose
+            // answer came after its CONNECT had given up waiting, say), reads the store.
+            if (claim.Previous != PreviousOwner.ThisNode || Registry.Find(clientId) is null)
             {
                 await AdoptAsync(clientId, claim.Number).ConfigureAwait(false);
             }
