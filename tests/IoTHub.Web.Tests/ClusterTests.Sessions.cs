@@ -160,51 +160,6 @@ public sealed partial class ClusterTests
         Assert.Null(await QueuedAsync(nodes[1].Api, "leaver"));
     }
 
-    [Fact]
-    public async Task AClientOfAFrozenNodeIsRefusedUntilTheNodeIsDeadThenFindsItsSessionElsewhere()
-    {
-        var nodes = await StartClusterAsync(sharedStore: true);
-        var ids = await NodeIdsAsync(nodes);
-        var sleeper = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "sleeper", cleanStart: false, SessionExpiry);
-        await using var _ = sleeper;
-        await sleeper.SubscribeAsync("sleep/#", qos: MqttQualityOfServiceLevel.AtLeastOnce);
-
-        // Node 1 freezes with the client's session: it cannot be asked to give it up, so node 2 refuses rather than make two owners.
-        await _hosts[0].SuspendAsync();
-        var frozen = Stopwatch.StartNew();
-        Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, (await ClusterClient.AnswerAsync(nodes[1].Mqtt, "sleeper", SessionExpiry)).ResultCode);
-        output.WriteLine($"CONNECT to node 2 refused (Server unavailable) after {frozen.ElapsedMilliseconds} ms");
-
-        // Declared dead, it owns nothing: once the arbiters of its client ids are found again (Orleans' strongly consistent directory
-        // recovers the dead node's share of the directory first), the client's retries get the session from the store, as node 1
-        // last committed it, subscription included. Every answer meanwhile is Server unavailable.
-        await UntilDeadAsync(ids[0], nodes[1].Api, nodes[2].Api);
-        output.WriteLine($"node 1 declared dead {frozen.ElapsedMilliseconds} ms after the freeze");
-        var answers = new List<MqttClientConnectResult>();
-        await Poll.UntilAsync(async () =>
-        {
-            answers.Add(await ClusterClient.AnswerAsync(nodes[1].Mqtt, "sleeper", SessionExpiry));
-            return answers[^1].ResultCode == MqttClientConnectResultCode.Success;
-        }, DeathBound, "node 2 never took the session over");
-        output.WriteLine($"CONNECT to node 2 accepted {frozen.ElapsedMilliseconds} ms after the freeze, after {answers.Count - 1} more refusals");
-        Assert.All(answers[..^1], a => Assert.Equal(MqttClientConnectResultCode.ServerUnavailable, a.ResultCode));
-        Assert.True(answers[^1].IsSessionPresent);
-
-        // The subscription came with it: the client, back on node 2, gets what is published on node 3.
-        await using var woken = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "sleeper", cleanStart: false, SessionExpiry);
-        Assert.True(woken.SessionPresent);
-        await UntilFiltersAsync(nodes[2].Api, ids[1], 1);
-        await using var publisher = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "sleeper-publisher");
-        await publisher.PublishAsync("sleep/1", "after-freeze", MqttQualityOfServiceLevel.AtLeastOnce);
-        await woken.UntilAsync("after-freeze");
-
-        // Thawed, node 1 finds itself dead and stops (exit 134); the session stays node 2's.
-        _hosts[0].Resume();
-        Assert.Equal(134, await _hosts[0].WaitForExitAsync());
-        Assert.Equal(0, await QueuedAsync(nodes[1].Api, "sleeper"));
-        Assert.Equal(["after-freeze"], woken.Payloads);
-    }
-
     private static async Task<List<string>> NodeIdsAsync(List<(HttpClient Api, IPEndPoint Mqtt)> nodes)
     {
         var ids = new List<string>();

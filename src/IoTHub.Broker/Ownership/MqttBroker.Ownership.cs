@@ -10,6 +10,9 @@ namespace IoTHub.Broker;
 /// <summary>One owner per client id across a cluster (docs/clustering.md#ownership-and-takeover): the broker's side of the seam.</summary>
 public sealed partial class MqttBroker
 {
+    /// <summary>How long reading a claimed session from the shared store may take (a row lock held by a frozen node can stall it).</summary>
+    private static readonly TimeSpan TakeTimeout = TimeSpan.FromSeconds(2);
+
     /// <summary>The cluster's arbiter of client ids; null without clustering, and a CONNECT then takes today's path.</summary>
     internal ISessionOwners? SessionOwners { get; private set; }
 
@@ -87,7 +90,15 @@ public sealed partial class MqttBroker
             await _persistence.FlushAsync().ConfigureAwait(false);
         }
 
-        var stored = _sharedSessions is null ? null : await _sharedSessions.TakeSessionAsync(clientId, Stopping).ConfigureAwait(false);
+        StoredSession? stored = null;
+        if (_sharedSessions is not null)
+        {
+            // Cancelled in time, the read gives its place up: the next claim's read does not queue behind it.
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(Stopping);
+            bounded.CancelAfter(TakeTimeout);
+            stored = await _sharedSessions.TakeSessionAsync(clientId, bounded.Token).ConfigureAwait(false);
+        }
+
         var session = stored is null ? null : RestoreSession(stored, Time.GetTimestamp(), Time.GetUtcNow());
         if (!Registry.Adopt(clientId, session, claim))
         {
