@@ -36,6 +36,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private Task? _monitor;
     private readonly WillScheduler _wills;
     private Persistence _persistence = Persistence.None;
+    private ISharedSessionStore? _sharedSessions;
     private readonly SysTopics _sysTopics;
     private long _assignedIds;
     private int _disposed;
@@ -122,11 +123,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// wills) and from now on writes every change through <paramref name="writer"/>. Call before
     /// <see cref="Start"/>. Times stored as wall-clock times continue from now. A queued or retained message whose expiry
     /// passed while the broker was down is deleted instead [MQTT-3.3.2-5]: a queued one counts as dropped for expiry, a
-    /// retained one is not counted (as when it expires while the broker runs).
+    /// retained one is not counted (as when it expires while the broker runs). In a cluster, <paramref name="sharedSessions"/> is the
+    /// store the nodes share, where a session claimed from another node is read (see <see cref="AttachSessionOwners"/>).
     /// </summary>
-    public void AttachStorage(StorageWriter writer, StoredState state)
+    public void AttachStorage(StorageWriter writer, StoredState state, ISharedSessionStore? sharedSessions = null)
     {
         _persistence = new Persistence(writer);
+        _sharedSessions = sharedSessions;
         var now = Time.GetTimestamp();
         var utcNow = Time.GetUtcNow();
         Retained.Reserve(state.Retained.Count);
@@ -145,12 +148,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         foreach (var stored in state.Sessions)
         {
-            var offlineFor = utcNow - (stored.DisconnectedAt ?? utcNow);
-            var session = new Session(stored.ClientId, _persistence);
-            var expired = session.Restore(stored, now - (long)(Math.Max(0, offlineFor.TotalSeconds) * Time.TimestampFrequency), Subscriptions,
-                Time, now, utcNow);
-            Statistics.MessagesDroppedAdd(DropReason.Expired, expired);
-            Registry.Restore(session);
+            Registry.Restore(RestoreSession(stored, now, utcNow));
         }
 
         foreach (var will in state.Wills)
@@ -164,6 +162,17 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         _wills.Persistence = _persistence;
         Registry.Persistence = _persistence;
+    }
+
+    /// <summary>A stored session rebuilt on the broker's clock, its subscriptions in the tree; its messages that expired meanwhile are dropped.</summary>
+    private Session RestoreSession(StoredSession stored, long now, DateTimeOffset utcNow)
+    {
+        var offlineFor = utcNow - (stored.DisconnectedAt ?? utcNow);
+        var session = new Session(stored.ClientId, _persistence);
+        var expired = session.Restore(stored, now - (long)(Math.Max(0, offlineFor.TotalSeconds) * Time.TimestampFrequency), Subscriptions,
+            Time, now, utcNow);
+        Statistics.MessagesDroppedAdd(DropReason.Expired, expired);
+        return session;
     }
 
     /// <summary>
@@ -276,10 +285,17 @@ public sealed partial class MqttBroker : IAsyncDisposable
         return Router.RouteForwarded(message, toSubscribers, sharedGroups);
     }
 
-    /// <summary>Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was present.</summary>
-    internal bool AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)
+    /// <summary>
+    /// Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was
+    /// present, null when another node of the cluster took the client id since the connection claimed it.
+    /// </summary>
+    internal bool? AttachSession(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)
     {
-        var present = Registry.Attach(connection, clientId, cleanStart, expiryInterval, connAck);
+        if (Registry.Attach(connection, clientId, cleanStart, expiryInterval, connAck, connection.SessionClaim) is not { } present)
+        {
+            return null;
+        }
+
         Statistics.ConnectionAccepted();
         RaiseClientConnectionChanged(clientId, connection.Endpoint, connected: true);
         return present;

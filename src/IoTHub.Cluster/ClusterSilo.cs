@@ -2,6 +2,7 @@ using System.Net;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Sessions;
 using IoTHub.Cluster.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -55,6 +56,14 @@ internal static class ClusterSilo
                 options.MinProbeTimeout = settings.ProbeTimeout / 2;
                 options.MaxProbeTimeout = settings.ProbeTimeout;
             });
+            silo.Configure<GrainDirectoryOptions>(options =>
+            {
+                // After a node dies ungracefully, the strongly consistent directory of the client ids' arbiters holds the node's
+                // registrations for this long from its estimated failure (Orleans' default 30 s, which kept its clients refused for
+                // 26 s after it was declared dead). A dead node's activations cannot act: frozen, or stopped by Orleans within about
+                // 2.5 s of waking up, and its store writes are fenced. Twice the detection window leaves about 3 s after the verdict.
+                options.RangeLeaseDuration = settings.ProbeTimeout * (settings.MissedProbesLimit + 1) * 2;
+            });
             silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
             silo.Services.AddSingleton(settings);
             silo.Services.AddSingleton<MembershipStoreWatch>();
@@ -64,7 +73,10 @@ internal static class ClusterSilo
         });
     }
 
-    /// <summary>What a node of ours adds to an Orleans silo: our membership table, the per-node grains' placement, the view of the nodes, cross-node routing (which needs an <see cref="ILocalBroker"/>).</summary>
+    /// <summary>
+    /// What a node of ours adds to an Orleans silo: our membership table, the per-node grains' placement, the view of the nodes, cross-node
+    /// routing (which needs an <see cref="ILocalBroker"/>) and one owner per client id (which needs an <see cref="ILocalSessions"/>).
+    /// </summary>
     public static void AddNodeServices(this ISiloBuilder silo, string connectionString, string clusterId, bool migrateOnStart)
     {
         ArgumentNullException.ThrowIfNull(silo);
@@ -75,6 +87,12 @@ internal static class ClusterSilo
         silo.Services.TryAddSingleton<RoutingSettings>();
         silo.Services.AddSingleton<ClusterRouting>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<ClusterRouting>());
+        silo.Services.TryAddSingleton<SessionSettings>();
+        silo.Services.AddSingleton<ClusterSessions>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<ClusterSessions>());
+#pragma warning disable ORLEANSEXP003 // Opted in on purpose: the arbiters of client ids must never have two activations (docs/clustering.md).
+        silo.AddDistributedGrainDirectory(ClientGrain.DirectoryName);
+#pragma warning restore ORLEANSEXP003
     }
 
     /// <summary>A node's name: its advertised address and port, unique in a cluster.</summary>

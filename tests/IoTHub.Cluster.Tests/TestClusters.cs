@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Sessions;
 using IoTHub.Data.Stores;
 using IoTHub.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,6 +34,7 @@ internal static class TestClusters
         {
             silo.AddNodeServices(connectionString, builder.Options.ClusterId, migrateOnStart: false);
             silo.Services.AddSingleton<ILocalBroker, RecordingBroker>();
+            silo.Services.AddSingleton<ILocalSessions, RecordingSessions>();
             configure?.Invoke(silo);
         });
         var cluster = builder.Build();
@@ -57,5 +60,31 @@ internal sealed class RecordingBroker : ILocalBroker
         DeliveredTo.Enqueue((toSubscribers, sharedGroups));
         Delivered.Enqueue(message);
         return 1;
+    }
+}
+
+/// <summary>
+/// A node's sessions as the arbiters of client ids see them: the give-ups asked of it are kept, and answered at once unless
+/// <see cref="Frozen"/> holds them (a node that does not answer).
+/// </summary>
+internal sealed class RecordingSessions : ILocalSessions
+{
+    public ISessionOwners? Owners { get; private set; }
+
+    public ConcurrentQueue<(string ClientId, bool Continues)> GivenUp { get; } = new();
+
+    /// <summary>Set: give-ups wait until it completes.</summary>
+    public TaskCompletionSource? Frozen { get; set; }
+
+    public void Attach(ISessionOwners owners) => Owners = owners;
+
+    public async Task GiveUpAsync(string clientId, bool continues)
+    {
+        if (Frozen is { } frozen)
+        {
+            await frozen.Task;
+        }
+
+        GivenUp.Enqueue((clientId, continues));
     }
 }

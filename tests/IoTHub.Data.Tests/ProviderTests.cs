@@ -1,6 +1,7 @@
 using IoTHub.Broker.Storage;
 using IoTHub.Data;
 using IoTHub.Data.Stores;
+using IoTHub.Mqtt;
 using IoTHub.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -67,6 +68,57 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
         await PostgresStorage.MigrateAsync(fresh);
         await using var store = await PostgresStorage.OpenAsync(fresh, StorageDurability.Strict, migrate: false);
         Assert.Empty((await store.LoadAsync()).Sessions);
+    }
+
+    [Fact]
+    public async Task Nodes_of_a_cluster_load_their_own_sessions_and_a_session_taken_over_is_fenced_from_its_previous_owner()
+    {
+        // Store is this test class's store, of no node: a session it wrote before clustering goes to the first node that loads.
+        await CommitAsync(StorageOperation.UpsertSession("legacy", 60, DateTimeOffset.UnixEpoch));
+        await using var first = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false);
+        await using var second = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false);
+        first.ActForNode("10.0.0.1:11111");
+        second.ActForNode("10.0.0.2:11111");
+        Assert.Equal("legacy", Assert.Single((await first.LoadAsync()).Sessions).ClientId);
+
+        var queued = Message("t/1", "queued", QualityOfService.AtLeastOnce);
+        var inflight = Message("t/2", "in flight", QualityOfService.AtLeastOnce);
+        await first.CommitAsync(new[]
+        {
+            StorageOperation.UpsertSession("mover", 60, null),
+            StorageOperation.AddSubscription("mover", "t/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0),
+            StorageOperation.EnqueueMessage("mover", 2, queued, QualityOfService.AtLeastOnce, retain: false),
+            StorageOperation.SetOutgoingInflight("mover", 7, 1, inflight, QualityOfService.AtLeastOnce, retain: false, released: false),
+            StorageOperation.AddIncomingQos2("mover", 9),
+        });
+        Assert.Empty((await second.LoadAsync()).Sessions);
+
+        // Taken over: all of it, in one transaction that makes the second node its owner.
+        var taken = await second.TakeSessionAsync("mover", CancellationToken.None);
+        Assert.NotNull(taken);
+        Assert.Equal("t/#", Assert.Single(taken.Subscriptions).TopicFilter);
+        AssertMessage(queued, Assert.Single(taken.Queued).Message);
+        Assert.Equal(7, Assert.Single(taken.Outgoing).PacketId);
+        Assert.Equal([(ushort)9], taken.IncomingQos2);
+        Assert.Null(await second.TakeSessionAsync("never-stored", CancellationToken.None));
+
+        // The first node's late writes change nothing of it: no new message, no removal, no new expiry, no delete.
+        await first.CommitAsync(new[]
+        {
+            StorageOperation.EnqueueMessage("mover", 3, Message("t/3", "late"), QualityOfService.AtLeastOnce, retain: false),
+            StorageOperation.RemoveOutgoingInflight("mover", 7),
+            StorageOperation.UpsertSession("mover", 1, DateTimeOffset.UnixEpoch),
+            StorageOperation.DeleteSession("mover"),
+        });
+        Assert.DoesNotContain((await first.LoadAsync()).Sessions, s => s.ClientId == "mover");
+        var kept = Assert.Single((await second.LoadAsync()).Sessions);
+        Assert.Equal(60u, kept.ExpiryInterval);
+        Assert.Single(kept.Queued);
+        Assert.Single(kept.Outgoing);
+
+        // Its new owner's writes go on as before.
+        await second.CommitAsync(new[] { StorageOperation.DeleteSession("mover") });
+        Assert.Empty((await second.LoadAsync()).Sessions);
     }
 
     protected override async Task<IBrokerStore> OpenAsync() => await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: true);

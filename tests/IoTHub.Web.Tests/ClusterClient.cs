@@ -9,24 +9,29 @@ using MQTTnet.Protocol;
 
 namespace IoTHub.Web.Tests;
 
-/// <summary>An MQTTnet 5.0 client of one cluster node that keeps what it receives (payloads copied out of MQTTnet's buffers), in order.</summary>
+/// <summary>
+/// An MQTTnet client (5.0 unless told) of one cluster node that keeps what it receives (payloads copied out of MQTTnet's buffers), in
+/// order, and why the server disconnected it.
+/// </summary>
 internal sealed class ClusterClient : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<Message> _received = [];
     private readonly TaskCompletionSource<MqttClientDisconnectReason> _disconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ClusterClient(IMqttClient client)
+    private ClusterClient(IMqttClient client, bool acknowledge)
     {
         Client = client;
         Client.ApplicationMessageReceivedAsync += e =>
         {
+            // Not acknowledged: a QoS 1 or 2 message stays in flight at the server.
+            e.AutoAcknowledge = acknowledge;
             var m = e.ApplicationMessage;
             lock (_lock)
             {
                 _received.Add(new Message(m.Topic, Encoding.UTF8.GetString(m.Payload.ToArray()), m.QualityOfServiceLevel, m.Retain, m.ContentType,
                     m.ResponseTopic, m.CorrelationData, m.UserProperties is null ? null : [.. m.UserProperties.Select(p => (p.Name, p.ReadValueAsString()))],
-                    m.MessageExpiryInterval));
+                    m.MessageExpiryInterval, m.Dup));
             }
 
             return Task.CompletedTask;
@@ -39,6 +44,9 @@ internal sealed class ClusterClient : IAsyncDisposable
     }
 
     public IMqttClient Client { get; }
+
+    /// <summary>The CONNACK's Session Present flag.</summary>
+    public bool SessionPresent { get; private set; }
 
     /// <summary>Completes with the reason of the first disconnection (a server's DISCONNECT reason code, or how the connection ended).</summary>
     public Task<MqttClientDisconnectReason> Disconnected => _disconnected.Task;
@@ -56,17 +64,21 @@ internal sealed class ClusterClient : IAsyncDisposable
 
     public List<string> Payloads => [.. Received.Select(m => m.Payload)];
 
-    public static async Task<ClusterClient> ConnectAsync(IPEndPoint node, string clientId)
+    /// <summary>Connects; a persistent session needs <paramref name="cleanStart"/> false and a <paramref name="sessionExpiry"/> (5.0) above 0.</summary>
+    /// <param name="acknowledge">False: QoS 1 and 2 messages are never acknowledged, and stay in flight at the server.</param>
+    public static async Task<ClusterClient> ConnectAsync(IPEndPoint node, string clientId, bool cleanStart = true, uint sessionExpiry = 0,
+        bool acknowledge = true, MqttProtocolVersion version = MqttProtocolVersion.V500)
     {
-        var client = new ClusterClient(new MqttClientFactory().CreateMqttClient());
-        await client.Client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(node.Address.ToString(), node.Port).WithClientId(clientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500).WithCleanStart(true).WithTimeout(MqttTestClient.Timeout).Build());
+        var client = new ClusterClient(new MqttClientFactory().CreateMqttClient(), acknowledge);
+        var result = await client.Client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(node.Address.ToString(), node.Port).WithClientId(clientId)
+            .WithProtocolVersion(version).WithCleanStart(cleanStart).WithSessionExpiryInterval(sessionExpiry).WithTimeout(MqttTestClient.Timeout).Build());
+        client.SessionPresent = result.IsSessionPresent;
         return client;
     }
 
-    public Task SubscribeAsync(string filter, bool retainAsPublished = false) =>
+    public Task SubscribeAsync(string filter, bool retainAsPublished = false, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.ExactlyOnce) =>
         Client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-            .WithTopicFilter(filter, MqttQualityOfServiceLevel.ExactlyOnce, retainAsPublished: retainAsPublished).Build());
+            .WithTopicFilter(filter, qos, retainAsPublished: retainAsPublished).Build());
 
     public Task UnsubscribeAsync(string filter) => Client.UnsubscribeAsync(new MqttClientUnsubscribeOptionsBuilder().WithTopicFilter(filter).Build());
 
@@ -98,5 +110,5 @@ internal sealed class ClusterClient : IAsyncDisposable
     }
 
     internal sealed record Message(string Topic, string Payload, MqttQualityOfServiceLevel QualityOfServiceLevel, bool Retain, string? ContentType,
-        string? ResponseTopic, byte[]? CorrelationData, List<(string Name, string Value)>? UserProperties, uint MessageExpiryInterval);
+        string? ResponseTopic, byte[]? CorrelationData, List<(string Name, string Value)>? UserProperties, uint MessageExpiryInterval, bool Duplicate);
 }

@@ -16,11 +16,7 @@ public sealed partial class ClusterTests
     public async Task AShareGroupWithMembersOnThreeNodesGetsEachMessageOnceAcrossTheCluster()
     {
         var nodes = await StartClusterAsync(sharedStore: false);
-        var ids = new List<string>();
-        foreach (var (api, _) in nodes)
-        {
-            ids.Add(await SelfIdAsync(api));
-        }
+        var ids = await IdsAsync(nodes);
 
         var members = new List<ClusterClient>();
         for (var i = 0; i < 3; i++)

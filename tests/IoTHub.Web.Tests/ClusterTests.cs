@@ -31,6 +31,9 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
     /// <summary>What every node of the cluster started by <see cref="StartClusterAsync"/> is given: its storage, and the cluster's name.</summary>
     private string[] _nodeArguments = [];
 
+    /// <summary>Each node's node-to-node port, by index, to start it again as the same node (<see cref="StartNode"/>).</summary>
+    private int[] _nodePorts = [];
+
     /// <summary>Each node's first admin gets the known password (the variable the processes inherit).</summary>
     static ClusterTests() => Environment.SetEnvironmentVariable(FirstAdmin.PasswordVariable, AdminApiHost.AdminPassword);
 
@@ -203,7 +206,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         }
 
         _nodeArguments = [.. storage, "--Cluster:Enabled=true", "--Cluster:Name=test-" + Guid.NewGuid().ToString("N")[..8]];
-        var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
+        var ports = _nodePorts = [FreePort.Next(), FreePort.Next(), FreePort.Next()];
         for (var i = 0; i < 3; i++)
         {
             _hosts.Add(StartNode(i, ports[i], i == 2 ? lastNodeArguments ?? [] : []));

@@ -612,7 +612,13 @@ namespace IoTHub.Migrations.Postgres.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("expiry_interval");
 
+                    b.Property<string>("OwnerNode")
+                        .HasColumnType("text")
+                        .HasColumnName("owner_node");
+
                     b.HasKey("ClientId");
+
+                    b.HasIndex("OwnerNode");
 
                     b.ToTable("sessions", (string)null);
                 });

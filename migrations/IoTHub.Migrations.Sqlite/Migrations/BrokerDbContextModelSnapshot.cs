@@ -595,7 +595,13 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("expiry_interval");
 
+                    b.Property<string>("OwnerNode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("owner_node");
+
                     b.HasKey("ClientId");
+
+                    b.HasIndex("OwnerNode");
 
                     b.ToTable("sessions", (string)null);
                 });

@@ -57,6 +57,14 @@ internal sealed partial class MqttConnection
             decision = ValueTask.FromException<ConnectDecision>(ex);
         }
 
+        if (connect is not null && _broker.SessionOwners is not null)
+        {
+            // In a cluster an accepted CONNECT claims its client id across the nodes first, awaited like a slow authenticator.
+            _pendingConnect = new PendingConnect(connect, admitted, _broker.ClaimSessionAsync(decision.AsTask(), this, admitted.ClientId, connect.CleanStart),
+                _broker.Time.GetTimestamp());
+            return;
+        }
+
         if (decision.IsCompletedSuccessfully)
         {
             Decided(connect, admitted, decision.Result);
@@ -182,7 +190,13 @@ internal sealed partial class MqttConnection
             _exchangeConnect = null;
         }
 
-        var sessionPresent = _broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck);
+        if (_broker.AttachSession(this, clientId, connect.CleanStart, terms.SessionExpiryInterval, terms.ConnAck) is not { } sessionPresent)
+        {
+            RefuseConnect(new ConnectRefusal(ReasonCode.ServerUnavailable, "another node of the cluster took the client id over meanwhile"), clientId,
+                admitted.UserName);
+            return;
+        }
+
         if (sessionPresent)
         {
             // The resumed session's subscriptions were allowed for its last client, maybe under other rules or another user.

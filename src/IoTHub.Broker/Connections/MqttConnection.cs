@@ -166,6 +166,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>The Clean Start (3.1.1: Clean Session) flag of its CONNECT; set once CONNECT was accepted.</summary>
     public bool CleanStart { get; private set; }
 
+    /// <summary>In a cluster, the claim of its client id its session attaches under (see <see cref="Ownership.ISessionOwners"/>); 0 without.</summary>
+    internal long SessionClaim { get; set; }
+
     /// <summary>The will it published on an abnormal end; null when it sent none or a normal DISCONNECT deleted it.</summary>
     internal Will? Will => _will;
 

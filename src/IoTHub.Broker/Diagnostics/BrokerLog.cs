@@ -24,6 +24,9 @@ internal static partial class BrokerLog
     [LoggerMessage(1005, LogLevel.Information, "Client {ClientId} taken over by a new connection from {Endpoint}")]
     public static partial void SessionTakenOver(ILogger logger, string clientId, string endpoint);
 
+    [LoggerMessage(1023, LogLevel.Information, "Client {ClientId} from {Endpoint} taken over by a connection on another node of the cluster")]
+    public static partial void SessionMovedAway(ILogger logger, string clientId, string endpoint);
+
     [LoggerMessage(1006, LogLevel.Information, "Client {ClientId} sent nothing for 1.5 times its keep-alive of {KeepAlive} s; closing")]
     public static partial void KeepAliveTimeout(ILogger logger, string clientId, ushort keepAlive);
 

@@ -43,8 +43,8 @@ internal sealed class Session : IDenseTableEntry
         _persistence = persistence ?? Persistence.None;
     }
 
-    /// <summary>A session outliving its connection is stored (when the broker has storage).</summary>
-    private bool Stored => ExpiryInterval > 0 && _persistence.Enabled;
+    /// <summary>A session outliving its connection is stored (when the broker has storage), until it ends or moves to another node.</summary>
+    private bool Stored => ExpiryInterval > 0 && _persistence.Enabled && !Discarded;
 
     public string ClientId { get; }
 
@@ -75,6 +75,12 @@ internal sealed class Session : IDenseTableEntry
     internal long DisconnectedAt { get; private set; }
 
     internal bool Discarded { get; private set; }
+
+    /// <summary>Discarded here because another node of the cluster took it over and continues it (not a clean start there).</summary>
+    internal bool ContinuesElsewhere { get; private set; }
+
+    /// <summary>The claim of the cluster's arbiter this session was attached under (see <see cref="Ownership.ISessionOwners"/>); 0 without clustering.</summary>
+    internal long Claim { get; set; }
 
     public bool IsConnected
     {
@@ -301,24 +307,43 @@ internal sealed class Session : IDenseTableEntry
                 _persistence.Write(StorageOperation.DeleteSession(ClientId));
             }
 
-            Discarded = true;
-            _pending.Clear();
-            Volatile.Write(ref _queueFull, false);
-            _inflightById = null;
-            _inflightOrder = null;
-            _receivedQos2 = null;
-            if (_subscriptions is { } subscriptions)
-            {
-                foreach (var filter in subscriptions.Keys)
-                {
-                    tree.Remove(this, filter);
-                }
-            }
-
-            _subscriptions = null;
-            StopFeeds(filter: null);
+            Clear(tree);
             return dropped;
         }
+    }
+
+    /// <summary>
+    /// Lets the session go to another node of the cluster (<paramref name="continues"/>: it resumes it there): its subscriptions leave
+    /// the tree and its state is dropped here, and nothing of it is written any more, its stored state untouched for the new owner.
+    /// </summary>
+    internal void MoveAway(SubscriptionTree tree, bool continues)
+    {
+        lock (Sync)
+        {
+            ContinuesElsewhere = continues;
+            Clear(tree);
+        }
+    }
+
+    /// <summary>Ends the session here: no more messages, subscriptions out of the tree, retained feeds stopped. Under the lock.</summary>
+    private void Clear(SubscriptionTree tree)
+    {
+        Discarded = true;
+        _pending.Clear();
+        Volatile.Write(ref _queueFull, false);
+        _inflightById = null;
+        _inflightOrder = null;
+        _receivedQos2 = null;
+        if (_subscriptions is { } subscriptions)
+        {
+            foreach (var filter in subscriptions.Keys)
+            {
+                tree.Remove(this, filter);
+            }
+        }
+
+        _subscriptions = null;
+        StopFeeds(filter: null);
     }
 
     /// <summary>

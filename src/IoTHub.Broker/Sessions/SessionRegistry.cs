@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Inspection;
 using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
 using IoTHub.Broker.Storage;
 using IoTHub.Broker.Wills;
@@ -14,7 +15,7 @@ namespace IoTHub.Broker.Sessions;
 /// The one owner of client id -> session: binds connections to sessions (a takeover closes the previous
 /// connection), ends sessions when their connection ends or their expiry passes, and hands the wills of those
 /// ends to the <see cref="WillScheduler"/>. Takeovers, ends and expiry of one client id are serialised by one
-/// lock, never held while a message is routed. This is the seam a cluster replaces with a distributed registry.
+/// lock, never held while a message is routed. In a cluster, <see cref="Owners"/> keeps each client id to one node.
 /// </summary>
 internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills, BrokerStatistics statistics, TimeProvider time, ILogger logger)
 {
@@ -23,6 +24,9 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     /// <summary>The same sessions, for walks over all of them; changed with the map, under the lock.</summary>
     private readonly DenseTable<Session> _table = new();
     private readonly Lock _lock = new();
+
+    /// <summary>The cluster's arbiter of client ids; null without clustering.</summary>
+    public ISessionOwners? Owners { get; set; }
 
     /// <summary>Where new sessions keep their state.</summary>
     public Persistence Persistence { get; set; } = Persistence.None;
@@ -62,15 +66,21 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     /// Binds a connection to the session of its client id and returns whether the session was present. An existing
     /// connection with that id is closed (5.0: DISCONNECT 0x8E) and the session continues, unless Clean Start (or an
     /// expiry of 0) asks for a new one. The connection learns its session (and queues CONNACK) under the lock, so
-    /// that a client taken over at once still sees its CONNACK before its DISCONNECT.
+    /// that a client taken over at once still sees its CONNACK before its DISCONNECT. In a cluster the connection attaches only while
+    /// its <paramref name="claim"/> holds; null when another node took the client id since (nothing changed then).
     /// </summary>
-    public bool Attach(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck)
+    public bool? Attach(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ConnAckPacket connAck, long claim = 0)
     {
         MqttConnection? previous;
         Will? endedSessionWill;
         bool present;
         lock (_lock)
         {
+            if (Owners is { } owners && !owners.Holds(clientId, claim))
+            {
+                return null;
+            }
+
             var existing = _sessions.GetValueOrDefault(clientId);
             previous = existing?.Connection;
 
@@ -104,6 +114,7 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
             }
 
             session.ExpiryInterval = expiryInterval;
+            session.Claim = claim;
             session.Attach(connection);
             connection.Attached(session, present, connAck);
         }
@@ -163,8 +174,8 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
             }
             else
             {
-                // Taken over: by a clean start (the old session was discarded) or by a resumed session.
-                publishNow = will is not null && (will.Delay == 0 || session.Discarded);
+                // Taken over: by a clean start (the old session was discarded) or by a resumed session, here or on another node.
+                publishNow = will is not null && (will.Delay == 0 || (session.Discarded && !session.ContinuesElsewhere));
             }
         }
 
@@ -244,6 +255,96 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         }
     }
 
+    /// <summary>
+    /// Lets the session of <paramref name="clientId"/> go to another node of the cluster, which claimed the client id: its connection is
+    /// closed (5.0: DISCONNECT 0x8E) and it leaves this node without a change to its stored state, which the other node reads next.
+    /// The wills follow <see cref="Attach"/>'s rules, <paramref name="continues"/> telling whether the other node resumes the session
+    /// (no clean start): a held will is cancelled when it continues and published when it ends. False when there was no session.
+    /// </summary>
+    public bool GiveUp(string clientId, bool continues)
+    {
+        MqttConnection? previous;
+        Will? endedSessionWill;
+        lock (_lock)
+        {
+            if (!_sessions.TryGetValue(clientId, out var session))
+            {
+                return false;
+            }
+
+            // A session with expiry 0 ends with its connection: the other node never resumes it [MQTT-3.1.2-6].
+            var resumed = continues && session.ExpiryInterval > 0;
+            previous = session.Connection;
+            var heldWill = wills.Take(session);
+            endedSessionWill = resumed ? null : heldWill;
+            if (previous is not null)
+            {
+                session.Detach(previous, time.GetTimestamp(), time.GetUtcNow());
+            }
+
+            Forget(session, resumed);
+        }
+
+        if (previous is not null)
+        {
+            BrokerLog.SessionMovedAway(logger, clientId, previous.Endpoint);
+            previous.Close(ReasonCode.SessionTakenOver, "session taken over by a connection on another node", ConnectionCloseReason.Takeover);
+        }
+
+        if (endedSessionWill is not null)
+        {
+            wills.PublishNow(endedSessionWill);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="session"/>, read from the cluster's shared store for <paramref name="claim"/>, the session of its client
+    /// id here (null: none was stored); a copy this node kept is stale and goes without a write. False, changing nothing, when the
+    /// claim no longer holds: the caller then takes <paramref name="session"/>'s subscriptions out of the tree again.
+    /// </summary>
+    public bool Adopt(string clientId, Session? session, long claim)
+    {
+        lock (_lock)
+        {
+            if (Owners is { } owners && !owners.Holds(clientId, claim))
+            {
+                return false;
+            }
+
+            if (_sessions.TryGetValue(clientId, out var stale))
+            {
+                // A will it held for its delay goes on with the session, and follows Attach's rules from there.
+                if (session is not null)
+                {
+                    wills.Transfer(stale, session);
+                }
+
+                Forget(stale, continues: true);
+            }
+
+            if (session is not null)
+            {
+                Put(session);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Takes a session out of this node without a write to the store (it belongs to another node now). Under the lock.</summary>
+    private void Forget(Session session, bool continues)
+    {
+        _sessions.TryRemove(session.ClientId, out _);
+        if (session.TableSlot >= 0)
+        {
+            _table.Remove(session);
+        }
+
+        session.MoveAway(router.Subscriptions, continues);
+    }
+
     /// <summary>Makes <paramref name="session"/> the one of its client id, in place of any other. Under the lock.</summary>
     private void Put(Session session)
     {
@@ -261,6 +362,9 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
         {
             _sessions.TryRemove(session.ClientId, out _);
+
+            // Ended, not moved: the client id is free in the cluster.
+            Owners?.Released(session.ClientId, session.Claim);
         }
 
         if (session.TableSlot >= 0)

@@ -22,6 +22,9 @@ internal sealed class Persistence(StorageWriter? writer)
 
     public bool Enabled => writer is not null;
 
+    /// <summary>Completes when everything written before the call is committed (see <see cref="StorageWriter.FlushAsync"/>).</summary>
+    public Task FlushAsync() => writer?.FlushAsync() ?? Task.CompletedTask;
+
     public void Write(in StorageOperation operation)
     {
         if (writer is null)

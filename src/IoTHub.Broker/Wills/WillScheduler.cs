@@ -38,6 +38,15 @@ internal sealed class WillScheduler(TimeProvider time, Action<MqttMessage> publi
         Persistence.Write(StorageOperation.SetWill(session.ClientId, will.Unpublished(time), will.Delay, time.GetUtcNow() + dueIn, will.ExpiryInterval));
     }
 
+    /// <summary>Hands the will held for <paramref name="from"/> (if any) to <paramref name="to"/>, the same client's session read again from the store; its stored copy stays.</summary>
+    public void Transfer(Session from, Session to)
+    {
+        if (_wills.TryRemove(from, out var entry))
+        {
+            _wills[to] = entry;
+        }
+    }
+
     /// <summary>Takes the session's held will out, if any: the client came back, or the session ends now.</summary>
     public Will? Take(Session session)
     {

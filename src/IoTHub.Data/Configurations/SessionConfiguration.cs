@@ -13,5 +13,9 @@ internal sealed class SessionConfiguration : IEntityTypeConfiguration<SessionEnt
         e.Property(x => x.ClientId).HasColumnName("client_id");
         e.Property(x => x.ExpiryInterval).HasColumnName("expiry_interval");
         e.Property(x => x.DisconnectedAt).HasColumnName("disconnected_at");
+        e.Property(x => x.OwnerNode).HasColumnName("owner_node");
+
+        // A clustered node loads the sessions it owns at start.
+        e.HasIndex(x => x.OwnerNode);
     }
 }

@@ -45,8 +45,14 @@ public sealed class RetainedMessageEntity
     public string? PublisherUserName { get; set; }
 }
 
+/// <summary>A row that belongs to one session, found by its client id.</summary>
+public interface ISessionRow
+{
+    string ClientId { get; }
+}
+
 /// <summary>A persistent session.</summary>
-public sealed class SessionEntity
+public sealed class SessionEntity : ISessionRow
 {
     public required string ClientId { get; set; }
 
@@ -55,9 +61,12 @@ public sealed class SessionEntity
 
     /// <summary>Unix milliseconds when the client went offline; null while connected.</summary>
     public long? DisconnectedAt { get; set; }
+
+    /// <summary>The cluster node that owns it (its name, address:port); null without clustering.</summary>
+    public string? OwnerNode { get; set; }
 }
 
-public sealed class SubscriptionEntity
+public sealed class SubscriptionEntity : ISessionRow
 {
     public required string ClientId { get; set; }
 
@@ -75,7 +84,7 @@ public sealed class SubscriptionEntity
 }
 
 /// <summary>A message waiting for a session; <see cref="Sequence"/> orders the queue.</summary>
-public sealed class QueuedMessageEntity : MessageRow
+public sealed class QueuedMessageEntity : MessageRow, ISessionRow
 {
     public required string ClientId { get; set; }
 
@@ -92,7 +101,7 @@ public sealed class QueuedMessageEntity : MessageRow
 }
 
 /// <summary>An outgoing QoS 1/2 message sent and not yet completed, by packet id.</summary>
-public sealed class OutgoingInflightEntity : MessageRow
+public sealed class OutgoingInflightEntity : MessageRow, ISessionRow
 {
     public required string ClientId { get; set; }
 
@@ -113,7 +122,7 @@ public sealed class OutgoingInflightEntity : MessageRow
 }
 
 /// <summary>An incoming QoS 2 packet id received and not yet released.</summary>
-public sealed class IncomingQos2Entity
+public sealed class IncomingQos2Entity : ISessionRow
 {
     public required string ClientId { get; set; }
 

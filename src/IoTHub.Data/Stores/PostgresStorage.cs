@@ -70,7 +70,8 @@ public static class PostgresStorage
     public static async Task<RelationalBrokerStore> OpenAsync(string connectionString, StorageDurability durability, bool migrate,
         CancellationToken cancellationToken = default)
     {
-        var context = new BrokerDbContext(CreateOptions(connectionString));
+        var options = CreateOptions(connectionString);
+        var context = new BrokerDbContext(options);
         try
         {
             if (migrate)
@@ -91,7 +92,7 @@ public static class PostgresStorage
             // on: COMMIT returns once the WAL is flushed to disk. off: it returns at once, and a crash of
             // the server may lose the last few hundred milliseconds of commits (never half of one).
             var synchronousCommit = durability == StorageDurability.Strict ? "on" : "off";
-            var store = new RelationalBrokerStore(context, $"SET synchronous_commit = {synchronousCommit}");
+            var store = new RelationalBrokerStore(options, context, $"SET synchronous_commit = {synchronousCommit}");
             return store;
         }
         catch

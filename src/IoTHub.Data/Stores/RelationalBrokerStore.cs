@@ -16,13 +16,25 @@ namespace IoTHub.Data.Stores;
 /// in one round trip where the driver supports <see cref="DbBatch"/>. One connection stays open for
 /// the store's life; only the storage writer uses it, one batch at a time.
 /// </summary>
-public sealed class RelationalBrokerStore : IBrokerStore
+public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 {
     private const string MessageColumns = "topic, message_qos, message_retain, properties, payload";
     private const string UpdateMessageColumns = "topic = excluded.topic, message_qos = excluded.message_qos, message_retain = excluded.message_retain, " +
         "properties = excluded.properties, payload = excluded.payload";
 
     private const string IfSessionExists = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0)";
+
+    // Acting for a cluster node (ActForNode, PostgreSQL), a session's rows change only while that node owns it: a node that gave the
+    // session up, or was declared dead and replaced, changes nothing of it any more. The check share-locks the session's row until the
+    // commit, so a takeover (which updates the row's owner) waits for a commit in progress and then reads all of it, and a commit that
+    // comes after the takeover finds the new owner. @owner is the last parameter of such a statement.
+    private const string IfSessionOwned = " WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0 AND owner_node = @owner FOR SHARE)";
+    private const string AndSessionOwned = " AND EXISTS (SELECT 1 FROM sessions WHERE client_id = @p0 AND owner_node = @owner FOR SHARE)";
+    private const string UpsertOwnedSession = "INSERT INTO sessions (client_id, expiry_interval, disconnected_at, owner_node) VALUES (@p0, @p1, @p2, @p3) " +
+        "ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at " +
+        "WHERE sessions.owner_node = @p3";
+
+    private readonly DbContextOptions<BrokerDbContext> _options;
 
     private readonly BrokerDbContext _context;
     private readonly string _connectionSetup;
@@ -33,11 +45,17 @@ public sealed class RelationalBrokerStore : IBrokerStore
     // and left the allocator's arenas growing).
     private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
     private DbProviderFactory? _factory;
+    private string? _owner;
 
+    // Acting for a node: each statement on a session's rows with the owner check, made once per statement.
+    private readonly Dictionary<string, string> _ownedStatements = new(StringComparer.Ordinal);
+
+    /// <param name="options">The database's options, for the contexts of <see cref="TakeSessionAsync"/>.</param>
     /// <param name="context">A context this store owns.</param>
     /// <param name="connectionSetup">SQL run on every new connection (durability settings).</param>
-    internal RelationalBrokerStore(BrokerDbContext context, string connectionSetup)
+    internal RelationalBrokerStore(DbContextOptions<BrokerDbContext> options, BrokerDbContext context, string connectionSetup)
     {
+        _options = options;
         _context = context;
         _connectionSetup = connectionSetup;
     }
@@ -64,38 +82,83 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 (uint?)row.ExpiryInterval));
         }
 
+        if (_owner is { } owner)
+        {
+            // Sessions no node owns (stored before clustering was turned on) go to the first node that starts, each to one node.
+            await _context.Sessions.Where(x => x.OwnerNode == null)
+                .ExecuteUpdateAsync(x => x.SetProperty(row => row.OwnerNode, owner), cancellationToken).ConfigureAwait(false);
+        }
+
+        await ReadSessionsAsync(_context, _owner, clientId: null, state.Sessions, cancellationToken).ConfigureAwait(false);
+        return state;
+    }
+
+    public void ActForNode(string node) => _owner = node;
+
+    public async Task<StoredSession?> TakeSessionAsync(string clientId, CancellationToken cancellationToken)
+    {
+        // A context and connection of its own: the writer's is busy with its commits on another thread.
+        await using var context = new BrokerDbContext(_options);
+        await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+        // The row lock taken here holds until the commit: the previous owner's writes, fenced by their owner check, wait and then change nothing.
+        var owner = _owner;
+        var taken = await context.Sessions.Where(x => x.ClientId == clientId)
+            .ExecuteUpdateAsync(x => x.SetProperty(row => row.OwnerNode, owner), cancellationToken).ConfigureAwait(false);
+        var sessions = new List<StoredSession>(1);
+        if (taken > 0)
+        {
+            await ReadSessionsAsync(context, owner: null, clientId, sessions, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return sessions.Count == 0 ? null : sessions[0];
+    }
+
+    /// <summary>
+    /// Reads sessions with their subscriptions, queues, in-flight state and incoming QoS 2 ids into <paramref name="into"/>: those of
+    /// <paramref name="clientId"/> when given, else those <paramref name="owner"/> owns when given, else all.
+    /// </summary>
+    private static async Task ReadSessionsAsync(BrokerDbContext context, string? owner, string? clientId, List<StoredSession> into,
+        CancellationToken cancellationToken)
+    {
         var sessions = new Dictionary<string, StoredSession>(StringComparer.Ordinal);
-        await foreach (var row in Rows(_context.Sessions, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(Of(context.Sessions, context, owner, clientId), cancellationToken).ConfigureAwait(false))
         {
             var session = new StoredSession(row.ClientId, (uint)row.ExpiryInterval, ToTime(row.DisconnectedAt));
             sessions.Add(row.ClientId, session);
-            state.Sessions.Add(session);
+            into.Add(session);
         }
 
-        await foreach (var row in Rows(_context.Subscriptions, cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(Of(context.Subscriptions, context, owner, clientId), cancellationToken).ConfigureAwait(false))
         {
             var options = new SubscriptionOptions((QualityOfService)row.QualityOfService, row.NoLocal, row.RetainAsPublished, (RetainHandling)row.RetainHandling);
             sessions[row.ClientId].Subscriptions.Add(new StoredSubscription(row.TopicFilter, options, (uint)row.SubscriptionId));
         }
 
-        await foreach (var row in Rows(_context.QueuedMessages.OrderBy(x => x.Sequence), cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(Of(context.QueuedMessages, context, owner, clientId).OrderBy(x => x.Sequence), cancellationToken).ConfigureAwait(false))
         {
             sessions[row.ClientId].Queued.Add(new StoredDelivery(row.Sequence, ToMessage(row, row.ExpiresAt), (QualityOfService)row.QualityOfService, row.Retain));
         }
 
-        await foreach (var row in Rows(_context.OutgoingInflight.OrderBy(x => x.Sequence), cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(Of(context.OutgoingInflight, context, owner, clientId).OrderBy(x => x.Sequence), cancellationToken).ConfigureAwait(false))
         {
             sessions[row.ClientId].Outgoing.Add(new StoredInflight((ushort)row.PacketId, row.Sequence, ToMessage(row, row.ExpiresAt),
                 (QualityOfService)row.QualityOfService, row.Retain, row.Released));
         }
 
-        await foreach (var row in Rows(_context.IncomingQos2.OrderBy(x => x.PacketId), cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Rows(Of(context.IncomingQos2, context, owner, clientId).OrderBy(x => x.PacketId), cancellationToken).ConfigureAwait(false))
         {
             sessions[row.ClientId].IncomingQos2.Add((ushort)row.PacketId);
         }
-
-        return state;
     }
+
+    /// <summary>The rows of one client id's session, else of the sessions <paramref name="owner"/> owns, else all.</summary>
+    private static IQueryable<T> Of<T>(IQueryable<T> rows, BrokerDbContext context, string? owner, string? clientId)
+        where T : class, ISessionRow =>
+        clientId is not null ? rows.Where(x => x.ClientId == clientId)
+        : owner is not null ? rows.Where(x => context.Sessions.Any(s => s.ClientId == x.ClientId && s.OwnerNode == owner))
+        : rows;
 
     public async Task CommitAsync(ReadOnlyMemory<StorageOperation> batch, CancellationToken cancellationToken = default)
     {
@@ -215,20 +278,26 @@ public sealed class RelationalBrokerStore : IBrokerStore
                 Add("DELETE FROM retained_messages WHERE topic = @p0", Text(operation.Topic!));
                 break;
             case StorageOperationKind.UpsertSession:
+                if (_owner is not null)
+                {
+                    Add(UpsertOwnedSession, clientId, Number(operation.Number), Time(operation.Time), Text(_owner));
+                    break;
+                }
+
                 Add("INSERT INTO sessions (client_id, expiry_interval, disconnected_at) VALUES (@p0, @p1, @p2) " +
                     "ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at",
                     clientId, Number(operation.Number), Time(operation.Time));
                 break;
             case StorageOperationKind.DeleteSession:
-                Add("DELETE FROM subscriptions WHERE client_id = @p0", clientId);
-                Add("DELETE FROM queued_messages WHERE client_id = @p0", Text(operation.ClientId));
-                Add("DELETE FROM outgoing_inflight WHERE client_id = @p0", Text(operation.ClientId));
-                Add("DELETE FROM incoming_qos2 WHERE client_id = @p0", Text(operation.ClientId));
-                Add("DELETE FROM sessions WHERE client_id = @p0", Text(operation.ClientId));
+                AddToSession("DELETE FROM subscriptions WHERE client_id = @p0", clientId);
+                AddToSession("DELETE FROM queued_messages WHERE client_id = @p0", Text(operation.ClientId));
+                AddToSession("DELETE FROM outgoing_inflight WHERE client_id = @p0", Text(operation.ClientId));
+                AddToSession("DELETE FROM incoming_qos2 WHERE client_id = @p0", Text(operation.ClientId));
+                AddToSession("DELETE FROM sessions WHERE client_id = @p0", Text(operation.ClientId));
                 break;
             case StorageOperationKind.AddSubscription:
                 var options = operation.Options;
-                Add("INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, retain_handling, subscription_id) " +
+                AddToSession("INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, retain_handling, subscription_id) " +
                     "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6" + IfSessionExists +
                     " ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local, " +
                     "retain_as_published = excluded.retain_as_published, retain_handling = excluded.retain_handling, subscription_id = excluded.subscription_id",
@@ -236,11 +305,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
                     Small((short)options.RetainHandling), Number(operation.Number));
                 break;
             case StorageOperationKind.RemoveSubscription:
-                Add("DELETE FROM subscriptions WHERE client_id = @p0 AND topic_filter = @p1", clientId, Text(operation.Topic!));
+                AddToSession("DELETE FROM subscriptions WHERE client_id = @p0 AND topic_filter = @p1", clientId, Text(operation.Topic!));
                 break;
             case StorageOperationKind.EnqueueMessage:
                 var queued = operation.Message!;
-                Add("INSERT INTO queued_messages (client_id, sequence, qos, retain, expires_at, " + MessageColumns + ") " +
+                AddToSession("INSERT INTO queued_messages (client_id, sequence, qos, retain, expires_at, " + MessageColumns + ") " +
                     "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9" + IfSessionExists +
                     " ON CONFLICT (client_id, sequence) DO UPDATE SET qos = excluded.qos, retain = excluded.retain, expires_at = excluded.expires_at, " +
                     UpdateMessageColumns,
@@ -248,11 +317,11 @@ public sealed class RelationalBrokerStore : IBrokerStore
                     Text(queued.Topic), Small((short)queued.QualityOfService), Flag(queued.Retain), Bytes(queued.Properties), Bytes(queued.Payload));
                 break;
             case StorageOperationKind.RemoveQueuedMessage:
-                Add("DELETE FROM queued_messages WHERE client_id = @p0 AND sequence = @p1", clientId, Number(operation.Sequence));
+                AddToSession("DELETE FROM queued_messages WHERE client_id = @p0 AND sequence = @p1", clientId, Number(operation.Sequence));
                 break;
             case StorageOperationKind.SetOutgoingInflight:
                 var inflight = operation.Message!;
-                Add("INSERT INTO outgoing_inflight (client_id, packet_id, sequence, qos, retain, released, expires_at, " + MessageColumns + ") " +
+                AddToSession("INSERT INTO outgoing_inflight (client_id, packet_id, sequence, qos, retain, released, expires_at, " + MessageColumns + ") " +
                     "SELECT @p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11" + IfSessionExists +
                     " ON CONFLICT (client_id, packet_id) DO UPDATE SET sequence = excluded.sequence, qos = excluded.qos, retain = excluded.retain, " +
                     "released = excluded.released, expires_at = excluded.expires_at, " + UpdateMessageColumns,
@@ -261,14 +330,14 @@ public sealed class RelationalBrokerStore : IBrokerStore
                     Bytes(inflight.Properties), Bytes(inflight.Payload));
                 break;
             case StorageOperationKind.RemoveOutgoingInflight:
-                Add("DELETE FROM outgoing_inflight WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
+                AddToSession("DELETE FROM outgoing_inflight WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
                 break;
             case StorageOperationKind.AddIncomingQos2:
-                Add("INSERT INTO incoming_qos2 (client_id, packet_id) SELECT @p0, @p1" + IfSessionExists + " ON CONFLICT (client_id, packet_id) DO NOTHING",
+                AddToSession("INSERT INTO incoming_qos2 (client_id, packet_id) SELECT @p0, @p1" + IfSessionExists + " ON CONFLICT (client_id, packet_id) DO NOTHING",
                     clientId, PacketId(operation.PacketId));
                 break;
             case StorageOperationKind.RemoveIncomingQos2:
-                Add("DELETE FROM incoming_qos2 WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
+                AddToSession("DELETE FROM incoming_qos2 WHERE client_id = @p0 AND packet_id = @p1", clientId, PacketId(operation.PacketId));
                 break;
             case StorageOperationKind.SetWill:
                 var will = operation.Message!;
@@ -305,6 +374,31 @@ public sealed class RelationalBrokerStore : IBrokerStore
         }
 
         _statements.Add(new Statement(sql, parameters));
+    }
+
+    /// <summary>
+    /// <see cref="Add"/> for a statement on a session's rows: acting for a node, it changes them only while that node owns the session
+    /// (fencing), through an owner check made once per statement text.
+    /// </summary>
+    private void AddToSession(string sql, params DbParameter[] parameters)
+    {
+        if (_owner is null)
+        {
+            Add(sql, parameters);
+            return;
+        }
+
+        if (!_ownedStatements.TryGetValue(sql, out var owned))
+        {
+            owned = sql.Contains(IfSessionExists, StringComparison.Ordinal)
+                ? sql.Replace(IfSessionExists, IfSessionOwned, StringComparison.Ordinal)
+                : sql + AndSessionOwned;
+            _ownedStatements.Add(sql, owned);
+        }
+
+        var owner = Text(_owner);
+        Add(owned, [.. parameters, owner]);
+        owner.ParameterName = "@owner";
     }
 
     private DbParameter Parameter(object? value, DbType type)

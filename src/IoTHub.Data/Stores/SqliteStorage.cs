@@ -29,14 +29,15 @@ public static class SqliteStorage
     /// <summary>Opens the database file (created when missing) and applies the migrations it lacks.</summary>
     public static async Task<RelationalBrokerStore> OpenAsync(string databasePath, StorageDurability durability, CancellationToken cancellationToken = default)
     {
-        var context = new BrokerDbContext(CreateOptions(databasePath));
+        var options = CreateOptions(databasePath);
+        var context = new BrokerDbContext(options);
         try
         {
             await context.Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
             // WAL: readers never block the writer. FULL syncs the WAL on every commit (power-safe);
             // NORMAL syncs at checkpoints only (safe against a crashed process, not a lost machine).
             var synchronous = durability == StorageDurability.Strict ? "FULL" : "NORMAL";
-            var store = new RelationalBrokerStore(context, $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000;");
+            var store = new RelationalBrokerStore(options, context, $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA busy_timeout = 10000;");
             return store;
         }
         catch

@@ -1,9 +1,11 @@
 using IoTHub.Cluster;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Sessions;
 using IoTHub.Cluster.Settings;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Metrics;
@@ -30,13 +32,16 @@ internal static class ClusterSetup
         var storage = ReadStorage(builder.Configuration.GetSection(StorageOptions.SectionName));
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
-            builder.Services.AddSingleton<ILocalBroker, DefaultBroker>();
+            var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
+            builder.Services.AddSingleton<DefaultBroker>();
+            builder.Services.AddSingleton<ILocalBroker>(static services => services.GetRequiredService<DefaultBroker>());
+            builder.Services.AddSingleton<ILocalSessions>(static services => services.GetRequiredService<DefaultBroker>());
+            builder.Services.AddSingleton(new ClusterNodeName(ClusterSilo.NodeName(settings)));
             builder.Services.AddHostedService<ClusterMetrics>();
             builder.Services.AddSingleton<BrokersFence>();
             builder.Services.AddSingleton<INodeFence>(static services => services.GetRequiredService<BrokersFence>());
             builder.Services.AddSingleton<IAgreedSettings, AgreedSettings>();
-            var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
             builder.Services.AddSingleton(new NodeLabel(ClusterSilo.NodeName(settings)));
             builder.AddClusterSilo(settings);
         }
@@ -92,13 +97,17 @@ internal static class ClusterSetup
         }
     }
 
-    /// <summary>Cross-node routing serves the default broker; named brokers (Mqtt:Brokers) stay on their node.</summary>
-    private sealed class DefaultBroker(BrokerRegistry registry) : ILocalBroker
+    /// <summary>Cross-node routing and one owner per client id serve the default broker; named brokers (Mqtt:Brokers) stay on their node.</summary>
+    private sealed class DefaultBroker(BrokerRegistry registry) : ILocalBroker, ILocalSessions
     {
         public void Attach(IRemoteRoutes routes) => registry.Default.AttachRemoteRoutes(routes);
 
         public int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups) =>
             registry.Default.RouteForwarded(message, toSubscribers, sharedGroups);
+
+        public void Attach(ISessionOwners owners) => registry.Default.AttachSessionOwners(owners);
+
+        public Task GiveUpAsync(string clientId, bool continues) => registry.Default.GiveUpSessionAsync(clientId, continues);
     }
 
     /// <summary>The connections of every broker of this process.</summary>
@@ -119,3 +128,6 @@ internal static class ClusterSetup
         }
     }
 }
+
+/// <summary>This process as a node of a cluster: its name (advertised address and node-to-node port), the owner of the sessions it stores.</summary>
+internal sealed record ClusterNodeName(string Name);

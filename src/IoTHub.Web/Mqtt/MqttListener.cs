@@ -2,6 +2,7 @@ using IoTHub.Broker;
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Security.Certificates;
 using IoTHub.Broker.Storage;
+using IoTHub.Web.Cluster;
 using IoTHub.Web.Configuration;
 using IoTHub.Web.Drain;
 using IoTHub.Web.Hosting;
@@ -14,6 +15,7 @@ using IoTHub.Web.Transports.Tls;
 using IoTHub.Web.Transports.Unix;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 
 namespace IoTHub.Web.Mqtt;
 
@@ -136,7 +138,16 @@ internal static class MqttListener
         {
             // Resolved now, not in the constructor: the store is opened by the storage service's own start.
             var store = services.GetRequiredService<IBrokerStore>();
-            registry.Default.AttachStorage(services.GetRequiredService<StorageWriter>(), await store.LoadAsync(cancellationToken));
+            ISharedSessionStore? sharedSessions = null;
+            if (services.GetService<ClusterNodeName>() is { } node && store is ISharedSessionStore shared
+                && services.GetRequiredService<IOptions<StorageOptions>>().Value.Provider == StorageProvider.Postgres)
+            {
+                // A node of a cluster loads the sessions it owns; those of the other nodes come over when their clients connect here.
+                shared.ActForNode(node.Name);
+                sharedSessions = shared;
+            }
+
+            registry.Default.AttachStorage(services.GetRequiredService<StorageWriter>(), await store.LoadAsync(cancellationToken), sharedSessions);
             foreach (MqttBroker broker in registry.Brokers.Values)
             {
                 broker.Start();

@@ -35,7 +35,7 @@ public sealed class SessionRegistryTests : IAsyncDisposable
         new(_broker, new DuplexPipe(new Pipe().Reader, new Pipe().Writer), PipeClient.Connection);
 
     private bool Attach(MqttConnection connection, string clientId, bool cleanStart = false, uint expiry = 60) =>
-        Registry.Attach(connection, clientId, cleanStart, expiry, new ConnAckPacket());
+        Registry.Attach(connection, clientId, cleanStart, expiry, new ConnAckPacket()) == true;
 
     private static Will DelayedWill(string clientId, uint delay) => new(
         new WillMessage { Topic = $"wills/{clientId}", Payload = Encoding.UTF8.GetBytes("gone"), QualityOfService = QualityOfService.AtLeastOnce,
@@ -155,6 +155,49 @@ public sealed class SessionRegistryTests : IAsyncDisposable
         }
 
         Assert.Equal(["wills/dev"], PublishedWills());
+        Assert.Equal(0, _broker.PendingWillCount);
+    }
+
+    // In a cluster, a client id claimed by another node: the session leaves this node without a delete from the store (the other node
+    // reads it there), its subscriptions leave the tree, and a will held for its delay follows the local takeover's rules: cancelled
+    // when the session continues there [MQTT-3.1.3-9], published when a clean start there ends it (5.0 §3.1.3.2.2).
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_session_given_up_to_another_node_leaves_with_its_held_will_cancelled_or_published(bool continues)
+    {
+        var connection = NewConnection();
+        Attach(connection, "dev", expiry: 10);
+        var session = Registry.Find("dev")!;
+        _broker.Router.Subscribe(session, "a/#", new SubscriptionOptions(QualityOfService.AtLeastOnce), 0, [], out _);
+        Registry.Detach(connection, session, DelayedWill("dev", delay: 300));
+
+        Assert.True(Registry.GiveUp("dev", continues));
+
+        Assert.Null(Registry.Find("dev"));
+        Assert.True(session.Discarded);
+        Assert.Equal(1, _broker.SubscriptionCount); // only the watcher's
+        Assert.Equal(0, _broker.PendingWillCount);
+        Assert.Equal(continues ? [] : ["wills/dev"], PublishedWills());
+        Assert.False(Registry.GiveUp("dev", continues));
+    }
+
+    // The live connection of a session given up is closed (5.0: DISCONNECT 0x8E); its will goes as on a local takeover: at once with a
+    // delay of 0, not at all with a delay when the session continues on the other node.
+    [Theory]
+    [InlineData(0u, true)]
+    [InlineData(30u, false)]
+    public void The_live_connection_of_a_session_given_up_is_closed_and_its_will_follows_the_local_rules(uint delay, bool published)
+    {
+        var connection = NewConnection();
+        Attach(connection, "dev", expiry: 10);
+        var session = Registry.Find("dev")!;
+
+        Assert.True(Registry.GiveUp("dev", continues: true));
+
+        Assert.True(connection.IsClosing);
+        Assert.False(Registry.Detach(connection, session, DelayedWill("dev", delay)));
+        Assert.Equal(published ? ["wills/dev"] : [], PublishedWills());
         Assert.Equal(0, _broker.PendingWillCount);
     }
 }
