@@ -221,8 +221,22 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         var joined = Stopwatch.StartNew();
         foreach (var (api, _) in nodes)
         {
-            await Poll.UntilAsync(async () => (await ClusterAsync(api)).Count(n => n.Status == "active") == 3, HostProcess.Timeout,
-                "three active nodes not seen by every node");
+            try
+            {
+                await Poll.UntilAsync(async () => (await ClusterAsync(api)).Count(n => n.Status == "active") == 3, HostProcess.Timeout,
+                    "three active nodes not seen by every node");
+            }
+            catch (Xunit.Sdk.XunitException)
+            {
+                // Why: a node the others declared dead exits (Orleans: 134), one that could not join says so in its log.
+                foreach (var (host, index) in _hosts.Select((host, index) => (host, index)))
+                {
+                    var log = host.Output;
+                    output.WriteLine($"node {index} {(host.HasExited ? "exited" : "runs")}; the end of its output:\n{log[Math.Max(0, log.Length - 4000)..]}");
+                }
+
+                throw;
+            }
         }
 
         output.WriteLine($"all three nodes saw three active nodes {joined.ElapsedMilliseconds} ms after the last one's API answered");

@@ -37,12 +37,13 @@ internal static class ClusterSetup
             builder.Services.AddSingleton<DefaultBroker>();
             builder.Services.AddSingleton<ILocalBroker>(static services => services.GetRequiredService<DefaultBroker>());
             builder.Services.AddSingleton<ILocalSessions>(static services => services.GetRequiredService<DefaultBroker>());
-            builder.Services.AddSingleton(new ClusterNodeName(ClusterSilo.NodeName(settings)));
+            var nodeName = ClusterSilo.NodeName(settings);
+            builder.Services.AddSingleton(new ClusterNodeName(nodeName));
             builder.Services.AddHostedService<ClusterMetrics>();
             builder.Services.AddSingleton<BrokersFence>();
             builder.Services.AddSingleton<INodeFence>(static services => services.GetRequiredService<BrokersFence>());
             builder.Services.AddSingleton<IAgreedSettings, AgreedSettings>();
-            builder.Services.AddSingleton(new NodeLabel(ClusterSilo.NodeName(settings)));
+            builder.Services.AddSingleton(new NodeLabel(nodeName));
             builder.AddClusterSilo(settings);
         }
         else
