@@ -93,10 +93,10 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
 
     private static partial class Log
     {
-        [LoggerMessage(1511, LogLevel.Information, "Cluster sessions: client id {ClientId} taken over from node {Node}")]
+        [LoggerMessage(1540, LogLevel.Information, "Cluster sessions: client id {ClientId} taken over from node {Node}")]
         public static partial void TakenFromNode(ILogger logger, string clientId, string node);
 
-        [LoggerMessage(1512, LogLevel.Debug, "Cluster sessions: the end of client id {ClientId}'s session not told to its arbiter: {Reason}")]
+        [LoggerMessage(1541, LogLevel.Debug, "Cluster sessions: the end of client id {ClientId}'s session not told to its arbiter: {Reason}")]
         public static partial void ReleaseFailed(ILogger logger, string clientId, string reason);
     }
 }
