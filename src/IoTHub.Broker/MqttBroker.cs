@@ -196,16 +196,16 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// </summary>
     internal MqttMessage SetRetained(MqttMessage message, string? publisherUserName = null)
     {
-        if (message.Payload.IsEmpty)
-        {
-            Retained.Set(message);
-            _persistence.Write(StorageOperation.DeleteRetained(message.Topic));
-            return message;
-        }
+        var kept = KeepRetained(message, publisherUserName);
+        _persistence.Write(message.Payload.IsEmpty ? StorageOperation.DeleteRetained(message.Topic) : StorageOperation.SetRetained(kept));
+        return kept;
+    }
 
-        var kept = message.KeptAsRetained(Time.GetUtcNow(), publisherUserName, message.PublisherId);
+    /// <summary>Keeps, replaces or (empty payload) deletes a retained message in memory only; returns it as kept.</summary>
+    private MqttMessage KeepRetained(MqttMessage message, string? publisherUserName)
+    {
+        var kept = message.Payload.IsEmpty ? message : message.KeptAsRetained(Time.GetUtcNow(), publisherUserName, message.PublisherId);
         Retained.Set(kept);
-        _persistence.Write(StorageOperation.SetRetained(kept));
         return kept;
     }
 
@@ -279,7 +279,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(message);
         if (message.Retain && Options.RetainAvailable)
         {
-            Retained.Set(message.Payload.IsEmpty ? message : message.KeptAsRetained(Time.GetUtcNow(), publisherUserName: null, message.PublisherId));
+            KeepRetained(message, publisherUserName: null);
         }
 
         return Router.RouteForwarded(message, toSubscribers, sharedGroups);
