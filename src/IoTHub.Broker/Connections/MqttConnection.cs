@@ -433,6 +433,12 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>Called by the broker's monitor; closes the connection when one of its timers ran out.</summary>
     public void CheckTimers(long now)
     {
+        if (_closing)
+        {
+            // Closing already: a second verdict would only log and count the same connection again.
+            return;
+        }
+
         var time = _broker.Time;
         if (_session is null)
         {
