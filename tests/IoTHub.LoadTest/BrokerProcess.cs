@@ -413,6 +413,18 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public const int SigKill = 9;
+    public const int SigStop = 19;
+
+    /// <summary>Sends the process <paramref name="signal"/> (<see cref="SigKill"/>, <see cref="SigStop"/>).</summary>
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
@@ -470,7 +482,6 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
-    /// <summary>What each broker prints on stdout once it listens.</summary>
     /// <summary>IoTHub's HTTP port (its admin API), from its "HTTP listening on" line.</summary>
     public Task<int> HttpPortAsync() => _httpPort.Task.WaitAsync(TimeSpan.FromSeconds(60));
 

@@ -8,7 +8,7 @@ namespace IoTHub.LoadTest;
 
 /// <summary>
 /// IoTHub processes as the nodes of one cluster (docs/clustering.md), for the cross-node scenarios (<see cref="Scenario.Nodes"/>):
-/// each pinned like a single broker, sessions in memory, the membership in a new database of the run's PostgreSQL. Ready once a
+/// each pinned like a single broker, sessions in memory (or, shared, in the database too), the membership in a new database of the run's PostgreSQL. Ready once a
 /// message published on the first node reaches a subscriber on each of the others.
 /// </summary>
 internal sealed class ClusterNodes : IAsyncDisposable
@@ -22,7 +22,8 @@ internal sealed class ClusterNodes : IAsyncDisposable
     /// <summary>The nodes in start order; publishers use the first.</summary>
     public IReadOnlyList<BrokerProcess> Nodes => _nodes;
 
-    public static async Task<ClusterNodes> StartAsync(int count, Paths paths, string cpu, PostgresServer database)
+    /// <summary>Starts <paramref name="count"/> nodes; with <paramref name="sharedStore"/> they keep their sessions in the cluster's database (failover).</summary>
+    public static async Task<ClusterNodes> StartAsync(int count, Paths paths, string cpu, PostgresServer database, bool sharedStore = false)
     {
         var connectionString = await database.CreateDatabaseAsync().ConfigureAwait(false);
         await PostgresStorage.MigrateAsync(connectionString).ConfigureAwait(false);
@@ -35,7 +36,8 @@ internal sealed class ClusterNodes : IAsyncDisposable
             {
                 nodes.Add(await BrokerProcess.StartAsync(BrokerKind.IoTHub, paths, cpu, Transport.Tcp, certificates: null, extraArguments:
                 [
-                    "--Storage:Provider=memory", "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:ConnectionString={connectionString}",
+                    .. sharedStore ? ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}"] : new[] { "--Storage:Provider=memory" },
+                    "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:ConnectionString={connectionString}",
                     "--Cluster:Port=" + BrokerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
                 ]).ConfigureAwait(false));
             }

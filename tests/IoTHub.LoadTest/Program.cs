@@ -37,7 +37,9 @@ if (settings is null)
           --no-pin             do not pin brokers to CPU 0 and the tool to CPU 1
           --start-time a,b     instead of scenarios: IoTHub's start with 100 000 sessions and 1 000 000 retained
                                messages stored in sqlite and/or postgres (issue 24), unpinned
-          --runs n             starts per provider with --start-time (default 3)
+          --runs n             starts per provider with --start-time, runs per signal with --failover (default 3)
+          --failover kill,stop instead of scenarios: issue 20's failover time, a node of three killed (SIGKILL) or
+                               frozen (SIGSTOP) under QoS 1 load, its persistent subscribers moving to another node
           --soak minutes       instead of scenarios: issue 24's soak, mixed load for that long with every QoS 1/2
                                message accounted for and the broker's RSS sampled (IoTHub unless --brokers
                                names others: iothub,mosquitto); exit code 1 when anything is missing or logged
@@ -59,7 +61,7 @@ if (settings.StartTimeProviders.Count > 0)
 }
 
 var scenarios = Scenario.All(settings).Where(s => settings.All || settings.Scenarios.Contains(s.Name)).ToList();
-if (scenarios.Count == 0 && settings.SoakMinutes == 0)
+if (scenarios.Count == 0 && settings.SoakMinutes == 0 && settings.FailoverSignals.Count == 0)
 {
     await Console.Error.WriteLineAsync("no such scenario: " + string.Join(',', settings.Scenarios)).ConfigureAwait(false);
     return 2;
@@ -88,6 +90,11 @@ if (settings.Pin)
 else
 {
     brokerCpu = "0-" + (Environment.ProcessorCount - 1).ToString(CultureInfo.InvariantCulture);
+}
+
+if (settings.FailoverSignals.Count > 0)
+{
+    return await Failover.RunAsync(settings, paths, brokerCpu).ConfigureAwait(false);
 }
 
 if (settings.SoakMinutes > 0)

@@ -54,7 +54,10 @@ internal sealed class Settings
     /// <summary>Minutes of issue 24's soak (<see cref="Soak"/>) instead of the scenarios; 0: no soak.</summary>
     public double SoakMinutes { get; set; }
 
-    /// <summary>Starts of the host per provider in <see cref="StartTime"/>.</summary>
+    /// <summary>Issue 20's failover time with these signals (<c>kill</c>, <c>stop</c>) instead of the scenarios (<see cref="Failover"/>).</summary>
+    public List<string> FailoverSignals { get; } = [];
+
+    /// <summary>Starts of the host per provider in <see cref="StartTime"/>, and runs per signal in <see cref="Failover"/>.</summary>
     public int StartRuns { get; set; } = 3;
 
     public static Settings? Parse(string[] args)
@@ -164,6 +167,13 @@ internal sealed class Settings
                     }
 
                     break;
+                case "--failover":
+                    foreach (var name in Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        settings.FailoverSignals.Add(name is "kill" or "stop" ? name : throw new ArgumentException("--failover: kill or stop, not " + name));
+                    }
+
+                    break;
                 case "--runs":
                     settings.StartRuns = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -181,6 +191,7 @@ internal sealed class Settings
             settings.Brokers.RemoveAll(kind => kind != BrokerKind.IoTHub);
         }
 
-        return settings.All || settings.Scenarios.Count > 0 || settings.StartTimeProviders.Count > 0 || settings.SoakMinutes > 0 ? settings : null;
+        return settings.All || settings.Scenarios.Count > 0 || settings.StartTimeProviders.Count > 0 || settings.SoakMinutes > 0
+            || settings.FailoverSignals.Count > 0 ? settings : null;
     }
 }

@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using IoTHub.Mqtt;
+using IoTHub.Testing;
+
+namespace IoTHub.LoadTest;
+
+/// <summary>
+/// Issue 20's failover time (<c>--failover kill,stop</c>): three IoTHub nodes keeping their sessions in one PostgreSQL database,
+/// <see cref="Subscribers"/> persistent QoS 1 subscribers on the second node, and one QoS 1 publisher on the first sending
+/// <see cref="Rate"/> msgs/s round their topics. The second node is killed (SIGKILL) or frozen (SIGSTOP); each subscriber then
+/// connects to the third node with its session (clean session 0), again every <see cref="RetryEvery"/> while refused. Measured per
+/// subscriber from the signal: its accepted CONNACK and its first message after it (service restored for it); counted: the
+/// messages the publisher had acknowledged (PUBACK) that never reached their subscriber, duplicates (QoS 1 allows them), and the
+/// publisher's longest wait between two acknowledgements. A frozen node's clients see no close: they give the connection up
+/// <see cref="FrozenNoticed"/> after the signal, as a client whose keep-alive ran out would.
+/// </summary>
+internal static class Failover
+{
+    private const int Subscribers = 200;
+    private const int Rate = 1_000;
+    private static readonly TimeSpan RetryEvery = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan FrozenNoticed = TimeSpan.FromSeconds(1.5);
+    private static readonly TimeSpan Before = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan After = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static async Task<int> RunAsync(Settings settings, Paths paths, string brokerCpu)
+    {
+        Console.WriteLine($"failover: {Subscribers} persistent QoS 1 subscribers, {Rate} msgs/s; load average at start: {Report.LoadAverage()}");
+        await using var database = new PostgresServer();
+        await database.InitializeAsync().ConfigureAwait(false);
+        var rows = new List<string>();
+        var failed = false;
+        foreach (var signal in settings.FailoverSignals)
+        {
+            for (var run = 1; run <= settings.StartRuns; run++)
+            {
+                Console.Write($"{signal} run {run}: ");
+                try
+                {
+                    var result = await RunOnceAsync(paths, brokerCpu, database, signal).ConfigureAwait(false);
+                    Console.WriteLine(result.OneLine());
+                    rows.Add(result.Row(signal, run));
+                    failed |= result.Lost > 0 || result.NotRestored > 0;
+                }
+                catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or IOException or SocketException)
+                {
+                    Console.WriteLine("failed: " + ex.Message);
+                    rows.Add($"| {signal} | {run} | failed: {ex.Message} | | | | |");
+                    failed = true;
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| signal | run | CONNACK p50 / max (s) | first message p50 / max (s) | publisher's longest wait (s) | acknowledged lost | duplicates |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+        rows.ForEach(Console.WriteLine);
+        return failed ? 1 : 0;
+    }
+
+    private static async Task<FailoverResult> RunOnceAsync(Paths paths, string brokerCpu, PostgresServer database, string signal)
+    {
+        await using var cluster = await ClusterNodes.StartAsync(3, paths, brokerCpu, database, sharedStore: true).ConfigureAwait(false);
+        var subscribers = new FailoverSubscriber[Subscribers];
+        for (var i = 0; i < Subscribers; i++)
+        {
+            var topic = "failover/" + i.ToString(Invariant);
+            subscribers[i] = new FailoverSubscriber(new SubscriberSession("failover-" + i.ToString(Invariant), topic, QualityOfService.AtLeastOnce));
+            var client = await subscribers[i].ConnectAsync(cluster.ClientsOf(1)).ConfigureAwait(false);
+            await client.SubscribeAsync([topic], QualityOfService.AtLeastOnce, Timeout).ConfigureAwait(false);
+        }
+
+        var ledger = new FailoverPublisher();
+        await using var publisher = await LoadClient.ConnectAsync(cluster.ClientsOf(0), "failover-publisher", [], new ClientOptions(Observer: ledger)).ConfigureAwait(false);
+        var topics = subscribers.Select(s => Encoding.UTF8.GetBytes(s.Session.Topic)).ToArray();
+        using var stop = new CancellationTokenSource();
+        var publishing = PublishAsync(publisher, topics, stop.Token);
+        try
+        {
+            await Task.Delay(Before).ConfigureAwait(false);
+            var victim = cluster.Nodes[1];
+            var signalled = Stopwatch.StartNew();
+            victim.Signal(signal == "kill" ? BrokerProcess.SigKill : BrokerProcess.SigStop);
+            var recoveries = subscribers.Select(s => s.RecoverAsync(cluster.ClientsOf(2), signal == "stop" ? FrozenNoticed : null, signalled)).ToArray();
+            await Task.WhenAll(recoveries).ConfigureAwait(false);
+            await Task.Delay(After).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await publishing.ConfigureAwait(false);
+            await publisher.WaitUntilAcknowledgedAsync(Timeout).ConfigureAwait(false);
+            if (signal == "stop")
+            {
+                victim.Signal(BrokerProcess.SigKill);
+            }
+
+            var lost = await MissingAsync(ledger.Ledger, subscribers).ConfigureAwait(false);
+            long duplicates = 0;
+            ledger.Ledger.ForEachAcknowledged(sequence => duplicates += Math.Max(0, subscribers[sequence % Subscribers].Session.CountOf(sequence) - 1));
+            var connAcks = recoveries.Select(r => r.Result.ConnAck).Order().ToArray();
+            var firsts = recoveries.Select(r => r.Result.FirstMessage).Where(t => t is not null).Select(t => t!.Value).Order().ToArray();
+            return new FailoverResult(connAcks, firsts, Subscribers - firsts.Length, ledger.LongestWait, ledger.Ledger.AcknowledgedCount, lost, duplicates);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            foreach (var subscriber in subscribers)
+            {
+                await subscriber.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Sends <see cref="Rate"/> msgs/s, message <c>n</c> (its sequence number) to topic <c>n mod</c> <see cref="Subscribers"/>, until stopped.</summary>
+    private static async Task PublishAsync(LoadClient publisher, byte[][] topics, CancellationToken stop)
+    {
+        var pace = new Pace(Rate);
+        var payload = new byte[LoadClient.SequencedPayload];
+        long next = 0;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var due = pace.Take(LoadClient.InflightLimit);
+                if (due == 0)
+                {
+                    await Task.Delay(Pace.Tick, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                for (var i = 0; i < due; i++)
+                {
+                    // Cancelled while waiting for a free slot, it sent nothing: the sequence numbers stay one per topic in turn.
+                    await publisher.PublishAsync([topics[next % topics.Length]], null, payload, 0, QualityOfService.AtLeastOnce, 1, cancellation: stop).ConfigureAwait(false);
+                    next++;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Acknowledged messages that have not reached their subscriber, after waiting for them up to <see cref="Timeout"/>.</summary>
+    private static async Task<long> MissingAsync(PublisherLedger ledger, FailoverSubscriber[] subscribers)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            long missing = 0;
+            ledger.ForEachAcknowledged(sequence => missing += subscribers[sequence % subscribers.Length].Session.CountOf(sequence) == 0 ? 1 : 0);
+            if (missing == 0 || deadline.Elapsed > Timeout)
+            {
+                return missing;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The publisher's ledger, and the longest time between two of its acknowledgements.</summary>
+    private sealed class FailoverPublisher : IMessageObserver
+    {
+        private long _lastAck = Stopwatch.GetTimestamp();
+        private long _longestWait;
+
+        public PublisherLedger Ledger { get; } = new();
+
+        public double LongestWait => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _longestWait)).TotalSeconds;
+
+        public void OnSending(ushort packetId, long sequence, byte[] topic) => Ledger.OnSending(packetId, sequence, topic);
+
+        public void OnAcknowledged(ushort packetId)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var wait = now - Interlocked.Exchange(ref _lastAck, now);
+            if (wait > Volatile.Read(ref _longestWait))
+            {
+                Volatile.Write(ref _longestWait, wait);
+            }
+
+            Ledger.OnAcknowledged(packetId);
+        }
+
+        public void OnReceived(in PublishPacket publish) => Ledger.OnReceived(publish);
+
+        public void OnReleased(ushort packetId) => Ledger.OnReleased(packetId);
+    }
+
+    /// <summary>One subscriber: its session's tally, its connection, and when its first message came after it connected again.</summary>
+    private sealed class FailoverSubscriber(SubscriberSession session) : IMessageObserver, IAsyncDisposable
+    {
+        private readonly TaskCompletionSource _firstAfterReconnect = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile bool _reconnecting;
+
+        public SubscriberSession Session => session;
+
+        public async Task<LoadClient> ConnectAsync(ClientTransport node)
+        {
+            session.Client = await LoadClient.ConnectAsync(node, session.ClientId, [], new ClientOptions(CleanSession: false, Observer: this)).ConfigureAwait(false);
+            return session.Client;
+        }
+
+        /// <summary>
+        /// Waits until the connection is gone (closed by the node's death, or given up after <paramref name="giveUpAfter"/>), connects
+        /// to <paramref name="node"/> until accepted, then waits for a message: the seconds since <paramref name="signalled"/> of each.
+        /// </summary>
+        public async Task<(double ConnAck, double? FirstMessage)> RecoverAsync(ClientTransport node, TimeSpan? giveUpAfter, Stopwatch signalled)
+        {
+            var old = session.Client!;
+            if (giveUpAfter is { } after)
+            {
+                await Task.Delay(after).ConfigureAwait(false);
+            }
+            else
+            {
+                // However its receive loop ended (closed, reset, or not within the timeout), the client connects again.
+                await old.Completion.WaitAsync(Timeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            _reconnecting = true;
+            await old.DisposeAsync().ConfigureAwait(false);
+            while (true)
+            {
+                try
+                {
+                    await ConnectAsync(node).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or SocketException or TimeoutException && signalled.Elapsed < RecoveryBound)
+                {
+                    await Task.Delay(RetryEvery).ConfigureAwait(false);
+                }
+            }
+
+            var connAck = signalled.Elapsed.TotalSeconds;
+            try
+            {
+                await _firstAfterReconnect.Task.WaitAsync(RecoveryBound - signalled.Elapsed).ConfigureAwait(false);
+                return (connAck, signalled.Elapsed.TotalSeconds);
+            }
+            catch (TimeoutException)
+            {
+                return (connAck, null);
+            }
+        }
+
+        public void OnReceived(in PublishPacket publish)
+        {
+            session.OnReceived(publish);
+            if (_reconnecting)
+            {
+                _firstAfterReconnect.TrySetResult();
+            }
+        }
+
+        public void OnReleased(ushort packetId) => session.OnReleased(packetId);
+
+        public void OnSending(ushort packetId, long sequence, byte[] topic) => session.OnSending(packetId, sequence, topic);
+
+        public void OnAcknowledged(ushort packetId) => session.OnAcknowledged(packetId);
+
+        public ValueTask DisposeAsync() => session.Client?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+
+    private sealed record FailoverResult(double[] ConnAcks, double[] FirstMessages, int NotRestored, double LongestWait, long Acknowledged, long Lost, long Duplicates)
+    {
+        public string OneLine() =>
+            $"CONNACK p50 {Median(ConnAcks)} s, max {Max(ConnAcks)} s; first message p50 {Median(FirstMessages)} s, max {Max(FirstMessages)} s" +
+            (NotRestored > 0 ? $", {NotRestored} subscribers got nothing" : "") +
+            $"; publisher's longest wait {LongestWait:N2} s; {Lost} of {Acknowledged} acknowledged lost, {Duplicates} duplicates";
+
+        public string Row(string signal, int run) =>
+            $"| {signal} | {run} | {Median(ConnAcks)} / {Max(ConnAcks)} | {Median(FirstMessages)} / {Max(FirstMessages)}" +
+            (NotRestored > 0 ? $" ({NotRestored} got nothing)" : "") + $" | {LongestWait:N2} | {Lost} of {Acknowledged} | {Duplicates} |";
+
+        private static string Median(double[] sorted) => sorted.Length == 0 ? "-" : sorted[sorted.Length / 2].ToString("N2", Invariant);
+
+        private static string Max(double[] sorted) => sorted.Length == 0 ? "-" : sorted[^1].ToString("N2", Invariant);
+    }
+}
