@@ -9,11 +9,12 @@ namespace IoTHub.LoadTest;
 
 /// <summary>
 /// Issue 20's failover time (<c>--failover kill,stop</c>): three IoTHub nodes keeping their sessions in one PostgreSQL database,
-/// <see cref="Subscribers"/> persistent QoS 1 subscribers on the second node, and one QoS 1 publisher on the first sending
-/// <see cref="Rate"/> msgs/s round their topics. The second node is killed (SIGKILL) or frozen (SIGSTOP); each subscriber then
+/// <see cref="Subscribers"/> persistent subscribers on the second node, and one publisher on the first sending <see cref="Rate"/>
+/// msgs/s round their topics, all at QoS 1, then all at QoS 2. The second node is killed (SIGKILL) or frozen (SIGSTOP); each subscriber then
 /// connects to the third node with its session (clean session 0), again every <see cref="RetryEvery"/> while refused. Measured per
 /// subscriber from the signal: its accepted CONNACK and its first message after it (service restored for it); counted: the
-/// messages the publisher had acknowledged (PUBACK) that never reached their subscriber, duplicates (QoS 1 allows them), and the
+/// messages the publisher had acknowledged (PUBACK, PUBCOMP) that never reached their subscriber, duplicates (QoS 1 allows them, QoS 2
+/// never: [MQTT-4.3.3-2]), and the
 /// publisher's longest wait between two acknowledgements. A frozen node's clients see no close: they give the connection up
 /// <see cref="FrozenNoticed"/> after the signal, as a client whose keep-alive ran out would.
 /// </summary>
@@ -31,56 +32,57 @@ internal static class Failover
 
     public static async Task<int> RunAsync(Settings settings, Paths paths, string brokerCpu)
     {
-        Console.WriteLine($"failover: {Subscribers} persistent QoS 1 subscribers, {Rate} msgs/s; load average at start: {Report.LoadAverage()}");
+        Console.WriteLine($"failover: {Subscribers} persistent subscribers, {Rate} msgs/s; load average at start: {Report.LoadAverage()}");
         await using var database = new PostgresServer();
         await database.InitializeAsync().ConfigureAwait(false);
         var rows = new List<string>();
         var failed = false;
-        foreach (var signal in settings.FailoverSignals)
+        foreach (var (signal, qos) in settings.FailoverSignals.SelectMany(signal => new[] { (signal, QualityOfService.AtLeastOnce), (signal, QualityOfService.ExactlyOnce) }))
         {
             for (var run = 1; run <= settings.StartRuns; run++)
             {
-                Console.Write($"{signal} run {run}: ");
+                var label = $"{signal} | {(int)qos} | {run}";
+                Console.Write($"{signal} QoS {(int)qos} run {run}: ");
                 try
                 {
-                    var result = await RunOnceAsync(paths, brokerCpu, database, signal).ConfigureAwait(false);
+                    var result = await RunOnceAsync(paths, brokerCpu, database, signal, qos).ConfigureAwait(false);
                     Console.WriteLine(result.OneLine());
-                    rows.Add(result.Row(signal, run));
-                    failed |= result.Lost > 0 || result.NotRestored > 0;
+                    rows.Add(result.Row(label));
+                    failed |= result.Lost > 0 || result.NotRestored > 0 || (qos == QualityOfService.ExactlyOnce && result.Duplicates > 0);
                 }
                 catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or IOException or SocketException)
                 {
                     Console.WriteLine("failed: " + ex.Message);
-                    rows.Add($"| {signal} | {run} | failed: {ex.Message} | | | | |");
+                    rows.Add($"| {label} | failed: {ex.Message} | | | | |");
                     failed = true;
                 }
             }
         }
 
         Console.WriteLine();
-        Console.WriteLine("| signal | run | CONNACK p50 / max (s) | first message p50 / max (s) | publisher's longest wait (s) | acknowledged lost | duplicates |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| signal | QoS | run | CONNACK p50 / max (s) | first message p50 / max (s) | publisher's longest wait (s) | acknowledged lost | duplicates |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         rows.ForEach(Console.WriteLine);
         return failed ? 1 : 0;
     }
 
-    private static async Task<FailoverResult> RunOnceAsync(Paths paths, string brokerCpu, PostgresServer database, string signal)
+    private static async Task<FailoverResult> RunOnceAsync(Paths paths, string brokerCpu, PostgresServer database, string signal, QualityOfService qos)
     {
         await using var cluster = await ClusterNodes.StartAsync(3, paths, brokerCpu, database, sharedStore: true).ConfigureAwait(false);
         var subscribers = new FailoverSubscriber[Subscribers];
         for (var i = 0; i < Subscribers; i++)
         {
             var topic = "failover/" + i.ToString(Invariant);
-            subscribers[i] = new FailoverSubscriber(new SubscriberSession("failover-" + i.ToString(Invariant), topic, QualityOfService.AtLeastOnce));
+            subscribers[i] = new FailoverSubscriber(new SubscriberSession("failover-" + i.ToString(Invariant), topic, qos));
             var client = await subscribers[i].ConnectAsync(cluster.ClientsOf(1)).ConfigureAwait(false);
-            await client.SubscribeAsync([topic], QualityOfService.AtLeastOnce, Timeout).ConfigureAwait(false);
+            await client.SubscribeAsync([topic], qos, Timeout).ConfigureAwait(false);
         }
 
         var ledger = new FailoverPublisher();
         await using var publisher = await LoadClient.ConnectAsync(cluster.ClientsOf(0), "failover-publisher", [], new ClientOptions(Observer: ledger)).ConfigureAwait(false);
         var topics = subscribers.Select(s => Encoding.UTF8.GetBytes(s.Session.Topic)).ToArray();
         using var stop = new CancellationTokenSource();
-        var publishing = PublishAsync(publisher, topics, stop.Token);
+        var publishing = PublishAsync(publisher, topics, qos, stop.Token);
         try
         {
             await Task.Delay(Before).ConfigureAwait(false);
@@ -116,7 +118,7 @@ internal static class Failover
     }
 
     /// <summary>Sends <see cref="Rate"/> msgs/s, message <c>n</c> (its sequence number) to topic <c>n mod</c> <see cref="Subscribers"/>, until stopped.</summary>
-    private static async Task PublishAsync(LoadClient publisher, byte[][] topics, CancellationToken stop)
+    private static async Task PublishAsync(LoadClient publisher, byte[][] topics, QualityOfService qos, CancellationToken stop)
     {
         var pace = new Pace(Rate);
         var payload = new byte[LoadClient.SequencedPayload];
@@ -135,7 +137,7 @@ internal static class Failover
                 for (var i = 0; i < due; i++)
                 {
                     // Cancelled while waiting for a free slot, it sent nothing: the sequence numbers stay one per topic in turn.
-                    await publisher.PublishAsync([topics[next % topics.Length]], null, payload, 0, QualityOfService.AtLeastOnce, 1, cancellation: stop).ConfigureAwait(false);
+                    await publisher.PublishAsync([topics[next % topics.Length]], null, payload, 0, qos, 1, cancellation: stop).ConfigureAwait(false);
                     next++;
                 }
             }
@@ -274,8 +276,8 @@ internal static class Failover
             (NotRestored > 0 ? $", {NotRestored} subscribers got nothing" : "") +
             $"; publisher's longest wait {LongestWait:N2} s; {Lost} of {Acknowledged} acknowledged lost, {Duplicates} duplicates";
 
-        public string Row(string signal, int run) =>
-            $"| {signal} | {run} | {Median(ConnAcks)} / {Max(ConnAcks)} | {Median(FirstMessages)} / {Max(FirstMessages)}" +
+        public string Row(string label) =>
+            $"| {label} | {Median(ConnAcks)} / {Max(ConnAcks)} | {Median(FirstMessages)} / {Max(FirstMessages)}" +
             (NotRestored > 0 ? $" ({NotRestored} got nothing)" : "") + $" | {LongestWait:N2} | {Lost} of {Acknowledged} | {Duplicates} |";
 
         private static string Median(double[] sorted) => sorted.Length == 0 ? "-" : sorted[sorted.Length / 2].ToString("N2", Invariant);

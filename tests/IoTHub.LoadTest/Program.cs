@@ -39,7 +39,7 @@ if (settings is null)
                                messages stored in sqlite and/or postgres (issue 24), unpinned
           --runs n             starts per provider with --start-time, runs per signal with --failover (default 3)
           --failover kill,stop instead of scenarios: issue 20's failover time, a node of three killed (SIGKILL) or
-                               frozen (SIGSTOP) under QoS 1 load, its persistent subscribers moving to another node
+                               frozen (SIGSTOP) under QoS 1 and QoS 2 load, its persistent subscribers moving to another node
           --soak minutes       instead of scenarios: issue 24's soak, mixed load for that long with every QoS 1/2
                                message accounted for and the broker's RSS sampled (IoTHub unless --brokers
                                names others: iothub,mosquitto); exit code 1 when anything is missing or logged
