@@ -60,7 +60,7 @@ internal static class Failover
         }
 
         Console.WriteLine();
-        Console.WriteLine("| signal | QoS | run | CONNACK p50 / max (s) | first message p50 / max (s) | publisher's longest wait (s) | acknowledged lost | duplicates |");
+        Console.WriteLine("| signal | QoS | run | CONNACK p50 / max (s) | first message p50 / max (s) | publisher's longest wait (s) (connections closed under it) | acknowledged lost | duplicates |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         rows.ForEach(Console.WriteLine);
         return failed ? 1 : 0;
@@ -79,10 +79,9 @@ internal static class Failover
         }
 
         var ledger = new FailoverPublisher();
-        await using var publisher = await LoadClient.ConnectAsync(cluster.ClientsOf(0), "failover-publisher", [], new ClientOptions(Observer: ledger)).ConfigureAwait(false);
         var topics = subscribers.Select(s => Encoding.UTF8.GetBytes(s.Session.Topic)).ToArray();
         using var stop = new CancellationTokenSource();
-        var publishing = PublishAsync(publisher, topics, qos, stop.Token);
+        var publishing = PublishAsync(cluster.ClientsOf(0), ledger, topics, qos, stop.Token);
         try
         {
             await Task.Delay(Before).ConfigureAwait(false);
@@ -94,7 +93,6 @@ internal static class Failover
             await Task.Delay(After).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             await publishing.ConfigureAwait(false);
-            await publisher.WaitUntilAcknowledgedAsync(Timeout).ConfigureAwait(false);
             if (signal == "stop")
             {
                 victim.Signal(BrokerProcess.SigKill);
@@ -105,7 +103,8 @@ internal static class Failover
             ledger.Ledger.ForEachAcknowledged(sequence => duplicates += Math.Max(0, subscribers[sequence % Subscribers].Session.CountOf(sequence) - 1));
             var connAcks = recoveries.Select(r => r.Result.ConnAck).Order().ToArray();
             var firsts = recoveries.Select(r => r.Result.FirstMessage).Where(t => t is not null).Select(t => t!.Value).Order().ToArray();
-            return new FailoverResult(connAcks, firsts, Subscribers - firsts.Length, ledger.LongestWait, ledger.Ledger.AcknowledgedCount, lost, duplicates);
+            return new FailoverResult(connAcks, firsts, Subscribers - firsts.Length, ledger.LongestWait, Volatile.Read(ref ledger.Reconnects),
+                ledger.Ledger.AcknowledgedCount, lost, duplicates);
         }
         finally
         {
@@ -117,33 +116,84 @@ internal static class Failover
         }
     }
 
-    /// <summary>Sends <see cref="Rate"/> msgs/s, message <c>n</c> (its sequence number) to topic <c>n mod</c> <see cref="Subscribers"/>, until stopped.</summary>
-    private static async Task PublishAsync(LoadClient publisher, byte[][] topics, QualityOfService qos, CancellationToken stop)
+    /// <summary>
+    /// Sends <see cref="Rate"/> msgs/s, message <c>n</c> (its sequence number) to topic <c>n mod</c> <see cref="Subscribers"/>, until
+    /// stopped; then waits until all are acknowledged. A connection the node closes (a message it could not get accepted by another
+    /// node is not acknowledged, docs/clustering.md) is made again with the session, and what was not acknowledged is sent again.
+    /// </summary>
+    private static async Task PublishAsync(ClientTransport node, FailoverPublisher ledger, byte[][] topics, QualityOfService qos, CancellationToken stop)
     {
         var pace = new Pace(Rate);
         var payload = new byte[LoadClient.SequencedPayload];
-        long next = 0;
-        try
+        var refused = 0;
+        while (true)
         {
-            while (!stop.IsCancellationRequested)
+            LoadClient publisher;
+            try
             {
-                var due = pace.Take(LoadClient.InflightLimit);
-                if (due == 0)
+                publisher = await LoadClient.ConnectAsync(node, "failover-publisher", [],
+                    new ClientOptions(CleanSession: false, Observer: ledger, FirstSequence: ledger.NextSequence), cancellation: CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or SocketException or TimeoutException)
+            {
+                if (++refused * RetryEvery > RecoveryBound)
                 {
-                    await Task.Delay(Pace.Tick, stop).ConfigureAwait(false);
+                    throw new TimeoutException($"the publisher could not connect again within {RecoveryBound.TotalSeconds:N0} s: {ex.Message}");
+                }
+
+                await Task.Delay(RetryEvery, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+
+            refused = 0;
+
+            await using (publisher.ConfigureAwait(false))
+            {
+                using var closed = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                _ = publisher.Completion.ContinueWith(static (_, state) => ((CancellationTokenSource)state!).Cancel(), closed, TaskScheduler.Default);
+                try
+                {
+                    await publisher.ResendAsync(ledger.Ledger.Pending(), qos, payload).ConfigureAwait(false);
+                    while (!stop.IsCancellationRequested)
+                    {
+                        var due = pace.Take(LoadClient.InflightLimit);
+                        if (due == 0)
+                        {
+                            await Task.Delay(Pace.Tick, closed.Token).ConfigureAwait(false);
+                            continue;
+                        }
+
+                        for (var i = 0; i < due; i++)
+                        {
+                            // Cancelled while waiting for a free slot, it sent nothing: the next connection goes on with the same number.
+                            await publisher.PublishAsync([topics[ledger.NextSequence % topics.Length]], null, payload, 0, qos, 1, cancellation: closed.Token)
+                                .ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested && !publisher.Completion.IsCompleted)
+                {
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or SocketException)
+                {
+                    Interlocked.Increment(ref ledger.Reconnects);
                     continue;
                 }
 
-                for (var i = 0; i < due; i++)
+                try
                 {
-                    // Cancelled while waiting for a free slot, it sent nothing: the sequence numbers stay one per topic in turn.
-                    await publisher.PublishAsync([topics[next % topics.Length]], null, payload, 0, qos, 1, cancellation: stop).ConfigureAwait(false);
-                    next++;
+                    await publisher.WaitUntilAcknowledgedAsync(Timeout).ConfigureAwait(false);
+                    return;
+                }
+                catch (OperationCanceledException) when (!publisher.Completion.IsCompleted)
+                {
+                    throw new TimeoutException($"the publisher's messages were not all acknowledged within {Timeout.TotalSeconds:N0} s");
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref ledger.Reconnects);
                 }
             }
-        }
-        catch (OperationCanceledException)
-        {
         }
     }
 
@@ -164,17 +214,32 @@ internal static class Failover
         }
     }
 
-    /// <summary>The publisher's ledger, and the longest time between two of its acknowledgements.</summary>
+    /// <summary>The publisher's ledger, the longest time between two of its acknowledgements, and its connections made again.</summary>
     private sealed class FailoverPublisher : IMessageObserver
     {
         private long _lastAck = Stopwatch.GetTimestamp();
         private long _longestWait;
+        private long _nextSequence;
+
+        /// <summary>Connections the node closed under the publisher.</summary>
+        public long Reconnects;
+
+        /// <summary>One past the highest sequence number written: the next message's, on this connection or the next.</summary>
+        public long NextSequence => Volatile.Read(ref _nextSequence);
 
         public PublisherLedger Ledger { get; } = new();
 
         public double LongestWait => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _longestWait)).TotalSeconds;
 
-        public void OnSending(ushort packetId, long sequence, byte[] topic) => Ledger.OnSending(packetId, sequence, topic);
+        public void OnSending(ushort packetId, long sequence, byte[] topic)
+        {
+            if (sequence >= _nextSequence)
+            {
+                Volatile.Write(ref _nextSequence, sequence + 1);
+            }
+
+            Ledger.OnSending(packetId, sequence, topic);
+        }
 
         public void OnAcknowledged(ushort packetId)
         {
@@ -269,16 +334,17 @@ internal static class Failover
         public ValueTask DisposeAsync() => session.Client?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
-    private sealed record FailoverResult(double[] ConnAcks, double[] FirstMessages, int NotRestored, double LongestWait, long Acknowledged, long Lost, long Duplicates)
+    private sealed record FailoverResult(double[] ConnAcks, double[] FirstMessages, int NotRestored, double LongestWait, long PublisherReconnects, long Acknowledged,
+        long Lost, long Duplicates)
     {
         public string OneLine() =>
             $"CONNACK p50 {Median(ConnAcks)} s, max {Max(ConnAcks)} s; first message p50 {Median(FirstMessages)} s, max {Max(FirstMessages)} s" +
             (NotRestored > 0 ? $", {NotRestored} subscribers got nothing" : "") +
-            $"; publisher's longest wait {LongestWait:N2} s; {Lost} of {Acknowledged} acknowledged lost, {Duplicates} duplicates";
+            $"; publisher's longest wait {LongestWait:N2} s, connected again {PublisherReconnects} times; {Lost} of {Acknowledged} acknowledged lost, {Duplicates} duplicates";
 
         public string Row(string label) =>
             $"| {label} | {Median(ConnAcks)} / {Max(ConnAcks)} | {Median(FirstMessages)} / {Max(FirstMessages)}" +
-            (NotRestored > 0 ? $" ({NotRestored} got nothing)" : "") + $" | {LongestWait:N2} | {Lost} of {Acknowledged} | {Duplicates} |";
+            (NotRestored > 0 ? $" ({NotRestored} got nothing)" : "") + $" | {LongestWait:N2} ({PublisherReconnects}) | {Lost} of {Acknowledged} | {Duplicates} |";
 
         private static string Median(double[] sorted) => sorted.Length == 0 ? "-" : sorted[sorted.Length / 2].ToString("N2", Invariant);
 

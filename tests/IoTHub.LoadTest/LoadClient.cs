@@ -67,6 +67,7 @@ internal sealed class LoadClient : IAsyncDisposable
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
         _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536));
         _flows = flows;
+        _nextSequence = options.FirstSequence;
     }
 
     /// <summary>Messages received; written by the receive loop only.</summary>
@@ -241,6 +242,38 @@ internal sealed class LoadClient : IAsyncDisposable
 
             // Counted once the socket took them: a flush cancelled while the broker held it up sent nothing to count.
             Volatile.Write(ref Published, Published + count);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Sends again, with DUP and their packet ids, the QoS 1/2 messages an earlier connection of this session sent and got no
+    /// PUBACK/PUBCOMP for ([MQTT-4.4.0-1]); new messages take packet ids after theirs. <paramref name="payload"/> is a scratch buffer.
+    /// </summary>
+    public async Task ResendAsync(IReadOnlyList<(ushort PacketId, long Sequence, byte[] Topic)> pending, QualityOfService qos, byte[] payload)
+    {
+        foreach (var _ in pending)
+        {
+            await _inflight.WaitAsync().ConfigureAwait(false);
+        }
+
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            foreach (var (packetId, sequence, topic) in pending)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(payload, Stopwatch.GetTimestamp());
+                BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(PayloadHeader), sequence);
+                _observer?.OnSending(packetId, sequence, topic);
+                MqttEncoder.WritePublish(_writer, new PublishPacket(new ReadOnlySequence<byte>(topic), new ReadOnlySequence<byte>(payload), qos, duplicate: true,
+                    packetId: packetId), _version);
+                _nextPacketId = Math.Max(_nextPacketId, packetId);
+            }
+
+            await _writer.FlushAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -523,6 +556,7 @@ internal sealed class LoadClient : IAsyncDisposable
 /// <param name="UserName">A user name without a password, for the access rules (<see cref="AccessRules"/>); <paramref name="Credentials"/> take precedence.</param>
 /// <param name="Will">The will CONNECT carries (none by default).</param>
 /// <param name="Observer">Sees every message sent and received, and their acknowledgements (the soak's accounting).</param>
+/// <param name="FirstSequence">The sequence number of the first message published: a session's next connection goes on where the last stopped.</param>
 internal sealed record ClientOptions(
     bool CleanSession = true,
     int InflightLimit = LoadClient.InflightLimit,
@@ -533,7 +567,8 @@ internal sealed record ClientOptions(
     ScramOptions? Scram = null,
     string? UserName = null,
     WillMessage? Will = null,
-    IMessageObserver? Observer = null)
+    IMessageObserver? Observer = null,
+    long FirstSequence = 0)
 {
     public static readonly ClientOptions Default = new();
 }

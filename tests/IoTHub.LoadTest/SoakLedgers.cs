@@ -79,6 +79,15 @@ internal sealed class PublisherLedger : IMessageObserver
         }
     }
 
+    /// <summary>The messages written and not acknowledged, by packet id: what a new connection of the session sends again.</summary>
+    public List<(ushort PacketId, long Sequence, byte[] Topic)> Pending()
+    {
+        lock (_lock)
+        {
+            return [.. _unacknowledged.OrderBy(p => p.Value.Sequence).Select(p => (p.Key, p.Value.Sequence, p.Value.Topic))];
+        }
+    }
+
     /// <summary>The sequence number of the newest acknowledged message on <paramref name="topic"/> (-1: none yet).</summary>
     public long NewestAcknowledged(byte[] topic)
     {
