@@ -188,7 +188,7 @@ foreach (var (scenario, transport, aclRules) in scenarios.SelectMany(s => settin
             await using var backend = await AuthenticationBackends.StartAsync(scenario.Authentication).ConfigureAwait(false);
             if (scenario.Nodes > 1)
             {
-                await using var cluster = await ClusterNodes.StartAsync(scenario.Nodes, paths, brokerCpu, clusterDatabase!).ConfigureAwait(false);
+                await using var cluster = await ClusterNodes.StartAsync(scenario.Nodes, paths, brokerCpu, clusterDatabase!, scenario.SharedStore).ConfigureAwait(false);
                 result = await new Runner(cluster.Nodes[0], cluster.ClientsOf(0), settings, cluster: cluster).RunAsync(scenario).ConfigureAwait(false);
             }
             else

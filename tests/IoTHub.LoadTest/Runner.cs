@@ -378,13 +378,16 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         await ConnectAndDisconnectAsync(scenario, "warm-", warmup, new LatencyHistogram()).ConfigureAwait(false);
         var connects = new LatencyHistogram();
         var toolBefore = Environment.CpuUsage.TotalTime;
-        var cpuBefore = broker.CpuSeconds();
+        var cpuBefore = BrokerCpuSeconds();
+        var nodesBefore = cluster?.CpuSecondsEach();
         var clock = Stopwatch.StartNew();
         await ConnectAndDisconnectAsync(scenario, "rate-", total, connects).ConfigureAwait(false);
         var elapsed = clock.Elapsed.TotalSeconds;
-        var cpu = broker.CpuSeconds() - cpuBefore;
+        var cpu = BrokerCpuSeconds() - cpuBefore;
+        var nodesCpu = cluster?.CpuSecondsEach();
         return new Result(scenario, broker.Kind)
         {
+            Notes = nodesCpu is null ? [] : [NodesNote(nodesBefore!, nodesCpu, total, "connects' first")],
             Rate = total / elapsed,
             CpuMicroseconds = cpu * 1e6 / total,
             RssBytes = broker.RssBytes(),
@@ -459,13 +462,13 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             ToolCpu = tool / elapsed,
             BrokerCpu = cpu / elapsed,
             Warmup = warmup,
-            Notes = nodesCpu is null || received == 0 ? [] : [NodesNote(nodesBefore!, nodesCpu, received)],
+            Notes = nodesCpu is null || received == 0 ? [] : [NodesNote(nodesBefore!, nodesCpu, received, "publishers' first")],
         };
     }
 
-    /// <summary>Each cluster node's CPU per delivery and share of a core, in node order (the publishers' node first).</summary>
-    private static string NodesNote(double[] before, double[] after, long received) =>
-        "per node (publishers' first): " + string.Join(", ", after.Select((cpu, i) =>
+    /// <summary>Each cluster node's CPU per delivery (or connect), in node order (the publishers' or connecting clients' node first).</summary>
+    private static string NodesNote(double[] before, double[] after, long received, string first) =>
+        $"per node ({first}): " + string.Join(", ", after.Select((cpu, i) =>
             string.Create(CultureInfo.InvariantCulture, $"{(cpu - before[i]) * 1e6 / received:F2} µs")));
 
     /// <summary>

@@ -86,7 +86,8 @@ internal sealed record Scenario(
     string? ScramMethod = null,
     bool ResumeTlsSessions = false,
     int MaxConnects = int.MaxValue,
-    int Nodes = 1)
+    int Nodes = 1,
+    bool SharedStore = false)
 {
     /// <summary>
     /// The node subscriber <paramref name="i"/> connects to when the scenario runs on <see cref="Nodes"/> cluster nodes (IoTHub only;
@@ -140,6 +141,10 @@ internal sealed record Scenario(
         new("cluster-fanout-1000-3-paced", "cluster-fanout-1000-3 at the same fixed rate", ScenarioKind.Throughput, Topology.FanOut, 1, 1000, Rate: PacedFanOutRate, Nodes: 3),
         new("cluster-latency-10k", "latency-10k across two cluster nodes: the publisher on the first, the subscriber on the second (IoTHub only)",
             ScenarioKind.Latency, Publishers: 1, Subscribers: 1, Rate: 10_000, Nodes: 2),
+        new("cluster-connect-rate", "connect-rate on the first of two cluster nodes, sessions in memory: each CONNECT claims its client id at its arbiter (IoTHub only)",
+            ScenarioKind.ConnectRate, Nodes: 2),
+        new("cluster-connect-rate-stored", "cluster-connect-rate with both nodes' sessions in the cluster's PostgreSQL: the claim's store transaction too (IoTHub only)",
+            ScenarioKind.ConnectRate, Nodes: 2, SharedStore: true),
         new("devices-1k", "1 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000),
         new("devices-100k", "100 000 device subscriptions (100 clients), 4 publishers at random, QoS 0", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000),
         new("devices-1k-paced", "devices-1k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 1_000, Rate: DevicesPacedRate),
