@@ -64,6 +64,7 @@ internal static class ClusterSilo
                 // 2.5 s of waking up, and its store writes are fenced. Twice the detection window leaves about 3 s after the verdict.
                 options.RangeLeaseDuration = settings.ProbeTimeout * (settings.MissedProbesLimit + 1) * 2;
             });
+            silo.Services.AddSingleton(new RoutingSettings { ForwardAckTimeout = settings.ForwardAckTimeout });
             silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
             silo.Services.AddSingleton(settings);
             silo.Services.AddSingleton<MembershipStoreWatch>();
