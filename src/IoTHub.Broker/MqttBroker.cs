@@ -286,6 +286,18 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     /// <summary>
+    /// Starts collecting what the messages this thread routes next (<see cref="RouteForwarded"/>) store for persistent sessions,
+    /// until <see cref="EndForwardedBatch"/>: a node accepts a batch another node forwarded once that is committed.
+    /// </summary>
+    public static void BeginForwardedBatch() => Persistence.BeginPacket();
+
+    /// <summary>
+    /// Completes when what the messages routed since <see cref="BeginForwardedBatch"/> stored is committed (strict durability),
+    /// faults when a commit failed; null when there is nothing to wait for.
+    /// </summary>
+    public static Task? EndForwardedBatch() => Persistence.EndPacket();
+
+    /// <summary>
     /// Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was
     /// present, null when another node of the cluster took the client id since the connection claimed it.
     /// </summary>

@@ -11,6 +11,7 @@ namespace IoTHub.Cluster;
 /// <param name="MissedProbesLimit">Missed probes in a row after which a node suspects another and votes it dead.</param>
 /// <param name="IAmAliveInterval">How often a node writes its sign of life into the membership table.</param>
 /// <param name="MigrateOnStart">Apply the broker's migrations to that database at start (Storage:MigrateOnStart).</param>
+/// <param name="ForwardAckTimeout">How long a forwarded QoS 1 or 2 message's acknowledgement may wait for the other nodes (Cluster:Routing:ForwardAckTimeout).</param>
 internal sealed record ClusterNodeSettings(
     string Name,
     string ConnectionString,
@@ -19,7 +20,8 @@ internal sealed record ClusterNodeSettings(
     TimeSpan ProbeTimeout,
     int MissedProbesLimit,
     TimeSpan IAmAliveInterval,
-    bool MigrateOnStart)
+    bool MigrateOnStart,
+    TimeSpan ForwardAckTimeout)
 {
     /// <summary>How often a node reads the membership table even without news: about the time it takes to declare a node dead.</summary>
     public TimeSpan TableRefreshTimeout => ProbeTimeout * (MissedProbesLimit + 1);

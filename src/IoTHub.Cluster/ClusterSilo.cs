@@ -66,6 +66,7 @@ internal static class ClusterSilo
                 // window from the estimated failure ends about when the verdict comes.
                 options.RangeLeaseDuration = settings.TableRefreshTimeout;
             });
+            silo.Services.AddSingleton(new RoutingSettings { ForwardAckTimeout = settings.ForwardAckTimeout });
             silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
             silo.Services.AddSingleton(settings);
             silo.Services.AddSingleton<MembershipStoreWatch>();

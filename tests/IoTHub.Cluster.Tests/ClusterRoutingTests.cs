@@ -92,15 +92,15 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
             MessageExpiryInterval = 600,
             UserProperties = [new UserProperty("k", "v")],
         };
-        Assert.Equal(1, forward.Forward(MqttMessage.Create("t/first", "hello"u8, QualityOfService.ExactlyOnce, retain: true, properties, "pub"), default));
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("t/first", "hello"u8, QualityOfService.ExactlyOnce, retain: true, properties, "pub"), default, out _));
         for (var i = 0; i < 99; i++)
         {
             Assert.Equal(1, forward.Forward(MqttMessage.Create("t/" + i, Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                QualityOfService.AtLeastOnce, retain: false), default));
+                QualityOfService.AtLeastOnce, retain: false), default, out _));
         }
 
-        Assert.Equal(0, forward.Forward(MqttMessage.Create("other", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
-        Assert.Equal(0, forward.Forward(MqttMessage.Create("$SYS/t", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("other", "x"u8, QualityOfService.AtMostOnce, retain: false), default, out _));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("$SYS/t", "x"u8, QualityOfService.AtMostOnce, retain: false), default, out _));
 
         await Poll.UntilAsync(() => Broker(1).Delivered.Count >= 100, Converged);
         var delivered = Broker(1).Delivered.ToArray();
@@ -136,11 +136,11 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
         await UntilFiltersAsync(0, 1, "$share/g/jobs/#", "alerts/+");
         var forward = Broker(0).Routes!;
 
-        Assert.Equal(1, forward.Forward(MqttMessage.Create("jobs/1", "j"u8, QualityOfService.AtLeastOnce, retain: false), default));
-        Assert.Equal(1, forward.Forward(MqttMessage.Create("alerts/1", "a"u8, QualityOfService.AtLeastOnce, retain: false), default));
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("jobs/1", "j"u8, QualityOfService.AtLeastOnce, retain: false), default, out _));
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("alerts/1", "a"u8, QualityOfService.AtLeastOnce, retain: false), default, out _));
         Broker(1).Routes!.LocalFilterChanged("jobs/#", true);
         await UntilFiltersAsync(0, 1, "$share/g/jobs/#", "alerts/+", "jobs/#");
-        Assert.Equal(1, forward.Forward(MqttMessage.Create("jobs/2", "j"u8, QualityOfService.AtLeastOnce, retain: false), default));
+        Assert.Equal(1, forward.Forward(MqttMessage.Create("jobs/2", "j"u8, QualityOfService.AtLeastOnce, retain: false), default, out _));
 
         await Poll.UntilAsync(() => Broker(1).Delivered.Count >= 3, Converged);
         Assert.Equal(["jobs/1", "alerts/1", "jobs/2"], Broker(1).Delivered.Select(m => m.Topic));
@@ -159,8 +159,8 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
         var forward = Broker(0).Routes!;
         await Poll.UntilAsync(() => Routing(0).Replica.Known.Length == 1, Converged);
 
-        Assert.Equal(0, forward.Forward(MqttMessage.Create("status/1", "on"u8, QualityOfService.AtLeastOnce, retain: true), default));
-        Assert.Equal(0, forward.Forward(MqttMessage.Create("status/2", "live"u8, QualityOfService.AtLeastOnce, retain: false), default));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("status/1", "on"u8, QualityOfService.AtLeastOnce, retain: true), default, out _));
+        Assert.Equal(0, forward.Forward(MqttMessage.Create("status/2", "live"u8, QualityOfService.AtLeastOnce, retain: false), default, out _));
 
         Routing(0).ShareRetained(MqttMessage.Create("status/3", "set by an operator"u8, QualityOfService.AtMostOnce, retain: true));
 
@@ -178,11 +178,11 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
     {
         Broker(1).Routes!.LocalFilterChanged("sensors/#", true);
         await UntilFiltersAsync(0, 1, "sensors/#");
-        Assert.Equal(1, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
+        Assert.Equal(1, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default, out _));
 
         await Cluster.StopSiloAsync(Cluster.Silos[1]);
 
         await Poll.UntilAsync(() => Routing(0).Replica.IsEmpty, Converged);
-        Assert.Equal(0, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default));
+        Assert.Equal(0, Broker(0).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default, out _));
     }
 }

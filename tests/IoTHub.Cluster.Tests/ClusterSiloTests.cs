@@ -13,7 +13,8 @@ namespace IoTHub.Cluster.Tests;
 public sealed class ClusterSiloTests
 {
     private static readonly ClusterNodeSettings Settings = new("plant-7", "Host=db;Database=iothub", IPAddress.Parse("10.0.0.11"), 11112,
-        TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(5), MigrateOnStart: false);
+        TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(5), MigrateOnStart: false,
+        ForwardAckTimeout: TimeSpan.FromSeconds(3));
 
     [Fact]
     public void TheSiloTakesTheClusterSectionAndTheTunedProbes()
@@ -48,6 +49,9 @@ public sealed class ClusterSiloTests
         // Split brain: the node stops serving after two table refreshes without an answer from the store.
         Assert.Equal(TimeSpan.FromSeconds(6), host.Services.GetRequiredService<ClusterNodeSettings>().StoreLossBound);
         Assert.NotNull(host.Services.GetRequiredService<MembershipStoreWatch>());
+
+        // Cluster:Routing:ForwardAckTimeout bounds what a forwarded QoS 1 or 2 message's acknowledgement waits for.
+        Assert.Equal(TimeSpan.FromSeconds(3), host.Services.GetRequiredService<Routing.RoutingSettings>().ForwardAckTimeout);
     }
 
     private static IHost Build(ClusterNodeSettings settings)

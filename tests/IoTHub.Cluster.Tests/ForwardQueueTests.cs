@@ -18,7 +18,7 @@ public sealed class ForwardQueueTests
     [Fact]
     public async Task AMessageQueuedWhileTheSenderRunsNeverCarriesMoreTimeThanItWasGiven()
     {
-        var queue = new ForwardQueue(new RoutingSettings { ForwardBatchSize = 16 });
+        var queue = new ForwardQueue(new RoutingSettings { ForwardBatchSize = 16 }, "127.0.0.1:11112@1", TimeProvider.System);
         var properties = new MqttProperties { MessageExpiryInterval = 300 };
         var payload = Encoding.UTF8.GetBytes("p");
         uint most = 0;

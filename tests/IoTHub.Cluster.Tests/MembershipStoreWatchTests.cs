@@ -12,7 +12,8 @@ public sealed class MembershipStoreWatchTests
 {
     // Probes every second, two missed: a table refresh every 3 s, the bound two of them, 6 s.
     private static readonly ClusterNodeSettings Settings = new("plant-7", "Host=db;Database=iothub", IPAddress.Loopback, 11111,
-        TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(5), MigrateOnStart: false);
+        TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(5), MigrateOnStart: false,
+        ForwardAckTimeout: TimeSpan.FromSeconds(3));
 
     private readonly FakeTimeProvider _time = new();
     private readonly RecordingFence _fence = new();

@@ -55,12 +55,21 @@ internal sealed class RecordingBroker : ILocalBroker
 
     public void Attach(IRemoteRoutes routes) => Routes = routes;
 
+    /// <summary>Set: a batch delivered here is accepted only when it completes (a storage commit that takes its time, or fails).</summary>
+    public TaskCompletionSource? Commit { get; set; }
+
     public int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups)
     {
         DeliveredTo.Enqueue((toSubscribers, sharedGroups));
         Delivered.Enqueue(message);
         return 1;
     }
+
+    public void BeginDeliveries()
+    {
+    }
+
+    public Task? EndDeliveries() => Commit?.Task;
 }
 
 /// <summary>

@@ -24,13 +24,14 @@ public sealed class ClusterSettingsTests : IDisposable
         Assert.Empty(empty.Errors);
         Assert.False(defaults.Enabled);
         Assert.Equal(IPAddress.Loopback, defaults.AdvertisedAddress);
+        Assert.Equal(TimeSpan.FromSeconds(5), defaults.ForwardAckTimeout);
 
         var options = new ClusterOptions();
         var good = Reader(new()
         {
             ["Cluster:Enabled"] = "true", ["Cluster:Name"] = "plant-7", ["Cluster:ConnectionString"] = "Host=db", ["Cluster:Port"] = "11112",
             ["Cluster:AdvertisedAddress"] = "10.0.0.11", ["Cluster:ProbeTimeout"] = "00:00:02", ["Cluster:MissedProbesLimit"] = "3",
-            ["Cluster:IAmAliveInterval"] = "00:00:10",
+            ["Cluster:IAmAliveInterval"] = "00:00:10", ["Cluster:Routing:ForwardAckTimeout"] = "00:00:03",
         });
         options.Read(good);
         good.RejectUnknownKeys();
@@ -43,6 +44,7 @@ public sealed class ClusterSettingsTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(2), options.ProbeTimeout);
         Assert.Equal(3, options.MissedProbesLimit);
         Assert.Equal(TimeSpan.FromSeconds(10), options.IAmAliveInterval);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.ForwardAckTimeout);
     }
 
     [Fact]
@@ -52,6 +54,7 @@ public sealed class ClusterSettingsTests : IDisposable
         {
             ["Cluster:Enabled"] = "yes", ["Cluster:Name"] = "two words", ["Cluster:Port"] = "0", ["Cluster:AdvertisedAddress"] = "0.0.0.0",
             ["Cluster:ProbeTimeout"] = "soon", ["Cluster:MissedProbesLimit"] = "0", ["Cluster:Prot"] = "11111",
+            ["Cluster:Routing:ForwardAckTimeout"] = "00:05:00", ["Cluster:Routing:ForwardAckTimout"] = "00:00:01",
         });
         new ClusterOptions().Read(bad);
         bad.RejectUnknownKeys();
@@ -64,6 +67,8 @@ public sealed class ClusterSettingsTests : IDisposable
             e => Assert.StartsWith("Cluster:AdvertisedAddress '0.0.0.0' is not an IP address other nodes can reach", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:ProbeTimeout 'soon' is not a duration from 00:00:00.1 to 00:01:00", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:MissedProbesLimit '0'", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Cluster:Routing:ForwardAckTimeout '00:05:00' is not a duration from 00:00:00.1 to 00:01:00", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Cluster:Routing:ForwardAckTimout is not a known setting", e, StringComparison.Ordinal),
             e => Assert.StartsWith("Cluster:Prot is not a known setting", e, StringComparison.Ordinal));
     }
 

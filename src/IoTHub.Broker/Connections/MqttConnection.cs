@@ -5,6 +5,7 @@ using System.IO.Pipelines;
 using IoTHub.Broker.Connect;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
 using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Wills;
 using IoTHub.Broker.Sessions;
@@ -997,23 +998,40 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>
     /// A QoS 2 PUBLISH whose PUBREC is withheld because its storage failed is forgotten (its packet id, in memory and
     /// in storage): the client sends it again, and it is routed and stored again rather than answered as a duplicate
-    /// with a PUBREC for a message that is not on disk [MQTT-4.3.3-10] only holds for what was stored.
+    /// with a PUBREC for a message that is not on disk [MQTT-4.3.3-10] only holds for what was stored. One that another
+    /// node did not accept keeps its packet id: the nodes that did accept it (this one included) must not get it twice, so
+    /// the client's resend is answered as a duplicate [MQTT-4.3.3-10] (docs/clustering.md#acknowledged-forwarding).
     /// </summary>
     private void ForgetUnstoredQos2(int from)
     {
         for (var i = from; i < _batch.Count; i++)
         {
             var item = _batch[i];
-            if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true })
+            if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true } commit && !IsNotAccepted(commit))
             {
                 _session!.ReleaseReceivedQos2(item.PacketId);
             }
         }
     }
 
+    /// <summary>Whether the acknowledgement failed because another node of the cluster did not accept the message.</summary>
+    private static bool IsNotAccepted(Task commit)
+    {
+        foreach (var failure in commit.Exception!.InnerExceptions)
+        {
+            if (failure is ForwardNotAcceptedException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
-    /// Waits for a storage commit an acknowledgement depends on. When it failed, nothing is
-    /// acknowledged: the connection closes, and the client sends the packet again later.
+    /// Waits for a storage commit an acknowledgement depends on, and in a cluster for the other nodes the message was forwarded
+    /// to. When it failed, nothing is acknowledged: the connection closes, and the client sends the packet again later
+    /// with DUP [MQTT-4.4.0-1].
     /// </summary>
     private async Task<bool> IsStoredAsync(Task commit)
     {
@@ -1024,6 +1042,13 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            if (IsNotAccepted(commit))
+            {
+                BrokerLog.ForwardNotAccepted(Logger, ClientId, ex.Message);
+                Close(ReasonCode.UnspecifiedError, "another node of the cluster did not accept the message", ConnectionCloseReason.ForwardNotAccepted);
+                return false;
+            }
+
             BrokerLog.StorageFailed(Logger, ClientId, ex.Message);
             Close(ReasonCode.UnspecifiedError, "storage unavailable: the message could not be stored", ConnectionCloseReason.StorageError);
             return false;

@@ -58,6 +58,10 @@ internal static partial class BrokerLog
     [LoggerMessage(1014, LogLevel.Debug, "Storage failed while client '{ClientId}' waited for an acknowledgement ({Reason}); closing its connection without acknowledging")]
     public static partial void StorageFailed(ILogger logger, string clientId, string reason);
 
+    // In the cluster's range (15xx): it happens only in a cluster.
+    [LoggerMessage(1560, LogLevel.Debug, "Another node did not accept a message client '{ClientId}' published ({Reason}); closing its connection without acknowledging")]
+    public static partial void ForwardNotAccepted(ILogger logger, string clientId, string reason);
+
     [LoggerMessage(1015, LogLevel.Error, "A round of the broker's monitor failed")]
     public static partial void MonitorFailed(ILogger logger, Exception exception);
 

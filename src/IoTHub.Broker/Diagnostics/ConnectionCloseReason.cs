@@ -39,6 +39,12 @@ public enum ConnectionCloseReason : byte
     /// <summary>A QoS 1/2 message it published could not be stored (strict durability): it sends it again on reconnect.</summary>
     StorageError,
 
+    /// <summary>
+    /// A QoS 1/2 message it published was not accepted in time by another node of the cluster it was forwarded to: it sends it
+    /// again on reconnect (docs/clustering.md#acknowledged-forwarding).
+    /// </summary>
+    ForwardNotAccepted,
+
     /// <summary>Anything else (an internal error).</summary>
     Other,
 }
@@ -61,6 +67,7 @@ public static class ConnectionCloseReasons
         ConnectionCloseReason.Stuck => "stuck",
         ConnectionCloseReason.ServerShutdown => "server_shutdown",
         ConnectionCloseReason.StorageError => "storage_error",
+        ConnectionCloseReason.ForwardNotAccepted => "forward_not_accepted",
         ConnectionCloseReason.Other => "other",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };

@@ -23,7 +23,12 @@ public interface IRemoteRoutes
     /// queued for with subscribers there.
     /// </summary>
     /// <param name="shares">This node's members of the matching share groups: a group whose turn goes to another node is given away.</param>
-    int Forward(MqttMessage message, LocalShares shares);
+    /// <param name="accepted">
+    /// For a QoS 1 or 2 message queued for other nodes: completes when each of them accepted it (routed it to its sessions and
+    /// committed what it stored for them), faults with <see cref="ForwardNotAcceptedException"/> when one did not (in time); the
+    /// publisher's PUBACK/PUBREC waits for it. Null when there is nothing to wait for (QoS 0, no other node).
+    /// </param>
+    int Forward(MqttMessage message, LocalShares shares, out Task? accepted);
 
     /// <summary>
     /// The messages this thread routes until <see cref="EndBatch"/> (the PUBLISH packets of one read) may leave together: their

@@ -3,6 +3,7 @@ using IoTHub.Broker.Messages;
 using IoTHub.Broker.Retained;
 using IoTHub.Broker.Security.Authorization;
 using IoTHub.Broker.Sessions;
+using IoTHub.Broker.Storage;
 using IoTHub.Broker.Watching;
 using IoTHub.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -173,7 +174,17 @@ internal sealed class MessageRouter
                 matches.Clear();
             }
 
-            var remoteNodes = remote?.Forward(message, new LocalShares(shared)) ?? 0;
+            var remoteNodes = 0;
+            if (remote is not null)
+            {
+                remoteNodes = remote.Forward(message, new LocalShares(shared), out var accepted);
+                if (accepted is not null)
+                {
+                    // The PUBLISH being handled is acknowledged once the other nodes took it too (docs/clustering.md#acknowledged-forwarding).
+                    Persistence.WaitFor(accepted);
+                }
+            }
+
             if (matches.Count == 0 && shared.Count == 0 && !message.Retain)
             {
                 // A retained message is kept; any other goes nowhere (on this node).

@@ -4,7 +4,8 @@ namespace IoTHub.Broker.Storage;
 /// The engine's side of storage: every change that must survive a restart goes through
 /// <see cref="Write"/> to the group-commit writer. Without a writer (an in-memory broker) it does
 /// nothing. The commits of the writes made by the current thread are kept, so that the packet
-/// being handled (a PUBLISH, a QoS 2 PUBLISH) can be acknowledged only once all of it is stored.
+/// being handled (a PUBLISH, a QoS 2 PUBLISH) can be acknowledged only once all of it is stored;
+/// in a cluster also once the other nodes it was forwarded to accepted it (<see cref="WaitFor"/>).
 /// </summary>
 internal sealed class Persistence(StorageWriter? writer)
 {
@@ -19,6 +20,15 @@ internal sealed class Persistence(StorageWriter? writer)
 
     [ThreadStatic]
     private static Task? t_earlierCommit;
+
+    // What the other nodes of a cluster must accept before the packet's acknowledgement (IRemoteRoutes.Forward).
+    [ThreadStatic]
+    private static Task? t_accepted;
+
+    // The last two tasks combined for an acknowledgement and their combination: the packets of one read mostly wait for the
+    // same storage batch and the same forward batch, so they share one task instead of allocating one each.
+    [ThreadStatic]
+    private static (Task First, Task Second, Task Both)? t_lastBoth;
 
     public bool Enabled => writer is not null;
 
@@ -50,24 +60,51 @@ internal sealed class Persistence(StorageWriter? writer)
         t_lastCommit = batch;
     }
 
+    /// <summary>Makes the packet being handled wait for <paramref name="accepted"/> too: the other nodes of a cluster taking it.</summary>
+    public static void WaitFor(Task accepted) => t_accepted = t_accepted is { } other ? Both(other, accepted) : accepted;
+
     /// <summary>Starts collecting the commits the packet being handled must wait for.</summary>
     public static void BeginPacket()
     {
         t_lastCommit = null;
         t_earlierCommit = null;
+        t_accepted = null;
     }
 
-    /// <summary>What the packet being handled must wait for: all of its commits; null when they all succeeded.</summary>
+    /// <summary>What the packet being handled must wait for: all of its commits, and the other nodes' acceptance; null when all succeeded.</summary>
     public static Task? EndPacket()
     {
         var commit = t_lastCommit;
         var earlier = t_earlierCommit;
+        var accepted = t_accepted is { IsCompletedSuccessfully: false } pending ? pending : null;
         BeginPacket();
         if (earlier is { IsCompletedSuccessfully: false })
         {
-            return earlier.IsFaulted ? earlier : Task.WhenAll(earlier, commit!);
+            commit = earlier.IsFaulted ? earlier : Both(earlier, commit!);
+        }
+        else if (commit is { IsCompletedSuccessfully: true })
+        {
+            commit = null;
         }
 
-        return commit is { IsCompletedSuccessfully: false } ? commit : null;
+        return commit is null ? accepted : accepted is null ? commit : Both(commit, accepted);
+    }
+
+    /// <summary>Completes when both have, reusing the last combination when it was of the same two.</summary>
+    private static Task Both(Task first, Task second)
+    {
+        if (ReferenceEquals(first, second))
+        {
+            return first;
+        }
+
+        if (t_lastBoth is { } last && ReferenceEquals(last.First, first) && ReferenceEquals(last.Second, second))
+        {
+            return last.Both;
+        }
+
+        var both = Task.WhenAll(first, second);
+        t_lastBoth = (first, second, both);
+        return both;
     }
 }

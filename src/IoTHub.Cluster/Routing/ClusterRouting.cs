@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Routing;
@@ -32,6 +33,14 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     [ThreadStatic]
     private static List<ForwardQueue>? t_held;
 
+    // The acceptances the message being forwarded waits for when it goes to several nodes, and the last combination of them: the
+    // messages of one read mostly go to the same nodes' open acceptances and share one task.
+    [ThreadStatic]
+    private static List<Task>? t_accepting;
+
+    [ThreadStatic]
+    private static (Task[] Parts, Task All)? t_lastAccepting;
+
     private readonly ILocalBroker _broker;
     private readonly ILocalSiloDetails _local;
     private readonly IGrainFactory _grains;
@@ -53,9 +62,9 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private SiloAddress[] _peers = [];
     private long _received;
 
-    // What the queues of purged nodes had counted, so that the totals never go down; with the purges, under this lock.
+    // The queues of purged nodes, so that the totals never go down (the call in flight at a purge counts on); with the purges, under this lock.
     private readonly Lock _totalsLock = new();
-    private ForwardTotals _purged;
+    private readonly List<ForwardQueue> _purged = [];
 
     public ClusterRouting(ILocalBroker broker, ILocalSiloDetails local, IGrainFactory grains, IClusterMembershipService membership,
         RoutingSettings settings, ILogger<ClusterRouting> logger)
@@ -83,7 +92,12 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     {
         lock (_totalsLock)
         {
-            var totals = _purged;
+            var totals = default(ForwardTotals);
+            foreach (var outbox in _purged)
+            {
+                totals += outbox.Totals with { Queued = 0, Held = 0 };
+            }
+
             foreach (var node in Replica.Known)
             {
                 if (node.Outbox is { } outbox)
@@ -140,8 +154,9 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         _changed.Writer.TryWrite(true);
     }
 
-    public int Forward(MqttMessage message, LocalShares shares)
+    public int Forward(MqttMessage message, LocalShares shares, out Task? accepted)
     {
+        accepted = null;
         if (message.Topic.StartsWith('$'))
         {
             // $SYS and the like describe this node: they stay here.
@@ -151,6 +166,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         var targets = t_targets ??= [];
         var groups = t_groups ??= [];
         var turns = t_turns ??= [];
+        var accepting = t_accepting ??= [];
         Replica.Match(message.Topic, targets, groups);
         try
         {
@@ -162,13 +178,13 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             var queued = 0;
             foreach (var target in targets)
             {
-                queued += Enqueue(target, message, toSubscribers: true, turns);
+                queued += Enqueue(target, message, toSubscribers: true, turns, accepting);
             }
 
             while (turns.Count > 0)
             {
                 var node = turns[0].Node;
-                queued += Enqueue(node, message, toSubscribers: false, turns);
+                queued += Enqueue(node, message, toSubscribers: false, turns, accepting);
                 targets.Add(node);
             }
 
@@ -178,6 +194,12 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
                 SendRetained(message, except: targets);
             }
 
+            accepted = accepting.Count switch
+            {
+                0 => null,
+                1 => accepting[0],
+                _ => AllOf(accepting),
+            };
             return queued;
         }
         finally
@@ -185,8 +207,27 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             targets.Clear();
             groups.Clear();
             turns.Clear();
+            accepting.Clear();
         }
     }
+
+    /// <summary>One task for the acceptances of several nodes: the last one made when it was of the same acceptances.</summary>
+    private static Task AllOf(List<Task> accepting)
+    {
+        if (t_lastAccepting is { } last && last.Parts.AsSpan().SequenceEqual(CollectionsMarshal.AsSpan(accepting)))
+        {
+            return last.All;
+        }
+
+        Task[] parts = [.. accepting];
+        var all = Task.WhenAll(parts);
+        t_lastAccepting = (parts, all);
+        return all;
+    }
+
+    /// <summary>What a publisher's acknowledgement waits for when the node's queue was full: nothing, it is withheld.</summary>
+    private static Task QueueFull(NodeRoutes node) =>
+        Task.FromException(new ForwardNotAcceptedException($"the queue for node {node.Id} is full"));
 
     public void ShareRetained(MqttMessage message)
     {
@@ -256,8 +297,12 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private static bool IsSameGroup(SharedMatch<NodeRoutes> candidate, SharedMatch<NodeRoutes> group) =>
         candidate.Owner is not null && candidate.Group == group.Group && candidate.Filter == group.Filter;
 
-    /// <summary>Queues the message for <paramref name="node"/> with the groups whose turn it has, taken out of <paramref name="turns"/>; 1 when queued.</summary>
-    private static int Enqueue(NodeRoutes node, MqttMessage message, bool toSubscribers, List<(NodeRoutes Node, string Group)> turns)
+    /// <summary>
+    /// Queues the message for <paramref name="node"/> with the groups whose turn it has, taken out of <paramref name="turns"/>; 1 when
+    /// queued. A QoS 1 or 2 message adds what its publisher's acknowledgement waits for to <paramref name="accepting"/>.
+    /// </summary>
+    private static int Enqueue(NodeRoutes node, MqttMessage message, bool toSubscribers, List<(NodeRoutes Node, string Group)> turns,
+        List<Task> accepting)
     {
         var count = 0;
         foreach (var turn in turns)
@@ -285,7 +330,29 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             turns.RemoveRange(kept, turns.Count - kept);
         }
 
-        return Queue(node, new Forward(message, toSubscribers, sharedGroups)) ? 1 : 0;
+        if (message.QualityOfService == QualityOfService.AtMostOnce)
+        {
+            return Queue(node, new Forward(message, toSubscribers, sharedGroups)) ? 1 : 0;
+        }
+
+        if (node.Outbox is not { } outbox)
+        {
+            return 0;
+        }
+
+        if (outbox.TryEnqueueHeld(message, toSubscribers, sharedGroups) is not { } accepted)
+        {
+            accepting.Add(QueueFull(node));
+            return 0;
+        }
+
+        if (!accepting.Contains(accepted))
+        {
+            accepting.Add(accepted);
+        }
+
+        Wake(outbox);
+        return 1;
     }
 
     public void BeginBatch() => t_holding = true;
@@ -312,6 +379,13 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             return false;
         }
 
+        Wake(outbox);
+        return true;
+    }
+
+    /// <summary>Wakes the sender of <paramref name="outbox"/>, or holds the wake until the batch ends.</summary>
+    private static void Wake(ForwardQueue outbox)
+    {
         if (!t_holding)
         {
             outbox.Wake();
@@ -320,8 +394,6 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         {
             t_held.Add(outbox);
         }
-
-        return true;
     }
 
     /// <summary>The filters routed to <paramref name="node"/> (this node's own for itself); null when none are known of it.</summary>
@@ -363,9 +435,14 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
     }
 
-    public void Deliver(ForwardedMessage[] messages)
+    /// <summary>
+    /// Delivers a batch another node forwarded to this node's sessions; completes when what that stored for persistent sessions is
+    /// committed (strict durability): then this node has accepted it, and the publishers on the other node are acknowledged.
+    /// </summary>
+    public Task Deliver(ForwardedMessage[] messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        _broker.BeginDeliveries();
         var now = _time.GetTimestamp();
         var utcNow = _time.GetUtcNow();
         foreach (var forwarded in messages)
@@ -377,6 +454,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
 
         Interlocked.Add(ref _received, messages.Length);
+        return _broker.EndDeliveries() ?? Task.CompletedTask;
     }
 
     /// <summary>Sends this node's filter changes as numbered batches to every other active node, and a heartbeat when there are none.</summary>
@@ -484,8 +562,8 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             routes.Outbox?.Abandon();
             if (routes.Outbox is { } outbox)
             {
-                // Its sender stops after the call in flight; what that call counts later is not added.
-                _purged += outbox.Totals with { Queued = 0 };
+                // Its sender stops after the call in flight, which still counts.
+                _purged.Add(outbox);
             }
 
             Log.NodePurged(_logger, node, routes.Outbox?.Lost ?? 0);
@@ -495,7 +573,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     /// <summary>The queue of messages for a node first heard of, with its sender running until the node is purged or this one stops.</summary>
     private ForwardQueue StartOutbox(string node)
     {
-        var outbox = new ForwardQueue(_settings);
+        var outbox = new ForwardQueue(_settings, node, _time);
         var grain = _grains.GetGrain<IRoutesGrain>(node);
         _ = Task.Run(() => outbox.RunAsync(batch => grain.DeliverAsync(batch).WaitAsync(_settings.CallTimeout),
             (count, e) => Log.ForwardFailed(_logger, count, node, e.Message), _time, _stopping.Token), CancellationToken.None);

@@ -14,4 +14,13 @@ internal interface ILocalBroker
     /// <paramref name="toSubscribers"/>, and to one member of each of <paramref name="sharedGroups"/>; returns the sessions reached.
     /// </summary>
     int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups);
+
+    /// <summary>Starts collecting, on this thread, what the next deliveries store for persistent sessions (see <see cref="EndDeliveries"/>).</summary>
+    void BeginDeliveries();
+
+    /// <summary>
+    /// Completes when what the deliveries since <see cref="BeginDeliveries"/> stored is committed (strict durability), faults when a
+    /// commit failed; null when there is nothing to wait for.
+    /// </summary>
+    Task? EndDeliveries();
 }

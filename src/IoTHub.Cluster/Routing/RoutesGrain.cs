@@ -16,7 +16,10 @@ internal interface IRoutesGrain : IGrainWithStringKey
     /// <summary>Every filter this node has subscribers for, with the number of its last batch.</summary>
     Task<FilterSnapshot> GetFiltersAsync();
 
-    /// <summary>Delivers messages another node forwarded to this node's sessions (never forwarded again).</summary>
+    /// <summary>
+    /// Delivers messages another node forwarded to this node's sessions (never forwarded again); completes once this node accepted
+    /// them: routed to its sessions, and what that stored for persistent sessions committed (strict durability).
+    /// </summary>
     Task DeliverAsync(ForwardedMessage[] messages);
 }
 
@@ -31,9 +34,5 @@ internal sealed class RoutesGrain(ClusterRouting routing) : Grain, IRoutesGrain
 
     public Task<FilterSnapshot> GetFiltersAsync() => Task.FromResult(routing.LocalSnapshot());
 
-    public Task DeliverAsync(ForwardedMessage[] messages)
-    {
-        routing.Deliver(messages);
-        return Task.CompletedTask;
-    }
+    public Task DeliverAsync(ForwardedMessage[] messages) => routing.Deliver(messages);
 }

@@ -22,6 +22,13 @@ internal sealed class RoutingSettings
     /// <summary>How often a node tells the others the number of its last batch when nothing changed, so a lost batch is noticed.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long the PUBACK/PUBREC of a QoS 1 or 2 message forwarded to other nodes may wait for them to accept it
+    /// (Cluster:Routing:ForwardAckTimeout), counted from the message's queueing; then it is withheld and the publisher's connection
+    /// closed, as when the node's call fails (docs/clustering.md#acknowledged-forwarding).
+    /// </summary>
+    public TimeSpan ForwardAckTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long a call to another node may take.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -5,8 +5,8 @@ namespace IoTHub.Web.Cluster;
 
 /// <summary>
 /// The meter "IoTHub.Cluster", with clustering on: what cross-node routing forwarded to the other nodes, dropped, lost and has
-/// waiting, and what it received from them (docs/clustering.md), read from its queues when metrics are collected; nothing is
-/// counted per message for it.
+/// waiting, the acknowledgements held for them and withheld, and what it received from them (docs/clustering.md), read from its
+/// queues when metrics are collected; nothing is counted per message for it.
 /// </summary>
 internal sealed class ClusterMetrics : IHostedService
 {
@@ -25,6 +25,10 @@ internal sealed class ClusterMetrics : IHostedService
             "Messages waiting here to be forwarded to other nodes.");
         meter.CreateObservableCounter("iothub.cluster.received", () => routing.Received, "{message}",
             "Messages other nodes forwarded to this node.");
+        meter.CreateObservableUpDownCounter("iothub.cluster.forward.held", () => routing.Totals().Held, "{message}",
+            "QoS 1 and 2 messages forwarded to other nodes whose publishers' PUBACK/PUBREC waits now for those nodes to accept them.");
+        meter.CreateObservableCounter("iothub.cluster.forward.not_accepted", () => routing.Totals().NotAccepted, "{message}",
+            "QoS 1 and 2 messages another node did not accept (in time): their publishers were disconnected without an acknowledgement and send them again.");
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

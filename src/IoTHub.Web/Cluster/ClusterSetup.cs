@@ -1,4 +1,5 @@
 using IoTHub.Cluster;
+using IoTHub.Broker;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
@@ -33,7 +34,7 @@ internal static class ClusterSetup
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
             var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart);
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart, cluster.ForwardAckTimeout);
             builder.Services.AddSingleton<DefaultBroker>();
             builder.Services.AddSingleton<ILocalBroker>(static services => services.GetRequiredService<DefaultBroker>());
             builder.Services.AddSingleton<ILocalSessions>(static services => services.GetRequiredService<DefaultBroker>());
@@ -105,6 +106,10 @@ internal static class ClusterSetup
 
         public int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups) =>
             registry.Default.RouteForwarded(message, toSubscribers, sharedGroups);
+
+        public void BeginDeliveries() => MqttBroker.BeginForwardedBatch();
+
+        public Task? EndDeliveries() => MqttBroker.EndForwardedBatch();
 
         public void Attach(ISessionOwners owners) => registry.Default.AttachSessionOwners(owners);
 

@@ -31,6 +31,12 @@ internal sealed class ClusterOptions
     /// <summary>How often a node writes its sign of life into the membership table.</summary>
     public TimeSpan IAmAliveInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// "Cluster:Routing:ForwardAckTimeout": how long the acknowledgement of a QoS 1 or 2 message forwarded to other nodes may wait for
+    /// them to accept it; then it is withheld and the publisher's connection closed (docs/clustering.md#acknowledged-forwarding).
+    /// </summary>
+    public TimeSpan ForwardAckTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     public void Read(SectionReader reader)
     {
         Enabled = reader.Flag(nameof(Enabled), Enabled);
@@ -40,12 +46,17 @@ internal sealed class ClusterOptions
         Port = (int)reader.Number(nameof(Port), Port, 1, IPEndPoint.MaxPort);
         AdvertisedAddress = reader.Read(nameof(AdvertisedAddress), AdvertisedAddress, TryParseReachableAddress,
             "is not an IP address other nodes can reach (0.0.0.0 and :: are not one).");
-        ProbeTimeout = reader.Read(nameof(ProbeTimeout), ProbeTimeout, TryParseProbeTimeout, "is not a duration from 00:00:00.1 to 00:01:00.");
+        ProbeTimeout = reader.Read(nameof(ProbeTimeout), ProbeTimeout, TryParseShortTimeout, ShortTimeoutProblem);
         MissedProbesLimit = (int)reader.Number(nameof(MissedProbesLimit), MissedProbesLimit, 1, 10);
         IAmAliveInterval = reader.Duration(nameof(IAmAliveInterval), IAmAliveInterval);
+        var routing = reader.Section("Routing");
+        ForwardAckTimeout = routing.Read(nameof(ForwardAckTimeout), ForwardAckTimeout, TryParseShortTimeout, ShortTimeoutProblem);
+        routing.RejectUnknownKeys();
     }
 
-    private static bool TryParseProbeTimeout(string raw, out TimeSpan timeout) =>
+    private const string ShortTimeoutProblem = "is not a duration from 00:00:00.1 to 00:01:00.";
+
+    private static bool TryParseShortTimeout(string raw, out TimeSpan timeout) =>
         TimeSpan.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, out timeout) && timeout >= TimeSpan.FromMilliseconds(100) && timeout <= TimeSpan.FromMinutes(1);
 
     private static bool TryParseName(string raw, out string name)

@@ -248,8 +248,12 @@ public sealed class MessageRouterTests
         {
         }
 
-        public int Forward(MqttMessage message, LocalShares shares)
+        /// <summary>What a forwarded message's acknowledgement waits for (the other nodes' acceptance).</summary>
+        public Task? Accepted { get; set; }
+
+        public int Forward(MqttMessage message, LocalShares shares, out Task? accepted)
         {
+            accepted = Accepted;
             Forwarded.Add(message.Topic);
             foreach (var (group, filter) in new[] { ("g", "room/+"), ("h", "room/+"), ("x", "room/+") })
             {

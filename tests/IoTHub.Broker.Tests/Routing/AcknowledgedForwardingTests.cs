@@ -1,0 +1,131 @@
+using IoTHub.Broker.Diagnostics;
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+using IoTHub.Broker.Tests.Support;
+using IoTHub.Mqtt;
+using IoTHub.Testing;
+
+namespace IoTHub.Broker.Tests;
+
+/// <summary>
+/// The engine's side of acknowledged forwarding (docs/clustering.md#acknowledged-forwarding), over in-memory pipes: the PUBACK/PUBREC
+/// of a message the cluster forwarded waits for the other nodes' acceptance ([MQTT-4.3.2-4], [MQTT-4.3.3-9]); when they do not accept
+/// it the acknowledgement is withheld and the connection closed, and a QoS 2 packet id stays received so the resend is not routed
+/// again [MQTT-4.3.3-10].
+/// </summary>
+public sealed class AcknowledgedForwardingTests : IAsyncLifetime
+{
+    private readonly HoldingRemote _remote = new();
+    private readonly MqttBroker _broker = new(new BrokerOptions());
+    /// <summary>
+    /// How long a withheld PUBACK is looked for: the engine writes an acknowledgement within microseconds of the PUBLISH when nothing
+    /// holds it, so one that did not come in this window is being held.
+    /// </summary>
+    private static readonly TimeSpan HeldWindow = TimeSpan.FromMilliseconds(300);
+
+    public Task InitializeAsync()
+    {
+        _broker.AttachRemoteRoutes(_remote);
+        _broker.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _broker.DisposeAsync();
+
+    [Fact]
+    public async Task A_forwarded_qos1_publish_is_acknowledged_once_the_other_nodes_accepted_it()
+    {
+        await using var publisher = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500);
+
+        var id = await publisher.PublishAsync("t", "x", QualityOfService.AtLeastOnce);
+        var ack = publisher.ExpectAckAsync(PacketType.PubAck);
+        Assert.NotSame(ack, await Task.WhenAny(ack, Task.Delay(HeldWindow)));
+
+        _remote.Accepted.SetResult();
+        var pubAck = await ack;
+        Assert.Equal(id, pubAck.PacketId);
+        Assert.Equal(ReasonCode.Success, pubAck.ReasonCode);
+    }
+
+    [Fact]
+    public async Task A_forward_the_other_nodes_did_not_accept_is_never_acknowledged()
+    {
+        await using var publisher = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500);
+
+        await publisher.PublishAsync("t", "x", QualityOfService.AtLeastOnce);
+        _remote.Accepted.SetException(new ForwardNotAcceptedException("node b died"));
+
+        var packets = await publisher.DrainUntilClosedAsync();
+        Assert.DoesNotContain(packets, p => p.Type == PacketType.PubAck);
+        Assert.Equal(ReasonCode.UnspecifiedError, Assert.IsType<DisconnectPacket>(Assert.Single(packets).Control).ReasonCode);
+        Assert.Equal(1, _broker.Statistics.ConnectionsClosed(ConnectionCloseReason.ForwardNotAccepted));
+        Assert.Equal(0, _broker.Statistics.ConnectionsClosed(ConnectionCloseReason.StorageError));
+    }
+
+    [Fact]
+    public async Task A_qos2_publish_not_accepted_keeps_its_packet_id_so_the_resend_is_not_routed_twice()
+    {
+        await using var local = await PipeClient.ConnectAsync(_broker, "local");
+        await local.SubscribeAsync("t", QualityOfService.ExactlyOnce);
+
+        var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
+        await using (var first = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
+        {
+            await first.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 7);
+            _remote.Accepted.SetException(new ForwardNotAcceptedException("node b did not answer"));
+            Assert.DoesNotContain(await first.DrainUntilClosedAsync(), p => p.Type == PacketType.PubRec);
+        }
+
+        Assert.Equal("once", (await local.ExpectPublishAsync()).PayloadText);
+
+        // Sent again with DUP [MQTT-4.4.0-1]: answered as a duplicate, not routed again (routing forwards before it acknowledges).
+        await using var again = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry);
+        await again.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 7, duplicate: true);
+        Assert.Equal(7, (await again.ExpectAckAsync(PacketType.PubRec)).PacketId);
+        Assert.Equal(1, _remote.Forwarded(QualityOfService.ExactlyOnce));
+    }
+
+    /// <summary>Other nodes that take every message and accept QoS 1 and 2 ones when the test says so.</summary>
+    private sealed class HoldingRemote : IRemoteRoutes
+    {
+        private readonly Lock _lock = new();
+        private readonly List<QualityOfService> _forwarded = [];
+
+        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Forwarded(QualityOfService qos)
+        {
+            lock (_lock)
+            {
+                return _forwarded.Count(q => q == qos);
+            }
+        }
+
+        public int Forward(MqttMessage message, LocalShares shares, out Task? accepted)
+        {
+            lock (_lock)
+            {
+                _forwarded.Add(message.QualityOfService);
+            }
+
+            accepted = message.QualityOfService == QualityOfService.AtMostOnce ? null : Accepted.Task;
+            return 1;
+        }
+
+        public void LocalFilterChanged(string filter, bool subscribed)
+        {
+        }
+
+        public void BeginBatch()
+        {
+        }
+
+        public void EndBatch()
+        {
+        }
+
+        public void ShareRetained(MqttMessage message)
+        {
+        }
+    }
+}

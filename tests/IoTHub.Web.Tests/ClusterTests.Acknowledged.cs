@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+using IoTHub.Mqtt;
+using IoTHub.Testing;
+using MQTTnet.Protocol;
+
+namespace IoTHub.Web.Tests;
+
+/// <summary>
+/// Acknowledged forwarding (docs/clustering.md#acknowledged-forwarding) with three processes sharing one PostgreSQL store: the
+/// PUBACK of a QoS 1 message published on one node and forwarded to another waits until that node accepted it (routed it and
+/// committed it for its persistent sessions) [MQTT-4.3.2-4] (3.1.1 [MQTT-4.3.2-2]); when the node dies it is withheld and the
+/// publisher's connection closed, so the publisher sends it again with DUP [MQTT-4.4.0-1].
+/// </summary>
+public sealed partial class ClusterTests
+{
+    /// <summary>
+    /// How long a PUBACK is looked for while the destination is frozen: below Cluster:Routing:ForwardAckTimeout (5 s), at which it would
+    /// be withheld anyway, and below the 2.2 s it takes to declare a frozen node dead, after which the node is no longer merely slow.
+    /// </summary>
+    private static readonly TimeSpan FrozenWindow = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task APubAckWaitsForAFrozenDestinationAndIsWithheldWhenItIsDeclaredDead()
+    {
+        var nodes = await StartClusterAsync(sharedStore: true);
+        var ids = await IdsAsync(nodes);
+        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "held-sub", cleanStart: false, SessionExpiry);
+        await onB.SubscribeAsync("held/#", qos: MqttQualityOfServiceLevel.AtLeastOnce);
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+        await using var publisher = await MqttTestClient.ConnectTcpAsync(nodes[0].Mqtt, "held-pub");
+        await publisher.PublishAndWaitAsync("held/1", "warm");
+        await onB.UntilAsync("warm");
+
+        // B frozen: the PUBACK does not come (within the window), and comes once B is thawed and has taken the message.
+        await _hosts[1].SuspendAsync();
+        var id = await publisher.PublishAsync("held/1", "while-frozen", QualityOfService.AtLeastOnce);
+        var ack = publisher.ExpectAckAsync(PacketType.PubAck);
+        Assert.NotSame(ack, await Task.WhenAny(ack, Task.Delay(FrozenWindow)));
+        _hosts[1].Resume();
+        Assert.Equal(id, (await ack).PacketId);
+        await onB.UntilAsync("while-frozen");
+
+        // Frozen until declared dead: the PUBACK is withheld and the publisher's connection closed (event 1560 on A).
+        await _hosts[1].SuspendAsync();
+        var freezing = Stopwatch.StartNew();
+        var lost = await publisher.PublishAsync("held/1", "when-dead", QualityOfService.AtLeastOnce);
+        var packets = await publisher.DrainUntilClosedAsync();
+        output.WriteLine($"frozen destination: the publisher's connection closed without PUBACK after {freezing.ElapsedMilliseconds} ms");
+        Assert.DoesNotContain(packets, p => p.Type == PacketType.PubAck);
+        await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
+        await Poll.UntilAsync(async () => await ClusterCounterAsync(nodes[0].Api, "iothub_cluster_forward_not_accepted_total") == 1, DeathBound,
+            "the withheld acknowledgement was not counted");
+        Assert.Equal(0, await ClusterCounterAsync(nodes[0].Api, "iothub_cluster_forward_held"));
+        _hosts[1].Resume();
+        await _hosts[1].WaitForExitAsync();
+
+        // The subscriber's session moves to C with what B committed; the publisher sends the message again with DUP, and C gets it.
+        await using var onC = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "held-sub", cleanStart: false, SessionExpiry);
+        Assert.True(onC.SessionPresent);
+        await UntilFiltersAsync(nodes[0].Api, ids[2], 1);
+        await using var again = await MqttTestClient.ConnectTcpAsync(nodes[0].Mqtt, "held-pub");
+        await again.PublishAsync("held/1", "when-dead", QualityOfService.AtLeastOnce, packetId: lost, duplicate: true);
+        Assert.Equal(lost, (await again.ExpectAckAsync(PacketType.PubAck)).PacketId);
+        await onC.UntilAsync("when-dead");
+
+        // B, thawed, may still have routed the forward that reached it to its connection before it stopped (exit 134): QoS 1 may come twice.
+        Assert.Equal(["warm", "while-frozen"], onB.Payloads.Take(2));
+    }
+
+    [Fact]
+    public async Task AKilledDestinationLosesNoMessageThePublisherWasAcknowledgedFor()
+    {
+        var nodes = await StartClusterAsync(sharedStore: true);
+        var ids = await IdsAsync(nodes);
+
+        // Subscribers on B (persistent: what B accepted is in the store) and C; distinct filters, so that C's count shows B's moving there.
+        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "stream-b", cleanStart: false, SessionExpiry);
+        await onB.SubscribeAsync("stream/+", qos: MqttQualityOfServiceLevel.AtLeastOnce);
+        await using var onC = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "stream-c");
+        await onC.SubscribeAsync("stream/#", qos: MqttQualityOfServiceLevel.AtLeastOnce);
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+        await UntilFiltersAsync(nodes[0].Api, ids[2], 1);
+
+        // A stream of QoS 1 messages from A, 20 in flight; B killed in the middle of it; no new message once it is killed.
+        var acknowledged = new HashSet<string>(StringComparer.Ordinal);
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var publishing = PublishStreamAsync(nodes[0].Mqtt, acknowledged, stop.Task);
+        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= 300 || publishing.IsCompleted), DeathBound, "the stream did not start");
+        await _hosts[1].KillAsync();
+        stop.SetResult();
+        var closed = await publishing.WaitAsync(DeathBound);
+        var total = Count(acknowledged);
+
+        // Everything A acknowledged reaches C's subscriber.
+        await Poll.UntilAsync(() => Task.FromResult(acknowledged.IsSubsetOf(onC.Payloads)), DeathBound,
+            "acknowledged messages missing at C: " + string.Join(", ", acknowledged.Except(onC.Payloads).Take(20)));
+
+        // And B's subscriber, moved to C, finds in its session every acknowledged message it had not received yet on B.
+        await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
+        await using var moved = await ClusterClient.ConnectAsync(nodes[2].Mqtt, "stream-b", cleanStart: false, SessionExpiry);
+        Assert.True(moved.SessionPresent);
+        await UntilFiltersAsync(nodes[0].Api, ids[2], 2);
+        await using (var marker = await MqttTestClient.ConnectTcpAsync(nodes[0].Mqtt, "stream-marker"))
+        {
+            await marker.PublishAndWaitAsync("stream/marker", "marker");
+        }
+
+        await moved.UntilAsync("marker");
+        var atB = onB.Payloads.Concat(moved.Payloads).ToHashSet(StringComparer.Ordinal);
+        var missing = acknowledged.Where(m => !atB.Contains(m)).ToList();
+        output.WriteLine($"1 trial: {total} acknowledged, the publisher's connection {(closed ? "closed" : "not closed")} by the kill; " +
+            $"B's subscriber got {onB.Received.Count} on B and {moved.Received.Count - 1} from its session on C, C's subscriber {onC.Received.Count}; missing at B {missing.Count}");
+        Assert.True(missing.Count == 0, "acknowledged messages missing for B's subscriber: " + string.Join(", ", missing.Take(20)));
+    }
+
+    private static int Count(HashSet<string> acknowledged)
+    {
+        lock (acknowledged)
+        {
+            return acknowledged.Count;
+        }
+    }
+
+    /// <summary>
+    /// Publishes numbered QoS 1 messages to <c>stream/1</c> with 20 in flight, recording each acknowledged one, until <paramref name="stop"/>
+    /// and then until nothing is in flight; nothing is sent again. Returns whether the broker closed the connection.
+    /// </summary>
+    private static async Task<bool> PublishStreamAsync(System.Net.IPEndPoint node, HashSet<string> acknowledged, Task stop)
+    {
+        await using var client = await MqttTestClient.ConnectTcpAsync(node, "stream-pub");
+        var inFlight = new Dictionary<ushort, string>();
+        var next = 0;
+        try
+        {
+            while (true)
+            {
+                while (!stop.IsCompleted && inFlight.Count < 20)
+                {
+                    var payload = "s-" + (next++).ToString(CultureInfo.InvariantCulture);
+                    inFlight[await client.PublishAsync("stream/1", payload, QualityOfService.AtLeastOnce)] = payload;
+                }
+
+                if (inFlight.Count == 0)
+                {
+                    return false;
+                }
+
+                var id = (await client.ExpectAckAsync(PacketType.PubAck)).PacketId;
+                lock (acknowledged)
+                {
+                    acknowledged.Add(inFlight[id]);
+                }
+
+                inFlight.Remove(id);
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or Xunit.Sdk.XunitException)
+        {
+            // Closed: what was not acknowledged is not required anywhere.
+            return true;
+        }
+    }
+}
