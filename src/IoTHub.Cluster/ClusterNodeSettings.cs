@@ -1,4 +1,5 @@
 using System.Net;
+using IoTHub.Cluster.Tls;
 
 namespace IoTHub.Cluster;
 
@@ -11,6 +12,7 @@ namespace IoTHub.Cluster;
 /// <param name="MissedProbesLimit">Missed probes in a row after which a node suspects another and votes it dead.</param>
 /// <param name="IAmAliveInterval">How often a node writes its sign of life into the membership table.</param>
 /// <param name="MigrateOnStart">Apply the broker's migrations to that database at start (Storage:MigrateOnStart).</param>
+/// <param name="Tls">Mutual TLS on the node-to-node port (Cluster:Tls); null: plain TCP.</param>
 internal sealed record ClusterNodeSettings(
     string Name,
     string ConnectionString,
@@ -19,7 +21,8 @@ internal sealed record ClusterNodeSettings(
     TimeSpan ProbeTimeout,
     int MissedProbesLimit,
     TimeSpan IAmAliveInterval,
-    bool MigrateOnStart)
+    bool MigrateOnStart,
+    NodeTls? Tls = null)
 {
     /// <summary>How often a node reads the membership table even without news: about the time it takes to declare a node dead.</summary>
     public TimeSpan TableRefreshTimeout => ProbeTimeout * (MissedProbesLimit + 1);

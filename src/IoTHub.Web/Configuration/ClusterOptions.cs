@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using IoTHub.Cluster.Tls;
+using IoTHub.Web.Cluster;
 
 namespace IoTHub.Web.Configuration;
 
@@ -31,6 +33,9 @@ internal sealed class ClusterOptions
     /// <summary>How often a node writes its sign of life into the membership table.</summary>
     public TimeSpan IAmAliveInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Mutual TLS on the node-to-node port ("Cluster:Tls"), its files loaded; null: plain TCP (the default).</summary>
+    public NodeTls? Tls { get; private set; }
+
     public void Read(SectionReader reader)
     {
         Enabled = reader.Flag(nameof(Enabled), Enabled);
@@ -43,6 +48,7 @@ internal sealed class ClusterOptions
         ProbeTimeout = reader.Read(nameof(ProbeTimeout), ProbeTimeout, TryParseProbeTimeout, "is not a duration from 00:00:00.1 to 00:01:00.");
         MissedProbesLimit = (int)reader.Number(nameof(MissedProbesLimit), MissedProbesLimit, 1, 10);
         IAmAliveInterval = reader.Duration(nameof(IAmAliveInterval), IAmAliveInterval);
+        Tls = NodeTlsSettings.Read(reader.Section(NodeTlsSettings.SectionName), Enabled);
     }
 
     private static bool TryParseProbeTimeout(string raw, out TimeSpan timeout) =>

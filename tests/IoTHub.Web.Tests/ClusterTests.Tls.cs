@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using IoTHub.Testing;
+using MQTTnet.Protocol;
+
+namespace IoTHub.Web.Tests;
+
+/// <summary>
+/// Mutual TLS between the nodes (Cluster:Tls, docs/clustering.md#node-to-node-traffic): two nodes with certificates of one CA,
+/// made in the test with .NET's CertificateRequest, and a third whose certificate another CA signed.
+/// </summary>
+public sealed partial class ClusterTests
+{
+    [Fact]
+    public async Task TlsNodesWithCertificatesOfOneCaFormAClusterOverTls13AndAMessageCrosses()
+    {
+        using var certificates = new TestCertificates();
+        var nodes = await StartTlsClusterAsync(certificates);
+        foreach (var host in _hosts)
+        {
+            await host.WaitForLineAsync("node-to-node traffic is mutual TLS (TLS 1.3 only)");
+        }
+
+        var ids = await IdsAsync(nodes);
+        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "tls-sub-b");
+        await onB.SubscribeAsync("plant/secret");
+        await using var onA = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "tls-pub-a");
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+        await onA.PublishAsync("plant/secret", "crossed-over-tls", MqttQualityOfServiceLevel.AtLeastOnce);
+        await onB.UntilAsync("crossed-over-tls");
+        Assert.Equal(["crossed-over-tls"], onB.Payloads);
+
+        // The node-to-node port speaks TLS 1.3, shows a certificate of the cluster's CA, and refuses TLS 1.2.
+        var member = certificates.Node("member");
+        await using (var tls = await HandshakeAsync(_nodePorts[0], member, certificates, SslProtocols.Tls12 | SslProtocols.Tls13))
+        {
+            Assert.Equal(SslProtocols.Tls13, tls.SslProtocol);
+        }
+
+        await Assert.ThrowsAsync<AuthenticationException>(() => HandshakeAsync(_nodePorts[1], member, certificates, SslProtocols.Tls12));
+    }
+
+    [Fact]
+    public async Task TlsNodeWhoseCertificateAnotherCaSignedDoesNotJoinAndSaysTheHandshakeFailed()
+    {
+        using var certificates = new TestCertificates();
+        var nodes = await StartTlsClusterAsync(certificates);
+        var outsider = certificates.Node("outsider", trusted: false);
+        var port = FreePort.Next();
+        var stranger = StartNode(2, port, [.. NodeCertificate(outsider), $"--Cluster:Tls:CaPath={certificates.StrangerAuthority}"]);
+        _hosts.Add(stranger);
+
+        // Each side refuses the other's certificate in the handshake, and says so with the peer's address.
+        var firstPort = _nodePorts[0].ToString(CultureInfo.InvariantCulture);
+        await stranger.WaitForLineAsync("node-to-node TLS handshake to 127.0.0.1:");
+        await stranger.WaitForLineAsync("a node's certificate refused: CN=node-");
+        await _hosts[0].WaitForLineAsync("a node's certificate refused: CN=outsider, issued by CN=Stranger CA");
+        await _hosts[0].WaitForLineAsync("node-to-node TLS handshake from 127.0.0.1:");
+
+        // It wrote itself into the membership table as joining, but no active node ever takes it in: they probe it, fail the
+        // handshake, vote it dead, and Orleans stops the node that finds itself declared dead (exit 134), as a frozen node that thaws.
+        await Poll.UntilAsync(async () =>
+        {
+            foreach (var (api, _) in nodes)
+            {
+                Assert.DoesNotContain(await ClusterAsync(api), n => n.Port == port && n.Status == "active");
+            }
+
+            return stranger.HasExited;
+        }, DeathBound, "the node of another CA did not stop");
+        var code = await stranger.WaitForExitAsync();
+        output.WriteLine($"the node of another CA exited with {code}");
+        Assert.NotEqual(0, code);
+        foreach (var (api, _) in nodes)
+        {
+            var view = await ClusterAsync(api);
+            Assert.Equal(2, view.Count(n => n.Status == "active"));
+            Assert.Equal("dead", Assert.Single(view, n => n.Port == port).Status);
+        }
+    }
+
+    /// <summary>Two nodes, each with its own certificate of <paramref name="certificates"/>' CA, which both trust.</summary>
+    private Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartTlsClusterAsync(TestCertificates certificates) =>
+        StartClusterAsync(sharedStore: false, count: 2,
+            everyNodeArguments: ["--Cluster:Tls:Enabled=true", $"--Cluster:Tls:CaPath={certificates.Authority}", .. NodeCertificate(certificates.Node("node-a"))],
+            lastNodeArguments: NodeCertificate(certificates.Node("node-b")));
+
+    private static string[] NodeCertificate(PemFiles files) => [$"--Cluster:Tls:CertificatePath={files.Certificate}", $"--Cluster:Tls:KeyPath={files.Key}"];
+
+    /// <summary>A TLS handshake with a node-to-node port, as a node with <paramref name="client"/>'s certificate would make it.</summary>
+    private static async Task<SslStream> HandshakeAsync(int port, PemFiles client, TestCertificates certificates, SslProtocols protocols)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "node",
+                ClientCertificates = [X509Certificate2.CreateFromPemFile(client.Certificate, client.Key)],
+                EnabledSslProtocols = protocols,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificates.Issued(certificate),
+            });
+            return tls;
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+}
