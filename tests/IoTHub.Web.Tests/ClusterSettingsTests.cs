@@ -155,6 +155,23 @@ public sealed class ClusterSettingsTests : IDisposable
     }
 
     [Fact]
+    public void TheTlsPasswordIsHiddenFromTheEffectiveSettings()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:Tls:Enabled"] = "true", ["Cluster:Tls:CertificatePath"] = "node.pfx", ["Cluster:Tls:Password"] = "pfx-secret",
+        }).Build();
+        var effective = new EffectiveSettings(configuration);
+
+        new ClusterOptions().Read(new SectionReader(configuration.GetSection(ClusterOptions.SectionName), effective: effective));
+
+        var settings = effective.Settings.ToDictionary(static s => s.Key, static s => s.Value);
+        Assert.Equal(EffectiveSettings.Hidden, settings["Cluster:Tls:Password"]);
+        Assert.Equal("node.pfx", settings["Cluster:Tls:CertificatePath"]);
+        Assert.Equal("true", settings["Cluster:Tls:Enabled"]);
+    }
+
+    [Fact]
     public async Task BadTlsSettingsStopTheHostNamingEachKey()
     {
         using var certificates = new TestCertificates();
