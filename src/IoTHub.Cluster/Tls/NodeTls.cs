@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using IoTHub.Broker.Diagnostics;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -27,7 +28,8 @@ internal sealed record NodeTls(X509Certificate2 Certificate, string CaPath, Remo
 /// <summary>
 /// Puts <see cref="NodeTls"/> on every silo-to-silo connection, both ways (Orleans' TLS middleware, Microsoft.Orleans.Connections.Security;
 /// no gateway is opened, so there is no other Orleans connection), and says in the log which mode the node-to-node traffic uses and
-/// every handshake that fails, with the peer's address: a node of another CA, or whose Cluster:Tls:Enabled differs, never gets past it.
+/// every handshake that fails, with the peer's address (at most 20 such lines every 10 s): a node of another CA, or whose
+/// Cluster:Tls:Enabled differs, never gets past it.
 /// </summary>
 internal static partial class NodeTraffic
 {
@@ -35,57 +37,73 @@ internal static partial class NodeTraffic
     {
         ArgumentNullException.ThrowIfNull(silo);
         ArgumentNullException.ThrowIfNull(tls);
+        // One budget for the node's refusals, both ways: anyone who reaches the port can try, and must not flood the log (DESIGN §2.8).
+        var budget = new LogRateLimiter(linesPerPeriod: 20, TimeSpan.FromSeconds(10), TimeProvider.System);
         silo.Configure<SiloConnectionOptions>(options =>
         {
             // The handshake log first, so it wraps the TLS middleware and sees how the handshake ended.
-            options.ConfigureSiloInboundConnection(connection => connection.LogFailedHandshakes("from").UseServerTls(Options(tls, connection)));
-            options.ConfigureSiloOutboundConnection(connection => connection.LogFailedHandshakes("to").UseClientTls(Options(tls, connection)));
+            options.ConfigureSiloInboundConnection(connection =>
+            {
+                var log = new HandshakeLog(connection, budget, "from");
+                connection.Use(log.Wrap).UseServerTls(Options(tls, log));
+            });
+            options.ConfigureSiloOutboundConnection(connection =>
+            {
+                var log = new HandshakeLog(connection, budget, "to");
+                connection.Use(log.Wrap).UseClientTls(Options(tls, log));
+            });
         });
     }
 
-    /// <summary>The log line that says how this node's node-to-node traffic goes (event 1570), at the start of the silo.</summary>
+    /// <summary>The log line that says how this node's node-to-node traffic goes (event 1570 or 1571), at the start of the silo.</summary>
     public static void LogModeAtStart(this ISiloBuilder silo, ClusterNodeSettings settings)
     {
         ArgumentNullException.ThrowIfNull(silo);
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => new ModeLog(settings, services.GetRequiredService<ILogger<ModeLog>>()));
     }
 
-    private static TlsOptions Options(NodeTls tls, IConnectionBuilder connection)
+    private static TlsOptions Options(NodeTls tls, HandshakeLog log) => new()
     {
-        var logger = connection.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(NodeTraffic));
-        return new TlsOptions
+        LocalCertificate = tls.Certificate,
+        SslProtocols = NodeTls.Protocols,
+        // Both ends show a certificate, and a peer without one is refused.
+        RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
+        ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
+        // Instead of the system's checks (its roots, the peer's host name): the cluster's CA decides who is a node.
+        RemoteCertificateValidation = (certificate, chain, errors) =>
         {
-            LocalCertificate = tls.Certificate,
-            SslProtocols = NodeTls.Protocols,
-            // Both ends show a certificate, and a peer without one is refused.
-            RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
-            ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
-            // Instead of the system's checks (its roots, the peer's host name): the cluster's CA decides who is a node.
-            RemoteCertificateValidation = (certificate, chain, errors) =>
+            if (tls.AcceptsPeer(tls, certificate, chain, errors))
             {
-                if (tls.AcceptsPeer(tls, certificate, chain, errors))
-                {
-                    return true;
-                }
+                return true;
+            }
 
-                Log.PeerRefused(logger, certificate.Subject, certificate.Issuer, tls.CaPath);
-                return false;
-            },
-        };
-    }
+            log.Refused(certificate, tls.CaPath);
+            return false;
+        },
+    };
 
-    /// <summary>Logs a connection whose TLS handshake did not complete (the TLS middleware inside it left no peer certificate).</summary>
-    private static IConnectionBuilder LogFailedHandshakes(this IConnectionBuilder connection, string direction)
+    /// <summary>Says which peer certificates were refused, and which connections' handshakes did not complete, within the shared budget.</summary>
+    private sealed class HandshakeLog(IConnectionBuilder connection, LogRateLimiter budget, string direction)
     {
-        var logger = connection.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(NodeTraffic));
-        return connection.Use(next => async context =>
+        private readonly ILogger _logger = connection.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(NodeTraffic));
+
+        /// <summary>Logs a connection whose TLS handshake did not complete (the TLS middleware inside it left no peer certificate).</summary>
+        public ConnectionDelegate Wrap(ConnectionDelegate next) => async context =>
         {
             await next(context).ConfigureAwait(false);
-            if (context.Features.Get<ITlsConnectionFeature>() is { RemoteCertificate: null })
+            if (context.Features.Get<ITlsConnectionFeature>() is { RemoteCertificate: null } && budget.TryAcquire(out var suppressed))
             {
-                Log.HandshakeFailed(logger, direction, context.RemoteEndPoint?.ToString() ?? "an unknown address");
+                Log.HandshakeFailed(_logger, direction, context.RemoteEndPoint?.ToString() ?? "an unknown address", suppressed);
             }
-        });
+        };
+
+        public void Refused(X509Certificate2 certificate, string caPath)
+        {
+            if (budget.TryAcquire(out var suppressed))
+            {
+                Log.PeerRefused(_logger, certificate.Subject, certificate.Issuer, caPath, suppressed);
+            }
+        }
     }
 
     private sealed class ModeLog(ClusterNodeSettings settings, ILogger<ModeLog> logger) : ILifecycleParticipant<ISiloLifecycle>
@@ -118,11 +136,11 @@ internal static partial class NodeTraffic
         public static partial void Plain(ILogger logger, string cluster, string node);
 
         [LoggerMessage(1572, LogLevel.Warning, "Cluster: a node's certificate refused: {Subject}, issued by {Issuer}, is not signed by the CA of {CaPath} " +
-            "(Cluster:Tls:CaPath), or is expired or not for TLS client authentication")]
-        public static partial void PeerRefused(ILogger logger, string subject, string issuer, string caPath);
+            "(Cluster:Tls:CaPath), or is expired or not for TLS client authentication ({Suppressed} more such lines were left out before)")]
+        public static partial void PeerRefused(ILogger logger, string subject, string issuer, string caPath, long suppressed);
 
         [LoggerMessage(1573, LogLevel.Warning, "Cluster: the node-to-node TLS handshake {Direction} {Peer} failed: that node does not have Cluster:Tls:Enabled=true, " +
-            "or one of the two certificates is not signed by the other's CA (Cluster:Tls:CaPath); it cannot join this cluster")]
-        public static partial void HandshakeFailed(ILogger logger, string direction, string peer);
+            "or one of the two certificates is not signed by the other's CA (Cluster:Tls:CaPath); it cannot join this cluster ({Suppressed} more such lines were left out before)")]
+        public static partial void HandshakeFailed(ILogger logger, string direction, string peer, long suppressed);
     }
 }
