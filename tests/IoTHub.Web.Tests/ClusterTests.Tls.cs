@@ -22,7 +22,7 @@ public sealed partial class ClusterTests
         var nodes = await StartTlsClusterAsync(certificates);
         foreach (var host in _hosts)
         {
-            await host.WaitForLineAsync("node-to-node traffic is mutual TLS (TLS 1.3 only)");
+            await host.WaitForLineAsync("node-to-node traffic is mutual TLS (TLS 1.3 only) with the certificate CN=node-");
         }
 
         var ids = await IdsAsync(nodes);

@@ -114,7 +114,7 @@ internal static partial class NodeTraffic
                 var node = ClusterSilo.NodeName(settings);
                 if (settings.Tls is { } tls)
                 {
-                    Log.MutualTls(logger, settings.Name, node, tls.Certificate.Subject, tls.CaPath);
+                    Log.MutualTls(logger, settings.Name, node, tls.Certificate.Subject, tls.Certificate.NotAfter.ToUniversalTime(), tls.CaPath);
                 }
                 else
                 {
@@ -127,9 +127,9 @@ internal static partial class NodeTraffic
 
     private static partial class Log
     {
-        [LoggerMessage(1570, LogLevel.Information, "Cluster {Cluster}: node {Node}; node-to-node traffic is mutual TLS (TLS 1.3 only) with the certificate {Subject}, " +
-            "peers accepted only with a certificate signed by the CA of {CaPath} (Cluster:Tls)")]
-        public static partial void MutualTls(ILogger logger, string cluster, string node, string subject, string caPath);
+        [LoggerMessage(1570, LogLevel.Information, "Cluster {Cluster}: node {Node}; node-to-node traffic is mutual TLS (TLS 1.3 only) with the certificate {Subject} " +
+            "(valid until {NotAfter:yyyy-MM-dd HH:mm:ss} UTC), peers accepted only with a certificate signed by the CA of {CaPath} (Cluster:Tls)")]
+        public static partial void MutualTls(ILogger logger, string cluster, string node, string subject, DateTime notAfter, string caPath);
 
         [LoggerMessage(1571, LogLevel.Information, "Cluster {Cluster}: node {Node}; node-to-node traffic is plain TCP, neither encrypted nor authenticated " +
             "(Cluster:Tls:Enabled=false): keep the node-to-node port on a private network")]
