@@ -30,9 +30,24 @@ public sealed partial class ClusterTests
         await onB.SubscribeAsync("plant/secret");
         await using var onA = await ClusterClient.ConnectAsync(nodes[0].Mqtt, "tls-pub-a");
         await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
-        await onA.PublishAsync("plant/secret", "crossed-over-tls", MqttQualityOfServiceLevel.AtLeastOnce);
-        await onB.UntilAsync("crossed-over-tls");
-        Assert.Equal(["crossed-over-tls"], onB.Payloads);
+
+        // What a third party on the network reads: the payload in clear on the MQTT ports (plain MQTT, the control that the
+        // capture works), and nowhere in the bytes between the nodes, which did carry the message. One capture, in the order
+        // the segments crossed: once B's delivery to its subscriber is in it, the hop from A to B before it is too.
+        var marker = "plaintext-marker-" + Guid.NewGuid().ToString("N");
+        await using (var capture = LoopbackCapture.Start([.. _nodePorts, nodes[0].Mqtt.Port, nodes[1].Mqtt.Port]))
+        {
+            await onA.PublishAsync("plant/secret", marker, MqttQualityOfServiceLevel.AtLeastOnce);
+            await onB.UntilAsync(marker);
+            await Poll.UntilAsync(() => capture.Saw(marker, nodes[1].Mqtt.Port), DeathBound);
+            Assert.True(capture.Saw(marker, nodes[0].Mqtt.Port));
+            Assert.True(capture.Bytes(_nodePorts) > marker.Length, $"only {capture.Bytes(_nodePorts)} bytes seen between the nodes");
+            Assert.False(capture.Saw(marker, _nodePorts), "the message crossed between the nodes in clear");
+            Assert.False(capture.Saw("plant/secret", _nodePorts), "the topic crossed between the nodes in clear");
+            output.WriteLine($"captured {capture.Bytes(_nodePorts)} bytes between the nodes while the message crossed");
+        }
+
+        Assert.Equal([marker], onB.Payloads);
 
         // The node-to-node port speaks TLS 1.3, shows a certificate of the cluster's CA, and refuses TLS 1.2.
         var member = certificates.Node("member");
