@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace IoTHub.Testing;
@@ -27,6 +28,7 @@ public sealed class LoopbackCapture : IAsyncDisposable
         _ports = [.. ports];
         // ETH_P_ALL (0x0003) in network order: every frame, both directions, in the order they crossed.
         _socket = new Socket(AddressFamily.Packet, SocketType.Raw, (ProtocolType)(ushort)IPAddress.HostToNetworkOrder((short)0x0003));
+        AttachFilter(_socket, _ports);
         _reading = Task.Run(ReadAsync);
     }
 
@@ -81,6 +83,55 @@ public sealed class LoopbackCapture : IAsyncDisposable
                     _segments.Add((source, destination, payload.ToArray()));
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A classic BPF program (SO_ATTACH_FILTER) that lets through only IPv4 TCP frames from or to one of the ports: the kernel
+    /// drops the rest before they reach the socket, so the machine's other loopback traffic (a load test) cannot overflow its queue.
+    /// </summary>
+    private static void AttachFilter(Socket socket, HashSet<int> ports)
+    {
+        const ushort LoadHalf = 0x28, LoadByte = 0x30, LoadHeaderLength = 0xb1, LoadHalfIndexed = 0x48, JumpIfEqual = 0x15, JumpIfSet = 0x45, Return = 0x06;
+        var drop = 9 + (2 * ports.Count);
+        var accept = drop + 1;
+        List<(ushort Code, int True, int False, uint Value)> program =
+        [
+            (LoadHalf, 0, 0, 12), (JumpIfEqual, 2, drop, Ipv4), // EtherType IPv4
+            (LoadByte, 0, 0, EthernetHeader + 9), (JumpIfEqual, 4, drop, Tcp),
+            (LoadHalf, 0, 0, EthernetHeader + 6), (JumpIfSet, drop, 6, 0x1FFF), // no fragment
+            (LoadHeaderLength, 0, 0, EthernetHeader), (LoadHalfIndexed, 0, 0, EthernetHeader), // X: IP header length; A: source port
+        ];
+        program.AddRange(ports.Select(port => (JumpIfEqual, accept, 0, (uint)port)));
+        program.Add((LoadHalfIndexed, 0, 0, EthernetHeader + 2)); // destination port
+        program.AddRange(ports.Select(port => (JumpIfEqual, accept, 0, (uint)port)));
+        program.Add((Return, 0, 0, 0));
+        program.Add((Return, 0, 0, 0x40000));
+
+        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }: jumps are relative to the next instruction (0: fall through).
+        var filter = new byte[program.Count * 8];
+        for (var i = 0; i < program.Count; i++)
+        {
+            var (code, jumpTrue, jumpFalse, value) = program[i];
+            var at = filter.AsSpan(i * 8);
+            BinaryPrimitives.WriteUInt16LittleEndian(at, code);
+            at[2] = (byte)(jumpTrue == 0 ? 0 : jumpTrue - i - 1);
+            at[3] = (byte)(jumpFalse == 0 ? 0 : jumpFalse - i - 1);
+            BinaryPrimitives.WriteUInt32LittleEndian(at[4..], value);
+        }
+
+        // struct sock_fprog { u16 len; struct sock_filter *filter; }; the kernel copies the program.
+        var pinned = GCHandle.Alloc(filter, GCHandleType.Pinned);
+        try
+        {
+            var header = new byte[16];
+            BinaryPrimitives.WriteUInt16LittleEndian(header, (ushort)program.Count);
+            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(8), pinned.AddrOfPinnedObject().ToInt64());
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 26 /* SO_ATTACH_FILTER */, header);
+        }
+        finally
+        {
+            pinned.Free();
         }
     }
 
