@@ -92,7 +92,7 @@ public sealed partial class ClusterTests
 
         // It wrote itself into the membership table as joining, but no active node ever takes it in: they probe it, fail the
         // handshake, vote it dead, and Orleans stops the node that finds itself declared dead (exit 134), as a frozen node that thaws.
-        // Its own start is in that time (8 to 10 s here, 27 s on a machine loaded by other suites): the bound is the host's start timeout.
+        // Its own start is in that time (7 to 10 s here, 27 s on a machine loaded by other suites): the bound is the host's start timeout.
         await Poll.UntilAsync(async () =>
         {
             foreach (var (api, _) in nodes)
