@@ -1,4 +1,5 @@
 using System.Net;
+using IoTHub.Cluster.Tls;
 
 namespace IoTHub.Cluster;
 
@@ -12,6 +13,7 @@ namespace IoTHub.Cluster;
 /// <param name="IAmAliveInterval">How often a node writes its sign of life into the membership table.</param>
 /// <param name="MigrateOnStart">Apply the broker's migrations to that database at start (Storage:MigrateOnStart).</param>
 /// <param name="ForwardAckTimeout">How long a forwarded QoS 1 or 2 message's acknowledgement may wait for the other nodes (Cluster:Routing:ForwardAckTimeout).</param>
+/// <param name="Tls">Mutual TLS on the node-to-node port (Cluster:Tls); null: plain TCP.</param>
 internal sealed record ClusterNodeSettings(
     string Name,
     string ConnectionString,
@@ -21,7 +23,8 @@ internal sealed record ClusterNodeSettings(
     int MissedProbesLimit,
     TimeSpan IAmAliveInterval,
     bool MigrateOnStart,
-    TimeSpan ForwardAckTimeout)
+    TimeSpan ForwardAckTimeout,
+    NodeTls? Tls = null)
 {
     /// <summary>How often a node reads the membership table even without news: about the time it takes to declare a node dead.</summary>
     public TimeSpan TableRefreshTimeout => ProbeTimeout * (MissedProbesLimit + 1);

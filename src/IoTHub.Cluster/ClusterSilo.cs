@@ -4,6 +4,7 @@ using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
 using IoTHub.Cluster.Sessions;
 using IoTHub.Cluster.Settings;
+using IoTHub.Cluster.Tls;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -16,7 +17,7 @@ namespace IoTHub.Cluster;
 
 /// <summary>
 /// Runs an Orleans silo in the host when Cluster:Enabled is true (docs/clustering.md): membership in our PostgreSQL
-/// table, node-to-node traffic on Cluster:Port, no gateway (no Orleans clients outside the nodes), and failure detection
+/// table, node-to-node traffic on Cluster:Port (mutual TLS with Cluster:Tls, <see cref="NodeTraffic"/>), no gateway (no Orleans clients outside the nodes), and failure detection
 /// tuned to declare a silent node dead in a few seconds, and the split brain guard (<see cref="MembershipStoreWatch"/>, which needs the
 /// host's <see cref="INodeFence"/>), and the check at join that the settings which must agree do (which needs the host's
 /// <see cref="IAgreedSettings"/>). Without it nothing of Orleans is registered.
@@ -67,6 +68,12 @@ internal static class ClusterSilo
                 options.RangeLeaseDuration = settings.TableRefreshTimeout;
             });
             silo.Services.AddSingleton(new RoutingSettings { ForwardAckTimeout = settings.ForwardAckTimeout });
+            silo.LogModeAtStart(settings);
+            if (settings.Tls is { } tls)
+            {
+                silo.UseNodeTls(tls);
+            }
+
             silo.AddNodeServices(settings.ConnectionString, settings.Name, settings.MigrateOnStart);
             silo.Services.AddSingleton(settings);
             silo.Services.AddSingleton<MembershipStoreWatch>();

@@ -29,12 +29,17 @@ public sealed class TestCertificates : IDisposable
         _stranger = CreateAuthority("Stranger CA", _strangerKey);
         Authority = Path.Combine(Folder, "ca.pem");
         File.WriteAllText(Authority, _authority.ExportCertificatePem());
+        StrangerAuthority = Path.Combine(Folder, "stranger-ca.pem");
+        File.WriteAllText(StrangerAuthority, _stranger.ExportCertificatePem());
     }
 
     public string Folder { get; }
 
     /// <summary>The authority's certificate (PEM): what clients pass as --cafile and listeners as ClientCertificateAuthority.</summary>
     public string Authority { get; }
+
+    /// <summary>The stranger's certificate (PEM): the CA of another party, e.g. of a node that is no member of the cluster.</summary>
+    public string StrangerAuthority { get; }
 
     /// <summary>A server certificate for localhost and 127.0.0.1 (and <paramref name="hostNames"/>), valid from an hour ago for a day unless told.</summary>
     public PemFiles Server(string name, string[]? hostNames = null, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
@@ -47,8 +52,13 @@ public sealed class TestCertificates : IDisposable
             names.AddDnsName(host);
         }
 
-        return Issue(name, "localhost", ServerAuthentication, names.Build(), _authority, _authorityKey, notBefore, notAfter);
+        return Issue(name, "localhost", [ServerAuthentication], names.Build(), _authority, _authorityKey, notBefore, notAfter);
     }
+
+    /// <summary>A cluster node's certificate, for TLS server and client authentication both, signed by the authority or by the stranger.</summary>
+    public PemFiles Node(string name, bool trusted = true) => trusted
+        ? Issue(name, name, [ServerAuthentication, ClientAuthentication], null, _authority, _authorityKey, null, null)
+        : Issue(name, name, [ServerAuthentication, ClientAuthentication], null, _stranger, _strangerKey, null, null);
 
     /// <summary>
     /// A client certificate for the Common Name <paramref name="name"/> signed by the authority, or by the stranger no listener
@@ -64,8 +74,8 @@ public sealed class TestCertificates : IDisposable
             names = builder.Build();
         }
 
-        return trusted ? Issue(name, name, ClientAuthentication, names, _authority, _authorityKey, notBefore, notAfter)
-            : Issue(name, name, ClientAuthentication, names, _stranger, _strangerKey, notBefore, notAfter);
+        return trusted ? Issue(name, name, [ClientAuthentication], names, _authority, _authorityKey, notBefore, notAfter)
+            : Issue(name, name, [ClientAuthentication], names, _stranger, _strangerKey, notBefore, notAfter);
     }
 
     /// <summary>Whether <paramref name="certificate"/> (a server's, as a client sees it) chains to the authority, and only to it.</summary>
@@ -128,13 +138,13 @@ public sealed class TestCertificates : IDisposable
         return request.CreateSelfSigned(now.AddDays(-3), now.AddDays(3));
     }
 
-    private PemFiles Issue(string name, string commonName, Oid usage, X509Extension? alternativeNames, X509Certificate2 issuer, ECDsa issuerKey,
+    private PemFiles Issue(string name, string commonName, Oid[] usages, X509Extension? alternativeNames, X509Certificate2 issuer, ECDsa issuerKey,
         DateTimeOffset? notBefore, DateTimeOffset? notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([usage], false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([.. usages], false));
         if (alternativeNames is not null)
         {
             request.CertificateExtensions.Add(alternativeNames);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Testing;
@@ -87,6 +88,112 @@ public sealed class ClusterSettingsTests : IDisposable
     }
 
     [Fact]
+    public void TlsBetweenNodesLoadsAPemOrPfxNodeCertificateOfTheClusterCa()
+    {
+        using var certificates = new TestCertificates();
+        var node = certificates.Node("node-a");
+        Assert.Null(ReadCluster(new() { ["Cluster:Enabled"] = "true" }, out var plain).Tls);
+        Assert.Empty(plain);
+
+        var pem = ReadCluster(Tls(node.Certificate, node.Key, certificates.Authority), out var errors).Tls;
+        Assert.Empty(errors);
+        Assert.NotNull(pem);
+        Assert.Equal("CN=node-a", pem.Certificate.Subject);
+        Assert.True(pem.Certificate.HasPrivateKey);
+        Assert.Equal(certificates.Authority, pem.CaPath);
+
+        // The check a peer must pass: a certificate of the cluster's CA, not one of another CA.
+        Assert.True(pem.AcceptsPeer(this, X509CertificateLoader.LoadCertificateFromFile(certificates.Node("node-b").Certificate), null, default));
+        Assert.False(pem.AcceptsPeer(this, X509CertificateLoader.LoadCertificateFromFile(certificates.Node("outsider", trusted: false).Certificate), null, default));
+        Assert.False(pem.AcceptsPeer(this, null, null, default));
+
+        var pfx = Path.Combine(certificates.Folder, "node-a.pfx");
+        File.WriteAllBytes(pfx, X509Certificate2.CreateFromPemFile(node.Certificate, node.Key).Export(X509ContentType.Pkcs12, "pfx-secret"));
+        var values = Tls(pfx, null, certificates.Authority);
+        values["Cluster:Tls:Password"] = "pfx-secret";
+        Assert.Equal("CN=node-a", ReadCluster(values, out errors).Tls?.Certificate.Subject);
+        Assert.Empty(errors);
+
+        // Without clustering the files are not read.
+        values = Tls("missing.pem", null, null);
+        values["Cluster:Enabled"] = "false";
+        Assert.Null(ReadCluster(values, out errors).Tls);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void EveryBadTlsKeyIsReported()
+    {
+        using var certificates = new TestCertificates();
+        var node = certificates.Node("node-a");
+        var other = certificates.Node("node-b");
+
+        ReadCluster(Tls(null, null, null), out var errors);
+        Assert.Collection(
+            errors,
+            e => Assert.StartsWith("Cluster:Tls:CertificatePath must be set when Cluster:Tls:Enabled is true", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("Cluster:Tls:CaPath must be set when Cluster:Tls:Enabled is true", e, StringComparison.Ordinal));
+
+        var values = Tls("missing.pem", "missing.key", "missing-ca.pem");
+        values["Cluster:Tls:CaFile"] = "ca.pem";
+        ReadCluster(values, out errors);
+        Assert.Collection(
+            errors,
+            e => Assert.Equal("Cluster:Tls:CaFile is not a known setting (known: Enabled, CertificatePath, KeyPath, Password, CaPath).", e),
+            e => Assert.Equal("Cluster:Tls:CertificatePath 'missing.pem' does not exist.", e),
+            e => Assert.Equal("Cluster:Tls:KeyPath 'missing.key' does not exist.", e),
+            e => Assert.Equal("Cluster:Tls:CaPath 'missing-ca.pem' does not exist.", e));
+
+        // A key that is not the certificate's, and a CA file without a certificate: both reported.
+        ReadCluster(Tls(node.Certificate, other.Key, node.Key), out errors);
+        Assert.Collection(
+            errors,
+            e => Assert.StartsWith($"Cluster:Tls:CertificatePath '{node.Certificate}' with the key '{other.Key}' cannot be used", e, StringComparison.Ordinal),
+            e => Assert.Equal($"Cluster:Tls:CaPath '{node.Key}' holds no PEM certificate.", e));
+
+        // Signed by another CA, or good for TLS clients only: the other nodes would refuse it.
+        foreach (var refused in new[] { certificates.Node("outsider", trusted: false), certificates.Client("client-only") })
+        {
+            ReadCluster(Tls(refused.Certificate, refused.Key, certificates.Authority), out errors);
+            Assert.StartsWith($"Cluster:Tls:CertificatePath '{refused.Certificate}' is not a node certificate of this cluster", Assert.Single(errors), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void TheTlsPasswordIsHiddenFromTheEffectiveSettings()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:Tls:Enabled"] = "true", ["Cluster:Tls:CertificatePath"] = "node.pfx", ["Cluster:Tls:Password"] = "pfx-secret",
+        }).Build();
+        var effective = new EffectiveSettings(configuration);
+
+        new ClusterOptions().Read(new SectionReader(configuration.GetSection(ClusterOptions.SectionName), effective: effective));
+
+        var settings = effective.Settings.ToDictionary(static s => s.Key, static s => s.Value);
+        Assert.Equal(EffectiveSettings.Hidden, settings["Cluster:Tls:Password"]);
+        Assert.Equal("node.pfx", settings["Cluster:Tls:CertificatePath"]);
+        Assert.Equal("true", settings["Cluster:Tls:Enabled"]);
+    }
+
+    [Fact]
+    public async Task BadTlsSettingsStopTheHostNamingEachKey()
+    {
+        using var certificates = new TestCertificates();
+        var missing = Path.Combine(certificates.Folder, "missing.key");
+        var (exitCode, output) = await RunUntilExitAsync("--Cluster:Enabled=true", "--Cluster:ConnectionString=Host=127.0.0.1;Username=nobody",
+            "--Cluster:Tls:Enabled=true", $"--Cluster:Tls:CertificatePath={certificates.Node("outsider", trusted: false).Certificate}",
+            $"--Cluster:Tls:KeyPath={missing}");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("IoTHub cannot start:", output, StringComparison.Ordinal);
+        Assert.Contains($"Cluster:Tls:KeyPath '{missing}' does not exist.", output, StringComparison.Ordinal);
+        Assert.Contains("Cluster:Tls:CaPath must be set when Cluster:Tls:Enabled is true", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("node-to-node traffic is", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AConnectionStringThatIsNotPostgresStopsTheHost()
     {
         var (exitCode, output) = await RunUntilExitAsync("--Cluster:Enabled=true", "--Cluster:ConnectionString=Flavour=vanilla");
@@ -139,6 +246,31 @@ public sealed class ClusterSettingsTests : IDisposable
         using var host = HostProcess.Start(_workingDirectory.Path,
             ["--http-port", "0", "--mqtt-port", "0", "--data-dir", Path.Combine(_workingDirectory.Path, "data"), .. settings]);
         return (await host.WaitForExitAsync(), host.Output);
+    }
+
+    /// <summary>Cluster:Tls enabled (in an enabled cluster) with these paths; null leaves a key out.</summary>
+    private static Dictionary<string, string?> Tls(string? certificate, string? key, string? ca)
+    {
+        var values = new Dictionary<string, string?> { ["Cluster:Enabled"] = "true", ["Cluster:Tls:Enabled"] = "true" };
+        foreach (var (name, value) in new[] { ("CertificatePath", certificate), ("KeyPath", key), ("CaPath", ca) })
+        {
+            if (value is not null)
+            {
+                values["Cluster:Tls:" + name] = value;
+            }
+        }
+
+        return values;
+    }
+
+    private static ClusterOptions ReadCluster(Dictionary<string, string?> values, out IReadOnlyList<string> errors)
+    {
+        var options = new ClusterOptions();
+        var reader = Reader(values);
+        options.Read(reader);
+        reader.RejectUnknownKeys();
+        errors = reader.Errors;
+        return options;
     }
 
     private static SectionReader Reader(Dictionary<string, string?> values) =>

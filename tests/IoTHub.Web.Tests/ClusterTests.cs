@@ -188,13 +188,14 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
             $"the filters routed to node {id} did not become {filters?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
 
     /// <summary>
-    /// Starts three nodes and waits until each of them sees all three active. With <paramref name="sharedStore"/> they store
-    /// their state in the one PostgreSQL database, which the cluster then uses too (no Cluster:ConnectionString), and all
-    /// three migrate the new database at once as they start; without, they keep state in memory and are given the
-    /// migrated cluster database (<paramref name="connectionString"/> when given). The last node gets <paramref name="lastNodeArguments"/> too.
+    /// Starts <paramref name="count"/> nodes (three unless told) and waits until each of them sees all of them active. With
+    /// <paramref name="sharedStore"/> they store their state in the one PostgreSQL database, which the cluster then uses too (no
+    /// Cluster:ConnectionString), and all migrate the new database at once as they start; without, they keep state in memory and
+    /// are given the migrated cluster database (<paramref name="connectionString"/> when given). The last node gets
+    /// <paramref name="lastNodeArguments"/> too, and every node <paramref name="everyNodeArguments"/> (for the rest of the test too).
     /// </summary>
     private async Task<List<(HttpClient Api, IPEndPoint Mqtt)>> StartClusterAsync(bool sharedStore, string? connectionString = null,
-        string[]? lastNodeArguments = null)
+        string[]? lastNodeArguments = null, int count = 3, string[]? everyNodeArguments = null)
     {
         connectionString ??= await server.CreateDatabaseAsync();
         string[] storage = sharedStore
@@ -205,11 +206,11 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
             await PostgresStorage.MigrateAsync(connectionString);
         }
 
-        _nodeArguments = [.. storage, "--Cluster:Enabled=true", "--Cluster:Name=test-" + Guid.NewGuid().ToString("N")[..8]];
-        var ports = _nodePorts = [FreePort.Next(), FreePort.Next(), FreePort.Next()];
-        for (var i = 0; i < 3; i++)
+        _nodeArguments = [.. storage, "--Cluster:Enabled=true", "--Cluster:Name=test-" + Guid.NewGuid().ToString("N")[..8], .. everyNodeArguments ?? []];
+        var ports = _nodePorts = [.. Enumerable.Range(0, count).Select(static _ => FreePort.Next())];
+        for (var i = 0; i < count; i++)
         {
-            _hosts.Add(StartNode(i, ports[i], i == 2 ? lastNodeArguments ?? [] : []));
+            _hosts.Add(StartNode(i, ports[i], i == count - 1 ? lastNodeArguments ?? [] : []));
         }
 
         var nodes = new List<(HttpClient Api, IPEndPoint Mqtt)>();
@@ -223,8 +224,8 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
         {
             try
             {
-                await Poll.UntilAsync(async () => (await ClusterAsync(api)).Count(n => n.Status == "active") == 3, HostProcess.Timeout,
-                    "three active nodes not seen by every node");
+                await Poll.UntilAsync(async () => (await ClusterAsync(api)).Count(n => n.Status == "active") == count, HostProcess.Timeout,
+                    $"{count} active nodes not seen by every node");
             }
             catch (Xunit.Sdk.XunitException)
             {
@@ -239,7 +240,7 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
             }
         }
 
-        output.WriteLine($"all three nodes saw three active nodes {joined.ElapsedMilliseconds} ms after the last one's API answered");
+        output.WriteLine($"all {count} nodes saw {count} active nodes {joined.ElapsedMilliseconds} ms after the last one's API answered");
         Assert.Equal(ports.Order(), (await ClusterAsync(nodes[0].Api)).Select(n => n.Port).Order());
         return nodes;
     }

@@ -34,7 +34,7 @@ internal static class ClusterSetup
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
             var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart, cluster.ForwardAckTimeout);
+                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart, cluster.ForwardAckTimeout, cluster.Tls);
             builder.Services.AddSingleton<DefaultBroker>();
             builder.Services.AddSingleton<ILocalBroker>(static services => services.GetRequiredService<DefaultBroker>());
             builder.Services.AddSingleton<ILocalSessions>(static services => services.GetRequiredService<DefaultBroker>());

@@ -1,5 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using IoTHub.Cluster.Tls;
+using IoTHub.Web.Cluster;
 
 namespace IoTHub.Web.Configuration;
 
@@ -37,6 +39,9 @@ internal sealed class ClusterOptions
     /// </summary>
     public TimeSpan ForwardAckTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Mutual TLS on the node-to-node port ("Cluster:Tls"), its files loaded; null: plain TCP (the default).</summary>
+    public NodeTls? Tls { get; private set; }
+
     public void Read(SectionReader reader)
     {
         Enabled = reader.Flag(nameof(Enabled), Enabled);
@@ -52,6 +57,7 @@ internal sealed class ClusterOptions
         var routing = reader.Section("Routing");
         ForwardAckTimeout = routing.Read(nameof(ForwardAckTimeout), ForwardAckTimeout, TryParseShortTimeout, ShortTimeoutProblem);
         routing.RejectUnknownKeys();
+        Tls = NodeTlsSettings.Read(reader.Section(NodeTlsSettings.SectionName), Enabled);
     }
 
     private const string ShortTimeoutProblem = "is not a duration from 00:00:00.1 to 00:01:00.";

@@ -26,7 +26,7 @@ internal sealed class EffectiveSettings(IConfiguration configuration)
     /// <summary>Keys whose values are secrets (a password, a signing key, a connection string that holds a password).</summary>
     private static readonly HashSet<string> Secrets = new(StringComparer.OrdinalIgnoreCase)
     {
-        "SigningKey", "CertificatePassword", "ConnectionString", "Secret", "BindPassword",
+        "SigningKey", "CertificatePassword", "ConnectionString", "Secret", "BindPassword", "Password",
     };
 
     private readonly Dictionary<string, EffectiveSetting> _settings = new(StringComparer.OrdinalIgnoreCase);
