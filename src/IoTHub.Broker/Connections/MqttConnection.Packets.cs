@@ -404,7 +404,7 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>The will, unless the access rules in force when the connection ends refuse its topic: a refused will is not published.</summary>
-    private Will? AuthorizedWill()
+    internal Will? AuthorizedWill()
     {
         if (_will is { } will && Access is { } access && !access.MayPublish(will.Topic))
         {
