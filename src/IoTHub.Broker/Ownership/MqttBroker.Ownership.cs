@@ -26,8 +26,8 @@ public sealed partial class MqttBroker
     {
         ArgumentNullException.ThrowIfNull(owners);
         Registry.Owners = owners;
-        Registry.StoresConnectionWills = _sharedSessions is not null;
         SessionOwners = owners;
+        Registry.StoresConnectionWills = _sharedSessions is not null;
     }
 
     /// <summary>
@@ -157,6 +157,24 @@ public sealed partial class MqttBroker
         }
 
         var clientIds = await shared.ListSessionsAsync(node, cancellationToken).ConfigureAwait(false);
+        var persistent = new HashSet<string>(clientIds, StringComparer.Ordinal);
+
+        // The wills that go now first: they wait for no arbiter (those of the dead node's share of the directory are found again only
+        // after its lease, seconds after the verdict). Those held for their delay go with their sessions, below.
+        var wills = await shared.TakeConnectionWillsAsync(node, cancellationToken).ConfigureAwait(false);
+        var held = new List<StoredWill>();
+        foreach (var will in wills)
+        {
+            if (will.DelayInterval == 0 || !persistent.Contains(will.ClientId))
+            {
+                AdoptWill(will, persistent: false);
+            }
+            else
+            {
+                held.Add(will);
+            }
+        }
+
         var adopted = 0;
         var failed = 0;
         string? failure = null;
@@ -177,15 +195,16 @@ public sealed partial class MqttBroker
                 }
             }).ConfigureAwait(false);
 
-        var persistent = new HashSet<string>(clientIds, StringComparer.Ordinal);
-        var wills = await shared.TakeConnectionWillsAsync(node, cancellationToken).ConfigureAwait(false);
-        foreach (var will in wills)
+        foreach (var will in held)
         {
-            Registry.AdoptWill(will.ClientId, new Will(will.Message, will.ClientId, will.DelayInterval, will.ExpiryInterval), persistent.Contains(will.ClientId));
+            AdoptWill(will, persistent: true);
         }
 
         return new NodeAdoption(clientIds.Count, adopted, failed, failure, wills.Count, ended, endFailure);
     }
+
+    private void AdoptWill(StoredWill will, bool persistent) =>
+        Registry.AdoptWill(will.ClientId, new Will(will.Message, will.ClientId, will.DelayInterval, will.ExpiryInterval), persistent);
 
     /// <summary>How many sessions of a dead node are claimed and read at once.</summary>
     private const int AdoptionParallelism = 8;
