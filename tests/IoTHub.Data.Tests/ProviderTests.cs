@@ -5,6 +5,7 @@ using IoTHub.Mqtt;
 using IoTHub.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace IoTHub.Data.Tests;
 
@@ -150,9 +151,24 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
 
         Assert.Equal(["elsewhere", "offline"], (await survivor.ListSessionsAsync("10.0.0.3:11111", CancellationToken.None)).Order(StringComparer.Ordinal));
 
-        // The dead node's database session (its application name ends with its name) is ended, none of the survivor's.
-        Assert.Equal(1, await survivor.EndConnectionsAsync("10.0.0.3:11111", CancellationToken.None));
-        Assert.Equal(0, await survivor.EndConnectionsAsync("10.0.0.3:11111", CancellationToken.None));
+        // Frozen in an open transaction, the dead node holds the session's row lock: a take waits for it.
+        await using var frozen = new NpgsqlConnection(PostgresStorage.ForNode(_connectionString, "10.0.0.3:11111"));
+        await frozen.OpenAsync();
+        await using var transaction = await frozen.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM sessions WHERE client_id = 'offline' FOR UPDATE", frozen, transaction))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        using (var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => survivor.TakeSessionAsync("offline", "10.0.0.3:11111", bounded.Token));
+        }
+
+        // Its database sessions (their application name ends with its name) are ended, the lock with them; none of the survivor's.
+        Assert.Equal(2, await survivor.EndConnectionsAsync("10.0.0.3:11111", CancellationToken.None));
+        await Poll.UntilAsync(async () => await survivor.EndConnectionsAsync("10.0.0.3:11111", CancellationToken.None) == 0, TimeSpan.FromSeconds(10),
+            "the dead node's database sessions did not end");
 
         // "elsewhere" was taken by a CONNECT on a third node meanwhile: an adoption (only from the dead node) leaves it there.
         await using var third = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false);

@@ -133,15 +133,9 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
     public async Task<List<StoredWill>> TakeConnectionWillsAsync(string node, CancellationToken cancellationToken)
     {
         await using var context = new BrokerDbContext(_options);
-        var connection = context.Database.GetDbConnection();
-        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM connection_wills WHERE owner_node = @node " +
-            "RETURNING client_id, delay_interval, expiry_interval, topic, message_qos, message_retain, properties, payload";
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "@node";
-        parameter.Value = node;
-        command.Parameters.Add(parameter);
+        await using var command = await CommandAsync(context, "DELETE FROM connection_wills WHERE owner_node = @p0 " +
+            "RETURNING client_id, delay_interval, expiry_interval, topic, message_qos, message_retain, properties, payload", node, cancellationToken)
+            .ConfigureAwait(false);
         var wills = new List<StoredWill>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -158,16 +152,24 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
     public async Task<int> EndConnectionsAsync(string node, CancellationToken cancellationToken)
     {
         await using var context = new BrokerDbContext(_options);
-        var connection = context.Database.GetDbConnection();
-        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity " +
-            "WHERE pid <> pg_backend_pid() AND application_name LIKE @pattern) AS ended";
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "@pattern";
-        parameter.Value = "%" + PostgresStorage.NodeTag(node);
-        command.Parameters.Add(parameter);
+        await using var command = await CommandAsync(context, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity " +
+            "WHERE pid <> pg_backend_pid() AND application_name LIKE @p0) AS ended", "%" + PostgresStorage.NodeTag(node), cancellationToken).ConfigureAwait(false);
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A command of <paramref name="sql"/> with its one parameter @p0, on <paramref name="context"/>'s connection, opened.</summary>
+    private static async Task<DbCommand> CommandAsync(BrokerDbContext context, string sql, string value, CancellationToken cancellationToken)
+    {
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var command = context.Database.GetDbConnection().CreateCommand();
+#pragma warning disable CA2100 // Constant SQL; the value travels as a parameter.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@p0";
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+        return command;
     }
 
     /// <summary>
