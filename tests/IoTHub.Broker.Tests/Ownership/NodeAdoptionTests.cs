@@ -116,6 +116,23 @@ public sealed class NodeAdoptionTests : IAsyncLifetime
         Assert.Equal(0, Broker.PendingWillCount);
     }
 
+    [Fact]
+    public async Task An_adopted_session_whose_expiry_passed_while_its_node_was_dead_is_expired_as_usual()
+    {
+        StartInCluster();
+        _store.Orphans.Add("stale", new StoredSession("stale", 60, DateTimeOffset.UtcNow.AddHours(-1)));
+        _store.Orphans.Add("fresh", new StoredSession("fresh", 60, DateTimeOffset.UtcNow));
+
+        Assert.Equal(2, (await Broker.AdoptNodeAsync("dead", CancellationToken.None))!.Adopted);
+
+        // The monitor's next round ends the one offline for longer than its Session Expiry Interval, and deletes it from the store.
+        Broker.CheckTimers(Broker.Time.GetTimestamp());
+        Assert.Null(Broker.FindSession("stale"));
+        Assert.NotNull(Broker.FindSession("fresh"));
+        await _writer!.FlushAsync();
+        Assert.Contains(_store.Written, o => o.Kind == StorageOperationKind.DeleteSession && o.ClientId == "stale");
+    }
+
     private void StartInCluster()
     {
         Broker.AttachStorage(_writer!, new StoredState(), _store);
