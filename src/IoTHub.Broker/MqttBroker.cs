@@ -162,6 +162,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         _wills.Persistence = _persistence;
         Registry.Persistence = _persistence;
+
+        // Either may come first: the store, or the cluster's arbiter (AttachSessionOwners).
+        Registry.StoresConnectionWills = sharedSessions is not null && SessionOwners is not null;
     }
 
     /// <summary>A stored session rebuilt on the broker's clock, its subscriptions in the tree; its messages that expired meanwhile are dropped.</summary>

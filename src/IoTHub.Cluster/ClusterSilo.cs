@@ -100,6 +100,7 @@ internal static class ClusterSilo
         silo.Services.TryAddSingleton<SessionSettings>();
         silo.Services.AddSingleton<ClusterSessions>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(static services => services.GetRequiredService<ClusterSessions>());
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, DeadNodeAdoption>();
 #pragma warning disable ORLEANSEXP003 // Opted in on purpose: the arbiters of client ids must never have two activations (docs/clustering.md).
         silo.AddDistributedGrainDirectory(ClientGrain.DirectoryName);
 #pragma warning restore ORLEANSEXP003
@@ -109,6 +110,9 @@ internal static class ClusterSilo
     public static string NodeName(ClusterNodeSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return new IPEndPoint(settings.AdvertisedAddress, settings.Port).ToString();
+        return NodeName(settings.AdvertisedAddress, settings.Port);
     }
+
+    /// <summary>The name of the node advertised at <paramref name="address"/> with node-to-node port <paramref name="port"/>.</summary>
+    public static string NodeName(IPAddress address, int port) => new IPEndPoint(address, port).ToString();
 }

@@ -24,6 +24,8 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<PendingWillEntity> PendingWills => Set<PendingWillEntity>();
 
+    public DbSet<ConnectionWillEntity> ConnectionWills => Set<ConnectionWillEntity>();
+
     public DbSet<UserEntity> MqttUsers => Set<UserEntity>();
 
     public DbSet<RoleEntity> Roles => Set<RoleEntity>();

@@ -159,6 +159,43 @@ public sealed class ClusterSessionsTests(PostgresServer server) : IAsyncLifetime
         Assert.Single(survivor.GivenUp);
     }
 
+    [Fact]
+    public async Task AnAdoptionClaimsOnlyAClientIdNoLiveNodeOwnsAndNeverAsksAnOwnerToGiveUp()
+    {
+        // Owned by the second node: the first may not adopt it (the client connected there), nor may the owner itself claim it again so.
+        var owned = await Owners(1).ClaimAsync("adoptee", cleanStart: false, CancellationToken.None);
+        Assert.Equal(0, await Owners(0).ClaimOrphanAsync("adoptee", CancellationToken.None));
+        Assert.Equal(0, await Owners(1).ClaimOrphanAsync("adoptee", CancellationToken.None));
+        Assert.Empty(Sessions(1).GivenUp);
+        Assert.True(Owners(1).Holds("adoptee", owned.Number));
+
+        // The owner leaves: the client id is free for the adopter, which then holds it as a claim of its own, and a CONNECT elsewhere asks it.
+        await Cluster.StopSiloAsync(Cluster.Silos[1]);
+        var adopted = await Owners(0).ClaimOrphanAsync("adoptee", CancellationToken.None);
+        Assert.True(adopted > 0);
+        Assert.True(Owners(0).Holds("adoptee", adopted));
+        var again = await Owners(0).ClaimAsync("adoptee", cleanStart: false, CancellationToken.None);
+        Assert.Equal(PreviousOwner.ThisNode, again.Previous);
+    }
+
+    [Fact]
+    public async Task ExactlyOneSurvivorTheLowestActiveNodeAdoptsADeadNodeByItsName()
+    {
+        var third = await Cluster.StartAdditionalSiloAsync();
+        var membership = Cluster.Silos[0].ServiceProvider.GetRequiredService<IClusterMembershipService>();
+        await Poll.UntilAsync(() => Task.FromResult(membership.CurrentSnapshot.GetSiloStatus(third.SiloAddress) == SiloStatus.Active), TimeSpan.FromSeconds(30));
+        var name = membership.CurrentSnapshot.Members[third.SiloAddress].Name;
+
+        await Cluster.StopSiloAsync(third);
+
+        // Both survivors see the same view and choose the same node: the active one with the lowest silo address.
+        var lowest = Cluster.Silos[0].SiloAddress.CompareTo(Cluster.Silos[1].SiloAddress) < 0 ? 0 : 1;
+        await Poll.UntilAsync(() => Task.FromResult(Sessions(lowest).Adopted.Contains(name)), TimeSpan.FromSeconds(30),
+            $"node {lowest} did not adopt {name}");
+        Assert.Equal([name], Sessions(lowest).Adopted);
+        Assert.Empty(Sessions(1 - lowest).Adopted);
+    }
+
     /// <summary>The node the arbiter of <paramref name="clientId"/> is active on (null: none), as Orleans' management grain reports it.</summary>
     private async Task<SiloAddress?> ArbiterNodeAsync(string clientId)
     {

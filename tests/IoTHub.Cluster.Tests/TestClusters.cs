@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using IoTHub.Broker;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
@@ -86,6 +87,15 @@ internal sealed class RecordingSessions : ILocalSessions
     public TaskCompletionSource? Frozen { get; set; }
 
     public void Attach(ISessionOwners owners) => Owners = owners;
+
+    /// <summary>The dead nodes (their names) this node was asked to adopt, in order.</summary>
+    public ConcurrentQueue<string> Adopted { get; } = new();
+
+    public Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken)
+    {
+        Adopted.Enqueue(node);
+        return Task.FromResult<NodeAdoption?>(new NodeAdoption(0, 0, 0, null, 0, 0, null));
+    }
 
     public async Task GiveUpAsync(string clientId, bool continues)
     {

@@ -5,6 +5,7 @@ using IoTHub.Mqtt;
 using IoTHub.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace IoTHub.Data.Tests;
 
@@ -94,13 +95,13 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
         Assert.Empty((await second.LoadAsync()).Sessions);
 
         // Taken over: all of it, in one transaction that makes the second node its owner.
-        var taken = await second.TakeSessionAsync("mover", CancellationToken.None);
+        var taken = await second.TakeSessionAsync("mover", fromNode: null, CancellationToken.None);
         Assert.NotNull(taken);
         Assert.Equal("t/#", Assert.Single(taken.Subscriptions).TopicFilter);
         AssertMessage(queued, Assert.Single(taken.Queued).Message);
         Assert.Equal(7, Assert.Single(taken.Outgoing).PacketId);
         Assert.Equal([(ushort)9], taken.IncomingQos2);
-        Assert.Null(await second.TakeSessionAsync("never-stored", CancellationToken.None));
+        Assert.Null(await second.TakeSessionAsync("never-stored", fromNode: null, CancellationToken.None));
 
         // The first node's late writes change nothing of it: no new message, no removal, no new expiry, no delete.
         await first.CommitAsync(new[]
@@ -119,6 +120,77 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
         // Its new owner's writes go on as before.
         await second.CommitAsync(new[] { StorageOperation.DeleteSession("mover") });
         Assert.Empty((await second.LoadAsync()).Sessions);
+    }
+
+    [Fact]
+    public async Task A_survivor_takes_a_dead_nodes_sessions_and_wills_only_from_it_and_ends_its_database_sessions()
+    {
+        await using var dead = await PostgresStorage.OpenAsync(PostgresStorage.ForNode(_connectionString, "10.0.0.3:11111"), StorageDurability.Strict,
+            migrate: false);
+        await using var survivor = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false);
+        dead.ActForNode("10.0.0.3:11111");
+        survivor.ActForNode("10.0.0.4:11111");
+        await dead.LoadAsync();
+        var held = Message("w/held", "held will");
+        await dead.CommitAsync(new[]
+        {
+            StorageOperation.UpsertSession("offline", 60, DateTimeOffset.UnixEpoch),
+            StorageOperation.SetWill("offline", held, 30, DateTimeOffset.UnixEpoch.AddDays(1), 10),
+            StorageOperation.UpsertSession("elsewhere", 60, null),
+
+            // A connection's will, replaced by a later connection of the client id (a larger claim), never by an earlier one.
+            StorageOperation.SetConnectionWill("connected", 5, Message("w/old", "old"), 0, null),
+            StorageOperation.SetConnectionWill("connected", 7, Message("w/new", "new"), 3, 20),
+            StorageOperation.SetConnectionWill("connected", 6, Message("w/older", "older"), 0, null),
+
+            // The end of a connection deletes its own will only.
+            StorageOperation.SetConnectionWill("gone", 4, Message("w/gone", "gone"), 0, null),
+            StorageOperation.DeleteConnectionWill("gone", 3),
+            StorageOperation.DeleteConnectionWill("gone", 4),
+        });
+
+        Assert.Equal(["elsewhere", "offline"], (await survivor.ListSessionsAsync("10.0.0.3:11111", CancellationToken.None)).Order(StringComparer.Ordinal));
+
+        // Frozen in an open transaction, the dead node holds the session's row lock: a take waits for it.
+        await using var frozen = new NpgsqlConnection(PostgresStorage.ForNode(_connectionString, "10.0.0.3:11111"));
+        await frozen.OpenAsync();
+        await using var transaction = await frozen.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM sessions WHERE client_id = 'offline' FOR UPDATE", frozen, transaction))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        using (var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => survivor.TakeSessionAsync("offline", "10.0.0.3:11111", bounded.Token));
+        }
+
+        // Its database sessions (their application name ends with its name) are ended, the lock with them; none of the survivor's.
+        Assert.Equal(2, await survivor.EndConnectionsAsync("10.0.0.3:11111", CancellationToken.None));
+        await Poll.UntilAsync(async () => await survivor.EndConnectionsAsync("10.0.0.3:11111", CancellationToken.None) == 0, TimeSpan.FromSeconds(10),
+            "the dead node's database sessions did not end");
+
+        // "elsewhere" was taken by a CONNECT on a third node meanwhile: an adoption (only from the dead node) leaves it there.
+        await using var third = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false);
+        third.ActForNode("10.0.0.5:11111");
+        Assert.NotNull(await third.TakeSessionAsync("elsewhere", fromNode: null, CancellationToken.None));
+        Assert.Null(await survivor.TakeSessionAsync("elsewhere", "10.0.0.3:11111", CancellationToken.None));
+
+        // The offline session comes with the will it held for its delay.
+        var adopted = await survivor.TakeSessionAsync("offline", "10.0.0.3:11111", CancellationToken.None);
+        Assert.NotNull(adopted);
+        var will = Assert.NotNull(adopted.Will);
+        AssertMessage(held, will.Message);
+        Assert.Equal((30u, (uint?)10u), (will.DelayInterval, will.ExpiryInterval));
+        Assert.Empty(await survivor.ListSessionsAsync("10.0.0.3:11111", CancellationToken.None));
+
+        // The connections' wills are taken once: a second adopter finds none.
+        var wills = await survivor.TakeConnectionWillsAsync("10.0.0.3:11111", CancellationToken.None);
+        var connected = Assert.Single(wills);
+        Assert.Equal("connected", connected.ClientId);
+        AssertMessage(Message("w/new", "new"), connected.Message);
+        Assert.Equal((3u, (uint?)20u), (connected.DelayInterval, connected.ExpiryInterval));
+        Assert.Empty(await third.TakeConnectionWillsAsync("10.0.0.3:11111", CancellationToken.None));
     }
 
     protected override async Task<IBrokerStore> OpenAsync() => await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: true);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using IoTHub.Testing;
 using MQTTnet;
+using MQTTnet.Adapter;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -74,6 +75,33 @@ internal sealed class ClusterClient : IAsyncDisposable
             .WithProtocolVersion(version).WithCleanStart(cleanStart).WithSessionExpiryInterval(sessionExpiry).WithTimeout(MqttTestClient.Timeout).Build());
         client.SessionPresent = result.IsSessionPresent;
         return client;
+    }
+
+    /// <summary>
+    /// Connects a persistent 5.0 session and returns CONNACK as MQTTnet read it, disconnecting again when accepted; a refusal MQTTnet
+    /// throws, and hands its CONNACK to the Disconnected event.
+    /// </summary>
+    public static async Task<MqttClientConnectResult> AnswerAsync(IPEndPoint node, string clientId, uint sessionExpiry)
+    {
+        await using var client = new ClusterClient(new MqttClientFactory().CreateMqttClient(), acknowledge: true);
+        MqttClientConnectResult? answer = null;
+        client.Client.DisconnectedAsync += e =>
+        {
+            answer ??= e.ConnectResult;
+            return Task.CompletedTask;
+        };
+        try
+        {
+            answer = await client.Client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(node.Address.ToString(), node.Port)
+                .WithClientId(clientId).WithProtocolVersion(MqttProtocolVersion.V500).WithCleanStart(false).WithSessionExpiryInterval(sessionExpiry)
+                .WithTimeout(MqttTestClient.Timeout).Build());
+        }
+        catch (MqttConnectingFailedException)
+        {
+        }
+
+        Assert.NotNull(answer);
+        return answer;
     }
 
     public Task SubscribeAsync(string filter, bool retainAsPublished = false, MqttQualityOfServiceLevel qos = MqttQualityOfServiceLevel.ExactlyOnce) =>

@@ -203,6 +203,18 @@ public sealed class ClusterSettingsTests : IDisposable
     }
 
     [Fact]
+    public async Task AnApplicationNameTooLongToCarryTheNodesNameStopsTheHost()
+    {
+        // PostgreSQL keeps 63 bytes: cut, the node's name would be lost and a survivor could not end the node's database sessions.
+        var (exitCode, output) = await RunUntilExitAsync("--Storage:Provider=memory", "--Cluster:Enabled=true",
+            $"--Cluster:ConnectionString=Host=127.0.0.1;Username=nobody;Application Name={new string('a', 50)}");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Cluster:ConnectionString: its Application Name with the node's name", output, StringComparison.Ordinal);
+        Assert.Contains("longer than 63 bytes", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AClusterDatabaseThatCannotBeReachedStopsTheHostWithOneLine()
     {
         var (exitCode, output) = await RunUntilExitAsync("--Storage:Provider=memory", "--Cluster:Enabled=true", $"--Cluster:Port={FreePort.Next()}",

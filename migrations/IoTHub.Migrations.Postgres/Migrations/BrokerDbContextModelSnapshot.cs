@@ -348,6 +348,59 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.ToTable("cluster_versions", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.ConnectionWillEntity", b =>
+                {
+                    b.Property<string>("ClientId")
+                        .HasColumnType("text")
+                        .HasColumnName("client_id");
+
+                    b.Property<long>("Connection")
+                        .HasColumnType("bigint")
+                        .HasColumnName("connection");
+
+                    b.Property<long>("DelayInterval")
+                        .HasColumnType("bigint")
+                        .HasColumnName("delay_interval");
+
+                    b.Property<long?>("ExpiryInterval")
+                        .HasColumnType("bigint")
+                        .HasColumnName("expiry_interval");
+
+                    b.Property<short>("MessageQualityOfService")
+                        .HasColumnType("smallint")
+                        .HasColumnName("message_qos");
+
+                    b.Property<bool>("MessageRetain")
+                        .HasColumnType("boolean")
+                        .HasColumnName("message_retain");
+
+                    b.Property<string>("OwnerNode")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("owner_node");
+
+                    b.Property<byte[]>("Payload")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("payload");
+
+                    b.Property<byte[]>("Properties")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("properties");
+
+                    b.Property<string>("Topic")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("topic");
+
+                    b.HasKey("ClientId");
+
+                    b.HasIndex("OwnerNode");
+
+                    b.ToTable("connection_wills", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")

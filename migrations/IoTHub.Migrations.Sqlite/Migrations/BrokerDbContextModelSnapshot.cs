@@ -333,6 +333,59 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.ToTable("cluster_versions", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.ConnectionWillEntity", b =>
+                {
+                    b.Property<string>("ClientId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("client_id");
+
+                    b.Property<long>("Connection")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("connection");
+
+                    b.Property<long>("DelayInterval")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("delay_interval");
+
+                    b.Property<long?>("ExpiryInterval")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expiry_interval");
+
+                    b.Property<short>("MessageQualityOfService")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("message_qos");
+
+                    b.Property<bool>("MessageRetain")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("message_retain");
+
+                    b.Property<string>("OwnerNode")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("owner_node");
+
+                    b.Property<byte[]>("Payload")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("payload");
+
+                    b.Property<byte[]>("Properties")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("properties");
+
+                    b.Property<string>("Topic")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("topic");
+
+                    b.HasKey("ClientId");
+
+                    b.HasIndex("OwnerNode");
+
+                    b.ToTable("connection_wills", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")

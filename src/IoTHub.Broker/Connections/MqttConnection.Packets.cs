@@ -404,7 +404,7 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>The will, unless the access rules in force when the connection ends refuse its topic: a refused will is not published.</summary>
-    private Will? AuthorizedWill()
+    internal Will? AuthorizedWill()
     {
         if (_will is { } will && Access is { } access && !access.MayPublish(will.Topic))
         {
@@ -425,6 +425,10 @@ internal sealed partial class MqttConnection
         var session = _session!;
         var codes = new List<ReasonCode>(subscribe.Subscriptions.Count);
         var retained = new List<RetainedFeed>();
+
+        // Strict durability: SUBACK goes once the subscriptions are stored, so that a node that dies or freezes right after it (in a cluster,
+        // a survivor or the client's next node reads the session from the store) or a restart does not lose what was acknowledged.
+        Persistence.BeginPacket();
         foreach (var (filter, options) in subscribe.Subscriptions)
         {
             // 3.1.1 sends retained messages on every SUBSCRIBE [MQTT-3.8.4-3]; 5.0 follows Retain Handling (§3.8.3.1).
@@ -454,7 +458,7 @@ internal sealed partial class MqttConnection
         }
 
         // SUBACK goes out before the retained messages it triggers.
-        EnqueueControl(Outbound.Packet(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes }));
+        EnqueueControl(Outbound.Packet(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes }, Persistence.EndPacket()));
         foreach (var feed in retained)
         {
             session.Feed(feed, Options.RetainedDeliveryBatch);

@@ -170,6 +170,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>In a cluster, the claim of its client id its session attaches under (see <see cref="Ownership.ISessionOwners"/>); 0 without.</summary>
     internal long SessionClaim { get; set; }
 
+    /// <summary>Whether this connection's will is in the store the nodes of the cluster share (under <see cref="SessionClaim"/>), to delete as it ends.</summary>
+    internal bool WillStored { get; set; }
+
     /// <summary>The will it published on an abnormal end; null when it sent none or a normal DISCONNECT deleted it.</summary>
     internal Will? Will => _will;
 

@@ -16,6 +16,13 @@ public interface ISessionOwners
     Task<SessionClaim> ClaimAsync(string clientId, bool cleanStart, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Claims <paramref name="clientId"/> for this node to adopt the session a dead node left, only when no live node owns it: a client that
+    /// connected elsewhere meanwhile keeps its session. Returns the claim's number, 0 when a live node owns the client id. Throws
+    /// <see cref="SessionClaimException"/> when the arbiter cannot be asked in time.
+    /// </summary>
+    Task<long> ClaimOrphanAsync(string clientId, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Whether claim <paramref name="claim"/> of <paramref name="clientId"/> still holds: no other node took the client id since.
     /// Called under the session registry's lock as a connection attaches; never blocks.
     /// </summary>

@@ -55,6 +55,6 @@ internal readonly struct Outbound
     public static Outbound Ack(PacketType type, ushort packetId, ReasonCode reasonCode, Task? commit = null) =>
         new(type, default, packetId, false, reasonCode, null, commit);
 
-    public static Outbound Packet(ControlPacket control) =>
-        new(control.Type, default, 0, false, ReasonCode.Success, control);
+    public static Outbound Packet(ControlPacket control, Task? commit = null) =>
+        new(control.Type, default, 0, false, ReasonCode.Success, control, commit);
 }

@@ -31,6 +31,12 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
     /// <summary>Where new sessions keep their state.</summary>
     public Persistence Persistence { get; set; } = Persistence.None;
 
+    /// <summary>
+    /// In a cluster with a store the nodes share: a connection's will is stored as it attaches and deleted as it ends, so that a survivor
+    /// publishes it if this node dies (docs/clustering.md#wills-of-a-dead-nodes-clients). False on a single node: nothing is written.
+    /// </summary>
+    public bool StoresConnectionWills { get; set; }
+
     public int Count => _sessions.Count;
 
     /// <summary>Every session, connected or not; a live view, safe to walk while it changes (see <see cref="DenseTable{T}"/>).</summary>
@@ -116,6 +122,13 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
             session.ExpiryInterval = expiryInterval;
             session.Claim = claim;
             session.Attach(connection);
+            if (StoresConnectionWills && connection.AuthorizedWill() is { } will)
+            {
+                // In the same batch as the session's own write of this CONNECT.
+                Persistence.Write(StorageOperation.SetConnectionWill(clientId, claim, will.Unpublished(time), will.Delay, will.ExpiryInterval));
+                connection.WillStored = true;
+            }
+
             connection.Attached(session, present, connAck);
         }
 
@@ -146,6 +159,13 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
         List<Delivery>? orphans = null;
         lock (_lock)
         {
+            if (connection.WillStored)
+            {
+                // Whatever the end (DISCONNECT 0x00 removed the will [MQTT-3.1.2-10], 0x04 or a lost connection publish it here, a drain
+                // drops it), this node took care of it: a survivor must not publish it.
+                Persistence.Write(StorageOperation.DeleteConnectionWill(session.ClientId, connection.SessionClaim));
+            }
+
             var now = time.GetTimestamp();
             if (session.Detach(connection, now, time.GetUtcNow()))
             {
@@ -330,6 +350,45 @@ internal sealed class SessionRegistry(MessageRouter router, WillScheduler wills,
             }
 
             return true;
+        }
+    }
+
+    /// <summary>
+    /// The will of a client that was connected to a node that died (<paramref name="persistent"/>: that node stored its session), adopted by
+    /// this node: published now when its delay is 0 or its session ended with the connection (no persistent session); held for its delay
+    /// (or the session's expiry, if shorter) when this node adopted the session offline; dropped when the client came back (its session is
+    /// connected, here or on the node it went to) [MQTT-3.1.3-9].
+    /// </summary>
+    public void AdoptWill(string clientId, Will will, bool persistent)
+    {
+        var publishNow = false;
+        lock (_lock)
+        {
+            if (will.Delay == 0 || !persistent)
+            {
+                publishNow = true;
+            }
+            else if (_sessions.TryGetValue(clientId, out var session) && session.Connection is null)
+            {
+                wills.HoldForDelay(session, will, time.GetTimestamp());
+            }
+        }
+
+        if (publishNow)
+        {
+            wills.PublishNow(will);
+        }
+    }
+
+    /// <summary>Holds <paramref name="will"/>, read from the store with <paramref name="clientId"/>'s session, for it until <paramref name="dueAt"/>, while it is offline here.</summary>
+    public void HoldStoredWill(string clientId, Will will, long dueAt)
+    {
+        lock (_lock)
+        {
+            if (_sessions.TryGetValue(clientId, out var session) && session.Connection is null)
+            {
+                wills.Hold(session, will, dueAt);
+            }
         }
     }
 

@@ -14,8 +14,24 @@ public interface ISharedSessionStore
     void ActForNode(string node);
 
     /// <summary>
-    /// Reads the session of <paramref name="clientId"/> with its subscriptions, queue and in-flight state, and makes the node this
-    /// store acts for its owner, in one transaction; null when none is stored. Runs beside the writer's commits, on a connection of its own.
+    /// Reads the session of <paramref name="clientId"/> with its subscriptions, queue, in-flight state and the will it held for its delay,
+    /// and makes the node this store acts for its owner, in one transaction; null when none is stored, or when <paramref name="fromNode"/>
+    /// is given and that node does not own it (any more). Runs beside the writer's commits, on a connection of its own.
     /// </summary>
-    Task<StoredSession?> TakeSessionAsync(string clientId, CancellationToken cancellationToken);
+    Task<StoredSession?> TakeSessionAsync(string clientId, string? fromNode, CancellationToken cancellationToken);
+
+    /// <summary>The client ids of the sessions <paramref name="node"/> owns.</summary>
+    Task<List<string>> ListSessionsAsync(string node, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the wills of the clients that were connected to <paramref name="node"/> and returns them, in one statement: of two callers,
+    /// each will goes to one.
+    /// </summary>
+    Task<List<StoredWill>> TakeConnectionWillsAsync(string node, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends the database sessions of <paramref name="node"/> (found by the node's name in their application name), so that the row locks
+    /// of a frozen node's open transaction go; returns how many. Needs the same database role or pg_signal_backend.
+    /// </summary>
+    Task<int> EndConnectionsAsync(string node, CancellationToken cancellationToken);
 }

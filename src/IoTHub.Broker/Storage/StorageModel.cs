@@ -45,6 +45,10 @@ public sealed class StorageModel
             case StorageOperationKind.DeleteWill:
                 _wills.Remove(operation.ClientId);
                 break;
+            case StorageOperationKind.SetConnectionWill:
+            case StorageOperationKind.DeleteConnectionWill:
+                // Only for the store the nodes of a cluster share; a node-local store has no one to publish them.
+                break;
             default:
                 if (_sessions.TryGetValue(operation.ClientId, out var session))
                 {

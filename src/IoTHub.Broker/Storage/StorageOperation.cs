@@ -20,6 +20,8 @@ public enum StorageOperationKind : byte
     RemoveIncomingQos2,
     SetWill,
     DeleteWill,
+    SetConnectionWill,
+    DeleteConnectionWill,
 }
 
 /// <summary>
@@ -62,6 +64,9 @@ public readonly record struct StorageOperation
 
     /// <summary>Session: when it went offline. Will: when it is due.</summary>
     public DateTimeOffset? Time { get; private init; }
+
+    /// <summary>A connection's will: the connection's claim of its client id in the cluster.</summary>
+    public long Connection { get; private init; }
 
     /// <summary>Stores a retained message under its topic, replacing the one there.</summary>
     public static StorageOperation SetRetained(MqttMessage message) =>
@@ -124,4 +129,19 @@ public readonly record struct StorageOperation
 
     public static StorageOperation DeleteWill(string clientId) =>
         new() { Kind = StorageOperationKind.DeleteWill, ClientId = clientId };
+
+    /// <summary>
+    /// Stores the will of a client connected to this cluster node under the connection's <paramref name="claim"/>, replacing the client id's
+    /// previous one, so that a survivor publishes it if the node dies (docs/clustering.md); written only to the store the nodes share.
+    /// </summary>
+    public static StorageOperation SetConnectionWill(string clientId, long claim, MqttMessage message, uint delayInterval, uint? expiryInterval) =>
+        new()
+        {
+            Kind = StorageOperationKind.SetConnectionWill, ClientId = clientId, Connection = claim, Message = message, Number = delayInterval,
+            Sequence = expiryInterval ?? -1L,
+        };
+
+    /// <summary>Deletes the stored will of the connection of <paramref name="clientId"/> that claimed it with <paramref name="claim"/>, and no later one.</summary>
+    public static StorageOperation DeleteConnectionWill(string clientId, long claim) =>
+        new() { Kind = StorageOperationKind.DeleteConnectionWill, ClientId = clientId, Connection = claim };
 }

@@ -36,6 +36,9 @@ public sealed class StoredSession(string clientId, uint expiryInterval, DateTime
 
     /// <summary>Incoming QoS 2 packet ids received and not yet released by PUBREL, ascending.</summary>
     public List<ushort> IncomingQos2 { get; } = [];
+
+    /// <summary>The will the session held for its delay, when read with the session by another node (<see cref="ISharedSessionStore.TakeSessionAsync"/>).</summary>
+    public StoredWill? Will { get; set; }
 }
 
 public readonly record struct StoredSubscription(string TopicFilter, SubscriptionOptions Options, uint SubscriptionId);
@@ -48,6 +51,7 @@ public readonly record struct StoredInflight(ushort PacketId, long Sequence, Mqt
 
 /// <summary>
 /// A will waiting for its delay: published at <paramref name="DueAt"/> unless the client comes back. <paramref name="Message"/> has no
-/// expiry: it gets <paramref name="ExpiryInterval"/> (seconds, null for none) when it is published (5.0 §3.1.3.2.3).
+/// expiry: it gets <paramref name="ExpiryInterval"/> (seconds, null for none) when it is published (5.0 §3.1.3.2.3). The will of a client
+/// connected to a node that died (<see cref="ISharedSessionStore.TakeConnectionWillsAsync"/>) has no due time yet: its delay starts now.
 /// </summary>
 public readonly record struct StoredWill(string ClientId, MqttMessage Message, uint DelayInterval, DateTimeOffset DueAt, uint? ExpiryInterval);

@@ -20,6 +20,12 @@ internal interface IClientGrain : IGrainWithStringKey
     /// </summary>
     Task<ClientClaim> ClaimAsync(SiloAddress claimant, bool cleanStart);
 
+    /// <summary>
+    /// Makes <paramref name="claimant"/> the owner to adopt the session a dead node left, only when no live node (the claimant included) owns
+    /// the client id: a live owner is never asked to give up for an adoption. Number 0 when one does.
+    /// </summary>
+    Task<ClientClaim> ClaimOrphanAsync(SiloAddress claimant);
+
     /// <summary>The session of <paramref name="owner"/>'s claim <paramref name="claim"/> ended: the client id is free, unless claimed again since.</summary>
     Task ReleaseAsync(SiloAddress owner, long claim);
 }
@@ -74,6 +80,24 @@ internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFa
             }
         }
 
+        return Grant(claimant, previous);
+    }
+
+    public Task<ClientClaim> ClaimOrphanAsync(SiloAddress claimant)
+    {
+        ArgumentNullException.ThrowIfNull(claimant);
+        if (_owner is { } owner && IsLive(owner))
+        {
+            // Connected (or adopted) on a live node since the death: the session is there.
+            return Task.FromResult(new ClientClaim(0, owner, Refusal: null));
+        }
+
+        return Task.FromResult(Grant(claimant, previous: null));
+    }
+
+    /// <summary>Makes <paramref name="claimant"/> the owner with the next claim number; the activation follows it.</summary>
+    private ClientClaim Grant(SiloAddress claimant, SiloAddress? previous)
+    {
         _owner = claimant;
         _ownerClaim = ++_lastClaim;
         DelayDeactivation(Timeout.InfiniteTimeSpan);

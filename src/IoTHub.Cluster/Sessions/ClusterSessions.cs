@@ -30,25 +30,13 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
 
     public async Task<SessionClaim> ClaimAsync(string clientId, bool cleanStart, CancellationToken cancellationToken)
     {
-        ClientClaim answer;
-        try
-        {
-            answer = await grains.GetGrain<IClientGrain>(clientId).ClaimAsync(local.SiloAddress, cleanStart)
-                .WaitAsync(settings.ClaimTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
-        {
-            // Said in the broker's line for the refused CONNECT, rate-limited: the clients of a frozen node all come at once.
-            throw new SessionClaimException($"no answer from its arbiter: {e.Message}", e);
-        }
-
+        var answer = await AskAsync(grains.GetGrain<IClientGrain>(clientId).ClaimAsync(local.SiloAddress, cleanStart), cancellationToken).ConfigureAwait(false);
         if (answer.Refusal is { } refusal)
         {
             throw new SessionClaimException(refusal);
         }
 
-        var number = answer.Number;
-        _claims.AddOrUpdate(clientId, static (_, claimed) => claimed, static (_, held, claimed) => held < 0 && -held >= claimed ? held : claimed, number);
+        var number = Hold(clientId, answer.Number);
         var previous = answer.Previous is null ? PreviousOwner.None
             : answer.Previous.Equals(local.SiloAddress) ? PreviousOwner.ThisNode
             : PreviousOwner.OtherNode;
@@ -58,6 +46,33 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
         }
 
         return new SessionClaim(number, previous);
+    }
+
+    public async Task<long> ClaimOrphanAsync(string clientId, CancellationToken cancellationToken)
+    {
+        var answer = await AskAsync(grains.GetGrain<IClientGrain>(clientId).ClaimOrphanAsync(local.SiloAddress), cancellationToken).ConfigureAwait(false);
+        return answer.Number == 0 ? 0 : Hold(clientId, answer.Number);
+    }
+
+    /// <summary>An arbiter's answer within the claim timeout.</summary>
+    private async Task<ClientClaim> AskAsync(Task<ClientClaim> claim, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await claim.WaitAsync(settings.ClaimTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
+        {
+            // Said in the broker's line for the refused CONNECT, rate-limited: the clients of a frozen node all come at once.
+            throw new SessionClaimException($"no answer from its arbiter: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Keeps a granted claim, unless a give-up that overtook its answer revoked it already.</summary>
+    private long Hold(string clientId, long number)
+    {
+        _claims.AddOrUpdate(clientId, static (_, claimed) => claimed, static (_, held, claimed) => held < 0 && -held >= claimed ? held : claimed, number);
+        return number;
     }
 
     public bool Holds(string clientId, long claim) => _claims.TryGetValue(clientId, out var held) && held == claim;

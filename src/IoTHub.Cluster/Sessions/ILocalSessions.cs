@@ -1,3 +1,4 @@
+using IoTHub.Broker;
 using IoTHub.Broker.Ownership;
 
 namespace IoTHub.Cluster.Sessions;
@@ -13,4 +14,11 @@ internal interface ILocalSessions
     /// completes once its state is committed to the store. <paramref name="continues"/>: that node resumes it (no clean start).
     /// </summary>
     Task GiveUpAsync(string clientId, bool continues);
+
+    /// <summary>
+    /// Adopts what node <paramref name="node"/> (its name) left when it died: its database sessions ended, its sessions taken from the store
+    /// as offline sessions here (each one no live node claimed since), the wills of its connected clients published or held. Null when
+    /// the nodes share no store.
+    /// </summary>
+    Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken);
 }

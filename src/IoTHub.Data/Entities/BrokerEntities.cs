@@ -142,3 +142,24 @@ public sealed class PendingWillEntity : MessageRow
     /// <summary>The will's Message Expiry Interval in seconds, which starts when it is published; null when it has none.</summary>
     public long? ExpiryInterval { get; set; }
 }
+
+/// <summary>
+/// The will of a client connected to a cluster node (docs/clustering.md#wills-of-a-dead-nodes-clients): written with the session at CONNECT,
+/// deleted when the connection ends, so that a survivor publishes it when the node dies. Only clustered nodes on PostgreSQL write it.
+/// </summary>
+public sealed class ConnectionWillEntity : MessageRow
+{
+    public required string ClientId { get; set; }
+
+    /// <summary>The node the client is connected to (its name, address:port).</summary>
+    public required string OwnerNode { get; set; }
+
+    /// <summary>The connection's claim of its client id: a later connection's will replaces it, and its end deletes only its own.</summary>
+    public long Connection { get; set; }
+
+    /// <summary>The Will Delay Interval in seconds.</summary>
+    public long DelayInterval { get; set; }
+
+    /// <summary>The will's Message Expiry Interval in seconds, which starts when it is published; null when it has none.</summary>
+    public long? ExpiryInterval { get; set; }
+}

@@ -25,6 +25,28 @@ public static class PostgresStorage
             .Options;
     }
 
+    /// <summary>How the application name of a cluster node's database sessions ends: its name in brackets.</summary>
+    public static string NodeTag(string node) => "[" + node + "]";
+
+    /// <summary>
+    /// <paramref name="connectionString"/> with an application name that ends with <paramref name="node"/>'s <see cref="NodeTag"/> (after
+    /// the one it sets, or "iothub"), so that a survivor can end that node's database sessions when it dies (pg_terminate_backend).
+    /// </summary>
+    public static string ForNode(string connectionString, string node)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var tag = NodeTag(node);
+        if (builder.ApplicationName is not { } name || !name.EndsWith(tag, StringComparison.Ordinal))
+        {
+            builder.ApplicationName = (string.IsNullOrEmpty(builder.ApplicationName) ? "iothub" : builder.ApplicationName) + " " + tag;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>The longest application name PostgreSQL keeps (NAMEDATALEN - 1 bytes); a longer one is cut, and its node's tag with it.</summary>
+    public const int MaximumApplicationName = 63;
+
     /// <summary>Any number the broker's processes agree on: the PostgreSQL advisory lock they take around migrations.</summary>
     private const long MigrationLock = 0x496F544875624D69; // "IoTHubMi"
 

@@ -78,8 +78,7 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
         await foreach (var row in Rows(_context.PendingWills, cancellationToken).ConfigureAwait(false))
         {
-            state.Wills.Add(new StoredWill(row.ClientId, ToMessage(row, expiresAt: null), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt),
-                (uint?)row.ExpiryInterval));
+            state.Wills.Add(ToWill(row));
         }
 
         if (_owner is { } owner)
@@ -95,7 +94,7 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
     public void ActForNode(string node) => _owner = node;
 
-    public async Task<StoredSession?> TakeSessionAsync(string clientId, CancellationToken cancellationToken)
+    public async Task<StoredSession?> TakeSessionAsync(string clientId, string? fromNode, CancellationToken cancellationToken)
     {
         // A context and connection of its own: the writer's is busy with its commits on another thread.
         await using var context = new BrokerDbContext(_options);
@@ -103,16 +102,74 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
         // The row lock taken here holds until the commit: the previous owner's writes, fenced by their owner check, wait and then change nothing.
         var owner = _owner;
-        var taken = await context.Sessions.Where(x => x.ClientId == clientId)
-            .ExecuteUpdateAsync(x => x.SetProperty(row => row.OwnerNode, owner), cancellationToken).ConfigureAwait(false);
+        var rows = context.Sessions.Where(x => x.ClientId == clientId);
+        if (fromNode is not null)
+        {
+            rows = rows.Where(x => x.OwnerNode == fromNode);
+        }
+
+        var taken = await rows.ExecuteUpdateAsync(x => x.SetProperty(row => row.OwnerNode, owner), cancellationToken).ConfigureAwait(false);
         var sessions = new List<StoredSession>(1);
         if (taken > 0)
         {
             await ReadSessionsAsync(context, owner: null, clientId, sessions, cancellationToken).ConfigureAwait(false);
+            await foreach (var row in Rows(context.PendingWills.Where(x => x.ClientId == clientId), cancellationToken).ConfigureAwait(false))
+            {
+                // Held for its delay by a node that died (a live owner took it out as it gave the session up).
+                sessions[0].Will = ToWill(row);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return sessions.Count == 0 ? null : sessions[0];
+    }
+
+    public async Task<List<string>> ListSessionsAsync(string node, CancellationToken cancellationToken)
+    {
+        await using var context = new BrokerDbContext(_options);
+        return await context.Sessions.Where(x => x.OwnerNode == node).Select(x => x.ClientId).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<List<StoredWill>> TakeConnectionWillsAsync(string node, CancellationToken cancellationToken)
+    {
+        await using var context = new BrokerDbContext(_options);
+        await using var command = await CommandAsync(context, "DELETE FROM connection_wills WHERE owner_node = @p0 " +
+            "RETURNING client_id, delay_interval, expiry_interval, topic, message_qos, message_retain, properties, payload", node, cancellationToken)
+            .ConfigureAwait(false);
+        var wills = new List<StoredWill>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var clientId = reader.GetString(0);
+            var message = MqttMessage.Restore(reader.GetString(3), (byte[])reader.GetValue(7), (QualityOfService)reader.GetInt16(4), reader.GetBoolean(5),
+                (byte[])reader.GetValue(6), expiresAtUtc: null);
+            wills.Add(new StoredWill(clientId, message, (uint)reader.GetInt64(1), default, reader.IsDBNull(2) ? null : (uint)reader.GetInt64(2)));
+        }
+
+        return wills;
+    }
+
+    public async Task<int> EndConnectionsAsync(string node, CancellationToken cancellationToken)
+    {
+        await using var context = new BrokerDbContext(_options);
+        await using var command = await CommandAsync(context, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity " +
+            "WHERE pid <> pg_backend_pid() AND application_name LIKE @p0) AS ended", "%" + PostgresStorage.NodeTag(node), cancellationToken).ConfigureAwait(false);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A command of <paramref name="sql"/> with its one parameter @p0, on <paramref name="context"/>'s connection, opened.</summary>
+    private static async Task<DbCommand> CommandAsync(BrokerDbContext context, string sql, string value, CancellationToken cancellationToken)
+    {
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var command = context.Database.GetDbConnection().CreateCommand();
+#pragma warning disable CA2100 // Constant SQL; the value travels as a parameter.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@p0";
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+        return command;
     }
 
     /// <summary>
@@ -350,10 +407,29 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
             case StorageOperationKind.DeleteWill:
                 Add("DELETE FROM pending_wills WHERE client_id = @p0", clientId);
                 break;
+            case StorageOperationKind.SetConnectionWill when _owner is not null:
+                // A later connection of the client id (a larger claim, on any node) replaces the row; an earlier one never does.
+                var connected = operation.Message!;
+                Add("INSERT INTO connection_wills (client_id, owner_node, connection, delay_interval, expiry_interval, " + MessageColumns + ") " +
+                    "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9) ON CONFLICT (client_id) DO UPDATE SET owner_node = excluded.owner_node, " +
+                    "connection = excluded.connection, delay_interval = excluded.delay_interval, expiry_interval = excluded.expiry_interval, " +
+                    UpdateMessageColumns + " WHERE connection_wills.connection < excluded.connection",
+                    clientId, Text(_owner), Number(operation.Connection), Number(operation.Number), Parameter((long?)operation.WillExpiryInterval, DbType.Int64),
+                    Text(connected.Topic), Small((short)connected.QualityOfService), Flag(connected.Retain), Bytes(connected.Properties), Bytes(connected.Payload));
+                break;
+            case StorageOperationKind.DeleteConnectionWill when _owner is not null:
+                Add("DELETE FROM connection_wills WHERE client_id = @p0 AND connection = @p1", clientId, Number(operation.Connection));
+                break;
+            case StorageOperationKind.SetConnectionWill or StorageOperationKind.DeleteConnectionWill:
+                // Not acting for a cluster node: no one would publish them.
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown storage operation.");
         }
     }
+
+    private static StoredWill ToWill(PendingWillEntity row) =>
+        new(row.ClientId, ToMessage(row, expiresAt: null), (uint)row.DelayInterval, DateTimeOffset.FromUnixTimeMilliseconds(row.DueAt), (uint?)row.ExpiryInterval);
 
     private static MqttMessage ToMessage(MessageRow row, long? expiresAt) =>
         MqttMessage.Restore(row.Topic, row.Payload, (QualityOfService)row.MessageQualityOfService, row.MessageRetain, row.Properties, ToTime(expiresAt));

@@ -1,5 +1,5 @@
-using IoTHub.Cluster;
 using IoTHub.Broker;
+using IoTHub.Cluster;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
@@ -12,6 +12,7 @@ using IoTHub.Web.Configuration;
 using IoTHub.Web.Metrics;
 using IoTHub.Web.Mqtt;
 using Microsoft.Extensions.Options;
+using IoTHub.Data.Stores;
 using Npgsql;
 
 namespace IoTHub.Web.Cluster;
@@ -33,12 +34,18 @@ internal static class ClusterSetup
         var storage = ReadStorage(builder.Configuration.GetSection(StorageOptions.SectionName));
         if (cluster.Enabled && ConnectionString(cluster, storage) is { Length: > 0 } connectionString)
         {
-            var settings = new ClusterNodeSettings(cluster.Name, connectionString, cluster.AdvertisedAddress, cluster.Port,
-                cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart, cluster.ForwardAckTimeout, cluster.Tls);
+            var nodeName = ClusterSilo.NodeName(cluster.AdvertisedAddress, cluster.Port);
+            if (storage.Provider == StorageProvider.Postgres && TagWithNode(storage.ConnectionString, nodeName) is { } tagged)
+            {
+                // Every database session of this node says which node it is, so that a survivor can end them when it dies.
+                builder.Configuration.AddInMemoryCollection([new($"{StorageOptions.SectionName}:{nameof(StorageOptions.ConnectionString)}", tagged)]);
+            }
+
+            var settings = new ClusterNodeSettings(cluster.Name, TagWithNode(connectionString, nodeName) ?? connectionString, cluster.AdvertisedAddress,
+                cluster.Port, cluster.ProbeTimeout, cluster.MissedProbesLimit, cluster.IAmAliveInterval, storage.MigrateOnStart, cluster.ForwardAckTimeout, cluster.Tls);
             builder.Services.AddSingleton<DefaultBroker>();
             builder.Services.AddSingleton<ILocalBroker>(static services => services.GetRequiredService<DefaultBroker>());
             builder.Services.AddSingleton<ILocalSessions>(static services => services.GetRequiredService<DefaultBroker>());
-            var nodeName = ClusterSilo.NodeName(settings);
             builder.Services.AddSingleton(new ClusterNodeName(nodeName));
             builder.Services.AddHostedService<ClusterMetrics>();
             builder.Services.AddSingleton<BrokersFence>();
@@ -53,6 +60,22 @@ internal static class ClusterSetup
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// <paramref name="connectionString"/> with an application name ending in the node's name (<see cref="PostgresStorage.ForNode"/>); null
+    /// when it is no PostgreSQL connection string (the validation says so).
+    /// </summary>
+    private static string? TagWithNode(string connectionString, string nodeName)
+    {
+        try
+        {
+            return connectionString.Length == 0 ? null : PostgresStorage.ForNode(connectionString, nodeName);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     private static StorageOptions ReadStorage(IConfigurationSection section)
@@ -90,12 +113,19 @@ internal static class ClusterSetup
             try
             {
                 _ = new NpgsqlConnectionStringBuilder(connectionString);
-                return ValidateOptionsResult.Success;
             }
             catch (ArgumentException e)
             {
                 return ValidateOptionsResult.Fail($"{Key} is not a PostgreSQL connection string: {e.Message}");
             }
+
+            // PostgreSQL cuts a longer application name, and the node's name at its end with it: a survivor could not end its sessions.
+            var tagged = TagWithNode(connectionString, ClusterSilo.NodeName(options.AdvertisedAddress, options.Port));
+            var applicationName = tagged is null ? null : new NpgsqlConnectionStringBuilder(tagged).ApplicationName;
+            return applicationName is { } tooLong && System.Text.Encoding.UTF8.GetByteCount(tooLong) > PostgresStorage.MaximumApplicationName
+                ? ValidateOptionsResult.Fail($"{Key}: its Application Name with the node's name ({tooLong}) is longer than " +
+                    $"{PostgresStorage.MaximumApplicationName} bytes, which PostgreSQL keeps; choose a shorter one.")
+                : ValidateOptionsResult.Success;
         }
     }
 
@@ -114,6 +144,8 @@ internal static class ClusterSetup
         public void Attach(ISessionOwners owners) => registry.Default.AttachSessionOwners(owners);
 
         public Task GiveUpAsync(string clientId, bool continues) => registry.Default.GiveUpSessionAsync(clientId, continues);
+
+        public Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken) => registry.Default.AdoptNodeAsync(node, cancellationToken);
     }
 
     /// <summary>The connections of every broker of this process.</summary>

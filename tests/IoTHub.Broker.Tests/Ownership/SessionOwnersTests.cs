@@ -109,6 +109,8 @@ public sealed class SessionOwnersTests : IAsyncLifetime
         public Task<SessionClaim> ClaimAsync(string clientId, bool cleanStart, CancellationToken cancellationToken) =>
             Failure is { } failure ? Task.FromException<SessionClaim>(failure) : Task.FromResult(new SessionClaim(++_claims, PreviousOwner.None));
 
+        public Task<long> ClaimOrphanAsync(string clientId, CancellationToken cancellationToken) => Task.FromResult(++_claims);
+
         public bool Holds(string clientId, long claim) => !LoseClaims && claim == _claims;
 
         public void Released(string clientId, long claim)
