@@ -125,6 +125,19 @@ public sealed class ClusterSessionsTests(PostgresServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEarlierClaimAnsweredLateLeavesTheLaterClaimOfTheNodeHeld()
+    {
+        // A CONNECT and an adoption of one client id on one node: the arbiter grants both in turn, and the answer to the first may be
+        // handled after the second's. Seen end to end: the adoption's late answer replaced the CONNECT's claim, which was then refused.
+        var first = await Owners(0).ClaimAsync("twice", cleanStart: false, CancellationToken.None);
+        var second = await Owners(0).ClaimAsync("twice", cleanStart: false, CancellationToken.None);
+        Assert.True(second.Number > first.Number);
+        Cluster.Silos[0].ServiceProvider.GetRequiredService<ClusterSessions>().Hold("twice", first.Number);
+        Assert.True(Owners(0).Holds("twice", second.Number));
+        Assert.False(Owners(0).Holds("twice", first.Number));
+    }
+
+    [Fact]
     public async Task TheArbiterMovesToTheNewOwnerAndOutlivesTheNodeItWasFirstOn()
     {
         // First claimed on the second node (the arbiter is placed there), then taken over by the first.

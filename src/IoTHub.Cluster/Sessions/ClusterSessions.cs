@@ -68,10 +68,14 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
         }
     }
 
-    /// <summary>Keeps a granted claim, unless a give-up that overtook its answer revoked it already.</summary>
-    private long Hold(string clientId, long number)
+    /// <summary>
+    /// Keeps a granted claim, unless a give-up that overtook its answer revoked it already, or a later claim of this node is held: the
+    /// answers to two claims of one node (a CONNECT's and an adoption's) may come in either order, and the arbiter numbers its grants.
+    /// </summary>
+    internal long Hold(string clientId, long number)
     {
-        _claims.AddOrUpdate(clientId, static (_, claimed) => claimed, static (_, held, claimed) => held < 0 && -held >= claimed ? held : claimed, number);
+        _claims.AddOrUpdate(clientId, static (_, claimed) => claimed,
+            static (_, held, claimed) => held < 0 ? (-held >= claimed ? held : claimed) : Math.Max(held, claimed), number);
         return number;
     }
 
