@@ -15,8 +15,9 @@ public interface ISharedSessionStore
 
     /// <summary>
     /// Reads the session of <paramref name="clientId"/> with its subscriptions, queue, in-flight state and the will it held for its delay,
-    /// and makes the node this store acts for its owner, in one transaction; null when none is stored, or when <paramref name="fromNode"/>
-    /// is given and that node does not own it (any more). Runs beside the writer's commits, on a connection of its own.
+    /// after making the node this store acts for its owner (committed first: the previous owner's writes change nothing after it); null
+    /// when none is stored, or when <paramref name="fromNode"/> is given and that node does not own it (any more). Runs beside the
+    /// writer's commits, on connections of its own.
     /// </summary>
     Task<StoredSession?> TakeSessionAsync(string clientId, string? fromNode, CancellationToken cancellationToken);
 

@@ -96,32 +96,64 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
     public async Task<StoredSession?> TakeSessionAsync(string clientId, string? fromNode, CancellationToken cancellationToken)
     {
-        // A context and connection of its own: the writer's is busy with its commits on another thread.
-        await using var context = new BrokerDbContext(_options);
-        await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // The row first, in one statement on a pooled connection of its own (the writer's is busy with its commits on another thread)
+        // and without an EF context: most claims are of client ids with no stored session (a new device, a clean start), for which a
+        // context and a transaction cost most of a clustered CONNECT (docs/benchmarks.md, "The cost of a CONNECT in a cluster"). The
+        // UPDATE waits for a commit of the previous owner in progress (its owner check holds the row's share lock) and commits at once:
+        // from then on the previous owner's writes, fenced by that check, change nothing, so the reads below find the session as it
+        // last committed it, and only this node writes it after them.
+        if (await TakeRowAsync(clientId, fromNode, cancellationToken).ConfigureAwait(false) == 0)
+        {
+            return null;
+        }
 
-        // The row lock taken here holds until the commit: the previous owner's writes, fenced by their owner check, wait and then change nothing.
-        var owner = _owner;
-        var rows = context.Sessions.Where(x => x.ClientId == clientId);
+        await using var context = new BrokerDbContext(_options);
+        var sessions = new List<StoredSession>(1);
+        await ReadSessionsAsync(context, owner: null, clientId, sessions, cancellationToken).ConfigureAwait(false);
+        if (sessions.Count == 0)
+        {
+            // Deleted since (its expiry, the admin API) by this node, the only one that may write it now.
+            return null;
+        }
+
+        await foreach (var row in Rows(context.PendingWills.Where(x => x.ClientId == clientId), cancellationToken).ConfigureAwait(false))
+        {
+            // Held for its delay by a node that died (a live owner took it out as it gave the session up).
+            sessions[0].Will = ToWill(row);
+        }
+
+        return sessions[0];
+    }
+
+    /// <summary>Makes this node the owner of the session row of <paramref name="clientId"/> (only from <paramref name="fromNode"/> when given); the rows changed.</summary>
+    private async Task<int> TakeRowAsync(string clientId, string? fromNode, CancellationToken cancellationToken)
+    {
+        var factory = _factory ?? DbProviderFactories.GetFactory(_context.Database.GetDbConnection())
+            ?? throw new InvalidOperationException("The database driver has no provider factory.");
+        await using var connection = factory.CreateConnection() ?? throw new InvalidOperationException("The database driver made no connection.");
+        connection.ConnectionString = _context.Database.GetConnectionString();
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = fromNode is null
+            ? "UPDATE sessions SET owner_node = @p1 WHERE client_id = @p0"
+            : "UPDATE sessions SET owner_node = @p1 WHERE client_id = @p0 AND owner_node = @p2";
+        AddText(command, "@p0", clientId);
+        AddText(command, "@p1", _owner);
         if (fromNode is not null)
         {
-            rows = rows.Where(x => x.OwnerNode == fromNode);
+            AddText(command, "@p2", fromNode);
         }
 
-        var taken = await rows.ExecuteUpdateAsync(x => x.SetProperty(row => row.OwnerNode, owner), cancellationToken).ConfigureAwait(false);
-        var sessions = new List<StoredSession>(1);
-        if (taken > 0)
-        {
-            await ReadSessionsAsync(context, owner: null, clientId, sessions, cancellationToken).ConfigureAwait(false);
-            await foreach (var row in Rows(context.PendingWills.Where(x => x.ClientId == clientId), cancellationToken).ConfigureAwait(false))
-            {
-                // Held for its delay by a node that died (a live owner took it out as it gave the session up).
-                sessions[0].Will = ToWill(row);
-            }
-        }
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return sessions.Count == 0 ? null : sessions[0];
+    private static void AddText(DbCommand command, string name, string? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = DbType.String;
+        parameter.Value = (object?)value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
     }
 
     public async Task<List<string>> ListSessionsAsync(string node, CancellationToken cancellationToken)
@@ -165,10 +197,7 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 #pragma warning disable CA2100 // Constant SQL; the value travels as a parameter.
         command.CommandText = sql;
 #pragma warning restore CA2100
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "@p0";
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
+        AddText(command, "@p0", value);
         return command;
     }
 
