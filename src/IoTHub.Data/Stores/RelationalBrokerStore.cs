@@ -128,32 +128,11 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
     /// <summary>Makes this node the owner of the session row of <paramref name="clientId"/> (only from <paramref name="fromNode"/> when given); the rows changed.</summary>
     private async Task<int> TakeRowAsync(string clientId, string? fromNode, CancellationToken cancellationToken)
     {
-        var factory = _factory ?? DbProviderFactories.GetFactory(_context.Database.GetDbConnection())
-            ?? throw new InvalidOperationException("The database driver has no provider factory.");
-        await using var connection = factory.CreateConnection() ?? throw new InvalidOperationException("The database driver made no connection.");
-        connection.ConnectionString = _context.Database.GetConnectionString();
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = fromNode is null
-            ? "UPDATE sessions SET owner_node = @p1 WHERE client_id = @p0"
-            : "UPDATE sessions SET owner_node = @p1 WHERE client_id = @p0 AND owner_node = @p2";
-        AddText(command, "@p0", clientId);
-        AddText(command, "@p1", _owner);
-        if (fromNode is not null)
-        {
-            AddText(command, "@p2", fromNode);
-        }
-
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = fromNode is null
+            ? Command(connection, "UPDATE sessions SET owner_node = @p1 WHERE client_id = @p0", clientId, _owner)
+            : Command(connection, "UPDATE sessions SET owner_node = @p1 WHERE client_id = @p0 AND owner_node = @p2", clientId, _owner, fromNode);
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static void AddText(DbCommand command, string name, string? value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.DbType = DbType.String;
-        parameter.Value = (object?)value ?? DBNull.Value;
-        command.Parameters.Add(parameter);
     }
 
     public async Task<List<string>> ListSessionsAsync(string node, CancellationToken cancellationToken)
@@ -164,10 +143,9 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
     public async Task<List<StoredWill>> TakeConnectionWillsAsync(string node, CancellationToken cancellationToken)
     {
-        await using var context = new BrokerDbContext(_options);
-        await using var command = await CommandAsync(context, "DELETE FROM connection_wills WHERE owner_node = @p0 " +
-            "RETURNING client_id, delay_interval, expiry_interval, topic, message_qos, message_retain, properties, payload", node, cancellationToken)
-            .ConfigureAwait(false);
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, "DELETE FROM connection_wills WHERE owner_node = @p0 " +
+            "RETURNING client_id, delay_interval, expiry_interval, topic, message_qos, message_retain, properties, payload", node);
         var wills = new List<StoredWill>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -183,21 +161,50 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
     public async Task<int> EndConnectionsAsync(string node, CancellationToken cancellationToken)
     {
-        await using var context = new BrokerDbContext(_options);
-        await using var command = await CommandAsync(context, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity " +
-            "WHERE pid <> pg_backend_pid() AND application_name LIKE @p0) AS ended", "%" + PostgresStorage.NodeTag(node), cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity " +
+            "WHERE pid <> pg_backend_pid() AND application_name LIKE @p0) AS ended", "%" + PostgresStorage.NodeTag(node));
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>A command of <paramref name="sql"/> with its one parameter @p0, on <paramref name="context"/>'s connection, opened.</summary>
-    private static async Task<DbCommand> CommandAsync(BrokerDbContext context, string sql, string value, CancellationToken cancellationToken)
+    /// <summary>
+    /// A connection of its own to the store's database, opened (from the driver's pool), for statements beside the writer's commits:
+    /// the writer's connection is busy on another thread, and an EF context would cost more than the statement.
+    /// </summary>
+    private async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
     {
-        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var command = context.Database.GetDbConnection().CreateCommand();
-#pragma warning disable CA2100 // Constant SQL; the value travels as a parameter.
+        var factory = _factory ?? DbProviderFactories.GetFactory(_context.Database.GetDbConnection())
+            ?? throw new InvalidOperationException("The database driver has no provider factory.");
+        var connection = factory.CreateConnection() ?? throw new InvalidOperationException("The database driver made no connection.");
+        try
+        {
+            connection.ConnectionString = _context.Database.GetConnectionString();
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>A command of <paramref name="sql"/> on <paramref name="connection"/>, its text parameters @p0, @p1, ... given in order (null: NULL).</summary>
+    private static DbCommand Command(DbConnection connection, string sql, params string?[] values)
+    {
+        var command = connection.CreateCommand();
+#pragma warning disable CA2100 // Constant SQL; the values travel as parameters.
         command.CommandText = sql;
 #pragma warning restore CA2100
-        AddText(command, "@p0", value);
+        for (var i = 0; i < values.Length; i++)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            parameter.DbType = DbType.String;
+            parameter.Value = (object?)values[i] ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
         return command;
     }
 
