@@ -70,7 +70,7 @@ public sealed class ClusterRoutingTests(PostgresServer server) : IAsyncLifetime
 
         // A batch that skips numbers (those before it were lost): nothing of it is applied, the sender's snapshot is.
         var ahead = Routing(1).Replica.Of(from).Sequence + 2;
-        await Routing(1).ApplyFiltersAsync(from, new FilterBatch(ahead, [new FilterDelta("phantom", true)]));
+        await Routing(1).ApplyFiltersAsync(from, new FilterBatch(ahead, [new FilterDelta("phantom", true)], []));
 
         Assert.Equal(["real/#"], Routing(1).Replica.Of(from).Filters);
         Assert.Equal(Routing(0).LocalSnapshot().Sequence, Routing(1).Replica.Of(from).Sequence);

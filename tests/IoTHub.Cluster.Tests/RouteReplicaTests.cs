@@ -1,3 +1,4 @@
+using IoTHub.Broker.Routing;
 using IoTHub.Cluster.Routing;
 
 namespace IoTHub.Cluster.Tests;
@@ -18,7 +19,7 @@ public sealed class RouteReplicaTests
     }
 
     private static FilterBatch Batch(long sequence, params (string Filter, bool Subscribed)[] deltas) =>
-        new(sequence, [.. deltas.Select(d => new FilterDelta(d.Filter, d.Subscribed))]);
+        new(sequence, [.. deltas.Select(d => new FilterDelta(d.Filter, d.Subscribed))], []);
 
     [Fact]
     public void BatchesApplyInOrderAndAGapOrARepeatChangesNothing()
@@ -41,14 +42,14 @@ public sealed class RouteReplicaTests
     {
         _replica.Apply(NodeA, Batch(1, ("old", true), ("kept", true)));
 
-        Assert.True(_replica.ApplySnapshot(NodeA, new FilterSnapshot(5, ["kept", "new/+"])));
+        Assert.True(_replica.ApplySnapshot(NodeA, new FilterSnapshot(5, ["kept", "new/+"], [])));
         Assert.Equal(["kept", "new/+"], _replica.Of(NodeA).Filters.Order(StringComparer.Ordinal));
         Assert.Equal(5, _replica.Of(NodeA).Sequence);
         Assert.Empty(Match("old"));
         Assert.Equal([NodeA], Match("new/x"));
         Assert.Equal(BatchOutcome.Applied, _replica.Apply(NodeA, Batch(6, ("old", true))));
 
-        Assert.False(_replica.ApplySnapshot(NodeA, new FilterSnapshot(4, [])));
+        Assert.False(_replica.ApplySnapshot(NodeA, new FilterSnapshot(4, [], [])));
         Assert.Equal(3, _replica.Of(NodeA).Filters.Length);
     }
 
@@ -66,10 +67,34 @@ public sealed class RouteReplicaTests
         Assert.Equal([NodeB], Match("room/1/temp"));
         Assert.Empty(Match("room"));
         Assert.Equal(BatchOutcome.Dead, _replica.Apply(NodeA, Batch(2, ("room", true))));
-        Assert.False(_replica.ApplySnapshot(NodeA, new FilterSnapshot(9, ["room"])));
+        Assert.False(_replica.ApplySnapshot(NodeA, new FilterSnapshot(9, ["room"], [])));
         Assert.Empty(Match("room"));
 
         _replica.Apply(NodeB, Batch(2, ("room/1/temp", false)));
         Assert.True(_replica.IsEmpty);
+    }
+
+    [Fact]
+    public void ABuriedNodesFiltersStillMatchRefusingUntilItIsPurged()
+    {
+        _replica.Apply(NodeA, Batch(1, ("room/#", true)));
+        _replica.Apply(NodeB, Batch(1, ("room/1", true)));
+
+        var buried = _replica.Bury(NodeA);
+        Assert.NotNull(buried);
+        Assert.Null(_replica.Bury(NodeA));
+        Assert.Equal([NodeB], _replica.Known.Select(n => n.Id));
+        Assert.Null(_replica.CountOf(NodeA));
+        Assert.Equal(BatchOutcome.Dead, _replica.Apply(NodeA, Batch(2, ("more", true))));
+
+        // Its sessions are not adopted yet: a message for them still finds it, and is refused (not acknowledged, sent again).
+        Assert.Equal([NodeA, NodeB], Match("room/1"));
+        var refusal = Assert.IsType<ForwardNotAcceptedException>(buried.Refusal?.Exception?.InnerException);
+        Assert.Contains("not adopted yet", refusal.Message, StringComparison.Ordinal);
+
+        Assert.Same(buried, _replica.Purge(NodeA));
+        Assert.Null(_replica.Purge(NodeA));
+        Assert.Equal([NodeB], Match("room/1"));
+        Assert.Empty(Match("room/2"));
     }
 }

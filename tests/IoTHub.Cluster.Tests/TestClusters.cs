@@ -91,10 +91,18 @@ internal sealed class RecordingSessions : ILocalSessions
     /// <summary>The dead nodes (their names) this node was asked to adopt, in order.</summary>
     public ConcurrentQueue<string> Adopted { get; } = new();
 
-    public Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken)
+    /// <summary>Set: what an adoption does before it ends (waits for the test, adds the adopted sessions' filters).</summary>
+    public Func<Task>? Adopting { get; set; }
+
+    public async Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken)
     {
         Adopted.Enqueue(node);
-        return Task.FromResult<NodeAdoption?>(new NodeAdoption(0, 0, 0, null, 0, 0, null));
+        if (Adopting is { } adopting)
+        {
+            await adopting();
+        }
+
+        return new NodeAdoption(0, 0, 0, null, 0, 0, null);
     }
 
     public async Task GiveUpAsync(string clientId, bool continues)

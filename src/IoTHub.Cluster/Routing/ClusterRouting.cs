@@ -14,6 +14,8 @@ namespace IoTHub.Cluster.Routing;
 /// their filters come into <see cref="Replica"/>, with a snapshot asked for on a gap and a dead node's purged. A message routed
 /// here is queued once for each other node with a matching subscription (a share group's turn going to one node among those with
 /// members), whose sender takes it there in batches; a message that comes from another node is delivered to this node's sessions only.
+/// A node declared dead is buried: its filters stay, refusing QoS 1 and 2 messages (their publishers send them again), until the
+/// survivor that adopted its sessions says so after its own filters (docs/clustering.md#a-dead-nodes-routes).
 /// </summary>
 internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
@@ -55,6 +57,10 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private readonly Lock _localLock = new();
     private readonly HashSet<string> _localFilters = new(StringComparer.Ordinal);
     private readonly List<FilterDelta> _pending = [];
+
+    // The dead nodes this node adopted: all of them (they go with a snapshot), and those not yet in a batch.
+    private readonly HashSet<string> _adopted = new(StringComparer.Ordinal);
+    private readonly List<string> _pendingAdopted = [];
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _sequence;
 
@@ -62,9 +68,9 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private SiloAddress[] _peers = [];
     private long _received;
 
-    // The queues of purged nodes, so that the totals never go down (the call in flight at a purge counts on); with the purges, under this lock.
+    // The queues of dead nodes, so that the totals never go down (the call in flight at a death counts on); with the burials and purges, under this lock.
     private readonly Lock _totalsLock = new();
-    private readonly List<ForwardQueue> _purged = [];
+    private readonly List<ForwardQueue> _deadOutboxes = [];
 
     public ClusterRouting(ILocalBroker broker, ILocalSiloDetails local, IGrainFactory grains, IClusterMembershipService membership,
         RoutingSettings settings, ILogger<ClusterRouting> logger)
@@ -93,7 +99,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         lock (_totalsLock)
         {
             var totals = default(ForwardTotals);
-            foreach (var outbox in _purged)
+            foreach (var outbox in _deadOutboxes)
             {
                 totals += outbox.Totals with { Queued = 0, Held = 0 };
             }
@@ -330,6 +336,17 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             turns.RemoveRange(kept, turns.Count - kept);
         }
 
+        if (node.Refusal is { } refusal)
+        {
+            // Dead, its sessions not adopted yet: a QoS 1 or 2 message is not acknowledged, and is sent again.
+            if (message.QualityOfService != QualityOfService.AtMostOnce)
+            {
+                accepting.Add(refusal);
+            }
+
+            return 0;
+        }
+
         if (message.QualityOfService == QualityOfService.AtMostOnce)
         {
             return Queue(node, new Forward(message, toSubscribers, sharedGroups)) ? 1 : 0;
@@ -410,20 +427,26 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         return Replica.CountOf(node);
     }
 
-    /// <summary>This node's filters with the number of its last batch, consistent with each other.</summary>
+    /// <summary>This node's filters with the number of its last batch, consistent with each other, and the dead nodes it adopted.</summary>
     public FilterSnapshot LocalSnapshot()
     {
         // The filters may include changes of the next batch, not yet numbered: applying that batch on top changes nothing more.
         lock (_localLock)
         {
-            return new FilterSnapshot(_sequence, [.. _localFilters]);
+            return new FilterSnapshot(_sequence, [.. _localFilters], [.. _adopted]);
         }
     }
 
     public async Task ApplyFiltersAsync(string from, FilterBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (Replica.Apply(from, batch) != BatchOutcome.Gap)
+        var outcome = Replica.Apply(from, batch);
+        if (outcome == BatchOutcome.Applied)
+        {
+            PurgeAdopted(from, batch.Adopted);
+        }
+
+        if (outcome != BatchOutcome.Gap)
         {
             return;
         }
@@ -432,7 +455,37 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         if (Replica.ApplySnapshot(from, snapshot))
         {
             Log.SnapshotApplied(_logger, from, snapshot.Sequence, snapshot.Filters.Length);
+            PurgeAdopted(from, snapshot.Adopted);
         }
+    }
+
+    /// <summary>Purges the dead nodes <paramref name="adopter"/> adopted, now that its filters (their sessions' among them) are applied.</summary>
+    private void PurgeAdopted(string adopter, string[] adopted)
+    {
+        foreach (var node in adopted)
+        {
+            Purge(node, "its sessions were adopted by node " + adopter);
+        }
+    }
+
+    /// <summary>
+    /// This node adopted the sessions of dead node <paramref name="node"/> (or found none to adopt): their subscriptions are in its tree
+    /// now, so its filters are forgotten here, and the other nodes forget them after applying this node's next batch, which tells them.
+    /// </summary>
+    public void Adopted(string node)
+    {
+        lock (_localLock)
+        {
+            if (!_adopted.Add(node))
+            {
+                return;
+            }
+
+            _pendingAdopted.Add(node);
+        }
+
+        Purge(node, "this node adopted its sessions");
+        _changed.Writer.TryWrite(true);
     }
 
     /// <summary>
@@ -483,8 +536,11 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
                 FilterBatch batch;
                 lock (_localLock)
                 {
-                    batch = _pending.Count == 0 ? new FilterBatch(_sequence, []) : new FilterBatch(++_sequence, [.. _pending]);
+                    batch = _pending.Count == 0 && _pendingAdopted.Count == 0
+                        ? new FilterBatch(_sequence, [], [])
+                        : new FilterBatch(++_sequence, [.. _pending], [.. _pendingAdopted]);
                     _pending.Clear();
+                    _pendingAdopted.Clear();
                 }
 
                 var peers = Volatile.Read(ref _peers);
@@ -516,7 +572,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
     }
 
-    /// <summary>Follows the membership: the active nodes get the filter batches, a node declared dead is purged.</summary>
+    /// <summary>Follows the membership: the active nodes get the filter batches, a node declared dead is buried.</summary>
     private async Task WatchMembershipAsync(CancellationToken stopping)
     {
         try
@@ -537,7 +593,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
                     }
                     else if (member.Status == SiloStatus.Dead)
                     {
-                        Purge(address.ToParsableString());
+                        Bury(address.ToParsableString());
                     }
                 }
 
@@ -549,24 +605,70 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
     }
 
-    /// <summary>Forgets the filters of a node declared dead and what was queued for it.</summary>
-    public void Purge(string node)
+    /// <summary>
+    /// A node declared dead: what was queued for it is given up, and its filters stay, refusing QoS 1 and 2 messages, until its sessions
+    /// are adopted (<see cref="Adopted"/>, here or on another node) or for <see cref="RoutingSettings.AdoptionWaitLimit"/> at most.
+    /// </summary>
+    public void Bury(string node)
+    {
+        lock (_totalsLock)
+        {
+            if (Replica.Bury(node) is not { } routes)
+            {
+                return;
+            }
+
+            Abandon(routes);
+            Log.NodeBuried(_logger, node, routes.Filters.Count, routes.Outbox?.Lost ?? 0);
+        }
+
+        _ = PurgeIfNotAdoptedAsync(node);
+    }
+
+    private async Task PurgeIfNotAdoptedAsync(string node)
+    {
+        try
+        {
+            await Task.Delay(_settings.AdoptionWaitLimit, _time, _stopping.Token).ConfigureAwait(false);
+            if (Purge(node, $"no node adopted its sessions within {_settings.AdoptionWaitLimit.TotalSeconds:N0} s"))
+            {
+                Log.NotAdoptedInTime(_logger, node, _settings.AdoptionWaitLimit.TotalSeconds);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // This node stops.
+        }
+    }
+
+    /// <summary>Forgets the filters of a dead node (buried or not yet) and what was queued for it; false when they were forgotten already.</summary>
+    public bool Purge(string node, string reason)
     {
         lock (_totalsLock)
         {
             if (Replica.Purge(node) is not { } routes)
             {
-                return;
+                return false;
             }
 
-            routes.Outbox?.Abandon();
-            if (routes.Outbox is { } outbox)
+            if (routes.Refusal is null)
             {
-                // Its sender stops after the call in flight, which still counts.
-                _purged.Add(outbox);
+                // Not buried first (another node's adoption told of its death before the membership did).
+                Abandon(routes);
             }
 
-            Log.NodePurged(_logger, node, routes.Outbox?.Lost ?? 0);
+            Log.NodePurged(_logger, node, reason);
+            return true;
+        }
+    }
+
+    /// <summary>Gives up what was queued for a dead node; its sender stops after the call in flight, which still counts in the totals.</summary>
+    private void Abandon(NodeRoutes routes)
+    {
+        if (routes.Outbox is { } outbox)
+        {
+            outbox.Abandon();
+            _deadOutboxes.Add(outbox);
         }
     }
 
@@ -591,7 +693,15 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         [LoggerMessage(1502, LogLevel.Warning, "Cluster routing: {Count} messages forwarded to node {Node} may be lost: {Reason}")]
         public static partial void ForwardFailed(ILogger logger, int count, string node, string reason);
 
-        [LoggerMessage(1503, LogLevel.Information, "Cluster routing: node {Node} is dead, its filters are purged ({Lost} messages for it lost)")]
-        public static partial void NodePurged(ILogger logger, string node, long lost);
+        [LoggerMessage(1503, LogLevel.Information, "Cluster routing: node {Node} is dead ({Lost} messages for it lost): its {Count} filters stay " +
+            "until its sessions are adopted, and QoS 1 and 2 messages matching them are not accepted meanwhile")]
+        public static partial void NodeBuried(ILogger logger, string node, int count, long lost);
+
+        [LoggerMessage(1504, LogLevel.Information, "Cluster routing: the filters of dead node {Node} are purged: {Reason}")]
+        public static partial void NodePurged(ILogger logger, string node, string reason);
+
+        [LoggerMessage(1505, LogLevel.Warning, "Cluster routing: no node said it adopted the sessions of dead node {Node} within {Limit} s; " +
+            "its filters are purged, and messages for its sessions are not kept until their clients come back")]
+        public static partial void NotAdoptedInTime(ILogger logger, string node, double limit);
     }
 }

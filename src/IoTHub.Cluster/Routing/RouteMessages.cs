@@ -10,12 +10,16 @@ internal readonly record struct FilterDelta([property: Id(0)] string Filter, [pr
 /// The changes of a node's filters since its previous batch, numbered: batch n follows n - 1. A batch without changes is a
 /// heartbeat that only tells the sender's last number, so a receiver that missed the last batch finds out.
 /// </summary>
+/// <param name="Adopted">
+/// The dead nodes (silo addresses) whose sessions the sender adopted since its previous batch: their filters are in this batch or
+/// an earlier one, so a receiver that applied it forgets the dead nodes' filters (docs/clustering.md#a-dead-nodes-routes).
+/// </param>
 [GenerateSerializer, Immutable]
-internal sealed record FilterBatch([property: Id(0)] long Sequence, [property: Id(1)] FilterDelta[] Deltas);
+internal sealed record FilterBatch([property: Id(0)] long Sequence, [property: Id(1)] FilterDelta[] Deltas, [property: Id(2)] string[] Adopted);
 
-/// <summary>Every filter of a node as of its batch <see cref="Sequence"/>.</summary>
+/// <summary>Every filter of a node as of its batch <see cref="Sequence"/>, and every dead node it adopted.</summary>
 [GenerateSerializer, Immutable]
-internal sealed record FilterSnapshot([property: Id(0)] long Sequence, [property: Id(1)] string[] Filters);
+internal sealed record FilterSnapshot([property: Id(0)] long Sequence, [property: Id(1)] string[] Filters, [property: Id(2)] string[] Adopted);
 
 /// <summary>A live message forwarded to another node: what its sessions need to get it as they would a local one, and which of them.</summary>
 /// <param name="ExpiresIn">Seconds left of its Message Expiry Interval; null when it never expires.</param>

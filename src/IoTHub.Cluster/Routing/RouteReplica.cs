@@ -16,6 +16,15 @@ internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
 
     /// <summary>Its route keys: filters, and shared subscriptions' full filters (<c>$share/{group}/{filter}</c>) for their groups.</summary>
     public HashSet<string> Filters { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Set when the node is declared dead and its filters are kept until its sessions are adopted: what a QoS 1 or 2 message matching
+    /// them makes its publisher's acknowledgement wait for, a refusal (the publisher sends it again, docs/clustering.md#a-dead-nodes-routes).
+    /// </summary>
+    public Task? Refusal { get; private set; }
+
+    public void Refuse() =>
+        Refusal = Task.FromException(new ForwardNotAcceptedException($"node {Id} is dead and its sessions are not adopted yet"));
 }
 
 /// <summary>What applying a batch did.</summary>
@@ -36,14 +45,17 @@ internal enum BatchOutcome
 
 /// <summary>
 /// This node's replica of which other nodes have subscribers for which filters: deltas applied in the order of their numbers,
-/// a snapshot on a gap, and a node declared dead purged. Matching reads the engine's subscription tree (a
-/// <see cref="FilterIndex{T}"/>) without the lock.
+/// a snapshot on a gap; a node declared dead is buried (its filters kept, refusing) and purged once its sessions are adopted.
+/// Matching reads the engine's subscription tree (a <see cref="FilterIndex{T}"/>) without the lock.
 /// </summary>
 internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, NodeRoutes> _nodes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
+
+    // The dead nodes whose filters are still in the tree, until their sessions are adopted.
+    private readonly Dictionary<string, NodeRoutes> _buried = new(StringComparer.Ordinal);
     private readonly FilterIndex<NodeRoutes> _tree = new();
 
     // The nodes of _nodes, replaced as a whole when one comes or goes, for the walks over all of them without the lock.
@@ -155,18 +167,38 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
         }
     }
 
-    /// <summary>Removes every filter of a node declared dead and refuses what still comes from it; returns its routes, null when unknown.</summary>
+    /// <summary>
+    /// A node declared dead: what still comes from it is refused and it leaves <see cref="Known"/>, but its filters stay in the tree,
+    /// refusing (<see cref="NodeRoutes.Refusal"/>), until <see cref="Purge"/>. Returns its routes; null when unknown, buried or purged.
+    /// </summary>
+    public NodeRoutes? Bury(string node)
+    {
+        lock (_lock)
+        {
+            if (!_dead.Add(node) || !Forget(node, out var routes))
+            {
+                return null;
+            }
+
+            routes.Refuse();
+            _buried.Add(node, routes);
+            return routes;
+        }
+    }
+
+    /// <summary>
+    /// Removes every filter of a node declared dead (buried or not) and refuses what still comes from it; returns its routes, null when
+    /// unknown or purged already.
+    /// </summary>
     public NodeRoutes? Purge(string node)
     {
         lock (_lock)
         {
             _dead.Add(node);
-            if (!_nodes.Remove(node, out var routes))
+            if (!_buried.Remove(node, out var routes) && !Forget(node, out routes))
             {
                 return null;
             }
-
-            Volatile.Write(ref _known, [.. _nodes.Values]);
 
             foreach (var filter in routes.Filters)
             {
@@ -177,6 +209,18 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
             _tree.Forget(routes);
             return routes;
         }
+    }
+
+    /// <summary>Takes a live node out of <see cref="Known"/>.</summary>
+    private bool Forget(string node, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out NodeRoutes? routes)
+    {
+        if (!_nodes.Remove(node, out routes))
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _known, [.. _nodes.Values]);
+        return true;
     }
 
     private NodeRoutes GetOrAdd(string node)

@@ -29,6 +29,12 @@ internal sealed class RoutingSettings
     /// </summary>
     public TimeSpan ForwardAckTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a dead node's filters are kept, refusing, when no node says it adopted its sessions (docs/clustering.md#a-dead-nodes-routes):
+    /// longer than an adoption's five attempts take, so that only an adoption that never ends meets it.
+    /// </summary>
+    public TimeSpan AdoptionWaitLimit { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How long a call to another node may take.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using IoTHub.Broker;
+using IoTHub.Cluster.Routing;
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
@@ -13,9 +14,11 @@ namespace IoTHub.Cluster.Sessions;
 /// (<see cref="ILocalSessions.AdoptNodeAsync"/>). Two nodes that choose differently (views apart for a moment) cannot both own a
 /// session: each is claimed at its arbiter and taken from the store only from the dead node, and each will is taken by one node.
 /// A node whose name a live node carries (it restarted as the same node) is not adopted: that node loaded its sessions itself.
+/// Once it adopted (or gave up trying), the adopter tells cross-node routing, which forgets the dead node's filters here and, after
+/// this node's own filters, on the others (<see cref="ClusterRouting.Adopted"/>).
 /// </summary>
-internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ILocalSiloDetails local, IClusterMembershipService membership,
-    ILogger<DeadNodeAdoption> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ClusterRouting routing, ILocalSiloDetails local,
+    IClusterMembershipService membership, ILogger<DeadNodeAdoption> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     /// <summary>How often the adoption of one dead node is tried while some of its sessions could not be claimed or read.</summary>
     private const int Attempts = 5;
@@ -64,6 +67,7 @@ internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ILocalSilo
                     {
                         // Restarted as the same node (or this node's own earlier start): it has its sessions, and its database sessions are its own.
                         _done.Add(address);
+                        routing.Purge(address.ToParsableString(), "it started again as node " + member.Name);
                         continue;
                     }
 
@@ -75,6 +79,7 @@ internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ILocalSilo
 
                     await AdoptAsync(member.Name, stopping).ConfigureAwait(false);
                     _done.Add(address);
+                    routing.Adopted(address.ToParsableString());
                 }
             }
         }

@@ -1,0 +1,133 @@
+using IoTHub.Broker.Messages;
+using IoTHub.Broker.Routing;
+using IoTHub.Cluster.Routing;
+using IoTHub.Cluster.Sessions;
+using IoTHub.Mqtt;
+using IoTHub.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace IoTHub.Cluster.Tests;
+
+/// <summary>
+/// A dead node's routes (docs/clustering.md#a-dead-nodes-routes), on silos of Orleans' InProcessTestCluster: its filters stay, refusing
+/// QoS 1 and 2 messages, until the survivor that adopts its sessions says so after its own filters, or the wait's limit.
+/// </summary>
+[Collection(PostgresServerGroup.Name)]
+public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
+{
+    private static readonly TimeSpan Converged = TimeSpan.FromSeconds(30);
+
+    private InProcessTestCluster? _cluster;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    private async Task<InProcessTestCluster> DeployAsync(int silos, TimeSpan adoptionWaitLimit)
+    {
+        (_cluster, _) = await TestClusters.DeployAsync(server, silos, silo => silo.Services.AddSingleton(new RoutingSettings
+        {
+            HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            AdoptionWaitLimit = adoptionWaitLimit,
+        }));
+        return _cluster;
+    }
+
+    private static ClusterRouting Routing(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<ClusterRouting>();
+
+    private static RecordingBroker Broker(InProcessSiloHandle silo) => (RecordingBroker)silo.ServiceProvider.GetRequiredService<ILocalBroker>();
+
+    private static RecordingSessions Sessions(InProcessSiloHandle silo) => (RecordingSessions)silo.ServiceProvider.GetRequiredService<ILocalSessions>();
+
+    private static List<string> Match(InProcessSiloHandle silo, string topic)
+    {
+        var nodes = new List<NodeRoutes>();
+        Routing(silo).Replica.Match(topic, nodes, []);
+        return [.. nodes.Select(n => n.Id)];
+    }
+
+    /// <summary>Routes a QoS 1 message from <paramref name="silo"/>: whether it was refused at once (a dead node's routes, not adopted).</summary>
+    private static bool Refuses(InProcessSiloHandle silo, string topic)
+    {
+        Broker(silo).Routes!.Forward(MqttMessage.Create(topic, "x"u8, QualityOfService.AtLeastOnce, retain: false), default, out var accepted);
+        return accepted is { IsFaulted: true } && accepted.Exception!.InnerException is ForwardNotAcceptedException refused
+            && refused.Message.Contains("not adopted yet", StringComparison.Ordinal);
+    }
+
+    private static async Task UntilEveryoneKnowsAsync(InProcessSiloHandle[] observers, InProcessSiloHandle node, string filter) =>
+        await Poll.UntilAsync(() => observers.All(o => Routing(o).Replica.Of(Routing(node).Self).Filters.Contains(filter)), Converged);
+
+    [Fact]
+    public async Task ADeadNodesFiltersRefuseUntilTheAdopterSaysSoAfterItsOwnFiltersThenArePurgedEverywhere()
+    {
+        var cluster = await DeployAsync(2, adoptionWaitLimit: TimeSpan.FromMinutes(5));
+        var victim = await cluster.StartAdditionalSiloAsync();
+        var survivors = cluster.Silos.Where(s => s != victim).OrderBy(s => s.SiloAddress).ToArray();
+        var (adopter, observer) = (survivors[0], survivors[1]); // the active node with the lowest silo address adopts
+        Broker(victim).Routes!.LocalFilterChanged("sensors/#", true);
+        await UntilEveryoneKnowsAsync(survivors, victim, "sensors/#");
+
+        // The adoption waits for the test; then the adopted session's subscription is the adopter's.
+        var adopt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var survivor in survivors)
+        {
+            var routes = Broker(survivor).Routes!;
+            Sessions(survivor).Adopting = async () =>
+            {
+                await adopt.Task;
+                routes.LocalFilterChanged("sensors/#", true);
+            };
+        }
+
+        var dead = Routing(victim).Self;
+        await cluster.StopSiloAsync(victim);
+
+        // Declared dead, not adopted: a QoS 1 message for its sessions is refused on both survivors (its publisher sends it again), QoS 0 goes nowhere.
+        await Poll.UntilAsync(() => Task.FromResult(Refuses(observer, "sensors/1") && Refuses(adopter, "sensors/1")), Converged, "the dead node's routes were not kept, refusing");
+        Assert.Equal(0, Broker(observer).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default, out var qos0));
+        Assert.Null(qos0);
+        Assert.Equal([dead], Match(observer, "sensors/1"));
+        await Poll.UntilAsync(() => Task.FromResult(!Sessions(adopter).Adopted.IsEmpty), Converged, "the adopter was not asked to adopt");
+        Assert.Empty(Sessions(observer).Adopted);
+
+        adopt.SetResult();
+
+        // The observer forgets the dead node only with the batch that carries the adopter's new filter: at no time does a message for
+        // the sessions match nothing. Once the dead node is gone from its replica, the adopter is there.
+        await Poll.UntilAsync(() => Task.FromResult(!Match(observer, "sensors/1").Contains(dead)), Converged, "the observer kept the dead node's routes");
+        Assert.Equal([Routing(adopter).Self], Match(observer, "sensors/1"));
+        Assert.False(Refuses(observer, "sensors/1"));
+
+        // The adopter forgot them when its adoption ended: the sessions are its own now.
+        Assert.Empty(Match(adopter, "sensors/1"));
+        Assert.False(Refuses(adopter, "sensors/1"));
+        Assert.Contains(dead, Routing(adopter).LocalSnapshot().Adopted);
+    }
+
+    [Fact]
+    public async Task ADeadNodeWhoseSessionsNoNodeAdoptsIsPurgedAfterTheLimit()
+    {
+        var cluster = await DeployAsync(2, adoptionWaitLimit: TimeSpan.FromSeconds(3));
+        var (survivor, victim) = (cluster.Silos[0], cluster.Silos[1]);
+        Broker(victim).Routes!.LocalFilterChanged("sensors/#", true);
+        await UntilEveryoneKnowsAsync([survivor], victim, "sensors/#");
+        var never = new TaskCompletionSource();
+        Sessions(survivor).Adopting = () => never.Task;
+
+        var dead = Routing(victim).Self;
+        await cluster.StopSiloAsync(victim);
+
+        await Poll.UntilAsync(() => Task.FromResult(Refuses(survivor, "sensors/1")), Converged, "the dead node's routes were not kept, refusing");
+        await Poll.UntilAsync(() => Task.FromResult(Routing(survivor).Replica.IsEmpty), Converged, "the dead node's routes were kept past the limit");
+        Assert.False(Refuses(survivor, "sensors/1"));
+        Assert.DoesNotContain(dead, Routing(survivor).LocalSnapshot().Adopted);
+        never.SetResult();
+    }
+}
