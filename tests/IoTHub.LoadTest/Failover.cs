@@ -87,6 +87,7 @@ internal static class Failover
             await Task.Delay(Before).ConfigureAwait(false);
             var victim = cluster.Nodes[1];
             var signalled = Stopwatch.StartNew();
+            var signalledAt = Stopwatch.GetTimestamp();
             victim.Signal(signal == "kill" ? BrokerProcess.SigKill : BrokerProcess.SigStop);
             var recoveries = subscribers.Select(s => s.RecoverAsync(cluster.ClientsOf(2), signal == "stop" ? FrozenNoticed : null, signalled)).ToArray();
             await Task.WhenAll(recoveries).ConfigureAwait(false);
@@ -99,6 +100,11 @@ internal static class Failover
             }
 
             var lost = await MissingAsync(ledger.Ledger, subscribers).ConfigureAwait(false);
+            if (lost > 0)
+            {
+                Console.Write(ledger.WhenLost(subscribers, recoveries.Select(r => r.Result.ConnAck).ToArray(), signalledAt) + " ");
+            }
+
             long duplicates = 0;
             ledger.Ledger.ForEachAcknowledged(sequence => duplicates += Math.Max(0, subscribers[sequence % Subscribers].Session.CountOf(sequence) - 1));
             var connAcks = recoveries.Select(r => r.Result.ConnAck).Order().ToArray();
@@ -221,6 +227,11 @@ internal static class Failover
         private long _longestWait;
         private long _nextSequence;
 
+        // When each message was acknowledged (Stopwatch timestamps), through the packet id it was sent with: where the lost ones fall.
+        private readonly Lock _timesLock = new();
+        private readonly Dictionary<ushort, long> _sending = [];
+        private readonly Dictionary<long, long> _acknowledgedAt = [];
+
         /// <summary>Connections the node closed under the publisher.</summary>
         public long Reconnects;
 
@@ -239,6 +250,41 @@ internal static class Failover
             }
 
             Ledger.OnSending(packetId, sequence, topic);
+            lock (_timesLock)
+            {
+                _sending[packetId] = sequence;
+            }
+        }
+
+        /// <summary>
+        /// When the acknowledged messages that never reached their subscriber were acknowledged: seconds after the signal, and after
+        /// their subscriber's CONNACK on the new node (<paramref name="connAcks"/>, by subscriber), as min / p50 / max.
+        /// </summary>
+        public string WhenLost(FailoverSubscriber[] subscribers, double[] connAcks, long signalledAt)
+        {
+            var afterSignal = new List<double>();
+            var afterConnAck = new List<double>();
+            lock (_timesLock)
+            {
+                Ledger.ForEachAcknowledged(sequence =>
+                {
+                    var subscriber = (int)(sequence % subscribers.Length);
+                    if (subscribers[subscriber].Session.CountOf(sequence) == 0 && _acknowledgedAt.TryGetValue(sequence, out var at))
+                    {
+                        var seconds = (at - signalledAt) / (double)Stopwatch.Frequency;
+                        afterSignal.Add(seconds);
+                        afterConnAck.Add(seconds - connAcks[subscriber]);
+                    }
+                });
+            }
+
+            return $"(lost acknowledged at {Spread(afterSignal)} s after the signal, {Spread(afterConnAck)} s after their subscriber's CONNACK)";
+        }
+
+        private static string Spread(List<double> values)
+        {
+            values.Sort();
+            return values.Count == 0 ? "-" : FormattableString.Invariant($"{values[0]:N2} / {values[values.Count / 2]:N2} / {values[^1]:N2}");
         }
 
         public void OnAcknowledged(ushort packetId)
@@ -248,6 +294,14 @@ internal static class Failover
             if (wait > Volatile.Read(ref _longestWait))
             {
                 Volatile.Write(ref _longestWait, wait);
+            }
+
+            lock (_timesLock)
+            {
+                if (_sending.Remove(packetId, out var sequence))
+                {
+                    _acknowledgedAt[sequence] = now;
+                }
             }
 
             Ledger.OnAcknowledged(packetId);

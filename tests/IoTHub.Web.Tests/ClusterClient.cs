@@ -71,10 +71,37 @@ internal sealed class ClusterClient : IAsyncDisposable
         bool acknowledge = true, MqttProtocolVersion version = MqttProtocolVersion.V500)
     {
         var client = new ClusterClient(new MqttClientFactory().CreateMqttClient(), acknowledge);
-        var result = await client.Client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(node.Address.ToString(), node.Port).WithClientId(clientId)
-            .WithProtocolVersion(version).WithCleanStart(cleanStart).WithSessionExpiryInterval(sessionExpiry).WithTimeout(MqttTestClient.Timeout).Build());
-        client.SessionPresent = result.IsSessionPresent;
-        return client;
+        try
+        {
+            var result = await client.Client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(node.Address.ToString(), node.Port).WithClientId(clientId)
+                .WithProtocolVersion(version).WithCleanStart(cleanStart).WithSessionExpiryInterval(sessionExpiry).WithTimeout(MqttTestClient.Timeout).Build());
+            client.SessionPresent = result.IsSessionPresent;
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Connects a persistent 5.0 session to <paramref name="node"/> again and again while it is refused (Server unavailable: the session
+    /// is still owned by a node not yet declared dead, or its arbiter not found again), until accepted within <paramref name="bound"/>.
+    /// </summary>
+    public static async Task<ClusterClient> ConnectOnceAcceptedAsync(IPEndPoint node, string clientId, uint sessionExpiry, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (true)
+        {
+            try
+            {
+                return await ConnectAsync(node, clientId, cleanStart: false, sessionExpiry);
+            }
+            catch (MqttConnectingFailedException e) when (e.Result?.ResultCode == MqttClientConnectResultCode.ServerUnavailable && DateTime.UtcNow < deadline)
+            {
+            }
+        }
     }
 
     /// <summary>

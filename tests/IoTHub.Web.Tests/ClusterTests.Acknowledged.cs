@@ -85,11 +85,11 @@ public sealed partial class ClusterTests
         // A stream of QoS 1 messages from A, 20 in flight; B killed in the middle of it; no new message once it is killed.
         var acknowledged = new HashSet<string>(StringComparer.Ordinal);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var publishing = PublishStreamAsync(nodes[0].Mqtt, acknowledged, stop.Task);
+        var publishing = PublishStreamAsync(nodes[0].Mqtt, "stream/1", acknowledged, stop.Task, resend: false);
         await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= 300 || publishing.IsCompleted), DeathBound, "the stream did not start");
         await _hosts[1].KillAsync();
         stop.SetResult();
-        var closed = await publishing.WaitAsync(DeathBound);
+        var closed = await publishing.WaitAsync(DeathBound) > 0;
         var total = Count(acknowledged);
 
         // Everything A acknowledged reaches C's subscriber.
@@ -114,6 +114,63 @@ public sealed partial class ClusterTests
         Assert.True(missing.Count == 0, "acknowledged messages missing for B's subscriber: " + string.Join(", ", missing.Take(20)));
     }
 
+    /// <summary>
+    /// The stream goes on through the death of the subscriber's node (killed or frozen), its verdict, the adoption of its sessions and the
+    /// subscriber's move to another node; the publisher connects again whenever its node closes the connection and sends again with DUP
+    /// what was not acknowledged [MQTT-4.4.0-1]. Between the verdict and the adoption the session is in no node's memory: its node's
+    /// routes are kept, refusing, so no message for it is acknowledged (docs/clustering.md#a-dead-nodes-routes). Every acknowledged message
+    /// reaches the subscriber, on its old node or from its session on the new one [MQTT-4.3.2-4] (QoS 1: twice is allowed).
+    /// </summary>
+    [Theory]
+    [InlineData("kill")]
+    [InlineData("stop")]
+    public async Task APersistentSubscriberOfADeadNodeGetsEveryMessageAcknowledgedWhileItsSessionMoved(string signal)
+    {
+        var nodes = await StartClusterAsync(sharedStore: true);
+        var ids = await IdsAsync(nodes);
+        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "moving-sub", cleanStart: false, SessionExpiry);
+        await onB.SubscribeAsync("moving/+", qos: MqttQualityOfServiceLevel.AtLeastOnce);
+        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+
+        var acknowledged = new HashSet<string>(StringComparer.Ordinal);
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var publishing = PublishStreamAsync(nodes[0].Mqtt, "moving/1", acknowledged, stop.Task, resend: true);
+        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= 300 || publishing.IsCompleted), DeathBound, "the stream did not start");
+        var failed = Stopwatch.StartNew();
+        if (signal == "kill")
+        {
+            await _hosts[1].KillAsync();
+        }
+        else
+        {
+            await _hosts[1].SuspendAsync();
+        }
+
+        await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
+        var dead = failed.ElapsedMilliseconds;
+        await using var moved = await ClusterClient.ConnectOnceAcceptedAsync(nodes[2].Mqtt, "moving-sub", SessionExpiry, DeathBound);
+        var connected = failed.ElapsedMilliseconds;
+        Assert.True(moved.SessionPresent);
+
+        // The stream reaches the session on its new node: a message acknowledged after the move arrives there.
+        var atMove = Count(acknowledged);
+        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= atMove + 200 || publishing.IsCompleted), DeathBound, "the stream stopped after the move");
+        stop.SetResult();
+        var closes = await publishing.WaitAsync(DeathBound);
+        var total = Count(acknowledged);
+        await Poll.UntilAsync(() => Task.FromResult(acknowledged.IsSubsetOf(onB.Payloads.Concat(moved.Payloads))), DeathBound,
+            "acknowledged messages missing for the moved subscriber: " + string.Join(", ", acknowledged.Except(onB.Payloads.Concat(moved.Payloads)).Take(20)));
+        output.WriteLine($"{signal}: declared dead after {dead} ms, the session accepted on C after {connected} ms; {total} acknowledged, the publisher's " +
+            $"connection closed {closes} times; the subscriber got {onB.Received.Count} on B and {moved.Received.Count} from its session on C");
+
+        if (signal == "stop")
+        {
+            // Thawed, the node finds itself dead and stops.
+            _hosts[1].Resume();
+            Assert.Equal(134, await _hosts[1].WaitForExitAsync());
+        }
+    }
+
     private static int Count(HashSet<string> acknowledged)
     {
         lock (acknowledged)
@@ -123,42 +180,64 @@ public sealed partial class ClusterTests
     }
 
     /// <summary>
-    /// Publishes numbered QoS 1 messages to <c>stream/1</c> with 20 in flight, recording each acknowledged one, until <paramref name="stop"/>
-    /// and then until nothing is in flight; nothing is sent again. Returns whether the broker closed the connection.
+    /// Publishes numbered QoS 1 messages to <paramref name="topic"/> with 20 in flight, recording each acknowledged one, until
+    /// <paramref name="stop"/> and then until nothing is in flight. A connection the broker closes ends it, what was not acknowledged
+    /// required nowhere; unless <paramref name="resend"/>: then it connects again and sends that again with DUP [MQTT-4.4.0-1]. Returns
+    /// how many connections the broker closed.
     /// </summary>
-    private static async Task<bool> PublishStreamAsync(System.Net.IPEndPoint node, HashSet<string> acknowledged, Task stop)
+    private static async Task<int> PublishStreamAsync(System.Net.IPEndPoint node, string topic, HashSet<string> acknowledged, Task stop, bool resend)
     {
-        await using var client = await MqttTestClient.ConnectTcpAsync(node, "stream-pub");
         var inFlight = new Dictionary<ushort, string>();
         var next = 0;
-        try
+        ushort lastId = 0;
+        var closes = 0;
+        while (true)
         {
-            while (true)
+            await using var client = await MqttTestClient.ConnectTcpAsync(node, "stream-pub");
+            try
             {
-                while (!stop.IsCompleted && inFlight.Count < 20)
+                foreach (var (id, payload) in inFlight)
                 {
-                    var payload = "s-" + (next++).ToString(CultureInfo.InvariantCulture);
-                    inFlight[await client.PublishAsync("stream/1", payload, QualityOfService.AtLeastOnce)] = payload;
+                    await client.PublishAsync(topic, payload, QualityOfService.AtLeastOnce, packetId: id, duplicate: true);
                 }
 
-                if (inFlight.Count == 0)
+                while (true)
                 {
-                    return false;
-                }
+                    while (!stop.IsCompleted && inFlight.Count < 20)
+                    {
+                        // Packet ids of this stream's own, so that none in flight is reused on a new connection.
+                        do
+                        {
+                            lastId = (ushort)(lastId == ushort.MaxValue ? 1 : lastId + 1);
+                        }
+                        while (inFlight.ContainsKey(lastId));
 
-                var id = (await client.ExpectAckAsync(PacketType.PubAck)).PacketId;
-                lock (acknowledged)
-                {
-                    acknowledged.Add(inFlight[id]);
-                }
+                        var payload = "s-" + (next++).ToString(CultureInfo.InvariantCulture);
+                        inFlight[await client.PublishAsync(topic, payload, QualityOfService.AtLeastOnce, packetId: lastId)] = payload;
+                    }
 
-                inFlight.Remove(id);
+                    if (inFlight.Count == 0)
+                    {
+                        return closes;
+                    }
+
+                    var acked = (await client.ExpectAckAsync(PacketType.PubAck)).PacketId;
+                    lock (acknowledged)
+                    {
+                        acknowledged.Add(inFlight[acked]);
+                    }
+
+                    inFlight.Remove(acked);
+                }
             }
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or Xunit.Sdk.XunitException)
-        {
-            // Closed: what was not acknowledged is not required anywhere.
-            return true;
+            catch (Exception e) when (e is IOException or InvalidOperationException or Xunit.Sdk.XunitException)
+            {
+                closes++;
+                if (!resend)
+                {
+                    return closes;
+                }
+            }
         }
     }
 }

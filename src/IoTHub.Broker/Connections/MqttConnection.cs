@@ -1003,32 +1003,33 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// in storage): the client sends it again, and it is routed and stored again rather than answered as a duplicate
     /// with a PUBREC for a message that is not on disk [MQTT-4.3.3-10] only holds for what was stored. One that another
     /// node did not accept keeps its packet id: the nodes that did accept it (this one included) must not get it twice, so
-    /// the client's resend is answered as a duplicate [MQTT-4.3.3-10] (docs/clustering.md#acknowledged-forwarding).
+    /// the client's resend is answered as a duplicate [MQTT-4.3.3-10] (docs/clustering.md#acknowledged-forwarding); unless
+    /// it went nowhere (<see cref="ForwardNotAcceptedException.WentNowhere"/>), which is then routed afresh.
     /// </summary>
     private void ForgetUnstoredQos2(int from)
     {
         for (var i = from; i < _batch.Count; i++)
         {
             var item = _batch[i];
-            if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true } commit && !IsNotAccepted(commit))
+            if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true } commit && NotAccepted(commit) is not { WentNowhere: false })
             {
                 _session!.ReleaseReceivedQos2(item.PacketId);
             }
         }
     }
 
-    /// <summary>Whether the acknowledgement failed because another node of the cluster did not accept the message.</summary>
-    private static bool IsNotAccepted(Task commit)
+    /// <summary>Why another node of the cluster did not accept the message, when that is why the acknowledgement failed; null otherwise.</summary>
+    private static ForwardNotAcceptedException? NotAccepted(Task commit)
     {
         foreach (var failure in commit.Exception!.InnerExceptions)
         {
-            if (failure is ForwardNotAcceptedException)
+            if (failure is ForwardNotAcceptedException notAccepted)
             {
-                return true;
+                return notAccepted;
             }
         }
 
-        return false;
+        return null;
     }
 
     /// <summary>
@@ -1045,7 +1046,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            if (IsNotAccepted(commit))
+            if (NotAccepted(commit) is not null)
             {
                 BrokerLog.ForwardNotAccepted(Logger, ClientId, ex.Message);
                 Close(ReasonCode.UnspecifiedError, "another node of the cluster did not accept the message", ConnectionCloseReason.ForwardNotAccepted);

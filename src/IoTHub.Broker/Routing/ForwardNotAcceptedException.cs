@@ -20,4 +20,23 @@ public sealed class ForwardNotAcceptedException : Exception
         : base(message, innerException)
     {
     }
+
+    private ForwardNotAcceptedException(string message, bool wentNowhere)
+        : base(message)
+    {
+        WentNowhere = wentNowhere;
+    }
+
+    /// <summary>
+    /// The message reached no session and no node: every node it was for refused it at once (a dead node whose sessions are not adopted
+    /// yet) and no session here matched it. A QoS 2 resend may then be routed afresh: nothing can get it twice.
+    /// </summary>
+    public bool WentNowhere { get; }
+
+    /// <summary>The refusal <paramref name="refused"/> (faulted) of a message that went nowhere else (<see cref="WentNowhere"/>).</summary>
+    public static Task Nowhere(Task refused)
+    {
+        ArgumentNullException.ThrowIfNull(refused);
+        return Task.FromException(new ForwardNotAcceptedException(refused.Exception?.InnerException?.Message ?? "not accepted", wentNowhere: true));
+    }
 }

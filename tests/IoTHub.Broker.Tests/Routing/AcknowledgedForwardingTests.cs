@@ -85,13 +85,49 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
         Assert.Equal(1, _remote.Forwarded(QualityOfService.ExactlyOnce));
     }
 
-    /// <summary>Other nodes that take every message and accept QoS 1 and 2 ones when the test says so.</summary>
+    // A QoS 2 message every node it was for refused at once (a dead node whose sessions are not adopted yet,
+    // docs/clustering.md#a-dead-nodes-routes) went nowhere when no session here matched it: its packet id is forgotten and the resend
+    // is routed afresh, to the node that has the sessions by then. With a session here that got it, the id is kept [MQTT-4.3.3-10].
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_qos2_publish_refused_before_it_went_anywhere_is_routed_afresh_when_sent_again(bool localSubscriber)
+    {
+        await using var local = await PipeClient.ConnectAsync(_broker, "local");
+        await local.SubscribeAsync(localSubscriber ? "t" : "elsewhere", QualityOfService.ExactlyOnce);
+        _remote.RefuseNext = true;
+
+        var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
+        await using (var first = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
+        {
+            await first.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 7);
+            Assert.DoesNotContain(await first.DrainUntilClosedAsync(), p => p.Type == PacketType.PubRec);
+        }
+
+        _remote.Accepted.SetResult();
+        await using var again = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry);
+        await again.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 7, duplicate: true);
+        Assert.Equal(7, (await again.ExpectAckAsync(PacketType.PubRec)).PacketId);
+        Assert.Equal(localSubscriber ? 1 : 2, _remote.Forwarded(QualityOfService.ExactlyOnce));
+        if (localSubscriber)
+        {
+            Assert.Equal("once", (await local.ExpectPublishAsync()).PayloadText);
+        }
+    }
+
+    /// <summary>
+    /// Other nodes that take every message and accept QoS 1 and 2 ones when the test says so; or, once, refuse one at once as the routes
+    /// of a dead node not adopted yet do.
+    /// </summary>
     private sealed class HoldingRemote : IRemoteRoutes
     {
         private readonly Lock _lock = new();
         private readonly List<QualityOfService> _forwarded = [];
 
         public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Set: the next QoS 1 or 2 message is refused at once and queued for no node.</summary>
+        public bool RefuseNext { get; set; }
 
         public int Forwarded(QualityOfService qos)
         {
@@ -106,6 +142,13 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
             lock (_lock)
             {
                 _forwarded.Add(message.QualityOfService);
+            }
+
+            if (RefuseNext && message.QualityOfService != QualityOfService.AtMostOnce)
+            {
+                RefuseNext = false;
+                accepted = Task.FromException(new ForwardNotAcceptedException("node b is dead and its sessions are not adopted yet"));
+                return 0;
             }
 
             accepted = message.QualityOfService == QualityOfService.AtMostOnce ? null : Accepted.Task;
