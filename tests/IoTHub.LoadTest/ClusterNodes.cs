@@ -20,7 +20,7 @@ internal sealed class ClusterNodes : IAsyncDisposable
 
     private ClusterNodes(List<BrokerProcess> nodes) => _nodes = nodes;
 
-    /// <summary>The nodes in start order; publishers use the first.</summary>
+    /// <summary>The nodes in start order, with ascending cluster ports; publishers use the first, which adopts a dead node's sessions.</summary>
     public IReadOnlyList<BrokerProcess> Nodes => _nodes;
 
     /// <summary>Starts <paramref name="count"/> nodes; with <paramref name="sharedStore"/> they keep their sessions in the cluster's database (failover).</summary>
@@ -35,15 +35,22 @@ internal sealed class ClusterNodes : IAsyncDisposable
         var name = "bench-" + Guid.NewGuid().ToString("N")[..8];
         var nodes = new List<BrokerProcess>();
         var cluster = new ClusterNodes(nodes);
+        // Ascending cluster ports: the first node has the lowest silo address, the one that adopts a dead node's sessions.
+        var clusterPorts = new SortedSet<int>();
+        while (clusterPorts.Count < count)
+        {
+            clusterPorts.Add(BrokerProcess.FreePort());
+        }
+
         try
         {
-            for (var i = 0; i < count; i++)
+            foreach (var clusterPort in clusterPorts)
             {
                 nodes.Add(await BrokerProcess.StartAsync(BrokerKind.IoTHub, paths, cpu, Transport.Tcp, certificates: null, extraArguments:
                 [
                     .. sharedStore ? ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}"] : new[] { "--Storage:Provider=memory" },
                     "--Cluster:Enabled=true", $"--Cluster:Name={name}", $"--Cluster:ConnectionString={connectionString}",
-                    "--Cluster:Port=" + BrokerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+                    "--Cluster:Port=" + clusterPort.ToString(CultureInfo.InvariantCulture),
                 ]).ConfigureAwait(false));
             }
 

@@ -11,7 +11,8 @@ namespace IoTHub.LoadTest;
 /// Issue 20's failover time (<c>--failover kill,stop</c>): three IoTHub nodes keeping their sessions in one PostgreSQL database,
 /// <see cref="Subscribers"/> persistent subscribers on the second node, and one publisher on the first sending <see cref="Rate"/>
 /// msgs/s round their topics, all at QoS 1, then all at QoS 2. The second node is killed (SIGKILL) or frozen (SIGSTOP); each subscriber then
-/// connects to the third node with its session (clean session 0), again every <see cref="RetryEvery"/> while refused. Measured per
+/// connects to the third node with its session (clean session 0), again every <see cref="RetryEvery"/> while refused. The first node
+/// adopts the dead node's sessions (<see cref="ClusterNodes"/>), so each subscriber's session moves across nodes twice: the worse case. Measured per
 /// subscriber from the signal: its accepted CONNACK and its first message after it (service restored for it); counted: the
 /// messages the publisher had acknowledged (PUBACK, PUBCOMP) that never reached their subscriber, duplicates (QoS 1 allows them, QoS 2
 /// never: [MQTT-4.3.3-2]), and the
