@@ -86,25 +86,6 @@ internal sealed class ClusterClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects a persistent 5.0 session to <paramref name="node"/> again and again while it is refused (Server unavailable while the session
-    /// is still owned by a node not yet declared dead, or its arbiter not found again), until accepted within <paramref name="bound"/>.
-    /// </summary>
-    public static async Task<ClusterClient> ConnectOnceAcceptedAsync(IPEndPoint node, string clientId, uint sessionExpiry, TimeSpan bound)
-    {
-        var deadline = DateTime.UtcNow + bound;
-        while (true)
-        {
-            try
-            {
-                return await ConnectAsync(node, clientId, cleanStart: false, sessionExpiry);
-            }
-            catch (MqttConnectingFailedException) when (DateTime.UtcNow < deadline)
-            {
-            }
-        }
-    }
-
-    /// <summary>
     /// Connects a persistent 5.0 session and returns CONNACK as MQTTnet read it, disconnecting again when accepted; a refusal MQTTnet
     /// throws, and hands its CONNACK to the Disconnected event.
     /// </summary>
