@@ -150,20 +150,7 @@ public sealed partial class ClusterTests
 
         await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
         var dead = failed.ElapsedMilliseconds;
-        var adopter = -1;
-        await Poll.UntilAsync(async () =>
-        {
-            foreach (var survivor in new[] { 0, 2 })
-            {
-                if (await QueuedAsync(nodes[survivor].Api, "moving-sub") is not null)
-                {
-                    adopter = survivor;
-                    return true;
-                }
-            }
-
-            return false;
-        }, DeathBound, "no survivor adopted the dead node's session");
+        var adopter = await AdopterAsync(nodes, "moving-sub");
         var adopted = failed.ElapsedMilliseconds;
         await using var moved = await ClusterClient.ConnectAsync(nodes[adopter].Mqtt, "moving-sub", cleanStart: false, SessionExpiry);
         Assert.True(moved.SessionPresent);

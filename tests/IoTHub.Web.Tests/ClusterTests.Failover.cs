@@ -37,20 +37,7 @@ public sealed partial class ClusterTests
         await _hosts[1].KillAsync();
         await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
         output.WriteLine($"node B declared dead after {dying.ElapsedMilliseconds} ms");
-        var adopter = -1;
-        await Poll.UntilAsync(async () =>
-        {
-            foreach (var survivor in new[] { 0, 2 })
-            {
-                if (await QueuedAsync(nodes[survivor].Api, "adoptee") is not null)
-                {
-                    adopter = survivor;
-                    return true;
-                }
-            }
-
-            return false;
-        }, DeathBound, "no survivor adopted the dead node's session");
+        var adopter = await AdopterAsync(nodes, "adoptee");
         output.WriteLine($"the session adopted by node {adopter} {dying.ElapsedMilliseconds} ms after the kill");
         var other = 2 - adopter;
         Assert.Null(await QueuedAsync(nodes[other].Api, "adoptee"));

@@ -251,6 +251,26 @@ public sealed partial class ClusterTests(PostgresServer server, ITestOutputHelpe
             "--data-dir", Path.Combine(_workingDirectory.Path, $"node{index.ToString(CultureInfo.InvariantCulture)}"), .. _nodeArguments,
             $"--Cluster:Port={port.ToString(CultureInfo.InvariantCulture)}", .. arguments]);
 
+    /// <summary>Which survivor of node 1's death (node 0 or 2) adopted the session of <paramref name="clientId"/>, once one did.</summary>
+    private static async Task<int> AdopterAsync(List<(HttpClient Api, IPEndPoint Mqtt)> nodes, string clientId)
+    {
+        var adopter = -1;
+        await Poll.UntilAsync(async () =>
+        {
+            foreach (var survivor in new[] { 0, 2 })
+            {
+                if (await QueuedAsync(nodes[survivor].Api, clientId) is not null)
+                {
+                    adopter = survivor;
+                    return true;
+                }
+            }
+
+            return false;
+        }, DeathBound, "no survivor adopted the dead node's session");
+        return adopter;
+    }
+
     private static Task UntilDeadAsync(string id, params HttpClient[] observers) =>
         Poll.UntilAsync(async () =>
         {
