@@ -88,6 +88,7 @@ internal sealed class ClusterClient : IAsyncDisposable
     /// <summary>
     /// Connects a persistent 5.0 session to <paramref name="node"/> again and again while it is refused (Server unavailable: the session
     /// is still owned by a node not yet declared dead, or its arbiter not found again), until accepted within <paramref name="bound"/>.
+    /// MQTTnet's exception does not carry the CONNACK, so any failed connect is tried again.
     /// </summary>
     public static async Task<ClusterClient> ConnectOnceAcceptedAsync(IPEndPoint node, string clientId, uint sessionExpiry, TimeSpan bound)
     {
@@ -98,7 +99,7 @@ internal sealed class ClusterClient : IAsyncDisposable
             {
                 return await ConnectAsync(node, clientId, cleanStart: false, sessionExpiry);
             }
-            catch (MqttConnectingFailedException e) when (e.Result?.ResultCode == MqttClientConnectResultCode.ServerUnavailable && DateTime.UtcNow < deadline)
+            catch (MqttConnectingFailedException) when (DateTime.UtcNow < deadline)
             {
             }
         }
