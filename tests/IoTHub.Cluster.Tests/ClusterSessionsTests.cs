@@ -117,7 +117,7 @@ public sealed class ClusterSessionsTests(PostgresServer server) : IAsyncLifetime
         // The give-up names the last claim it takes away: that one and every earlier one stop holding, even one whose answer comes
         // after the give-up (the answer then finds the revocation and leaves it).
         var sessions = Cluster.Silos[0].ServiceProvider.GetRequiredService<ClusterSessions>();
-        await sessions.GiveUpAsync("raced", continues: true, upTo: claim.Number);
+        await sessions.GiveUpAsync("raced", continues: true, upTo: claim.Number, claimant: Cluster.Silos[1].SiloAddress.ToParsableString());
         Assert.False(Owners(0).Holds("raced", claim.Number));
 
         var later = await Owners(0).ClaimAsync("raced", cleanStart: false, CancellationToken.None);

@@ -105,6 +105,11 @@ internal sealed class RecordingSessions : ILocalSessions
         return new NodeAdoption(0, 0, 0, null, 0, 0, null);
     }
 
+    /// <summary>The route keys of this node's sessions by client id, as the test sets them: what a session moving away leaves refusing.</summary>
+    public ConcurrentDictionary<string, string[]> RouteKeys { get; } = new(StringComparer.Ordinal);
+
+    public string[] MovingRouteKeys(string clientId) => RouteKeys.GetValueOrDefault(clientId, []);
+
     public async Task GiveUpAsync(string clientId, bool continues)
     {
         if (Frozen is { } frozen)

@@ -1,5 +1,6 @@
 using IoTHub.Broker.Connections;
 using IoTHub.Broker.Ownership;
+using IoTHub.Broker.Routing;
 using IoTHub.Broker.Security;
 using IoTHub.Broker.Sessions;
 using IoTHub.Broker.Storage;
@@ -38,6 +39,27 @@ public sealed partial class MqttBroker
     {
         Registry.GiveUp(clientId, continues);
         return _persistence.FlushAsync();
+    }
+
+    /// <summary>
+    /// The route keys of the session of <paramref name="clientId"/> that another node resumes when <see cref="GiveUpSessionAsync"/> lets it
+    /// go with <c>continues</c> (one whose expiry is not 0), as the subscription tree tells the cluster's routes of them (see
+    /// <see cref="SubscriptionTree.AttachFilterListener"/>); empty when there is no such session or it has no subscriptions.
+    /// </summary>
+    public string[] MovingRouteKeys(string clientId)
+    {
+        if (Registry.Find(clientId) is not { ExpiryInterval: > 0 } session)
+        {
+            return [];
+        }
+
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var subscription in session.GetSubscriptions())
+        {
+            keys.Add(SubscriptionTree.RouteKey(subscription));
+        }
+
+        return [.. keys];
     }
 
     /// <summary>

@@ -50,7 +50,8 @@ internal sealed class SubscriptionTree
         }
     }
 
-    private static string RouteKey(Subscription subscription) => subscription.ShareGroup is null ? subscription.MatchFilter : subscription.TopicFilter;
+    /// <summary>The route key of <paramref name="subscription"/>: its filter, or its full filter when shared (see <see cref="AttachFilterListener"/>).</summary>
+    internal static string RouteKey(Subscription subscription) => subscription.ShareGroup is null ? subscription.MatchFilter : subscription.TopicFilter;
 
     /// <summary>Adds or replaces the session's subscription to the filter; true when it replaced one.</summary>
     public bool Add(Subscription subscription)

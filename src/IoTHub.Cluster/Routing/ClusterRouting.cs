@@ -15,7 +15,9 @@ namespace IoTHub.Cluster.Routing;
 /// here is queued once for each other node with a matching subscription (a share group's turn going to one node among those with
 /// members), whose sender takes it there in batches; a message that comes from another node is delivered to this node's sessions only.
 /// A node declared dead is buried: its filters stay, refusing QoS 1 and 2 messages (their publishers send them again), until the
-/// survivor that adopted its sessions says so after its own filters (docs/clustering.md#a-dead-nodes-routes).
+/// survivor that adopted its sessions says so after its own filters (docs/clustering.md#a-dead-nodes-routes). A session moving to
+/// another node leaves its route keys here refusing, and their removal unsent, until that node's filters have them
+/// (docs/clustering.md#a-moving-sessions-routes).
 /// </summary>
 internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
@@ -57,6 +59,10 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private readonly Lock _localLock = new();
     private readonly HashSet<string> _localFilters = new(StringComparer.Ordinal);
     private readonly List<FilterDelta> _pending = [];
+
+    // Route keys this node lost the last subscription of while a session that had them moves away: their removal waits, and they stay
+    // in _localFilters, until the session's new node has them (Replica.Arrived) or the wait's limit.
+    private readonly HashSet<string> _heldRemovals = new(StringComparer.Ordinal);
 
     // The dead nodes this node adopted: all of them (they go with a snapshot), and those not yet in a batch.
     private readonly HashSet<string> _adopted = new(StringComparer.Ordinal);
@@ -148,6 +154,18 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             if (subscribed)
             {
                 _localFilters.Add(filter);
+                if (_heldRemovals.Remove(filter))
+                {
+                    // Subscribed again before its removal went out: the other nodes never hear it was gone.
+                    return;
+                }
+            }
+            else if (Replica.IsMoving(filter))
+            {
+                // A moving session's: the other nodes keep sending its messages here, where they are refused, until its new node's
+                // filters are known here (and about then everywhere).
+                _heldRemovals.Add(filter);
+                return;
             }
             else
             {
@@ -158,6 +176,65 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
 
         _changed.Writer.TryWrite(true);
+    }
+
+    /// <summary>
+    /// The session of <paramref name="clientId"/> moves to node <paramref name="newOwner"/>, which claimed it, and is given up here next:
+    /// its route <paramref name="keys"/> that the node's filters do not have yet refuse QoS 1 and 2 messages here until they do, or for
+    /// <see cref="RoutingSettings.MoveWaitLimit"/> at most, and their removals from this node's filters wait as long.
+    /// </summary>
+    public void Moving(string clientId, IReadOnlyCollection<string> keys, string newOwner)
+    {
+        var deadline = _time.GetTimestamp() + (long)(_settings.MoveWaitLimit.TotalSeconds * _time.TimestampFrequency);
+        var refusing = Replica.Moving(newOwner, keys, deadline);
+        if (refusing > 0)
+        {
+            Log.SessionMoving(_logger, clientId, newOwner, refusing);
+            _ = ResolveMoveWhenDueAsync(clientId, newOwner, deadline);
+        }
+    }
+
+    /// <summary>Ends what is left of a move at its limit: the new node's filters did not show those keys in time.</summary>
+    private async Task ResolveMoveWhenDueAsync(string clientId, string newOwner, long deadline)
+    {
+        try
+        {
+            await Task.Delay(_settings.MoveWaitLimit, _time, _stopping.Token).ConfigureAwait(false);
+            var overdue = Replica.Overdue(newOwner, deadline);
+            if (overdue.Length > 0)
+            {
+                Log.MoveNotSeenInTime(_logger, clientId, newOwner, overdue.Length, _settings.MoveWaitLimit.TotalSeconds);
+                ReleaseRemovals(overdue);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // This node stops.
+        }
+    }
+
+    /// <summary>Sends the held removals of route <paramref name="keys"/> that no longer refuse with the next batch.</summary>
+    private void ReleaseRemovals(string[] keys)
+    {
+        var released = false;
+        lock (_localLock)
+        {
+            foreach (var key in keys)
+            {
+                // Another session moving away with the key keeps it held until that move ends too.
+                if (!Replica.IsMoving(key) && _heldRemovals.Remove(key))
+                {
+                    _localFilters.Remove(key);
+                    _pending.Add(new FilterDelta(key, Subscribed: false));
+                    released = true;
+                }
+            }
+        }
+
+        if (released)
+        {
+            _changed.Writer.TryWrite(true);
+        }
     }
 
     public int Forward(MqttMessage message, LocalShares shares, out Task? accepted)
@@ -444,6 +521,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         if (outcome == BatchOutcome.Applied)
         {
             PurgeAdopted(from, batch.Adopted);
+            ReleaseRemovals(Replica.Arrived(from));
         }
 
         if (outcome != BatchOutcome.Gap)
@@ -456,6 +534,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         {
             Log.SnapshotApplied(_logger, from, snapshot.Sequence, snapshot.Filters.Length);
             PurgeAdopted(from, snapshot.Adopted);
+            ReleaseRemovals(Replica.Arrived(from));
         }
     }
 
@@ -490,7 +569,9 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
     /// <summary>
     /// Delivers a batch another node forwarded to this node's sessions; completes when what that stored for persistent sessions is
-    /// committed (strict durability): then this node has accepted it, and the publishers on the other node are acknowledged.
+    /// committed (strict durability): then this node has accepted it, and the publishers on the other node are acknowledged. A QoS 1
+    /// or 2 message for a session moving away from this node faults it once the batch is delivered here: its publishers send the batch's
+    /// messages again (docs/clustering.md#a-moving-sessions-routes).
     /// </summary>
     public Task Deliver(ForwardedMessage[] messages)
     {
@@ -498,16 +579,33 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         _broker.BeginDeliveries();
         var now = _time.GetTimestamp();
         var utcNow = _time.GetUtcNow();
+        Task? refusal = null;
         foreach (var forwarded in messages)
         {
             var expiresAt = forwarded.ExpiresIn is { } seconds ? utcNow.AddSeconds(seconds) : (DateTimeOffset?)null;
             var message = MqttMessage.Restore(forwarded.Topic, forwarded.Payload, (QualityOfService)forwarded.QualityOfService, forwarded.Retain,
                 forwarded.Properties, expiresAt, forwarded.PublisherId).OnClock(_time, now, utcNow);
             _broker.Deliver(message, forwarded.ToSubscribers, forwarded.SharedGroups);
+            if (refusal is null && message.QualityOfService != QualityOfService.AtMostOnce && Replica.HasMoving)
+            {
+                refusal = Replica.MovedRefusal(forwarded.Topic, forwarded.ToSubscribers, forwarded.SharedGroups);
+            }
         }
 
         Interlocked.Add(ref _received, messages.Length);
-        return _broker.EndDeliveries() ?? Task.CompletedTask;
+        var committed = _broker.EndDeliveries();
+        return refusal is null ? committed ?? Task.CompletedTask : RefuseAfterAsync(committed, refusal);
+    }
+
+    /// <summary>Faults with <paramref name="refusal"/> once what the batch stored here is committed (or failed to be).</summary>
+    private static async Task RefuseAfterAsync(Task? committed, Task refusal)
+    {
+        if (committed is not null)
+        {
+            await committed.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await refusal.ConfigureAwait(false);
     }
 
     /// <summary>Sends this node's filter changes as numbered batches to every other active node, and a heartbeat when there are none.</summary>
@@ -703,5 +801,14 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         [LoggerMessage(1505, LogLevel.Warning, "Cluster routing: no node said it adopted the sessions of dead node {Node} within {Limit} s; " +
             "its filters are purged, and messages for its sessions are not kept until their clients come back")]
         public static partial void NotAdoptedInTime(ILogger logger, string node, double limit);
+
+        [LoggerMessage(1580, LogLevel.Debug, "Cluster routing: client {ClientId}'s session moves to node {Node}: {Count} of its route keys " +
+            "refuse QoS 1 and 2 messages here, and their removal waits, until that node's filters have them")]
+        public static partial void SessionMoving(ILogger logger, string clientId, string node, int count);
+
+        [LoggerMessage(1581, LogLevel.Warning, "Cluster routing: the filters of node {Node} did not show {Count} route keys of client " +
+            "{ClientId}'s session (or of sessions that moved there with it) within {Limit} s; they no longer refuse here and their removal " +
+            "goes out, and messages for them published meanwhile may match no node")]
+        public static partial void MoveNotSeenInTime(ILogger logger, string clientId, string node, int count, double limit);
     }
 }

@@ -23,8 +23,8 @@ internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
     /// </summary>
     public Task? Refusal { get; private set; }
 
-    public void Refuse() =>
-        Refusal = Task.FromException(new ForwardNotAcceptedException($"node {Id} is dead and its sessions are not adopted yet"));
+    /// <summary>From now on a QoS 1 or 2 message matching its filters is refused, for <paramref name="reason"/>.</summary>
+    public void Refuse(string reason) => Refusal = Task.FromException(new ForwardNotAcceptedException(reason));
 }
 
 /// <summary>What applying a batch did.</summary>
@@ -45,7 +45,8 @@ internal enum BatchOutcome
 
 /// <summary>
 /// This node's replica of which other nodes have subscribers for which filters: deltas applied in the order of their numbers,
-/// a snapshot on a gap; a node declared dead is buried (its filters kept, refusing) and purged once its sessions are adopted.
+/// a snapshot on a gap; a node declared dead is buried (its filters kept, refusing) and purged once its sessions are adopted. The route
+/// keys of sessions moving from this node to another refuse too, until that node's filters have them (docs/clustering.md#a-moving-sessions-routes).
 /// Matching reads the engine's subscription tree (a <see cref="FilterIndex{T}"/>) without the lock.
 /// </summary>
 internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
@@ -57,6 +58,12 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
     // The dead nodes whose filters are still in the tree, until their sessions are adopted.
     private readonly Dictionary<string, NodeRoutes> _buried = new(StringComparer.Ordinal);
     private readonly FilterIndex<NodeRoutes> _tree = new();
+
+    // The sessions moving from this node to another, by that node: one refusing entry in the tree for all of them.
+    private readonly Dictionary<string, MovingSessions> _moving = new(StringComparer.Ordinal);
+
+    // The route keys of all of them, read without the lock: a message forwarded here is checked against them only when there are some.
+    private int _movingKeys;
 
     // The nodes of _nodes, replaced as a whole when one comes or goes, for the walks over all of them without the lock.
     private NodeRoutes[] _known = [];
@@ -71,6 +78,9 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
 
     /// <summary>True when no node has a filter left (the tree pruned to its root).</summary>
     public bool IsEmpty => _tree.IsEmpty;
+
+    /// <summary>True while the route keys of a session moving to another node refuse (<see cref="Moving"/>).</summary>
+    public bool HasMoving => Volatile.Read(ref _movingKeys) > 0;
 
     /// <summary>
     /// Adds to <paramref name="ordinary"/> each node with an ordinary subscription matching <paramref name="topic"/>, once, and to
@@ -180,7 +190,7 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
                 return null;
             }
 
-            routes.Refuse();
+            routes.Refuse($"node {node} is dead and its sessions are not adopted yet");
             _buried.Add(node, routes);
             return routes;
         }
@@ -209,6 +219,144 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
             _tree.Forget(routes);
             return routes;
         }
+    }
+
+    /// <summary>
+    /// A session of this node moves to <paramref name="node"/>: those of its route <paramref name="keys"/> that the node's filters do not
+    /// have yet refuse QoS 1 and 2 messages until they do (<see cref="Arrived"/>) or until <paramref name="deadline"/> (a timestamp,
+    /// <see cref="Overdue"/>). Returns how many of them refuse.
+    /// </summary>
+    public int Moving(string node, IReadOnlyCollection<string> keys, long deadline)
+    {
+        lock (_lock)
+        {
+            _nodes.TryGetValue(node, out var known);
+            if (!_moving.TryGetValue(node, out var moving))
+            {
+                _moving[node] = moving = new MovingSessions(node);
+            }
+
+            var refusing = 0;
+            foreach (var key in keys)
+            {
+                if (known?.Filters.Contains(key) == true)
+                {
+                    continue;
+                }
+
+                if (moving.Deadlines.TryAdd(key, deadline))
+                {
+                    _tree.Add(key, moving.Routes);
+                    Volatile.Write(ref _movingKeys, _movingKeys + 1);
+                }
+                else
+                {
+                    moving.Deadlines[key] = Math.Max(moving.Deadlines[key], deadline);
+                }
+
+                refusing++;
+            }
+
+            return refusing;
+        }
+    }
+
+    /// <summary>The route keys of sessions moving to <paramref name="node"/> that its filters have now: they no longer refuse.</summary>
+    public string[] Arrived(string node) => Resolve(node, (key, _, known) => known?.Filters.Contains(key) == true);
+
+    /// <summary>
+    /// The route keys of sessions moving to <paramref name="node"/> due by <paramref name="deadline"/> (a later move of a key extends its
+    /// deadline, and its own bound ends it): they no longer refuse.
+    /// </summary>
+    public string[] Overdue(string node, long deadline) => Resolve(node, (_, due, _) => due <= deadline);
+
+    private string[] Resolve(string node, Func<string, long, NodeRoutes?, bool> resolved)
+    {
+        if (!HasMoving)
+        {
+            return [];
+        }
+
+        lock (_lock)
+        {
+            if (!_moving.TryGetValue(node, out var moving))
+            {
+                return [];
+            }
+
+            _nodes.TryGetValue(node, out var known);
+            List<string>? keys = null;
+            foreach (var (key, deadline) in moving.Deadlines)
+            {
+                if (resolved(key, deadline, known))
+                {
+                    (keys ??= []).Add(key);
+                }
+            }
+
+            if (keys is null)
+            {
+                return [];
+            }
+
+            foreach (var key in keys)
+            {
+                moving.Deadlines.Remove(key);
+                _tree.Remove(key, moving.Routes);
+            }
+
+            Volatile.Write(ref _movingKeys, _movingKeys - keys.Count);
+            return [.. keys];
+        }
+    }
+
+    /// <summary>True when <paramref name="key"/> is a route key of a session moving to another node, refusing.</summary>
+    public bool IsMoving(string key)
+    {
+        if (!HasMoving)
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            foreach (var moving in _moving.Values)
+            {
+                if (moving.Deadlines.ContainsKey(key))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The refusal of a QoS 1 or 2 message another node forwarded here that was for a session moving away: for the ordinary subscriptions
+    /// (<paramref name="toSubscribers"/>) of <paramref name="topic"/> matching a moving session's key, or for one of
+    /// <paramref name="sharedGroups"/> (their route keys) that is one; null when it was for none.
+    /// </summary>
+    public Task? MovedRefusal(string topic, bool toSubscribers, string[] sharedGroups)
+    {
+        List<NodeRoutes>? matched = null;
+        if (toSubscribers)
+        {
+            _tree.Match(topic, matched = [], []);
+        }
+
+        lock (_lock)
+        {
+            foreach (var moving in _moving.Values)
+            {
+                if (matched?.Contains(moving.Routes) == true || sharedGroups.Any(moving.Deadlines.ContainsKey))
+                {
+                    return moving.Routes.Refusal;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Takes a live node out of <see cref="Known"/>.</summary>
@@ -247,5 +395,21 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
         {
             _tree.Remove(filter, routes);
         }
+    }
+
+    /// <summary>The sessions moving from this node to one other node.</summary>
+    private sealed class MovingSessions
+    {
+        public MovingSessions(string node)
+        {
+            Routes = new NodeRoutes(node, outbox: null);
+            Routes.Refuse($"a session is moving to node {node}; its filters there are not known here yet");
+        }
+
+        /// <summary>Their entry in the tree, refusing; never in <see cref="Known"/>.</summary>
+        public NodeRoutes Routes { get; }
+
+        /// <summary>Their route keys in the tree, each with the timestamp it stops refusing at the latest.</summary>
+        public Dictionary<string, long> Deadlines { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -35,6 +35,13 @@ internal sealed class RoutingSettings
     /// </summary>
     public TimeSpan AdoptionWaitLimit { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long the route keys of a session that moved to another node refuse here when that node's filters never show them
+    /// (docs/clustering.md#a-moving-sessions-routes): far longer than a filter batch takes to come, so that only a node that never
+    /// restored the session meets it.
+    /// </summary>
+    public TimeSpan MoveWaitLimit { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a call to another node may take.</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -70,7 +70,8 @@ internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFa
             {
                 try
                 {
-                    await grains.GetGrain<INodeSessionsGrain>(previous.ToParsableString()).GiveUpAsync(this.GetPrimaryKeyString(), !cleanStart, _ownerClaim)
+                    await grains.GetGrain<INodeSessionsGrain>(previous.ToParsableString()).GiveUpAsync(this.GetPrimaryKeyString(), !cleanStart, _ownerClaim,
+                            claimant.ToParsableString())
                         .WaitAsync(settings.GiveUpTimeout).ConfigureAwait(true);
                 }
                 catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
@@ -156,13 +157,16 @@ internal sealed class ClientGrain(IClusterMembershipService membership, IGrainFa
 /// <summary>One per node, keyed by its silo address and activated on that node: where the arbiters ask it to give sessions up.</summary>
 internal interface INodeSessionsGrain : IGrainWithStringKey
 {
-    /// <summary>Gives the session of <paramref name="clientId"/> up, and every claim of it by this node up to <paramref name="upTo"/>.</summary>
-    Task GiveUpAsync(string clientId, bool continues, long upTo);
+    /// <summary>
+    /// Gives the session of <paramref name="clientId"/> up to <paramref name="claimant"/> (the silo address of the node that claimed it),
+    /// and every claim of it by this node up to <paramref name="upTo"/>.
+    /// </summary>
+    Task GiveUpAsync(string clientId, bool continues, long upTo, string claimant);
 }
 
 /// <summary>Reentrant: give-ups of different client ids wait for their commits side by side. The state is <see cref="ClusterSessions"/>'s.</summary>
 [OnNodePlacement, Orleans.Concurrency.Reentrant]
 internal sealed class NodeSessionsGrain(ClusterSessions sessions) : Grain, INodeSessionsGrain
 {
-    public Task GiveUpAsync(string clientId, bool continues, long upTo) => sessions.GiveUpAsync(clientId, continues, upTo);
+    public Task GiveUpAsync(string clientId, bool continues, long upTo, string claimant) => sessions.GiveUpAsync(clientId, continues, upTo, claimant);
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using IoTHub.Broker.Ownership;
+using IoTHub.Cluster.Routing;
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
@@ -11,8 +12,8 @@ namespace IoTHub.Cluster.Sessions;
 /// claim their client ids at their <see cref="IClientGrain"/>, and the arbiters ask it through its <see cref="INodeSessionsGrain"/>
 /// to give sessions up. It keeps the claims its sessions hold, so that a session attaches only while no other node took its client id.
 /// </summary>
-internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloDetails local, IGrainFactory grains, SessionSettings settings,
-    ILogger<ClusterSessions> logger) : ISessionOwners, ILifecycleParticipant<ISiloLifecycle>
+internal sealed partial class ClusterSessions(ILocalSessions broker, ClusterRouting routing, ILocalSiloDetails local, IGrainFactory grains,
+    SessionSettings settings, ILogger<ClusterSessions> logger) : ISessionOwners, ILifecycleParticipant<ISiloLifecycle>
 {
     // Client id -> the claim this node holds (positive), or the claims up to which it gave the client id up (negative): a give-up that
     // overtakes the answer to this node's own claim must still win over it.
@@ -90,10 +91,19 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ILocalSiloD
         }
     }
 
-    /// <summary>Gives the session of <paramref name="clientId"/> up to the node that claimed it, and this node's claims up to <paramref name="upTo"/>.</summary>
-    public Task GiveUpAsync(string clientId, bool continues, long upTo)
+    /// <summary>
+    /// Gives the session of <paramref name="clientId"/> up to <paramref name="claimant"/> (its silo address), the node that claimed it, and
+    /// this node's claims up to <paramref name="upTo"/>. A session that goes on there leaves its route keys refusing here until that
+    /// node's filters have them (docs/clustering.md#a-moving-sessions-routes).
+    /// </summary>
+    public Task GiveUpAsync(string clientId, bool continues, long upTo, string claimant)
     {
         _claims.AddOrUpdate(clientId, static (_, revoked) => -revoked, static (_, held, revoked) => Math.Abs(held) <= revoked ? -revoked : held, upTo);
+        if (continues && claimant != routing.Self && broker.MovingRouteKeys(clientId) is { Length: > 0 } keys)
+        {
+            routing.Moving(clientId, keys, claimant);
+        }
+
         return broker.GiveUpAsync(clientId, continues);
     }
 

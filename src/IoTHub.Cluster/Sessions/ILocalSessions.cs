@@ -16,6 +16,13 @@ internal interface ILocalSessions
     Task GiveUpAsync(string clientId, bool continues);
 
     /// <summary>
+    /// The route keys of the session of <paramref name="clientId"/> that another node resumes when this one gives it up with
+    /// <c>continues</c>, as the subscription tree tells cross-node routing of them (filters, and <c>$share/{group}/{filter}</c> for shared
+    /// subscriptions); empty when there is no such session or it has no subscriptions.
+    /// </summary>
+    string[] MovingRouteKeys(string clientId);
+
+    /// <summary>
     /// Adopts what node <paramref name="node"/> (its name) left when it died: its database sessions ended, its sessions taken from the store
     /// as offline sessions here (each one no live node claimed since), the wills of its connected clients published or held. Null when
     /// the nodes share no store.

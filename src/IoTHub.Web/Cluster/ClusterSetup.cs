@@ -145,6 +145,8 @@ internal static class ClusterSetup
 
         public Task GiveUpAsync(string clientId, bool continues) => registry.Default.GiveUpSessionAsync(clientId, continues);
 
+        public string[] MovingRouteKeys(string clientId) => registry.Default.MovingRouteKeys(clientId);
+
         public Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken) => registry.Default.AdoptNodeAsync(node, cancellationToken);
     }
 
