@@ -34,6 +34,8 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
     {
         (_cluster, _) = await TestClusters.DeployAsync(server, silos, silo => silo.Services.AddSingleton(new RoutingSettings
         {
+            // Filter batches leave well after a change, so that a node that did not wait for another's filters is caught forgetting first.
+            FilterWindow = TimeSpan.FromMilliseconds(300),
             HeartbeatInterval = TimeSpan.FromMilliseconds(200),
             AdoptionWaitLimit = adoptionWaitLimit,
         }));
@@ -109,6 +111,39 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         Assert.Empty(Match(adopter, "sensors/1"));
         Assert.False(Refuses(adopter, "sensors/1"));
         Assert.Contains(dead, Routing(adopter).LocalSnapshot().Adopted);
+    }
+
+    // A client that took its session from the store on another live node while the adoption ran: the adopter skips it, and says it
+    // adopted only once that node has the session and its filters reached every node; the dead node's routes never go first.
+    [Fact]
+    public async Task TheAdopterWaitsForASessionAClientTookElsewhereMeanwhileBeforeTheDeadNodesRoutesGo()
+    {
+        var cluster = await DeployAsync(2, adoptionWaitLimit: TimeSpan.FromMinutes(5));
+        var victim = await cluster.StartAdditionalSiloAsync();
+        var survivors = cluster.Silos.Where(s => s != victim).OrderBy(s => s.SiloAddress).ToArray();
+        var (adopter, owner) = (survivors[0], survivors[1]);
+        Broker(victim).Routes!.LocalFilterChanged("sensors/#", true);
+        await UntilEveryoneKnowsAsync(survivors, victim, "sensors/#");
+
+        // The client's CONNECT on the other survivor claimed it first; the adoption finds it owned by a live node.
+        var claim = await Sessions(owner).Owners!.ClaimAsync("taken", cleanStart: false, CancellationToken.None);
+        var skipped = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Sessions(adopter).Adopting = async () => skipped.SetResult(await Sessions(adopter).Owners!.ClaimOrphanAsync("taken", CancellationToken.None));
+        var dead = Routing(victim).Self;
+        await cluster.StopSiloAsync(victim);
+        Assert.Equal(0, await skipped.Task.WaitAsync(Converged));
+
+        // The adopter asks the owner to settle the session, and meanwhile keeps refusing for the dead node.
+        var settling = owner.ServiceProvider.GetRequiredService<ClusterSessions>();
+        await Poll.UntilAsync(() => Task.FromResult(settling.IsSettling("taken")), Converged, "the adopter did not wait for the session taken elsewhere");
+        Assert.True(Refuses(adopter, "sensors/1"));
+
+        // The owner restores it: its subscription into the tree, then the claim checked as it is taken in.
+        Broker(owner).Routes!.LocalFilterChanged("sensors/#", true);
+        Assert.True(Sessions(owner).Owners!.Holds("taken", claim.Number));
+
+        await Poll.UntilAsync(() => Task.FromResult(!Match(adopter, "sensors/1").Contains(dead)), Converged, "the dead node's routes were kept");
+        Assert.Equal([Routing(owner).Self], Match(adopter, "sensors/1"));
     }
 
     [Fact]

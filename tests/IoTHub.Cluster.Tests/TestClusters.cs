@@ -110,6 +110,9 @@ internal sealed class RecordingSessions : ILocalSessions
 
     public string[] MovingRouteKeys(string clientId) => RouteKeys.GetValueOrDefault(clientId, []);
 
+    /// <summary>A session is here when the test set its route keys.</summary>
+    public bool HasSession(string clientId) => RouteKeys.ContainsKey(clientId);
+
     public async Task GiveUpAsync(string clientId, bool continues)
     {
         if (Frozen is { } frozen)

@@ -70,6 +70,9 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _sequence;
 
+    // Who waits for a batch (or heartbeat) of at least this number to be sent to every other active node (FlushFiltersAsync).
+    private readonly List<(long Sequence, TaskCompletionSource Sent)> _flushes = [];
+
     // The other active nodes the batches go to.
     private SiloAddress[] _peers = [];
     private long _received;
@@ -608,6 +611,41 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         await refusal.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Completes once this node's filters as of now reached every other active node: the batch with its changes so far (or, without
+    /// changes, the next heartbeat) was sent to each, which applied it (or, on a gap, the snapshot it asked for) before answering; a
+    /// send that failed is not waited for again. Never completes once this node stops: callers bound it.
+    /// </summary>
+    public Task FlushFiltersAsync()
+    {
+        TaskCompletionSource sent;
+        lock (_localLock)
+        {
+            var wanted = _pending.Count > 0 || _pendingAdopted.Count > 0 ? _sequence + 1 : _sequence;
+            sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _flushes.Add((wanted, sent));
+        }
+
+        _changed.Writer.TryWrite(true);
+        return sent.Task;
+    }
+
+    /// <summary>Batch (or heartbeat) <paramref name="sequence"/> was sent to every other active node: the flushes it covers complete.</summary>
+    private void Sent(long sequence)
+    {
+        lock (_localLock)
+        {
+            for (var i = _flushes.Count - 1; i >= 0; i--)
+            {
+                if (_flushes[i].Sequence <= sequence)
+                {
+                    _flushes[i].Sent.TrySetResult();
+                    _flushes.RemoveAt(i);
+                }
+            }
+        }
+    }
+
     /// <summary>Sends this node's filter changes as numbered batches to every other active node, and a heartbeat when there are none.</summary>
     private async Task SendFiltersLoopAsync(CancellationToken stopping)
     {
@@ -649,6 +687,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
                 }
 
                 await Task.WhenAll(sends).ConfigureAwait(false);
+                Sent(batch.Sequence);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)

@@ -162,6 +162,12 @@ internal interface INodeSessionsGrain : IGrainWithStringKey
     /// and every claim of it by this node up to <paramref name="upTo"/>.
     /// </summary>
     Task GiveUpAsync(string clientId, bool continues, long upTo, string claimant);
+
+    /// <summary>
+    /// Returns once the sessions of <paramref name="clientIds"/>, which this node's clients took from the store while another node
+    /// adopted a dead node's sessions, are here and this node's filters as of then reached every other node (bounded).
+    /// </summary>
+    Task SettleAsync(string[] clientIds);
 }
 
 /// <summary>Reentrant: give-ups of different client ids wait for their commits side by side. The state is <see cref="ClusterSessions"/>'s.</summary>
@@ -169,4 +175,6 @@ internal interface INodeSessionsGrain : IGrainWithStringKey
 internal sealed class NodeSessionsGrain(ClusterSessions sessions) : Grain, INodeSessionsGrain
 {
     public Task GiveUpAsync(string clientId, bool continues, long upTo, string claimant) => sessions.GiveUpAsync(clientId, continues, upTo, claimant);
+
+    public Task SettleAsync(string[] clientIds) => sessions.SettleAsync(clientIds);
 }

@@ -14,10 +14,11 @@ namespace IoTHub.Cluster.Sessions;
 /// (<see cref="ILocalSessions.AdoptNodeAsync"/>). Two nodes that choose differently (views apart for a moment) cannot both own a
 /// session: each is claimed at its arbiter and taken from the store only from the dead node, and each will is taken by one node.
 /// A node whose name a live node carries (it restarted as the same node) is not adopted: that node loaded its sessions itself.
-/// Once it adopted (or gave up trying), the adopter tells cross-node routing, which forgets the dead node's filters here and, after
-/// this node's own filters, on the others (<see cref="ClusterRouting.Adopted"/>).
+/// Once it adopted (or gave up trying), and the sessions that clients took from the store meanwhile settled on their nodes with their
+/// filters sent (<see cref="ClusterSessions.SettleTakenElsewhereAsync"/>), the adopter tells cross-node routing, which forgets the dead
+/// node's filters here and, after this node's own filters, on the others (<see cref="ClusterRouting.Adopted"/>).
 /// </summary>
-internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ClusterRouting routing, ILocalSiloDetails local,
+internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ClusterSessions sessions, ClusterRouting routing, ILocalSiloDetails local,
     IClusterMembershipService membership, ILogger<DeadNodeAdoption> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     /// <summary>How often the adoption of one dead node is tried while some of its sessions could not be claimed or read.</summary>
@@ -78,6 +79,7 @@ internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ClusterRou
                     }
 
                     await AdoptAsync(member.Name, stopping).ConfigureAwait(false);
+                    await sessions.SettleTakenElsewhereAsync().WaitAsync(stopping).ConfigureAwait(false);
                     _done.Add(address);
                     routing.Adopted(address.ToParsableString());
                 }

@@ -22,6 +22,9 @@ internal interface ILocalSessions
     /// </summary>
     string[] MovingRouteKeys(string clientId);
 
+    /// <summary>Whether the session of <paramref name="clientId"/> is here (connected or not).</summary>
+    bool HasSession(string clientId);
+
     /// <summary>
     /// Adopts what node <paramref name="node"/> (its name) left when it died: its database sessions ended, its sessions taken from the store
     /// as offline sessions here (each one no live node claimed since), the wills of its connected clients published or held. Null when

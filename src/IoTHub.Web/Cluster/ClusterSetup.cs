@@ -147,6 +147,8 @@ internal static class ClusterSetup
 
         public string[] MovingRouteKeys(string clientId) => registry.Default.MovingRouteKeys(clientId);
 
+        public bool HasSession(string clientId) => registry.Default.GetSessionListing(clientId) is not null;
+
         public Task<NodeAdoption?> AdoptNodeAsync(string node, CancellationToken cancellationToken) => registry.Default.AdoptNodeAsync(node, cancellationToken);
     }
 
