@@ -96,7 +96,7 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ClusterRout
         try
         {
             var settled = owner.Equals(local.SiloAddress) ? SettleAsync(clientIds) : grains.GetGrain<INodeSessionsGrain>(owner.ToParsableString()).SettleAsync(clientIds);
-            await settled.WaitAsync(settings.ClaimTimeout * 2).ConfigureAwait(false);
+            await settled.WaitAsync(settings.ClaimTimeout).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
         {
@@ -106,7 +106,7 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ClusterRout
 
     /// <summary>
     /// Waits until the sessions of <paramref name="clientIds"/>, claimed by this node while another adopted a dead node's sessions,
-    /// are here (or their claims ended), at most <see cref="SessionSettings.ClaimTimeout"/>, then until this node's filters as of
+    /// are here (or their claims ended), at most <see cref="SessionSettings.SettleTimeout"/>, then until this node's filters as of
     /// then reached every other node.
     /// </summary>
     public async Task SettleAsync(string[] clientIds)
@@ -124,7 +124,7 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ClusterRout
             waits[i] = waiter.Task;
         }
 
-        await Task.WhenAll(waits).WaitAsync(settings.ClaimTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(waits).WaitAsync(settings.SettleTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var clientId in clientIds)
         {
             // Those that did not settle in time are waited for no more.

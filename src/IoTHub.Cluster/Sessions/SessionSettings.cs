@@ -11,4 +11,11 @@ internal sealed class SessionSettings
 
     /// <summary>How long a claim may take in all: the give-up, and waiting behind other claims of the same client id. Below Mqtt:AuthenticationTimeout (5 s).</summary>
     public TimeSpan ClaimTimeout { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// How long a node waits for the sessions its clients took from the store while another node adopted a dead node's sessions
+    /// (docs/clustering.md#a-dead-nodes-routes): a session is taken in milliseconds after its claim; one that is not there by then (its
+    /// CONNECT gave up) is not waited for, so that the dead node's routes do not refuse its publishers for longer.
+    /// </summary>
+    public TimeSpan SettleTimeout { get; init; } = TimeSpan.FromSeconds(1);
 }
