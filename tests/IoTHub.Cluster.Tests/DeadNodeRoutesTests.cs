@@ -30,7 +30,7 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         }
     }
 
-    private async Task<InProcessTestCluster> DeployAsync(int silos, TimeSpan adoptionWaitLimit)
+    private async Task<InProcessTestCluster> DeployAsync(int silos, TimeSpan adoptionWaitLimit, TimeSpan? forwardAckTimeout = null)
     {
         (_cluster, _) = await TestClusters.DeployAsync(server, silos, silo => silo.Services.AddSingleton(new RoutingSettings
         {
@@ -38,6 +38,7 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
             FilterWindow = TimeSpan.FromMilliseconds(300),
             HeartbeatInterval = TimeSpan.FromMilliseconds(200),
             AdoptionWaitLimit = adoptionWaitLimit,
+            ForwardAckTimeout = forwardAckTimeout ?? TimeSpan.FromMinutes(1),
         }));
         return _cluster;
     }
@@ -55,12 +56,19 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         return [.. nodes.Select(n => n.Id)];
     }
 
-    /// <summary>Routes a QoS 1 message from <paramref name="silo"/>: whether it was refused at once (a dead node's routes, not adopted).</summary>
-    private static bool Refuses(InProcessSiloHandle silo, string topic)
+    /// <summary>
+    /// Routes a QoS 1 message from <paramref name="silo"/>: what its publisher's acknowledgement waits for when it matched only refusing
+    /// routes (a dead node's, not adopted: held, then refused); null when it was queued for a node or matched nothing.
+    /// </summary>
+    private static Task? Refusal(InProcessSiloHandle silo, string topic) =>
+        Broker(silo).Routes!.Forward(MqttMessage.Create(topic, "x"u8, QualityOfService.AtLeastOnce, retain: false), default, out var accepted) == 0
+            ? accepted
+            : null;
+
+    private static async Task RefusedAsNotAdoptedAsync(Task held)
     {
-        Broker(silo).Routes!.Forward(MqttMessage.Create(topic, "x"u8, QualityOfService.AtLeastOnce, retain: false), default, out var accepted);
-        return accepted is { IsFaulted: true } && accepted.Exception!.InnerException is ForwardNotAcceptedException refused
-            && refused.Message.Contains("not adopted yet", StringComparison.Ordinal);
+        var refused = await Assert.ThrowsAsync<ForwardNotAcceptedException>(() => held.WaitAsync(Converged));
+        Assert.Contains("not adopted yet", refused.Message, StringComparison.Ordinal);
     }
 
     private static async Task UntilEveryoneKnowsAsync(InProcessSiloHandle[] observers, InProcessSiloHandle node, string filter) =>
@@ -91,8 +99,11 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         var dead = Routing(victim).Self;
         await cluster.StopSiloAsync(victim);
 
-        // Declared dead, not adopted: a QoS 1 message for its sessions is refused on both survivors (its publisher sends it again), QoS 0 goes nowhere.
-        await Poll.UntilAsync(() => Task.FromResult(Refuses(observer, "sensors/1") && Refuses(adopter, "sensors/1")), Converged, "the dead node's routes were not kept, refusing");
+        // Declared dead, not adopted: a QoS 1 message for its sessions is held on both survivors (refused once adopted, and its publisher
+        // sends it again), QoS 0 goes nowhere.
+        await Poll.UntilAsync(() => Task.FromResult(Refusal(observer, "sensors/1") is { IsCompleted: false } && Refusal(adopter, "sensors/1") is { IsCompleted: false }),
+            Converged, "the dead node's routes were not kept, holding");
+        var held = Refusal(observer, "sensors/1")!;
         Assert.Equal(0, Broker(observer).Routes!.Forward(MqttMessage.Create("sensors/1", "x"u8, QualityOfService.AtMostOnce, retain: false), default, out var qos0));
         Assert.Null(qos0);
         Assert.Equal([dead], Match(observer, "sensors/1"));
@@ -105,11 +116,12 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         // the sessions match nothing. Once the dead node is gone from its replica, the adopter is there.
         await Poll.UntilAsync(() => Task.FromResult(!Match(observer, "sensors/1").Contains(dead)), Converged, "the observer kept the dead node's routes");
         Assert.Equal([Routing(adopter).Self], Match(observer, "sensors/1"));
-        Assert.False(Refuses(observer, "sensors/1"));
+        await RefusedAsNotAdoptedAsync(held);
+        Assert.Null(Refusal(observer, "sensors/1"));
 
         // The adopter forgot them when its adoption ended: the sessions are its own now.
         Assert.Empty(Match(adopter, "sensors/1"));
-        Assert.False(Refuses(adopter, "sensors/1"));
+        Assert.Null(Refusal(adopter, "sensors/1"));
         Assert.Contains(dead, Routing(adopter).LocalSnapshot().Adopted);
     }
 
@@ -136,7 +148,7 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         // The adopter asks the owner to settle the session, and meanwhile keeps refusing for the dead node.
         var settling = owner.ServiceProvider.GetRequiredService<ClusterSessions>();
         await Poll.UntilAsync(() => Task.FromResult(settling.IsSettling("taken")), Converged, "the adopter did not wait for the session taken elsewhere");
-        Assert.True(Refuses(adopter, "sensors/1"));
+        Assert.True(Refusal(adopter, "sensors/1") is { IsCompleted: false });
 
         // The owner restores it: its subscription into the tree, then the claim checked as it is taken in.
         Broker(owner).Routes!.LocalFilterChanged("sensors/#", true);
@@ -146,10 +158,12 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal([Routing(owner).Self], Match(adopter, "sensors/1"));
     }
 
+    // What waits for a dead node's routes waits Cluster:Routing:ForwardAckTimeout at most, as for a node that does not answer; the routes
+    // stay, refusing at once, until the limit of the wait for an adoption.
     [Fact]
-    public async Task ADeadNodeWhoseSessionsNoNodeAdoptsIsPurgedAfterTheLimit()
+    public async Task ADeadNodeWhoseSessionsNoNodeAdoptsRefusesAfterTheAcknowledgementBoundAndIsPurgedAfterTheLimit()
     {
-        var cluster = await DeployAsync(2, adoptionWaitLimit: TimeSpan.FromSeconds(3));
+        var cluster = await DeployAsync(2, adoptionWaitLimit: TimeSpan.FromSeconds(10), forwardAckTimeout: TimeSpan.FromSeconds(1));
         var (survivor, victim) = (cluster.Silos[0], cluster.Silos[1]);
         Broker(victim).Routes!.LocalFilterChanged("sensors/#", true);
         await UntilEveryoneKnowsAsync([survivor], victim, "sensors/#");
@@ -159,9 +173,12 @@ public sealed class DeadNodeRoutesTests(PostgresServer server) : IAsyncLifetime
         var dead = Routing(victim).Self;
         await cluster.StopSiloAsync(victim);
 
-        await Poll.UntilAsync(() => Task.FromResult(Refuses(survivor, "sensors/1")), Converged, "the dead node's routes were not kept, refusing");
+        await Poll.UntilAsync(() => Task.FromResult(Refusal(survivor, "sensors/1") is not null), Converged, "the dead node's routes were not kept");
+        await RefusedAsNotAdoptedAsync(Refusal(survivor, "sensors/1")!);
+        Assert.Contains(dead, Match(survivor, "sensors/1"));
+        Assert.True(Refusal(survivor, "sensors/1") is { IsFaulted: true });
         await Poll.UntilAsync(() => Task.FromResult(Routing(survivor).Replica.IsEmpty), Converged, "the dead node's routes were kept past the limit");
-        Assert.False(Refuses(survivor, "sensors/1"));
+        Assert.Null(Refusal(survivor, "sensors/1"));
         Assert.DoesNotContain(dead, Routing(survivor).LocalSnapshot().Adopted);
         never.SetResult();
     }

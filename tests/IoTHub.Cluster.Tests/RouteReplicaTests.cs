@@ -87,9 +87,11 @@ public sealed class RouteReplicaTests
         Assert.Null(_replica.CountOf(NodeA));
         Assert.Equal(BatchOutcome.Dead, _replica.Apply(NodeA, Batch(2, ("more", true))));
 
-        // Its sessions are not adopted yet: a message for them still finds it, and is refused (not acknowledged, sent again).
+        // Its sessions are not adopted yet: a message for them still finds it, and is held, then refused (not acknowledged, sent again).
         Assert.Equal([NodeA, NodeB], Match("room/1"));
-        var refusal = Assert.IsType<ForwardNotAcceptedException>(buried.Refusal?.Exception?.InnerException);
+        Assert.False(buried.Refusal!.IsCompleted);
+        buried.RefuseHeld();
+        var refusal = Assert.IsType<ForwardNotAcceptedException>(buried.Refusal.Exception?.InnerException);
         Assert.Contains("not adopted yet", refusal.Message, StringComparison.Ordinal);
 
         Assert.Same(buried, _replica.Purge(NodeA));

@@ -33,10 +33,25 @@ public sealed class ForwardNotAcceptedException : Exception
     /// </summary>
     public bool WentNowhere { get; }
 
-    /// <summary>The refusal <paramref name="refused"/> (faulted) of a message that went nowhere else (<see cref="WentNowhere"/>).</summary>
+    /// <summary>
+    /// The refusal <paramref name="refused"/> (faulted now or later) of a message queued for no node and no session: when it faults, it
+    /// faults as one that went nowhere (<see cref="WentNowhere"/>).
+    /// </summary>
     public static Task Nowhere(Task refused)
     {
         ArgumentNullException.ThrowIfNull(refused);
-        return Task.FromException(new ForwardNotAcceptedException(refused.Exception?.InnerException?.Message ?? "not accepted", wentNowhere: true));
+        return refused.IsFaulted ? Task.FromException(WentNowhereFor(refused)) : NowhereWhenRefusedAsync(refused);
     }
+
+    private static async Task NowhereWhenRefusedAsync(Task refused)
+    {
+        await refused.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (refused.IsFaulted)
+        {
+            throw WentNowhereFor(refused);
+        }
+    }
+
+    private static ForwardNotAcceptedException WentNowhereFor(Task refused) =>
+        new(refused.Exception?.InnerException?.Message ?? "not accepted", wentNowhere: true);
 }

@@ -181,8 +181,8 @@ internal sealed class MessageRouter
                 if (accepted is not null)
                 {
                     // The PUBLISH being handled is acknowledged once the other nodes took it too (docs/clustering.md#acknowledged-forwarding);
-                    // refused at once by every node it was for, and for no session here, it went nowhere (a QoS 2 resend is routed afresh).
-                    Persistence.WaitFor(remoteNodes == 0 && accepted.IsFaulted && matches.Count == 0 && shared.Count == 0
+                    // queued for no node (only refused) and for no session here, it went nowhere (a QoS 2 resend is routed afresh).
+                    Persistence.WaitFor(remoteNodes == 0 && matches.Count == 0 && shared.Count == 0
                         ? ForwardNotAcceptedException.Nowhere(accepted)
                         : accepted);
                 }

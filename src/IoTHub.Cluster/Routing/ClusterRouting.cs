@@ -418,7 +418,7 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
         if (node.Refusal is { } refusal)
         {
-            // Dead, its sessions not adopted yet: a QoS 1 or 2 message is not acknowledged, and is sent again.
+            // Dead, its sessions not adopted yet (or a session moving away): a QoS 1 or 2 message is not acknowledged, and is sent again.
             if (message.QualityOfService != QualityOfService.AtMostOnce)
             {
                 accepting.Add(refusal);
@@ -757,9 +757,25 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
             Abandon(routes);
             Log.NodeBuried(_logger, node, routes.Filters.Count, routes.Outbox?.Lost ?? 0);
+            _ = RefuseHeldAfterAsync(routes);
         }
 
         _ = PurgeIfNotAdoptedAsync(node);
+    }
+
+    /// <summary>A held acknowledgement waits <see cref="RoutingSettings.ForwardAckTimeout"/> at most, as one held for another node does.</summary>
+    private async Task RefuseHeldAfterAsync(NodeRoutes routes)
+    {
+        try
+        {
+            await Task.Delay(_settings.ForwardAckTimeout, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // This node stops: its connections close anyway.
+        }
+
+        routes.RefuseHeld();
     }
 
     private async Task PurgeIfNotAdoptedAsync(string node)
@@ -794,6 +810,8 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
                 Abandon(routes);
             }
 
+            // Its sessions' new homes are known now: the publishers whose acknowledgement was held send again, and reach them.
+            routes.RefuseHeld();
             Log.NodePurged(_logger, node, reason);
             return true;
         }

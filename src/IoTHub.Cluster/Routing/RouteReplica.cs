@@ -17,14 +17,42 @@ internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
     /// <summary>Its route keys: filters, and shared subscriptions' full filters (<c>$share/{group}/{filter}</c>) for their groups.</summary>
     public HashSet<string> Filters { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// Set when the node is declared dead and its filters are kept until its sessions are adopted: what a QoS 1 or 2 message matching
-    /// them makes its publisher's acknowledgement wait for, a refusal (the publisher sends it again, docs/clustering.md#a-dead-nodes-routes).
-    /// </summary>
-    public Task? Refusal { get; private set; }
+    private TaskCompletionSource? _refusal;
+    private string? _heldFor;
 
-    /// <summary>From now on a QoS 1 or 2 message matching its filters is refused, for <paramref name="reason"/>.</summary>
-    public void Refuse(string reason) => Refusal = Task.FromException(new ForwardNotAcceptedException(reason));
+    /// <summary>
+    /// Set when the node is declared dead and its filters are kept until its sessions are adopted, or for the route keys of sessions
+    /// moving away: what a QoS 1 or 2 message matching them makes its publisher's acknowledgement wait for, a refusal, at once or held
+    /// (the publisher then sends it again, docs/clustering.md#a-dead-nodes-routes).
+    /// </summary>
+    public Task? Refusal => _refusal?.Task;
+
+    /// <summary>From now on a QoS 1 or 2 message matching its filters is refused at once, for <paramref name="reason"/>.</summary>
+    public void Refuse(string reason)
+    {
+        var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        refusal.SetException(new ForwardNotAcceptedException(reason));
+        _refusal = refusal;
+    }
+
+    /// <summary>
+    /// From now on a QoS 1 or 2 message matching its filters waits, its publisher's acknowledgement held, until <see cref="RefuseHeld"/>
+    /// refuses it for <paramref name="reason"/>: its publisher waits instead of being refused again and again meanwhile.
+    /// </summary>
+    public void Hold(string reason)
+    {
+        _heldFor = reason;
+        _refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Refuses what <see cref="Hold"/> held, and from now on at once.</summary>
+    public void RefuseHeld()
+    {
+        if (_heldFor is { } reason)
+        {
+            _refusal?.TrySetException(new ForwardNotAcceptedException(reason));
+        }
+    }
 }
 
 /// <summary>What applying a batch did.</summary>
@@ -190,7 +218,7 @@ internal sealed class RouteReplica(Func<string, ForwardQueue?> outboxFor)
                 return null;
             }
 
-            routes.Refuse($"node {node} is dead and its sessions are not adopted yet");
+            routes.Hold($"node {node} is dead and its sessions were not adopted yet");
             _buried.Add(node, routes);
             return routes;
         }

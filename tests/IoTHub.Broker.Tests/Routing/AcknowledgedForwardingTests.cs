@@ -88,20 +88,37 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
     // A QoS 2 message every node it was for refused at once (a dead node whose sessions are not adopted yet,
     // docs/clustering.md#a-dead-nodes-routes) went nowhere when no session here matched it: its packet id is forgotten and the resend
     // is routed afresh, to the node that has the sessions by then. With a session here that got it, the id is kept [MQTT-4.3.3-10].
+    // The refusal comes at once (a moving session's routes) or later (a dead node's, held until its sessions are adopted).
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_qos2_publish_refused_before_it_went_anywhere_is_routed_afresh_when_sent_again(bool localSubscriber)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task A_qos2_publish_refused_before_it_went_anywhere_is_routed_afresh_when_sent_again(bool localSubscriber, bool held)
     {
         await using var local = await PipeClient.ConnectAsync(_broker, "local");
         await local.SubscribeAsync(localSubscriber ? "t" : "elsewhere", QualityOfService.ExactlyOnce);
-        _remote.RefuseNext = true;
+        var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!held)
+        {
+            refusal.SetException(new ForwardNotAcceptedException("node b is dead and its sessions were not adopted yet"));
+        }
+
+        _remote.RefuseNext = refusal.Task;
 
         var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
         await using (var first = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
         {
             await first.PublishAsync("t", "once", QualityOfService.ExactlyOnce, packetId: 7);
-            Assert.DoesNotContain(await first.DrainUntilClosedAsync(), p => p.Type == PacketType.PubRec);
+            var drained = first.DrainUntilClosedAsync();
+            if (held)
+            {
+                // Held: neither a PUBREC nor a close while the refusal waits.
+                Assert.NotSame(drained, await Task.WhenAny(drained, Task.Delay(HeldWindow)));
+                refusal.SetException(new ForwardNotAcceptedException("node b is dead and its sessions were not adopted yet"));
+            }
+
+            Assert.DoesNotContain(await drained, p => p.Type == PacketType.PubRec);
         }
 
         _remote.Accepted.SetResult();
@@ -126,8 +143,8 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
 
         public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        /// <summary>Set: the next QoS 1 or 2 message is refused at once and queued for no node.</summary>
-        public bool RefuseNext { get; set; }
+        /// <summary>Set: the next QoS 1 or 2 message is queued for no node, and its acknowledgement waits for this refusal.</summary>
+        public Task? RefuseNext { get; set; }
 
         public int Forwarded(QualityOfService qos)
         {
@@ -144,10 +161,10 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
                 _forwarded.Add(message.QualityOfService);
             }
 
-            if (RefuseNext && message.QualityOfService != QualityOfService.AtMostOnce)
+            if (RefuseNext is { } refusal && message.QualityOfService != QualityOfService.AtMostOnce)
             {
-                RefuseNext = false;
-                accepted = Task.FromException(new ForwardNotAcceptedException("node b is dead and its sessions are not adopted yet"));
+                RefuseNext = null;
+                accepted = refusal;
                 return 0;
             }
 
