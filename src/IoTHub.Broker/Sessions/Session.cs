@@ -427,6 +427,17 @@ internal sealed class Session : IDenseTableEntry
         _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
             delivery.QualityOfService, delivery.Retain, released));
 
+    /// <summary>
+    /// Records a QoS 2 message's packet id before its PUBLISH goes out: the write loop holds the PUBLISH until the returned
+    /// commit completed (strict durability; null when there is nothing to wait for). Sent with an id the store does not have,
+    /// a crash before the commit would make the restarted broker (or the node adopting the session) send it again under a
+    /// new id, which the client may deliver as a new message: MQTT 5.0 §4.3.3 and 3.1.1 §4.3.3 store the message before
+    /// the PUBLISH, and resumption resends it with its original packet id [MQTT-4.4.0-1].
+    /// </summary>
+    private Task? StoreQos2Inflight(ushort packetId, in Delivery delivery) =>
+        _persistence.WriteAwaited(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
+            delivery.QualityOfService, delivery.Retain, released: false));
+
     private void ForgetQueued(in Delivery delivery)
     {
         if (delivery.Sequence != 0)
@@ -451,6 +462,22 @@ internal sealed class Session : IDenseTableEntry
 
             foreach (var inflight in _inflightOrder)
             {
+                if (inflight.Unconfirmed)
+                {
+                    // A QoS 2 PUBLISH that was never written because its packet id's commit failed (or did not finish before its
+                    // connection ended): stored again, and held again until that commit completed; never sent, so no DUP.
+                    inflight.Unconfirmed = false;
+                    Task? commit = null;
+                    if (Stored)
+                    {
+                        commit = StoreQos2Inflight(inflight.PacketId, inflight.Delivery);
+                        ForgetQueued(inflight.Delivery);
+                    }
+
+                    batch.Add(Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: false, commit));
+                    continue;
+                }
+
                 batch.Add(inflight.Released
                     ? Outbound.Ack(PacketType.PubRel, inflight.PacketId, ReasonCode.Success)
                     : Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: true));
@@ -488,6 +515,7 @@ internal sealed class Session : IDenseTableEntry
                 }
 
                 ushort packetId = 0;
+                Task? commit = null;
                 if (delivery.QualityOfService != QualityOfService.AtMostOnce)
                 {
                     if (InflightCount >= window)
@@ -499,13 +527,22 @@ internal sealed class Session : IDenseTableEntry
                     AddInflight(new Inflight(packetId, delivery));
                     if (Stored)
                     {
-                        StoreInflight(packetId, delivery, released: false);
+                        if (delivery.QualityOfService == QualityOfService.ExactlyOnce)
+                        {
+                            // Strict durability: written once its packet id is stored (StoreQos2Inflight).
+                            commit = StoreQos2Inflight(packetId, delivery);
+                        }
+                        else
+                        {
+                            StoreInflight(packetId, delivery, released: false);
+                        }
+
                         ForgetQueued(delivery);
                     }
                 }
 
                 _pending.RemoveOldest();
-                batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
+                batch.Add(Outbound.Publish(delivery, packetId, duplicate: false, commit));
             }
 
             Counters.Drop(DropReason.Expired, expired);
@@ -653,6 +690,21 @@ internal sealed class Session : IDenseTableEntry
             }
 
             return true;
+        }
+    }
+
+    /// <summary>
+    /// A QoS 2 PUBLISH held for the commit of its packet id was not written (that commit failed, or the connection ended
+    /// first): the next connection stores its record again and waits for that commit before sending it (<see cref="CollectRedeliveries"/>).
+    /// </summary>
+    internal void Unconfirmed(ushort packetId)
+    {
+        lock (Sync)
+        {
+            if (TryGetInflight(packetId, out var node) && !node.Value.Released)
+            {
+                node.Value.Unconfirmed = true;
+            }
         }
     }
 
@@ -834,5 +886,8 @@ internal sealed class Session : IDenseTableEntry
         public Delivery Delivery { get; } = delivery;
 
         public bool Released { get; set; }
+
+        /// <summary>A QoS 2 PUBLISH held for the commit of its packet id and never written: its record may not be stored.</summary>
+        public bool Unconfirmed { get; set; }
     }
 }

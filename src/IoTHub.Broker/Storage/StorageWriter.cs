@@ -70,6 +70,12 @@ public sealed partial class StorageWriter : IAsyncDisposable
 
     public StorageDurability Durability { get; }
 
+    /// <summary>
+    /// Strict durability over a store another broker can load (<see cref="IBrokerStore.OutlivesBroker"/>): a QoS 2 PUBLISH
+    /// to a stored session waits for the commit of its packet id (docs/storage.md).
+    /// </summary>
+    internal bool HoldsQos2Deliveries => Durability == StorageDurability.Strict && _store.OutlivesBroker;
+
     /// <summary>Transactions committed so far.</summary>
     public long CommittedBatches => Interlocked.Read(ref _batches);
 
