@@ -786,7 +786,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private async Task WriteRoundAsync()
     {
         _batch = WriteBuffers<List<Outbound>>.Take() ?? new List<Outbound>();
-        var written = 0;
         try
         {
             while (true)
@@ -813,7 +812,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
                 // An acknowledgement of something stored, or a QoS 2 PUBLISH whose packet id is being stored, waits for its
                 // commit; what comes before it is flushed meanwhile.
-                written = 0;
+                var written = 0;
                 while (true)
                 {
                     written = WriteBatch(written);
@@ -822,7 +821,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                     Volatile.Write(ref _flushStartedAt, 0);
                     if (flush.IsCompleted || flush.IsCanceled)
                     {
-                        UnconfirmHeldQos2(written);
                         EndWrites();
                         return;
                     }
@@ -835,7 +833,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                     if (!await IsStoredAsync(_batch[written].Commit!).ConfigureAwait(false))
                     {
                         ForgetUnstoredQos2(written);
-                        UnconfirmHeldQos2(written);
 
                         // Closing: the next round writes only the DISCONNECT.
                         break;
@@ -843,13 +840,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                 }
 
                 _batch.Clear();
-                written = 0;
             }
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException)
         {
-            UnconfirmHeldQos2(written);
-
             // The transport is gone; the read loop ends the connection.
             EndedBy("network connection lost", ConnectionCloseReason.Network);
             _closing = true;
@@ -1021,23 +1015,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true } commit && NotAccepted(commit) is not { WentNowhere: false })
             {
                 _session!.ReleaseReceivedQos2(item.PacketId);
-            }
-        }
-    }
-
-    /// <summary>
-    /// QoS 2 PUBLISHes of the batch held for the commit of their packet id and not written (the commit failed, or the
-    /// connection ends first): the session stores them again for the next connection, which sends them once that commit
-    /// completed. Never written, they reached no client, so their ids can be recorded again as they are.
-    /// </summary>
-    private void UnconfirmHeldQos2(int from)
-    {
-        for (var i = from; i < _batch.Count; i++)
-        {
-            var item = _batch[i];
-            if (item.Type == PacketType.Publish && item.Commit is { IsCompletedSuccessfully: false })
-            {
-                _session?.Unconfirmed(item.PacketId);
             }
         }
     }

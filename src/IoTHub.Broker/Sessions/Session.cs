@@ -462,20 +462,29 @@ internal sealed class Session : IDenseTableEntry
 
             foreach (var inflight in _inflightOrder)
             {
-                if (inflight.Unconfirmed)
+                if (inflight.Commit is { } pending)
                 {
-                    // A QoS 2 PUBLISH that was never written because its packet id's commit failed (or did not finish before its
-                    // connection ended): stored again, and held again until that commit completed; never sent, so no DUP.
-                    inflight.Unconfirmed = false;
-                    Task? commit = null;
-                    if (Stored)
+                    if (!pending.IsCompletedSuccessfully)
                     {
-                        commit = StoreQos2Inflight(inflight.PacketId, inflight.Delivery);
-                        ForgetQueued(inflight.Delivery);
+                        // A QoS 2 PUBLISH never written: its packet id's commit failed, so it is stored again and waited for
+                        // again (never sent: DUP 0); or that commit has not finished yet (a takeover while the last connection
+                        // waited), and this connection waits for it too.
+                        var failed = pending.IsFaulted || pending.IsCanceled;
+                        if (failed)
+                        {
+                            _ = pending.Exception;
+                            inflight.Commit = Stored ? StoreQos2Inflight(inflight.PacketId, inflight.Delivery) : null;
+                            if (Stored)
+                            {
+                                ForgetQueued(inflight.Delivery);
+                            }
+                        }
+
+                        batch.Add(Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: !failed, inflight.Commit));
+                        continue;
                     }
 
-                    batch.Add(Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: false, commit));
-                    continue;
+                    inflight.Commit = null;
                 }
 
                 batch.Add(inflight.Released
@@ -524,13 +533,15 @@ internal sealed class Session : IDenseTableEntry
                     }
 
                     packetId = NextPacketId();
-                    AddInflight(new Inflight(packetId, delivery));
+                    var inflight = new Inflight(packetId, delivery);
+                    AddInflight(inflight);
                     if (Stored)
                     {
                         if (delivery.QualityOfService == QualityOfService.ExactlyOnce)
                         {
                             // Strict durability: written once its packet id is stored (StoreQos2Inflight).
                             commit = StoreQos2Inflight(packetId, delivery);
+                            inflight.Commit = commit;
                         }
                         else
                         {
@@ -690,21 +701,6 @@ internal sealed class Session : IDenseTableEntry
             }
 
             return true;
-        }
-    }
-
-    /// <summary>
-    /// A QoS 2 PUBLISH held for the commit of its packet id was not written (that commit failed, or the connection ended
-    /// first): the next connection stores its record again and waits for that commit before sending it (<see cref="CollectRedeliveries"/>).
-    /// </summary>
-    internal void Unconfirmed(ushort packetId)
-    {
-        lock (Sync)
-        {
-            if (TryGetInflight(packetId, out var node) && !node.Value.Released)
-            {
-                node.Value.Unconfirmed = true;
-            }
         }
     }
 
@@ -887,7 +883,10 @@ internal sealed class Session : IDenseTableEntry
 
         public bool Released { get; set; }
 
-        /// <summary>A QoS 2 PUBLISH held for the commit of its packet id and never written: its record may not be stored.</summary>
-        public bool Unconfirmed { get; set; }
+        /// <summary>
+        /// The commit a QoS 2 PUBLISH waits for before it is written (<see cref="StoreQos2Inflight"/>); null when none. A
+        /// PUBLISH is written only after it succeeded, so one not (yet) successful means the client never got this PUBLISH.
+        /// </summary>
+        public Task? Commit { get; set; }
     }
 }
