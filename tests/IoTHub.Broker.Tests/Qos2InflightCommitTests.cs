@@ -126,6 +126,31 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         Assert.NotSame(more, await Task.WhenAny(more, Task.Delay(HeldWindow)));
     }
 
+    [Fact]
+    public async Task A_connection_taking_the_session_over_while_the_commit_runs_waits_for_that_commit_too()
+    {
+        await using var subscriber = await ConnectSubscriberAsync(QualityOfService.ExactlyOnce);
+        var first = await QueueTwoAsync(subscriber, QualityOfService.ExactlyOnce);
+
+        _store.Hold();
+        await subscriber.SendAsync(new AckPacket(PacketType.PubRec, first.PacketId));
+        Assert.Equal(first.PacketId, (await subscriber.ExpectAckAsync(PacketType.PubRel)).PacketId);
+        await subscriber.SendAsync(new AckPacket(PacketType.PubComp, first.PacketId));
+        await _store.Holding.WaitAsync(MqttTestClient.Timeout);
+
+        // The client comes back on another connection while the second message's packet id is being committed: the
+        // resend of what is in flight [MQTT-4.4.0-1] waits for that commit as the first send did.
+        await using var again = await PipeClient.ConnectAsync(_broker!, "sub", MqttProtocolVersion.V500, cleanStart: false, properties: SubscriberProperties());
+        var next = again.ExpectPublishAsync();
+        Assert.NotSame(next, await Task.WhenAny(next, Task.Delay(HeldWindow)));
+
+        _store.Release();
+        var second = await next;
+        Assert.Equal("two", second.PayloadText);
+        var stored = await StoredSubscriberAsync();
+        Assert.Contains(stored.Outgoing, inflight => inflight.PacketId == second.PacketId && !inflight.Released && Payload(inflight.Message) == "two");
+    }
+
     private static MqttProperties SubscriberProperties() => new() { SessionExpiryInterval = 3600, ReceiveMaximum = 1 };
 
     private static string Payload(Messages.MqttMessage message) => System.Text.Encoding.UTF8.GetString(message.Payload.Span);
@@ -165,8 +190,12 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
     {
         private readonly MemoryBrokerStore _inner = new();
         private TaskCompletionSource? _gate;
+        private readonly TaskCompletionSource _holding = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public volatile bool Fail;
+
+        /// <summary>Completes once a commit waits at the gate.</summary>
+        public Task Holding => _holding.Task;
 
         public void Hold() => Volatile.Write(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
@@ -178,6 +207,7 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         {
             if (Volatile.Read(ref _gate) is { } gate)
             {
+                _holding.TrySetResult();
                 await gate.Task;
             }
 
