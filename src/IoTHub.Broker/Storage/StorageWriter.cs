@@ -63,6 +63,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
         _store = store;
         _maxPending = maxPendingOperations;
         Durability = durability;
+        HoldsQos2Deliveries = durability == StorageDurability.Strict && store.OutlivesBroker;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _loop = StartLoop();
@@ -74,7 +75,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
     /// Strict durability over a store another broker can load (<see cref="IBrokerStore.OutlivesBroker"/>): a QoS 2 PUBLISH
     /// to a stored session waits for the commit of its packet id (docs/storage.md).
     /// </summary>
-    internal bool HoldsQos2Deliveries => Durability == StorageDurability.Strict && _store.OutlivesBroker;
+    internal bool HoldsQos2Deliveries { get; }
 
     /// <summary>Transactions committed so far.</summary>
     public long CommittedBatches => Interlocked.Read(ref _batches);
