@@ -137,6 +137,7 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         Assert.Equal(first.PacketId, (await subscriber.ExpectAckAsync(PacketType.PubRel)).PacketId);
         await subscriber.SendAsync(new AckPacket(PacketType.PubComp, first.PacketId));
         await _store.Holding.WaitAsync(MqttTestClient.Timeout);
+        await InFlightOnlyAsync();
 
         // The client comes back on another connection while the second message's packet id is being committed: the
         // resend of what is in flight [MQTT-4.4.0-1] waits for that commit as the first send did.
@@ -149,6 +150,23 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         Assert.Equal("two", second.PayloadText);
         var stored = await StoredSubscriberAsync();
         Assert.Contains(stored.Outgoing, inflight => inflight.PacketId == second.PacketId && !inflight.Released && Payload(inflight.Message) == "two");
+    }
+
+    /// <summary>Waits until the subscriber's second message left the queue for the in-flight list (a bounded poll of the session's state).</summary>
+    private async Task InFlightOnlyAsync()
+    {
+        var deadline = DateTime.UtcNow + MqttTestClient.Timeout;
+        while (true)
+        {
+            var state = _broker!.FindSession("sub")!.Snapshot(TimeProvider.System, 0, DateTimeOffset.UtcNow);
+            if (state.QueuedMessages == 0 && state.InflightMessages == 1)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the second message never went in flight");
+            await Task.Delay(5);
+        }
     }
 
     private static MqttProperties SubscriberProperties() => new() { SessionExpiryInterval = 3600, ReceiveMaximum = 1 };
