@@ -810,7 +810,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                     continue;
                 }
 
-                // An acknowledgement of something stored waits for its commit; what comes before it is flushed meanwhile.
+                // An acknowledgement of something stored, or a QoS 2 PUBLISH whose packet id is being stored, waits for its
+                // commit; what comes before it is flushed meanwhile.
                 var written = 0;
                 while (true)
                 {

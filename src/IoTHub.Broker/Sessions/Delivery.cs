@@ -46,11 +46,14 @@ internal readonly struct Outbound
 
     public ControlPacket? Control { get; }
 
-    /// <summary>The storage commit this acknowledgement must wait for (strict durability); null when none.</summary>
+    /// <summary>
+    /// The storage commit this packet must wait for (strict durability): an acknowledgement's, or a QoS 2 PUBLISH's record
+    /// of its packet id; null when none.
+    /// </summary>
     public Task? Commit { get; }
 
-    public static Outbound Publish(in Delivery delivery, ushort packetId, bool duplicate) =>
-        new(PacketType.Publish, delivery, packetId, duplicate, ReasonCode.Success, null);
+    public static Outbound Publish(in Delivery delivery, ushort packetId, bool duplicate, Task? commit = null) =>
+        new(PacketType.Publish, delivery, packetId, duplicate, ReasonCode.Success, null, commit);
 
     public static Outbound Ack(PacketType type, ushort packetId, ReasonCode reasonCode, Task? commit = null) =>
         new(type, default, packetId, false, reasonCode, null, commit);

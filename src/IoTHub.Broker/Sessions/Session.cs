@@ -427,6 +427,17 @@ internal sealed class Session : IDenseTableEntry
         _persistence.Write(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
             delivery.QualityOfService, delivery.Retain, released));
 
+    /// <summary>
+    /// Records a QoS 2 message's packet id before its PUBLISH goes out: the write loop holds the PUBLISH until the returned
+    /// commit completed (strict durability; null when there is nothing to wait for). Sent with an id the store does not have,
+    /// a crash before the commit would make the restarted broker (or the node adopting the session) send it again under a
+    /// new id, which the client may deliver as a new message: MQTT 5.0 §4.3.3 and 3.1.1 §4.3.3 store the message before
+    /// the PUBLISH, and resumption resends it with its original packet id [MQTT-4.4.0-1].
+    /// </summary>
+    private Task? StoreQos2Inflight(ushort packetId, in Delivery delivery) =>
+        _persistence.WriteAwaited(StorageOperation.SetOutgoingInflight(ClientId, packetId, delivery.Sequence, delivery.Message,
+            delivery.QualityOfService, delivery.Retain, released: false));
+
     private void ForgetQueued(in Delivery delivery)
     {
         if (delivery.Sequence != 0)
@@ -451,6 +462,31 @@ internal sealed class Session : IDenseTableEntry
 
             foreach (var inflight in _inflightOrder)
             {
+                if (inflight.Commit is { } pending)
+                {
+                    if (!pending.IsCompletedSuccessfully)
+                    {
+                        // A QoS 2 PUBLISH never written: its packet id's commit failed, so it is stored again and waited for
+                        // again (never sent: DUP 0); or that commit has not finished yet (a takeover while the last connection
+                        // waited), and this connection waits for it too.
+                        var failed = pending.IsFaulted || pending.IsCanceled;
+                        if (failed)
+                        {
+                            _ = pending.Exception;
+                            inflight.Commit = Stored ? StoreQos2Inflight(inflight.PacketId, inflight.Delivery) : null;
+                            if (Stored)
+                            {
+                                ForgetQueued(inflight.Delivery);
+                            }
+                        }
+
+                        batch.Add(Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: !failed, inflight.Commit));
+                        continue;
+                    }
+
+                    inflight.Commit = null;
+                }
+
                 batch.Add(inflight.Released
                     ? Outbound.Ack(PacketType.PubRel, inflight.PacketId, ReasonCode.Success)
                     : Outbound.Publish(inflight.Delivery, inflight.PacketId, duplicate: true));
@@ -488,6 +524,7 @@ internal sealed class Session : IDenseTableEntry
                 }
 
                 ushort packetId = 0;
+                Task? commit = null;
                 if (delivery.QualityOfService != QualityOfService.AtMostOnce)
                 {
                     if (InflightCount >= window)
@@ -496,16 +533,27 @@ internal sealed class Session : IDenseTableEntry
                     }
 
                     packetId = NextPacketId();
-                    AddInflight(new Inflight(packetId, delivery));
+                    var inflight = new Inflight(packetId, delivery);
+                    AddInflight(inflight);
                     if (Stored)
                     {
-                        StoreInflight(packetId, delivery, released: false);
+                        if (delivery.QualityOfService == QualityOfService.ExactlyOnce)
+                        {
+                            // Strict durability: written once its packet id is stored (StoreQos2Inflight).
+                            commit = StoreQos2Inflight(packetId, delivery);
+                            inflight.Commit = commit;
+                        }
+                        else
+                        {
+                            StoreInflight(packetId, delivery, released: false);
+                        }
+
                         ForgetQueued(delivery);
                     }
                 }
 
                 _pending.RemoveOldest();
-                batch.Add(Outbound.Publish(delivery, packetId, duplicate: false));
+                batch.Add(Outbound.Publish(delivery, packetId, duplicate: false, commit));
             }
 
             Counters.Drop(DropReason.Expired, expired);
@@ -834,5 +882,11 @@ internal sealed class Session : IDenseTableEntry
         public Delivery Delivery { get; } = delivery;
 
         public bool Released { get; set; }
+
+        /// <summary>
+        /// The commit a QoS 2 PUBLISH waits for before it is written (<see cref="StoreQos2Inflight"/>); null when none. A
+        /// PUBLISH is written only after it succeeded, so one not (yet) successful means the client never got this PUBLISH.
+        /// </summary>
+        public Task? Commit { get; set; }
     }
 }

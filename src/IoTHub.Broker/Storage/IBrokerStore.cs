@@ -15,6 +15,12 @@ public interface IBrokerStore : IAsyncDisposable
     /// mode it returns only once the batch is on stable storage (fsync, synchronous commit).
     /// </summary>
     Task CommitAsync(ReadOnlyMemory<StorageOperation> batch, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether what it commits can be loaded by another broker than the one writing it (after a restart, or by another
+    /// node): false for a memory store of its own, where waiting for a commit protects nothing a crash would keep.
+    /// </summary>
+    bool OutlivesBroker => true;
 }
 
 /// <summary>What a completed write promises.</summary>

@@ -8,6 +8,9 @@ public sealed class MemoryBrokerStore(StorageModel? model = null) : IBrokerStore
 {
     private readonly StorageModel _model = model ?? new StorageModel();
 
+    /// <summary>Only over a model shared with another store (a broker started again over the same data, in tests).</summary>
+    public bool OutlivesBroker { get; } = model is not null;
+
     public Task<StoredState> LoadAsync(CancellationToken cancellationToken = default)
     {
         lock (_model)

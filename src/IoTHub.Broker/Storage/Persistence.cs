@@ -60,6 +60,25 @@ internal sealed class Persistence(StorageWriter? writer)
         t_lastCommit = batch;
     }
 
+    /// <summary>
+    /// Writes <paramref name="operation"/> and returns its batch's commit when there is one to wait for (strict durability
+    /// over a store that outlives the broker, not committed yet); null otherwise. Unlike
+    /// <see cref="Write"/> it does not add to the packet being handled: what waits for it is the caller's (a QoS 2 PUBLISH
+    /// held by the write loop until its packet id is stored).
+    /// </summary>
+    public Task? WriteAwaited(in StorageOperation operation)
+    {
+        if (writer is not { HoldsQos2Deliveries: true })
+        {
+            // Relaxed durability, or a memory store of the broker's own: today's write, nothing waits for it.
+            Write(operation);
+            return null;
+        }
+
+        var commit = writer.WriteAsync(operation);
+        return commit.IsCompletedSuccessfully ? null : commit.AsTask();
+    }
+
     /// <summary>Makes the packet being handled wait for <paramref name="accepted"/> too: the other nodes of a cluster taking it.</summary>
     public static void WaitFor(Task accepted) => t_accepted = t_accepted is { } other ? Both(other, accepted) : accepted;
 

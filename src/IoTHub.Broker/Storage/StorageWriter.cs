@@ -63,12 +63,19 @@ public sealed partial class StorageWriter : IAsyncDisposable
         _store = store;
         _maxPending = maxPendingOperations;
         Durability = durability;
+        HoldsQos2Deliveries = durability == StorageDurability.Strict && store.OutlivesBroker;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _loop = StartLoop();
     }
 
     public StorageDurability Durability { get; }
+
+    /// <summary>
+    /// Strict durability over a store another broker can load (<see cref="IBrokerStore.OutlivesBroker"/>): a QoS 2 PUBLISH
+    /// to a stored session waits for the commit of its packet id (docs/storage.md).
+    /// </summary>
+    internal bool HoldsQos2Deliveries { get; }
 
     /// <summary>Transactions committed so far.</summary>
     public long CommittedBatches => Interlocked.Read(ref _batches);
