@@ -49,10 +49,7 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         var first = await QueueTwoAsync(subscriber, QualityOfService.ExactlyOnce);
 
         // The first flow ends; the second message takes its packet id in a commit that is held.
-        _store.Hold();
-        await subscriber.SendAsync(new AckPacket(PacketType.PubRec, first.PacketId));
-        Assert.Equal(first.PacketId, (await subscriber.ExpectAckAsync(PacketType.PubRel)).PacketId);
-        await subscriber.SendAsync(new AckPacket(PacketType.PubComp, first.PacketId));
+        await EndFirstFlowWithCommitsHeldAsync(subscriber, first.PacketId);
 
         // Before: written at once, with an id the store did not have (a crash now sent it again under another id).
         var next = subscriber.ExpectPublishAsync();
@@ -132,10 +129,7 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         await using var subscriber = await ConnectSubscriberAsync(QualityOfService.ExactlyOnce);
         var first = await QueueTwoAsync(subscriber, QualityOfService.ExactlyOnce);
 
-        _store.Hold();
-        await subscriber.SendAsync(new AckPacket(PacketType.PubRec, first.PacketId));
-        Assert.Equal(first.PacketId, (await subscriber.ExpectAckAsync(PacketType.PubRel)).PacketId);
-        await subscriber.SendAsync(new AckPacket(PacketType.PubComp, first.PacketId));
+        await EndFirstFlowWithCommitsHeldAsync(subscriber, first.PacketId);
         await _store.Holding.WaitAsync(MqttTestClient.Timeout);
         await InFlightOnlyAsync();
 
@@ -172,6 +166,15 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
     private static MqttProperties SubscriberProperties() => new() { SessionExpiryInterval = 3600, ReceiveMaximum = 1 };
 
     private static string Payload(Messages.MqttMessage message) => System.Text.Encoding.UTF8.GetString(message.Payload.Span);
+
+    /// <summary>Ends the first message's QoS 2 flow with the store's commits held: the second message then takes its packet id in a held commit.</summary>
+    private async Task EndFirstFlowWithCommitsHeldAsync(MqttTestClient subscriber, ushort firstId)
+    {
+        _store.Hold();
+        await subscriber.SendAsync(new AckPacket(PacketType.PubRec, firstId));
+        Assert.Equal(firstId, (await subscriber.ExpectAckAsync(PacketType.PubRel)).PacketId);
+        await subscriber.SendAsync(new AckPacket(PacketType.PubComp, firstId));
+    }
 
     private async Task<MqttTestClient> ConnectSubscriberAsync(QualityOfService qos)
     {
