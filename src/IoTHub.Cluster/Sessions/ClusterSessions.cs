@@ -98,8 +98,9 @@ internal sealed partial class ClusterSessions(ILocalSessions broker, ClusterRout
             var settled = owner.Equals(local.SiloAddress) ? SettleAsync(clientIds) : grains.GetGrain<INodeSessionsGrain>(owner.ToParsableString()).SettleAsync(clientIds);
             await settled.WaitAsync(settings.ClaimTimeout).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TimeoutException or OrleansException or SiloUnavailableException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Whatever failed, the adoption goes on: at worst the dead node's routes go a batch early (docs/clustering.md#a-dead-nodes-routes).
             Log.NotSettled(logger, clientIds.Length, owner.ToParsableString(), e.Message);
         }
     }
