@@ -228,9 +228,8 @@ internal static class Failover
         private long _longestWait;
         private long _nextSequence;
 
-        // When each message was acknowledged (Stopwatch timestamps), through the packet id it was sent with: where the lost ones fall.
+        // When each message was acknowledged (Stopwatch timestamps), by sequence number: where the lost ones fall.
         private readonly Lock _timesLock = new();
-        private readonly Dictionary<ushort, long> _sending = [];
         private readonly Dictionary<long, long> _acknowledgedAt = [];
 
         /// <summary>Connections the node closed under the publisher.</summary>
@@ -251,10 +250,6 @@ internal static class Failover
             }
 
             Ledger.OnSending(packetId, sequence, topic);
-            lock (_timesLock)
-            {
-                _sending[packetId] = sequence;
-            }
         }
 
         /// <summary>
@@ -297,15 +292,14 @@ internal static class Failover
                 Volatile.Write(ref _longestWait, wait);
             }
 
-            lock (_timesLock)
+            var sequence = Ledger.Acknowledge(packetId);
+            if (sequence >= 0)
             {
-                if (_sending.Remove(packetId, out var sequence))
+                lock (_timesLock)
                 {
                     _acknowledgedAt[sequence] = now;
                 }
             }
-
-            Ledger.OnAcknowledged(packetId);
         }
 
         public void OnReceived(in PublishPacket publish) => Ledger.OnReceived(publish);

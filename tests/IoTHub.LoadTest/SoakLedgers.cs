@@ -123,14 +123,17 @@ internal sealed class PublisherLedger : IMessageObserver
         }
     }
 
-    public void OnAcknowledged(ushort packetId)
+    public void OnAcknowledged(ushort packetId) => Acknowledge(packetId);
+
+    /// <summary>Records the acknowledgement of <paramref name="packetId"/>; returns its message's sequence number, -1 when none waited for it.</summary>
+    public long Acknowledge(ushort packetId)
     {
         lock (_lock)
         {
             if (!_unacknowledged.Remove(packetId, out var sent))
             {
                 _unknownAcks++;
-                return;
+                return -1;
             }
 
             _acknowledged.Add(sent.Sequence);
@@ -139,6 +142,8 @@ internal sealed class PublisherLedger : IMessageObserver
             {
                 _newest[sent.Topic] = sent.Sequence;
             }
+
+            return sent.Sequence;
         }
     }
 

@@ -193,27 +193,37 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         if (refusing > 0)
         {
             Log.SessionMoving(_logger, clientId, newOwner, refusing);
-            _ = ResolveMoveWhenDueAsync(clientId, newOwner, deadline);
+            // At the limit, what is left of the move ends: the new node's filters did not show those keys in time.
+            _ = AfterAsync(_settings.MoveWaitLimit, () =>
+            {
+                var overdue = Replica.Overdue(newOwner, deadline);
+                if (overdue.Length > 0)
+                {
+                    Log.MoveNotSeenInTime(_logger, clientId, newOwner, overdue.Length, _settings.MoveWaitLimit.TotalSeconds);
+                    ReleaseRemovals(overdue);
+                }
+            });
         }
     }
 
-    /// <summary>Ends what is left of a move at its limit: the new node's filters did not show those keys in time.</summary>
-    private async Task ResolveMoveWhenDueAsync(string clientId, string newOwner, long deadline)
+    /// <summary>Runs <paramref name="then"/> once <paramref name="delay"/> passed; not when this node stops first, unless <paramref name="alsoWhenStopping"/>.</summary>
+    private async Task AfterAsync(TimeSpan delay, Action then, bool alsoWhenStopping = false)
     {
         try
         {
-            await Task.Delay(_settings.MoveWaitLimit, _time, _stopping.Token).ConfigureAwait(false);
-            var overdue = Replica.Overdue(newOwner, deadline);
-            if (overdue.Length > 0)
-            {
-                Log.MoveNotSeenInTime(_logger, clientId, newOwner, overdue.Length, _settings.MoveWaitLimit.TotalSeconds);
-                ReleaseRemovals(overdue);
-            }
+            await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!alsoWhenStopping)
+        {
+            // This node stops.
+            return;
         }
         catch (OperationCanceledException)
         {
-            // This node stops.
+            // This node stops, and what it does is due anyway.
         }
+
+        then();
     }
 
     /// <summary>Sends the held removals of route <paramref name="keys"/> that no longer refuse with the next batch.</summary>
@@ -757,41 +767,17 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
             Abandon(routes);
             Log.NodeBuried(_logger, node, routes.Filters.Count, routes.Outbox?.Lost ?? 0);
-            _ = RefuseHeldAfterAsync(routes);
+            // A held acknowledgement waits ForwardAckTimeout at most, as one held for another node does (on a stop too).
+            _ = AfterAsync(_settings.ForwardAckTimeout, routes.RefuseHeld, alsoWhenStopping: true);
         }
 
-        _ = PurgeIfNotAdoptedAsync(node);
-    }
-
-    /// <summary>A held acknowledgement waits <see cref="RoutingSettings.ForwardAckTimeout"/> at most, as one held for another node does.</summary>
-    private async Task RefuseHeldAfterAsync(NodeRoutes routes)
-    {
-        try
+        _ = AfterAsync(_settings.AdoptionWaitLimit, () =>
         {
-            await Task.Delay(_settings.ForwardAckTimeout, _time, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // This node stops: its connections close anyway.
-        }
-
-        routes.RefuseHeld();
-    }
-
-    private async Task PurgeIfNotAdoptedAsync(string node)
-    {
-        try
-        {
-            await Task.Delay(_settings.AdoptionWaitLimit, _time, _stopping.Token).ConfigureAwait(false);
             if (Purge(node, $"no node adopted its sessions within {_settings.AdoptionWaitLimit.TotalSeconds:N0} s"))
             {
                 Log.NotAdoptedInTime(_logger, node, _settings.AdoptionWaitLimit.TotalSeconds);
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // This node stops.
-        }
+        });
     }
 
     /// <summary>Forgets the filters of a dead node (buried or not yet) and what was queued for it; false when they were forgotten already.</summary>
