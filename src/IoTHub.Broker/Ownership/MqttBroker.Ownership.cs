@@ -213,7 +213,7 @@ public sealed partial class MqttBroker
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     Interlocked.Increment(ref failed);
-                    failure = e.Message;
+                    failure = e.GetBaseException().Message;
                 }
             }).ConfigureAwait(false);
 

@@ -21,37 +21,75 @@ public sealed class ForwardNotAcceptedException : Exception
     {
     }
 
-    private ForwardNotAcceptedException(string message, bool wentNowhere)
+    /// <param name="notTaken">
+    /// Whether no session on the nodes it is about can have the message: refused before it was queued (a dead node's routes, a moving
+    /// session's, a full queue), or queued and certainly never sent (<see cref="NotTaken"/>).
+    /// </param>
+    public ForwardNotAcceptedException(string message, bool notTaken)
         : base(message)
     {
+        NotTaken = notTaken;
+    }
+
+    private ForwardNotAcceptedException(string message, bool notTaken, bool wentNowhere)
+        : base(message)
+    {
+        NotTaken = notTaken;
         WentNowhere = wentNowhere;
     }
 
     /// <summary>
-    /// The message reached no session and no node: every node it was for refused it at once (a dead node whose sessions are not adopted
-    /// yet) and no session here matched it. A QoS 2 resend may then be routed afresh: nothing can get it twice.
+    /// No session on the nodes this is about got the message: refused before it was queued for them, or queued but never sent (the node
+    /// was declared dead first, or the call was refused before it left). False when a call that carried it failed or timed out: the node
+    /// may have taken it.
+    /// </summary>
+    public bool NotTaken { get; }
+
+    /// <summary>
+    /// The message reached no session and no node: every node it was for did not take it (<see cref="NotTaken"/>) and no session here
+    /// matched it. A QoS 2 resend may then be routed afresh: nothing can get it twice.
     /// </summary>
     public bool WentNowhere { get; }
 
     /// <summary>
-    /// The refusal <paramref name="refused"/> (faulted now or later) of a message queued for no node and no session: when it faults, it
-    /// faults as one that went nowhere (<see cref="WentNowhere"/>).
+    /// What the acknowledgement of a message that no session here got waits for: the other nodes' acceptance <paramref name="accepted"/>,
+    /// except that a failure as <see cref="NotTaken"/> becomes one that went nowhere (<see cref="WentNowhere"/>). The last result is reused on the thread while the acceptance is the same (one per batch of a node).
     /// </summary>
-    public static Task Nowhere(Task refused)
+    public static Task Nowhere(Task accepted)
     {
-        ArgumentNullException.ThrowIfNull(refused);
-        return refused.IsFaulted ? Task.FromException(WentNowhereFor(refused)) : NowhereWhenRefusedAsync(refused);
-    }
-
-    private static async Task NowhereWhenRefusedAsync(Task refused)
-    {
-        await refused.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (refused.IsFaulted)
+        ArgumentNullException.ThrowIfNull(accepted);
+        if (accepted.IsCompletedSuccessfully)
         {
-            throw WentNowhereFor(refused);
+            return accepted;
         }
+
+        if (t_last is { } last && ReferenceEquals(last.Accepted, accepted))
+        {
+            return last.Nowhere;
+        }
+
+        var nowhere = accepted.IsFaulted ? (NotTakenIn(accepted) is { } notTaken ? Task.FromException(WentNowhereFor(notTaken)) : accepted) : NowhereWhenNotTakenAsync(accepted);
+        t_last = (accepted, nowhere);
+        return nowhere;
     }
 
-    private static ForwardNotAcceptedException WentNowhereFor(Task refused) =>
-        new(refused.Exception?.InnerException?.Message ?? "not accepted", wentNowhere: true);
+    [ThreadStatic]
+    private static (Task Accepted, Task Nowhere)? t_last;
+
+    private static async Task NowhereWhenNotTakenAsync(Task accepted)
+    {
+        await accepted.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (NotTakenIn(accepted) is { } notTaken)
+        {
+            throw WentNowhereFor(notTaken);
+        }
+
+        await accepted.ConfigureAwait(false);
+    }
+
+    /// <summary>The failure of <paramref name="accepted"/> when it is one of a message no node took; null otherwise.</summary>
+    private static ForwardNotAcceptedException? NotTakenIn(Task accepted) =>
+        accepted.Exception?.InnerExceptions is [ForwardNotAcceptedException { NotTaken: true } notTaken] ? notTaken : null;
+
+    private static ForwardNotAcceptedException WentNowhereFor(ForwardNotAcceptedException notTaken) => new(notTaken.Message, notTaken: true, wentNowhere: true);
 }

@@ -181,10 +181,8 @@ internal sealed class MessageRouter
                 if (accepted is not null)
                 {
                     // The PUBLISH being handled is acknowledged once the other nodes took it too (docs/clustering.md#acknowledged-forwarding);
-                    // queued for no node (only refused) and for no session here, it went nowhere (a QoS 2 resend is routed afresh).
-                    Persistence.WaitFor(remoteNodes == 0 && matches.Count == 0 && shared.Count == 0
-                        ? ForwardNotAcceptedException.Nowhere(accepted)
-                        : accepted);
+                    // taken by no node and by no session here, it went nowhere (a QoS 2 resend is routed afresh).
+                    Persistence.WaitFor(matches.Count == 0 && shared.Count == 0 ? ForwardNotAcceptedException.Nowhere(accepted) : accepted);
                 }
             }
 

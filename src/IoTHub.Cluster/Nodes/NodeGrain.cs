@@ -39,6 +39,33 @@ internal sealed class OnNodePlacementDirector : IPlacementDirector
         var node = SiloAddress.FromParsableString(target.GrainIdentity.Key.ToString()!);
         return context.GetCompatibleSilos(target).Contains(node)
             ? Task.FromResult(node)
-            : throw new OrleansException($"Node {node} is not an active member of the cluster.");
+            : throw new NodeNotActiveException(node);
+    }
+}
+
+/// <summary>
+/// A call to a grain of a node that is not an active member of the cluster (dead, or gone) was refused before it was sent: the node
+/// certainly did not get it.
+/// </summary>
+[GenerateSerializer]
+public sealed class NodeNotActiveException : OrleansException
+{
+    public NodeNotActiveException()
+    {
+    }
+
+    public NodeNotActiveException(string message)
+        : base(message)
+    {
+    }
+
+    public NodeNotActiveException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    internal NodeNotActiveException(SiloAddress node)
+        : base($"Node {node} is not an active member of the cluster.")
+    {
     }
 }

@@ -20,6 +20,9 @@ internal sealed class Acceptance
 
     // Messages of it the sender is done with (the node took them, or they expired); the sender's alone.
     private int _settled;
+
+    // Messages of it that certainly never reached the node: purged from the queue, or in a call refused before it left.
+    private int _notTaken;
     private ITimer? _bound;
 
     public Task Task => _accepted.Task;
@@ -52,10 +55,15 @@ internal sealed class Acceptance
         }
     }
 
-    /// <summary>Its publishers are not acknowledged: some of its messages may not have reached the node.</summary>
-    public void Fail(string reason)
+    /// <summary>
+    /// Its publishers are not acknowledged: some of its messages may not have reached the node. <paramref name="notTaken"/> of them
+    /// certainly did not; when that makes all of them, the failure says so (<see cref="ForwardNotAcceptedException.NotTaken"/>), and a
+    /// QoS 2 message that went to no other node or session may be routed afresh when sent again.
+    /// </summary>
+    public void Fail(string reason, int notTaken = 0)
     {
-        if (_accepted.TrySetException(new ForwardNotAcceptedException(reason)))
+        var none = Interlocked.Add(ref _notTaken, notTaken) == Volatile.Read(ref _count);
+        if (_accepted.TrySetException(new ForwardNotAcceptedException(reason, notTaken: none)))
         {
             _bound?.Dispose();
 

@@ -316,14 +316,36 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         }
 
         Task[] parts = [.. accepting];
-        var all = Task.WhenAll(parts);
+        var all = AllAcceptedAsync(parts);
         t_lastAccepting = (parts, all);
         return all;
     }
 
+    /// <summary>
+    /// Completes when every node accepted; otherwise faults once all answered, with one <see cref="ForwardNotAcceptedException"/> that is
+    /// <see cref="ForwardNotAcceptedException.NotTaken"/> only when no node took the message (one that did must not get it again).
+    /// </summary>
+    private static async Task AllAcceptedAsync(Task[] parts)
+    {
+        await Task.WhenAll(parts).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        ForwardNotAcceptedException? first = null;
+        var notTaken = true;
+        foreach (var part in parts)
+        {
+            var failure = part.Exception?.InnerException as ForwardNotAcceptedException;
+            first ??= failure;
+            notTaken &= failure is { NotTaken: true };
+        }
+
+        if (first is not null)
+        {
+            throw new ForwardNotAcceptedException(first.Message, notTaken);
+        }
+    }
+
     /// <summary>What a publisher's acknowledgement waits for when the node's queue was full: nothing, it is withheld.</summary>
     private static Task QueueFull(NodeRoutes node) =>
-        Task.FromException(new ForwardNotAcceptedException($"the queue for node {node.Id} is full"));
+        Task.FromException(new ForwardNotAcceptedException($"the queue for node {node.Id} is full", notTaken: true));
 
     public void ShareRetained(MqttMessage message)
     {

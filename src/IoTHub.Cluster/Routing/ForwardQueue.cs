@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using IoTHub.Broker.Messages;
+using IoTHub.Cluster.Nodes;
 
 namespace IoTHub.Cluster.Routing;
 
@@ -101,21 +102,42 @@ internal sealed class ForwardQueue
     /// <summary>Wakes the sender for what was queued: at once, or when the read that routed it is done (<see cref="ClusterRouting"/>).</summary>
     public void Wake() => _wake.Writer.TryWrite(true);
 
-    /// <summary>The node is dead: no more messages, and those still queued are counted lost; the sender ends.</summary>
+    /// <summary>
+    /// The node is dead: no more messages, and those still queued are counted lost and never sent; the sender ends. Under the lock that
+    /// counts an acceptance's messages as they are queued, so that an acceptance all of whose messages were still here is known as one
+    /// the node did not take.
+    /// </summary>
     public void Abandon()
     {
-        _messages.Writer.TryComplete();
-        _wake.Writer.TryComplete();
-        while (_messages.Reader.TryRead(out var forward))
+        lock (_acceptanceLock)
         {
-            Interlocked.Increment(ref _lost);
-            if (forward.Acceptance is { } acceptance)
+            _messages.Writer.TryComplete();
+            _wake.Writer.TryComplete();
+            Acceptance? run = null;
+            var length = 0;
+            while (_messages.Reader.TryRead(out var forward))
             {
-                acceptance.Fail($"node {_node} was declared dead before it took the message");
+                Interlocked.Increment(ref _lost);
+                if (forward.Acceptance is not { } acceptance)
+                {
+                    continue;
+                }
+
                 Unhold(1, accepted: false);
+                if (!ReferenceEquals(acceptance, run))
+                {
+                    run?.Fail(NotTakenReason, length);
+                    (run, length) = (acceptance, 0);
+                }
+
+                length++;
             }
+
+            run?.Fail(NotTakenReason, length);
         }
     }
+
+    private string NotTakenReason => $"node {_node} was declared dead before it took the message";
 
     private void Unhold(int count, bool accepted)
     {
@@ -144,8 +166,11 @@ internal sealed class ForwardQueue
         }
     }
 
-    /// <summary>The call carrying <paramref name="acceptances"/> (one entry per message, null for QoS 0) succeeded or failed: each run of one acceptance is settled or failed.</summary>
-    private void Answer(List<Acceptance?> acceptances, string? failure)
+    /// <summary>
+    /// The call carrying <paramref name="acceptances"/> (one entry per message, null for QoS 0) succeeded or failed (<paramref name="neverLeft"/>:
+    /// refused before it was sent): each run of one acceptance is settled or failed.
+    /// </summary>
+    private void Answer(List<Acceptance?> acceptances, string? failure, bool neverLeft = false)
     {
         var i = 0;
         while (i < acceptances.Count)
@@ -169,7 +194,7 @@ internal sealed class ForwardQueue
             }
             else
             {
-                acceptance.Fail(failure);
+                acceptance.Fail(failure, neverLeft ? run : 0);
             }
 
             // Accepted in time, or not: then its publishers were (or are being) disconnected without an acknowledgement.
@@ -243,9 +268,10 @@ internal sealed class ForwardQueue
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // No retry, which could deliver a batch the node did get twice: the publishers of its QoS 1 and 2 messages are
-                    // not acknowledged and send them again (docs/clustering.md#acknowledged-forwarding).
+                    // not acknowledged and send them again (docs/clustering.md#acknowledged-forwarding). A call refused before it left
+                    // (the node no longer a member) certainly delivered nothing: its QoS 2 messages may be routed afresh.
                     Interlocked.Add(ref _lost, batch.Count);
-                    Answer(acceptances, $"the call to node {_node} failed: {e.Message}");
+                    Answer(acceptances, $"the call to node {_node} failed: {e.Message}", neverLeft: e is NodeNotActiveException);
                     failed(batch.Count, e);
                 }
 

@@ -31,7 +31,7 @@ internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
     public void Refuse(string reason)
     {
         var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        refusal.SetException(new ForwardNotAcceptedException(reason));
+        refusal.SetException(new ForwardNotAcceptedException(reason, notTaken: true));
         _refusal = refusal;
     }
 
@@ -50,7 +50,7 @@ internal sealed class NodeRoutes(string id, ForwardQueue? outbox)
     {
         if (_heldFor is { } reason)
         {
-            _refusal?.TrySetException(new ForwardNotAcceptedException(reason));
+            _refusal?.TrySetException(new ForwardNotAcceptedException(reason, notTaken: true));
         }
     }
 }

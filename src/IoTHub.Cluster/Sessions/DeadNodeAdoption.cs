@@ -21,10 +21,12 @@ namespace IoTHub.Cluster.Sessions;
 internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ClusterSessions sessions, ClusterRouting routing, ILocalSiloDetails local,
     IClusterMembershipService membership, ILogger<DeadNodeAdoption> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
-    /// <summary>How often the adoption of one dead node is tried while some of its sessions could not be claimed or read.</summary>
-    private const int Attempts = 5;
+    /// <summary>How often the adoption of one dead node is tried while some of its sessions could not be claimed or read: for about 5 s.</summary>
+    private const int Attempts = 20;
 
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    // Short: a session that failed once (most often in a race with its client, which took it on another node meanwhile) delays the purge
+    // of the dead node's routes, and with them every publisher of a message for its sessions, until it is tried again.
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<SiloAddress> _done = [];
@@ -119,7 +121,7 @@ internal sealed partial class DeadNodeAdoption(ILocalSessions broker, ClusterSes
             }
             catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
             {
-                Log.AdoptionFailed(logger, node, attempt, e.Message);
+                Log.AdoptionFailed(logger, node, attempt, e.GetBaseException().Message);
             }
 
             // What is left is tried again a little later (an arbiter of the dead node's share not yet found again, a store that did not answer).

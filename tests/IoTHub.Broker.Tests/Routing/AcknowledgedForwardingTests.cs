@@ -62,11 +62,14 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
         Assert.Equal(0, _broker.Statistics.ConnectionsClosed(ConnectionCloseReason.StorageError));
     }
 
-    [Fact]
-    public async Task A_qos2_publish_not_accepted_keeps_its_packet_id_so_the_resend_is_not_routed_twice()
+    // Whether or not a session here got it: the node whose call failed may have taken it.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_qos2_publish_not_accepted_keeps_its_packet_id_so_the_resend_is_not_routed_twice(bool localSubscriber)
     {
         await using var local = await PipeClient.ConnectAsync(_broker, "local");
-        await local.SubscribeAsync("t", QualityOfService.ExactlyOnce);
+        await local.SubscribeAsync(localSubscriber ? "t" : "elsewhere", QualityOfService.ExactlyOnce);
 
         var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
         await using (var first = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
@@ -76,7 +79,10 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
             Assert.DoesNotContain(await first.DrainUntilClosedAsync(), p => p.Type == PacketType.PubRec);
         }
 
-        Assert.Equal("once", (await local.ExpectPublishAsync()).PayloadText);
+        if (localSubscriber)
+        {
+            Assert.Equal("once", (await local.ExpectPublishAsync()).PayloadText);
+        }
 
         // Sent again with DUP [MQTT-4.4.0-1]: answered as a duplicate, not routed again (routing forwards before it acknowledges).
         await using var again = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry);
@@ -85,26 +91,30 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
         Assert.Equal(1, _remote.Forwarded(QualityOfService.ExactlyOnce));
     }
 
-    // A QoS 2 message every node it was for refused at once (a dead node whose sessions are not adopted yet,
-    // docs/clustering.md#a-dead-nodes-routes) went nowhere when no session here matched it: its packet id is forgotten and the resend
+    // A QoS 2 message no node it was for took went nowhere when no session here matched it: its packet id is forgotten and the resend
     // is routed afresh, to the node that has the sessions by then. With a session here that got it, the id is kept [MQTT-4.3.3-10].
-    // The refusal comes at once (a moving session's routes) or later (a dead node's, held until its sessions are adopted).
+    // Not taken: refused at once (a moving session's routes), refused later (a dead node's, held until its sessions are adopted,
+    // docs/clustering.md#a-dead-nodes-routes), or queued for a node and never sent (it was declared dead first, or the call was refused
+    // before it left).
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    public async Task A_qos2_publish_refused_before_it_went_anywhere_is_routed_afresh_when_sent_again(bool localSubscriber, bool held)
+    [InlineData(false, false, false)]
+    [InlineData(true, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, true, false)]
+    [InlineData(false, true, true)]
+    [InlineData(true, true, true)]
+    public async Task A_qos2_publish_no_node_took_is_routed_afresh_when_sent_again(bool localSubscriber, bool held, bool queued)
     {
         await using var local = await PipeClient.ConnectAsync(_broker, "local");
         await local.SubscribeAsync(localSubscriber ? "t" : "elsewhere", QualityOfService.ExactlyOnce);
         var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!held)
         {
-            refusal.SetException(new ForwardNotAcceptedException("node b is dead and its sessions were not adopted yet"));
+            refusal.SetException(new ForwardNotAcceptedException("node b is dead and its sessions were not adopted yet", notTaken: true));
         }
 
         _remote.RefuseNext = refusal.Task;
+        _remote.RefusedQueued = queued;
 
         var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
         await using (var first = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
@@ -115,7 +125,7 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
             {
                 // Held: neither a PUBREC nor a close while the refusal waits.
                 Assert.NotSame(drained, await Task.WhenAny(drained, Task.Delay(HeldWindow)));
-                refusal.SetException(new ForwardNotAcceptedException("node b is dead and its sessions were not adopted yet"));
+                refusal.SetException(new ForwardNotAcceptedException(queued ? "node b was declared dead before it took the message" : "node b is dead and its sessions were not adopted yet", notTaken: true));
             }
 
             Assert.DoesNotContain(await drained, p => p.Type == PacketType.PubRec);
@@ -143,8 +153,11 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
 
         public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        /// <summary>Set: the next QoS 1 or 2 message is queued for no node, and its acknowledgement waits for this refusal.</summary>
+        /// <summary>Set: the next QoS 1 or 2 message is queued for no node (or, with <see cref="RefusedQueued"/>, for one), and its acknowledgement waits for this refusal.</summary>
         public Task? RefuseNext { get; set; }
+
+        /// <summary>The message <see cref="RefuseNext"/> refuses is queued for a node first, as one that node never got.</summary>
+        public bool RefusedQueued { get; set; }
 
         public int Forwarded(QualityOfService qos)
         {
@@ -165,7 +178,7 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
             {
                 RefuseNext = null;
                 accepted = refusal;
-                return 0;
+                return RefusedQueued ? 1 : 0;
             }
 
             accepted = message.QualityOfService == QualityOfService.AtMostOnce ? null : Accepted.Task;
