@@ -193,5 +193,59 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
         Assert.Empty(await third.TakeConnectionWillsAsync("10.0.0.3:11111", CancellationToken.None));
     }
 
+    /// <summary>
+    /// A burst of session takes (the clients of a dead cluster node claiming their sessions on one node at once) waits for the store's pool
+    /// of 20 connections instead of opening one connection each: PostgreSQL's max_connections (100 by default) is shared by every node,
+    /// and over it every take failed with 53300 "too many clients". 40 takes wait on a row lock, each holding a connection while it waits.
+    /// </summary>
+    [Fact]
+    public async Task A_burst_of_session_takes_waits_for_the_pool_instead_of_opening_a_connection_each()
+    {
+        const string Node = "10.0.0.7:11111";
+        // Pooled, as a deployment's connection string is (the tests' other stores are not, so that nothing outlives a test).
+        var pooled = new NpgsqlConnectionStringBuilder(PostgresStorage.ForNode(_connectionString, Node)) { Pooling = true }.ConnectionString;
+        await using var store = await PostgresStorage.OpenAsync(pooled, StorageDurability.Strict, migrate: false);
+        store.ActForNode("10.0.0.8:11111");
+        await using (var owner = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false))
+        {
+            owner.ActForNode("10.0.0.6:11111");
+            await owner.CommitAsync(new[] { StorageOperation.UpsertSession("burst", 60, DateTimeOffset.UnixEpoch) });
+        }
+
+        await using var locker = new NpgsqlConnection(_connectionString);
+        await locker.OpenAsync();
+        await using var transaction = await locker.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM sessions WHERE client_id = 'burst' FOR UPDATE", locker, transaction))
+        {
+            await lockRow.ExecuteScalarAsync();
+        }
+
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var takes = Enumerable.Range(0, 40).Select(_ => Task.Run(() => store.TakeSessionAsync("burst", "10.0.0.6:11111", bounded.Token))).ToArray();
+        await using var observer = new NpgsqlConnection(_connectionString);
+        await observer.OpenAsync();
+        async Task<long> OpenConnectionsAsync()
+        {
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%[" + Node + "]'", observer);
+            return (long)(await count.ExecuteScalarAsync())!;
+        }
+
+        await Poll.UntilAsync(async () => await OpenConnectionsAsync() >= PostgresStorage.DefaultMaximumPoolSize, TimeSpan.FromSeconds(30),
+            "the takes did not fill the pool");
+
+        // A held window: the other 20 takes wait for a pooled connection; none opens one of its own, and none fails meanwhile.
+        var watched = Task.Delay(TimeSpan.FromMilliseconds(500));
+        while (!watched.IsCompleted)
+        {
+            Assert.Equal(PostgresStorage.DefaultMaximumPoolSize, await OpenConnectionsAsync());
+        }
+
+        Assert.DoesNotContain(takes, take => take.IsCompleted);
+        await transaction.RollbackAsync();
+        var taken = await Task.WhenAll(takes);
+        Assert.Single(taken, session => session is not null);
+        NpgsqlConnection.ClearAllPools(); // so that the database can be dropped after the class
+    }
+
     protected override async Task<IBrokerStore> OpenAsync() => await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: true);
 }

@@ -10,6 +10,14 @@ public static class PostgresStorage
     /// <summary>The assembly holding the PostgreSQL migrations (migrations/IoTHub.Migrations.Postgres).</summary>
     public const string MigrationsAssembly = "IoTHub.Migrations.Postgres";
 
+    /// <summary>
+    /// The most connections one broker process opens to the store when the connection string does not say (Npgsql's own default is
+    /// 100): above it, a statement waits for a free connection. A burst of reads (the clients of a dead cluster node claiming their
+    /// sessions on another at once) would otherwise open connection after connection until PostgreSQL refuses them all with 53300
+    /// "too many clients" (its default max_connections is 100, shared by every node).
+    /// </summary>
+    public const int DefaultMaximumPoolSize = 20;
+
     public static DbContextOptions<BrokerDbContext> CreateOptions(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
@@ -20,9 +28,21 @@ public static class PostgresStorage
             builder.MaxAutoPrepare = 32;
         }
 
+        if (!SetsMaximumPoolSize(connectionString))
+        {
+            builder.MaxPoolSize = DefaultMaximumPoolSize;
+        }
+
         return new DbContextOptionsBuilder<BrokerDbContext>()
             .UseNpgsql(builder.ConnectionString, npgsql => npgsql.MigrationsAssembly(MigrationsAssembly))
             .Options;
+    }
+
+    /// <summary>Whether the connection string names a maximum pool size itself (under any of the names Npgsql takes for it).</summary>
+    private static bool SetsMaximumPoolSize(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return given.ContainsKey("Maximum Pool Size") || given.ContainsKey("MaxPoolSize") || given.ContainsKey("Max Pool Size");
     }
 
     /// <summary>How the application name of a cluster node's database sessions ends: its name in brackets.</summary>
