@@ -26,6 +26,9 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
     private static readonly double TicksPerSecond = ReadClockTicks();
     private static readonly List<BrokerProcess> Running = [];
 
+    /// <summary>Where each broker's output is kept (<see cref="Settings.NodeLogs"/>); null: only its warnings, in memory.</summary>
+    public static string? LogFolder { get; set; }
+
     private readonly Process _process;
     private readonly string _tempDirectory;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -120,6 +123,11 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
                     // Its "MQTT listening on" lines (one per listener, all at once) say it is ready; the rest stays at warnings.
                     "--Logging:LogLevel:IoTHub.Web.Hosting=Information",
                 ]);
+                if (LogFolder is not null)
+                {
+                    // Kept for reading afterwards: what the cluster did and when (a failover's verdict, adoption, purge), and the CONNECTs.
+                    arguments.AddRange(["--Logging:LogLevel:IoTHub.Cluster=Information", "--Logging:LogLevel:IoTHub.Broker=Information"]);
+                }
                 if (transport != Transport.Tcp)
                 {
                     arguments.AddRange(IoTHubListener(transport, port, certificates));
@@ -215,13 +223,16 @@ internal sealed partial class BrokerProcess : IAsyncDisposable
         start.Environment[DatabaseUsers.AdminPasswordVariable] = DatabaseUsers.AdminPassword;
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + kind);
         var broker = new BrokerProcess(kind, port, process, temp);
+        var log = LogFolder is null ? null : new StreamWriter(System.IO.Path.Combine(LogFolder, $"{Name(kind)}-{port.ToString(CultureInfo.InvariantCulture)}.log")) { AutoFlush = true };
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is not { } line)
             {
+                log?.Dispose();
                 return;
             }
 
+            log?.WriteLine(DateTime.UtcNow.ToString("HH:mm:ss.fff ", CultureInfo.InvariantCulture) + line);
             broker.CollectProblem(line);
             if (line.Contains(ReadyLine(kind), StringComparison.Ordinal))
             {

@@ -90,6 +90,12 @@ internal static class Failover
             var signalled = Stopwatch.StartNew();
             var signalledAt = Stopwatch.GetTimestamp();
             victim.Signal(signal == "kill" ? BrokerProcess.SigKill : BrokerProcess.SigStop);
+            if (BrokerProcess.LogFolder is not null)
+            {
+                // To find the signal in the node logs (--node-logs).
+                Console.Write($"(signal at {DateTime.UtcNow:HH:mm:ss.fff} UTC to the node on MQTT port {victim.Port}) ");
+            }
+
             var recoveries = subscribers.Select(s => s.RecoverAsync(cluster.ClientsOf(2), signal == "stop" ? FrozenNoticed : null, signalled)).ToArray();
             await Task.WhenAll(recoveries).ConfigureAwait(false);
             await Task.Delay(After).ConfigureAwait(false);

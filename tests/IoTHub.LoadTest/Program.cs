@@ -35,6 +35,8 @@ if (settings is null)
           --connects n         connects for connect-rate (default 5000, at most 20000)
           --docs | --no-docs   write (or not) the table to docs/benchmarks.md
           --no-pin             do not pin brokers to CPU 0 and the tool to CPU 1
+          --node-logs dir      keep every broker's output in dir, a file per process, each line with its UTC time
+                               (IoTHub's cluster and broker events at information level)
           --start-time a,b     instead of scenarios: IoTHub's start with 100 000 sessions and 1 000 000 retained
                                messages stored in sqlite and/or postgres (issue 24), unpinned
           --runs n             starts per provider with --start-time, runs per signal with --failover (default 3)
@@ -54,6 +56,7 @@ if (settings is null)
 }
 
 var paths = Paths.Find();
+BrokerProcess.LogFolder = settings.NodeLogs;
 if (settings.StartTimeProviders.Count > 0)
 {
     // The whole machine, as a broker starts in production.

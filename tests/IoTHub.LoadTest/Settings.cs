@@ -57,6 +57,12 @@ internal sealed class Settings
     /// <summary>Issue 20's failover time with these signals (<c>kill</c>, <c>stop</c>) instead of the scenarios (<see cref="Failover"/>).</summary>
     public List<string> FailoverSignals { get; } = [];
 
+    /// <summary>
+    /// Where each broker's output is kept, one file per process with each line's UTC time (IoTHub's cluster and broker events at
+    /// information level); null: only warnings are kept, in memory.
+    /// </summary>
+    public string? NodeLogs { get; set; }
+
     /// <summary>Starts of the host per provider in <see cref="StartTime"/>, and runs per signal in <see cref="Failover"/>.</summary>
     public int StartRuns { get; set; } = 3;
 
@@ -179,6 +185,9 @@ internal sealed class Settings
                     break;
                 case "--no-pin":
                     settings.Pin = false;
+                    break;
+                case "--node-logs":
+                    settings.NodeLogs = Directory.CreateDirectory(Next()).FullName;
                     break;
                 default:
                     throw new ArgumentException("unknown option " + args[i]);
