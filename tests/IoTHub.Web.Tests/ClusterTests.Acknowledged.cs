@@ -128,50 +128,13 @@ public sealed partial class ClusterTests
     [InlineData("stop")]
     public async Task APersistentSubscriberOfADeadNodeGetsEveryMessageAcknowledgedWhileItsSessionMoved(string signal)
     {
-        var nodes = await StartClusterAsync(sharedStore: true);
-        var ids = await IdsAsync(nodes);
-        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "moving-sub", cleanStart: false, SessionExpiry);
-        await onB.SubscribeAsync("moving/+", qos: MqttQualityOfServiceLevel.AtLeastOnce);
-        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
-
-        var acknowledged = new HashSet<string>(StringComparer.Ordinal);
-        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var publishing = PublishStreamAsync(nodes[0].Mqtt, "moving/1", acknowledged, stop.Task, resend: true);
-        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= 300 || publishing.IsCompleted), DeathBound, "the stream did not start");
-        var failed = Stopwatch.StartNew();
-        if (signal == "kill")
-        {
-            await _hosts[1].KillAsync();
-        }
-        else
-        {
-            await _hosts[1].SuspendAsync();
-        }
-
-        await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
-        var dead = failed.ElapsedMilliseconds;
-        var adopter = await AdopterAsync(nodes, "moving-sub");
-        var adopted = failed.ElapsedMilliseconds;
-        await using var moved = await ClusterClient.ConnectAsync(nodes[adopter].Mqtt, "moving-sub", cleanStart: false, SessionExpiry);
-        Assert.True(moved.SessionPresent);
-
-        // The stream reaches the session on its new node: a message acknowledged after the move arrives there.
-        var atMove = Count(acknowledged);
-        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= atMove + 200 || publishing.IsCompleted), DeathBound, "the stream stopped after the move");
-        stop.SetResult();
-        var closes = await publishing.WaitAsync(DeathBound);
-        var total = Count(acknowledged);
-        await Poll.UntilAsync(() => Task.FromResult(acknowledged.IsSubsetOf(onB.Payloads.Concat(moved.Payloads))), DeathBound,
-            "acknowledged messages missing for the moved subscriber: " + string.Join(", ", acknowledged.Except(onB.Payloads.Concat(moved.Payloads)).Take(20)));
-        output.WriteLine($"{signal}: declared dead after {dead} ms, the session adopted by node {adopter} after {adopted} ms; {total} acknowledged, the " +
-            $"publisher's connection closed {closes} times; the subscriber got {onB.Received.Count} on B and {moved.Received.Count} from its session on the adopter");
-
-        if (signal == "stop")
-        {
-            // Thawed, the node finds itself dead and stops.
-            _hosts[1].Resume();
-            Assert.Equal(134, await _hosts[1].WaitForExitAsync());
-        }
+        await using var run = await StreamThroughDeathAsync(signal, "moving-sub", "moving", MqttQualityOfServiceLevel.AtLeastOnce, QualityOfService.AtLeastOnce);
+        var total = Count(run.Acknowledged);
+        await Poll.UntilAsync(() => Task.FromResult(run.Acknowledged.IsSubsetOf(run.OnB.Payloads.Concat(run.Moved.Payloads))), DeathBound,
+            "acknowledged messages missing for the moved subscriber: " + string.Join(", ", run.Acknowledged.Except(run.OnB.Payloads.Concat(run.Moved.Payloads)).Take(20)));
+        output.WriteLine($"{signal}: declared dead after {run.DeadAfter} ms, the session adopted by node {run.Adopter} after {run.AdoptedAfter} ms; {total} acknowledged, the " +
+            $"publisher's connection closed {run.Closes} times; the subscriber got {run.OnB.Received.Count} on B and {run.Moved.Received.Count} from its session on the adopter");
+        await ThawedStopsAsync(signal);
     }
 
     /// <summary>
@@ -187,56 +150,103 @@ public sealed partial class ClusterTests
     [InlineData("stop")]
     public async Task AQos2StreamThroughTheDeathOfItsSubscribersNodeIsNeverDeliveredTwice(string signal)
     {
-        var nodes = await StartClusterAsync(sharedStore: true);
-        var ids = await IdsAsync(nodes);
-        await using var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, "exact-sub", cleanStart: false, SessionExpiry);
-        await onB.SubscribeAsync("exact/+", qos: MqttQualityOfServiceLevel.ExactlyOnce);
-        await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
-
-        var acknowledged = new HashSet<string>(StringComparer.Ordinal);
-        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var publishing = PublishStreamAsync(nodes[0].Mqtt, "exact/1", acknowledged, stop.Task, resend: true, QualityOfService.ExactlyOnce);
-        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= 300 || publishing.IsCompleted), DeathBound, "the stream did not start");
-        if (signal == "kill")
-        {
-            await _hosts[1].KillAsync();
-        }
-        else
-        {
-            await _hosts[1].SuspendAsync();
-        }
-
-        await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
-        var adopter = await AdopterAsync(nodes, "exact-sub");
-        await using var moved = await ClusterClient.ConnectAsync(nodes[adopter].Mqtt, "exact-sub", cleanStart: false, SessionExpiry);
-        Assert.True(moved.SessionPresent);
-        var atMove = Count(acknowledged);
-        await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= atMove + 200 || publishing.IsCompleted), DeathBound, "the stream stopped after the move");
-        stop.SetResult();
-        var closes = await publishing.WaitAsync(DeathBound);
+        await using var run = await StreamThroughDeathAsync(signal, "exact-sub", "exact", MqttQualityOfServiceLevel.ExactlyOnce, QualityOfService.ExactlyOnce);
 
         // Everything acknowledged after the move arrives (nothing is out to a dying node then); once it has, the session holds nothing
         // more that could still come, so the count of each payload is final.
         string[] late;
-        lock (acknowledged)
+        lock (run.Acknowledged)
         {
-            late = [.. acknowledged.Where(m => int.Parse(m.AsSpan(2), CultureInfo.InvariantCulture) >= atMove + 20)];
+            late = [.. run.Acknowledged.Where(m => int.Parse(m.AsSpan(2), CultureInfo.InvariantCulture) >= run.AtMove + 20)];
         }
 
-        await Poll.UntilAsync(() => Task.FromResult(late.All(moved.Payloads.Contains)), DeathBound,
-            "messages acknowledged after the move missing: " + string.Join(", ", late.Except(moved.Payloads).Take(20)));
-        var received = onB.Payloads.Concat(moved.Payloads).ToList();
+        await Poll.UntilAsync(() => Task.FromResult(late.All(run.Moved.Payloads.Contains)), DeathBound,
+            "messages acknowledged after the move missing: " + string.Join(", ", late.Except(run.Moved.Payloads).Take(20)));
+        var received = run.OnB.Payloads.Concat(run.Moved.Payloads).ToList();
 
         // A delivery sent again with DUP under its unreleased packet id (its PUBREL had not come when the session moved) is the same
         // delivery [MQTT-4.3.3-10]; a second one without DUP is a message delivered twice.
-        var twice = onB.Received.Concat(moved.Received).Where(m => !m.Duplicate).GroupBy(m => m.Payload, StringComparer.Ordinal)
+        var twice = run.OnB.Received.Concat(run.Moved.Received).Where(m => !m.Duplicate).GroupBy(m => m.Payload, StringComparer.Ordinal)
             .Where(g => g.Count() > 1).Select(g => g.Key).ToList();
-        var missing = acknowledged.Count(m => !received.Contains(m));
-        output.WriteLine($"{signal}: {Count(acknowledged)} acknowledged, the publisher's connection closed {closes} times; the subscriber got " +
-            $"{onB.Received.Count} on B and {moved.Received.Count} from its session on node {adopter}; acknowledged and missing (at most once: in a call " +
+        var missing = run.Acknowledged.Count(m => !received.Contains(m));
+        output.WriteLine($"{signal}: {Count(run.Acknowledged)} acknowledged, the publisher's connection closed {run.Closes} times; the subscriber got " +
+            $"{run.OnB.Received.Count} on B and {run.Moved.Received.Count} from its session on node {run.Adopter}; acknowledged and missing (at most once: in a call " +
             $"out when the node died) {missing}");
         Assert.True(twice.Count == 0, "delivered twice: " + string.Join(", ", twice.Take(20)));
+        await ThawedStopsAsync(signal);
+    }
 
+    /// <summary>What a stream through the death of its subscriber's node left: both of the subscriber's connections, and the counts.</summary>
+    private sealed record StreamThroughDeath(ClusterClient OnB, ClusterClient Moved, HashSet<string> Acknowledged, int AtMove, int Closes, int Adopter,
+        long DeadAfter, long AdoptedAfter) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Moved.DisposeAsync();
+            await OnB.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// A persistent subscriber of <c>{prefix}/+</c> on B and a stream from A to <c>{prefix}/1</c> that goes on through B's death
+    /// (<paramref name="signal"/>: kill or stop), its verdict and the adoption of the subscriber's session, the subscriber then back on
+    /// the adopter; returns once 200 more messages were acknowledged after that and the stream ended.
+    /// </summary>
+    private async Task<StreamThroughDeath> StreamThroughDeathAsync(string signal, string clientId, string prefix, MqttQualityOfServiceLevel subscription,
+        QualityOfService publish)
+    {
+        var nodes = await StartClusterAsync(sharedStore: true);
+        var ids = await IdsAsync(nodes);
+        var onB = await ClusterClient.ConnectAsync(nodes[1].Mqtt, clientId, cleanStart: false, SessionExpiry);
+        ClusterClient? moved = null;
+        try
+        {
+            await onB.SubscribeAsync(prefix + "/+", qos: subscription);
+            await UntilFiltersAsync(nodes[0].Api, ids[1], 1);
+
+            var acknowledged = new HashSet<string>(StringComparer.Ordinal);
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var publishing = PublishStreamAsync(nodes[0].Mqtt, prefix + "/1", acknowledged, stop.Task, resend: true, publish);
+            await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= 300 || publishing.IsCompleted), DeathBound, "the stream did not start");
+            var failed = Stopwatch.StartNew();
+            if (signal == "kill")
+            {
+                await _hosts[1].KillAsync();
+            }
+            else
+            {
+                await _hosts[1].SuspendAsync();
+            }
+
+            await UntilDeadAsync(ids[1], nodes[0].Api, nodes[2].Api);
+            var dead = failed.ElapsedMilliseconds;
+            var adopter = await AdopterAsync(nodes, clientId);
+            var adopted = failed.ElapsedMilliseconds;
+            moved = await ClusterClient.ConnectAsync(nodes[adopter].Mqtt, clientId, cleanStart: false, SessionExpiry);
+            Assert.True(moved.SessionPresent);
+
+            // The stream reaches the session on its new node: a message acknowledged after the move arrives there.
+            var atMove = Count(acknowledged);
+            await Poll.UntilAsync(() => Task.FromResult(Count(acknowledged) >= atMove + 200 || publishing.IsCompleted), DeathBound, "the stream stopped after the move");
+            stop.SetResult();
+            var closes = await publishing.WaitAsync(DeathBound);
+            return new StreamThroughDeath(onB, moved, acknowledged, atMove, closes, adopter, dead, adopted);
+        }
+        catch
+        {
+            if (moved is not null)
+            {
+                await moved.DisposeAsync();
+            }
+
+            await onB.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>After a stop: the frozen node, thawed, finds itself dead and stops (Orleans ends it, exit code 134).</summary>
+    private async Task ThawedStopsAsync(string signal)
+    {
         if (signal == "stop")
         {
             _hosts[1].Resume();
