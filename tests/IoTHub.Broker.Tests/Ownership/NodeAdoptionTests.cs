@@ -198,8 +198,14 @@ public sealed class NodeAdoptionTests : IAsyncLifetime
         {
         }
 
-        public Task<StoredSession?> TakeSessionAsync(string clientId, string? fromNode, CancellationToken cancellationToken) =>
-            Task.FromResult(Orphans.Remove(clientId, out var session) ? session : null);
+        public Task<StoredSession?> TakeSessionAsync(string clientId, string? fromNode, CancellationToken cancellationToken)
+        {
+            // Under the lock: an adoption takes several sessions at once (a plain Dictionary removed from on two threads lost one).
+            lock (_lock)
+            {
+                return Task.FromResult(Orphans.Remove(clientId, out var session) ? session : null);
+            }
+        }
 
         public Task<List<string>> ListSessionsAsync(string node, CancellationToken cancellationToken) => Task.FromResult(Orphans.Keys.ToList());
 
