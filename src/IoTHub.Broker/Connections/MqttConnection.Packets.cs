@@ -326,9 +326,18 @@ internal sealed partial class MqttConnection
                 throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, "too many QoS 2 messages awaiting PUBREL");
             }
 
-            // [MQTT-4.3.3-10] a resent PUBLISH before PUBREL is not delivered again; PUBREC is repeated.
-            AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success);
-            return;
+            // [MQTT-4.3.3-10] a resent PUBLISH before PUBREL is not delivered again; PUBREC is repeated, once what the first one waited
+            // for (held when the connection closed before it went out) succeeded.
+            var first = session.TakeQos2Acknowledgement(publish.PacketId);
+            if (first is null || !ForgetsPacketId(first))
+            {
+                AcknowledgePublish(qos, publish.PacketId, ReasonCode.Success, first is { IsCompleted: false } ? first : null);
+                return;
+            }
+
+            // The first copy is on no disk and at no node (its storage failed, or no node took it): routed afresh.
+            session.ReleaseReceivedQos2(publish.PacketId);
+            session.TryReceiveQos2(publish.PacketId, Options.MaximumIncomingInflightMessages, out _);
         }
 
         t_publishesReceived.Add(qos, size);

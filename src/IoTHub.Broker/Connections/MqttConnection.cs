@@ -830,9 +830,17 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                         break;
                     }
 
+                    if (closing && LeaveUnacknowledged(_batch[written]))
+                    {
+                        // Closing: a PUBREC still waiting is left to the session for the client's resend, not waited for here (one
+                        // queued by a PUBLISH read just before an acknowledgement failed, after that failure left the others).
+                        _batch.RemoveAt(written);
+                        continue;
+                    }
+
                     if (!await IsStoredAsync(_batch[written].Commit!).ConfigureAwait(false))
                     {
-                        ForgetUnstoredQos2(written);
+                        LeaveUnacknowledged(written);
 
                         // Closing: the next round writes only the DISCONNECT.
                         break;
@@ -1000,24 +1008,65 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// A QoS 2 PUBLISH whose PUBREC is withheld because its storage failed is forgotten (its packet id, in memory and
-    /// in storage): the client sends it again, and it is routed and stored again rather than answered as a duplicate
-    /// with a PUBREC for a message that is not on disk [MQTT-4.3.3-10] only holds for what was stored. One that another
-    /// node did not accept keeps its packet id: the nodes that did accept it (this one included) must not get it twice, so
-    /// the client's resend is answered as a duplicate [MQTT-4.3.3-10] (docs/clustering.md#acknowledged-forwarding); unless
-    /// it went nowhere (<see cref="ForwardNotAcceptedException.WentNowhere"/>), which is then routed afresh.
+    /// The connection closes because an acknowledgement failed: the PUBRECs not written yet, from <paramref name="from"/> in the batch
+    /// and those still queued, are left to the session, and the queued ones are not written (the closing round would wait for them).
+    /// A QoS 2 PUBLISH whose PUBREC is withheld because its storage failed is forgotten (its packet id, in memory and in storage): the
+    /// client sends it again, and it is routed and stored again rather than answered as a duplicate with a PUBREC for a message that
+    /// is not on disk [MQTT-4.3.3-10] only holds for what was stored. One that another node did not accept keeps its packet id: the
+    /// nodes that did accept it (this one included) must not get it twice, so the client's resend is answered as a duplicate
+    /// [MQTT-4.3.3-10] (docs/clustering.md#acknowledged-forwarding); unless it went nowhere
+    /// (<see cref="ForwardNotAcceptedException.WentNowhere"/>), which is then routed afresh. One whose acknowledgement is still waiting
+    /// (a node not answered yet, a dead node's routes held) is held by the session, so that the resend's PUBREC waits for the same
+    /// outcome (<see cref="Session.HoldQos2Acknowledgement"/>).
     /// </summary>
-    private void ForgetUnstoredQos2(int from)
+    private void LeaveUnacknowledged(int from)
     {
         for (var i = from; i < _batch.Count; i++)
         {
-            var item = _batch[i];
-            if (item.Type == PacketType.PubRec && item.Commit is { IsFaulted: true } commit && NotAccepted(commit) is not { WentNowhere: false })
+            LeaveUnacknowledged(_batch[i]);
+        }
+
+        lock (ControlLock)
+        {
+            if (_control is { Count: > 0 } control)
             {
-                _session!.ReleaseReceivedQos2(item.PacketId);
+                for (var count = control.Count; count > 0; count--)
+                {
+                    var item = control.Dequeue();
+                    if (!LeaveUnacknowledged(item))
+                    {
+                        control.Enqueue(item);
+                    }
+                }
             }
         }
     }
+
+    /// <summary>Leaves a PUBREC whose acknowledgement did not succeed (yet) to the session; false for any other item.</summary>
+    private bool LeaveUnacknowledged(in Outbound item)
+    {
+        if (item.Type != PacketType.PubRec || item.Commit is not { IsCompletedSuccessfully: false } commit)
+        {
+            return false;
+        }
+
+        if (!commit.IsCompleted)
+        {
+            _session!.HoldQos2Acknowledgement(item.PacketId, commit);
+        }
+        else if (ForgetsPacketId(commit))
+        {
+            _session!.ReleaseReceivedQos2(item.PacketId);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether a failed acknowledgement of a QoS 2 PUBLISH lets its packet id go, so that the resend is routed afresh: its storage
+    /// failed, or it went nowhere in the cluster; not when another node may have taken it.
+    /// </summary>
+    internal static bool ForgetsPacketId(Task failed) => failed.IsFaulted && NotAccepted(failed) is not { WentNowhere: false };
 
     /// <summary>Why another node of the cluster did not accept the message, when that is why the acknowledgement failed; null otherwise.</summary>
     private static ForwardNotAcceptedException? NotAccepted(Task commit)

@@ -27,6 +27,9 @@ internal sealed class Session : IDenseTableEntry
     private Dictionary<ushort, LinkedListNode<Inflight>>? _inflightById;
     private LinkedList<Inflight>? _inflightOrder;
     private HashSet<ushort>? _receivedQos2;
+
+    // Received QoS 2 ids whose PUBREC a closed connection never sent, its acknowledgement still waiting or failed (HoldQos2Acknowledgement).
+    private Dictionary<ushort, Task>? _unacknowledgedQos2;
     // Made with the first subscription: a connection that only publishes never has one, and an empty map is 80 B.
     private Dictionary<string, Subscription>? _subscriptions;
     private ushort _lastPacketId;
@@ -334,6 +337,7 @@ internal sealed class Session : IDenseTableEntry
         _inflightById = null;
         _inflightOrder = null;
         _receivedQos2 = null;
+        _unacknowledgedQos2 = null;
         if (_subscriptions is { } subscriptions)
         {
             foreach (var filter in subscriptions.Keys)
@@ -761,11 +765,38 @@ internal sealed class Session : IDenseTableEntry
         }
     }
 
+    /// <summary>
+    /// A connection closed before the PUBREC of the received QoS 2 id <paramref name="packetId"/> went out, what it waited for
+    /// (<paramref name="acknowledgement"/>: a commit, other nodes' acceptance) not done yet or failed: kept for the client's resend of
+    /// the PUBLISH, whose PUBREC then waits for the same outcome (<see cref="TakeQos2Acknowledgement"/>) rather than going out at once
+    /// for a message that may yet be refused.
+    /// </summary>
+    internal void HoldQos2Acknowledgement(ushort packetId, Task acknowledgement)
+    {
+        lock (Sync)
+        {
+            if (_receivedQos2?.Contains(packetId) == true)
+            {
+                (_unacknowledgedQos2 ??= [])[packetId] = acknowledgement;
+            }
+        }
+    }
+
+    /// <summary>What the PUBREC of a resent QoS 2 PUBLISH waits for: the held acknowledgement of its id, taken; null when none was held.</summary>
+    internal Task? TakeQos2Acknowledgement(ushort packetId)
+    {
+        lock (Sync)
+        {
+            return _unacknowledgedQos2 is { } held && held.Remove(packetId, out var acknowledgement) ? acknowledgement : null;
+        }
+    }
+
     /// <summary>PUBREL from the client: forgets the packet id. False when it was not recorded.</summary>
     internal bool ReleaseReceivedQos2(ushort packetId)
     {
         lock (Sync)
         {
+            _unacknowledgedQos2?.Remove(packetId);
             var removed = _receivedQos2?.Remove(packetId) == true;
             if (removed && Stored)
             {

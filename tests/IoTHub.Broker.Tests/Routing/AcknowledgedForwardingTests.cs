@@ -142,6 +142,52 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
         }
     }
 
+    // The connection closes because one acknowledgement failed while the PUBREC of another QoS 2 PUBLISH still waits (its refusal held,
+    // as a dead node's routes hold it until the adoption). The resend of that PUBLISH must not be answered at once as a duplicate: its
+    // first copy may yet be refused, and then nobody has it. Its PUBREC waits for the same outcome; refused as not taken, the id is
+    // forgotten with the next close and the next resend is routed afresh [MQTT-4.3.3-10]. (The failover runs lost up to 28 QoS 2
+    // messages per run this way.)
+    [Fact]
+    public async Task A_qos2_publish_whose_acknowledgement_still_waits_when_its_connection_closes_is_not_answered_as_a_duplicate_meanwhile()
+    {
+        await using var local = await PipeClient.ConnectAsync(_broker, "local");
+        await local.SubscribeAsync("elsewhere", QualityOfService.ExactlyOnce);
+        var sessionExpiry = new MqttProperties { SessionExpiryInterval = 300 };
+        var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (var first = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
+        {
+            await first.PublishAsync("t", "uncertain", QualityOfService.ExactlyOnce, packetId: 7);
+            await Poll.UntilAsync(() => _remote.Forwarded(QualityOfService.ExactlyOnce) == 1, MqttTestClient.Timeout);
+            _remote.RefuseNext = refusal.Task;
+            _remote.RefusedQueued = true;
+            await first.PublishAsync("t", "held", QualityOfService.ExactlyOnce, packetId: 8);
+            await Poll.UntilAsync(() => _remote.Forwarded(QualityOfService.ExactlyOnce) == 2, MqttTestClient.Timeout);
+            _remote.Accepted.SetException(new ForwardNotAcceptedException("node b did not answer"));
+            Assert.DoesNotContain(await first.DrainUntilClosedAsync(), p => p.Type == PacketType.PubRec);
+        }
+
+        await using (var second = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry))
+        {
+            // The one that may have reached node b: answered as a duplicate (at most once).
+            await second.PublishAsync("t", "uncertain", QualityOfService.ExactlyOnce, packetId: 7, duplicate: true);
+            Assert.Equal(7, (await second.ExpectAckAsync(PacketType.PubRec)).PacketId);
+
+            // The held one: no PUBREC while its refusal waits; refused, the connection closes without one.
+            await second.PublishAsync("t", "held", QualityOfService.ExactlyOnce, packetId: 8, duplicate: true);
+            var drained = second.DrainUntilClosedAsync();
+            Assert.NotSame(drained, await Task.WhenAny(drained, Task.Delay(HeldWindow)));
+            refusal.SetException(new ForwardNotAcceptedException("node b was declared dead before it took the message", notTaken: true));
+            Assert.DoesNotContain(await drained, p => p.Type == PacketType.PubRec);
+        }
+
+        _remote.Accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _remote.Accepted.SetResult();
+        await using var third = await PipeClient.ConnectAsync(_broker, "pub", MqttProtocolVersion.V500, cleanStart: false, properties: sessionExpiry);
+        await third.PublishAsync("t", "held", QualityOfService.ExactlyOnce, packetId: 8, duplicate: true);
+        Assert.Equal(8, (await third.ExpectAckAsync(PacketType.PubRec)).PacketId);
+        Assert.Equal(3, _remote.Forwarded(QualityOfService.ExactlyOnce));
+    }
+
     /// <summary>
     /// Other nodes that take every message and accept QoS 1 and 2 ones when the test says so; or, once, refuse one at once as the routes
     /// of a dead node not adopted yet do.
@@ -151,7 +197,7 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
         private readonly Lock _lock = new();
         private readonly List<QualityOfService> _forwarded = [];
 
-        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Accepted { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Set: the next QoS 1 or 2 message is queued for no node (or, with <see cref="RefusedQueued"/>, for one), and its acknowledgement waits for this refusal.</summary>
         public Task? RefuseNext { get; set; }
