@@ -53,7 +53,8 @@ public sealed class ForwardNotAcceptedException : Exception
 
     /// <summary>
     /// What the acknowledgement of a message that no session here got waits for: the other nodes' acceptance <paramref name="accepted"/>,
-    /// except that a failure as <see cref="NotTaken"/> becomes one that went nowhere (<see cref="WentNowhere"/>). The last result is reused on the thread while the acceptance is the same (one per batch of a node).
+    /// except that a failure as <see cref="NotTaken"/> becomes one that went nowhere (<see cref="WentNowhere"/>). The last result is
+    /// reused on the thread while the acceptance is the same (one per batch of a node).
     /// </summary>
     public static Task Nowhere(Task accepted)
     {
