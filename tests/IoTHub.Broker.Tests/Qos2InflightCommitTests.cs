@@ -67,6 +67,30 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
         Assert.Empty(stored.Queued);
     }
 
+    /// <summary>
+    /// [MQTT-4.3.3-6]: once PUBREL went out the PUBLISH is never sent again. The PUBREL waits for the commit that stores the message as
+    /// released: written before it, a crash (or a node's death) left the store saying "resend the PUBLISH", and the resumed session sent
+    /// it again to a client that had already released the id, which then delivered it twice (the cluster's failover runs saw 8 such).
+    /// </summary>
+    [Fact]
+    public async Task A_pubrel_to_a_stored_session_is_written_once_the_released_state_is_committed()
+    {
+        await using var subscriber = await ConnectSubscriberAsync(QualityOfService.ExactlyOnce);
+        var first = await QueueTwoAsync(subscriber, QualityOfService.ExactlyOnce);
+
+        _store.Hold();
+        await subscriber.SendAsync(new AckPacket(PacketType.PubRec, first.PacketId));
+        var pubRel = subscriber.ExpectAckAsync(PacketType.PubRel);
+        Assert.NotSame(pubRel, await Task.WhenAny(pubRel, Task.Delay(HeldWindow)));
+
+        _store.Release();
+        Assert.Equal(first.PacketId, (await pubRel).PacketId);
+
+        // What a resumed session would send now is the PUBREL, not the PUBLISH.
+        var stored = await StoredSubscriberAsync();
+        Assert.Contains(stored.Outgoing, inflight => inflight.PacketId == first.PacketId && inflight.Released);
+    }
+
     [Fact]
     public async Task A_qos1_publish_to_a_stored_session_is_not_held_for_its_commit()
     {
@@ -170,9 +194,11 @@ public sealed class Qos2InflightCommitTests : IAsyncLifetime
     /// <summary>Ends the first message's QoS 2 flow with the store's commits held: the second message then takes its packet id in a held commit.</summary>
     private async Task EndFirstFlowWithCommitsHeldAsync(MqttTestClient subscriber, ushort firstId)
     {
-        _store.Hold();
+        // PUBREL waits for the commit of the released state [MQTT-4.3.3-6]: the commits are held only for the PUBCOMP, which gives the
+        // second message its packet id.
         await subscriber.SendAsync(new AckPacket(PacketType.PubRec, firstId));
         Assert.Equal(firstId, (await subscriber.ExpectAckAsync(PacketType.PubRel)).PacketId);
+        _store.Hold();
         await subscriber.SendAsync(new AckPacket(PacketType.PubComp, firstId));
     }
 

@@ -698,13 +698,19 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             return;
         }
 
+        // [MQTT-4.3.3-6] (3.1.1 §4.3.3): once PUBREL went out the PUBLISH is never sent again, so PUBREL waits until the released state
+        // is stored (strict durability): a session resumed after a crash, here or on the node adopting it, then sends PUBREL. Written
+        // before that commit, a crash left the message unreleased in the store, and the resumed session sent the PUBLISH again to a
+        // client that had already released its id, which delivered it twice.
+        Persistence.BeginPacket();
         var known = session.Release(ack.PacketId);
         if (!known)
         {
             RefuseWrongAcknowledgement(ack.PacketId, QualityOfService.ExactlyOnce);
         }
 
-        EnqueueControl(Outbound.Ack(PacketType.PubRel, ack.PacketId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
+        EnqueueControl(Outbound.Ack(PacketType.PubRel, ack.PacketId, known || !V5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            Persistence.EndPacket()));
     }
 
     private void HandlePubRel(ushort packetId)
