@@ -50,6 +50,9 @@ internal sealed class PolledListener : IConnectionListener, IReadinessTarget
 
     public EndPoint EndPoint { get; }
 
+    /// <summary>The listening socket (tests look at what .NET keeps for it).</summary>
+    internal Socket Socket => _socket;
+
     /// <summary>Kestrel's accept loop calls this once at a time: a waiting connection at once, else a wait for the next.</summary>
     public ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
