@@ -463,11 +463,21 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
             connections.Add((await waiting.WaitAsync(Timeout))!);
 
             Assert.Equal(clients.Select(client => client.LocalEndPoint), connections.Select(connection => connection.RemoteEndPoint));
-            Assert.All(connections, connection => Assert.True(((MqttSocketConnection)connection).Socket.NoDelay));
+            Assert.All(connections, connection =>
+            {
+                var socket = ((MqttSocketConnection)connection).Socket;
+                Assert.True(socket.NoDelay);
+                Assert.True(socket.Connected);
+                Assert.Equal(AddressFamily.InterNetwork, socket.AddressFamily);
+                Assert.Equal(_listener.EndPoint, connection.LocalEndPoint);
+            });
             if (OperatingSystem.IsLinux())
             {
                 var listener = Assert.IsType<PolledListener>(_listener);
                 Assert.Null(AsyncContextOf(listener.Socket));
+
+                // Made as .NET's accept makes a socket, not by the constructor that asks the system for everything.
+                Assert.True(PolledListener.WrapsLikeDotNet);
             }
         }
         finally

@@ -48,15 +48,16 @@ internal static class LinuxSocketNative
 
     /// <summary>
     /// One non-blocking accept on a listening socket set non-blocking: the new socket's descriptor, itself non-blocking and
-    /// closed on exec (accept4 sets both, where .NET's accept and <see cref="SetNonBlocking"/> took three calls), or -1
-    /// with the error.
+    /// closed on exec (accept4 sets both, where .NET's accept and <see cref="SetNonBlocking"/> took three calls), with the
+    /// peer's address in <paramref name="address"/> (<paramref name="addressLength"/> bytes of it); or -1 with the error.
     /// </summary>
-    public static int Accept(SafeHandle listener, out SocketError error)
+    public static int Accept(SafeHandle listener, Span<byte> address, out int addressLength, out SocketError error)
     {
         int accepted;
         do
         {
-            accepted = accept4(listener, 0, 0, NonBlock | SocketCloseOnExec);
+            addressLength = address.Length;
+            accepted = accept4(listener, ref MemoryMarshal.GetReference(address), ref addressLength, NonBlock | SocketCloseOnExec);
         }
         while (accepted < 0 && Marshal.GetLastPInvokeError() == Interrupted);
 
@@ -129,7 +130,7 @@ internal static class LinuxSocketNative
     private static extern int fcntl(SafeHandle socket, int command, int argument);
 
     [DllImport("libc", SetLastError = true)]
-    private static extern int accept4(SafeHandle socket, nint address, nint addressLength, int flags);
+    private static extern int accept4(SafeHandle socket, ref byte address, ref int addressLength, int flags);
 
     [DllImport("libc", SetLastError = true)]
     private static extern nint recv(SafeHandle socket, ref byte buffer, nint length, int flags);

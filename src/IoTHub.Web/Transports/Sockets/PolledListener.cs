@@ -1,6 +1,10 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace IoTHub.Web.Transports.Sockets;
@@ -16,7 +20,8 @@ namespace IoTHub.Web.Transports.Sockets;
 /// </summary>
 /// <remarks>
 /// Accepted sockets are non-blocking from <c>accept4</c> and have <c>TCP_NODELAY</c> from the listener (Linux copies it
-/// to every accepted socket), so a connection costs no <c>fcntl</c> or <c>setsockopt</c>.
+/// to every accepted socket), so a connection costs no <c>fcntl</c> or <c>setsockopt</c>. The descriptor becomes a
+/// <see cref="System.Net.Sockets.Socket"/> as .NET's own accept makes one (<see cref="Wrap"/>).
 /// </remarks>
 internal sealed class PolledListener : IConnectionListener, IReadinessTarget
 {
@@ -33,6 +38,9 @@ internal sealed class PolledListener : IConnectionListener, IReadinessTarget
     private readonly ulong _token;
     private bool _added;
     private int _inARow;
+
+    /// <summary>False once .NET lacks the members <see cref="Wrap"/> uses to make a socket as its accept does.</summary>
+    private static bool s_wrapsLikeDotNet = true;
 
     // 1 while an accept waits for the poller's event; the event and the unbind both take it, whichever comes first.
     private int _armed;
@@ -119,13 +127,15 @@ internal sealed class PolledListener : IConnectionListener, IReadinessTarget
     /// </summary>
     private Accepted? TryAccept()
     {
+        Span<byte> address = stackalloc byte[PeerAddressSize];
         while (true)
         {
             int descriptor;
             SocketError error;
+            int length;
             try
             {
-                descriptor = LinuxSocketNative.Accept(_socket.SafeHandle, out error);
+                descriptor = LinuxSocketNative.Accept(_socket.SafeHandle, address, out length, out error);
             }
             catch (ObjectDisposedException)
             {
@@ -134,7 +144,7 @@ internal sealed class PolledListener : IConnectionListener, IReadinessTarget
 
             if (descriptor >= 0)
             {
-                return new Accepted(new MqttSocketConnection(new Socket(new SafeSocketHandle(descriptor, ownsHandle: true)), _pool));
+                return new Accepted(new MqttSocketConnection(Wrap(new SafeSocketHandle(descriptor, ownsHandle: true), address[..Math.Min(length, PeerAddressSize)]), _pool));
             }
 
             switch (error)
@@ -153,6 +163,72 @@ internal sealed class PolledListener : IConnectionListener, IReadinessTarget
             }
         }
     }
+
+    /// <summary>Room for the peer's address: a <c>sockaddr_in6</c>.</summary>
+    private const int PeerAddressSize = 28;
+
+    /// <summary>True while accepted sockets are made as .NET's accept makes them (tests).</summary>
+    internal static bool WrapsLikeDotNet => s_wrapsLikeDotNet;
+
+    /// <summary>
+    /// The accepted descriptor as a <see cref="System.Net.Sockets.Socket"/>, made as .NET's own accept makes one: address
+    /// family, type, protocol, blocking mode and (for a listener on one address) the local end point from the listener,
+    /// the remote end point from accept4's address, and no system call. The public constructor asks the system for all
+    /// of these (seven calls per connection) and keeps one more end point per connection; it is the fallback where .NET no
+    /// longer has the members used here.
+    /// </summary>
+    [SuppressMessage("Usage", "CA1816", Justification = "A socket made half-way must not close the descriptor the fallback's socket owns.")]
+    private Socket Wrap(SafeSocketHandle handle, ReadOnlySpan<byte> address)
+    {
+        if (s_wrapsLikeDotNet)
+        {
+            Socket? made = null;
+            try
+            {
+                made = NewSocket(handle, loadPropertiesFromHandle: false);
+                return UpdateAcceptSocket(_socket, made, PeerEndPoint(address));
+            }
+            catch (MissingMemberException)
+            {
+                if (made is not null)
+                {
+                    // Its finalizer would close the descriptor the fallback's socket owns.
+                    GC.SuppressFinalize(made);
+                }
+
+                s_wrapsLikeDotNet = false;
+            }
+        }
+
+        return new Socket(handle);
+    }
+
+    /// <summary>An IPv4 or IPv6 <c>sockaddr</c> as an end point; null for anything else (the socket then asks the system).</summary>
+    private static IPEndPoint? PeerEndPoint(ReadOnlySpan<byte> address)
+    {
+        const ushort InterNetwork = 2;
+        const ushort InterNetworkV6 = 10;
+        if (address.Length < 8)
+        {
+            return null;
+        }
+
+        var port = BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
+        return MemoryMarshal.Read<ushort>(address) switch
+        {
+            InterNetwork => new IPEndPoint(new IPAddress(address.Slice(4, 4)), port),
+            InterNetworkV6 when address.Length >= PeerAddressSize =>
+                new IPEndPoint(new IPAddress(address.Slice(8, 16), MemoryMarshal.Read<uint>(address[24..])), port),
+            _ => null,
+        };
+    }
+
+    // .NET's own accept: Socket.CreateAcceptSocket, the private constructor then UpdateAcceptSocket.
+    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
+    private static extern Socket NewSocket(SafeSocketHandle handle, bool loadPropertiesFromHandle);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "UpdateAcceptSocket")]
+    private static extern Socket UpdateAcceptSocket(Socket listener, Socket socket, EndPoint? remoteEndPoint);
 
     /// <summary>Asks the poller for the listener's next event; a failure ends the waiting accept with it.</summary>
     private void Arm()
