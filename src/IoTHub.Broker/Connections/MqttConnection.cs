@@ -127,10 +127,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// The broker's set of connections hashes every connection. The identity hash of the connection itself would be kept
     /// in its object header, where its lock (<see cref="ControlLock"/>) is kept too, and an object that needs both gets a
     /// sync block: one more runtime allocation per connection, under a process-wide lock, cleaned up after it dies
-    /// (issue 19). Its <see cref="Info"/>, made for it alone and never locked, carries the identity hash instead;
-    /// equality stays identity.
+    /// (issue 19). Its <see cref="Info"/>, made for it alone by the host and never locked, carries the identity hash
+    /// instead, with the time it was accepted for connections that share one (the engine's tests); equality stays identity.
     /// </summary>
-    public override int GetHashCode() => RuntimeHelpers.GetHashCode(Info);
+    public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(Info), AcceptedAt);
 
     public string Endpoint => Info.Endpoint;
 
