@@ -36,18 +36,20 @@ public sealed class CloseThreadTests : IAsyncLifetime
             var output = new CompletionWatch(fromBroker.Writer);
             var served = _broker.HandleConnectionAsync(new DuplexPipe(toBroker.Reader, output), PipeClient.Connection);
 
+            // The reading thread: each flush runs the connection's read inline, and returns once it waits for more.
             var reading = 0;
+            var fed = new TaskCompletionSource<Task[]>(TaskCreationOptions.RunContinuationsAsynchronously);
             var feeder = new Thread(() =>
             {
                 reading = Environment.CurrentManagedThreadId;
                 toBroker.Writer.Write(Connect);
-                toBroker.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+                var first = toBroker.Writer.FlushAsync().AsTask();
                 toBroker.Writer.Write(Disconnect);
-                toBroker.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
-            });
+                fed.SetResult([first, toBroker.Writer.FlushAsync().AsTask()]);
+            }) { IsBackground = true };
             feeder.Start();
+            await Task.WhenAll(await fed.Task.WaitAsync(PipeClient.Timeout)).WaitAsync(PipeClient.Timeout);
             await served.WaitAsync(PipeClient.Timeout);
-            feeder.Join();
 
             var answer = await fromBroker.Reader.ReadAsync().AsTask().WaitAsync(PipeClient.Timeout);
             Assert.Equal(0x20, answer.Buffer.FirstSpan[0]);
