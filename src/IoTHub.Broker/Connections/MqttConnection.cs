@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using IoTHub.Broker.Connect;
 using IoTHub.Broker.Diagnostics;
 using IoTHub.Broker.Messages;
@@ -121,6 +122,15 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     /// <summary>How the client came in.</summary>
     public ConnectionInfo Info { get; }
+
+    /// <summary>
+    /// The broker's set of connections hashes every connection. The identity hash of the connection itself would be kept
+    /// in its object header, where its lock (<see cref="ControlLock"/>) is kept too, and an object that needs both gets a
+    /// sync block: one more runtime allocation per connection, under a process-wide lock, cleaned up after it dies
+    /// (issue 19). Its <see cref="Info"/>, made for it alone by the host and never locked, carries the identity hash
+    /// instead, with the time it was accepted for connections that share one (the engine's tests); equality stays identity.
+    /// </summary>
+    public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(Info), AcceptedAt);
 
     public string Endpoint => Info.Endpoint;
 
@@ -255,7 +265,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private async Task EndAsync()
     {
         _closing = true;
-        SignalWrite();
+
+        // The last round runs here, on the read loop's thread, when none runs elsewhere (as after a read): handed to the
+        // thread pool it cost every close two hops (the round, then this method's continuation) and a timed wait.
+        StartWriteRound(inline: true);
         await StopWritesAsync().ConfigureAwait(false);
         _broker.OnConnectionClosed(this, _session, AuthorizedWill());
         if (_session is not null)

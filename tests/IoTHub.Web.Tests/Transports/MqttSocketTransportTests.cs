@@ -429,6 +429,82 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// On Linux the listener waits in our epoll poller and accepts on its descriptor: .NET's accept would give the listening
+    /// socket a <c>SocketAsyncContext</c>, whose edge-triggered registration woke .NET's socket thread for every connection
+    /// that arrived (issue 19). Connections that arrived together are each taken at once; one that comes later ends a waiting
+    /// accept; every accepted socket has <c>TCP_NODELAY</c>, set once on the listener.
+    /// </summary>
+    [Fact]
+    public async Task Connections_are_accepted_without_dotnets_socket_engine_on_linux()
+    {
+        const int count = 32;
+        var clients = new List<Socket>();
+        var connections = new List<ConnectionContext>();
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                clients.Add(client);
+                await client.ConnectAsync(_listener!.EndPoint).WaitAsync(Timeout);
+            }
+
+            // The kernel completed every handshake: each accept takes a waiting connection.
+            for (var i = 0; i < count; i++)
+            {
+                connections.Add((await _listener!.AcceptAsync().AsTask().WaitAsync(Timeout))!);
+            }
+
+            var waiting = _listener!.AcceptAsync().AsTask();
+            Assert.False(waiting.IsCompleted);
+            var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            clients.Add(late);
+            await late.ConnectAsync(_listener.EndPoint).WaitAsync(Timeout);
+            connections.Add((await waiting.WaitAsync(Timeout))!);
+
+            Assert.Equal(clients.Select(client => client.LocalEndPoint), connections.Select(connection => connection.RemoteEndPoint));
+            Assert.All(connections, connection =>
+            {
+                var socket = ((MqttSocketConnection)connection).Socket;
+                Assert.True(socket.NoDelay);
+                Assert.True(socket.Connected);
+                Assert.Equal(AddressFamily.InterNetwork, socket.AddressFamily);
+                Assert.Equal(_listener.EndPoint, connection.LocalEndPoint);
+            });
+            if (OperatingSystem.IsLinux())
+            {
+                var listener = Assert.IsType<PolledListener>(_listener);
+                Assert.Null(AsyncContextOf(listener.Socket));
+
+                // Made as .NET's accept makes a socket, not by the constructor that asks the system for everything.
+                Assert.True(PolledListener.WrapsLikeDotNet);
+            }
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_waiting_accept_ends_without_a_connection_when_the_listener_is_unbound()
+    {
+        var waiting = _listener!.AcceptAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        await _listener.UnbindAsync();
+        Assert.Null(await waiting.WaitAsync(Timeout));
+        Assert.Null(await _listener.AcceptAsync().AsTask().WaitAsync(Timeout));
+    }
+
+    /// <summary>
     /// .NET keeps a socket's asynchronous state (its registration with .NET's epoll engine, operation queues and locks) in
     /// a <c>SocketAsyncContext</c> that the socket's handle makes on the first asynchronous operation or non-blocking
     /// setting. On Linux a connection that has received, sent and now waits for more has none; elsewhere its zero-byte
@@ -437,10 +513,6 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
     [Fact]
     public async Task A_connection_waiting_for_data_has_no_socket_async_context_on_linux()
     {
-        const string AsyncContextField = "_asyncContext";
-        var asyncContext = typeof(SafeSocketHandle).GetField(AsyncContextField, BindingFlags.NonPublic | BindingFlags.Instance);
-        Assert.True(asyncContext is not null, $"SafeSocketHandle has no field {AsyncContextField} any more: find where .NET keeps a socket's async context");
-
         const int count = 20;
         var pairs = new List<(Socket Client, ConnectionContext Connection, Task<ReadResult> Waiting)>();
         try
@@ -458,8 +530,7 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
                 pairs.Add((client, connection, input.ReadAsync().AsTask()));
             }
 
-            var withContext = pairs.Count(pair =>
-                asyncContext.GetValue(((MqttSocketConnection)pair.Connection).Socket.SafeHandle) is not null);
+            var withContext = pairs.Count(pair => AsyncContextOf(((MqttSocketConnection)pair.Connection).Socket) is not null);
             Assert.All(pairs, pair => Assert.False(pair.Waiting.IsCompleted));
             Assert.Equal(OperatingSystem.IsLinux() ? 0 : count, withContext);
 
@@ -490,6 +561,15 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
         Assert.False(waiting.IsCompleted);
         Assert.Equal(1, _pool.Outstanding);
         return waiting;
+    }
+
+    /// <summary>The <c>SocketAsyncContext</c> .NET keeps for a socket, or null when it made none.</summary>
+    private static object? AsyncContextOf(Socket socket)
+    {
+        const string AsyncContextField = "_asyncContext";
+        var asyncContext = typeof(SafeSocketHandle).GetField(AsyncContextField, BindingFlags.NonPublic | BindingFlags.Instance);
+        Assert.True(asyncContext is not null, $"SafeSocketHandle has no field {AsyncContextField} any more: find where .NET keeps a socket's async context");
+        return asyncContext.GetValue(socket.SafeHandle);
     }
 
     private async Task<(Socket Client, ConnectionContext Connection)> ConnectAsync(int receiveBuffer = 0)

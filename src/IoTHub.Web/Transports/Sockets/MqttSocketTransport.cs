@@ -53,11 +53,12 @@ internal sealed class MqttSocketTransport(IMemoryPoolFactory<byte> pools) : ICon
             throw;
         }
 
-        return ValueTask.FromResult<IConnectionListener>(new Listener(socket, _pool));
+        return ValueTask.FromResult<IConnectionListener>(SocketCalls.Poll is { } poll ? new PolledListener(socket, _pool, poll) : new Listener(socket, _pool));
     }
 
     public void Dispose() => _pool.Dispose();
 
+    /// <summary>Where there is no <see cref="ReadinessPoll"/>: .NET's accept.</summary>
     private sealed class Listener(Socket socket, MemoryPool<byte> pool) : IConnectionListener
     {
         public EndPoint EndPoint { get; } = socket.LocalEndPoint!;

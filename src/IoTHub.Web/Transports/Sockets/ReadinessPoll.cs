@@ -54,8 +54,8 @@ internal sealed class ReadinessPoll
         return epoll < 0 ? null : new ReadinessPoll(epoll);
     }
 
-    /// <summary>A slot for <paramref name="input"/>: the token its events carry, never 0.</summary>
-    public ulong Register(SocketInput input)
+    /// <summary>A slot for <paramref name="input"/> (a connection's input or a listener): the token its events carry, never 0.</summary>
+    public ulong Register(IReadinessTarget input)
     {
         lock (_gate)
         {
@@ -101,7 +101,7 @@ internal sealed class ReadinessPoll
     }
 
     /// <summary>The input that holds <paramref name="token"/>'s slot now, or null when the slot was given back since.</summary>
-    internal SocketInput? Find(ulong token)
+    internal IReadinessTarget? Find(ulong token)
     {
         lock (_gate)
         {
@@ -147,7 +147,7 @@ internal sealed class ReadinessPoll
     }
 
     /// <summary>Under the lock: the input in the token's slot if the slot is still of the token's generation.</summary>
-    private SocketInput? Holder(ulong token)
+    private IReadinessTarget? Holder(ulong token)
     {
         var index = (int)(uint)token;
         return index < _used && _slots[index].Generation == (uint)(token >> 32) ? _slots[index].Input : null;
@@ -188,8 +188,15 @@ internal sealed class ReadinessPoll
 
     private struct Slot
     {
-        public SocketInput? Input;
+        public IReadinessTarget? Input;
         public uint Generation;
         public int NextFree;
     }
+}
+
+/// <summary>What waits in <see cref="ReadinessPoll"/>: a connection's input, or a listener waiting for connections.</summary>
+internal interface IReadinessTarget
+{
+    /// <summary>The poller's event: the socket is readable, failed or ended (see <see cref="SocketInput.Readable"/>).</summary>
+    void Readable(bool inline);
 }

@@ -21,7 +21,7 @@ namespace IoTHub.Web.Transports.Sockets;
 /// out of epoll without an event, <see cref="Wake"/>) both take it, and whichever comes first goes on with the receive, on
 /// the thread pool, or on the poller's thread when it reads inline (<see cref="ReadinessPoll.Inline"/>).
 /// </remarks>
-internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader, IThreadPoolWorkItem
+internal sealed class SocketInput(MqttSocketConnection connection, Socket socket, MemoryPool<byte> pool) : PipeReader, IThreadPoolWorkItem, IReadinessTarget
 {
     private static readonly ReadinessPoll? Poll = SocketCalls.Poll;
 
