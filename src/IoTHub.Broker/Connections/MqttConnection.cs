@@ -1085,7 +1085,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// Whether a failed acknowledgement of a QoS 2 PUBLISH lets its packet id go, so that the resend is routed afresh: its storage
     /// failed, or it went nowhere in the cluster; not when another node may have taken it.
     /// </summary>
-    internal static bool ForgetsPacketId(Task failed) => failed.IsFaulted && NotAccepted(failed) is not { WentNowhere: false };
+    private static bool ForgetsPacketId(Task failed) => failed.IsFaulted && NotAccepted(failed) is not { WentNowhere: false };
 
     /// <summary>Why another node of the cluster did not accept the message, when that is why the acknowledgement failed; null otherwise.</summary>
     private static ForwardNotAcceptedException? NotAccepted(Task commit)
