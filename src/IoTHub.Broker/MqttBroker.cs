@@ -290,15 +290,47 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     /// <summary>
     /// Starts collecting what the messages this thread routes next (<see cref="RouteForwarded"/>) store for persistent sessions,
-    /// until <see cref="EndForwardedBatch"/>: a node accepts a batch another node forwarded once that is committed.
+    /// until <see cref="EndForwardedBatch"/>: a node accepts a batch another node forwarded once that is committed. It all goes into
+    /// one commit, with the batch's receipt; no await until <see cref="EndForwardedBatch"/>, which must follow on this thread.
     /// </summary>
-    public static void BeginForwardedBatch() => Persistence.BeginPacket();
+    public void BeginForwardedBatch()
+    {
+        _persistence.BeginGroup();
+        Persistence.BeginPacket();
+    }
 
     /// <summary>
-    /// Completes when what the messages routed since <see cref="BeginForwardedBatch"/> stored is committed (strict durability),
-    /// faults when a commit failed; null when there is nothing to wait for.
+    /// Writes <paramref name="receipt"/> (<see cref="StorageOperation.ForwardReceipt"/>), when given and the nodes share this store, in
+    /// the commit of what the messages routed since <see cref="BeginForwardedBatch"/> stored; completes when that is committed (strict
+    /// durability), faults when the commit failed; null when there is nothing to wait for.
     /// </summary>
-    public static Task? EndForwardedBatch() => Persistence.EndPacket();
+    public Task? EndForwardedBatch(in StorageOperation? receipt)
+    {
+        try
+        {
+            if (receipt is { } written && _sharedSessions is not null)
+            {
+                _persistence.Write(written);
+            }
+        }
+        finally
+        {
+            _persistence.EndGroup();
+        }
+
+        return Persistence.EndPacket();
+    }
+
+    /// <summary>Whether this broker's store keeps forward receipts: the nodes of its cluster share it (<see cref="ISharedSessionStore"/>).</summary>
+    public bool KeepsForwardReceipts => _sharedSessions is not null;
+
+    /// <summary>
+    /// Fences cluster node <paramref name="toNode"/>, declared dead, and returns those of <paramref name="sequences"/>, calls of node
+    /// <paramref name="fromNode"/>, that it committed (<see cref="ISharedSessionStore.FenceForwardsAsync"/>).
+    /// </summary>
+    public Task<long[]> FenceForwardsAsync(string fromNode, string toNode, long[] sequences, CancellationToken cancellationToken) =>
+        _sharedSessions?.FenceForwardsAsync(fromNode, toNode, sequences, cancellationToken)
+            ?? throw new InvalidOperationException("The broker's store is not shared by the nodes of a cluster: it keeps no forward receipts.");
 
     /// <summary>
     /// Binds a connection to the session of its client id (see <see cref="SessionRegistry.Attach"/>); returns whether the session was

@@ -36,11 +36,19 @@ public sealed class AcknowledgedForwardingTests(PostgresServer server) : IAsyncL
         }
     }
 
-    /// <summary>Two nodes, node 1 subscribed to <c>acked/#</c> as node 0 knows; failure detection as fast as IoTHub's defaults.</summary>
-    private async Task DeployAsync(TimeSpan forwardAckTimeout)
+    /// <summary>
+    /// Two nodes, node 1 subscribed to <c>acked/#</c> as node 0 knows; failure detection as fast as IoTHub's defaults. With
+    /// <paramref name="receipts"/>, their brokers share it as the store that keeps forward receipts.
+    /// </summary>
+    private async Task DeployAsync(TimeSpan forwardAckTimeout, ReceiptBook? receipts = null)
     {
         (_cluster, _) = await TestClusters.DeployAsync(server, 2, silo =>
         {
+            if (receipts is not null)
+            {
+                silo.Services.AddSingleton<ILocalBroker>(new RecordingBroker { Book = receipts });
+            }
+
             silo.Services.AddSingleton(new RoutingSettings
             {
                 HeartbeatInterval = TimeSpan.FromMilliseconds(200),
@@ -157,6 +165,28 @@ public sealed class AcknowledgedForwardingTests(PostgresServer server) : IAsyncL
 
         // A call to the dead node is refused before it leaves, with the exception the sender tells a certain failure by.
         var grains = Cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainFactory>();
-        await Assert.ThrowsAsync<NodeNotActiveException>(() => grains.GetGrain<IRoutesGrain>(dead).DeliverAsync([]).WaitAsync(Converged));
+        await Assert.ThrowsAsync<NodeNotActiveException>(() => grains.GetGrain<IRoutesGrain>(dead).DeliverAsync([], null).WaitAsync(Converged));
+    }
+
+    /// <summary>
+    /// docs/clustering.md#forward-receipts through Orleans: the QoS 2 call carries its receipt to the other node; that node dies before
+    /// committing it, so once it is declared dead and fenced the call is known not taken (its resend may be routed afresh
+    /// [MQTT-4.3.3-10]), where without receipts it may have been delivered, and at most once.
+    /// </summary>
+    [Fact]
+    public async Task AQos2CallInFlightAtADeathIsKnownNotTakenWhenTheNodeNeverCommittedIt()
+    {
+        var receipts = new ReceiptBook();
+        await DeployAsync(TimeSpan.FromMinutes(1), receipts);
+        Broker(1).Commit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inFlight = Forward("acked/1", QualityOfService.ExactlyOnce)!;
+        await Poll.UntilAsync(() => !receipts.Delivered.IsEmpty, Converged);
+        var dead = Routing(1).Self;
+        Assert.Equal(new ForwardReceipt(Routing(0).Self, dead, 1, 1), Assert.Single(receipts.Delivered));
+
+        await Cluster.KillSiloAsync(Cluster.Silos[1]);
+
+        Assert.True((await Assert.ThrowsAsync<ForwardNotAcceptedException>(() => inFlight.WaitAsync(Converged))).NotTaken);
+        Assert.Equal(1, Routing(0).Totals().NotAccepted);
     }
 }

@@ -5,6 +5,7 @@ using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
 using IoTHub.Mqtt;
 using IoTHub.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
 
 namespace IoTHub.Cluster.Tests;
@@ -27,7 +28,7 @@ public sealed class ForwardQueueTests
         uint most = 0;
         var forwarded = 0;
         using var stopping = new CancellationTokenSource();
-        var sender = queue.RunAsync(batch =>
+        var sender = queue.RunAsync((batch, _) =>
         {
             foreach (var message in batch)
             {
@@ -80,7 +81,7 @@ public sealed class ForwardQueueTests
         var second = Held(queue);
         using var stopping = new CancellationTokenSource();
         Exception failure = neverLeft ? new NodeNotActiveException("node 127.0.0.1:11112@1 is not an active member") : new SiloUnavailableException("the node became unavailable");
-        var sender = queue.RunAsync(_ => Task.FromException(failure), (_, _) => { }, TimeProvider.System, stopping.Token);
+        var sender = queue.RunAsync((_, _) => Task.FromException(failure), (_, _) => { }, TimeProvider.System, stopping.Token);
         queue.Wake();
 
         Assert.Equal(neverLeft, (await NotAcceptedAsync(first)).NotTaken);
@@ -99,7 +100,7 @@ public sealed class ForwardQueueTests
         Assert.Same(first, second);
         var calls = 0;
         using var stopping = new CancellationTokenSource();
-        var sender = queue.RunAsync(_ => Interlocked.Increment(ref calls) == 1 ? Task.CompletedTask : Task.FromException(new NodeNotActiveException("gone")),
+        var sender = queue.RunAsync((_, _) => Interlocked.Increment(ref calls) == 1 ? Task.CompletedTask : Task.FromException(new NodeNotActiveException("gone")),
             (_, _) => { }, TimeProvider.System, stopping.Token);
         queue.Wake();
 
@@ -121,7 +122,7 @@ public sealed class ForwardQueueTests
         var call = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stopping = new CancellationTokenSource();
-        var sender = queue.RunAsync(_ =>
+        var sender = queue.RunAsync((_, _) =>
         {
             sent.TrySetResult();
             return call.Task;
@@ -138,5 +139,160 @@ public sealed class ForwardQueueTests
         Assert.Same(queued, alsoQueued);
         Assert.False((await NotAcceptedAsync(inFlight)).NotTaken);
         await sender.WaitAsync(Answered);
+    }
+
+    private const string Self = "127.0.0.1:11111@1";
+
+    private static ForwardQueue QueueWithReceipts(Func<long[], Task<long[]>> fence, TimeProvider? time = null, TimeSpan? forwardAckTimeout = null) =>
+        new(new RoutingSettings { ForwardAckTimeout = forwardAckTimeout ?? TimeSpan.FromMinutes(1) }, "127.0.0.1:11112@1", time ?? TimeProvider.System,
+            new ReceiptFence(Self, (sequences, _) => fence(sequences)));
+
+    private static Task HeldAtQos(ForwardQueue queue, QualityOfService qos) =>
+        queue.TryEnqueueHeld(MqttMessage.Create("t", "m"u8, qos, retain: false), toSubscribers: true, []) ?? throw new InvalidOperationException("queue full");
+
+    /// <summary>
+    /// docs/clustering.md#forward-receipts: a call carrying a QoS 2 message asks the node for a receipt in its commit; when the call fails
+    /// after it may have left, its publishers' acknowledgements wait until the node is declared dead (Abandon) and fenced, and then follow
+    /// what the store tells: the node committed it (its sessions, adopted from the store, have the message: PUBREC, nothing lost
+    /// [MQTT-4.3.3-9]), or not (not taken: the resend may be routed afresh, no duplicate [MQTT-4.3.3-10]).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ACallInDoubtFollowsWhatTheFenceTellsOnceTheNodeIsDead(bool committed)
+    {
+        long[]? asked = null;
+        var queue = QueueWithReceipts(sequences =>
+        {
+            asked = sequences;
+            return Task.FromResult(committed ? sequences : []);
+        });
+        var accepted = HeldAtQos(queue, QualityOfService.ExactlyOnce);
+        ForwardReceipt? receipt = null;
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stopping = new CancellationTokenSource();
+        var sender = queue.RunAsync((_, r) =>
+        {
+            receipt = r;
+            return Task.FromException(new SiloUnavailableException("the node became unavailable"));
+        }, (_, _) => failed.TrySetResult(), TimeProvider.System, stopping.Token);
+        queue.Wake();
+        await failed.Task.WaitAsync(Answered);
+
+        Assert.Equal(new ForwardReceipt(Self, "127.0.0.1:11112@1", 1, 1), receipt);
+        Assert.False(accepted.IsCompleted);
+        Assert.Null(asked);
+
+        queue.Abandon();
+        if (committed)
+        {
+            await accepted.WaitAsync(Answered);
+            Assert.Equal(1, queue.Sent);
+            Assert.Equal(0, queue.Lost);
+        }
+        else
+        {
+            Assert.True((await NotAcceptedAsync(accepted)).NotTaken);
+            Assert.Equal(1, queue.Lost);
+        }
+
+        Assert.Equal([1L], asked!);
+        Assert.Equal(0, queue.Held);
+        await sender.WaitAsync(Answered);
+    }
+
+    /// <summary>When the store cannot tell (the fence failed), a call in doubt may have been delivered: its failure must not say not taken.</summary>
+    [Fact]
+    public async Task ACallInDoubtMayHaveBeenDeliveredWhenTheFenceFails()
+    {
+        var queue = QueueWithReceipts(_ => Task.FromException<long[]>(new TimeoutException("the store did not answer")));
+        var accepted = HeldAtQos(queue, QualityOfService.ExactlyOnce);
+        using var stopping = new CancellationTokenSource();
+        var sender = queue.RunAsync((_, _) => Task.FromException(new SiloUnavailableException("gone")), (_, _) => queue.Abandon(),
+            TimeProvider.System, stopping.Token);
+        queue.Wake();
+
+        var failure = await NotAcceptedAsync(accepted);
+        Assert.False(failure.NotTaken);
+        Assert.Contains("the store did not answer", failure.Message, StringComparison.Ordinal);
+        await sender.WaitAsync(Answered);
+    }
+
+    /// <summary>
+    /// A call in doubt to a node that is not declared dead is given up after ForwardAckTimeout from its failure: maybe delivered. Until
+    /// then the acceptance's own bound (ForwardAckTimeout from its first message) does not fail it, or the fence could never help.
+    /// </summary>
+    [Fact]
+    public async Task ACallInDoubtIsGivenUpWhenTheNodeIsNotDeclaredDeadAndTheBoundWaitsForIt()
+    {
+        var time = new FakeTimeProvider();
+        var bound = TimeSpan.FromSeconds(5);
+        var queue = QueueWithReceipts(_ => throw new InvalidOperationException("no fence for a live node"), time, bound);
+        var accepted = HeldAtQos(queue, QualityOfService.ExactlyOnce);
+        var call = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stopping = new CancellationTokenSource();
+        var sender = queue.RunAsync((_, _) =>
+        {
+            sent.TrySetResult();
+            return call.Task;
+        }, (_, _) => failed.TrySetResult(), time, stopping.Token);
+        queue.Wake();
+        await sent.Task.WaitAsync(Answered);
+
+        // The call fails 2 s after the message was queued: the acceptance's bound comes at 5 s, the doubt's end at 7 s.
+        time.Advance(TimeSpan.FromSeconds(2));
+        call.SetException(new TimeoutException("no answer"));
+        await failed.Task.WaitAsync(Answered);
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(accepted.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var failure = await NotAcceptedAsync(accepted);
+        Assert.False(failure.NotTaken);
+        Assert.Contains("not declared dead", failure.Message, StringComparison.Ordinal);
+        await stopping.CancelAsync();
+        await sender.WaitAsync(Answered);
+    }
+
+    /// <summary>
+    /// Only a call with a QoS 2 message asks for a receipt (a QoS 1 resend may be a duplicate anyway), and the calls after one in doubt
+    /// keep its receipt (PruneBelow): the fence still needs it.
+    /// </summary>
+    [Fact]
+    public async Task OnlyCallsWithQos2AskForAReceiptAndTheyKeepTheReceiptsOfCallsInDoubt()
+    {
+        var queue = QueueWithReceipts(Task.FromResult);
+        var receipts = new List<ForwardReceipt?>();
+        var calls = 0;
+        var answered = new SemaphoreSlim(0);
+        using var stopping = new CancellationTokenSource();
+        var sender = queue.RunAsync((_, receipt) =>
+        {
+            receipts.Add(receipt);
+            return Interlocked.Increment(ref calls) == 3 ? Task.FromException(new SiloUnavailableException("gone")) : Task.CompletedTask;
+        }, (_, _) => answered.Release(), TimeProvider.System, stopping.Token);
+
+        await HeldAndSentAsync(QualityOfService.ExactlyOnce);
+        await HeldAndSentAsync(QualityOfService.AtLeastOnce);
+        var doubted = HeldAtQos(queue, QualityOfService.ExactlyOnce);
+        queue.Wake();
+        await answered.WaitAsync(Answered);
+        await HeldAndSentAsync(QualityOfService.ExactlyOnce);
+
+        Assert.Equal([new ForwardReceipt(Self, "127.0.0.1:11112@1", 1, 1), null, new ForwardReceipt(Self, "127.0.0.1:11112@1", 2, 2),
+            new ForwardReceipt(Self, "127.0.0.1:11112@1", 3, 2)], receipts);
+        Assert.False(doubted.IsCompleted);
+        queue.Abandon();
+        await doubted.WaitAsync(Answered);
+        await sender.WaitAsync(Answered);
+
+        async Task HeldAndSentAsync(QualityOfService qos)
+        {
+            var accepted = HeldAtQos(queue, qos);
+            queue.Wake();
+            await accepted.WaitAsync(Answered);
+        }
     }
 }

@@ -186,14 +186,14 @@ public sealed class MovingRoutesTests(PostgresServer server) : IAsyncLifetime
 
         // Directly: a batch with a QoS 1 message for the moving session faults; one with a QoS 0 message, or with a QoS 1 message for
         // other topics, is accepted.
-        var refused = await Assert.ThrowsAsync<ForwardNotAcceptedException>(() => Routing(old).Deliver([Forwarded("other/1", 1), Forwarded(Topic, 1)]));
+        var refused = await Assert.ThrowsAsync<ForwardNotAcceptedException>(() => Routing(old).Deliver([Forwarded("other/1", 1), Forwarded(Topic, 1)], receipt: null));
         Assert.Contains("moving to node " + Self(next), refused.Message, StringComparison.Ordinal);
-        await Routing(old).Deliver([Forwarded(Topic, 0), Forwarded("other/1", 1)]);
+        await Routing(old).Deliver([Forwarded(Topic, 0), Forwarded("other/1", 1)], receipt: null);
 
         // Once the new node's filter is known on the old node, such a batch is accepted there again.
         Broker(next).Routes!.LocalFilterChanged(Filter, true);
         await Poll.UntilAsync(() => !Refuses(old), Converged);
-        await Routing(old).Deliver([Forwarded(Topic, 1)]);
+        await Routing(old).Deliver([Forwarded(Topic, 1)], receipt: null);
     }
 
     private static ForwardedMessage Forwarded(string topic, byte qos) =>

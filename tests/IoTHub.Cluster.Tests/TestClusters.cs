@@ -66,11 +66,65 @@ internal sealed class RecordingBroker : ILocalBroker
         return 1;
     }
 
+    /// <summary>Set: the store the nodes share keeps forward receipts, here this book (docs/clustering.md#forward-receipts).</summary>
+    public ReceiptBook? Book { get; init; }
+
+    public bool KeepsForwardReceipts => Book is not null;
+
     public void BeginDeliveries()
     {
     }
 
-    public Task? EndDeliveries() => Commit?.Task;
+    public Task? EndDeliveries(ForwardReceipt? receipt)
+    {
+        if (receipt is not null)
+        {
+            Book!.Deliver(receipt, Commit?.Task ?? Task.CompletedTask);
+        }
+
+        return Commit?.Task;
+    }
+
+    public Task<long[]> FenceForwardsAsync(string from, string to, long[] sequences, CancellationToken cancellationToken) =>
+        Task.FromResult(Book!.Fence(from, to, sequences));
+}
+
+/// <summary>
+/// The forward receipts of a shared store as the nodes' brokers see them: a receipt counts once the commit of its batch succeeded, and a
+/// fenced node's count no more.
+/// </summary>
+internal sealed class ReceiptBook
+{
+    private readonly Lock _lock = new();
+    private readonly List<ForwardReceipt> _committed = [];
+    private readonly HashSet<string> _fenced = new(StringComparer.Ordinal);
+
+    /// <summary>Every receipt delivered with a batch, committed or not.</summary>
+    public ConcurrentQueue<ForwardReceipt> Delivered { get; } = new();
+
+    public void Deliver(ForwardReceipt receipt, Task commit)
+    {
+        Delivered.Enqueue(receipt);
+        _ = commit.ContinueWith(_ =>
+        {
+            lock (_lock)
+            {
+                if (!_fenced.Contains(receipt.To))
+                {
+                    _committed.Add(receipt);
+                }
+            }
+        }, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    public long[] Fence(string from, string to, long[] sequences)
+    {
+        lock (_lock)
+        {
+            _fenced.Add(to);
+            return [.. sequences.Where(s => _committed.Exists(r => r.From == from && r.To == to && r.Sequence == s))];
+        }
+    }
 }
 
 /// <summary>

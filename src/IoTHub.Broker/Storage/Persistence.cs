@@ -35,6 +35,15 @@ internal sealed class Persistence(StorageWriter? writer)
     /// <summary>Completes when everything written before the call is committed (see <see cref="StorageWriter.FlushAsync"/>).</summary>
     public Task FlushAsync() => writer?.FlushAsync() ?? Task.CompletedTask;
 
+    /// <summary>
+    /// Until <see cref="EndGroup"/> on this thread (no await between), what is written goes into one commit with what follows
+    /// (<see cref="StorageWriter.BeginGroup"/>): a forwarded batch and its receipt (docs/clustering.md#forward-receipts).
+    /// </summary>
+    public void BeginGroup() => writer?.BeginGroup();
+
+    /// <summary>Ends what <see cref="BeginGroup"/> began.</summary>
+    public void EndGroup() => writer?.EndGroup();
+
     public void Write(in StorageOperation operation)
     {
         if (writer is null)

@@ -23,6 +23,10 @@ internal sealed class Acceptance
 
     // Messages of it that certainly never reached the node: purged from the queue, or in a call refused before it left.
     private int _notTaken;
+
+    // Messages of it in calls in doubt (ForwardQueue): failed after they may have left, their outcome asked of the store once the node
+    // is dead. The bound waits for them: the doubt has a bound of its own.
+    private int _doubted;
     private ITimer? _bound;
 
     public Task Task => _accepted.Task;
@@ -35,6 +39,12 @@ internal sealed class Acceptance
             _bound = time.CreateTimer(static state =>
             {
                 var (acceptance, node, bound) = ((Acceptance, string, TimeSpan))state!;
+                if (Volatile.Read(ref acceptance._doubted) > 0)
+                {
+                    acceptance._bound?.Change(bound, Timeout.InfiniteTimeSpan);
+                    return;
+                }
+
                 acceptance.Fail(string.Create(CultureInfo.InvariantCulture,
                     $"node {node} did not accept it within Cluster:Routing:ForwardAckTimeout ({bound.TotalSeconds:0.###} s)"));
             }, (this, node, bound), bound, Timeout.InfiniteTimeSpan);
@@ -43,6 +53,12 @@ internal sealed class Acceptance
 
     /// <summary>No message joins it any more (the sender took its first). Under the queue's lock.</summary>
     public void Close() => _closed = true;
+
+    /// <summary>
+    /// <paramref name="count"/> of its messages are in a call in doubt (<paramref name="doubted"/>), or no longer (false): meanwhile the
+    /// bound does not fail it.
+    /// </summary>
+    public void Doubt(int count, bool doubted) => Interlocked.Add(ref _doubted, doubted ? count : -count);
 
     /// <summary>The sender is done with <paramref name="count"/> of its messages: the node took them (or they expired).</summary>
     public void Settle(int count)

@@ -604,31 +604,41 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
 
     /// <summary>
     /// Delivers a batch another node forwarded to this node's sessions; completes when what that stored for persistent sessions is
-    /// committed (strict durability): then this node has accepted it, and the publishers on the other node are acknowledged. A QoS 1
-    /// or 2 message for a session moving away from this node faults it once the batch is delivered here: its publishers send the batch's
-    /// messages again (docs/clustering.md#a-moving-sessions-routes).
+    /// committed (strict durability), in one commit with <paramref name="receipt"/> when the sender asked for one: then this node has
+    /// accepted it, and the publishers on the other node are acknowledged. A QoS 1 or 2 message for a session moving away from this
+    /// node faults it once the batch is delivered here: its publishers send the batch's messages again
+    /// (docs/clustering.md#a-moving-sessions-routes).
     /// </summary>
-    public Task Deliver(ForwardedMessage[] messages)
+    public Task Deliver(ForwardedMessage[] messages, ForwardReceipt? receipt)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        _broker.BeginDeliveries();
         var now = _time.GetTimestamp();
         var utcNow = _time.GetUtcNow();
         Task? refusal = null;
-        foreach (var forwarded in messages)
+        _broker.BeginDeliveries();
+        try
         {
-            var expiresAt = forwarded.ExpiresIn is { } seconds ? utcNow.AddSeconds(seconds) : (DateTimeOffset?)null;
-            var message = MqttMessage.Restore(forwarded.Topic, forwarded.Payload, (QualityOfService)forwarded.QualityOfService, forwarded.Retain,
-                forwarded.Properties, expiresAt, forwarded.PublisherId).OnClock(_time, now, utcNow);
-            _broker.Deliver(message, forwarded.ToSubscribers, forwarded.SharedGroups);
-            if (refusal is null && message.QualityOfService != QualityOfService.AtMostOnce && Replica.HasMoving)
+            foreach (var forwarded in messages)
             {
-                refusal = Replica.MovedRefusal(forwarded.Topic, forwarded.ToSubscribers, forwarded.SharedGroups);
+                var expiresAt = forwarded.ExpiresIn is { } seconds ? utcNow.AddSeconds(seconds) : (DateTimeOffset?)null;
+                var message = MqttMessage.Restore(forwarded.Topic, forwarded.Payload, (QualityOfService)forwarded.QualityOfService, forwarded.Retain,
+                    forwarded.Properties, expiresAt, forwarded.PublisherId).OnClock(_time, now, utcNow);
+                _broker.Deliver(message, forwarded.ToSubscribers, forwarded.SharedGroups);
+                if (refusal is null && message.QualityOfService != QualityOfService.AtMostOnce && Replica.HasMoving)
+                {
+                    refusal = Replica.MovedRefusal(forwarded.Topic, forwarded.ToSubscribers, forwarded.SharedGroups);
+                }
             }
+        }
+        catch
+        {
+            // No receipt for a batch delivered in part: its sender must not take it as delivered. The commit is ended all the same.
+            _broker.EndDeliveries(receipt: null);
+            throw;
         }
 
         Interlocked.Add(ref _received, messages.Length);
-        var committed = _broker.EndDeliveries();
+        var committed = _broker.EndDeliveries(receipt);
         return refusal is null ? committed ?? Task.CompletedTask : RefuseAfterAsync(committed, refusal);
     }
 
@@ -838,9 +848,15 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     /// <summary>The queue of messages for a node first heard of, with its sender running until the node is purged or this one stops.</summary>
     private ForwardQueue StartOutbox(string node)
     {
-        var outbox = new ForwardQueue(_settings, node, _time);
+        var self = Self;
+        var receipts = _broker.KeepsForwardReceipts
+            ? new ReceiptFence(self, (sequences, cancellation) => _broker.FenceForwardsAsync(self, node, sequences, cancellation),
+                (taken, notTaken, unknown) => Log.DoubtsResolved(_logger, node, taken, notTaken,
+                    unknown is null ? "as its receipts in the store tell" : "the store could not tell, so they may have been delivered: " + unknown))
+            : null;
+        var outbox = new ForwardQueue(_settings, node, _time, receipts);
         var grain = _grains.GetGrain<IRoutesGrain>(node);
-        _ = Task.Run(() => outbox.RunAsync(batch => grain.DeliverAsync(batch).WaitAsync(_settings.CallTimeout),
+        _ = Task.Run(() => outbox.RunAsync((batch, receipt) => grain.DeliverAsync(batch, receipt).WaitAsync(_settings.CallTimeout),
             (count, e) => Log.ForwardFailed(_logger, count, node, e.Message), _time, _stopping.Token), CancellationToken.None);
         return outbox;
     }
@@ -866,6 +882,10 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
         [LoggerMessage(1505, LogLevel.Warning, "Cluster routing: no node said it adopted the sessions of dead node {Node} within {Limit} s; " +
             "its filters are purged, and messages for its sessions are not kept until their clients come back")]
         public static partial void NotAdoptedInTime(ILogger logger, string node, double limit);
+
+        [LoggerMessage(1506, LogLevel.Information, "Cluster routing: of the messages in calls to dead node {Node} that failed after they may " +
+            "have left, {Taken} were committed there (acknowledged) and {NotTaken} were not (their publishers send them again); {Outcome}")]
+        public static partial void DoubtsResolved(ILogger logger, string node, int taken, int notTaken, string outcome);
 
         [LoggerMessage(1580, LogLevel.Debug, "Cluster routing: client {ClientId}'s session moves to node {Node}: {Count} of its route keys " +
             "refuse QoS 1 and 2 messages here, and their removal waits, until that node's filters have them")]

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using IoTHub.Broker.Messages;
 using IoTHub.Cluster.Nodes;
+using IoTHub.Mqtt;
 
 namespace IoTHub.Cluster.Routing;
 
@@ -9,7 +10,9 @@ namespace IoTHub.Cluster.Routing;
 /// <see cref="RoutingSettings.ForwardWindow"/>, when one is set), up to <see cref="RoutingSettings.ForwardBatchSize"/>, in one call,
 /// one call at a time (so they arrive in order). A publisher only queues: when the queue is full the message is
 /// dropped and counted, never waited for. A QoS 1 or 2 message is queued with the queue's open <see cref="Acceptance"/>, which
-/// its publisher's acknowledgement waits for (docs/clustering.md#acknowledged-forwarding).
+/// its publisher's acknowledgement waits for (docs/clustering.md#acknowledged-forwarding). With <see cref="ReceiptFence"/>, a call
+/// carrying a QoS 2 message that fails after it may have left is in doubt until the node is declared dead and fenced, which tells
+/// whether the node committed it (docs/clustering.md#forward-receipts).
 /// </summary>
 internal sealed class ForwardQueue
 {
@@ -20,6 +23,13 @@ internal sealed class ForwardQueue
     private readonly RoutingSettings _settings;
     private readonly string _node;
     private readonly TimeProvider _time;
+    private readonly ReceiptFence? _receipts;
+
+    // The calls in doubt, under their lock: failed after they may have left, with a receipt asked for; resolved once the node is dead
+    // and its last call is over, or given up after ForwardAckTimeout. The last call's number is the sender's.
+    private readonly Lock _doubtLock = new();
+    private readonly List<DoubtedCall> _doubts = [];
+    private long _lastCall;
 
     // The acceptance QoS 1 and 2 messages join when queued; replaced, under the lock, when the sender takes its first message.
     private readonly Lock _acceptanceLock = new();
@@ -31,11 +41,12 @@ internal sealed class ForwardQueue
     private long _lost;
     private long _batches;
 
-    public ForwardQueue(RoutingSettings settings, string node, TimeProvider time)
+    public ForwardQueue(RoutingSettings settings, string node, TimeProvider time, ReceiptFence? receipts = null)
     {
         _settings = settings;
         _node = node;
         _time = time;
+        _receipts = receipts;
         _messages = Channel.CreateBounded<Forward>(new BoundedChannelOptions(settings.ForwardQueueLimit)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once instead of dropping silently
@@ -168,24 +179,15 @@ internal sealed class ForwardQueue
 
     /// <summary>
     /// The call carrying <paramref name="acceptances"/> (one entry per message, null for QoS 0) succeeded or failed (<paramref name="neverLeft"/>:
-    /// refused before it was sent): each run of one acceptance is settled or failed.
+    /// certainly not delivered): each run of one acceptance is settled or failed. <paramref name="doubted"/>: the call was in doubt until now.
     /// </summary>
-    private void Answer(List<Acceptance?> acceptances, string? failure, bool neverLeft = false)
+    private void Answer(IReadOnlyList<Acceptance?> acceptances, string? failure, bool neverLeft = false, bool doubted = false)
     {
-        var i = 0;
-        while (i < acceptances.Count)
+        foreach (var (acceptance, run) in Runs(acceptances))
         {
-            var acceptance = acceptances[i];
-            var run = 1;
-            while (i + run < acceptances.Count && ReferenceEquals(acceptances[i + run], acceptance))
+            if (doubted)
             {
-                run++;
-            }
-
-            i += run;
-            if (acceptance is null)
-            {
-                continue;
+                acceptance.Doubt(run, doubted: false);
             }
 
             if (failure is null)
@@ -200,12 +202,159 @@ internal sealed class ForwardQueue
             // Accepted in time, or not: then its publishers were (or are being) disconnected without an acknowledgement.
             Unhold(run, accepted: !acceptance.Task.IsFaulted);
         }
-
-        acceptances.Clear();
     }
 
-    /// <summary>Sends batches through <paramref name="send"/> until <see cref="Abandon"/> or <paramref name="stopping"/>.</summary>
-    public async Task RunAsync(Func<ForwardedMessage[], Task> send, Action<int, Exception> failed, TimeProvider time, CancellationToken stopping)
+    /// <summary>Each acceptance of <paramref name="acceptances"/> with the number of its messages in a row (QoS 0 messages skipped).</summary>
+    private static IEnumerable<(Acceptance Acceptance, int Run)> Runs(IReadOnlyList<Acceptance?> acceptances)
+    {
+        var i = 0;
+        while (i < acceptances.Count)
+        {
+            var acceptance = acceptances[i];
+            var run = 1;
+            while (i + run < acceptances.Count && ReferenceEquals(acceptances[i + run], acceptance))
+            {
+                run++;
+            }
+
+            i += run;
+            if (acceptance is not null)
+            {
+                yield return (acceptance, run);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The receipt the call of <paramref name="batch"/> asks for: one when it carries a QoS 2 message and the nodes keep receipts, so that
+    /// a failure after it left can be told apart; the receipts of calls before the oldest one still in doubt are no longer needed.
+    /// </summary>
+    private ForwardReceipt? ReceiptFor(List<ForwardedMessage> batch)
+    {
+        if (_receipts is null || !batch.Exists(static x => x.QualityOfService == (byte)QualityOfService.ExactlyOnce))
+        {
+            return null;
+        }
+
+        var sequence = ++_lastCall;
+        var pruneBelow = sequence;
+        lock (_doubtLock)
+        {
+            foreach (var doubted in _doubts)
+            {
+                pruneBelow = Math.Min(pruneBelow, doubted.Sequence);
+            }
+        }
+
+        return new ForwardReceipt(_receipts.From, _node, sequence, pruneBelow);
+    }
+
+    /// <summary>
+    /// The call with <paramref name="receipt"/> failed after it may have left: its acceptances wait (the bound too) until the node is
+    /// declared dead and fenced (<see cref="ResolveDoubtsAsync"/>), or for <see cref="RoutingSettings.ForwardAckTimeout"/> at most.
+    /// </summary>
+    private void Doubt(ForwardReceipt receipt, List<Acceptance?> acceptances, string reason)
+    {
+        var call = new DoubtedCall(receipt.Sequence, [.. acceptances], reason);
+        foreach (var (acceptance, run) in Runs(call.Acceptances))
+        {
+            acceptance.Doubt(run, doubted: true);
+        }
+
+        lock (_doubtLock)
+        {
+            _doubts.Add(call);
+        }
+
+        call.GiveUp = _time.CreateTimer(static state =>
+        {
+            var (queue, call) = ((ForwardQueue, DoubtedCall))state!;
+            queue.Resolve(call, $"{call.Reason}; the node was not declared dead within Cluster:Routing:ForwardAckTimeout " +
+                $"({queue._settings.ForwardAckTimeout.TotalSeconds:0.###} s), so whether it took the call is unknown");
+        }, (this, call), _settings.ForwardAckTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Ends the doubt of <paramref name="call"/>, once: accepted (<paramref name="failure"/> null), or failed, <paramref name="notTaken"/> or not.</summary>
+    private bool Resolve(DoubtedCall call, string? failure, bool notTaken = false)
+    {
+        if (Interlocked.Exchange(ref call.Resolved, 1) != 0)
+        {
+            return false;
+        }
+
+        call.GiveUp?.Dispose();
+        lock (_doubtLock)
+        {
+            _doubts.Remove(call);
+        }
+
+        if (failure is null)
+        {
+            // Not lost after all.
+            Interlocked.Add(ref _lost, -call.Acceptances.Length);
+            Interlocked.Add(ref _sent, call.Acceptances.Length);
+        }
+
+        Answer(call.Acceptances, failure, neverLeft: notTaken, doubted: true);
+        return true;
+    }
+
+    /// <summary>
+    /// The node is dead and its last call over: fences it and settles each call in doubt as the store tells, accepted when the node
+    /// committed it (its sessions, adopted from the store, have its messages), not taken otherwise (its QoS 2 messages may be routed
+    /// afresh). When the store cannot tell (within ForwardAckTimeout), they fail as before: maybe delivered.
+    /// </summary>
+    private async Task ResolveDoubtsAsync(CancellationToken stopping)
+    {
+        DoubtedCall[] open;
+        lock (_doubtLock)
+        {
+            open = [.. _doubts];
+        }
+
+        if (open.Length == 0 || _receipts is null)
+        {
+            return;
+        }
+
+        long[] committed;
+        string? unknown = null;
+        try
+        {
+            using var limit = new CancellationTokenSource(_settings.ForwardAckTimeout, _time);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping, limit.Token);
+            committed = await _receipts.FenceAsync([.. open.Select(x => x.Sequence)], either.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!stopping.IsCancellationRequested)
+        {
+            (committed, unknown) = ([], e.Message);
+        }
+
+        var (taken, notTaken) = (0, 0);
+        foreach (var call in open)
+        {
+            if (unknown is not null)
+            {
+                Resolve(call, $"{call.Reason}; whether the node took it is unknown: {unknown}");
+            }
+            else if (Array.IndexOf(committed, call.Sequence) >= 0)
+            {
+                taken += Resolve(call, failure: null) ? call.Acceptances.Length : 0;
+            }
+            else
+            {
+                notTaken += Resolve(call, $"{call.Reason}; node {_node} died without committing it", notTaken: true) ? call.Acceptances.Length : 0;
+            }
+        }
+
+        _receipts.Resolved?.Invoke(taken, notTaken, unknown);
+    }
+
+    /// <summary>
+    /// Sends batches through <paramref name="send"/> (with the receipt the call asks for, if any) until <see cref="Abandon"/> or
+    /// <paramref name="stopping"/>; after <see cref="Abandon"/> it resolves the calls in doubt.
+    /// </summary>
+    public async Task RunAsync(Func<ForwardedMessage[], ForwardReceipt?, Task> send, Action<int, Exception> failed, TimeProvider time, CancellationToken stopping)
     {
         var reader = _messages.Reader;
         var batch = new List<ForwardedMessage>(_settings.ForwardBatchSize);
@@ -218,7 +367,7 @@ internal sealed class ForwardQueue
                 {
                     if (!await _wake.Reader.WaitToReadAsync(stopping).ConfigureAwait(false))
                     {
-                        return;
+                        break;
                     }
 
                     _wake.Reader.TryRead(out _);
@@ -259,9 +408,10 @@ internal sealed class ForwardQueue
                 }
 
                 Interlocked.Increment(ref _batches);
+                var receipt = ReceiptFor(batch);
                 try
                 {
-                    await send([.. batch]).ConfigureAwait(false);
+                    await send([.. batch], receipt).ConfigureAwait(false);
                     Interlocked.Add(ref _sent, batch.Count);
                     Answer(acceptances, failure: null);
                 }
@@ -269,14 +419,28 @@ internal sealed class ForwardQueue
                 {
                     // No retry, which could deliver a batch the node did get twice: the publishers of its QoS 1 and 2 messages are
                     // not acknowledged and send them again (docs/clustering.md#acknowledged-forwarding). A call refused before it left
-                    // (the node no longer a member) certainly delivered nothing: its QoS 2 messages may be routed afresh.
+                    // (the node no longer a member) certainly delivered nothing: its QoS 2 messages may be routed afresh. One with a
+                    // receipt waits for the node's fate instead (docs/clustering.md#forward-receipts).
                     Interlocked.Add(ref _lost, batch.Count);
-                    Answer(acceptances, $"the call to node {_node} failed: {e.Message}", neverLeft: e is NodeNotActiveException);
+                    var reason = $"the call to node {_node} failed: {e.Message}";
+                    if (receipt is not null && e is not NodeNotActiveException)
+                    {
+                        Doubt(receipt, acceptances, reason);
+                    }
+                    else
+                    {
+                        Answer(acceptances, reason, neverLeft: e is NodeNotActiveException);
+                    }
+
                     failed(batch.Count, e);
                 }
 
+                acceptances.Clear();
                 batch.Clear();
             }
+
+            // Abandoned: the node is dead, and the call in flight at its death is over.
+            await ResolveDoubtsAsync(stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -289,6 +453,33 @@ internal sealed class ForwardQueue
         return new(message.Topic, message.Properties.ToArray(), message.Payload.ToArray(), (byte)message.QualityOfService, message.Retain, message.PublisherId,
             message.ExpiresAt == 0 ? null : message.RemainingSeconds(now, frequency), forward.ToSubscribers, forward.SharedGroups);
     }
+}
+
+/// <summary>
+/// What a queue needs to resolve its calls in doubt (docs/clustering.md#forward-receipts): this node's id, which its calls' receipts
+/// name, and the fence of the queue's node.
+/// </summary>
+/// <param name="From">This node (its silo address).</param>
+/// <param name="FenceAsync">Fences the queue's node, declared dead, and returns those of the given calls it committed.</param>
+/// <param name="Resolved">Told, after a fence, how many messages of the calls in doubt the node took and did not; and why that is unknown, if it is.</param>
+internal sealed record ReceiptFence(string From, Func<long[], CancellationToken, Task<long[]>> FenceAsync, Action<int, int, string?>? Resolved = null);
+
+/// <summary>A call that failed after it may have left, with a receipt asked for: its messages' acceptances wait for the node's fate.</summary>
+internal sealed class DoubtedCall(long sequence, Acceptance?[] acceptances, string reason)
+{
+    public long Sequence { get; } = sequence;
+
+    /// <summary>One per message of the call, null for QoS 0.</summary>
+    public Acceptance?[] Acceptances { get; } = acceptances;
+
+    /// <summary>Why the call failed.</summary>
+    public string Reason { get; } = reason;
+
+    /// <summary>Ends the doubt as maybe delivered when the node is not declared dead in time.</summary>
+    public ITimer? GiveUp { get; set; }
+
+    /// <summary>1 once resolved (by the fence or the give-up, whichever comes first).</summary>
+    public int Resolved;
 }
 
 /// <summary>A message queued for a node, and who there gets it (see <see cref="ForwardedMessage"/>).</summary>

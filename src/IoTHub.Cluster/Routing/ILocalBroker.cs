@@ -15,12 +15,27 @@ internal interface ILocalBroker
     /// </summary>
     int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups);
 
-    /// <summary>Starts collecting, on this thread, what the next deliveries store for persistent sessions (see <see cref="EndDeliveries"/>).</summary>
+    /// <summary>
+    /// Starts collecting, on this thread, what the next deliveries store for persistent sessions (see <see cref="EndDeliveries"/>):
+    /// until then it all goes into one commit. No await until <see cref="EndDeliveries"/>, which must follow on this thread.
+    /// </summary>
     void BeginDeliveries();
 
     /// <summary>
-    /// Completes when what the deliveries since <see cref="BeginDeliveries"/> stored is committed (strict durability), faults when a
-    /// commit failed; null when there is nothing to wait for.
+    /// Writes <paramref name="receipt"/>, when given, in the same commit as what the deliveries since <see cref="BeginDeliveries"/>
+    /// stored; completes when that is committed (strict durability), faults when the commit failed; null when there is nothing to wait for.
     /// </summary>
-    Task? EndDeliveries();
+    Task? EndDeliveries(ForwardReceipt? receipt);
+
+    /// <summary>
+    /// Whether this node's store keeps forward receipts (<see cref="FenceForwardsAsync"/>): the nodes share a store that sessions are
+    /// adopted from.
+    /// </summary>
+    bool KeepsForwardReceipts { get; }
+
+    /// <summary>
+    /// Fences node <paramref name="to"/>, declared dead, so that it commits no more forwarded batch, and returns those of
+    /// <paramref name="sequences"/>, calls of node <paramref name="from"/> to it, whose batches it committed.
+    /// </summary>
+    Task<long[]> FenceForwardsAsync(string from, string to, long[] sequences, CancellationToken cancellationToken);
 }

@@ -36,3 +36,16 @@ internal sealed record ForwardedMessage(
     [property: Id(6)] uint? ExpiresIn,
     [property: Id(7)] bool ToSubscribers,
     [property: Id(8)] string[] SharedGroups);
+
+/// <summary>
+/// What a call carrying QoS 2 messages asks the receiving node to commit with the batch (docs/clustering.md#forward-receipts): that
+/// node <see cref="To"/> took call <see cref="Sequence"/> of node <see cref="From"/>, so that <see cref="From"/> can tell, once
+/// <see cref="To"/> died with the call unanswered, whether it took it.
+/// </summary>
+/// <param name="From">The sending node (its silo address).</param>
+/// <param name="To">The receiving node (its silo address, with its generation: a restarted node is another).</param>
+/// <param name="Sequence">The call's number among the sender's calls to the node.</param>
+/// <param name="PruneBelow">The receipts of the pair below this number are no longer asked for: the sender knows those calls' outcome.</param>
+[GenerateSerializer, Immutable]
+internal sealed record ForwardReceipt([property: Id(0)] string From, [property: Id(1)] string To, [property: Id(2)] long Sequence,
+    [property: Id(3)] long PruneBelow);

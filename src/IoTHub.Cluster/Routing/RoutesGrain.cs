@@ -18,9 +18,10 @@ internal interface IRoutesGrain : IGrainWithStringKey
 
     /// <summary>
     /// Delivers messages another node forwarded to this node's sessions (never forwarded again); completes once this node accepted
-    /// them: routed to its sessions, and what that stored for persistent sessions committed (strict durability).
+    /// them: routed to its sessions, and what that stored for persistent sessions committed (strict durability), with
+    /// <paramref name="receipt"/> when the sender asks for one.
     /// </summary>
-    Task DeliverAsync(ForwardedMessage[] messages);
+    Task DeliverAsync(ForwardedMessage[] messages, ForwardReceipt? receipt);
 }
 
 /// <summary>
@@ -34,5 +35,5 @@ internal sealed class RoutesGrain(ClusterRouting routing) : Grain, IRoutesGrain
 
     public Task<FilterSnapshot> GetFiltersAsync() => Task.FromResult(routing.LocalSnapshot());
 
-    public Task DeliverAsync(ForwardedMessage[] messages) => routing.Deliver(messages);
+    public Task DeliverAsync(ForwardedMessage[] messages, ForwardReceipt? receipt) => routing.Deliver(messages, receipt);
 }

@@ -3,6 +3,7 @@ using IoTHub.Cluster;
 using IoTHub.Broker.Messages;
 using IoTHub.Broker.Ownership;
 using IoTHub.Broker.Routing;
+using IoTHub.Broker.Storage;
 using IoTHub.Cluster.Membership;
 using IoTHub.Cluster.Nodes;
 using IoTHub.Cluster.Routing;
@@ -137,9 +138,15 @@ internal static class ClusterSetup
         public int Deliver(MqttMessage message, bool toSubscribers, string[] sharedGroups) =>
             registry.Default.RouteForwarded(message, toSubscribers, sharedGroups);
 
-        public void BeginDeliveries() => MqttBroker.BeginForwardedBatch();
+        public void BeginDeliveries() => registry.Default.BeginForwardedBatch();
 
-        public Task? EndDeliveries() => MqttBroker.EndForwardedBatch();
+        public Task? EndDeliveries(ForwardReceipt? receipt) => registry.Default.EndForwardedBatch(
+            receipt is null ? null : StorageOperation.ForwardReceipt(receipt.From, receipt.To, receipt.Sequence, receipt.PruneBelow));
+
+        public bool KeepsForwardReceipts => registry.Default.KeepsForwardReceipts;
+
+        public Task<long[]> FenceForwardsAsync(string from, string to, long[] sequences, CancellationToken cancellationToken) =>
+            registry.Default.FenceForwardsAsync(from, to, sequences, cancellationToken);
 
         public void Attach(ISessionOwners owners) => registry.Default.AttachSessionOwners(owners);
 
