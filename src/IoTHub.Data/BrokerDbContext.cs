@@ -46,6 +46,10 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
 
     public DbSet<ClusterMemberEntity> ClusterMembers => Set<ClusterMemberEntity>();
 
+    public DbSet<ForwardFenceEntity> ForwardFences => Set<ForwardFenceEntity>();
+
+    public DbSet<ForwardReceiptEntity> ForwardReceipts => Set<ForwardReceiptEntity>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);

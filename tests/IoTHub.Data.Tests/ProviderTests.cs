@@ -50,6 +50,10 @@ public sealed class SqliteStoreTests : StoreContract
 [Collection(PostgresServerGroup.Name)]
 public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
 {
+    // Cluster nodes of the forward receipt tests: one forwards QoS 2 calls to the other.
+    private const string Sender = "10.0.1.1:11111";
+    private const string Receiver = "10.0.1.2:11111";
+
     private string _connectionString = null!;
 
     public override async Task InitializeAsync()
@@ -245,6 +249,113 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreContract
         var taken = await Task.WhenAll(takes);
         Assert.Single(taken, session => session is not null);
         NpgsqlConnection.ClearAllPools(); // so that the database can be dropped after the class
+    }
+
+    [Fact]
+    public async Task A_forward_receipt_commits_with_its_batch_and_the_fence_returns_its_sequence_once()
+    {
+        await using var receiver = await OpenForNodeAsync(Receiver);
+        await using var sender = await OpenForNodeAsync(Sender);
+        var forwarded = Message("t/f", "forwarded", QualityOfService.ExactlyOnce);
+        await receiver.CommitAsync(new[]
+        {
+            StorageOperation.UpsertSession("forwarded", 60, DateTimeOffset.UnixEpoch),
+            StorageOperation.EnqueueMessage("forwarded", 1, forwarded, QualityOfService.ExactlyOnce, retain: false),
+            StorageOperation.ForwardReceipt(Sender, Receiver, 7, 0),
+        });
+
+        Assert.Equal(new[] { 7L }, await sender.FenceForwardsAsync(Sender, Receiver, [6, 7, 8], CancellationToken.None));
+        AssertMessage(forwarded, Assert.Single(Assert.Single((await receiver.LoadAsync()).Sessions).Queued).Message);
+
+        // Forgotten once read.
+        Assert.Empty(await sender.FenceForwardsAsync(Sender, Receiver, [7], CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task After_the_fence_a_batch_of_the_fenced_node_carrying_a_receipt_fails_as_a_whole()
+    {
+        await using var receiver = await OpenForNodeAsync(Receiver);
+        await using var sender = await OpenForNodeAsync(Sender);
+        await receiver.CommitAsync(new[] { StorageOperation.ForwardReceipt(Sender, Receiver, 1, 0) });
+        Assert.Equal(new[] { 1L }, await sender.FenceForwardsAsync(Sender, Receiver, [1, 2], CancellationToken.None));
+
+        var fenced = await Assert.ThrowsAsync<ForwardFencedException>(() => receiver.CommitAsync(new[]
+        {
+            StorageOperation.UpsertSession("late", 60, DateTimeOffset.UnixEpoch),
+            StorageOperation.ForwardReceipt(Sender, Receiver, 2, 0),
+        }));
+        Assert.Equal(Receiver, fenced.Node);
+        Assert.Empty((await receiver.LoadAsync()).Sessions);
+        Assert.Empty(await sender.FenceForwardsAsync(Sender, Receiver, [2], CancellationToken.None));
+
+        // A batch without a receipt is not fenced by it (the node's sessions are, once taken over).
+        await receiver.CommitAsync(new[] { StorageOperation.UpsertSession("plain", 60, DateTimeOffset.UnixEpoch) });
+        Assert.Equal("plain", Assert.Single((await receiver.LoadAsync()).Sessions).ClientId);
+    }
+
+    [Fact]
+    public async Task The_fence_waits_for_a_commit_of_the_fenced_node_in_progress_and_then_returns_its_receipt()
+    {
+        await using var sender = await OpenForNodeAsync(Sender);
+
+        // The receiving node's commit in progress, as its batch would write a receipt: the fence row's lock is held until it commits.
+        await using var receiving = new NpgsqlConnection(_connectionString);
+        await receiving.OpenAsync();
+        await using var transaction = await receiving.BeginTransactionAsync();
+        await using (var receipt = new NpgsqlCommand("INSERT INTO forward_fences (node, fenced, touched_at) VALUES (@to, FALSE, 0) " +
+            "ON CONFLICT (node) DO UPDATE SET touched_at = excluded.touched_at WHERE NOT forward_fences.fenced; " +
+            "INSERT INTO forward_receipts (from_node, to_node, sequence) VALUES (@from, @to, 9)", receiving, transaction))
+        {
+            receipt.Parameters.AddWithValue("from", Sender);
+            receipt.Parameters.AddWithValue("to", Receiver);
+            await receipt.ExecuteNonQueryAsync();
+        }
+
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var fence = sender.FenceForwardsAsync(Sender, Receiver, [9], bounded.Token);
+        await using var observer = new NpgsqlConnection(_connectionString);
+        await observer.OpenAsync();
+        await Poll.UntilAsync(async () =>
+        {
+            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                observer);
+            return fence.IsCompleted || (long)(await waiting.ExecuteScalarAsync())! > 0;
+        }, TimeSpan.FromSeconds(10), "the fence neither waited for the row lock nor completed");
+
+        // A held window: the fence waits for the commit in progress and does not complete before it.
+        await Task.WhenAny(fence, Task.Delay(TimeSpan.FromMilliseconds(300)));
+        Assert.False(fence.IsCompleted);
+
+        await transaction.CommitAsync();
+        Assert.Equal(new[] { 9L }, await fence);
+    }
+
+    [Fact]
+    public async Task A_receipt_prunes_the_older_receipts_of_its_pair_only()
+    {
+        const string OtherSender = "10.0.1.3:11111";
+        await using var receiver = await OpenForNodeAsync(Receiver);
+        await using var sender = await OpenForNodeAsync(Sender);
+        await receiver.CommitAsync(new[]
+        {
+            StorageOperation.ForwardReceipt(Sender, Receiver, 1, 0),
+            StorageOperation.ForwardReceipt(Sender, Receiver, 2, 0),
+            StorageOperation.ForwardReceipt(Sender, Receiver, 3, 0),
+            StorageOperation.ForwardReceipt(OtherSender, Receiver, 1, 0),
+        });
+        await receiver.CommitAsync(new[] { StorageOperation.ForwardReceipt(Sender, Receiver, 4, 3) });
+
+        Assert.Equal(new[] { 3L, 4L }, (await sender.FenceForwardsAsync(Sender, Receiver, [1, 2, 3, 4], CancellationToken.None)).Order());
+        Assert.Equal(new[] { 1L }, await sender.FenceForwardsAsync(OtherSender, Receiver, [1], CancellationToken.None));
+    }
+
+    /// <summary>A store of this test's database acting for cluster node <paramref name="node"/>.</summary>
+    private async Task<RelationalBrokerStore> OpenForNodeAsync(string node)
+    {
+        var store = await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: false);
+        store.ActForNode(node);
+        await store.LoadAsync();
+        return store;
     }
 
     protected override async Task<IBrokerStore> OpenAsync() => await PostgresStorage.OpenAsync(_connectionString, StorageDurability.Strict, migrate: true);

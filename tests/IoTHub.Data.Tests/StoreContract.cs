@@ -431,6 +431,21 @@ public abstract class StoreContract : IAsyncLifetime
         Assert.Single(state.Retained);
     }
 
+    [Fact]
+    public async Task A_forward_receipt_is_ignored_by_a_store_not_acting_for_a_cluster_node()
+    {
+        // Only the store the nodes of a cluster share, acting for the node that received the call, keeps receipts; here the batch's
+        // other writes commit, replay and load as without it, also those of a session whose client id is the forwarding node's name.
+        const string Sender = "10.0.0.1:11111";
+        await CommitAsync(
+            StorageOperation.UpsertSession(Sender, 60, Noon),
+            StorageOperation.ForwardReceipt(Sender, "10.0.0.2:11111", 5, 3),
+            StorageOperation.AddIncomingQos2(Sender, 4));
+
+        var session = Assert.Single((await ReopenAsync()).Sessions);
+        Assert.Equal([(ushort)4], session.IncomingQos2);
+    }
+
     /// <summary>Disposes the store, opens it again and loads it.</summary>
     protected async Task<StoredState> ReopenAsync()
     {

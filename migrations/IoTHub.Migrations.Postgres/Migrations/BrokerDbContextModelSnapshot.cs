@@ -401,6 +401,44 @@ namespace IoTHub.Migrations.Postgres.Migrations
                     b.ToTable("connection_wills", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.ForwardFenceEntity", b =>
+                {
+                    b.Property<string>("Node")
+                        .HasColumnType("text")
+                        .HasColumnName("node");
+
+                    b.Property<bool>("Fenced")
+                        .HasColumnType("boolean")
+                        .HasColumnName("fenced");
+
+                    b.Property<long>("TouchedAt")
+                        .HasColumnType("bigint")
+                        .HasColumnName("touched_at");
+
+                    b.HasKey("Node");
+
+                    b.ToTable("forward_fences", (string)null);
+                });
+
+            modelBuilder.Entity("IoTHub.Data.Entities.ForwardReceiptEntity", b =>
+                {
+                    b.Property<string>("FromNode")
+                        .HasColumnType("text")
+                        .HasColumnName("from_node");
+
+                    b.Property<string>("ToNode")
+                        .HasColumnType("text")
+                        .HasColumnName("to_node");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("sequence");
+
+                    b.HasKey("FromNode", "ToNode", "Sequence");
+
+                    b.ToTable("forward_receipts", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")

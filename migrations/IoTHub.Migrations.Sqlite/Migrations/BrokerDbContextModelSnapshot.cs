@@ -386,6 +386,44 @@ namespace IoTHub.Migrations.Sqlite.Migrations
                     b.ToTable("connection_wills", (string)null);
                 });
 
+            modelBuilder.Entity("IoTHub.Data.Entities.ForwardFenceEntity", b =>
+                {
+                    b.Property<string>("Node")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
+
+                    b.Property<bool>("Fenced")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("fenced");
+
+                    b.Property<long>("TouchedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("touched_at");
+
+                    b.HasKey("Node");
+
+                    b.ToTable("forward_fences", (string)null);
+                });
+
+            modelBuilder.Entity("IoTHub.Data.Entities.ForwardReceiptEntity", b =>
+                {
+                    b.Property<string>("FromNode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("from_node");
+
+                    b.Property<string>("ToNode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("to_node");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sequence");
+
+                    b.HasKey("FromNode", "ToNode", "Sequence");
+
+                    b.ToTable("forward_receipts", (string)null);
+                });
+
             modelBuilder.Entity("IoTHub.Data.Entities.IncomingQos2Entity", b =>
                 {
                     b.Property<string>("ClientId")

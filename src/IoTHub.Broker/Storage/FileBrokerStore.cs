@@ -112,14 +112,20 @@ public sealed class FileBrokerStore : IBrokerStore
 
         _buffer.SetLength(0);
         _writer.Write(0L); // room for the record header
-        _writer.Write(batch.Length);
+        _writer.Write(0); // room for the count of operations kept
+        var kept = 0;
         foreach (ref readonly var operation in batch.Span)
         {
-            StorageOperationCodec.Write(_writer, operation);
+            if (StorageModel.Keeps(operation.Kind))
+            {
+                StorageOperationCodec.Write(_writer, operation);
+                kept++;
+            }
         }
 
         _writer.Flush();
         var record = _buffer.GetBuffer().AsSpan(0, (int)_buffer.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(record[RecordHeaderSize..], kept);
         BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)(record.Length - RecordHeaderSize));
         BinaryPrimitives.WriteUInt32LittleEndian(record[4..], Crc32.Compute(record[RecordHeaderSize..]));
 

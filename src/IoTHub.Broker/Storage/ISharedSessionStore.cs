@@ -35,4 +35,12 @@ public interface ISharedSessionStore
     /// of a frozen node's open transaction go; returns how many. Needs the same database role or pg_signal_backend.
     /// </summary>
     Task<int> EndConnectionsAsync(string node, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fences node <paramref name="toNode"/>, declared dead: from the return on, no batch of it carrying a forward receipt
+    /// (<see cref="StorageOperation.ForwardReceipt"/>) commits (such a batch fails as a whole); a commit of it in progress is waited for.
+    /// Returns those of <paramref name="sequences"/> that <paramref name="toNode"/> committed as calls of <paramref name="fromNode"/>, and
+    /// forgets that pair's receipts.
+    /// </summary>
+    Task<long[]> FenceForwardsAsync(string fromNode, string toNode, long[] sequences, CancellationToken cancellationToken);
 }

@@ -12,9 +12,21 @@ public sealed class StorageModel
     private readonly Dictionary<string, SessionData> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, StoredWill> _wills = new(StringComparer.Ordinal);
 
-    /// <summary>Applies one operation. Children of a session that does not exist are ignored.</summary>
+    /// <summary>
+    /// Whether a store of one node keeps operations of <paramref name="kind"/>: not the wills of connected clients and the forward receipts,
+    /// only for the store the nodes of a cluster share (a node-local store has no one to use them).
+    /// </summary>
+    public static bool Keeps(StorageOperationKind kind) =>
+        kind is not (StorageOperationKind.SetConnectionWill or StorageOperationKind.DeleteConnectionWill or StorageOperationKind.ForwardReceipt);
+
+    /// <summary>Applies one operation. Children of a session that does not exist, and operations it does not <see cref="Keeps"/>, are ignored.</summary>
     public void Apply(in StorageOperation operation)
     {
+        if (!Keeps(operation.Kind))
+        {
+            return;
+        }
+
         switch (operation.Kind)
         {
             case StorageOperationKind.SetRetained:
@@ -44,10 +56,6 @@ public sealed class StorageModel
                 break;
             case StorageOperationKind.DeleteWill:
                 _wills.Remove(operation.ClientId);
-                break;
-            case StorageOperationKind.SetConnectionWill:
-            case StorageOperationKind.DeleteConnectionWill:
-                // Only for the store the nodes of a cluster share; a node-local store has no one to publish them.
                 break;
             default:
                 if (_sessions.TryGetValue(operation.ClientId, out var session))

@@ -22,6 +22,7 @@ public enum StorageOperationKind : byte
     DeleteWill,
     SetConnectionWill,
     DeleteConnectionWill,
+    ForwardReceipt,
 }
 
 /// <summary>
@@ -36,14 +37,15 @@ public readonly record struct StorageOperation
 {
     public StorageOperationKind Kind { get; private init; }
 
+    /// <summary>Forward receipt: the node that forwarded the call.</summary>
     public string ClientId { get; private init; }
 
-    /// <summary>Retained: the topic. Subscriptions: the topic filter.</summary>
+    /// <summary>Retained: the topic. Subscriptions: the topic filter. Forward receipt: the node that committed the call.</summary>
     public string? Topic { get; private init; }
 
     public MqttMessage? Message { get; private init; }
 
-    /// <summary>Queue and send order. Will: its Message Expiry Interval (s), -1 when it has none.</summary>
+    /// <summary>Queue and send order. Will: its Message Expiry Interval (s), -1 when it has none. Forward receipt: the call's sequence.</summary>
     public long Sequence { get; private init; }
 
     public ushort PacketId { get; private init; }
@@ -65,7 +67,10 @@ public readonly record struct StorageOperation
     /// <summary>Session: when it went offline. Will: when it is due.</summary>
     public DateTimeOffset? Time { get; private init; }
 
-    /// <summary>A connection's will: the connection's claim of its client id in the cluster.</summary>
+    /// <summary>
+    /// A connection's will: the connection's claim of its client id in the cluster. Forward receipt: the sequence below which the pair's
+    /// receipts are no longer needed.
+    /// </summary>
     public long Connection { get; private init; }
 
     /// <summary>Stores a retained message under its topic, replacing the one there.</summary>
@@ -144,4 +149,14 @@ public readonly record struct StorageOperation
     /// <summary>Deletes the stored will of the connection of <paramref name="clientId"/> that claimed it with <paramref name="claim"/>, and no later one.</summary>
     public static StorageOperation DeleteConnectionWill(string clientId, long claim) =>
         new() { Kind = StorageOperationKind.DeleteConnectionWill, ClientId = clientId, Connection = claim };
+
+    /// <summary>
+    /// Records that node <paramref name="toNode"/> committed call <paramref name="sequence"/> of node <paramref name="fromNode"/> in this
+    /// transaction, and that the pair's receipts below <paramref name="pruneBelow"/> are no longer needed: after declaring
+    /// <paramref name="toNode"/> dead, <paramref name="fromNode"/> reads which of its doubtful calls committed
+    /// (<see cref="ISharedSessionStore.FenceForwardsAsync"/>). Written only to the store the nodes share, acting for <paramref name="toNode"/>;
+    /// every other store ignores it.
+    /// </summary>
+    public static StorageOperation ForwardReceipt(string fromNode, string toNode, long sequence, long pruneBelow) =>
+        new() { Kind = StorageOperationKind.ForwardReceipt, ClientId = fromNode, Topic = toNode, Sequence = sequence, Connection = pruneBelow };
 }

@@ -15,6 +15,13 @@ namespace IoTHub.Broker.Storage;
 /// Appending allocates nothing per operation: one task per batch, arrays reused. When the store
 /// falls behind by <c>maxPendingOperations</c>, relaxed writes wait for their batch like strict
 /// ones, so memory stays bounded and the callers slow down instead.
+/// <para>
+/// A group (<see cref="BeginGroup"/> ... <see cref="EndGroup"/>) puts writes that must commit together in one batch, such as a
+/// forwarded call's session writes and its receipt (<see cref="StorageOperation.ForwardReceipt"/>): while a group is open the loop
+/// does not take the open batch, so everything written meanwhile, by the group's thread or any other, lands in the same commit.
+/// Groups take a reader-writer lock's read side and the loop its write side around taking the batch: a loop waiting to take holds
+/// off new groups, so groups cannot starve it, and the loop pays one uncontended lock per commit, writes nothing.
+/// </para>
 /// </summary>
 public sealed partial class StorageWriter : IAsyncDisposable
 {
@@ -22,6 +29,9 @@ public sealed partial class StorageWriter : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
+
+    // Read side: open groups; write side: the loop taking the open batch.
+    private readonly ReaderWriterLockSlim _groups = new(LockRecursionPolicy.NoRecursion);
 
     // Capacity 1, extra rings dropped: it only says "there is something to take".
     private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
@@ -129,6 +139,19 @@ public sealed partial class StorageWriter : IAsyncDisposable
         return Durability == StorageDurability.Strict || behind ? new ValueTask(committed) : default;
     }
 
+    /// <summary>
+    /// Opens a group: everything written from now until <see cref="EndGroup"/>, on any thread, commits in one batch. Waits while the
+    /// loop is taking a batch. Begin and end a group on the same thread, with no await between (it wraps a synchronous routine of a
+    /// few microseconds: the loop cannot commit meanwhile); groups do not nest.
+    /// </summary>
+    public void BeginGroup() => _groups.EnterReadLock();
+
+    /// <summary>Closes the group <see cref="BeginGroup"/> opened on this thread: the loop may take its batch again.</summary>
+    public void EndGroup() => _groups.ExitReadLock();
+
+    /// <summary>Whether the loop waits for open groups to end before it takes the open batch.</summary>
+    internal bool TakeWaitsForGroups => _groups.WaitingWriteCount > 0;
+
     /// <summary>Completes when everything written before the call is committed (in either mode).</summary>
     public Task FlushAsync()
     {
@@ -153,6 +176,7 @@ public sealed partial class StorageWriter : IAsyncDisposable
 
         _doorbell.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
+        _groups.Dispose();
     }
 
     private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -211,21 +235,29 @@ public sealed partial class StorageWriter : IAsyncDisposable
         StorageOperation[] batch;
         int count;
         TaskCompletionSource committed;
-        lock (_gate)
+        _groups.EnterWriteLock();
+        try
         {
-            if (_openCount == 0)
+            lock (_gate)
             {
-                return;
-            }
+                if (_openCount == 0)
+                {
+                    return;
+                }
 
-            batch = _open;
-            count = _openCount;
-            committed = _openCommitted;
-            _open = _spare;
-            _spare = batch;
-            _openCount = 0;
-            _openCommitted = NewCompletion();
-            _committing = committed.Task;
+                batch = _open;
+                count = _openCount;
+                committed = _openCommitted;
+                _open = _spare;
+                _spare = batch;
+                _openCount = 0;
+                _openCommitted = NewCompletion();
+                _committing = committed.Task;
+            }
+        }
+        finally
+        {
+            _groups.ExitWriteLock();
         }
 
         try

@@ -34,6 +34,14 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
         "ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at " +
         "WHERE sessions.owner_node = @p3";
 
+    // A forward receipt (acting for a node): the upsert of the receiving node's fence row changes it unless the node is fenced, and holds
+    // the row's lock until the commit, so that FenceForwardsAsync waits for this commit; when it changes nothing the batch fails as a whole.
+    private const string TouchForwardFence = "INSERT INTO forward_fences (node, fenced, touched_at) VALUES (@p0, FALSE, @p1) " +
+        "ON CONFLICT (node) DO UPDATE SET touched_at = excluded.touched_at WHERE NOT forward_fences.fenced";
+
+    /// <summary>How long a fence row is kept after its node's last receipt or its fence.</summary>
+    private static readonly TimeSpan ForwardFenceLifetime = TimeSpan.FromDays(1);
+
     private readonly DbContextOptions<BrokerDbContext> _options;
 
     private readonly BrokerDbContext _context;
@@ -167,6 +175,41 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    public async Task<long[]> FenceForwardsAsync(string fromNode, string toNode, long[] sequences, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        // Committed at once (no transaction): it waits for a commit of toNode in progress, whose receipt holds the row's lock (Describe),
+        // and every later one finds the row fenced and fails.
+        await using (var fence = Command(connection, "INSERT INTO forward_fences (node, fenced, touched_at) VALUES (@p0, TRUE, @p1) " +
+            "ON CONFLICT (node) DO UPDATE SET fenced = TRUE, touched_at = excluded.touched_at", toNode, now))
+        {
+            await fence.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var committed = new List<long>(sequences.Length);
+        await using (var forget = Command(connection, "WITH forgotten AS (DELETE FROM forward_receipts WHERE from_node = @p0 AND to_node = @p1 " +
+            "RETURNING sequence) SELECT sequence FROM forgotten WHERE sequence = ANY(@p2)", fromNode, toNode, sequences))
+        {
+            await using var reader = await forget.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                committed.Add(reader.GetInt64(0));
+            }
+        }
+
+        // Housekeeping: nodes that received no forward and were fenced by no one for a day, and receipts of nodes with no fence row.
+        await using (var prune = Command(connection, "DELETE FROM forward_fences WHERE touched_at < @p0; " +
+            "DELETE FROM forward_receipts WHERE NOT EXISTS (SELECT 1 FROM forward_fences WHERE forward_fences.node = forward_receipts.to_node)",
+            now - (long)ForwardFenceLifetime.TotalMilliseconds))
+        {
+            await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return [.. committed];
+    }
+
     /// <summary>
     /// A connection of its own to the store's database, opened (from the driver's pool), for statements beside the writer's commits:
     /// the writer's connection is busy on another thread, and an EF context would cost more than the statement.
@@ -189,8 +232,11 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
         }
     }
 
-    /// <summary>A command of <paramref name="sql"/> on <paramref name="connection"/>, its text parameters @p0, @p1, ... given in order (null: NULL).</summary>
-    private static DbCommand Command(DbConnection connection, string sql, params string?[] values)
+    /// <summary>
+    /// A command of <paramref name="sql"/> on <paramref name="connection"/>, its parameters @p0, @p1, ... given in order: text (null: NULL
+    /// text), or values whose database type the driver infers (a <see cref="long"/>, a <see cref="long"/> array).
+    /// </summary>
+    private static DbCommand Command(DbConnection connection, string sql, params object?[] values)
     {
         var command = connection.CreateCommand();
 #pragma warning disable CA2100 // Constant SQL; the values travel as parameters.
@@ -200,8 +246,12 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
         {
             var parameter = command.CreateParameter();
             parameter.ParameterName = "@p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            parameter.DbType = DbType.String;
-            parameter.Value = (object?)values[i] ?? DBNull.Value;
+            if (values[i] is null or string)
+            {
+                parameter.DbType = DbType.String;
+            }
+
+            parameter.Value = values[i] ?? DBNull.Value;
             command.Parameters.Add(parameter);
         }
 
@@ -330,6 +380,11 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
             }
 
             await dbBatch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < _statements.Count; i++)
+            {
+                _statements[i].Check(dbBatch.BatchCommands[i].RecordsAffected);
+            }
+
             return;
         }
 
@@ -347,7 +402,7 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
             command.Transaction = transaction;
             command.Parameters.Clear();
             command.Parameters.AddRange(statement.Parameters);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            statement.Check(await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false));
         }
     }
 
@@ -456,8 +511,17 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
             case StorageOperationKind.DeleteConnectionWill when _owner is not null:
                 Add("DELETE FROM connection_wills WHERE client_id = @p0 AND connection = @p1", clientId, Number(operation.Connection));
                 break;
-            case StorageOperationKind.SetConnectionWill or StorageOperationKind.DeleteConnectionWill:
-                // Not acting for a cluster node: no one would publish them.
+            case StorageOperationKind.ForwardReceipt when _owner is not null:
+                var toNode = operation.Topic!;
+                Add(TouchForwardFence, Text(toNode), Time(DateTimeOffset.UtcNow));
+                _statements[^1] = _statements[^1] with { FencedUnlessChanged = toNode }; // the upsert just added
+                Add("INSERT INTO forward_receipts (from_node, to_node, sequence) VALUES (@p0, @p1, @p2) ON CONFLICT DO NOTHING",
+                    clientId, Text(toNode), Number(operation.Sequence));
+                Add("DELETE FROM forward_receipts WHERE from_node = @p0 AND to_node = @p1 AND sequence < @p2",
+                    Text(operation.ClientId), Text(toNode), Number(operation.Connection));
+                break;
+            case StorageOperationKind.SetConnectionWill or StorageOperationKind.DeleteConnectionWill or StorageOperationKind.ForwardReceipt:
+                // Not acting for a cluster node: no one would publish the wills or read the receipts.
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(operation), operation.Kind, "Unknown storage operation.");
@@ -535,5 +599,16 @@ public sealed class RelationalBrokerStore : IBrokerStore, ISharedSessionStore
 
     private DbParameter Time(DateTimeOffset? value) => Parameter(value?.ToUnixTimeMilliseconds(), DbType.Int64);
 
-    private sealed record Statement(string Sql, DbParameter[] Parameters);
+    /// <param name="FencedUnlessChanged">When given, the statement must change a row: changing none means this node is fenced.</param>
+    private sealed record Statement(string Sql, DbParameter[] Parameters, string? FencedUnlessChanged = null)
+    {
+        /// <summary>Fails the batch when the statement changed no row but had to (<see cref="FencedUnlessChanged"/>).</summary>
+        public void Check(int rowsChanged)
+        {
+            if (FencedUnlessChanged is { } node && rowsChanged == 0)
+            {
+                throw new ForwardFencedException(node);
+            }
+        }
+    }
 }

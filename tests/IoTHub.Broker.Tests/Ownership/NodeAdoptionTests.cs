@@ -222,6 +222,10 @@ public sealed class NodeAdoptionTests : IAsyncLifetime
             return Task.FromResult(1);
         }
 
+        // No calls are forwarded in these tests: none has a receipt.
+        public Task<long[]> FenceForwardsAsync(string fromNode, string toNode, long[] sequences, CancellationToken cancellationToken) =>
+            Task.FromResult<long[]>([]);
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 

@@ -1,0 +1,50 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace IoTHub.Migrations.Postgres.Migrations
+{
+    /// <inheritdoc />
+    public partial class ForwardReceipts : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "forward_fences",
+                columns: table => new
+                {
+                    node = table.Column<string>(type: "text", nullable: false),
+                    fenced = table.Column<bool>(type: "boolean", nullable: false),
+                    touched_at = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_forward_fences", x => x.node);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "forward_receipts",
+                columns: table => new
+                {
+                    from_node = table.Column<string>(type: "text", nullable: false),
+                    to_node = table.Column<string>(type: "text", nullable: false),
+                    sequence = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_forward_receipts", x => new { x.from_node, x.to_node, x.sequence });
+                });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "forward_fences");
+
+            migrationBuilder.DropTable(
+                name: "forward_receipts");
+        }
+    }
+}
