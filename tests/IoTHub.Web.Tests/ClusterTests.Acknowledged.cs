@@ -172,8 +172,22 @@ public sealed partial class ClusterTests
             .Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         output.WriteLine($"{signal}: {Count(run.Acknowledged)} acknowledged, the publisher's connection closed {run.Closes} times; the subscriber got " +
             $"{run.OnB.Received.Count} on B and {run.Moved.Received.Count} from its session on node {run.Adopter}");
-        Assert.True(twice.Count == 0, "delivered twice: " + string.Join(", ", twice.Take(20)));
+        if (twice.Count > 0)
+        {
+            // Why: what the nodes' cross-node routing said (calls that failed, their doubts resolved, purges).
+            foreach (var (host, index) in _hosts.Select((host, index) => (host, index)))
+            {
+                var routing = host.Output.Split('\n').Where(l => l.Contains("Cluster routing", StringComparison.Ordinal) || l.Contains("Cluster sessions", StringComparison.Ordinal));
+                output.WriteLine($"node {index}:\n{string.Join('\n', routing)}");
+            }
+        }
+
+        Assert.True(twice.Count == 0, "delivered twice: " + string.Join(", ", twice.Take(20).Select(p => $"{p} ({Copies(p)})")));
         await ThawedStopsAsync(signal);
+
+        // Where each copy came: the connection, its place among that connection's messages, and whether it had DUP.
+        string Copies(string payload) => string.Join("; ", run.OnB.Received.Select((m, i) => (m, i, at: "B")).Concat(run.Moved.Received.Select((m, i) => (m, i, at: "adopter")))
+            .Where(x => x.m.Payload == payload).Select(x => $"{x.at} #{x.i}{(x.m.Duplicate ? " DUP" : "")}"));
     }
 
     /// <summary>What a stream through the death of its subscriber's node left: both of the subscriber's connections, and the counts.</summary>

@@ -30,8 +30,11 @@ public sealed partial class StorageWriter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
 
-    // Read side: open groups; write side: the loop taking the open batch.
+    // Read side: open groups; write side: the loop taking the open batch. Never disposed: a forwarded batch may still be in a group
+    // as the writer closes (its writes then fail), and disposing a lock that is held throws; its wait handles go with the writer.
+#pragma warning disable CA2213
     private readonly ReaderWriterLockSlim _groups = new(LockRecursionPolicy.NoRecursion);
+#pragma warning restore CA2213
 
     // Capacity 1, extra rings dropped: it only says "there is something to take".
     private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
@@ -176,7 +179,6 @@ public sealed partial class StorageWriter : IAsyncDisposable
 
         _doorbell.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
-        _groups.Dispose();
     }
 
     private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);

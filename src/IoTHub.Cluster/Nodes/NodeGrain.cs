@@ -44,8 +44,8 @@ internal sealed class OnNodePlacementDirector : IPlacementDirector
 }
 
 /// <summary>
-/// A call to a grain of a node that is not an active member of the cluster (dead, or gone) was refused before it was sent: the node
-/// certainly did not get it.
+/// A call to a grain of a node that is not an active member of the cluster (dead, or gone) was refused by the placement. Not taken as
+/// proof that the node did not get the call: a QoS 2 stream through a death got duplicates when it was (docs/clustering.md#forward-receipts).
 /// </summary>
 [GenerateSerializer]
 public sealed class NodeNotActiveException : OrleansException

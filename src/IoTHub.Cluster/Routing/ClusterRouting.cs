@@ -849,11 +849,10 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
     private ForwardQueue StartOutbox(string node)
     {
         var self = Self;
-        var receipts = _broker.KeepsForwardReceipts
-            ? new ReceiptFence(self, (sequences, cancellation) => _broker.FenceForwardsAsync(self, node, sequences, cancellation),
-                (taken, notTaken, unknown) => Log.DoubtsResolved(_logger, node, taken, notTaken,
-                    unknown is null ? "as its receipts in the store tell" : "the store could not tell, so they may have been delivered: " + unknown))
-            : null;
+        var receipts = new ReceiptFence(self, () => _broker.KeepsForwardReceipts,
+            (sequences, cancellation) => _broker.FenceForwardsAsync(self, node, sequences, cancellation),
+            (taken, notTaken, unknown) => Log.DoubtsResolved(_logger, node, taken, notTaken,
+                unknown is null ? "as its receipts in the store tell" : "the store could not tell, so they may have been delivered: " + unknown));
         var outbox = new ForwardQueue(_settings, node, _time, receipts);
         var grain = _grains.GetGrain<IRoutesGrain>(node);
         _ = Task.Run(() => outbox.RunAsync((batch, receipt) => grain.DeliverAsync(batch, receipt).WaitAsync(_settings.CallTimeout),

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using IoTHub.Broker.Messages;
-using IoTHub.Cluster.Nodes;
 using IoTHub.Mqtt;
 
 namespace IoTHub.Cluster.Routing;
@@ -178,10 +177,10 @@ internal sealed class ForwardQueue
     }
 
     /// <summary>
-    /// The call carrying <paramref name="acceptances"/> (one entry per message, null for QoS 0) succeeded or failed (<paramref name="neverLeft"/>:
+    /// The call carrying <paramref name="acceptances"/> (one entry per message, null for QoS 0) succeeded or failed (<paramref name="notTaken"/>:
     /// certainly not delivered): each run of one acceptance is settled or failed. <paramref name="doubted"/>: the call was in doubt until now.
     /// </summary>
-    private void Answer(IReadOnlyList<Acceptance?> acceptances, string? failure, bool neverLeft = false, bool doubted = false)
+    private void Answer(IReadOnlyList<Acceptance?> acceptances, string? failure, bool notTaken = false, bool doubted = false)
     {
         foreach (var (acceptance, run) in Runs(acceptances))
         {
@@ -196,7 +195,7 @@ internal sealed class ForwardQueue
             }
             else
             {
-                acceptance.Fail(failure, neverLeft ? run : 0);
+                acceptance.Fail(failure, notTaken ? run : 0);
             }
 
             // Accepted in time, or not: then its publishers were (or are being) disconnected without an acknowledgement.
@@ -231,7 +230,7 @@ internal sealed class ForwardQueue
     /// </summary>
     private ForwardReceipt? ReceiptFor(List<ForwardedMessage> batch)
     {
-        if (_receipts is null || !batch.Exists(static x => x.QualityOfService == (byte)QualityOfService.ExactlyOnce))
+        if (_receipts is null || !_receipts.Kept() || !batch.Exists(static x => x.QualityOfService == (byte)QualityOfService.ExactlyOnce))
         {
             return null;
         }
@@ -295,7 +294,7 @@ internal sealed class ForwardQueue
             Interlocked.Add(ref _sent, call.Acceptances.Length);
         }
 
-        Answer(call.Acceptances, failure, neverLeft: notTaken, doubted: true);
+        Answer(call.Acceptances, failure, notTaken, doubted: true);
         return true;
     }
 
@@ -418,18 +417,19 @@ internal sealed class ForwardQueue
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // No retry, which could deliver a batch the node did get twice: the publishers of its QoS 1 and 2 messages are
-                    // not acknowledged and send them again (docs/clustering.md#acknowledged-forwarding). A call refused before it left
-                    // (the node no longer a member) certainly delivered nothing: its QoS 2 messages may be routed afresh. One with a
-                    // receipt waits for the node's fate instead (docs/clustering.md#forward-receipts).
+                    // not acknowledged and send them again (docs/clustering.md#acknowledged-forwarding). No failure tells that the node
+                    // did not get the call, a refusal as not an active member neither (a QoS 2 stream through a death got duplicates
+                    // when it was taken for one): with a receipt the node's fate and the store tell (docs/clustering.md#forward-receipts),
+                    // without one the messages may have been delivered.
                     Interlocked.Add(ref _lost, batch.Count);
                     var reason = $"the call to node {_node} failed: {e.Message}";
-                    if (receipt is not null && e is not NodeNotActiveException)
+                    if (receipt is not null)
                     {
                         Doubt(receipt, acceptances, reason);
                     }
                     else
                     {
-                        Answer(acceptances, reason, neverLeft: e is NodeNotActiveException);
+                        Answer(acceptances, reason);
                     }
 
                     failed(batch.Count, e);
@@ -460,9 +460,11 @@ internal sealed class ForwardQueue
 /// name, and the fence of the queue's node.
 /// </summary>
 /// <param name="From">This node (its silo address).</param>
+/// <param name="Kept">Whether the store keeps receipts now (asked per call: the broker attaches its store after the node joined).</param>
 /// <param name="FenceAsync">Fences the queue's node, declared dead, and returns those of the given calls it committed.</param>
 /// <param name="Resolved">Told, after a fence, how many messages of the calls in doubt the node took and did not; and why that is unknown, if it is.</param>
-internal sealed record ReceiptFence(string From, Func<long[], CancellationToken, Task<long[]>> FenceAsync, Action<int, int, string?>? Resolved = null);
+internal sealed record ReceiptFence(string From, Func<bool> Kept, Func<long[], CancellationToken, Task<long[]>> FenceAsync,
+    Action<int, int, string?>? Resolved = null);
 
 /// <summary>A call that failed after it may have left, with a receipt asked for: its messages' acceptances wait for the node's fate.</summary>
 internal sealed class DoubtedCall(long sequence, Acceptance?[] acceptances, string reason)
