@@ -24,7 +24,7 @@ internal sealed class Acceptance
     // Messages of it that certainly never reached the node: purged from the queue, or in a call refused before it left.
     private int _notTaken;
 
-    // Messages of it in calls in doubt (ForwardQueue): failed after they may have left, their outcome asked of the store once the node
+    // Messages of it in calls in doubt (ForwardQueue): failed, and maybe taken, their outcome asked of the store once the node
     // is dead. The bound waits for them: the doubt has a bound of its own.
     private int _doubted;
     private ITimer? _bound;

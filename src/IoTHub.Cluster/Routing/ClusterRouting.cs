@@ -882,8 +882,8 @@ internal sealed partial class ClusterRouting : IRemoteRoutes, ILifecycleParticip
             "its filters are purged, and messages for its sessions are not kept until their clients come back")]
         public static partial void NotAdoptedInTime(ILogger logger, string node, double limit);
 
-        [LoggerMessage(1506, LogLevel.Information, "Cluster routing: of the messages in calls to dead node {Node} that failed after they may " +
-            "have left, {Taken} were committed there (acknowledged) and {NotTaken} were not (their publishers send them again); {Outcome}")]
+        [LoggerMessage(1506, LogLevel.Information, "Cluster routing: of the messages in calls to dead node {Node} that failed and may have " +
+            "reached it, {Taken} were committed there (acknowledged) and {NotTaken} were not (their publishers send them again); {Outcome}")]
         public static partial void DoubtsResolved(ILogger logger, string node, int taken, int notTaken, string outcome);
 
         [LoggerMessage(1580, LogLevel.Debug, "Cluster routing: client {ClientId}'s session moves to node {Node}: {Count} of its route keys " +

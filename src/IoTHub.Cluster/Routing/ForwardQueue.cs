@@ -10,7 +10,7 @@ namespace IoTHub.Cluster.Routing;
 /// one call at a time (so they arrive in order). A publisher only queues: when the queue is full the message is
 /// dropped and counted, never waited for. A QoS 1 or 2 message is queued with the queue's open <see cref="Acceptance"/>, which
 /// its publisher's acknowledgement waits for (docs/clustering.md#acknowledged-forwarding). With <see cref="ReceiptFence"/>, a call
-/// carrying a QoS 2 message that fails after it may have left is in doubt until the node is declared dead and fenced, which tells
+/// carrying a QoS 2 message that fails, however it fails, is in doubt until the node is declared dead and fenced, which tells
 /// whether the node committed it (docs/clustering.md#forward-receipts).
 /// </summary>
 internal sealed class ForwardQueue
@@ -24,7 +24,7 @@ internal sealed class ForwardQueue
     private readonly TimeProvider _time;
     private readonly ReceiptFence? _receipts;
 
-    // The calls in doubt, under their lock: failed after they may have left, with a receipt asked for; resolved once the node is dead
+    // The calls in doubt, under their lock: failed, with a receipt asked for; resolved once the node is dead
     // and its last call is over, or given up after ForwardAckTimeout. The last call's number is the sender's.
     private readonly Lock _doubtLock = new();
     private readonly List<DoubtedCall> _doubts = [];
@@ -226,7 +226,7 @@ internal sealed class ForwardQueue
 
     /// <summary>
     /// The receipt the call of <paramref name="batch"/> asks for: one when it carries a QoS 2 message and the nodes keep receipts, so that
-    /// a failure after it left can be told apart; the receipts of calls before the oldest one still in doubt are no longer needed.
+    /// the outcome of its failure can be told; the receipts of calls before the oldest one still in doubt are no longer needed.
     /// </summary>
     private ForwardReceipt? ReceiptFor(List<ForwardedMessage> batch)
     {
@@ -249,7 +249,7 @@ internal sealed class ForwardQueue
     }
 
     /// <summary>
-    /// The call with <paramref name="receipt"/> failed after it may have left: its acceptances wait (the bound too) until the node is
+    /// The call with <paramref name="receipt"/> failed, and may have reached the node: its acceptances wait (the bound too) until the node is
     /// declared dead and fenced (<see cref="ResolveDoubtsAsync"/>), or for <see cref="RoutingSettings.ForwardAckTimeout"/> at most.
     /// </summary>
     private void Doubt(ForwardReceipt receipt, List<Acceptance?> acceptances, string reason)
@@ -466,7 +466,7 @@ internal sealed class ForwardQueue
 internal sealed record ReceiptFence(string From, Func<bool> Kept, Func<long[], CancellationToken, Task<long[]>> FenceAsync,
     Action<int, int, string?>? Resolved = null);
 
-/// <summary>A call that failed after it may have left, with a receipt asked for: its messages' acceptances wait for the node's fate.</summary>
+/// <summary>A call with a receipt asked for that failed: its messages' acceptances wait for the node's fate.</summary>
 internal sealed class DoubtedCall(long sequence, Acceptance?[] acceptances, string reason)
 {
     public long Sequence { get; } = sequence;
