@@ -300,24 +300,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     /// <summary>
-    /// Writes <paramref name="receipt"/> (<see cref="StorageOperation.ForwardReceipt"/>), when given and the nodes share this store, in
-    /// the commit of what the messages routed since <see cref="BeginForwardedBatch"/> stored; completes when that is committed (strict
-    /// durability), faults when the commit failed; null when there is nothing to wait for.
+    /// Writes <paramref name="receipt"/> (<see cref="StorageOperation.ForwardReceipt"/>), when given, the nodes share this store and the
+    /// messages routed since <see cref="BeginForwardedBatch"/> stored something, in the commit of what they stored; completes when that is
+    /// committed (strict durability), faults when the commit failed; null when there is nothing to wait for.
     /// </summary>
     public Task? EndForwardedBatch(in StorageOperation? receipt)
     {
-        try
-        {
-            if (receipt is { } written && _sharedSessions is not null)
-            {
-                _persistence.Write(written);
-            }
-        }
-        finally
-        {
-            _persistence.EndGroup();
-        }
-
+        _persistence.EndGroup(_sharedSessions is null ? null : receipt);
         return Persistence.EndPacket();
     }
 

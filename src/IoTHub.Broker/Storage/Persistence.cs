@@ -21,6 +21,10 @@ internal sealed class Persistence(StorageWriter? writer)
     [ThreadStatic]
     private static Task? t_earlierCommit;
 
+    // Whether this thread wrote anything since BeginGroup: a forwarded batch's receipt goes only into a commit that stores some of it.
+    [ThreadStatic]
+    private static bool t_wroteInGroup;
+
     // What the other nodes of a cluster must accept before the packet's acknowledgement (IRemoteRoutes.Forward).
     [ThreadStatic]
     private static Task? t_accepted;
@@ -39,10 +43,30 @@ internal sealed class Persistence(StorageWriter? writer)
     /// Until <see cref="EndGroup"/> on this thread (no await between), what is written goes into one commit with what follows
     /// (<see cref="StorageWriter.BeginGroup"/>): a forwarded batch and its receipt (docs/clustering.md#forward-receipts).
     /// </summary>
-    public void BeginGroup() => writer?.BeginGroup();
+    public void BeginGroup()
+    {
+        t_wroteInGroup = false;
+        writer?.BeginGroup();
+    }
 
-    /// <summary>Ends what <see cref="BeginGroup"/> began.</summary>
-    public void EndGroup() => writer?.EndGroup();
+    /// <summary>
+    /// Ends what <see cref="BeginGroup"/> began, writing <paramref name="receipt"/> into the group first when this thread wrote
+    /// something since: a batch that stored nothing here (its sessions here are not persistent) needs no receipt and waits for no commit.
+    /// </summary>
+    public void EndGroup(in StorageOperation? receipt)
+    {
+        try
+        {
+            if (receipt is { } written && t_wroteInGroup)
+            {
+                Write(written);
+            }
+        }
+        finally
+        {
+            writer?.EndGroup();
+        }
+    }
 
     public void Write(in StorageOperation operation)
     {
@@ -50,6 +74,8 @@ internal sealed class Persistence(StorageWriter? writer)
         {
             return;
         }
+
+        t_wroteInGroup = true;
 
         var commit = writer.WriteAsync(operation);
         if (commit.IsCompletedSuccessfully)

@@ -133,6 +133,36 @@ public sealed class NodeAdoptionTests : IAsyncLifetime
         Assert.Contains(_store.Written, o => o.Kind == StorageOperationKind.DeleteSession && o.ClientId == "stale");
     }
 
+    /// <summary>
+    /// docs/clustering.md#forward-receipts: a forwarded batch's receipt goes into the commit of what the batch stored on this node, and
+    /// only when it stored something: a batch that reached no persistent session here leaves no receipt and waits for no commit.
+    /// </summary>
+    [Fact]
+    public async Task A_forwarded_batchs_receipt_goes_only_into_the_commit_of_a_batch_that_stored_something()
+    {
+        StartInCluster();
+        await using var kept = await PipeClient.ConnectAsync(Broker, "kept", MqttProtocolVersion.V500, cleanStart: false,
+            properties: new MqttProperties { SessionExpiryInterval = 300 });
+        await kept.SubscribeAsync("stored/#", QualityOfService.ExactlyOnce);
+        await _writer!.FlushAsync();
+
+        Assert.Null(ForwardBatch("unstored/1", sequence: 1));
+        var committed = ForwardBatch("stored/1", sequence: 2);
+        Assert.NotNull(committed);
+        await committed.WaitAsync(PipeClient.Timeout);
+
+        var receipt = Assert.Single(_store.Written, o => o.Kind == StorageOperationKind.ForwardReceipt);
+        Assert.Equal(("node-a", "node-b", 2L, 2L), (receipt.ClientId, receipt.Topic, receipt.Sequence, receipt.Connection));
+        Assert.Contains(_store.Written, o => o.Kind == StorageOperationKind.EnqueueMessage && o.ClientId == "kept" && o.Message!.Topic == "stored/1");
+
+        Task? ForwardBatch(string topic, long sequence)
+        {
+            Broker.BeginForwardedBatch();
+            Broker.RouteForwarded(MqttMessage.Create(topic, "m"u8, QualityOfService.ExactlyOnce, retain: false), toSubscribers: true, sharedGroups: []);
+            return Broker.EndForwardedBatch(StorageOperation.ForwardReceipt("node-a", "node-b", sequence, sequence));
+        }
+    }
+
     private void StartInCluster()
     {
         Broker.AttachStorage(_writer!, new StoredState(), _store);
