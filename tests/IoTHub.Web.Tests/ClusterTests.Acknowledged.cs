@@ -145,7 +145,7 @@ public sealed partial class ClusterTests
     /// A QoS 2 stream through the death of its subscriber's node (killed or frozen) and the adoption of the subscriber's session: exactly
     /// once. Never delivered twice [MQTT-4.3.3-10], though the publisher connects again and sends again with DUP whatever its node did
     /// not acknowledge, and a message no node took (refused while the dead node's sessions were not adopted, still queued for it at the
-    /// verdict, or in a call refused before it left) is routed afresh when sent again. Nothing acknowledged lost [MQTT-4.3.3-9]: a call
+    /// verdict) is routed afresh when sent again. Nothing acknowledged lost [MQTT-4.3.3-9]: a call
     /// that failed while it was out to the dying node is in doubt until the node is declared dead, and then its receipt in the shared
     /// store tells whether the node committed it (then the adopter delivers it) or not (then it is routed afresh when sent again):
     /// docs/clustering.md#forward-receipts.

@@ -39,9 +39,9 @@ public sealed class ForwardNotAcceptedException : Exception
     }
 
     /// <summary>
-    /// No session on the nodes this is about got the message: refused before it was queued for them, or queued but never sent (the node
-    /// was declared dead first, or the call was refused before it left). False when a call that carried it failed or timed out: the node
-    /// may have taken it.
+    /// No session on the nodes this is about got the message: refused before it was queued for them, queued but never sent (the node
+    /// was declared dead first), or in a call the dead node never committed (its receipt says so, docs/clustering.md#forward-receipts).
+    /// False when a call that carried it failed and nothing tells more: the node may have taken it.
     /// </summary>
     public bool NotTaken { get; }
 

@@ -21,7 +21,7 @@ internal sealed class Acceptance
     // Messages of it the sender is done with (the node took them, or they expired); the sender's alone.
     private int _settled;
 
-    // Messages of it that certainly never reached the node: purged from the queue, or in a call refused before it left.
+    // Messages of it that certainly never reached the node: purged from the queue, or in a call the node never committed (its receipt).
     private int _notTaken;
 
     // Messages of it in calls in doubt (ForwardQueue): failed, and maybe taken, their outcome asked of the store once the node

@@ -94,8 +94,8 @@ public sealed class AcknowledgedForwardingTests : IAsyncLifetime
     // A QoS 2 message no node it was for took went nowhere when no session here matched it: its packet id is forgotten and the resend
     // is routed afresh, to the node that has the sessions by then. With a session here that got it, the id is kept [MQTT-4.3.3-10].
     // Not taken: refused at once (a moving session's routes), refused later (a dead node's, held until its sessions are adopted,
-    // docs/clustering.md#a-dead-nodes-routes), or queued for a node and never sent (it was declared dead first, or the call was refused
-    // before it left).
+    // docs/clustering.md#a-dead-nodes-routes), queued for a node and never sent (it was declared dead first), or in a call the dead node
+    // never committed (docs/clustering.md#forward-receipts).
     [Theory]
     [InlineData(false, false, false)]
     [InlineData(true, false, false)]
