@@ -103,6 +103,11 @@ internal sealed class LoadClient : IAsyncDisposable
             socket.ReceiveBufferSize = options.ReceiveBufferSize;
         }
 
+        if (options.Source is { } source)
+        {
+            ConnectSource.Bind(socket, source);
+        }
+
         Stream stream;
         try
         {
@@ -557,6 +562,7 @@ internal sealed class LoadClient : IAsyncDisposable
 /// <param name="Will">The will CONNECT carries (none by default).</param>
 /// <param name="Observer">Sees every message sent and received, and their acknowledgements (the soak's accounting).</param>
 /// <param name="FirstSequence">The sequence number of the first message published: a session's next connection goes on where the last stopped.</param>
+/// <param name="Source">The loopback address the connection comes from (<see cref="ConnectSource"/>); 127.0.0.1 when null.</param>
 internal sealed record ClientOptions(
     bool CleanSession = true,
     int InflightLimit = LoadClient.InflightLimit,
@@ -568,7 +574,8 @@ internal sealed record ClientOptions(
     string? UserName = null,
     WillMessage? Will = null,
     IMessageObserver? Observer = null,
-    long FirstSequence = 0)
+    long FirstSequence = 0,
+    IPAddress? Source = null)
 {
     public static readonly ClientOptions Default = new();
 }

@@ -360,7 +360,7 @@ internal sealed class Report(Settings settings, string[] args)
     {
         ScenarioKind.Idle => string.Create(Invariant, $"{Kb(r.RssPerConnection)} KB RSS/conn; {r.Rate:N0} conn/s opened{string.Concat(r.Notes.Select(n => "; " + n))}"),
         ScenarioKind.ConnectRate => string.Create(Invariant,
-            $"connects/s; CPU per connect; latency: connection opened to CONNACK; broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core{string.Concat(r.Notes.Select(n => "; " + n))}"),
+            $"connects/s; CPU per connect; latency: connection opened to CONNACK; broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core; {(r.Scenario.Fresh ? "a fresh broker, no warm-up" : WarmupNote(r.Warmup))}{string.Concat(r.Notes.Select(n => "; " + n))}"),
         _ => string.Create(Invariant, $"{(r.Scenario.Nodes > 1 ? $"{r.Scenario.Nodes} nodes' " : "")}broker {r.BrokerCpu:P0} / tool {r.ToolCpu:P0} of a core; {WarmupNote(r.Warmup)}{(r.Stalls > 0 ? $"; {r.Stalls} stalls (lost/stuck messages)" : "")}{string.Concat(r.Notes.Select(n => "; " + n))}"),
     };
 

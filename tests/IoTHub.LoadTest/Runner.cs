@@ -370,14 +370,21 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
 
     private async Task<Result> ConnectRateAsync(Scenario scenario)
     {
-        // A fifth of the connects again, unmeasured, first: the connect path's code is compiled and tiered
-        // up as it would be in a broker that has been running (the throughput scenarios' warm-up, for
-        // connects). Warm-up and measured connects together stay within the 20 000 TIME_WAIT budget: near
-        // it, the measured connects give way to the warm-up, which is never skipped.
-        var asked = Math.Min(settings.Connects, scenario.MaxConnects);
-        var warmup = asked / 5;
-        var total = Math.Min(asked, 20_000 - warmup);
-        await ConnectAndDisconnectAsync(scenario, "warm-", warmup, new LatencyHistogram()).ConfigureAwait(false);
+        // Unmeasured connects first, as the closed-loop scenarios warm up (WarmUpAsync): at least --warmup seconds and until the
+        // broker's CPU per connect has settled, so that a .NET broker's connect path is compiled and tiered up as in a broker that
+        // has been running; connect-rate-fresh measures a fresh process instead. Each connect comes from one of many loopback
+        // source addresses (ConnectSource), so the TIME_WAIT sockets it leaves never run out of ports.
+        var total = Math.Min(settings.Connects, scenario.MaxConnects);
+        Warmup? warmup = null;
+        if (!scenario.Fresh)
+        {
+            var warming = new ConnectLoop();
+            var loop = ConnectAndDisconnectAsync(scenario, "warm-", int.MaxValue, new LatencyHistogram(), warming);
+            warmup = await WarmUpAsync(() => Volatile.Read(ref warming.Done), loop).ConfigureAwait(false);
+            warming.Stopping = true;
+            await loop.ConfigureAwait(false);
+        }
+
         var connects = new LatencyHistogram();
         var toolBefore = Environment.CpuUsage.TotalTime;
         var cpuBefore = BrokerCpuSeconds();
@@ -399,11 +406,15 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
             ToolCpu = (Environment.CpuUsage.TotalTime - toolBefore).TotalSeconds / elapsed,
             // The latency columns of a connect row: from opening the connection to its CONNACK, 16 in flight.
             Latency = connects,
+            Warmup = warmup,
         };
     }
 
-    /// <summary>Connects and disconnects <paramref name="total"/> clients, 16 at a time, recording each one's time from opening the connection to its CONNACK.</summary>
-    private Task ConnectAndDisconnectAsync(Scenario scenario, string prefix, int total, LatencyHistogram connects)
+    /// <summary>
+    /// Connects and disconnects <paramref name="total"/> clients (or until <paramref name="loop"/> is stopped), 16 at a time, recording
+    /// each one's time from opening the connection to its CONNACK.
+    /// </summary>
+    private Task ConnectAndDisconnectAsync(Scenario scenario, string prefix, int total, LatencyHistogram connects, ConnectLoop? loop = null)
     {
         var next = -1;
         var options = ClientOptions.Default with
@@ -415,26 +426,37 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
         {
             var mine = new LatencyHistogram();
             int i;
-            while ((i = Interlocked.Increment(ref next)) < total)
+            while (loop is not { Stopping: true } && (i = Interlocked.Increment(ref next)) < total)
             {
                 var id = scenario.ReuseClientIds ? Id("client-", worker) : Id(prefix, i);
                 var started = Stopwatch.GetTimestamp();
-                var client = await LoadClient.ConnectAsync(transport, id, [], options).ConfigureAwait(false);
+                var client = await LoadClient.ConnectAsync(transport, id, [], options with { Source = ConnectSource.For(i) }).ConfigureAwait(false);
                 mine.Record((long)Stopwatch.GetElapsedTime(started).TotalNanoseconds);
                 await client.DisconnectAsync().ConfigureAwait(false);
+                if (loop is not null)
+                {
+                    Interlocked.Increment(ref loop.Done);
+                }
             }
 
             lock (connects)
             {
                 connects.Add(mine);
             }
-        }).WaitAsync(SetupTimeout);
+        }).WaitAsync(loop is null ? SetupTimeout : TimeSpan.FromSeconds(settings.MaxWarmupSeconds) + SetupTimeout);
+    }
+
+    /// <summary>The warm-up's connect loop: how many connects it has made, and the word to stop.</summary>
+    private sealed class ConnectLoop
+    {
+        public long Done;
+        public volatile bool Stopping;
     }
 
     /// <summary>Warms up, then counts deliveries, broker CPU and latency over the measured window.</summary>
     private async Task<Result> MeasureAsync(LoadClient[] receivers)
     {
-        var warmup = await WarmUpAsync(receivers).ConfigureAwait(false);
+        var warmup = await WarmUpAsync(() => Sum(receivers)).ConfigureAwait(false);
         LoadClient.Recording = true;
         var receivedBefore = Sum(receivers);
         var toolBefore = Environment.CpuUsage.TotalTime;
@@ -479,19 +501,26 @@ internal sealed partial class Runner(BrokerProcess broker, ClientTransport trans
     /// many seconds to finish (IoTHub measured 216k msgs/s after 3 s of p2p-qos0 and 858k after 30 s).
     /// Settled means the last <see cref="SteadySeconds"/> one-second samples lie within 5 % of their
     /// mean, after at least --warmup seconds and at most --max-warmup seconds. Mosquitto settles at once.
-    /// Returns the warm-up's length and whether it settled.
+    /// Returns the warm-up's length and whether it settled. <paramref name="completed"/> counts the work (deliveries, or connects);
+    /// a <paramref name="load"/> that ends (fails) ends the warm-up with it.
     /// </summary>
-    private async Task<Warmup> WarmUpAsync(LoadClient[] receivers)
+    private async Task<Warmup> WarmUpAsync(Func<long> completed, Task? load = null)
     {
         const int SteadySeconds = 3;
         var samples = new Queue<double>(SteadySeconds);
         var clock = Stopwatch.StartNew();
-        var received = Sum(receivers);
+        var received = completed();
         var cpu = BrokerCpuSeconds();
         while (true)
         {
-            await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
-            var nowReceived = Sum(receivers);
+            await (load is null ? Task.Delay(TimeSpan.FromSeconds(1)) : Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(1)))).ConfigureAwait(false);
+            if (load is { IsCompleted: true })
+            {
+                await load.ConfigureAwait(false);
+                throw new InvalidOperationException("the warm-up's load ended before the warm-up did");
+            }
+
+            var nowReceived = completed();
             var nowCpu = BrokerCpuSeconds();
             if (nowReceived > received)
             {

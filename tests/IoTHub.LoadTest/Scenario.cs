@@ -86,6 +86,7 @@ internal sealed record Scenario(
     string? ScramMethod = null,
     bool ResumeTlsSessions = false,
     int MaxConnects = int.MaxValue,
+    bool Fresh = false,
     int Nodes = 1,
     bool SharedStore = false)
 {
@@ -151,6 +152,8 @@ internal sealed record Scenario(
         new("devices-100k-paced", "devices-100k at a fixed 40 000 msgs/s", ScenarioKind.Throughput, Topology.Devices, 4, 100, Devices: 100_000, Rate: DevicesPacedRate),
         new($"idle-{settings.IdleConnections}", $"{settings.IdleConnections:N0} idle connections", ScenarioKind.Idle),
         new("connect-rate", $"{settings.Connects:N0} CONNECT/CONNACK/DISCONNECT, 16 at a time (over tls and wss each a full TLS handshake)", ScenarioKind.ConnectRate),
+        new("connect-rate-fresh", $"connect-rate measured from a fresh broker's first connect, without warm-up: what a fleet meets reconnecting after a restart",
+            ScenarioKind.ConnectRate, Fresh: true),
         new("connect-rate-resume", "connect-rate over tls or wss, each TLS handshake resuming a session of an earlier connect (TLS 1.3 session tickets); skipped on tcp and ws",
             ScenarioKind.ConnectRate, ResumeTlsSessions: true),
         new("connect-same-ids", "connect-rate, but each of the 16 clients reconnects with its own client id (baseline of connect-password-file-warm)",

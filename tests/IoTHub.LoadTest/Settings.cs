@@ -150,7 +150,7 @@ internal sealed class Settings
                         .Select(x => double.Parse(x, CultureInfo.InvariantCulture)).Order());
                     break;
                 case "--connects":
-                    settings.Connects = Math.Min(20_000, int.Parse(Next(), CultureInfo.InvariantCulture));
+                    settings.Connects = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
                 case "--docs":
                     settings.WriteDocs = true;

@@ -6,8 +6,9 @@ namespace IoTHub.LoadTest;
 /// Sockets in TIME_WAIT, which each closed connection leaves for 60 s. The idle scenario opens 10 000
 /// connections per broker, and with more TIME_WAIT sockets than ephemeral ports (28 232 here) each new
 /// connect() searches longer for a free port: measured after the four idle runs, connect-rate fell from
-/// about 6 500 to 3 300 connects/s with the broker's CPU per connect unchanged. Connect-heavy scenarios
-/// wait for the count to fall first.
+/// about 6 500 to 3 300 connects/s with the broker's CPU per connect unchanged. The idle scenarios, which
+/// connect from 127.0.0.1, wait for the count to fall first; the connect scenarios spread their connects
+/// over source addresses of their own instead (<see cref="ConnectSource"/>).
 /// </summary>
 internal static class TimeWait
 {

@@ -26,7 +26,8 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _transport = new MqttSocketTransport(_pool);
+        // Accepted at once, as the tests connect before they send (the deferral has a test of its own).
+        _transport = new MqttSocketTransport(_pool, deferAcceptSeconds: 0);
         _listener = await _transport.BindAsync(new MqttEndPoint(IPAddress.Loopback, 0));
     }
 
@@ -490,6 +491,55 @@ public sealed class MqttSocketTransportTests : IAsyncLifetime
             foreach (var client in clients)
             {
                 client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// On Linux the host's listeners defer accepting (TCP_DEFER_ACCEPT): a client that has sent its first bytes is accepted
+    /// with them there to read, a silent one only at the end of the deferral (it is still accepted, so the broker's connect
+    /// timeout closes it).
+    /// </summary>
+    [Fact]
+    public async Task A_deferring_listener_accepts_a_client_with_its_first_bytes_there_and_a_silent_one_only_after_the_deferral()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        using var transport = new MqttSocketTransport(_pool);
+        await using var listener = await transport.BindAsync(new MqttEndPoint(IPAddress.Loopback, 0));
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var speaking = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var started = TimeProvider.System.GetTimestamp();
+        await silent.ConnectAsync(listener.EndPoint).WaitAsync(Timeout);
+        await speaking.ConnectAsync(listener.EndPoint).WaitAsync(Timeout);
+        await speaking.SendAsync(new byte[] { 0xC0, 0x00 });
+
+        var accepted = new List<(ConnectionContext Connection, TimeSpan At)>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var connection = (await listener.AcceptAsync().AsTask().WaitAsync(Timeout))!;
+                accepted.Add((connection, TimeProvider.System.GetElapsedTime(started)));
+            }
+
+            var (first, _) = accepted.Single(pair => pair.Connection.RemoteEndPoint!.Equals(speaking.LocalEndPoint));
+            var read = first.Transport.Input.ReadAsync();
+            Assert.True(read.IsCompleted, "the first bytes were not there when the connection was accepted");
+            Assert.Equal(new byte[] { 0xC0, 0x00 }, (await read).Buffer.ToArray());
+
+            // The kernel answers a silent client's handshake at once and retransmits its SYN-ACK after about a second.
+            var (_, silentAt) = accepted.Single(pair => pair.Connection.RemoteEndPoint!.Equals(silent.LocalEndPoint));
+            Assert.True(silentAt >= TimeSpan.FromSeconds(0.9), $"the silent client was accepted after {silentAt}, within the deferral");
+        }
+        finally
+        {
+            foreach (var (connection, _) in accepted)
+            {
+                await connection.DisposeAsync();
             }
         }
     }

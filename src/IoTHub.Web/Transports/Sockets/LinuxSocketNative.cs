@@ -21,6 +21,8 @@ internal static class LinuxSocketNative
     public const int Exists = 17;
     public const int NoEntry = 2;
 
+    private const int IpProtocolTcp = 6;
+    private const int TcpDeferAccept = 9;
     private const int GetFlags = 3;
     private const int SetFlags = 4;
     private const int NonBlock = 0x800;
@@ -35,6 +37,20 @@ internal static class LinuxSocketNative
 
     /// <summary>Where the data of an <c>epoll_event</c> starts.</summary>
     public static readonly int EventDataOffset = EventSize - sizeof(ulong);
+
+    /// <summary>
+    /// Sets <c>TCP_DEFER_ACCEPT</c> on a listening socket: the kernel completes the handshake as always, but hands the
+    /// connection to <c>accept</c> only once its first bytes have come (or, for a client that stays silent, after about
+    /// <paramref name="seconds"/>, when a retransmitted SYN-ACK is answered). Every protocol on an MQTT listener has the
+    /// client speak first (CONNECT, a TLS ClientHello, an HTTP upgrade, a PROXY header), so the accepted connection's first
+    /// receive finds its first packet instead of waiting in epoll for it.
+    /// </summary>
+    public static void DeferAccept(Socket listener, int seconds)
+    {
+        Span<byte> value = stackalloc byte[sizeof(int)];
+        MemoryMarshal.Write(value, seconds);
+        listener.SetRawSocketOption(IpProtocolTcp, TcpDeferAccept, value);
+    }
 
     /// <summary>Sets O_NONBLOCK on the descriptor itself, as <see cref="Socket.Blocking"/> would only with a SocketAsyncContext.</summary>
     public static void SetNonBlocking(SafeHandle socket)

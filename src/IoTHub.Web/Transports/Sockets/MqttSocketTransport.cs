@@ -15,14 +15,32 @@ internal sealed class MqttEndPoint(IPAddress address, int port) : IPEndPoint(add
 /// <summary>
 /// Kestrel's transport for the MQTT listeners (DESIGN §4): an idle connection costs one <see cref="MqttSocketConnection"/>
 /// with its input and output, the socket and its wait for data (on Linux a slot in <see cref="ReadinessPoll"/>, elsewhere
-/// a pending zero-byte receive), and no buffer, pipe or task (issue 19).
+/// a pending zero-byte receive), and no buffer, pipe or task (issue 19). On Linux a connection is accepted only once its
+/// client has sent something (<c>TCP_DEFER_ACCEPT</c>).
 /// Kestrel asks every transport registered whether it binds an address; this one takes <see cref="MqttEndPoint"/>s only,
 /// so the HTTP endpoint and Unix socket listeners stay on Kestrel's socket transport.
 /// </summary>
-internal sealed class MqttSocketTransport(IMemoryPoolFactory<byte> pools) : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
+/// <param name="pools">Where the connections' receive blocks come from.</param>
+/// <param name="deferAcceptSeconds">
+/// <see cref="DeferAcceptSeconds"/> for the listeners of the host; 0 accepts every connection as soon as its handshake is done
+/// (the transport's own tests of reading and writing, whose clients connect before they send).
+/// </param>
+internal sealed class MqttSocketTransport(IMemoryPoolFactory<byte> pools, int deferAcceptSeconds) : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
 {
     /// <summary>Kestrel's default for its socket transport.</summary>
     private const int Backlog = 512;
+
+    /// <summary>
+    /// How long the kernel holds a connection whose client has sent nothing yet (Linux, <see cref="LinuxSocketNative.DeferAccept"/>):
+    /// until one SYN-ACK retransmission, so a silent client meets the broker's connect timeout about a second later than it
+    /// would without the deferral.
+    /// </summary>
+    internal const int DeferAcceptSeconds = 1;
+
+    public MqttSocketTransport(IMemoryPoolFactory<byte> pools)
+        : this(pools, DeferAcceptSeconds)
+    {
+    }
 
     private readonly MemoryPool<byte> _pool = pools.Create();
 
@@ -40,6 +58,12 @@ internal sealed class MqttSocketTransport(IMemoryPoolFactory<byte> pools) : ICon
             }
 
             socket.Bind(address);
+            if (OperatingSystem.IsLinux() && deferAcceptSeconds > 0)
+            {
+                // A connection is accepted with its first packet there to read (measured in docs/benchmarks.md, issue 19).
+                LinuxSocketNative.DeferAccept(socket, deferAcceptSeconds);
+            }
+
             socket.Listen(Backlog);
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
