@@ -18,6 +18,9 @@ internal static class ConnectSource
     private const int SolIp = 0;
     private const int IpBindAddressNoPort = 24;
 
+    /// <summary>The option's value, 1 (on): made once, as the tool's own core sets the connect rate.</summary>
+    private static readonly byte[] On = BitConverter.GetBytes(1);
+
     private static readonly IPAddress[] Addresses = [.. Enumerable.Range(2, Count).Select(last => new IPAddress(new byte[] { 127, 0, 0, (byte)last }))];
 
     /// <summary>The address of the <paramref name="i"/>th connect.</summary>
@@ -26,7 +29,7 @@ internal static class ConnectSource
     /// <summary>Binds <paramref name="socket"/> to <paramref name="source"/> before it connects, the port left to the connect.</summary>
     public static void Bind(Socket socket, IPAddress source)
     {
-        socket.SetRawSocketOption(SolIp, IpBindAddressNoPort, BitConverter.GetBytes(1));
+        socket.SetRawSocketOption(SolIp, IpBindAddressNoPort, On);
         socket.Bind(new IPEndPoint(source, 0));
     }
 }
